@@ -1,0 +1,60 @@
+// Public entries of the elementwise family: validate once, then dispatch to a twin.
+#include "kernels/elementwise.h"
+
+namespace autonet {
+
+const char* unary_op_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::relu: return "relu";
+    case UnaryOp::tanh: return "tanh";
+    case UnaryOp::sigmoid: return "sigmoid";
+    case UnaryOp::exp: return "exp";
+    case UnaryOp::log: return "log";
+    case UnaryOp::identity: return "identity";
+  }
+  return "?";
+}
+
+namespace {
+void check_pair(const Tensor& a, const Tensor& b, const char* what) {
+  check_contiguous(a, what);
+  check_contiguous(b, what);
+  check_float(a, what);
+  check_same_dtype(a, b, what);
+  check_same_device(a, b, what);
+  check_shape(b, a.shape(), what);
+}
+}  // namespace
+
+void unary_forward(UnaryOp op, const Tensor& x, Tensor& y) {
+  check_pair(x, y, "unary_forward");
+  AN_ON_DEVICE(x.device(), cpu::unary_forward(op, x, y), cuda::unary_forward(op, x, y));
+}
+
+void unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
+                    GradMode mode) {
+  check_pair(x, y, "unary_backward");
+  check_pair(x, dy, "unary_backward");
+  check_pair(x, dx, "unary_backward");
+  AN_ON_DEVICE(x.device(), cpu::unary_backward(op, x, y, dy, dx, mode),
+               cuda::unary_backward(op, x, y, dy, dx, mode));
+}
+
+void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
+  check_pair(a, b, "binary_forward");
+  check_pair(a, out, "binary_forward");
+  AN_ON_DEVICE(a.device(), cpu::binary_forward(op, a, b, out), cuda::binary_forward(op, a, b, out));
+}
+
+void axpby(double alpha, const Tensor& x, double beta, Tensor& y) {
+  check_pair(x, y, "axpby");
+  AN_ON_DEVICE(x.device(), cpu::axpby(alpha, x, beta, y), cuda::axpby(alpha, x, beta, y));
+}
+
+void fill(Tensor& y, double value) {
+  check_contiguous(y, "fill");
+  check_float(y, "fill");
+  AN_ON_DEVICE(y.device(), cpu::fill(y, value), cuda::fill(y, value));
+}
+
+}  // namespace autonet

@@ -1,0 +1,185 @@
+#include "runtime/allocator.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/error.h"
+#if AUTONET_WITH_CUDA
+#include "runtime/cuda_context.h"
+#endif
+
+namespace autonet {
+namespace {
+
+void note_alloc(MemoryStats& s, size_t bytes) {
+  s.current_bytes += bytes;
+  if (s.current_bytes > s.peak_bytes) s.peak_bytes = s.current_bytes;
+  ++s.allocations;
+}
+
+std::mutex host_mutex;
+MemoryStats host_stats;
+std::unordered_map<void*, size_t> host_sizes;
+
+}  // namespace
+
+void* host_allocate(size_t bytes, bool pinned) {
+  const size_t rounded = ((bytes + kHostAlignment - 1) / kHostAlignment) * kHostAlignment;
+  const size_t size = rounded == 0 ? kHostAlignment : rounded;
+  void* ptr = nullptr;
+  if (pinned) {
+#if AUTONET_WITH_CUDA
+    if (cudaHostAlloc(&ptr, size, cudaHostAllocDefault) != cudaSuccess) {
+      cudaGetLastError();  // no driver: fall back to pageable memory
+      ptr = nullptr;
+      pinned = false;
+    }
+#endif
+  }
+  if (!ptr) ptr = std::aligned_alloc(kHostAlignment, size);
+  AN_CHECK(ptr != nullptr) << "host allocation of " << size << " bytes failed";
+  std::lock_guard lock(host_mutex);
+  host_sizes[ptr] = size;
+  note_alloc(host_stats, size);
+  host_stats.reserved_bytes = host_stats.current_bytes;
+  return ptr;
+}
+
+void host_release(void* ptr, bool pinned) noexcept {
+  if (!ptr) return;
+  {
+    std::lock_guard lock(host_mutex);
+    auto it = host_sizes.find(ptr);
+    if (it != host_sizes.end()) {
+      host_stats.current_bytes -= it->second;
+      host_stats.reserved_bytes = host_stats.current_bytes;
+      host_sizes.erase(it);
+    }
+  }
+#if AUTONET_WITH_CUDA
+  if (pinned && cudaFreeHost(ptr) == cudaSuccess) return;
+  cudaGetLastError();
+#else
+  (void)pinned;
+#endif
+  std::free(ptr);
+}
+
+MemoryStats host_memory_stats() {
+  std::lock_guard lock(host_mutex);
+  return host_stats;
+}
+
+void host_reset_peak() {
+  std::lock_guard lock(host_mutex);
+  host_stats.peak_bytes = host_stats.current_bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CUDA caching allocator
+
+#if AUTONET_WITH_CUDA
+namespace {
+
+constexpr size_t kSmallStep = 512;
+constexpr size_t kLargeStep = size_t{2} << 20;
+constexpr size_t kSmallLimit = size_t{1} << 20;
+
+size_t round_cuda_size(size_t bytes) {
+  const size_t step = bytes <= kSmallLimit ? kSmallStep : kLargeStep;
+  return bytes == 0 ? kSmallStep : ((bytes + step - 1) / step) * step;
+}
+
+struct DeviceCache {
+  std::multimap<size_t, void*> free_blocks;       // size -> block, exact rounded size
+  std::unordered_map<void*, size_t> live_blocks;  // block -> size
+  MemoryStats stats;
+};
+
+std::mutex cuda_mutex;
+std::map<int, DeviceCache> caches;
+
+}  // namespace
+
+void* cuda_allocate(size_t bytes, int device) {
+  const size_t size = round_cuda_size(bytes);
+  std::lock_guard lock(cuda_mutex);
+  DeviceCache& cache = caches[device];
+  void* ptr = nullptr;
+  auto it = cache.free_blocks.find(size);
+  if (it != cache.free_blocks.end()) {
+    ptr = it->second;
+    cache.free_blocks.erase(it);
+    ++cache.stats.cache_hits;
+  } else {
+    AN_CUDA_CHECK(cudaSetDevice(device));
+    cudaError_t status = cudaMalloc(&ptr, size);
+    if (status == cudaErrorMemoryAllocation) {
+      // Give the cache back to the driver and try once more before reporting out-of-memory.
+      cudaGetLastError();
+      for (auto& [s, p] : cache.free_blocks) {
+        cudaFree(p);
+        cache.stats.reserved_bytes -= s;
+      }
+      cache.free_blocks.clear();
+      status = cudaMalloc(&ptr, size);
+    }
+    AN_CHECK(status == cudaSuccess) << "cudaMalloc of " << size << " bytes on cuda:" << device
+                                    << " failed: " << cudaGetErrorString(status) << " (in use "
+                                    << cache.stats.current_bytes << " bytes)";
+    cache.stats.reserved_bytes += size;
+  }
+  cache.live_blocks[ptr] = size;
+  note_alloc(cache.stats, size);
+  return ptr;
+}
+
+void cuda_release(void* ptr, int device) noexcept {
+  if (!ptr) return;
+  std::lock_guard lock(cuda_mutex);
+  DeviceCache& cache = caches[device];
+  auto it = cache.live_blocks.find(ptr);
+  if (it == cache.live_blocks.end()) return;
+  cache.stats.current_bytes -= it->second;
+  cache.free_blocks.emplace(it->second, ptr);
+  cache.live_blocks.erase(it);
+}
+
+MemoryStats cuda_memory_stats(int device) {
+  std::lock_guard lock(cuda_mutex);
+  return caches[device].stats;
+}
+
+void cuda_reset_peak(int device) {
+  std::lock_guard lock(cuda_mutex);
+  auto& s = caches[device].stats;
+  s.peak_bytes = s.current_bytes;
+}
+
+void cuda_empty_cache() {
+  std::lock_guard lock(cuda_mutex);
+  for (auto& [device, cache] : caches) {
+    cudaSetDevice(device);
+    cudaDeviceSynchronize();
+    for (auto& [size, ptr] : cache.free_blocks) {
+      cudaFree(ptr);
+      cache.stats.reserved_bytes -= size;
+    }
+    cache.free_blocks.clear();
+  }
+}
+
+#else  // CPU-only build
+
+void* cuda_allocate(size_t, int) { AN_THROW() << "autonet was built without CUDA"; }
+void cuda_release(void*, int) noexcept {}
+MemoryStats cuda_memory_stats(int) { return {}; }
+void cuda_reset_peak(int) {}
+void cuda_empty_cache() {}
+
+#endif
+
+}  // namespace autonet

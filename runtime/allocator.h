@@ -1,0 +1,35 @@
+// Memory: 64-byte aligned (optionally pinned) host blocks and a caching CUDA allocator.
+//
+// DARTS steps allocate the same sizes in the same order every step, so the CUDA allocator keeps
+// freed blocks in per-(device, stream) size bins and hands them back without cudaMalloc/cudaFree:
+// no implicit device syncs inside a step, which keeps a whole step capturable by CUDA Graphs.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace autonet {
+
+struct MemoryStats {
+  size_t current_bytes = 0;   // bytes handed out and not yet returned
+  size_t peak_bytes = 0;      // max of current_bytes since the last reset
+  size_t reserved_bytes = 0;  // bytes obtained from the driver (in use + cached)
+  uint64_t allocations = 0;   // allocate() calls
+  uint64_t cache_hits = 0;    // allocate() calls served from the cache
+};
+
+constexpr size_t kHostAlignment = 64;
+
+void* host_allocate(size_t bytes, bool pinned);
+void host_release(void* ptr, bool pinned) noexcept;
+MemoryStats host_memory_stats();
+void host_reset_peak();
+
+// Sizes are rounded up to 512 bytes (small) or 2 MiB steps (large) so repeats hit the cache.
+void* cuda_allocate(size_t bytes, int device);
+void cuda_release(void* ptr, int device) noexcept;
+MemoryStats cuda_memory_stats(int device);
+void cuda_reset_peak(int device);
+// Returns cached, unused blocks to the driver.
+void cuda_empty_cache();
+
+}  // namespace autonet

@@ -1,0 +1,42 @@
+// CUDA plumbing shared by runtime/ and kernels/cuda/: checked calls, the per-device compute stream
+// and cuBLAS handle. Only runtime/ and kernels/cuda/ include this header (it pulls in CUDA).
+#pragma once
+#if !AUTONET_WITH_CUDA
+#error "runtime/cuda_context.h needs a CUDA build"
+#endif
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "runtime/device.h"
+#include "runtime/error.h"
+
+#define AN_CUDA_CHECK(expr)                                                            \
+  do {                                                                                 \
+    const cudaError_t an_status_ = (expr);                                             \
+    AN_CHECK(an_status_ == cudaSuccess) << #expr << ": " << cudaGetErrorName(an_status_) \
+                                        << " (" << cudaGetErrorString(an_status_) << ")"; \
+  } while (0)
+
+#define AN_CUBLAS_CHECK(expr)                                                              \
+  do {                                                                                     \
+    const cublasStatus_t an_status_ = (expr);                                              \
+    AN_CHECK(an_status_ == CUBLAS_STATUS_SUCCESS) << #expr << ": "                         \
+                                                  << cublasGetStatusString(an_status_);    \
+  } while (0)
+
+// After every kernel launch: reports bad launch configurations at the launch site.
+#define AN_CUDA_CHECK_LAUNCH() AN_CUDA_CHECK(cudaGetLastError())
+
+namespace autonet::cuda {
+
+// Makes `device` current and returns its compute stream (created on first use, non-blocking).
+cudaStream_t stream(Device device);
+cublasHandle_t cublas_handle(Device device);
+
+// Grid size for a grid-stride loop over n elements.
+inline unsigned grid_for(int64_t n, int block = 256) {
+  const int64_t blocks = (n + block - 1) / block;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > 65535 * 8 ? 65535 * 8 : blocks));
+}
+
+}  // namespace autonet::cuda

@@ -1,0 +1,105 @@
+#include "runtime/device.h"
+
+#include <array>
+#include <mutex>
+
+#include "runtime/error.h"
+#if AUTONET_WITH_CUDA
+#include "runtime/cuda_context.h"
+#endif
+
+namespace autonet {
+
+Device parse_device(const std::string& text) {
+  if (text == "cpu") return Device::cpu();
+  if (text == "cuda") return Device::cuda(0);
+  if (text.rfind("cuda:", 0) == 0) {
+    const std::string digits = text.substr(5);
+    AN_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos)
+        << "bad device '" << text << "': expected cpu, cuda or cuda:N";
+    return Device::cuda(std::stoi(digits));
+  }
+  AN_THROW() << "bad device '" << text << "': expected cpu, cuda or cuda:N";
+}
+
+#if AUTONET_WITH_CUDA
+
+int cuda_device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return count;
+}
+
+bool cuda_available(std::string* why_not) {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    cudaGetLastError();
+    if (why_not) *why_not = std::string("no usable CUDA device: ") + cudaGetErrorString(status);
+    return false;
+  }
+  if (count == 0) {
+    if (why_not) *why_not = "no CUDA device present";
+    return false;
+  }
+  return true;
+}
+
+void synchronize(Device device) {
+  if (device.is_cuda()) AN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(device)));
+}
+
+namespace cuda {
+namespace {
+constexpr int kMaxDevices = 16;
+std::mutex context_mutex;
+std::array<cudaStream_t, kMaxDevices> streams{};
+std::array<cublasHandle_t, kMaxDevices> handles{};
+
+void check_index(Device device) {
+  AN_CHECK(device.is_cuda()) << "expected a CUDA device, got " << device.str();
+  AN_CHECK(device.index >= 0 && device.index < cuda_device_count())
+      << "device " << device.str() << " does not exist (" << cuda_device_count() << " present)";
+}
+}  // namespace
+
+cudaStream_t stream(Device device) {
+  check_index(device);
+  AN_CUDA_CHECK(cudaSetDevice(device.index));
+  std::lock_guard lock(context_mutex);
+  cudaStream_t& s = streams[device.index];
+  if (!s) AN_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  return s;
+}
+
+cublasHandle_t cublas_handle(Device device) {
+  cudaStream_t s = stream(device);
+  std::lock_guard lock(context_mutex);
+  cublasHandle_t& h = handles[device.index];
+  if (!h) {
+    AN_CUBLAS_CHECK(cublasCreate(&h));
+    AN_CUBLAS_CHECK(cublasSetStream(h, s));
+    // Bitwise-reproducible results: no TF32, deterministic kernels.
+    AN_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
+  }
+  return h;
+}
+}  // namespace cuda
+
+#else  // CPU-only build
+
+int cuda_device_count() { return 0; }
+bool cuda_available(std::string* why_not) {
+  if (why_not) *why_not = "autonet was built without CUDA (AUTONET_WITH_CUDA=OFF)";
+  return false;
+}
+void synchronize(Device device) {
+  AN_CHECK(device.is_cpu()) << "autonet was built without CUDA; cannot use " << device.str();
+}
+
+#endif
+
+}  // namespace autonet

@@ -1,0 +1,41 @@
+// Where a tensor lives: the host, or CUDA device n.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace autonet {
+
+enum class DeviceType : uint8_t { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+
+  static Device cpu() { return {DeviceType::CPU, 0}; }
+  static Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
+  bool is_cpu() const { return type == DeviceType::CPU; }
+  bool is_cuda() const { return type == DeviceType::CUDA; }
+  bool operator==(const Device&) const = default;
+  std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+};
+
+// Parses "cpu", "cuda", "cuda:1"; throws on anything else.
+Device parse_device(const std::string& text);
+
+// True when the library was built with CUDA and a device can be used; `why_not` says otherwise.
+bool cuda_available(std::string* why_not = nullptr);
+int cuda_device_count();
+constexpr bool built_with_cuda() {
+#if AUTONET_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace autonet
+
+namespace autonet {
+// Waits for all work queued on `device` (a no-op on the CPU).
+void synchronize(Device device);
+}  // namespace autonet

@@ -1,0 +1,88 @@
+// Philox4x32-10 counter-based RNG (Salmon et al., SC'11). The same (key, counter) gives the same
+// four words on the host and on the device, so dropout masks, crops and cutout boxes drawn by a
+// CPU kernel and its CUDA twin are identical: stochastic ops get exact parity tests.
+#pragma once
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define AN_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define AN_HOST_DEVICE inline
+#endif
+
+namespace autonet {
+
+struct Philox4 {
+  uint32_t v[4];
+};
+
+AN_HOST_DEVICE void philox_mulhilo(uint32_t a, uint32_t b, uint32_t& hi, uint32_t& lo) {
+  const uint64_t product = static_cast<uint64_t>(a) * b;
+  hi = static_cast<uint32_t>(product >> 32);
+  lo = static_cast<uint32_t>(product);
+}
+
+// One block of 4 random words for counter (c0..c3) under key (k0, k1): 10 rounds.
+AN_HOST_DEVICE Philox4 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
+                                  uint32_t k1) {
+  constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
+  constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    uint32_t hi0, lo0, hi1, lo1;
+    philox_mulhilo(kMul0, c0, hi0, lo0);
+    philox_mulhilo(kMul1, c2, hi1, lo1);
+    const uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
+    c0 = n0; c1 = n1; c2 = n2; c3 = n3;
+    k0 += kWeyl0;
+    k1 += kWeyl1;
+  }
+  return {{c0, c1, c2, c3}};
+}
+
+// Where a random number comes from: the run's seed, a named stream (dropout of layer 3, cutout,
+// ...) and an offset that advances with each use. Element i of a draw uses counter offset + i/4.
+struct PhiloxKey {
+  uint64_t seed = 0;
+  uint32_t stream = 0;
+  uint64_t offset = 0;  // in blocks of 4 words
+};
+
+// Uniform in [0, 1) with 24 random bits: exactly representable in float and double alike.
+AN_HOST_DEVICE float philox_uniform(const PhiloxKey& key, uint64_t index) {
+  const uint64_t block = key.offset + index / 4;
+  const Philox4 r = philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                               key.stream, 0u, static_cast<uint32_t>(key.seed),
+                               static_cast<uint32_t>(key.seed >> 32));
+  return static_cast<float>(r.v[index % 4] >> 8) * (1.0f / 16777216.0f);
+}
+
+// A 32-bit random word, for integer draws (crop offsets, flips).
+AN_HOST_DEVICE uint32_t philox_bits(const PhiloxKey& key, uint64_t index) {
+  const uint64_t block = key.offset + index / 4;
+  const Philox4 r = philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                               key.stream, 1u, static_cast<uint32_t>(key.seed),
+                               static_cast<uint32_t>(key.seed >> 32));
+  return r.v[index % 4];
+}
+
+// Hands out non-overlapping PhiloxKeys for one stream: each draw of n numbers advances by ceil(n/4).
+class PhiloxGenerator {
+ public:
+  PhiloxGenerator(uint64_t seed = 0, uint32_t stream = 0) : seed_(seed), stream_(stream) {}
+  PhiloxKey next(uint64_t count) {
+    PhiloxKey key{seed_, stream_, offset_};
+    offset_ += (count + 3) / 4;
+    return key;
+  }
+  uint64_t seed() const { return seed_; }
+  uint32_t stream() const { return stream_; }
+  uint64_t offset() const { return offset_; }
+  void set_offset(uint64_t offset) { offset_ = offset; }
+
+ private:
+  uint64_t seed_;
+  uint32_t stream_;
+  uint64_t offset_ = 0;
+};
+
+}  // namespace autonet

@@ -1,0 +1,76 @@
+// One row of the kernel verification table (DESIGN.md §5) and the helpers rows are written with.
+//
+// A row names its inputs and outputs, and gives forward/backward lambdas that call the public
+// kernel entries. The generic runner (test_op_cases.cpp) applies every check to every row:
+// float64 central finite differences, the gradient accumulate/write contract, guard bands around
+// outputs, and CUDA-vs-CPU parity on random and on small-integer inputs.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "runtime/tensor.h"
+
+namespace autonet::test {
+
+enum class Fill {
+  uniform,   // uniform in [low, high)
+  nonzero,   // uniform magnitude in [low, high), random sign: keeps away from relu/abs kinks
+  distinct,  // a random permutation of distinct values in [low, high): no max-pool ties
+  index,     // integers in [0, high) (dtype i64), e.g. labels or token ids
+};
+
+struct InputSpec {
+  std::string name;
+  Shape shape;
+  Fill fill = Fill::uniform;
+  double low = -1.0, high = 1.0;
+  bool differentiable = true;
+  // How backward must treat this input's gradient (the contract the runner checks).
+  GradMode grad_mode = GradMode::Write;
+};
+
+struct OutputSpec {
+  std::string name;
+  Shape shape;
+  bool differentiable = true;  // false: indices, saved statistics; gets no dL/d(output)
+  DType dtype = DType::f32;    // f32 means "the case's float dtype"; i64 for indices
+};
+
+using Tensors = std::vector<Tensor>;
+
+struct OpCase {
+  std::string name;  // "family/variant/shape", used as the test name
+  std::vector<InputSpec> inputs;
+  std::vector<OutputSpec> outputs;
+  // Writes every output; outputs arrive preallocated (and poisoned) by the runner.
+  std::function<void(const Tensors& in, Tensors& out)> forward;
+  // Writes or accumulates into din[i] for each differentiable input i (others are undefined).
+  // Empty when the op has no gradient.
+  std::function<void(const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din)>
+      backward;
+
+  // CUDA vs CPU in float32: |cuda - cpu| <= atol + rtol * |cpu|. `why` justifies the numbers.
+  double atol = 1e-5, rtol = 1e-5;
+  std::string why = "a few float32 roundings per element";
+  // Small-integer inputs make every sum exact: CUDA must then match the CPU bit for bit.
+  bool exact_on_integers = false;
+  // Finite differences: how many entries of each differentiable input to probe (0 = all).
+  int fd_samples = 24;
+  double fd_eps = 1e-6, fd_tol = 1e-6;
+  bool check_finite_differences = true;
+  bool stochastic = false;  // uses Philox: parity still exact in the random decisions
+};
+
+// Each family contributes its rows; op_cases.cpp is the explicit list of families.
+std::vector<OpCase> elementwise_cases();
+std::vector<OpCase> all_op_cases();
+
+// The DARTS shapes the table uses (reference §1–§3: batch 64, C 16/32/64 at 32/16/8 pixels).
+inline const std::vector<Shape>& darts_image_shapes() {
+  static const std::vector<Shape> shapes = {{64, 16, 32, 32}, {64, 32, 16, 16}, {64, 64, 8, 8}};
+  return shapes;
+}
+
+}  // namespace autonet::test

@@ -1,0 +1,15 @@
+// The kernel verification table: an explicit list of every family's rows (no self-registration,
+// which static libraries would silently drop).
+#include "tests/kernels/op_case.h"
+
+namespace autonet::test {
+
+std::vector<OpCase> all_op_cases() {
+  std::vector<OpCase> all;
+  for (auto family : {elementwise_cases}) {
+    for (OpCase& c : family()) all.push_back(std::move(c));
+  }
+  return all;
+}
+
+}  // namespace autonet::test
