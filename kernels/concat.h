@@ -1,0 +1,39 @@
+// Concatenation along an axis (DARTS cells concatenate node outputs on channels), its inverse
+// split, and strided spatial slicing (FactorizedReduce reads x[:, :, 1::2, 1::2]).
+#pragma once
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "runtime/tensor.h"
+
+namespace autonet {
+
+struct Slice2dParams {
+  int64_t offset_h = 0, offset_w = 0;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t out_h = 0, out_w = 0;  // y[n, c, i, j] = x[n, c, offset_h + i·stride_h, offset_w + j·stride_w]
+};
+
+namespace cpu {
+void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
+void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
+}  // namespace cpu
+namespace cuda {
+void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
+void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
+}  // namespace cuda
+
+// y = concat(xs) along axis; all xs agree on every other dimension.
+void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
+// dxs[k] written with its part of dy (undefined entries skipped).
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
+// x [N, C, H, W] → y [N, C, out_h, out_w]; every read index must lie inside x.
+void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
+// dx written: dy scattered back, zero elsewhere.
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
+
+}  // namespace autonet

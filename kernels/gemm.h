@@ -1,0 +1,34 @@
+// Dense matrix products: OpenBLAS on the CPU, cuBLAS on the GPU (DESIGN.md §3).
+//
+// Shapes are row-major and contiguous. Gradient contract (all families): input gradients are
+// written, parameter gradients accumulate; an undefined Tensor means "not needed, skip".
+#pragma once
+#include "kernels/dispatch.h"
+#include "runtime/tensor.h"
+
+namespace autonet {
+
+struct GemmParams {
+  bool trans_a = false;  // use Aᵀ
+  bool trans_b = false;  // use Bᵀ
+  double alpha = 1.0;
+  double beta = 0.0;     // 0 ignores what C held (NaN included)
+};
+
+namespace cpu {
+void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p);
+}
+namespace cuda {
+void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p);
+}
+
+// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C.
+void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p = {});
+
+// y[N, out] = x[N, in] · weight[out, in]ᵀ + bias[out] (bias may be undefined).
+void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y);
+// dx (written) = dy · weight; dweight += dyᵀ · x; dbias += Σ_N dy. Undefined outputs are skipped.
+void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor& dx,
+                     Tensor& dweight, Tensor& dbias);
+
+}  // namespace autonet

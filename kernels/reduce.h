@@ -1,0 +1,38 @@
+// Reductions: sum/mean/max over one axis, and the sum of squares behind global gradient norms.
+#pragma once
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "runtime/tensor.h"
+
+namespace autonet {
+
+enum class ReduceOp { sum, mean, max };
+
+// x's shape with `axis` removed (a 1-D x reduces to shape [1]).
+Shape reduce_out_shape(const Shape& x, int64_t axis);
+
+namespace cpu {
+void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
+void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
+                     int64_t axis, Tensor& dx);
+void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode);
+}  // namespace cpu
+namespace cuda {
+void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
+void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
+                     int64_t axis, Tensor& dx);
+void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode);
+}  // namespace cuda
+
+// y = op over `axis` (negative counts from the end).
+void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
+// dx written; max routes the gradient to the first maximum along the axis.
+void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
+                     int64_t axis, Tensor& dx);
+// out [1] = Σ x² (Write) or out += Σ x² (Accumulate); stays on the device.
+void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode = GradMode::Write);
+// sqrt(Σ_t Σ x_t²) over several tensors on one device: one host sync at the end.
+double global_norm(const std::vector<Tensor>& xs);
+
+}  // namespace autonet
