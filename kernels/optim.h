@@ -1,5 +1,5 @@
 // Fused optimizer updates over flat parameter buffers (one kernel per step for the whole model),
-// with PyTorch's semantics, and global grad-norm clipping.
+// with PyTorch's semantics. Grad-norm clipping is in reduce.h (it is a reduction and a scale).
 #pragma once
 #include "kernels/dispatch.h"
 #include "runtime/tensor.h"
@@ -52,9 +52,5 @@ void asgd_step(Tensor& w, const Tensor& grad, Tensor& ax, const AsgdParams& p);
 void sgd_step(Tensor& w, const Tensor& grad, Tensor& momentum_buf, const SgdParams& p);
 void adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamParams& p);
 void asgd_step(Tensor& w, const Tensor& grad, Tensor& ax, const AsgdParams& p);
-
-// torch.nn.utils.clip_grad_norm_: total = ‖grad‖₂; if max_norm / (total + 1e-6) < 1, grad is
-// scaled by that factor. Returns total (one host sync).
-double clip_grad_norm(Tensor& grad, double max_norm);
 
 }  // namespace autonet

@@ -34,5 +34,8 @@ void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor
 void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode = GradMode::Write);
 // sqrt(Σ_t Σ x_t²) over several tensors on one device: one host sync at the end.
 double global_norm(const std::vector<Tensor>& xs);
+// torch.nn.utils.clip_grad_norm_ on one flat gradient buffer: total = ‖grad‖₂; when
+// max_norm / (total + 1e-6) < 1, grad is scaled by that factor. Returns total (one host sync).
+double clip_grad_norm(Tensor& grad, double max_norm);
 
 }  // namespace autonet
