@@ -3,6 +3,8 @@
 // second tiny kernel sums the partials in a fixed order (deterministic, no float atomics).
 #include <cub/cub.cuh>
 
+#include <algorithm>
+
 #include "kernels/mixed_sum.h"
 #include "runtime/cuda_context.h"
 
