@@ -2,7 +2,9 @@
 //
 // Per-sample im2col bounds the workspace to one sample's col [C·R·S, Ho·Wo] (27×1024 floats for
 // the DARTS stem) whatever the batch, and each sample's GEMM writes y[n] [K, Ho·Wo] in place in
-// NCHW, so no layout shuffle is needed. OpenBLAS threads each GEMM.
+// NCHW, so no layout shuffle is needed. OpenBLAS threads each GEMM; im2col and col2im stay
+// single-threaded on purpose: an OpenMP region between BLAS calls makes the spinning OpenMP team
+// and OpenBLAS's own spinning threads fight over the cores (measured 14× slower on 2 cores).
 #include <vector>
 
 #include "kernels/conv2d_geometry.h"
@@ -11,25 +13,47 @@
 namespace autonet::cpu {
 namespace {
 
-// col [C·R·S, Ho·Wo] of one sample x [C, H, W].
+// col [C·R·S, Ho·Wo] of one sample x [C, H, W]: row (c, r, s), column (oh, ow) holds
+// x[c, oh·sh − ph + r·dh, ow·sw − pw + s·dw], 0 in the padding.
 template <class T>
 void im2col(const T* x, const Conv2dGeometry& g, T* col) {
   const int64_t rows = g.rows(), pixels = g.pixels();
-#pragma omp parallel for if (rows * pixels > 65536)
-  for (int64_t row = 0; row < rows; ++row)
-    for (int64_t oh = 0; oh < g.Ho; ++oh)
-      for (int64_t ow = 0; ow < g.Wo; ++ow)
-        col[row * pixels + oh * g.Wo + ow] = im2col_value(x, g, row, oh, ow);
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t c = row / (g.R * g.S), r = (row / g.S) % g.R, s = row % g.S;
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      T* out = col + row * pixels + oh * g.Wo;
+      const int64_t ih = oh * g.sh - g.ph + r * g.dh;
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        const int64_t iw = ow * g.sw - g.pw + s * g.dw;
+        const bool inside = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W;
+        out[ow] = inside ? x[(c * g.H + ih) * g.W + iw] : T(0);
+      }
+    }
+  }
 }
 
-// dx [C, H, W] (written) of one sample from dcol [C·R·S, Ho·Wo].
+// The adjoint of im2col: dx [C, H, W] (written) gets every dcol entry added back onto the pixel
+// it was copied from. Taps are visited in (r, s) order, as in the CUDA gather.
 template <class T>
 void col2im(const T* dcol, const Conv2dGeometry& g, T* dx) {
-#pragma omp parallel for if (g.C * g.H * g.W > 65536)
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t ih = 0; ih < g.H; ++ih)
-      for (int64_t iw = 0; iw < g.W; ++iw)
-        dx[(c * g.H + ih) * g.W + iw] = col2im_value(dcol, g.pixels(), g, c, ih, iw);
+  const int64_t pixels = g.pixels();
+  for (int64_t c = 0; c < g.C; ++c) {  // channel c's rows only touch dx[c]
+    T* dxc = dx + c * g.H * g.W;
+    for (int64_t i = 0; i < g.H * g.W; ++i) dxc[i] = T(0);
+    for (int64_t r = 0; r < g.R; ++r) {
+      for (int64_t s = 0; s < g.S; ++s) {
+        const T* in = dcol + ((c * g.R + r) * g.S + s) * pixels;
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          const int64_t ih = oh * g.sh - g.ph + r * g.dh;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t ow = 0; ow < g.Wo; ++ow) {
+            const int64_t iw = ow * g.sw - g.pw + s * g.dw;
+            if (iw >= 0 && iw < g.W) dxc[ih * g.W + iw] += in[oh * g.Wo + ow];
+          }
+        }
+      }
+    }
+  }
 }
 
 // Sample n's im2col matrix: x[n] itself for a pointwise conv, else filled into `col`.

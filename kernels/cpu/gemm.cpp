@@ -31,12 +31,12 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   });
 }
 
+// Single-threaded: it runs right after a GEMM, whose OpenBLAS threads are still spinning.
 void add_row_bias(const Tensor& bias, Tensor& y) {
   dispatch_float(y.dtype(), "add_row_bias", [&]<class scalar_t>() {
     const scalar_t* pb = bias.data<scalar_t>();
     scalar_t* py = y.data<scalar_t>();
     const int64_t rows = y.size(0), cols = y.size(1);
-#pragma omp parallel for if (rows * cols > 65536)
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < cols; ++j) py[r * cols + j] += pb[j];
   });

@@ -17,8 +17,40 @@
 namespace autonet::cuda {
 namespace {
 
-constexpr int64_t kWorkspaceElements = int64_t(1) << 24;  // 64 MiB of float32 per workspace
+// 16 MiB of float32 per workspace: every DARTS conv of this family (stem, 1×1s) fits one chunk,
+// and a chunk's GEMM stays at least 2^22 / (C·R·S) columns wide, plenty to fill the GPU.
+constexpr int64_t kWorkspaceElements = int64_t(1) << 22;
 constexpr int kBlock = 256;
+
+// col[row, oh·Wo + ow] of one sample x [C, H, W], row = (c·R + r)·S + s.
+template <class T>
+__device__ __forceinline__ T im2col_value(const T* x, const Conv2dGeometry& g, int64_t row,
+                                          int64_t oh, int64_t ow) {
+  const int64_t s = row % g.S, r = (row / g.S) % g.R, c = row / (g.R * g.S);
+  const int64_t ih = oh * g.sh - g.ph + r * g.dh, iw = ow * g.sw - g.pw + s * g.dw;
+  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return T(0);
+  return x[(c * g.H + ih) * g.W + iw];
+}
+
+// dx[c, ih, iw] = Σ dcol[(c, r, s), (oh, ow)] over every tap that im2col copied x[c, ih, iw] to:
+// the adjoint of im2col, as a gather (each input pixel written once, no atomics). Taps are summed
+// in (r, s) order, as the CPU's scatter adds them. dcol's rows are `ld` apart; its column
+// oh·Wo + ow belongs to this sample.
+template <class T>
+__device__ __forceinline__ T col2im_value(const T* dcol, int64_t ld, const Conv2dGeometry& g,
+                                          int64_t c, int64_t ih, int64_t iw) {
+  T sum = T(0);
+  for (int64_t r = 0; r < g.R; ++r) {
+    const int64_t h = ih + g.ph - r * g.dh;  // = oh·sh when this tap reads row ih
+    if (h < 0 || h % g.sh != 0 || h / g.sh >= g.Ho) continue;
+    for (int64_t s = 0; s < g.S; ++s) {
+      const int64_t w = iw + g.pw - s * g.dw;
+      if (w < 0 || w % g.sw != 0 || w / g.sw >= g.Wo) continue;
+      sum += dcol[((c * g.R + r) * g.S + s) * ld + (h / g.sh) * g.Wo + w / g.sw];
+    }
+  }
+  return sum;
+}
 
 // col [C·R·S, B·Ho·Wo] of the samples x [B, C, H, W].
 template <class T>

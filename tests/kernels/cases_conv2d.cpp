@@ -48,11 +48,12 @@ std::vector<OpCase> conv2d_cases() {
   std::vector<OpCase> rows;
   // The DARTS stem (3×3, pad 1, 3 → 3C channels): small, and at its real size (C = 16 → 48).
   rows.push_back(conv_case("stem3x3", {2, 3, 32, 32}, {16, 3, 3, 3}, params(1, 1), true));
-  rows.push_back(conv_case("stem3x3", {64, 3, 32, 32}, {48, 3, 3, 3}, params(1, 1), false, 2));
+  rows.push_back(conv_case("stem3x3", {64, 3, 32, 32}, {48, 3, 3, 3}, params(1, 1), false, 1));
   // Pointwise 1×1 stride 1 (the GEMM path without im2col), incl. size 1 and the DARTS size.
   rows.push_back(conv_case("1x1", {1, 1, 1, 1}, {1, 1, 1, 1}, params(1, 0), true));
   rows.push_back(conv_case("1x1", {3, 5, 7, 9}, {11, 5, 1, 1}, params(1, 0), true));
   rows.push_back(conv_case("1x1", darts, {16, 16, 1, 1}, params(1, 0), false, 4));
+  rows.push_back(conv_case("1x1", darts_image_shapes()[2], {64, 64, 1, 1}, params(1, 0), true, 4));
   // FactorizedReduce's 1×1 stride 2, even and odd image sizes.
   rows.push_back(conv_case("1x1s2", {2, 16, 16, 16}, {8, 16, 1, 1}, params(2, 0), false));
   rows.push_back(conv_case("1x1s2", {3, 5, 7, 9}, {4, 5, 1, 1}, params(2, 0), true));
@@ -64,6 +65,9 @@ std::vector<OpCase> conv2d_cases() {
   // Odd 5×7 images; a rectangular kernel with unequal strides, padding and dilations.
   rows.push_back(conv_case("3x3", {3, 2, 5, 7}, {4, 2, 3, 3}, params(1, 1), true));
   rows.push_back(conv_case("3x2mixed", {2, 3, 5, 7}, {5, 3, 3, 2}, {1, 2, 1, 3, 2, 3}, true));
+  // Large enough that CUDA's im2col workspace (2^22 elements) splits the batch into chunks of
+  // 20 samples, the last one partial: 800 rows × 256 pixels × 24 samples.
+  rows.push_back(conv_case("5x5chunked", {24, 32, 16, 16}, {8, 32, 5, 5}, params(1, 2), true, 2));
   return rows;
 }
 
