@@ -52,6 +52,32 @@ void synchronize(Device device) {
   if (device.is_cuda()) AN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(device)));
 }
 
+std::vector<CudaDeviceInfo> cuda_devices() {
+  std::vector<CudaDeviceInfo> devices;
+  for (int i = 0; i < cuda_device_count(); ++i) {
+    cudaDeviceProp prop{};
+    AN_CUDA_CHECK(cudaGetDeviceProperties(&prop, i));
+    CudaDeviceInfo info;
+    info.index = i;
+    info.name = prop.name;
+    info.compute_major = prop.major;
+    info.compute_minor = prop.minor;
+    info.multiprocessors = prop.multiProcessorCount;
+    AN_CUDA_CHECK(cudaSetDevice(i));
+    AN_CUDA_CHECK(cudaMemGetInfo(&info.free_memory, &info.total_memory));
+    devices.push_back(info);
+  }
+  return devices;
+}
+
+CudaVersions cuda_versions() {
+  CudaVersions v;
+  if (cudaRuntimeGetVersion(&v.runtime) != cudaSuccess) v.runtime = 0;
+  if (cudaDriverGetVersion(&v.driver) != cudaSuccess) v.driver = 0;
+  cudaGetLastError();
+  return v;
+}
+
 namespace cuda {
 namespace {
 constexpr int kMaxDevices = 16;
@@ -96,6 +122,8 @@ bool cuda_available(std::string* why_not) {
   if (why_not) *why_not = "autonet was built without CUDA (AUTONET_WITH_CUDA=OFF)";
   return false;
 }
+std::vector<CudaDeviceInfo> cuda_devices() { return {}; }
+CudaVersions cuda_versions() { return {}; }
 void synchronize(Device device) {
   AN_CHECK(device.is_cpu()) << "autonet was built without CUDA; cannot use " << device.str();
 }

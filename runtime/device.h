@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace autonet {
 
@@ -38,4 +39,20 @@ constexpr bool built_with_cuda() {
 namespace autonet {
 // Waits for all work queued on `device` (a no-op on the CPU).
 void synchronize(Device device);
+
+struct CudaDeviceInfo {
+  int index = 0;
+  std::string name;
+  int compute_major = 0, compute_minor = 0;
+  size_t total_memory = 0, free_memory = 0;
+  int multiprocessors = 0;
+};
+
+struct CudaVersions {
+  int runtime = 0;  // e.g. 13000 for 13.0
+  int driver = 0;   // 0 when no driver is installed
+};
+
+std::vector<CudaDeviceInfo> cuda_devices();
+CudaVersions cuda_versions();
 }  // namespace autonet

@@ -1,0 +1,8 @@
+// Each `autonet` subcommand registers itself on the CLI11 app through one of these functions.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace autonet::apps {
+void add_info_command(CLI::App& app);
+void add_genotype_command(CLI::App& app);
+}  // namespace autonet::apps
