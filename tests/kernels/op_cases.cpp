@@ -6,7 +6,7 @@ namespace autonet::test {
 
 std::vector<OpCase> all_op_cases() {
   std::vector<OpCase> all;
-  for (auto family : {elementwise_cases}) {
+  for (auto family : {elementwise_cases, depthwise_conv2d_cases, pool2d_cases}) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;
