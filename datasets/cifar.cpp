@@ -63,9 +63,10 @@ ImageSet read_cifar_file(const fs::path& path, int label_bytes, int num_classes)
     const int label = r[label_bytes - 1];  // CIFAR-100: byte 0 coarse, byte 1 fine
     AN_CHECK(label < num_classes) << path.string() << ": record " << i << " has label " << label
                                   << ", out of range [0, " << num_classes << ")";
-    if (label_bytes == 2)
+    if (label_bytes == 2) {
       AN_CHECK(r[0] < 20) << path.string() << ": record " << i << " has coarse label "
                           << int{r[0]} << ", out of range [0, 20)";
+    }
     labels[i] = label;
     std::memcpy(images + i * kPixels, r + label_bytes, kPixels);  // already R, G, B planes
   }

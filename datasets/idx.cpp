@@ -19,8 +19,8 @@ std::string hex(uint32_t v) {
 // The spellings an IDX file goes by once downloaded and perhaps unpacked.
 std::vector<std::string> idx_names(const std::string& prefix, const std::string& kind) {
   std::vector<std::string> names;
-  for (const std::string& sep : {"-", "."})
-    for (const std::string& ext : {"", ".gz"}) names.push_back(prefix + sep + kind + "-ubyte" + ext);
+  for (const char* sep : {"-", "."})
+    for (const char* ext : {"", ".gz"}) names.push_back(prefix + sep + kind + "-ubyte" + ext);
   return names;
 }
 

@@ -125,8 +125,9 @@ std::string kjv_verses() {
   std::error_code ec;
   AN_CHECK(fs::is_regular_file(fs::path(kDataFolder) / "bible.data", ec))
       << "kjv: " << kDataFolder << "/bible.data is missing. " << kHowTo;
-  const std::string command = "'" + program.string() + "' -f -p " + kDataFolder +
-                              " gen1:1-rev22:21 </dev/null 2>/dev/null";
+  std::string command = "'";
+  command.append(program.string()).append("' -f -p ").append(kDataFolder);
+  command.append(" gen1:1-rev22:21 </dev/null 2>/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   AN_CHECK(pipe != nullptr) << "kjv: cannot run " << command;
   std::string text;

@@ -10,6 +10,7 @@
 namespace autonet::data {
 namespace {
 
+namespace fs = std::filesystem;
 using testing::append_be32;
 using testing::expect_error;
 using testing::TempDir;

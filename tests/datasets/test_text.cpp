@@ -12,6 +12,7 @@
 namespace autonet::data {
 namespace {
 
+namespace fs = std::filesystem;
 using testing::expect_error;
 using testing::TempDir;
 using testing::write_text;

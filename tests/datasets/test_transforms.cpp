@@ -1,6 +1,7 @@
 // Transforms against hand-computed results, the Philox draws, and the computed constants.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "data_files.h"
