@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 #include "runtime/error.h"
 
@@ -54,11 +53,14 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const fs::path& path
 std::vector<uint8_t> read_file_bytes(const fs::path& path) {
   std::error_code ec;
   AN_CHECK(fs::is_regular_file(path, ec)) << path.string() << ": file not found";
+  const auto size = fs::file_size(path, ec);
+  AN_CHECK(!ec) << path.string() << ": cannot read its size: " << ec.message();
   std::ifstream file(path, std::ios::binary);
   AN_CHECK(file.good()) << path.string() << ": cannot open for reading";
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(file)),
-                             std::istreambuf_iterator<char>());
-  AN_CHECK(!file.bad()) << path.string() << ": read error";
+  std::vector<uint8_t> bytes(size);
+  file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  AN_CHECK(file.gcount() == static_cast<std::streamsize>(size))
+      << path.string() << ": read " << file.gcount() << " of " << size << " bytes";
   return is_gzip(bytes) ? gunzip(bytes, path) : bytes;
 }
 

@@ -43,17 +43,26 @@ Loader::Loader(ImageSet set, std::vector<int64_t> indices, LoaderConfig config, 
   AN_CHECK(first_batch >= 0 && first_batch <= num_batches_)
       << "Loader: first batch " << first_batch << " of an epoch of " << num_batches_;
   next_claim_ = next_deliver_ = first_batch;
-  for (int w = 0; w < config_.workers; ++w) threads_.emplace_back([this] { work(); });
+  try {
+    for (int w = 0; w < config_.workers; ++w) threads_.emplace_back([this] { work(); });
+  } catch (...) {
+    stop_threads();  // the destructor will not run: no joinable thread may be left behind
+    throw;
+  }
 }
 
-Loader::~Loader() {
+Loader::~Loader() { stop_threads(); }
+
+void Loader::stop_threads() {
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
   }
   room_.notify_all();
   ready_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
 }
 
 void Loader::assemble(int64_t b, float* images, int64_t* labels) const {

@@ -73,6 +73,7 @@ class Loader {
   Batch produce(int64_t b);  // into a pooled pinned buffer, then to the device
   Tensor acquire_pinned(const Shape& shape);
   void work();
+  void stop_threads();
 
   ImageSet set_;
   LoaderConfig config_;
