@@ -6,7 +6,8 @@ namespace autonet::test {
 
 std::vector<OpCase> all_op_cases() {
   std::vector<OpCase> all;
-  for (auto family : {elementwise_cases}) {
+  for (auto family : {elementwise_cases, reduce_cases, softmax_cases, embedding_cases,
+                      dropout_cases, concat_cases}) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;
