@@ -2,6 +2,7 @@
 // are radix-sorted together with their positions (stable, so positions stay in increasing order
 // within an id), and one thread per (run of equal ids, column) adds that run in order. This is the
 // CPU's order of additions, so the twins agree bit for bit.
+#include <algorithm>
 #include <cub/cub.cuh>
 
 #include "kernels/embedding.h"
@@ -73,7 +74,8 @@ void embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dweight) 
   AN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
       nullptr, temp_bytes, ids.data<int64_t>(), sorted_ids.data<int64_t>(),
       positions.data<int64_t>(), sorted_positions.data<int64_t>(), static_cast<int>(n), 0, 64, s));
-  Tensor temp = Tensor::empty({static_cast<int64_t>(temp_bytes)}, DType::u8, device);
+  // At least one byte: a null temp pointer would make the second call another size query.
+  Tensor temp = Tensor::empty({static_cast<int64_t>(std::max<size_t>(temp_bytes, 1))}, DType::u8, device);
   AN_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
       temp.raw_data(), temp_bytes, ids.data<int64_t>(), sorted_ids.data<int64_t>(),
       positions.data<int64_t>(), sorted_positions.data<int64_t>(), static_cast<int>(n), 0, 64, s));

@@ -164,6 +164,24 @@ TEST(Reduce, SumOfSquaresGlobalNormAndClip) {
   EXPECT_EQ(k.to_vector<double>(), (std::vector<double>{3, 4}));
 }
 
+// Fixed-order block reductions: the same input gives the same bits every time, and the f64 total
+// over many blocks agrees with the CPU's to double rounding.
+TEST(Reduce, CudaSumOfSquaresIsDeterministic) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "needs a GPU: " << why;
+  Tensor x = Tensor::empty({3000017});
+  fill_uniform(x, -1.0, 1.0, 42);
+  Tensor xg = x.to(Device::cuda(0));
+  Tensor first = Tensor::empty({1}, DType::f64, Device::cuda(0)), again = first.clone();
+  sum_of_squares(xg, first);
+  sum_of_squares(xg, again);
+  EXPECT_EQ(first.item(), again.item());
+  Tensor host = Tensor::empty({1}, DType::f64);
+  sum_of_squares(x, host);
+  EXPECT_NEAR(first.item(), host.item(), 1e-9 * host.item());
+  EXPECT_EQ(global_norm({xg, xg}), global_norm({xg, xg}));
+}
+
 TEST(Reduce, RejectsBadArguments) {
   Tensor x = Tensor::empty({3, 4}), y = Tensor::empty({3});
   Tensor ok = Tensor::empty({3}), wrong = Tensor::empty({4}), d = Tensor::empty({3}, DType::f64);
