@@ -15,6 +15,11 @@ std::vector<OpCase> all_op_cases() {
            conv2d_cases,
            depthwise_conv2d_cases,
            pool2d_cases,
+           reduce_cases,
+           softmax_cases,
+           embedding_cases,
+           dropout_cases,
+           concat_cases,
        }) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
