@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", AUTONET_VERSION);
   autonet::apps::add_info_command(app);
+  autonet::apps::add_genotype_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
