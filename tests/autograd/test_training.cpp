@@ -2,6 +2,8 @@
 // plain SGD written over the flat buffers (w ← w − lr·g is one axpby over the whole model).
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "autograd/modules.h"
 #include "kernels/elementwise.h"
 #include "small_cnn.h"
@@ -59,6 +61,37 @@ TEST(Training, SmallCnnLearnsWithSgdOnFlatBuffers) {
   }
   const double final_loss = eval_loss(net, held_out);
   EXPECT_LT(final_loss, 0.5 * initial) << "initial " << initial << ", final " << final_loss;
+}
+
+// The same model and batch on the GPU and the CPU: loss, every parameter gradient and the BN
+// running statistics agree (float32, different summation orders).
+TEST(Training, CudaStepMatchesCpu) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << why;
+  ParameterStore cpu_store(31), gpu_store(31);
+  test::SmallCnn cpu_net(cpu_store, 3, 8, 2), gpu_net(gpu_store, 3, 8, 2);
+  gpu_store.to(Device::cuda());
+  const Batch b = make_batch(16, 5);
+  cpu_store.zero_grad();
+  gpu_store.zero_grad();
+  Variable cpu_loss = cross_entropy(cpu_net(Variable(b.images)), b.labels, 0.1);
+  Variable gpu_loss = cross_entropy(gpu_net(Variable(b.images.to(Device::cuda()))),
+                                    b.labels.to(Device::cuda()), 0.1);
+  backward(cpu_loss);
+  backward(gpu_loss);
+  EXPECT_NEAR(gpu_loss.value().item(), cpu_loss.value().item(), 1e-4);
+  const auto cpu_grads = cpu_store.grads().to_vector<float>();
+  const auto gpu_grads = gpu_store.grads().to_vector<float>();
+  ASSERT_EQ(cpu_grads.size(), gpu_grads.size());
+  for (size_t i = 0; i < cpu_grads.size(); ++i)
+    ASSERT_NEAR(gpu_grads[i], cpu_grads[i], 1e-4 + 1e-3 * std::abs(cpu_grads[i])) << "grad " << i;
+  const auto cpu_tensors = cpu_store.named_tensors(), gpu_tensors = gpu_store.named_tensors();
+  for (size_t t = 0; t < cpu_tensors.size(); ++t) {
+    const auto a = cpu_tensors[t].second.to_vector<float>();
+    const auto g = gpu_tensors[t].second.to_vector<float>();
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(g[i], a[i], 1e-4 + 1e-4 * std::abs(a[i])) << cpu_tensors[t].first << " " << i;
+  }
 }
 
 }  // namespace
