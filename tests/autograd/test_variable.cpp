@@ -121,6 +121,15 @@ TEST(Variable, ViewSharesStorageAndRoutesGradient) {
   expect_gradients_match([&] { return mul(view(x, {4, 3}), view(tanh(x), {4, 3})); }, {x});
 }
 
+TEST(Variable, SelectRoutesIntoItsRow) {
+  Variable x = leaf({4, 3}, 8);
+  EXPECT_EQ(select(x, 2).value().to_vector<double>(),
+            x.value().slice(0, 2, 3).contiguous().to_vector<double>());
+  expect_gradients_match([&] { return add(mul(select(x, 1), select(x, 3)), tanh(select(x, 1))); },
+                         {x});
+  EXPECT_THROW(select(x, 4), Error);
+}
+
 TEST(Variable, ZerosHaveNoGradientPath) {
   Variable x = leaf({2, 2}, 9);
   Variable z = zeros_like(x);
