@@ -13,8 +13,11 @@ namespace {
 // Column of `none` in the α matrices: its op is skipped, so the mixed sum takes the other columns.
 constexpr size_t kNoneColumn = 0;
 
-// Rows of softmax(α) [E, K] as [K−1] variables without the `none` column, one per edge.
-std::vector<Variable> edge_weight_rows(const Variable& alpha) {
+}  // namespace
+
+std::vector<Variable> mixed_op_weights(const Variable& alpha) {
+  AN_CHECK(alpha.dim() == 2 && alpha.size(1) >= 2)
+      << "mixed_op_weights expects α [edges, primitives], got " << alpha.value().describe();
   const int64_t edges = alpha.size(0), k = alpha.size(1);
   const Variable w = view(softmax(alpha), {1, 1, edges, k});
   std::vector<Variable> rows;
@@ -29,6 +32,8 @@ std::vector<Variable> edge_weight_rows(const Variable& alpha) {
   }
   return rows;
 }
+
+namespace {
 
 std::vector<std::vector<double>> host_softmax_rows(const Variable& alpha) {
   const int64_t rows = alpha.size(0), cols = alpha.size(1);
@@ -165,8 +170,8 @@ Variable SearchNetwork::forward(const Variable& x) {
   AN_CHECK(x.dim() == 4 && x.size(1) == config_.input_channels)
       << "search network expects [N, " << config_.input_channels << ", H, W], got "
       << x.value().describe();
-  const std::vector<Variable> normal = edge_weight_rows(alpha_normal_);
-  const std::vector<Variable> reduce = edge_weight_rows(alpha_reduce_);
+  const std::vector<Variable> normal = mixed_op_weights(alpha_normal_);
+  const std::vector<Variable> reduce = mixed_op_weights(alpha_reduce_);
   Variable s0 = stem_.forward(x), s1 = s0;
   for (const auto& cell : cells_) {
     Variable s2 = cell->forward(s0, s1, cell->reduction() ? reduce : normal);

@@ -48,6 +48,10 @@ class MixedOp : public Module {
   std::vector<std::unique_ptr<Module>> ops_;
 };
 
+// Rows of softmax(α) [E, K] as [K−1] variables without the `none` column, one per edge: what
+// MixedOp::forward takes. Differentiable (softmax → one slice per row).
+std::vector<Variable> mixed_op_weights(const Variable& alpha);
+
 class SearchCell : public Module {
  public:
   SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier, int64_t c_pp,

@@ -203,6 +203,42 @@ TEST(SearchOps, FactorizedReduceHalvesComeFromTheTwoPhases) {
   EXPECT_NE(v[0], v[3]);
 }
 
+// §2.1: the mixed op is Σ_k w_k·op_k(x) with weight k−1 belonging to primitive k (none skipped).
+TEST(SearchOps, MixedOpIsTheWeightedSumInPrimitiveOrder) {
+  ParameterStore store(9, DType::f64);
+  MixedOp mixed(store, "m", 4, 1);
+  const Variable x = random_input({2, 4, 6, 6}, 12, DType::f64);
+  std::vector<double> w(7);
+  for (size_t k = 0; k < 7; ++k) w[k] = 0.1 * static_cast<double>(k + 1);
+  const Variable weights(Tensor::from_vector(w, {7}));
+  const std::vector<double> got = mixed.forward(x, weights).value().to_vector<double>();
+  std::vector<double> expected(got.size(), 0.0);
+  for (size_t k = 1; k < mixed.size(); ++k) {
+    const std::vector<double> y = mixed.op(k).forward(x).value().to_vector<double>();
+    for (size_t i = 0; i < y.size(); ++i) expected[i] += w[k - 1] * y[i];
+  }
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-12) << i;
+  EXPECT_TRUE(is_zero(mixed.op(0)));
+  EXPECT_TRUE(is_identity(mixed.op(3)));
+  EXPECT_THROW(mixed.forward(x, Variable(Tensor::zeros({8}, DType::f64))), Error);
+}
+
+TEST(SearchOps, MixedOpWeightsAreSoftmaxRowsWithoutNone) {
+  Tensor alpha = Tensor::empty({3, 8}, DType::f64);
+  fill_uniform(alpha, -2.0, 2.0, 31);
+  const std::vector<double> a = alpha.to_vector<double>();
+  const std::vector<Variable> rows = mixed_op_weights(Variable(alpha));
+  ASSERT_EQ(rows.size(), 3u);
+  for (size_t e = 0; e < 3; ++e) {
+    double total = 0;
+    for (size_t k = 0; k < 8; ++k) total += std::exp(a[e * 8 + k]);
+    ASSERT_EQ(rows[e].shape(), (Shape{7}));
+    const std::vector<double> w = rows[e].value().to_vector<double>();
+    for (size_t k = 1; k < 8; ++k)
+      EXPECT_NEAR(w[k - 1], std::exp(a[e * 8 + k]) / total, 1e-12) << e << "," << k;
+  }
+}
+
 TEST(SearchCellLayout, EdgesRowsAndStrides) {
   const std::vector<CellEdge> reduce = search_cell_edges(4, true);
   const std::vector<CellEdge> expected = {
@@ -371,7 +407,8 @@ TEST(SearchNetwork, AlphaGradientMatchesFiniteDifferences) {
   const Variable x = random_input({2, 3, 8, 8}, 24, DType::f64);
   const Tensor y = labels({1, 8});
   auto loss = [&] { return cross_entropy(net.forward(x), y); };
-  test::expect_gradients_match(loss, net.alphas(), 1e-6, 0, 1e-6);
+  // Every third entry of each (14, 8) matrix: all rows and all columns get probed.
+  test::expect_gradients_match(loss, net.alphas(), 1e-6, 37, 1e-6);
   test::expect_gradients_match(
       loss,
       {weights.parameter("cells.1._ops.0._ops.4.op.1.weight"),
