@@ -78,6 +78,8 @@ Variable concat(const std::vector<Variable>& xs, int64_t axis);
 Variable slice2d(const Variable& x, const Slice2dParams& p);
 Variable view(const Variable& x, const Shape& shape);     // shares storage; one -1 inferred
 Variable reshape(const Variable& x, const Shape& shape);  // view, copying first if needed
+// x[index] along the leading axis, as a view (a row of softmax(α) for one mixed op).
+Variable select(const Variable& x, int64_t index);
 // Zeros with no gradient path (DARTS' `none` op): consumers get no contribution back from it.
 Variable zeros(const Shape& shape, DType dtype, Device device);
 Variable zeros_like(const Variable& x);

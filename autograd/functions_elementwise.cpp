@@ -78,6 +78,23 @@ Variable reshape(const Variable& x, const Shape& shape) {
   });
 }
 
+Variable select(const Variable& x, int64_t index) {
+  AN_CHECK(x.dim() >= 1 && index >= 0 && index < x.size(0))
+      << "select(" << index << ") of " << x.value().describe();
+  Tensor y = x.value().select(0, index);  // contiguous: a block of the leading axis
+  const TensorSpec x_spec = TensorSpec::of(x.value());
+  return make_result("select", y, {x}, [x_spec, index](const Tensor& dy, const SlotList& in) {
+    GradSlot& slot = *in[0];
+    if (!slot.requires_grad) return;
+    if (!slot.grad.defined()) {
+      slot.grad = empty_of(x_spec);
+      fill(slot.grad, 0.0);
+    }
+    Tensor row = slot.grad.select(0, index);
+    axpby(1.0, dy, 1.0, row);
+  });
+}
+
 Variable zeros(const Shape& shape, DType dtype, Device device) {
   Tensor z = Tensor::empty(shape, dtype, device);
   fill(z, 0.0);

@@ -11,6 +11,7 @@
 // Modules are neither copyable nor movable (parents point at their children); hold them as
 // members or through unique_ptr.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,12 @@ class Module {
 class Sequential : public Module {
  public:
   using Module::Module;
+  // Builds the layers right away, so a member Sequential registers its parameters in member order:
+  //   stem(store_name, [&](Sequential& s) { s.append(std::make_unique<Conv2d>(...)); ... })
+  Sequential(std::string name, const std::function<void(Sequential&)>& build)
+      : Module(std::move(name)) {
+    build(*this);
+  }
   std::string next_name() const { return child_name(std::to_string(layers_.size())); }
   // seq.append(std::make_unique<Conv2d>(store, seq.next_name(), ...)).
   template <class M>

@@ -65,6 +65,11 @@ struct OpCase {
 
 // Each family contributes its rows; op_cases.cpp is the explicit list of families.
 std::vector<OpCase> elementwise_cases();
+std::vector<OpCase> batch_norm_cases();
+std::vector<OpCase> mixed_sum_cases();
+std::vector<OpCase> optim_cases();
+std::vector<OpCase> gemm_cases();
+std::vector<OpCase> conv2d_cases();
 std::vector<OpCase> all_op_cases();
 
 // The DARTS shapes the table uses (reference §1–§3: batch 64, C 16/32/64 at 32/16/8 pixels).

@@ -6,7 +6,14 @@ namespace autonet::test {
 
 std::vector<OpCase> all_op_cases() {
   std::vector<OpCase> all;
-  for (auto family : {elementwise_cases}) {
+  for (auto family : {
+           elementwise_cases,
+           gemm_cases,
+           conv2d_cases,
+           batch_norm_cases,
+           mixed_sum_cases,
+           optim_cases,
+       }) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;

@@ -1,0 +1,102 @@
+// Public entries of batch normalisation: validate once, then dispatch to a twin.
+#include "kernels/batch_norm.h"
+
+namespace autonet {
+
+namespace {
+// x is [N, C, H, W] or [N, C].
+void check_x(const Tensor& x, const char* what) {
+  check_defined(x, what);
+  check_contiguous(x, what);
+  check_float(x, what);
+  AN_CHECK(x.dim() == 4 || x.dim() == 2)
+      << what << ": x must be [N, C, H, W] or [N, C], got " << x.describe();
+  AN_CHECK(x.size(1) >= 1) << what << ": x has no channels: " << x.describe();
+}
+
+// A per-channel vector [C] like x (dtype, device), optional unless `required`.
+void check_channel_vector(const Tensor& t, const Tensor& x, const char* what, const char* name,
+                          bool required) {
+  if (!t.defined()) {
+    AN_CHECK(!required) << what << ": " << name << " is required here but undefined";
+    return;
+  }
+  check_contiguous(t, what);
+  check_same_dtype(x, t, what);
+  check_same_device(x, t, what);
+  AN_CHECK(t.dim() == 1 && t.size(0) == x.size(1))
+      << what << ": " << name << " must be [" << x.size(1) << "] (one per channel of "
+      << x.describe() << "), got " << t.describe();
+}
+
+void check_like_x(const Tensor& t, const Tensor& x, const char* what) {
+  check_defined(t, what);
+  check_contiguous(t, what);
+  check_same_dtype(x, t, what);
+  check_same_device(x, t, what);
+  check_shape(t, x.shape(), what);
+}
+
+void check_params(const BatchNormParams& p, const char* what) {
+  AN_CHECK(p.eps > 0.0) << what << ": eps must be > 0, got " << p.eps;
+  AN_CHECK(p.momentum >= 0.0 && p.momentum <= 1.0)
+      << what << ": momentum must be in [0, 1], got " << p.momentum;
+}
+
+void check_affine(const Tensor& weight, const Tensor& bias, const Tensor& x, const char* what) {
+  AN_CHECK(weight.defined() == bias.defined())
+      << what << ": weight and bias are both defined (affine) or both undefined, got weight "
+      << (weight.defined() ? weight.describe() : "undefined") << ", bias "
+      << (bias.defined() ? bias.describe() : "undefined");
+  check_channel_vector(weight, x, what, "weight", false);
+  check_channel_vector(bias, x, what, "bias", false);
+}
+}  // namespace
+
+void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
+                        Tensor& save_invstd, const BatchNormParams& p) {
+  const char* what = "batch_norm_forward";
+  check_x(x, what);
+  check_params(p, what);
+  check_affine(weight, bias, x, what);
+  AN_CHECK(running_mean.defined() == running_var.defined())
+      << what << ": running_mean and running_var are tracked together (both defined or both "
+      << "undefined)";
+  check_channel_vector(running_mean, x, what, "running_mean", !p.training);
+  check_channel_vector(running_var, x, what, "running_var", !p.training);
+  check_like_x(y, x, what);
+  check_channel_vector(save_mean, x, what, "save_mean", true);
+  check_channel_vector(save_invstd, x, what, "save_invstd", true);
+  const int64_t per_channel = x.numel() / x.size(1);
+  AN_CHECK(!p.training || per_channel > 1)
+      << what << ": training needs more than one value per channel, got " << x.describe();
+  AN_ON_DEVICE(x.device(),
+               cpu::batch_norm_forward(x, weight, bias, running_mean, running_var, y, save_mean,
+                                       save_invstd, p),
+               cuda::batch_norm_forward(x, weight, bias, running_mean, running_var, y, save_mean,
+                                        save_invstd, p));
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
+                         const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dweight,
+                         Tensor& dbias, const BatchNormParams& p) {
+  const char* what = "batch_norm_backward";
+  check_x(x, what);
+  check_params(p, what);
+  check_channel_vector(weight, x, what, "weight", false);
+  check_channel_vector(save_mean, x, what, "save_mean", true);
+  check_channel_vector(save_invstd, x, what, "save_invstd", true);
+  check_like_x(dy, x, what);
+  if (dx.defined()) check_like_x(dx, x, what);
+  AN_CHECK(weight.defined() || (!dweight.defined() && !dbias.defined()))
+      << what << ": dweight/dbias asked for without affine parameters (weight undefined)";
+  check_channel_vector(dweight, x, what, "dweight", false);
+  check_channel_vector(dbias, x, what, "dbias", false);
+  AN_ON_DEVICE(
+      x.device(),
+      cpu::batch_norm_backward(x, weight, save_mean, save_invstd, dy, dx, dweight, dbias, p),
+      cuda::batch_norm_backward(x, weight, save_mean, save_invstd, dy, dx, dweight, dbias, p));
+}
+
+}  // namespace autonet

@@ -1,0 +1,105 @@
+// CPU reference of batch normalisation: per channel, two passes in double for the statistics
+// (mean, then Σ(x − mean)²), then the elementwise normalisation in the tensor's precision.
+#include "kernels/batch_norm_math.h"
+
+namespace autonet::cpu {
+
+namespace {
+// x [N, C, S] with S = H·W (1 for [N, C]); channel c's elements are x[(n·C + c)·S + s].
+struct Dims {
+  int64_t N, C, S;
+  explicit Dims(const Tensor& x)
+      : N(x.size(0)), C(x.size(1)), S(x.dim() == 4 ? x.size(2) * x.size(3) : 1) {}
+  int64_t per_channel() const { return N * S; }
+  int64_t at(int64_t n, int64_t c, int64_t s) const { return (n * C + c) * S + s; }
+};
+}  // namespace
+
+void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
+                        Tensor& save_invstd, const BatchNormParams& p) {
+  dispatch_float(x.dtype(), "batch_norm_forward", [&]<class T>() {
+    const Dims d(x);
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    const T* pw = weight.defined() ? weight.data<T>() : nullptr;
+    const T* pb = bias.defined() ? bias.data<T>() : nullptr;
+    T* prm = running_mean.defined() ? running_mean.data<T>() : nullptr;
+    T* prv = running_var.defined() ? running_var.data<T>() : nullptr;
+    T *psm = save_mean.data<T>(), *psi = save_invstd.data<T>();
+    const double m = static_cast<double>(d.per_channel());
+#pragma omp parallel for if (d.N * d.C * d.S > 65536)
+    for (int64_t c = 0; c < d.C; ++c) {
+      double mean, invstd;
+      if (p.training) {
+        double sum = 0;
+        for (int64_t n = 0; n < d.N; ++n)
+          for (int64_t s = 0; s < d.S; ++s) sum += px[d.at(n, c, s)];
+        mean = sum / m;
+        double squares = 0;  // Σ (x − mean)²
+        for (int64_t n = 0; n < d.N; ++n)
+          for (int64_t s = 0; s < d.S; ++s) {
+            const double dev = px[d.at(n, c, s)] - mean;
+            squares += dev * dev;
+          }
+        invstd = bn_invstd(squares / m, p.eps);
+        if (prm) {
+          prm[c] = static_cast<T>(bn_running_update(prm[c], mean, p.momentum));
+          prv[c] = static_cast<T>(bn_running_update(prv[c], squares / (m - 1), p.momentum));
+        }
+      } else {
+        mean = prm[c];
+        invstd = bn_invstd(prv[c], p.eps);
+      }
+      const T mean_t = static_cast<T>(mean), invstd_t = static_cast<T>(invstd);
+      psm[c] = mean_t;
+      psi[c] = invstd_t;
+      const T w = pw ? pw[c] : T(1), b = pb ? pb[c] : T(0);
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t s = 0; s < d.S; ++s) {
+          const int64_t i = d.at(n, c, s);
+          py[i] = bn_output(px[i], mean_t, invstd_t, w, b);
+        }
+    }
+  });
+}
+
+void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
+                         const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dweight,
+                         Tensor& dbias, const BatchNormParams& p) {
+  dispatch_float(x.dtype(), "batch_norm_backward", [&]<class T>() {
+    const Dims d(x);
+    const T *px = x.data<T>(), *pdy = dy.data<T>();
+    const T* pw = weight.defined() ? weight.data<T>() : nullptr;
+    const T *psm = save_mean.data<T>(), *psi = save_invstd.data<T>();
+    T* pdx = dx.defined() ? dx.data<T>() : nullptr;
+    T* pdw = dweight.defined() ? dweight.data<T>() : nullptr;
+    T* pdb = dbias.defined() ? dbias.data<T>() : nullptr;
+    const double m = static_cast<double>(d.per_channel());
+#pragma omp parallel for if (d.N * d.C * d.S > 65536)
+    for (int64_t c = 0; c < d.C; ++c) {
+      const T mean = psm[c], invstd = psi[c];
+      double sum_dy = 0, sum_dy_xhat = 0;
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t s = 0; s < d.S; ++s) {
+          const int64_t i = d.at(n, c, s);
+          sum_dy += pdy[i];
+          sum_dy_xhat += static_cast<double>(pdy[i]) * bn_xhat(px[i], mean, invstd);
+        }
+      if (pdb) pdb[c] += static_cast<T>(sum_dy);
+      if (pdw) pdw[c] += static_cast<T>(sum_dy_xhat);
+      if (!pdx) continue;
+      const T w = pw ? pw[c] : T(1);
+      const T mean_dy = static_cast<T>(sum_dy / m), mean_dy_xhat = static_cast<T>(sum_dy_xhat / m);
+      for (int64_t n = 0; n < d.N; ++n)
+        for (int64_t s = 0; s < d.S; ++s) {
+          const int64_t i = d.at(n, c, s);
+          pdx[i] = p.training
+                       ? bn_input_grad_train(pdy[i], px[i], mean, invstd, w, mean_dy, mean_dy_xhat)
+                       : bn_input_grad_eval(pdy[i], invstd, w);
+        }
+    }
+  });
+}
+
+}  // namespace autonet::cpu
