@@ -310,11 +310,11 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
       std::optional<data::Batch> b = loader.next();
       if (!b) break;
       const data::Batch v = next_valid_batch();
-      const std::string where = fmt::format("at epoch {} step {}", epoch_, b->index);
+      const std::string where = fmt::format("at epoch {} step {}", epoch_ + 1, b->index + 1);
 
       // 1. α step on the validation batch (§3.4/§3.5).
-      check_finite_loss(architect_->step(b->images, b->labels, v.images, v.labels),
-                        "(validation loss of the α step) " + where);
+      check_finite(architect_->step(b->images, b->labels, v.images, v.labels),
+                   "validation loss of the α step", where);
 
       // 2. Weight step with the updated α: zero, forward, backward, clip, SGD.
       double loss_value;
@@ -325,10 +325,10 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
         const Variable logits = net_.forward(Variable(b->images));
         const Variable loss = cross_entropy(logits, b->labels);
         loss_value = loss.value().item();
-        check_finite_loss(loss_value, "(training loss) " + where);
+        check_finite(loss_value, "training loss", where);
         backward(loss);
         Tensor grads = weights_.grads();
-        clip_grad_norm(grads, config_.grad_clip);
+        check_finite(clip_grad_norm(grads, config_.grad_clip), "weights' gradient norm", where);
         sgd_->step();
         correct = count_correct(logits.value(), b->labels);
       }
@@ -366,7 +366,7 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
         evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
     net_.train();
     eval_seconds += seconds_since(eval_start);
-    check_finite_loss(valid.loss, fmt::format("(validation) after epoch {}", epoch_));
+    check_finite(valid.loss, "validation loss", fmt::format("after epoch {}", epoch_ + 1));
     if (valid.accuracy > best_acc_) {
       best_acc_ = valid.accuracy;
       best_epoch_ = epoch_;

@@ -93,15 +93,15 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return correct;
 }
 
-void check_finite_loss(double loss, const std::string& where) {
-  AN_CHECK(std::isfinite(loss)) << "the loss became " << loss << " " << where
-                                << "; stopping (the last good checkpoint is kept as it was)";
+void check_finite(double value, const std::string& what, const std::string& where) {
+  AN_CHECK(std::isfinite(value)) << "the " << what << " became " << value << " " << where
+                                 << "; stopping (the last good checkpoint is kept as it was)";
 }
 
 void check_finite_weights(const Tensor& flat_weights, const std::string& where) {
   const double norm = global_norm({flat_weights});
   AN_CHECK(std::isfinite(norm)) << "the weights hold a NaN or an infinity " << where
-                                << "; no checkpoint written (the last good one is kept)";
+                                << "; stopping without writing a checkpoint (the last good checkpoint is kept as it was)";
 }
 
 EvalResult evaluate(const std::function<Variable(const Variable&)>& forward, data::Loader& loader) {

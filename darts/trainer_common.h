@@ -61,8 +61,9 @@ struct Meter {
   double accuracy() const { return count ? static_cast<double>(correct) / count : 0.0; }
 };
 
-// Throws, naming where, when a loss is NaN or infinite: the caller's last checkpoint stays as it is.
-void check_finite_loss(double loss, const std::string& where);
+// Throws, naming what and where, when a loss (or gradient norm) is NaN or infinite: the caller
+// then stops before its next checkpoint, so the last good checkpoint stays as it is.
+void check_finite(double value, const std::string& what, const std::string& where);
 // Throws when a flat weight buffer holds a NaN or an infinity (checked before every checkpoint).
 void check_finite_weights(const Tensor& flat_weights, const std::string& where);
 
