@@ -2,6 +2,7 @@
 // parameter counts, names, genotype-built cells of any size, drop path, auxiliary head.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -10,6 +11,7 @@
 #include "darts/cell_layout.h"
 #include "darts/drop_path.h"
 #include "darts/ops.h"
+#include "runtime/device.h"
 #include "runtime/error.h"
 #include "tests/autograd/gradcheck.h"
 
@@ -37,6 +39,18 @@ CnnGenotype nasnet() {
       "('max_pool_3x3', 1), ('sep_conv_7x7', 0), ('avg_pool_3x3', 1), ('sep_conv_5x5', 0), "
       "('skip_connect', 3), ('avg_pool_3x3', 2), ('sep_conv_3x3', 2), ('max_pool_3x3', 1)], "
       "reduce_concat=[4, 5, 6])");
+}
+
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol,
+                  const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  double scale = 0, diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    scale = std::max(scale, std::abs(static_cast<double>(a[i])));
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+  }
+  EXPECT_GT(scale, 0.0) << what;
+  EXPECT_LE(diff, tol * scale) << what;
 }
 
 AugmentConfig tiny_config() {
@@ -197,6 +211,38 @@ TEST(DropPath, GradientMatchesFiniteDifferences) {
   const PhiloxKey key{1, kDropPathStream, 0};
   const Variable x = test::leaf({6, 2, 2, 3}, 8);
   test::expect_gradients_match([&] { return drop_path(x, 0.5, key); }, {x});
+}
+
+// GPU vs CPU with drop path and the auxiliary head: the Philox masks are the same, so are the
+// outputs and gradients (up to f32 summation order).
+TEST(AugmentNetwork, CudaMatchesCpu) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << why;
+  ParameterStore weights(5);
+  AugmentNetwork net(tiny_config(), published_cnn_genotype("DARTS_V2"), weights);
+  net.set_drop_path_prob(0.3);
+  const Tensor x = random_input({4, 3, 32, 32}, 6).value();
+  const Tensor y = labels({0, 9, 4, 4});
+  struct Result {
+    std::vector<float> logits, aux_logits, grads;
+  };
+  auto run = [&](Device device) {
+    weights.to(device);
+    weights.zero_grad();
+    net.drop_path_rng().set_offset(0);
+    const AugmentNetwork::Output out = net.forward_all(Variable(x.to(device)));
+    const Tensor yd = y.to(device);
+    backward(add(cross_entropy(out.logits, yd), scale(cross_entropy(out.aux_logits, yd), 0.4)));
+    return Result{out.logits.value().to(Device::cpu()).to_vector<float>(),
+                  out.aux_logits.value().to(Device::cpu()).to_vector<float>(),
+                  weights.grads().to(Device::cpu()).to_vector<float>()};
+  };
+  const Result cpu = run(Device::cpu());
+  const Result gpu = run(Device::cuda());
+  expect_close(cpu.logits, gpu.logits, 1e-4, "logits");
+  expect_close(cpu.aux_logits, gpu.aux_logits, 1e-4, "auxiliary logits");
+  expect_close(cpu.grads, gpu.grads, 1e-3, "weight gradients");
+  weights.to(Device::cpu());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // parameter counts, names, shapes, edge wiring, gradients to α and the weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -9,6 +10,7 @@
 #include "autograd/functions.h"
 #include "darts/ops.h"
 #include "darts/search_model.h"
+#include "runtime/device.h"
 #include "runtime/error.h"
 #include "tests/autograd/gradcheck.h"
 
@@ -32,6 +34,19 @@ Variable random_input(const Shape& shape, uint64_t seed, DType dtype = DType::f3
 Tensor labels(std::vector<int64_t> values) {
   const int64_t n = static_cast<int64_t>(values.size());
   return Tensor::from_vector(values, {n});
+}
+
+// max |a − b| relative to the largest |a|: f32 sums in another order differ by rounding only.
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol,
+                  const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  double scale = 0, diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    scale = std::max(scale, std::abs(static_cast<double>(a[i])));
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+  }
+  EXPECT_GT(scale, 0.0) << what;
+  EXPECT_LE(diff, tol * scale) << what;
 }
 
 SearchConfig tiny_config() {
@@ -415,6 +430,40 @@ TEST(SearchNetwork, AlphaGradientMatchesFiniteDifferences) {
        weights.parameter("cells.2.preprocess0.conv_2.weight"),
        weights.parameter("stem.0.weight")},
       1e-6, 6, 1e-6);
+}
+
+// The same network, weights and batch on the GPU: logits and gradients agree with the CPU.
+TEST(SearchNetwork, CudaMatchesCpu) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << why;
+  ParameterStore weights(3), alphas(4);
+  SearchNetwork net(tiny_config(), weights, alphas);
+  fill_uniform(net.alpha_normal().value(), -1.0, 1.0, 5);
+  fill_uniform(net.alpha_reduce().value(), -1.0, 1.0, 6);
+  const Tensor x = random_input({2, 3, 8, 8}, 11).value();
+  const Tensor y = labels({3, 7});
+  struct Result {
+    std::vector<float> logits, alpha_grads, weight_grads;
+  };
+  auto run = [&](Device device) {
+    weights.to(device);
+    alphas.to(device);
+    weights.zero_grad();
+    alphas.zero_grad();
+    const Variable logits = net.forward(Variable(x.to(device)));
+    backward(cross_entropy(logits, y.to(device)));
+    return Result{logits.value().to(Device::cpu()).to_vector<float>(),
+                  alphas.grads().to(Device::cpu()).to_vector<float>(),
+                  weights.grads().to(Device::cpu()).to_vector<float>()};
+  };
+  const Result cpu = run(Device::cpu());
+  const Result gpu = run(Device::cuda());
+  expect_close(cpu.logits, gpu.logits, 1e-4, "logits");
+  expect_close(cpu.alpha_grads, gpu.alpha_grads, 1e-3, "α gradients");
+  expect_close(cpu.weight_grads, gpu.weight_grads, 1e-3, "weight gradients");
+  const CnnGenotype derived_on_gpu = net.genotype();  // α read back from the device
+  alphas.to(Device::cpu());
+  EXPECT_EQ(derived_on_gpu, net.genotype());
 }
 
 }  // namespace
