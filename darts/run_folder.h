@@ -79,7 +79,7 @@ Config config_from_json(const nlohmann::json& j, const char* what) {
   try {
     return merged.get<Config>();
   } catch (const nlohmann::json::exception& e) {
-    AN_THROW() << "bad value in the " << what << " config: " << e.what();
+    throw Error(std::string("bad value in the ") + what + " config: " + e.what());
   }
 }
 
