@@ -5,4 +5,6 @@
 namespace autonet::apps {
 void add_info_command(CLI::App& app);
 void add_genotype_command(CLI::App& app);
+void add_search_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 }  // namespace autonet::apps

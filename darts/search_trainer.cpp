@@ -83,6 +83,31 @@ void SearchRunConfig::validate() const {
   if (device != "auto") parse_device(device);  // throws on a malformed name
 }
 
+SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weight_optimizer,
+                             const Tensor& train_images, const Tensor& train_labels,
+                             const Tensor& valid_images, const Tensor& valid_labels,
+                             double grad_clip, const std::string& where) {
+  // 1. α step on the validation batch (§3.4/§3.5).
+  check_finite(architect.step(train_images, train_labels, valid_images, valid_labels),
+               "validation loss of the α step", where);
+  // 2. Weight step with the updated α; α's gradient is not needed (the official code computes
+  // and then discards it).
+  ParameterStore& weights = net.weight_store();
+  ParameterGradScope no_alpha_grads(net.alpha_store(), false);
+  weights.zero_grad();
+  const Variable logits = net.forward(Variable(train_images));
+  const Variable loss = cross_entropy(logits, train_labels);
+  SearchStepResult result;
+  result.loss = loss.value().item();
+  check_finite(result.loss, "training loss", where);
+  backward(loss);
+  Tensor grads = weights.grads();
+  check_finite(clip_grad_norm(grads, grad_clip), "weights' gradient norm", where);
+  weight_optimizer.step();
+  result.correct = count_correct(logits.value(), train_labels);
+  return result;
+}
+
 namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
@@ -297,27 +322,10 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
       const data::Batch v = next_valid_batch();
       const std::string where = fmt::format("at epoch {} step {}", epoch_ + 1, b->index + 1);
 
-      // 1. α step on the validation batch (§3.4/§3.5).
-      check_finite(architect_->step(b->images, b->labels, v.images, v.labels),
-                   "validation loss of the α step", where);
-
-      // 2. Weight step with the updated α: zero, forward, backward, clip, SGD.
-      double loss_value;
-      int64_t correct;
-      {
-        ParameterGradScope no_alpha_grads(alphas_, false);
-        weights_.zero_grad();
-        const Variable logits = net_.forward(Variable(b->images));
-        const Variable loss = cross_entropy(logits, b->labels);
-        loss_value = loss.value().item();
-        check_finite(loss_value, "training loss", where);
-        backward(loss);
-        Tensor grads = weights_.grads();
-        check_finite(clip_grad_norm(grads, config_.grad_clip), "weights' gradient norm", where);
-        sgd_->step();
-        correct = count_correct(logits.value(), b->labels);
-      }
-      meter.add(loss_value, correct, b->labels.numel());
+      const SearchStepResult r =
+          search_step(net_, *architect_, *sgd_, b->images, b->labels, v.images, v.labels,
+                      config_.grad_clip, where);
+      meter.add(r.loss, r.correct, b->labels.numel());
       ++global_step_;
       tracker.step(b->index, global_step_, meter, seconds_since(step_start));
     }

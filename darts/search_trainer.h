@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "autograd/optimizer.h"
 #include "darts/genotype.h"
 #include "darts/trainer_common.h"
 #include "datasets/image_dataset.h"
@@ -68,6 +69,22 @@ struct SearchRunConfig {
 
 void to_json(nlohmann::json& j, const SearchRunConfig& c);
 void from_json(const nlohmann::json& j, SearchRunConfig& c);
+
+class Architect;
+class SearchNetwork;
+
+// One search step (§3.3): the α step on the validation batch, then the weight step on the train
+// batch (zero, forward with the updated α, backward, clip to `grad_clip`, SGD). Throws when a
+// loss or the gradient norm is not finite (`where` names the step). Used by the trainer and by
+// bench/bench_search_step.cpp, so the benchmark times exactly what a run does.
+struct SearchStepResult {
+  double loss = 0;      // training loss before the weight step
+  int64_t correct = 0;  // correct predictions on the train batch
+};
+SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weight_optimizer,
+                             const Tensor& train_images, const Tensor& train_labels,
+                             const Tensor& valid_images, const Tensor& valid_labels,
+                             double grad_clip, const std::string& where = "");
 
 struct SearchOutcome {
   std::filesystem::path run_dir;

@@ -1,0 +1,45 @@
+// Shared flag handling of `autonet search` and `autonet train`.
+#include "apps/run_flags.h"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include "runtime/error.h"
+
+namespace autonet::apps {
+
+void add_run_flags(CLI::App* cmd, RunFlags& flags, const std::string& kind) {
+  cmd->add_option("--config", flags.config_file,
+                  "JSON file of config keys (the flag names with _ for -); flags given on the "
+                  "command line override it")
+      ->check(CLI::ExistingFile)
+      ->group("Run");
+  cmd->add_option("--resume", flags.resume_dir,
+                  "continue the run in RUN_DIR exactly from its last checkpoint (its stored "
+                  "config is used)")
+      ->group("Run");
+  cmd->add_option("--out", flags.out,
+                  "run folder to create (default: runs/" + kind + "-YYYYmmdd-HHMMSS)")
+      ->group("Run");
+  cmd->add_flag("--quiet", flags.quiet, "no live progress line on stderr")->group("Run");
+}
+
+std::string default_run_dir(const std::string& kind) {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  return "runs/" + kind + "-" + stamp;
+}
+
+void check_resume_flags(const std::vector<std::string>& given,
+                        const std::vector<std::string>& allowed) {
+  for (const std::string& name : given)
+    AN_CHECK(std::find(allowed.begin(), allowed.end(), name) != allowed.end())
+        << name << " cannot be combined with --resume: a resumed run keeps the config stored in "
+        << "its folder (only --device may change)";
+}
+
+}  // namespace autonet::apps
