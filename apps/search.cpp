@@ -1,6 +1,7 @@
 // `autonet search`: DARTS architecture search into a run folder (darts/search_trainer.h).
 #include <fmt/core.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "apps/commands.h"
@@ -83,6 +84,7 @@ void add_search_command(CLI::App& app) {
       const data::ImageData images = data::open_image_dataset(
           stored.value("dataset", ""), stored.value("data_dir", std::string()));
       fmt::print("resuming {}\n", run->resume_dir);
+      std::fflush(stdout);
       out = darts::resume_search(run->resume_dir, images, options);
     } else {
       SearchRunConfig config = flags->cli();
@@ -95,6 +97,7 @@ void add_search_command(CLI::App& app) {
       fmt::print("search: {} ({} order), C={} L={}, {} epochs, batch {} → {}\n", images.name,
                  config.unrolled ? "second" : "first", config.channels, config.layers,
                  config.epochs, config.batch_size, dir);
+      std::fflush(stdout);
       out = darts::run_search(config, images, dir, options);
     }
     const std::filesystem::path dir = std::filesystem::absolute(out.run_dir);

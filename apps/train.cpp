@@ -1,6 +1,7 @@
 // `autonet train`: train a genotype from scratch into a run folder (darts/train_trainer.h).
 #include <fmt/core.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "apps/commands.h"
@@ -79,6 +80,7 @@ void add_train_command(CLI::App& app) {
       const data::ImageData images = data::open_image_dataset(
           stored.value("dataset", ""), stored.value("data_dir", std::string()));
       fmt::print("resuming {}\n", run->resume_dir);
+      std::fflush(stdout);
       out = darts::resume_training(run->resume_dir, images, options);
     } else {
       TrainRunConfig config = flags->cli();
@@ -101,6 +103,7 @@ void add_train_command(CLI::App& app) {
       fmt::print("train: {} on {}, C={} L={}, {} epochs, batch {} → {}\n", config.genotype,
                  images.name, config.channels, config.layers, config.epochs, config.batch_size,
                  dir);
+      std::fflush(stdout);
       out = darts::run_training(config, images, dir, options);
     }
     const std::filesystem::path dir = std::filesystem::absolute(out.run_dir);

@@ -82,25 +82,29 @@ std::string alpha_section(const std::vector<json>& epochs, int nodes) {
     }
     html += svg_line_chart(fmt::format("{} cell: mean weight per operation",
                                        which == std::string("alpha_normal") ? "normal" : "reduce"),
-                           "epoch", "mean softmax(α)", series, 560, 300);
+                           "epoch", "mean softmax(α)", series, 640, 300);
   }
 
   // Heat maps at up to 6 epochs spread over the run, the last one included.
   const size_t n = with_alpha.size(), shown = std::min<size_t>(n, 6);
   html += "<h3>α over the epochs</h3>\n";
   for (const char* which : {"alpha_normal", "alpha_reduce"}) {
+    std::vector<size_t> picked;
+    for (size_t i = 0; i < shown; ++i) picked.push_back(shown == 1 ? n - 1 : i * (n - 1) / (shown - 1));
+    // One colour scale for all maps of a cell, from its smallest to its largest weight, so the
+    // maps compare across epochs even while α is still close to uniform.
+    double low = 1, high = 0;
+    for (size_t idx : picked)
+      for (const auto& r : matrix((*with_alpha[idx])[which]))
+        for (double v : r) low = std::min(low, v), high = std::max(high, v);
+    const char* cell = which == std::string("alpha_normal") ? "normal" : "reduce";
+    html += fmt::format("<p>{} cell: white = {:.4f}, dark blue = {:.4f}</p>\n", cell, low, high);
     html += "<div class=\"row\">\n";
-    for (size_t i = 0; i < shown; ++i) {
-      const size_t idx = shown == 1 ? n - 1 : i * (n - 1) / (shown - 1);
+    for (size_t idx : picked) {
       const json& e = *with_alpha[idx];
-      const auto m = matrix(e[which]);
-      double high = 0;
-      for (const auto& r : m)
-        for (double v : r) high = std::max(high, v);
-      html += svg_heatmap(fmt::format("{} after epoch {}",
-                                      which == std::string("alpha_normal") ? "normal" : "reduce",
-                                      static_cast<int64_t>(number(e, "epoch")) + 1),
-                          m, rows, prims, 0.0, std::max(high, 1e-9));
+      html += svg_heatmap(
+          fmt::format("{} after epoch {}", cell, static_cast<int64_t>(number(e, "epoch")) + 1),
+          matrix(e[which]), rows, prims, low, high > low ? high : low + 1e-9);
     }
     html += "</div>\n";
   }
@@ -130,7 +134,7 @@ void write_report(const RunFolder& run, const std::string& title) {
 
   auto curves = [&](const std::string& metric, double scale) {
     std::vector<Series> series;
-    Series step_series{"train (running, per summary)", {}, {}};
+    Series step_series{"train (running mean)", {}, {}};
     for (const json& s : steps) {
       const double steps_per_epoch = number(s, "steps_per_epoch");
       step_series.x.push_back(number(s, "epoch") + number(s, "batch") / steps_per_epoch);

@@ -71,7 +71,8 @@ std::string svg_line_chart(const std::string& title, const std::string& x_label,
   y0 -= pad;
   y1 += pad;
 
-  const double left = 64, right = 16 + 0, top = 30, bottom = 44;
+  // The legend sits in a right margin, clear of the lines.
+  const double left = 64, right = 170, top = 30, bottom = 44;
   const double pw = width - left - right, ph = height - top - bottom;
   auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * pw; };
   auto py = [&](double y) { return top + (1 - (y - y0) / (y1 - y0)) * ph; };
@@ -132,11 +133,11 @@ std::string svg_line_chart(const std::string& title, const std::string& x_label,
               "<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"><title>{}: {} = {:.4g}"
               "</title></circle>\n",
               px(s.x[i]), py(s.y[i]), color, xml_escape(s.name), s.x[i], s.y[i]);
-    const double ly = top + 14 + 15 * static_cast<double>(k);
+    const double ly = top + 10 + 15 * static_cast<double>(k);
     svg += fmt::format(
         "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
         "stroke-width=\"2\"/><text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n",
-        left + pw - 120, ly - 4, left + pw - 100, ly - 4, color, left + pw - 95, ly,
+        left + pw + 10, ly - 4, left + pw + 28, ly - 4, color, left + pw + 32, ly,
         xml_escape(s.name));
   }
   svg += "</svg>\n";
@@ -149,8 +150,8 @@ std::string svg_heatmap(const std::string& title, const std::vector<std::vector<
                         int cell_width, int cell_height) {
   const int rows = static_cast<int>(values.size());
   const int cols = rows ? static_cast<int>(values[0].size()) : 0;
-  const int left = 58, top = 24, label_height = 78;
-  const int width = left + cols * cell_width + 8;
+  const int left = 58, top = 24, label_height = 84;
+  const int width = left + cols * cell_width + 48;  // room for the last slanted label
   const int height = top + rows * cell_height + label_height;
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" "

@@ -14,7 +14,7 @@ struct Series {
 
 std::string svg_line_chart(const std::string& title, const std::string& x_label,
                            const std::string& y_label, const std::vector<Series>& series,
-                           int width = 560, int height = 320);
+                           int width = 640, int height = 320);
 
 // values[r][c] in [low, high] mapped onto a white → blue scale; each cell shows its value on hover.
 std::string svg_heatmap(const std::string& title, const std::vector<std::vector<double>>& values,
