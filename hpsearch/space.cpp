@@ -27,6 +27,8 @@ double ParamSpec::to_unit(double value) const {
 double ParamSpec::from_unit(double u) const {
   AN_CHECK(numeric()) << "parameter '" << name << "' is categorical";
   u = std::clamp(u, 0.0, 1.0);
+  if (u == 0.0) return low;  // exactly the bounds: exp(log(x)) need not give x back
+  if (u == 1.0) return high;
   double x = log ? std::exp(std::log(low) + u * (std::log(high) - std::log(low)))
                  : low + u * (high - low);
   if (type == ParamType::Int) x = std::round(x);

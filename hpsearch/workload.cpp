@@ -30,7 +30,12 @@ class SyntheticWorkload : public TrialWorkload {
       for (const auto& [name, target] : config_["target"].items()) {
         AN_CHECK(params.contains(name)) << "synthetic workload: no parameter '" << name << "'";
         const Json& x = params[name];
-        if (x.is_number() && target.is_number()) {
+        if (x.is_number() && target.is_object()) {  // {"value": t, "log": true} or "scale": s
+          const double t = target.at("value").get<double>(), v = x.get<double>();
+          const double d = target.value("log", false) ? std::log10(v / t)
+                                                      : (v - t) / target.value("scale", 1.0);
+          final += d * d;
+        } else if (x.is_number() && target.is_number()) {
           const double t = target.get<double>();
           const double d = (x.get<double>() - t) / std::max(std::abs(t), 1.0);
           final += d * d;

@@ -48,7 +48,8 @@ std::vector<std::string> workload_names();
 
 // A deterministic analytic objective with per-epoch reports, for testing the machinery:
 //   final = base + Σ_p term_p (+ noise·(U − ½), U from the trial seed)
-//   term_p = ((x − t)/max(|t|, 1))² for numbers, 0/1 for categoricals, for p in "target"
+//   term_p = ((x − t)/max(|t|, 1))² for a number target t, (log₁₀(x/t))² for {"value": t,
+//   "log": true}, ((x − t)/s)² for {"value": t, "scale": s}, 0/1 for categoricals
 //   epoch e of E reports final·(1 + (E − e)/E), and metrics {"accuracy": 1/(1 + value)}.
 // Config: {"name": "synthetic", "epochs": 5, "base": 0.1, "target": {"x": 0.3}, "noise": 0,
 //          "sleep_ms": 0,
