@@ -112,7 +112,6 @@ class Coordinator {
       });
       say("trial " + std::to_string(t.number) + " was interrupted: re-queued");
     }
-    advance_tells();
     RunSummary summary;
     for (;;) {
       if (budget_.wall_s > 0 && now_seconds() - start_ > budget_.wall_s) {
@@ -133,6 +132,7 @@ class Coordinator {
       check_timeouts();
     }
     for (Slot& s : slots_) stop_worker(s, /*kill=*/false);
+    advance_tells(static_cast<int64_t>(trials_.size()));  // record the states of the last trials
     for (const TrialRecord& t : trials_) {
       summary.complete += t.state == TrialState::Complete;
       summary.pruned += t.state == TrialState::Pruned;
@@ -158,7 +158,10 @@ class Coordinator {
     if (n < enqueued_) {
       params = config_.space.params_json(config_.space.defaults());
     } else {
-      if (told_ < n - lag_) return std::nullopt;  // wait: trials 0 … n−1−lag must be told first
+      // Trial n sees exactly trials 0 … n−1−lag: wait until they are finished, tell them, and
+      // no more (telling a trial that finished early would make the suggestion timing-dependent).
+      advance_tells(n - lag_);
+      if (told_ < n - lag_) return std::nullopt;
       const std::optional<Json> suggestion = sampler_->ask(n - enqueued_);
       if (!suggestion) {
         exhausted_ = true;
@@ -448,13 +451,14 @@ class Coordinator {
     line.precision(2);
     line << (t.finished_at - t.started_at) << " s";
     say(line.str());
-    advance_tells();
   }
 
-  // Tells the sampler every finished trial it has not seen, in number order, stopping at the
-  // first unfinished one. A stored sampler state (from before a resume) must match the replay.
-  void advance_tells() {
-    while (told_ < static_cast<int64_t>(trials_.size()) && is_finished(trials_[told_].state)) {
+  // Tells the sampler the finished trials numbered below `limit` it has not seen, in number
+  // order, stopping at the first unfinished one. A stored sampler state (from before a resume)
+  // must match the replay.
+  void advance_tells(int64_t limit) {
+    while (told_ < std::min<int64_t>(limit, static_cast<int64_t>(trials_.size())) &&
+           is_finished(trials_[told_].state)) {
       sampler_->tell(trials_[told_]);
       const Json state = sampler_->state();
       if (const auto stored = store_.sampler_state(told_)) {

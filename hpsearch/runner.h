@@ -3,7 +3,7 @@
 // per-epoch reports with the pruner's verdict, and records everything.
 //
 // Determinism. The runner tells the sampler finished trials strictly in trial-number order, and
-// asks for trial n only once trials 0 … n−1−lag are told, where lag (stored in the study at its
+// asks for trial n once trials 0 … n−1−lag are finished and told — and no later ones, where lag (stored in the study at its
 // first run) is the worker count minus one. Trial n's suggestion therefore depends on the seed
 // and on trials 0 … n−1−lag alone — however fast or slow each trial was, however many times the
 // study was killed and resumed. The pruner compares trial n with those same trials only.
