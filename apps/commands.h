@@ -5,4 +5,5 @@
 namespace autonet::apps {
 void add_info_command(CLI::App& app);
 void add_genotype_command(CLI::App& app);
+void add_hpsearch_command(CLI::App& app);
 }  // namespace autonet::apps
