@@ -29,7 +29,8 @@ void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
 
 // y = concat(xs) along axis; all xs agree on every other dimension.
 void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
-// dxs[k] written with its part of dy (undefined entries skipped).
+// dxs[k] written with its part of dy. At most one entry may be undefined (skipped): its extent
+// along the axis is what the defined entries leave over.
 void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
 // x [N, C, H, W] → y [N, C, out_h, out_w]; every read index must lie inside x.
 void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);

@@ -68,6 +68,15 @@ std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> batch_norm_cases();
 std::vector<OpCase> mixed_sum_cases();
 std::vector<OpCase> optim_cases();
+std::vector<OpCase> gemm_cases();
+std::vector<OpCase> conv2d_cases();
+std::vector<OpCase> depthwise_conv2d_cases();
+std::vector<OpCase> pool2d_cases();
+std::vector<OpCase> reduce_cases();
+std::vector<OpCase> softmax_cases();
+std::vector<OpCase> embedding_cases();
+std::vector<OpCase> dropout_cases();
+std::vector<OpCase> concat_cases();
 std::vector<OpCase> all_op_cases();
 
 // The DARTS shapes the table uses (reference §1–§3: batch 64, C 16/32/64 at 32/16/8 pixels).

@@ -6,7 +6,21 @@ namespace autonet::test {
 
 std::vector<OpCase> all_op_cases() {
   std::vector<OpCase> all;
-  for (auto family : {elementwise_cases, batch_norm_cases, mixed_sum_cases, optim_cases}) {
+  for (auto family : {
+           elementwise_cases,
+           batch_norm_cases,
+           mixed_sum_cases,
+           optim_cases,
+           gemm_cases,
+           conv2d_cases,
+           depthwise_conv2d_cases,
+           pool2d_cases,
+           reduce_cases,
+           softmax_cases,
+           embedding_cases,
+           dropout_cases,
+           concat_cases,
+       }) {
     for (OpCase& c : family()) all.push_back(std::move(c));
   }
   return all;

@@ -1,0 +1,77 @@
+// Depthwise convolution at the DARTS shapes: bandwidth-bound (a 3×3 tap is ~2 FLOP/byte), so the
+// figure of merit is GB/s against copy bandwidth. Bytes count every tensor the op must touch once
+// (forward: x, w, y; backward: x, w, dy, dx, dw); bench_cudnn_baseline counts the same.
+#include "bench/bench_util.h"
+#include "kernels/depthwise_conv2d.h"
+
+namespace autonet::bench {
+namespace {
+
+// Args: device (0 CPU, 1 CUDA), N, C, H, W, kernel k (k×k), dilation, stride. Padding keeps the
+// size at stride 1 (DARTS: sep_conv pad k/2, dil_conv pad k−1); the folded ReLU is on.
+struct Problem {
+  Device device;
+  Tensor x, w, y;
+  DepthwiseConv2dParams p;
+};
+
+bool make_problem(benchmark::State& state, Problem* pr) {
+  if (!pick_device(state, state.range(0), &pr->device)) return false;
+  const int64_t k = state.range(5), dilation = state.range(6);
+  const Shape x_shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape w_shape{x_shape[1], 1, k, k};
+  pr->p.stride = state.range(7);
+  pr->p.dilation = dilation;
+  pr->p.pad_h = pr->p.pad_w = dilation * (k - 1) / 2;
+  pr->p.relu_input = true;
+  pr->x = random_tensor(x_shape, pr->device);
+  pr->w = random_tensor(w_shape, pr->device, 2);
+  pr->y = Tensor::empty(depthwise_conv2d_out_shape(x_shape, w_shape, pr->p), DType::f32, pr->device);
+  return true;
+}
+
+double conv_flops(const Problem& pr) { return 2.0 * pr.w.size(2) * pr.w.size(3) * pr.y.numel(); }
+
+void BM_DepthwiseForward(benchmark::State& state) {
+  Problem pr;
+  if (!make_problem(state, &pr)) return;
+  const double bytes = double(pr.x.nbytes() + pr.w.nbytes() + pr.y.nbytes());
+  run_timed(state, pr.device, [&] { depthwise_conv2d_forward(pr.x, pr.w, pr.y, pr.p); }, bytes,
+            conv_flops(pr));
+}
+
+void BM_DepthwiseBackward(benchmark::State& state) {
+  Problem pr;
+  if (!make_problem(state, &pr)) return;
+  Tensor dy = random_tensor(pr.y.shape(), pr.device, 3);
+  Tensor dx = Tensor::empty(pr.x.shape(), DType::f32, pr.device);
+  Tensor dw = Tensor::zeros(pr.w.shape(), DType::f32, pr.device);
+  const double bytes =
+      double(pr.x.nbytes() + pr.w.nbytes() + dy.nbytes() + dx.nbytes() + 2 * dw.nbytes());
+  run_timed(state, pr.device,
+            [&] { depthwise_conv2d_backward(pr.x, pr.w, dy, dx, dw, pr.p); }, bytes,
+            2.0 * conv_flops(pr));  // dx and dw: one multiply-add per tap each
+}
+
+// DARTS: sep_conv 3×3/5×5 (dilation 1) and dil_conv 3×3/5×5 (dilation 2), normal cells at
+// stride 1 on all three shapes, reduction cells at stride 2 on the two larger ones.
+void darts_depthwise(benchmark::internal::Benchmark* b) {
+  const int64_t shapes[3][4] = {{64, 16, 32, 32}, {64, 32, 16, 16}, {64, 64, 8, 8}};
+  for (int device : {0, 1})
+    for (auto [k, dilation] : {std::pair{3, 1}, std::pair{5, 1}, std::pair{3, 2}, std::pair{5, 2}})
+      for (int s = 0; s < 3; ++s)
+        for (int stride : {1, 2}) {
+          if (stride == 2 && s == 2) continue;
+          b->Args({device, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], k, dilation,
+                   stride});
+        }
+  b->ArgNames({"dev", "N", "C", "H", "W", "k", "dil", "stride"})
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK(BM_DepthwiseForward)->Apply(darts_depthwise);
+BENCHMARK(BM_DepthwiseBackward)->Apply(darts_depthwise);
+
+}  // namespace
+}  // namespace autonet::bench

@@ -1,0 +1,22 @@
+// Data sets by name, as the command line names them (--dataset NAME [--data-dir DIR]).
+//   images: fashion-mnist (default folder /usr/share/datasets/fashion-mnist, Debian's
+//           dataset-fashion-mnist), mnist, cifar10, cifar100 (DIR required)
+//   text:   kjv (prepared from Debian's bible-kjv; DIR optional, used as a cache of the prepared
+//           files), ptb (DIR required)
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "datasets/image_dataset.h"
+#include "datasets/text_corpus.h"
+
+namespace autonet::data {
+
+ImageData open_image_dataset(const std::string& name, const std::filesystem::path& dir = {});
+TextCorpus open_text_corpus(const std::string& name, const std::filesystem::path& dir = {});
+
+std::vector<std::string> image_dataset_names();
+std::vector<std::string> text_corpus_names();
+
+}  // namespace autonet::data

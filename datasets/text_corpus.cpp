@@ -1,0 +1,117 @@
+#include "datasets/text_corpus.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "datasets/file_io.h"
+
+namespace autonet::data {
+
+int64_t Dictionary::add(const std::string& word) {
+  auto [it, inserted] = ids_.try_emplace(word, size());
+  if (inserted) words_.push_back(word);
+  return it->second;
+}
+
+int64_t Dictionary::id(const std::string& word) const {
+  auto it = ids_.find(word);
+  AN_CHECK(it != ids_.end()) << "word '" << word << "' is not in the vocabulary";
+  return it->second;
+}
+
+const std::string& Dictionary::word(int64_t id) const {
+  AN_CHECK(id >= 0 && id < size()) << "word id " << id << " out of range [0, " << size() << ")";
+  return words_[id];
+}
+
+void tokenize_ptb(const std::string& text, const std::string& source, Dictionary& dictionary,
+                  std::vector<int64_t>& ids) {
+  const size_t before = ids.size();
+  bool any_word = false;
+  size_t pos = 0;
+  // Python's `for line in f`: every '\n' ends a line; text after the last '\n' is one more line.
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    size_t i = pos;
+    while (i < end) {
+      while (i < end && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+      size_t j = i;
+      while (j < end && !std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+      if (j > i) {
+        ids.push_back(dictionary.add(text.substr(i, j - i)));
+        any_word = true;
+      }
+      i = j;
+    }
+    ids.push_back(dictionary.add("<eos>"));
+    pos = end + 1;
+  }
+  AN_CHECK(any_word) << source << ": empty text (" << ids.size() - before
+                     << " lines and no words); a corpus split needs at least one word";
+}
+
+TextCorpus corpus_from_texts(const std::string& name, const std::array<std::string, 3>& texts,
+                             std::array<std::string, 3> sources) {
+  const char* splits[3] = {"train", "valid", "test"};
+  TextCorpus corpus;
+  corpus.name = name;
+  Tensor* out[3] = {&corpus.train, &corpus.valid, &corpus.test};
+  for (int s = 0; s < 3; ++s) {
+    if (sources[s].empty()) sources[s] = name + " " + splits[s];
+    std::vector<int64_t> ids;
+    tokenize_ptb(texts[s], sources[s], corpus.dictionary, ids);
+    *out[s] = Tensor::from_vector(ids, {static_cast<int64_t>(ids.size())});
+  }
+  return corpus;
+}
+
+TextCorpus read_ptb(const fs::path& dir, const std::string& name, const std::string& how_to_get) {
+  const std::string how = !how_to_get.empty() ? how_to_get
+      : "Get the Mikolov PTB text (data/ptb.{train,valid,test}.txt of "
+        "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz, or getdata.sh of "
+        "salesforce/awd-lstm-lm) and pass the folder holding them.";
+  require_folder(dir, name, how);
+  std::array<std::string, 3> texts, sources;
+  const char* splits[3] = {"train", "valid", "test"};
+  for (int s = 0; s < 3; ++s) {
+    const std::string split = splits[s];
+    const fs::path path = find_file(dir, {split + ".txt", "ptb." + split + ".txt"}, name, how);
+    const std::vector<uint8_t> bytes = read_file_bytes(path);
+    AN_CHECK(!bytes.empty()) << path.string() << ": empty text file";
+    texts[s].assign(bytes.begin(), bytes.end());
+    sources[s] = path.string();
+  }
+  return corpus_from_texts(name, texts, sources);
+}
+
+Tensor batchify(const Tensor& sequence, int64_t batch_size) {
+  AN_CHECK(sequence.defined() && sequence.dim() == 1 && sequence.dtype() == DType::i64)
+      << "batchify expects an i64 [tokens] sequence, got "
+      << (sequence.defined() ? sequence.describe() : std::string("an undefined tensor"));
+  AN_CHECK(batch_size > 0) << "batchify: batch size must be positive, got " << batch_size;
+  const int64_t rows = sequence.size(0) / batch_size;
+  AN_CHECK(rows > 0) << "batchify: " << sequence.size(0) << " tokens are fewer than one per "
+                     << "column of a batch of " << batch_size;
+  const Tensor seq = sequence.to(Device::cpu()).contiguous();
+  const int64_t* in = seq.data<int64_t>();
+  Tensor out = Tensor::empty({rows, batch_size}, DType::i64);
+  int64_t* o = out.data<int64_t>();
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t b = 0; b < batch_size; ++b) o[t * batch_size + b] = in[b * rows + t];
+  return out.to(sequence.device());
+}
+
+TextBatch get_batch(const Tensor& source, int64_t i, int64_t bptt) {
+  AN_CHECK(source.defined() && source.dim() == 2 && source.is_contiguous())
+      << "get_batch expects a contiguous batchified [rows, B] source, got "
+      << (source.defined() ? source.describe() : std::string("an undefined tensor"));
+  const int64_t rows = source.size(0);
+  AN_CHECK(bptt > 0) << "get_batch: bptt must be positive, got " << bptt;
+  AN_CHECK(i >= 0 && i < rows - 1) << "get_batch: start row " << i << " leaves no target in a "
+                                   << "source of " << rows << " rows (need 0 <= i < rows - 1)";
+  const int64_t len = std::min(bptt, rows - 1 - i);
+  return {source.slice(0, i, i + len), source.slice(0, i + 1, i + 1 + len).view({-1})};
+}
+
+}  // namespace autonet::data

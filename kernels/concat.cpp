@@ -1,0 +1,93 @@
+// Public entries of the concat family: validate once, then dispatch to a twin.
+#include "kernels/concat.h"
+
+namespace autonet {
+
+namespace {
+int64_t normalize_axis(int64_t axis, int64_t dim, const char* what) {
+  AN_CHECK(axis >= -dim && axis < dim) << what << ": axis " << axis << " out of range for "
+                                       << dim << " dimensions";
+  return axis < 0 ? axis + dim : axis;
+}
+
+// Every part agrees with `whole` (y or dy) on dtype, device and every dimension but `axis`, and
+// the parts' extents along the axis add up to whole's; at most `max_undefined` parts are undefined.
+void check_parts(const Tensor& whole, const std::vector<Tensor>& parts, int64_t axis,
+                 int max_undefined, const char* what) {
+  AN_CHECK(!parts.empty()) << what << ": no tensors to concatenate";
+  int64_t total = 0;
+  int undefined = 0;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const Tensor& t = parts[k];
+    if (!t.defined()) {
+      ++undefined;
+      continue;
+    }
+    check_contiguous(t, what);
+    check_same_dtype(whole, t, what);
+    check_same_device(whole, t, what);
+    Shape expected = whole.shape();
+    expected[axis] = t.dim() == whole.dim() ? t.size(axis) : -1;
+    AN_CHECK(t.shape() == expected) << what << ": part " << k << " " << t.describe()
+                                    << " does not match " << whole.describe() << " outside axis "
+                                    << axis;
+    total += t.size(axis);
+  }
+  AN_CHECK(undefined <= max_undefined)
+      << what << ": " << undefined << " undefined parts; at most " << max_undefined
+      << " can be inferred";
+  AN_CHECK(undefined == 1 ? total <= whole.size(axis) : total == whole.size(axis))
+      << what << ": parts span " << total << " along axis " << axis << ", but "
+      << whole.describe() << " spans " << whole.size(axis);
+}
+
+void check_slice(const Tensor& x, const Tensor& y, const Slice2dParams& p, const char* what) {
+  check_contiguous(x, what);
+  check_float(x, what);
+  check_dim(x, 4, what);
+  check_contiguous(y, what);
+  check_same_dtype(x, y, what);
+  check_same_device(x, y, what);
+  AN_CHECK(p.offset_h >= 0 && p.offset_w >= 0 && p.stride_h >= 1 && p.stride_w >= 1 &&
+           p.out_h >= 1 && p.out_w >= 1)
+      << what << ": bad slice offsets (" << p.offset_h << ", " << p.offset_w << "), strides ("
+      << p.stride_h << ", " << p.stride_w << ") or output size (" << p.out_h << ", " << p.out_w
+      << ")";
+  const int64_t last_h = p.offset_h + (p.out_h - 1) * p.stride_h;
+  const int64_t last_w = p.offset_w + (p.out_w - 1) * p.stride_w;
+  AN_CHECK(last_h < x.size(2) && last_w < x.size(3))
+      << what << ": the slice reads row " << last_h << " and column " << last_w << " of "
+      << x.describe();
+  check_shape(y, {x.size(0), x.size(1), p.out_h, p.out_w}, what);
+}
+}  // namespace
+
+void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y) {
+  const char* what = "concat_forward";
+  check_contiguous(y, what);
+  check_float(y, what);
+  const int64_t k = normalize_axis(axis, y.dim(), what);
+  check_parts(y, xs, k, /*max_undefined=*/0, what);
+  AN_ON_DEVICE(y.device(), cpu::concat_forward(xs, k, y), cuda::concat_forward(xs, k, y));
+}
+
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs) {
+  const char* what = "concat_backward";
+  check_contiguous(dy, what);
+  check_float(dy, what);
+  const int64_t k = normalize_axis(axis, dy.dim(), what);
+  check_parts(dy, dxs, k, /*max_undefined=*/1, what);
+  AN_ON_DEVICE(dy.device(), cpu::concat_backward(dy, k, dxs), cuda::concat_backward(dy, k, dxs));
+}
+
+void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p) {
+  check_slice(x, y, p, "slice2d_forward");
+  AN_ON_DEVICE(x.device(), cpu::slice2d_forward(x, y, p), cuda::slice2d_forward(x, y, p));
+}
+
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p) {
+  check_slice(dx, dy, p, "slice2d_backward");
+  AN_ON_DEVICE(dy.device(), cpu::slice2d_backward(dy, dx, p), cuda::slice2d_backward(dy, dx, p));
+}
+
+}  // namespace autonet

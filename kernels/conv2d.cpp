@@ -1,0 +1,104 @@
+// Public entries of the conv2d family: validate once, then dispatch to a twin.
+#include "kernels/conv2d.h"
+
+#include <climits>
+
+namespace autonet {
+
+namespace {
+void check_image(const Tensor& t, const char* what) {
+  check_contiguous(t, what);
+  check_float(t, what);
+  check_dim(t, 4, what);
+}
+
+void check_like(const Tensor& ref, const Tensor& t, const char* what) {
+  check_same_dtype(ref, t, what);
+  check_same_device(ref, t, what);
+}
+
+// An optional operand: undefined is fine; defined must be contiguous, like `ref`, of `shape`.
+void check_optional(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what) {
+  if (!t.defined()) return;
+  check_contiguous(t, what);
+  check_like(ref, t, what);
+  check_shape(t, shape, what);
+}
+
+// True when the two tensors share bytes of one storage.
+bool overlaps(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.storage() != b.storage() || a.numel() == 0 ||
+      b.numel() == 0)
+    return false;
+  const int64_t a0 = a.offset() * static_cast<int64_t>(dtype_size(a.dtype()));
+  const int64_t b0 = b.offset() * static_cast<int64_t>(dtype_size(b.dtype()));
+  const int64_t a1 = a0 + static_cast<int64_t>(a.nbytes()), b1 = b0 + static_cast<int64_t>(b.nbytes());
+  return a0 < b1 && b0 < a1;
+}
+
+// x and weight, and the GEMM dimensions they imply fitting BLAS's int; returns y's shape.
+Shape check_operands(const Tensor& x, const Tensor& w, const Conv2dParams& p, const char* x_what,
+                     const char* w_what) {
+  check_image(x, x_what);
+  check_image(w, w_what);
+  check_like(x, w, w_what);
+  const Shape y = conv2d_out_shape(x.shape(), w.shape(), p);
+  AN_CHECK(w.size(1) * w.size(2) * w.size(3) <= INT_MAX && y[2] * y[3] <= INT_MAX)
+      << x_what << ": the im2col matrix exceeds BLAS's int range (x " << x.describe()
+      << ", weight " << w.describe() << ")";
+  return y;
+}
+}  // namespace
+
+Shape conv2d_out_shape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
+  AN_CHECK(x.size() == 4) << "conv2d: x must be [N, C, H, W], got " << shape_str(x);
+  AN_CHECK(weight.size() == 4) << "conv2d: weight must be [K, C, R, S], got " << shape_str(weight);
+  AN_CHECK(weight[1] == x[1]) << "conv2d: weight " << shape_str(weight) << " takes " << weight[1]
+                              << " channels, x " << shape_str(x) << " has " << x[1];
+  AN_CHECK(weight[2] >= 1 && weight[3] >= 1) << "conv2d: empty kernel " << shape_str(weight);
+  AN_CHECK(p.stride_h >= 1 && p.stride_w >= 1)
+      << "conv2d: stride must be >= 1, got " << p.stride_h << "x" << p.stride_w;
+  AN_CHECK(p.pad_h >= 0 && p.pad_w >= 0)
+      << "conv2d: padding must be >= 0, got " << p.pad_h << "x" << p.pad_w;
+  AN_CHECK(p.dilation_h >= 1 && p.dilation_w >= 1)
+      << "conv2d: dilation must be >= 1, got " << p.dilation_h << "x" << p.dilation_w;
+  const int64_t span_h = p.dilation_h * (weight[2] - 1) + 1;
+  const int64_t span_w = p.dilation_w * (weight[3] - 1) + 1;
+  AN_CHECK(x[2] + 2 * p.pad_h >= span_h && x[3] + 2 * p.pad_w >= span_w)
+      << "conv2d: the (dilated) kernel spans " << span_h << "x" << span_w
+      << ", larger than the padded input of x " << shape_str(x) << " (padding " << p.pad_h << "x"
+      << p.pad_w << ")";
+  return {x[0], weight[0], (x[2] + 2 * p.pad_h - span_h) / p.stride_h + 1,
+          (x[3] + 2 * p.pad_w - span_w) / p.stride_w + 1};
+}
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
+                    const Conv2dParams& p) {
+  const Shape out = check_operands(x, w, p, "conv2d_forward: x", "conv2d_forward: weight");
+  check_optional(bias, x, {w.size(0)}, "conv2d_forward: bias");
+  check_contiguous(y, "conv2d_forward: y");
+  check_like(x, y, "conv2d_forward: y");
+  check_shape(y, out, "conv2d_forward: y");
+  AN_CHECK(!overlaps(y, x) && !overlaps(y, w) && !overlaps(y, bias))
+      << "conv2d_forward: y " << y.describe() << " overlaps an input";
+  AN_ON_DEVICE(x.device(), cpu::conv2d_forward(x, w, bias, y, p),
+               cuda::conv2d_forward(x, w, bias, y, p));
+}
+
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
+                     Tensor& dbias, const Conv2dParams& p) {
+  const Shape out = check_operands(x, w, p, "conv2d_backward: x", "conv2d_backward: weight");
+  check_contiguous(dy, "conv2d_backward: dy");
+  check_like(x, dy, "conv2d_backward: dy");
+  check_shape(dy, out, "conv2d_backward: dy");
+  check_optional(dx, x, x.shape(), "conv2d_backward: dx");
+  check_optional(dw, x, w.shape(), "conv2d_backward: dweight");
+  check_optional(dbias, x, {w.size(0)}, "conv2d_backward: dbias");
+  for (const Tensor* g : {&dx, &dw, &dbias})
+    AN_CHECK(!overlaps(*g, x) && !overlaps(*g, w) && !overlaps(*g, dy))
+        << "conv2d_backward: gradient " << g->describe() << " overlaps an input";
+  AN_ON_DEVICE(x.device(), cpu::conv2d_backward(x, w, dy, dx, dw, dbias, p),
+               cuda::conv2d_backward(x, w, dy, dx, dw, dbias, p));
+}
+
+}  // namespace autonet

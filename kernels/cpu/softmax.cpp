@@ -1,0 +1,122 @@
+// CPU reference of the softmax family: one row at a time, row sums in double.
+#include <cmath>
+
+#include "kernels/softmax_math.h"
+
+namespace autonet::cpu {
+
+namespace {
+// x [rows, cols] → y along each row: softmax or log-softmax, stable (the row maximum subtracted).
+template <class T>
+void softmax_rows(const T* x, T* y, int64_t rows, int64_t cols, bool log) {
+#pragma omp parallel for if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * cols;
+    T* yr = y + r * cols;
+    T m = xr[0];
+    for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    double sum_exp = 0;
+    for (int64_t c = 0; c < cols; ++c) sum_exp += std::exp(xr[c] - m);
+    const double log_sum_exp = std::log(sum_exp);
+    for (int64_t c = 0; c < cols; ++c)
+      yr[c] = log ? log_softmax_value(xr[c], m, log_sum_exp) : softmax_value(xr[c], m, sum_exp);
+  }
+}
+
+// Targets are read on the host here, so a bad label is reported with its row.
+void check_targets(const Tensor& targets, int64_t classes, const char* what) {
+  const int64_t* t = targets.data<int64_t>();
+  for (int64_t i = 0; i < targets.numel(); ++i)
+    AN_CHECK(t[i] >= 0 && t[i] < classes)
+        << what << ": target " << t[i] << " of row " << i << " is outside [0, " << classes << ")";
+}
+}  // namespace
+
+void softmax_forward(const Tensor& x, Tensor& y, bool log) {
+  const int64_t cols = x.size(-1), rows = x.numel() / cols;
+  dispatch_float(x.dtype(), "softmax_forward", [&]<class scalar_t>() {
+    softmax_rows(x.data<scalar_t>(), y.data<scalar_t>(), rows, cols, log);
+  });
+}
+
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
+  const int64_t cols = y.size(-1), rows = y.numel() / cols;
+  dispatch_float(y.dtype(), "softmax_backward", [&]<class scalar_t>() {
+    const scalar_t* py = y.data<scalar_t>();  // y, dy, dx [rows, cols]
+    const scalar_t* pdy = dy.data<scalar_t>();
+    scalar_t* pdx = dx.data<scalar_t>();
+#pragma omp parallel for if (rows * cols > 65536)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t base = r * cols;
+      double dot = 0;
+      for (int64_t c = 0; c < cols; ++c)
+        dot += log ? static_cast<double>(pdy[base + c])
+                   : static_cast<double>(pdy[base + c]) * py[base + c];
+      for (int64_t c = 0; c < cols; ++c)
+        pdx[base + c] = log ? log_softmax_grad(py[base + c], pdy[base + c], dot)
+                            : softmax_grad(py[base + c], pdy[base + c], dot);
+    }
+  });
+}
+
+void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& loss,
+                           Tensor& log_probs, double label_smoothing) {
+  const int64_t n = logits.size(0), classes = logits.size(1);
+  check_targets(targets, classes, "cross_entropy_forward");
+  const int64_t* t = targets.data<int64_t>();
+  dispatch_float(logits.dtype(), "cross_entropy_forward", [&]<class scalar_t>() {
+    scalar_t* lp = log_probs.data<scalar_t>();  // [N, C]
+    softmax_rows(logits.data<scalar_t>(), lp, n, classes, /*log=*/true);
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double sum_log_probs = 0;
+      for (int64_t c = 0; c < classes; ++c) sum_log_probs += lp[i * classes + c];
+      total += cross_entropy_row_loss(lp[i * classes + t[i]], sum_log_probs, classes,
+                                      label_smoothing);
+    }
+    loss.data<scalar_t>()[0] = static_cast<scalar_t>(total / n);
+  });
+}
+
+void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, const Tensor& dloss,
+                            Tensor& dlogits, double label_smoothing) {
+  const int64_t n = log_probs.size(0), classes = log_probs.size(1);
+  check_targets(targets, classes, "cross_entropy_backward");
+  const int64_t* t = targets.data<int64_t>();
+  dispatch_float(log_probs.dtype(), "cross_entropy_backward", [&]<class scalar_t>() {
+    const scalar_t* lp = log_probs.data<scalar_t>();  // [N, C]
+    scalar_t* g = dlogits.data<scalar_t>();            // [N, C]
+    const double scale = static_cast<double>(dloss.data<scalar_t>()[0]) / n;
+#pragma omp parallel for if (n * classes > 65536)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t c = 0; c < classes; ++c)
+        g[i * classes + c] = cross_entropy_grad(lp[i * classes + c], c == t[i], scale, classes,
+                                                label_smoothing);
+  });
+}
+
+void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss) {
+  const int64_t n = log_probs.size(0), classes = log_probs.size(1);
+  check_targets(targets, classes, "nll_forward");
+  const int64_t* t = targets.data<int64_t>();
+  dispatch_float(log_probs.dtype(), "nll_forward", [&]<class scalar_t>() {
+    const scalar_t* lp = log_probs.data<scalar_t>();
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) total -= lp[i * classes + t[i]];
+    loss.data<scalar_t>()[0] = static_cast<scalar_t>(total / n);
+  });
+}
+
+void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs) {
+  const int64_t n = dlog_probs.size(0), classes = dlog_probs.size(1);
+  check_targets(targets, classes, "nll_backward");
+  const int64_t* t = targets.data<int64_t>();
+  dispatch_float(dlog_probs.dtype(), "nll_backward", [&]<class scalar_t>() {
+    scalar_t* g = dlog_probs.data<scalar_t>();  // [N, C]
+    const scalar_t value = static_cast<scalar_t>(-static_cast<double>(dloss.data<scalar_t>()[0]) / n);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t c = 0; c < classes; ++c) g[i * classes + c] = c == t[i] ? value : scalar_t(0);
+  });
+}
+
+}  // namespace autonet::cpu

@@ -1,0 +1,211 @@
+// CUDA twin of conv2d: im2col kernels + cuBLAS GEMM over chunks of samples.
+//
+// Batching: a chunk of B samples shares one im2col matrix col [C·R·S, B·Ho·Wo] (column b·Ho·Wo + q
+// is sample b's pixel q), so each chunk is one GEMM, not B small ones (a DARTS batch of 64 would
+// otherwise be 64 launch-bound GEMMs per call). B is chosen so every workspace stays under
+// kWorkspaceElements whatever the batch size. The GEMM's output [K, B·Ho·Wo] is channel-major, so
+// small layout kernels move it to and from NCHW (adding the bias on the way out). A pointwise conv
+// needs no im2col: its col matrix is x in that channel-major layout.
+#include <cub/block/block_reduce.cuh>
+
+#include <algorithm>
+
+#include "kernels/conv2d_geometry.h"
+#include "kernels/gemm.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+namespace {
+
+// 16 MiB of float32 per workspace: every DARTS conv of this family (stem, 1×1s) fits one chunk,
+// and a chunk's GEMM stays at least 2^22 / (C·R·S) columns wide, plenty to fill the GPU.
+constexpr int64_t kWorkspaceElements = int64_t(1) << 22;
+constexpr int kBlock = 256;
+
+// col[row, oh·Wo + ow] of one sample x [C, H, W], row = (c·R + r)·S + s.
+template <class T>
+__device__ __forceinline__ T im2col_value(const T* x, const Conv2dGeometry& g, int64_t row,
+                                          int64_t oh, int64_t ow) {
+  const int64_t s = row % g.S, r = (row / g.S) % g.R, c = row / (g.R * g.S);
+  const int64_t ih = oh * g.sh - g.ph + r * g.dh, iw = ow * g.sw - g.pw + s * g.dw;
+  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return T(0);
+  return x[(c * g.H + ih) * g.W + iw];
+}
+
+// dx[c, ih, iw] = Σ dcol[(c, r, s), (oh, ow)] over every tap that im2col copied x[c, ih, iw] to:
+// the adjoint of im2col, as a gather (each input pixel written once, no atomics). Taps are summed
+// in (r, s) order, as the CPU's scatter adds them. dcol's rows are `ld` apart; its column
+// oh·Wo + ow belongs to this sample.
+template <class T>
+__device__ __forceinline__ T col2im_value(const T* dcol, int64_t ld, const Conv2dGeometry& g,
+                                          int64_t c, int64_t ih, int64_t iw) {
+  T sum = T(0);
+  for (int64_t r = 0; r < g.R; ++r) {
+    const int64_t h = ih + g.ph - r * g.dh;  // = oh·sh when this tap reads row ih
+    if (h < 0 || h % g.sh != 0 || h / g.sh >= g.Ho) continue;
+    for (int64_t s = 0; s < g.S; ++s) {
+      const int64_t w = iw + g.pw - s * g.dw;
+      if (w < 0 || w % g.sw != 0 || w / g.sw >= g.Wo) continue;
+      sum += dcol[((c * g.R + r) * g.S + s) * ld + (h / g.sh) * g.Wo + w / g.sw];
+    }
+  }
+  return sum;
+}
+
+// col [C·R·S, B·Ho·Wo] of the samples x [B, C, H, W].
+template <class T>
+__global__ void im2col_kernel(const T* x, Conv2dGeometry g, int64_t batch, T* col) {
+  const int64_t pixels = g.pixels(), width = batch * pixels, n = g.rows() * width;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t row = i / width, b = (i % width) / pixels, q = i % pixels;
+    col[i] = im2col_value(x + b * g.C * g.H * g.W, g, row, q / g.Wo, q % g.Wo);
+  }
+}
+
+// dx [B, C, H, W] (written) from dcol [C·R·S, B·Ho·Wo].
+template <class T>
+__global__ void col2im_kernel(const T* dcol, Conv2dGeometry g, int64_t batch, T* dx) {
+  const int64_t image = g.C * g.H * g.W, n = batch * image;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / image, c = (i / (g.H * g.W)) % g.C, ih = (i / g.W) % g.H, iw = i % g.W;
+    dx[i] = col2im_value(dcol + b * g.pixels(), batch * g.pixels(), g, c, ih, iw);
+  }
+}
+
+// dst [channels, B·pixels] = src [B, channels, pixels] (NCHW → channel-major).
+template <class T>
+__global__ void to_channel_major_kernel(const T* src, int64_t batch, int64_t channels,
+                                        int64_t pixels, T* dst) {
+  const int64_t width = batch * pixels, n = channels * width;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t ch = i / width, b = (i % width) / pixels, q = i % pixels;
+    dst[i] = src[(b * channels + ch) * pixels + q];
+  }
+}
+
+// dst [B, channels, pixels] = src [channels, B·pixels] + bias[channel] (bias may be null).
+template <class T>
+__global__ void from_channel_major_kernel(const T* src, const T* bias, int64_t batch,
+                                          int64_t channels, int64_t pixels, T* dst) {
+  const int64_t n = batch * channels * pixels;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / (channels * pixels), ch = (i / pixels) % channels, q = i % pixels;
+    const T v = src[ch * batch * pixels + b * pixels + q];
+    dst[i] = bias ? v + bias[ch] : v;
+  }
+}
+
+// dbias[k] += Σ_{n, q} dy[n, k, q]: one block per channel, a fixed-order block reduction.
+template <class T>
+__global__ void channel_sum_accumulate_kernel(const T* dy, int64_t batch, int64_t channels,
+                                              int64_t pixels, T* dbias) {
+  using Reduce = cub::BlockReduce<double, kBlock>;
+  __shared__ typename Reduce::TempStorage scratch;
+  const int64_t k = blockIdx.x, n = batch * pixels;
+  double sum = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += kBlock)
+    sum += dy[((i / pixels) * channels + k) * pixels + i % pixels];
+  const double total = Reduce(scratch).Sum(sum);
+  if (threadIdx.x == 0) dbias[k] += static_cast<T>(total);
+}
+
+// Samples per chunk: as many as keep the largest workspace ([max(C·R·S, K), B·Ho·Wo]) in budget.
+int64_t chunk_samples(const Conv2dGeometry& g) {
+  const int64_t per_sample = std::max(g.rows(), g.K) * g.pixels();
+  return std::clamp<int64_t>(kWorkspaceElements / std::max<int64_t>(per_sample, 1), 1,
+                             std::max<int64_t>(g.N, 1));
+}
+
+// The first rows·cols elements of a flat workspace, as a [rows, cols] matrix.
+Tensor matrix_in(const Tensor& workspace, int64_t rows, int64_t cols) {
+  return workspace.slice(0, 0, rows * cols).view({rows, cols});
+}
+
+// Fills col [C·R·S, B·Ho·Wo] for samples x [B, C, H, W].
+template <class T>
+void fill_columns(const T* x, const Conv2dGeometry& g, int64_t batch, Tensor& col,
+                  cudaStream_t s) {
+  const int64_t n = col.numel();
+  if (g.pointwise())
+    to_channel_major_kernel<<<grid_for(n), kBlock, 0, s>>>(x, batch, g.C, g.pixels(),
+                                                          col.data<T>());
+  else
+    im2col_kernel<<<grid_for(n), kBlock, 0, s>>>(x, g, batch, col.data<T>());
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
+                    const Conv2dParams& p) {
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
+  if (y.numel() == 0) return;
+  cudaStream_t s = stream(x.device());
+  const int64_t chunk = chunk_samples(g);
+  dispatch_float(x.dtype(), "conv2d_forward", [&]<class scalar_t>() {
+    const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
+    Tensor col_ws = Tensor::empty({g.rows() * chunk * g.pixels()}, x.dtype(), x.device());
+    Tensor out_ws = Tensor::empty({g.K * chunk * g.pixels()}, x.dtype(), x.device());
+    const scalar_t* pbias = bias.defined() ? bias.data<scalar_t>() : nullptr;
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+      const int64_t batch = std::min(chunk, g.N - n0), width = batch * g.pixels();
+      Tensor col = matrix_in(col_ws, g.rows(), width);  // [C·R·S, B·Ho·Wo]
+      Tensor out = matrix_in(out_ws, g.K, width);       // [K, B·Ho·Wo]
+      fill_columns(x.data<scalar_t>() + n0 * g.C * g.H * g.W, g, batch, col, s);
+      cuda::gemm(w2, col, out, {});
+      from_channel_major_kernel<<<grid_for(out.numel()), kBlock, 0, s>>>(
+          out.data<scalar_t>(), pbias, batch, g.K, g.pixels(),
+          y.data<scalar_t>() + n0 * g.K * g.pixels());
+      AN_CUDA_CHECK_LAUNCH();
+    }
+  });
+}
+
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
+                     Tensor& dbias, const Conv2dParams& p) {
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
+  cudaStream_t s = stream(x.device());
+  const int64_t chunk = chunk_samples(g);
+  dispatch_float(x.dtype(), "conv2d_backward", [&]<class scalar_t>() {
+    if (dbias.defined() && g.K > 0) {
+      channel_sum_accumulate_kernel<<<static_cast<unsigned>(g.K), kBlock, 0, s>>>(
+          dy.data<scalar_t>(), g.N, g.K, g.pixels(), dbias.data<scalar_t>());
+      AN_CUDA_CHECK_LAUNCH();
+    }
+    if ((!dx.defined() && !dw.defined()) || dy.numel() == 0) return;
+    const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
+    Tensor dw2 = dw.defined() ? dw.view({g.K, g.rows()}) : Tensor();
+    Tensor col_ws = Tensor::empty({g.rows() * chunk * g.pixels()}, x.dtype(), x.device());
+    Tensor dy_ws = Tensor::empty({g.K * chunk * g.pixels()}, x.dtype(), x.device());
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+      const int64_t batch = std::min(chunk, g.N - n0), width = batch * g.pixels();
+      Tensor col = matrix_in(col_ws, g.rows(), width);  // [C·R·S, B·Ho·Wo]
+      Tensor dyc = matrix_in(dy_ws, g.K, width);        // [K, B·Ho·Wo]
+      to_channel_major_kernel<<<grid_for(dyc.numel()), kBlock, 0, s>>>(
+          dy.data<scalar_t>() + n0 * g.K * g.pixels(), batch, g.K, g.pixels(),
+          dyc.data<scalar_t>());
+      AN_CUDA_CHECK_LAUNCH();
+      if (dw.defined()) {  // dw [K, C·R·S] += dy · colᵀ
+        fill_columns(x.data<scalar_t>() + n0 * g.C * g.H * g.W, g, batch, col, s);
+        cuda::gemm(dyc, col, dw2, {.trans_b = true, .beta = 1.0});
+      }
+      if (!dx.defined()) continue;
+      cuda::gemm(w2, dyc, col, {.trans_a = true});  // dcol = weightᵀ · dy, reusing col
+      scalar_t* pdx = dx.data<scalar_t>() + n0 * g.C * g.H * g.W;
+      if (g.pointwise())
+        from_channel_major_kernel<<<grid_for(col.numel()), kBlock, 0, s>>>(
+            col.data<scalar_t>(), static_cast<const scalar_t*>(nullptr), batch, g.C, g.pixels(),
+            pdx);
+      else
+        col2im_kernel<<<grid_for(batch * g.C * g.H * g.W), kBlock, 0, s>>>(col.data<scalar_t>(),
+                                                                         g, batch, pdx);
+      AN_CUDA_CHECK_LAUNCH();
+    }
+  });
+}
+
+}  // namespace autonet::cuda

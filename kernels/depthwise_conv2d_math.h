@@ -1,0 +1,31 @@
+// Geometry of depthwise_conv2d, shared by the CPU loops and the CUDA kernels.
+#pragma once
+#include "kernels/depthwise_conv2d.h"
+#include "runtime/philox.h"  // AN_HOST_DEVICE
+
+namespace autonet {
+
+// Plain-int copy of the parameters and sizes (coordinates inside one plane fit in int).
+struct DepthwiseGeometry {
+  int C, H, W, R, S, Ho, Wo;
+  int stride, pad_h, pad_w, dilation;
+  bool relu_input;
+};
+
+inline DepthwiseGeometry depthwise_geometry(const Shape& x, const Shape& w, const Shape& y,
+                                            const DepthwiseConv2dParams& p) {
+  return {static_cast<int>(x[1]),       static_cast<int>(x[2]),     static_cast<int>(x[3]),
+          static_cast<int>(w[2]),       static_cast<int>(w[3]),     static_cast<int>(y[2]),
+          static_cast<int>(y[3]),       static_cast<int>(p.stride), static_cast<int>(p.pad_h),
+          static_cast<int>(p.pad_w),    static_cast<int>(p.dilation), p.relu_input};
+}
+
+// The input value tap (r, s) of output (oh, ow) reads: zero in the padding, ReLU'd when folded.
+template <class T>
+AN_HOST_DEVICE T depthwise_input(const T* plane, const DepthwiseGeometry& g, int ih, int iw) {
+  if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return T(0);
+  const T v = plane[ih * g.W + iw];
+  return g.relu_input && !(v > T(0)) ? T(0) : v;
+}
+
+}  // namespace autonet

@@ -1,0 +1,35 @@
+// Public entries of the dropout family: validate once, then dispatch to a twin.
+#include "kernels/dropout.h"
+
+#include <cmath>
+
+namespace autonet {
+
+namespace {
+void check_dropout(const Tensor& in, const Tensor& out, const DropoutParams& p, const char* what) {
+  check_contiguous(in, what);
+  check_float(in, what);
+  check_contiguous(out, what);
+  check_same_dtype(in, out, what);
+  check_same_device(in, out, what);
+  check_shape(out, in.shape(), what);
+  AN_CHECK(std::isfinite(p.p) && p.p >= 0.0 && p.p < 1.0)
+      << what << ": drop probability must lie in [0, 1), got " << p.p;
+  AN_CHECK(p.mask_period >= 0) << what << ": mask_period must be >= 0, got " << p.mask_period;
+  AN_CHECK(p.mask_period == 0 || in.numel() % p.mask_period == 0)
+      << what << ": mask_period " << p.mask_period << " does not divide the "
+      << in.numel() << " elements of " << in.describe();
+}
+}  // namespace
+
+void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p) {
+  check_dropout(x, y, p, "dropout_forward");
+  AN_ON_DEVICE(x.device(), cpu::dropout_forward(x, y, p), cuda::dropout_forward(x, y, p));
+}
+
+void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p) {
+  check_dropout(dy, dx, p, "dropout_backward");
+  AN_ON_DEVICE(dy.device(), cpu::dropout_backward(dy, dx, p), cuda::dropout_backward(dy, dx, p));
+}
+
+}  // namespace autonet

@@ -1,0 +1,45 @@
+// Public entries of the embedding family: validate once, then dispatch to a twin.
+#include "kernels/embedding.h"
+
+namespace autonet {
+
+namespace {
+// ids [S...] → [S..., D]
+Shape embedded_shape(const Tensor& ids, int64_t dim) {
+  Shape shape = ids.shape();
+  shape.push_back(dim);
+  return shape;
+}
+
+void check_table(const Tensor& table, const Tensor& ids, const char* what) {
+  check_contiguous(table, what);
+  check_float(table, what);
+  check_dim(table, 2, what);
+  check_contiguous(ids, what);
+  check_dtype(ids, DType::i64, what);
+  check_same_device(table, ids, what);
+}
+
+void check_rows(const Tensor& table, const Tensor& rows, const Tensor& ids, const char* what) {
+  check_contiguous(rows, what);
+  check_same_dtype(table, rows, what);
+  check_same_device(table, rows, what);
+  check_shape(rows, embedded_shape(ids, table.size(1)), what);
+}
+}  // namespace
+
+void embedding_forward(const Tensor& weight, const Tensor& ids, Tensor& out) {
+  check_table(weight, ids, "embedding_forward");
+  check_rows(weight, out, ids, "embedding_forward");
+  AN_ON_DEVICE(weight.device(), cpu::embedding_forward(weight, ids, out),
+               cuda::embedding_forward(weight, ids, out));
+}
+
+void embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dweight) {
+  check_table(dweight, ids, "embedding_backward");
+  check_rows(dweight, dout, ids, "embedding_backward");
+  AN_ON_DEVICE(dweight.device(), cpu::embedding_backward(ids, dout, dweight),
+               cuda::embedding_backward(ids, dout, dweight));
+}
+
+}  // namespace autonet

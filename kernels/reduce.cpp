@@ -1,0 +1,103 @@
+// Public entries of the reduction family: validate once, then dispatch to a twin.
+#include "kernels/reduce.h"
+
+#include <cmath>
+
+#include "kernels/elementwise.h"
+
+namespace autonet {
+
+namespace {
+int64_t normalize_axis(int64_t axis, int64_t dim, const char* what) {
+  AN_CHECK(axis >= -dim && axis < dim) << what << ": axis " << axis << " out of range for "
+                                       << dim << " dimensions";
+  return axis < 0 ? axis + dim : axis;
+}
+
+void check_float_pair(const Tensor& x, const Tensor& other, const char* what) {
+  check_contiguous(other, what);
+  check_same_dtype(x, other, what);
+  check_same_device(x, other, what);
+}
+}  // namespace
+
+Shape reduce_out_shape(const Shape& x, int64_t axis) {
+  const int64_t dim = static_cast<int64_t>(x.size());
+  const int64_t k = normalize_axis(axis, dim, "reduce_out_shape");
+  Shape out;
+  for (int64_t d = 0; d < dim; ++d)
+    if (d != k) out.push_back(x[d]);
+  if (out.empty()) out.push_back(1);
+  return out;
+}
+
+void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
+  const char* what = "reduce_forward";
+  check_contiguous(x, what);
+  check_float(x, what);
+  const int64_t k = normalize_axis(axis, x.dim(), what);
+  AN_CHECK(op == ReduceOp::sum || x.size(k) > 0)
+      << what << ": mean/max over an empty axis " << k << " of " << x.describe();
+  check_float_pair(x, y, what);
+  check_shape(y, reduce_out_shape(x.shape(), k), what);
+  AN_ON_DEVICE(x.device(), cpu::reduce_forward(op, x, k, y), cuda::reduce_forward(op, x, k, y));
+}
+
+void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
+                     int64_t axis, Tensor& dx) {
+  const char* what = "reduce_backward";
+  check_contiguous(x, what);
+  check_float(x, what);
+  const int64_t k = normalize_axis(axis, x.dim(), what);
+  AN_CHECK(op == ReduceOp::sum || x.size(k) > 0)
+      << what << ": mean/max over an empty axis " << k << " of " << x.describe();
+  const Shape out_shape = reduce_out_shape(x.shape(), k);
+  check_float_pair(x, y, what);
+  check_shape(y, out_shape, what);
+  check_float_pair(x, dy, what);
+  check_shape(dy, out_shape, what);
+  check_float_pair(x, dx, what);
+  check_shape(dx, x.shape(), what);
+  AN_ON_DEVICE(x.device(), cpu::reduce_backward(op, x, y, dy, k, dx),
+               cuda::reduce_backward(op, x, y, dy, k, dx));
+}
+
+// out may be f32 or f64 whatever x holds: global_norm sums many f32 tensors into one f64 scalar.
+void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode) {
+  const char* what = "sum_of_squares";
+  check_contiguous(x, what);
+  check_float(x, what);
+  check_contiguous(out, what);
+  check_float(out, what);
+  check_same_device(x, out, what);
+  check_shape(out, {1}, what);
+  AN_ON_DEVICE(x.device(), cpu::sum_of_squares(x, out, mode), cuda::sum_of_squares(x, out, mode));
+}
+
+// Undefined tensors are skipped, as torch's clip_grad_norm_ skips parameters without a gradient.
+double global_norm(const std::vector<Tensor>& xs) {
+  const Tensor* first = nullptr;
+  for (const Tensor& x : xs) {
+    if (!x.defined()) continue;
+    if (first == nullptr) first = &x;
+    check_same_device(*first, x, "global_norm");
+  }
+  if (first == nullptr) return 0.0;
+  Tensor total = Tensor::zeros({1}, DType::f64, first->device());  // Σ x², stays on the device
+  for (const Tensor& x : xs)
+    if (x.defined()) sum_of_squares(x, total, GradMode::Accumulate);
+  return std::sqrt(total.item());  // the one host sync
+}
+
+double clip_grad_norm(Tensor& grad, double max_norm) {
+  AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
+      << "clip_grad_norm: max_norm must be positive and finite, got " << max_norm;
+  check_contiguous(grad, "clip_grad_norm");
+  check_float(grad, "clip_grad_norm");
+  const double total = global_norm({grad});
+  const double coefficient = max_norm / (total + 1e-6);
+  if (coefficient < 1.0) axpby(coefficient, grad, 0.0, grad);  // a NaN norm leaves grad as is
+  return total;
+}
+
+}  // namespace autonet

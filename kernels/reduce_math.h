@@ -1,0 +1,37 @@
+// Shapes and small formulas of the reduction family shared by the CPU loops and the CUDA kernels.
+#pragma once
+#include <cstdint>
+
+#include "kernels/reduce.h"
+#include "runtime/philox.h"  // AN_HOST_DEVICE
+
+namespace autonet {
+
+// x viewed as [outer, axis, inner] around the reduced axis.
+struct ReduceGeometry {
+  int64_t outer = 1, axis = 1, inner = 1;
+};
+
+inline ReduceGeometry reduce_geometry(const Shape& shape, int64_t axis) {
+  ReduceGeometry g;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    if (d < axis) g.outer *= shape[d];
+    if (d == axis) g.axis = shape[d];
+    if (d > axis) g.inner *= shape[d];
+  }
+  return g;
+}
+
+// Index along the axis of the first maximum of x[o, :, i] (strictly greater replaces).
+template <class T>
+AN_HOST_DEVICE int64_t first_argmax(const T* x, int64_t axis, int64_t inner) {
+  int64_t best = 0;
+  for (int64_t a = 1; a < axis; ++a)
+    if (x[a * inner] > x[best * inner]) best = a;
+  return best;
+}
+
+// Fixed chunking of sum_of_squares on the CPU: the result does not depend on the thread count.
+constexpr int64_t kSumOfSquaresChunks = 64;
+
+}  // namespace autonet

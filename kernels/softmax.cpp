@@ -1,0 +1,94 @@
+// Public entries of the softmax family: validate once, then dispatch to a twin.
+#include "kernels/softmax.h"
+
+namespace autonet {
+
+namespace {
+void check_like(const Tensor& ref, const Tensor& t, const Shape& shape, const char* what) {
+  check_contiguous(t, what);
+  check_same_dtype(ref, t, what);
+  check_same_device(ref, t, what);
+  check_shape(t, shape, what);
+}
+
+void check_rows(const Tensor& x, const char* what) {
+  check_contiguous(x, what);
+  check_float(x, what);
+  AN_CHECK(x.dim() >= 1 && x.size(-1) >= 1)
+      << what << ": expected at least one class along the last axis, got " << x.describe();
+}
+
+// logits-like [N, C] with N, C ≥ 1, targets i64 [N] on the same device.
+void check_classification(const Tensor& scores, const Tensor& targets, const char* what) {
+  check_contiguous(scores, what);
+  check_float(scores, what);
+  check_dim(scores, 2, what);
+  AN_CHECK(scores.size(0) >= 1 && scores.size(1) >= 1)
+      << what << ": expected a non-empty [N, C] batch, got " << scores.describe();
+  check_contiguous(targets, what);
+  check_dtype(targets, DType::i64, what);
+  check_same_device(scores, targets, what);
+  check_shape(targets, {scores.size(0)}, what);
+}
+
+void check_smoothing(double label_smoothing, const char* what) {
+  AN_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0)
+      << what << ": label_smoothing must lie in [0, 1), got " << label_smoothing;
+}
+}  // namespace
+
+void softmax_forward(const Tensor& x, Tensor& y, bool log) {
+  check_rows(x, "softmax_forward");
+  check_like(x, y, x.shape(), "softmax_forward");
+  AN_ON_DEVICE(x.device(), cpu::softmax_forward(x, y, log), cuda::softmax_forward(x, y, log));
+}
+
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
+  check_rows(y, "softmax_backward");
+  check_like(y, dy, y.shape(), "softmax_backward");
+  check_like(y, dx, y.shape(), "softmax_backward");
+  AN_ON_DEVICE(y.device(), cpu::softmax_backward(y, dy, dx, log),
+               cuda::softmax_backward(y, dy, dx, log));
+}
+
+void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& loss,
+                           Tensor& log_probs, double label_smoothing) {
+  const char* what = "cross_entropy_forward";
+  check_classification(logits, targets, what);
+  check_smoothing(label_smoothing, what);
+  check_like(logits, loss, {1}, what);
+  check_like(logits, log_probs, logits.shape(), what);
+  AN_ON_DEVICE(logits.device(),
+               cpu::cross_entropy_forward(logits, targets, loss, log_probs, label_smoothing),
+               cuda::cross_entropy_forward(logits, targets, loss, log_probs, label_smoothing));
+}
+
+void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, const Tensor& dloss,
+                            Tensor& dlogits, double label_smoothing) {
+  const char* what = "cross_entropy_backward";
+  check_classification(log_probs, targets, what);
+  check_smoothing(label_smoothing, what);
+  check_like(log_probs, dloss, {1}, what);
+  check_like(log_probs, dlogits, log_probs.shape(), what);
+  AN_ON_DEVICE(log_probs.device(),
+               cpu::cross_entropy_backward(log_probs, targets, dloss, dlogits, label_smoothing),
+               cuda::cross_entropy_backward(log_probs, targets, dloss, dlogits, label_smoothing));
+}
+
+void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss) {
+  const char* what = "nll_forward";
+  check_classification(log_probs, targets, what);
+  check_like(log_probs, loss, {1}, what);
+  AN_ON_DEVICE(log_probs.device(), cpu::nll_forward(log_probs, targets, loss),
+               cuda::nll_forward(log_probs, targets, loss));
+}
+
+void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs) {
+  const char* what = "nll_backward";
+  check_classification(dlog_probs, targets, what);
+  check_like(dlog_probs, dloss, {1}, what);
+  AN_ON_DEVICE(targets.device(), cpu::nll_backward(targets, dloss, dlog_probs),
+               cuda::nll_backward(targets, dloss, dlog_probs));
+}
+
+}  // namespace autonet

@@ -1,0 +1,140 @@
+// Rows and hand-computed checks for kernels/dropout.h.
+#include <gtest/gtest.h>
+
+#include "kernels/dropout.h"
+#include "tests/kernels/op_case.h"
+
+namespace autonet::test {
+
+namespace {
+OpCase dropout_case(const Shape& shape, double p, int64_t mask_period, uint64_t seed,
+                    int fd_samples = 24) {
+  OpCase c;
+  c.name = "dropout/p" + std::to_string(p) + "/period" + std::to_string(mask_period) + "/" +
+           shape_str(shape);
+  c.inputs = {{"x", shape}};
+  c.outputs = {{"y", shape}};
+  DropoutParams params;
+  params.p = p;
+  params.key = PhiloxKey{seed, 3, 17};
+  params.mask_period = mask_period;
+  c.forward = [params](const Tensors& in, Tensors& out) { dropout_forward(in[0], out[0], params); };
+  c.backward = [params](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
+    dropout_backward(dout[0], din[0], params);
+  };
+  c.atol = 0;
+  c.rtol = 0;
+  c.why = "the same Philox decisions and one multiplication by the same float scale";
+  c.exact_on_integers = true;
+  c.stochastic = true;
+  c.fd_samples = fd_samples;
+  return c;
+}
+}  // namespace
+
+std::vector<OpCase> dropout_cases() {
+  std::vector<OpCase> rows;
+  rows.push_back(dropout_case({1}, 0.5, 0, 1));
+  rows.push_back(dropout_case({7, 13}, 0.0, 0, 2));  // p = 0: identity
+  rows.push_back(dropout_case({7, 13}, 0.3, 0, 3));
+  rows.push_back(dropout_case({35, 4, 17}, 0.25, 4 * 17, 4));  // locked over time, odd sizes
+  // DARTS RNN (PTB): [T 35, B 64, D 300] with locked dropout on the inputs.
+  rows.push_back(dropout_case({35, 64, 300}, 0.2, 64 * 300, 5, 4));
+  rows.push_back(dropout_case(darts_image_shapes()[0], 0.2, 0, 6, 4));  // few probes: 4M elements
+  return rows;
+}
+
+TEST(Dropout, HandComputedValues) {
+  // p = 0 is the identity.
+  Tensor x = Tensor::from_vector<float>({1, -2, 3, 4.5f}, {4}), y = Tensor::empty({4});
+  DropoutParams params;
+  params.key = PhiloxKey{11, 0, 0};
+  dropout_forward(x, y, params);
+  EXPECT_EQ(y.to_vector<float>(), x.to_vector<float>());
+
+  // Every element is either dropped or scaled by exactly 1/(1 − p), following philox_uniform.
+  params.p = 0.5;
+  Tensor ones = Tensor::full({64}, 1.0, DType::f64), out = Tensor::empty({64}, DType::f64);
+  dropout_forward(ones, out, params);
+  const std::vector<double> v = out.to_vector<double>();
+  int kept = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    const bool keep = philox_uniform(params.key, i) >= 0.5f;
+    EXPECT_EQ(v[i], keep ? 2.0 : 0.0) << i;
+    kept += keep;
+  }
+  EXPECT_GT(kept, 0);
+  EXPECT_LT(kept, 64);
+
+  // Backward applies the same mask: dx = dy · mask · 2.
+  Tensor dy = Tensor::full({64}, 3.0, DType::f64), dx = Tensor::empty({64}, DType::f64);
+  dropout_backward(dy, dx, params);
+  const std::vector<double> g = dx.to_vector<double>();
+  for (int64_t i = 0; i < 64; ++i) EXPECT_EQ(g[i], v[i] * 3.0) << i;
+}
+
+TEST(Dropout, KeepsAboutOneMinusP) {
+  const int64_t n = 1 << 20;  // binomial standard deviation of the fraction ≤ 0.0005
+  Tensor ones = Tensor::full({n}, 1.0), y = Tensor::empty({n});
+  for (double p : {0.1, 0.5, 0.8}) {
+    DropoutParams params;
+    params.p = p;
+    params.key = PhiloxKey{2024, 5, 0};
+    dropout_forward(ones, y, params);
+    const std::vector<float> v = y.to_vector<float>();
+    int64_t kept = 0;
+    for (float e : v) kept += e != 0.0f;
+    EXPECT_NEAR(static_cast<double>(kept) / n, 1.0 - p, 0.003) << "p = " << p;
+  }
+}
+
+TEST(Dropout, LockedMaskRepeatsOverTime) {
+  const int64_t t = 6, b = 3, d = 5;  // [T, B, D], mask period B·D
+  Tensor x = Tensor::full({t, b, d}, 1.0), y = Tensor::empty({t, b, d});
+  DropoutParams params;
+  params.p = 0.5;
+  params.key = PhiloxKey{7, 1, 3};
+  params.mask_period = b * d;
+  dropout_forward(x, y, params);
+  const std::vector<float> v = y.to_vector<float>();
+  int dropped = 0;
+  for (int64_t u = 0; u < b * d; ++u) {
+    dropped += v[u] == 0.0f;
+    for (int64_t step = 1; step < t; ++step) EXPECT_EQ(v[step * b * d + u], v[u]) << "unit " << u;
+  }
+  EXPECT_GT(dropped, 0);
+  EXPECT_LT(dropped, b * d);
+  // Without the period, time steps draw differently.
+  params.mask_period = 0;
+  dropout_forward(x, y, params);
+  const std::vector<float> w = y.to_vector<float>();
+  EXPECT_NE(std::vector<float>(w.begin(), w.begin() + b * d),
+            std::vector<float>(w.begin() + b * d, w.begin() + 2 * b * d));
+}
+
+TEST(Dropout, RejectsBadArguments) {
+  Tensor x = Tensor::empty({4, 6}), y = Tensor::empty({4, 6});
+  DropoutParams params;
+  params.p = 0.5;
+  dropout_forward(x, y, params);  // the valid call
+  Tensor wrong = Tensor::empty({6, 4}), d = Tensor::empty({4, 6}, DType::f64);
+  EXPECT_THROW(dropout_forward(x, wrong, params), Error);
+  EXPECT_THROW(dropout_forward(x, d, params), Error);
+  Tensor ints = Tensor::empty({4, 6}, DType::i32);
+  EXPECT_THROW(dropout_forward(ints, ints, params), Error);
+  Tensor strided = Tensor::empty({4, 12}).slice(1, 0, 12, 2);
+  EXPECT_THROW(dropout_forward(strided, y, params), Error);
+  EXPECT_THROW(dropout_backward(x, wrong, params), Error);
+  DropoutParams bad = params;
+  bad.p = 1.0;
+  EXPECT_THROW(dropout_forward(x, y, bad), Error);
+  bad.p = -0.1;
+  EXPECT_THROW(dropout_forward(x, y, bad), Error);
+  bad = params;
+  bad.mask_period = -1;
+  EXPECT_THROW(dropout_forward(x, y, bad), Error);
+  bad.mask_period = 5;  // does not divide 24
+  EXPECT_THROW(dropout_backward(x, y, bad), Error);
+}
+
+}  // namespace autonet::test
