@@ -14,6 +14,7 @@
 #include "hpsearch/study.h"
 #include "hpsearch/worker.h"
 #include "hpsearch/workload.h"
+#include "hpsearch/workloads/seed_cnn.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -151,6 +152,7 @@ void add_hpsearch_command(CLI::App& app) {
   worker->add_option("--in-fd", *in_fd)->required();
   worker->add_option("--out-fd", *out_fd)->required();
   worker->callback([in_fd, out_fd] {
+    hpsearch::register_training_workloads();
     const int status = hpsearch::run_worker(*in_fd, *out_fd);
     if (status != 0) throw CLI::RuntimeError(status);
   });

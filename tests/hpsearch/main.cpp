@@ -8,8 +8,10 @@
 
 #include "hpsearch/runner.h"
 #include "hpsearch/worker.h"
+#include "hpsearch/workloads/seed_cnn.h"
 
 int main(int argc, char** argv) {
+  autonet::hpsearch::register_training_workloads();
   if (argc >= 6 && std::strcmp(argv[1], "--hpsearch-worker") == 0)
     return autonet::hpsearch::run_worker(std::stoi(argv[3]), std::stoi(argv[5]));
   if (argc >= 3 && std::strcmp(argv[1], "--hpsearch-run") == 0) {
