@@ -47,6 +47,32 @@ template <int KR, int KS, int KSTRIDE, class T>
 void correlate(const FramedPlane<T>& in, const T* w, int R_, int S_, int stride_, int dil, T* out,
                int Ho, int Wo) {
   const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
+  if constexpr (KR > 0 && KS > 0) {
+    // Fixed size: the taps of a few filter rows (all of a 3×3, one row of a 5×5: as many as
+    // registers hold) unroll inside the column loop, so it vectorises with one load per tap and
+    // one update of the output per pass. Same sum order as the generic loop below.
+    constexpr int kRowsPerPass = KR * KS <= 9 ? KR : 1;
+    T wk[KR * KS];
+    for (int t = 0; t < KR * KS; ++t) wk[t] = w[t];
+    for (int o = 0; o < Ho; ++o) {
+      T* out_row = out + o * Wo;
+      for (int q = 0; q < Wo; ++q) out_row[q] = T(0);
+      for (int r0 = 0; r0 < KR; r0 += kRowsPerPass) {
+        const T* in_rows[kRowsPerPass];
+        for (int i = 0; i < kRowsPerPass; ++i) in_rows[i] = in.row(o * stride + (r0 + i) * dil);
+        for (int q = 0; q < Wo; ++q) {
+          T sum = out_row[q];
+#pragma GCC unroll 8
+          for (int i = 0; i < kRowsPerPass; ++i)
+#pragma GCC unroll 8
+            for (int s = 0; s < KS; ++s)
+              sum += wk[(r0 + i) * KS + s] * in_rows[i][q * stride + s * dil];
+          out_row[q] = sum;
+        }
+      }
+    }
+    return;
+  }
   for (int o = 0; o < Ho; ++o) {
     T* out_row = out + o * Wo;
     for (int q = 0; q < Wo; ++q) out_row[q] = T(0);
