@@ -7,4 +7,5 @@ void add_info_command(CLI::App& app);
 void add_genotype_command(CLI::App& app);
 void add_search_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_hpsearch_command(CLI::App& app);
 }  // namespace autonet::apps

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   autonet::apps::add_genotype_command(app);
   autonet::apps::add_search_command(app);
   autonet::apps::add_train_command(app);
+  autonet::apps::add_hpsearch_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

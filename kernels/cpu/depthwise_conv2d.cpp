@@ -1,6 +1,10 @@
 // CPU reference of depthwise_conv2d: the convolution sum written out, one (n, c) plane at a time.
-// Loops run tap by tap over whole output rows, with each tap's in-image column range worked out
-// once instead of testing every read against the border.
+//
+// Every plane is first copied into a zero-bordered buffer (ReLU applied when folded), so the tap
+// loops below read like the formula with no bounds tests, and with the kernel size and stride
+// known at compile time (DARTS: 3×3/5×5, stride 1/2) the loop over output columns vectorises.
+// Sums run in scalar_t like the CUDA twin's (≤ R·S terms per output); only dw's long sum over
+// N·Ho·Wo goes through double, per plane and then across planes.
 #include <algorithm>
 #include <vector>
 
@@ -9,18 +13,126 @@
 namespace autonet::cpu {
 
 namespace {
-// Outputs o in [lo, hi) whose input coordinate o·stride + offset lies in [0, extent).
-void valid_outputs(int offset, int stride, int extent, int n_out, int& lo, int& hi) {
-  lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  hi = extent - 1 - offset < 0 ? 0 : (extent - 1 - offset) / stride + 1;
-  if (hi > n_out) hi = n_out;
-  if (lo > hi) lo = hi;
-}
 
 template <class T>
 T folded_relu(T v, bool relu) {
   return relu && !(v > T(0)) ? T(0) : v;
 }
+
+// A plane surrounded by a zero frame: element (i, j) of the image sits at
+// data[(i + top)·width + (j + left)], and every position in [0, height) × [0, width) is readable.
+template <class T>
+struct FramedPlane {
+  std::vector<T> data;
+  int width = 0;
+
+  // Copies the h × w block at `src` (rows `src_stride` apart) with `top`/`left` rows/columns of
+  // zeros before it and enough after it to make the frame height × width; relu folds the ReLU in.
+  void fill(const T* src, int src_stride, int h, int w, int top, int left, int height,
+            int frame_width, bool relu) {
+    width = frame_width;
+    data.assign(static_cast<size_t>(height) * width, T(0));
+    for (int i = 0; i < h; ++i) {
+      T* row = data.data() + static_cast<size_t>(i + top) * width + left;
+      for (int j = 0; j < w; ++j) row[j] = folded_relu(src[i * src_stride + j], relu);
+    }
+  }
+  const T* row(int i) const { return data.data() + static_cast<size_t>(i) * width; }
+};
+
+// out[o, q] = Σ_{r,s} w[r, s] · in[o·stride + r·dil, q·stride + s·dil] for o < Ho, q < Wo: the
+// convolution on an already framed input. KR/KS/KSTRIDE > 0 fix R/S/stride at compile time so the
+// tap loops unroll and the q loop vectorises; 0 takes the runtime value (any other geometry).
+template <int KR, int KS, int KSTRIDE, class T>
+void correlate(const FramedPlane<T>& in, const T* w, int R_, int S_, int stride_, int dil, T* out,
+               int Ho, int Wo) {
+  const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
+  if constexpr (KR > 0 && KS > 0) {
+    // Fixed size: the taps of a few filter rows (all of a 3×3, one row of a 5×5: as many as
+    // registers hold) unroll inside the column loop, so it vectorises with one load per tap and
+    // one update of the output per pass. Same sum order as the generic loop below.
+    constexpr int kRowsPerPass = KR * KS <= 9 ? KR : 1;
+    T wk[KR * KS];
+    for (int t = 0; t < KR * KS; ++t) wk[t] = w[t];
+    for (int o = 0; o < Ho; ++o) {
+      T* out_row = out + o * Wo;
+      for (int q = 0; q < Wo; ++q) out_row[q] = T(0);
+      for (int r0 = 0; r0 < KR; r0 += kRowsPerPass) {
+        const T* in_rows[kRowsPerPass];
+        for (int i = 0; i < kRowsPerPass; ++i) in_rows[i] = in.row(o * stride + (r0 + i) * dil);
+        for (int q = 0; q < Wo; ++q) {
+          T sum = out_row[q];
+#pragma GCC unroll 8
+          for (int i = 0; i < kRowsPerPass; ++i)
+#pragma GCC unroll 8
+            for (int s = 0; s < KS; ++s)
+              sum += wk[(r0 + i) * KS + s] * in_rows[i][q * stride + s * dil];
+          out_row[q] = sum;
+        }
+      }
+    }
+    return;
+  }
+  for (int o = 0; o < Ho; ++o) {
+    T* out_row = out + o * Wo;
+    for (int q = 0; q < Wo; ++q) out_row[q] = T(0);
+    for (int r = 0; r < R; ++r) {
+      const T* in_row = in.row(o * stride + r * dil);
+      for (int s = 0; s < S; ++s) {
+        const T wv = w[r * S + s];
+        const T* src = in_row + s * dil;
+        for (int q = 0; q < Wo; ++q) out_row[q] += wv * src[q * stride];
+      }
+    }
+  }
+}
+
+// dw_tap[r, s] = Σ_{o,q} dy[o, q] · in[o·stride + r·dil, q·stride + s·dil] over one framed plane,
+// summed per row in T (vectorised as a simd reduction) and across rows in double.
+template <int KR, int KS, int KSTRIDE, class T>
+void weight_sums(const FramedPlane<T>& in, const T* dy, int R_, int S_, int stride_, int dil,
+                 int Ho, int Wo, double* dw_tap) {
+  const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
+  for (int r = 0; r < R; ++r)
+    for (int s = 0; s < S; ++s) {
+      double total = 0;
+      for (int o = 0; o < Ho; ++o) {
+        const T* src = in.row(o * stride + r * dil) + s * dil;
+        const T* dy_row = dy + o * Wo;
+        T row_sum = 0;
+#pragma omp simd reduction(+ : row_sum)
+        for (int q = 0; q < Wo; ++q) row_sum += dy_row[q] * src[q * stride];
+        total += row_sum;
+      }
+      dw_tap[r * S + s] = total;
+    }
+}
+
+// Calls f.template operator()<KR, KS, KSTRIDE>() with the DARTS geometries fixed at compile time
+// and <0, 0, 0> (all runtime) for every other one.
+template <class F>
+void with_fixed_geometry(int R, int S, int stride, F&& f) {
+  if (R == 3 && S == 3 && stride == 1) return f.template operator()<3, 3, 1>();
+  if (R == 3 && S == 3 && stride == 2) return f.template operator()<3, 3, 2>();
+  if (R == 5 && S == 5 && stride == 1) return f.template operator()<5, 5, 1>();
+  if (R == 5 && S == 5 && stride == 2) return f.template operator()<5, 5, 2>();
+  return f.template operator()<0, 0, 0>();
+}
+
+// The input frame the forward and dw read: pad_h/pad_w zeros before the image and room for every
+// tap of every output after it.
+int input_frame_height(const DepthwiseGeometry& g) {
+  return std::max(g.pad_h + g.H, (g.Ho - 1) * g.stride + (g.R - 1) * g.dilation + 1);
+}
+int input_frame_width(const DepthwiseGeometry& g) {
+  return std::max(g.pad_w + g.W, (g.Wo - 1) * g.stride + (g.S - 1) * g.dilation + 1);
+}
+template <class T>
+void frame_input(FramedPlane<T>& f, const T* xp, const DepthwiseGeometry& g) {
+  f.fill(xp, g.W, g.H, g.W, g.pad_h, g.pad_w, input_frame_height(g), input_frame_width(g),
+         g.relu_input);
+}
+
 }  // namespace
 
 // y[n,c,oh,ow] = Σ_{r,s} w[c,r,s] · relu?(x[n,c, oh·stride − pad_h + r·dil, ow·stride − pad_w + s·dil])
@@ -32,30 +144,18 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
     const scalar_t* px = x.data<scalar_t>();  // [N·C, H, W]
     const scalar_t* pw = w.data<scalar_t>();  // [C, R, S]
     scalar_t* py = y.data<scalar_t>();        // [N·C, Ho, Wo]
-#pragma omp parallel for if (planes * g.Ho * g.Wo > 8192)
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      const scalar_t* xp = px + plane * g.H * g.W;
-      const scalar_t* wc = pw + (plane % g.C) * g.R * g.S;
-      std::vector<double> acc(g.Wo);
-      for (int oh = 0; oh < g.Ho; ++oh) {
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (int r = 0; r < g.R; ++r) {
-          const int ih = oh * g.stride - g.pad_h + r * g.dilation;
-          if (ih < 0 || ih >= g.H) continue;  // zero padding
-          const scalar_t* xrow = xp + ih * g.W;
-          for (int s = 0; s < g.S; ++s) {
-            const int offset = s * g.dilation - g.pad_w;
-            int lo, hi;
-            valid_outputs(offset, g.stride, g.W, g.Wo, lo, hi);
-            const double wv = wc[r * g.S + s];
-            for (int ow = lo; ow < hi; ++ow)
-              acc[ow] += wv * folded_relu(xrow[ow * g.stride + offset], g.relu_input);
-          }
+    with_fixed_geometry(g.R, g.S, g.stride, [&]<int KR, int KS, int KSTRIDE>() {
+#pragma omp parallel if (planes * g.Ho * g.Wo > 8192)
+      {
+        FramedPlane<scalar_t> framed;  // x with the zero padding, per thread
+#pragma omp for
+        for (int64_t plane = 0; plane < planes; ++plane) {
+          frame_input(framed, px + plane * g.H * g.W, g);
+          correlate<KR, KS, KSTRIDE>(framed, pw + (plane % g.C) * g.R * g.S, g.R, g.S, g.stride,
+                                     g.dilation, py + plane * g.Ho * g.Wo, g.Ho, g.Wo);
         }
-        scalar_t* yrow = py + (plane * g.Ho + oh) * g.Wo;
-        for (int ow = 0; ow < g.Wo; ++ow) yrow[ow] = static_cast<scalar_t>(acc[ow]);
       }
-    }
+    });
   });
 }
 
@@ -65,59 +165,81 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
                                Tensor& dw, const DepthwiseConv2dParams& p) {
   const DepthwiseGeometry g = depthwise_geometry(x.shape(), w.shape(), dy.shape(), p);
   const int64_t N = x.size(0), planes = N * g.C;
+  const int taps = g.R * g.S;
+  // dw per plane in double, reduced per channel after the parallel loop (no shared writes, and
+  // the result does not depend on the thread count).
+  std::vector<double> plane_dw(dw.defined() ? static_cast<size_t>(planes) * taps : 0);
   dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
     const scalar_t* px = x.data<scalar_t>();    // [N·C, H, W]
     const scalar_t* pw = w.data<scalar_t>();    // [C, R, S]
     const scalar_t* pdy = dy.data<scalar_t>();  // [N·C, Ho, Wo]
-    if (dx.defined()) {
-      scalar_t* pdx = dx.data<scalar_t>();  // [N·C, H, W]
-#pragma omp parallel for if (planes * g.Ho * g.Wo > 8192)
-      for (int64_t plane = 0; plane < planes; ++plane) {
-        const scalar_t* xp = px + plane * g.H * g.W;
-        const scalar_t* wc = pw + (plane % g.C) * g.R * g.S;
-        const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
-        std::vector<double> acc(static_cast<size_t>(g.H) * g.W, 0.0);  // scatter target
-        for (int oh = 0; oh < g.Ho; ++oh)
-          for (int r = 0; r < g.R; ++r) {
-            const int ih = oh * g.stride - g.pad_h + r * g.dilation;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int s = 0; s < g.S; ++s) {
-              const int offset = s * g.dilation - g.pad_w;
-              int lo, hi;
-              valid_outputs(offset, g.stride, g.W, g.Wo, lo, hi);
-              const double wv = wc[r * g.S + s];
-              for (int ow = lo; ow < hi; ++ow)
-                acc[ih * g.W + ow * g.stride + offset] += wv * dyp[oh * g.Wo + ow];
+    scalar_t* pdx = dx.defined() ? dx.data<scalar_t>() : nullptr;  // [N·C, H, W]
+    with_fixed_geometry(g.R, g.S, g.stride, [&]<int KR, int KS, int KSTRIDE>() {
+#pragma omp parallel if (planes * g.Ho * g.Wo > 8192)
+      {
+        FramedPlane<scalar_t> framed_x, framed_dy;
+        std::vector<scalar_t> flipped(taps), acc;
+#pragma omp for
+        for (int64_t plane = 0; plane < planes; ++plane) {
+          const scalar_t* xp = px + plane * g.H * g.W;
+          const scalar_t* wc = pw + (plane % g.C) * taps;
+          const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
+          if (pdx) {
+            scalar_t* dxp = pdx + plane * g.H * g.W;
+            if (KSTRIDE == 1) {
+              // Stride 1: the scatter is itself a convolution, of dy framed by (R−1)·dil − pad
+              // rows/columns with the flipped filter: dx[i, j] = Σ_{r,s} w[R−1−r, S−1−s] ·
+              // dy[i + r·dil − ((R−1)·dil − pad_h), ...]. A gather, so it vectorises like the
+              // forward. (Padding wider than the filter reach never touches dx: crop it.)
+              const int top = (g.R - 1) * g.dilation - g.pad_h, left = (g.S - 1) * g.dilation - g.pad_w;
+              const int crop_t = std::max(0, -top), crop_l = std::max(0, -left);
+              const int rows = std::max(0, std::min(g.Ho - crop_t, g.H + g.pad_h - crop_t));
+              const int cols = std::max(0, std::min(g.Wo - crop_l, g.W + g.pad_w - crop_l));
+              framed_dy.fill(dyp + crop_t * g.Wo + crop_l, g.Wo, rows, cols, std::max(0, top),
+                             std::max(0, left), g.H + (g.R - 1) * g.dilation,
+                             g.W + (g.S - 1) * g.dilation, false);
+              for (int t = 0; t < taps; ++t) flipped[t] = wc[taps - 1 - t];
+              correlate<KR, KS, 1>(framed_dy, flipped.data(), g.R, g.S, 1, g.dilation, dxp, g.H,
+                                   g.W);
+            } else {
+              // Other strides: scatter w·dy into a frame shaped like forward's input frame (so no
+              // tap needs a bounds test), then crop the padding away.
+              const int frame_w = input_frame_width(g);
+              acc.assign(static_cast<size_t>(input_frame_height(g)) * frame_w, scalar_t(0));
+              const int stride = KSTRIDE ? KSTRIDE : g.stride, R = KR ? KR : g.R, S = KS ? KS : g.S;
+              for (int o = 0; o < g.Ho; ++o)
+                for (int r = 0; r < R; ++r) {
+                  scalar_t* acc_row = acc.data() + static_cast<size_t>(o * stride + r * g.dilation) * frame_w;
+                  for (int s = 0; s < S; ++s) {
+                    const scalar_t wv = wc[r * S + s];
+                    scalar_t* dst = acc_row + s * g.dilation;
+                    for (int q = 0; q < g.Wo; ++q) dst[q * stride] += wv * dyp[o * g.Wo + q];
+                  }
+                }
+              for (int i = 0; i < g.H; ++i)
+                for (int j = 0; j < g.W; ++j)
+                  dxp[i * g.W + j] = acc[static_cast<size_t>(i + g.pad_h) * frame_w + j + g.pad_w];
             }
+            // Through the folded ReLU: no gradient where the input was clamped.
+            if (g.relu_input)
+              for (int i = 0; i < g.H * g.W; ++i)
+                if (!(xp[i] > scalar_t(0))) dxp[i] = scalar_t(0);
           }
-        scalar_t* dxp = pdx + plane * g.H * g.W;
-        for (int i = 0; i < g.H * g.W; ++i)
-          dxp[i] = g.relu_input && !(xp[i] > scalar_t(0)) ? scalar_t(0)
-                                                          : static_cast<scalar_t>(acc[i]);
+          if (!plane_dw.empty()) {
+            frame_input(framed_x, xp, g);
+            weight_sums<KR, KS, KSTRIDE>(framed_x, dyp, g.R, g.S, g.stride, g.dilation, g.Ho,
+                                         g.Wo, plane_dw.data() + plane * taps);
+          }
+        }
       }
-    }
+    });
     if (dw.defined()) {
       scalar_t* pdw = dw.data<scalar_t>();  // [C, R, S]
-#pragma omp parallel for collapse(2) if (planes * g.Ho * g.Wo > 8192)
       for (int c = 0; c < g.C; ++c)
-        for (int tap = 0; tap < g.R * g.S; ++tap) {
-          const int r = tap / g.S, s = tap % g.S;
-          const int offset = s * g.dilation - g.pad_w;
-          int lo, hi;
-          valid_outputs(offset, g.stride, g.W, g.Wo, lo, hi);
+        for (int t = 0; t < taps; ++t) {
           double sum = 0;
-          for (int64_t n = 0; n < N; ++n) {
-            const scalar_t* xp = px + (n * g.C + c) * g.H * g.W;
-            const scalar_t* dyp = pdy + (n * g.C + c) * g.Ho * g.Wo;
-            for (int oh = 0; oh < g.Ho; ++oh) {
-              const int ih = oh * g.stride - g.pad_h + r * g.dilation;
-              if (ih < 0 || ih >= g.H) continue;
-              for (int ow = lo; ow < hi; ++ow)
-                sum += double(dyp[oh * g.Wo + ow]) *
-                       folded_relu(xp[ih * g.W + ow * g.stride + offset], g.relu_input);
-            }
-          }
-          pdw[c * g.R * g.S + tap] += static_cast<scalar_t>(sum);
+          for (int64_t n = 0; n < N; ++n) sum += plane_dw[(n * g.C + c) * taps + t];
+          pdw[c * taps + t] += static_cast<scalar_t>(sum);
         }
     }
   });

@@ -3,61 +3,148 @@
 
 namespace autonet::cpu {
 
+namespace {
+
+// Columns [q0, q1) of the outputs whose window lies wholly inside the image along one axis
+// (start o·stride − pad ≥ 0 and end o·stride − pad + k ≤ extent).
+void interior_range(int k, int stride, int pad, int extent, int n_out, int& q0, int& q1) {
+  q0 = (pad + stride - 1) / stride;
+  q1 = extent - k + pad < 0 ? 0 : (extent - k + pad) / stride + 1;
+  if (q1 > n_out) q1 = n_out;
+  if (q0 > q1) q0 = q1;
+}
+
+// The interior fast path: DARTS' 3×3 windows at stride 1 or 2 with K and STRIDE fixed at compile
+// time, so the window scan unrolls and the loop over output columns vectorises. Windows here need
+// no clipping, so the avg divisor is K·K under both count_include_pad rules (what
+// pool_avg_divisor returns for an unclipped window), and the max scan keeps pool_argmax's rule:
+// first maximum in row-major order (a later value wins only if strictly greater).
+template <int K, int STRIDE, class T>
+void interior_row_max(const T* xp, const PoolGeometry& g, int oh, int q0, int q1, T* y_row) {
+  const T* top = xp + (oh * STRIDE - g.ph) * g.W - g.pw;
+  for (int q = q0; q < q1; ++q) {
+    const T* win = top + q * STRIDE;
+    T best = win[0];
+#pragma GCC unroll 8
+    for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+      for (int w = 0; w < K; ++w) best = win[h * g.W + w] > best ? win[h * g.W + w] : best;
+    y_row[q] = best;
+  }
+}
+
+template <int K, int STRIDE, class T>
+void interior_row_avg(const T* xp, const PoolGeometry& g, int oh, int q0, int q1, T* y_row) {
+  const T* top = xp + (oh * STRIDE - g.ph) * g.W - g.pw;
+  for (int q = q0; q < q1; ++q) {
+    const T* win = top + q * STRIDE;
+    T sum = 0;
+#pragma GCC unroll 8
+    for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+      for (int w = 0; w < K; ++w) sum += win[h * g.W + w];
+    y_row[q] = sum / static_cast<T>(K * K);
+  }
+}
+
+// Calls f.template operator()<K, STRIDE>() for the square 3×3 windows at stride 1 or 2 (DARTS),
+// <0, 0> (no fast path) for anything else.
+template <class F>
+void with_fixed_window(const PoolGeometry& g, F&& f) {
+  const bool k3 = g.kh == 3 && g.kw == 3 && g.sh == g.sw;
+  if (k3 && g.sh == 1) return f.template operator()<3, 1>();
+  if (k3 && g.sh == 2) return f.template operator()<3, 2>();
+  return f.template operator()<0, 0>();
+}
+
+}  // namespace
+
 void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   const PoolGeometry g = pool_geometry(p, x.shape(), y.shape());
   const int64_t planes = x.size(0) * x.size(1);
+  int r0, r1, q0, q1;  // interior output rows and columns
+  interior_range(g.kh, g.sh, g.ph, g.H, g.Ho, r0, r1);
+  interior_range(g.kw, g.sw, g.pw, g.W, g.Wo, q0, q1);
   dispatch_float(x.dtype(), "pool2d_forward", [&]<class scalar_t>() {
     const scalar_t* px = x.data<scalar_t>();  // [N·C, H, W]
     scalar_t* py = y.data<scalar_t>();        // [N·C, Ho, Wo]
+    with_fixed_window(g, [&]<int K, int STRIDE>() {
 #pragma omp parallel for if (planes * g.Ho * g.Wo > 16384)
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      const scalar_t* xp = px + plane * g.H * g.W;
-      scalar_t* yp = py + plane * g.Ho * g.Wo;
-      for (int oh = 0; oh < g.Ho; ++oh)
-        for (int ow = 0; ow < g.Wo; ++ow) {
-          const PoolWindow win = pool_window(g, oh, ow);
-          if (g.is_max) {
-            yp[oh * g.Wo + ow] = xp[pool_argmax(xp, g, win)];
-            continue;
+      for (int64_t plane = 0; plane < planes; ++plane) {
+        const scalar_t* xp = px + plane * g.H * g.W;
+        scalar_t* yp = py + plane * g.Ho * g.Wo;
+        for (int oh = 0; oh < g.Ho; ++oh) {
+          const bool fast_row = K > 0 && oh >= r0 && oh < r1;
+          if (fast_row && g.is_max) interior_row_max<K, STRIDE>(xp, g, oh, q0, q1, yp + oh * g.Wo);
+          if (fast_row && !g.is_max) interior_row_avg<K, STRIDE>(xp, g, oh, q0, q1, yp + oh * g.Wo);
+          for (int ow = 0; ow < g.Wo; ++ow) {
+            if (fast_row && ow >= q0 && ow < q1) continue;  // done above
+            // The general case: the window clipped to the image.
+            const PoolWindow win = pool_window(g, oh, ow);
+            if (g.is_max) {
+              yp[oh * g.Wo + ow] = xp[pool_argmax(xp, g, win)];
+              continue;
+            }
+            scalar_t sum = 0;
+            for (int h = win.h0; h < win.h1; ++h)
+              for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
+            yp[oh * g.Wo + ow] = sum / static_cast<scalar_t>(pool_avg_divisor(g, oh, ow, win));
           }
-          double sum = 0;
-          for (int h = win.h0; h < win.h1; ++h)
-            for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
-          yp[oh * g.Wo + ow] = static_cast<scalar_t>(sum / pool_avg_divisor(g, oh, ow, win));
         }
-    }
+      }
+    });
   });
 }
 
 // dx = Σ over the windows covering each input: dy (max: only at the window's arg-max; avg:
-// dy / divisor). Scattered per plane, so planes run in parallel without races.
+// dy / divisor). Scattered per plane in ascending output order (the order the CUDA twin's gather
+// sums in), so planes run in parallel without races.
 void pool2d_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx,
                      const Pool2dParams& p) {
   const PoolGeometry g = pool_geometry(p, x.shape(), dy.shape());
   const int64_t planes = x.size(0) * x.size(1);
+  int r0, r1, q0, q1;  // interior output rows and columns
+  interior_range(g.kh, g.sh, g.ph, g.H, g.Ho, r0, r1);
+  interior_range(g.kw, g.sw, g.pw, g.W, g.Wo, q0, q1);
   dispatch_float(x.dtype(), "pool2d_backward", [&]<class scalar_t>() {
     const scalar_t* px = x.data<scalar_t>();    // [N·C, H, W]
     const scalar_t* pdy = dy.data<scalar_t>();  // [N·C, Ho, Wo]
     scalar_t* pdx = dx.data<scalar_t>();        // [N·C, H, W]
+    with_fixed_window(g, [&]<int K, int STRIDE>() {
 #pragma omp parallel for if (planes * g.Ho * g.Wo > 16384)
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      const scalar_t* xp = px + plane * g.H * g.W;
-      const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
-      scalar_t* dxp = pdx + plane * g.H * g.W;
-      for (int i = 0; i < g.H * g.W; ++i) dxp[i] = scalar_t(0);
-      for (int oh = 0; oh < g.Ho; ++oh)
-        for (int ow = 0; ow < g.Wo; ++ow) {
-          const PoolWindow win = pool_window(g, oh, ow);
-          const scalar_t grad = dyp[oh * g.Wo + ow];
+      for (int64_t plane = 0; plane < planes; ++plane) {
+        const scalar_t* xp = px + plane * g.H * g.W;
+        const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
+        scalar_t* dxp = pdx + plane * g.H * g.W;
+        for (int i = 0; i < g.H * g.W; ++i) dxp[i] = scalar_t(0);
+        for (int oh = 0; oh < g.Ho; ++oh) {
+          const bool fast_row = K > 0 && oh >= r0 && oh < r1;
           if (g.is_max) {
-            dxp[pool_argmax(xp, g, win)] += grad;
+            // (No fast path: the arg-max scan is branchy either way and the scatter dominates.)
+            for (int ow = 0; ow < g.Wo; ++ow)
+              dxp[pool_argmax(xp, g, pool_window(g, oh, ow))] += dyp[oh * g.Wo + ow];
             continue;
           }
-          const scalar_t share = grad / static_cast<scalar_t>(pool_avg_divisor(g, oh, ow, win));
-          for (int h = win.h0; h < win.h1; ++h)
-            for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
+          for (int ow = 0; ow < g.Wo; ++ow) {
+            const PoolWindow win = pool_window(g, oh, ow);
+            const scalar_t grad = dyp[oh * g.Wo + ow];
+            const scalar_t share =
+                grad / static_cast<scalar_t>(pool_avg_divisor(g, oh, ow, win));
+            if (fast_row && ow >= q0 && ow < q1) {
+              // Interior window: K×K taps known at compile time, no clipping.
+              scalar_t* top = dxp + win.h0 * g.W + win.w0;
+#pragma GCC unroll 8
+              for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+                for (int w = 0; w < K; ++w) top[h * g.W + w] += share;
+              continue;
+            }
+            for (int h = win.h0; h < win.h1; ++h)
+              for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
+          }
         }
-    }
+      }
+    });
   });
 }
 

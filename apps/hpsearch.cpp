@@ -1,0 +1,161 @@
+// `autonet hpsearch create|run|resume|status|best|export|plot`: hyperparameter studies kept in one
+// SQLite file. `worker` (hidden) is the trial process the coordinator starts.
+#include <fmt/core.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <memory>
+
+#include "apps/commands.h"
+#include "hpsearch/report.h"
+#include "hpsearch/runner.h"
+#include "hpsearch/store.h"
+#include "hpsearch/study.h"
+#include "hpsearch/worker.h"
+#include "hpsearch/workload.h"
+#include "hpsearch/workloads/seed_cnn.h"
+#include "runtime/error.h"
+
+namespace autonet::apps {
+
+namespace {
+
+struct RunFlags {
+  std::string study;
+  std::string device = "cpu";
+  int workers = 1;
+  int per_device = 1;
+  double gpu_mem_gib = 0;
+  int64_t trials = 0;
+  double wall_s = 0, trial_s = 0;
+  bool quiet = false;
+};
+
+void add_run_flags(CLI::App* cmd, RunFlags& f) {
+  cmd->add_option("study", f.study, "study file (.db)")->required();
+  cmd->add_option("--workers", f.workers, "worker processes (cpu), or a cap on GPU workers")
+      ->capture_default_str();
+  cmd->add_option("--device", f.device, "cpu, cuda (every GPU) or cuda:0,1")->capture_default_str();
+  cmd->add_option("--per-device", f.per_device, "trials at once per GPU")->capture_default_str();
+  cmd->add_option("--gpu-mem-gib", f.gpu_mem_gib,
+                  "memory budget per trial: as many trials per GPU as fit (overrides --per-device)");
+  cmd->add_option("--trials", f.trials, "trial budget (overrides the study's; 0 = keep)");
+  cmd->add_option("--wall-s", f.wall_s, "wall-clock budget of this run in seconds (0 = the study's)");
+  cmd->add_option("--trial-s", f.trial_s, "per-trial time limit in seconds (0 = the study's)");
+  cmd->add_flag("--quiet", f.quiet, "print only the summary");
+}
+
+void run(const RunFlags& f) {
+  hpsearch::RunOptions o;
+  o.worker_command = {hpsearch::self_executable(), "hpsearch", "worker"};
+  o.slots = hpsearch::plan_slots(f.device, f.workers, f.per_device, f.gpu_mem_gib);
+  if (f.trials > 0) o.max_trials = f.trials;
+  if (f.wall_s > 0) o.wall_s = f.wall_s;
+  if (f.trial_s > 0) o.trial_s = f.trial_s;
+  o.version = AUTONET_VERSION;
+  if (!f.quiet) o.log = [](const std::string& line) { fmt::print("{}\n", line); };
+  fmt::print("running {} on {} worker(s): {}\n", f.study, o.slots.size(), fmt::join(o.slots, ","));
+  const hpsearch::RunSummary s = hpsearch::run_study(f.study, o);
+  fmt::print("stopped by the {}: {} complete, {} pruned, {} failed, {} waiting\n", s.stopped_by,
+             s.complete, s.pruned, s.failed, s.waiting);
+  const hpsearch::StudySnapshot snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(f.study, true));
+  fmt::print("{}", hpsearch::status_text(snap));
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  AN_CHECK(out) << "cannot write " << path;
+  out << text;
+}
+
+}  // namespace
+
+void add_hpsearch_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("hpsearch", "Hyperparameter studies: samplers, pruning, parallel trials, reports");
+  cmd->require_subcommand(1);
+
+  CLI::App* create = cmd->add_subcommand("create", "Create a study file from a JSON config (validated)");
+  auto config = std::make_shared<std::string>();
+  auto study = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  create->add_option("config", *config, "study config (JSON): space, sampler, pruner, workload, budget")->required();
+  create->add_option("study", *study, "study file to create (.db)")->required();
+  create->add_flag("--force", *force, "replace an existing study file");
+  create->callback([config, study, force] {
+    const hpsearch::StudyConfig c = hpsearch::load_study_config(*config);
+    hpsearch::StudyStore::create(*study, c.to_json(), *force);
+    fmt::print("created study '{}' in {}: {} parameters, sampler {}, pruner {}, workload {}, {} trials\n",
+               c.name, *study, c.space.size(), c.sampler["name"].get<std::string>(),
+               c.pruner["name"].get<std::string>(), c.workload["name"].get<std::string>(), c.budget.trials);
+  });
+
+  auto run_flags = std::make_shared<RunFlags>();
+  CLI::App* run_cmd = cmd->add_subcommand("run", "Run a study until its budget is spent (continues where it stopped)");
+  add_run_flags(run_cmd, *run_flags);
+  run_cmd->callback([run_flags] { run(*run_flags); });
+  auto resume_flags = std::make_shared<RunFlags>();
+  CLI::App* resume = cmd->add_subcommand(
+      "resume", "Continue a study after a crash or kill: finished trials kept, interrupted ones re-run with the same parameters and seed");
+  add_run_flags(resume, *resume_flags);
+  resume->callback([resume_flags] { run(*resume_flags); });
+
+  CLI::App* status = cmd->add_subcommand("status", "Trial counts by state and the best trial");
+  auto status_study = std::make_shared<std::string>();
+  status->add_option("study", *status_study, "study file")->required();
+  status->callback([status_study] {
+    fmt::print("{}", hpsearch::status_text(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*status_study, true))));
+  });
+
+  CLI::App* best = cmd->add_subcommand("best", "Print the best complete trial as JSON");
+  auto best_study = std::make_shared<std::string>();
+  best->add_option("study", *best_study, "study file")->required();
+  best->callback([best_study] {
+    const auto snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*best_study, true));
+    const auto t = hpsearch::best_trial(snap);
+    AN_CHECK(t) << "study " << *best_study << " has no complete trial yet";
+    fmt::print("{}\n", hpsearch::Json{{"number", t->number}, {"value", *t->value}, {"params", t->params},
+                                      {"metrics", t->metrics}, {"seed", t->seed}}.dump(2));
+  });
+
+  CLI::App* exp = cmd->add_subcommand("export", "Write the trials as CSV and/or JSON");
+  auto exp_study = std::make_shared<std::string>();
+  auto csv = std::make_shared<std::string>();
+  auto json = std::make_shared<std::string>();
+  exp->add_option("study", *exp_study, "study file")->required();
+  exp->add_option("--csv", *csv, "CSV file (one row per trial; '-' for stdout)");
+  exp->add_option("--json", *json, "JSON file (config, trials with per-epoch values, events; '-' for stdout)");
+  exp->callback([exp_study, csv, json] {
+    AN_CHECK(!csv->empty() || !json->empty()) << "export: give --csv FILE and/or --json FILE";
+    const auto snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*exp_study, true));
+    if (!csv->empty()) *csv == "-" ? fmt::print("{}", hpsearch::export_csv(snap)) : write_file(*csv, hpsearch::export_csv(snap));
+    if (!json->empty()) {
+      const std::string text = hpsearch::export_json(snap).dump(2) + "\n";
+      *json == "-" ? fmt::print("{}", text) : write_file(*json, text);
+    }
+  });
+
+  CLI::App* plot = cmd->add_subcommand("plot", "Write the HTML report (SVG plots: history, curves, parallel coordinates, importance)");
+  auto plot_study = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>("report.html");
+  plot->add_option("study", *plot_study, "study file")->required();
+  plot->add_option("--out", *out, "HTML file")->capture_default_str();
+  plot->callback([plot_study, out] {
+    write_file(*out, hpsearch::html_report(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*plot_study, true))));
+    fmt::print("wrote {}\n", *out);
+  });
+
+  CLI::App* worker = cmd->add_subcommand("worker", "Trial worker process (started by run)");
+  worker->group("");  // hidden: not for people
+  auto in_fd = std::make_shared<int>(-1);
+  auto out_fd = std::make_shared<int>(-1);
+  worker->add_option("--in-fd", *in_fd)->required();
+  worker->add_option("--out-fd", *out_fd)->required();
+  worker->callback([in_fd, out_fd] {
+    hpsearch::register_training_workloads();
+    const int status = hpsearch::run_worker(*in_fd, *out_fd);
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+}  // namespace autonet::apps

@@ -1,0 +1,542 @@
+#include "hpsearch/runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include "hpsearch/store.h"
+#include "hpsearch/study.h"
+#include "runtime/device.h"
+#include "runtime/error.h"
+
+extern char** environ;
+
+namespace autonet::hpsearch {
+
+namespace {
+
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) {
+    const char* name = strsignal(WTERMSIG(status));
+    return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + (name ? name : "?") + ")";
+  }
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  return "ended (status " + std::to_string(status) + ")";
+}
+
+double json_number(const Json& v) { return v.is_number() ? v.get<double>() : NAN; }
+
+// An exclusive lock on "<study>.lock" for the coordinator's lifetime: one writer per study.
+class StudyLock {
+ public:
+  explicit StudyLock(const std::string& path) {
+    fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    AN_CHECK(fd_ >= 0) << "cannot create lock file " << path << ".lock: " << std::strerror(errno);
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      AN_THROW() << "study '" << path << "' is being run by another process";
+    }
+  }
+  ~StudyLock() { ::close(fd_); }  // closing releases the lock; so does a kill
+
+ private:
+  int fd_ = -1;
+};
+
+struct Slot {
+  std::string device;
+  pid_t pid = -1;
+  int to = -1, from = -1;
+  std::string buffer;
+  int64_t trial = -1;
+  double started = 0;
+  bool prune_sent = false;
+  std::string prune_reason;
+  std::vector<Intermediate> losses;  // this trial's reports, direction applied
+};
+
+class Coordinator {
+ public:
+  Coordinator(const std::string& path, const RunOptions& options)
+      : lock_(path), store_(StudyStore::open(path)), options_(options) {
+    AN_CHECK(!options.worker_command.empty()) << "run_study: no worker command";
+    AN_CHECK(!options.slots.empty()) << "run_study: no worker slots";
+    config_ = StudyConfig::from_json(store_.config());
+    sampler_ = config_.make_sampler();
+    pruner_ = config_.make_pruner();
+    budget_ = config_.budget;
+    if (options.max_trials) budget_.trials = *options.max_trials;
+    if (options.wall_s) budget_.wall_s = *options.wall_s;
+    if (options.trial_s) budget_.trial_s = *options.trial_s;
+    enqueued_ = config_.enqueue_defaults ? 1 : 0;
+    if (auto lag = store_.meta("sync_lag")) {
+      lag_ = std::stoll(*lag);
+    } else {
+      lag_ = static_cast<int64_t>(options.slots.size()) - 1;
+      store_.set_meta("sync_lag", std::to_string(lag_));
+    }
+    for (const std::string& d : options.slots) {
+      Slot slot;
+      slot.device = d;
+      slots_.push_back(slot);
+    }
+  }
+
+  ~Coordinator() {
+    for (Slot& s : slots_) stop_worker(s, /*kill=*/true);
+  }
+
+  RunSummary run() {
+    start_ = now_seconds();
+    trials_ = store_.trials();
+    for (const Event& e : store_.events())
+      if (e.kind == "worker_died") ++deaths_[e.trial];
+    for (TrialRecord& t : trials_) {
+      if (t.state != TrialState::Running) continue;
+      t.state = TrialState::Waiting;
+      t.intermediate.clear();
+      store_.transaction([&] {
+        store_.update_trial(t);
+        store_.clear_intermediate(t.number);
+        store_.add_event(t.number, "requeued", "was RUNNING when the previous run stopped; same parameters and seed");
+      });
+      say("trial " + std::to_string(t.number) + " was interrupted: re-queued");
+    }
+    RunSummary summary;
+    for (;;) {
+      if (budget_.wall_s > 0 && now_seconds() - start_ > budget_.wall_s) {
+        stop_all_for_wall_budget();
+        summary.stopped_by = "wall-clock budget";
+        break;
+      }
+      for (Slot& s : slots_)
+        if (s.trial < 0)
+          if (auto n = next_trial()) dispatch(s, *n);
+      bool busy = false;
+      for (const Slot& s : slots_) busy |= s.trial >= 0;
+      if (!busy) {
+        summary.stopped_by = exhausted_ ? "sampler exhausted" : "trial budget";
+        break;
+      }
+      wait_for_workers();
+      check_timeouts();
+    }
+    for (Slot& s : slots_) stop_worker(s, /*kill=*/false);
+    advance_tells(static_cast<int64_t>(trials_.size()));  // record the states of the last trials
+    for (const TrialRecord& t : trials_) {
+      summary.complete += t.state == TrialState::Complete;
+      summary.pruned += t.state == TrialState::Pruned;
+      summary.failed += t.state == TrialState::Failed;
+      summary.waiting += t.state == TrialState::Waiting;
+    }
+    return summary;
+  }
+
+ private:
+  void say(const std::string& line) const {
+    if (options_.log) options_.log(line);
+  }
+
+  // The next trial to run: a WAITING one, else a new suggestion when the budget and the
+  // determinism horizon allow. nullopt means "nothing now".
+  std::optional<int64_t> next_trial() {
+    for (const TrialRecord& t : trials_)
+      if (t.state == TrialState::Waiting) return t.number;
+    const int64_t n = static_cast<int64_t>(trials_.size());
+    if (n >= budget_.trials || exhausted_) return std::nullopt;
+    Json params;
+    if (n < enqueued_) {
+      params = config_.space.params_json(config_.space.defaults());
+    } else {
+      // Trial n sees exactly trials 0 … n−1−lag: wait until they are finished, tell them, and
+      // no more (telling a trial that finished early would make the suggestion timing-dependent).
+      advance_tells(n - lag_);
+      if (told_ < n - lag_) return std::nullopt;
+      const std::optional<Json> suggestion = sampler_->ask(n - enqueued_);
+      if (!suggestion) {
+        exhausted_ = true;
+        return std::nullopt;
+      }
+      params = *suggestion;
+    }
+    TrialRecord t;
+    t.number = n;
+    t.params = params;
+    t.seed = trial_seed(config_.seed, n);
+    t.created_at = now_seconds();
+    store_.insert_trial(t);
+    trials_.push_back(t);
+    return n;
+  }
+
+  void spawn(Slot& slot) {
+    int to[2], from[2];
+    AN_CHECK(::pipe2(to, O_CLOEXEC) == 0 && ::pipe2(from, O_CLOEXEC) == 0)
+        << "pipe: " << std::strerror(errno);
+    // Everything the child needs is built before fork: only async-signal-safe calls after it.
+    std::vector<std::string> args = options_.worker_command;
+    args.insert(args.end(), {"--in-fd", "3", "--out-fd", "4"});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    // CPU workers share the cores; GPU workers see their own card only.
+    const bool gpu = slot.device.rfind("cuda:", 0) == 0;
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+      const std::string entry(*e);
+      if (entry.rfind("CUDA_VISIBLE_DEVICES=", 0) == 0) continue;
+      if (!gpu && entry.rfind("OMP_NUM_THREADS=", 0) == 0) continue;
+      env.push_back(entry);
+    }
+    if (gpu) {
+      env.push_back("CUDA_VISIBLE_DEVICES=" + slot.device.substr(5));
+    } else {
+      const long cores = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+      const long share = std::max<long>(1, cores / static_cast<long>(slots_.size()));
+      env.push_back("OMP_NUM_THREADS=" + std::to_string(share));
+    }
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    AN_CHECK(pid >= 0) << "fork: " << std::strerror(errno);
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a killed coordinator takes its workers along
+      if (::getppid() != parent) ::_exit(1);
+      const int in = ::fcntl(to[0], F_DUPFD, 10), out = ::fcntl(from[1], F_DUPFD, 10);
+      ::dup2(in, 3);  // dup2 clears close-on-exec: fds 3 and 4 survive the exec
+      ::dup2(out, 4);
+      ::dup2(2, 1);   // stray prints must not corrupt the protocol pipe
+      ::execve(argv[0], argv.data(), envp.data());
+      ::_exit(127);
+    }
+    ::close(to[0]);
+    ::close(from[1]);
+    slot.pid = pid;
+    slot.to = to[1];
+    slot.from = from[0];
+    slot.buffer.clear();
+    // Wait for "ready": a worker command that cannot start must not eat trials.
+    pollfd p{slot.from, POLLIN, 0};
+    for (;;) {
+      const int r = ::poll(&p, 1, 60000);
+      if (r < 0 && errno == EINTR) continue;
+      std::vector<Json> lines;
+      if (r <= 0 || !read_lines(slot, lines) || lines.empty()) {
+        std::string cmd;
+        for (const std::string& a : options_.worker_command) cmd += a + " ";
+        int status = 0;
+        ::kill(slot.pid, SIGKILL);
+        ::waitpid(slot.pid, &status, 0);
+        close_fds(slot);
+        AN_THROW() << "cannot start worker `" << cmd << "`: " << describe_status(status);
+      }
+      if (lines.front().value("op", "") == "ready") break;
+    }
+  }
+
+  // Reads what is available; false at end of file. Complete lines are parsed into `out`.
+  bool read_lines(Slot& slot, std::vector<Json>& out) {
+    char chunk[8192];
+    const ssize_t n = ::read(slot.from, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) return false;
+    slot.buffer.append(chunk, static_cast<size_t>(n));
+    size_t eol;
+    while ((eol = slot.buffer.find('\n')) != std::string::npos) {
+      out.push_back(Json::parse(slot.buffer.substr(0, eol)));
+      slot.buffer.erase(0, eol + 1);
+    }
+    return true;
+  }
+
+  void close_fds(Slot& slot) {
+    if (slot.to >= 0) ::close(slot.to);
+    if (slot.from >= 0) ::close(slot.from);
+    slot.to = slot.from = -1;
+    slot.pid = -1;
+  }
+
+  void stop_worker(Slot& slot, bool kill) {
+    if (slot.pid < 0) return;
+    if (kill) {
+      ::kill(slot.pid, SIGKILL);
+    } else {
+      const std::string bye = Json{{"op", "exit"}}.dump() + "\n";
+      if (::write(slot.to, bye.data(), bye.size()) < 0) ::kill(slot.pid, SIGKILL);
+    }
+    int status = 0;
+    ::waitpid(slot.pid, &status, 0);
+    close_fds(slot);
+  }
+
+  bool send(Slot& slot, const Json& message) {
+    const std::string line = message.dump() + "\n";
+    size_t done = 0;
+    while (done < line.size()) {
+      const ssize_t n = ::write(slot.to, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  void dispatch(Slot& slot, int64_t number) {
+    if (slot.pid < 0) spawn(slot);
+    TrialRecord& t = trials_[number];
+    t.state = TrialState::Running;
+    t.attempts += 1;
+    t.device = slot.device;
+    t.version = options_.version;
+    t.started_at = now_seconds();
+    t.reason.clear();
+    store_.update_trial(t);
+    slot.trial = number;
+    slot.started = t.started_at;
+    slot.prune_sent = false;
+    slot.prune_reason.clear();
+    slot.losses.clear();
+    const std::string device = slot.device.rfind("cuda:", 0) == 0 ? "cuda:0" : "cpu";
+    say("trial " + std::to_string(number) + " started on " + slot.device + " " + t.params.dump());
+    if (!send(slot, {{"op", "trial"}, {"number", number}, {"seed", t.seed}, {"attempt", t.attempts},
+                     {"device", device}, {"params", t.params}, {"workload", config_.workload}}))
+      worker_died(slot);
+  }
+
+  void wait_for_workers() {
+    std::vector<pollfd> fds;
+    std::vector<Slot*> owners;
+    for (Slot& s : slots_)
+      if (s.pid >= 0 && s.trial >= 0) {
+        fds.push_back({s.from, POLLIN, 0});
+        owners.push_back(&s);
+      }
+    const int r = ::poll(fds.data(), fds.size(), 100);
+    if (r <= 0) return;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Slot& slot = *owners[i];
+      std::vector<Json> lines;
+      const bool open = read_lines(slot, lines);
+      for (const Json& m : lines)
+        if (slot.trial >= 0) handle(slot, m);
+      if (!open) worker_died(slot);
+    }
+  }
+
+  std::vector<const TrialRecord*> peers(int64_t number) const {
+    std::vector<const TrialRecord*> out;
+    for (int64_t m = 0; m < number - lag_ && m < static_cast<int64_t>(trials_.size()); ++m)
+      if (is_finished(trials_[m].state)) out.push_back(&trials_[m]);
+    return out;
+  }
+
+  void handle(Slot& slot, const Json& m) {
+    const std::string op = m.value("op", "");
+    const int64_t n = slot.trial;
+    if (op == "report") {
+      const Intermediate r{m["step"].get<int64_t>(), json_number(m["value"])};
+      store_.add_intermediate(n, r);
+      trials_[n].intermediate.push_back(r);
+      const double loss = config_.direction == Direction::Minimize ? r.value : -r.value;
+      slot.losses.push_back({r.step, loss});
+      const PruneDecision d = pruner_->decide(slot.losses, peers(n), config_.direction);
+      if (d.prune) {
+        slot.prune_sent = true;
+        slot.prune_reason = d.reason;
+      }
+      if (!send(slot, {{"op", d.prune ? "prune" : "continue"}})) worker_died(slot);
+    } else if (op == "done") {
+      const double value = json_number(m["value"]);
+      const Json metrics = m.value("metrics", Json::object());
+      slot.trial = -1;
+      if (slot.prune_sent) {
+        finish(n, TrialState::Pruned, value, metrics, slot.prune_reason);
+      } else if (!std::isfinite(value)) {
+        finish(n, TrialState::Failed, value, metrics, "the objective is not finite");
+      } else {
+        finish(n, TrialState::Complete, value, metrics, "");
+      }
+    } else if (op == "error") {
+      slot.trial = -1;
+      finish(n, TrialState::Failed, NAN, Json::object(), "error: " + m.value("message", std::string("?")));
+    }
+  }
+
+  void worker_died(Slot& slot) {
+    if (slot.pid < 0) return;  // already handled (never kill(-1, ...))
+    int status = 0;
+    ::kill(slot.pid, SIGKILL);  // it closed its pipe; make sure it is gone
+    ::waitpid(slot.pid, &status, 0);
+    const std::string why = describe_status(status);
+    close_fds(slot);
+    const int64_t n = slot.trial;
+    slot.trial = -1;
+    if (n < 0) return;
+    const int deaths = ++deaths_[n];
+    store_.add_event(n, "worker_died", "worker " + why + " on " + slot.device);
+    if (deaths <= budget_.retries) {
+      TrialRecord& t = trials_[n];
+      t.state = TrialState::Waiting;
+      t.intermediate.clear();
+      store_.transaction([&] {
+        store_.update_trial(t);
+        store_.clear_intermediate(n);
+        store_.add_event(n, "requeued", "after its worker " + why);
+      });
+      say("trial " + std::to_string(n) + ": worker " + why + "; re-queued");
+    } else {
+      finish(n, TrialState::Failed, NAN, Json::object(),
+             "worker died " + std::to_string(deaths) + " times (last: " + why + ")");
+    }
+  }
+
+  void check_timeouts() {
+    if (budget_.trial_s <= 0) return;
+    const double now = now_seconds();
+    for (Slot& s : slots_) {
+      if (s.trial < 0 || now - s.started <= budget_.trial_s) continue;
+      const int64_t n = s.trial;
+      s.trial = -1;
+      stop_worker(s, /*kill=*/true);
+      std::ostringstream why;
+      why << "timeout: ran longer than the per-trial budget of " << budget_.trial_s << " s";
+      finish(n, TrialState::Failed, NAN, Json::object(), why.str());
+    }
+  }
+
+  void stop_all_for_wall_budget() {
+    for (Slot& s : slots_) {
+      if (s.trial < 0) continue;
+      const int64_t n = s.trial;
+      s.trial = -1;
+      stop_worker(s, /*kill=*/true);
+      TrialRecord& t = trials_[n];
+      t.state = TrialState::Waiting;
+      t.intermediate.clear();
+      store_.transaction([&] {
+        store_.update_trial(t);
+        store_.clear_intermediate(n);
+        store_.add_event(n, "requeued", "stopped by the wall-clock budget; runs again on resume");
+      });
+    }
+    say("wall-clock budget reached: stopping");
+  }
+
+  void finish(int64_t n, TrialState state, double value, const Json& metrics, const std::string& reason) {
+    TrialRecord& t = trials_[n];
+    t.state = state;
+    t.value = std::isfinite(value) ? std::optional<double>(value) : std::nullopt;
+    t.metrics = metrics;
+    t.reason = reason;
+    t.finished_at = now_seconds();
+    store_.update_trial(t);
+    std::ostringstream line;
+    line << "trial " << n << " " << trial_state_name(state);
+    if (t.value) line << " value " << *t.value;
+    if (!reason.empty()) line << " (" << reason << ")";
+    line << " in " << std::fixed;
+    line.precision(2);
+    line << (t.finished_at - t.started_at) << " s";
+    say(line.str());
+  }
+
+  // Tells the sampler the finished trials numbered below `limit` it has not seen, in number
+  // order, stopping at the first unfinished one. A stored sampler state (from before a resume)
+  // must match the replay.
+  void advance_tells(int64_t limit) {
+    while (told_ < std::min<int64_t>(limit, static_cast<int64_t>(trials_.size())) &&
+           is_finished(trials_[told_].state)) {
+      sampler_->tell(trials_[told_]);
+      const Json state = sampler_->state();
+      if (const auto stored = store_.sampler_state(told_)) {
+        AN_CHECK(stored->dump() == state.dump())
+            << "replaying the study gives a different sampler state after trial " << told_
+            << " (stored " << stored->dump() << ", now " << state.dump()
+            << "): was it created by another version?";
+      } else {
+        store_.save_sampler_state(told_, state);
+      }
+      ++told_;
+    }
+  }
+
+  StudyLock lock_;
+  StudyStore store_;
+  RunOptions options_;
+  StudyConfig config_;
+  Budget budget_;
+  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Pruner> pruner_;
+  std::vector<TrialRecord> trials_;  // index == trial number
+  std::vector<Slot> slots_;
+  std::map<int64_t, int> deaths_;
+  int64_t told_ = 0, lag_ = 0, enqueued_ = 0;
+  bool exhausted_ = false;
+  double start_ = 0;
+};
+
+}  // namespace
+
+RunSummary run_study(const std::string& study_path, const RunOptions& options) {
+  ::signal(SIGPIPE, SIG_IGN);  // a dead worker's pipe must give EPIPE, not kill us
+  Coordinator coordinator(study_path, options);
+  return coordinator.run();
+}
+
+std::vector<std::string> plan_slots(const std::string& device, int workers, int per_device,
+                                    double memory_gib) {
+  std::vector<std::string> slots;
+  if (device == "cpu") {
+    AN_CHECK(workers >= 1) << "--workers must be >= 1";
+    slots.assign(static_cast<size_t>(workers), "cpu");
+    return slots;
+  }
+  AN_CHECK(device.rfind("cuda", 0) == 0) << "--device must be cpu, cuda or cuda:I,J,..., got '" << device << "'";
+  const std::vector<CudaDeviceInfo> gpus = cuda_devices();
+  std::string why;
+  AN_CHECK(!gpus.empty() && cuda_available(&why)) << "no CUDA device for the workers: " << why;
+  std::vector<int> chosen;
+  if (device == "cuda") {
+    for (const CudaDeviceInfo& g : gpus) chosen.push_back(g.index);
+  } else {
+    AN_CHECK(device.size() > 5 && device[4] == ':') << "bad --device '" << device << "'";
+    std::stringstream list(device.substr(5));
+    for (std::string item; std::getline(list, item, ',');) {
+      const int i = std::stoi(item);
+      AN_CHECK(i >= 0 && i < static_cast<int>(gpus.size())) << "no CUDA device " << i;
+      chosen.push_back(i);
+    }
+  }
+  for (int i : chosen) {
+    int k = std::max(1, per_device);
+    if (memory_gib > 0) {
+      const double total_gib = static_cast<double>(gpus[static_cast<size_t>(i)].total_memory) / (1 << 30);
+      k = std::max(1, static_cast<int>(total_gib / memory_gib));
+    }
+    for (int j = 0; j < k; ++j) slots.push_back("cuda:" + std::to_string(i));
+  }
+  if (workers > 0 && static_cast<int>(slots.size()) > workers) slots.resize(static_cast<size_t>(workers));
+  return slots;
+}
+
+std::string self_executable() {
+  char buffer[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+  AN_CHECK(n > 0) << "cannot read /proc/self/exe: " << std::strerror(errno);
+  return std::string(buffer, static_cast<size_t>(n));
+}
+
+}  // namespace autonet::hpsearch

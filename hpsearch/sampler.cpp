@@ -1,0 +1,147 @@
+#include "hpsearch/sampler.h"
+
+#include <cmath>
+#include <set>
+
+#include "runtime/error.h"
+
+namespace autonet::hpsearch {
+
+namespace {
+
+void check_known_options(const Json& config, const std::set<std::string>& known,
+                         const std::string& sampler) {
+  for (const auto& [key, _] : config.items())
+    AN_CHECK(key == "name" || known.count(key))
+        << "sampler '" << sampler << "': unknown option \"" << key << "\"";
+}
+
+// A trial's parameters as an internal point and its unit coordinates.
+std::vector<double> uniform_unit(SuggestionRng& rng, size_t dims) {
+  std::vector<double> u(dims);
+  for (double& x : u) x = rng.uniform();
+  return u;
+}
+
+}  // namespace
+
+std::unique_ptr<Sampler> make_sampler(const Json& config, const Space& space, uint64_t seed,
+                                      Direction direction) {
+  AN_CHECK(config.is_object() && config.contains("name") && config["name"].is_string())
+      << "the sampler must be an object with a \"name\" (wr2p, seed-compat, random, grid, "
+         "halton), got "
+      << config.dump();
+  const std::string name = config["name"].get<std::string>();
+  if (name == "random") {
+    check_known_options(config, {}, name);
+    return std::make_unique<RandomSampler>(space, seed);
+  }
+  if (name == "grid") {
+    check_known_options(config, {"points"}, name);
+    const int points = config.value("points", 5);
+    return std::make_unique<GridSampler>(space, points);
+  }
+  if (name == "halton") {
+    check_known_options(config, {}, name);
+    return std::make_unique<HaltonSampler>(space, seed);
+  }
+  if (name == "wr2p") {
+    const Wr2pOptions options = Wr2pOptions::from_json(config);
+    AN_CHECK(direction == Direction::Minimize || options.weights != Wr2pOptions::Weights::Inverse)
+        << "sampler 'wr2p': weights \"inverse\" (p ∝ 1/loss) needs a positive loss to minimise; "
+           "for a maximised objective use weights \"softmax\" or \"rank\"";
+    return std::make_unique<Wr2pSampler>(space, seed, options, direction);
+  }
+  if (name == "seed-compat") {
+    check_known_options(config, {}, name);
+    AN_CHECK(direction == Direction::Minimize)
+        << "sampler 'seed-compat' minimises a loss, as the notebook did";
+    return std::make_unique<SeedCompatSampler>(space, seed);
+  }
+  AN_THROW() << "unknown sampler '" << name << "' (expected wr2p, seed-compat, random, grid or halton)";
+}
+
+std::optional<Json> RandomSampler::ask(int64_t index) {
+  SuggestionRng rng(seed_, index);
+  return space_.params_json(space_.decode(uniform_unit(rng, space_.size())));
+}
+
+GridSampler::GridSampler(Space space, int points) : space_(std::move(space)) {
+  AN_CHECK(points >= 1) << "sampler 'grid': points must be >= 1, got " << points;
+  for (const ParamSpec& p : space_.params()) {
+    std::vector<double> axis;
+    if (!p.numeric()) {
+      for (size_t i = 0; i < p.choices.size(); ++i) axis.push_back(static_cast<double>(i));
+    } else {
+      const int n = p.type == ParamType::Int
+                        ? static_cast<int>(std::min<double>(points, p.high - p.low + 1))
+                        : points;
+      for (int i = 0; i < n; ++i) {
+        const double x = p.from_unit(n == 1 ? 0.5 : static_cast<double>(i) / (n - 1));
+        if (axis.empty() || axis.back() != x) axis.push_back(x);  // log ints can collide
+      }
+    }
+    axes_.push_back(axis);
+    AN_CHECK(size_ < (int64_t{1} << 40) / static_cast<int64_t>(axis.size()))
+        << "sampler 'grid': the grid has more than 2^40 points";
+    size_ *= static_cast<int64_t>(axis.size());
+  }
+}
+
+std::optional<Json> GridSampler::ask(int64_t index) {
+  if (index < 0 || index >= size_) return std::nullopt;
+  Point x(axes_.size());
+  for (size_t d = axes_.size(); d-- > 0;) {
+    const int64_t n = static_cast<int64_t>(axes_[d].size());
+    x[d] = axes_[d][index % n];
+    index /= n;
+  }
+  return space_.params_json(x);
+}
+
+HaltonSampler::HaltonSampler(Space space, uint64_t seed) : space_(std::move(space)) {
+  SuggestionRng rng(seed, -1);  // a stream no suggestion uses
+  for (size_t d = 0; d < space_.size(); ++d) shift_.push_back(rng.uniform());
+}
+
+std::optional<Json> HaltonSampler::ask(int64_t index) {
+  static const int kPrimes[] = {2,  3,  5,  7,  11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53,
+                                59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131};
+  AN_CHECK(space_.size() <= std::size(kPrimes))
+      << "sampler 'halton': at most " << std::size(kPrimes) << " parameters";
+  std::vector<double> u(space_.size());
+  for (size_t d = 0; d < u.size(); ++d) {
+    // Radical inverse of index+1 in base b (index 0 would put every coordinate at 0).
+    double f = 1.0, r = 0.0;
+    for (int64_t i = index + 1; i > 0; i /= kPrimes[d]) {
+      f /= kPrimes[d];
+      r += f * static_cast<double>(i % kPrimes[d]);
+    }
+    u[d] = std::fmod(r + shift_[d], 1.0);
+  }
+  return space_.params_json(space_.decode(u));
+}
+
+void BestTwo::update(Entry e) {
+  if (!best1) {
+    best1 = std::move(e);
+  } else if (e.loss < best1->loss) {
+    best2 = std::move(best1);
+    best1 = std::move(e);
+  } else if (!best2 || e.loss < best2->loss) {
+    best2 = std::move(e);
+  }
+}
+
+Json BestTwo::to_json(const Space& space) const {
+  Json out = Json::object();
+  auto entry = [&](const std::optional<Entry>& e) -> Json {
+    if (!e) return nullptr;
+    return {{"trial", e->trial}, {"loss", e->loss}, {"params", space.params_json(e->x)}};
+  };
+  out["best1"] = entry(best1);
+  out["best2"] = entry(best2);
+  return out;
+}
+
+}  // namespace autonet::hpsearch

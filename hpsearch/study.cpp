@@ -1,0 +1,95 @@
+#include "hpsearch/study.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "runtime/error.h"
+
+namespace autonet::hpsearch {
+
+StudyConfig StudyConfig::from_json(const Json& config) {
+  AN_CHECK(config.is_object()) << "a study config must be a JSON object";
+  static const std::set<std::string> known{"name",     "seed",   "direction", "objective",
+                                           "space",    "sampler", "pruner",   "workload",
+                                           "budget",   "enqueue_defaults"};
+  for (const auto& [key, _] : config.items())
+    AN_CHECK(known.count(key)) << "study config: unknown field \"" << key << "\"";
+  StudyConfig c;
+  try {
+    c.name = config.value("name", c.name);
+    c.seed = config.value("seed", c.seed);
+    c.direction = parse_direction(config.value("direction", std::string("minimize")));
+    c.objective = config.value("objective", c.objective);
+    c.enqueue_defaults = config.value("enqueue_defaults", false);
+  } catch (const nlohmann::json::exception& e) {
+    AN_THROW() << "study config: " << e.what();
+  }
+  AN_CHECK(config.contains("space")) << "study config: missing \"space\"";
+  c.space = Space::from_json(config["space"]);
+  if (config.contains("sampler")) c.sampler = config["sampler"];
+  if (config.contains("pruner")) c.pruner = config["pruner"];
+  if (config.contains("workload")) c.workload = config["workload"];
+  AN_CHECK(c.workload.is_object() && c.workload.contains("name") && c.workload["name"].is_string())
+      << "study config: \"workload\" must be an object with a \"name\"";
+  if (config.contains("budget")) {
+    const Json& b = config["budget"];
+    AN_CHECK(b.is_object()) << "study config: \"budget\" must be an object";
+    for (const auto& [key, _] : b.items())
+      AN_CHECK(key == "trials" || key == "wall_s" || key == "trial_s" || key == "retries")
+          << "study config: unknown budget field \"" << key << "\" (trials, wall_s, trial_s, retries)";
+    c.budget.trials = b.value("trials", c.budget.trials);
+    c.budget.wall_s = b.value("wall_s", c.budget.wall_s);
+    c.budget.trial_s = b.value("trial_s", c.budget.trial_s);
+    c.budget.retries = b.value("retries", c.budget.retries);
+    AN_CHECK(c.budget.trials >= 1 && c.budget.wall_s >= 0 && c.budget.trial_s >= 0 &&
+             c.budget.retries >= 0)
+        << "study config: budget values must be >= 0 (trials >= 1)";
+  }
+  c.make_sampler();  // validates the sampler against the space
+  c.make_pruner();
+  return c;
+}
+
+Json StudyConfig::to_json() const {
+  return {{"name", name},
+          {"seed", seed},
+          {"direction", direction_name(direction)},
+          {"objective", objective},
+          {"space", space.to_json()},
+          {"sampler", sampler},
+          {"pruner", pruner},
+          {"workload", workload},
+          {"budget",
+           {{"trials", budget.trials},
+            {"wall_s", budget.wall_s},
+            {"trial_s", budget.trial_s},
+            {"retries", budget.retries}}},
+          {"enqueue_defaults", enqueue_defaults}};
+}
+
+std::unique_ptr<Sampler> StudyConfig::make_sampler() const {
+  return hpsearch::make_sampler(sampler, space, seed, direction);
+}
+
+std::unique_ptr<Pruner> StudyConfig::make_pruner() const { return hpsearch::make_pruner(pruner); }
+
+StudyConfig load_study_config(const std::string& path) {
+  std::ifstream in(path);
+  AN_CHECK(in) << "cannot read study config '" << path << "'";
+  std::stringstream text;
+  text << in.rdbuf();
+  Json config;
+  try {
+    config = Json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    AN_THROW() << "study config '" << path << "' is not valid JSON: " << e.what();
+  }
+  try {
+    return StudyConfig::from_json(config);
+  } catch (const Error& e) {
+    AN_THROW() << "study config '" << path << "': " << e.what();
+  }
+}
+
+}  // namespace autonet::hpsearch

@@ -1,0 +1,25 @@
+// test_hpsearch is also its own trial worker and, for the kill test, its own coordinator:
+//   test_hpsearch --hpsearch-worker --in-fd 3 --out-fd 4
+//   test_hpsearch --hpsearch-run STUDY.db
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "hpsearch/runner.h"
+#include "hpsearch/worker.h"
+#include "hpsearch/workloads/seed_cnn.h"
+
+int main(int argc, char** argv) {
+  autonet::hpsearch::register_training_workloads();
+  if (argc >= 6 && std::strcmp(argv[1], "--hpsearch-worker") == 0)
+    return autonet::hpsearch::run_worker(std::stoi(argv[3]), std::stoi(argv[5]));
+  if (argc >= 3 && std::strcmp(argv[1], "--hpsearch-run") == 0) {
+    autonet::hpsearch::RunOptions options;
+    options.worker_command = {autonet::hpsearch::self_executable(), "--hpsearch-worker"};
+    autonet::hpsearch::run_study(argv[2], options);
+    return 0;
+  }
+  testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

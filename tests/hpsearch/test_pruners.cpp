@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "hpsearch/pruner.h"
+
+namespace autonet::hpsearch {
+namespace {
+
+TrialRecord peer(int64_t n, std::vector<double> values, TrialState state = TrialState::Complete) {
+  TrialRecord t;
+  t.number = n;
+  t.state = state;
+  for (size_t i = 0; i < values.size(); ++i) t.intermediate.push_back({static_cast<int64_t>(i + 1), values[i]});
+  t.value = values.back();
+  return t;
+}
+
+std::vector<Intermediate> curve(std::vector<double> values) {
+  std::vector<Intermediate> out;
+  for (size_t i = 0; i < values.size(); ++i) out.push_back({static_cast<int64_t>(i + 1), values[i]});
+  return out;
+}
+
+TEST(MedianPruner, StopsATrialWorseThanTheMedianAfterStartupAndWarmup) {
+  auto p = make_pruner({{"name", "median"}, {"startup_trials", 3}, {"warmup_steps", 1}});
+  const std::vector<TrialRecord> peers{peer(0, {4, 3, 2}), peer(1, {5, 4, 3}), peer(2, {6, 5, 4})};
+  std::vector<const TrialRecord*> view;
+  for (const auto& t : peers) view.push_back(&t);
+  EXPECT_FALSE(p->decide(curve({9}), view, Direction::Minimize).prune);  // warm-up step 1
+  const PruneDecision d = p->decide(curve({9, 8}), view, Direction::Minimize);  // median at 2 is 4
+  EXPECT_TRUE(d.prune);
+  EXPECT_NE(d.reason.find("median"), std::string::npos);
+  EXPECT_FALSE(p->decide(curve({9, 4}), view, Direction::Minimize).prune);  // equal: keep
+  EXPECT_FALSE(p->decide(curve({9, 3.5}), view, Direction::Minimize).prune);
+  view.pop_back();  // only 2 complete peers < startup_trials
+  EXPECT_FALSE(p->decide(curve({9, 8}), view, Direction::Minimize).prune);
+}
+
+TEST(MedianPruner, MaximisedObjectivesCompareTheOtherWay) {
+  auto p = make_pruner({{"name", "median"}, {"startup_trials", 1}});
+  const TrialRecord a = peer(0, {0.5, 0.6}), b = peer(1, {0.7, 0.8});
+  // Losses are the negated accuracies; the median accuracy at step 2 is 0.7.
+  EXPECT_TRUE(p->decide(curve({-0.4, -0.5}), {&a, &b}, Direction::Maximize).prune);
+  EXPECT_FALSE(p->decide(curve({-0.4, -0.75}), {&a, &b}, Direction::Maximize).prune);
+}
+
+TEST(AshaPruner, RungsAtGeometricStepsKeepTheTopFraction) {
+  AshaPruner p({{"name", "asha"}, {"min_resource", 1}, {"reduction_factor", 3}});
+  EXPECT_TRUE(p.is_rung(1));
+  EXPECT_TRUE(p.is_rung(3));
+  EXPECT_TRUE(p.is_rung(9));
+  EXPECT_FALSE(p.is_rung(2));
+  EXPECT_FALSE(p.is_rung(6));
+  std::vector<TrialRecord> peers;
+  for (int i = 0; i < 5; ++i) peers.push_back(peer(i, {1.0 + i, 1.0 + i, 1.0 + i}));
+  std::vector<const TrialRecord*> view;
+  for (const auto& t : peers) view.push_back(&t);
+  // Rung step 3 holds {1,2,3,4,5} + mine: 6 values, keep the best 2.
+  EXPECT_FALSE(p.decide(curve({9, 9, 1.5}), view, Direction::Minimize).prune);
+  EXPECT_TRUE(p.decide(curve({9, 9, 2.5}), view, Direction::Minimize).prune);
+  EXPECT_FALSE(p.decide(curve({9, 9}), view, Direction::Minimize).prune);  // step 2: no rung
+  // The first trial at a rung always goes on.
+  EXPECT_FALSE(p.decide(curve({100}), {}, Direction::Minimize).prune);
+}
+
+TEST(Pruner, NonFiniteOrDivergedValuesStopAtOnceWhateverTheRule) {
+  for (const char* name : {"none", "median", "asha"}) {
+    auto p = make_pruner({{"name", name}, {"diverge_above", 50.0}});
+    PruneDecision d = p->decide(curve({1.0, NAN}), {}, Direction::Minimize);
+    EXPECT_TRUE(d.prune) << name;
+    EXPECT_EQ(d.reason.rfind("diverged", 0), 0u) << d.reason;
+    d = p->decide(curve({1.0, INFINITY}), {}, Direction::Minimize);
+    EXPECT_TRUE(d.prune) << name;
+    d = p->decide(curve({60.0}), {}, Direction::Minimize);
+    EXPECT_TRUE(d.prune) << name;
+    EXPECT_NE(d.reason.find("above 50"), std::string::npos) << d.reason;
+    EXPECT_FALSE(p->decide(curve({40.0}), {}, Direction::Minimize).prune) << name;
+  }
+}
+
+}  // namespace
+}  // namespace autonet::hpsearch

@@ -1,0 +1,75 @@
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "hpsearch/report.h"
+#include "test_util.h"
+
+namespace autonet::hpsearch {
+namespace {
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+class ReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // x matters (target 0.3), y and c do not: importance must say so.
+    Json config = testing::synthetic_config({{"epochs", 3}, {"target", {{"x", {{"value", 0.3}, {"scale", 0.1}}}}}}, 16);
+    config["sampler"] = {{"name", "random"}};
+    path_ = testing::create_study(dir_.file("s.db"), config);
+    run_study(path_, testing::worker_options(2));
+  }
+  testing::ScratchDir dir_;
+  std::string path_;
+};
+
+TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerTrial) {
+  const auto snap = StudySnapshot::load(StudyStore::open(path_, true));
+  const std::string csv = export_csv(snap);
+  std::istringstream lines(csv);
+  std::string header;
+  std::getline(lines, header);
+  EXPECT_EQ(header, "number,state,value,param_x,param_y,param_c,metric_accuracy,seed,attempts,device,version,duration_s,reason");
+  EXPECT_EQ(count(csv, "\n"), 17u);
+  EXPECT_EQ(count(csv, ",COMPLETE,"), 16u);
+}
+
+TEST_F(ReportTest, JsonCarriesTrialsCurvesAndTheBest) {
+  const auto snap = StudySnapshot::load(StudyStore::open(path_, true));
+  const Json j = export_json(snap);
+  ASSERT_EQ(j["trials"].size(), 16u);
+  EXPECT_EQ(j["trials"][5]["intermediate"].size(), 3u);
+  EXPECT_EQ(j["study"]["sampler"]["name"], "random");
+  const auto best = best_trial(snap);
+  ASSERT_TRUE(best);
+  EXPECT_EQ(j["best"]["number"], best->number);
+  for (const TrialRecord& t : snap.trials) EXPECT_GE(*t.value, *best->value);
+}
+
+TEST_F(ReportTest, ImportanceRanksTheParameterThatMattersFirst) {
+  const auto imp = parameter_importance(StudySnapshot::load(StudyStore::open(path_, true)));
+  ASSERT_EQ(imp.size(), 3u);
+  EXPECT_EQ(imp[0].first, "x");
+  EXPECT_GT(imp[0].second, 0.6);
+  double sum = 0;
+  for (const auto& [_, v] : imp) sum += v;
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+}
+
+TEST_F(ReportTest, HtmlReportHoldsEveryPlotAsInlineSvg) {
+  const std::string html = html_report(StudySnapshot::load(StudyStore::open(path_, true)));
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_EQ(count(html, "<svg "), 5u);  // objective, accuracy, curves, parallel coords, importance
+  EXPECT_EQ(count(html, "<svg "), count(html, "</svg>"));
+  EXPECT_NE(html.find("best so far"), std::string::npos);
+  EXPECT_NE(html.find("Parallel coordinates"), std::string::npos);
+  EXPECT_NE(html.find("Parameter importance"), std::string::npos);
+  EXPECT_EQ(html.find("nan"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace autonet::hpsearch

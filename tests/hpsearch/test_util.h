@@ -1,0 +1,56 @@
+// Shared helpers for the hpsearch tests: scratch folders and study files.
+#pragma once
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "hpsearch/runner.h"
+#include "hpsearch/store.h"
+#include "hpsearch/study.h"
+
+namespace autonet::hpsearch::testing {
+
+// A fresh folder per test, removed at the end.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            ("autonet-hp-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline Json synthetic_config(const Json& workload_extra = Json::object(), int64_t trials = 6) {
+  Json c = Json::parse(R"({
+    "name": "t", "seed": 7,
+    "space": {"x": {"type": "float", "low": 0, "high": 1},
+              "y": {"type": "float", "low": 0.01, "high": 1, "log": true},
+              "c": {"type": "categorical", "choices": ["p", "q", "r"]}},
+    "workload": {"name": "synthetic", "epochs": 3, "target": {"x": 0.3, "c": "q"}}})");
+  for (const auto& [k, v] : workload_extra.items()) c["workload"][k] = v;
+  c["budget"] = {{"trials", trials}};
+  return c;
+}
+
+inline RunOptions worker_options(int workers = 1) {
+  RunOptions o;
+  o.worker_command = {self_executable(), "--hpsearch-worker"};
+  o.slots.assign(static_cast<size_t>(workers), "cpu");
+  return o;
+}
+
+inline std::string create_study(const std::string& path, const Json& config) {
+  StudyStore::create(path, StudyConfig::from_json(config).to_json());
+  return path;
+}
+
+}  // namespace autonet::hpsearch::testing
