@@ -62,12 +62,24 @@ void BM_SearchStep(benchmark::State& state) {
   const Tensor yv = Tensor::from_vector(labels, {shape.batch}).to(device);
 
   auto step = [&] { darts::search_step(net, architect, sgd, xt, yt, xv, yv, 5.0); };
-  if (device.is_cpu()) host_reset_peak();
-  run_timed(state, device, step, 0.0);
+  step();  // warm-up: first-touch allocations, BLAS/cuBLAS state, the momentum buffer's first use
+  synchronize(device);
+  if (device.is_cuda())
+    cuda_reset_peak(device.index);
+  else
+    host_reset_peak();
+  DeviceTimer timer(device);
+  for (auto _ : state) {
+    timer.start();
+    step();
+    state.SetIterationTime(timer.stop());
+  }
   state.counters["images/s"] =
       benchmark::Counter(static_cast<double>(shape.batch) * state.iterations(),
                          benchmark::Counter::kIsRate);
-  if (device.is_cpu()) state.counters["peak_MiB"] = host_memory_stats().peak_bytes / 1048576.0;
+  const MemoryStats memory =
+      device.is_cuda() ? cuda_memory_stats(device.index) : host_memory_stats();
+  state.counters["peak_MiB"] = memory.peak_bytes / 1048576.0;
 }
 
 void rows_on(benchmark::internal::Benchmark* b, int64_t dev) {
