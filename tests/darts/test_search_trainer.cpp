@@ -163,6 +163,16 @@ TEST(SearchTrainer, ResumeErrorsAreClear) {
   EXPECT_THROW(run_search(c, data, tmp / "wide", quiet()), Error);
 }
 
+// An odd C is valid: every FactorizedReduce of the network gets the doubled (even) channel count
+// of a reduction cell, so nothing needs C itself to be even.
+TEST(SearchTrainer, OddChannelCountsRun) {
+  test::TempDir tmp("search-odd");
+  SearchRunConfig c = tiny_search(false);
+  c.channels = 3;
+  c.epochs = 1;
+  EXPECT_TRUE(run_search(c, test::tiny_images(8, 4, 8), tmp / "r", quiet()).finished);
+}
+
 TEST(SearchTrainer, BadConfigsAreRejected) {
   const data::ImageData data = test::tiny_images(16, 4, 8);
   auto message = [](SearchRunConfig c) {
