@@ -1,0 +1,87 @@
+// Differentiable ops: one wrapper per kernel entry. Each runs the forward kernel, and when a
+// gradient is needed records a node whose closure captures only what the backward kernel reads
+// (relu keeps its output, global_avg_pool only its input's shape, max-pool its input and output).
+// Input gradients land through GradTarget (written, then added when the input already has a
+// gradient), parameter gradients through accumulate_target (the kernels accumulate).
+//
+// Shapes must match exactly: there is no broadcasting (DARTS never needs it).
+#pragma once
+#include <vector>
+
+#include "autograd/variable.h"
+#include "kernels/batch_norm.h"
+#include "kernels/concat.h"
+#include "kernels/conv2d.h"
+#include "kernels/depthwise_conv2d.h"
+#include "kernels/dropout.h"
+#include "kernels/pool2d.h"
+
+namespace autonet {
+
+// ---- elementwise (same shapes)
+Variable add(const Variable& a, const Variable& b);
+Variable sub(const Variable& a, const Variable& b);
+Variable mul(const Variable& a, const Variable& b);
+Variable scale(const Variable& x, double factor);
+Variable relu(const Variable& x);
+Variable tanh(const Variable& x);
+Variable sigmoid(const Variable& x);
+Variable exp(const Variable& x);
+Variable log(const Variable& x);
+
+// ---- reductions
+Variable sum(const Variable& x);                 // all elements → [1]
+Variable mean(const Variable& x);                // all elements → [1]
+Variable sum(const Variable& x, int64_t axis);   // axis removed (negative counts from the end)
+Variable mean(const Variable& x, int64_t axis);
+
+// ---- dense
+Variable matmul(const Variable& a, const Variable& b);  // a [m, k] · b [k, n] → [m, n]
+// x [N, in] · weight[out, in]ᵀ + bias [out] (bias may be undefined).
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias = Variable());
+
+// ---- convolution and pooling (NCHW)
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
+                const Conv2dParams& p);
+// weight [C, 1, R, S]; p.relu_input folds a ReLU on x into the convolution.
+Variable depthwise_conv2d(const Variable& x, const Variable& weight,
+                          const DepthwiseConv2dParams& p);
+Variable pool2d(const Variable& x, const Pool2dParams& p);
+Variable max_pool2d(const Variable& x, int64_t kernel, int64_t stride, int64_t pad);
+// count_include_pad = false, as in DARTS' pooling candidates.
+Variable avg_pool2d(const Variable& x, int64_t kernel, int64_t stride, int64_t pad,
+                    bool count_include_pad = false);
+Variable global_avg_pool(const Variable& x);  // [N, C, H, W] → [N, C]
+
+// ---- normalisation
+// x [N, C, H, W] or [N, C]. weight/bias [C] or undefined (affine = false). running_mean/var [C]
+// are updated in place in training when defined; eval normalises with them.
+Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
+                    Tensor running_mean, Tensor running_var, const BatchNormParams& p);
+
+// ---- DARTS mixed op: Σ_k weights[k] · ys[k]; weights [K] (e.g. softmax(α) row) is differentiable.
+Variable mixed_sum(const Variable& weights, const std::vector<Variable>& ys);
+
+// ---- softmax and losses
+Variable softmax(const Variable& x);      // over the last axis
+Variable log_softmax(const Variable& x);  // over the last axis
+// logits [N, C], targets [N] i64 → mean loss [1].
+Variable cross_entropy(const Variable& logits, const Tensor& targets,
+                       double label_smoothing = 0.0);
+Variable nll(const Variable& log_probs, const Tensor& targets);  // → [1]
+
+// ---- lookup, stochastic, structural
+Variable embedding(const Variable& weight, const Tensor& ids);  // [V, D], ids i64 [S...] → [S..., D]
+// p = 0 returns x itself. The mask comes from `key` (same on CPU and GPU, recomputed in backward).
+Variable dropout(const Variable& x, double p, const PhiloxKey& key, int64_t mask_period = 0);
+Variable concat(const std::vector<Variable>& xs, int64_t axis);
+Variable slice2d(const Variable& x, const Slice2dParams& p);
+Variable view(const Variable& x, const Shape& shape);     // shares storage; one -1 inferred
+Variable reshape(const Variable& x, const Shape& shape);  // view, copying first if needed
+// x[index] along the leading axis, as a view (a row of softmax(α) for one mixed op).
+Variable select(const Variable& x, int64_t index);
+// Zeros with no gradient path (DARTS' `none` op): consumers get no contribution back from it.
+Variable zeros(const Shape& shape, DType dtype, Device device);
+Variable zeros_like(const Variable& x);
+
+}  // namespace autonet

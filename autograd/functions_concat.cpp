@@ -1,0 +1,50 @@
+// Concatenation along an axis and strided spatial slicing.
+#include "autograd/function_util.h"
+#include "autograd/functions.h"
+
+namespace autonet {
+using namespace detail;
+
+Variable concat(const std::vector<Variable>& xs, int64_t axis) {
+  AN_CHECK(!xs.empty()) << "concat of no inputs";
+  const int64_t dims = xs[0].dim();
+  const int64_t a = axis < 0 ? axis + dims : axis;
+  AN_CHECK(a >= 0 && a < dims) << "concat axis " << axis << " out of range for "
+                               << xs[0].value().describe();
+  std::vector<Tensor> values;
+  std::vector<TensorSpec> specs;
+  Shape out_shape = xs[0].shape();
+  out_shape[a] = 0;
+  for (const Variable& x : xs) {
+    AN_CHECK(x.dim() == dims) << "concat: " << x.value().describe() << " and "
+                              << xs[0].value().describe() << " differ in rank";
+    values.push_back(x.value());
+    specs.push_back(TensorSpec::of(x.value()));
+    out_shape[a] += x.size(a);
+  }
+  Tensor y = empty_as(out_shape, values[0]);
+  concat_forward(values, a, y);
+  return make_result("concat", y, xs, [specs, a](const Tensor& dy, const SlotList& in) {
+    std::vector<GradTarget> targets;
+    targets.reserve(in.size());
+    std::vector<Tensor> dxs;
+    for (size_t i = 0; i < in.size(); ++i) {
+      targets.emplace_back(*in[i], specs[i]);
+      dxs.push_back(targets.back().tensor);
+    }
+    concat_backward(dy, a, dxs);
+    for (GradTarget& t : targets) t.finish();
+  });
+}
+
+Variable slice2d(const Variable& x, const Slice2dParams& p) {
+  AN_CHECK(x.dim() == 4) << "slice2d expects [N, C, H, W], got " << x.value().describe();
+  Tensor y = empty_as({x.size(0), x.size(1), p.out_h, p.out_w}, x.value());
+  slice2d_forward(x.value(), y, p);
+  const TensorSpec x_spec = TensorSpec::of(x.value());
+  return make_result("slice2d", y, {x}, [=](const Tensor& dy, const SlotList& in) {
+    write_grad(*in[0], x_spec, [&](Tensor& dx) { slice2d_backward(dy, dx, p); });
+  });
+}
+
+}  // namespace autonet

@@ -1,0 +1,106 @@
+// Elementwise ops, views and zeros: the wrappers built on kernels/elementwise.h alone.
+#include "autograd/function_util.h"
+#include "autograd/functions.h"
+#include "kernels/elementwise.h"
+
+namespace autonet {
+using namespace detail;
+
+namespace {
+Variable binary(BinaryOp op, const char* name, const Variable& a, const Variable& b) {
+  Tensor out = empty_like(a.value());
+  binary_forward(op, a.value(), b.value(), out);
+  if (op != BinaryOp::mul) {
+    // d(a ± b) = da ± db: nothing to keep.
+    const double sign_b = op == BinaryOp::add ? 1.0 : -1.0;
+    return make_result(name, out, {a, b}, [sign_b](const Tensor& dy, const SlotList& in) {
+      accumulate_grad(*in[0], dy, 1.0);
+      accumulate_grad(*in[1], dy, sign_b);
+    });
+  }
+  // d(a·b) = b·da + a·db: keep each factor only if the other one needs its gradient.
+  Tensor keep_a = b.requires_grad() ? a.value() : Tensor();
+  Tensor keep_b = a.requires_grad() ? b.value() : Tensor();
+  const TensorSpec spec = TensorSpec::of(out);
+  return make_result(name, out, {a, b}, [keep_a, keep_b, spec](const Tensor& dy,
+                                                              const SlotList& in) {
+    write_grad(*in[0], spec, [&](Tensor& da) { binary_forward(BinaryOp::mul, dy, keep_b, da); });
+    write_grad(*in[1], spec, [&](Tensor& db) { binary_forward(BinaryOp::mul, dy, keep_a, db); });
+  });
+}
+
+Variable unary(UnaryOp op, const Variable& x) {
+  Tensor y = empty_like(x.value());
+  unary_forward(op, x.value(), y);
+  // relu', tanh', sigmoid' and exp' read only the output (relu: y > 0 exactly when x > 0), log'
+  // only the input; the kernel gets the kept tensor in both slots.
+  Tensor kept = op == UnaryOp::log ? x.value() : y;
+  return make_result(unary_op_name(op), y, {x}, [op, kept](const Tensor& dy, const SlotList& in) {
+    mode_grad(*in[0], TensorSpec::of(kept), [&](Tensor& dx, GradMode mode) {
+      unary_backward(op, kept, kept, dy, dx, mode);
+    });
+  });
+}
+}  // namespace
+
+Variable add(const Variable& a, const Variable& b) { return binary(BinaryOp::add, "add", a, b); }
+Variable sub(const Variable& a, const Variable& b) { return binary(BinaryOp::sub, "sub", a, b); }
+Variable mul(const Variable& a, const Variable& b) { return binary(BinaryOp::mul, "mul", a, b); }
+
+Variable scale(const Variable& x, double factor) {
+  Tensor y = empty_like(x.value());
+  axpby(factor, x.value(), 0.0, y);
+  return make_result("scale", y, {x}, [factor](const Tensor& dy, const SlotList& in) {
+    accumulate_grad(*in[0], dy, factor);
+  });
+}
+
+Variable relu(const Variable& x) { return unary(UnaryOp::relu, x); }
+Variable tanh(const Variable& x) { return unary(UnaryOp::tanh, x); }
+Variable sigmoid(const Variable& x) { return unary(UnaryOp::sigmoid, x); }
+Variable exp(const Variable& x) { return unary(UnaryOp::exp, x); }
+Variable log(const Variable& x) { return unary(UnaryOp::log, x); }
+
+Variable view(const Variable& x, const Shape& shape) {
+  Tensor y = x.value().view(shape);
+  const Shape x_shape = x.shape();
+  return make_result("view", y, {x}, [x_shape](const Tensor& dy, const SlotList& in) {
+    accumulate_grad(*in[0], dy.view(x_shape));
+  });
+}
+
+Variable reshape(const Variable& x, const Shape& shape) {
+  if (x.value().is_contiguous()) return view(x, shape);
+  Tensor y = x.value().contiguous().view(shape);
+  const Shape x_shape = x.shape();
+  return make_result("reshape", y, {x}, [x_shape](const Tensor& dy, const SlotList& in) {
+    accumulate_grad(*in[0], dy.view(x_shape));
+  });
+}
+
+Variable select(const Variable& x, int64_t index) {
+  AN_CHECK(x.dim() >= 1 && index >= 0 && index < x.size(0))
+      << "select(" << index << ") of " << x.value().describe();
+  Tensor y = x.value().select(0, index);  // contiguous: a block of the leading axis
+  const TensorSpec x_spec = TensorSpec::of(x.value());
+  return make_result("select", y, {x}, [x_spec, index](const Tensor& dy, const SlotList& in) {
+    GradSlot& slot = *in[0];
+    if (!slot.requires_grad) return;
+    if (!slot.grad.defined()) {
+      slot.grad = empty_of(x_spec);
+      fill(slot.grad, 0.0);
+    }
+    Tensor row = slot.grad.select(0, index);
+    axpby(1.0, dy, 1.0, row);
+  });
+}
+
+Variable zeros(const Shape& shape, DType dtype, Device device) {
+  Tensor z = Tensor::empty(shape, dtype, device);
+  fill(z, 0.0);
+  return Variable(z);
+}
+
+Variable zeros_like(const Variable& x) { return zeros(x.shape(), x.dtype(), x.device()); }
+
+}  // namespace autonet

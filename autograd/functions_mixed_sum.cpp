@@ -1,0 +1,43 @@
+// The DARTS mixed op's weighted sum over candidate outputs.
+#include "autograd/function_util.h"
+#include "autograd/functions.h"
+#include "kernels/mixed_sum.h"
+
+namespace autonet {
+using namespace detail;
+
+Variable mixed_sum(const Variable& weights, const std::vector<Variable>& ys) {
+  AN_CHECK(!ys.empty()) << "mixed_sum of no inputs";
+  std::vector<Tensor> y_values;
+  y_values.reserve(ys.size());
+  for (const Variable& y : ys) y_values.push_back(y.value());
+  Tensor out = empty_like(y_values[0]);
+  mixed_sum_forward(weights.value(), y_values, out);
+
+  // dw[k] = <dout, y_k> needs the candidates' outputs, but only when the weights need a
+  // gradient; dy_k = w[k]·dout needs only the weights. Without the outputs, dout stands in for
+  // them (same shape; the kernel reads ys only for dweights).
+  std::vector<Variable> inputs{weights};
+  inputs.insert(inputs.end(), ys.begin(), ys.end());
+  const Tensor w = weights.value();
+  if (!weights.requires_grad()) y_values.clear();
+  const TensorSpec y_spec = TensorSpec::of(out);
+  return make_result("mixed_sum", out, inputs, [=](const Tensor& dout, const SlotList& in) {
+    const size_t k = in.size() - 1;
+    std::vector<Tensor> kept = y_values;
+    if (kept.empty()) kept.assign(k, dout);
+    Tensor dweights = accumulate_target(*in[0], TensorSpec::of(w));
+    std::vector<GradTarget> targets;
+    targets.reserve(k);
+    std::vector<Tensor> dys;
+    dys.reserve(k);
+    for (size_t i = 0; i < k; ++i) {
+      targets.emplace_back(*in[i + 1], y_spec);
+      dys.push_back(targets.back().tensor);
+    }
+    mixed_sum_backward(w, kept, dout, dys, dweights);
+    for (GradTarget& t : targets) t.finish();
+  });
+}
+
+}  // namespace autonet

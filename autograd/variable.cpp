@@ -1,0 +1,220 @@
+#include "autograd/variable.h"
+
+#include <unordered_set>
+#include <utility>
+
+#include "kernels/elementwise.h"
+
+namespace autonet {
+
+// ---------------------------------------------------------------------------------------------
+// Variable
+
+Variable::Variable(Tensor value, bool requires_grad) : impl_(std::make_shared<Impl>()) {
+  AN_CHECK(value.defined()) << "Variable of an undefined tensor";
+  AN_CHECK(!requires_grad || dtype_is_float(value.dtype()))
+      << "only float tensors can require a gradient, got " << value.describe();
+  impl_->value = std::move(value);
+  impl_->slot = std::make_shared<GradSlot>();
+  impl_->slot->requires_grad = requires_grad;
+}
+
+Variable Variable::with_grad_view(Tensor value, Tensor grad) {
+  AN_CHECK(grad.defined() && grad.shape() == value.shape() && grad.dtype() == value.dtype() &&
+           grad.device() == value.device())
+      << "gradient view " << grad.describe() << " does not match value " << value.describe();
+  Variable v(std::move(value), true);
+  v.slot().grad = std::move(grad);
+  v.slot().grad_is_view = true;
+  return v;
+}
+
+const std::shared_ptr<GradSlot>& Variable::slot_ptr() const {
+  AN_CHECK(impl_) << "use of an undefined Variable";
+  return impl_->slot;
+}
+
+Tensor& Variable::value() const {
+  AN_CHECK(impl_) << "use of an undefined Variable";
+  return impl_->value;
+}
+
+Tensor& Variable::grad() const { return slot().grad; }
+
+void Variable::set_requires_grad(bool on) {
+  AN_CHECK(is_leaf()) << "set_requires_grad on a variable produced by " << producer()->op
+                      << ": only leaves can change it";
+  AN_CHECK(!on || dtype_is_float(dtype())) << "only float tensors can require a gradient";
+  slot().requires_grad = on;
+}
+
+void Variable::clear_grad() {
+  GradSlot& s = slot();
+  if (!s.grad.defined()) return;
+  if (s.grad_is_view) {
+    fill(s.grad, 0.0);
+  } else {
+    s.grad = Tensor();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node
+
+// Dropping the last handle on a deep graph (an unrolled RNN, a 100k-op chain) would otherwise
+// destroy node after node recursively and could overflow the stack: nodes that only this chain
+// owns are detached and destroyed one at a time, each with no inputs left.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> pending;
+  auto detach_inputs = [&pending](SlotList& inputs) {
+    for (auto& slot : inputs)
+      if (slot.use_count() == 1 && slot->producer && slot->producer.use_count() == 1)
+        pending.push_back(std::move(slot->producer));
+    inputs.clear();
+  };
+  detach_inputs(inputs);
+  while (!pending.empty()) {
+    std::shared_ptr<Node> node = std::move(pending.back());
+    pending.pop_back();
+    detach_inputs(node->inputs);
+  }  // `node` dies here with an empty input list
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recording
+
+namespace {
+thread_local bool t_grad_enabled = true;
+}
+
+bool grad_enabled() { return t_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+
+bool needs_grad(std::initializer_list<const Variable*> inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Variable* v : inputs)
+    if (v->defined() && v->requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Variable>& inputs) {
+  if (!t_grad_enabled) return false;
+  for (const Variable& v : inputs)
+    if (v.defined() && v.requires_grad()) return true;
+  return false;
+}
+
+Variable make_result(const char* op, Tensor value, const std::vector<Variable>& inputs,
+                     BackwardFn backward_fn) {
+  if (!needs_grad(inputs)) return Variable(std::move(value));
+  auto node = std::make_shared<Node>();
+  node->op = op;
+  node->inputs.reserve(inputs.size());
+  // An undefined optional input (a bias that is absent) gets a slot that never needs a gradient.
+  for (const Variable& v : inputs)
+    node->inputs.push_back(v.defined() ? v.slot_ptr() : std::make_shared<GradSlot>());
+  node->backward = std::move(backward_fn);
+  Variable out(std::move(value), true);
+  out.slot().producer = std::move(node);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reverse sweep
+
+namespace {
+// Slots reachable from `root` through producers, each after every slot it feeds (post-order of an
+// iterative DFS, so graph depth is not limited by the call stack).
+std::vector<GradSlot*> topological_order(GradSlot* root) {
+  std::vector<GradSlot*> order;
+  std::unordered_set<GradSlot*> visited{root};
+  std::vector<std::pair<GradSlot*, size_t>> stack{{root, 0}};  // slot, next input to visit
+  while (!stack.empty()) {
+    auto& [slot, next] = stack.back();
+    Node* node = slot->producer.get();
+    if (node && next < node->inputs.size()) {
+      GradSlot* input = node->inputs[next++].get();
+      if (input->requires_grad && visited.insert(input).second) stack.push_back({input, 0});
+      continue;
+    }
+    order.push_back(slot);
+    stack.pop_back();
+  }
+  return order;  // inputs before the slots they feed; root last
+}
+}  // namespace
+
+void backward(const Variable& root, const Tensor& grad_root, bool retain_graph) {
+  AN_CHECK(root.requires_grad()) << "backward() of a variable that does not require a gradient "
+                                 << "(no parameter or input with requires_grad reached it)";
+  GradSlot* root_slot = &root.slot();
+  if (grad_root.defined()) {
+    AN_CHECK(grad_root.shape() == root.shape() && grad_root.dtype() == root.dtype())
+        << "backward(): seed gradient " << grad_root.describe() << " does not match root "
+        << root.value().describe();
+    accumulate_grad(*root_slot, grad_root);
+  } else {
+    AN_CHECK(root.numel() == 1) << "backward() of non-scalar " << root.value().describe()
+                                << " needs an explicit seed gradient";
+    Tensor ones = Tensor::empty(root.shape(), root.dtype(), root.device());
+    fill(ones, 1.0);
+    accumulate_grad(*root_slot, ones);
+  }
+
+  const std::vector<GradSlot*> order = topological_order(root_slot);
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    GradSlot* slot = *it;
+    Node* node = slot->producer.get();
+    if (!node) continue;  // a leaf: its gradient stays
+    if (slot->grad.defined()) {
+      AN_CHECK(node->backward) << "backward() through a " << node->op
+                               << " node whose graph was already freed by an earlier backward"
+                               << " (pass retain_graph = true to sweep a graph twice)";
+      node->backward(slot->grad, node->inputs);
+    }
+    if (!slot->retain_grad) slot->grad = Tensor();
+    if (!retain_graph) node->backward = nullptr;  // frees the captured tensors
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gradient landing helpers
+
+void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha) {
+  if (!slot.requires_grad) return;
+  if (slot.grad.defined()) {
+    axpby(alpha, g, 1.0, slot.grad);
+  } else {
+    slot.grad = Tensor::empty(g.shape(), g.dtype(), g.device());
+    axpby(alpha, g, 0.0, slot.grad);
+  }
+}
+
+GradTarget::GradTarget(GradSlot& slot, const TensorSpec& spec) {
+  if (!slot.requires_grad) return;
+  slot_ = &slot;
+  tensor = Tensor::empty(spec.shape, spec.dtype, spec.device);
+}
+
+void GradTarget::finish() {
+  if (!slot_) return;
+  if (slot_->grad.defined()) {
+    axpby(1.0, tensor, 1.0, slot_->grad);
+  } else {
+    slot_->grad = std::move(tensor);
+  }
+  slot_ = nullptr;
+  tensor = Tensor();
+}
+
+Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec) {
+  if (!slot.requires_grad) return Tensor();
+  if (!slot.grad.defined()) {
+    slot.grad = Tensor::empty(spec.shape, spec.dtype, spec.device);
+    fill(slot.grad, 0.0);
+  }
+  return slot.grad;
+}
+
+}  // namespace autonet

@@ -1,0 +1,158 @@
+// Every differentiable wrapper against float64 finite differences through the tape, on small
+// shapes, plus the forward values a wrapper computes itself (shapes, no-gradient paths).
+#include <gtest/gtest.h>
+
+#include "autograd/functions.h"
+#include "gradcheck.h"
+
+namespace autonet {
+namespace {
+using test::expect_gradients_match;
+using test::leaf;
+
+Tensor labels(const std::vector<int64_t>& v) {
+  return Tensor::from_vector<int64_t>(v, {static_cast<int64_t>(v.size())});
+}
+
+TEST(Functions, SumAndMean) {
+  Variable x = leaf({3, 4, 5}, 1);
+  expect_gradients_match([&] { return sum(x); }, {x});
+  expect_gradients_match([&] { return mean(tanh(x)); }, {x});
+  expect_gradients_match([&] { return sum(x, 1); }, {x});
+  expect_gradients_match([&] { return mean(x, -1); }, {x});
+  EXPECT_EQ(sum(x, 0).shape(), (Shape{4, 5}));
+  EXPECT_NEAR(mean(x).value().item() * 60, sum(x).value().item(), 1e-12);
+}
+
+TEST(Functions, MatmulAndLinear) {
+  Variable a = leaf({3, 4}, 2), b = leaf({4, 5}, 3);
+  expect_gradients_match([&] { return matmul(a, b); }, {a, b});
+  // a on both sides: two contributions into one gradient.
+  expect_gradients_match([&] { return matmul(a, view(tanh(a), {4, 3})); }, {a});
+  Variable x = leaf({6, 4}, 4), w = leaf({3, 4}, 5), bias = leaf({3}, 6);
+  expect_gradients_match([&] { return linear(x, w, bias); }, {x, w, bias});
+  expect_gradients_match([&] { return linear(x, w); }, {x, w});
+}
+
+TEST(Functions, Conv2d) {
+  Variable x = leaf({2, 3, 7, 6}, 7), w = leaf({4, 3, 3, 3}, 8), bias = leaf({4}, 9);
+  Conv2dParams p;
+  p.stride_h = p.stride_w = 2;
+  p.pad_h = p.pad_w = 1;
+  expect_gradients_match([&] { return conv2d(x, w, bias, p); }, {x, w, bias}, 1e-6, 40);
+  Variable w1 = leaf({5, 3, 1, 1}, 10);
+  expect_gradients_match([&] { return conv2d(x, w1, Variable(), Conv2dParams{}); }, {x, w1}, 1e-6,
+                         40);
+}
+
+TEST(Functions, DepthwiseConv2dWithFoldedRelu) {
+  Variable x = leaf({2, 3, 7, 7}, 11), w = leaf({3, 1, 5, 5}, 12);
+  DepthwiseConv2dParams p;
+  p.pad_h = p.pad_w = 4;
+  p.dilation = 2;
+  p.relu_input = true;
+  expect_gradients_match([&] { return depthwise_conv2d(x, w, p); }, {x, w}, 1e-6, 40);
+  // Folding equals applying relu first.
+  DepthwiseConv2dParams plain = p;
+  plain.relu_input = false;
+  NoGradGuard guard;
+  const auto folded = depthwise_conv2d(x, w, p).value().to_vector<double>();
+  const auto unfolded = depthwise_conv2d(relu(x), w, plain).value().to_vector<double>();
+  ASSERT_EQ(folded.size(), unfolded.size());
+  for (size_t i = 0; i < folded.size(); ++i) EXPECT_NEAR(folded[i], unfolded[i], 1e-12);
+}
+
+TEST(Functions, Pooling) {
+  Variable x = leaf({2, 3, 7, 7}, 13);
+  expect_gradients_match([&] { return max_pool2d(x, 3, 2, 1); }, {x}, 1e-6, 50);
+  expect_gradients_match([&] { return avg_pool2d(x, 3, 1, 1); }, {x}, 1e-6, 50);
+  expect_gradients_match([&] { return avg_pool2d(x, 3, 2, 1, true); }, {x}, 1e-6, 50);
+  expect_gradients_match([&] { return global_avg_pool(x); }, {x}, 1e-6, 50);
+  EXPECT_EQ(max_pool2d(x, 3, 2, 1).shape(), (Shape{2, 3, 4, 4}));
+  EXPECT_EQ(global_avg_pool(x).shape(), (Shape{2, 3}));
+}
+
+TEST(Functions, BatchNormTrainingAndEval) {
+  Variable x = leaf({4, 3, 3, 2}, 14, -2.0, 3.0);
+  Variable w = leaf({3}, 15, 0.5, 1.5), b = leaf({3}, 16);
+  Tensor running_mean = Tensor::zeros({3}, DType::f64);
+  Tensor running_var = Tensor::full({3}, 1.0, DType::f64);
+  BatchNormParams train;
+  expect_gradients_match(
+      [&] { return batch_norm(x, w, b, running_mean, running_var, train); }, {x, w, b}, 1e-5);
+  expect_gradients_match(
+      [&] { return batch_norm(x, Variable(), Variable(), Tensor(), Tensor(), train); }, {x}, 1e-5);
+  Variable x2 = leaf({5, 3}, 17);
+  expect_gradients_match([&] { return batch_norm(x2, w, b, Tensor(), Tensor(), train); },
+                         {x2, w, b}, 1e-5);
+  // The forward passes above moved the running statistics away from their start.
+  EXPECT_NE(running_mean.to_vector<double>(), std::vector<double>(3, 0.0));
+  BatchNormParams eval;
+  eval.training = false;
+  const auto mean_before = running_mean.to_vector<double>();
+  expect_gradients_match(
+      [&] { return batch_norm(x, w, b, running_mean, running_var, eval); }, {x, w, b}, 1e-6);
+  EXPECT_EQ(running_mean.to_vector<double>(), mean_before);  // eval leaves them alone
+}
+
+TEST(Functions, MixedSum) {
+  Variable weights = leaf({3}, 18), y0 = leaf({2, 3, 4}, 19), y1 = leaf({2, 3, 4}, 20);
+  Variable none = zeros({2, 3, 4}, DType::f64, Device::cpu());
+  expect_gradients_match([&] { return mixed_sum(weights, {y0, none, tanh(y1)}); },
+                         {weights, y0, y1});
+  // Constant weights (the weight step of DARTS): only the candidates get gradients.
+  Variable fixed = weights.detach();
+  expect_gradients_match([&] { return mixed_sum(fixed, {y0, none, y1}); }, {y0, y1});
+  // The same candidate twice: both contributions land in its gradient.
+  expect_gradients_match([&] { return mixed_sum(weights, {y0, y0, y1}); }, {weights, y0, y1});
+}
+
+TEST(Functions, SoftmaxAndLosses) {
+  Variable x = leaf({4, 5}, 21, -2.0, 2.0);
+  expect_gradients_match([&] { return softmax(x); }, {x});
+  expect_gradients_match([&] { return log_softmax(x); }, {x});
+  const Tensor t = labels({0, 4, 2, 2});
+  expect_gradients_match([&] { return cross_entropy(x, t); }, {x});
+  expect_gradients_match([&] { return cross_entropy(x, t, 0.1); }, {x});
+  expect_gradients_match([&] { return nll(log_softmax(x), t); }, {x});
+  // nll(log_softmax) is cross-entropy.
+  NoGradGuard guard;
+  EXPECT_NEAR(nll(log_softmax(x), t).value().item(), cross_entropy(x, t).value().item(), 1e-12);
+}
+
+TEST(Functions, Embedding) {
+  Variable w = leaf({6, 3}, 22);
+  const Tensor ids = Tensor::from_vector<int64_t>({1, 5, 1, 0, 3, 1}, {2, 3});
+  Variable e = embedding(w, ids);
+  EXPECT_EQ(e.shape(), (Shape{2, 3, 3}));
+  expect_gradients_match([&] { return tanh(embedding(w, ids)); }, {w});
+}
+
+TEST(Functions, Dropout) {
+  Variable x = leaf({4, 8}, 23);
+  const PhiloxKey key{99, 3, 0};
+  expect_gradients_match([&] { return dropout(x, 0.3, key); }, {x});
+  expect_gradients_match([&] { return dropout(x, 0.5, key, 8); }, {x});
+  EXPECT_TRUE(dropout(x, 0.0, key).same(x));
+  NoGradGuard guard;
+  int dropped = 0;
+  for (double v : dropout(x, 0.5, key).value().to_vector<double>()) dropped += v == 0.0;
+  EXPECT_GT(dropped, 4);
+  EXPECT_LT(dropped, 28);
+}
+
+TEST(Functions, ConcatAndSlice) {
+  Variable a = leaf({2, 3, 4, 4}, 24), b = leaf({2, 1, 4, 4}, 25), c = leaf({2, 2, 4, 4}, 26);
+  expect_gradients_match([&] { return concat({a, b, tanh(c), a}, 1); }, {a, b, c}, 1e-6, 40);
+  EXPECT_EQ(concat({a, b, c}, 1).shape(), (Shape{2, 6, 4, 4}));
+  Slice2dParams p;
+  p.offset_h = p.offset_w = 1;
+  p.stride_h = p.stride_w = 2;
+  p.out_h = p.out_w = 2;
+  expect_gradients_match([&] { return slice2d(a, p); }, {a}, 1e-6, 40);
+  Variable s = slice2d(a, p);
+  EXPECT_EQ(s.value().to_vector<double>()[0], a.value().to_vector<double>()[5]);  // (1, 1)
+}
+
+}  // namespace
+}  // namespace autonet
