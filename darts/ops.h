@@ -1,0 +1,138 @@
+// The CNN candidate operations of DARTS (reference darts.md §1) as autograd modules.
+//
+// Every op maps C → C channels with stride 1 or 2 and registers its parameters under the names the
+// official PyTorch modules give them (`<op>.op.1.weight` for a SepConv's first depthwise conv,
+// `<op>.conv_1.weight` for a FactorizedReduce, `<op>.1.running_mean` for the search net's
+// pool → BN). A ReLU directly in front of a depthwise conv is folded into that conv
+// (relu_input); the ReLU still owns its index in the names, as in the official Sequentials.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "autograd/modules.h"
+
+namespace autonet::darts {
+
+// `none`: zeros of the op's output shape (x[:, :, ::2, ::2]·0 at stride 2), no gradient path.
+class Zero : public Module {
+ public:
+  Zero(std::string name, int64_t stride) : Module(std::move(name)), stride_(stride) {}
+  Variable forward(const Variable& x) override;
+
+ private:
+  int64_t stride_;
+};
+
+// Stride-1 `skip_connect`: the input itself. Drop path never applies to it (§5.1).
+class Identity : public Module {
+ public:
+  using Module::Module;
+  Variable forward(const Variable& x) override { return x; }
+};
+
+// 3×3 max or average pool, padding 1; average divides by the real (non-padding) pixels.
+class Pool3x3 : public Module {
+ public:
+  Pool3x3(std::string name, PoolMode mode, int64_t stride);
+  Variable forward(const Variable& x) override { return pool2d(x, params_); }
+
+ private:
+  Pool2dParams params_;
+};
+
+// The search network's pooling candidate: nn.Sequential(pool, BatchNorm2d(C, affine=False)),
+// so the BN buffers are `<op>.1.running_mean` / `<op>.1.running_var`.
+class PoolBN : public Module {
+ public:
+  PoolBN(ParameterStore& store, std::string name, PoolMode mode, int64_t channels, int64_t stride,
+         bool affine);
+  Variable forward(const Variable& x) override { return bn_.forward(pool_.forward(x)); }
+
+ private:
+  Pool3x3 pool_;
+  BatchNorm2d bn_;
+};
+
+// ReLU → conv k×k C_in→C_out (no bias) → BN: `op.1.weight`, `op.2.*`.
+class ReLUConvBN : public Module {
+ public:
+  ReLUConvBN(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
+             int64_t stride, int64_t pad, bool affine);
+  Variable forward(const Variable& x) override;
+
+ private:
+  Conv2d conv_;
+  BatchNorm2d bn_;
+};
+
+// ReLU → two 1×1 stride-2 convs C_in→C_out/2 on x and on x[:, :, 1:, 1:] → concat → BN.
+// Names `conv_1.weight`, `conv_2.weight`, `bn.*`. Needs even H and W (both halves H/2).
+class FactorizedReduce : public Module {
+ public:
+  FactorizedReduce(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
+                   bool affine);
+  Variable forward(const Variable& x) override;
+
+ private:
+  Conv2d conv_1_, conv_2_;
+  BatchNorm2d bn_;
+};
+
+// Separable conv applied twice; only the first depthwise conv carries the stride. Official
+// Sequential: 0 ReLU, 1 dw, 2 pw, 3 BN, 4 ReLU, 5 dw, 6 pw, 7 BN (ReLUs folded into 1 and 5).
+class SepConv : public Module {
+ public:
+  SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
+          int64_t stride, int64_t pad, bool affine);
+  Variable forward(const Variable& x) override;
+
+ private:
+  DepthwiseConv2d dw1_;
+  Conv2d pw1_;
+  BatchNorm2d bn1_;
+  DepthwiseConv2d dw2_;
+  Conv2d pw2_;
+  BatchNorm2d bn2_;
+};
+
+// ReLU → dilated depthwise conv → pointwise conv → BN: `op.1`, `op.2`, `op.3` (ReLU folded into 1).
+class DilConv : public Module {
+ public:
+  DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
+          int64_t stride, int64_t pad, int64_t dilation, bool affine);
+  Variable forward(const Variable& x) override;
+
+ private:
+  DepthwiseConv2d dw_;
+  Conv2d pw_;
+  BatchNorm2d bn_;
+};
+
+// Baseline genotypes only: nn.Sequential(ReLU, conv 1×7 stride (1,s) pad (0,3),
+// conv 7×1 stride (s,1) pad (3,0), BN) → `<op>.1.weight`, `<op>.2.weight`, `<op>.3.*`.
+class Conv7x1_1x7 : public Module {
+ public:
+  Conv7x1_1x7(ParameterStore& store, std::string name, int64_t channels, int64_t stride,
+              bool affine);
+  Variable forward(const Variable& x) override;
+
+ private:
+  Variable weight_1x7_, weight_7x1_;
+  Conv2dParams p_1x7_, p_7x1_;
+  std::unique_ptr<BatchNorm2d> bn_;  // created after the convs, as in the official order
+};
+
+// Where an op is built: the search network (affine=False BNs, BN after pools) or the derived
+// (augment) network (affine=True BNs, bare pools).
+enum class OpContext { search, augment };
+
+// Builds op `op_name` (a primitive, sep_conv_7x7 or conv_7x1_1x7) under the full name `name`.
+std::unique_ptr<Module> make_op(ParameterStore& store, const std::string& name,
+                                const std::string& op_name, int64_t channels, int64_t stride,
+                                OpContext context);
+
+bool is_identity(const Module& op);
+bool is_zero(const Module& op);
+
+}  // namespace autonet::darts
