@@ -1,0 +1,15 @@
+// report.html of a run folder: curves of loss and accuracy (step summaries and epoch records),
+// the learning rate, α heat maps over the epochs (search), the final cells (the SVG drawings
+// when Graphviz made them, else the DOT text), and the resolved config. Every plot is inline SVG
+// drawn by darts/svg_plot.h; the file needs nothing else to display.
+#pragma once
+#include <string>
+
+#include "darts/run_folder.h"
+
+namespace autonet::darts {
+
+// Builds the report from the folder's config.json, log.jsonl and drawings; writes it atomically.
+void write_report(const RunFolder& run, const std::string& title);
+
+}  // namespace autonet::darts

@@ -1,0 +1,94 @@
+// The run folder: config, JSON-lines log, atomic files.
+#include "darts/run_folder.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "autograd/atomic_file.h"
+
+namespace autonet::darts {
+
+namespace fs = std::filesystem;
+
+nlohmann::json read_json_file(const fs::path& path) {
+  std::ifstream in(path);
+  AN_CHECK(in.good()) << "cannot read " << path.string();
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    AN_THROW() << path.string() << " is not valid JSON: " << e.what();
+  }
+}
+
+RunFolder RunFolder::create(const fs::path& dir, const nlohmann::json& config) {
+  AN_CHECK(!dir.empty()) << "the run folder path is empty";
+  AN_CHECK(!fs::exists(dir / "config.json") && !fs::exists(dir / "checkpoint.safetensors"))
+      << dir.string() << " already holds a run: continue it with --resume " << dir.string()
+      << " or choose another --out";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  AN_CHECK(!ec && fs::is_directory(dir))
+      << "cannot create the run folder " << dir.string() << ": " << ec.message();
+  RunFolder run(dir, config);
+  run.write_file("config.json", config.dump(2) + "\n");
+  // A leftover log from a run that never wrote its config would mix two runs.
+  fs::remove(dir / "log.jsonl", ec);
+  return run;
+}
+
+RunFolder RunFolder::open(const fs::path& dir) {
+  AN_CHECK(fs::is_directory(dir)) << "run folder " << dir.string() << " does not exist";
+  AN_CHECK(fs::exists(dir / "config.json"))
+      << dir.string() << " is not a run folder: it has no config.json";
+  return RunFolder(dir, read_json_file(dir / "config.json"));
+}
+
+bool RunFolder::has_checkpoint() const {
+  return fs::exists(checkpoint_path()) && fs::exists(checkpoint_path().string() + ".json");
+}
+
+void RunFolder::append_log(const nlohmann::json& record) const {
+  const std::string line = record.dump() + "\n";
+  FILE* f = std::fopen(path("log.jsonl").c_str(), "ab");
+  AN_CHECK(f != nullptr) << "cannot open " << path("log.jsonl").string() << " for appending";
+  const size_t written = std::fwrite(line.data(), 1, line.size(), f);
+  const int closed = std::fclose(f);
+  AN_CHECK(written == line.size() && closed == 0)
+      << "cannot append to " << path("log.jsonl").string() << " (disk full?)";
+}
+
+uint64_t RunFolder::log_bytes() const {
+  std::error_code ec;
+  const auto size = fs::file_size(path("log.jsonl"), ec);
+  return ec ? 0 : static_cast<uint64_t>(size);
+}
+
+void RunFolder::truncate_log(uint64_t bytes) const {
+  const uint64_t size = log_bytes();
+  AN_CHECK(size >= bytes) << path("log.jsonl").string() << " holds " << size
+                          << " bytes, fewer than the " << bytes
+                          << " the checkpoint was written after: the log was modified";
+  if (size != bytes) fs::resize_file(path("log.jsonl"), bytes);
+}
+
+std::vector<nlohmann::json> RunFolder::read_log() const {
+  std::vector<nlohmann::json> records;
+  std::ifstream in(path("log.jsonl"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    // A line cut short by a crash is skipped, not fatal: the log is a record, not state.
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_discarded()) records.push_back(std::move(j));
+  }
+  return records;
+}
+
+void RunFolder::write_file(const std::string& name, const std::string& content) const {
+  AtomicFile file(path(name));
+  file.write(content.data(), content.size());
+  file.commit();
+}
+
+}  // namespace autonet::darts

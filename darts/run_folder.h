@@ -1,0 +1,77 @@
+// The folder one search or training run lives in (DESIGN.md §6):
+//
+//   config.json              the resolved configuration (every field, defaults included)
+//   log.jsonl                one JSON object per line: step summaries and epoch records
+//   checkpoint.safetensors   the last completed epoch (+ checkpoint.safetensors.json sidecar),
+//                            replaced atomically after every epoch
+//   genotype.txt/.json, normal.dot/.svg, reduce.dot/.svg, report.html
+//
+// Shared by the search and the training trainers, together with the config-file rules below.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "runtime/error.h"
+
+namespace autonet::darts {
+
+class RunFolder {
+ public:
+  // A new run: creates `dir` and writes config.json. Refuses a folder that already holds a run
+  // (config.json or a checkpoint), naming --resume.
+  static RunFolder create(const std::filesystem::path& dir, const nlohmann::json& config);
+  // An existing run (for --resume): reads config.json; clear error when there is none.
+  static RunFolder open(const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const nlohmann::json& config() const { return config_; }
+  std::filesystem::path path(const std::string& name) const { return dir_ / name; }
+
+  std::filesystem::path checkpoint_path() const { return dir_ / "checkpoint.safetensors"; }
+  bool has_checkpoint() const;
+
+  // log.jsonl: one record per line, flushed at once.
+  void append_log(const nlohmann::json& record) const;
+  uint64_t log_bytes() const;  // current size (0 when absent)
+  // Drops what was logged after a checkpoint (a resumed run repeats those steps).
+  void truncate_log(uint64_t bytes) const;
+  std::vector<nlohmann::json> read_log() const;
+
+  // Writes a file of the folder atomically (tmp + rename).
+  void write_file(const std::string& name, const std::string& content) const;
+
+ private:
+  RunFolder(std::filesystem::path dir, nlohmann::json config)
+      : dir_(std::move(dir)), config_(std::move(config)) {}
+  std::filesystem::path dir_;
+  nlohmann::json config_;
+};
+
+// A config struct from JSON with the struct's defaults for absent keys; unknown keys are errors
+// (a misspelt key in a config file must not be ignored silently). `what` names the config.
+template <class Config>
+Config config_from_json(const nlohmann::json& j, const char* what) {
+  const nlohmann::json defaults = Config{};
+  AN_CHECK(j.is_object()) << what << " config must be a JSON object, got " << j.dump();
+  for (const auto& [key, value] : j.items()) {
+    if (defaults.contains(key)) continue;
+    std::string known;
+    for (const auto& [k, v] : defaults.items()) known += (known.empty() ? "" : ", ") + k;
+    AN_THROW() << "unknown key '" << key << "' in the " << what << " config (known keys: " << known
+               << ")";
+  }
+  nlohmann::json merged = defaults;
+  merged.update(j);
+  try {
+    return merged.get<Config>();
+  } catch (const nlohmann::json::exception& e) {
+    AN_THROW() << "bad value in the " << what << " config: " << e.what();
+  }
+}
+
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+}  // namespace autonet::darts

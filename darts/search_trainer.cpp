@@ -1,0 +1,456 @@
+// The DARTS search loop (reference darts.md §3.3, §3.6) over a run folder.
+#include "darts/search_trainer.h"
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+
+#include "autograd/checkpoint.h"
+#include "autograd/functions.h"
+#include "autograd/lr_schedule.h"
+#include "autograd/optimizer.h"
+#include "darts/architect.h"
+#include "darts/cell_layout.h"
+#include "darts/report.h"
+#include "darts/run_folder.h"
+#include "darts/search_model.h"
+#include "datasets/loader.h"
+#include "datasets/splits.h"
+#include "kernels/reduce.h"
+#include "runtime/error.h"
+
+namespace autonet::darts {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+#define AN_SEARCH_CONFIG_FIELDS(X)                                                              \
+  X(dataset) X(data_dir) X(subset) X(train_portion) X(cutout) X(cutout_length) X(channels)      \
+  X(layers) X(nodes) X(multiplier) X(stem_multiplier) X(epochs) X(batch_size) X(learning_rate)  \
+  X(learning_rate_min) X(momentum) X(weight_decay) X(grad_clip) X(unrolled)                     \
+  X(arch_learning_rate) X(arch_beta1) X(arch_beta2) X(arch_weight_decay) X(seed) X(device)      \
+  X(workers) X(log_every)
+
+void to_json(json& j, const SearchRunConfig& c) {
+  j = json::object();
+#define AN_X(field) j[#field] = c.field;
+  AN_SEARCH_CONFIG_FIELDS(AN_X)
+#undef AN_X
+}
+
+void from_json(const json& j, SearchRunConfig& c) {
+#define AN_X(field) \
+  if (j.contains(#field)) j.at(#field).get_to(c.field);
+  AN_SEARCH_CONFIG_FIELDS(AN_X)
+#undef AN_X
+}
+
+void SearchRunConfig::validate() const {
+  AN_CHECK(channels > 0) << "--channels must be positive, got " << channels;
+  AN_CHECK(layers >= 3) << "--layers must be at least 3 (reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ "
+                           "and must be distinct), got "
+                        << layers;
+  AN_CHECK(nodes >= 1) << "--nodes must be at least 1, got " << nodes;
+  AN_CHECK(multiplier >= 1 && multiplier <= nodes)
+      << "--multiplier must be in [1, nodes = " << nodes << "], got " << multiplier;
+  AN_CHECK(stem_multiplier >= 1) << "--stem-multiplier must be at least 1, got " << stem_multiplier;
+  AN_CHECK(epochs >= 1) << "--epochs must be at least 1, got " << epochs;
+  AN_CHECK(batch_size >= 1) << "--batch-size must be at least 1, got " << batch_size;
+  AN_CHECK(learning_rate > 0) << "--learning-rate must be positive, got " << learning_rate;
+  AN_CHECK(learning_rate_min >= 0 && learning_rate_min <= learning_rate)
+      << "--learning-rate-min must be in [0, learning_rate = " << learning_rate << "], got "
+      << learning_rate_min;
+  AN_CHECK(momentum >= 0 && momentum < 1) << "--momentum must be in [0, 1), got " << momentum;
+  AN_CHECK(weight_decay >= 0) << "--weight-decay must be non-negative, got " << weight_decay;
+  AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
+  AN_CHECK(train_portion > 0 && train_portion < 1)
+      << "--train-portion must be in (0, 1), got " << train_portion;
+  AN_CHECK(subset == 0 || subset >= 2)
+      << "--subset must be 0 (all images) or at least 2, got " << subset;
+  AN_CHECK(!cutout || cutout_length > 0)
+      << "--cutout-length must be positive with --cutout, got " << cutout_length;
+  AN_CHECK(arch_learning_rate > 0) << "--arch-learning-rate must be positive, got "
+                                   << arch_learning_rate;
+  AN_CHECK(arch_beta1 >= 0 && arch_beta1 < 1 && arch_beta2 >= 0 && arch_beta2 < 1)
+      << "--arch-beta1/--arch-beta2 must be in [0, 1), got " << arch_beta1 << ", " << arch_beta2;
+  AN_CHECK(arch_weight_decay >= 0) << "--arch-weight-decay must be non-negative, got "
+                                   << arch_weight_decay;
+  AN_CHECK(seed >= 0) << "--seed must be non-negative, got " << seed;
+  AN_CHECK(workers >= 0 && workers <= 64) << "--workers must be in [0, 64], got " << workers;
+  AN_CHECK(log_every >= 0) << "--log-every must be non-negative, got " << log_every;
+  if (device != "auto") parse_device(device);  // throws on a malformed name
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::vector<NamedTensor> named(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  std::vector<NamedTensor> out;
+  for (const auto& [name, t] : tensors) out.push_back({name, t});
+  return out;
+}
+
+void append(std::vector<NamedTensor>& to, const std::vector<NamedTensor>& more) {
+  to.insert(to.end(), more.begin(), more.end());
+}
+
+// Checks that the images fit the search network: two reductions halve H and W, and each
+// FactorizedReduce needs an even input.
+void check_image_size(const data::ImageSet& set, const std::string& dataset) {
+  AN_CHECK(set.height() % 4 == 0 && set.width() % 4 == 0)
+      << "the search network halves the image twice (FactorizedReduce needs even sizes), so "
+         "height and width must be multiples of 4; "
+      << dataset << " has " << set.height() << "×" << set.width() << " images";
+}
+
+// Everything one search run holds; built identically for a new and a resumed run.
+class SearchRun {
+ public:
+  SearchRun(const SearchRunConfig& config, const data::ImageData& data, Device device)
+      : config_(config),
+        device_(device),
+        train_set_(first_images(data.train, config.subset)),
+        weights_(static_cast<uint64_t>(config.seed)),
+        alphas_(static_cast<uint64_t>(config.seed) + 1),
+        net_(network_config(config, data), weights_, alphas_),
+        schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
+    check_image_size(train_set_, data.name);
+    data::SplitConfig split;
+    split.train_portion = config.train_portion;
+    split.valid_portion = 0;
+    split.seed = static_cast<uint64_t>(config.seed);
+    splits_ = data::make_splits(train_set_.size(), 0, split);
+
+    weights_.to(device_);
+    alphas_.to(device_);
+    SgdOptions sgd;
+    sgd.lr = config.learning_rate;
+    sgd.momentum = config.momentum;
+    sgd.weight_decay = config.weight_decay;
+    sgd_ = std::make_unique<Sgd>(weights_.weights(), weights_.grads(), sgd);
+    ArchitectConfig arch;
+    arch.unrolled = config.unrolled;
+    arch.learning_rate = config.arch_learning_rate;
+    arch.beta1 = config.arch_beta1;
+    arch.beta2 = config.arch_beta2;
+    arch.weight_decay = config.arch_weight_decay;
+    architect_ = std::make_unique<Architect>(net_, *sgd_, arch);
+
+    // Both halves use the training transform (§3.1); the α stream gets its own order.
+    train_loader_.batch_size = config.batch_size;
+    train_loader_.transform = data::train_transform(data, config.cutout, config.cutout_length);
+    train_loader_.seed = static_cast<uint64_t>(config.seed);
+    train_loader_.workers = static_cast<int>(config.workers);
+    train_loader_.device = device_;
+    valid_loader_ = train_loader_;
+    valid_loader_.seed = static_cast<uint64_t>(config.seed) + 1;
+    eval_loader_ = train_loader_;
+    eval_loader_.shuffle = false;
+  }
+
+  static SearchConfig network_config(const SearchRunConfig& c, const data::ImageData& data) {
+    SearchConfig s;
+    s.channels = c.channels;
+    s.layers = c.layers;
+    s.nodes = static_cast<int>(c.nodes);
+    s.multiplier = static_cast<int>(c.multiplier);
+    s.stem_multiplier = c.stem_multiplier;
+    s.classes = data.num_classes;
+    s.input_channels = data.train.channels();
+    return s;
+  }
+
+  // What a run folder's config.json records beyond the flags.
+  json run_info(const data::ImageData& data) const {
+    return {{"device", device_.str()},
+            {"data", data.name},
+            {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
+            {"classes", data.num_classes},
+            {"train_images", train_set_.size()},
+            {"weight_images", splits_.search_weights.size()},
+            {"arch_images", splits_.search_arch.size()},
+            {"steps_per_epoch", steps_per_epoch()},
+            {"parameters", net_.parameter_count()},
+            {"param_size", format_param_size_mb(net_.parameter_count())}};
+  }
+
+  int64_t steps_per_epoch() const {
+    return data::batches_per_epoch(static_cast<int64_t>(splits_.search_weights.size()),
+                                   config_.batch_size, false);
+  }
+
+  std::vector<NamedTensor> checkpoint_tensors() const {
+    std::vector<NamedTensor> t = with_prefix("model.", named(weights_.named_tensors()));
+    append(t, with_prefix("arch.", named(alphas_.named_tensors())));
+    append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
+    append(t, with_prefix("a_optimizer.", architect_->optimizer().state_tensors()));
+    return t;
+  }
+
+  void save_checkpoint_now() {
+    const std::string where = fmt::format("after epoch {}", epoch_);
+    check_finite_weights(weights_.weights(), where);
+    check_finite_weights(alphas_.weights(), where);
+    json state = {{"kind", "search"},
+                  {"epoch", epoch_},
+                  {"global_step", global_step_},
+                  {"log_bytes", folder().log_bytes()},
+                  {"valid_stream", {{"pass", valid_pass_}, {"batch", valid_batch_}}},
+                  {"w_optimizer", sgd_->state_json()},
+                  {"a_optimizer", architect_->optimizer().state_json()},
+                  {"best", {{"valid_acc", best_acc_}, {"epoch", best_epoch_}}},
+                  {"genotype_last_epoch_start", genotype_last_start_},
+                  {"train_images", train_set_.size()}};
+    save_checkpoint(folder().checkpoint_path(), checkpoint_tensors(), state);
+  }
+
+  void load_checkpoint_now() {
+    AN_CHECK(folder().has_checkpoint())
+        << folder().dir().string() << " holds no checkpoint (checkpoint.safetensors and its .json "
+        << "sidecar): the run stopped before its first epoch ended; start it again";
+    json state;
+    try {
+      state = load_checkpoint(folder().checkpoint_path(), checkpoint_tensors());
+    } catch (const Error& e) {
+      AN_THROW() << "cannot resume from " << folder().checkpoint_path().string()
+                 << " (does it belong to this config?): " << e.what();
+    }
+    AN_CHECK(state.value("kind", "") == "search")
+        << folder().checkpoint_path().string() << " is not a search checkpoint";
+    AN_CHECK(state.value("train_images", int64_t{-1}) == train_set_.size())
+        << "the checkpoint was trained on " << state.value("train_images", int64_t{-1})
+        << " images, the data set now gives " << train_set_.size();
+    epoch_ = state.at("epoch").get<int64_t>();
+    global_step_ = state.at("global_step").get<int64_t>();
+    valid_pass_ = state.at("valid_stream").at("pass").get<int64_t>();
+    valid_batch_ = state.at("valid_stream").at("batch").get<int64_t>();
+    sgd_->load_state_json(state.at("w_optimizer"));
+    architect_->optimizer().load_state_json(state.at("a_optimizer"));
+    best_acc_ = state.at("best").at("valid_acc").get<double>();
+    best_epoch_ = state.at("best").at("epoch").get<int64_t>();
+    genotype_last_start_ = state.value("genotype_last_epoch_start", "");
+    folder().truncate_log(state.at("log_bytes").get<uint64_t>());
+  }
+
+  data::Batch next_valid_batch() {
+    for (;;) {
+      if (!valid_stream_)
+        valid_stream_ = std::make_unique<data::Loader>(train_set_, splits_.search_arch,
+                                                       valid_loader_, valid_pass_, valid_batch_);
+      if (std::optional<data::Batch> b = valid_stream_->next()) {
+        ++valid_batch_;
+        return std::move(*b);
+      }
+      valid_stream_.reset();
+      ++valid_pass_;
+      valid_batch_ = 0;
+    }
+  }
+
+  void write_genotype_files() {
+    const CnnGenotype g = net_.genotype();
+    folder().write_file("genotype.txt", to_text(g) + "\n");
+    json j = to_json(g);
+    folder().write_file("genotype.json", j.dump(2) + "\n");
+    for (const char* which : {"normal", "reduce"})
+      write_drawing(to_dot(g, which), folder().path(which).string());
+  }
+
+  SearchOutcome run(const RunOptions& options);
+
+  RunFolder& folder() { return *folder_; }
+
+  SearchRunConfig config_;
+  std::optional<RunFolder> folder_;  // set once everything is built and checked
+  Device device_;
+  data::ImageSet train_set_;
+  data::Splits splits_;
+  ParameterStore weights_, alphas_;
+  SearchNetwork net_;
+  CosineAnnealingLr schedule_;
+  std::unique_ptr<Sgd> sgd_;
+  std::unique_ptr<Architect> architect_;
+  data::LoaderConfig train_loader_, valid_loader_, eval_loader_;
+  std::unique_ptr<data::Loader> valid_stream_;
+
+  int64_t epoch_ = 0, global_step_ = 0;  // completed epochs and steps
+  int64_t valid_pass_ = 0, valid_batch_ = 0;
+  double best_acc_ = -1;
+  int64_t best_epoch_ = -1;
+  std::string genotype_last_start_;
+};
+
+SearchOutcome SearchRun::run(const RunOptions& options) {
+  ProgressLine progress(options.progress);
+  const int64_t steps = steps_per_epoch();
+  const auto session_start = std::chrono::steady_clock::now();
+  int64_t session_steps = 0, session_epochs = 0;
+  double eval_seconds = 0;
+
+  while (epoch_ < config_.epochs) {
+    if (options.stop_after_epochs >= 0 && session_epochs >= options.stop_after_epochs) break;
+    const auto epoch_start = std::chrono::steady_clock::now();
+    const double lr = schedule_.lr_at(epoch_);
+    sgd_->set_lr(lr);
+    // The official script logs the genotype of the current α at the start of each epoch (§3.6).
+    genotype_last_start_ = to_text(net_.genotype());
+    net_.train();
+
+    data::Loader loader(train_set_, splits_.search_weights, train_loader_,
+                        static_cast<uint64_t>(epoch_));
+    Meter meter;
+    double train_seconds = 0;
+    while (true) {
+      const auto step_start = std::chrono::steady_clock::now();
+      std::optional<data::Batch> b = loader.next();
+      if (!b) break;
+      const data::Batch v = next_valid_batch();
+      const std::string where = fmt::format("at epoch {} step {}", epoch_, b->index);
+
+      // 1. α step on the validation batch (§3.4/§3.5).
+      check_finite_loss(architect_->step(b->images, b->labels, v.images, v.labels),
+                        "(validation loss of the α step) " + where);
+
+      // 2. Weight step with the updated α: zero, forward, backward, clip, SGD.
+      double loss_value;
+      int64_t correct;
+      {
+        ParameterGradScope no_alpha_grads(alphas_, false);
+        weights_.zero_grad();
+        const Variable logits = net_.forward(Variable(b->images));
+        const Variable loss = cross_entropy(logits, b->labels);
+        loss_value = loss.value().item();
+        check_finite_loss(loss_value, "(training loss) " + where);
+        backward(loss);
+        Tensor grads = weights_.grads();
+        clip_grad_norm(grads, config_.grad_clip);
+        sgd_->step();
+        correct = count_correct(logits.value(), b->labels);
+      }
+      meter.add(loss_value, correct, b->labels.numel());
+      ++global_step_;
+      ++session_steps;
+      train_seconds += seconds_since(step_start);
+
+      const double images_per_s = meter.count / std::max(train_seconds, 1e-9);
+      const double per_step = seconds_since(session_start) / static_cast<double>(session_steps);
+      const int64_t steps_left = (config_.epochs - epoch_) * steps - (b->index + 1);
+      const double eta = per_step * static_cast<double>(steps_left) +
+                         eval_seconds / std::max<int64_t>(session_epochs, 1) *
+                             static_cast<double>(config_.epochs - epoch_);
+      progress.update(progress_text(epoch_ + 1, config_.epochs, b->index + 1, steps, meter.loss(),
+                                    meter.accuracy(), images_per_s, eta));
+      if (config_.log_every > 0 && global_step_ % config_.log_every == 0)
+        folder().append_log({{"kind", "step"},
+                         {"epoch", epoch_},
+                         {"batch", b->index + 1},
+                         {"steps_per_epoch", steps},
+                         {"step", global_step_},
+                         {"loss", meter.loss()},
+                         {"acc", meter.accuracy()},
+                         {"lr", lr},
+                         {"images_per_s", rounded(images_per_s, 1)}});
+    }
+
+    // Evaluation on the α half in eval mode (running BN statistics), as infer() (§3.3).
+    const auto eval_start = std::chrono::steady_clock::now();
+    net_.eval();
+    data::Loader eval_loader(train_set_, splits_.search_arch, eval_loader_,
+                             static_cast<uint64_t>(epoch_));
+    const EvalResult valid =
+        evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
+    net_.train();
+    eval_seconds += seconds_since(eval_start);
+    check_finite_loss(valid.loss, fmt::format("(validation) after epoch {}", epoch_));
+    if (valid.accuracy > best_acc_) {
+      best_acc_ = valid.accuracy;
+      best_epoch_ = epoch_;
+    }
+
+    const CnnGenotype genotype = net_.genotype();
+    folder().append_log({{"kind", "epoch"},
+                     {"epoch", epoch_},
+                     {"step", global_step_},
+                     {"steps_per_epoch", steps},
+                     {"lr", lr},
+                     {"train_loss", meter.loss()},
+                     {"train_acc", meter.accuracy()},
+                     {"valid_loss", valid.loss},
+                     {"valid_acc", valid.accuracy},
+                     {"valid_acc_best", best_acc_},
+                     {"best_epoch", best_epoch_},
+                     {"images_per_s", rounded(meter.count / std::max(train_seconds, 1e-9), 1)},
+                     {"seconds", rounded(seconds_since(epoch_start), 2)},
+                     {"genotype_at_start", genotype_last_start_},
+                     {"genotype", to_text(genotype)},
+                     {"alpha_normal", rounded(net_.normal_weights())},
+                     {"alpha_reduce", rounded(net_.reduce_weights())}});
+    ++epoch_;
+    ++session_epochs;
+    save_checkpoint_now();
+    write_genotype_files();
+    write_report(folder(), fmt::format("DARTS search — {}", folder().dir().filename().string()));
+    progress.update(
+        fmt::format("epoch {}/{} done: train loss {:.4f} acc {:.1f}%, valid loss {:.4f} acc "
+                    "{:.1f}%, {:.0f} s",
+                    epoch_, config_.epochs, meter.loss(), 100 * meter.accuracy(), valid.loss,
+                    100 * valid.accuracy, seconds_since(epoch_start)),
+        true);
+    progress.finish();
+  }
+
+  SearchOutcome out;
+  out.run_dir = folder().dir();
+  out.genotype = net_.genotype();
+  out.genotype_last_epoch_start =
+      genotype_last_start_.empty() ? out.genotype : parse_cnn_genotype(genotype_last_start_);
+  out.epochs_done = epoch_;
+  out.finished = epoch_ >= config_.epochs;
+  out.valid_accuracy = best_acc_;
+  if (out.finished) {
+    write_genotype_files();
+    folder().write_file("genotype_last_epoch_start.txt", to_text(out.genotype_last_epoch_start) + "\n");
+    write_report(folder(), fmt::format("DARTS search — {}", folder().dir().filename().string()));
+  }
+  return out;
+}
+
+json resolved_config(const SearchRunConfig& config, const json& info) {
+  json j = config;
+  j["run"] = info;
+  return j;
+}
+
+}  // namespace
+
+SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& data,
+                         const fs::path& run_dir, const RunOptions& options) {
+  config.validate();
+  const Device device = resolve_device(config.device);
+  // Build (and so check) everything before the folder is created.
+  SearchRun run(config, data, device);
+  run.folder_ = RunFolder::create(run_dir, resolved_config(config, run.run_info(data)));
+  return run.run(options);
+}
+
+SearchOutcome resume_search(const fs::path& run_dir, const data::ImageData& data,
+                            const RunOptions& options) {
+  RunFolder folder = RunFolder::open(run_dir);
+  json stored = folder.config();
+  stored.erase("run");
+  const SearchRunConfig config = config_from_json<SearchRunConfig>(stored, "search");
+  config.validate();
+  // The stored flag (auto, cpu, cuda) is resolved again: a run may continue on another machine.
+  const Device device = resolve_device(options.device.empty() ? config.device : options.device);
+  SearchRun run(config, data, device);
+  run.folder_ = folder;
+  run.load_checkpoint_now();
+  return run.run(options);
+}
+
+}  // namespace autonet::darts

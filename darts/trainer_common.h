@@ -1,0 +1,84 @@
+// Pieces both DARTS trainers (search and training from scratch) share: run options, the live
+// progress line, loss/accuracy meters, evaluation, the checks that keep a bad run from writing a
+// bad checkpoint, and data subsets.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "autograd/variable.h"
+#include "datasets/image_dataset.h"
+#include "datasets/loader.h"
+
+namespace autonet::darts {
+
+// How a run is carried out; none of this changes its results.
+struct RunOptions {
+  bool progress = true;            // the live progress line on stderr
+  int64_t stop_after_epochs = -1;  // stop (as if interrupted) after this many epochs this session
+  std::string device;              // resume only: run on this device instead of the stored one
+};
+
+// The device a config names: "auto" = cuda when one is usable, else cpu.
+Device resolve_device(const std::string& name);
+
+// A live status line on stderr: rewritten in place with \r on a terminal at most 4 times a
+// second; elsewhere (a log file) a full line every 30 s.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled);
+  ~ProgressLine();
+  void update(const std::string& text, bool force = false);
+  void finish();  // ends the line (keeps the last text visible)
+
+ private:
+  bool enabled_, tty_;
+  bool open_ = false;
+  std::chrono::steady_clock::time_point last_;
+  size_t last_width_ = 0;
+};
+
+// "epoch 3/10  step 120/391  loss 1.2345  acc 45.6%  812 img/s  ETA 12m34s"
+std::string progress_text(int64_t epoch, int64_t epochs, int64_t step, int64_t steps, double loss,
+                          double accuracy, double images_per_second, double eta_seconds);
+std::string format_duration(double seconds);
+
+// Correct predictions of logits [N, K] for labels [N] (one small copy to the host).
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
+
+// Running mean loss and accuracy over an epoch.
+struct Meter {
+  double loss_sum = 0;
+  int64_t correct = 0, count = 0;
+  void add(double mean_loss, int64_t n_correct, int64_t n) {
+    loss_sum += mean_loss * static_cast<double>(n);
+    correct += n_correct;
+    count += n;
+  }
+  double loss() const { return count ? loss_sum / static_cast<double>(count) : 0.0; }
+  double accuracy() const { return count ? static_cast<double>(correct) / count : 0.0; }
+};
+
+// Throws, naming where, when a loss is NaN or infinite: the caller's last checkpoint stays as it is.
+void check_finite_loss(double loss, const std::string& where);
+// Throws when a flat weight buffer holds a NaN or an infinity (checked before every checkpoint).
+void check_finite_weights(const Tensor& flat_weights, const std::string& where);
+
+// Mean cross-entropy and accuracy of `forward` over a loader's epoch (no gradients recorded).
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  int64_t images = 0;
+};
+EvalResult evaluate(const std::function<Variable(const Variable&)>& forward, data::Loader& loader);
+
+// The first `n` images of a set (n ≤ 0: all of it), sharing the pixels.
+data::ImageSet first_images(const data::ImageSet& set, int64_t n);
+
+// A value rounded to `digits` decimals: keeps logged α matrices readable.
+double rounded(double value, int digits = 6);
+std::vector<std::vector<double>> rounded(const std::vector<std::vector<double>>& m,
+                                         int digits = 6);
+
+}  // namespace autonet::darts
