@@ -5,4 +5,5 @@
 namespace autonet::apps {
 void add_info_command(CLI::App& app);
 void add_genotype_command(CLI::App& app);
+void add_rnn_commands(CLI::App& app);
 }  // namespace autonet::apps

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", AUTONET_VERSION);
   autonet::apps::add_info_command(app);
   autonet::apps::add_genotype_command(app);
+  autonet::apps::add_rnn_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
