@@ -434,7 +434,7 @@ RnnOutcome RnnRun::run(const RunOptions& options) {
   ProgressLine progress(options.progress);
   int64_t session_epochs = 0, rollbacks = 0;
   const fs::path best_path = folder_->path("best.safetensors");
-  progress.update(fmt::format("{} model: {} parameters (param size = {}MB), {} train rows of {}",
+  progress.update(fmt::format("{} model: {} parameters (param size = {}), {} train rows of {}",
                               search_ ? "search" : "derived", model_->parameter_count(),
                               format_param_size_mb(model_->parameter_count()), train_.size(0),
                               config_.batch_size),
