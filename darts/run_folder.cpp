@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "autograd/atomic_file.h"
+#include "autograd/checkpoint.h"
 
 namespace autonet::darts {
 
@@ -83,6 +84,35 @@ std::vector<nlohmann::json> RunFolder::read_log() const {
     if (!j.is_discarded()) records.push_back(std::move(j));
   }
   return records;
+}
+
+void RunFolder::save_checkpoint(const std::vector<NamedTensor>& tensors, nlohmann::json state,
+                                const std::string& kind) const {
+  state["kind"] = kind;
+  state["log_bytes"] = log_bytes();
+  autonet::save_checkpoint(checkpoint_path(), tensors, state);
+}
+
+nlohmann::json RunFolder::load_checkpoint(const std::vector<NamedTensor>& tensors,
+                                          const std::string& kind) const {
+  AN_CHECK(has_checkpoint())
+      << dir_.string() << " holds no checkpoint (checkpoint.safetensors and its .json sidecar): "
+      << "the run stopped before its first epoch ended; start it again";
+  nlohmann::json state;
+  try {
+    state = autonet::load_checkpoint(checkpoint_path(), tensors);
+  } catch (const Error& e) {
+    AN_THROW() << "cannot resume from " << checkpoint_path().string()
+               << " (it does not fit the network of " << (dir_ / "config.json").string()
+               << "): " << e.what();
+  }
+  AN_CHECK(state.value("kind", "") == kind)
+      << checkpoint_path().string() << " is a '" << state.value("kind", "?")
+      << "' checkpoint, not a " << kind << " checkpoint";
+  AN_CHECK(state.contains("log_bytes") && state["log_bytes"].is_number_unsigned())
+      << checkpoint_path().string() << ".json lacks log_bytes";
+  truncate_log(state["log_bytes"].get<uint64_t>());
+  return state;
 }
 
 void RunFolder::write_file(const std::string& name, const std::string& content) const {

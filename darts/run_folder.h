@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/safetensors.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
@@ -39,6 +40,16 @@ class RunFolder {
   // Drops what was logged after a checkpoint (a resumed run repeats those steps).
   void truncate_log(uint64_t bytes) const;
   std::vector<nlohmann::json> read_log() const;
+
+  // The run's checkpoint: `state` gains "kind" and "log_bytes" (the log size it goes with) and
+  // is written with the tensors atomically; a failed write leaves the previous checkpoint.
+  void save_checkpoint(const std::vector<NamedTensor>& tensors, nlohmann::json state,
+                       const std::string& kind) const;
+  // Loads the checkpoint into `tensors` (same names, dtypes, shapes) and returns its state, after
+  // truncating log.jsonl to what was logged when it was written. Clear errors for a missing
+  // checkpoint, another kind of run, or tensors that do not match this config.
+  nlohmann::json load_checkpoint(const std::vector<NamedTensor>& tensors,
+                                 const std::string& kind) const;
 
   // Writes a file of the folder atomically (tmp + rename).
   void write_file(const std::string& name, const std::string& content) const;
@@ -68,7 +79,7 @@ Config config_from_json(const nlohmann::json& j, const char* what) {
   try {
     return merged.get<Config>();
   } catch (const nlohmann::json::exception& e) {
-    AN_THROW() << "bad value in the " << what << " config: " << e.what();
+    throw Error(std::string("bad value in the ") + what + " config: " + e.what());
   }
 }
 

@@ -196,32 +196,19 @@ class SearchRun {
     const std::string where = fmt::format("after epoch {}", epoch_);
     check_finite_weights(weights_.weights(), where);
     check_finite_weights(alphas_.weights(), where);
-    json state = {{"kind", "search"},
-                  {"epoch", epoch_},
-                  {"global_step", global_step_},
-                  {"log_bytes", folder().log_bytes()},
-                  {"valid_stream", {{"pass", valid_pass_}, {"batch", valid_batch_}}},
-                  {"w_optimizer", sgd_->state_json()},
-                  {"a_optimizer", architect_->optimizer().state_json()},
-                  {"best", {{"valid_acc", best_acc_}, {"epoch", best_epoch_}}},
-                  {"genotype_last_epoch_start", genotype_last_start_},
-                  {"train_images", train_set_.size()}};
-    save_checkpoint(folder().checkpoint_path(), checkpoint_tensors(), state);
+    const json state = {{"epoch", epoch_},
+                        {"global_step", global_step_},
+                        {"valid_stream", {{"pass", valid_pass_}, {"batch", valid_batch_}}},
+                        {"w_optimizer", sgd_->state_json()},
+                        {"a_optimizer", architect_->optimizer().state_json()},
+                        {"best", {{"valid_acc", best_acc_}, {"epoch", best_epoch_}}},
+                        {"genotype_last_epoch_start", genotype_last_start_},
+                        {"train_images", train_set_.size()}};
+    folder().save_checkpoint(checkpoint_tensors(), state, "search");
   }
 
   void load_checkpoint_now() {
-    AN_CHECK(folder().has_checkpoint())
-        << folder().dir().string() << " holds no checkpoint (checkpoint.safetensors and its .json "
-        << "sidecar): the run stopped before its first epoch ended; start it again";
-    json state;
-    try {
-      state = load_checkpoint(folder().checkpoint_path(), checkpoint_tensors());
-    } catch (const Error& e) {
-      AN_THROW() << "cannot resume from " << folder().checkpoint_path().string()
-                 << " (does it belong to this config?): " << e.what();
-    }
-    AN_CHECK(state.value("kind", "") == "search")
-        << folder().checkpoint_path().string() << " is not a search checkpoint";
+    const json state = folder().load_checkpoint(checkpoint_tensors(), "search");
     AN_CHECK(state.value("train_images", int64_t{-1}) == train_set_.size())
         << "the checkpoint was trained on " << state.value("train_images", int64_t{-1})
         << " images, the data set now gives " << train_set_.size();
@@ -234,7 +221,6 @@ class SearchRun {
     best_acc_ = state.at("best").at("valid_acc").get<double>();
     best_epoch_ = state.at("best").at("epoch").get<int64_t>();
     genotype_last_start_ = state.value("genotype_last_epoch_start", "");
-    folder().truncate_log(state.at("log_bytes").get<uint64_t>());
   }
 
   data::Batch next_valid_batch() {
@@ -288,15 +274,15 @@ class SearchRun {
 SearchOutcome SearchRun::run(const RunOptions& options) {
   ProgressLine progress(options.progress);
   const int64_t steps = steps_per_epoch();
-  const auto session_start = std::chrono::steady_clock::now();
-  int64_t session_steps = 0, session_epochs = 0;
-  double eval_seconds = 0;
+  StepTracker tracker(progress, folder(), config_.epochs, steps, config_.log_every);
+  int64_t session_epochs = 0;
 
   while (epoch_ < config_.epochs) {
     if (options.stop_after_epochs >= 0 && session_epochs >= options.stop_after_epochs) break;
     const auto epoch_start = std::chrono::steady_clock::now();
     const double lr = schedule_.lr_at(epoch_);
     sgd_->set_lr(lr);
+    tracker.start_epoch(epoch_, lr);
     // The official script logs the genotype of the current α at the start of each epoch (§3.6).
     genotype_last_start_ = to_text(net_.genotype());
     net_.train();
@@ -304,17 +290,16 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
     data::Loader loader(train_set_, splits_.search_weights, train_loader_,
                         static_cast<uint64_t>(epoch_));
     Meter meter;
-    double train_seconds = 0;
     while (true) {
       const auto step_start = std::chrono::steady_clock::now();
       std::optional<data::Batch> b = loader.next();
       if (!b) break;
       const data::Batch v = next_valid_batch();
-      const std::string where = fmt::format("at epoch {} step {}", epoch_, b->index);
+      const std::string where = fmt::format("at epoch {} step {}", epoch_ + 1, b->index + 1);
 
       // 1. α step on the validation batch (§3.4/§3.5).
-      check_finite_loss(architect_->step(b->images, b->labels, v.images, v.labels),
-                        "(validation loss of the α step) " + where);
+      check_finite(architect_->step(b->images, b->labels, v.images, v.labels),
+                   "validation loss of the α step", where);
 
       // 2. Weight step with the updated α: zero, forward, backward, clip, SGD.
       double loss_value;
@@ -325,36 +310,16 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
         const Variable logits = net_.forward(Variable(b->images));
         const Variable loss = cross_entropy(logits, b->labels);
         loss_value = loss.value().item();
-        check_finite_loss(loss_value, "(training loss) " + where);
+        check_finite(loss_value, "training loss", where);
         backward(loss);
         Tensor grads = weights_.grads();
-        clip_grad_norm(grads, config_.grad_clip);
+        check_finite(clip_grad_norm(grads, config_.grad_clip), "weights' gradient norm", where);
         sgd_->step();
         correct = count_correct(logits.value(), b->labels);
       }
       meter.add(loss_value, correct, b->labels.numel());
       ++global_step_;
-      ++session_steps;
-      train_seconds += seconds_since(step_start);
-
-      const double images_per_s = meter.count / std::max(train_seconds, 1e-9);
-      const double per_step = seconds_since(session_start) / static_cast<double>(session_steps);
-      const int64_t steps_left = (config_.epochs - epoch_) * steps - (b->index + 1);
-      const double eta = per_step * static_cast<double>(steps_left) +
-                         eval_seconds / std::max<int64_t>(session_epochs, 1) *
-                             static_cast<double>(config_.epochs - epoch_);
-      progress.update(progress_text(epoch_ + 1, config_.epochs, b->index + 1, steps, meter.loss(),
-                                    meter.accuracy(), images_per_s, eta));
-      if (config_.log_every > 0 && global_step_ % config_.log_every == 0)
-        folder().append_log({{"kind", "step"},
-                         {"epoch", epoch_},
-                         {"batch", b->index + 1},
-                         {"steps_per_epoch", steps},
-                         {"step", global_step_},
-                         {"loss", meter.loss()},
-                         {"acc", meter.accuracy()},
-                         {"lr", lr},
-                         {"images_per_s", rounded(images_per_s, 1)}});
+      tracker.step(b->index, global_step_, meter, seconds_since(step_start));
     }
 
     // Evaluation on the α half in eval mode (running BN statistics), as infer() (§3.3).
@@ -365,8 +330,8 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
     const EvalResult valid =
         evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
     net_.train();
-    eval_seconds += seconds_since(eval_start);
-    check_finite_loss(valid.loss, fmt::format("(validation) after epoch {}", epoch_));
+    tracker.end_epoch(seconds_since(eval_start));
+    check_finite(valid.loss, "validation loss", fmt::format("after epoch {}", epoch_ + 1));
     if (valid.accuracy > best_acc_) {
       best_acc_ = valid.accuracy;
       best_epoch_ = epoch_;
@@ -374,22 +339,22 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
 
     const CnnGenotype genotype = net_.genotype();
     folder().append_log({{"kind", "epoch"},
-                     {"epoch", epoch_},
-                     {"step", global_step_},
-                     {"steps_per_epoch", steps},
-                     {"lr", lr},
-                     {"train_loss", meter.loss()},
-                     {"train_acc", meter.accuracy()},
-                     {"valid_loss", valid.loss},
-                     {"valid_acc", valid.accuracy},
-                     {"valid_acc_best", best_acc_},
-                     {"best_epoch", best_epoch_},
-                     {"images_per_s", rounded(meter.count / std::max(train_seconds, 1e-9), 1)},
-                     {"seconds", rounded(seconds_since(epoch_start), 2)},
-                     {"genotype_at_start", genotype_last_start_},
-                     {"genotype", to_text(genotype)},
-                     {"alpha_normal", rounded(net_.normal_weights())},
-                     {"alpha_reduce", rounded(net_.reduce_weights())}});
+                         {"epoch", epoch_},
+                         {"step", global_step_},
+                         {"steps_per_epoch", steps},
+                         {"lr", lr},
+                         {"train_loss", meter.loss()},
+                         {"train_acc", meter.accuracy()},
+                         {"valid_loss", valid.loss},
+                         {"valid_acc", valid.accuracy},
+                         {"valid_acc_best", best_acc_},
+                         {"best_epoch", best_epoch_},
+                         {"images_per_s", rounded(tracker.images_per_second(meter), 1)},
+                         {"seconds", rounded(seconds_since(epoch_start), 2)},
+                         {"genotype_at_start", genotype_last_start_},
+                         {"genotype", to_text(genotype)},
+                         {"alpha_normal", rounded(net_.normal_weights())},
+                         {"alpha_reduce", rounded(net_.reduce_weights())}});
     ++epoch_;
     ++session_epochs;
     save_checkpoint_now();

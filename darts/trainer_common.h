@@ -61,8 +61,34 @@ struct Meter {
   double accuracy() const { return count ? static_cast<double>(correct) / count : 0.0; }
 };
 
-// Throws, naming where, when a loss is NaN or infinite: the caller's last checkpoint stays as it is.
-void check_finite_loss(double loss, const std::string& where);
+class RunFolder;
+
+// Step bookkeeping shared by the trainers: the progress line (with images/s and an ETA from this
+// session's pace) and the step summaries in log.jsonl every `log_every` steps.
+class StepTracker {
+ public:
+  StepTracker(ProgressLine& line, const RunFolder& run, int64_t epochs, int64_t steps_per_epoch,
+              int64_t log_every);
+  void start_epoch(int64_t epoch, double lr);
+  // After a step: batch index within the epoch (0-based), steps completed in the whole run.
+  void step(int64_t batch, int64_t global_step, const Meter& meter, double step_seconds);
+  void end_epoch(double eval_seconds);
+  double train_seconds() const { return train_seconds_; }  // this epoch's steps only
+  double images_per_second(const Meter& meter) const;
+
+ private:
+  ProgressLine& line_;
+  const RunFolder& run_;
+  int64_t epochs_, steps_per_epoch_, log_every_;
+  int64_t epoch_ = 0;
+  double lr_ = 0, train_seconds_ = 0;
+  double session_step_seconds_ = 0, session_eval_seconds_ = 0;
+  int64_t session_steps_ = 0, session_evals_ = 0;
+};
+
+// Throws, naming what and where, when a loss (or gradient norm) is NaN or infinite: the caller
+// then stops before its next checkpoint, so the last good checkpoint stays as it is.
+void check_finite(double value, const std::string& what, const std::string& where);
 // Throws when a flat weight buffer holds a NaN or an infinity (checked before every checkpoint).
 void check_finite_weights(const Tensor& flat_weights, const std::string& where);
 

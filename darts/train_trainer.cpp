@@ -1,0 +1,351 @@
+// Training a genotype from scratch (reference darts.md §5) over a run folder.
+#include "darts/train_trainer.h"
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <memory>
+#include <numeric>
+#include <optional>
+
+#include "autograd/checkpoint.h"
+#include "autograd/functions.h"
+#include "autograd/lr_schedule.h"
+#include "autograd/optimizer.h"
+#include "darts/augment_model.h"
+#include "darts/cell_layout.h"
+#include "darts/report.h"
+#include "darts/run_folder.h"
+#include "datasets/loader.h"
+#include "kernels/reduce.h"
+#include "runtime/error.h"
+
+namespace autonet::darts {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+#define AN_TRAIN_CONFIG_FIELDS(X)                                                                \
+  X(genotype) X(dataset) X(data_dir) X(subset) X(test_subset) X(cutout) X(cutout_length)          \
+  X(channels) X(layers) X(stem_multiplier) X(auxiliary) X(auxiliary_weight) X(drop_path_prob)     \
+  X(epochs) X(batch_size) X(learning_rate) X(learning_rate_min) X(momentum) X(weight_decay)       \
+  X(grad_clip) X(seed) X(device) X(workers) X(log_every)
+
+void to_json(json& j, const TrainRunConfig& c) {
+  j = json::object();
+#define AN_X(field) j[#field] = c.field;
+  AN_TRAIN_CONFIG_FIELDS(AN_X)
+#undef AN_X
+}
+
+void from_json(const json& j, TrainRunConfig& c) {
+#define AN_X(field) \
+  if (j.contains(#field)) j.at(#field).get_to(c.field);
+  AN_TRAIN_CONFIG_FIELDS(AN_X)
+#undef AN_X
+}
+
+void TrainRunConfig::validate() const {
+  AN_CHECK(!genotype.empty()) << "--genotype is empty";
+  AN_CHECK(channels > 0) << "--channels must be positive, got " << channels;
+  AN_CHECK(layers >= 3) << "--layers must be at least 3 (reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ "
+                           "and must be distinct), got "
+                        << layers;
+  AN_CHECK(stem_multiplier >= 1) << "--stem-multiplier must be at least 1, got " << stem_multiplier;
+  AN_CHECK(auxiliary_weight >= 0) << "--auxiliary-weight must be non-negative, got "
+                                  << auxiliary_weight;
+  AN_CHECK(drop_path_prob >= 0 && drop_path_prob < 1)
+      << "--drop-path-prob must be in [0, 1), got " << drop_path_prob;
+  AN_CHECK(epochs >= 1) << "--epochs must be at least 1, got " << epochs;
+  AN_CHECK(batch_size >= 1) << "--batch-size must be at least 1, got " << batch_size;
+  AN_CHECK(learning_rate > 0) << "--learning-rate must be positive, got " << learning_rate;
+  AN_CHECK(learning_rate_min >= 0 && learning_rate_min <= learning_rate)
+      << "--learning-rate-min must be in [0, learning_rate = " << learning_rate << "], got "
+      << learning_rate_min;
+  AN_CHECK(momentum >= 0 && momentum < 1) << "--momentum must be in [0, 1), got " << momentum;
+  AN_CHECK(weight_decay >= 0) << "--weight-decay must be non-negative, got " << weight_decay;
+  AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
+  AN_CHECK(subset >= 0) << "--subset must be non-negative, got " << subset;
+  AN_CHECK(test_subset >= 0) << "--test-subset must be non-negative, got " << test_subset;
+  AN_CHECK(!cutout || cutout_length > 0)
+      << "--cutout-length must be positive with --cutout, got " << cutout_length;
+  AN_CHECK(seed >= 0) << "--seed must be non-negative, got " << seed;
+  AN_CHECK(workers >= 0 && workers <= 64) << "--workers must be in [0, 64], got " << workers;
+  AN_CHECK(log_every >= 0) << "--log-every must be non-negative, got " << log_every;
+  if (device != "auto") parse_device(device);
+}
+
+bool auxiliary_head_fits(int64_t image_height) {
+  const int64_t at_head = image_height / 4;
+  return at_head >= 8 && at_head <= 10;
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::vector<int64_t> all_indices(int64_t n) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  std::iota(v.begin(), v.end(), 0);
+  return v;
+}
+
+class TrainRun {
+ public:
+  TrainRun(const TrainRunConfig& config, const CnnGenotype& genotype, const data::ImageData& data,
+           Device device)
+      : config_(config),
+        genotype_(genotype),
+        device_(device),
+        train_set_(first_images(data.train, config.subset)),
+        test_set_(first_images(data.test, config.test_subset)),
+        weights_(static_cast<uint64_t>(config.seed)),
+        net_(network_config(config, data), genotype, weights_),
+        schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
+    AN_CHECK(train_set_.height() % 4 == 0 && train_set_.width() % 4 == 0)
+        << "the network halves the image twice (FactorizedReduce needs even sizes), so height "
+           "and width must be multiples of 4; "
+        << data.name << " has " << train_set_.height() << "×" << train_set_.width() << " images";
+    AN_CHECK(!config.auxiliary || auxiliary_head_fits(train_set_.height()))
+        << "--auxiliary: the head expects 8×8 maps at cell ⌊2L/3⌋ (32×32 images, as CIFAR-10); "
+        << data.name << " has " << train_set_.height() << "×" << train_set_.width()
+        << " images: pass --no-auxiliary";
+    AN_CHECK(test_set_.size() > 0) << data.name << " has no test images to evaluate on";
+    weights_.to(device_);
+    SgdOptions sgd;
+    sgd.lr = config.learning_rate;
+    sgd.momentum = config.momentum;
+    sgd.weight_decay = config.weight_decay;
+    sgd_ = std::make_unique<Sgd>(weights_.weights(), weights_.grads(), sgd);
+
+    train_loader_.batch_size = config.batch_size;
+    train_loader_.transform = data::train_transform(data, config.cutout, config.cutout_length);
+    train_loader_.seed = static_cast<uint64_t>(config.seed);
+    train_loader_.workers = static_cast<int>(config.workers);
+    train_loader_.device = device_;
+    test_loader_ = train_loader_;
+    test_loader_.shuffle = false;
+    test_loader_.transform = data::test_transform(data);
+  }
+
+  static AugmentConfig network_config(const TrainRunConfig& c, const data::ImageData& data) {
+    AugmentConfig a;
+    a.channels = c.channels;
+    a.layers = c.layers;
+    a.stem_multiplier = c.stem_multiplier;
+    a.classes = data.num_classes;
+    a.input_channels = data.train.channels();
+    a.auxiliary = c.auxiliary;
+    a.seed = static_cast<uint64_t>(c.seed);
+    return a;
+  }
+
+  json run_info(const data::ImageData& data) const {
+    return {{"device", device_.str()},
+            {"data", data.name},
+            {"genotype", to_text(genotype_)},
+            {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
+            {"classes", data.num_classes},
+            {"train_images", train_set_.size()},
+            {"test_images", test_set_.size()},
+            {"steps_per_epoch", steps_per_epoch()},
+            {"parameters", net_.parameter_count()},
+            {"param_size", format_param_size_mb(net_.parameter_count())},
+            {"auxiliary_parameters", net_.auxiliary_parameter_count()}};
+  }
+
+  int64_t steps_per_epoch() const {
+    return data::batches_per_epoch(train_set_.size(), config_.batch_size, false);
+  }
+
+  std::vector<NamedTensor> checkpoint_tensors() const {
+    std::vector<NamedTensor> t;
+    for (const auto& [name, tensor] : weights_.named_tensors()) t.push_back({"model." + name, tensor});
+    for (const NamedTensor& n : with_prefix("w_optimizer.", sgd_->state_tensors())) t.push_back(n);
+    return t;
+  }
+
+  void save_checkpoint_now() {
+    check_finite_weights(weights_.weights(), fmt::format("after epoch {}", epoch_));
+    const json state = {{"epoch", epoch_},
+                        {"global_step", global_step_},
+                        {"drop_path_offset", net_.drop_path_rng().offset()},
+                        {"w_optimizer", sgd_->state_json()},
+                        {"best", {{"test_acc", best_acc_}, {"epoch", best_epoch_}}},
+                        {"last_test_acc", last_acc_},
+                        {"train_images", train_set_.size()}};
+    folder().save_checkpoint(checkpoint_tensors(), state, "train");
+  }
+
+  void load_checkpoint_now() {
+    const json state = folder().load_checkpoint(checkpoint_tensors(), "train");
+    AN_CHECK(state.value("train_images", int64_t{-1}) == train_set_.size())
+        << "the checkpoint was trained on " << state.value("train_images", int64_t{-1})
+        << " images, the data set now gives " << train_set_.size();
+    epoch_ = state.at("epoch").get<int64_t>();
+    global_step_ = state.at("global_step").get<int64_t>();
+    net_.drop_path_rng().set_offset(state.at("drop_path_offset").get<uint64_t>());
+    sgd_->load_state_json(state.at("w_optimizer"));
+    best_acc_ = state.at("best").at("test_acc").get<double>();
+    best_epoch_ = state.at("best").at("epoch").get<int64_t>();
+    last_acc_ = state.value("last_test_acc", 0.0);
+  }
+
+  void write_genotype_files() {
+    folder().write_file("genotype.txt", to_text(genotype_) + "\n");
+    folder().write_file("genotype.json", to_json(genotype_).dump(2) + "\n");
+    for (const char* which : {"normal", "reduce"})
+      write_drawing(to_dot(genotype_, which), folder().path(which).string());
+  }
+
+  TrainOutcome run(const RunOptions& options);
+
+  RunFolder& folder() { return *folder_; }
+
+  TrainRunConfig config_;
+  CnnGenotype genotype_;
+  std::optional<RunFolder> folder_;
+  Device device_;
+  data::ImageSet train_set_, test_set_;
+  ParameterStore weights_;
+  AugmentNetwork net_;
+  CosineAnnealingLr schedule_;
+  std::unique_ptr<Sgd> sgd_;
+  data::LoaderConfig train_loader_, test_loader_;
+
+  int64_t epoch_ = 0, global_step_ = 0;
+  double best_acc_ = -1, last_acc_ = 0;
+  int64_t best_epoch_ = -1;
+};
+
+TrainOutcome TrainRun::run(const RunOptions& options) {
+  ProgressLine progress(options.progress);
+  const int64_t steps = steps_per_epoch();
+  StepTracker tracker(progress, folder(), config_.epochs, steps, config_.log_every);
+  const std::string title = fmt::format("DARTS training — {}", folder().dir().filename().string());
+  if (epoch_ == 0) write_genotype_files();
+  int64_t session_epochs = 0;
+
+  while (epoch_ < config_.epochs) {
+    if (options.stop_after_epochs >= 0 && session_epochs >= options.stop_after_epochs) break;
+    const auto epoch_start = std::chrono::steady_clock::now();
+    const double lr = schedule_.lr_at(epoch_);
+    sgd_->set_lr(lr);
+    // §5.2: p_e = p · e / epochs.
+    const double drop_prob = config_.drop_path_prob * static_cast<double>(epoch_) /
+                             static_cast<double>(config_.epochs);
+    net_.set_drop_path_prob(drop_prob);
+    tracker.start_epoch(epoch_, lr);
+    net_.train();
+
+    data::Loader loader(train_set_, all_indices(train_set_.size()), train_loader_,
+                        static_cast<uint64_t>(epoch_));
+    Meter meter;
+    while (true) {
+      const auto step_start = std::chrono::steady_clock::now();
+      std::optional<data::Batch> b = loader.next();
+      if (!b) break;
+      const std::string where = fmt::format("at epoch {} step {}", epoch_ + 1, b->index + 1);
+      weights_.zero_grad();
+      const AugmentNetwork::Output out = net_.forward_all(Variable(b->images));
+      Variable loss = cross_entropy(out.logits, b->labels);
+      if (out.aux_logits.defined())
+        loss = add(loss, scale(cross_entropy(out.aux_logits, b->labels), config_.auxiliary_weight));
+      const double loss_value = loss.value().item();
+      check_finite(loss_value, "training loss", where);
+      backward(loss);
+      Tensor grads = weights_.grads();
+      check_finite(clip_grad_norm(grads, config_.grad_clip), "weights' gradient norm", where);
+      sgd_->step();
+      meter.add(loss_value, count_correct(out.logits.value(), b->labels), b->labels.numel());
+      ++global_step_;
+      tracker.step(b->index, global_step_, meter, seconds_since(step_start));
+    }
+
+    // The test set after every epoch, as train.py (the last epoch's number is the result).
+    const auto eval_start = std::chrono::steady_clock::now();
+    net_.eval();
+    data::Loader test_loader(test_set_, all_indices(test_set_.size()), test_loader_,
+                             static_cast<uint64_t>(epoch_));
+    const EvalResult test =
+        evaluate([this](const Variable& x) { return net_.forward(x); }, test_loader);
+    net_.train();
+    tracker.end_epoch(seconds_since(eval_start));
+    check_finite(test.loss, "test loss", fmt::format("after epoch {}", epoch_ + 1));
+    last_acc_ = test.accuracy;
+    if (test.accuracy > best_acc_) {
+      best_acc_ = test.accuracy;
+      best_epoch_ = epoch_;
+    }
+    folder().append_log({{"kind", "epoch"},
+                         {"epoch", epoch_},
+                         {"step", global_step_},
+                         {"steps_per_epoch", steps},
+                         {"lr", lr},
+                         {"drop_path_prob", drop_prob},
+                         {"train_loss", meter.loss()},
+                         {"train_acc", meter.accuracy()},
+                         {"test_loss", test.loss},
+                         {"test_acc", test.accuracy},
+                         {"test_acc_best", best_acc_},
+                         {"best_epoch", best_epoch_},
+                         {"images_per_s", rounded(tracker.images_per_second(meter), 1)},
+                         {"seconds", rounded(seconds_since(epoch_start), 2)}});
+    ++epoch_;
+    ++session_epochs;
+    save_checkpoint_now();
+    write_report(folder(), title);
+    progress.update(fmt::format("epoch {}/{} done: train loss {:.4f} acc {:.1f}%, test loss "
+                                "{:.4f} acc {:.1f}%, {:.0f} s",
+                                epoch_, config_.epochs, meter.loss(), 100 * meter.accuracy(),
+                                test.loss, 100 * test.accuracy, seconds_since(epoch_start)),
+                    true);
+    progress.finish();
+  }
+
+  TrainOutcome out;
+  out.run_dir = folder().dir();
+  out.epochs_done = epoch_;
+  out.finished = epoch_ >= config_.epochs;
+  out.test_accuracy = last_acc_;
+  out.best_test_accuracy = best_acc_;
+  if (out.finished) write_report(folder(), title);
+  return out;
+}
+
+}  // namespace
+
+TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& data,
+                          const fs::path& run_dir, const RunOptions& options) {
+  config.validate();
+  const CnnGenotype genotype = load_cnn_genotype(config.genotype);
+  const Device device = resolve_device(config.device);
+  TrainRun run(config, genotype, data, device);
+  json resolved = config;
+  resolved["run"] = run.run_info(data);
+  run.folder_ = RunFolder::create(run_dir, resolved);
+  return run.run(options);
+}
+
+TrainOutcome resume_training(const fs::path& run_dir, const data::ImageData& data,
+                             const RunOptions& options) {
+  RunFolder folder = RunFolder::open(run_dir);
+  json stored = folder.config();
+  const json info = stored.value("run", json::object());
+  stored.erase("run");
+  const TrainRunConfig config = config_from_json<TrainRunConfig>(stored, "train");
+  config.validate();
+  // The genotype as resolved when the run started (its file may have changed since).
+  const CnnGenotype genotype = info.contains("genotype")
+                                   ? parse_cnn_genotype(info["genotype"].get<std::string>())
+                                   : load_cnn_genotype(config.genotype);
+  const Device device = resolve_device(options.device.empty() ? config.device : options.device);
+  TrainRun run(config, genotype, data, device);
+  run.folder_ = folder;
+  run.load_checkpoint_now();
+  return run.run(options);
+}
+
+}  // namespace autonet::darts

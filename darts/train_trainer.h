@@ -1,0 +1,75 @@
+// Training a genotype from scratch (reference darts.md §5): the augment network with drop path
+// and the auxiliary head, SGD with a cosine schedule to learning_rate_min, gradient clipping, the
+// test set evaluated after every epoch. Same run folder, checkpoints, resume and report as the
+// search (darts/run_folder.h, darts/report.h, darts/trainer_common.h).
+//
+// Differences from train.py: the logged train loss includes the auxiliary term, as train.py's;
+// drop-path masks come from Philox (docs/darts.md), so runs are reproducible from the seed.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "darts/genotype.h"
+#include "darts/trainer_common.h"
+#include "datasets/image_dataset.h"
+
+namespace autonet::darts {
+
+// Every field is a flag (--batch-size for batch_size) and a config-file key. Defaults: train.py
+// with the paper's recipe (--auxiliary --cutout, §5.5), on the embedded data set.
+struct TrainRunConfig {
+  std::string genotype = "DARTS_V2";  // published name, a .txt/.json file, or the text
+  // data
+  std::string dataset = "fashion-mnist";
+  std::string data_dir;
+  int64_t subset = 0;       // use only the first N training images (0: all)
+  int64_t test_subset = 0;  // evaluate on the first N test images (0: all)
+  bool cutout = true;
+  int64_t cutout_length = 16;
+  // network
+  int64_t channels = 36;
+  int64_t layers = 20;
+  int64_t stem_multiplier = 3;
+  bool auxiliary = true;
+  double auxiliary_weight = 0.4;
+  double drop_path_prob = 0.2;  // ramped linearly from 0: p_e = drop_path_prob · e / epochs
+  // optimisation
+  int64_t epochs = 600;
+  int64_t batch_size = 96;
+  double learning_rate = 0.025;
+  double learning_rate_min = 0.0;
+  double momentum = 0.9;
+  double weight_decay = 3e-4;
+  double grad_clip = 5;
+  // run
+  int64_t seed = 0;
+  std::string device = "auto";
+  int64_t workers = 2;
+  int64_t log_every = 50;
+
+  void validate() const;
+};
+
+void to_json(nlohmann::json& j, const TrainRunConfig& c);
+void from_json(const nlohmann::json& j, TrainRunConfig& c);
+
+// Whether the auxiliary head fits images of this height: it pools the output of cell ⌊2L/3⌋
+// (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8).
+bool auxiliary_head_fits(int64_t image_height);
+
+struct TrainOutcome {
+  std::filesystem::path run_dir;
+  int64_t epochs_done = 0;
+  bool finished = false;
+  double test_accuracy = 0;       // after the last epoch (what the paper reports)
+  double best_test_accuracy = 0;  // for reference only: choosing by test accuracy is not allowed
+};
+
+TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& data,
+                          const std::filesystem::path& run_dir, const RunOptions& options = {});
+TrainOutcome resume_training(const std::filesystem::path& run_dir, const data::ImageData& data,
+                             const RunOptions& options = {});
+
+}  // namespace autonet::darts

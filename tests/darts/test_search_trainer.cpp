@@ -1,0 +1,204 @@
+// The search loop over a run folder: what a run writes, exact resumption, a NaN stop that keeps
+// the last good checkpoint, and the errors of bad configs and bad checkpoints.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "darts/run_folder.h"
+#include "darts/search_trainer.h"
+#include "runtime/error.h"
+#include "tests/darts/tiny_data.h"
+
+namespace autonet::darts {
+namespace {
+
+namespace fs = std::filesystem;
+
+SearchRunConfig tiny_search(bool unrolled) {
+  SearchRunConfig c;
+  c.channels = 4;
+  c.layers = 3;
+  c.nodes = 2;
+  c.multiplier = 2;
+  c.epochs = 2;
+  c.batch_size = 4;
+  c.unrolled = unrolled;
+  c.device = "cpu";
+  c.workers = 1;
+  c.log_every = 2;
+  return c;
+}
+
+RunOptions quiet(int64_t stop_after = -1) {
+  RunOptions o;
+  o.progress = false;
+  o.stop_after_epochs = stop_after;
+  return o;
+}
+
+TEST(SearchTrainer, WritesTheRunFolder) {
+  test::TempDir tmp("search-folder");
+  const data::ImageData data = test::tiny_images(20, 4, 8);
+  SearchRunConfig c = tiny_search(false);
+  c.subset = 16;  // 8 images for w, 8 for α: 2 steps per epoch
+  const SearchOutcome out = run_search(c, data, tmp / "run", quiet());
+  EXPECT_TRUE(out.finished);
+  EXPECT_EQ(out.epochs_done, 2);
+  for (const char* f : {"config.json", "log.jsonl", "checkpoint.safetensors",
+                        "checkpoint.safetensors.json", "genotype.txt", "genotype.json",
+                        "genotype_last_epoch_start.txt", "normal.dot", "reduce.dot",
+                        "report.html"})
+    EXPECT_TRUE(fs::exists(tmp / "run" / f)) << f;
+
+  // The resolved config holds every flag and what the run derived from the data.
+  const nlohmann::json config = read_json_file(tmp / "run" / "config.json");
+  EXPECT_EQ(config["channels"], 4);
+  EXPECT_EQ(config["learning_rate"], 0.025);
+  EXPECT_EQ(config["run"]["train_images"], 16);
+  EXPECT_EQ(config["run"]["steps_per_epoch"], 2);
+  EXPECT_EQ(config["run"]["device"], "cpu");
+
+  // One step summary per 2 steps, one record per epoch with softmax(α) and the genotype.
+  int steps = 0, epochs = 0;
+  for (const nlohmann::json& r : test::log_without_timing(tmp / "run" / "log.jsonl")) {
+    if (r["kind"] == "step") ++steps;
+    if (r["kind"] != "epoch") continue;
+    ++epochs;
+    EXPECT_EQ(r["alpha_normal"].size(), 5u);  // 2 + 3 edges
+    EXPECT_EQ(r["alpha_normal"][0].size(), 8u);
+    double row = 0;
+    for (double v : r["alpha_normal"][0]) row += v;
+    EXPECT_NEAR(row, 1.0, 1e-5);
+    EXPECT_NO_THROW(parse_cnn_genotype(r["genotype"].get<std::string>()));
+    EXPECT_GE(r["valid_acc"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(steps, 2);
+  EXPECT_EQ(epochs, 2);
+  EXPECT_EQ(parse_cnn_genotype(test::read_file(tmp / "run" / "genotype.txt")), out.genotype);
+  const std::string report = test::read_file(tmp / "run" / "report.html");
+  EXPECT_NE(report.find("<svg"), std::string::npos);
+  EXPECT_NE(report.find("normal after epoch 2"), std::string::npos);
+}
+
+// 2 epochs in one go equal 1 epoch + resume + 1 epoch, bit for bit: weights, α, both
+// optimizers' state, BN statistics and the logged losses (second order: every pass is covered).
+TEST(SearchTrainer, ResumeIsBitIdentical) {
+  test::TempDir tmp("search-resume");
+  const data::ImageData data = test::tiny_images(16, 4, 8);
+  const SearchRunConfig c = tiny_search(true);
+  run_search(c, data, tmp / "whole", quiet());
+  const SearchOutcome first = run_search(c, data, tmp / "split", quiet(1));
+  EXPECT_FALSE(first.finished);
+  EXPECT_EQ(first.epochs_done, 1);
+  // A crash after more steps had been logged: the resumed run drops those records.
+  {
+    std::ofstream log(tmp / "split" / "log.jsonl", std::ios::app);
+    log << R"({"kind":"step","epoch":1,"step":99,"loss":1})" << "\n";
+  }
+  const SearchOutcome second = resume_search(tmp / "split", data, quiet());
+  EXPECT_TRUE(second.finished);
+  EXPECT_EQ(second.genotype, run_search(c, data, tmp / "again", quiet()).genotype);
+  test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
+                                       tmp / "split" / "checkpoint.safetensors");
+  EXPECT_EQ(test::log_without_timing(tmp / "whole" / "log.jsonl"),
+            test::log_without_timing(tmp / "split" / "log.jsonl"));
+}
+
+TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
+  test::TempDir tmp("search-nan");
+  const data::ImageData good = test::tiny_images(16, 4, 8);
+  const SearchRunConfig c = tiny_search(false);
+  run_search(c, good, tmp / "run", quiet(1));
+  const std::string checkpoint = test::read_file(tmp / "run" / "checkpoint.safetensors");
+  const std::string sidecar = test::read_file(tmp / "run" / "checkpoint.safetensors.json");
+
+  // The same images normalised with a NaN mean: the loss turns NaN at the first step.
+  data::ImageData poisoned = good;
+  poisoned.mean.assign(1, std::nanf(""));
+  try {
+    resume_search(tmp / "run", poisoned, quiet());
+    FAIL() << "a NaN loss must stop the run";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("became nan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("last good checkpoint"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(test::read_file(tmp / "run" / "checkpoint.safetensors"), checkpoint);
+  EXPECT_EQ(test::read_file(tmp / "run" / "checkpoint.safetensors.json"), sidecar);
+  // The stored state still resumes and finishes with good data.
+  EXPECT_TRUE(resume_search(tmp / "run", good, quiet()).finished);
+}
+
+TEST(SearchTrainer, ResumeErrorsAreClear) {
+  test::TempDir tmp("search-resume-errors");
+  const data::ImageData data = test::tiny_images(16, 4, 8);
+  auto message = [&](const fs::path& dir) {
+    try {
+      resume_search(dir, data, quiet());
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(tmp / "absent").find("does not exist"), std::string::npos);
+  fs::create_directories(tmp / "empty");
+  EXPECT_NE(message(tmp / "empty").find("no config.json"), std::string::npos);
+
+  // A run stopped before its first checkpoint.
+  SearchRunConfig c = tiny_search(false);
+  run_search(c, data, tmp / "fresh", quiet(0));
+  EXPECT_NE(message(tmp / "fresh").find("holds no checkpoint"), std::string::npos);
+
+  // A checkpoint of another architecture (C = 6) in the folder of a C = 4 run.
+  SearchRunConfig wide = c;
+  wide.channels = 6;
+  run_search(wide, data, tmp / "wide", quiet(1));
+  for (const char* f : {"checkpoint.safetensors", "checkpoint.safetensors.json"})
+    fs::copy_file(tmp / "wide" / f, tmp / "fresh" / f);
+  const std::string shape = message(tmp / "fresh");
+  EXPECT_NE(shape.find("cannot resume"), std::string::npos) << shape;
+  EXPECT_NE(shape.find("shape"), std::string::npos) << shape;
+
+  // A new run refuses a folder that holds one.
+  EXPECT_THROW(run_search(c, data, tmp / "wide", quiet()), Error);
+}
+
+TEST(SearchTrainer, BadConfigsAreRejected) {
+  const data::ImageData data = test::tiny_images(16, 4, 8);
+  auto message = [](SearchRunConfig c) {
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  SearchRunConfig c = tiny_search(false);
+  c.layers = 2;
+  EXPECT_NE(message(c).find("--layers must be at least 3"), std::string::npos);
+  c = tiny_search(false);
+  c.train_portion = 1.0;
+  EXPECT_NE(message(c).find("--train-portion"), std::string::npos);
+  c = tiny_search(false);
+  c.multiplier = 5;
+  EXPECT_NE(message(c).find("--multiplier"), std::string::npos);
+  c = tiny_search(false);
+  c.device = "gpu";
+  EXPECT_NE(message(c).find("bad device"), std::string::npos);
+
+  // Images whose size the two reductions cannot halve.
+  test::TempDir tmp("search-bad-size");
+  EXPECT_THROW(run_search(tiny_search(false), test::tiny_images(16, 4, 10), tmp / "r", quiet()),
+               Error);
+  EXPECT_FALSE(fs::exists(tmp / "r" / "config.json")) << "no folder for a run that cannot start";
+
+  // Config files: unknown keys and wrong types are errors, absent keys take the defaults.
+  EXPECT_THROW(config_from_json<SearchRunConfig>({{"chanels", 8}}, "search"), Error);
+  EXPECT_THROW(config_from_json<SearchRunConfig>({{"channels", "eight"}}, "search"), Error);
+  const SearchRunConfig from_file = config_from_json<SearchRunConfig>({{"channels", 8}}, "search");
+  EXPECT_EQ(from_file.channels, 8);
+  EXPECT_EQ(from_file.layers, 8);
+}
+
+}  // namespace
+}  // namespace autonet::darts

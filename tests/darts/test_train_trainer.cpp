@@ -1,0 +1,97 @@
+// Training a genotype from scratch over a run folder: what a run writes, exact resumption with
+// drop path, cutout and the auxiliary head on, and the input checks.
+#include <gtest/gtest.h>
+
+#include "darts/run_folder.h"
+#include "darts/train_trainer.h"
+#include "runtime/error.h"
+#include "tests/darts/tiny_data.h"
+
+namespace autonet::darts {
+namespace {
+
+namespace fs = std::filesystem;
+
+// 32×32 images, so the auxiliary head fits (8×8 at cell ⌊2L/3⌋), as on CIFAR-10.
+TrainRunConfig tiny_train() {
+  TrainRunConfig c;
+  c.genotype = "DARTS_V2";
+  c.channels = 4;
+  c.layers = 3;
+  c.epochs = 2;
+  c.batch_size = 4;
+  c.drop_path_prob = 0.5;  // drops in epoch 1 (p = 0.25), so the drop-path offset matters
+  c.device = "cpu";
+  c.workers = 1;
+  c.log_every = 1;
+  return c;
+}
+
+RunOptions quiet(int64_t stop_after = -1) {
+  RunOptions o;
+  o.progress = false;
+  o.stop_after_epochs = stop_after;
+  return o;
+}
+
+TEST(TrainTrainer, ResumeIsBitIdenticalAndTheFolderIsComplete) {
+  test::TempDir tmp("train-resume");
+  const data::ImageData data = test::tiny_images(8, 4, 32, 3, 10);
+  const TrainRunConfig c = tiny_train();
+  const TrainOutcome whole = run_training(c, data, tmp / "whole", quiet());
+  EXPECT_TRUE(whole.finished);
+  EXPECT_FALSE(run_training(c, data, tmp / "split", quiet(1)).finished);
+  const TrainOutcome resumed = resume_training(tmp / "split", data, quiet());
+  EXPECT_TRUE(resumed.finished);
+  EXPECT_EQ(resumed.test_accuracy, whole.test_accuracy);
+  test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
+                                       tmp / "split" / "checkpoint.safetensors");
+  EXPECT_EQ(test::log_without_timing(tmp / "whole" / "log.jsonl"),
+            test::log_without_timing(tmp / "split" / "log.jsonl"));
+
+  for (const char* f : {"config.json", "log.jsonl", "genotype.txt", "genotype.json",
+                        "normal.dot", "reduce.dot", "report.html"})
+    EXPECT_TRUE(fs::exists(tmp / "whole" / f)) << f;
+  const nlohmann::json config = read_json_file(tmp / "whole" / "config.json");
+  EXPECT_EQ(config["auxiliary"], true);
+  EXPECT_EQ(config["run"]["genotype"], to_text(published_cnn_genotype("DARTS_V2")));
+  EXPECT_GT(config["run"]["auxiliary_parameters"].get<int64_t>(), 0);
+  int epochs = 0;
+  for (const nlohmann::json& r : test::log_without_timing(tmp / "whole" / "log.jsonl"))
+    if (r["kind"] == "epoch") {
+      EXPECT_TRUE(r.contains("test_acc"));
+      EXPECT_DOUBLE_EQ(r["drop_path_prob"].get<double>(), 0.5 * epochs / 2);
+      ++epochs;
+    }
+  EXPECT_EQ(epochs, 2);
+  EXPECT_NE(test::read_file(tmp / "whole" / "report.html").find("test (epoch)"), std::string::npos);
+}
+
+TEST(TrainTrainer, InputChecks) {
+  test::TempDir tmp("train-checks");
+  auto message = [&](const TrainRunConfig& c, const data::ImageData& d) {
+    try {
+      run_training(c, d, tmp / "r", quiet(0));
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // 28×28 (Fashion-MNIST): 7×7 at the head, which needs 8×8.
+  const data::ImageData small = test::tiny_images(8, 4, 28);
+  EXPECT_NE(message(tiny_train(), small).find("--no-auxiliary"), std::string::npos);
+  TrainRunConfig c = tiny_train();
+  c.genotype = "Genotype(normal=[('sep_conv_9x9', 0)";
+  EXPECT_NE(message(c, small).find("sep_conv_9x9"), std::string::npos) << message(c, small);
+  c = tiny_train();
+  c.layers = 1;
+  EXPECT_NE(message(c, small).find("--layers"), std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp / "r" / "config.json"));
+
+  EXPECT_TRUE(auxiliary_head_fits(32));
+  EXPECT_FALSE(auxiliary_head_fits(28));
+  EXPECT_FALSE(auxiliary_head_fits(64));
+}
+
+}  // namespace
+}  // namespace autonet::darts
