@@ -354,7 +354,7 @@ class RnnRun {
         alphas_.zero_grad();
         const RnnForward f = model_->run(v.input.contiguous().to(device_), hidden_valid);
         const Variable nll = cross_entropy(f.logits, v.target.contiguous().to(device_));
-        check_finite_loss(nll.value().item(), "(validation loss of the α step) " + where);
+        check_finite(nll.value().item(), "validation loss of the α step", where);
         backward(nll);
         arch_->step();
         hidden_valid = f.hidden;
@@ -371,10 +371,13 @@ class RnnRun {
         nll_value = loss.nll.value().item();
         if (!std::isfinite(nll_value) && !search_)
           throw NonFiniteLoss{fmt::format("the training loss became {} {}", nll_value, where)};
-        check_finite_loss(nll_value, "(training loss) " + where);
+        check_finite(nll_value, "training loss", where);
         backward(loss.total);
         Tensor grads = weights_.grads();
-        clip_grad_norm(grads, config_.grad_clip);
+        const double norm = clip_grad_norm(grads, config_.grad_clip);
+        if (!std::isfinite(norm) && !search_)
+          throw NonFiniteLoss{fmt::format("the weights' gradient norm became {} {}", norm, where)};
+        check_finite(norm, "weights' gradient norm", where);
         optimizer_->step();
         hidden = f.hidden;
       }
@@ -467,7 +470,7 @@ RnnOutcome RnnRun::run(const RunOptions& options) {
     if (averaged) {
       AveragedWeights swap(*asgd());
       valid_loss = evaluate(valid_, config_.eval_batch_size);
-      check_finite_loss(valid_loss, fmt::format("(validation) after epoch {}", epoch_));
+      check_finite(valid_loss, "validation loss", fmt::format("after epoch {}", epoch_));
       if (valid_loss < best_loss_) {
         best_loss_ = valid_loss;
         best_epoch_ = epoch_;
@@ -477,7 +480,7 @@ RnnOutcome RnnRun::run(const RunOptions& options) {
       }
     } else {
       valid_loss = evaluate(valid_, config_.eval_batch_size);
-      check_finite_loss(valid_loss, fmt::format("(validation) after epoch {}", epoch_));
+      check_finite(valid_loss, "validation loss", fmt::format("after epoch {}", epoch_));
       if (valid_loss < best_loss_) {
         best_loss_ = valid_loss;
         best_epoch_ = epoch_;
