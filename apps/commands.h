@@ -8,4 +8,5 @@ void add_genotype_command(CLI::App& app);
 void add_search_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_hpsearch_command(CLI::App& app);
+void add_rnn_commands(CLI::App& app);
 }  // namespace autonet::apps

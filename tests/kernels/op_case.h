@@ -77,6 +77,7 @@ std::vector<OpCase> softmax_cases();
 std::vector<OpCase> embedding_cases();
 std::vector<OpCase> dropout_cases();
 std::vector<OpCase> concat_cases();
+std::vector<OpCase> rnn_cell_cases();
 std::vector<OpCase> all_op_cases();
 
 // The DARTS shapes the table uses (reference §1–§3: batch 64, C 16/32/64 at 32/16/8 pixels).

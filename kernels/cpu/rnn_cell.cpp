@@ -1,0 +1,103 @@
+// CPU reference of the RNN cell's node step (kernels/rnn_cell.h): plain loops over the elements,
+// the formulas in kernels/rnn_cell_math.h; the α-side reduction dw is summed in double.
+#include "kernels/rnn_cell.h"
+#include "kernels/rnn_cell_math.h"
+
+namespace autonet::cpu {
+
+void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
+  dispatch_float(ch.dtype(), "rnn_node_forward", [&]<class scalar_t>() {
+    const int64_t batch = s.size(0), hidden = s.size(1);
+    const scalar_t* pch = ch.data<scalar_t>();  // [B, 2H]
+    const scalar_t* ps = s.data<scalar_t>();    // [B, H]
+    scalar_t* po = out.data<scalar_t>();        // [B, H]
+#pragma omp parallel for if (batch * hidden > 65536)
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < hidden; ++h) {
+        const scalar_t* row = pch + b * 2 * hidden;
+        po[b * hidden + h] = rnn_node_value(act, row[h], row[hidden + h], ps[b * hidden + h]);
+      }
+  });
+}
+
+void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, const Tensor& dout,
+                       Tensor& dch, Tensor& ds) {
+  dispatch_float(ch.dtype(), "rnn_node_backward", [&]<class scalar_t>() {
+    const int64_t batch = s.size(0), hidden = s.size(1);
+    const scalar_t* pch = ch.data<scalar_t>();
+    const scalar_t* ps = s.data<scalar_t>();
+    const scalar_t* pg = dout.data<scalar_t>();
+    scalar_t* pdch = dch.defined() ? dch.data<scalar_t>() : nullptr;
+    scalar_t* pds = ds.defined() ? ds.data<scalar_t>() : nullptr;
+#pragma omp parallel for if (batch * hidden > 65536)
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < hidden; ++h) {
+        const int64_t i = b * hidden + h, c_at = b * 2 * hidden + h;
+        scalar_t dc, dh, dsv;
+        rnn_node_grad(act, pch[c_at], pch[c_at + hidden], ps[i], pg[i], dc, dh, dsv);
+        if (pdch) {
+          pdch[c_at] = dc;
+          pdch[c_at + hidden] = dh;
+        }
+        if (pds) pds[i] = dsv;
+      }
+  });
+}
+
+void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor& out) {
+  dispatch_float(ch.dtype(), "rnn_mix_forward", [&]<class scalar_t>() {
+    const int64_t preds = s.size(0), batch = s.size(1), hidden = s.size(2);
+    const scalar_t* pch = ch.data<scalar_t>();  // [J, B, 2H]
+    const scalar_t* ps = s.data<scalar_t>();    // [J, B, H]
+    const scalar_t* pw = w.data<scalar_t>();    // [J, 4]
+    scalar_t* po = out.data<scalar_t>();        // [B, H]
+#pragma omp parallel for if (preds * batch * hidden > 65536)
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t h = 0; h < hidden; ++h) {
+        scalar_t acc = 0;
+        for (int64_t j = 0; j < preds; ++j) {
+          const scalar_t* row = pch + (j * batch + b) * 2 * hidden;
+          acc += rnn_mix_value(pw + j * kRnnActivations, row[h], row[hidden + h],
+                               ps[(j * batch + b) * hidden + h]);
+        }
+        po[b * hidden + h] = acc;
+      }
+  });
+}
+
+void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
+                      Tensor& dch, Tensor& ds, Tensor& dw) {
+  dispatch_float(ch.dtype(), "rnn_mix_backward", [&]<class scalar_t>() {
+    const int64_t preds = s.size(0), batch = s.size(1), hidden = s.size(2);
+    const int64_t n = batch * hidden;
+    const scalar_t* pch = ch.data<scalar_t>();
+    const scalar_t* ps = s.data<scalar_t>();
+    const scalar_t* pw = w.data<scalar_t>();
+    const scalar_t* pg = dout.data<scalar_t>();
+    scalar_t* pdch = dch.defined() ? dch.data<scalar_t>() : nullptr;
+    scalar_t* pds = ds.defined() ? ds.data<scalar_t>() : nullptr;
+    scalar_t* pdw = dw.defined() ? dw.data<scalar_t>() : nullptr;
+    for (int64_t j = 0; j < preds; ++j) {
+      const scalar_t* wj = pw + j * kRnnActivations;
+      double dot[kRnnActivations] = {0, 0, 0, 0};  // Σ dout · u_k for this predecessor
+#pragma omp parallel for reduction(+ : dot[:kRnnActivations]) if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t b = i / hidden, h = i % hidden;
+        const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = j * n + i;
+        scalar_t dc, dh, dsv, u[kRnnActivations];
+        rnn_mix_grad(wj, pch[c_at], pch[c_at + hidden], ps[s_at], pg[i], dc, dh, dsv, u);
+        if (pdch) {
+          pdch[c_at] = dc;
+          pdch[c_at + hidden] = dh;
+        }
+        if (pds) pds[s_at] = dsv;
+        for (int k = 0; k < kRnnActivations; ++k) dot[k] += static_cast<double>(pg[i]) * u[k];
+      }
+      if (pdw)
+        for (int k = 0; k < kRnnActivations; ++k)
+          pdw[j * kRnnActivations + k] += static_cast<scalar_t>(dot[k]);
+    }
+  });
+}
+
+}  // namespace autonet::cpu

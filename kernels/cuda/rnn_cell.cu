@@ -1,0 +1,203 @@
+// CUDA twin of the RNN cell's node step. Each thread owns one (b, h) element of the node state;
+// the formulas are those of kernels/rnn_cell_math.h. The search node's backward writes every
+// input gradient in the pass that forms per-block partial sums of dout·u_k for each predecessor
+// (blockIdx.y) and activation; a second tiny kernel adds the partials into dw in a fixed order
+// (deterministic, no float atomics).
+#include <cub/cub.cuh>
+
+#include <algorithm>
+
+#include "kernels/rnn_cell.h"
+#include "kernels/rnn_cell_math.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+constexpr unsigned kMaxPartialBlocks = 256;  // per predecessor: bounds the partial buffer
+
+template <class T>
+__global__ void node_forward_kernel(const T* __restrict__ ch, const T* __restrict__ s,
+                                    RnnActivation act, T* __restrict__ out, int64_t hidden,
+                                    int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / hidden, h = i % hidden, c_at = b * 2 * hidden + h;
+    out[i] = rnn_node_value(act, ch[c_at], ch[c_at + hidden], s[i]);
+  }
+}
+
+template <class T>
+__global__ void node_backward_kernel(const T* __restrict__ ch, const T* __restrict__ s,
+                                     RnnActivation act, const T* __restrict__ dout, T* dch, T* ds,
+                                     int64_t hidden, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / hidden, h = i % hidden, c_at = b * 2 * hidden + h;
+    T dc, dh, dsv;
+    rnn_node_grad(act, ch[c_at], ch[c_at + hidden], s[i], dout[i], dc, dh, dsv);
+    if (dch) {
+      dch[c_at] = dc;
+      dch[c_at + hidden] = dh;
+    }
+    if (ds) ds[i] = dsv;
+  }
+}
+
+// out[b, h] = Σ_j Σ_k w[j, k]·u_k(ch[j, b], s[j, b]).
+template <class T>
+__global__ void mix_forward_kernel(const T* __restrict__ ch, const T* __restrict__ s,
+                                   const T* __restrict__ w, T* __restrict__ out, int64_t preds,
+                                   int64_t batch, int64_t hidden) {
+  const int64_t n = batch * hidden;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / hidden, h = i % hidden;
+    T acc = 0;
+    for (int64_t j = 0; j < preds; ++j) {
+      T wj[kRnnActivations];
+#pragma unroll
+      for (int k = 0; k < kRnnActivations; ++k) wj[k] = w[j * kRnnActivations + k];
+      const int64_t c_at = (j * batch + b) * 2 * hidden + h;
+      acc += rnn_mix_value(wj, ch[c_at], ch[c_at + hidden], s[j * n + i]);
+    }
+    out[i] = acc;
+  }
+}
+
+template <class T>
+__device__ T warp_sum(T v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// Predecessor j = blockIdx.y. Writes dch[j], ds[j]; when partials is non-null,
+// partials[(j·4 + k)·gridDim.x + blockIdx.x] = this block's share of Σ dout·u_k.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    mix_backward_kernel(const T* __restrict__ ch, const T* __restrict__ s, const T* __restrict__ w,
+                        const T* __restrict__ dout, T* dch, T* ds, T* partials, int64_t batch,
+                        int64_t hidden) {
+  const int64_t n = batch * hidden;
+  const int64_t j = blockIdx.y;
+  T wj[kRnnActivations], dot[kRnnActivations];
+#pragma unroll
+  for (int k = 0; k < kRnnActivations; ++k) {
+    wj[k] = w[j * kRnnActivations + k];
+    dot[k] = 0;
+  }
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t b = i / hidden, h = i % hidden;
+    const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = j * n + i;
+    const T g = dout[i];
+    T dc, dh, dsv, u[kRnnActivations];
+    rnn_mix_grad(wj, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv, u);
+    if (dch) {
+      dch[c_at] = dc;
+      dch[c_at + hidden] = dh;
+    }
+    if (ds) ds[s_at] = dsv;
+#pragma unroll
+    for (int k = 0; k < kRnnActivations; ++k) dot[k] += g * u[k];
+  }
+  if (!partials) return;
+  __shared__ T warp_dots[kRnnActivations][kWarps];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+  for (int k = 0; k < kRnnActivations; ++k) {
+    const T v = warp_sum(dot[k]);
+    if (lane == 0) warp_dots[k][warp] = v;
+  }
+  __syncthreads();
+  if (threadIdx.x < kRnnActivations) {
+    T total = 0;
+    for (int q = 0; q < kWarps; ++q) total += warp_dots[threadIdx.x][q];
+    partials[(j * kRnnActivations + threadIdx.x) * int64_t(gridDim.x) + blockIdx.x] = total;
+  }
+}
+
+// One block per (j, k): dw[j·4 + k] += Σ_blocks partials, in a fixed order.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    sum_partials_kernel(const T* __restrict__ partials, int blocks, T* dw) {
+  const int64_t row = blockIdx.x;
+  T acc = 0;
+  for (int q = threadIdx.x; q < blocks; q += kThreads) acc += partials[row * blocks + q];
+  using Reduce = cub::BlockReduce<T, kThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  const T total = Reduce(temp).Sum(acc);
+  if (threadIdx.x == 0) dw[row] += total;
+}
+
+}  // namespace
+
+void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
+  const int64_t n = out.numel();
+  if (n == 0) return;
+  cudaStream_t st = stream(ch.device());
+  dispatch_float(ch.dtype(), "rnn_node_forward", [&]<class scalar_t>() {
+    node_forward_kernel<<<grid_for(n, kThreads), kThreads, 0, st>>>(
+        ch.data<scalar_t>(), s.data<scalar_t>(), act, out.data<scalar_t>(), s.size(1), n);
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, const Tensor& dout,
+                       Tensor& dch, Tensor& ds) {
+  const int64_t n = dout.numel();
+  if (n == 0 || (!dch.defined() && !ds.defined())) return;
+  cudaStream_t st = stream(ch.device());
+  dispatch_float(ch.dtype(), "rnn_node_backward", [&]<class scalar_t>() {
+    node_backward_kernel<<<grid_for(n, kThreads), kThreads, 0, st>>>(
+        ch.data<scalar_t>(), s.data<scalar_t>(), act, dout.data<scalar_t>(),
+        dch.defined() ? dch.data<scalar_t>() : nullptr,
+        ds.defined() ? ds.data<scalar_t>() : nullptr, s.size(1), n);
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor& out) {
+  const int64_t n = out.numel();
+  if (n == 0) return;
+  cudaStream_t st = stream(ch.device());
+  dispatch_float(ch.dtype(), "rnn_mix_forward", [&]<class scalar_t>() {
+    mix_forward_kernel<<<grid_for(n, kThreads), kThreads, 0, st>>>(
+        ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), out.data<scalar_t>(),
+        s.size(0), s.size(1), s.size(2));
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
+                      Tensor& dch, Tensor& ds, Tensor& dw) {
+  const int64_t n = dout.numel();
+  const int64_t preds = s.size(0);
+  if (n == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return;
+  cudaStream_t st = stream(ch.device());
+  // A grid fixed by n alone: the partials, and so dw, do not depend on the card.
+  const unsigned blocks = std::min(grid_for(n, kThreads), kMaxPartialBlocks);
+  dispatch_float(ch.dtype(), "rnn_mix_backward", [&]<class scalar_t>() {
+    Tensor partials;
+    if (dw.defined())
+      partials = Tensor::empty({preds * kRnnActivations, static_cast<int64_t>(blocks)},
+                               ch.dtype(), ch.device());
+    scalar_t* pp = partials.defined() ? partials.data<scalar_t>() : nullptr;
+    const dim3 grid(blocks, static_cast<unsigned>(preds));
+    mix_backward_kernel<<<grid, kThreads, 0, st>>>(
+        ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), dout.data<scalar_t>(),
+        dch.defined() ? dch.data<scalar_t>() : nullptr,
+        ds.defined() ? ds.data<scalar_t>() : nullptr, pp, s.size(1), s.size(2));
+    AN_CUDA_CHECK_LAUNCH();
+    if (pp) {
+      sum_partials_kernel<<<static_cast<unsigned>(preds * kRnnActivations), kThreads, 0, st>>>(
+          pp, static_cast<int>(blocks), dw.data<scalar_t>());
+      AN_CUDA_CHECK_LAUNCH();
+    }
+  });
+}
+
+}  // namespace autonet::cuda

@@ -1,0 +1,109 @@
+// Public entries of the RNN cell's node step: validate once, then dispatch to a twin.
+#include "kernels/rnn_cell.h"
+
+namespace autonet {
+
+const char* rnn_activation_name(RnnActivation act) {
+  switch (act) {
+    case RnnActivation::tanh: return "tanh";
+    case RnnActivation::relu: return "relu";
+    case RnnActivation::sigmoid: return "sigmoid";
+    case RnnActivation::identity: return "identity";
+  }
+  return "?";
+}
+
+RnnActivation rnn_activation_from_name(const std::string& name) {
+  for (int k = 0; k < kRnnActivations; ++k) {
+    const auto act = static_cast<RnnActivation>(k);
+    if (name == rnn_activation_name(act)) return act;
+  }
+  AN_THROW() << "not an RNN cell activation: '" << name
+             << "' (expected tanh, relu, sigmoid or identity)";
+}
+
+namespace {
+void check_tensor(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what) {
+  check_defined(t, what);
+  check_contiguous(t, what);
+  check_float(t, what);
+  check_same_dtype(ref, t, what);
+  check_same_device(ref, t, what);
+  check_shape(t, shape, what);
+}
+
+void check_activation(RnnActivation act, const char* what) {
+  const int k = static_cast<int>(act);
+  AN_CHECK(k >= 0 && k < kRnnActivations) << what << ": invalid activation " << k;
+}
+
+// ch [B, 2H] → {B, H}.
+Shape node_state_shape(const Tensor& ch, const char* what) {
+  check_defined(ch, what);
+  AN_CHECK(ch.dim() == 2 && ch.size(1) % 2 == 0)
+      << what << ": ch must be [B, 2H] (gate and candidate halves), got " << ch.describe();
+  return {ch.size(0), ch.size(1) / 2};
+}
+
+// ch [J, B, 2H] → {J, B, H}.
+Shape mix_state_shape(const Tensor& ch, const char* what) {
+  check_defined(ch, what);
+  AN_CHECK(ch.dim() == 3 && ch.size(2) % 2 == 0 && ch.size(0) >= 1 && ch.size(0) <= 65535)
+      << what << ": ch must be [J, B, 2H] with 1 ≤ J ≤ 65535 predecessors, got "
+      << ch.describe();
+  return {ch.size(0), ch.size(1), ch.size(2) / 2};
+}
+}  // namespace
+
+void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
+  const char* what = "rnn_node_forward";
+  const Shape state = node_state_shape(ch, what);
+  check_tensor(ch, ch, ch.shape(), what);
+  check_tensor(s, ch, state, what);
+  check_tensor(out, ch, state, what);
+  check_activation(act, what);
+  AN_ON_DEVICE(ch.device(), cpu::rnn_node_forward(ch, s, act, out),
+               cuda::rnn_node_forward(ch, s, act, out));
+}
+
+void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, const Tensor& dout,
+                       Tensor& dch, Tensor& ds) {
+  const char* what = "rnn_node_backward";
+  const Shape state = node_state_shape(ch, what);
+  check_tensor(ch, ch, ch.shape(), what);
+  check_tensor(s, ch, state, what);
+  check_tensor(dout, ch, state, what);
+  if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
+  if (ds.defined()) check_tensor(ds, ch, state, what);
+  check_activation(act, what);
+  AN_ON_DEVICE(ch.device(), cpu::rnn_node_backward(ch, s, act, dout, dch, ds),
+               cuda::rnn_node_backward(ch, s, act, dout, dch, ds));
+}
+
+void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor& out) {
+  const char* what = "rnn_mix_forward";
+  const Shape state = mix_state_shape(ch, what);
+  check_tensor(ch, ch, ch.shape(), what);
+  check_tensor(s, ch, state, what);
+  check_tensor(w, ch, {state[0], kRnnActivations}, what);
+  check_tensor(out, ch, {state[1], state[2]}, what);
+  AN_ON_DEVICE(ch.device(), cpu::rnn_mix_forward(ch, s, w, out),
+               cuda::rnn_mix_forward(ch, s, w, out));
+}
+
+void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
+                      Tensor& dch, Tensor& ds, Tensor& dw) {
+  const char* what = "rnn_mix_backward";
+  const Shape state = mix_state_shape(ch, what);
+  check_tensor(ch, ch, ch.shape(), what);
+  check_tensor(s, ch, state, what);
+  check_tensor(w, ch, {state[0], kRnnActivations}, what);
+  check_tensor(dout, ch, {state[1], state[2]}, what);
+  if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
+  if (ds.defined()) check_tensor(ds, ch, state, what);
+  if (dw.defined()) check_tensor(dw, ch, w.shape(), what);
+  AN_ON_DEVICE(ch.device(), cpu::rnn_mix_backward(ch, s, w, dout, dch, ds, dw),
+               cuda::rnn_mix_backward(ch, s, w, dout, dch, ds, dw));
+}
+
+}  // namespace autonet
