@@ -25,7 +25,7 @@ struct RnnCommand {
 
 void add_flags(CLI::App* cmd, RnnCommand& c) {
   darts::RnnRunConfig& f = c.config;
-  cmd->add_option("--run-dir", c.run_dir, "the new run's folder (created; must not hold a run)");
+  cmd->add_option("--out,--run-dir", c.run_dir, "the new run's folder (created; must not hold a run)");
   cmd->add_option("--resume", c.resume, "continue the run in this folder from its last checkpoint");
   cmd->add_option("--config", c.config_file, "JSON file of config keys (flags win)");
   cmd->add_flag("--no-progress", c.no_progress, "no live progress line");
@@ -95,7 +95,7 @@ void run(const CLI::App* cmd, const RnnCommand& c, bool search,
     const data::TextCorpus corpus = data::open_text_corpus(stored.dataset, stored.data_dir);
     out = darts::resume_rnn_run(c.resume, corpus, options);
   } else {
-    AN_CHECK(!c.run_dir.empty()) << "give --run-dir for a new run (or --resume DIR)";
+    AN_CHECK(!c.run_dir.empty()) << "give --out for a new run (or --resume DIR)";
     const darts::RnnRunConfig config = resolve(cmd, c, defaults);
     const data::TextCorpus corpus = data::open_text_corpus(config.dataset, config.data_dir);
     out = search ? darts::run_rnn_search(config, corpus, c.run_dir, options)
