@@ -380,30 +380,50 @@ RnnGenotype published_rnn_genotype(const std::string& name) {
              << "' (known: DARTS_V1, DARTS_V2, DARTS)";
 }
 
-CnnGenotype load_cnn_genotype(const std::string& source) {
-  if (source == "DARTS" || source == "DARTS_V1" || source == "DARTS_V2")
-    return published_cnn_genotype(source);
-  std::string text = source;
-  if (source.find('(') == std::string::npos && source.find('{') == std::string::npos) {
-    std::ifstream in(source);
-    AN_CHECK(in.good()) << "genotype '" << source
-                        << "' is neither a published name (DARTS_V1, DARTS_V2), genotype text, "
-                           "nor a readable file";
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
-  }
+namespace {
+// A genotype argument is a published name (handled by the caller), genotype text or JSON, or a
+// file holding either: returns the text.
+std::string genotype_source_text(const std::string& source) {
+  if (source.find('(') != std::string::npos || source.find('{') != std::string::npos) return source;
+  std::ifstream in(source);
+  AN_CHECK(in.good()) << "genotype '" << source
+                      << "' is neither a published name (DARTS_V1, DARTS_V2), genotype text, "
+                         "nor a readable file";
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+bool is_json_text(const std::string& text) {
   const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && text[first] == '{') {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      AN_THROW() << "genotype JSON in '" << source.substr(0, 80) << "': " << e.what();
-    }
-    return cnn_genotype_from_json(j);
+  return first != std::string::npos && text[first] == '{';
+}
+
+nlohmann::json parse_genotype_json(const std::string& text, const std::string& source) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    AN_THROW() << "genotype JSON in '" << source.substr(0, 80) << "': " << e.what();
   }
+}
+
+bool is_published_name(const std::string& source) {
+  return source == "DARTS" || source == "DARTS_V1" || source == "DARTS_V2";
+}
+}  // namespace
+
+CnnGenotype load_cnn_genotype(const std::string& source) {
+  if (is_published_name(source)) return published_cnn_genotype(source);
+  const std::string text = genotype_source_text(source);
+  if (is_json_text(text)) return cnn_genotype_from_json(parse_genotype_json(text, source));
   return parse_cnn_genotype(text);
+}
+
+RnnGenotype load_rnn_genotype(const std::string& source) {
+  if (is_published_name(source)) return published_rnn_genotype(source);
+  const std::string text = genotype_source_text(source);
+  if (is_json_text(text)) return rnn_genotype_from_json(parse_genotype_json(text, source));
+  return parse_rnn_genotype(text);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ CnnGenotype published_cnn_genotype(const std::string& name);
 RnnGenotype published_rnn_genotype(const std::string& name);
 // A name from the list above, a file holding text or JSON, or the text itself.
 CnnGenotype load_cnn_genotype(const std::string& name_file_or_text);
+RnnGenotype load_rnn_genotype(const std::string& name_file_or_text);
 
 // Derivation by the official rule (reference §4.1): weights are the row-softmaxed α, rows in edge
 // order, columns in primitive order. Per node keep the `k` incoming edges with the largest

@@ -109,24 +109,6 @@ void append(std::vector<NamedTensor>& to, const std::vector<NamedTensor>& more) 
   to.insert(to.end(), more.begin(), more.end());
 }
 
-RnnGenotype load_rnn_genotype(const std::string& source) {
-  if (source == "DARTS" || source == "DARTS_V1" || source == "DARTS_V2")
-    return published_rnn_genotype(source);
-  std::string text = source;
-  if (source.find('(') == std::string::npos && source.find('{') == std::string::npos) {
-    std::ifstream in(source);
-    AN_CHECK(in.good()) << "genotype '" << source
-                        << "' is neither a published name (DARTS_V1, DARTS_V2), genotype text, "
-                           "nor a readable file";
-    std::ostringstream buffer;
-    buffer << in.rdbuf();
-    text = buffer.str();
-  }
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && text[first] == '{') return rnn_genotype_from_json(json::parse(text));
-  return parse_rnn_genotype(text);
-}
-
 // FNV-1a over the words in id order: a checkpoint only resumes on the vocabulary it was made with.
 uint64_t vocabulary_fingerprint(const data::Dictionary& d) {
   uint64_t h = 1469598103934665603ull;
