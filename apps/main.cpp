@@ -2,12 +2,27 @@
 // turn errors into a message and an exit status.
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "apps/commands.h"
 #include "runtime/error.h"
 
+namespace {
+// OpenMP workers that spin between the many small kernels of a step starve each other (and
+// OpenBLAS) on small machines: up to 100x slower steps were measured on 2 cores. libgomp reads
+// OMP_WAIT_POLICY before main runs, so when the user has not chosen, set it and start again.
+void prefer_passive_openmp_waiting(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp_waiting(argv);
   CLI::App app{"autonet: differentiable architecture search (DARTS) on our own CUDA runtime"};
   app.require_subcommand(1);
   app.set_version_flag("--version", AUTONET_VERSION);
