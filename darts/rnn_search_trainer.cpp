@@ -95,20 +95,6 @@ void RnnRunConfig::validate(bool search) const {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-std::vector<NamedTensor> named(const std::vector<std::pair<std::string, Tensor>>& tensors) {
-  std::vector<NamedTensor> out;
-  for (const auto& [name, t] : tensors) out.push_back({name, t});
-  return out;
-}
-
-void append(std::vector<NamedTensor>& to, const std::vector<NamedTensor>& more) {
-  to.insert(to.end(), more.begin(), more.end());
-}
-
 // FNV-1a over the words in id order: a checkpoint only resumes on the vocabulary it was made with.
 uint64_t vocabulary_fingerprint(const data::Dictionary& d) {
   uint64_t h = 1469598103934665603ull;

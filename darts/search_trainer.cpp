@@ -110,20 +110,6 @@ SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weig
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-std::vector<NamedTensor> named(const std::vector<std::pair<std::string, Tensor>>& tensors) {
-  std::vector<NamedTensor> out;
-  for (const auto& [name, t] : tensors) out.push_back({name, t});
-  return out;
-}
-
-void append(std::vector<NamedTensor>& to, const std::vector<NamedTensor>& more) {
-  to.insert(to.end(), more.begin(), more.end());
-}
-
 // Checks that the images fit the search network: two reductions halve H and W, and each
 // FactorizedReduce needs an even input.
 void check_image_size(const data::ImageSet& set, const std::string& dataset) {

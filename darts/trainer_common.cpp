@@ -16,6 +16,20 @@
 
 namespace autonet::darts {
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::vector<NamedTensor> named(const std::vector<std::pair<std::string, Tensor>>& tensors) {
+  std::vector<NamedTensor> out;
+  for (const auto& [name, t] : tensors) out.push_back({name, t});
+  return out;
+}
+
+void append(std::vector<NamedTensor>& to, const std::vector<NamedTensor>& more) {
+  to.insert(to.end(), more.begin(), more.end());
+}
+
 Device resolve_device(const std::string& name) {
   if (name == "auto" || name.empty()) return cuda_available() ? Device::cuda(0) : Device::cpu();
   const Device d = parse_device(name);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/safetensors.h"
 #include "autograd/variable.h"
 #include "datasets/image_dataset.h"
 #include "datasets/loader.h"
@@ -20,6 +21,12 @@ struct RunOptions {
   int64_t stop_after_epochs = -1;  // stop (as if interrupted) after this many epochs this session
   std::string device;              // resume only: run on this device instead of the stored one
 };
+
+// Seconds of wall time since t.
+double seconds_since(std::chrono::steady_clock::time_point t);
+// (name, tensor) pairs as checkpoint entries, and appending one list of entries to another.
+std::vector<NamedTensor> named(const std::vector<std::pair<std::string, Tensor>>& tensors);
+void append(std::vector<NamedTensor>& to, const std::vector<NamedTensor>& more);
 
 // The device a config names: "auto" = cuda when one is usable, else cpu.
 Device resolve_device(const std::string& name);
