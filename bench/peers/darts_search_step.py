@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Our PyTorch (eager) version of one DARTS search step, the peer that bench_search_step is judged
+against. Same network as darts/search_model (stem ×3, 8 primitives, 4-node cells, reductions at
+L/3 and 2L/3), same batch, same optimizers and the official order: the α step (first order, or
+second order with the unrolled virtual step and the finite-difference Hessian-vector product),
+then the weight step (SGD momentum 0.9, wd 3e-4, clip 5). Written from the DARTS paper and the
+reference notes in shared/reference/darts.md; cudnn.benchmark on, as the official search script.
+
+  python3 bench/peers/darts_search_step.py [--steps 20] [--json out.json] [--rows default:1,...]
+
+Prints one line per row and writes JSON rows: config, order, ms_per_step, images_per_s, peak_MiB,
+params (α excluded; the default config must print 1930618 like ours)."""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.func import functional_call
+
+PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
+              "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
+
+
+class Zero(nn.Module):
+    def __init__(self, stride):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        return x.mul(0.0) if self.stride == 1 else x[:, :, ::self.stride, ::self.stride].mul(0.0)
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in, c_out, kernel, stride, padding, affine):
+        super().__init__(nn.ReLU(inplace=False),
+                         nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False),
+                         nn.BatchNorm2d(c_out, affine=affine))
+
+
+class FactorizedReduce(nn.Module):
+    def __init__(self, c_in, c_out, affine):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out // 2, 1, 2, bias=False)
+        self.conv2 = nn.Conv2d(c_in, c_out // 2, 1, 2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+
+    def forward(self, x):
+        x = F.relu(x)
+        return self.bn(torch.cat([self.conv1(x), self.conv2(x[:, :, 1:, 1:])], dim=1))
+
+
+def sep_conv(c, kernel, stride, padding):
+    return nn.Sequential(
+        nn.ReLU(inplace=False), nn.Conv2d(c, c, kernel, stride, padding, groups=c, bias=False),
+        nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c, affine=False),
+        nn.ReLU(inplace=False), nn.Conv2d(c, c, kernel, 1, padding, groups=c, bias=False),
+        nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c, affine=False))
+
+
+def dil_conv(c, kernel, stride, padding):
+    return nn.Sequential(
+        nn.ReLU(inplace=False),
+        nn.Conv2d(c, c, kernel, stride, padding, dilation=2, groups=c, bias=False),
+        nn.Conv2d(c, c, 1, bias=False), nn.BatchNorm2d(c, affine=False))
+
+
+def make_op(name, c, stride):
+    if name == "none":
+        return Zero(stride)
+    if name == "max_pool_3x3":
+        return nn.Sequential(nn.MaxPool2d(3, stride, 1), nn.BatchNorm2d(c, affine=False))
+    if name == "avg_pool_3x3":
+        return nn.Sequential(nn.AvgPool2d(3, stride, 1, count_include_pad=False),
+                             nn.BatchNorm2d(c, affine=False))
+    if name == "skip_connect":
+        return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine=False)
+    kernel = int(name[-1])
+    if name.startswith("sep"):
+        return sep_conv(c, kernel, stride, kernel // 2)
+    return dil_conv(c, kernel, stride, kernel - 1)
+
+
+class MixedOp(nn.Module):
+    def __init__(self, c, stride):
+        super().__init__()
+        self.ops = nn.ModuleList(make_op(p, c, stride) for p in PRIMITIVES)
+
+    def forward(self, x, weights):
+        return sum(w * op(x) for w, op in zip(weights, self.ops))
+
+
+class Cell(nn.Module):
+    def __init__(self, c_pp, c_p, c, reduction, reduction_prev, steps=4):
+        super().__init__()
+        self.steps, self.reduction = steps, reduction
+        self.pre0 = FactorizedReduce(c_pp, c, False) if reduction_prev else ReLUConvBN(c_pp, c, 1, 1, 0, False)
+        self.pre1 = ReLUConvBN(c_p, c, 1, 1, 0, False)
+        self.edges = nn.ModuleList()
+        for i in range(steps):
+            for j in range(2 + i):
+                self.edges.append(MixedOp(c, 2 if reduction and j < 2 else 1))
+
+    def forward(self, s0, s1, weights):
+        states = [self.pre0(s0), self.pre1(s1)]
+        offset = 0
+        for _ in range(self.steps):
+            s = sum(self.edges[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
+            offset += len(states)
+            states.append(s)
+        return torch.cat(states[-self.steps:], dim=1)
+
+
+class SearchNetwork(nn.Module):
+    def __init__(self, c, layers, input_channels, classes=10, steps=4, stem_multiplier=3):
+        super().__init__()
+        c_curr = stem_multiplier * c
+        self.stem = nn.Sequential(nn.Conv2d(input_channels, c_curr, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(c_curr))
+        c_pp, c_p, c_curr = c_curr, c_curr, c
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                c_curr *= 2
+            self.cells.append(Cell(c_pp, c_p, c_curr, reduction, reduction_prev, steps))
+            reduction_prev = reduction
+            c_pp, c_p = c_p, steps * c_curr
+        self.classifier = nn.Linear(c_p, classes)
+        edges = sum(2 + i for i in range(steps))
+        self.alpha_normal = 1e-3 * torch.randn(edges, len(PRIMITIVES))
+        self.alpha_reduce = 1e-3 * torch.randn(edges, len(PRIMITIVES))
+
+    def alphas(self):
+        return [self.alpha_normal, self.alpha_reduce]
+
+    def forward(self, x):
+        s0 = s1 = self.stem(x)
+        wn = F.softmax(self.alpha_normal, dim=-1)
+        wr = F.softmax(self.alpha_reduce, dim=-1)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, wr if cell.reduction else wn)
+        return self.classifier(F.adaptive_avg_pool2d(s1, 1).flatten(1))
+
+
+class Architect:
+    """α step: Adam(3e-4, betas (0.5, 0.999), wd 1e-3) on the validation loss; second order
+    differentiates through one virtual SGD step w' = w − ξ(m·buf + ∇L_train + wd·w)."""
+
+    def __init__(self, net, weight_optimizer, unrolled, xi=0.025, momentum=0.9, wd=3e-4):
+        self.net, self.w_opt, self.unrolled = net, weight_optimizer, unrolled
+        self.xi, self.momentum, self.wd = xi, momentum, wd
+        self.opt = torch.optim.Adam(net.alphas(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+
+    def step(self, xt, yt, xv, yv):
+        self.opt.zero_grad()
+        if self.unrolled:
+            self._unrolled_grad(xt, yt, xv, yv)
+        else:
+            F.cross_entropy(self.net(xv), yv).backward()
+        self.opt.step()
+
+    def _unrolled_grad(self, xt, yt, xv, yv):
+        names, params = zip(*self.net.named_parameters())
+        grads = torch.autograd.grad(F.cross_entropy(self.net(xt), yt), params)
+        virtual = {}
+        for name, p, g in zip(names, params, grads):
+            buf = self.w_opt.state.get(p, {}).get("momentum_buffer")
+            step = g + self.wd * p.detach()
+            if buf is not None:
+                step = step + self.momentum * buf
+            virtual[name] = (p.detach() - self.xi * step).requires_grad_()
+        alphas = self.net.alphas()
+        loss = F.cross_entropy(functional_call(self.net, virtual, (xv,)), yv)
+        out = torch.autograd.grad(loss, alphas + list(virtual.values()))
+        dalpha, vector = out[:2], out[2:]
+        r = 0.01 / torch.cat([v.flatten() for v in vector]).norm()
+        implicit = []
+        for sign in (1.0, -2.0):
+            with torch.no_grad():
+                for p, v in zip(params, vector):
+                    p.add_(v, alpha=sign * r.item())
+            implicit.append(torch.autograd.grad(F.cross_entropy(self.net(xt), yt), alphas))
+        with torch.no_grad():
+            for p, v in zip(params, vector):
+                p.add_(v, alpha=r.item())
+        for a, d, gp, gn in zip(alphas, dalpha, *implicit):
+            a.grad = d - self.xi * (gp - gn) / (2 * r)
+
+
+SHAPES = {"default": (16, 8, 64, 3, 32), "reduced": (8, 5, 32, 1, 28)}
+
+
+def run_row(config, order, steps, device):
+    c, layers, batch, in_ch, size = SHAPES[config]
+    torch.manual_seed(0)
+    net = SearchNetwork(c, layers, in_ch).to(device)
+    net.alpha_normal = net.alpha_normal.to(device).requires_grad_()
+    net.alpha_reduce = net.alpha_reduce.to(device).requires_grad_()
+    params = sum(p.numel() for p in net.parameters())
+    sgd = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
+    architect = Architect(net, sgd, unrolled=(order == 2))
+    xt = torch.randn(batch, in_ch, size, size, device=device)
+    xv = torch.randn(batch, in_ch, size, size, device=device)
+    yt = torch.arange(batch, device=device) % 10
+    yv = torch.roll(yt, -3)
+
+    def step():
+        architect.step(xt, yt, xv, yv)
+        sgd.zero_grad()
+        F.cross_entropy(net(xt), yt).backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        sgd.step()
+
+    for _ in range(3):  # warm-up: cudnn.benchmark's search, allocator, momentum buffers
+        step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(steps):
+        step()
+    stop.record()
+    torch.cuda.synchronize()
+    ms = start.elapsed_time(stop) / steps
+    return {"config": config, "order": order, "ms_per_step": ms,
+            "images_per_s": batch * 1000.0 / ms,
+            "peak_MiB": torch.cuda.max_memory_allocated() / 1048576.0, "params": params,
+            "torch": torch.__version__, "device": torch.cuda.get_device_name()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--json", default="")
+    parser.add_argument("--rows", default="default:1,default:2,reduced:1,reduced:2")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("darts_search_step.py: no CUDA device; this peer runs on the GPU only")
+    torch.backends.cudnn.benchmark = True
+    rows = []
+    for spec in args.rows.split(","):
+        config, order = spec.split(":")
+        t0 = time.time()
+        row = run_row(config, int(order), args.steps, "cuda")
+        rows.append(row)
+        print(f"pytorch {config:8s} order {order}: {row['ms_per_step']:8.2f} ms/step "
+              f"{row['images_per_s']:8.0f} img/s  peak {row['peak_MiB']:8.1f} MiB  "
+              f"params {row['params']}  ({time.time() - t0:.0f} s)", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
