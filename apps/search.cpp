@@ -70,6 +70,10 @@ void add_search_command(CLI::App& app) {
   f.option("--workers", &SearchRunConfig::workers, "data loader threads per loader", misc);
   f.option("--log-every", &SearchRunConfig::log_every,
            "a step summary in log.jsonl every N steps (0: none)", misc);
+  f.flag("--cuda-graph,!--no-cuda-graph", &SearchRunConfig::cuda_graph,
+         "on a GPU, replay the first-order step's two passes from CUDA graphs (same values, "
+         "fewer host launches; ignored on CPU and with --unrolled)",
+         misc);
 
   cmd->callback([run, flags] {
     darts::RunOptions options;

@@ -6,7 +6,8 @@
 //
 //   build/bench/bench_search_step                       # all rows (CPU default rows: minutes)
 //   build/bench/bench_search_step --benchmark_filter=reduced
-// Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = default, 1 = reduced).
+// Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = default, 1 = reduced),
+// graph (1: the first-order step replayed from CUDA graphs, darts/captured_step.h; CUDA only).
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -14,6 +15,7 @@
 #include "autograd/optimizer.h"
 #include "bench/bench_util.h"
 #include "darts/architect.h"
+#include "darts/captured_step.h"
 #include "darts/search_model.h"
 #include "darts/search_trainer.h"
 
@@ -34,7 +36,9 @@ void BM_SearchStep(benchmark::State& state) {
   if (!pick_device(state, state.range(0), &device)) return;
   const bool unrolled = state.range(1) == 2;
   const StepShape& shape = kShapes[state.range(2)];
-  state.SetLabel(std::string(shape.name) + (unrolled ? " second order" : " first order"));
+  const bool graph = state.range(3) == 1;
+  state.SetLabel(std::string(shape.name) + (unrolled ? " second order" : " first order") +
+                 (graph ? ", CUDA graphs" : ""));
 
   ParameterStore weights(2), alphas(3);
   darts::SearchConfig config;
@@ -61,8 +65,18 @@ void BM_SearchStep(benchmark::State& state) {
   std::rotate(labels.begin(), labels.begin() + 3, labels.end());
   const Tensor yv = Tensor::from_vector(labels, {shape.batch}).to(device);
 
-  auto step = [&] { darts::search_step(net, architect, sgd, xt, yt, xv, yv, 5.0); };
-  step();  // warm-up: first-touch allocations, BLAS/cuBLAS state, the momentum buffer's first use
+  std::unique_ptr<darts::CapturedSearchStep> captured;
+  if (graph) captured = std::make_unique<darts::CapturedSearchStep>(net, architect, sgd, 5.0);
+  auto step = [&] {
+    if (captured)
+      captured->step(xt, yt, xv, yv);
+    else
+      darts::search_step(net, architect, sgd, xt, yt, xv, yv, 5.0);
+  };
+  // Warm-up: first-touch allocations, BLAS/cuBLAS state, the momentum buffer's first use (and,
+  // with graphs, the eager first step and the capture).
+  step();
+  if (captured) step();
   synchronize(device);
   if (device.is_cuda())
     cuda_reset_peak(device.index);
@@ -83,9 +97,11 @@ void BM_SearchStep(benchmark::State& state) {
 }
 
 void rows_on(benchmark::internal::Benchmark* b, int64_t dev) {
-  b->ArgNames({"dev", "order", "config"});
-  for (int64_t config : {0, 1})
-    for (int64_t order : {1, 2}) b->Args({dev, order, config});
+  b->ArgNames({"dev", "order", "config", "graph"});
+  for (int64_t config : {0, 1}) {
+    for (int64_t order : {1, 2}) b->Args({dev, order, config, 0});
+    if (dev == 1) b->Args({dev, 1, config, 1});
+  }
 }
 
 // A CPU step of the default config takes a minute or more: one timed step (after the warm-up).

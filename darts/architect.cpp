@@ -74,11 +74,10 @@ Architect::Architect(SearchNetwork& net, const Sgd& weight_optimizer,
   optimizer_ = std::make_unique<Adam>(alphas.weights(), alphas.grads(), adam);
 }
 
-double Architect::loss_and_backward(const Tensor& images, const Tensor& labels) {
+Tensor Architect::loss_and_backward(const Tensor& images, const Tensor& labels) {
   Variable loss = cross_entropy(net_.forward(Variable(images)), labels);
-  const double value = loss.value().item();
   backward(loss);
-  return value;
+  return loss.value();
 }
 
 double Architect::compute_gradient(const Tensor& train_images, const Tensor& train_labels,
@@ -97,6 +96,10 @@ double Architect::step(const Tensor& train_images, const Tensor& train_labels,
 }
 
 double Architect::first_order(const Tensor& valid_images, const Tensor& valid_labels) {
+  return first_order_gradient(valid_images, valid_labels).item();
+}
+
+Tensor Architect::first_order_gradient(const Tensor& valid_images, const Tensor& valid_labels) {
   ParameterStore& alphas = net_.alpha_store();
   alphas.zero_grad();
   ParameterGradScope no_weight_grads(net_.weight_store(), false);
@@ -131,7 +134,7 @@ double Architect::second_order(const Tensor& train_images, const Tensor& train_l
     const std::vector<Tensor> bn_saved = snapshot_buffers(weights);
     weights.zero_grad();
     alphas.zero_grad();
-    valid_loss = loss_and_backward(valid_images, valid_labels);
+    valid_loss = loss_and_backward(valid_images, valid_labels).item();
     restore_buffers(weights, bn_saved);
     d_alpha = a_grad.clone();
     v = g.clone();

@@ -61,6 +61,11 @@ class Architect {
   // compute_gradient, then the Adam step on α.
   double step(const Tensor& train_images, const Tensor& train_labels, const Tensor& valid_images,
               const Tensor& valid_labels);
+  // The first-order gradient without a host sync: ∇α L_val(w, α) into the α grads (zeroed first);
+  // returns L_val as a [1] tensor on the device (capturable, runtime/cuda_graph.h).
+  Tensor first_order_gradient(const Tensor& valid_images, const Tensor& valid_labels);
+  // The Adam step on α from the gradient in the α store.
+  void apply_gradient() { optimizer_->step(); }
 
   Adam& optimizer() { return *optimizer_; }
   const ArchitectConfig& config() const { return config_; }
@@ -69,8 +74,8 @@ class Architect {
   double first_order(const Tensor& valid_images, const Tensor& valid_labels);
   double second_order(const Tensor& train_images, const Tensor& train_labels,
                       const Tensor& valid_images, const Tensor& valid_labels);
-  // Forward + backward of the cross-entropy on one batch; returns the loss (one host sync).
-  double loss_and_backward(const Tensor& images, const Tensor& labels);
+  // Forward + backward of the cross-entropy on one batch; returns the loss, still on the device.
+  Tensor loss_and_backward(const Tensor& images, const Tensor& labels);
 
   SearchNetwork& net_;
   const Sgd& weight_optimizer_;

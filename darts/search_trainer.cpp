@@ -12,6 +12,7 @@
 #include "autograd/lr_schedule.h"
 #include "autograd/optimizer.h"
 #include "darts/architect.h"
+#include "darts/captured_step.h"
 #include "darts/cell_layout.h"
 #include "darts/report.h"
 #include "darts/run_folder.h"
@@ -31,7 +32,7 @@ using nlohmann::json;
   X(layers) X(nodes) X(multiplier) X(stem_multiplier) X(epochs) X(batch_size) X(learning_rate)  \
   X(learning_rate_min) X(momentum) X(weight_decay) X(grad_clip) X(unrolled)                     \
   X(arch_learning_rate) X(arch_beta1) X(arch_beta2) X(arch_weight_decay) X(seed) X(device)      \
-  X(workers) X(log_every)
+  X(workers) X(log_every) X(cuda_graph)
 
 void to_json(json& j, const SearchRunConfig& c) {
   j = json::object();
@@ -83,29 +84,52 @@ void SearchRunConfig::validate() const {
   if (device != "auto") parse_device(device);  // throws on a malformed name
 }
 
+WeightPass weight_pass(SearchNetwork& net, const Tensor& train_images, const Tensor& train_labels) {
+  // α's gradient is not needed here (the official code computes and then discards it).
+  ParameterGradScope no_alpha_grads(net.alpha_store(), false);
+  net.weight_store().zero_grad();
+  const Variable logits = net.forward(Variable(train_images));
+  const Variable loss = cross_entropy(logits, train_labels);
+  backward(loss);
+  return {loss.value(), logits.value()};
+}
+
+SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
+                                    const WeightPass& pass, const StepLosses& losses,
+                                    const Tensor& train_labels, double grad_clip,
+                                    const std::string& where) {
+  Tensor grads = net.weight_store().grads();
+  const Tensor norm = clip_grad_norm_async(grads, grad_clip);
+  weight_optimizer.step();
+  // The step's one host sync: every value is read after all its work is queued. A non-finite
+  // value stops the run before anything is checkpointed (the weights in memory are then spoilt).
+  if (losses.alpha_loss.defined())
+    check_finite(losses.alpha_loss.item(), "validation loss of the α step", where);
+  else
+    check_finite(losses.alpha_loss_value, "validation loss of the α step", where);
+  SearchStepResult result;
+  result.loss = pass.loss.item();
+  check_finite(result.loss, "training loss", where);
+  check_finite(norm.item(), "weights' gradient norm", where);
+  result.correct = count_correct(pass.logits, train_labels);
+  return result;
+}
+
 SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weight_optimizer,
                              const Tensor& train_images, const Tensor& train_labels,
                              const Tensor& valid_images, const Tensor& valid_labels,
                              double grad_clip, const std::string& where) {
-  // 1. α step on the validation batch (§3.4/§3.5).
-  check_finite(architect.step(train_images, train_labels, valid_images, valid_labels),
-               "validation loss of the α step", where);
-  // 2. Weight step with the updated α; α's gradient is not needed (the official code computes
-  // and then discards it).
-  ParameterStore& weights = net.weight_store();
-  ParameterGradScope no_alpha_grads(net.alpha_store(), false);
-  weights.zero_grad();
-  const Variable logits = net.forward(Variable(train_images));
-  const Variable loss = cross_entropy(logits, train_labels);
-  SearchStepResult result;
-  result.loss = loss.value().item();
-  check_finite(result.loss, "training loss", where);
-  backward(loss);
-  Tensor grads = weights.grads();
-  check_finite(clip_grad_norm(grads, grad_clip), "weights' gradient norm", where);
-  weight_optimizer.step();
-  result.correct = count_correct(logits.value(), train_labels);
-  return result;
+  // 1. α step on the validation batch (§3.4/§3.5). Second order reads ‖v‖ on the host.
+  StepLosses losses;
+  if (architect.config().unrolled) {
+    losses.alpha_loss_value = architect.step(train_images, train_labels, valid_images, valid_labels);
+  } else {
+    losses.alpha_loss = architect.first_order_gradient(valid_images, valid_labels);
+    architect.apply_gradient();
+  }
+  // 2. Weight step with the updated α.
+  const WeightPass pass = weight_pass(net, train_images, train_labels);
+  return finish_weight_step(net, weight_optimizer, pass, losses, train_labels, grad_clip, where);
 }
 
 namespace {
@@ -151,6 +175,9 @@ class SearchRun {
     arch.beta2 = config.arch_beta2;
     arch.weight_decay = config.arch_weight_decay;
     architect_ = std::make_unique<Architect>(net_, *sgd_, arch);
+    if (config.cuda_graph && device_.is_cuda() && !config.unrolled)
+      captured_step_ =
+          std::make_unique<CapturedSearchStep>(net_, *architect_, *sgd_, config.grad_clip);
 
     // Both halves use the training transform (§3.1); the α stream gets its own order.
     train_loader_.batch_size = config.batch_size;
@@ -272,6 +299,7 @@ class SearchRun {
   CosineAnnealingLr schedule_;
   std::unique_ptr<Sgd> sgd_;
   std::unique_ptr<Architect> architect_;
+  std::unique_ptr<CapturedSearchStep> captured_step_;  // --cuda-graph on a GPU, first order
   data::LoaderConfig train_loader_, valid_loader_, eval_loader_;
   std::unique_ptr<data::Loader> valid_stream_;
 
@@ -309,7 +337,9 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
       const std::string where = fmt::format("at epoch {} step {}", epoch_ + 1, b->index + 1);
 
       const SearchStepResult r =
-          search_step(net_, *architect_, *sgd_, b->images, b->labels, v.images, v.labels,
+          captured_step_
+              ? captured_step_->step(b->images, b->labels, v.images, v.labels, where)
+              : search_step(net_, *architect_, *sgd_, b->images, b->labels, v.images, v.labels,
                       config_.grad_clip, where);
       meter.add(r.loss, r.correct, b->labels.numel());
       ++global_step_;

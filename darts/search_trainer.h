@@ -62,6 +62,7 @@ struct SearchRunConfig {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int64_t workers = 2;          // data loader threads per loader
   int64_t log_every = 50;       // a step summary in log.jsonl every N steps (0: none)
+  bool cuda_graph = false;      // replay the first-order step's passes from CUDA graphs
 
   // Throws naming the flag for inconsistent values (odd channels, layers < 3, ...).
   void validate() const;
@@ -85,6 +86,25 @@ SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weig
                              const Tensor& train_images, const Tensor& train_labels,
                              const Tensor& valid_images, const Tensor& valid_labels,
                              double grad_clip, const std::string& where = "");
+
+// The two halves of search_step, shared with the graph-replayed step (darts/captured_step.h).
+// The weight pass: zero the weights' gradients, forward with the current α, backward; the loss
+// [1] and the logits stay on the device (no host sync: capturable).
+struct WeightPass {
+  Tensor loss, logits;
+};
+WeightPass weight_pass(SearchNetwork& net, const Tensor& train_images, const Tensor& train_labels);
+// The α step's loss: on the device (first order) or already read (second order).
+struct StepLosses {
+  Tensor alpha_loss;
+  double alpha_loss_value = 0;
+};
+// Clip (on the device), SGD step, then the step's one host sync: reads and checks the losses
+// and the gradient norm, counts correct predictions.
+SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
+                                    const WeightPass& pass, const StepLosses& losses,
+                                    const Tensor& train_labels, double grad_clip,
+                                    const std::string& where);
 
 struct SearchOutcome {
   std::filesystem::path run_dir;

@@ -105,10 +105,6 @@ Batch Loader::produce(int64_t b) {
   const Shape shape{n, set_.channels(), set_.height(), set_.width()};
   Batch out{acquire_pinned(shape), Tensor::empty({n}, DType::i64), b};
   assemble(b, out.images.data<float>(), out.labels.data<int64_t>());
-  if (config_.device.is_cuda()) {
-    out.images = out.images.to(config_.device);  // the pinned buffer returns to the pool
-    out.labels = out.labels.to(config_.device);
-  }
   return out;
 }
 
@@ -137,12 +133,20 @@ void Loader::work() {
   }
 }
 
+Batch Loader::to_device(Batch batch) const {
+  if (config_.device.is_cuda()) {
+    batch.images = batch.images.to(config_.device);  // the pinned buffer returns to the pool
+    batch.labels = batch.labels.to(config_.device);
+  }
+  return batch;
+}
+
 std::optional<Batch> Loader::next() {
   if (next_deliver_ >= num_batches_) return std::nullopt;
   if (threads_.empty()) {
     Batch out = produce(next_deliver_);
     ++next_deliver_;
-    return out;
+    return to_device(std::move(out));
   }
   Done done;
   {
@@ -155,7 +159,7 @@ std::optional<Batch> Loader::next() {
   }
   room_.notify_all();
   if (done.error) std::rethrow_exception(done.error);
-  return std::move(done.batch);
+  return to_device(std::move(done.batch));
 }
 
 }  // namespace autonet::data

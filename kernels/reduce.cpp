@@ -89,15 +89,39 @@ double global_norm(const std::vector<Tensor>& xs) {
   return std::sqrt(total.item());  // the one host sync
 }
 
-double clip_grad_norm(Tensor& grad, double max_norm) {
+void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm) {
+  const char* what = "scale_to_max_norm";
+  AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
+      << what << ": max_norm must be positive and finite, got " << max_norm;
+  check_contiguous(grad, what);
+  check_float(grad, what);
+  check_same_device(grad, sum_sq, what);
+  check_same_device(grad, norm, what);
+  for (const Tensor* t : {&sum_sq, static_cast<const Tensor*>(&norm)}) {
+    check_contiguous(*t, what);
+    check_shape(*t, {1}, what);
+    AN_CHECK(t->dtype() == DType::f64) << what << ": sum_sq and norm must be float64, got "
+                                       << t->describe();
+  }
+  AN_CHECK(norm.raw_data() != sum_sq.raw_data()) << what << ": norm must not alias sum_sq";
+  AN_ON_DEVICE(grad.device(), cpu::scale_to_max_norm(grad, sum_sq, max_norm, norm),
+               cuda::scale_to_max_norm(grad, sum_sq, max_norm, norm));
+}
+
+Tensor clip_grad_norm_async(Tensor& grad, double max_norm) {
   AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
       << "clip_grad_norm: max_norm must be positive and finite, got " << max_norm;
   check_contiguous(grad, "clip_grad_norm");
   check_float(grad, "clip_grad_norm");
-  const double total = global_norm({grad});
-  const double coefficient = max_norm / (total + 1e-6);
-  if (coefficient < 1.0) axpby(coefficient, grad, 0.0, grad);  // a NaN norm leaves grad as is
-  return total;
+  Tensor sum_sq = Tensor::empty({1}, DType::f64, grad.device());
+  Tensor norm = Tensor::empty({1}, DType::f64, grad.device());
+  sum_of_squares(grad, sum_sq, GradMode::Write);
+  scale_to_max_norm(grad, sum_sq, max_norm, norm);
+  return norm;
+}
+
+double clip_grad_norm(Tensor& grad, double max_norm) {
+  return clip_grad_norm_async(grad, max_norm).item();
 }
 
 }  // namespace autonet

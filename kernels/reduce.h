@@ -17,12 +17,14 @@ void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
 void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
                      int64_t axis, Tensor& dx);
 void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode);
+void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
 }  // namespace cpu
 namespace cuda {
 void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
 void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
                      int64_t axis, Tensor& dx);
 void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode);
+void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
 }  // namespace cuda
 
 // y = op over `axis` (negative counts from the end).
@@ -37,5 +39,12 @@ double global_norm(const std::vector<Tensor>& xs);
 // torch.nn.utils.clip_grad_norm_ on one flat gradient buffer: total = ‖grad‖₂; when
 // max_norm / (total + 1e-6) < 1, grad is scaled by that factor. Returns total (one host sync).
 double clip_grad_norm(Tensor& grad, double max_norm);
+// The same without the host sync (a step stays capturable and the GPU never drains): returns
+// ‖grad‖₂ as a [1] float64 tensor on grad's device, to be read when the caller wants it.
+Tensor clip_grad_norm_async(Tensor& grad, double max_norm);
+// The clipping half: grad *= max_norm / (sqrt(sum_sq[0]) + 1e-6) when that factor is < 1 (a NaN
+// factor leaves grad as is), reading Σx² (a [1] float64 tensor) on the device; norm [1] float64
+// is written with sqrt(sum_sq[0]).
+void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
 
 }  // namespace autonet

@@ -1,5 +1,6 @@
 // Shapes and small formulas of the reduction family shared by the CPU loops and the CUDA kernels.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/reduce.h"
@@ -20,6 +21,12 @@ inline ReduceGeometry reduce_geometry(const Shape& shape, int64_t axis) {
     if (d > axis) g.inner *= shape[d];
   }
   return g;
+}
+
+// torch.nn.utils.clip_grad_norm_'s factor from Σx²; callers scale only when it is < 1, so a NaN
+// norm leaves the gradient as it is.
+AN_HOST_DEVICE double clip_factor(double sum_sq, double max_norm) {
+  return max_norm / (sqrt(sum_sq) + 1e-6);
 }
 
 // Index along the axis of the first maximum of x[o, :, i] (strictly greater replaces).

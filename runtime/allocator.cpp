@@ -93,46 +93,104 @@ size_t round_cuda_size(size_t bytes) {
   return bytes == 0 ? kSmallStep : ((bytes + step - 1) / step) * step;
 }
 
+struct LiveBlock {
+  size_t size = 0;
+  std::weak_ptr<CudaGraphPool> pool;  // empty for ordinary blocks
+  bool pooled = false;
+};
+
 struct DeviceCache {
-  std::multimap<size_t, void*> free_blocks;       // size -> block, exact rounded size
-  std::unordered_map<void*, size_t> live_blocks;  // block -> size
+  std::multimap<size_t, void*> free_blocks;          // size -> block, exact rounded size
+  std::unordered_map<void*, LiveBlock> live_blocks;  // block -> size and owner
+  std::shared_ptr<CudaGraphPool> capturing;          // the pool of the capture under way
   MemoryStats stats;
 };
 
-std::mutex cuda_mutex;
+// Recursive: a pool's destructor may run while a release holds the lock.
+std::recursive_mutex cuda_mutex;
 std::map<int, DeviceCache> caches;
 
+void* cuda_malloc_or_trim(DeviceCache& cache, size_t size, int device) {
+  void* ptr = nullptr;
+  AN_CUDA_CHECK(cudaSetDevice(device));
+  cudaError_t status = cudaMalloc(&ptr, size);
+  if (status == cudaErrorMemoryAllocation) {
+    // Give the cache back to the driver and try once more before reporting out-of-memory.
+    cudaGetLastError();
+    for (auto& [s, p] : cache.free_blocks) {
+      cudaFree(p);
+      cache.stats.reserved_bytes -= s;
+    }
+    cache.free_blocks.clear();
+    status = cudaMalloc(&ptr, size);
+  }
+  AN_CHECK(status == cudaSuccess) << "cudaMalloc of " << size << " bytes on cuda:" << device
+                                  << " failed: " << cudaGetErrorString(status) << " (in use "
+                                  << cache.stats.current_bytes << " bytes)";
+  cache.stats.reserved_bytes += size;
+  return ptr;
+}
+
+void* take_free(std::multimap<size_t, void*>& free_blocks, size_t size) {
+  auto it = free_blocks.find(size);
+  if (it == free_blocks.end()) return nullptr;
+  void* ptr = it->second;
+  free_blocks.erase(it);
+  return ptr;
+}
+
 }  // namespace
+
+struct CudaGraphPool {
+  int device = 0;
+  std::multimap<size_t, void*> free_blocks;
+  std::vector<std::pair<size_t, void*>> held_back;  // ordinary blocks released during capture
+
+  ~CudaGraphPool() {
+    std::lock_guard lock(cuda_mutex);
+    DeviceCache& cache = caches[device];
+    for (auto& [size, ptr] : free_blocks) cache.free_blocks.emplace(size, ptr);
+    for (auto& [size, ptr] : held_back) cache.free_blocks.emplace(size, ptr);
+  }
+};
+
+std::shared_ptr<CudaGraphPool> cuda_new_graph_pool(int device) {
+  auto pool = std::make_shared<CudaGraphPool>();
+  pool->device = device;
+  return pool;
+}
+
+void cuda_begin_pool(int device, std::shared_ptr<CudaGraphPool> pool) {
+  std::lock_guard lock(cuda_mutex);
+  DeviceCache& cache = caches[device];
+  AN_CHECK(!cache.capturing) << "cuda:" << device << " is already capturing into a graph pool";
+  AN_CHECK(pool && pool->device == device) << "graph pool belongs to another device";
+  cache.capturing = std::move(pool);
+}
+
+void cuda_end_pool(int device) {
+  std::lock_guard lock(cuda_mutex);
+  caches[device].capturing.reset();  // the pool lives on in its graphs
+}
 
 void* cuda_allocate(size_t bytes, int device) {
   const size_t size = round_cuda_size(bytes);
   std::lock_guard lock(cuda_mutex);
   DeviceCache& cache = caches[device];
+  LiveBlock block{size, {}, false};
   void* ptr = nullptr;
-  auto it = cache.free_blocks.find(size);
-  if (it != cache.free_blocks.end()) {
-    ptr = it->second;
-    cache.free_blocks.erase(it);
-    ++cache.stats.cache_hits;
+  if (cache.capturing) {
+    block.pool = cache.capturing;
+    block.pooled = true;
+    ptr = take_free(cache.capturing->free_blocks, size);
   } else {
-    AN_CUDA_CHECK(cudaSetDevice(device));
-    cudaError_t status = cudaMalloc(&ptr, size);
-    if (status == cudaErrorMemoryAllocation) {
-      // Give the cache back to the driver and try once more before reporting out-of-memory.
-      cudaGetLastError();
-      for (auto& [s, p] : cache.free_blocks) {
-        cudaFree(p);
-        cache.stats.reserved_bytes -= s;
-      }
-      cache.free_blocks.clear();
-      status = cudaMalloc(&ptr, size);
-    }
-    AN_CHECK(status == cudaSuccess) << "cudaMalloc of " << size << " bytes on cuda:" << device
-                                    << " failed: " << cudaGetErrorString(status) << " (in use "
-                                    << cache.stats.current_bytes << " bytes)";
-    cache.stats.reserved_bytes += size;
+    ptr = take_free(cache.free_blocks, size);
   }
-  cache.live_blocks[ptr] = size;
+  if (ptr)
+    ++cache.stats.cache_hits;
+  else
+    ptr = cuda_malloc_or_trim(cache, size, device);
+  cache.live_blocks[ptr] = block;
   note_alloc(cache.stats, size);
   return ptr;
 }
@@ -143,9 +201,16 @@ void cuda_release(void* ptr, int device) noexcept {
   DeviceCache& cache = caches[device];
   auto it = cache.live_blocks.find(ptr);
   if (it == cache.live_blocks.end()) return;
-  cache.stats.current_bytes -= it->second;
-  cache.free_blocks.emplace(it->second, ptr);
+  const LiveBlock block = it->second;
   cache.live_blocks.erase(it);
+  cache.stats.current_bytes -= block.size;
+  if (std::shared_ptr<CudaGraphPool> pool = block.pool.lock()) {
+    pool->free_blocks.emplace(block.size, ptr);
+  } else if (!block.pooled && cache.capturing) {
+    cache.capturing->held_back.emplace_back(block.size, ptr);
+  } else {
+    cache.free_blocks.emplace(block.size, ptr);
+  }
 }
 
 MemoryStats cuda_memory_stats(int device) {
@@ -179,6 +244,14 @@ void cuda_release(void*, int) noexcept {}
 MemoryStats cuda_memory_stats(int) { return {}; }
 void cuda_reset_peak(int) {}
 void cuda_empty_cache() {}
+struct CudaGraphPool {};
+std::shared_ptr<CudaGraphPool> cuda_new_graph_pool(int) {
+  AN_THROW() << "autonet was built without CUDA";
+}
+void cuda_begin_pool(int, std::shared_ptr<CudaGraphPool>) {
+  AN_THROW() << "autonet was built without CUDA";
+}
+void cuda_end_pool(int) {}
 
 #endif
 

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace autonet {
 
@@ -31,5 +32,17 @@ MemoryStats cuda_memory_stats(int device);
 void cuda_reset_peak(int device);
 // Returns cached, unused blocks to the driver.
 void cuda_empty_cache();
+
+// A private pool for CUDA Graph capture (runtime/cuda_graph.h). While a capture on `device` has
+// a pool, cuda_allocate serves it from that pool, and blocks of the pool return to it when
+// released: a graph's blocks are never handed to anyone else while the pool lives, so a replay
+// cannot overwrite memory given out after the capture. Blocks allocated before the capture and
+// released during it are held back until the pool dies (the graph may still read them).
+// Graphs that never run at the same time may share one pool. A dying pool gives everything back
+// to the ordinary cache.
+struct CudaGraphPool;
+std::shared_ptr<CudaGraphPool> cuda_new_graph_pool(int device);
+void cuda_begin_pool(int device, std::shared_ptr<CudaGraphPool> pool);
+void cuda_end_pool(int device);
 
 }  // namespace autonet

@@ -110,6 +110,12 @@ cublasHandle_t cublas_handle(Device device) {
     AN_CUBLAS_CHECK(cublasSetStream(h, s));
     // Bitwise-reproducible results: no TF32, deterministic kernels.
     AN_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
+    // A workspace of our own (32 MiB, the size NVIDIA advises for Hopper): cuBLAS then never
+    // allocates inside a step, which keeps steps capturable as CUDA graphs.
+    constexpr size_t kWorkspaceBytes = size_t{32} << 20;
+    void* workspace = nullptr;
+    AN_CUDA_CHECK(cudaMalloc(&workspace, kWorkspaceBytes));
+    AN_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspaceBytes));
   }
   return h;
 }

@@ -12,11 +12,13 @@ import sys
 def ours(path):
     rows = {}
     for b in json.load(open(path))["benchmarks"]:
-        m = re.search(r"dev:1/order:(\d)/config:(\d)", b["name"])
+        m = re.search(r"dev:1/order:(\d)/config:(\d)(?:/graph:(\d))?", b["name"])
         if not m or b.get("run_type") == "aggregate":
             continue
         ms = b["real_time"] * {"ms": 1, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b["time_unit"]]
-        rows[(("default", "reduced")[int(m[2])], int(m[1]))] = (ms, b.get("peak_MiB", float("nan")))
+        graph = m[3] == "1"
+        rows[(("default", "reduced")[int(m[2])], int(m[1]), graph)] = (
+            ms, b.get("peak_MiB", float("nan")))
     return rows
 
 
@@ -25,12 +27,15 @@ def main():
         raise SystemExit(__doc__)
     mine = ours(sys.argv[1])
     peer = {(r["config"], r["order"]): r for r in json.load(open(sys.argv[2]))}
-    print(f"{'row':18s} {'autonet ms':>10s} {'pytorch ms':>10s} {'speed-up':>8s} "
+    print(f"{'row':24s} {'autonet ms':>10s} {'pytorch ms':>10s} {'speed-up':>8s} "
           f"{'autonet MiB':>11s} {'pytorch MiB':>11s} {'mem ratio':>9s}")
-    for key in sorted(set(mine) & set(peer)):
+    for key in sorted(mine):
+        if key[:2] not in peer:
+            continue
         ms, mib = mine[key]
-        p = peer[key]
-        print(f"{key[0] + ' order ' + str(key[1]):18s} {ms:10.2f} {p['ms_per_step']:10.2f} "
+        p = peer[key[:2]]
+        name = f"{key[0]} order {key[1]}" + (" graph" if key[2] else "")
+        print(f"{name:24s} {ms:10.2f} {p['ms_per_step']:10.2f} "
               f"{p['ms_per_step'] / ms:8.2f} {mib:11.1f} {p['peak_MiB']:11.1f} "
               f"{mib / p['peak_MiB']:9.2f}")
 

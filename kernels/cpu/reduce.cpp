@@ -74,4 +74,18 @@ void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode) {
   });
 }
 
+void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm) {
+  const double s = sum_sq.data<double>()[0];
+  norm.data<double>()[0] = std::sqrt(s);
+  const double factor = clip_factor(s, max_norm);
+  if (!(factor < 1.0)) return;
+  const int64_t n = grad.numel();
+  dispatch_float(grad.dtype(), "scale_to_max_norm", [&]<class scalar_t>() {
+    scalar_t* pg = grad.data<scalar_t>();
+    const scalar_t f = static_cast<scalar_t>(factor);
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) pg[i] *= f;
+  });
+}
+
 }  // namespace autonet::cpu

@@ -101,6 +101,20 @@ __global__ void squares_final_kernel(const double* partial, int blocks, O* out, 
   if (threadIdx.x == 0) out[0] = static_cast<O>(accumulate ? double(out[0]) + total : total);
 }
 
+// Every thread derives the factor from Σx² itself: the clip needs no host round trip.
+template <class T>
+__global__ void scale_to_max_norm_kernel(T* grad, int64_t n, const double* sum_sq, double max_norm,
+                                         double* norm) {
+  const double s = *sum_sq;
+  if (blockIdx.x == 0 && threadIdx.x == 0) *norm = sqrt(s);
+  const double factor = clip_factor(s, max_norm);
+  if (!(factor < 1.0)) return;
+  const T f = static_cast<T>(factor);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    grad[i] *= f;
+}
+
 }  // namespace
 
 void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
@@ -151,6 +165,16 @@ void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode) {
   dispatch_float(out.dtype(), "sum_of_squares", [&]<class out_t>() {
     squares_final_kernel<<<1, kBlock, 0, s>>>(partial.data<double>(), blocks, out.data<out_t>(),
                                               mode == GradMode::Accumulate);
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm) {
+  const int64_t n = grad.numel();
+  cudaStream_t s = stream(grad.device());
+  dispatch_float(grad.dtype(), "scale_to_max_norm", [&]<class scalar_t>() {
+    scale_to_max_norm_kernel<<<grid_for(n), kBlock, 0, s>>>(
+        grad.data<scalar_t>(), n, sum_sq.data<double>(), max_norm, norm.data<double>());
   });
   AN_CUDA_CHECK_LAUNCH();
 }

@@ -1,0 +1,60 @@
+#include "darts/captured_step.h"
+
+#include "runtime/error.h"
+
+namespace autonet::darts {
+
+CapturedSearchStep::CapturedSearchStep(SearchNetwork& net, Architect& architect,
+                                       Sgd& weight_optimizer, double grad_clip)
+    : net_(net), architect_(architect), weight_optimizer_(weight_optimizer), grad_clip_(grad_clip) {
+  AN_CHECK(!architect.config().unrolled)
+      << "captured search step: second order reads ‖v‖ on the host and cannot be captured";
+  AN_CHECK(net.weight_store().weights().device().is_cuda())
+      << "captured search step: the network must be on a CUDA device, it is on "
+      << net.weight_store().weights().device().str();
+}
+
+bool CapturedSearchStep::matches_capture(const Tensor& train_images,
+                                         const Tensor& valid_images) const {
+  return train_images.shape() == train_images_.shape() &&
+         valid_images.shape() == valid_images_.shape();
+}
+
+void CapturedSearchStep::capture(const Tensor& train_images, const Tensor& train_labels,
+                                 const Tensor& valid_images, const Tensor& valid_labels) {
+  train_images_ = train_images.clone();
+  train_labels_ = train_labels.clone();
+  valid_images_ = valid_images.clone();
+  valid_labels_ = valid_labels.clone();
+  const Device device = train_images.device();
+  // One pool for both: the passes never overlap, so their temporaries may share memory.
+  alpha_graph_ = std::make_unique<CudaGraph>(device);
+  weight_graph_ = std::make_unique<CudaGraph>(device, alpha_graph_->pool());
+  alpha_graph_->capture(
+      [&] { alpha_loss_ = architect_.first_order_gradient(valid_images_, valid_labels_); });
+  weight_graph_->capture([&] { weight_pass_ = weight_pass(net_, train_images_, train_labels_); });
+}
+
+SearchStepResult CapturedSearchStep::step(const Tensor& train_images, const Tensor& train_labels,
+                                          const Tensor& valid_images, const Tensor& valid_labels,
+                                          const std::string& where) {
+  if (eager_steps_ == 0 || (captured() && !matches_capture(train_images, valid_images))) {
+    ++eager_steps_;
+    return search_step(net_, architect_, weight_optimizer_, train_images, train_labels,
+                       valid_images, valid_labels, grad_clip_, where);
+  }
+  if (!captured()) capture(train_images, train_labels, valid_images, valid_labels);
+  train_images_.copy_from(train_images);
+  train_labels_.copy_from(train_labels);
+  valid_images_.copy_from(valid_images);
+  valid_labels_.copy_from(valid_labels);
+  alpha_graph_->replay();
+  architect_.apply_gradient();
+  weight_graph_->replay();
+  StepLosses losses;
+  losses.alpha_loss = alpha_loss_;
+  return finish_weight_step(net_, weight_optimizer_, weight_pass_, losses, train_labels_,
+                            grad_clip_, where);
+}
+
+}  // namespace autonet::darts

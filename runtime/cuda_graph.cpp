@@ -1,0 +1,70 @@
+#include "runtime/cuda_graph.h"
+
+#include "runtime/error.h"
+#if AUTONET_WITH_CUDA
+#include "runtime/cuda_context.h"
+#endif
+
+namespace autonet {
+
+#if AUTONET_WITH_CUDA
+
+CudaGraph::CudaGraph(Device device, std::shared_ptr<CudaGraphPool> pool) : device_(device) {
+  AN_CHECK(device.is_cuda()) << "CUDA graphs need a CUDA device, got " << device.str();
+  pool_ = pool ? std::move(pool) : cuda_new_graph_pool(device.index);
+}
+
+CudaGraph::~CudaGraph() { reset(); }
+
+void CudaGraph::reset() {
+  if (exec_) {
+    // A replay may still be running: finish it before its memory can go back to the cache.
+    cudaStreamSynchronize(cuda::stream(device_));
+    cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));
+  }
+  if (graph_) cudaGraphDestroy(static_cast<cudaGraph_t>(graph_));
+  exec_ = graph_ = nullptr;
+}
+
+void CudaGraph::capture(const std::function<void()>& work) {
+  reset();
+  cudaStream_t s = cuda::stream(device_);
+  // Relaxed: the allocator may still call cudaMalloc for a block the pool does not have yet.
+  AN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
+  cuda_begin_pool(device_.index, pool_);
+  cudaGraph_t graph = nullptr;
+  try {
+    work();
+  } catch (...) {
+    cuda_end_pool(device_.index);
+    cudaStreamEndCapture(s, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    throw;
+  }
+  cuda_end_pool(device_.index);
+  AN_CUDA_CHECK(cudaStreamEndCapture(s, &graph));
+  graph_ = graph;
+  cudaGraphExec_t exec = nullptr;
+  AN_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  exec_ = exec;
+}
+
+void CudaGraph::replay() {
+  AN_CHECK(exec_) << "CudaGraph::replay before capture";
+  AN_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), cuda::stream(device_)));
+}
+
+#else  // CPU-only build
+
+CudaGraph::CudaGraph(Device device, std::shared_ptr<CudaGraphPool>) : device_(device) {
+  AN_THROW() << "CUDA graphs need a CUDA build (autonet was built without CUDA)";
+}
+CudaGraph::~CudaGraph() = default;
+void CudaGraph::reset() {}
+void CudaGraph::capture(const std::function<void()>&) {}
+void CudaGraph::replay() {}
+
+#endif
+
+}  // namespace autonet
