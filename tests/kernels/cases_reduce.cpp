@@ -162,6 +162,19 @@ TEST(Reduce, SumOfSquaresGlobalNormAndClip) {
   Tensor k = Tensor::from_vector<double>({3, 4}, {2});
   EXPECT_EQ(clip_grad_norm(k, 6.0), 5.0);
   EXPECT_EQ(k.to_vector<double>(), (std::vector<double>{3, 4}));
+
+  // The device-side half: Σx² = 25 read from a tensor, the norm written beside it.
+  Tensor m = Tensor::from_vector<float>({3, 4}, {2});
+  Tensor sum_sq = Tensor::from_vector<double>({25}, {1}), norm = Tensor::empty({1}, DType::f64);
+  scale_to_max_norm(m, sum_sq, 2.5, norm);
+  EXPECT_EQ(norm.item(), 5.0);
+  const float half = static_cast<float>(2.5 / (5.0 + 1e-6));
+  EXPECT_EQ(m.to_vector<float>(), (std::vector<float>{3 * half, 4 * half}));
+  Tensor nan_sum = Tensor::from_vector<double>({std::nan("")}, {1});
+  scale_to_max_norm(m, nan_sum, 2.5, norm);  // a NaN norm leaves the gradient as it is
+  EXPECT_EQ(m.to_vector<float>(), (std::vector<float>{3 * half, 4 * half}));
+  EXPECT_TRUE(std::isnan(norm.item()));
+  EXPECT_EQ(clip_grad_norm_async(m, 100.0).item(), std::sqrt(double(3 * half) * (3 * half) + double(4 * half) * (4 * half)));
 }
 
 // Fixed-order block reductions: the same input gives the same bits every time, and the f64 total
@@ -213,6 +226,13 @@ TEST(Reduce, RejectsBadArguments) {
   Tensor one = Tensor::empty({1});
   EXPECT_THROW(sum_of_squares(ints, one), Error);       // x not float
   EXPECT_THROW(sum_of_squares(strided, one), Error);    // x non-contiguous
+  Tensor grad = Tensor::empty({4}), ss = Tensor::zeros({1}, DType::f64);
+  Tensor nrm = Tensor::empty({1}, DType::f64), f32_norm = Tensor::empty({1});
+  EXPECT_THROW(scale_to_max_norm(grad, ss, 0.0, nrm), Error);        // max_norm not positive
+  EXPECT_THROW(scale_to_max_norm(grad, ss, 1.0, f32_norm), Error);   // norm not float64
+  EXPECT_THROW(scale_to_max_norm(grad, ss, 1.0, ss), Error);         // norm aliases sum_sq
+  EXPECT_THROW(scale_to_max_norm(grad, two, 1.0, nrm), Error);       // sum_sq not [1]
+  EXPECT_THROW(scale_to_max_norm(strided, ss, 1.0, nrm), Error);     // grad non-contiguous
   Tensor g = Tensor::empty({4});
   EXPECT_THROW(clip_grad_norm(g, 0.0), Error);
   EXPECT_THROW(clip_grad_norm(g, -1.0), Error);
