@@ -35,6 +35,10 @@ void CapturedSearchStep::capture(const Tensor& train_images, const Tensor& train
   weight_graph_->capture([&] { weight_pass_ = weight_pass(net_, train_images_, train_labels_); });
 }
 
+size_t CapturedSearchStep::graph_pool_bytes() const {
+  return alpha_graph_ ? cuda_graph_pool_bytes(alpha_graph_->pool()) : 0;
+}
+
 SearchStepResult CapturedSearchStep::step(const Tensor& train_images, const Tensor& train_labels,
                                           const Tensor& valid_images, const Tensor& valid_labels,
                                           const std::string& where) {

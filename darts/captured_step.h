@@ -31,6 +31,8 @@ class CapturedSearchStep {
                         const Tensor& valid_images, const Tensor& valid_labels,
                         const std::string& where = "");
   bool captured() const { return weight_graph_ != nullptr; }
+  // Device memory the two graphs keep for their temporaries (0 before the capture).
+  size_t graph_pool_bytes() const;
 
  private:
   void capture(const Tensor& train_images, const Tensor& train_labels,

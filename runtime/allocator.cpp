@@ -145,6 +145,7 @@ struct CudaGraphPool {
   int device = 0;
   std::multimap<size_t, void*> free_blocks;
   std::vector<std::pair<size_t, void*>> held_back;  // ordinary blocks released during capture
+  size_t bytes = 0;                                 // every block the pool owns
 
   ~CudaGraphPool() {
     std::lock_guard lock(cuda_mutex);
@@ -158,6 +159,11 @@ std::shared_ptr<CudaGraphPool> cuda_new_graph_pool(int device) {
   auto pool = std::make_shared<CudaGraphPool>();
   pool->device = device;
   return pool;
+}
+
+size_t cuda_graph_pool_bytes(const std::shared_ptr<CudaGraphPool>& pool) {
+  std::lock_guard lock(cuda_mutex);
+  return pool ? pool->bytes : 0;
 }
 
 void cuda_begin_pool(int device, std::shared_ptr<CudaGraphPool> pool) {
@@ -179,17 +185,26 @@ void* cuda_allocate(size_t bytes, int device) {
   DeviceCache& cache = caches[device];
   LiveBlock block{size, {}, false};
   void* ptr = nullptr;
-  if (cache.capturing) {
+  CudaGraphPool* pool = cache.capturing.get();
+  if (pool) {
     block.pool = cache.capturing;
     block.pooled = true;
-    ptr = take_free(cache.capturing->free_blocks, size);
-  } else {
-    ptr = take_free(cache.free_blocks, size);
+    ptr = take_free(pool->free_blocks, size);
   }
-  if (ptr)
+  // A free ordinary block may join a capturing pool: nothing references it, and the work that
+  // used it was queued on this stream before any replay.
+  bool joins_pool = false;
+  if (!ptr) {
+    ptr = take_free(cache.free_blocks, size);
+    joins_pool = pool != nullptr;
+  }
+  if (ptr) {
     ++cache.stats.cache_hits;
-  else
+  } else {
     ptr = cuda_malloc_or_trim(cache, size, device);
+    joins_pool = pool != nullptr;
+  }
+  if (joins_pool) pool->bytes += size;
   cache.live_blocks[ptr] = block;
   note_alloc(cache.stats, size);
   return ptr;
@@ -248,6 +263,7 @@ struct CudaGraphPool {};
 std::shared_ptr<CudaGraphPool> cuda_new_graph_pool(int) {
   AN_THROW() << "autonet was built without CUDA";
 }
+size_t cuda_graph_pool_bytes(const std::shared_ptr<CudaGraphPool>&) { return 0; }
 void cuda_begin_pool(int, std::shared_ptr<CudaGraphPool>) {
   AN_THROW() << "autonet was built without CUDA";
 }

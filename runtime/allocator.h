@@ -34,7 +34,8 @@ void cuda_reset_peak(int device);
 void cuda_empty_cache();
 
 // A private pool for CUDA Graph capture (runtime/cuda_graph.h). While a capture on `device` has
-// a pool, cuda_allocate serves it from that pool, and blocks of the pool return to it when
+// a pool, cuda_allocate serves it from that pool (taking a block from the ordinary cache, or from
+// the driver, when the pool has none of the size), and blocks of the pool return to it when
 // released: a graph's blocks are never handed to anyone else while the pool lives, so a replay
 // cannot overwrite memory given out after the capture. Blocks allocated before the capture and
 // released during it are held back until the pool dies (the graph may still read them).
@@ -42,6 +43,8 @@ void cuda_empty_cache();
 // to the ordinary cache.
 struct CudaGraphPool;
 std::shared_ptr<CudaGraphPool> cuda_new_graph_pool(int device);
+// Bytes of all blocks the pool owns (live or free): the memory its graphs keep for themselves.
+size_t cuda_graph_pool_bytes(const std::shared_ptr<CudaGraphPool>& pool);
 void cuda_begin_pool(int device, std::shared_ptr<CudaGraphPool> pool);
 void cuda_end_pool(int device);
 

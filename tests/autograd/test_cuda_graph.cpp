@@ -74,6 +74,23 @@ TEST(CudaGraph, PoolBlocksStayWithTheGraph) {
     fill(temp, 2.0);
   });
   EXPECT_EQ(shared_ptr, temp_ptr);
+  EXPECT_GE(cuda_graph_pool_bytes(graph.pool()), static_cast<size_t>(n) * sizeof(float));
+}
+
+TEST(CudaGraph, FreeCachedBlocksJoinTheCapturingPool) {
+  SKIP_WITHOUT_GPU();
+  const Device gpu = Device::cuda(0);
+  constexpr int64_t n = 5000;  // a size no other test here uses
+  void* cached = Tensor::empty({n}, DType::f32, gpu).raw_data();  // released at once: cached
+  void* taken = nullptr;
+  CudaGraph graph(gpu);
+  graph.capture([&] {
+    Tensor temp = Tensor::empty({n}, DType::f32, gpu);
+    taken = temp.raw_data();
+    fill(temp, 3.0);
+  });
+  EXPECT_EQ(taken, cached);  // no second block from the driver
+  EXPECT_NE(Tensor::empty({n}, DType::f32, gpu).raw_data(), cached);  // now the graph's
 }
 
 TEST(CudaGraph, AFailedCaptureLeavesTheStreamUsable) {
