@@ -62,6 +62,26 @@ RnnRunConfig rnn_train_defaults() {
   return c;
 }
 
+RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
+                              const RnnSegment& segment, double ar_alpha, double tar_beta,
+                              double grad_clip) {
+  std::optional<ParameterGradScope> no_alpha_grads;
+  if (alphas) no_alpha_grads.emplace(*alphas, false);
+  ParameterStore& weights = model.weight_store();
+  weights.zero_grad();
+  const RnnForward f = model.run(segment.input, segment.hidden);
+  const RnnLoss loss = rnn_loss(f, segment.target, ar_alpha, tar_beta);
+  RnnWeightStep s;
+  s.nll = loss.nll.value().item();
+  s.hidden = f.hidden;
+  if (!std::isfinite(s.nll)) return s;
+  backward(loss.total);
+  Tensor grads = weights.grads();
+  s.grad_norm = clip_grad_norm(grads, grad_clip);
+  if (std::isfinite(s.grad_norm)) optimizer.step();
+  return s;
+}
+
 bool asgd_switch_due(const std::vector<double>& history, double current, int64_t nonmono) {
   AN_CHECK(nonmono >= 1) << "asgd_switch_due: nonmono must be at least 1, got " << nonmono;
   const auto n = static_cast<int64_t>(history.size());
@@ -342,30 +362,23 @@ class RnnRun {
         check_finite(a.valid_loss, "validation loss of the α step", where);
         hidden_valid = a.hidden_valid;
       }
-      double nll_value;
-      {
-        std::optional<ParameterGradScope> no_alpha_grads;
-        if (search_) no_alpha_grads.emplace(alphas_, false);
-        weights_.zero_grad();
-        if (options.poison_weights && options.poison_weights(epoch_, step)) {
-          Tensor first = weights_.weights().slice(0, 0, 1);
-          fill(first, std::nan(""));
-        }
-        const RnnForward f = model_->run(input, hidden);
-        const RnnLoss loss = rnn_loss(f, target, config_.ar_alpha, config_.tar_beta);
-        nll_value = loss.nll.value().item();
-        if (!std::isfinite(nll_value) && !search_)
-          throw NonFiniteLoss{fmt::format("the training loss became {} {}", nll_value, where)};
-        check_finite(nll_value, "training loss", where);
-        backward(loss.total);
-        Tensor grads = weights_.grads();
-        const double norm = clip_grad_norm(grads, config_.grad_clip);
-        if (!std::isfinite(norm) && !search_)
-          throw NonFiniteLoss{fmt::format("the weights' gradient norm became {} {}", norm, where)};
-        check_finite(norm, "weights' gradient norm", where);
-        optimizer_->step();
-        hidden = f.hidden;
+      if (options.poison_weights && options.poison_weights(epoch_, step)) {
+        Tensor first = weights_.weights().slice(0, 0, 1);
+        fill(first, std::nan(""));
       }
+      const RnnWeightStep ws =
+          rnn_weight_step(*model_, search_ ? &alphas_ : nullptr, *optimizer_,
+                          {input, target, hidden}, config_.ar_alpha, config_.tar_beta,
+                          config_.grad_clip);
+      const double nll_value = ws.nll;
+      if (!std::isfinite(ws.nll) && !search_)
+        throw NonFiniteLoss{fmt::format("the training loss became {} {}", ws.nll, where)};
+      check_finite(ws.nll, "training loss", where);
+      if (!std::isfinite(ws.grad_norm) && !search_)
+        throw NonFiniteLoss{
+            fmt::format("the weights' gradient norm became {} {}", ws.grad_norm, where)};
+      check_finite(ws.grad_norm, "weights' gradient norm", where);
+      hidden = ws.hidden;
       const int64_t n = t.target.numel();
       loss_sum += nll_value * static_cast<double>(n);
       tokens += n;

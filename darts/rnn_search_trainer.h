@@ -24,13 +24,16 @@
 // very steps that diverged. After 10 rollbacks in one session the run stops (the reference
 // would retry forever).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "autograd/optimizer.h"
 #include "darts/genotype.h"
+#include "darts/rnn_architect.h"
 #include "darts/trainer_common.h"
 #include "datasets/text_corpus.h"
 
@@ -79,6 +82,18 @@ void from_json(const nlohmann::json& j, RnnRunConfig& c);
 // The defaults of train.py (§7.7): nhid 850, batch 64, wd 8e-7, dropoute 0.1, seed 1267, 8000
 // epochs as an upper bound.
 RnnRunConfig rnn_train_defaults();
+
+// One weight step (§7.6 step 6, §7.7): NLL + AR/TAR of `segment` from its hidden state, backward
+// (α's gradient off when `alphas` is given), the global clip, the optimizer's step at its current
+// lr. A non-finite loss or gradient norm is returned without stepping (the caller decides).
+struct RnnWeightStep {
+  double nll = 0;
+  double grad_norm = std::nan("");  // before clipping; NaN when the loss was not finite
+  Tensor hidden;                    // [B, nhid] the segment's last state, detached
+};
+RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
+                              const RnnSegment& segment, double ar_alpha, double tar_beta,
+                              double grad_clip);
 
 // train.py's non-monotone trigger of the switch to averaged SGD (§7.7): more than `nonmono`
 // validation losses of plain-SGD epochs are recorded in `history` and `current` is worse than the

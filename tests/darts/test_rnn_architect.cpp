@@ -16,6 +16,7 @@
 #include "darts/rnn_architect.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
+#include "tests/darts/central_differences.h"
 
 namespace autonet::darts {
 namespace {
@@ -121,18 +122,7 @@ struct Unrolled {
   }
   // ∂/∂α of loss() by central differences at the probed entries of α.
   std::vector<double> finite_differences(const std::vector<int64_t>& probes, double eps) {
-    std::vector<double> out;
-    double* alpha = t.alphas.weights().data<double>();
-    for (int64_t i : probes) {
-      const double saved = alpha[i];
-      alpha[i] = saved + eps;
-      const double plus = loss();
-      alpha[i] = saved - eps;
-      const double minus = loss();
-      alpha[i] = saved;
-      out.push_back((plus - minus) / (2 * eps));
-    }
-    return out;
+    return test::central_differences(t.alphas.weights(), probes, eps, [this] { return loss(); });
   }
   // ∇α NLL_val(w′, α) alone, and s = min(1, clip / (‖v‖ + 1e-6)) of v = ∇w′ NLL_val(w′, α).
   std::vector<double> d_alpha(double* s, Tensor* hidden) {

@@ -333,18 +333,8 @@ TEST(RnnTrain, RepeatedNanStopsWithTheCheckpointsKept) {
 
 TEST(RnnTrain, DerivedCellTrainsAndReportsTestPerplexity) {
   TempDir tmp;
-  RnnRunConfig c = rnn_train_defaults();
-  const RnnRunConfig tiny = tiny_run();
-  c.train_tokens = tiny.train_tokens;
-  c.valid_tokens = tiny.valid_tokens;
-  c.emsize = c.nhid = 16;
-  c.batch_size = 16;
-  c.test_batch_size = 10;
-  c.bptt = 12;
-  c.epochs = 3;
+  RnnRunConfig c = tiny_train();
   c.max_steps = 15;
-  c.nonmono = 1;
-  c.device = "cpu";
   const RnnOutcome out = run_rnn_train(c, small_kjv(), tmp.path, quiet());
   EXPECT_TRUE(out.finished);
   EXPECT_EQ(to_text(out.genotype), to_text(published_rnn_genotype("DARTS_V2")));
