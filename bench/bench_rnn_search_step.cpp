@@ -75,24 +75,7 @@ void BM_RnnSearchStep(benchmark::State& state) {
     valid.hidden = a.hidden_valid;
     train.hidden = w.hidden;
   };
-  step();  // warm-up: first-touch allocations, BLAS/cuBLAS state
-  synchronize(device);
-  if (device.is_cuda())
-    cuda_reset_peak(device.index);
-  else
-    host_reset_peak();
-  DeviceTimer timer(device);
-  for (auto _ : state) {
-    timer.start();
-    step();
-    state.SetIterationTime(timer.stop());
-  }
-  state.counters["tokens/s"] =
-      benchmark::Counter(static_cast<double>(shape.bptt * shape.batch) * state.iterations(),
-                         benchmark::Counter::kIsRate);
-  const MemoryStats memory =
-      device.is_cuda() ? cuda_memory_stats(device.index) : host_memory_stats();
-  state.counters["peak_MiB"] = memory.peak_bytes / 1048576.0;
+  run_steps(state, device, step, "tokens/s", static_cast<double>(shape.bptt * shape.batch));
 }
 
 // CPU: the small config only (the reference one takes minutes per step on 2 cores).

@@ -61,25 +61,8 @@ void BM_SearchStep(benchmark::State& state) {
   std::rotate(labels.begin(), labels.begin() + 3, labels.end());
   const Tensor yv = Tensor::from_vector(labels, {shape.batch}).to(device);
 
-  auto step = [&] { darts::search_step(net, architect, sgd, xt, yt, xv, yv, 5.0); };
-  step();  // warm-up: first-touch allocations, BLAS/cuBLAS state, the momentum buffer's first use
-  synchronize(device);
-  if (device.is_cuda())
-    cuda_reset_peak(device.index);
-  else
-    host_reset_peak();
-  DeviceTimer timer(device);
-  for (auto _ : state) {
-    timer.start();
-    step();
-    state.SetIterationTime(timer.stop());
-  }
-  state.counters["images/s"] =
-      benchmark::Counter(static_cast<double>(shape.batch) * state.iterations(),
-                         benchmark::Counter::kIsRate);
-  const MemoryStats memory =
-      device.is_cuda() ? cuda_memory_stats(device.index) : host_memory_stats();
-  state.counters["peak_MiB"] = memory.peak_bytes / 1048576.0;
+  run_steps(state, device, [&] { darts::search_step(net, architect, sgd, xt, yt, xv, yv, 5.0); },
+            "images/s", static_cast<double>(shape.batch));
 }
 
 void rows_on(benchmark::internal::Benchmark* b, int64_t dev) {

@@ -59,12 +59,9 @@ RnnArchStep RnnArchitect::first_order(const RnnSegment& valid) {
 RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
                                        const RnnSegment& valid) {
   ParameterStore& weights = model_.weight_store();
-  Tensor w = weights.weights();  // views of the flat buffers, updated in place
-  Tensor g = weights.grads();
-  Tensor a_grad = alphas_.grads();
-  const double eta = sgd.lr();
-  const Tensor w_saved = w.clone();
   const auto train_masks = model_.rng_offsets();  // replayed by the w± passes
+  Tensor w = weights.weights(), g = weights.grads();  // views of the flat buffers
+  const Tensor w_saved = w.clone();
 
   // 1. g = ∇w NLL_train(w, α), clipped; c is kept unclamped, as the reference's _clip returns it.
   RnnArchStep s;
@@ -87,7 +84,7 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
     alphas_.zero_grad();
     s.valid_loss = nll_and_backward(valid, &s.hidden_valid);
     restore_buffers(weights, bn_saved);
-    d_alpha = a_grad.clone();
+    d_alpha = alphas_.grads().clone();
     v = g.clone();
     clip_grad_norm(v, config_.grad_clip);
   }
@@ -102,8 +99,9 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
   model_.set_rng_offsets(after_valid);
 
   // 5. α.grad = dα − η·c·H·v.
+  Tensor a_grad = alphas_.grads();
   a_grad.copy_from(d_alpha);
-  axpby(-eta * s.clip_coef, hvp, 1.0, a_grad);
+  axpby(-sgd.lr() * s.clip_coef, hvp, 1.0, a_grad);
   return s;
 }
 

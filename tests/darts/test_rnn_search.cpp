@@ -71,6 +71,17 @@ std::string file_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// Two run folders ended in the same state: every checkpoint tensor bit for bit, the same
+// validation losses logged.
+void expect_same_end(const fs::path& straight, const fs::path& split) {
+  const Checkpoint a = read_checkpoint(straight / "checkpoint.safetensors");
+  const Checkpoint b = read_checkpoint(split / "checkpoint.safetensors");
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (const auto& [name, t] : a.tensors)
+    EXPECT_EQ(t.to_vector<float>(), b.tensors.at(name).to_vector<float>()) << name;
+  EXPECT_EQ(epoch_values(straight, "valid_loss"), epoch_values(split, "valid_loss"));
+}
+
 TEST(RnnSearch, ShortSearchLowersValidationPerplexity) {
   TempDir tmp;
   const RnnOutcome out = run_rnn_search(tiny_run(), small_kjv(), tmp.path, quiet());
@@ -114,12 +125,7 @@ TEST(RnnSearch, ResumeContinuesExactly) {
   EXPECT_FALSE(first.finished);
   const RnnOutcome rest = resume_rnn_run(split.path, small_kjv(), quiet());
   EXPECT_TRUE(rest.finished);
-  const Checkpoint a = read_checkpoint(straight.path / "checkpoint.safetensors");
-  const Checkpoint b = read_checkpoint(split.path / "checkpoint.safetensors");
-  ASSERT_EQ(a.tensors.size(), b.tensors.size());
-  for (const auto& [name, t] : a.tensors)
-    EXPECT_EQ(t.to_vector<float>(), b.tensors.at(name).to_vector<float>()) << name;
-  EXPECT_EQ(epoch_values(straight.path, "valid_loss"), epoch_values(split.path, "valid_loss"));
+  expect_same_end(straight.path, split.path);
 }
 
 TEST(RnnSearch, RejectsBadInput) {
@@ -278,11 +284,7 @@ TEST(RnnTrain, AveragedWeightsEvaluateAndRawWeightsTrain) {
 
   resume_rnn_run(split.path, small_kjv(), quiet());
   resume_rnn_run(straight.path, small_kjv(), quiet());
-  const Checkpoint a = read_checkpoint(straight.path / "checkpoint.safetensors");
-  const Checkpoint b = read_checkpoint(split.path / "checkpoint.safetensors");
-  for (const auto& [name, t] : a.tensors)
-    EXPECT_EQ(t.to_vector<float>(), b.tensors.at(name).to_vector<float>()) << name;
-  EXPECT_EQ(epoch_values(straight.path, "valid_loss"), epoch_values(split.path, "valid_loss"));
+  expect_same_end(straight.path, split.path);
 }
 
 // A NaN loss rolls back to the best checkpoint (weights, optimizer, epoch) and the run goes on.
