@@ -112,11 +112,11 @@ void run(const CLI::App* cmd, const RnnCommand& c, bool search,
 
 void add_rnn_commands(CLI::App& app) {
   auto search = std::make_shared<RnnCommand>();
-  CLI::App* s = app.add_subcommand("rnn-search", "Recurrent DARTS search (first order) on a word corpus");
+  CLI::App* s = app.add_subcommand("rnn-search", "Recurrent DARTS search (first or second order) on a word corpus");
   add_flags(s, *search);
   s->add_option("--arch-learning-rate", search->config.arch_learning_rate)->capture_default_str();
   s->add_option("--arch-weight-decay", search->config.arch_weight_decay)->capture_default_str();
-  s->add_flag("--unrolled", search->config.unrolled, "second order (not implemented yet)");
+  s->add_flag("--unrolled", search->config.unrolled, "second-order α steps (reference §7.8)");
   s->callback([s, search] { run(s, *search, true, darts::RnnRunConfig{}); });
 
   auto train = std::make_shared<RnnCommand>();

@@ -73,30 +73,10 @@ void BM_SearchStep(benchmark::State& state) {
     else
       darts::search_step(net, architect, sgd, xt, yt, xv, yv, 5.0);
   };
-  // Warm-up: first-touch allocations, BLAS/cuBLAS state, the momentum buffer's first use (and,
-  // with graphs, the eager first step and the capture).
-  step();
-  if (captured) step();
-  synchronize(device);
-  if (device.is_cuda())
-    cuda_reset_peak(device.index);
-  else
-    host_reset_peak();
-  DeviceTimer timer(device);
-  for (auto _ : state) {
-    timer.start();
-    step();
-    state.SetIterationTime(timer.stop());
-  }
-  state.counters["images/s"] =
-      benchmark::Counter(static_cast<double>(shape.batch) * state.iterations(),
-                         benchmark::Counter::kIsRate);
-  const MemoryStats memory =
-      device.is_cuda() ? cuda_memory_stats(device.index) : host_memory_stats();
-  // A replay allocates nothing: the graphs' temporaries live in their pool, counted on top (its
-  // few live outputs are then counted twice, a few KiB).
-  const size_t pool_bytes = captured ? captured->graph_pool_bytes() : 0;
-  state.counters["peak_MiB"] = (memory.peak_bytes + pool_bytes) / 1048576.0;
+  // With graphs the warm-up is the eager first step and the capture; the graphs' pool is
+  // counted on top of the allocator's peak (a few KiB of live outputs then count twice).
+  run_steps(state, device, step, "images/s", static_cast<double>(shape.batch), graph ? 2 : 1,
+            [&] { return captured ? captured->graph_pool_bytes() : size_t{0}; });
 }
 
 void rows_on(benchmark::internal::Benchmark* b, int64_t dev) {

@@ -56,4 +56,32 @@ inline void run_timed(benchmark::State& state, Device device, const std::functio
     state.counters["peak_MiB"] = cuda_memory_stats(device.index).peak_bytes / 1048576.0;
 }
 
+// Times one end-to-end training step per iteration (after `warmups` steps) with the device's own
+// clock; reports `rate_name` = items_per_step per second (images/s, tokens/s) and the device's
+// peak memory over the timed steps (the host allocator's on the CPU) plus `extra_bytes()`, memory
+// the allocator's peak cannot see (a CUDA graph's pool: replays allocate nothing).
+inline void run_steps(benchmark::State& state, Device device, const std::function<void()>& step,
+                      const char* rate_name, double items_per_step, int warmups = 1,
+                      const std::function<size_t()>& extra_bytes = nullptr) {
+  // Warm-up: first-touch allocations, BLAS/cuBLAS state, optimizer buffers' first use.
+  for (int i = 0; i < warmups; ++i) step();
+  synchronize(device);
+  if (device.is_cuda())
+    cuda_reset_peak(device.index);
+  else
+    host_reset_peak();
+  DeviceTimer timer(device);
+  for (auto _ : state) {
+    timer.start();
+    step();
+    state.SetIterationTime(timer.stop());
+  }
+  state.counters[rate_name] =
+      benchmark::Counter(items_per_step * state.iterations(), benchmark::Counter::kIsRate);
+  const MemoryStats memory =
+      device.is_cuda() ? cuda_memory_stats(device.index) : host_memory_stats();
+  const size_t extra = extra_bytes ? extra_bytes() : 0;
+  state.counters["peak_MiB"] = (memory.peak_bytes + extra) / 1048576.0;
+}
+
 }  // namespace autonet::bench

@@ -10,9 +10,6 @@
 #include "runtime/error.h"
 
 namespace autonet::darts {
-namespace {
-
-// The untrained tensors of a store (BN running statistics), copied, to be put back later.
 std::vector<Tensor> snapshot_buffers(const ParameterStore& store) {
   std::vector<Tensor> copies;
   for (const ParameterStore::Entry& e : store.entries())
@@ -26,7 +23,30 @@ void restore_buffers(const ParameterStore& store, const std::vector<Tensor>& cop
     if (e.is_buffer) e.var.value().copy_from(copies.at(i++));
 }
 
-}  // namespace
+Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, const Tensor& v,
+                             double step, const std::function<void()>& forward_backward) {
+  AN_CHECK(step > 0) << "finite_difference_hvp: step must be positive, got " << step;
+  Tensor a_grad = alphas.grads();
+  Tensor hvp = Tensor::zeros(a_grad.shape(), a_grad.dtype(), a_grad.device());
+  const double v_norm = global_norm({v});
+  AN_CHECK(std::isfinite(v_norm))
+      << "architect: the validation gradient at w′ is not finite (‖v‖ = " << v_norm << ")";
+  if (v_norm == 0) return hvp;
+  const double r = step / v_norm;
+  Tensor w = weights.weights();
+  const Tensor w_saved = w.clone();
+  ParameterGradScope no_weight_grads(weights, false);
+  axpby(r, v, 1.0, w);  // w⁺
+  alphas.zero_grad();
+  forward_backward();
+  axpby(1.0, a_grad, 0.0, hvp);  // g⁺
+  axpby(-2.0 * r, v, 1.0, w);    // w⁻
+  alphas.zero_grad();
+  forward_backward();
+  w.copy_from(w_saved);
+  axpby(-1.0 / (2.0 * r), a_grad, 1.0 / (2.0 * r), hvp);  // (g⁺ − g⁻) / (2R)
+  return hvp;
+}
 
 void apply_virtual_step(const Sgd& sgd, const Tensor& g, Tensor& w) {
   AN_CHECK(g.numel() == w.numel() && g.numel() == sgd.weights().numel())
@@ -140,29 +160,13 @@ double Architect::second_order(const Tensor& train_images, const Tensor& train_l
     v = g.clone();
   }
 
-  // 5. R = 0.01 / ‖v‖; g± = ∇α L_train(w ± R·v, α) with the weights' gradients off.
-  const double v_norm = global_norm({v});
-  AN_CHECK(std::isfinite(v_norm))
-      << "architect: the validation gradient at w′ is not finite (‖v‖ = " << v_norm << ")";
-  // A zero v (a dead network) has no Hessian term: keep dα alone rather than divide by zero.
-  const double r = v_norm > 0 ? config_.hessian_step / v_norm : 0.0;
+  // 5. H·v by central differences of ∇α L_train at w ± R·v, R = 0.01 / ‖v‖.
   w.copy_from(w_saved);
-  if (r > 0) {
-    ParameterGradScope no_weight_grads(weights, false);
-    axpby(r, v, 1.0, w);  // w⁺
-    alphas.zero_grad();
-    loss_and_backward(train_images, train_labels);
-    const Tensor g_plus = a_grad.clone();
-    axpby(-2.0 * r, v, 1.0, w);  // w⁻
-    alphas.zero_grad();
-    loss_and_backward(train_images, train_labels);
-    w.copy_from(w_saved);
-    // 6. α.grad = dα − ξ·(g⁺ − g⁻)/(2R): a_grad holds g⁻.
-    axpby(1.0, g_plus, -1.0, a_grad);            // g⁺ − g⁻
-    axpby(1.0, d_alpha, -xi / (2.0 * r), a_grad);  // dα − ξ·(g⁺ − g⁻)/(2R)
-  } else {
-    a_grad.copy_from(d_alpha);
-  }
+  const Tensor hvp = finite_difference_hvp(weights, alphas, v, config_.hessian_step,
+                                           [&] { loss_and_backward(train_images, train_labels); });
+  // 6. α.grad = dα − ξ·H·v.
+  a_grad.copy_from(d_alpha);
+  axpby(-xi, hvp, 1.0, a_grad);
   return valid_loss;
 }
 

@@ -13,6 +13,7 @@
 // gradients off (the official code computes and discards them), and the forward at w′ restores the
 // BN running statistics afterwards (the official code runs it on a throw-away copy of the network).
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -46,6 +47,21 @@ class ParameterGradScope {
 // buf from `sgd` (buf only once it exists, i.e. after the first step). Without clipping this is
 // exactly the step sgd.step() would take with gradient g (reference check #18).
 void apply_virtual_step(const Sgd& sgd, const Tensor& g, Tensor& w);
+
+// The untrained tensors of a store (BN running statistics), copied, to be put back later: the
+// official code runs the w′ pass on a throw-away copy of the network, so the real one must not
+// keep that pass's statistics.
+std::vector<Tensor> snapshot_buffers(const ParameterStore& store);
+void restore_buffers(const ParameterStore& store, const std::vector<Tensor>& copies);
+
+// The finite-difference Hessian-vector product of §3.5 step 5 (and §7.8 step 4):
+//   R = step / ‖v‖₂,  returns (∇α L(w + R·v) − ∇α L(w − R·v)) / (2R) ≈ ∇²_{α,w} L · v
+// where `forward_backward` runs one forward and backward of L (it is called twice; the weights'
+// gradients are off meanwhile and α's are zeroed before each call). w is restored exactly (from a
+// copy, where the official code computes w⁻ + R·v). A zero v (a dead network) has no Hessian term:
+// the result is zeros. Throws when ‖v‖ is not finite.
+Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, const Tensor& v,
+                             double step, const std::function<void()>& forward_backward);
 
 class Architect {
  public:

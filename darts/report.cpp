@@ -37,13 +37,49 @@ double number(const json& j, const char* key) {
 }
 
 // Row labels of a search cell's α: "n2←c0", "n3←n2", ... (c0 = cell k−2, c1 = cell k−1).
-std::vector<std::string> edge_labels(int nodes) {
+std::vector<std::string> cnn_edge_labels(int nodes) {
   std::vector<std::string> labels;
   for (const CellEdge& e : search_cell_edges(nodes, false))
     labels.push_back(fmt::format("n{}←{}", e.node,
                                  e.input < 2 ? fmt::format("c{}", e.input)
                                              : fmt::format("n{}", e.input)));
   return labels;
+}
+
+// Row labels of the recurrent cell's α (§7.3): node i reads s_0..s_{i−1}, "s1←s0", "s2←s0", ...
+std::vector<std::string> rnn_edge_labels(int nodes) {
+  std::vector<std::string> labels;
+  for (int i = 1; i <= nodes; ++i)
+    for (int j = 0; j < i; ++j) labels.push_back(fmt::format("s{}←s{}", i, j));
+  return labels;
+}
+
+// What differs between the reports of the kinds of runs: the α matrices in the epoch records,
+// their rows and columns, the cell drawings, and accuracy (images) or perplexity (words).
+struct Layout {
+  std::vector<std::pair<std::string, std::string>> alphas;  // (log key, cell name)
+  std::vector<std::string> edge_labels;
+  std::vector<std::string> primitives;
+  std::vector<std::string> drawings;  // run-folder drawings, "<name>.svg" or "<name>.dot"
+  bool language_model = false;
+};
+
+Layout layout_of(const json& config) {
+  const std::string kind = config.contains("run") ? config["run"].value("kind", "") : "";
+  Layout l;
+  if (kind.rfind("rnn", 0) == 0) {
+    l.alphas = {{"alpha", "recurrent"}};
+    l.edge_labels = rnn_edge_labels(8);
+    l.primitives = rnn_primitives();
+    l.drawings = {"recurrent"};
+    l.language_model = true;
+  } else {
+    l.alphas = {{"alpha_normal", "normal"}, {"alpha_reduce", "reduce"}};
+    l.edge_labels = cnn_edge_labels(config.value("nodes", 4));
+    l.primitives = cnn_primitives();
+    l.drawings = {"normal", "reduce"};
+  }
+  return l;
 }
 
 std::vector<std::vector<double>> matrix(const json& j) {
@@ -60,51 +96,51 @@ std::vector<double> column_means(const std::vector<std::vector<double>>& m) {
   return means;
 }
 
-std::string alpha_section(const std::vector<json>& epochs, int nodes) {
+std::string alpha_section(const std::vector<json>& epochs, const Layout& layout) {
   std::vector<const json*> with_alpha;
-  for (const json& e : epochs)
-    if (e.contains("alpha_normal") && e.contains("alpha_reduce")) with_alpha.push_back(&e);
+  for (const json& e : epochs) {
+    bool all = true;
+    for (const auto& [key, cell] : layout.alphas) all = all && e.contains(key);
+    if (all) with_alpha.push_back(&e);
+  }
   if (with_alpha.empty()) return {};
-  const std::vector<std::string>& prims = cnn_primitives();
-  const std::vector<std::string> rows = edge_labels(nodes);
+  const std::vector<std::string>& prims = layout.primitives;
   std::string html = "<h2>Architecture weights α (softmax per edge)</h2>\n";
 
   // Mean weight of each primitive over the epochs.
-  for (const char* which : {"alpha_normal", "alpha_reduce"}) {
+  for (const auto& [key, cell] : layout.alphas) {
     std::vector<Series> series(prims.size());
     for (size_t k = 0; k < prims.size(); ++k) series[k].name = prims[k];
     for (const json* e : with_alpha) {
-      const std::vector<double> means = column_means(matrix((*e)[which]));
+      const std::vector<double> means = column_means(matrix((*e)[key]));
       for (size_t k = 0; k < prims.size() && k < means.size(); ++k) {
         series[k].x.push_back(number(*e, "epoch") + 1);
         series[k].y.push_back(means[k]);
       }
     }
-    html += svg_line_chart(fmt::format("{} cell: mean weight per operation",
-                                       which == std::string("alpha_normal") ? "normal" : "reduce"),
-                           "epoch", "mean softmax(α)", series, 640, 300);
+    html += svg_line_chart(fmt::format("{} cell: mean weight per operation", cell), "epoch",
+                           "mean softmax(α)", series, 640, 300);
   }
 
   // Heat maps at up to 6 epochs spread over the run, the last one included.
   const size_t n = with_alpha.size(), shown = std::min<size_t>(n, 6);
   html += "<h3>α over the epochs</h3>\n";
-  for (const char* which : {"alpha_normal", "alpha_reduce"}) {
+  for (const auto& [key, cell] : layout.alphas) {
     std::vector<size_t> picked;
     for (size_t i = 0; i < shown; ++i) picked.push_back(shown == 1 ? n - 1 : i * (n - 1) / (shown - 1));
     // One colour scale for all maps of a cell, from its smallest to its largest weight, so the
     // maps compare across epochs even while α is still close to uniform.
     double low = 1, high = 0;
     for (size_t idx : picked)
-      for (const auto& r : matrix((*with_alpha[idx])[which]))
+      for (const auto& r : matrix((*with_alpha[idx])[key]))
         for (double v : r) low = std::min(low, v), high = std::max(high, v);
-    const char* cell = which == std::string("alpha_normal") ? "normal" : "reduce";
     html += fmt::format("<p>{} cell: white = {:.4f}, dark blue = {:.4f}</p>\n", cell, low, high);
     html += "<div class=\"row\">\n";
     for (size_t idx : picked) {
       const json& e = *with_alpha[idx];
       html += svg_heatmap(
           fmt::format("{} after epoch {}", cell, static_cast<int64_t>(number(e, "epoch")) + 1),
-          matrix(e[which]), rows, prims, low, high > low ? high : low + 1e-9);
+          matrix(e[key]), layout.edge_labels, prims, low, high > low ? high : low + 1e-9);
     }
     html += "</div>\n";
   }
@@ -122,6 +158,13 @@ void write_report(const RunFolder& run, const std::string& title) {
     if (kind == "step") steps.push_back(r);
   }
   const json& config = run.config();
+  const Layout layout = layout_of(config);
+  // Accuracy (images) or perplexity (words): the second curve and the summary's figure.
+  const std::string metric = layout.language_model ? "ppl" : "acc";
+  auto figure = [&](const json& r, const std::string& key) {
+    const double v = number(r, key.c_str());
+    return layout.language_model ? fmt::format("ppl {:.2f}", v) : fmt::format("acc {:.2f}%", 100 * v);
+  };
 
   // Which held-out set the run evaluates on: valid (search) or test (training).
   std::vector<std::string> eval_sets;
@@ -136,8 +179,10 @@ void write_report(const RunFolder& run, const std::string& title) {
     std::vector<Series> series;
     Series step_series{"train (running mean)", {}, {}};
     for (const json& s : steps) {
-      const double steps_per_epoch = number(s, "steps_per_epoch");
-      step_series.x.push_back(number(s, "epoch") + number(s, "batch") / steps_per_epoch);
+      // Position in the epoch: batches of the CNN loaders, rows of the batchified text.
+      const double within = s.contains("rows") ? number(s, "row") / number(s, "rows")
+                                               : number(s, "batch") / number(s, "steps_per_epoch");
+      step_series.x.push_back(number(s, "epoch") + within);
       step_series.y.push_back(scale * number(s, metric.c_str()));
     }
     if (!step_series.x.empty()) series.push_back(step_series);
@@ -181,23 +226,34 @@ void write_report(const RunFolder& run, const std::string& title) {
   row("epochs done", fmt::format("{} of {}", epochs.size(), config.value("epochs", 0)));
   if (!epochs.empty()) {
     const json& last = epochs.back();
-    row("last epoch", fmt::format("train loss {:.4f}, train acc {:.2f}%", number(last, "train_loss"),
-                                  100 * number(last, "train_acc")));
+    row("last epoch", fmt::format("train loss {:.4f}, train {}", number(last, "train_loss"),
+                                  figure(last, "train_" + metric)));
     for (const std::string& set : eval_sets)
-      row(set, fmt::format("loss {:.4f}, acc {:.2f}% (best {:.2f}%)",
-                           number(last, (set + "_loss").c_str()),
-                           100 * number(last, (set + "_acc").c_str()),
-                           100 * number(last, (set + "_acc_best").c_str())));
+      row(set, fmt::format("loss {:.4f}, {} (best {})", number(last, (set + "_loss").c_str()),
+                           figure(last, set + "_" + metric),
+                           figure(last, layout.language_model ? "best_" + set + "_ppl"
+                                                              : set + "_acc_best")));
+    if (last.contains("optimizer"))
+      row("weights' optimizer", last.value("valid_averaged", false)
+                                    ? last["optimizer"].get<std::string>() + " (validated with the average)"
+                                    : last["optimizer"].get<std::string>());
     if (last.contains("genotype")) row("genotype", last["genotype"].get<std::string>());
     double seconds = 0;
     for (const json& e : epochs) seconds += std::isfinite(number(e, "seconds")) ? number(e, "seconds") : 0;
     row("time (epochs logged)", fmt::format("{:.0f} s", seconds));
   }
+  for (const json& r : records)
+    if (r.value("kind", "") == "test" && r.contains("test_ppl"))
+      row("test (best checkpoint)", fmt::format("loss {:.4f}, ppl {:.2f}", number(r, "test_loss"),
+                                                number(r, "test_ppl")));
   html += "</table>\n";
 
   html += "<h2>Training curves</h2>\n<div class=\"row\">\n";
   html += svg_line_chart("Loss (cross-entropy)", "epoch", "loss", curves("loss", 1.0));
-  html += svg_line_chart("Accuracy", "epoch", "accuracy (%)", curves("acc", 100.0));
+  if (layout.language_model)
+    html += svg_line_chart("Perplexity", "epoch", "perplexity", curves("ppl", 1.0));
+  else
+    html += svg_line_chart("Accuracy", "epoch", "accuracy (%)", curves("acc", 100.0));
   {
     Series lr{"weights' learning rate", {}, {}};
     for (const json& e : epochs) {
@@ -208,13 +264,13 @@ void write_report(const RunFolder& run, const std::string& title) {
   }
   html += "</div>\n";
 
-  html += alpha_section(epochs, config.value("nodes", 4));
+  html += alpha_section(epochs, layout);
 
   // Cells: Graphviz's SVG when it exists, the DOT text otherwise.
   std::string cells;
-  for (const char* which : {"normal", "reduce"}) {
-    const fs::path svg = run.path(std::string(which) + ".svg");
-    const fs::path dot = run.path(std::string(which) + ".dot");
+  for (const std::string& which : layout.drawings) {
+    const fs::path svg = run.path(which + ".svg");
+    const fs::path dot = run.path(which + ".dot");
     if (fs::exists(svg)) {
       cells += fmt::format("<div><h3>{} cell</h3>{}</div>\n", which, inline_svg(read_text(svg)));
     } else if (fs::exists(dot)) {

@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -15,8 +16,11 @@
 #include "autograd/optimizer.h"
 #include "darts/architect.h"
 #include "darts/cell_layout.h"
+#include "darts/report.h"
+#include "darts/rnn_architect.h"
 #include "darts/rnn_model.h"
 #include "darts/run_folder.h"
+#include "kernels/elementwise.h"
 #include "kernels/reduce.h"
 #include "runtime/error.h"
 #include "runtime/philox.h"
@@ -58,6 +62,32 @@ RnnRunConfig rnn_train_defaults() {
   return c;
 }
 
+RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
+                              const RnnSegment& segment, double ar_alpha, double tar_beta,
+                              double grad_clip) {
+  std::optional<ParameterGradScope> no_alpha_grads;
+  if (alphas) no_alpha_grads.emplace(*alphas, false);
+  ParameterStore& weights = model.weight_store();
+  weights.zero_grad();
+  const RnnForward f = model.run(segment.input, segment.hidden);
+  const RnnLoss loss = rnn_loss(f, segment.target, ar_alpha, tar_beta);
+  RnnWeightStep s;
+  s.nll = loss.nll.value().item();
+  s.hidden = f.hidden;
+  if (!std::isfinite(s.nll)) return s;
+  backward(loss.total);
+  Tensor grads = weights.grads();
+  s.grad_norm = clip_grad_norm(grads, grad_clip);
+  if (std::isfinite(s.grad_norm)) optimizer.step();
+  return s;
+}
+
+bool asgd_switch_due(const std::vector<double>& history, double current, int64_t nonmono) {
+  AN_CHECK(nonmono >= 1) << "asgd_switch_due: nonmono must be at least 1, got " << nonmono;
+  const auto n = static_cast<int64_t>(history.size());
+  return n > nonmono && current > *std::min_element(history.begin(), history.end() - nonmono);
+}
+
 void RnnRunConfig::validate(bool search) const {
   AN_CHECK(emsize == nhid) << "--emsize (" << emsize << ") must equal --nhid (" << nhid
                            << "): the decoder's weight is tied to the embedding";
@@ -79,9 +109,8 @@ void RnnRunConfig::validate(bool search) const {
   AN_CHECK(ar_alpha >= 0 && tar_beta >= 0)
       << "--ar-alpha and --tar-beta must be non-negative, got " << ar_alpha << ", " << tar_beta;
   AN_CHECK(nonmono >= 1) << "--nonmono must be at least 1, got " << nonmono;
-  AN_CHECK(!(search && unrolled))
-      << "--unrolled (second-order RNN search, reference §7.8) is not implemented yet; run the "
-         "first-order search";
+  AN_CHECK(search || !unrolled)
+      << "unrolled (second-order α steps) belongs to a search; a derived cell has no α";
   AN_CHECK(arch_learning_rate > 0) << "--arch-learning-rate must be positive, got "
                                    << arch_learning_rate;
   AN_CHECK(arch_weight_decay >= 0) << "--arch-weight-decay must be non-negative, got "
@@ -166,10 +195,12 @@ class RnnRun {
     alphas_.to(device_);
     make_sgd();
     if (search) {
-      AdamOptions adam;
-      adam.lr = config.arch_learning_rate;
-      adam.weight_decay = config.arch_weight_decay;  // betas (0.9, 0.999): torch's defaults
-      arch_ = std::make_unique<Adam>(alphas_.weights(), alphas_.grads(), adam);
+      RnnArchitectConfig arch;
+      arch.unrolled = config.unrolled;
+      arch.learning_rate = config.arch_learning_rate;
+      arch.weight_decay = config.arch_weight_decay;
+      arch.grad_clip = config.grad_clip;
+      architect_ = std::make_unique<RnnArchitect>(*model_, alphas_, arch);
     }
   }
 
@@ -205,7 +236,7 @@ class RnnRun {
     std::vector<NamedTensor> t = with_prefix("model.", named(weights_.named_tensors()));
     if (search_) {
       append(t, with_prefix("arch.", named(alphas_.named_tensors())));
-      append(t, with_prefix("a_optimizer.", arch_->state_tensors()));
+      append(t, with_prefix("a_optimizer.", architect_->optimizer().state_tensors()));
     }
     append(t, with_prefix("w_optimizer.", optimizer_->state_tensors()));
     return t;
@@ -228,7 +259,7 @@ class RnnRun {
               {"best_epoch", best_epoch_},
               {"valid_history", valid_history_},
               {"first_valid_ppl", first_valid_ppl_}};
-    if (search_) s["a_optimizer"] = arch_->state_json();
+    if (search_) s["a_optimizer"] = architect_->optimizer().state_json();
     return s;
   }
 
@@ -240,6 +271,7 @@ class RnnRun {
 
   // Loads a checkpoint of this run (resume, or the NaN rollback to the best one). The optimizer
   // kind is read first: after the ASGD switch the checkpoint holds ASGD's average.
+  // A rollback (restore_counters false) keeps the dropout and BPTT streams where they are.
   void load(const fs::path& path, bool restore_counters) {
     AN_CHECK(fs::exists(path)) << path.string() << " does not exist: the run stopped before its "
                                << "first epoch ended; start it again";
@@ -256,13 +288,14 @@ class RnnRun {
     if (peek.at("w_optimizer").value("kind", "") == "asgd") make_asgd(); else make_sgd();
     json state = load_checkpoint(path, checkpoint_tensors());
     optimizer_->load_state_json(state.at("w_optimizer"));
-    if (search_) arch_->load_state_json(state.at("a_optimizer"));
-    std::array<uint64_t, kRnnDropouts> rng{};
-    for (int d = 0; d < kRnnDropouts; ++d) rng[d] = state.at("dropout_rng").at(d).get<uint64_t>();
-    model_->set_rng_offsets(rng);
-    bptt_rng_.set_offset(state.at("bptt_rng").get<uint64_t>());
+    if (search_) architect_->optimizer().load_state_json(state.at("a_optimizer"));
     epoch_ = state.at("epoch").get<int64_t>();
     if (restore_counters) {
+      std::array<uint64_t, kRnnDropouts> rng{};
+      for (int d = 0; d < kRnnDropouts; ++d)
+        rng[d] = state.at("dropout_rng").at(d).get<uint64_t>();
+      model_->set_rng_offsets(rng);
+      bptt_rng_.set_offset(state.at("bptt_rng").get<uint64_t>());
       global_step_ = state.at("global_step").get<int64_t>();
       best_loss_ = state.at("best_valid_loss").get<double>();
       best_epoch_ = state.at("best_epoch").get<int64_t>();
@@ -302,7 +335,7 @@ class RnnRun {
   }
 
   // One epoch over the train matrix; returns the token-weighted mean NLL. Throws on a NaN loss.
-  double train_epoch(ProgressLine& progress) {
+  double train_epoch(ProgressLine& progress, const RunOptions& options) {
     const int64_t b = config_.batch_size, rows = train_.size(0);
     Tensor hidden = model_->initial_hidden(b), hidden_valid = model_->initial_hidden(b);
     double loss_sum = 0;
@@ -314,41 +347,38 @@ class RnnRun {
       const double lr = config_.learning_rate * static_cast<double>(seq_len) / config_.bptt;
       optimizer_->set_lr(lr);
       const std::string where = fmt::format("at epoch {} step {}", epoch_, step);
+      const data::TextBatch t = data::get_batch(train_, i, seq_len);
+      const Tensor input = t.input.contiguous().to(device_);
+      const Tensor target = t.target.contiguous().to(device_);
       if (search_) {
-        // α step (first order, §7.8): ∇α of the validation NLL, from the α stream's hidden state.
+        // α step (§7.8) on the validation window tied to this train position, from the α
+        // stream's hidden state; the second order also reads the train segment and state.
         const int64_t search_rows = search_data_.size(0);
         const data::TextBatch v = data::get_batch(search_data_, i % (search_rows - 1), config_.bptt);
-        ParameterGradScope no_weight_grads(weights_, false);
-        alphas_.zero_grad();
-        const RnnForward f = model_->run(v.input.contiguous().to(device_), hidden_valid);
-        const Variable nll = cross_entropy(f.logits, v.target.contiguous().to(device_));
-        check_finite(nll.value().item(), "validation loss of the α step", where);
-        backward(nll);
-        arch_->step();
-        hidden_valid = f.hidden;
+        const RnnSegment valid{v.input.contiguous().to(device_), v.target.contiguous().to(device_),
+                               hidden_valid};
+        const RnnArchStep a =
+            architect_->step(dynamic_cast<const Sgd&>(*optimizer_), {input, target, hidden}, valid);
+        check_finite(a.valid_loss, "validation loss of the α step", where);
+        hidden_valid = a.hidden_valid;
       }
-      const data::TextBatch t = data::get_batch(train_, i, seq_len);
-      double nll_value;
-      {
-        std::optional<ParameterGradScope> no_alpha_grads;
-        if (search_) no_alpha_grads.emplace(alphas_, false);
-        weights_.zero_grad();
-        const RnnForward f = model_->run(t.input.contiguous().to(device_), hidden);
-        const RnnLoss loss = rnn_loss(f, t.target.contiguous().to(device_), config_.ar_alpha,
-                                      config_.tar_beta);
-        nll_value = loss.nll.value().item();
-        if (!std::isfinite(nll_value) && !search_)
-          throw NonFiniteLoss{fmt::format("the training loss became {} {}", nll_value, where)};
-        check_finite(nll_value, "training loss", where);
-        backward(loss.total);
-        Tensor grads = weights_.grads();
-        const double norm = clip_grad_norm(grads, config_.grad_clip);
-        if (!std::isfinite(norm) && !search_)
-          throw NonFiniteLoss{fmt::format("the weights' gradient norm became {} {}", norm, where)};
-        check_finite(norm, "weights' gradient norm", where);
-        optimizer_->step();
-        hidden = f.hidden;
+      if (options.poison_weights && options.poison_weights(epoch_, step)) {
+        Tensor first = weights_.weights().slice(0, 0, 1);
+        fill(first, std::nan(""));
       }
+      const RnnWeightStep ws =
+          rnn_weight_step(*model_, search_ ? &alphas_ : nullptr, *optimizer_,
+                          {input, target, hidden}, config_.ar_alpha, config_.tar_beta,
+                          config_.grad_clip);
+      const double nll_value = ws.nll;
+      if (!std::isfinite(ws.nll) && !search_)
+        throw NonFiniteLoss{fmt::format("the training loss became {} {}", ws.nll, where)};
+      check_finite(ws.nll, "training loss", where);
+      if (!std::isfinite(ws.grad_norm) && !search_)
+        throw NonFiniteLoss{
+            fmt::format("the weights' gradient norm became {} {}", ws.grad_norm, where)};
+      check_finite(ws.grad_norm, "weights' gradient norm", where);
+      hidden = ws.hidden;
       const int64_t n = t.target.numel();
       loss_sum += nll_value * static_cast<double>(n);
       tokens += n;
@@ -373,6 +403,12 @@ class RnnRun {
     return tokens ? loss_sum / static_cast<double>(tokens) : 0.0;
   }
 
+  void write_run_report() {
+    write_report(*folder_, fmt::format("{} — {}", search_ ? "Recurrent DARTS search"
+                                                          : "Recurrent cell training",
+                                       folder_->dir().filename().string()));
+  }
+
   void write_genotype_files() {
     const RnnGenotype g = model_->genotype();
     folder_->write_file("genotype.txt", to_text(g) + "\n");
@@ -392,7 +428,7 @@ class RnnRun {
   ParameterStore weights_, alphas_;
   std::unique_ptr<RnnModel> model_;
   std::unique_ptr<Optimizer> optimizer_;
-  std::unique_ptr<Adam> arch_;
+  std::unique_ptr<RnnArchitect> architect_;
   PhiloxGenerator bptt_rng_;
   Tensor train_, search_data_, valid_, test_;
 
@@ -418,7 +454,7 @@ RnnOutcome RnnRun::run(const RunOptions& options) {
     model_->train();
     double train_loss;
     try {
-      train_loss = train_epoch(progress);
+      train_loss = train_epoch(progress, options);
     } catch (const NonFiniteLoss& e) {
       // train.py: a NaN loss rolls back to the last saved (best) model and its optimizer state.
       AN_CHECK(fs::exists(best_path))
@@ -456,11 +492,7 @@ RnnOutcome RnnRun::run(const RunOptions& options) {
         save(best_path);
         --epoch_;
       }
-      // The non-monotone switch (§7.7): worse than the best of all but the last `nonmono`.
-      const auto n = static_cast<int64_t>(valid_history_.size());
-      if (!search_ && n > config_.nonmono &&
-          valid_loss > *std::min_element(valid_history_.begin(),
-                                         valid_history_.end() - config_.nonmono)) {
+      if (!search_ && asgd_switch_due(valid_history_, valid_loss, config_.nonmono)) {
         make_asgd();
         switched = true;
       }
@@ -492,6 +524,7 @@ RnnOutcome RnnRun::run(const RunOptions& options) {
     ++session_epochs;
     save(folder_->checkpoint_path());
     write_genotype_files();
+    write_run_report();
     progress.update(fmt::format("epoch {}/{} done: train ppl {:.2f}, valid ppl {:.2f}{}, {:.0f} s",
                                 epoch_, config_.epochs, std::exp(train_loss), std::exp(valid_loss),
                                 averaged ? " (averaged weights)" : "",
@@ -515,6 +548,7 @@ RnnOutcome RnnRun::run(const RunOptions& options) {
     folder_->append_log({{"kind", "test"}, {"best_epoch", best_epoch_}, {"test_loss", test_loss},
                          {"test_ppl", out.test_ppl}});
     epoch_ = config_.epochs;
+    write_run_report();
   }
   return out;
 }

@@ -1,27 +1,39 @@
 // Recurrent DARTS runs over a run folder (darts/run_folder.h):
-//  - the search (reference darts.md §7.6, §7.8 first order): per BPTT window an α step (Adam) on
-//    the validation stream, then the weight step (SGD, lr scaled by seq_len/bptt, TAR/AR, global
-//    clip); the genotype after every epoch; validation perplexity on valid/eval_batch_size;
+//  - the search (reference darts.md §7.6, §7.8, first or second order): per BPTT window an α
+//    step (Adam) on the validation stream, then the weight step (SGD, lr scaled by seq_len/bptt,
+//    TAR/AR, global clip); the genotype after every epoch; validation perplexity on
+//    valid/eval_batch_size;
 //  - the training of a derived cell (§7.7): normal-noise BPTT, SGD switching to averaged SGD by
 //    the non-monotone rule, evaluation with the averaged weights, best checkpoint, NaN rollback to
 //    the last checkpoint, test perplexity of the best checkpoint.
 //
 // Run folder: config.json, log.jsonl (step summaries and epoch records with losses,
 // perplexities, softmax(α), genotype), checkpoint.safetensors (+ .json) after every epoch,
-// best.safetensors (the best validation loss's weights), genotype.txt/.json and recurrent.dot/.svg.
+// best.safetensors (the best validation loss's weights), genotype.txt/.json, recurrent.dot/.svg
+// and report.html (darts/report.h: perplexity curves, α over the epochs, the cell), all rewritten
+// after every epoch.
 // Resume continues exactly from the last checkpoint (the hidden states restart at every epoch, as
 // in the reference, so an epoch boundary holds the whole state).
 //
-// Deliberate differences: second-order α steps are not implemented yet (unrolled = true is
-// refused); the reference's small_batch_size chunking is not offered (its default, the whole
-// batch, is what runs here); report.html is not written for RNN runs yet.
+// Second order (unrolled): darts/rnn_architect.h.
+//
+// Deliberate differences: the reference's small_batch_size chunking is not offered (its default,
+// the whole batch, is what runs here). A NaN rollback reloads the best checkpoint's weights,
+// optimizer and epoch but keeps the dropout and sequence-length streams where they are (the
+// reference's torch RNG is not in its checkpoint either): restoring them too would replay the
+// very steps that diverged. After 10 rollbacks in one session the run stops (the reference
+// would retry forever).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "autograd/optimizer.h"
 #include "darts/genotype.h"
+#include "darts/rnn_architect.h"
 #include "darts/trainer_common.h"
 #include "datasets/text_corpus.h"
 
@@ -70,6 +82,23 @@ void from_json(const nlohmann::json& j, RnnRunConfig& c);
 // The defaults of train.py (§7.7): nhid 850, batch 64, wd 8e-7, dropoute 0.1, seed 1267, 8000
 // epochs as an upper bound.
 RnnRunConfig rnn_train_defaults();
+
+// One weight step (§7.6 step 6, §7.7): NLL + AR/TAR of `segment` from its hidden state, backward
+// (α's gradient off when `alphas` is given), the global clip, the optimizer's step at its current
+// lr. A non-finite loss or gradient norm is returned without stepping (the caller decides).
+struct RnnWeightStep {
+  double nll = 0;
+  double grad_norm = std::nan("");  // before clipping; NaN when the loss was not finite
+  Tensor hidden;                    // [B, nhid] the segment's last state, detached
+};
+RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
+                              const RnnSegment& segment, double ar_alpha, double tar_beta,
+                              double grad_clip);
+
+// train.py's non-monotone trigger of the switch to averaged SGD (§7.7): more than `nonmono`
+// validation losses of plain-SGD epochs are recorded in `history` and `current` is worse than the
+// best of all but the last `nonmono` of them.
+bool asgd_switch_due(const std::vector<double>& history, double current, int64_t nonmono);
 
 struct RnnOutcome {
   std::filesystem::path run_dir;

@@ -20,6 +20,10 @@ struct RunOptions {
   bool progress = true;            // the live progress line on stderr
   int64_t stop_after_epochs = -1;  // stop (as if interrupted) after this many epochs this session
   std::string device;              // resume only: run on this device instead of the stored one
+  // Fault injection for tests of the NaN rollback (RNN training): called before each training
+  // step with (epoch, step within the epoch); true poisons one weight with NaN for that step, as
+  // a diverging step would. Empty in real runs.
+  std::function<bool(int64_t, int64_t)> poison_weights;
 };
 
 // Seconds of wall time since t.

@@ -9,6 +9,7 @@
 #include "autograd/functions.h"
 #include "darts/architect.h"
 #include "kernels/elementwise.h"
+#include "tests/darts/central_differences.h"
 
 namespace autonet::darts {
 namespace {
@@ -68,18 +69,7 @@ std::vector<double> unrolled_fd(Tiny& t, const Sgd& sgd, const std::vector<int64
     w.copy_from(w0);
     return l;
   };
-  std::vector<double> out;
-  double* alpha = a.data<double>();
-  for (int64_t i : probes) {
-    const double saved = alpha[i];
-    alpha[i] = saved + eps;
-    const double plus = unrolled_loss();
-    alpha[i] = saved - eps;
-    const double minus = unrolled_loss();
-    alpha[i] = saved;
-    out.push_back((plus - minus) / (2 * eps));
-  }
-  return out;
+  return test::central_differences(a, probes, eps, unrolled_loss);
 }
 
 TEST(Architect, VirtualStepEqualsTheRealSgdStep) {
