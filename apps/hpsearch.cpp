@@ -14,7 +14,7 @@
 #include "hpsearch/study.h"
 #include "hpsearch/worker.h"
 #include "hpsearch/workload.h"
-#include "hpsearch/workloads/seed_cnn.h"
+#include "hpsearch/workloads/training_workloads.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -84,6 +84,12 @@ void add_hpsearch_command(CLI::App& app) {
   create->add_flag("--force", *force, "replace an existing study file");
   create->callback([config, study, force] {
     const hpsearch::StudyConfig c = hpsearch::load_study_config(*config);
+    hpsearch::register_training_workloads();
+    try {
+      hpsearch::check_workload(c.workload, c.space);
+    } catch (const Error& e) {
+      AN_THROW() << "study config '" << *config << "': " << e.what();
+    }
     hpsearch::StudyStore::create(*study, c.to_json(), *force);
     fmt::print("created study '{}' in {}: {} parameters, sampler {}, pruner {}, workload {}, {} trials\n",
                c.name, *study, c.space.size(), c.sampler["name"].get<std::string>(),
