@@ -75,11 +75,11 @@ void add_hpsearch_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("hpsearch", "Hyperparameter studies: samplers, pruning, parallel trials, reports");
   cmd->require_subcommand(1);
 
-  CLI::App* create = cmd->add_subcommand("create", "Create a study file from a JSON config (validated)");
+  CLI::App* create = cmd->add_subcommand("create", "Create a study file from a config file, JSON or TOML by extension (validated, the space checked against the workload)");
   auto config = std::make_shared<std::string>();
   auto study = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  create->add_option("config", *config, "study config (JSON): space, sampler, pruner, workload, budget")->required();
+  create->add_option("config", *config, "study config (.json or .toml): space, sampler, pruner, workload, budget")->required();
   create->add_option("study", *study, "study file to create (.db)")->required();
   create->add_flag("--force", *force, "replace an existing study file");
   create->callback([config, study, force] {
