@@ -85,7 +85,7 @@ void check_param_name(const std::string& name, const Settings& fixed) {
   AN_CHECK(searchable_fields().count(name))
       << "workload 'darts-search': no searchable setting '" << name
       << "' (searchable: " << searchable_list() << ")";
-  AN_CHECK(!fixed.contains(name) || name == "workers")
+  AN_CHECK(!fixed.contains(name))
       << "workload 'darts-search': '" << name
       << "' is both a searched parameter and a fixed setting of the workload; keep one";
 }
