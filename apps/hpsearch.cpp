@@ -14,7 +14,7 @@
 #include "hpsearch/study.h"
 #include "hpsearch/worker.h"
 #include "hpsearch/workload.h"
-#include "hpsearch/workloads/seed_cnn.h"
+#include "hpsearch/workloads/training_workloads.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -75,15 +75,21 @@ void add_hpsearch_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("hpsearch", "Hyperparameter studies: samplers, pruning, parallel trials, reports");
   cmd->require_subcommand(1);
 
-  CLI::App* create = cmd->add_subcommand("create", "Create a study file from a JSON config (validated)");
+  CLI::App* create = cmd->add_subcommand("create", "Create a study file from a config file, JSON or TOML by extension (validated, the space checked against the workload)");
   auto config = std::make_shared<std::string>();
   auto study = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
-  create->add_option("config", *config, "study config (JSON): space, sampler, pruner, workload, budget")->required();
+  create->add_option("config", *config, "study config (.json or .toml): space, sampler, pruner, workload, budget")->required();
   create->add_option("study", *study, "study file to create (.db)")->required();
   create->add_flag("--force", *force, "replace an existing study file");
   create->callback([config, study, force] {
     const hpsearch::StudyConfig c = hpsearch::load_study_config(*config);
+    hpsearch::register_training_workloads();
+    try {
+      hpsearch::check_workload(c.workload, c.space);
+    } catch (const Error& e) {
+      AN_THROW() << "study config '" << *config << "': " << e.what();
+    }
     hpsearch::StudyStore::create(*study, c.to_json(), *force);
     fmt::print("created study '{}' in {}: {} parameters, sampler {}, pruner {}, workload {}, {} trials\n",
                c.name, *study, c.space.size(), c.sampler["name"].get<std::string>(),

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "hpsearch/sobol.h"
 #include "runtime/error.h"
 
 namespace autonet::hpsearch {
@@ -29,7 +30,7 @@ std::unique_ptr<Sampler> make_sampler(const Json& config, const Space& space, ui
                                       Direction direction) {
   AN_CHECK(config.is_object() && config.contains("name") && config["name"].is_string())
       << "the sampler must be an object with a \"name\" (wr2p, seed-compat, random, grid, "
-         "halton), got "
+         "halton, sobol), got "
       << config.dump();
   const std::string name = config["name"].get<std::string>();
   if (name == "random") {
@@ -45,6 +46,15 @@ std::unique_ptr<Sampler> make_sampler(const Json& config, const Space& space, ui
     check_known_options(config, {}, name);
     return std::make_unique<HaltonSampler>(space, seed);
   }
+  if (name == "sobol") {
+    check_known_options(config, {"scramble"}, name);
+    AN_CHECK(!config.contains("scramble") || config["scramble"].is_boolean())
+        << "sampler 'sobol': \"scramble\" must be true or false";
+    AN_CHECK(space.size() <= static_cast<size_t>(SobolSequence::kMaxDims))
+        << "sampler 'sobol': at most " << SobolSequence::kMaxDims << " parameters, the space has "
+        << space.size();
+    return std::make_unique<SobolSampler>(space, seed, config.value("scramble", true));
+  }
   if (name == "wr2p") {
     const Wr2pOptions options = Wr2pOptions::from_json(config);
     AN_CHECK(direction == Direction::Minimize || options.weights != Wr2pOptions::Weights::Inverse)
@@ -58,7 +68,8 @@ std::unique_ptr<Sampler> make_sampler(const Json& config, const Space& space, ui
         << "sampler 'seed-compat' minimises a loss, as the notebook did";
     return std::make_unique<SeedCompatSampler>(space, seed);
   }
-  AN_THROW() << "unknown sampler '" << name << "' (expected wr2p, seed-compat, random, grid or halton)";
+  AN_THROW() << "unknown sampler '" << name
+             << "' (expected wr2p, seed-compat, random, grid, halton or sobol)";
 }
 
 std::optional<Json> RandomSampler::ask(int64_t index) {

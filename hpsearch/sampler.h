@@ -27,8 +27,8 @@ class Sampler {
   virtual Json state() const = 0;
 };
 
-// {"name": "wr2p" | "seed-compat" | "random" | "grid" | "halton", ...options}; throws on unknown
-// names and options.
+// {"name": "wr2p" | "seed-compat" | "random" | "grid" | "halton" | "sobol" (sobol.h), ...options};
+// throws on unknown names and options.
 std::unique_ptr<Sampler> make_sampler(const Json& config, const Space& space, uint64_t seed,
                                       Direction direction);
 

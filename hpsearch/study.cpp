@@ -1,9 +1,11 @@
 #include "hpsearch/study.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "hpsearch/toml_reader.h"
 #include "runtime/error.h"
 
 namespace autonet::hpsearch {
@@ -74,14 +76,67 @@ std::unique_ptr<Sampler> StudyConfig::make_sampler() const {
 
 std::unique_ptr<Pruner> StudyConfig::make_pruner() const { return hpsearch::make_pruner(pruner); }
 
-StudyConfig load_study_config(const std::string& path) {
+namespace {
+
+std::string read_text(const std::string& path) {
   std::ifstream in(path);
   AN_CHECK(in) << "cannot read study config '" << path << "'";
   std::stringstream text;
   text << in.rdbuf();
+  return text.str();
+}
+
+bool validates(const Json& config) {
+  try {
+    StudyConfig::from_json(config);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// The line of the TOML key a validation error comes from: a space parameter that fails on its
+// own, else the first top-level key whose removal makes the config valid; 0 when neither.
+int64_t culprit_line(const TomlDocument& doc) {
+  const Json& config = doc.value;
+  if (config.is_object() && config.contains("space") && config["space"].is_object()) {
+    for (const auto& [name, spec] : config["space"].items()) {
+      try {
+        Space::from_json(Json{{name, spec}});
+      } catch (const Error&) {
+        return doc.line_of(json_pointer_child(json_pointer_child("", "space"), name));
+      }
+    }
+  }
+  if (!config.is_object()) return 0;
+  for (const auto& [key, _] : config.items()) {
+    if (key == "space") continue;
+    Json without = config;
+    without.erase(key);
+    if (validates(without)) return doc.line_of(json_pointer_child("", key));
+  }
+  return config.contains("space") ? doc.line_of(json_pointer_child("", "space")) : 0;
+}
+
+StudyConfig load_toml_study_config(const std::string& path, const std::string& text) {
+  const TomlDocument doc = parse_toml(text, "study config '" + path + "'");
+  try {
+    return StudyConfig::from_json(doc.value);
+  } catch (const Error& e) {
+    const int64_t line = culprit_line(doc);
+    if (line > 0) AN_THROW() << "study config '" << path << "', line " << line << ": " << e.what();
+    AN_THROW() << "study config '" << path << "': " << e.what();
+  }
+}
+
+}  // namespace
+
+StudyConfig load_study_config(const std::string& path) {
+  const std::string text = read_text(path);
+  if (std::filesystem::path(path).extension() == ".toml") return load_toml_study_config(path, text);
   Json config;
   try {
-    config = Json::parse(text.str());
+    config = Json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     AN_THROW() << "study config '" << path << "' is not valid JSON: " << e.what();
   }

@@ -1,4 +1,5 @@
-// A study's configuration file (JSON), validated in one place:
+// A study's configuration file (JSON, or the same in TOML: load_study_config), validated in one
+// place:
 //   {"name": "lr-search", "seed": 0, "direction": "minimize", "objective": "val_loss",
 //    "space":    {...see space.h...},
 //    "sampler":  {"name": "wr2p"},                  (default)
@@ -43,6 +44,8 @@ struct StudyConfig {
   std::unique_ptr<Pruner> make_pruner() const;
 };
 
+// Reads a study config file: TOML when its name ends in .toml (the same fields, as tables), JSON
+// otherwise. Errors name the file and, for TOML, the line of the offending key.
 StudyConfig load_study_config(const std::string& path);
 
 }  // namespace autonet::hpsearch

@@ -73,9 +73,14 @@ class SyntheticWorkload : public TrialWorkload {
   Json config_;
 };
 
+struct Registered {
+  WorkloadFactory factory;
+  WorkloadChecker checker;
+};
+
 struct Registry {
   std::mutex mutex;
-  std::map<std::string, WorkloadFactory> factories{{"synthetic", make_synthetic_workload}};
+  std::map<std::string, Registered> workloads{{"synthetic", {make_synthetic_workload, {}}}};
 };
 
 Registry& registry() {
@@ -89,32 +94,43 @@ std::unique_ptr<TrialWorkload> make_synthetic_workload(const Json& config) {
   return std::make_unique<SyntheticWorkload>(config);
 }
 
-void register_workload(const std::string& name, WorkloadFactory factory) {
+void register_workload(const std::string& name, WorkloadFactory factory, WorkloadChecker checker) {
   std::lock_guard<std::mutex> lock(registry().mutex);
-  registry().factories[name] = std::move(factory);
+  registry().workloads[name] = {std::move(factory), std::move(checker)};
 }
 
-std::unique_ptr<TrialWorkload> make_workload(const Json& config) {
-  AN_CHECK(config.is_object() && config.contains("name")) << "workload config needs a \"name\"";
+namespace {
+
+// The registration of the workload a config names; throws naming the known ones.
+Registered find_workload(const Json& config) {
+  AN_CHECK(config.is_object() && config.contains("name") && config["name"].is_string())
+      << "workload config needs a \"name\"";
   const std::string name = config["name"].get<std::string>();
-  WorkloadFactory factory;
   {
     std::lock_guard<std::mutex> lock(registry().mutex);
-    auto it = registry().factories.find(name);
-    if (it != registry().factories.end()) factory = it->second;
+    auto it = registry().workloads.find(name);
+    if (it != registry().workloads.end()) return it->second;
   }
-  if (!factory) {
-    std::string known;
-    for (const std::string& n : workload_names()) known += (known.empty() ? "" : ", ") + n;
-    AN_THROW() << "unknown workload '" << name << "' (known: " << known << ")";
-  }
-  return factory(config);
+  std::string known;
+  for (const std::string& n : workload_names()) known += (known.empty() ? "" : ", ") + n;
+  AN_THROW() << "unknown workload '" << name << "' (known: " << known << ")";
+}
+
+}  // namespace
+
+std::unique_ptr<TrialWorkload> make_workload(const Json& config) {
+  return find_workload(config).factory(config);
+}
+
+void check_workload(const Json& config, const Space& space) {
+  const Registered r = find_workload(config);
+  if (r.checker) r.checker(config, space);
 }
 
 std::vector<std::string> workload_names() {
   std::lock_guard<std::mutex> lock(registry().mutex);
   std::vector<std::string> names;
-  for (const auto& [name, _] : registry().factories) names.push_back(name);
+  for (const auto& [name, _] : registry().workloads) names.push_back(name);
   return names;
 }
 

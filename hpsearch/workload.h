@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hpsearch/json.h"
+#include "hpsearch/space.h"
 
 namespace autonet::hpsearch {
 
@@ -39,11 +40,17 @@ class TrialWorkload {
 };
 
 using WorkloadFactory = std::function<std::unique_ptr<TrialWorkload>(const Json& config)>;
+// Checks a workload config against the study's space before any trial runs (throws naming the
+// parameter and the problem); optional.
+using WorkloadChecker = std::function<void(const Json& config, const Space& space)>;
 
 // Registration is explicit (static registrars get dropped from static libraries): the built-in
 // "synthetic" workload is always there; apps/ registers the training workloads.
-void register_workload(const std::string& name, WorkloadFactory factory);
+void register_workload(const std::string& name, WorkloadFactory factory,
+                       WorkloadChecker checker = {});
 std::unique_ptr<TrialWorkload> make_workload(const Json& config);
+// Throws for an unregistered workload name, or when the workload's checker rejects the space.
+void check_workload(const Json& config, const Space& space);
 std::vector<std::string> workload_names();
 
 // A deterministic analytic objective with per-epoch reports, for testing the machinery:

@@ -230,6 +230,4 @@ std::unique_ptr<TrialWorkload> make_seed_cnn_workload(const Json& config) {
   return std::make_unique<SeedCnnWorkload>(config);
 }
 
-void register_training_workloads() { register_workload("seed-cnn", make_seed_cnn_workload); }
-
 }  // namespace autonet::hpsearch

@@ -1,4 +1,5 @@
-// Training workloads for hpsearch trials, registered by register_training_workloads():
+// Training workloads for hpsearch trials (registered by register_training_workloads(),
+// hpsearch/workloads/training_workloads.h):
 //
 // "seed-cnn": the seed notebook's VGG-style CNN, made honest (reference/hpsearch.md §1.1):
 //   3 × [Conv3×3(c)+ReLU, Conv3×3(c)+ReLU, MaxPool2, Dropout(d_b)] with c = 32, 64, 128 (× width),
@@ -23,7 +24,6 @@
 
 namespace autonet::hpsearch {
 
-void register_training_workloads();
 std::unique_ptr<TrialWorkload> make_seed_cnn_workload(const Json& config);
 
 }  // namespace autonet::hpsearch

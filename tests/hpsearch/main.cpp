@@ -8,7 +8,7 @@
 
 #include "hpsearch/runner.h"
 #include "hpsearch/worker.h"
-#include "hpsearch/workloads/seed_cnn.h"
+#include "hpsearch/workloads/training_workloads.h"
 
 int main(int argc, char** argv) {
   autonet::hpsearch::register_training_workloads();

@@ -1,0 +1,253 @@
+#include "hpsearch/workloads/darts_search.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "darts/run_folder.h"
+#include "darts/search_trainer.h"
+#include "datasets/registry.h"
+#include "runtime/error.h"
+
+namespace autonet::hpsearch {
+
+namespace {
+
+namespace fs = std::filesystem;
+using darts::SearchRunConfig;
+using Settings = nlohmann::json;  // darts configs use the unordered JSON type
+
+// Options of the workload itself, not of the search.
+const std::set<std::string> kOwnOptions{"name", "objective", "runs_dir"};
+// Search settings that only the runner gives (per trial).
+const std::set<std::string> kFromRunner{"seed", "device"};
+// Search settings that describe the data or the process, never searched.
+const std::set<std::string> kNotSearchable{"dataset", "data_dir", "device", "seed", "workers",
+                                           "log_every"};
+
+enum class FieldKind { Int, Float, Bool };
+
+// The searchable SearchRunConfig fields and their kind, read from the config's JSON form.
+const std::map<std::string, FieldKind>& searchable_fields() {
+  static const std::map<std::string, FieldKind> fields = [] {
+    std::map<std::string, FieldKind> out;
+    const Settings defaults = SearchRunConfig{};
+    for (const auto& [key, value] : defaults.items()) {
+      if (kNotSearchable.count(key) || value.is_string()) continue;
+      out[key] = value.is_boolean()          ? FieldKind::Bool
+                 : value.is_number_integer() ? FieldKind::Int
+                                             : FieldKind::Float;
+    }
+    return out;
+  }();
+  return fields;
+}
+
+std::string searchable_list() {
+  std::string out;
+  for (const auto& [name, _] : searchable_fields()) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+Settings to_settings(const Json& value) { return Settings::parse(value.dump()); }
+
+// The fixed search settings of a workload config (one loader thread per loader unless given).
+// Throws for unknown keys, bad types and the settings only the runner gives.
+Settings fixed_settings(const Json& config) {
+  Settings fixed = {{"workers", 1}};
+  for (const auto& [key, value] : config.items()) {
+    if (kOwnOptions.count(key)) continue;
+    AN_CHECK(!kFromRunner.count(key)) << "workload 'darts-search': \"" << key
+                                      << "\" is the trial's own (the runner gives it), not a "
+                                         "workload setting";
+    fixed[key] = to_settings(value);
+  }
+  (void)darts::config_from_json<SearchRunConfig>(fixed, "darts-search workload");
+  return fixed;
+}
+
+enum class Objective { ValidLoss, ValidError };
+
+Objective objective_of(const Json& config) {
+  const Json o = config.value("objective", Json("valid_loss"));
+  if (o == "valid_loss") return Objective::ValidLoss;
+  if (o == "valid_error") return Objective::ValidError;
+  AN_THROW() << "workload 'darts-search': \"objective\" must be \"valid_loss\" or "
+                "\"valid_error\", got "
+             << o.dump();
+}
+
+void check_param_name(const std::string& name, const Settings& fixed) {
+  AN_CHECK(searchable_fields().count(name))
+      << "workload 'darts-search': no searchable setting '" << name
+      << "' (searchable: " << searchable_list() << ")";
+  AN_CHECK(!fixed.contains(name))
+      << "workload 'darts-search': '" << name
+      << "' is both a searched parameter and a fixed setting of the workload; keep one";
+}
+
+// The search config of one trial: fixed settings, then the trial's parameters, seed and device.
+SearchRunConfig trial_config(const Settings& fixed, const Json& params, uint64_t seed,
+                             const std::string& device) {
+  Settings merged = fixed;
+  for (const auto& [key, value] : params.items()) {
+    check_param_name(key, fixed);
+    merged[key] = to_settings(value);
+  }
+  merged["seed"] = static_cast<int64_t>(seed & INT64_MAX);  // trial seeds are 63-bit already
+  merged["device"] = device;
+  const SearchRunConfig c = darts::config_from_json<SearchRunConfig>(merged, "darts-search trial");
+  c.validate();
+  AN_CHECK(c.channels % 2 == 0) << "channels must be even (FactorizedReduce halves them), got "
+                                << c.channels;
+  return c;
+}
+
+// Whether a space parameter's values fit a field's kind; throws naming both otherwise.
+void check_param_type(const ParamSpec& p, FieldKind kind) {
+  const char* what = kind == FieldKind::Int ? "an integer" : kind == FieldKind::Bool ? "a bool" : "a number";
+  if (p.type == ParamType::Categorical) {
+    for (const Json& c : p.choices) {
+      const bool ok = kind == FieldKind::Bool  ? c.is_boolean()
+                      : kind == FieldKind::Int ? c.is_number_integer()
+                                               : c.is_number();
+      AN_CHECK(ok) << "workload 'darts-search': parameter '" << p.name << "' takes " << what
+                   << ", but choice " << c.dump() << " is not";
+    }
+    return;
+  }
+  AN_CHECK(kind != FieldKind::Bool) << "workload 'darts-search': parameter '" << p.name
+                                    << "' is a bool: give it as a categorical of true/false";
+  AN_CHECK(kind != FieldKind::Int || p.type == ParamType::Int)
+      << "workload 'darts-search': parameter '" << p.name
+      << "' is an integer setting: give it type \"int\" or a categorical of integers";
+  AN_CHECK(p.name != "channels")
+      << "workload 'darts-search': parameter 'channels' must be even (FactorizedReduce halves "
+         "it), and the int range ["
+      << p.low << ", " << p.high
+      << "] holds odd values: give it as a categorical of even numbers, e.g. "
+         "{\"type\": \"categorical\", \"choices\": [4, 8, 16]}";
+}
+
+// The values of a parameter worth checking: bounds and default, or every choice.
+std::vector<Json> values_to_check(const ParamSpec& p) {
+  if (p.type == ParamType::Categorical) return p.choices;
+  return {p.to_json(p.low), p.to_json(p.high), p.default_value};
+}
+
+// A run folder for one trial: runs_dir/trial-N (kept), or a temporary one (removed).
+class TrialFolder {
+ public:
+  TrialFolder(const std::string& runs_dir, const TrialContext& ctx) : keep_(!runs_dir.empty()) {
+    const std::string name = "trial-" + std::to_string(ctx.number);
+    path_ = keep_ ? fs::path(runs_dir) / name
+                  : fs::temp_directory_path() / ("autonet-darts-" + std::to_string(::getpid()) +
+                                                 "-" + name + "-" + std::to_string(ctx.attempt));
+    fs::remove_all(path_);  // a re-queued trial starts again from scratch
+  }
+  ~TrialFolder() {
+    std::error_code ec;
+    if (!keep_) fs::remove_all(path_, ec);
+  }
+  TrialFolder(const TrialFolder&) = delete;
+  TrialFolder& operator=(const TrialFolder&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+  bool keep_;
+};
+
+// The last epoch record of a run's log.jsonl.
+Settings last_epoch_record(const fs::path& run_dir) {
+  const std::vector<Settings> log = darts::RunFolder::open(run_dir).read_log();
+  for (auto it = log.rbegin(); it != log.rend(); ++it)
+    if (it->value("kind", "") == "epoch") return *it;
+  AN_THROW() << "the search in " << run_dir << " logged no epoch";
+}
+
+class DartsSearchWorkload : public TrialWorkload {
+ public:
+  explicit DartsSearchWorkload(const Json& config)
+      : fixed_(fixed_settings(config)),
+        objective_(objective_of(config)),
+        runs_dir_(config.value("runs_dir", std::string())) {
+    const SearchRunConfig c = darts::config_from_json<SearchRunConfig>(fixed_, "darts-search workload");
+    data_ = data::open_image_dataset(c.dataset, c.data_dir);
+  }
+
+  TrialResult run(const Json& params, const TrialContext& ctx, Reporter& reporter) override {
+    const auto t0 = std::chrono::steady_clock::now();
+    const SearchRunConfig config = trial_config(fixed_, params, ctx.seed, ctx.device);
+    const TrialFolder folder(runs_dir_, ctx);
+    darts::RunOptions options;
+    options.progress = false;
+    options.stop_after_epochs = 1;  // one epoch per call: report, then resume or stop
+    darts::SearchOutcome out = darts::run_search(config, data_, folder.path(), options);
+    Settings epoch;
+    double value = NAN;
+    for (;;) {
+      epoch = last_epoch_record(folder.path());
+      const double accuracy = epoch.at("valid_acc").get<double>();
+      value = objective_ == Objective::ValidLoss ? epoch.at("valid_loss").get<double>() : 1.0 - accuracy;
+      const Json metrics = {{"accuracy", accuracy},
+                            {"train_loss", epoch.at("train_loss").get<double>()},
+                            {"train_acc", epoch.at("train_acc").get<double>()}};
+      if (reporter.report(out.epochs_done, value, metrics) || out.finished) break;
+      out = darts::resume_search(folder.path(), data_, options);
+    }
+    const Settings info = darts::RunFolder::open(folder.path()).config().at("run");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return {value,
+            {{"accuracy", epoch.at("valid_acc").get<double>()},
+             {"valid_loss", epoch.at("valid_loss").get<double>()},
+             {"train_loss", epoch.at("train_loss").get<double>()},
+             {"train_acc", epoch.at("train_acc").get<double>()},
+             {"epochs", out.epochs_done},
+             {"genotype", darts::to_text(out.genotype)},
+             {"parameters", info.at("parameters").get<int64_t>()},
+             {"seconds", seconds}}};
+  }
+
+ private:
+  Settings fixed_;
+  Objective objective_;
+  std::string runs_dir_;
+  data::ImageData data_;
+};
+
+}  // namespace
+
+std::unique_ptr<TrialWorkload> make_darts_search_workload(const Json& config) {
+  return std::make_unique<DartsSearchWorkload>(config);
+}
+
+void check_darts_search_space(const Json& config, const Space& space) {
+  const Settings fixed = fixed_settings(config);
+  objective_of(config);
+  for (const ParamSpec& p : space.params()) {
+    check_param_name(p.name, fixed);
+    check_param_type(p, searchable_fields().at(p.name));
+  }
+  // Each bound, default and choice with the other parameters at their defaults: what the search
+  // would refuse is refused now, before any trial runs.
+  const Json defaults = space.params_json(space.defaults());
+  for (const ParamSpec& p : space.params()) {
+    for (const Json& v : values_to_check(p)) {
+      Json params = defaults;
+      params[p.name] = v;
+      try {
+        trial_config(fixed, params, 0, "cpu");
+      } catch (const Error& e) {
+        AN_THROW() << "workload 'darts-search': parameter '" << p.name << "' = " << v.dump()
+                   << " is not a valid search setting: " << e.what();
+      }
+    }
+  }
+}
+
+}  // namespace autonet::hpsearch

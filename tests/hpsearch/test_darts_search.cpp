@@ -1,0 +1,127 @@
+// The DARTS search as a trial workload: a tiny study end to end on the embedded Fashion-MNIST,
+// and the space checks that refuse what the search would refuse.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "hpsearch/report.h"
+#include "hpsearch/workloads/darts_search.h"
+#include "runtime/error.h"
+#include "test_util.h"
+
+namespace autonet::hpsearch {
+namespace {
+
+bool have_fashion_mnist() {
+  return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
+}
+
+// A search small enough for a test: 64 images (32 train w, 32 train α), C = 4, 3 cells.
+Json tiny_workload() {
+  return Json::parse(R"({"name": "darts-search", "subset": 64, "batch_size": 16, "channels": 4,
+                         "layers": 3, "epochs": 2})");
+}
+
+TEST(DartsSearchWorkload, TinyStudyRecordsEveryEpochAndTheSupernetsValidationLoss) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
+  testing::ScratchDir dir;
+  Json config = Json::parse(R"({
+    "name": "darts-smoke", "seed": 5, "objective": "valid_loss",
+    "space": {"learning_rate": {"type": "float", "low": 0.005, "high": 0.1, "log": true},
+              "arch_learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": true},
+              "weight_decay": {"type": "float", "low": 1e-5, "high": 1e-3, "log": true}},
+    "budget": {"trials": 2}})");
+  config["workload"] = tiny_workload();
+  config["workload"]["runs_dir"] = dir.file("runs");
+  const StudyConfig study = StudyConfig::from_json(config);
+  check_workload(study.workload, study.space);
+  const std::string path = testing::create_study(dir.file("s.db"), config);
+  const RunSummary summary = run_study(path, testing::worker_options(2));
+  EXPECT_EQ(summary.complete, 2);
+  const StudySnapshot snap = StudySnapshot::load(StudyStore::open(path, true));
+  ASSERT_EQ(snap.trials.size(), 2u);
+  for (const TrialRecord& t : snap.trials) {
+    ASSERT_EQ(t.state, TrialState::Complete) << t.reason;
+    ASSERT_EQ(t.intermediate.size(), 2u);  // one report per epoch
+    // The objective is the last epoch's validation cross-entropy of a 10-class problem.
+    EXPECT_EQ(*t.value, t.intermediate.back().value);
+    EXPECT_EQ(*t.value, t.metrics["valid_loss"].get<double>());
+    EXPECT_GT(*t.value, 0.5);
+    EXPECT_LT(*t.value, 5.0);
+    EXPECT_GE(t.metrics["accuracy"].get<double>(), 0.0);
+    EXPECT_EQ(t.metrics["epochs"], 2);
+    EXPECT_NE(t.metrics["genotype"].get<std::string>().find("normal"), std::string::npos);
+    // The run folder is kept under runs_dir with the trial's own seed.
+    const auto run = std::filesystem::path(dir.file("runs")) / ("trial-" + std::to_string(t.number));
+    EXPECT_TRUE(std::filesystem::exists(run / "genotype.txt"));
+    const Json stored = Json::parse(std::ifstream(run / "config.json"));
+    EXPECT_EQ(stored["seed"].get<uint64_t>(), t.seed);
+    EXPECT_EQ(stored["learning_rate"].get<double>(), t.params["learning_rate"].get<double>());
+    EXPECT_EQ(stored["channels"], 4);
+  }
+}
+
+// The message of the error check_darts_search_space throws for this space and workload.
+std::string space_error(const Json& space,
+                        const Json& workload = {{"name", "darts-search"}, {"epochs", 2}}) {
+  try {
+    check_darts_search_space(workload, Space::from_json(space));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DartsSearchWorkload, SpaceChecksNameTheParameterAndTheProblem) {
+  const Json lr = Json::parse(R"({"type": "float", "low": 0.01, "high": 0.1, "log": true})");
+  EXPECT_EQ(space_error({{"learning_rate", lr}}), "");
+  EXPECT_EQ(space_error(Json::parse(
+                R"({"channels": {"type": "categorical", "choices": [4, 8]}, "unrolled": {"type": "categorical", "choices": [false, true]}})"),
+                        {{"name", "darts-search"}}),
+            "");
+
+  auto expect = [](const std::string& message, const std::vector<std::string>& parts) {
+    ASSERT_FALSE(message.empty());
+    for (const std::string& p : parts) EXPECT_NE(message.find(p), std::string::npos) << message;
+  };
+  expect(space_error({{"lr", lr}}), {"no searchable setting 'lr'", "learning_rate"});
+  expect(space_error({{"seed", {{"type", "int"}, {"low", 0}, {"high", 9}}}}), {"'seed'"});
+  expect(space_error({{"channels", {{"type", "int"}, {"low", 4}, {"high", 16}}}}),
+         {"'channels' must be even", "categorical"});
+  expect(space_error({{"channels", {{"type", "categorical"}, {"choices", {4, 7}}}}}),
+         {"'channels' = 7", "even"});
+  expect(space_error({{"layers", {{"type", "int"}, {"low", 2}, {"high", 5}}}}),
+         {"'layers' = 2", "--layers must be at least 3"});
+  expect(space_error({{"layers", {{"type", "float"}, {"low", 3}, {"high", 5}}}}),
+         {"'layers'", "integer setting"});
+  expect(space_error({{"momentum", {{"type", "float"}, {"low", 0.5}, {"high", 1.0}}}}),
+         {"'momentum' = 1.0", "--momentum must be in [0, 1)"});
+  expect(space_error({{"unrolled", {{"type", "int"}, {"low", 0}, {"high", 1}}}}),
+         {"'unrolled' is a bool"});
+  expect(space_error({{"epochs", {{"type", "int"}, {"low", 1}, {"high", 3}}}}),
+         {"'epochs' is both a searched parameter and a fixed setting"});
+  // The workload config itself.
+  Json bad = tiny_workload();
+  expect(space_error({{"channels", {{"type", "categorical"}, {"choices", {4, 8}}}}}, bad),
+         {"'channels' is both a searched parameter and a fixed setting"});
+  bad["seed"] = 3;
+  expect(space_error({{"learning_rate", lr}}, bad), {"\"seed\" is the trial's own"});
+  bad = tiny_workload();
+  bad["chanels"] = 8;
+  expect(space_error({{"learning_rate", lr}}, bad), {"unknown key 'chanels'"});
+  bad = tiny_workload();
+  bad["objective"] = "test_acc";
+  expect(space_error({{"learning_rate", lr}}, bad), {"\"objective\" must be"});
+}
+
+TEST(DartsSearchWorkload, IsRegisteredWithItsChecker) {
+  // main.cpp registers the training workloads, as `autonet hpsearch create` does.
+  const Space space = Space::from_json(Json::parse(R"({"lr": {"type": "float", "low": 0.01, "high": 0.1}})"));
+  EXPECT_THROW(check_workload(tiny_workload(), space), Error);
+  EXPECT_THROW(check_workload({{"name", "darts-serch"}}, space), Error);
+  EXPECT_NO_THROW(check_workload({{"name", "synthetic"}}, space));
+}
+
+}  // namespace
+}  // namespace autonet::hpsearch
