@@ -5,6 +5,11 @@
 #include <chrono>
 #include <ctime>
 
+#include <fmt/core.h>
+
+#include <cstdio>
+
+#include "darts/run_folder.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -40,6 +45,28 @@ void check_resume_flags(const std::vector<std::string>& given,
     AN_CHECK(std::find(allowed.begin(), allowed.end(), name) != allowed.end())
         << name << " cannot be combined with --resume: a resumed run keeps the config stored in "
         << "its folder (only --device may change)";
+}
+
+ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string>& given,
+                              const std::string& device) {
+  check_resume_flags(given, {"--device"});
+  AN_CHECK(run.config_file.empty() && run.out.empty())
+      << "--config and --out cannot be combined with --resume";
+  const nlohmann::json stored = darts::RunFolder::open(run.resume_dir).config();
+  ImageResume r{data::open_image_dataset(stored.value("dataset", ""),
+                                         stored.value("data_dir", std::string())),
+                device};
+  fmt::print("resuming {}\n", run.resume_dir);
+  std::fflush(stdout);
+  return r;
+}
+
+bool report_unfinished(bool finished, int64_t epochs_done, const std::string& command,
+                       const std::filesystem::path& dir) {
+  if (finished) return false;
+  fmt::print("stopped after {} epochs; continue with: autonet {} --resume {}\n", epochs_done,
+             command, dir.string());
+  return true;
 }
 
 }  // namespace autonet::apps

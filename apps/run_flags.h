@@ -3,11 +3,15 @@
 // override, and --resume continues a run from its folder.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <filesystem>
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "datasets/registry.h"
 
 namespace autonet::apps {
 
@@ -81,5 +85,17 @@ std::string default_run_dir(const std::string& kind);
 // --resume takes the stored config: refuse config flags other than those in `allowed`.
 void check_resume_flags(const std::vector<std::string>& given,
                         const std::vector<std::string>& allowed);
+
+// --resume of an image run (search, train): only --device (`device`, "" when not given) may come
+// with it; opens the data set that the run's config.json names, and announces the resume.
+struct ImageResume {
+  data::ImageData images;
+  std::string device;  // "" keeps the stored device
+};
+ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string>& given,
+                              const std::string& device);
+// When a run stopped before its last epoch, says how to continue it and returns true.
+bool report_unfinished(bool finished, int64_t epochs_done, const std::string& command,
+                       const std::filesystem::path& dir);
 
 }  // namespace autonet::apps

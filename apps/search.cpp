@@ -81,16 +81,10 @@ void add_search_command(CLI::App& app) {
     options.progress = !run->quiet;
     darts::SearchOutcome out;
     if (!run->resume_dir.empty()) {
-      check_resume_flags(flags->given(), {"--device"});
-      AN_CHECK(run->config_file.empty() && run->out.empty())
-          << "--config and --out cannot be combined with --resume";
-      if (flags->given("--device")) options.device = flags->cli().device;
-      const nlohmann::json stored = darts::RunFolder::open(run->resume_dir).config();
-      const data::ImageData images = data::open_image_dataset(
-          stored.value("dataset", ""), stored.value("data_dir", std::string()));
-      fmt::print("resuming {}\n", run->resume_dir);
-      std::fflush(stdout);
-      out = darts::resume_search(run->resume_dir, images, options);
+      const ImageResume resume = open_image_resume(
+          *run, flags->given(), flags->given("--device") ? flags->cli().device : std::string());
+      options.device = resume.device;
+      out = darts::resume_search(run->resume_dir, resume.images, options);
     } else {
       SearchRunConfig config = flags->cli();
       if (!run->config_file.empty())
@@ -106,11 +100,7 @@ void add_search_command(CLI::App& app) {
       out = darts::run_search(config, images, dir, options);
     }
     const std::filesystem::path dir = std::filesystem::absolute(out.run_dir);
-    if (!out.finished) {
-      fmt::print("stopped after {} epochs; continue with: autonet search --resume {}\n",
-                 out.epochs_done, dir.string());
-      return;
-    }
+    if (report_unfinished(out.finished, out.epochs_done, "search", dir)) return;
     fmt::print("genotype: {}\n", darts::to_text(out.genotype));
     fmt::print("genotype at the start of the last epoch (the official script's): {}\n",
                darts::to_text(out.genotype_last_epoch_start));

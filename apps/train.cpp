@@ -72,16 +72,10 @@ void add_train_command(CLI::App& app) {
     options.progress = !run->quiet;
     darts::TrainOutcome out;
     if (!run->resume_dir.empty()) {
-      check_resume_flags(flags->given(), {"--device"});
-      AN_CHECK(run->config_file.empty() && run->out.empty())
-          << "--config and --out cannot be combined with --resume";
-      if (flags->given("--device")) options.device = flags->cli().device;
-      const nlohmann::json stored = darts::RunFolder::open(run->resume_dir).config();
-      const data::ImageData images = data::open_image_dataset(
-          stored.value("dataset", ""), stored.value("data_dir", std::string()));
-      fmt::print("resuming {}\n", run->resume_dir);
-      std::fflush(stdout);
-      out = darts::resume_training(run->resume_dir, images, options);
+      const ImageResume resume = open_image_resume(
+          *run, flags->given(), flags->given("--device") ? flags->cli().device : std::string());
+      options.device = resume.device;
+      out = darts::resume_training(run->resume_dir, resume.images, options);
     } else {
       TrainRunConfig config = flags->cli();
       bool auxiliary_asked = flags->given("--auxiliary");
@@ -107,11 +101,7 @@ void add_train_command(CLI::App& app) {
       out = darts::run_training(config, images, dir, options);
     }
     const std::filesystem::path dir = std::filesystem::absolute(out.run_dir);
-    if (!out.finished) {
-      fmt::print("stopped after {} epochs; continue with: autonet train --resume {}\n",
-                 out.epochs_done, dir.string());
-      return;
-    }
+    if (report_unfinished(out.finished, out.epochs_done, "train", dir)) return;
     fmt::print("test accuracy after the last epoch: {:.2f}%\n", 100 * out.test_accuracy);
     fmt::print("run folder: {}\nreport: {}\n", dir.string(), (dir / "report.html").string());
   });
