@@ -91,6 +91,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
   if (dx.defined()) check_like_x(dx, x, what);
   AN_CHECK(weight.defined() || (!dweight.defined() && !dbias.defined()))
       << what << ": dweight/dbias asked for without affine parameters (weight undefined)";
+  AN_CHECK(!p.backward_from_output || !weight.defined())
+      << what << ": backward_from_output needs an affine-free BN (its output is x̂ only then)";
   check_channel_vector(dweight, x, what, "dweight", false);
   check_channel_vector(dbias, x, what, "dbias", false);
   AN_ON_DEVICE(

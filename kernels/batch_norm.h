@@ -12,6 +12,10 @@ struct BatchNormParams {
   bool training = true;
   double momentum = 0.1;
   double eps = 1e-5;
+  // Backward only, affine-free BNs: `x` holds the forward's output y, which is x̂ itself (bit for
+  // bit: y = x̂·1 + 0), so the autograd layer keeps y — which the next op keeps anyway — instead
+  // of the input. In a DARTS search cell that frees one activation per BN (8 per mixed edge).
+  bool backward_from_output = false;
 };
 
 namespace cpu {
@@ -38,7 +42,8 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
                         Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
                         Tensor& save_invstd, const BatchNormParams& p);
 // dx written (through the batch statistics in training); dweight, dbias accumulate; undefined
-// gradients are skipped.
+// gradients are skipped. With p.backward_from_output, x is the forward's output (affine-free
+// only).
 void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
                          const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dweight,
                          Tensor& dbias, const BatchNormParams& p);

@@ -20,12 +20,18 @@ AN_HOST_DEVICE T bn_output(T x, T mean, T invstd, T w, T b) {
   return bn_xhat(x, mean, invstd) * w + b;
 }
 
+// x̂ from what backward was given: the input x, or (BatchNormParams::backward_from_output) the
+// output of an affine-free BN, which is x̂.
+template <class T>
+AN_HOST_DEVICE T bn_saved_xhat(T saved, T mean, T invstd, bool saved_is_xhat) {
+  return saved_is_xhat ? saved : bn_xhat(saved, mean, invstd);
+}
+
 // dx in training, through the batch statistics:
 // dx = invstd·w·(dy − mean(dy) − x̂·mean(dy·x̂)).
 template <class T>
-AN_HOST_DEVICE T bn_input_grad_train(T dy, T x, T mean, T invstd, T w, T mean_dy,
-                                     T mean_dy_xhat) {
-  return invstd * w * (dy - mean_dy - bn_xhat(x, mean, invstd) * mean_dy_xhat);
+AN_HOST_DEVICE T bn_input_grad_train(T dy, T xhat, T invstd, T w, T mean_dy, T mean_dy_xhat) {
+  return invstd * w * (dy - mean_dy - xhat * mean_dy_xhat);
 }
 
 // dx in eval: the statistics are constants.

@@ -76,6 +76,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
     T* pdw = dweight.defined() ? dweight.data<T>() : nullptr;
     T* pdb = dbias.defined() ? dbias.data<T>() : nullptr;
     const double m = static_cast<double>(d.per_channel());
+    const bool from_output = p.backward_from_output;
 #pragma omp parallel for if (d.N * d.C * d.S > 65536)
     for (int64_t c = 0; c < d.C; ++c) {
       const T mean = psm[c], invstd = psi[c];
@@ -84,7 +85,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
         for (int64_t s = 0; s < d.S; ++s) {
           const int64_t i = d.at(n, c, s);
           sum_dy += pdy[i];
-          sum_dy_xhat += static_cast<double>(pdy[i]) * bn_xhat(px[i], mean, invstd);
+          sum_dy_xhat +=
+              static_cast<double>(pdy[i]) * bn_saved_xhat(px[i], mean, invstd, from_output);
         }
       if (pdb) pdb[c] += static_cast<T>(sum_dy);
       if (pdw) pdw[c] += static_cast<T>(sum_dy_xhat);
@@ -94,9 +96,10 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
       for (int64_t n = 0; n < d.N; ++n)
         for (int64_t s = 0; s < d.S; ++s) {
           const int64_t i = d.at(n, c, s);
-          pdx[i] = p.training
-                       ? bn_input_grad_train(pdy[i], px[i], mean, invstd, w, mean_dy, mean_dy_xhat)
-                       : bn_input_grad_eval(pdy[i], invstd, w);
+          pdx[i] = p.training ? bn_input_grad_train(pdy[i],
+                                                    bn_saved_xhat(px[i], mean, invstd, from_output),
+                                                    invstd, w, mean_dy, mean_dy_xhat)
+                              : bn_input_grad_eval(pdy[i], invstd, w);
         }
     }
   });

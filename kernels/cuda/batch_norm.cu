@@ -126,7 +126,7 @@ template <class T>
 __global__ void __launch_bounds__(kThreads)
     grad_partial_kernel(const T* __restrict__ x, const T* __restrict__ dy,
                         const T* __restrict__ mean, const T* __restrict__ invstd, Layout l,
-                        T* part_dy, T* part_dy_xhat) {
+                        bool from_output, T* part_dy, T* part_dy_xhat) {
   const uint32_t c = blockIdx.x / l.chunks, b = blockIdx.x % l.chunks;
   const uint32_t lo = b * l.chunk, hi = lo + l.chunk_size(b);
   const T mu = mean[c], is = invstd[c];
@@ -135,7 +135,7 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t i = l.index(c, j);
     const T g = dy[i];
     sum_dy += g;
-    sum_dy_xhat += g * bn_xhat(x[i], mu, is);
+    sum_dy_xhat += g * bn_saved_xhat(x[i], mu, is, from_output);
   }
   using Reduce = cub::BlockReduce<T, kThreads>;
   __shared__ typename Reduce::TempStorage temp;
@@ -172,12 +172,12 @@ __global__ void input_grad_kernel(const T* __restrict__ x, const T* __restrict__
                                   const T* __restrict__ mean, const T* __restrict__ invstd,
                                   const T* __restrict__ weight, const T* __restrict__ mean_dy,
                                   const T* __restrict__ mean_dy_xhat, uint32_t C, uint32_t S,
-                                  uint32_t n, T* dx) {
+                                  uint32_t n, bool from_output, T* dx) {
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     const uint32_t c = (i / S) % C;
     const T w = weight ? weight[c] : T(1);
-    dx[i] = mean_dy ? bn_input_grad_train(dy[i], x[i], mean[c], invstd[c], w, mean_dy[c],
-                                          mean_dy_xhat[c])
+    dx[i] = mean_dy ? bn_input_grad_train(dy[i], bn_saved_xhat(x[i], mean[c], invstd[c], from_output),
+                                          invstd[c], w, mean_dy[c], mean_dy_xhat[c])
                     : bn_input_grad_eval(dy[i], invstd[c], w);
   }
 }
@@ -244,8 +244,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
       means = Tensor::empty({2, int64_t(l.C)}, x.dtype(), x.device());
       T* part_dy = part.data<T>();
       T* part_dy_xhat = part_dy + int64_t(l.C) * l.chunks;
-      grad_partial_kernel<<<l.C * l.chunks, kThreads, 0, s>>>(x.data<T>(), dy.data<T>(), pm, pi,
-                                                              l, part_dy, part_dy_xhat);
+      grad_partial_kernel<<<l.C * l.chunks, kThreads, 0, s>>>(
+          x.data<T>(), dy.data<T>(), pm, pi, l, p.backward_from_output, part_dy, part_dy_xhat);
       AN_CUDA_CHECK_LAUNCH();
       T* m = means.data<T>();
       grad_finalize_kernel<<<channel_grid(l.C), 128, 0, s>>>(
@@ -257,7 +257,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
     if (!dx.defined() || n == 0) return;
     input_grad_kernel<<<grid_for(n), 256, 0, s>>>(x.data<T>(), dy.data<T>(), pm, pi,
                                                    data_or_null<T>(weight), mean_dy, mean_dy_xhat,
-                                                   l.C, l.S, n, dx.data<T>());
+                                                   l.C, l.S, n, p.backward_from_output,
+                                                   dx.data<T>());
     AN_CUDA_CHECK_LAUNCH();
   });
 }

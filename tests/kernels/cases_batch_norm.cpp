@@ -14,6 +14,7 @@ struct BnVariant {
   bool affine = true;
   bool tracked = true;  // running statistics defined
   double momentum = 0.1;
+  bool from_output = false;  // backward given y instead of x (affine-free only)
 };
 
 std::string variant_name(const BnVariant& v) {
@@ -21,6 +22,7 @@ std::string variant_name(const BnVariant& v) {
   s += v.affine ? "_affine" : "_plain";
   if (!v.tracked) s += "_untracked";
   if (v.momentum != 0.1) s += "_momentum";
+  if (v.from_output) s += "_from_output";
   return s;
 }
 
@@ -56,7 +58,9 @@ OpCase batch_norm_case(const BnVariant& v, const Shape& shape, int fd_samples = 
   BatchNormParams p;
   p.training = v.training;
   p.momentum = v.momentum;
-  const bool affine = v.affine, tracked = v.tracked;
+  BatchNormParams backward_params = p;
+  backward_params.backward_from_output = v.from_output;
+  const bool affine = v.affine, tracked = v.tracked, from_output = v.from_output;
   const size_t running_at = affine ? 3 : 1;
   c.forward = [=](const Tensors& in, Tensors& out) {
     Tensor weight = affine ? in[1] : Tensor(), bias = affine ? in[2] : Tensor();
@@ -71,7 +75,9 @@ OpCase batch_norm_case(const BnVariant& v, const Shape& shape, int fd_samples = 
   c.backward = [=](const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din) {
     Tensor weight = affine ? in[1] : Tensor();
     Tensor dweight = affine ? din[1] : Tensor(), dbias = affine ? din[2] : Tensor();
-    batch_norm_backward(in[0], weight, out[1], out[2], dout[0], din[0], dweight, dbias, p);
+    const Tensor& saved = from_output ? out[0] : in[0];
+    batch_norm_backward(saved, weight, out[1], out[2], dout[0], din[0], dweight, dbias,
+                        backward_params);
   };
   const bool big = shape_numel(shape) > 100000;
   c.atol = big ? 2e-4 : 1e-5;
@@ -103,6 +109,13 @@ std::vector<OpCase> batch_norm_cases() {
   for (const Shape& s : darts_image_shapes()) rows.push_back(batch_norm_case(train_plain, s, 4));
   rows.push_back(batch_norm_case(train_affine, darts_image_shapes()[0], 2));
   rows.push_back(batch_norm_case(eval_plain, darts_image_shapes()[2], 4));
+  // Backward from the output, as the autograd layer runs every affine-free BN.
+  const BnVariant train_from_output{true, false, true, 0.1, true};
+  const BnVariant eval_from_output{false, false, true, 0.1, true};
+  rows.push_back(batch_norm_case(train_from_output, {2, 3, 5, 7}));
+  rows.push_back(batch_norm_case(train_from_output, {5, 3}));
+  rows.push_back(batch_norm_case(eval_from_output, {2, 3, 5, 7}));
+  rows.push_back(batch_norm_case(train_from_output, darts_image_shapes()[1], 4));
   return rows;
 }
 
@@ -298,4 +311,31 @@ TEST(BatchNorm, RejectsBadArguments) {
   EXPECT_THROW(batch_norm_backward(x, w, sm, si, dy, dx, dw, db, bad), Error);
 }
 
+}  // namespace autonet::test
+
+namespace autonet::test {
+// An affine-free BN's output is x̂ bit for bit, so backward from it equals backward from the input.
+TEST(BatchNorm, BackwardFromTheOutputEqualsBackwardFromTheInput) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Tensor x = Tensor::empty({4, 3, 5, 5}, dtype), dy = Tensor::empty({4, 3, 5, 5}, dtype);
+    fill_uniform(x, -2.0, 3.0, 7);
+    fill_uniform(dy, -1.0, 1.0, 8);
+    Tensor y = Tensor::empty(x.shape(), dtype), rm, rv;
+    Tensor mean = Tensor::empty({3}, dtype), invstd = Tensor::empty({3}, dtype);
+    BatchNormParams p;
+    batch_norm_forward(x, Tensor(), Tensor(), rm, rv, y, mean, invstd, p);
+    Tensor from_input = Tensor::empty(x.shape(), dtype), from_output = from_input.clone();
+    Tensor none;
+    batch_norm_backward(x, Tensor(), mean, invstd, dy, from_input, none, none, p);
+    p.backward_from_output = true;
+    batch_norm_backward(y, Tensor(), mean, invstd, dy, from_output, none, none, p);
+    EXPECT_EQ(from_input.to(DType::f64).to_vector<double>(),
+              from_output.to(DType::f64).to_vector<double>())
+        << dtype_name(dtype);
+    // Affine BNs refuse it: their output is not x̂.
+    const Tensor weight = Tensor::full({3}, 1.0, dtype);
+    EXPECT_THROW(batch_norm_backward(y, weight, mean, invstd, dy, from_output, none, none, p),
+                 Error);
+  }
+}
 }  // namespace autonet::test
