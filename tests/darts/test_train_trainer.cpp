@@ -86,6 +86,10 @@ TEST(TrainTrainer, ValidPortionHoldsOutTrainingImagesAndNeverReadsTheTestSet) {
   EXPECT_EQ(resumed.valid_accuracy, whole.valid_accuracy);
   EXPECT_EQ(resumed.valid_loss, whole.valid_loss);
   EXPECT_EQ(resumed.best_valid_accuracy, whole.best_valid_accuracy);
+  // Resuming a finished run gives its figures back from the checkpoint.
+  const TrainOutcome again = resume_training(tmp / "whole", data, quiet());
+  EXPECT_EQ(again.valid_loss, whole.valid_loss);
+  EXPECT_EQ(again.valid_accuracy, whole.valid_accuracy);
   test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
                                        tmp / "split" / "checkpoint.safetensors");
   const std::vector<nlohmann::json> log = test::log_without_timing(tmp / "whole" / "log.jsonl");
