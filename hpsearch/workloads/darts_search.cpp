@@ -130,14 +130,11 @@ Settings derived_settings(const Json& config) {
 // its seed and device.
 TrainRunConfig derived_config(const Settings& derived, const SearchRunConfig& search,
                               const std::string& genotype) {
-  TrainRunConfig c = darts::config_from_json<TrainRunConfig>(derived, "derived");
-  c.genotype = genotype;
-  c.dataset = search.dataset;
-  c.data_dir = search.data_dir;
-  c.subset = search.subset;
-  c.seed = search.seed;
-  c.device = search.device;
-  return c;
+  Settings c = derived;
+  const Settings trial = search;
+  for (const char* key : {"dataset", "data_dir", "subset", "seed", "device"}) c[key] = trial.at(key);
+  c["genotype"] = genotype;
+  return darts::config_from_json<TrainRunConfig>(c, "derived");
 }
 
 void check_param_name(const std::string& name, const Settings& fixed) {
