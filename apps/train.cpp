@@ -18,7 +18,8 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "train",
       "Train a genotype from scratch (DARTS's final training) into a run folder, evaluating on "
-      "the test set after every epoch");
+      "the test set (or with --valid-portion a held-out part of the training images) after "
+      "every epoch");
   auto run = std::make_shared<RunFlags>();
   auto flags = std::make_shared<ConfigFlags<TrainRunConfig>>(cmd);
   ConfigFlags<TrainRunConfig>& f = *flags;
@@ -37,6 +38,10 @@ void add_train_command(CLI::App& app) {
            "use only the first N training images (0: all), for quick runs", data);
   f.option("--test-subset", &TrainRunConfig::test_subset,
            "evaluate on the first N test images (0: all)", data);
+  f.option("--valid-portion", &TrainRunConfig::valid_portion,
+           "hold out this part of the training images (drawn from the seed) and evaluate on it "
+           "instead of the test set, which is then never read (0: evaluate on the test set)",
+           data);
   f.flag("--cutout,!--no-cutout", &TrainRunConfig::cutout, "cutout augmentation", data);
   f.option("--cutout-length", &TrainRunConfig::cutout_length, "cutout side", data);
   f.option("--channels", &TrainRunConfig::channels, "C: channels of the first cells", net);
@@ -102,7 +107,8 @@ void add_train_command(CLI::App& app) {
     }
     const std::filesystem::path dir = std::filesystem::absolute(out.run_dir);
     if (report_unfinished(out.finished, out.epochs_done, "train", dir)) return;
-    fmt::print("test accuracy after the last epoch: {:.2f}%\n", 100 * out.test_accuracy);
+    fmt::print("{} accuracy after the last epoch: {:.2f}%\n", out.eval_set,
+               100 * (out.eval_set == "valid" ? out.valid_accuracy : out.test_accuracy));
     fmt::print("run folder: {}\nreport: {}\n", dir.string(), (dir / "report.html").string());
   });
 }

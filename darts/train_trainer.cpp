@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "darts/report.h"
 #include "darts/run_folder.h"
 #include "datasets/loader.h"
+#include "datasets/splits.h"
 #include "kernels/reduce.h"
 #include "runtime/error.h"
 
@@ -26,10 +28,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 #define AN_TRAIN_CONFIG_FIELDS(X)                                                                \
-  X(genotype) X(dataset) X(data_dir) X(subset) X(test_subset) X(cutout) X(cutout_length)          \
-  X(channels) X(layers) X(stem_multiplier) X(auxiliary) X(auxiliary_weight) X(drop_path_prob)     \
-  X(epochs) X(batch_size) X(learning_rate) X(learning_rate_min) X(momentum) X(weight_decay)       \
-  X(grad_clip) X(seed) X(device) X(workers) X(log_every)
+  X(genotype) X(dataset) X(data_dir) X(subset) X(test_subset) X(valid_portion) X(cutout)          \
+  X(cutout_length) X(channels) X(layers) X(stem_multiplier) X(auxiliary) X(auxiliary_weight)      \
+  X(drop_path_prob) X(epochs) X(batch_size) X(learning_rate) X(learning_rate_min) X(momentum)     \
+  X(weight_decay) X(grad_clip) X(seed) X(device) X(workers) X(log_every)
 
 void to_json(json& j, const TrainRunConfig& c) {
   j = json::object();
@@ -67,6 +69,10 @@ void TrainRunConfig::validate() const {
   AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
   AN_CHECK(subset >= 0) << "--subset must be non-negative, got " << subset;
   AN_CHECK(test_subset >= 0) << "--test-subset must be non-negative, got " << test_subset;
+  AN_CHECK(valid_portion >= 0 && valid_portion < 1)
+      << "--valid-portion must be in [0, 1), got " << valid_portion;
+  AN_CHECK(valid_portion == 0 || test_subset == 0)
+      << "--test-subset has no effect with --valid-portion (the test set is not used); drop one";
   AN_CHECK(!cutout || cutout_length > 0)
       << "--cutout-length must be positive with --cutout, got " << cutout_length;
   AN_CHECK(seed >= 0) << "--seed must be non-negative, got " << seed;
@@ -92,6 +98,40 @@ std::vector<int64_t> all_indices(int64_t n) {
   return v;
 }
 
+// The images a run trains on and those it evaluates on after every epoch.
+struct RunImages {
+  data::ImageSet train, eval;
+  std::vector<int64_t> train_indices, eval_indices;
+  std::string eval_set;  // "test", or "valid" (held out of the training images)
+};
+
+RunImages run_images(const TrainRunConfig& c, const data::ImageData& data) {
+  RunImages r;
+  r.train = first_images(data.train, c.subset);
+  const int64_t n = r.train.size();
+  if (c.valid_portion == 0) {
+    r.eval = first_images(data.test, c.test_subset);
+    AN_CHECK(r.eval.size() > 0) << data.name << " has no test images to evaluate on";
+    r.train_indices = all_indices(n);
+    r.eval_indices = all_indices(r.eval.size());
+    r.eval_set = "test";
+    return r;
+  }
+  // The test set stays untouched: the held-out images come from the training images.
+  AN_CHECK(std::floor(c.valid_portion * static_cast<double>(n)) >= 1)
+      << "--valid-portion " << c.valid_portion << " of " << n
+      << " training images holds out none (⌊portion · images⌋ = 0): raise it or the --subset";
+  data::SplitConfig split;
+  split.valid_portion = c.valid_portion;
+  split.seed = static_cast<uint64_t>(c.seed);
+  data::Splits s = data::make_splits(n, 0, split);
+  r.eval = r.train;
+  r.train_indices = std::move(s.final_train);
+  r.eval_indices = std::move(s.final_valid);
+  r.eval_set = "valid";
+  return r;
+}
+
 class TrainRun {
  public:
   TrainRun(const TrainRunConfig& config, const CnnGenotype& genotype, const data::ImageData& data,
@@ -99,20 +139,19 @@ class TrainRun {
       : config_(config),
         genotype_(genotype),
         device_(device),
-        train_set_(first_images(data.train, config.subset)),
-        test_set_(first_images(data.test, config.test_subset)),
+        images_(run_images(config, data)),
         weights_(static_cast<uint64_t>(config.seed)),
         net_(network_config(config, data), genotype, weights_),
         schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
-    AN_CHECK(train_set_.height() % 4 == 0 && train_set_.width() % 4 == 0)
+    AN_CHECK(images_.train.height() % 4 == 0 && images_.train.width() % 4 == 0)
         << "the network halves the image twice (FactorizedReduce needs even sizes), so height "
            "and width must be multiples of 4; "
-        << data.name << " has " << train_set_.height() << "×" << train_set_.width() << " images";
-    AN_CHECK(!config.auxiliary || auxiliary_head_fits(train_set_.height()))
+        << data.name << " has " << images_.train.height() << "×" << images_.train.width()
+        << " images";
+    AN_CHECK(!config.auxiliary || auxiliary_head_fits(images_.train.height()))
         << "--auxiliary: the head expects 8×8 maps at cell ⌊2L/3⌋ (32×32 images, as CIFAR-10); "
-        << data.name << " has " << train_set_.height() << "×" << train_set_.width()
+        << data.name << " has " << images_.train.height() << "×" << images_.train.width()
         << " images: pass --no-auxiliary";
-    AN_CHECK(test_set_.size() > 0) << data.name << " has no test images to evaluate on";
     weights_.to(device_);
     SgdOptions sgd;
     sgd.lr = config.learning_rate;
@@ -125,9 +164,9 @@ class TrainRun {
     train_loader_.seed = static_cast<uint64_t>(config.seed);
     train_loader_.workers = static_cast<int>(config.workers);
     train_loader_.device = device_;
-    test_loader_ = train_loader_;
-    test_loader_.shuffle = false;
-    test_loader_.transform = data::test_transform(data);
+    eval_loader_ = train_loader_;
+    eval_loader_.shuffle = false;
+    eval_loader_.transform = data::test_transform(data);
   }
 
   static AugmentConfig network_config(const TrainRunConfig& c, const data::ImageData& data) {
@@ -143,21 +182,23 @@ class TrainRun {
   }
 
   json run_info(const data::ImageData& data) const {
-    return {{"device", device_.str()},
-            {"data", data.name},
-            {"genotype", to_text(genotype_)},
-            {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
-            {"classes", data.num_classes},
-            {"train_images", train_set_.size()},
-            {"test_images", test_set_.size()},
-            {"steps_per_epoch", steps_per_epoch()},
-            {"parameters", net_.parameter_count()},
-            {"param_size", format_param_size_mb(net_.parameter_count())},
-            {"auxiliary_parameters", net_.auxiliary_parameter_count()}};
+    return {
+        {"device", device_.str()},
+        {"data", data.name},
+        {"genotype", to_text(genotype_)},
+        {"image_shape", {images_.train.channels(), images_.train.height(), images_.train.width()}},
+        {"classes", data.num_classes},
+        {"train_images", images_.train_indices.size()},
+        {images_.eval_set + "_images", images_.eval_indices.size()},
+        {"steps_per_epoch", steps_per_epoch()},
+        {"parameters", net_.parameter_count()},
+        {"param_size", format_param_size_mb(net_.parameter_count())},
+        {"auxiliary_parameters", net_.auxiliary_parameter_count()}};
   }
 
   int64_t steps_per_epoch() const {
-    return data::batches_per_epoch(train_set_.size(), config_.batch_size, false);
+    return data::batches_per_epoch(static_cast<int64_t>(images_.train_indices.size()),
+                                   config_.batch_size, false);
   }
 
   std::vector<NamedTensor> checkpoint_tensors() const {
@@ -173,24 +214,26 @@ class TrainRun {
                         {"global_step", global_step_},
                         {"drop_path_offset", net_.drop_path_rng().offset()},
                         {"w_optimizer", sgd_->state_json()},
-                        {"best", {{"test_acc", best_acc_}, {"epoch", best_epoch_}}},
-                        {"last_test_acc", last_acc_},
-                        {"train_images", train_set_.size()}};
+                        {"best", {{eval_key("acc"), best_acc_}, {"epoch", best_epoch_}}},
+                        {"last_" + eval_key("acc"), last_acc_},
+                        {"last_" + eval_key("loss"), last_loss_},
+                        {"train_images", images_.train.size()}};
     folder().save_checkpoint(checkpoint_tensors(), state, "train");
   }
 
   void load_checkpoint_now() {
     const json state = folder().load_checkpoint(checkpoint_tensors(), "train");
-    AN_CHECK(state.value("train_images", int64_t{-1}) == train_set_.size())
+    AN_CHECK(state.value("train_images", int64_t{-1}) == images_.train.size())
         << "the checkpoint was trained on " << state.value("train_images", int64_t{-1})
-        << " images, the data set now gives " << train_set_.size();
+        << " images, the data set now gives " << images_.train.size();
     epoch_ = state.at("epoch").get<int64_t>();
     global_step_ = state.at("global_step").get<int64_t>();
     net_.drop_path_rng().set_offset(state.at("drop_path_offset").get<uint64_t>());
     sgd_->load_state_json(state.at("w_optimizer"));
-    best_acc_ = state.at("best").at("test_acc").get<double>();
+    best_acc_ = state.at("best").at(eval_key("acc")).get<double>();
     best_epoch_ = state.at("best").at("epoch").get<int64_t>();
-    last_acc_ = state.value("last_test_acc", 0.0);
+    last_acc_ = state.value("last_" + eval_key("acc"), 0.0);
+    last_loss_ = state.value("last_" + eval_key("loss"), 0.0);
   }
 
   void write_genotype_files() {
@@ -203,20 +246,22 @@ class TrainRun {
   TrainOutcome run(const RunOptions& options);
 
   RunFolder& folder() { return *folder_; }
+  // A log key of the evaluated set: "test_acc", "valid_loss", ...
+  std::string eval_key(const std::string& what) const { return images_.eval_set + "_" + what; }
 
   TrainRunConfig config_;
   CnnGenotype genotype_;
   std::optional<RunFolder> folder_;
   Device device_;
-  data::ImageSet train_set_, test_set_;
+  RunImages images_;
   ParameterStore weights_;
   AugmentNetwork net_;
   CosineAnnealingLr schedule_;
   std::unique_ptr<Sgd> sgd_;
-  data::LoaderConfig train_loader_, test_loader_;
+  data::LoaderConfig train_loader_, eval_loader_;
 
   int64_t epoch_ = 0, global_step_ = 0;
-  double best_acc_ = -1, last_acc_ = 0;
+  double best_acc_ = -1, last_acc_ = 0, last_loss_ = 0;
   int64_t best_epoch_ = -1;
 };
 
@@ -240,7 +285,7 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
     tracker.start_epoch(epoch_, lr);
     net_.train();
 
-    data::Loader loader(train_set_, all_indices(train_set_.size()), train_loader_,
+    data::Loader loader(images_.train, images_.train_indices, train_loader_,
                         static_cast<uint64_t>(epoch_));
     Meter meter;
     while (true) {
@@ -264,19 +309,21 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
       tracker.step(b->index, global_step_, meter, seconds_since(step_start));
     }
 
-    // The test set after every epoch, as train.py (the last epoch's number is the result).
+    // The test set (or the held-out images) after every epoch, as train.py (the last epoch's
+    // number is the result).
     const auto eval_start = std::chrono::steady_clock::now();
     net_.eval();
-    data::Loader test_loader(test_set_, all_indices(test_set_.size()), test_loader_,
+    data::Loader eval_loader(images_.eval, images_.eval_indices, eval_loader_,
                              static_cast<uint64_t>(epoch_));
-    const EvalResult test =
-        evaluate([this](const Variable& x) { return net_.forward(x); }, test_loader);
+    const EvalResult eval =
+        evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
     net_.train();
     tracker.end_epoch(seconds_since(eval_start));
-    check_finite(test.loss, "test loss", fmt::format("after epoch {}", epoch_ + 1));
-    last_acc_ = test.accuracy;
-    if (test.accuracy > best_acc_) {
-      best_acc_ = test.accuracy;
+    check_finite(eval.loss, images_.eval_set + " loss", fmt::format("after epoch {}", epoch_ + 1));
+    last_acc_ = eval.accuracy;
+    last_loss_ = eval.loss;
+    if (eval.accuracy > best_acc_) {
+      best_acc_ = eval.accuracy;
       best_epoch_ = epoch_;
     }
     folder().append_log({{"kind", "epoch"},
@@ -287,9 +334,9 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
                          {"drop_path_prob", drop_prob},
                          {"train_loss", meter.loss()},
                          {"train_acc", meter.accuracy()},
-                         {"test_loss", test.loss},
-                         {"test_acc", test.accuracy},
-                         {"test_acc_best", best_acc_},
+                         {eval_key("loss"), eval.loss},
+                         {eval_key("acc"), eval.accuracy},
+                         {eval_key("acc_best"), best_acc_},
                          {"best_epoch", best_epoch_},
                          {"images_per_s", rounded(tracker.images_per_second(meter), 1)},
                          {"seconds", rounded(seconds_since(epoch_start), 2)}});
@@ -297,11 +344,12 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
     ++session_epochs;
     save_checkpoint_now();
     write_report(folder(), title);
-    progress.update(fmt::format("epoch {}/{} done: train loss {:.4f} acc {:.1f}%, test loss "
-                                "{:.4f} acc {:.1f}%, {:.0f} s",
-                                epoch_, config_.epochs, meter.loss(), 100 * meter.accuracy(),
-                                test.loss, 100 * test.accuracy, seconds_since(epoch_start)),
-                    true);
+    progress.update(
+        fmt::format("epoch {}/{} done: train loss {:.4f} acc {:.1f}%, {} loss "
+                    "{:.4f} acc {:.1f}%, {:.0f} s",
+                    epoch_, config_.epochs, meter.loss(), 100 * meter.accuracy(), images_.eval_set,
+                    eval.loss, 100 * eval.accuracy, seconds_since(epoch_start)),
+        true);
     progress.finish();
   }
 
@@ -309,8 +357,15 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
   out.run_dir = folder().dir();
   out.epochs_done = epoch_;
   out.finished = epoch_ >= config_.epochs;
-  out.test_accuracy = last_acc_;
-  out.best_test_accuracy = best_acc_;
+  out.eval_set = images_.eval_set;
+  if (out.eval_set == "valid") {
+    out.valid_accuracy = last_acc_;
+    out.valid_loss = last_loss_;
+    out.best_valid_accuracy = best_acc_;
+  } else {
+    out.test_accuracy = last_acc_;
+    out.best_test_accuracy = best_acc_;
+  }
   if (out.finished) write_report(folder(), title);
   return out;
 }

@@ -3,6 +3,11 @@
 // test set evaluated after every epoch. Same run folder, checkpoints, resume and report as the
 // search (darts/run_folder.h, darts/report.h, darts/trainer_common.h).
 //
+// With valid_portion > 0 the run holds out that part of its training images instead (the final
+// split of datasets/splits.h, drawn from the seed), trains on the rest and evaluates on the
+// held-out images after every epoch; the test set is then never read, and the log says "valid".
+// That is the honest way to compare trained networks, e.g. genotypes in a hyperparameter search.
+//
 // Differences from train.py: the logged train loss includes the auxiliary term, as train.py's;
 // drop-path masks come from Philox (docs/darts.md), so runs are reproducible from the seed.
 #pragma once
@@ -24,8 +29,9 @@ struct TrainRunConfig {
   // data
   std::string dataset = "fashion-mnist";
   std::string data_dir;
-  int64_t subset = 0;       // use only the first N training images (0: all)
-  int64_t test_subset = 0;  // evaluate on the first N test images (0: all)
+  int64_t subset = 0;        // use only the first N training images (0: all)
+  int64_t test_subset = 0;   // evaluate on the first N test images (0: all)
+  double valid_portion = 0;  // > 0: evaluate on this part of the training images, not the test set
   bool cutout = true;
   int64_t cutout_length = 16;
   // network
@@ -59,12 +65,17 @@ void from_json(const nlohmann::json& j, TrainRunConfig& c);
 // (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8).
 bool auxiliary_head_fits(int64_t image_height);
 
+// The figures of the set the run evaluates on: the test fields without valid_portion, the valid
+// fields with it (the others stay 0).
 struct TrainOutcome {
   std::filesystem::path run_dir;
   int64_t epochs_done = 0;
   bool finished = false;
+  std::string eval_set = "test";  // "valid" with valid_portion > 0
   double test_accuracy = 0;       // after the last epoch (what the paper reports)
   double best_test_accuracy = 0;  // for reference only: choosing by test accuracy is not allowed
+  double valid_accuracy = 0, valid_loss = 0;  // after the last epoch
+  double best_valid_accuracy = 0;
 };
 
 TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& data,

@@ -10,6 +10,7 @@
 
 #include "darts/run_folder.h"
 #include "darts/search_trainer.h"
+#include "darts/train_trainer.h"
 #include "datasets/registry.h"
 #include "runtime/error.h"
 
@@ -19,10 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using darts::SearchRunConfig;
+using darts::TrainRunConfig;
 using Settings = nlohmann::json;  // darts configs use the unordered JSON type
 
 // Options of the workload itself, not of the search.
-const std::set<std::string> kOwnOptions{"name", "objective", "runs_dir"};
+const std::set<std::string> kOwnOptions{"name", "objective", "runs_dir", "derived"};
 // Search settings that only the runner gives (per trial).
 const std::set<std::string> kFromRunner{"seed", "device"};
 // Search settings that describe the data or the process, never searched.
@@ -70,15 +72,69 @@ Settings fixed_settings(const Json& config) {
   return fixed;
 }
 
-enum class Objective { ValidLoss, ValidError };
+// The metric (loss or error) and whose: the supernet's, or the derived network's after training.
+struct Objective {
+  bool loss = true;
+  bool derived = false;
+};
 
 Objective objective_of(const Json& config) {
   const Json o = config.value("objective", Json("valid_loss"));
-  if (o == "valid_loss") return Objective::ValidLoss;
-  if (o == "valid_error") return Objective::ValidError;
-  AN_THROW() << "workload 'darts-search': \"objective\" must be \"valid_loss\" or "
-                "\"valid_error\", got "
+  for (const bool derived : {false, true})
+    for (const bool loss : {true, false})
+      if (o == std::string(derived ? "derived_" : "") + (loss ? "valid_loss" : "valid_error"))
+        return {loss, derived};
+  AN_THROW() << "workload 'darts-search': \"objective\" must be \"valid_loss\", "
+                "\"valid_error\", \"derived_valid_loss\" or \"derived_valid_error\", got "
              << o.dump();
+}
+
+// The training of the derived network (darts/train_trainer.h) for the derived_* objectives:
+// small defaults, then the workload's "derived" object. The trial gives the rest.
+const std::set<std::string> kDerivedFromTrial{"genotype",    "dataset", "data_dir", "subset",
+                                              "test_subset", "seed",    "device"};
+
+Settings derived_settings(const Json& config) {
+  Settings s = {{"epochs", 2},           {"channels", 8},        {"layers", 5},
+                {"batch_size", 32},      {"valid_portion", 0.2}, {"auxiliary", false},
+                {"drop_path_prob", 0.0}, {"cutout", false},      {"workers", 1},
+                {"log_every", 0}};
+  if (!config.contains("derived")) return s;
+  const std::string what = "workload 'darts-search': \"derived\"";
+  AN_CHECK(objective_of(config).derived)
+      << what
+      << " trains the derived network, which only the derived_valid_loss and "
+         "derived_valid_error objectives do; drop it or change the objective";
+  const Json& derived = config.at("derived");
+  AN_CHECK(derived.is_object()) << what << " must be an object of `autonet train` settings, got "
+                                << derived.dump();
+  for (const auto& [key, value] : derived.items()) {
+    AN_CHECK(!kDerivedFromTrial.count(key))
+        << what << ": \"" << key
+        << "\" is the trial's (the derived network trains the searched genotype on the search's "
+           "data, seed and device)";
+    s[key] = to_settings(value);
+  }
+  try {
+    const TrainRunConfig c = darts::config_from_json<TrainRunConfig>(s, "derived");
+    c.validate();
+    AN_CHECK(c.valid_portion > 0) << "valid_portion must be positive: the derived network is "
+                                     "scored on held-out training images, never the test set";
+  } catch (const Error& e) {
+    AN_THROW() << what << ": " << e.what();
+  }
+  return s;
+}
+
+// The derived network's training config: the genotype a trial's search found, on its data, with
+// its seed and device.
+TrainRunConfig derived_config(const Settings& derived, const SearchRunConfig& search,
+                              const std::string& genotype) {
+  Settings c = derived;
+  const Settings trial = search;
+  for (const char* key : {"dataset", "data_dir", "subset", "seed", "device"}) c[key] = trial.at(key);
+  c["genotype"] = genotype;
+  return darts::config_from_json<TrainRunConfig>(c, "derived");
 }
 
 void check_param_name(const std::string& name, const Settings& fixed) {
@@ -175,6 +231,7 @@ class DartsSearchWorkload : public TrialWorkload {
   explicit DartsSearchWorkload(const Json& config)
       : fixed_(fixed_settings(config)),
         objective_(objective_of(config)),
+        derived_(derived_settings(config)),
         runs_dir_(config.value("runs_dir", std::string())) {
     const SearchRunConfig c = darts::config_from_json<SearchRunConfig>(fixed_, "darts-search workload");
     data_ = data::open_image_dataset(c.dataset, c.data_dir);
@@ -190,32 +247,54 @@ class DartsSearchWorkload : public TrialWorkload {
     darts::SearchOutcome out = darts::run_search(config, data_, folder.path(), options);
     Settings epoch;
     double value = NAN;
+    bool stopped = false;
     for (;;) {
       epoch = last_epoch_record(folder.path());
       const double accuracy = epoch.at("valid_acc").get<double>();
-      value = objective_ == Objective::ValidLoss ? epoch.at("valid_loss").get<double>() : 1.0 - accuracy;
+      value = metric(accuracy, epoch.at("valid_loss").get<double>());
       const Json metrics = {{"accuracy", accuracy},
                             {"train_loss", epoch.at("train_loss").get<double>()},
                             {"train_acc", epoch.at("train_acc").get<double>()}};
-      if (reporter.report(out.epochs_done, value, metrics) || out.finished) break;
+      stopped = reporter.report(out.epochs_done, value, metrics);
+      if (stopped || out.finished) break;
       out = darts::resume_search(folder.path(), data_, options);
     }
     const Settings info = darts::RunFolder::open(folder.path()).config().at("run");
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return {value,
-            {{"accuracy", epoch.at("valid_acc").get<double>()},
-             {"valid_loss", epoch.at("valid_loss").get<double>()},
-             {"train_loss", epoch.at("train_loss").get<double>()},
-             {"train_acc", epoch.at("train_acc").get<double>()},
-             {"epochs", out.epochs_done},
-             {"genotype", darts::to_text(out.genotype)},
-             {"parameters", info.at("parameters").get<int64_t>()},
-             {"seconds", seconds}}};
+    TrialResult result{value,
+                       {{"accuracy", epoch.at("valid_acc").get<double>()},
+                        {"valid_loss", epoch.at("valid_loss").get<double>()},
+                        {"train_loss", epoch.at("train_loss").get<double>()},
+                        {"train_acc", epoch.at("train_acc").get<double>()},
+                        {"epochs", out.epochs_done},
+                        {"genotype", darts::to_text(out.genotype)},
+                        {"parameters", info.at("parameters").get<int64_t>()}}};
+    if (objective_.derived && !stopped) {
+      // Inside the search's folder: kept with it under runs_dir, removed with it otherwise.
+      const TrainRunConfig c = derived_config(derived_, config, darts::to_text(out.genotype));
+      darts::RunOptions whole = options;
+      whole.stop_after_epochs = -1;
+      const darts::TrainOutcome trained =
+          darts::run_training(c, data_, folder.path() / "derived", whole);
+      result.value = metric(trained.valid_accuracy, trained.valid_loss);
+      result.metrics["derived_accuracy"] = trained.valid_accuracy;
+      result.metrics["derived_valid_loss"] = trained.valid_loss;
+      result.metrics["derived_parameters"] =
+          darts::RunFolder::open(trained.run_dir).config().at("run").at("parameters");
+    }
+    result.metrics["seconds"] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return result;
   }
 
  private:
+  // The objective's value from a validation accuracy and cross-entropy.
+  double metric(double accuracy, double loss) const {
+    return objective_.loss ? loss : 1.0 - accuracy;
+  }
+
   Settings fixed_;
   Objective objective_;
+  Settings derived_;
   std::string runs_dir_;
   data::ImageData data_;
 };
@@ -229,6 +308,7 @@ std::unique_ptr<TrialWorkload> make_darts_search_workload(const Json& config) {
 void check_darts_search_space(const Json& config, const Space& space) {
   const Settings fixed = fixed_settings(config);
   objective_of(config);
+  derived_settings(config);
   for (const ParamSpec& p : space.params()) {
     check_param_name(p.name, fixed);
     check_param_type(p, searchable_fields().at(p.name));

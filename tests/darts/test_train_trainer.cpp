@@ -1,5 +1,6 @@
 // Training a genotype from scratch over a run folder: what a run writes, exact resumption with
-// drop path, cutout and the auxiliary head on, and the input checks.
+// drop path, cutout and the auxiliary head on, validation on held-out training images that never
+// reads the test set, and the input checks.
 #include <gtest/gtest.h>
 
 #include "darts/run_folder.h"
@@ -67,6 +68,51 @@ TEST(TrainTrainer, ResumeIsBitIdenticalAndTheFolderIsComplete) {
   EXPECT_NE(test::read_file(tmp / "whole" / "report.html").find("test (epoch)"), std::string::npos);
 }
 
+TEST(TrainTrainer, ValidPortionHoldsOutTrainingImagesAndNeverReadsTheTestSet) {
+  test::TempDir tmp("train-valid");
+  // No test images at all: a run that evaluated on the test set could not start.
+  const data::ImageData data = test::tiny_images(10, 0, 32, 3, 10);
+  TrainRunConfig c = tiny_train();
+  EXPECT_THROW(run_training(c, data, tmp / "on-test", quiet()), Error);
+  c.valid_portion = 0.2;  // 2 of the 10 images held out, 8 train (2 steps of 4)
+  const TrainOutcome whole = run_training(c, data, tmp / "whole", quiet());
+  ASSERT_TRUE(whole.finished);
+  EXPECT_EQ(whole.eval_set, "valid");
+  EXPECT_EQ(whole.test_accuracy, 0);
+
+  // Exact resume holds with the held-out split too.
+  EXPECT_FALSE(run_training(c, data, tmp / "split", quiet(1)).finished);
+  const TrainOutcome resumed = resume_training(tmp / "split", data, quiet());
+  EXPECT_EQ(resumed.valid_accuracy, whole.valid_accuracy);
+  EXPECT_EQ(resumed.valid_loss, whole.valid_loss);
+  EXPECT_EQ(resumed.best_valid_accuracy, whole.best_valid_accuracy);
+  // Resuming a finished run gives its figures back from the checkpoint.
+  const TrainOutcome again = resume_training(tmp / "whole", data, quiet());
+  EXPECT_EQ(again.valid_loss, whole.valid_loss);
+  EXPECT_EQ(again.valid_accuracy, whole.valid_accuracy);
+  test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
+                                       tmp / "split" / "checkpoint.safetensors");
+  const std::vector<nlohmann::json> log = test::log_without_timing(tmp / "whole" / "log.jsonl");
+  EXPECT_EQ(log, test::log_without_timing(tmp / "split" / "log.jsonl"));
+
+  // The log and the run info speak of "valid" only; the outcome is the last epoch's figures.
+  const nlohmann::json* last = nullptr;
+  for (const nlohmann::json& r : log) {
+    for (const auto& [key, _] : r.items())
+      EXPECT_EQ(key.rfind("test", 0), std::string::npos) << key;
+    if (r["kind"] == "epoch") last = &r;
+  }
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(whole.valid_accuracy, (*last)["valid_acc"].get<double>());
+  EXPECT_EQ(whole.valid_loss, (*last)["valid_loss"].get<double>());
+  const nlohmann::json run = read_json_file(tmp / "whole" / "config.json")["run"];
+  EXPECT_EQ(run["train_images"], 8);
+  EXPECT_EQ(run["valid_images"], 2);
+  EXPECT_FALSE(run.contains("test_images"));
+  EXPECT_NE(test::read_file(tmp / "whole" / "report.html").find("valid (epoch)"),
+            std::string::npos);
+}
+
 TEST(TrainTrainer, InputChecks) {
   test::TempDir tmp("train-checks");
   auto message = [&](const TrainRunConfig& c, const data::ImageData& d) {
@@ -86,6 +132,22 @@ TEST(TrainTrainer, InputChecks) {
   c = tiny_train();
   c.layers = 1;
   EXPECT_NE(message(c, small).find("--layers"), std::string::npos);
+  for (const double p : {-0.1, 1.0}) {
+    c = tiny_train();
+    c.auxiliary = false;
+    c.valid_portion = p;
+    EXPECT_NE(message(c, small).find("--valid-portion must be in [0, 1)"), std::string::npos)
+        << message(c, small);
+  }
+  c.valid_portion = 0.1;  // ⌊0.1 · 8⌋ = 0 images held out
+  EXPECT_NE(message(c, small).find("--valid-portion 0.1 of 8 training images holds out none"),
+            std::string::npos)
+      << message(c, small);
+  c.valid_portion = 0.5;
+  c.test_subset = 2;
+  EXPECT_NE(message(c, small).find("--test-subset has no effect with --valid-portion"),
+            std::string::npos)
+      << message(c, small);
   EXPECT_FALSE(fs::exists(tmp / "r" / "config.json"));
 
   EXPECT_TRUE(auxiliary_head_fits(32));

@@ -1,5 +1,6 @@
-// The DARTS search as a trial workload: a tiny study end to end on the embedded Fashion-MNIST,
-// and the space checks that refuse what the search would refuse.
+// The DARTS search as a trial workload: tiny studies end to end on the embedded Fashion-MNIST
+// (scored by the supernet, or by the derived network after a short training), and the space and
+// "derived" checks that refuse what the search or the training would refuse.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -62,6 +63,55 @@ TEST(DartsSearchWorkload, TinyStudyRecordsEveryEpochAndTheSupernetsValidationLos
   }
 }
 
+TEST(DartsSearchWorkload, DerivedObjectiveScoresTheTrainedGenotypeOnHeldOutImages) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
+  testing::ScratchDir dir;
+  Json config = Json::parse(R"({
+    "name": "darts-derived", "seed": 3, "objective": "derived_valid_error",
+    "space": {"learning_rate": {"type": "float", "low": 0.005, "high": 0.1, "log": true}},
+    "budget": {"trials": 1}})");
+  config["workload"] = tiny_workload();
+  config["workload"]["runs_dir"] = dir.file("runs");
+  config["workload"]["objective"] = "derived_valid_error";
+  // 64 images: 48 train the derived network, 16 are held out.
+  config["workload"]["derived"] = Json::parse(
+      R"({"epochs": 1, "channels": 4, "layers": 3, "batch_size": 16, "valid_portion": 0.25})");
+  const StudyConfig study = StudyConfig::from_json(config);
+  check_workload(study.workload, study.space);
+  const std::string path = testing::create_study(dir.file("s.db"), config);
+  EXPECT_EQ(run_study(path, testing::worker_options(1)).complete, 1);
+  const StudySnapshot snap = StudySnapshot::load(StudyStore::open(path, true));
+  ASSERT_EQ(snap.trials.size(), 1u);
+  const TrialRecord& t = snap.trials[0];
+  ASSERT_EQ(t.state, TrialState::Complete) << t.reason;
+  // The pruner saw the supernet's error each epoch ...
+  ASSERT_EQ(t.intermediate.size(), 2u);
+  EXPECT_EQ(t.intermediate.back().value, 1.0 - t.metrics["accuracy"].get<double>());
+
+  // ... the objective is the derived network's, trained on the searched genotype and the trial's
+  // seed, validated on held-out training images; its run never touched the test set.
+  const auto run = std::filesystem::path(dir.file("runs")) / "trial-0" / "derived";
+  const Json stored = Json::parse(std::ifstream(run / "config.json"));
+  EXPECT_EQ(stored["genotype"], t.metrics["genotype"]);
+  EXPECT_EQ(stored["seed"].get<uint64_t>(), t.seed);
+  EXPECT_EQ(stored["subset"], 64);
+  EXPECT_EQ(stored["run"]["train_images"], 48);
+  EXPECT_EQ(stored["run"]["valid_images"], 16);
+  EXPECT_FALSE(stored["run"].contains("test_images"));
+  Json last;
+  std::ifstream log(run / "log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    const Json r = Json::parse(line);
+    EXPECT_FALSE(r.contains("test_acc") || r.contains("test_loss")) << line;
+    if (r["kind"] == "epoch") last = r;
+  }
+  ASSERT_TRUE(last.is_object());
+  EXPECT_EQ(*t.value, 1.0 - last["valid_acc"].get<double>());
+  EXPECT_EQ(t.metrics["derived_accuracy"], last["valid_acc"]);
+  EXPECT_EQ(t.metrics["derived_valid_loss"], last["valid_loss"]);
+  EXPECT_GT(t.metrics["derived_parameters"].get<int64_t>(), 0);
+}
+
 // The message of the error check_darts_search_space throws for this space and workload.
 std::string space_error(const Json& space,
                         const Json& workload = {{"name", "darts-search"}, {"epochs", 2}}) {
@@ -113,6 +163,37 @@ TEST(DartsSearchWorkload, SpaceChecksNameTheParameterAndTheProblem) {
   bad = tiny_workload();
   bad["objective"] = "test_acc";
   expect(space_error({{"learning_rate", lr}}, bad), {"\"objective\" must be"});
+}
+
+TEST(DartsSearchWorkload, DerivedSettingsAreCheckedAtCreation) {
+  const Json space = {{"learning_rate", {{"type", "float"}, {"low", 0.01}, {"high", 0.1}}}};
+  auto derived_error = [&](const Json& derived,
+                           const std::string& objective = "derived_valid_error") {
+    Json workload = tiny_workload();
+    workload["objective"] = objective;
+    if (!derived.is_null()) workload["derived"] = derived;
+    return space_error(space, workload);
+  };
+  EXPECT_EQ(derived_error(nullptr), "");
+  EXPECT_EQ(derived_error({{"epochs", 1}, {"channels", 16}}, "derived_valid_loss"), "");
+  const std::vector<std::pair<Json, std::string>> cases = {
+      {Json::array({1, 2}), "\"derived\" must be an object"},
+      {{{"epoch", 2}}, "unknown key 'epoch'"},
+      {{{"seed", 1}}, "\"seed\" is the trial's"},
+      {{{"genotype", "DARTS_V2"}}, "\"genotype\" is the trial's"},
+      {{{"epochs", 0}}, "--epochs must be at least 1"},
+      {{{"channels", "8"}}, "bad value"},
+      {{{"valid_portion", 1.5}}, "--valid-portion must be in [0, 1)"},
+      {{{"valid_portion", 0}}, "never the test set"},
+  };
+  for (const auto& [derived, part] : cases) {
+    const std::string message = derived_error(derived);
+    EXPECT_NE(message.find("\"derived\""), std::string::npos) << message;
+    EXPECT_NE(message.find(part), std::string::npos) << derived.dump() << ": " << message;
+  }
+  // A "derived" object with a supernet objective would do nothing.
+  EXPECT_NE(derived_error({{"epochs", 1}}, "valid_error").find("only the derived_valid_loss"),
+            std::string::npos);
 }
 
 TEST(DartsSearchWorkload, IsRegisteredWithItsChecker) {
