@@ -37,19 +37,7 @@ using nlohmann::json;
   X(ar_alpha) X(tar_beta) X(nonmono) X(unrolled) X(arch_learning_rate) X(arch_weight_decay)    \
   X(seed) X(device) X(log_every) X(max_steps)
 
-void to_json(json& j, const RnnRunConfig& c) {
-  j = json::object();
-#define AN_X(field) j[#field] = c.field;
-  AN_RNN_CONFIG_FIELDS(AN_X)
-#undef AN_X
-}
-
-void from_json(const json& j, RnnRunConfig& c) {
-#define AN_X(field) \
-  if (j.contains(#field)) j.at(#field).get_to(c.field);
-  AN_RNN_CONFIG_FIELDS(AN_X)
-#undef AN_X
-}
+AN_DEFINE_CONFIG_JSON(RnnRunConfig, AN_RNN_CONFIG_FIELDS)
 
 RnnRunConfig rnn_train_defaults() {
   RnnRunConfig c;

@@ -34,19 +34,7 @@ using nlohmann::json;
   X(arch_learning_rate) X(arch_beta1) X(arch_beta2) X(arch_weight_decay) X(seed) X(device)      \
   X(workers) X(log_every) X(cuda_graph)
 
-void to_json(json& j, const SearchRunConfig& c) {
-  j = json::object();
-#define AN_X(field) j[#field] = c.field;
-  AN_SEARCH_CONFIG_FIELDS(AN_X)
-#undef AN_X
-}
-
-void from_json(const json& j, SearchRunConfig& c) {
-#define AN_X(field) \
-  if (j.contains(#field)) j.at(#field).get_to(c.field);
-  AN_SEARCH_CONFIG_FIELDS(AN_X)
-#undef AN_X
-}
+AN_DEFINE_CONFIG_JSON(SearchRunConfig, AN_SEARCH_CONFIG_FIELDS)
 
 void SearchRunConfig::validate() const {
   AN_CHECK(channels > 0) << "--channels must be positive, got " << channels;

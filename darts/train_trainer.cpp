@@ -33,19 +33,7 @@ using nlohmann::json;
   X(drop_path_prob) X(epochs) X(batch_size) X(learning_rate) X(learning_rate_min) X(momentum)     \
   X(weight_decay) X(grad_clip) X(seed) X(device) X(workers) X(log_every)
 
-void to_json(json& j, const TrainRunConfig& c) {
-  j = json::object();
-#define AN_X(field) j[#field] = c.field;
-  AN_TRAIN_CONFIG_FIELDS(AN_X)
-#undef AN_X
-}
-
-void from_json(const json& j, TrainRunConfig& c) {
-#define AN_X(field) \
-  if (j.contains(#field)) j.at(#field).get_to(c.field);
-  AN_TRAIN_CONFIG_FIELDS(AN_X)
-#undef AN_X
-}
+AN_DEFINE_CONFIG_JSON(TrainRunConfig, AN_TRAIN_CONFIG_FIELDS)
 
 void TrainRunConfig::validate() const {
   AN_CHECK(!genotype.empty()) << "--genotype is empty";

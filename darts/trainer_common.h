@@ -2,6 +2,8 @@
 // progress line, loss/accuracy meters, evaluation, the checks that keep a bad run from writing a
 // bad checkpoint, and data subsets.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -12,6 +14,19 @@
 #include "autograd/variable.h"
 #include "datasets/image_dataset.h"
 #include "datasets/loader.h"
+
+// to_json and from_json of a run config from its X-macro list of fields: each field under its
+// own name; keys a JSON object lacks keep the config's defaults. Used inside namespace
+// autonet::darts of the trainer's .cpp:  AN_DEFINE_CONFIG_JSON(SearchRunConfig, FIELDS)
+#define AN_CONFIG_FIELD_TO_JSON(field) j[#field] = c.field;
+#define AN_CONFIG_FIELD_FROM_JSON(field) \
+  if (j.contains(#field)) j.at(#field).get_to(c.field);
+#define AN_DEFINE_CONFIG_JSON(Type, FIELDS)                    \
+  void to_json(nlohmann::json& j, const Type& c) {             \
+    j = nlohmann::json::object();                              \
+    FIELDS(AN_CONFIG_FIELD_TO_JSON)                            \
+  }                                                            \
+  void from_json(const nlohmann::json& j, Type& c) { FIELDS(AN_CONFIG_FIELD_FROM_JSON) }
 
 namespace autonet::darts {
 
