@@ -22,10 +22,10 @@ bool CapturedSearchStep::matches_capture(const Tensor& train_images,
 
 void CapturedSearchStep::capture(const Tensor& train_images, const Tensor& train_labels,
                                  const Tensor& valid_images, const Tensor& valid_labels) {
-  train_images_ = train_images.clone();
-  train_labels_ = train_labels.clone();
-  valid_images_ = valid_images.clone();
-  valid_labels_ = valid_labels.clone();
+  // The graphs' inputs: filled before every replay.
+  for (auto [to, like] : {std::pair{&train_images_, &train_images}, {&train_labels_, &train_labels},
+                          {&valid_images_, &valid_images}, {&valid_labels_, &valid_labels}})
+    *to = Tensor::empty(like->shape(), like->dtype(), like->device());
   const Device device = train_images.device();
   // One pool for both: the passes never overlap, so their temporaries may share memory.
   alpha_graph_ = std::make_unique<CudaGraph>(device);
@@ -42,8 +42,8 @@ size_t CapturedSearchStep::graph_pool_bytes() const {
 SearchStepResult CapturedSearchStep::step(const Tensor& train_images, const Tensor& train_labels,
                                           const Tensor& valid_images, const Tensor& valid_labels,
                                           const std::string& where) {
-  if (eager_steps_ == 0 || (captured() && !matches_capture(train_images, valid_images))) {
-    ++eager_steps_;
+  if (!warmed_up_ || (captured() && !matches_capture(train_images, valid_images))) {
+    warmed_up_ = true;
     return search_step(net_, architect_, weight_optimizer_, train_images, train_labels,
                        valid_images, valid_labels, grad_clip_, where);
   }

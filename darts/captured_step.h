@@ -43,7 +43,7 @@ class CapturedSearchStep {
   Architect& architect_;
   Sgd& weight_optimizer_;
   double grad_clip_;
-  int64_t eager_steps_ = 0;
+  bool warmed_up_ = false;  // the eager first step has run
   // The graphs read these and write those; inputs are refilled before every replay.
   Tensor train_images_, train_labels_, valid_images_, valid_labels_;
   Tensor alpha_loss_;

@@ -45,15 +45,8 @@ void SearchRunConfig::validate() const {
   AN_CHECK(multiplier >= 1 && multiplier <= nodes)
       << "--multiplier must be in [1, nodes = " << nodes << "], got " << multiplier;
   AN_CHECK(stem_multiplier >= 1) << "--stem-multiplier must be at least 1, got " << stem_multiplier;
-  AN_CHECK(epochs >= 1) << "--epochs must be at least 1, got " << epochs;
-  AN_CHECK(batch_size >= 1) << "--batch-size must be at least 1, got " << batch_size;
-  AN_CHECK(learning_rate > 0) << "--learning-rate must be positive, got " << learning_rate;
-  AN_CHECK(learning_rate_min >= 0 && learning_rate_min <= learning_rate)
-      << "--learning-rate-min must be in [0, learning_rate = " << learning_rate << "], got "
-      << learning_rate_min;
-  AN_CHECK(momentum >= 0 && momentum < 1) << "--momentum must be in [0, 1), got " << momentum;
-  AN_CHECK(weight_decay >= 0) << "--weight-decay must be non-negative, got " << weight_decay;
-  AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
+  check_sgd_flags(epochs, batch_size, learning_rate, learning_rate_min, momentum, weight_decay,
+                  grad_clip);
   AN_CHECK(train_portion > 0 && train_portion < 1)
       << "--train-portion must be in (0, 1), got " << train_portion;
   AN_CHECK(subset == 0 || subset >= 2)

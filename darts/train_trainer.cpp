@@ -46,15 +46,8 @@ void TrainRunConfig::validate() const {
                                   << auxiliary_weight;
   AN_CHECK(drop_path_prob >= 0 && drop_path_prob < 1)
       << "--drop-path-prob must be in [0, 1), got " << drop_path_prob;
-  AN_CHECK(epochs >= 1) << "--epochs must be at least 1, got " << epochs;
-  AN_CHECK(batch_size >= 1) << "--batch-size must be at least 1, got " << batch_size;
-  AN_CHECK(learning_rate > 0) << "--learning-rate must be positive, got " << learning_rate;
-  AN_CHECK(learning_rate_min >= 0 && learning_rate_min <= learning_rate)
-      << "--learning-rate-min must be in [0, learning_rate = " << learning_rate << "], got "
-      << learning_rate_min;
-  AN_CHECK(momentum >= 0 && momentum < 1) << "--momentum must be in [0, 1), got " << momentum;
-  AN_CHECK(weight_decay >= 0) << "--weight-decay must be non-negative, got " << weight_decay;
-  AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
+  check_sgd_flags(epochs, batch_size, learning_rate, learning_rate_min, momentum, weight_decay,
+                  grad_clip);
   AN_CHECK(subset >= 0) << "--subset must be non-negative, got " << subset;
   AN_CHECK(test_subset >= 0) << "--test-subset must be non-negative, got " << test_subset;
   AN_CHECK(valid_portion >= 0 && valid_portion < 1)

@@ -157,6 +157,20 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   return correct;
 }
 
+void check_sgd_flags(int64_t epochs, int64_t batch_size, double learning_rate,
+                     double learning_rate_min, double momentum, double weight_decay,
+                     double grad_clip) {
+  AN_CHECK(epochs >= 1) << "--epochs must be at least 1, got " << epochs;
+  AN_CHECK(batch_size >= 1) << "--batch-size must be at least 1, got " << batch_size;
+  AN_CHECK(learning_rate > 0) << "--learning-rate must be positive, got " << learning_rate;
+  AN_CHECK(learning_rate_min >= 0 && learning_rate_min <= learning_rate)
+      << "--learning-rate-min must be in [0, learning_rate = " << learning_rate << "], got "
+      << learning_rate_min;
+  AN_CHECK(momentum >= 0 && momentum < 1) << "--momentum must be in [0, 1), got " << momentum;
+  AN_CHECK(weight_decay >= 0) << "--weight-decay must be non-negative, got " << weight_decay;
+  AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
+}
+
 void check_finite(double value, const std::string& what, const std::string& where) {
   AN_CHECK(std::isfinite(value)) << "the " << what << " became " << value << " " << where
                                  << "; stopping (the last good checkpoint is kept as it was)";

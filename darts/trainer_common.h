@@ -115,6 +115,11 @@ class StepTracker {
 // Throws, naming what and where, when a loss (or gradient norm) is NaN or infinite: the caller
 // then stops before its next checkpoint, so the last good checkpoint stays as it is.
 void check_finite(double value, const std::string& what, const std::string& where);
+// The weight schedule's flags both image trainers share (--epochs … --grad-clip), each refused
+// with its flag's name.
+void check_sgd_flags(int64_t epochs, int64_t batch_size, double learning_rate,
+                     double learning_rate_min, double momentum, double weight_decay,
+                     double grad_clip);
 // Throws when a flat weight buffer holds a NaN or an infinity (checked before every checkpoint).
 void check_finite_weights(const Tensor& flat_weights, const std::string& where);
 

@@ -183,29 +183,21 @@ void* cuda_allocate(size_t bytes, int device) {
   const size_t size = round_cuda_size(bytes);
   std::lock_guard lock(cuda_mutex);
   DeviceCache& cache = caches[device];
-  LiveBlock block{size, {}, false};
-  void* ptr = nullptr;
   CudaGraphPool* pool = cache.capturing.get();
-  if (pool) {
-    block.pool = cache.capturing;
-    block.pooled = true;
-    ptr = take_free(pool->free_blocks, size);
-  }
-  // A free ordinary block may join a capturing pool: nothing references it, and the work that
-  // used it was queued on this stream before any replay.
-  bool joins_pool = false;
+  bool hit = true;
+  void* ptr = pool ? take_free(pool->free_blocks, size) : nullptr;
   if (!ptr) {
+    // A free ordinary block, else a new one; during a capture it joins the pool (nothing
+    // references it, and the work that used it was queued on this stream before any replay).
     ptr = take_free(cache.free_blocks, size);
-    joins_pool = pool != nullptr;
+    if (!ptr) {
+      ptr = cuda_malloc_or_trim(cache, size, device);
+      hit = false;
+    }
+    if (pool) pool->bytes += size;
   }
-  if (ptr) {
-    ++cache.stats.cache_hits;
-  } else {
-    ptr = cuda_malloc_or_trim(cache, size, device);
-    joins_pool = pool != nullptr;
-  }
-  if (joins_pool) pool->bytes += size;
-  cache.live_blocks[ptr] = block;
+  if (hit) ++cache.stats.cache_hits;
+  cache.live_blocks[ptr] = LiveBlock{size, cache.capturing, pool != nullptr};
   note_alloc(cache.stats, size);
   return ptr;
 }
