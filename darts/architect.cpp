@@ -24,7 +24,8 @@ void restore_buffers(const ParameterStore& store, const std::vector<Tensor>& cop
 }
 
 Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, const Tensor& v,
-                             double step, const std::function<void()>& forward_backward) {
+                             double step, const Tensor& w_saved,
+                             const std::function<void()>& forward_backward) {
   AN_CHECK(step > 0) << "finite_difference_hvp: step must be positive, got " << step;
   Tensor a_grad = alphas.grads();
   Tensor hvp = Tensor::zeros(a_grad.shape(), a_grad.dtype(), a_grad.device());
@@ -34,7 +35,6 @@ Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, co
   if (v_norm == 0) return hvp;
   const double r = step / v_norm;
   Tensor w = weights.weights();
-  const Tensor w_saved = w.clone();
   ParameterGradScope no_weight_grads(weights, false);
   axpby(r, v, 1.0, w);  // w⁺
   alphas.zero_grad();
@@ -100,7 +100,7 @@ Tensor Architect::loss_and_backward(const Tensor& images, const Tensor& labels) 
   return loss.value();
 }
 
-double Architect::compute_gradient(const Tensor& train_images, const Tensor& train_labels,
+Tensor Architect::compute_gradient(const Tensor& train_images, const Tensor& train_labels,
                                    const Tensor& valid_images, const Tensor& valid_labels) {
   AN_CHECK(net_.training()) << "architect: the network must be in training mode (§3.3)";
   return config_.unrolled
@@ -108,25 +108,14 @@ double Architect::compute_gradient(const Tensor& train_images, const Tensor& tra
              : first_order(valid_images, valid_labels);
 }
 
-double Architect::step(const Tensor& train_images, const Tensor& train_labels,
-                       const Tensor& valid_images, const Tensor& valid_labels) {
-  const double loss = compute_gradient(train_images, train_labels, valid_images, valid_labels);
-  optimizer_->step();
-  return loss;
-}
-
-double Architect::first_order(const Tensor& valid_images, const Tensor& valid_labels) {
-  return first_order_gradient(valid_images, valid_labels).item();
-}
-
-Tensor Architect::first_order_gradient(const Tensor& valid_images, const Tensor& valid_labels) {
+Tensor Architect::first_order(const Tensor& valid_images, const Tensor& valid_labels) {
   ParameterStore& alphas = net_.alpha_store();
   alphas.zero_grad();
   ParameterGradScope no_weight_grads(net_.weight_store(), false);
   return loss_and_backward(valid_images, valid_labels);
 }
 
-double Architect::second_order(const Tensor& train_images, const Tensor& train_labels,
+Tensor Architect::second_order(const Tensor& train_images, const Tensor& train_labels,
                                const Tensor& valid_images, const Tensor& valid_labels) {
   ParameterStore& weights = net_.weight_store();
   ParameterStore& alphas = net_.alpha_store();
@@ -148,13 +137,12 @@ double Architect::second_order(const Tensor& train_images, const Tensor& train_l
 
   // 4. dα = ∇α L_val(w′, α), v = ∇w′ L_val(w′, α). The official code runs this pass on a copy of
   // the network, so the main network's BN statistics must not see it.
-  double valid_loss = 0;
-  Tensor d_alpha, v;
+  Tensor valid_loss, d_alpha, v;
   {
     const std::vector<Tensor> bn_saved = snapshot_buffers(weights);
     weights.zero_grad();
     alphas.zero_grad();
-    valid_loss = loss_and_backward(valid_images, valid_labels).item();
+    valid_loss = loss_and_backward(valid_images, valid_labels);
     restore_buffers(weights, bn_saved);
     d_alpha = a_grad.clone();
     v = g.clone();
@@ -162,8 +150,9 @@ double Architect::second_order(const Tensor& train_images, const Tensor& train_l
 
   // 5. H·v by central differences of ∇α L_train at w ± R·v, R = 0.01 / ‖v‖.
   w.copy_from(w_saved);
-  const Tensor hvp = finite_difference_hvp(weights, alphas, v, config_.hessian_step,
-                                           [&] { loss_and_backward(train_images, train_labels); });
+  const Tensor hvp =
+      finite_difference_hvp(weights, alphas, v, config_.hessian_step, w_saved,
+                            [&] { loss_and_backward(train_images, train_labels); });
   // 6. α.grad = dα − ξ·H·v.
   a_grad.copy_from(d_alpha);
   axpby(-xi, hvp, 1.0, a_grad);

@@ -57,11 +57,13 @@ void restore_buffers(const ParameterStore& store, const std::vector<Tensor>& cop
 // The finite-difference Hessian-vector product of §3.5 step 5 (and §7.8 step 4):
 //   R = step / ‖v‖₂,  returns (∇α L(w + R·v) − ∇α L(w − R·v)) / (2R) ≈ ∇²_{α,w} L · v
 // where `forward_backward` runs one forward and backward of L (it is called twice; the weights'
-// gradients are off meanwhile and α's are zeroed before each call). w is restored exactly (from a
-// copy, where the official code computes w⁻ + R·v). A zero v (a dead network) has no Hessian term:
-// the result is zeros. Throws when ‖v‖ is not finite.
+// gradients are off meanwhile and α's are zeroed before each call). w must equal `w_saved` (the
+// caller's copy) on entry and is restored from it exactly (where the official code computes
+// w⁻ + R·v). A zero v (a dead network) has no Hessian term: the result is zeros. Throws when ‖v‖
+// is not finite.
 Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, const Tensor& v,
-                             double step, const std::function<void()>& forward_backward);
+                             double step, const Tensor& w_saved,
+                             const std::function<void()>& forward_backward);
 
 class Architect {
  public:
@@ -70,16 +72,12 @@ class Architect {
   Architect(SearchNetwork& net, const Sgd& weight_optimizer, const ArchitectConfig& config);
 
   // Leaves the α gradient in the α store's grads (zeroed first) and returns the validation loss
-  // it came from (L_val(w, α), or L_val(w′, α) when unrolled). Batches: images [N, C, H, W] and
-  // i64 labels [N] on the network's device. w and the BN statistics of the w′ pass are restored.
-  double compute_gradient(const Tensor& train_images, const Tensor& train_labels,
+  // it came from (L_val(w, α), or L_val(w′, α) when unrolled) as a [1] tensor on the device, read
+  // when the caller wants it. Batches: images [N, C, H, W] and i64 labels [N] on the network's
+  // device. w and the BN statistics of the w′ pass are restored. First order synchronises nothing
+  // with the host (capturable, runtime/cuda_graph.h); second order reads ‖v‖ once.
+  Tensor compute_gradient(const Tensor& train_images, const Tensor& train_labels,
                           const Tensor& valid_images, const Tensor& valid_labels);
-  // compute_gradient, then the Adam step on α.
-  double step(const Tensor& train_images, const Tensor& train_labels, const Tensor& valid_images,
-              const Tensor& valid_labels);
-  // The first-order gradient without a host sync: ∇α L_val(w, α) into the α grads (zeroed first);
-  // returns L_val as a [1] tensor on the device (capturable, runtime/cuda_graph.h).
-  Tensor first_order_gradient(const Tensor& valid_images, const Tensor& valid_labels);
   // The Adam step on α from the gradient in the α store.
   void apply_gradient() { optimizer_->step(); }
 
@@ -87,8 +85,8 @@ class Architect {
   const ArchitectConfig& config() const { return config_; }
 
  private:
-  double first_order(const Tensor& valid_images, const Tensor& valid_labels);
-  double second_order(const Tensor& train_images, const Tensor& train_labels,
+  Tensor first_order(const Tensor& valid_images, const Tensor& valid_labels);
+  Tensor second_order(const Tensor& train_images, const Tensor& train_labels,
                       const Tensor& valid_images, const Tensor& valid_labels);
   // Forward + backward of the cross-entropy on one batch; returns the loss, still on the device.
   Tensor loss_and_backward(const Tensor& images, const Tensor& labels);

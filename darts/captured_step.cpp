@@ -31,7 +31,10 @@ void CapturedSearchStep::capture(const Tensor& train_images, const Tensor& train
   alpha_graph_ = std::make_unique<CudaGraph>(device);
   weight_graph_ = std::make_unique<CudaGraph>(device, alpha_graph_->pool());
   alpha_graph_->capture(
-      [&] { alpha_loss_ = architect_.first_order_gradient(valid_images_, valid_labels_); });
+      [&] {
+        alpha_loss_ = architect_.compute_gradient(train_images_, train_labels_, valid_images_,
+                                                  valid_labels_);
+      });
   weight_graph_->capture([&] { weight_pass_ = weight_pass(net_, train_images_, train_labels_); });
 }
 
@@ -55,9 +58,7 @@ SearchStepResult CapturedSearchStep::step(const Tensor& train_images, const Tens
   alpha_graph_->replay();
   architect_.apply_gradient();
   weight_graph_->replay();
-  StepLosses losses;
-  losses.alpha_loss = alpha_loss_;
-  return finish_weight_step(net_, weight_optimizer_, weight_pass_, losses, train_labels_,
+  return finish_weight_step(net_, weight_optimizer_, weight_pass_, alpha_loss_, train_labels_,
                             grad_clip_, where);
 }
 

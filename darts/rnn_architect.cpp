@@ -92,7 +92,7 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
 
   // 4. H·v at w (train state, the masks of step 1), R = 0.01 / ‖v‖.
   w.copy_from(w_saved);
-  const Tensor hvp = finite_difference_hvp(weights, alphas_, v, config_.hessian_step, [&] {
+  const Tensor hvp = finite_difference_hvp(weights, alphas_, v, config_.hessian_step, w_saved, [&] {
     model_.set_rng_offsets(train_masks);
     nll_and_backward(train);
   });

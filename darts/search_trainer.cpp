@@ -76,7 +76,7 @@ WeightPass weight_pass(SearchNetwork& net, const Tensor& train_images, const Ten
 }
 
 SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
-                                    const WeightPass& pass, const StepLosses& losses,
+                                    const WeightPass& pass, const Tensor& alpha_loss,
                                     const Tensor& train_labels, double grad_clip,
                                     const std::string& where) {
   Tensor grads = net.weight_store().grads();
@@ -84,10 +84,7 @@ SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
   weight_optimizer.step();
   // The step's one host sync: every value is read after all its work is queued. A non-finite
   // value stops the run before anything is checkpointed (the weights in memory are then spoilt).
-  if (losses.alpha_loss.defined())
-    check_finite(losses.alpha_loss.item(), "validation loss of the α step", where);
-  else
-    check_finite(losses.alpha_loss_value, "validation loss of the α step", where);
+  check_finite(alpha_loss.item(), "validation loss of the α step", where);
   SearchStepResult result;
   result.loss = pass.loss.item();
   check_finite(result.loss, "training loss", where);
@@ -100,17 +97,14 @@ SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weig
                              const Tensor& train_images, const Tensor& train_labels,
                              const Tensor& valid_images, const Tensor& valid_labels,
                              double grad_clip, const std::string& where) {
-  // 1. α step on the validation batch (§3.4/§3.5). Second order reads ‖v‖ on the host.
-  StepLosses losses;
-  if (architect.config().unrolled) {
-    losses.alpha_loss_value = architect.step(train_images, train_labels, valid_images, valid_labels);
-  } else {
-    losses.alpha_loss = architect.first_order_gradient(valid_images, valid_labels);
-    architect.apply_gradient();
-  }
+  // 1. α step on the validation batch (§3.4/§3.5).
+  const Tensor alpha_loss =
+      architect.compute_gradient(train_images, train_labels, valid_images, valid_labels);
+  architect.apply_gradient();
   // 2. Weight step with the updated α.
   const WeightPass pass = weight_pass(net, train_images, train_labels);
-  return finish_weight_step(net, weight_optimizer, pass, losses, train_labels, grad_clip, where);
+  return finish_weight_step(net, weight_optimizer, pass, alpha_loss, train_labels, grad_clip,
+                            where);
 }
 
 namespace {

@@ -94,15 +94,10 @@ struct WeightPass {
   Tensor loss, logits;
 };
 WeightPass weight_pass(SearchNetwork& net, const Tensor& train_images, const Tensor& train_labels);
-// The α step's loss: on the device (first order) or already read (second order).
-struct StepLosses {
-  Tensor alpha_loss;
-  double alpha_loss_value = 0;
-};
 // Clip (on the device), SGD step, then the step's one host sync: reads and checks the losses
 // and the gradient norm, counts correct predictions.
 SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
-                                    const WeightPass& pass, const StepLosses& losses,
+                                    const WeightPass& pass, const Tensor& alpha_loss,
                                     const Tensor& train_labels, double grad_clip,
                                     const std::string& where);
 

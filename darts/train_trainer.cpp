@@ -69,10 +69,6 @@ bool auxiliary_head_fits(int64_t image_height) {
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 std::vector<int64_t> all_indices(int64_t n) {
   std::vector<int64_t> v(static_cast<size_t>(n));
   std::iota(v.begin(), v.end(), 0);
@@ -183,9 +179,8 @@ class TrainRun {
   }
 
   std::vector<NamedTensor> checkpoint_tensors() const {
-    std::vector<NamedTensor> t;
-    for (const auto& [name, tensor] : weights_.named_tensors()) t.push_back({"model." + name, tensor});
-    for (const NamedTensor& n : with_prefix("w_optimizer.", sgd_->state_tensors())) t.push_back(n);
+    std::vector<NamedTensor> t = with_prefix("model.", named(weights_.named_tensors()));
+    append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
     return t;
   }
 
@@ -279,12 +274,15 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
       Variable loss = cross_entropy(out.logits, b->labels);
       if (out.aux_logits.defined())
         loss = add(loss, scale(cross_entropy(out.aux_logits, b->labels), config_.auxiliary_weight));
-      const double loss_value = loss.value().item();
-      check_finite(loss_value, "training loss", where);
       backward(loss);
       Tensor grads = weights_.grads();
-      check_finite(clip_grad_norm(grads, config_.grad_clip), "weights' gradient norm", where);
+      const Tensor norm = clip_grad_norm_async(grads, config_.grad_clip);
       sgd_->step();
+      // The step's one host sync, once all its work is queued; a non-finite value stops the run
+      // before anything is checkpointed.
+      const double loss_value = loss.value().item();
+      check_finite(loss_value, "training loss", where);
+      check_finite(norm.item(), "weights' gradient norm", where);
       meter.add(loss_value, count_correct(out.logits.value(), b->labels), b->labels.numel());
       ++global_step_;
       tracker.step(b->index, global_step_, meter, seconds_since(step_start));
