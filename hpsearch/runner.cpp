@@ -103,13 +103,7 @@ class Coordinator {
       if (e.kind == "worker_died") ++deaths_[e.trial];
     for (TrialRecord& t : trials_) {
       if (t.state != TrialState::Running) continue;
-      t.state = TrialState::Waiting;
-      t.intermediate.clear();
-      store_.transaction([&] {
-        store_.update_trial(t);
-        store_.clear_intermediate(t.number);
-        store_.add_event(t.number, "requeued", "was RUNNING when the previous run stopped; same parameters and seed");
-      });
+      requeue(t.number, "was RUNNING when the previous run stopped; same parameters and seed");
       say("trial " + std::to_string(t.number) + " was interrupted: re-queued");
     }
     RunSummary summary;
@@ -388,14 +382,7 @@ class Coordinator {
     const int deaths = ++deaths_[n];
     store_.add_event(n, "worker_died", "worker " + why + " on " + slot.device);
     if (deaths <= budget_.retries) {
-      TrialRecord& t = trials_[n];
-      t.state = TrialState::Waiting;
-      t.intermediate.clear();
-      store_.transaction([&] {
-        store_.update_trial(t);
-        store_.clear_intermediate(n);
-        store_.add_event(n, "requeued", "after its worker " + why);
-      });
+      requeue(n, "after its worker " + why);
       say("trial " + std::to_string(n) + ": worker " + why + "; re-queued");
     } else {
       finish(n, TrialState::Failed, NAN, Json::object(),
@@ -417,20 +404,25 @@ class Coordinator {
     }
   }
 
+  // Back to WAITING with its reports dropped: it runs again with the same parameters and seed.
+  void requeue(int64_t n, const std::string& why) {
+    TrialRecord& t = trials_[n];
+    t.state = TrialState::Waiting;
+    t.intermediate.clear();
+    store_.transaction([&] {
+      store_.update_trial(t);
+      store_.clear_intermediate(n);
+      store_.add_event(n, "requeued", why);
+    });
+  }
+
   void stop_all_for_wall_budget() {
     for (Slot& s : slots_) {
       if (s.trial < 0) continue;
       const int64_t n = s.trial;
       s.trial = -1;
       stop_worker(s, /*kill=*/true);
-      TrialRecord& t = trials_[n];
-      t.state = TrialState::Waiting;
-      t.intermediate.clear();
-      store_.transaction([&] {
-        store_.update_trial(t);
-        store_.clear_intermediate(n);
-        store_.add_event(n, "requeued", "stopped by the wall-clock budget; runs again on resume");
-      });
+      requeue(n, "stopped by the wall-clock budget; runs again on resume");
     }
     say("wall-clock budget reached: stopping");
   }
