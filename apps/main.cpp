@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   CLI::App app{"autonet: differentiable architecture search (DARTS) on our own CUDA runtime"};
   app.require_subcommand(1);
   app.set_version_flag("--version", AUTONET_VERSION);
+  app.fallthrough();  // --verbose after the subcommand too
   bool verbose = debug_from_environment();
   app.add_flag("--verbose", verbose,
                "errors also show where they were raised in the source (as AUTONET_DEBUG=1 does)");
