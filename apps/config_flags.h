@@ -113,8 +113,8 @@ class ConfigFlags {
     for (const auto& [key, value] : j.items()) {
       const darts::ConfigField<Config>* field = Config::table().find(key);
       AN_CHECK(!field || uses(*field))
-          << path << ": '" << key << "' is not a setting of " << cmd_->get_name() << " (only of "
-          << (field->scope == darts::Scope::search ? "a search" : "a training") << ")";
+          << path << ": '" << key << "' is not a setting of " << cmd_->get_name() << ": only "
+          << (field->scope == darts::Scope::search ? "a search" : "a training") << " uses it";
     }
     try {
       r.config = darts::config_from_json(j, cmd_->get_name(), r.config);

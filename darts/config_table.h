@@ -193,17 +193,13 @@ Config config_from_json(const nlohmann::json& j, const std::string& what, Config
   return base;
 }
 
-// Throws for the first field outside its bounds, naming it by name_of(field) ("--layers").
-template <class Config, class NameOf>
-void check_fields(const Config& c, NameOf name_of) {
-  for (const ConfigField<Config>& f : Config::table().fields()) {
-    const std::string problem = f.check(c);
-    AN_CHECK(problem.empty()) << name_of(f) << " " << problem;
-  }
-}
+// Throws for the first field outside its bounds, naming its flag ("--layers must be at least 3").
 template <class Config>
 void check_fields(const Config& c) {
-  check_fields(c, [](const ConfigField<Config>& f) { return f.flag(); });
+  for (const ConfigField<Config>& f : Config::table().fields()) {
+    const std::string problem = f.check(c);
+    AN_CHECK(problem.empty()) << f.flag() << " " << problem;
+  }
 }
 
 // The keys of the fields a hyperparameter study may search: numbers and bools of the run's
