@@ -228,7 +228,7 @@ TEST(RunCommands, ConfigFileValuesAreCheckedNamingFileAndKey) {
     expect_parts(run({"search", "--config", file.path(), "--print-config"}).error, expected);
   }
   const ConfigFile broken(R"({"epochs": 3,})");
-  expect_parts(run({"search", "--config", broken.path()}).error,
+  expect_parts(run({"search", "--config", broken.path(), "--print-config"}).error,
                {broken.path(), "not valid JSON", "line 1"});
 }
 
