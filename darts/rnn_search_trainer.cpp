@@ -20,6 +20,9 @@
 #include "darts/rnn_architect.h"
 #include "darts/rnn_model.h"
 #include "darts/run_folder.h"
+#include "run/common.h"
+#include "run/evaluation.h"
+#include "run/progress.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
 #include "runtime/error.h"
@@ -29,6 +32,18 @@ namespace autonet::darts {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using run::append;
+using run::check_finite;
+using run::check_finite_weights;
+using run::count_correct;
+using run::EvalResult;
+using run::Meter;
+using run::named;
+using run::ProgressLine;
+using run::resolve_device;
+using run::rounded;
+using run::seconds_since;
+using run::StepTracker;
 
 #define AN_RNN_CONFIG_FIELDS(X)                                                                 \
   X(dataset) X(data_dir) X(train_tokens) X(valid_tokens) X(emsize) X(nhid) X(dropout)          \

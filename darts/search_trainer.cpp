@@ -16,6 +16,9 @@
 #include "darts/cell_layout.h"
 #include "darts/report.h"
 #include "darts/run_folder.h"
+#include "run/common.h"
+#include "run/evaluation.h"
+#include "run/progress.h"
 #include "darts/search_model.h"
 #include "datasets/loader.h"
 #include "datasets/splits.h"
@@ -26,6 +29,18 @@ namespace autonet::darts {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using run::append;
+using run::check_finite;
+using run::check_finite_weights;
+using run::count_correct;
+using run::EvalResult;
+using run::Meter;
+using run::named;
+using run::ProgressLine;
+using run::resolve_device;
+using run::rounded;
+using run::seconds_since;
+using run::StepTracker;
 
 #define AN_SEARCH_CONFIG_FIELDS(X)                                                              \
   X(dataset) X(data_dir) X(subset) X(train_portion) X(cutout) X(cutout_length) X(channels)      \
@@ -327,7 +342,7 @@ SearchOutcome SearchRun::run(const RunOptions& options) {
     data::Loader eval_loader(train_set_, splits_.search_arch, eval_loader_,
                              static_cast<uint64_t>(epoch_));
     const EvalResult valid =
-        evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
+        run::evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
     net_.train();
     tracker.end_epoch(seconds_since(eval_start));
     check_finite(valid.loss, "validation loss", fmt::format("after epoch {}", epoch_ + 1));

@@ -17,6 +17,9 @@
 #include "darts/cell_layout.h"
 #include "darts/report.h"
 #include "darts/run_folder.h"
+#include "run/common.h"
+#include "run/evaluation.h"
+#include "run/progress.h"
 #include "datasets/loader.h"
 #include "datasets/splits.h"
 #include "kernels/reduce.h"
@@ -26,6 +29,18 @@ namespace autonet::darts {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using run::append;
+using run::check_finite;
+using run::check_finite_weights;
+using run::count_correct;
+using run::EvalResult;
+using run::Meter;
+using run::named;
+using run::ProgressLine;
+using run::resolve_device;
+using run::rounded;
+using run::seconds_since;
+using run::StepTracker;
 
 #define AN_TRAIN_CONFIG_FIELDS(X)                                                                \
   X(genotype) X(dataset) X(data_dir) X(subset) X(test_subset) X(valid_portion) X(cutout)          \
@@ -295,7 +310,7 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
     data::Loader eval_loader(images_.eval, images_.eval_indices, eval_loader_,
                              static_cast<uint64_t>(epoch_));
     const EvalResult eval =
-        evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
+        run::evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
     net_.train();
     tracker.end_epoch(seconds_since(eval_start));
     check_finite(eval.loss, images_.eval_set + " loss", fmt::format("after epoch {}", epoch_ + 1));
