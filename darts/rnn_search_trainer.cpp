@@ -43,7 +43,6 @@ using run::ProgressLine;
 using run::resolve_device;
 using run::rounded;
 using run::seconds_since;
-using run::StepTracker;
 
 #define AN_RNN_CONFIG_FIELDS(X)                                                                 \
   X(dataset) X(data_dir) X(train_tokens) X(valid_tokens) X(emsize) X(nhid) X(dropout)          \

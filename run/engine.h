@@ -109,6 +109,7 @@ class Engine {
   bool run();
 
   // For the task's hooks.
+  int64_t epochs() const { return task_.epochs(); }
   int64_t epoch() const { return epoch_; }  // epochs completed = the index of the running one
   int64_t global_step() const { return global_step_; }  // steps completed in the whole run
   void count_step() { ++global_step_; }
