@@ -38,6 +38,13 @@ void Engine::save_best() {
   save_checkpoint(best_path(), task_.state_tensors(), state);
 }
 
+json Engine::load_best() {
+  task_.before_load(best_path());
+  const json state = load_checkpoint(best_path(), task_.state_tensors());
+  task_.restore(state, Task::Restore::rollback);
+  return state;
+}
+
 void Engine::resume() {
   if (folder_.has_checkpoint()) task_.before_load(folder_.checkpoint_path());
   const json state = folder_.load_checkpoint(task_.state_tensors(), task_.kind());
@@ -55,10 +62,7 @@ void Engine::roll_back(const Diverged& diverged) {
   progress_.finish();
   fmt::print(stderr, "autonet: {}; rolling back to {}\n", diverged.message, best_path().string());
   // The log keeps its records: the epochs since the best checkpoint really ran.
-  task_.before_load(best_path());
-  const json state = load_checkpoint(best_path(), task_.state_tensors());
-  epoch_ = state.at("epoch").get<int64_t>();
-  task_.restore(state, Task::Restore::rollback);
+  epoch_ = load_best().at("epoch").get<int64_t>();
   folder_.append_log({{"kind", "rollback"}, {"epoch", epoch_}, {"reason", diverged.message}});
 }
 

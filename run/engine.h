@@ -118,6 +118,9 @@ class Engine {
   const RunOptions& options() const { return options_; }
   // Writes best.safetensors now, as the checkpoint of the running epoch once it ends.
   void save_best();
+  // Loads best.safetensors into the task (Restore::rollback) and returns its state; the engine's
+  // counters stay as they are.
+  nlohmann::json load_best();
   std::filesystem::path best_path() const { return folder_.path("best.safetensors"); }
 
  private:
