@@ -115,15 +115,6 @@ SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weig
 
 namespace {
 
-// Checks that the images fit the search network: two reductions halve H and W, and each
-// FactorizedReduce needs an even input.
-void check_image_size(const data::ImageSet& set, const std::string& dataset) {
-  AN_CHECK(set.height() % 4 == 0 && set.width() % 4 == 0)
-      << "the search network halves the image twice (FactorizedReduce needs even sizes), so "
-         "height and width must be multiples of 4; "
-      << dataset << " has " << set.height() << "×" << set.width() << " images";
-}
-
 // The search (§3) as a task of the run engine; built identically for a new and a resumed run.
 class SearchTask : public run::Task {
  public:
@@ -144,11 +135,7 @@ class SearchTask : public run::Task {
 
     weights_.to(device_);
     alphas_.to(device_);
-    SgdOptions sgd;
-    sgd.lr = config.learning_rate;
-    sgd.momentum = config.momentum;
-    sgd.weight_decay = config.weight_decay;
-    sgd_ = std::make_unique<Sgd>(weights_.weights(), weights_.grads(), sgd);
+    sgd_ = weight_sgd(weights_, config);
     ArchitectConfig arch;
     arch.unrolled = config.unrolled;
     arch.learning_rate = config.arch_learning_rate;
@@ -161,11 +148,7 @@ class SearchTask : public run::Task {
           std::make_unique<CapturedSearchStep>(net_, *architect_, *sgd_, config.grad_clip);
 
     // Both halves use the training transform (§3.1); the α stream gets its own order.
-    train_loader_.batch_size = config.batch_size;
-    train_loader_.transform = data::train_transform(data, config.cutout, config.cutout_length);
-    train_loader_.seed = static_cast<uint64_t>(config.seed);
-    train_loader_.workers = static_cast<int>(config.workers);
-    train_loader_.device = device_;
+    train_loader_ = train_loader_config(config, data, device_);
     valid_loader_ = train_loader_;
     valid_loader_.seed = static_cast<uint64_t>(config.seed) + 1;
     eval_loader_ = train_loader_;
@@ -335,11 +318,7 @@ class SearchTask : public run::Task {
 
   // Genotype files, cell drawings and report.html, rewritten after every epoch.
   void write_files(const RunFolder& folder) const {
-    const CnnGenotype g = net_.genotype();
-    folder.write_file("genotype.txt", to_text(g) + "\n");
-    folder.write_file("genotype.json", to_json(g).dump(2) + "\n");
-    for (const char* which : {"normal", "reduce"})
-      write_drawing(to_dot(g, which), folder.path(which).string());
+    write_genotype_files(folder, net_.genotype());
     write_report(folder, fmt::format("DARTS search — {}", folder.dir().filename().string()));
   }
 

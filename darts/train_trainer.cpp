@@ -127,27 +127,14 @@ class TrainTask : public run::Task {
         weights_(static_cast<uint64_t>(config.seed)),
         net_(network_config(config, data), genotype, weights_),
         schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
-    AN_CHECK(images_.train.height() % 4 == 0 && images_.train.width() % 4 == 0)
-        << "the network halves the image twice (FactorizedReduce needs even sizes), so height "
-           "and width must be multiples of 4; "
-        << data.name << " has " << images_.train.height() << "×" << images_.train.width()
-        << " images";
+    check_image_size(images_.train, data.name);
     AN_CHECK(!config.auxiliary || auxiliary_head_fits(images_.train.height()))
         << "--auxiliary: the head expects 8×8 maps at cell ⌊2L/3⌋ (32×32 images, as CIFAR-10); "
         << data.name << " has " << images_.train.height() << "×" << images_.train.width()
         << " images: pass --no-auxiliary";
     weights_.to(device_);
-    SgdOptions sgd;
-    sgd.lr = config.learning_rate;
-    sgd.momentum = config.momentum;
-    sgd.weight_decay = config.weight_decay;
-    sgd_ = std::make_unique<Sgd>(weights_.weights(), weights_.grads(), sgd);
-
-    train_loader_.batch_size = config.batch_size;
-    train_loader_.transform = data::train_transform(data, config.cutout, config.cutout_length);
-    train_loader_.seed = static_cast<uint64_t>(config.seed);
-    train_loader_.workers = static_cast<int>(config.workers);
-    train_loader_.device = device_;
+    sgd_ = weight_sgd(weights_, config);
+    train_loader_ = train_loader_config(config, data, device_);
     eval_loader_ = train_loader_;
     eval_loader_.shuffle = false;
     eval_loader_.transform = data::test_transform(data);
@@ -220,7 +207,7 @@ class TrainTask : public run::Task {
 
   void start(run::Engine& engine) override {
     epochs_.emplace(engine, steps_per_epoch(), config_.log_every);
-    if (engine.epoch() == 0) write_genotype_files(engine.folder());
+    if (engine.epoch() == 0) write_genotype_files(engine.folder(), genotype_);
   }
 
   run::EpochResult run_epoch(run::Engine& engine) override {
@@ -302,13 +289,6 @@ class TrainTask : public run::Task {
     check_finite(loss_value, "training loss", where);
     check_finite(norm.item(), "weights' gradient norm", where);
     return {loss_value, count_correct(out.logits.value(), b.labels)};
-  }
-
-  void write_genotype_files(const RunFolder& folder) const {
-    folder.write_file("genotype.txt", to_text(genotype_) + "\n");
-    folder.write_file("genotype.json", to_json(genotype_).dump(2) + "\n");
-    for (const char* which : {"normal", "reduce"})
-      write_drawing(to_dot(genotype_, which), folder.path(which).string());
   }
 
   void write_run_report(const RunFolder& folder) const {

@@ -1,4 +1,4 @@
-// Shared pieces of the DARTS image tasks: flag checks and data subsets.
+// Shared pieces of the DARTS image tasks: flag checks, image checks and subsets, genotype files.
 #include "darts/trainer_common.h"
 
 #include "runtime/error.h"
@@ -22,6 +22,20 @@ void check_sgd_flags(int64_t epochs, int64_t batch_size, double learning_rate,
 data::ImageSet first_images(const data::ImageSet& set, int64_t n) {
   if (n <= 0 || n >= set.size()) return set;
   return {set.images.slice(0, 0, n), set.labels.slice(0, 0, n)};
+}
+
+void check_image_size(const data::ImageSet& set, const std::string& dataset) {
+  AN_CHECK(set.height() % 4 == 0 && set.width() % 4 == 0)
+      << "the network halves the image twice (FactorizedReduce needs even sizes), so height and "
+         "width must be multiples of 4; "
+      << dataset << " has " << set.height() << "×" << set.width() << " images";
+}
+
+void write_genotype_files(const run::RunFolder& folder, const CnnGenotype& genotype) {
+  folder.write_file("genotype.txt", to_text(genotype) + "\n");
+  folder.write_file("genotype.json", to_json(genotype).dump(2) + "\n");
+  for (const char* which : {"normal", "reduce"})
+    write_drawing(to_dot(genotype, which), folder.path(which).string());
 }
 
 }  // namespace autonet::darts

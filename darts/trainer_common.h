@@ -1,11 +1,18 @@
 // Pieces the DARTS image tasks (search and training from scratch) share beyond the run layer
-// (run/): config JSON, the weight schedule's flag checks and data subsets.
+// (run/): config JSON, the weight schedule's flag checks, the weights' SGD, the training loader,
+// image checks and subsets, and the genotype files.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
+#include "autograd/optimizer.h"
+#include "autograd/parameters.h"
+#include "darts/genotype.h"
 #include "datasets/image_dataset.h"
+#include "datasets/loader.h"
 #include "run/engine.h"
 
 // to_json and from_json of a run config from its X-macro list of fields: each field under its
@@ -33,5 +40,34 @@ void check_sgd_flags(int64_t epochs, int64_t batch_size, double learning_rate,
                      double grad_clip);
 // The first `n` images of a set (n ≤ 0: all of it), sharing the pixels.
 data::ImageSet first_images(const data::ImageSet& set, int64_t n);
+// Throws unless height and width are multiples of 4: the networks halve the image twice and
+// each FactorizedReduce needs an even input.
+void check_image_size(const data::ImageSet& set, const std::string& dataset);
+
+// The weights' SGD of an image task, from the config's learning_rate, momentum and weight_decay.
+template <class Config>
+std::unique_ptr<Sgd> weight_sgd(ParameterStore& weights, const Config& c) {
+  SgdOptions sgd;
+  sgd.lr = c.learning_rate;
+  sgd.momentum = c.momentum;
+  sgd.weight_decay = c.weight_decay;
+  return std::make_unique<Sgd>(weights.weights(), weights.grads(), sgd);
+}
+
+// The training loader of an image task: the config's batch size, cutout, seed and workers.
+template <class Config>
+data::LoaderConfig train_loader_config(const Config& c, const data::ImageData& data,
+                                       Device device) {
+  data::LoaderConfig l;
+  l.batch_size = c.batch_size;
+  l.transform = data::train_transform(data, c.cutout, c.cutout_length);
+  l.seed = static_cast<uint64_t>(c.seed);
+  l.workers = static_cast<int>(c.workers);
+  l.device = device;
+  return l;
+}
+
+// genotype.txt, genotype.json and the two cells' drawings (normal/reduce .dot, .svg).
+void write_genotype_files(const run::RunFolder& folder, const CnnGenotype& genotype);
 
 }  // namespace autonet::darts
