@@ -33,6 +33,7 @@ json Engine::checkpoint_state(int64_t epochs_done) const {
 
 void Engine::save_best() {
   json state = checkpoint_state(epoch_ + 1);
+  // The sidecar keys RunFolder::save_checkpoint adds to checkpoint.safetensors.
   state["kind"] = task_.kind();
   state["log_bytes"] = folder_.log_bytes();
   save_checkpoint(best_path(), task_.state_tensors(), state);
