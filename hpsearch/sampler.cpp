@@ -99,7 +99,7 @@ GridSampler::GridSampler(Space space, int points) : space_(std::move(space)) {
                         ? static_cast<int>(std::min<double>(points, p.high - p.low + 1))
                         : points;
       for (int i = 0; i < n; ++i) {
-        const double x = p.from_unit(n == 1 ? 0.5 : static_cast<double>(i) / (n - 1));
+        const double x = p.at_fraction(n == 1 ? 0.5 : static_cast<double>(i) / (n - 1));
         if (axis.empty() || axis.back() != x) axis.push_back(x);  // log ints can collide
       }
     }
