@@ -55,7 +55,7 @@ class SyntheticWorkload : public TrialWorkload {
       if (config_.contains("nan") && config_["nan"].value("trial", int64_t{-1}) == ctx.number &&
           e >= config_["nan"].value("step", 1))
         value = NAN;
-      if (reporter.report(e, value, {{"accuracy", 1.0 / (1.0 + value)}})) break;
+      if (reporter.report(e, value, {{"accuracy", 1.0 / (1.0 + value)}}, epochs)) break;
     }
     return {value, {{"accuracy", 1.0 / (1.0 + value)}}};
   }
