@@ -132,13 +132,10 @@ RnnOutcome run_rnn_train(const RnnRunConfig& config, const data::TextCorpus& cor
 RnnOutcome resume_rnn_run(const fs::path& run_dir, const data::TextCorpus& corpus,
                           const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
-  const json stored = folder.config();
-  const std::string kind = stored.contains("run") ? stored["run"].value("kind", "") : "";
-  AN_CHECK(kind == "rnn-search" || kind == "rnn-train")
-      << run_dir.string() << " does not hold an RNN run (config.json run.kind is '" << kind << "')";
+  folder.expect_kind({"rnn-search", "rnn-train"});
   const RnnRunConfig config = config_from_json<RnnRunConfig>(run::stored_flags(folder), "rnn");
   const Device device = run::resume_device(options, config.device);
-  std::unique_ptr<RnnTask> task = kind == "rnn-search"
+  std::unique_ptr<RnnTask> task = folder.kind() == "rnn-search"
                                       ? make_rnn_search_task(config, corpus, device)
                                       : make_rnn_train_task(config, corpus, device);
   run::Engine engine(*task, folder, options);

@@ -169,7 +169,8 @@ class SearchTask : public run::Task {
 
   // What config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
-    return {{"device", device_.str()},
+    return {{"kind", kind()},
+            {"device", device_.str()},
             {"data", data.name},
             {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
             {"classes", data.num_classes},
@@ -360,6 +361,7 @@ SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& d
 SearchOutcome resume_search(const fs::path& run_dir, const data::ImageData& data,
                             const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
+  folder.expect_kind({"search"});
   const SearchRunConfig config =
       config_from_json<SearchRunConfig>(run::stored_flags(folder), "search");
   config.validate();

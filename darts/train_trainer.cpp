@@ -155,6 +155,7 @@ class TrainTask : public run::Task {
   // What config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
     return {
+        {"kind", kind()},
         {"device", device_.str()},
         {"data", data.name},
         {"genotype", to_text(genotype_)},
@@ -332,6 +333,7 @@ TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& d
 TrainOutcome resume_training(const fs::path& run_dir, const data::ImageData& data,
                              const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
+  folder.expect_kind({"train"});
   const json info = folder.config().value("run", json::object());
   const TrainRunConfig config =
       config_from_json<TrainRunConfig>(run::stored_flags(folder), "train");

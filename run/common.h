@@ -22,7 +22,7 @@ std::vector<std::vector<double>> rounded(const std::vector<std::vector<double>>&
                                          int digits = 6);
 
 // Throws, naming what and where, when a loss (or gradient norm) is NaN or infinite: the caller
-// then stops before its next checkpoint, so the last good checkpoint stays as it is.
+// then stops before its next checkpoint, so the checkpoints already written stay as they are.
 void check_finite(double value, const std::string& what, const std::string& where);
 // Throws when a flat weight buffer holds a NaN or an infinity (checked before every checkpoint).
 void check_finite_weights(const Tensor& flat_weights, const std::string& where);

@@ -47,7 +47,8 @@ json Engine::load_best() {
 }
 
 void Engine::resume() {
-  if (folder_.has_checkpoint()) task_.before_load(folder_.checkpoint_path());
+  folder_.check_resumable();  // before the task reads the checkpoint's state
+  task_.before_load(folder_.checkpoint_path());
   const json state = folder_.load_checkpoint(task_.state_tensors(), task_.kind());
   epoch_ = state.at("epoch").get<int64_t>();
   global_step_ = state.at("global_step").get<int64_t>();

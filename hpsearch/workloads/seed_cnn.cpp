@@ -180,7 +180,8 @@ class SeedCnnWorkload : public TrialWorkload {
       const run::EvalResult v = run::evaluate([&](const Variable& x) { return model(x); }, valid);
       val_loss = v.loss;
       accuracy = v.accuracy;
-      if (reporter.report(epoch, val_loss, {{"accuracy", accuracy}, {"train_loss", train_loss}})) break;
+      if (reporter.report(epoch, val_loss, {{"accuracy", accuracy}, {"train_loss", train_loss}}, epochs))
+        break;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return {val_loss,
