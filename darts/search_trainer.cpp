@@ -1,4 +1,4 @@
-// The DARTS search loop (reference darts.md §3.3, §3.6) over a run folder.
+// The DARTS search (reference darts.md §3.3, §3.6) as a task of the run engine.
 #include "darts/search_trainer.h"
 
 #include <fmt/core.h>

@@ -1,4 +1,4 @@
-// Training a genotype from scratch (reference darts.md §5) over a run folder.
+// Training a genotype from scratch (reference darts.md §5) as a task of the run engine.
 #include "darts/train_trainer.h"
 
 #include <fmt/core.h>
