@@ -20,7 +20,7 @@ void run(const RnnCommand& c, bool search) {
   darts::RunOptions options = c.run.options();
   darts::RnnOutcome out;
   if (!c.run.resume_dir.empty()) {
-    const nlohmann::json stored = c.resume(options);
+    const nlohmann::json stored = c.resume(options, {"rnn-search", "rnn-train"});
     if (print_config(c.run, stored)) return;
     const data::TextCorpus corpus = data::open_text_corpus(
         stored.value("dataset", ""), stored.value("data_dir", std::string()));

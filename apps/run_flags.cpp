@@ -60,7 +60,8 @@ darts::RunOptions RunFlags::options() const {
   return options;
 }
 
-nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& given) {
+nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& given,
+                           const std::vector<std::string>& kinds) {
   for (const std::string& name : given)
     AN_CHECK(name == "--device")
         << name << " cannot be combined with --resume: a resumed run keeps the config stored in "
@@ -68,7 +69,9 @@ nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& 
   AN_CHECK(run.config_file.empty() && run.out.empty())
       << (run.out.empty() ? "--config" : "--out")
       << " cannot be combined with --resume: a resumed run keeps its folder and stored config";
-  nlohmann::json stored = darts::RunFolder::open(run.resume_dir).config();
+  const darts::RunFolder folder = darts::RunFolder::open(run.resume_dir);
+  folder.expect_kind(kinds);  // before the data set a folder of another kind would name
+  nlohmann::json stored = folder.config();
   stored.erase("run");
   if (!run.print_config) {
     fmt::print("resuming {}\n", run.resume_dir);

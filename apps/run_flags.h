@@ -30,9 +30,11 @@ struct RunFlags {
 };
 void add_run_flags(CLI::App* cmd, RunFlags& flags);
 
-// --resume: refuses --config, --out and the config flags `given` other than --device, and
-// returns the run's stored config (config.json without its "run" record).
-nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& given);
+// --resume: refuses --config, --out and the config flags `given` other than --device, and a
+// folder of another kind than `kinds`; returns the run's stored config (config.json without its
+// "run" record).
+nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& given,
+                           const std::vector<std::string>& kinds);
 
 // A run command: its run flags and its config's flags.
 template <class Config>
@@ -44,8 +46,8 @@ struct RunCommand {
   }
   // --resume's stored config; options.device is the --device given with it ("" keeps the
   // stored one).
-  nlohmann::json resume(darts::RunOptions& options) const {
-    const nlohmann::json stored = open_resume(run, config.given());
+  nlohmann::json resume(darts::RunOptions& options, const std::vector<std::string>& kinds) const {
+    const nlohmann::json stored = open_resume(run, config.given(), kinds);
     options.device = config.text("device");
     return stored;
   }

@@ -24,7 +24,7 @@ void add_search_command(CLI::App& app) {
     darts::RunOptions options = c->run.options();
     darts::SearchOutcome out;
     if (!c->run.resume_dir.empty()) {
-      const nlohmann::json stored = c->resume(options);
+      const nlohmann::json stored = c->resume(options, {"search"});
       if (print_config(c->run, stored)) return;
       const data::ImageData images = data::open_image_dataset(
           stored.value("dataset", ""), stored.value("data_dir", std::string()));

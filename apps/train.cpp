@@ -25,7 +25,7 @@ void add_train_command(CLI::App& app) {
     darts::RunOptions options = c->run.options();
     darts::TrainOutcome out;
     if (!c->run.resume_dir.empty()) {
-      const nlohmann::json stored = c->resume(options);
+      const nlohmann::json stored = c->resume(options, {"train"});
       if (print_config(c->run, stored)) return;
       const data::ImageData images = data::open_image_dataset(
           stored.value("dataset", ""), stored.value("data_dir", std::string()));
