@@ -92,7 +92,7 @@ struct ConfigField {
   std::string group;  // the heading of the flag in --help
 };
 
-// A config's fields, in groups (the headings of --help).
+// A config's fields, in groups: the headings of --help (groups of one name show as one).
 template <class Config>
 class ConfigTable {
  public:

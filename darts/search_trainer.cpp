@@ -37,16 +37,10 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
   using C = SearchRunConfig;
   using F = ConfigField<C>;
   static const ConfigTable<C> table({
+      {"Data", image_data_fields<C>()},
       {"Data",
-       {F{"dataset", &C::dataset, "data set: fashion-mnist (embedded), mnist, cifar10, cifar100"},
-        F{"data_dir", &C::data_dir,
-          "folder of the data set files (empty: the data set's default folder)"},
-        F{"subset", &C::subset, "use only the first N training images (0: all), for quick runs",
-          non_negative()},
-        F{"train_portion", &C::train_portion,
-          "share of the training images that train the weights; the rest train α", open(0, 1)},
-        F{"cutout", &C::cutout, "cutout augmentation"},
-        F{"cutout_length", &C::cutout_length, "cutout side"}}},
+       {F{"train_portion", &C::train_portion,
+          "share of the training images that train the weights; the rest train α", open(0, 1)}}},
       {"Network",
        {F{"channels", &C::channels, "C: channels of the first cells", positive()},
         F{"layers", &C::layers, "L: cells",

@@ -23,7 +23,18 @@ namespace autonet::darts {
 using RunOptions = run::RunOptions;
 
 // The fields both image configs (search, training) share, for their tables
-// (darts/config_table.h): the weights' SGD schedule, and how the run is carried out.
+// (darts/config_table.h): the data, the weights' SGD schedule, and how the run is carried out.
+template <class C>
+std::vector<ConfigField<C>> image_data_fields() {
+  using F = ConfigField<C>;
+  return {F{"dataset", &C::dataset, "data set: fashion-mnist (embedded), mnist, cifar10, cifar100"},
+          F{"data_dir", &C::data_dir,
+            "folder of the data set files (empty: the data set's default folder)"},
+          F{"subset", &C::subset, "use only the first N training images (0: all), for quick runs",
+            non_negative()},
+          F{"cutout", &C::cutout, "cutout augmentation"},
+          F{"cutout_length", &C::cutout_length, "cutout side"}};
+}
 template <class C>
 std::vector<ConfigField<C>> sgd_fields(const std::string& batch_size_help) {
   using F = ConfigField<C>;
