@@ -5,7 +5,7 @@
 #include <random>
 #include <sstream>
 
-#include "autograd/atomic_file.h"
+#include "report/atomic_file.h"
 
 namespace autonet {
 
@@ -76,7 +76,7 @@ std::filesystem::path checkpoint_sidecar_path(const std::filesystem::path& path)
 void save_checkpoint(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                      const nlohmann::json& state) {
   const std::string id = random_checkpoint_id();
-  AtomicFile tensor_file(path);
+  report::AtomicFile tensor_file(path);
   write_safetensors(tensor_file, tensors, {{"format", kFormat}, {"checkpoint_id", id}});
 
   const nlohmann::json sidecar = {{"format", kFormat},
@@ -86,7 +86,7 @@ void save_checkpoint(const std::filesystem::path& path, const std::vector<NamedT
                                   {"tensors_bytes", tensor_file.bytes_written()},
                                   {"state", state}};
   const std::string text = sidecar.dump(2) + "\n";
-  AtomicFile sidecar_file(checkpoint_sidecar_path(path));
+  report::AtomicFile sidecar_file(checkpoint_sidecar_path(path));
   sidecar_file.write(text.data(), text.size());
 
   // Both complete on disk before either replaces the previous checkpoint.
