@@ -10,13 +10,10 @@
 #include "hpsearch/workloads/darts_search.h"
 #include "runtime/error.h"
 #include "test_util.h"
+#include "tests/optional_data.h"
 
 namespace autonet::hpsearch {
 namespace {
-
-bool have_fashion_mnist() {
-  return std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz");
-}
 
 // A search small enough for a test: 64 images (32 train w, 32 train α), C = 4, 3 cells.
 Json tiny_workload() {
@@ -25,7 +22,7 @@ Json tiny_workload() {
 }
 
 TEST(DartsSearchWorkload, TinyStudyRecordsEveryEpochAndTheSupernetsValidationLoss) {
-  if (!have_fashion_mnist()) GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
+  AN_SKIP_WITHOUT_FASHION_MNIST();
   testing::ScratchDir dir;
   Json config = Json::parse(R"({
     "name": "darts-smoke", "seed": 5, "objective": "valid_loss",
@@ -64,7 +61,7 @@ TEST(DartsSearchWorkload, TinyStudyRecordsEveryEpochAndTheSupernetsValidationLos
 }
 
 TEST(DartsSearchWorkload, DerivedObjectiveScoresTheTrainedGenotypeOnHeldOutImages) {
-  if (!have_fashion_mnist()) GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
+  AN_SKIP_WITHOUT_FASHION_MNIST();
   testing::ScratchDir dir;
   Json config = Json::parse(R"({
     "name": "darts-derived", "seed": 3, "objective": "derived_valid_error",
