@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <fstream>
 #include <memory>
 
 #include "apps/commands.h"
@@ -15,6 +14,7 @@
 #include "hpsearch/worker.h"
 #include "hpsearch/workload.h"
 #include "hpsearch/workloads/training_workloads.h"
+#include "report/atomic_file.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -23,10 +23,7 @@ namespace {
 
 struct RunFlags {
   std::string study;
-  std::string device = "cpu";
-  int workers = 1;
-  int per_device = 1;
-  double gpu_mem_gib = 0;
+  hpsearch::SlotRequest slots;  // its defaults are the flags' defaults
   int64_t trials = 0;
   double wall_s = 0, trial_s = 0;
   bool quiet = false;
@@ -34,11 +31,11 @@ struct RunFlags {
 
 void add_run_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("study", f.study, "study file (.db)")->required();
-  cmd->add_option("--workers", f.workers, "worker processes (cpu), or a cap on GPU workers")
-      ->capture_default_str();
-  cmd->add_option("--device", f.device, "cpu, cuda (every GPU) or cuda:0,1")->capture_default_str();
-  cmd->add_option("--per-device", f.per_device, "trials at once per GPU")->capture_default_str();
-  cmd->add_option("--gpu-mem-gib", f.gpu_mem_gib,
+  cmd->add_option("--workers", f.slots.workers,
+                  "worker processes (cpu; default 1), or a cap on GPU workers (default: none)");
+  cmd->add_option("--device", f.slots.device, "cpu, cuda (every GPU) or cuda:0,1")->capture_default_str();
+  cmd->add_option("--per-device", f.slots.per_device, "trials at once per GPU")->capture_default_str();
+  cmd->add_option("--gpu-mem-gib", f.slots.memory_gib,
                   "memory budget per trial: as many trials per GPU as fit (overrides --per-device)");
   cmd->add_option("--trials", f.trials, "trial budget (overrides the study's; 0 = keep)");
   cmd->add_option("--wall-s", f.wall_s, "wall-clock budget of this run in seconds (0 = the study's)");
@@ -49,7 +46,7 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
 void run(const RunFlags& f) {
   hpsearch::RunOptions o;
   o.worker_command = {hpsearch::self_executable(), "hpsearch", "worker"};
-  o.slots = hpsearch::plan_slots(f.device, f.workers, f.per_device, f.gpu_mem_gib);
+  o.slots = hpsearch::plan_slots(f.slots);
   if (f.trials > 0) o.max_trials = f.trials;
   if (f.wall_s > 0) o.wall_s = f.wall_s;
   if (f.trial_s > 0) o.trial_s = f.trial_s;
@@ -61,12 +58,6 @@ void run(const RunFlags& f) {
              s.complete, s.pruned, s.failed, s.waiting);
   const hpsearch::StudySnapshot snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(f.study, true));
   fmt::print("{}", hpsearch::status_text(snap));
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  AN_CHECK(out) << "cannot write " << path;
-  out << text;
 }
 
 }  // namespace
@@ -134,10 +125,10 @@ void add_hpsearch_command(CLI::App& app) {
   exp->callback([exp_study, csv, json] {
     AN_CHECK(!csv->empty() || !json->empty()) << "export: give --csv FILE and/or --json FILE";
     const auto snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*exp_study, true));
-    if (!csv->empty()) *csv == "-" ? fmt::print("{}", hpsearch::export_csv(snap)) : write_file(*csv, hpsearch::export_csv(snap));
+    if (!csv->empty()) *csv == "-" ? fmt::print("{}", hpsearch::export_csv(snap)) : report::write_file_atomically(*csv, hpsearch::export_csv(snap));
     if (!json->empty()) {
       const std::string text = hpsearch::export_json(snap).dump(2) + "\n";
-      *json == "-" ? fmt::print("{}", text) : write_file(*json, text);
+      *json == "-" ? fmt::print("{}", text) : report::write_file_atomically(*json, text);
     }
   });
 
@@ -147,7 +138,7 @@ void add_hpsearch_command(CLI::App& app) {
   plot->add_option("study", *plot_study, "study file")->required();
   plot->add_option("--out", *out, "HTML file")->capture_default_str();
   plot->callback([plot_study, out] {
-    write_file(*out, hpsearch::html_report(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*plot_study, true))));
+    report::write_file_atomically(*out, hpsearch::html_report(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*plot_study, true))));
     fmt::print("wrote {}\n", *out);
   });
 

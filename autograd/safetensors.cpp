@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "autograd/atomic_file.h"
+#include "report/atomic_file.h"
 
 namespace autonet {
 
@@ -185,7 +185,7 @@ std::string safetensors_dtype_name(DType dtype) {
   AN_THROW() << "unknown dtype " << static_cast<int>(dtype);
 }
 
-void write_safetensors(AtomicFile& file, const std::vector<NamedTensor>& tensors,
+void write_safetensors(report::AtomicFile& file, const std::vector<NamedTensor>& tensors,
                        const SafetensorsMetadata& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;
@@ -218,7 +218,7 @@ void write_safetensors(AtomicFile& file, const std::vector<NamedTensor>& tensors
 
 void save_safetensors(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                       const SafetensorsMetadata& metadata) {
-  AtomicFile file(path);
+  report::AtomicFile file(path);
   write_safetensors(file, tensors, metadata);
   file.commit();
 }
@@ -238,7 +238,8 @@ SafetensorsMetadata read_safetensors_metadata(const std::filesystem::path& path)
 }
 
 SafetensorsMetadata load_safetensors_into(const std::filesystem::path& path,
-                                          const std::vector<NamedTensor>& destinations) {
+                                          const std::vector<NamedTensor>& destinations,
+                                          const TensorCheck& check) {
   std::ifstream in(path, std::ios::binary);
   const Header header = read_header(in, path);
   std::map<std::string, const Entry*> by_name;
@@ -271,7 +272,10 @@ SafetensorsMetadata load_safetensors_into(const std::filesystem::path& path,
   // Read everything before touching any destination: a failure leaves them as they were.
   std::vector<Tensor> host;
   host.reserve(destinations.size());
-  for (const auto& nt : destinations) host.push_back(read_entry(in, path, header, *by_name[nt.name]));
+  for (const auto& nt : destinations) {
+    host.push_back(read_entry(in, path, header, *by_name[nt.name]));
+    if (check) check(nt.name, host.back());
+  }
   for (size_t i = 0; i < destinations.size(); ++i) {
     Tensor dst = destinations[i].tensor;
     if (dst.numel() > 0) dst.copy_from(host[i]);
