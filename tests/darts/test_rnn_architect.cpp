@@ -229,8 +229,8 @@ void expect_reference_gradient(const SecondOrderCase& r, double factor) {
 }
 
 // g is clipped (c < 1) and v is not: the reference's gradient is then exactly the derivative of
-// the unrolled loss with the clip factor held fixed. (‖v‖ is 0.78–0.95 of ‖g‖ for these segments, so a
-// clip of 0.95·‖g‖ leaves v alone.)
+// the unrolled loss with the clip factor held fixed. (‖v‖ is 0.78–0.95 of ‖g‖ for these
+// segments, so a clip of 0.95·‖g‖ leaves v alone.)
 TEST(RnnArchitect, SecondOrderMatchesFiniteDifferencesOfTheUnrolledLoss) {
   const SecondOrderCase r = second_order_case(0.95);
   ASSERT_LT(r.c, 0.96);
