@@ -149,9 +149,9 @@ TEST(StudyStore, UpgradesAVersionOneStudy) {
     StudyStore s = StudyStore::create(path, Json{{"name", "old"}});
     TrialRecord t;
     s.insert_trial(t);
-    s.add_intermediate(0, {1, 0.5});
-    s.exec("CREATE TABLE i1 AS SELECT trial, step, value, at FROM intermediate; DROP TABLE intermediate;"
-           "ALTER TABLE i1 RENAME TO intermediate");
+    s.exec("DROP TABLE intermediate; CREATE TABLE intermediate (trial INTEGER NOT NULL, "
+           "step INTEGER NOT NULL, value REAL, at REAL NOT NULL, PRIMARY KEY (trial, step));"
+           "INSERT INTO intermediate VALUES (0, 1, 0.5, 0)");  // version 1's table
     s.set_meta("schema_version", "1");
   }
   EXPECT_EQ(StudyStore::open(path, true).trials()[0].intermediate.at(0).value, 0.5);
