@@ -57,16 +57,6 @@ bool wait_for_report(const std::string& path, int64_t number) {
   return false;
 }
 
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Runner, RunsAStudyToItsTrialBudgetAndRecordsEverything) {
   ScratchDir dir;
   const std::string path = create_study(dir.file("s.db"), synthetic_config({}, 6));
@@ -273,11 +263,11 @@ TEST(Runner, OneCoordinatorPerStudyFileWhateverItsPath) {
   const pid_t first = start_coordinator(path);
   ASSERT_TRUE(wait_for_report(path, 0));
   for (const std::string& other : {path, dir.file("link.db"), dir.file("hard.db"), dir.file("sub/../s.db")}) {
-    EXPECT_NE(error_of([&] { run_study(other, worker_options()); }).find("is being run by another process"),
+    EXPECT_NE(testing::error_of([&] { run_study(other, worker_options()); }).find("is being run by another process"),
               std::string::npos)
         << other;
   }
-  EXPECT_NE(error_of([&] { StudyStore::create(dir.file("link.db"), config, /*overwrite=*/true); })
+  EXPECT_NE(testing::error_of([&] { StudyStore::create(dir.file("link.db"), config, /*overwrite=*/true); })
                 .find("is being run by another process"),
             std::string::npos);
   int status = 0;

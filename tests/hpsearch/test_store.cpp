@@ -14,11 +14,9 @@
 #include "test_util.h"
 
 namespace autonet::hpsearch {
-namespace {
 
-TEST(StudyStore, KeepsConfigTrialsReportsSamplerStateAndEvents) {
-  testing::ScratchDir dir;
-  const std::string path = dir.file("s.db");
+// Writes a study with every kind of record and reads it back (read-only): both engines.
+void testing::expect_round_trip(const std::string& path) {
   {
     StudyStore s = StudyStore::create(path, Json{{"name", "x"}});
     TrialRecord t;
@@ -61,6 +59,13 @@ TEST(StudyStore, KeepsConfigTrialsReportsSamplerStateAndEvents) {
   ASSERT_EQ(s.events().size(), 1u);
   EXPECT_EQ(s.events()[0].kind, "worker_died");
   EXPECT_EQ(s.trial(0)->intermediate.size(), 2u);
+}
+
+namespace {
+
+TEST(StudyStore, KeepsConfigTrialsReportsSamplerStateAndEvents) {
+  testing::ScratchDir dir;
+  testing::expect_round_trip(dir.file("s.db"));
 }
 
 TEST(StudyStore, RefusesToOverwriteAndRejectsForeignFiles) {
