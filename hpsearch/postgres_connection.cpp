@@ -1,7 +1,9 @@
 #include "hpsearch/postgres_connection.h"
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "runtime/error.h"
@@ -42,9 +44,13 @@ std::string numbered(const std::string& sql) {
   return out;
 }
 
+class PostgresConnection;
+bool retry_after_reconnect(PostgresConnection& connection);
+
 class PostgresQuery : public SqlQuery {
  public:
-  PostgresQuery(PGconn* conn, const std::string& sql) : conn_(conn), sql_(numbered(sql)) {}
+  PostgresQuery(PostgresConnection& owner, PGconn* conn, const std::string& sql)
+      : owner_(owner), conn_(conn), sql_(numbered(sql)) {}
   ~PostgresQuery() override { PQclear(result_); }
   SqlQuery& bind(int i, int64_t v) override { return set(i, std::to_string(v)); }
   SqlQuery& bind(int i, double v) override {
@@ -64,6 +70,11 @@ class PostgresQuery : public SqlQuery {
       for (size_t i = 0; i < params_.size(); ++i) values[i] = null_[i] ? nullptr : params_[i].c_str();
       result_ = PQexecParams(conn_, sql_.c_str(), static_cast<int>(values.size()), nullptr,
                              values.data(), nullptr, nullptr, 0);
+      if (failed() && retry_after_reconnect(owner_)) {
+        PQclear(result_);
+        result_ = PQexecParams(conn_, sql_.c_str(), static_cast<int>(values.size()), nullptr,
+                               values.data(), nullptr, nullptr, 0);
+      }
       const ExecStatusType status = PQresultStatus(result_);
       AN_CHECK(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
           << "postgresql: " << PQresultErrorMessage(result_) << " in: " << sql_.substr(0, 80);
@@ -80,6 +91,10 @@ class PostgresQuery : public SqlQuery {
   int64_t changes() const override { return changes_; }
 
  private:
+  bool failed() const {
+    const ExecStatusType status = PQresultStatus(result_);
+    return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;
+  }
   void grow(int i) {
     AN_CHECK(i >= 1) << "postgresql: parameter positions start at 1";
     if (params_.size() < static_cast<size_t>(i)) {
@@ -93,6 +108,7 @@ class PostgresQuery : public SqlQuery {
     null_[static_cast<size_t>(i - 1)] = false;
     return *this;
   }
+  PostgresConnection& owner_;
   PGconn* conn_;
   std::string sql_;
   std::vector<std::string> params_;
@@ -119,20 +135,53 @@ class PostgresConnection : public SqlConnection {
   ~PostgresConnection() override { PQfinish(conn_); }
 
   std::unique_ptr<SqlQuery> prepare(const std::string& sql) override {
-    return std::make_unique<PostgresQuery>(conn_, sql);
+    return std::make_unique<PostgresQuery>(*this, conn_, sql);
   }
   void exec(const std::string& sql) override {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    const ExecStatusType status = PQresultStatus(r);
-    const std::string msg = PQresultErrorMessage(r);
-    PQclear(r);
-    AN_CHECK(status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
-        << "postgresql: " << msg << " in: " << sql.substr(0, 80);
+    for (int attempt = 0;; ++attempt) {
+      PGresult* r = PQexec(conn_, sql.c_str());
+      const ExecStatusType status = PQresultStatus(r);
+      const std::string msg = PQresultErrorMessage(r);
+      PQclear(r);
+      if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return;
+      if (attempt == 0 && !in_transaction_ && reconnect()) continue;
+      AN_THROW() << "postgresql: " << msg << " in: " << sql.substr(0, 80);
+    }
   }
-  void begin() override { exec("BEGIN"); }
+  void begin() override {
+    exec("BEGIN");
+    in_transaction_ = true;
+  }
+  void commit() override {
+    in_transaction_ = false;
+    exec("COMMIT");
+  }
+  void rollback() override {
+    in_transaction_ = false;
+    PQclear(PQexec(conn_, "ROLLBACK"));
+  }
+  // A server restart ends the session: wait for the server (up to a minute), then take the
+  // run lock again when this connection held it.
+  bool reconnect() override {
+    if (PQstatus(conn_) == CONNECTION_OK) return false;
+    in_transaction_ = false;
+    for (int i = 0; i < 240 && PQstatus(conn_) != CONNECTION_OK; ++i) {
+      PQreset(conn_);
+      if (PQstatus(conn_) != CONNECTION_OK) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    AN_CHECK(PQstatus(conn_) == CONNECTION_OK)
+        << "lost the study server " << shown(url_) << " and could not reconnect: " << PQerrorMessage(conn_);
+    exec("SET client_min_messages = warning");
+    if (locked_) {
+      locked_ = false;
+      lock_for_run();
+    }
+    return true;
+  }
+  bool in_transaction() const { return in_transaction_; }
   std::string autoincrement_key() const override { return "BIGSERIAL PRIMARY KEY"; }
   bool has_table(const std::string& name) override {
-    PostgresQuery q(conn_, "SELECT COUNT(*) FROM information_schema.tables "
+    PostgresQuery q(*this, conn_, "SELECT COUNT(*) FROM information_schema.tables "
                            "WHERE table_schema = current_schema() AND table_name = ?");
     q.bind(1, name);
     q.step();
@@ -140,7 +189,7 @@ class PostgresConnection : public SqlConnection {
   }
   void lock_for_run() override {
     if (locked_) return;
-    PostgresQuery q(conn_, std::string("SELECT pg_try_advisory_lock(") + kRunLockKey + ")");
+    PostgresQuery q(*this, conn_, std::string("SELECT pg_try_advisory_lock(") + kRunLockKey + ")");
     q.step();
     AN_CHECK(q.text_at(0) == "t") << "study '" << shown(url_) << "' is being run by another process";
     locked_ = true;
@@ -153,7 +202,13 @@ class PostgresConnection : public SqlConnection {
   std::string url_;
   PGconn* conn_ = nullptr;
   bool locked_ = false;
+  bool in_transaction_ = false;
 };
+
+// A statement outside a transaction that failed on a lost connection runs again once.
+bool retry_after_reconnect(PostgresConnection& connection) {
+  return !connection.in_transaction() && connection.reconnect();
+}
 
 }  // namespace
 

@@ -34,7 +34,12 @@ class SqlConnection {
   virtual ~SqlConnection() = default;
   virtual std::unique_ptr<SqlQuery> prepare(const std::string& sql) = 0;
   virtual void exec(const std::string& sql) = 0;  // statements without results, ';'-separated
-  virtual void begin() = 0;                       // a write transaction
+  virtual void begin() = 0;  // a write transaction
+  virtual void commit() = 0;
+  virtual void rollback() = 0;  // never throws
+  // A server engine whose connection broke connects again (waiting for a restarting server) and
+  // re-takes its run lock; true when it did. Statements outside a transaction retry by themselves.
+  virtual bool reconnect() { return false; }
   // The engine's spelling of an autoincrementing 64-bit primary key column.
   virtual std::string autoincrement_key() const = 0;
   // Whether a table exists.

@@ -94,6 +94,8 @@ class SqliteConnection : public SqlConnection {
     }
   }
   void begin() override { exec("BEGIN IMMEDIATE"); }
+  void commit() override { exec("COMMIT"); }
+  void rollback() override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
   std::string autoincrement_key() const override { return "INTEGER PRIMARY KEY AUTOINCREMENT"; }
   bool has_table(const std::string& name) override {
     SqliteQuery q(db_, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");

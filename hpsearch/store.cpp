@@ -123,6 +123,9 @@ StudyStore::~StudyStore() = default;
 void StudyStore::lock_for_run() { db_->lock_for_run(); }
 void StudyStore::exec(const std::string& sql) { db_->exec(sql); }
 void StudyStore::begin() { db_->begin(); }
+void StudyStore::commit() { db_->commit(); }
+void StudyStore::rollback() { db_->rollback(); }
+bool StudyStore::reconnected() { return db_->reconnect(); }
 
 Json StudyStore::config() const {
   const auto text = meta("config");

@@ -64,22 +64,31 @@ class StudyStore {
   std::vector<Event> events() const;
 
   // Runs `body` inside one transaction (committed when it returns, rolled back if it throws).
+  // When the server connection was lost on the way (a restart), the body runs once more on the
+  // new connection: it must only write (the store's writes are idempotent).
   template <class F>
   void transaction(F&& body) {
-    begin();
-    try {
-      body();
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
+    for (int attempt = 0;; ++attempt) {
+      begin();
+      try {
+        body();
+        commit();
+        return;
+      } catch (...) {
+        if (attempt == 0 && reconnected()) continue;
+        rollback();
+        throw;
+      }
     }
-    exec("COMMIT");
   }
   void exec(const std::string& sql);
 
  private:
   StudyStore(const std::string& path, std::unique_ptr<SqlConnection> db);
   void begin();
+  void commit();
+  void rollback();
+  bool reconnected();
   std::string metrics_column() const;
   std::string path_;
   std::unique_ptr<SqlConnection> db_;

@@ -2,6 +2,9 @@
 // same records as the SQLite file, the same study results, one coordinator per study, clear
 // errors for what is not a study.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
 
 #include "hpsearch/postgres_connection.h"
 #include "hpsearch/sql.h"
@@ -69,6 +72,29 @@ TEST(PostgresStore, OneCoordinatorPerStudyAndNoReplacingItUnderIt) {
   EXPECT_NE(testing::error_of([&] { StudyStore::create(db.url(), config); }).find("exists"), std::string::npos);
   StudyStore::create(db.url(), config, /*overwrite=*/true);
   EXPECT_EQ(StudyStore::open(db.url(), true).trial_count(), 0);
+}
+
+// The server restarts while a trial runs: the coordinator reconnects (and re-takes its run
+// lock), and the study finishes with nothing lost or run twice.
+TEST(PostgresStore, AStudySurvivesAServerRestart) {
+  SKIP_WITHOUT_SERVER();
+  const char* restart = std::getenv("AUTONET_TEST_POSTGRES_RESTART");
+  if (!restart) GTEST_SKIP() << "no restart command for the server (AUTONET_TEST_POSTGRES_RESTART)";
+  ScratchDatabase db;
+  testing::create_study(db.url(), testing::synthetic_config({{"sleep_ms", 80}, {"epochs", 3}}, 5));
+  const pid_t coordinator = testing::start_coordinator(db.url());
+  ASSERT_TRUE(testing::wait_for_report(db.url(), 1));
+  ASSERT_EQ(std::system(restart), 0);
+  int status = 0;
+  ::waitpid(coordinator, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "coordinator status " << status;
+  const auto trials = StudyStore::open(db.url(), true).trials();
+  ASSERT_EQ(trials.size(), 5u);
+  for (const TrialRecord& t : trials) {
+    EXPECT_EQ(t.state, TrialState::Complete) << t.number;
+    EXPECT_EQ(t.attempts, 1) << t.number;
+    EXPECT_EQ(t.intermediate.size(), 3u) << t.number;
+  }
 }
 
 TEST(PostgresStore, ClearErrorsForWhatIsNotAStudy) {

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 
 #include "hpsearch/postgres_connection.h"
 #include "hpsearch/sql.h"
@@ -24,6 +26,28 @@ std::string database_url(const std::string& server, const std::string& name) {
 }
 
 }  // namespace
+
+pid_t start_coordinator(const std::string& path) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string exe = self_executable();
+    ::execl(exe.c_str(), exe.c_str(), "--hpsearch-run", path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool wait_for_report(const std::string& path, int64_t number) {
+  for (int i = 0; i < 1000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    try {
+      const auto t = StudyStore::open(path, true).trial(number);
+      if (t && t->state == TrialState::Running && !t->intermediate.empty()) return true;
+    } catch (const Error&) {  // the file may be mid-creation
+    }
+  }
+  return false;
+}
 
 std::string error_of(const std::function<void()>& body) {
   try {

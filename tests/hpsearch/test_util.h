@@ -72,7 +72,11 @@ class ScratchDatabase {
  private:
   std::string name_, url_;
 };
-std::string error_of(const std::function<void()>& body);  // the Error's message, or "(no error)"
+std::string error_of(const std::function<void()>& body);
+// A coordinator in a child process (this binary in --hpsearch-run mode, one worker).
+pid_t start_coordinator(const std::string& path);
+// Waits (up to 5 s) until trial `number` is RUNNING and has reported an epoch.
+bool wait_for_report(const std::string& path, int64_t number);  // the Error's message, or "(no error)"
 inline constexpr const char* kNoServer =
     "no PostgreSQL server given (AUTONET_TEST_POSTGRES; scripts/with-postgres starts one)";
 
