@@ -51,10 +51,9 @@ class RunLock {
                  << "); wait for it to end, or stop it, then try again";
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) != 0 ||
-        ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-      // The lock holds without the pid; a refused process then names no pid.
-    }
+    const bool recorded = ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) ==
+                                                          static_cast<ssize_t>(pid.size());
+    (void)recorded;  // the lock holds without it; a refused process then names no pid
   }
   ~RunLock() { ::close(fd_); }
   RunLock(const RunLock&) = delete;
