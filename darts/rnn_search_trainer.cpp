@@ -550,7 +550,7 @@ RnnOutcome start(const RnnRunConfig& config, const data::TextCorpus& corpus, con
   config.validate(search);
   RnnRun run(config, corpus, resolve_device(config.device), search);
   run.folder_ = RunFolder::create(dir, resolved_config(config, run.run_info()));
-  return run.run(options);
+  return run.folder_->first_session([&] { return run.run(options); });
 }
 
 }  // namespace

@@ -400,7 +400,7 @@ SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& d
   // Build (and so check) everything before the folder is created.
   SearchRun run(config, data, device);
   run.folder_ = RunFolder::create(run_dir, resolved_config(config, run.run_info(data)));
-  return run.run(options);
+  return run.folder_->first_session([&] { return run.run(options); });
 }
 
 SearchOutcome resume_search(const fs::path& run_dir, const data::ImageData& data,

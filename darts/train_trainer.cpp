@@ -361,7 +361,7 @@ TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& d
   json resolved = config;
   resolved["run"] = run.run_info(data);
   run.folder_ = RunFolder::create(run_dir, resolved);
-  return run.run(options);
+  return run.folder_->first_session([&] { return run.run(options); });
 }
 
 TrainOutcome resume_training(const fs::path& run_dir, const data::ImageData& data,
