@@ -49,10 +49,10 @@ class RunFolder {
   // Throws unless the folder holds a checkpoint; the message says why, as far as the folder's
   // files tell, and how to start the run again.
   void check_resumable() const;
-  // Runs the first session of a new run: an error that ends it before its first checkpoint
-  // gains how to start the run again, since --resume cannot continue it.
+  // Runs a session of the run: an error that ends it with no checkpoint in the folder gains how
+  // to start the run again, since --resume cannot continue it.
   template <class Session>
-  auto first_session(Session&& session) const {
+  auto with_restart_hint(Session&& session) const {
     try {
       return session();
     } catch (const Error& e) {
