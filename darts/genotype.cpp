@@ -302,10 +302,9 @@ void validate(const RnnGenotype& g) {
 namespace {
 // A JSON integer that fits an int (nlohmann's get<int> would wrap 2^32 + 1 to 1).
 int json_int(const nlohmann::json& v, const char* key) {
-  const bool fits = v.is_number_unsigned()
-                        ? v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
-                        : v.is_number_integer() && v.get<int64_t>() >= INT_MIN &&
-                              v.get<int64_t>() <= INT_MAX;
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
+                                           : v.is_number_integer() && v.get<int64_t>() >= INT_MIN &&
+                                                 v.get<int64_t>() <= INT_MAX;
   AN_CHECK(fits) << "genotype JSON: '" << key << "' holds " << v.dump()
                  << ", not an integer between " << INT_MIN << " and " << INT_MAX;
   return v.get<int>();

@@ -42,8 +42,8 @@ class RunLock {
       char pid[32] = {};
       const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
       ::close(fd_);
-      AN_CHECK(error == EWOULDBLOCK) << "cannot lock " << path.string() << ": "
-                                     << std::strerror(error);
+      AN_CHECK(error == EWOULDBLOCK)
+          << "cannot lock " << path.string() << ": " << std::strerror(error);
       std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
       holder.erase(std::remove(holder.begin(), holder.end(), '\n'), holder.end());
       AN_THROW() << "run folder " << dir.string() << " is in use by another autonet process (pid "
@@ -92,7 +92,8 @@ RunFolder RunFolder::open(const fs::path& dir) {
 }
 
 std::string RunFolder::kind() const {
-  const nlohmann::json info = config_.is_object() ? config_.value("run", nlohmann::json()) : nlohmann::json();
+  const nlohmann::json info =
+      config_.is_object() ? config_.value("run", nlohmann::json()) : nlohmann::json();
   if (info.is_object() && info.contains("kind") && info["kind"].is_string())
     return info["kind"].get<std::string>();
   // Image runs of builds that did not record the kind: their keys tell them apart.
@@ -110,7 +111,9 @@ void RunFolder::expect_kind(const std::vector<std::string>& kinds) const {
              << k << " --resume " << dir_.string() << "`";
 }
 
-bool RunFolder::has_checkpoint() const { return fs::exists(checkpoint_path()); }
+bool RunFolder::has_checkpoint() const {
+  return fs::exists(checkpoint_path());
+}
 
 std::string RunFolder::why_no_checkpoint() const {
   const std::string name = checkpoint_path().filename().string();
@@ -118,9 +121,11 @@ std::string RunFolder::why_no_checkpoint() const {
     return name + " was deleted (its version-1 sidecar " + name + ".json is still there)";
   // The epoch record is logged just before its checkpoint is written.
   int64_t epochs = 0;
-  for (const nlohmann::json& r : read_log()) epochs += r.is_object() && r.value("kind", "") == "epoch";
+  for (const nlohmann::json& r : read_log())
+    epochs += r.is_object() && r.value("kind", "") == "epoch";
   if (epochs == 0) return "the run ended before its first epoch finished";
-  if (epochs == 1) return "the run ended while writing its first checkpoint, or " + name + " was deleted";
+  if (epochs == 1)
+    return "the run ended while writing its first checkpoint, or " + name + " was deleted";
   return name + " was deleted or moved (log.jsonl records " + std::to_string(epochs) +
          " finished epochs)";
 }
@@ -131,8 +136,9 @@ std::string RunFolder::how_to_start_again() const {
 }
 
 void RunFolder::check_resumable() const {
-  AN_CHECK(has_checkpoint()) << dir_.string() << " holds no checkpoint to resume: "
-                             << why_no_checkpoint() << "; " << how_to_start_again();
+  AN_CHECK(has_checkpoint()) << dir_.string()
+                             << " holds no checkpoint to resume: " << why_no_checkpoint() << "; "
+                             << how_to_start_again();
 }
 
 void RunFolder::append_log(const nlohmann::json& record) const {

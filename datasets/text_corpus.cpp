@@ -34,14 +34,22 @@ size_t utf8_sequence_length(const std::string& text, size_t i) {
   if (b < 0x80) return 1;
   size_t n = 0;
   unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
-  if (b >= 0xC2 && b <= 0xDF) n = 2;
-  else if (b == 0xE0) n = 3, low = 0xA0;
-  else if (b == 0xED) n = 3, high = 0x9F;
-  else if (b >= 0xE1 && b <= 0xEF) n = 3;
-  else if (b == 0xF0) n = 4, low = 0x90;
-  else if (b == 0xF4) n = 4, high = 0x8F;
-  else if (b >= 0xF1 && b <= 0xF3) n = 4;
-  else return 0;
+  if (b >= 0xC2 && b <= 0xDF)
+    n = 2;
+  else if (b == 0xE0)
+    n = 3, low = 0xA0;
+  else if (b == 0xED)
+    n = 3, high = 0x9F;
+  else if (b >= 0xE1 && b <= 0xEF)
+    n = 3;
+  else if (b == 0xF0)
+    n = 4, low = 0x90;
+  else if (b == 0xF4)
+    n = 4, high = 0x8F;
+  else if (b >= 0xF1 && b <= 0xF3)
+    n = 4;
+  else
+    return 0;
   if (i + n > text.size() || byte(i + 1) < low || byte(i + 1) > high) return 0;
   for (size_t k = 2; k < n; ++k)
     if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
@@ -53,12 +61,13 @@ size_t utf8_sequence_length(const std::string& text, size_t i) {
 void check_text(const std::string& text, const std::string& source) {
   size_t line = 1, line_start = 0;
   for (size_t i = 0; i < text.size();) {
-    AN_CHECK(text[i] != '\0') << source << ":" << line << ": a NUL byte (byte " << i - line_start + 1
-                              << " of the line): this is not a text file";
+    AN_CHECK(text[i] != '\0') << source << ":" << line << ": a NUL byte (byte "
+                              << i - line_start + 1 << " of the line): this is not a text file";
     const size_t n = utf8_sequence_length(text, i);
     AN_CHECK(n > 0) << source << ":" << line << ": invalid UTF-8 (byte 0x" << std::hex
                     << static_cast<int>(static_cast<unsigned char>(text[i])) << std::dec
-                    << ", byte " << i - line_start + 1 << " of the line): this is not a UTF-8 text file";
+                    << ", byte " << i - line_start + 1
+                    << " of the line): this is not a UTF-8 text file";
     if (text[i] == '\n') ++line, line_start = i + 1;
     i += n;
   }
