@@ -17,9 +17,6 @@
 namespace autonet::cuda {
 namespace {
 
-// 16 MiB of float32 per workspace: every DARTS conv of this family (stem, 1×1s) fits one chunk,
-// and a chunk's GEMM stays at least 2^22 / (C·R·S) columns wide, plenty to fill the GPU.
-constexpr int64_t kWorkspaceElements = int64_t(1) << 22;
 constexpr int kBlock = 256;
 
 // col[row, oh·Wo + ow] of one sample x [C, H, W], row = (c·R + r)·S + s.
@@ -113,13 +110,6 @@ __global__ void channel_sum_accumulate_kernel(const T* dy, int64_t batch, int64_
   if (threadIdx.x == 0) dbias[k] += static_cast<T>(total);
 }
 
-// Samples per chunk: as many as keep the largest workspace ([max(C·R·S, K), B·Ho·Wo]) in budget.
-int64_t chunk_samples(const Conv2dGeometry& g) {
-  const int64_t per_sample = std::max(g.rows(), g.K) * g.pixels();
-  return std::clamp<int64_t>(kWorkspaceElements / std::max<int64_t>(per_sample, 1), 1,
-                             std::max<int64_t>(g.N, 1));
-}
-
 // The first rows·cols elements of a flat workspace, as a [rows, cols] matrix.
 Tensor matrix_in(const Tensor& workspace, int64_t rows, int64_t cols) {
   return workspace.slice(0, 0, rows * cols).view({rows, cols});
@@ -145,7 +135,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   if (y.numel() == 0) return;
   cudaStream_t s = stream(x.device());
-  const int64_t chunk = chunk_samples(g);
+  const int64_t chunk = conv2d_chunk_samples(g);
   dispatch_float(x.dtype(), "conv2d_forward", [&]<class scalar_t>() {
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
     Tensor col_ws = Tensor::empty({g.rows() * chunk * g.pixels()}, x.dtype(), x.device());
@@ -169,7 +159,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
                      Tensor& dbias, const Conv2dParams& p) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   cudaStream_t s = stream(x.device());
-  const int64_t chunk = chunk_samples(g);
+  const int64_t chunk = conv2d_chunk_samples(g);
   dispatch_float(x.dtype(), "conv2d_backward", [&]<class scalar_t>() {
     if (dbias.defined() && g.K > 0) {
       channel_sum_accumulate_kernel<<<static_cast<unsigned>(g.K), kBlock, 0, s>>>(
