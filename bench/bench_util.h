@@ -3,10 +3,15 @@
 #pragma once
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "runtime/allocator.h"
+#include "runtime/op_profile.h"
 #include "runtime/profiling.h"
 #include "runtime/tensor.h"
 
@@ -56,15 +61,75 @@ inline void run_timed(benchmark::State& state, Device device, const std::functio
     state.counters["peak_MiB"] = cuda_memory_stats(device.index).peak_bytes / 1048576.0;
 }
 
+// --profile_table (the step benchmarks' own flag): print each row's step profile per op.
+inline bool& print_profile_table() {
+  static bool on = false;
+  return on;
+}
+
+// The step profile (runtime/op_profile.h) of one step as the row's counters: launches, MB_moved
+// (bytes read + written), GFLOP, and host↔device transfers (GPU rows). Exact on any build: a CPU
+// row counts what the CUDA twins launch.
+inline void report_step_profile(benchmark::State& state, const std::string& title,
+                                const OpProfile& profile) {
+  const OpTotals total = profile.total();
+  state.counters["launches"] = static_cast<double>(total.cost.launches);
+  state.counters["MB_moved"] = total.cost.bytes() / 1e6;
+  state.counters["GFLOP"] = total.cost.flops / 1e9;
+  if (profile.transfers() > 0) state.counters["transfers"] = static_cast<double>(profile.transfers());
+  if (!print_profile_table()) return;
+  auto ops = profile.by_op();
+  std::vector<std::pair<std::string, OpTotals>> rows(ops.begin(), ops.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second.cost.launches > b.second.cost.launches;
+  });
+  std::printf("\nstep profile: %s\n%-28s %8s %9s %10s %9s\n", title.c_str(), "op", "calls",
+              "launches", "MB moved", "GFLOP");
+  for (const auto& [op, t] : rows)
+    std::printf("%-28s %8lld %9lld %10.1f %9.3f\n", op.c_str(), static_cast<long long>(t.calls),
+                static_cast<long long>(t.cost.launches), t.cost.bytes() / 1e6, t.cost.flops / 1e9);
+  std::printf("%-28s %8lld %9lld %10.1f %9.3f\n\n", "total", static_cast<long long>(total.calls),
+              static_cast<long long>(total.cost.launches), total.cost.bytes() / 1e6,
+              total.cost.flops / 1e9);
+}
+
+// main() of the step benchmarks: Google Benchmark's, plus --profile_table.
+inline int step_benchmark_main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--profile_table") == 0)
+      print_profile_table() = true;
+    else
+      args.push_back(argv[i]);
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
+
 // Times one end-to-end training step per iteration (after `warmups` steps) with the device's own
 // clock; reports `rate_name` = items_per_step per second (images/s, tokens/s) and the device's
 // peak memory over the timed steps (the host allocator's on the CPU) plus `extra_bytes()`, memory
 // the allocator's peak cannot see (a CUDA graph's pool: replays allocate nothing).
-inline void run_steps(benchmark::State& state, Device device, const std::function<void()>& step,
-                      const char* rate_name, double items_per_step, int warmups = 1,
+inline void run_steps(benchmark::State& state, const std::string& title, Device device,
+                      const std::function<void()>& step, const char* rate_name,
+                      double items_per_step, int warmups = 1,
                       const std::function<size_t()>& extra_bytes = nullptr) {
-  // Warm-up: first-touch allocations, BLAS/cuBLAS state, optimizer buffers' first use.
-  for (int i = 0; i < warmups; ++i) step();
+  // Warm-up: first-touch allocations, BLAS/cuBLAS state, optimizer buffers' first use. The first
+  // (always eager) step is profiled; a graph replay would call no kernel entry.
+  OpProfile profile;
+  for (int i = 0; i < warmups; ++i) {
+    if (i > 0) {
+      step();
+      continue;
+    }
+    OpProfileScope scope(profile);
+    step();
+  }
+  report_step_profile(state, title, profile);
   synchronize(device);
   if (device.is_cuda())
     cuda_reset_peak(device.index);
