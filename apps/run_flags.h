@@ -93,7 +93,7 @@ struct ImageResume {
   std::string device;  // "" keeps the stored device
 };
 ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string>& given,
-                              const std::string& device);
+                              const std::string& device, const std::string& kind);
 // When a run stopped before its last epoch, says how to continue it and returns true.
 bool report_unfinished(bool finished, int64_t epochs_done, const std::string& command,
                        const std::filesystem::path& dir);

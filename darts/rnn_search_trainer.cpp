@@ -261,8 +261,6 @@ class RnnRun {
   // kind is read first: after the ASGD switch the checkpoint holds ASGD's average.
   // A rollback (restore_counters false) keeps the dropout and BPTT streams where they are.
   void load(const fs::path& path, bool restore_counters) {
-    AN_CHECK(fs::exists(path)) << path.string() << " does not exist: the run stopped before its "
-                               << "first epoch ended; start it again";
     const json peek = read_checkpoint(path).state;
     AN_CHECK(peek.value("kind", "") == (search_ ? "rnn-search" : "rnn-train"))
         << path.string() << " is not a checkpoint of an " << (search_ ? "rnn-search" : "rnn-train")
@@ -570,10 +568,10 @@ RnnOutcome run_rnn_train(const RnnRunConfig& config, const data::TextCorpus& cor
 RnnOutcome resume_rnn_run(const fs::path& run_dir, const data::TextCorpus& corpus,
                           const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
+  folder.expect_kind({"rnn-search", "rnn-train"});
+  folder.check_resumable();
+  const std::string kind = folder.kind();
   json stored = folder.config();
-  const std::string kind = stored.contains("run") ? stored["run"].value("kind", "") : "";
-  AN_CHECK(kind == "rnn-search" || kind == "rnn-train")
-      << run_dir.string() << " does not hold an RNN run (config.json run.kind is '" << kind << "')";
   stored.erase("run");
   const RnnRunConfig config = config_from_json<RnnRunConfig>(stored, "rnn");
   const Device device = resolve_device(options.device.empty() ? config.device : options.device);

@@ -180,7 +180,8 @@ class SearchRun {
 
   // What a run folder's config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
-    return {{"device", device_.str()},
+    return {{"kind", "search"},
+            {"device", device_.str()},
             {"data", data.name},
             {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
             {"classes", data.num_classes},
@@ -405,6 +406,7 @@ SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& d
 SearchOutcome resume_search(const fs::path& run_dir, const data::ImageData& data,
                             const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
+  folder.expect_kind({"search"});
   json stored = folder.config();
   stored.erase("run");
   const SearchRunConfig config = config_from_json<SearchRunConfig>(stored, "search");

@@ -160,6 +160,7 @@ class TrainRun {
 
   json run_info(const data::ImageData& data) const {
     return {
+        {"kind", "train"},
         {"device", device_.str()},
         {"data", data.name},
         {"genotype", to_text(genotype_)},
@@ -366,6 +367,7 @@ TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& d
 TrainOutcome resume_training(const fs::path& run_dir, const data::ImageData& data,
                              const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
+  folder.expect_kind({"train"});
   json stored = folder.config();
   const json info = stored.value("run", json::object());
   stored.erase("run");

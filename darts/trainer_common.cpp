@@ -173,13 +173,13 @@ void check_sgd_flags(int64_t epochs, int64_t batch_size, double learning_rate,
 
 void check_finite(double value, const std::string& what, const std::string& where) {
   AN_CHECK(std::isfinite(value)) << "the " << what << " became " << value << " " << where
-                                 << "; stopping (the last good checkpoint is kept as it was)";
+                                 << "; stopping without writing a checkpoint (those already written are kept as they were)";
 }
 
 void check_finite_weights(const Tensor& flat_weights, const std::string& where) {
   const double norm = global_norm({flat_weights});
   AN_CHECK(std::isfinite(norm)) << "the weights hold a NaN or an infinity " << where
-                                << "; stopping without writing a checkpoint (the last good checkpoint is kept as it was)";
+                                << "; stopping without writing a checkpoint (those already written are kept as they were)";
 }
 
 EvalResult evaluate(const std::function<Variable(const Variable&)>& forward, data::Loader& loader) {

@@ -113,7 +113,7 @@ class StepTracker {
 };
 
 // Throws, naming what and where, when a loss (or gradient norm) is NaN or infinite: the caller
-// then stops before its next checkpoint, so the last good checkpoint stays as it is.
+// then stops before its next checkpoint, so the checkpoints already written stay as they are.
 void check_finite(double value, const std::string& what, const std::string& where);
 // The weight schedule's flags both image trainers share (--epochs … --grad-clip), each refused
 // with its flag's name.

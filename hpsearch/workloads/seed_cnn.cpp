@@ -177,7 +177,8 @@ class SeedCnnWorkload : public TrialWorkload {
       images += n;
       train_loss = sum / static_cast<double>(n);
       evaluate(model, valid_loader, &val_loss, &accuracy);
-      if (reporter.report(epoch, val_loss, {{"accuracy", accuracy}, {"train_loss", train_loss}})) break;
+      if (reporter.report(epoch, val_loss, {{"accuracy", accuracy}, {"train_loss", train_loss}}, epochs))
+        break;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return {val_loss,
