@@ -51,11 +51,18 @@ Shape check_operands(const Tensor& x, const Tensor& w, const Conv2dParams& p, co
       << ", weight " << w.describe() << ")";
   return y;
 }
-// The CUDA twin per chunk of samples (cuda/conv2d.cu): forward, the col matrix (im2col, or x
-// moved channel-major for a 1×1), the GEMM, and the output moved back to NCHW (+ bias).
-OpCost conv2d_forward_cost(const Tensor& x, const Tensor& bias, const Tensor& y,
+// The CUDA twin (cuda/conv2d.cu): a pointwise conv is one strided batched GEMM on NCHW (+ a bias
+// kernel); any other, per chunk of samples, im2col, the GEMM, and the output moved back to NCHW
+// (+ bias).
+OpCost conv2d_forward_cost(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                            const Conv2dGeometry& g) {
   if (y.numel() == 0) return {};
+  const int64_t flops = 2 * g.K * g.rows() * g.N * g.pixels();
+  if (g.pointwise()) {
+    OpCost cost = launch(bytes_of(x, w), bytes_of(y), flops);
+    if (bias.defined()) cost += launch(bytes_of(bias, y), bytes_of(y), y.numel());
+    return cost;
+  }
   const int64_t esize = static_cast<int64_t>(dtype_size(x.dtype()));
   const int64_t chunk = conv2d_chunk_samples(g);
   OpCost cost;
@@ -69,14 +76,22 @@ OpCost conv2d_forward_cost(const Tensor& x, const Tensor& bias, const Tensor& y,
   return cost;
 }
 
-// Backward: the bias sum, then per chunk dy moved channel-major, col and the dw GEMM, the dcol
-// GEMM and dcol moved (col2im) into dx.
-OpCost conv2d_backward_cost(const Tensor& x, const Tensor& dy, const Tensor& dx, const Tensor& dw,
-                            const Tensor& dbias, const Conv2dGeometry& g) {
+// Backward: the bias sum; pointwise, the dx GEMM and the dw GEMM into per-sample partials [N, K, C]
+// then their sum; otherwise per chunk dy moved channel-major, col and the dw GEMM, the dcol GEMM
+// and dcol moved (col2im) into dx.
+OpCost conv2d_backward_cost(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                            const Tensor& dw, const Tensor& dbias, const Conv2dGeometry& g) {
   OpCost cost;
   if (dbias.defined() && g.K > 0) cost += launch(bytes_of(dy), bytes_of(dbias), dy.numel());
   if ((!dx.defined() && !dw.defined()) || dy.numel() == 0) return cost;
   const int64_t esize = static_cast<int64_t>(dtype_size(x.dtype()));
+  if (g.pointwise()) {
+    const int64_t flops = 2 * g.K * g.C * g.N * g.pixels(), partial = g.N * bytes_of(w);
+    if (dx.defined()) cost += launch(bytes_of(dy, w), bytes_of(dx), flops);
+    if (dw.defined())
+      cost += launch(bytes_of(dy, x), partial, flops) + launch(partial + bytes_of(dw), bytes_of(dw));
+    return cost;
+  }
   const int64_t chunk = conv2d_chunk_samples(g), weights = g.K * g.rows() * esize;
   for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
     const int64_t batch = std::min(chunk, g.N - n0), width = batch * g.pixels();
@@ -123,7 +138,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   AN_CHECK(!overlaps(y, x) && !overlaps(y, w) && !overlaps(y, bias))
       << "conv2d_forward: y " << y.describe() << " overlaps an input";
   count_op("conv2d_forward", [&] {
-    return conv2d_forward_cost(x, bias, y, conv2d_geometry(x.shape(), w.shape(), p));
+    return conv2d_forward_cost(x, w, bias, y, conv2d_geometry(x.shape(), w.shape(), p));
   });
   AN_ON_DEVICE(x.device(), cpu::conv2d_forward(x, w, bias, y, p),
                cuda::conv2d_forward(x, w, bias, y, p));
@@ -142,7 +157,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
     AN_CHECK(!overlaps(*g, x) && !overlaps(*g, w) && !overlaps(*g, dy))
         << "conv2d_backward: gradient " << g->describe() << " overlaps an input";
   count_op("conv2d_backward", [&] {
-    return conv2d_backward_cost(x, dy, dx, dw, dbias, conv2d_geometry(x.shape(), w.shape(), p));
+    return conv2d_backward_cost(x, w, dy, dx, dw, dbias,
+                                conv2d_geometry(x.shape(), w.shape(), p));
   });
   AN_ON_DEVICE(x.device(), cpu::conv2d_backward(x, w, dy, dx, dw, dbias, p),
                cuda::conv2d_backward(x, w, dy, dx, dw, dbias, p));

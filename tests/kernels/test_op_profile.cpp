@@ -67,7 +67,7 @@ TEST(OpProfile, MaxPoolBackwardFindsItsArgmaxInASecondLaunch) {
   EXPECT_EQ(profile.by_op().at("pool2d_forward").cost.flops, 9 * n);
 }
 
-TEST(OpProfile, PointwiseConvIsLayoutGemmLayout) {
+TEST(OpProfile, PointwiseConvIsOneBatchedGemm) {
   const Tensor x = filled({4, 6, 5, 5}), w = filled({8, 6, 1, 1});
   Tensor y = filled({4, 8, 5, 5}), dx = filled(x.shape()), dw = filled(w.shape());
   OpProfile profile;
@@ -78,10 +78,21 @@ TEST(OpProfile, PointwiseConvIsLayoutGemmLayout) {
     conv2d_backward(x, w, y, dx, dw, no_bias, {});
   }
   const auto ops = profile.by_op();
-  EXPECT_EQ(ops.at("conv2d_forward").cost.launches, 3);   // to channel-major, GEMM, back
+  EXPECT_EQ(ops.at("conv2d_forward").cost.launches, 1);   // one strided batched GEMM on NCHW
   EXPECT_EQ(ops.at("conv2d_forward").cost.flops, 2 * 8 * 6 * 4 * 25);
-  EXPECT_EQ(ops.at("conv2d_backward").cost.launches, 5);  // dy moved, col + dw GEMM, dcol + move
+  EXPECT_EQ(ops.at("conv2d_forward").cost.bytes(), 4 * (x.numel() + w.numel() + y.numel()));
+  EXPECT_EQ(ops.at("conv2d_backward").cost.launches, 3);  // dx GEMM, dw partials GEMM, their sum
   EXPECT_EQ(ops.at("conv2d_backward").cost.flops, 2 * 2 * 8 * 6 * 4 * 25);
+  // A strided 1×1 (FactorizedReduce) goes through im2col: col, GEMM, back to NCHW.
+  Conv2dParams stride2;
+  stride2.stride_h = stride2.stride_w = 2;
+  Tensor half = filled({4, 8, 3, 3});
+  profile.clear();
+  {
+    OpProfileScope scope(profile);
+    conv2d_forward(x, w, Tensor(), half, stride2);
+  }
+  EXPECT_EQ(profile.by_op().at("conv2d_forward").cost.launches, 3);
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {
