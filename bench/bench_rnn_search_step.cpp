@@ -48,7 +48,8 @@ void BM_RnnSearchStep(benchmark::State& state) {
   if (!pick_device(state, state.range(0), &device)) return;
   const bool unrolled = state.range(1) == 2;
   const RnnStepShape& shape = kShapes[state.range(2)];
-  state.SetLabel(std::string(shape.name) + (unrolled ? " second order" : " first order"));
+  const std::string title = std::string(shape.name) + (unrolled ? " second order" : " first order");
+  state.SetLabel(title);
 
   ParameterStore weights(3), alphas(4);
   darts::RnnConfig config;  // train_search.py's dropouts
@@ -75,7 +76,8 @@ void BM_RnnSearchStep(benchmark::State& state) {
     valid.hidden = a.hidden_valid;
     train.hidden = w.hidden;
   };
-  run_steps(state, device, step, "tokens/s", static_cast<double>(shape.bptt * shape.batch));
+  run_steps(state, title, device, step, "tokens/s",
+            static_cast<double>(shape.bptt * shape.batch));
 }
 
 // CPU: the small config only (the reference one takes minutes per step on 2 cores).
@@ -98,3 +100,5 @@ BENCHMARK(BM_RnnSearchStep)
 
 }  // namespace
 }  // namespace autonet::bench
+
+int main(int argc, char** argv) { return autonet::bench::step_benchmark_main(argc, argv); }

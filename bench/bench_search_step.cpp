@@ -37,8 +37,10 @@ void BM_SearchStep(benchmark::State& state) {
   const bool unrolled = state.range(1) == 2;
   const StepShape& shape = kShapes[state.range(2)];
   const bool graph = state.range(3) == 1;
-  state.SetLabel(std::string(shape.name) + (unrolled ? " second order" : " first order") +
-                 (graph ? ", CUDA graphs" : ""));
+  const std::string title = std::string(shape.name) +
+                            (unrolled ? " second order" : " first order") +
+                            (graph ? ", CUDA graphs" : "");
+  state.SetLabel(title);
 
   ParameterStore weights(2), alphas(3);
   darts::SearchConfig config;
@@ -75,7 +77,7 @@ void BM_SearchStep(benchmark::State& state) {
   };
   // With graphs the warm-up is the eager first step and the capture; the graphs' pool is
   // counted on top of the allocator's peak (a few KiB of live outputs then count twice).
-  run_steps(state, device, step, "images/s", static_cast<double>(shape.batch), graph ? 2 : 1,
+  run_steps(state, title, device, step, "images/s", static_cast<double>(shape.batch), graph ? 2 : 1,
             [&] { return captured ? captured->graph_pool_bytes() : size_t{0}; });
 }
 
@@ -101,3 +103,5 @@ BENCHMARK(BM_SearchStep)
 
 }  // namespace
 }  // namespace autonet::bench
+
+int main(int argc, char** argv) { return autonet::bench::step_benchmark_main(argc, argv); }

@@ -7,11 +7,16 @@ then the weight step (SGD momentum 0.9, wd 3e-4, clip 5). Written from the DARTS
 reference notes in shared/reference/darts.md; cudnn.benchmark on, as the official search script.
 
   python3 bench/peers/darts_search_step.py [--steps 20] [--json out.json] [--rows default:1,...]
+  python3 bench/peers/darts_search_step.py --device cpu --rows reduced:1 --steps 5
 
-Prints one line per row and writes JSON rows: config, order, ms_per_step, images_per_s, peak_MiB,
-params (α excluded; the default config must print 1930618 like ours)."""
+Prints one line per row and writes JSON rows: config, order, ms_per_step (mean), ms_steps (each
+step), images_per_s, peak_MiB (the CUDA allocator's; on the CPU the process's peak resident
+memory), params (α excluded; the default config must print 1930618 like ours). On a GPU the steps
+are timed together between two CUDA events; on the CPU each step with a steady clock."""
 import argparse
 import json
+import resource
+import statistics
 import time
 
 import torch
@@ -214,8 +219,26 @@ def run_row(config, order, steps, device):
         nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         sgd.step()
 
-    for _ in range(3):  # warm-up: cudnn.benchmark's search, allocator, momentum buffers
+    for _ in range(3 if device == "cuda" else 1):  # warm-up: cudnn's search, allocator, buffers
         step()
+    if device == "cuda":
+        ms_steps, peak, name = time_on_gpu(step, steps)
+    else:
+        ms_steps = []
+        for _ in range(steps):
+            t0 = time.perf_counter()
+            step()
+            ms_steps.append((time.perf_counter() - t0) * 1000.0)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        name = f"CPU, {torch.get_num_threads()} threads"
+    ms = statistics.fmean(ms_steps)
+    return {"config": config, "order": order, "ms_per_step": ms, "ms_steps": ms_steps,
+            "images_per_s": batch * 1000.0 / ms, "peak_MiB": peak, "params": params,
+            "torch": torch.__version__, "device": name}
+
+
+def time_on_gpu(step, steps):
+    """All steps between two CUDA events: (the mean repeated per step, peak MiB, card name)."""
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -225,10 +248,8 @@ def run_row(config, order, steps, device):
     stop.record()
     torch.cuda.synchronize()
     ms = start.elapsed_time(stop) / steps
-    return {"config": config, "order": order, "ms_per_step": ms,
-            "images_per_s": batch * 1000.0 / ms,
-            "peak_MiB": torch.cuda.max_memory_allocated() / 1048576.0, "params": params,
-            "torch": torch.__version__, "device": torch.cuda.get_device_name()}
+    return ([ms] * steps, torch.cuda.max_memory_allocated() / 1048576.0,
+            torch.cuda.get_device_name())
 
 
 def main():
@@ -236,15 +257,23 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--json", default="")
     parser.add_argument("--rows", default="default:1,default:2,reduced:1,reduced:2")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("darts_search_step.py: no CUDA device; this peer runs on the GPU only")
+    if args.steps < 1:
+        raise SystemExit(f"darts_search_step.py: --steps must be at least 1, got {args.steps}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("darts_search_step.py: no CUDA device (use --device cpu for the CPU step)")
+    for spec in args.rows.split(","):
+        config, _, order = spec.partition(":")
+        if config not in SHAPES or order not in ("1", "2"):
+            raise SystemExit(f"darts_search_step.py: --rows: bad row '{spec}', expected "
+                             f"CONFIG:ORDER with CONFIG in {sorted(SHAPES)} and ORDER 1 or 2")
     torch.backends.cudnn.benchmark = True
     rows = []
     for spec in args.rows.split(","):
         config, order = spec.split(":")
         t0 = time.time()
-        row = run_row(config, int(order), args.steps, "cuda")
+        row = run_row(config, int(order), args.steps, args.device)
         rows.append(row)
         print(f"pytorch {config:8s} order {order}: {row['ms_per_step']:8.2f} ms/step "
               f"{row['images_per_s']:8.0f} img/s  peak {row['peak_MiB']:8.1f} MiB  "
