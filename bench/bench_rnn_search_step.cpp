@@ -2,8 +2,9 @@
 // darts::rnn_weight_step), first and second order: the reference's search model (nhid 300,
 // 10,000 words, batch 256, BPTT 35) and a small one whose CPU rows run in seconds (nhid 64,
 // 2,000 words, batch 32, BPTT 20). Reports ms per step, tokens/s (train tokens per second; a step
-// also reads a validation window of the same size) and the device's peak memory during the timed
-// steps.
+// also reads a validation window of the same size), the device's peak memory during the timed
+// steps and the weights' parameter count (`params`, which the PyTorch peer
+// bench/peers/rnn_search_step.py must match).
 //
 //   build/bench/bench_rnn_search_step --benchmark_filter='dev:0'   # CPU: small rows only
 // Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = reference, 1 = small).
@@ -78,6 +79,7 @@ void BM_RnnSearchStep(benchmark::State& state) {
   };
   run_steps(state, title, device, step, "tokens/s",
             static_cast<double>(shape.bptt * shape.batch));
+  state.counters["params"] = static_cast<double>(model.parameter_count());  // the peers check it
 }
 
 // CPU: the small config only (the reference one takes minutes per step on 2 cores).
