@@ -77,6 +77,7 @@ std::vector<OpCase> softmax_cases();
 std::vector<OpCase> embedding_cases();
 std::vector<OpCase> dropout_cases();
 std::vector<OpCase> concat_cases();
+std::vector<OpCase> channel_shuffle_cases();
 std::vector<OpCase> rnn_cell_cases();
 std::vector<OpCase> all_op_cases();
 
