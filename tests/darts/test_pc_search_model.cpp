@@ -11,16 +11,10 @@
 #include "darts/search_model.h"
 #include "runtime/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/darts/parameter_counts.h"
 
 namespace autonet::darts {
 namespace {
-
-int64_t count_with_prefix(const ParameterStore& store, const std::string& prefix) {
-  int64_t n = 0;
-  for (const auto& [name, var] : store.named_parameters())
-    if (name.rfind(prefix, 0) == 0) n += var.numel();
-  return n;
-}
 
 SearchConfig pc_config() {
   SearchConfig c;

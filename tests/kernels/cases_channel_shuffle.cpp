@@ -20,10 +20,7 @@ OpCase shuffle_case(const Shape& head, int64_t tail_channels, int64_t groups, in
   c.backward = [groups](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
     channel_shuffle_backward(dout[0], groups, din[0], din[1]);
   };
-  c.atol = 0;
-  c.rtol = 0;
-  c.why = "pure copies";
-  c.exact_on_integers = true;
+  expect_pure_copies(c);
   c.fd_samples = fd_samples;
   return c;
 }
