@@ -37,6 +37,10 @@ void add_search_command(CLI::App& app) {
   f.flag("--cutout,!--no-cutout", &SearchRunConfig::cutout, "cutout augmentation (default off)",
          data);
   f.option("--cutout-length", &SearchRunConfig::cutout_length, "cutout side", data);
+  f.option("--method", &SearchRunConfig::method,
+           "darts, or pc-darts (partial channels and edge normalisation, Xu et al. 2020)", net);
+  f.option("--partial-channels", &SearchRunConfig::partial_channels,
+           "pc-darts: 1/K of each edge's channels go through its candidate ops", net);
   f.option("--channels", &SearchRunConfig::channels, "C: channels of the first cells", net);
   f.option("--layers", &SearchRunConfig::layers, "L: cells (at least 3)", net);
   f.option("--nodes", &SearchRunConfig::nodes, "intermediate nodes per cell", net);
@@ -63,6 +67,8 @@ void add_search_command(CLI::App& app) {
   f.option("--arch-beta2", &SearchRunConfig::arch_beta2, "Adam β2 of α", arch);
   f.option("--arch-weight-decay", &SearchRunConfig::arch_weight_decay,
            "Adam weight decay (L2) of α", arch);
+  f.option("--arch-frozen-epochs", &SearchRunConfig::arch_frozen_epochs,
+           "train the weights only in the first N epochs (PC-DARTS: 15)", arch);
   f.option("--seed", &SearchRunConfig::seed, "seed of weights, α, data order and augmentation",
            misc);
   f.option("--device", &SearchRunConfig::device,

@@ -15,6 +15,7 @@
 #include "darts/cell_layout.h"
 #include "darts/report.h"
 #include "darts/run_folder.h"
+#include "darts/pc_search_model.h"
 #include "darts/search_model.h"
 #include "datasets/loader.h"
 #include "datasets/splits.h"
@@ -38,7 +39,7 @@ using run::rounded;
   X(layers) X(nodes) X(multiplier) X(stem_multiplier) X(epochs) X(batch_size) X(learning_rate)  \
   X(learning_rate_min) X(momentum) X(weight_decay) X(grad_clip) X(unrolled)                     \
   X(arch_learning_rate) X(arch_beta1) X(arch_beta2) X(arch_weight_decay) X(seed) X(device)      \
-  X(workers) X(log_every) X(cuda_graph)
+  X(workers) X(log_every) X(cuda_graph) X(method) X(partial_channels) X(arch_frozen_epochs)
 
 AN_DEFINE_CONFIG_JSON(SearchRunConfig, AN_SEARCH_CONFIG_FIELDS)
 
@@ -65,6 +66,13 @@ void SearchRunConfig::validate() const {
       << "--arch-beta1/--arch-beta2 must be in [0, 1), got " << arch_beta1 << ", " << arch_beta2;
   AN_CHECK(arch_weight_decay >= 0) << "--arch-weight-decay must be non-negative, got "
                                    << arch_weight_decay;
+  AN_CHECK(method == "darts" || method == "pc-darts")
+      << "--method must be darts or pc-darts, got '" << method << "'";
+  AN_CHECK(method != "pc-darts" || (partial_channels >= 1 && channels % partial_channels == 0))
+      << "--partial-channels must be at least 1 and divide --channels (" << channels << "), got "
+      << partial_channels;
+  AN_CHECK(arch_frozen_epochs >= 0) << "--arch-frozen-epochs must be non-negative, got "
+                                    << arch_frozen_epochs;
   AN_CHECK(seed >= 0) << "--seed must be non-negative, got " << seed;
   AN_CHECK(workers >= 0 && workers <= 64) << "--workers must be in [0, 64], got " << workers;
   AN_CHECK(log_every >= 0) << "--log-every must be non-negative, got " << log_every;
@@ -90,13 +98,20 @@ SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
   weight_optimizer.step();
   // The step's one host sync: every value is read after all its work is queued. A non-finite
   // value stops the run before anything is checkpointed (the weights in memory are then spoilt).
-  check_finite(alpha_loss.item(), "validation loss of the α step", where);
+  if (alpha_loss.defined()) check_finite(alpha_loss.item(), "validation loss of the α step", where);
   SearchStepResult result;
   result.loss = pass.loss.item();
   check_finite(result.loss, "training loss", where);
   check_finite(norm.item(), "weights' gradient norm", where);
   result.correct = count_correct(pass.logits, train_labels);
   return result;
+}
+
+SearchStepResult frozen_arch_step(SearchNetwork& net, Sgd& weight_optimizer,
+                                  const Tensor& train_images, const Tensor& train_labels,
+                                  double grad_clip, const std::string& where) {
+  const WeightPass pass = weight_pass(net, train_images, train_labels);
+  return finish_weight_step(net, weight_optimizer, pass, Tensor(), train_labels, grad_clip, where);
 }
 
 SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weight_optimizer,
@@ -164,6 +179,10 @@ class SearchTask : public run::Task {
     s.stem_multiplier = c.stem_multiplier;
     s.classes = data.num_classes;
     s.input_channels = data.train.channels();
+    if (c.method == "pc-darts") {
+      s.partial_channels = c.partial_channels;
+      s.edge_normalization = true;
+    }
     return s;
   }
 
@@ -232,6 +251,7 @@ class SearchTask : public run::Task {
     const int64_t epoch = engine.epoch();
     const double lr = schedule_.lr_at(epoch);
     sgd_->set_lr(lr);
+    arch_frozen_ = epoch < config_.arch_frozen_epochs;
     // The official script logs the genotype of the current α at the start of each epoch (§3.6).
     genotype_last_start_ = to_text(net_.genotype());
     net_.train();
@@ -248,19 +268,26 @@ class SearchTask : public run::Task {
         [this](const Variable& x) { return net_.forward(x); }, eval_loader, "validation");
     net_.train();
     best_.update(valid.accuracy, epoch);
-    return {{{"steps_per_epoch", steps_per_epoch()},
-             {"lr", lr},
-             {"train_loss", train.loss()},
-             {"train_acc", train.accuracy()},
-             {"valid_loss", valid.loss},
-             {"valid_acc", valid.accuracy},
-             {"valid_acc_best", best_.value},
-             {"best_epoch", best_.epoch},
-             {"images_per_s", rounded(epochs_->images_per_second(train), 1)},
-             {"genotype_at_start", genotype_last_start_},
-             {"genotype", to_text(net_.genotype())},
-             {"alpha_normal", rounded(net_.normal_weights())},
-             {"alpha_reduce", rounded(net_.reduce_weights())}},
+    json record = {{"steps_per_epoch", steps_per_epoch()},
+                   {"lr", lr},
+                   {"train_loss", train.loss()},
+                   {"train_acc", train.accuracy()},
+                   {"valid_loss", valid.loss},
+                   {"valid_acc", valid.accuracy},
+                   {"valid_acc_best", best_.value},
+                   {"best_epoch", best_.epoch},
+                   {"images_per_s", rounded(epochs_->images_per_second(train), 1)},
+                   {"genotype_at_start", genotype_last_start_},
+                   {"genotype", to_text(net_.genotype())},
+                   {"alpha_normal", rounded(net_.normal_weights())},
+                   {"alpha_reduce", rounded(net_.reduce_weights())}};
+    if (net_.config().edge_normalization) {
+      const int nodes = net_.config().nodes;
+      // softmax(β) over each node's edges, in edge order.
+      record["beta_normal"] = rounded({host_edge_normalization(net_.beta_normal(), nodes)}).at(0);
+      record["beta_reduce"] = rounded({host_edge_normalization(net_.beta_reduce(), nodes)}).at(0);
+    }
+    return {record,
             fmt::format("train loss {:.4f} acc {:.1f}%, valid loss {:.4f} acc {:.1f}%",
                         train.loss(), 100 * train.accuracy(), valid.loss, 100 * valid.accuracy)};
   }
@@ -288,6 +315,11 @@ class SearchTask : public run::Task {
  private:
   // One search step (§3.3) with the α step on the next batch of the α stream.
   run::StepFigures step(const data::Batch& b, const std::string& where) {
+    if (arch_frozen_) {
+      const SearchStepResult r =
+          frozen_arch_step(net_, *sgd_, b.images, b.labels, config_.grad_clip, where);
+      return {r.loss, r.correct};
+    }
     const data::Batch v = next_valid_batch();
     const SearchStepResult r =
         captured_step_
@@ -325,6 +357,7 @@ class SearchTask : public run::Task {
 
   SearchRunConfig config_;
   Device device_;
+  bool arch_frozen_ = false;  // this epoch trains the weights only (--arch-frozen-epochs)
   data::ImageSet train_set_;
   data::Splits splits_;
   ParameterStore weights_, alphas_;
