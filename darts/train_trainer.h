@@ -16,14 +16,17 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "darts/config_table.h"
 #include "darts/genotype.h"
 #include "darts/trainer_common.h"
 #include "datasets/image_dataset.h"
 
 namespace autonet::darts {
 
-// Every field is a flag (--batch-size for batch_size) and a config-file key. Defaults: train.py
-// with the paper's recipe (--auxiliary --cutout, §5.5), on the embedded data set.
+// Every field is a flag (--batch-size for batch_size) and a config-file key, through its line in
+// table() (darts/config_table.h). Defaults: the paper's recipe (§5.5): auxiliary head and cutout
+// on, which the official train.py leaves off unless asked (--auxiliary --cutout); on the embedded
+// data set.
 struct TrainRunConfig {
   std::string genotype = "DARTS_V2";  // published name, a .txt/.json file, or the text
   // data
@@ -38,7 +41,7 @@ struct TrainRunConfig {
   int64_t channels = 36;
   int64_t layers = 20;
   int64_t stem_multiplier = 3;
-  bool auxiliary = true;
+  bool auxiliary = true;  // off by itself on images it does not fit, unless asked for
   double auxiliary_weight = 0.4;
   double drop_path_prob = 0.2;  // ramped linearly from 0: p_e = drop_path_prob · e / epochs
   // optimisation
@@ -55,6 +58,7 @@ struct TrainRunConfig {
   int64_t workers = 2;
   int64_t log_every = 50;
 
+  static const ConfigTable<TrainRunConfig>& table();
   void validate() const;
 };
 
