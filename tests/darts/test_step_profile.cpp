@@ -73,7 +73,7 @@ TEST(StepProfile, SecondOrderStepRunsFivePasses) {
   EXPECT_GT(ops.at("tensor_copy").calls, 0);  // w saved and restored on the device
 }
 
-TEST(StepProfile, CountsTheNodesOfACapturedPass) {
+TEST(StepProfile, CudaGraphOfACapturedPassHasTheCountedNodes) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << "counting graph nodes needs a GPU: " << why;
   const Device gpu = Device::cuda(0);
