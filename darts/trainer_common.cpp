@@ -195,7 +195,8 @@ EvalResult evaluate(const std::function<Variable(const Variable&)>& forward, dat
 
 data::ImageSet first_images(const data::ImageSet& set, int64_t n) {
   if (n <= 0 || n >= set.size()) return set;
-  return {set.images.slice(0, 0, n), set.labels.slice(0, 0, n)};
+  // Image files stay listed in full; the labels say how many are used.
+  return {set.files ? Tensor() : set.images.slice(0, 0, n), set.labels.slice(0, 0, n), set.files};
 }
 
 double rounded(double value, int digits) {
