@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "darts/run_folder.h"
+#include "darts/trainer_common.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -54,11 +55,20 @@ ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string
       << "--config and --out cannot be combined with --resume";
   const nlohmann::json stored = darts::RunFolder::open(run.resume_dir).config();
   ImageResume r{data::open_image_dataset(stored.value("dataset", ""),
-                                         stored.value("data_dir", std::string())),
+                                         stored.value("data_dir", std::string()),
+                                         darts::folder_options(stored)),
                 device};
+  print_skipped_images(r.images);
   fmt::print("resuming {}\n", run.resume_dir);
   std::fflush(stdout);
   return r;
+}
+
+void print_skipped_images(const data::ImageData& images) {
+  for (const std::string& why : images.skipped_images) fmt::print("skipped: {}\n", why);
+  if (!images.skipped_images.empty())
+    fmt::print("note: --skip-bad-images left out {} unreadable images\n",
+               images.skipped_images.size());
 }
 
 bool report_unfinished(bool finished, int64_t epochs_done, const std::string& command,

@@ -94,6 +94,8 @@ struct ImageResume {
 };
 ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string>& given,
                               const std::string& device);
+// Image folders with --skip-bad-images: prints each image left out and their number.
+void print_skipped_images(const data::ImageData& images);
 // When a run stopped before its last epoch, says how to continue it and returns true.
 bool report_unfinished(bool finished, int64_t epochs_done, const std::string& command,
                        const std::filesystem::path& dir);

@@ -32,7 +32,8 @@ using nlohmann::json;
   X(layers) X(nodes) X(multiplier) X(stem_multiplier) X(epochs) X(batch_size) X(learning_rate)  \
   X(learning_rate_min) X(momentum) X(weight_decay) X(grad_clip) X(unrolled)                     \
   X(arch_learning_rate) X(arch_beta1) X(arch_beta2) X(arch_weight_decay) X(seed) X(device)      \
-  X(workers) X(log_every) X(cuda_graph)
+  X(workers) X(log_every) X(cuda_graph)                                                         \
+  X(image_size) X(skip_bad_images) X(compute_mean_std)
 
 AN_DEFINE_CONFIG_JSON(SearchRunConfig, AN_SEARCH_CONFIG_FIELDS)
 
@@ -180,7 +181,7 @@ class SearchRun {
 
   // What a run folder's config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
-    return {{"device", device_.str()},
+    json info = {{"device", device_.str()},
             {"data", data.name},
             {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
             {"classes", data.num_classes},
@@ -190,6 +191,8 @@ class SearchRun {
             {"steps_per_epoch", steps_per_epoch()},
             {"parameters", net_.parameter_count()},
             {"param_size", format_param_size_mb(net_.parameter_count())}};
+    info.update(image_folder_info(data));
+    return info;
   }
 
   int64_t steps_per_epoch() const {
@@ -399,6 +402,7 @@ SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& d
   // Build (and so check) everything before the folder is created.
   SearchRun run(config, data, device);
   run.folder_ = RunFolder::create(run_dir, resolved_config(config, run.run_info(data)));
+  log_skipped_images(*run.folder_, data);
   return run.run(options);
 }
 

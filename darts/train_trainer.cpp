@@ -31,7 +31,8 @@ using nlohmann::json;
   X(genotype) X(dataset) X(data_dir) X(subset) X(test_subset) X(valid_portion) X(cutout)          \
   X(cutout_length) X(channels) X(layers) X(stem_multiplier) X(auxiliary) X(auxiliary_weight)      \
   X(drop_path_prob) X(epochs) X(batch_size) X(learning_rate) X(learning_rate_min) X(momentum)     \
-  X(weight_decay) X(grad_clip) X(seed) X(device) X(workers) X(log_every)
+  X(weight_decay) X(grad_clip) X(seed) X(device) X(workers) X(log_every)                         \
+  X(image_size) X(skip_bad_images) X(compute_mean_std)
 
 AN_DEFINE_CONFIG_JSON(TrainRunConfig, AN_TRAIN_CONFIG_FIELDS)
 
@@ -88,7 +89,9 @@ RunImages run_images(const TrainRunConfig& c, const data::ImageData& data) {
   const int64_t n = r.train.size();
   if (c.valid_portion == 0) {
     r.eval = first_images(data.test, c.test_subset);
-    AN_CHECK(r.eval.size() > 0) << data.name << " has no test images to evaluate on";
+    AN_CHECK(r.eval.size() > 0) << data.name << " has no test images to evaluate on (an image "
+                                << "folder needs DIR/train and DIR/val); pass --valid-portion P "
+                                << "to evaluate on a held-out part of the training images";
     r.train_indices = all_indices(n);
     r.eval_indices = all_indices(r.eval.size());
     r.eval_set = "test";
@@ -159,7 +162,7 @@ class TrainRun {
   }
 
   json run_info(const data::ImageData& data) const {
-    return {
+    json info = {
         {"device", device_.str()},
         {"data", data.name},
         {"genotype", to_text(genotype_)},
@@ -171,6 +174,8 @@ class TrainRun {
         {"parameters", net_.parameter_count()},
         {"param_size", format_param_size_mb(net_.parameter_count())},
         {"auxiliary_parameters", net_.auxiliary_parameter_count()}};
+    info.update(image_folder_info(data));
+    return info;
   }
 
   int64_t steps_per_epoch() const {
@@ -360,6 +365,7 @@ TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& d
   json resolved = config;
   resolved["run"] = run.run_info(data);
   run.folder_ = RunFolder::create(run_dir, resolved);
+  log_skipped_images(*run.folder_, data);
   return run.run(options);
 }
 

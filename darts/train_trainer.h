@@ -32,6 +32,10 @@ struct TrainRunConfig {
   int64_t subset = 0;        // use only the first N training images (0: all)
   int64_t test_subset = 0;   // evaluate on the first N test images (0: all)
   double valid_portion = 0;  // > 0: evaluate on this part of the training images, not the test set
+  // --dataset folder only (datasets/image_folder.h)
+  int64_t image_size = 0;         // 0: images in memory at their own size; S: files, S×S crops
+  bool skip_bad_images = false;   // leave unreadable images out (listed in the run folder)
+  bool compute_mean_std = false;  // normalise with the training images' statistics
   bool cutout = true;
   int64_t cutout_length = 16;
   // network

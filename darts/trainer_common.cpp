@@ -199,6 +199,29 @@ data::ImageSet first_images(const data::ImageSet& set, int64_t n) {
   return {set.files ? Tensor() : set.images.slice(0, 0, n), set.labels.slice(0, 0, n), set.files};
 }
 
+data::FolderOptions folder_options(const nlohmann::json& config) {
+  data::FolderOptions o;
+  o.image_size = config.value("image_size", o.image_size);
+  o.skip_bad_images = config.value("skip_bad_images", o.skip_bad_images);
+  o.compute_mean_std = config.value("compute_mean_std", o.compute_mean_std);
+  return o;
+}
+
+nlohmann::json image_folder_info(const data::ImageData& data) {
+  if (data.class_names.empty()) return nlohmann::json::object();
+  return {{"class_names", data.class_names},
+          {"mean", data.mean},
+          {"std", data.std},
+          {"skipped_images", data.skipped_images.size()}};
+}
+
+void log_skipped_images(const RunFolder& run, const data::ImageData& data) {
+  if (data.skipped_images.empty()) return;
+  run.append_log({{"kind", "skipped_images"},
+                  {"count", data.skipped_images.size()},
+                  {"files", data.skipped_images}});
+}
+
 double rounded(double value, int digits) {
   const double scale = std::pow(10.0, digits);
   return std::round(value * scale) / scale;

@@ -13,6 +13,7 @@
 #include "autograd/safetensors.h"
 #include "autograd/variable.h"
 #include "datasets/image_dataset.h"
+#include "datasets/image_folder.h"
 #include "datasets/loader.h"
 
 // to_json and from_json of a run config from its X-macro list of fields: each field under its
@@ -132,6 +133,15 @@ EvalResult evaluate(const std::function<Variable(const Variable&)>& forward, dat
 
 // The first `n` images of a set (n ≤ 0: all of it), sharing the pixels.
 data::ImageSet first_images(const data::ImageSet& set, int64_t n);
+
+// Image folders (--dataset folder): the options of a config's keys image_size, skip_bad_images
+// and compute_mean_std (absent keys: the defaults) ...
+data::FolderOptions folder_options(const nlohmann::json& config);
+// ... and what the run folder records of them beyond the flags: in config.json's "run" the
+// class names in label order, the normalisation constants and the number of skipped images
+// (empty for other data sets); in log.jsonl a "skipped_images" record naming each skipped file.
+nlohmann::json image_folder_info(const data::ImageData& data);
+void log_skipped_images(const RunFolder& run, const data::ImageData& data);
 
 // A value rounded to `digits` decimals: keeps logged α matrices readable.
 double rounded(double value, int digits = 6);

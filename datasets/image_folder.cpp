@@ -9,6 +9,7 @@
 
 #include "datasets/file_io.h"
 #include "datasets/image_codec.h"
+#include "datasets/random_order.h"
 #include "runtime/error.h"
 
 namespace autonet::data {
@@ -160,6 +161,21 @@ ImageSet file_set(const FolderListing& listing, const std::vector<int64_t>& kept
   return {Tensor(), labels_of(listing, kept), std::move(files)};
 }
 
+// The listing in a fixed pseudo-random order (the same for every run and seed), as CIFAR's
+// files are: class by class, the first N images (--subset) or the search split's first part
+// would hold only the first classes.
+FolderListing mixed(FolderListing listing) {
+  std::vector<int64_t> order(listing.paths.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
+  philox_shuffle(order, PhiloxKey{0, kFolderOrderStream, 0});
+  FolderListing out{listing.classes, {}, {}};
+  for (int64_t i : order) {
+    out.paths.push_back(std::move(listing.paths[i]));
+    out.labels.push_back(listing.labels[i]);
+  }
+  return out;
+}
+
 std::vector<int64_t> all_of(const FolderListing& listing) {
   std::vector<int64_t> v(listing.paths.size());
   for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<int64_t>(i);
@@ -195,7 +211,7 @@ ImageData read_image_folder(const fs::path& dir, const FolderOptions& options) {
   require_folder(dir, "folder", kLayout);
   std::error_code ec;
   const bool split = fs::is_directory(dir / "train", ec) && fs::is_directory(dir / "val", ec);
-  const FolderListing train = list_image_folder(split ? dir / "train" : dir);
+  const FolderListing train = mixed(list_image_folder(split ? dir / "train" : dir));
   FolderListing val;
   if (split) val = list_image_folder(dir / "val", &train.classes);
 
@@ -234,6 +250,41 @@ ImageData read_image_folder(const fs::path& dir, const FolderOptions& options) {
   AN_CHECK(data.train.size() > 0) << dir.string() << ": no readable training images ("
                                   << skipped->size() << " skipped)";
   return data;
+}
+
+namespace {
+
+std::string zero_padded(int64_t value, int64_t largest) {
+  const std::string digits = std::to_string(value);
+  return std::string(std::to_string(largest).size() - digits.size(), '0') + digits;
+}
+
+int64_t write_split(const ImageSet& set, int64_t num_classes, const fs::path& dir, int64_t limit) {
+  AN_CHECK(!set.files) << "write_image_folder: the images are files already";
+  const int64_t n = limit > 0 ? std::min(limit, set.size()) : set.size();
+  const int64_t c = set.channels(), h = set.height(), w = set.width();
+  AN_CHECK(c == 1 || c == 3) << "write_image_folder: " << c << " channels (PNG takes 1 or 3)";
+  std::vector<uint8_t> pixels(static_cast<size_t>(h * w * c));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* planes = set.images.data<uint8_t>() + i * c * h * w;
+    for (int64_t p = 0; p < h * w; ++p)
+      for (int64_t ch = 0; ch < c; ++ch) pixels[p * c + ch] = planes[ch * h * w + p];
+    const fs::path folder = dir / zero_padded(set.labels.data<int64_t>()[i], num_classes - 1);
+    std::error_code ec;
+    fs::create_directories(folder, ec);
+    AN_CHECK(!ec) << folder.string() << ": cannot create the folder (" << ec.message() << ")";
+    write_png(folder / (zero_padded(i, set.size() - 1) + ".png"), pixels.data(), h, w,
+              static_cast<int>(c));
+  }
+  return n;
+}
+
+}  // namespace
+
+int64_t write_image_folder(const ImageData& data, const fs::path& dir, int64_t limit) {
+  int64_t written = write_split(data.train, data.num_classes, dir / "train", limit);
+  if (data.test.size() > 0) written += write_split(data.test, data.num_classes, dir / "val", limit);
+  return written;
 }
 
 }  // namespace autonet::data

@@ -3,7 +3,10 @@
 //   DIR/cat/0001.jpg, DIR/dog/0001.png, ...        everything is training data (no test set)
 //   DIR/train/<class>/..., DIR/val/<class>/...     when both exist: train and test sets
 // Labels are the positions of the class folders sorted by name (byte order), as ImageFolder;
-// val's classes are matched to train's by name. Files are visited in sorted path order.
+// val's classes are matched to train's by name. Files are listed in sorted path order; the
+// training images then take a fixed pseudo-random order (the same for every run), as CIFAR's
+// files have, so that --subset N and the search's split (the first part trains the weights)
+// hold every class. The val images keep the listing's order.
 //
 // Two ways to hold the images (FolderOptions::image_size):
 //  - 0: decoded once when the data set is opened and kept in memory at their own size, which
@@ -45,5 +48,12 @@ FolderListing list_image_folder(const std::filesystem::path& dir,
                                 const std::vector<std::string>* classes = nullptr);
 
 ImageData read_image_folder(const std::filesystem::path& dir, const FolderOptions& options);
+
+// Writes an in-memory data set as an image folder of PNG files: DIR/train/<class>/<n>.png and
+// DIR/val/<class>/<n>.png (the test set), classes named by their zero-padded label, n the
+// zero-padded position in the data set, so reading the folder back gives the same labels and
+// order. At most `limit` images per split (0: all). Returns the number of files written.
+int64_t write_image_folder(const ImageData& data, const std::filesystem::path& dir,
+                           int64_t limit = 0);
 
 }  // namespace autonet::data

@@ -139,6 +139,20 @@ TEST(ImageFolder, ClassesInSortedOrderAndFilesInPathOrder) {
   EXPECT_EQ(list.labels, (std::vector<int64_t>{0, 1, 1, 2, 2}));
 }
 
+TEST(ImageFolder, TrainingImagesTakeAFixedMixedOrder) {
+  TempDir dir;
+  for (int i = 0; i < 40; ++i) png(dir / (i < 20 ? "a" : "b") / (std::to_string(i) + ".png"), 2, 2, 3);
+  FolderOptions options;
+  options.image_size = 8;
+  const ImageData data = open_image_dataset("folder", dir.path(), options);
+  int64_t first_half_b = 0;
+  for (int64_t i = 0; i < 20; ++i) first_half_b += data.train.labels.data<int64_t>()[i];
+  EXPECT_GT(first_half_b, 4);  // both classes in the first half (the search's weight split)
+  EXPECT_LT(first_half_b, 16);
+  EXPECT_EQ(open_image_dataset("folder", dir.path(), options).train.files->paths,
+            data.train.files->paths);
+}
+
 TEST(ImageFolder, TrainAndValShareTheTrainingClasses) {
   TempDir dir;
   png(dir / "train" / "cat" / "1.png", 8, 8, 3);
@@ -161,13 +175,14 @@ TEST(ImageFolder, InMemoryImagesAreExactPlanes) {
   options.compute_mean_std = true;
   const ImageData data = open_image_dataset("folder", dir.path(), options);
   ASSERT_EQ(data.train.images.shape(), (Shape{2, 3, 3, 5}));
-  const uint8_t* px = data.train.images.data<uint8_t>();
   const std::vector<uint8_t> a = pattern(3, 5, 3, 11), b = pattern(3, 5, 1, 22);
-  for (int c = 0; c < 3; ++c)
-    for (int p = 0; p < 15; ++p) {
-      ASSERT_EQ(px[c * 15 + p], a[p * 3 + c]);
-      ASSERT_EQ(px[45 + c * 15 + p], b[p]);  // grey image: every plane the same
-    }
+  for (int64_t i = 0; i < 2; ++i) {  // the training images' order is mixed: find by label
+    const uint8_t* px = data.train.images.data<uint8_t>() + i * 45;
+    const bool is_a = data.train.labels.data<int64_t>()[i] == 0;
+    for (int c = 0; c < 3; ++c)
+      for (int p = 0; p < 15; ++p)  // a grey image has every plane the same
+        ASSERT_EQ(px[c * 15 + p], is_a ? a[p * 3 + c] : b[p]) << i;
+  }
   EXPECT_EQ(data.test.size(), 0);
   // compute_mean_std: the statistics of these pixels, not ImageNet's constants.
   std::vector<float> mean, std;
