@@ -10,4 +10,5 @@ void add_train_command(CLI::App& app);
 void add_hpsearch_command(CLI::App& app);
 void add_rnn_commands(CLI::App& app);
 void add_images_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 }  // namespace autonet::apps

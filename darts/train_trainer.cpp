@@ -63,6 +63,18 @@ void TrainRunConfig::validate() const {
   if (device != "auto") parse_device(device);
 }
 
+AugmentConfig augment_config(const TrainRunConfig& c, const data::ImageData& data) {
+  AugmentConfig a;
+  a.channels = c.channels;
+  a.layers = c.layers;
+  a.stem_multiplier = c.stem_multiplier;
+  a.classes = data.num_classes;
+  a.input_channels = data.train.channels();
+  a.auxiliary = c.auxiliary;
+  a.seed = static_cast<uint64_t>(c.seed);
+  return a;
+}
+
 bool auxiliary_head_fits(int64_t image_height) {
   const int64_t at_head = image_height / 4;
   return at_head >= 8 && at_head <= 10;
@@ -121,7 +133,7 @@ class TrainRun {
         device_(device),
         images_(run_images(config, data)),
         weights_(static_cast<uint64_t>(config.seed)),
-        net_(network_config(config, data), genotype, weights_),
+        net_(augment_config(config, data), genotype, weights_),
         schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
     AN_CHECK(images_.train.height() % 4 == 0 && images_.train.width() % 4 == 0)
         << "the network halves the image twice (FactorizedReduce needs even sizes), so height "
@@ -149,17 +161,6 @@ class TrainRun {
     eval_loader_.transform = data::test_transform(data);
   }
 
-  static AugmentConfig network_config(const TrainRunConfig& c, const data::ImageData& data) {
-    AugmentConfig a;
-    a.channels = c.channels;
-    a.layers = c.layers;
-    a.stem_multiplier = c.stem_multiplier;
-    a.classes = data.num_classes;
-    a.input_channels = data.train.channels();
-    a.auxiliary = c.auxiliary;
-    a.seed = static_cast<uint64_t>(c.seed);
-    return a;
-  }
 
   json run_info(const data::ImageData& data) const {
     json info = {
@@ -320,6 +321,7 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
                          {"train_acc", meter.accuracy()},
                          {eval_key("loss"), eval.loss},
                          {eval_key("acc"), eval.accuracy},
+                         {eval_key("top5"), eval.top5},
                          {eval_key("acc_best"), best_acc_},
                          {"best_epoch", best_epoch_},
                          {"images_per_s", rounded(tracker.images_per_second(meter), 1)},

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "darts/genotype.h"
+#include "darts/augment_model.h"
 #include "darts/trainer_common.h"
 #include "datasets/image_dataset.h"
 
@@ -64,6 +65,10 @@ struct TrainRunConfig {
 
 void to_json(nlohmann::json& j, const TrainRunConfig& c);
 void from_json(const nlohmann::json& j, TrainRunConfig& c);
+
+// The network a run trains (and `autonet eval` rebuilds): the config's sizes on the data's
+// images and classes.
+AugmentConfig augment_config(const TrainRunConfig& config, const data::ImageData& data);
 
 // Whether the auxiliary head fits images of this height: it pools the output of cell ⌊2L/3⌋
 // (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8).

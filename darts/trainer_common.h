@@ -74,6 +74,8 @@ std::string format_duration(double seconds);
 
 // Correct predictions of logits [N, K] for labels [N] (one small copy to the host).
 int64_t count_correct(const Tensor& logits, const Tensor& labels);
+// Rows whose label is among the `top` highest logits (ties: the earlier class ranks first).
+int64_t count_top_k(const Tensor& logits, const Tensor& labels, int64_t top);
 
 // Running mean loss and accuracy over an epoch.
 struct Meter {
@@ -128,6 +130,7 @@ void check_finite_weights(const Tensor& flat_weights, const std::string& where);
 struct EvalResult {
   double loss = 0, accuracy = 0;
   int64_t images = 0;
+  double top5 = 0;  // share of images whose label is among the 5 highest logits
 };
 EvalResult evaluate(const std::function<Variable(const Variable&)>& forward, data::Loader& loader);
 
