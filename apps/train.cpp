@@ -61,6 +61,10 @@ void add_train_command(CLI::App& app) {
   f.option("--cutout-length", &TrainRunConfig::cutout_length, "cutout side", data);
   f.option("--channels", &TrainRunConfig::channels, "C: channels of the first cells", net);
   f.option("--layers", &TrainRunConfig::layers, "L: cells (at least 3)", net);
+  f.option("--network", &TrainRunConfig::network,
+           "cifar (NetworkCIFAR), imagenet (NetworkImageNet: two stride-2 stems, the ImageNet "
+           "auxiliary head), or auto: imagenet for images of 128 pixels and more",
+           net);
   f.option("--stem-multiplier", &TrainRunConfig::stem_multiplier,
            "the stem outputs stem_multiplier · C channels", net);
   f.flag("--auxiliary,!--no-auxiliary", &TrainRunConfig::auxiliary,
@@ -110,10 +114,12 @@ void add_train_command(CLI::App& app) {
       print_skipped_images(images);
       // The head is the paper's recipe for 32×32 images; elsewhere it is off unless asked for
       // (then the trainer explains why it cannot run).
-      if (config.auxiliary && !auxiliary_asked && !darts::auxiliary_head_fits(images.train.height())) {
+      const bool imagenet = darts::uses_imagenet_network(config, images.train.height());
+      if (config.auxiliary && !auxiliary_asked &&
+          !darts::auxiliary_head_fits(images.train.height(), imagenet)) {
         config.auxiliary = false;
-        fmt::print("note: no auxiliary head for {}×{} images (it needs 32×32)\n",
-                   images.train.height(), images.train.width());
+        fmt::print("note: no auxiliary head for {}×{} images (it needs {})\n",
+                   images.train.height(), images.train.width(), imagenet ? "224×224" : "32×32");
       }
       const std::string dir = run->out.empty() ? default_run_dir("train") : run->out;
       fmt::print("train: {} on {}, C={} L={}, {} epochs, batch {} → {}\n", config.genotype,

@@ -32,12 +32,14 @@ using nlohmann::json;
   X(cutout_length) X(channels) X(layers) X(stem_multiplier) X(auxiliary) X(auxiliary_weight)      \
   X(drop_path_prob) X(epochs) X(batch_size) X(learning_rate) X(learning_rate_min) X(momentum)     \
   X(weight_decay) X(grad_clip) X(seed) X(device) X(workers) X(log_every)                         \
-  X(image_size) X(skip_bad_images) X(compute_mean_std)
+  X(image_size) X(skip_bad_images) X(compute_mean_std) X(network)
 
 AN_DEFINE_CONFIG_JSON(TrainRunConfig, AN_TRAIN_CONFIG_FIELDS)
 
 void TrainRunConfig::validate() const {
   AN_CHECK(!genotype.empty()) << "--genotype is empty";
+  AN_CHECK(network == "auto" || network == "cifar" || network == "imagenet")
+      << "--network must be auto, cifar or imagenet, got '" << network << "'";
   AN_CHECK(channels > 0) << "--channels must be positive, got " << channels;
   AN_CHECK(layers >= 3) << "--layers must be at least 3 (reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ "
                            "and must be distinct), got "
@@ -71,11 +73,17 @@ AugmentConfig augment_config(const TrainRunConfig& c, const data::ImageData& dat
   a.classes = data.num_classes;
   a.input_channels = data.train.channels();
   a.auxiliary = c.auxiliary;
+  a.imagenet = uses_imagenet_network(c, data.train.height());
   a.seed = static_cast<uint64_t>(c.seed);
   return a;
 }
 
-bool auxiliary_head_fits(int64_t image_height) {
+bool uses_imagenet_network(const TrainRunConfig& config, int64_t image_height) {
+  return config.network == "imagenet" || (config.network == "auto" && image_height >= 128);
+}
+
+bool auxiliary_head_fits(int64_t image_height, bool imagenet) {
+  if (imagenet) return imagenet_auxiliary_fits(image_height / 32);
   const int64_t at_head = image_height / 4;
   return at_head >= 8 && at_head <= 10;
 }
@@ -135,15 +143,18 @@ class TrainRun {
         weights_(static_cast<uint64_t>(config.seed)),
         net_(augment_config(config, data), genotype, weights_),
         schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
-    AN_CHECK(images_.train.height() % 4 == 0 && images_.train.width() % 4 == 0)
-        << "the network halves the image twice (FactorizedReduce needs even sizes), so height "
-           "and width must be multiples of 4; "
-        << data.name << " has " << images_.train.height() << "×" << images_.train.width()
-        << " images";
-    AN_CHECK(!config.auxiliary || auxiliary_head_fits(images_.train.height()))
-        << "--auxiliary: the head expects 8×8 maps at cell ⌊2L/3⌋ (32×32 images, as CIFAR-10); "
-        << data.name << " has " << images_.train.height() << "×" << images_.train.width()
-        << " images: pass --no-auxiliary";
+    const bool imagenet = net_.config().imagenet;
+    // The CIFAR network halves the images twice, the ImageNet one five times (three stems and
+    // two reductions); each FactorizedReduce needs an even input.
+    const int64_t multiple = imagenet ? 32 : 4;
+    AN_CHECK(images_.train.height() % multiple == 0 && images_.train.width() % multiple == 0)
+        << "the " << (imagenet ? "ImageNet" : "CIFAR") << " network needs height and width "
+        << "that are multiples of " << multiple << "; " << data.name << " has "
+        << images_.train.height() << "×" << images_.train.width() << " images";
+    AN_CHECK(!config.auxiliary || auxiliary_head_fits(images_.train.height(), imagenet))
+        << "--auxiliary: the head expects " << (imagenet ? "7×7 maps (224×224 images)" : "8×8 maps (32×32 images, as CIFAR-10)")
+        << " at cell ⌊2L/3⌋; " << data.name << " has " << images_.train.height() << "×"
+        << images_.train.width() << " images: pass --no-auxiliary";
     weights_.to(device_);
     SgdOptions sgd;
     sgd.lr = config.learning_rate;
@@ -167,6 +178,7 @@ class TrainRun {
         {"device", device_.str()},
         {"data", data.name},
         {"genotype", to_text(genotype_)},
+        {"network", net_.config().imagenet ? "imagenet" : "cifar"},
         {"image_shape", {images_.train.channels(), images_.train.height(), images_.train.width()}},
         {"classes", data.num_classes},
         {"train_images", images_.train_indices.size()},

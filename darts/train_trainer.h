@@ -42,7 +42,10 @@ struct TrainRunConfig {
   // network
   int64_t channels = 36;
   int64_t layers = 20;
-  int64_t stem_multiplier = 3;
+  int64_t stem_multiplier = 3;  // CIFAR network only
+  // cifar: NetworkCIFAR; imagenet: NetworkImageNet (two stride-2 stems, darts/imagenet_model.h);
+  // auto: imagenet for images of 128 pixels and more
+  std::string network = "auto";
   bool auxiliary = true;
   double auxiliary_weight = 0.4;
   double drop_path_prob = 0.2;  // ramped linearly from 0: p_e = drop_path_prob · e / epochs
@@ -69,10 +72,13 @@ void from_json(const nlohmann::json& j, TrainRunConfig& c);
 // The network a run trains (and `autonet eval` rebuilds): the config's sizes on the data's
 // images and classes.
 AugmentConfig augment_config(const TrainRunConfig& config, const data::ImageData& data);
+// Whether the run's network is the ImageNet one (config.network, or auto by the image size).
+bool uses_imagenet_network(const TrainRunConfig& config, int64_t image_height);
 
-// Whether the auxiliary head fits images of this height: it pools the output of cell ⌊2L/3⌋
-// (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8).
-bool auxiliary_head_fits(int64_t image_height);
+// Whether the auxiliary head fits images of this height: the CIFAR head pools the output of cell
+// ⌊2L/3⌋ (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8); the
+// ImageNet head pools H/32 pixels 5×5 with stride 2 and needs 7 or 8 (ImageNet's 224 → 7).
+bool auxiliary_head_fits(int64_t image_height, bool imagenet = false);
 
 // The figures of the set the run evaluates on: the test fields without valid_portion, the valid
 // fields with it (the others stay 0).
