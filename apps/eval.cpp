@@ -6,7 +6,9 @@
 #include "apps/run_flags.h"
 #include "darts/evaluation.h"
 #include "darts/run_folder.h"
+#include "darts/trainer_common.h"
 #include "datasets/registry.h"
+#include "run/common.h"
 #include "runtime/device.h"
 
 namespace autonet::apps {
@@ -46,7 +48,7 @@ void add_eval_command(CLI::App& app) {
     print_skipped_images(images);
     darts::EvalOptions options;
     options.split = f->split;
-    options.device = darts::resolve_device(f->device);
+    options.device = run::resolve_device(f->device);
     options.batch_size = f->batch_size;
     options.workers = static_cast<int>(f->workers);
     const darts::RunEvaluation e = darts::evaluate_cnn_run(f->run_dir, images, options);

@@ -23,10 +23,7 @@ namespace {
 
 struct RunFlags {
   std::string study;
-  std::string device = "cpu";
-  int workers = 1;
-  int per_device = 1;
-  double gpu_mem_gib = 0;
+  hpsearch::SlotRequest slots;  // its defaults are the flags' defaults
   int64_t trials = 0;
   double wall_s = 0, trial_s = 0;
   bool quiet = false;
@@ -34,11 +31,11 @@ struct RunFlags {
 
 void add_run_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("study", f.study, "study file (.db)")->required();
-  cmd->add_option("--workers", f.workers, "worker processes (cpu), or a cap on GPU workers")
-      ->capture_default_str();
-  cmd->add_option("--device", f.device, "cpu, cuda (every GPU) or cuda:0,1")->capture_default_str();
-  cmd->add_option("--per-device", f.per_device, "trials at once per GPU")->capture_default_str();
-  cmd->add_option("--gpu-mem-gib", f.gpu_mem_gib,
+  cmd->add_option("--workers", f.slots.workers,
+                  "worker processes (cpu; default 1), or a cap on GPU workers (default: none)");
+  cmd->add_option("--device", f.slots.device, "cpu, cuda (every GPU) or cuda:0,1")->capture_default_str();
+  cmd->add_option("--per-device", f.slots.per_device, "trials at once per GPU")->capture_default_str();
+  cmd->add_option("--gpu-mem-gib", f.slots.memory_gib,
                   "memory budget per trial: as many trials per GPU as fit (overrides --per-device)");
   cmd->add_option("--trials", f.trials, "trial budget (overrides the study's; 0 = keep)");
   cmd->add_option("--wall-s", f.wall_s, "wall-clock budget of this run in seconds (0 = the study's)");
@@ -49,7 +46,7 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
 void run(const RunFlags& f) {
   hpsearch::RunOptions o;
   o.worker_command = {hpsearch::self_executable(), "hpsearch", "worker"};
-  o.slots = hpsearch::plan_slots(f.device, f.workers, f.per_device, f.gpu_mem_gib);
+  o.slots = hpsearch::plan_slots(f.slots);
   if (f.trials > 0) o.max_trials = f.trials;
   if (f.wall_s > 0) o.wall_s = f.wall_s;
   if (f.trial_s > 0) o.trial_s = f.trial_s;

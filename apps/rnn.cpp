@@ -86,7 +86,9 @@ void run(const CLI::App* cmd, const RnnCommand& c, bool search,
   if (!c.resume.empty()) {
     const darts::RnnRunConfig stored = darts::config_from_json<darts::RnnRunConfig>(
         [&] {
-          nlohmann::json j = darts::RunFolder::open(c.resume).config();
+          const darts::RunFolder folder = darts::RunFolder::open(c.resume);
+          folder.expect_kind({"rnn-search", "rnn-train"});
+          nlohmann::json j = folder.config();
           j.erase("run");
           return j;
         }(),

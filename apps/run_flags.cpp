@@ -49,11 +49,13 @@ void check_resume_flags(const std::vector<std::string>& given,
 }
 
 ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string>& given,
-                              const std::string& device) {
+                              const std::string& device, const std::string& kind) {
   check_resume_flags(given, {"--device"});
   AN_CHECK(run.config_file.empty() && run.out.empty())
       << "--config and --out cannot be combined with --resume";
-  const nlohmann::json stored = darts::RunFolder::open(run.resume_dir).config();
+  const darts::RunFolder folder = darts::RunFolder::open(run.resume_dir);
+  folder.expect_kind({kind});  // before the data set a folder of another kind would name
+  const nlohmann::json stored = folder.config();
   ImageResume r{data::open_image_dataset(stored.value("dataset", ""),
                                          stored.value("data_dir", std::string()),
                                          darts::folder_options(stored)),

@@ -93,7 +93,7 @@ struct ImageResume {
   std::string device;  // "" keeps the stored device
 };
 ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string>& given,
-                              const std::string& device);
+                              const std::string& device, const std::string& kind);
 // Image folders with --skip-bad-images: prints each image left out and their number.
 void print_skipped_images(const data::ImageData& images);
 // When a run stopped before its last epoch, says how to continue it and returns true.

@@ -97,7 +97,8 @@ void add_search_command(CLI::App& app) {
     darts::SearchOutcome out;
     if (!run->resume_dir.empty()) {
       const ImageResume resume = open_image_resume(
-          *run, flags->given(), flags->given("--device") ? flags->cli().device : std::string());
+          *run, flags->given(), flags->given("--device") ? flags->cli().device : std::string(),
+          "search");
       options.device = resume.device;
       out = darts::resume_search(run->resume_dir, resume.images, options);
     } else {

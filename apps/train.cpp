@@ -97,7 +97,8 @@ void add_train_command(CLI::App& app) {
     darts::TrainOutcome out;
     if (!run->resume_dir.empty()) {
       const ImageResume resume = open_image_resume(
-          *run, flags->given(), flags->given("--device") ? flags->cli().device : std::string());
+          *run, flags->given(), flags->given("--device") ? flags->cli().device : std::string(),
+          "train");
       options.device = resume.device;
       out = darts::resume_training(run->resume_dir, resume.images, options);
     } else {

@@ -1,9 +1,16 @@
-// A checkpoint is a pair of files written atomically:
-//   `path`       safetensors: weights, optimizer buffers, α, ... (named tensors, in order)
-//   `path.json`  the sidecar: optimizer scalars, RNG offsets, step/epoch counters, anything the
-//                trainer adds under "state"
-// Both carry the same random checkpoint id (and the sidecar the tensor file's size), so a loader
-// never mixes the files of two different saves.
+// A checkpoint is one safetensors file, committed by one atomic rename (path.tmp, fsync, rename):
+//   tensors        weights, optimizer buffers, α, ... (named, in order)
+//   __metadata__   "format": "autonet.checkpoint", "version": "2",
+//                  "state": the trainer's JSON (optimizer scalars, RNG offsets, step/epoch
+//                  counters, ...), "state_crc32": CRC-32 of that text,
+//                  "crc32": a JSON object {tensor name: CRC-32 of its bytes}
+// The tensors and the state land together, so a kill at any moment leaves either the previous
+// checkpoint or the new one (and perhaps an unfinished path.tmp, which loading ignores). Loading
+// verifies every checksum and refuses a NaN or an infinity in any float tensor, naming the tensor.
+//
+// Version 1 (the tensors plus a `path.json` sidecar, tied by a random id) still loads. Its save
+// renamed the tensor file first: a kill before the sidecar's rename left the matching sidecar in
+// `path.json.tmp`, which loading then uses. Saving version 2 removes the old sidecar files.
 #pragma once
 #include <filesystem>
 #include <map>
@@ -15,10 +22,10 @@
 
 namespace autonet {
 
+// Version 1's sidecar: `path` + ".json".
 std::filesystem::path checkpoint_sidecar_path(const std::filesystem::path& path);
 
-// Writes both files to *.tmp, fsyncs both, then renames them into place. On any error before the
-// renames, the previous checkpoint at `path` is untouched.
+// Writes the checkpoint atomically. On any error the previous checkpoint at `path` is untouched.
 void save_checkpoint(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                      const nlohmann::json& state);
 
@@ -29,7 +36,7 @@ struct Checkpoint {
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
 // Loads the tensors into existing ones (exact names, dtypes and shapes; see load_safetensors_into)
-// after checking that the two files belong together; returns the sidecar's state.
+// after every check above; returns the state. Nothing is written unless all checks pass.
 nlohmann::json load_checkpoint(const std::filesystem::path& path,
                                const std::vector<NamedTensor>& destinations);
 

@@ -238,7 +238,8 @@ SafetensorsMetadata read_safetensors_metadata(const std::filesystem::path& path)
 }
 
 SafetensorsMetadata load_safetensors_into(const std::filesystem::path& path,
-                                          const std::vector<NamedTensor>& destinations) {
+                                          const std::vector<NamedTensor>& destinations,
+                                          const TensorCheck& check) {
   std::ifstream in(path, std::ios::binary);
   const Header header = read_header(in, path);
   std::map<std::string, const Entry*> by_name;
@@ -271,7 +272,10 @@ SafetensorsMetadata load_safetensors_into(const std::filesystem::path& path,
   // Read everything before touching any destination: a failure leaves them as they were.
   std::vector<Tensor> host;
   host.reserve(destinations.size());
-  for (const auto& nt : destinations) host.push_back(read_entry(in, path, header, *by_name[nt.name]));
+  for (const auto& nt : destinations) {
+    host.push_back(read_entry(in, path, header, *by_name[nt.name]));
+    if (check) check(nt.name, host.back());
+  }
   for (size_t i = 0; i < destinations.size(); ++i) {
     Tensor dst = destinations[i].tensor;
     if (dst.numel() > 0) dst.copy_from(host[i]);

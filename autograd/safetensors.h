@@ -8,6 +8,7 @@
 // data exactly. Readers check everything and throw autonet::Error naming the file and the fault.
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,10 +43,15 @@ SafetensorsContents read_safetensors(const std::filesystem::path& path);
 // Checks the whole header (not the data bytes) and returns its metadata.
 SafetensorsMetadata read_safetensors_metadata(const std::filesystem::path& path);
 
+// A check of one tensor as read from a file (host copy); throws to refuse the file.
+using TensorCheck = std::function<void(const std::string& name, const Tensor& host)>;
+
 // Loads into existing tensors (any device, contiguous or not): the file must hold exactly these
 // names, each with the destination's dtype and shape. Nothing is written unless the whole file
-// checks out and reads completely. Returns the file's metadata.
+// checks out, reads completely and passes `check` (when given) tensor by tensor. Returns the
+// file's metadata.
 SafetensorsMetadata load_safetensors_into(const std::filesystem::path& path,
-                                          const std::vector<NamedTensor>& destinations);
+                                          const std::vector<NamedTensor>& destinations,
+                                          const TensorCheck& check = {});
 
 }  // namespace autonet

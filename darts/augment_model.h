@@ -88,6 +88,7 @@ class AugmentNetwork : public Module {
   void set_drop_path_prob(double p);
   double drop_path_prob() const { return drop_path_prob_; }
   PhiloxGenerator& drop_path_rng() { return drop_path_rng_; }  // its offset goes in checkpoints
+  const PhiloxGenerator& drop_path_rng() const { return drop_path_rng_; }
 
   // Weights without the auxiliary head (the official count): 3,349,342 for DARTS_V2 defaults.
   int64_t parameter_count() const { return parameter_count_; }

@@ -44,9 +44,9 @@ RunEvaluation evaluate_cnn_run(const fs::path& run_dir, const data::ImageData& d
   const RunFolder folder = RunFolder::open(run_dir);
   json stored = folder.config();
   const json run = stored.value("run", json::object());
-  AN_CHECK(stored.contains("genotype") && run.contains("genotype"))
-      << run_dir.string() << " is not a CNN training run (autonet train): eval takes those "
-      << "(RNN runs: see docs)";
+  AN_CHECK(folder.kind() == "train" && run.contains("genotype"))
+      << run_dir.string() << " is a '" << folder.kind() << "' run: eval takes CNN training runs "
+      << "(autonet train)";
   stored.erase("run");
   const TrainRunConfig config = config_from_json<TrainRunConfig>(stored, "train");
   AN_CHECK(options.split == "test" || options.split == "train")
@@ -84,7 +84,7 @@ RunEvaluation evaluate_cnn_run(const fs::path& run_dir, const data::ImageData& d
   RunEvaluation out;
   out.checkpoint = folder.checkpoint_path();
   out.epochs = saved.state.value("epoch", int64_t{0});
-  out.result = evaluate([&net](const Variable& x) { return net.forward(x); }, batches);
+  out.result = run::evaluate([&net](const Variable& x) { return net.forward(x); }, batches);
   return out;
 }
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "darts/trainer_common.h"
+#include "run/evaluation.h"
 #include "datasets/image_dataset.h"
 #include "runtime/device.h"
 
@@ -22,7 +22,7 @@ struct EvalOptions {
 struct RunEvaluation {
   std::filesystem::path checkpoint;
   int64_t epochs = 0;  // completed epochs the checkpoint holds
-  EvalResult result;
+  run::EvalResult result;
 };
 
 // `data` is the data set to evaluate on (the run's, or another with the same classes and image

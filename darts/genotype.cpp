@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <climits>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -59,10 +62,15 @@ std::string concat_text(const std::vector<int>& concat) {
   return out.str();
 }
 
-// Recursive-descent reader of the Python repr of a Genotype namedtuple.
+// No DARTS cell comes near this many nodes; a larger range() is a typo, not a cell to allocate.
+constexpr int kMaxRangeNodes = 1000;
+
+// Recursive-descent reader of the Python repr of a Genotype namedtuple. `source` names the text
+// in errors ("genotype text", or the file it came from).
 class GenotypeReader {
  public:
-  explicit GenotypeReader(const std::string& text) : text_(text) {}
+  GenotypeReader(const std::string& text, std::string source)
+      : text_(text), source_(std::move(source)) {}
 
   // Genotype(key=value, ...) → the values by key.
   struct Fields {
@@ -101,7 +109,7 @@ class GenotypeReader {
  private:
   [[noreturn]] void fail(const std::string& expected) {
     const size_t from = pos_ > 20 ? pos_ - 20 : 0;
-    AN_THROW() << "genotype text: expected " << expected << " at character " << pos_ << " near '"
+    AN_THROW() << source_ << ": expected " << expected << " at character " << pos_ << " near '"
                << text_.substr(from, 40) << "'";
   }
   void skip_space() {
@@ -135,7 +143,12 @@ class GenotypeReader {
     if (peek() == '-') ++pos_;
     while (std::isdigit(static_cast<unsigned char>(peek()))) ++pos_;
     if (start == pos_ || (pos_ == start + 1 && text_[start] == '-')) fail("an integer");
-    return std::stoi(text_.substr(start, pos_ - start));
+    int value = 0;
+    if (std::from_chars(text_.data() + start, text_.data() + pos_, value).ec != std::errc()) {
+      pos_ = start;
+      fail("an integer between " + std::to_string(INT_MIN) + " and " + std::to_string(INT_MAX));
+    }
+    return value;
   }
   std::string quoted() {
     skip_space();
@@ -190,11 +203,14 @@ class GenotypeReader {
     const int end = integer();
     expect(')');
     if (end <= begin) fail("range(a, b) with a < b");
+    if (static_cast<int64_t>(end) - begin > kMaxRangeNodes)
+      fail("range(a, b) of at most " + std::to_string(kMaxRangeNodes) + " nodes");
     for (int i = begin; i < end; ++i) out.push_back(i);
     return out;
   }
 
   const std::string& text_;
+  std::string source_;
   size_t pos_ = 0;
 };
 
@@ -217,8 +233,9 @@ std::string to_text(const RnnGenotype& g) {
   return "Genotype(recurrent=" + list_text(g.recurrent) + ", concat=" + concat_text(g.concat) + ")";
 }
 
-CnnGenotype parse_cnn_genotype(const std::string& text) {
-  const auto fields = GenotypeReader(text).read();
+namespace {
+CnnGenotype parse_cnn_genotype(const std::string& text, const std::string& source) {
+  const auto fields = GenotypeReader(text, source).read();
   CnnGenotype g;
   g.normal = take(fields.lists, "normal");
   g.reduce = take(fields.lists, "reduce");
@@ -228,13 +245,22 @@ CnnGenotype parse_cnn_genotype(const std::string& text) {
   return g;
 }
 
-RnnGenotype parse_rnn_genotype(const std::string& text) {
-  const auto fields = GenotypeReader(text).read();
+RnnGenotype parse_rnn_genotype(const std::string& text, const std::string& source) {
+  const auto fields = GenotypeReader(text, source).read();
   RnnGenotype g;
   g.recurrent = take(fields.lists, "recurrent");
   g.concat = take(fields.concats, "concat");
   validate(g);
   return g;
+}
+}  // namespace
+
+CnnGenotype parse_cnn_genotype(const std::string& text) {
+  return parse_cnn_genotype(text, "genotype text");
+}
+
+RnnGenotype parse_rnn_genotype(const std::string& text) {
+  return parse_rnn_genotype(text, "genotype text");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -287,6 +313,16 @@ void validate(const RnnGenotype& g) {
 // JSON
 
 namespace {
+// A JSON integer that fits an int (nlohmann's get<int> would wrap 2^32 + 1 to 1).
+int json_int(const nlohmann::json& v, const char* key) {
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
+                        : v.is_number_integer() && v.get<int64_t>() >= INT_MIN &&
+                              v.get<int64_t>() <= INT_MAX;
+  AN_CHECK(fits) << "genotype JSON: '" << key << "' holds " << v.dump()
+                 << ", not an integer between " << INT_MIN << " and " << INT_MAX;
+  return v.get<int>();
+}
 nlohmann::json edges_json(const std::vector<OpEdge>& edges) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& [op, input] : edges) j.push_back({{"op", op}, {"input", input}});
@@ -299,7 +335,7 @@ std::vector<OpEdge> edges_from_json(const nlohmann::json& j, const char* key) {
     AN_CHECK(e.is_object() && e.contains("op") && e["op"].is_string() && e.contains("input") &&
              e["input"].is_number_integer())
         << "genotype JSON: entries of '" << key << "' need {\"op\": string, \"input\": integer}";
-    edges.emplace_back(e["op"].get<std::string>(), e["input"].get<int>());
+    edges.emplace_back(e["op"].get<std::string>(), json_int(e["input"], key));
   }
   return edges;
 }
@@ -308,7 +344,7 @@ std::vector<int> ints_from_json(const nlohmann::json& j, const char* key) {
   std::vector<int> out;
   for (const auto& v : j[key]) {
     AN_CHECK(v.is_number_integer()) << "genotype JSON: '" << key << "' must hold integers";
-    out.push_back(v.get<int>());
+    out.push_back(json_int(v, key));
   }
   return out;
 }
@@ -382,16 +418,27 @@ RnnGenotype published_rnn_genotype(const std::string& name) {
 
 namespace {
 // A genotype argument is a published name (handled by the caller), genotype text or JSON, or a
-// file holding either: returns the text.
-std::string genotype_source_text(const std::string& source) {
-  if (source.find('(') != std::string::npos || source.find('{') != std::string::npos) return source;
+// file holding either.
+struct GenotypeSource {
+  std::string text;
+  std::string name;  // for errors: "genotype text" or "genotype file 'path'"
+};
+GenotypeSource genotype_source_text(const std::string& source) {
+  if (source.find('(') != std::string::npos || source.find('{') != std::string::npos)
+    return {source, "genotype text"};
+  const std::string name = "genotype file '" + source + "'";
+  AN_CHECK(!std::filesystem::is_directory(source)) << name << " is a folder, not a file";
   std::ifstream in(source);
   AN_CHECK(in.good()) << "genotype '" << source
                       << "' is neither a published name (DARTS_V1, DARTS_V2), genotype text, "
                          "nor a readable file";
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  return buffer.str();
+  AN_CHECK(!in.bad()) << name << " cannot be read";
+  const std::string text = buffer.str();
+  AN_CHECK(text.find_first_not_of(" \t\r\n") != std::string::npos)
+      << name << " is empty (it should hold a Genotype(...) text or its JSON)";
+  return {text, name};
 }
 
 bool is_json_text(const std::string& text) {
@@ -399,11 +446,11 @@ bool is_json_text(const std::string& text) {
   return first != std::string::npos && text[first] == '{';
 }
 
-nlohmann::json parse_genotype_json(const std::string& text, const std::string& source) {
+nlohmann::json parse_genotype_json(const GenotypeSource& source) {
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(source.text);
   } catch (const nlohmann::json::parse_error& e) {
-    AN_THROW() << "genotype JSON in '" << source.substr(0, 80) << "': " << e.what();
+    AN_THROW() << source.name.substr(0, 200) << ": not valid JSON: " << e.what();
   }
 }
 
@@ -414,16 +461,16 @@ bool is_published_name(const std::string& source) {
 
 CnnGenotype load_cnn_genotype(const std::string& source) {
   if (is_published_name(source)) return published_cnn_genotype(source);
-  const std::string text = genotype_source_text(source);
-  if (is_json_text(text)) return cnn_genotype_from_json(parse_genotype_json(text, source));
-  return parse_cnn_genotype(text);
+  const GenotypeSource s = genotype_source_text(source);
+  if (is_json_text(s.text)) return cnn_genotype_from_json(parse_genotype_json(s));
+  return parse_cnn_genotype(s.text, s.name);
 }
 
 RnnGenotype load_rnn_genotype(const std::string& source) {
   if (is_published_name(source)) return published_rnn_genotype(source);
-  const std::string text = genotype_source_text(source);
-  if (is_json_text(text)) return rnn_genotype_from_json(parse_genotype_json(text, source));
-  return parse_rnn_genotype(text);
+  const GenotypeSource s = genotype_source_text(source);
+  if (is_json_text(s.text)) return rnn_genotype_from_json(parse_genotype_json(s));
+  return parse_rnn_genotype(s.text, s.name);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Recurrent DARTS runs over a run folder (darts/run_folder.h):
+// Recurrent DARTS runs over a run folder, as two tasks of the run engine (darts/rnn_task.h):
 //  - the search (reference darts.md §7.6, §7.8, first or second order): per BPTT window an α
 //    step (Adam) on the validation stream, then the weight step (SGD, lr scaled by seq_len/bptt,
 //    TAR/AR, global clip); the genotype after every epoch; validation perplexity on

@@ -2,14 +2,16 @@
 //
 //   config.json              the resolved configuration (every field, defaults included)
 //   log.jsonl                one JSON object per line: step summaries and epoch records
-//   checkpoint.safetensors   the last completed epoch (+ checkpoint.safetensors.json sidecar),
-//                            replaced atomically after every epoch
+//   checkpoint.safetensors   the last completed epoch (tensors, state and checksums in one file,
+//                            autograd/checkpoint.h), replaced atomically after every epoch
+//   run.lock                 flock()ed by the process running in the folder; holds its pid
 //   genotype.txt/.json, normal.dot/.svg, reduce.dot/.svg, report.html
 //
 // Shared by the search and the training trainers, together with the config-file rules below.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,13 +21,24 @@
 
 namespace autonet::darts {
 
+class RunLock;
+
+// While a RunFolder (or a copy of it) lives, its process holds the folder's lock: a second
+// process that creates or opens the folder is refused with the holder's pid. The lock belongs to
+// the file run.lock (flock), so another spelling of the path reaches the same lock.
 class RunFolder {
  public:
   // A new run: creates `dir` and writes config.json. Refuses a folder that already holds a run
-  // (config.json or a checkpoint), naming --resume.
+  // (config.json or a checkpoint), saying whether --resume can continue it.
   static RunFolder create(const std::filesystem::path& dir, const nlohmann::json& config);
   // An existing run (for --resume): reads config.json; clear error when there is none.
   static RunFolder open(const std::filesystem::path& dir);
+
+  // The command that made the run: "search", "train", "rnn-search" or "rnn-train" (config.json's
+  // run.kind; folders written before it was recorded are told apart by their keys).
+  std::string kind() const;
+  // Refuses a folder of another kind, naming the command that continues it.
+  void expect_kind(const std::vector<std::string>& kinds) const;
 
   const std::filesystem::path& dir() const { return dir_; }
   const nlohmann::json& config() const { return config_; }
@@ -33,6 +46,9 @@ class RunFolder {
 
   std::filesystem::path checkpoint_path() const { return dir_ / "checkpoint.safetensors"; }
   bool has_checkpoint() const;
+  // Throws unless the folder holds a checkpoint; the message says why, as far as the folder's
+  // files tell, and how to start the run again.
+  void check_resumable() const;
 
   // log.jsonl: one record per line, flushed at once.
   void append_log(const nlohmann::json& record) const;
@@ -55,9 +71,14 @@ class RunFolder {
   void write_file(const std::string& name, const std::string& content) const;
 
  private:
-  RunFolder(std::filesystem::path dir, nlohmann::json config)
-      : dir_(std::move(dir)), config_(std::move(config)) {}
+  RunFolder(std::filesystem::path dir, std::shared_ptr<const RunLock> lock)
+      : dir_(std::move(dir)), lock_(std::move(lock)) {}
+  // What the folder's files tell about a missing checkpoint.
+  std::string why_no_checkpoint() const;
+  std::string how_to_start_again() const;
+
   std::filesystem::path dir_;
+  std::shared_ptr<const RunLock> lock_;
   nlohmann::json config_;
 };
 

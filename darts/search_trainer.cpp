@@ -1,9 +1,8 @@
-// The DARTS search loop (reference darts.md §3.3, §3.6) over a run folder.
+// The DARTS search (reference darts.md §3.3, §3.6) as a task of the run engine.
 #include "darts/search_trainer.h"
 
 #include <fmt/core.h>
 
-#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -20,12 +19,19 @@
 #include "datasets/loader.h"
 #include "datasets/splits.h"
 #include "kernels/reduce.h"
+#include "run/common.h"
+#include "run/image_epochs.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using run::append;
+using run::check_finite;
+using run::count_correct;
+using run::named;
+using run::rounded;
 
 #define AN_SEARCH_CONFIG_FIELDS(X)                                                              \
   X(dataset) X(data_dir) X(subset) X(train_portion) X(cutout) X(cutout_length) X(channels)      \
@@ -110,19 +116,10 @@ SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weig
 
 namespace {
 
-// Checks that the images fit the search network: two reductions halve H and W, and each
-// FactorizedReduce needs an even input.
-void check_image_size(const data::ImageSet& set, const std::string& dataset) {
-  AN_CHECK(set.height() % 4 == 0 && set.width() % 4 == 0)
-      << "the search network halves the image twice (FactorizedReduce needs even sizes), so "
-         "height and width must be multiples of 4; "
-      << dataset << " has " << set.height() << "×" << set.width() << " images";
-}
-
-// Everything one search run holds; built identically for a new and a resumed run.
-class SearchRun {
+// The search (§3) as a task of the run engine; built identically for a new and a resumed run.
+class SearchTask : public run::Task {
  public:
-  SearchRun(const SearchRunConfig& config, const data::ImageData& data, Device device)
+  SearchTask(const SearchRunConfig& config, const data::ImageData& data, Device device)
       : config_(config),
         device_(device),
         train_set_(first_images(data.train, config.subset)),
@@ -139,11 +136,7 @@ class SearchRun {
 
     weights_.to(device_);
     alphas_.to(device_);
-    SgdOptions sgd;
-    sgd.lr = config.learning_rate;
-    sgd.momentum = config.momentum;
-    sgd.weight_decay = config.weight_decay;
-    sgd_ = std::make_unique<Sgd>(weights_.weights(), weights_.grads(), sgd);
+    sgd_ = weight_sgd(weights_, config);
     ArchitectConfig arch;
     arch.unrolled = config.unrolled;
     arch.learning_rate = config.arch_learning_rate;
@@ -156,11 +149,7 @@ class SearchRun {
           std::make_unique<CapturedSearchStep>(net_, *architect_, *sgd_, config.grad_clip);
 
     // Both halves use the training transform (§3.1); the α stream gets its own order.
-    train_loader_.batch_size = config.batch_size;
-    train_loader_.transform = data::train_transform(data, config.cutout, config.cutout_length);
-    train_loader_.seed = static_cast<uint64_t>(config.seed);
-    train_loader_.workers = static_cast<int>(config.workers);
-    train_loader_.device = device_;
+    train_loader_ = train_loader_config(config, data, device_);
     valid_loader_ = train_loader_;
     valid_loader_.seed = static_cast<uint64_t>(config.seed) + 1;
     eval_loader_ = train_loader_;
@@ -179,9 +168,10 @@ class SearchRun {
     return s;
   }
 
-  // What a run folder's config.json records beyond the flags.
+  // What config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
-    json info = {{"device", device_.str()},
+    json info = {{"kind", kind()},
+            {"device", device_.str()},
             {"data", data.name},
             {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
             {"classes", data.num_classes},
@@ -200,7 +190,10 @@ class SearchRun {
                                    config_.batch_size, false);
   }
 
-  std::vector<NamedTensor> checkpoint_tensors() const {
+  std::string kind() const override { return "search"; }
+  int64_t epochs() const override { return config_.epochs; }
+
+  std::vector<NamedTensor> state_tensors() const override {
     std::vector<NamedTensor> t = with_prefix("model.", named(weights_.named_tensors()));
     append(t, with_prefix("arch.", named(alphas_.named_tensors())));
     append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
@@ -208,37 +201,106 @@ class SearchRun {
     return t;
   }
 
-  void save_checkpoint_now() {
-    const std::string where = fmt::format("after epoch {}", epoch_);
-    check_finite_weights(weights_.weights(), where);
-    check_finite_weights(alphas_.weights(), where);
-    const json state = {{"epoch", epoch_},
-                        {"global_step", global_step_},
-                        {"valid_stream", {{"pass", valid_pass_}, {"batch", valid_batch_}}},
-                        {"w_optimizer", sgd_->state_json()},
-                        {"a_optimizer", architect_->optimizer().state_json()},
-                        {"best", {{"valid_acc", best_acc_}, {"epoch", best_epoch_}}},
-                        {"genotype_last_epoch_start", genotype_last_start_},
-                        {"train_images", train_set_.size()}};
-    folder().save_checkpoint(checkpoint_tensors(), state, "search");
+  json state() const override {
+    return {{"valid_stream", {{"pass", valid_pass_}, {"batch", valid_batch_}}},
+            {"w_optimizer", sgd_->state_json()},
+            {"a_optimizer", architect_->optimizer().state_json()},
+            {"best", {{"valid_acc", best_.value}, {"epoch", best_.epoch}}},
+            {"genotype_last_epoch_start", genotype_last_start_},
+            {"train_images", train_set_.size()}};
   }
 
-  void load_checkpoint_now() {
-    const json state = folder().load_checkpoint(checkpoint_tensors(), "search");
+  std::vector<Tensor> flat_weights() const override {
+    return {weights_.weights(), alphas_.weights()};
+  }
+
+  void restore(const json& state, Restore) override {
     AN_CHECK(state.value("train_images", int64_t{-1}) == train_set_.size())
         << "the checkpoint was trained on " << state.value("train_images", int64_t{-1})
         << " images, the data set now gives " << train_set_.size();
-    epoch_ = state.at("epoch").get<int64_t>();
-    global_step_ = state.at("global_step").get<int64_t>();
     valid_pass_ = state.at("valid_stream").at("pass").get<int64_t>();
     valid_batch_ = state.at("valid_stream").at("batch").get<int64_t>();
     sgd_->load_state_json(state.at("w_optimizer"));
     architect_->optimizer().load_state_json(state.at("a_optimizer"));
-    best_acc_ = state.at("best").at("valid_acc").get<double>();
-    best_epoch_ = state.at("best").at("epoch").get<int64_t>();
+    best_.value = state.at("best").at("valid_acc").get<double>();
+    best_.epoch = state.at("best").at("epoch").get<int64_t>();
     genotype_last_start_ = state.value("genotype_last_epoch_start", "");
   }
 
+  void start(run::Engine& engine) override {
+    epochs_.emplace(engine, steps_per_epoch(), config_.log_every);
+  }
+
+  run::EpochResult run_epoch(run::Engine& engine) override {
+    const int64_t epoch = engine.epoch();
+    const double lr = schedule_.lr_at(epoch);
+    sgd_->set_lr(lr);
+    // The official script logs the genotype of the current α at the start of each epoch (§3.6).
+    genotype_last_start_ = to_text(net_.genotype());
+    net_.train();
+    data::Loader loader(train_set_, splits_.search_weights, train_loader_,
+                        static_cast<uint64_t>(epoch));
+    const run::Meter train = epochs_->train(
+        loader, lr, [this](const data::Batch& b, const std::string& where) { return step(b, where); });
+
+    // Evaluation on the α half in eval mode (running BN statistics), as infer() (§3.3).
+    net_.eval();
+    data::Loader eval_loader(train_set_, splits_.search_arch, eval_loader_,
+                             static_cast<uint64_t>(epoch));
+    const run::EvalResult valid = epochs_->evaluate(
+        [this](const Variable& x) { return net_.forward(x); }, eval_loader, "validation");
+    net_.train();
+    best_.update(valid.accuracy, epoch);
+    return {{{"steps_per_epoch", steps_per_epoch()},
+             {"lr", lr},
+             {"train_loss", train.loss()},
+             {"train_acc", train.accuracy()},
+             {"valid_loss", valid.loss},
+             {"valid_acc", valid.accuracy},
+             {"valid_acc_best", best_.value},
+             {"best_epoch", best_.epoch},
+             {"images_per_s", rounded(epochs_->images_per_second(train), 1)},
+             {"genotype_at_start", genotype_last_start_},
+             {"genotype", to_text(net_.genotype())},
+             {"alpha_normal", rounded(net_.normal_weights())},
+             {"alpha_reduce", rounded(net_.reduce_weights())}},
+            fmt::format("train loss {:.4f} acc {:.1f}%, valid loss {:.4f} acc {:.1f}%",
+                        train.loss(), 100 * train.accuracy(), valid.loss, 100 * valid.accuracy)};
+  }
+
+  void after_checkpoint(run::Engine& engine) override { write_files(engine.folder()); }
+
+  void finish(run::Engine& engine, bool finished) override {
+    if (!finished) return;
+    engine.folder().write_file("genotype_last_epoch_start.txt",
+                               to_text(genotype_last_epoch_start()) + "\n");
+    write_files(engine.folder());
+  }
+
+  SearchOutcome outcome(const run::Engine& engine, bool finished) const {
+    SearchOutcome out;
+    out.run_dir = engine.folder().dir();
+    out.genotype = net_.genotype();
+    out.genotype_last_epoch_start = genotype_last_epoch_start();
+    out.epochs_done = engine.epoch();
+    out.finished = finished;
+    out.valid_accuracy = best_.value;
+    return out;
+  }
+
+ private:
+  // One search step (§3.3) with the α step on the next batch of the α stream.
+  run::StepFigures step(const data::Batch& b, const std::string& where) {
+    const data::Batch v = next_valid_batch();
+    const SearchStepResult r =
+        captured_step_
+            ? captured_step_->step(b.images, b.labels, v.images, v.labels, where)
+            : search_step(net_, *architect_, *sgd_, b.images, b.labels, v.images, v.labels,
+                          config_.grad_clip, where);
+    return {r.loss, r.correct};
+  }
+
+  // The α stream: reshuffled passes over the α half, resumable at (pass, batch).
   data::Batch next_valid_batch() {
     for (;;) {
       if (!valid_stream_)
@@ -254,21 +316,17 @@ class SearchRun {
     }
   }
 
-  void write_genotype_files() {
-    const CnnGenotype g = net_.genotype();
-    folder().write_file("genotype.txt", to_text(g) + "\n");
-    json j = to_json(g);
-    folder().write_file("genotype.json", j.dump(2) + "\n");
-    for (const char* which : {"normal", "reduce"})
-      write_drawing(to_dot(g, which), folder().path(which).string());
+  CnnGenotype genotype_last_epoch_start() const {
+    return genotype_last_start_.empty() ? net_.genotype() : parse_cnn_genotype(genotype_last_start_);
   }
 
-  SearchOutcome run(const RunOptions& options);
-
-  RunFolder& folder() { return *folder_; }
+  // Genotype files, cell drawings and report.html, rewritten after every epoch.
+  void write_files(const RunFolder& folder) const {
+    write_genotype_files(folder, net_.genotype());
+    write_report(folder, fmt::format("DARTS search — {}", folder.dir().filename().string()));
+  }
 
   SearchRunConfig config_;
-  std::optional<RunFolder> folder_;  // set once everything is built and checked
   Device device_;
   data::ImageSet train_set_;
   data::Splits splits_;
@@ -280,117 +338,16 @@ class SearchRun {
   std::unique_ptr<CapturedSearchStep> captured_step_;  // --cuda-graph on a GPU, first order
   data::LoaderConfig train_loader_, valid_loader_, eval_loader_;
   std::unique_ptr<data::Loader> valid_stream_;
+  std::optional<run::ImageEpochs> epochs_;  // set by start()
 
-  int64_t epoch_ = 0, global_step_ = 0;  // completed epochs and steps
   int64_t valid_pass_ = 0, valid_batch_ = 0;
-  double best_acc_ = -1;
-  int64_t best_epoch_ = -1;
+  run::Best best_{-1, -1, /*higher_is_better=*/true};
   std::string genotype_last_start_;
 };
 
-SearchOutcome SearchRun::run(const RunOptions& options) {
-  ProgressLine progress(options.progress);
-  const int64_t steps = steps_per_epoch();
-  StepTracker tracker(progress, folder(), config_.epochs, steps, config_.log_every);
-  int64_t session_epochs = 0;
-
-  while (epoch_ < config_.epochs) {
-    if (options.stop_after_epochs >= 0 && session_epochs >= options.stop_after_epochs) break;
-    const auto epoch_start = std::chrono::steady_clock::now();
-    const double lr = schedule_.lr_at(epoch_);
-    sgd_->set_lr(lr);
-    tracker.start_epoch(epoch_, lr);
-    // The official script logs the genotype of the current α at the start of each epoch (§3.6).
-    genotype_last_start_ = to_text(net_.genotype());
-    net_.train();
-
-    data::Loader loader(train_set_, splits_.search_weights, train_loader_,
-                        static_cast<uint64_t>(epoch_));
-    Meter meter;
-    while (true) {
-      const auto step_start = std::chrono::steady_clock::now();
-      std::optional<data::Batch> b = loader.next();
-      if (!b) break;
-      const data::Batch v = next_valid_batch();
-      const std::string where = fmt::format("at epoch {} step {}", epoch_ + 1, b->index + 1);
-
-      const SearchStepResult r =
-          captured_step_
-              ? captured_step_->step(b->images, b->labels, v.images, v.labels, where)
-              : search_step(net_, *architect_, *sgd_, b->images, b->labels, v.images, v.labels,
-                      config_.grad_clip, where);
-      meter.add(r.loss, r.correct, b->labels.numel());
-      ++global_step_;
-      tracker.step(b->index, global_step_, meter, seconds_since(step_start));
-    }
-
-    // Evaluation on the α half in eval mode (running BN statistics), as infer() (§3.3).
-    const auto eval_start = std::chrono::steady_clock::now();
-    net_.eval();
-    data::Loader eval_loader(train_set_, splits_.search_arch, eval_loader_,
-                             static_cast<uint64_t>(epoch_));
-    const EvalResult valid =
-        evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
-    net_.train();
-    tracker.end_epoch(seconds_since(eval_start));
-    check_finite(valid.loss, "validation loss", fmt::format("after epoch {}", epoch_ + 1));
-    if (valid.accuracy > best_acc_) {
-      best_acc_ = valid.accuracy;
-      best_epoch_ = epoch_;
-    }
-
-    const CnnGenotype genotype = net_.genotype();
-    folder().append_log({{"kind", "epoch"},
-                         {"epoch", epoch_},
-                         {"step", global_step_},
-                         {"steps_per_epoch", steps},
-                         {"lr", lr},
-                         {"train_loss", meter.loss()},
-                         {"train_acc", meter.accuracy()},
-                         {"valid_loss", valid.loss},
-                         {"valid_acc", valid.accuracy},
-                         {"valid_acc_best", best_acc_},
-                         {"best_epoch", best_epoch_},
-                         {"images_per_s", rounded(tracker.images_per_second(meter), 1)},
-                         {"seconds", rounded(seconds_since(epoch_start), 2)},
-                         {"genotype_at_start", genotype_last_start_},
-                         {"genotype", to_text(genotype)},
-                         {"alpha_normal", rounded(net_.normal_weights())},
-                         {"alpha_reduce", rounded(net_.reduce_weights())}});
-    ++epoch_;
-    ++session_epochs;
-    save_checkpoint_now();
-    write_genotype_files();
-    write_report(folder(), fmt::format("DARTS search — {}", folder().dir().filename().string()));
-    progress.update(
-        fmt::format("epoch {}/{} done: train loss {:.4f} acc {:.1f}%, valid loss {:.4f} acc "
-                    "{:.1f}%, {:.0f} s",
-                    epoch_, config_.epochs, meter.loss(), 100 * meter.accuracy(), valid.loss,
-                    100 * valid.accuracy, seconds_since(epoch_start)),
-        true);
-    progress.finish();
-  }
-
-  SearchOutcome out;
-  out.run_dir = folder().dir();
-  out.genotype = net_.genotype();
-  out.genotype_last_epoch_start =
-      genotype_last_start_.empty() ? out.genotype : parse_cnn_genotype(genotype_last_start_);
-  out.epochs_done = epoch_;
-  out.finished = epoch_ >= config_.epochs;
-  out.valid_accuracy = best_acc_;
-  if (out.finished) {
-    write_genotype_files();
-    folder().write_file("genotype_last_epoch_start.txt", to_text(out.genotype_last_epoch_start) + "\n");
-    write_report(folder(), fmt::format("DARTS search — {}", folder().dir().filename().string()));
-  }
-  return out;
-}
-
-json resolved_config(const SearchRunConfig& config, const json& info) {
-  json j = config;
-  j["run"] = info;
-  return j;
+SearchOutcome run_to_end(SearchTask& task, run::Engine& engine) {
+  const bool finished = engine.run();
+  return task.outcome(engine, finished);
 }
 
 }  // namespace
@@ -398,27 +355,25 @@ json resolved_config(const SearchRunConfig& config, const json& info) {
 SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& data,
                          const fs::path& run_dir, const RunOptions& options) {
   config.validate();
-  const Device device = resolve_device(config.device);
   // Build (and so check) everything before the folder is created.
-  SearchRun run(config, data, device);
-  run.folder_ = RunFolder::create(run_dir, resolved_config(config, run.run_info(data)));
-  log_skipped_images(*run.folder_, data);
-  return run.run(options);
+  SearchTask task(config, data, run::resolve_device(config.device));
+  run::RunFolder folder = run::create_run_folder(run_dir, config, task.run_info(data));
+  log_skipped_images(folder, data);
+  run::Engine engine(task, std::move(folder), options);
+  return run_to_end(task, engine);
 }
 
 SearchOutcome resume_search(const fs::path& run_dir, const data::ImageData& data,
                             const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
-  json stored = folder.config();
-  stored.erase("run");
-  const SearchRunConfig config = config_from_json<SearchRunConfig>(stored, "search");
+  folder.expect_kind({"search"});
+  const SearchRunConfig config =
+      config_from_json<SearchRunConfig>(run::stored_flags(folder), "search");
   config.validate();
-  // The stored flag (auto, cpu, cuda) is resolved again: a run may continue on another machine.
-  const Device device = resolve_device(options.device.empty() ? config.device : options.device);
-  SearchRun run(config, data, device);
-  run.folder_ = folder;
-  run.load_checkpoint_now();
-  return run.run(options);
+  SearchTask task(config, data, run::resume_device(options, config.device));
+  run::Engine engine(task, folder, options);
+  engine.resume();
+  return run_to_end(task, engine);
 }
 
 }  // namespace autonet::darts

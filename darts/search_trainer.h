@@ -1,4 +1,5 @@
-// The DARTS architecture search (reference darts.md §3): the bilevel loop over a run folder.
+// The DARTS architecture search (reference darts.md §3): the bilevel loop, a task of the run engine
+// (run/engine.h) over a run folder.
 //
 // Per step, in the official order (§3.3): an α step on a validation batch (first or second
 // order, darts/architect.h), then the weight step on the train batch (SGD with momentum, weight

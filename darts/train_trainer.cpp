@@ -1,9 +1,8 @@
-// Training a genotype from scratch (reference darts.md §5) over a run folder.
+// Training a genotype from scratch (reference darts.md §5) as a task of the run engine.
 #include "darts/train_trainer.h"
 
 #include <fmt/core.h>
 
-#include <chrono>
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -20,12 +19,19 @@
 #include "datasets/loader.h"
 #include "datasets/splits.h"
 #include "kernels/reduce.h"
+#include "run/common.h"
+#include "run/image_epochs.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using run::append;
+using run::check_finite;
+using run::count_correct;
+using run::named;
+using run::rounded;
 
 #define AN_TRAIN_CONFIG_FIELDS(X)                                                                \
   X(genotype) X(dataset) X(data_dir) X(subset) X(test_subset) X(valid_portion) X(cutout)          \
@@ -132,10 +138,11 @@ RunImages run_images(const TrainRunConfig& c, const data::ImageData& data) {
   return r;
 }
 
-class TrainRun {
+// Training a fixed genotype (§5) as a task of the run engine.
+class TrainTask : public run::Task {
  public:
-  TrainRun(const TrainRunConfig& config, const CnnGenotype& genotype, const data::ImageData& data,
-           Device device)
+  TrainTask(const TrainRunConfig& config, const CnnGenotype& genotype, const data::ImageData& data,
+            Device device)
       : config_(config),
         genotype_(genotype),
         device_(device),
@@ -143,38 +150,29 @@ class TrainRun {
         weights_(static_cast<uint64_t>(config.seed)),
         net_(augment_config(config, data), genotype, weights_),
         schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
+    check_image_size(images_.train, data.name);
     const bool imagenet = net_.config().imagenet;
-    // The CIFAR network halves the images twice, the ImageNet one five times (three stems and
-    // two reductions); each FactorizedReduce needs an even input.
-    const int64_t multiple = imagenet ? 32 : 4;
-    AN_CHECK(images_.train.height() % multiple == 0 && images_.train.width() % multiple == 0)
-        << "the " << (imagenet ? "ImageNet" : "CIFAR") << " network needs height and width "
-        << "that are multiples of " << multiple << "; " << data.name << " has "
-        << images_.train.height() << "×" << images_.train.width() << " images";
+    // The ImageNet network halves the images three more times in its stems.
+    AN_CHECK(!imagenet || (images_.train.height() % 32 == 0 && images_.train.width() % 32 == 0))
+        << "the ImageNet network needs height and width that are multiples of 32; " << data.name
+        << " has " << images_.train.height() << "×" << images_.train.width() << " images";
     AN_CHECK(!config.auxiliary || auxiliary_head_fits(images_.train.height(), imagenet))
-        << "--auxiliary: the head expects " << (imagenet ? "7×7 maps (224×224 images)" : "8×8 maps (32×32 images, as CIFAR-10)")
+        << "--auxiliary: the head expects "
+        << (imagenet ? "7×7 maps (224×224 images)" : "8×8 maps (32×32 images, as CIFAR-10)")
         << " at cell ⌊2L/3⌋; " << data.name << " has " << images_.train.height() << "×"
         << images_.train.width() << " images: pass --no-auxiliary";
     weights_.to(device_);
-    SgdOptions sgd;
-    sgd.lr = config.learning_rate;
-    sgd.momentum = config.momentum;
-    sgd.weight_decay = config.weight_decay;
-    sgd_ = std::make_unique<Sgd>(weights_.weights(), weights_.grads(), sgd);
-
-    train_loader_.batch_size = config.batch_size;
-    train_loader_.transform = data::train_transform(data, config.cutout, config.cutout_length);
-    train_loader_.seed = static_cast<uint64_t>(config.seed);
-    train_loader_.workers = static_cast<int>(config.workers);
-    train_loader_.device = device_;
+    sgd_ = weight_sgd(weights_, config);
+    train_loader_ = train_loader_config(config, data, device_);
     eval_loader_ = train_loader_;
     eval_loader_.shuffle = false;
     eval_loader_.transform = data::test_transform(data);
   }
 
-
+  // What config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
     json info = {
+        {"kind", kind()},
         {"device", device_.str()},
         {"data", data.name},
         {"genotype", to_text(genotype_)},
@@ -196,56 +194,134 @@ class TrainRun {
                                    config_.batch_size, false);
   }
 
-  std::vector<NamedTensor> checkpoint_tensors() const {
+  std::string kind() const override { return "train"; }
+  int64_t epochs() const override { return config_.epochs; }
+
+  std::vector<NamedTensor> state_tensors() const override {
     std::vector<NamedTensor> t = with_prefix("model.", named(weights_.named_tensors()));
     append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
     return t;
   }
 
-  void save_checkpoint_now() {
-    check_finite_weights(weights_.weights(), fmt::format("after epoch {}", epoch_));
-    const json state = {{"epoch", epoch_},
-                        {"global_step", global_step_},
-                        {"drop_path_offset", net_.drop_path_rng().offset()},
-                        {"w_optimizer", sgd_->state_json()},
-                        {"best", {{eval_key("acc"), best_acc_}, {"epoch", best_epoch_}}},
-                        {"last_" + eval_key("acc"), last_acc_},
-                        {"last_" + eval_key("loss"), last_loss_},
-                        {"train_images", images_.train.size()}};
-    folder().save_checkpoint(checkpoint_tensors(), state, "train");
+  json state() const override {
+    return {{"drop_path_offset", net_.drop_path_rng().offset()},
+            {"w_optimizer", sgd_->state_json()},
+            {"best", {{eval_key("acc"), best_.value}, {"epoch", best_.epoch}}},
+            {"last_" + eval_key("acc"), last_acc_},
+            {"last_" + eval_key("loss"), last_loss_},
+            {"train_images", images_.train.size()}};
   }
 
-  void load_checkpoint_now() {
-    const json state = folder().load_checkpoint(checkpoint_tensors(), "train");
+  std::vector<Tensor> flat_weights() const override { return {weights_.weights()}; }
+
+  void restore(const json& state, Restore) override {
     AN_CHECK(state.value("train_images", int64_t{-1}) == images_.train.size())
         << "the checkpoint was trained on " << state.value("train_images", int64_t{-1})
         << " images, the data set now gives " << images_.train.size();
-    epoch_ = state.at("epoch").get<int64_t>();
-    global_step_ = state.at("global_step").get<int64_t>();
     net_.drop_path_rng().set_offset(state.at("drop_path_offset").get<uint64_t>());
     sgd_->load_state_json(state.at("w_optimizer"));
-    best_acc_ = state.at("best").at(eval_key("acc")).get<double>();
-    best_epoch_ = state.at("best").at("epoch").get<int64_t>();
+    best_.value = state.at("best").at(eval_key("acc")).get<double>();
+    best_.epoch = state.at("best").at("epoch").get<int64_t>();
     last_acc_ = state.value("last_" + eval_key("acc"), 0.0);
     last_loss_ = state.value("last_" + eval_key("loss"), 0.0);
   }
 
-  void write_genotype_files() {
-    folder().write_file("genotype.txt", to_text(genotype_) + "\n");
-    folder().write_file("genotype.json", to_json(genotype_).dump(2) + "\n");
-    for (const char* which : {"normal", "reduce"})
-      write_drawing(to_dot(genotype_, which), folder().path(which).string());
+  void start(run::Engine& engine) override {
+    epochs_.emplace(engine, steps_per_epoch(), config_.log_every);
+    if (engine.epoch() == 0) write_genotype_files(engine.folder(), genotype_);
   }
 
-  TrainOutcome run(const RunOptions& options);
+  run::EpochResult run_epoch(run::Engine& engine) override {
+    const int64_t epoch = engine.epoch();
+    const double lr = schedule_.lr_at(epoch);
+    sgd_->set_lr(lr);
+    // §5.2: p_e = p · e / epochs.
+    const double drop_prob =
+        config_.drop_path_prob * static_cast<double>(epoch) / static_cast<double>(config_.epochs);
+    net_.set_drop_path_prob(drop_prob);
+    net_.train();
+    data::Loader loader(images_.train, images_.train_indices, train_loader_,
+                        static_cast<uint64_t>(epoch));
+    const run::Meter train = epochs_->train(
+        loader, lr, [this](const data::Batch& b, const std::string& where) { return step(b, where); });
 
-  RunFolder& folder() { return *folder_; }
+    // The test set (or the held-out images) after every epoch, as train.py (the last epoch's
+    // number is the result).
+    net_.eval();
+    data::Loader eval_loader(images_.eval, images_.eval_indices, eval_loader_,
+                             static_cast<uint64_t>(epoch));
+    const run::EvalResult eval = epochs_->evaluate(
+        [this](const Variable& x) { return net_.forward(x); }, eval_loader, images_.eval_set);
+    net_.train();
+    last_acc_ = eval.accuracy;
+    last_loss_ = eval.loss;
+    best_.update(eval.accuracy, epoch);
+    return {{{"steps_per_epoch", steps_per_epoch()},
+             {"lr", lr},
+             {"drop_path_prob", drop_prob},
+             {"train_loss", train.loss()},
+             {"train_acc", train.accuracy()},
+             {eval_key("loss"), eval.loss},
+             {eval_key("acc"), eval.accuracy},
+             {eval_key("top5"), eval.top5},
+             {eval_key("acc_best"), best_.value},
+             {"best_epoch", best_.epoch},
+             {"images_per_s", rounded(epochs_->images_per_second(train), 1)}},
+            fmt::format("train loss {:.4f} acc {:.1f}%, {} loss {:.4f} acc {:.1f}%", train.loss(),
+                        100 * train.accuracy(), images_.eval_set, eval.loss, 100 * eval.accuracy)};
+  }
+
+  void after_checkpoint(run::Engine& engine) override { write_run_report(engine.folder()); }
+  void finish(run::Engine& engine, bool finished) override {
+    if (finished) write_run_report(engine.folder());
+  }
+
+  TrainOutcome outcome(const run::Engine& engine, bool finished) const {
+    TrainOutcome out;
+    out.run_dir = engine.folder().dir();
+    out.epochs_done = engine.epoch();
+    out.finished = finished;
+    out.eval_set = images_.eval_set;
+    if (out.eval_set == "valid") {
+      out.valid_accuracy = last_acc_;
+      out.valid_loss = last_loss_;
+      out.best_valid_accuracy = best_.value;
+    } else {
+      out.test_accuracy = last_acc_;
+      out.best_test_accuracy = best_.value;
+    }
+    return out;
+  }
+
+ private:
+  // One step (§5): forward with the auxiliary head, SGD with the clipped gradient.
+  run::StepFigures step(const data::Batch& b, const std::string& where) {
+    weights_.zero_grad();
+    const AugmentNetwork::Output out = net_.forward_all(Variable(b.images));
+    Variable loss = cross_entropy(out.logits, b.labels);
+    if (out.aux_logits.defined())
+      loss = add(loss, scale(cross_entropy(out.aux_logits, b.labels), config_.auxiliary_weight));
+    backward(loss);
+    Tensor grads = weights_.grads();
+    const Tensor norm = clip_grad_norm_async(grads, config_.grad_clip);
+    sgd_->step();
+    // The step's one host sync, once all its work is queued; a non-finite value stops the run
+    // before anything is checkpointed.
+    const double loss_value = loss.value().item();
+    check_finite(loss_value, "training loss", where);
+    check_finite(norm.item(), "weights' gradient norm", where);
+    return {loss_value, count_correct(out.logits.value(), b.labels)};
+  }
+
+  void write_run_report(const RunFolder& folder) const {
+    write_report(folder, fmt::format("DARTS training — {}", folder.dir().filename().string()));
+  }
+
   // A log key of the evaluated set: "test_acc", "valid_loss", ...
   std::string eval_key(const std::string& what) const { return images_.eval_set + "_" + what; }
 
   TrainRunConfig config_;
   CnnGenotype genotype_;
-  std::optional<RunFolder> folder_;
   Device device_;
   RunImages images_;
   ParameterStore weights_;
@@ -253,119 +329,15 @@ class TrainRun {
   CosineAnnealingLr schedule_;
   std::unique_ptr<Sgd> sgd_;
   data::LoaderConfig train_loader_, eval_loader_;
+  std::optional<run::ImageEpochs> epochs_;  // set by start()
 
-  int64_t epoch_ = 0, global_step_ = 0;
-  double best_acc_ = -1, last_acc_ = 0, last_loss_ = 0;
-  int64_t best_epoch_ = -1;
+  run::Best best_{-1, -1, /*higher_is_better=*/true};
+  double last_acc_ = 0, last_loss_ = 0;
 };
 
-TrainOutcome TrainRun::run(const RunOptions& options) {
-  ProgressLine progress(options.progress);
-  const int64_t steps = steps_per_epoch();
-  StepTracker tracker(progress, folder(), config_.epochs, steps, config_.log_every);
-  const std::string title = fmt::format("DARTS training — {}", folder().dir().filename().string());
-  if (epoch_ == 0) write_genotype_files();
-  int64_t session_epochs = 0;
-
-  while (epoch_ < config_.epochs) {
-    if (options.stop_after_epochs >= 0 && session_epochs >= options.stop_after_epochs) break;
-    const auto epoch_start = std::chrono::steady_clock::now();
-    const double lr = schedule_.lr_at(epoch_);
-    sgd_->set_lr(lr);
-    // §5.2: p_e = p · e / epochs.
-    const double drop_prob = config_.drop_path_prob * static_cast<double>(epoch_) /
-                             static_cast<double>(config_.epochs);
-    net_.set_drop_path_prob(drop_prob);
-    tracker.start_epoch(epoch_, lr);
-    net_.train();
-
-    data::Loader loader(images_.train, images_.train_indices, train_loader_,
-                        static_cast<uint64_t>(epoch_));
-    Meter meter;
-    while (true) {
-      const auto step_start = std::chrono::steady_clock::now();
-      std::optional<data::Batch> b = loader.next();
-      if (!b) break;
-      const std::string where = fmt::format("at epoch {} step {}", epoch_ + 1, b->index + 1);
-      weights_.zero_grad();
-      const AugmentNetwork::Output out = net_.forward_all(Variable(b->images));
-      Variable loss = cross_entropy(out.logits, b->labels);
-      if (out.aux_logits.defined())
-        loss = add(loss, scale(cross_entropy(out.aux_logits, b->labels), config_.auxiliary_weight));
-      backward(loss);
-      Tensor grads = weights_.grads();
-      const Tensor norm = clip_grad_norm_async(grads, config_.grad_clip);
-      sgd_->step();
-      // The step's one host sync, once all its work is queued; a non-finite value stops the run
-      // before anything is checkpointed.
-      const double loss_value = loss.value().item();
-      check_finite(loss_value, "training loss", where);
-      check_finite(norm.item(), "weights' gradient norm", where);
-      meter.add(loss_value, count_correct(out.logits.value(), b->labels), b->labels.numel());
-      ++global_step_;
-      tracker.step(b->index, global_step_, meter, seconds_since(step_start));
-    }
-
-    // The test set (or the held-out images) after every epoch, as train.py (the last epoch's
-    // number is the result).
-    const auto eval_start = std::chrono::steady_clock::now();
-    net_.eval();
-    data::Loader eval_loader(images_.eval, images_.eval_indices, eval_loader_,
-                             static_cast<uint64_t>(epoch_));
-    const EvalResult eval =
-        evaluate([this](const Variable& x) { return net_.forward(x); }, eval_loader);
-    net_.train();
-    tracker.end_epoch(seconds_since(eval_start));
-    check_finite(eval.loss, images_.eval_set + " loss", fmt::format("after epoch {}", epoch_ + 1));
-    last_acc_ = eval.accuracy;
-    last_loss_ = eval.loss;
-    if (eval.accuracy > best_acc_) {
-      best_acc_ = eval.accuracy;
-      best_epoch_ = epoch_;
-    }
-    folder().append_log({{"kind", "epoch"},
-                         {"epoch", epoch_},
-                         {"step", global_step_},
-                         {"steps_per_epoch", steps},
-                         {"lr", lr},
-                         {"drop_path_prob", drop_prob},
-                         {"train_loss", meter.loss()},
-                         {"train_acc", meter.accuracy()},
-                         {eval_key("loss"), eval.loss},
-                         {eval_key("acc"), eval.accuracy},
-                         {eval_key("top5"), eval.top5},
-                         {eval_key("acc_best"), best_acc_},
-                         {"best_epoch", best_epoch_},
-                         {"images_per_s", rounded(tracker.images_per_second(meter), 1)},
-                         {"seconds", rounded(seconds_since(epoch_start), 2)}});
-    ++epoch_;
-    ++session_epochs;
-    save_checkpoint_now();
-    write_report(folder(), title);
-    progress.update(
-        fmt::format("epoch {}/{} done: train loss {:.4f} acc {:.1f}%, {} loss "
-                    "{:.4f} acc {:.1f}%, {:.0f} s",
-                    epoch_, config_.epochs, meter.loss(), 100 * meter.accuracy(), images_.eval_set,
-                    eval.loss, 100 * eval.accuracy, seconds_since(epoch_start)),
-        true);
-    progress.finish();
-  }
-
-  TrainOutcome out;
-  out.run_dir = folder().dir();
-  out.epochs_done = epoch_;
-  out.finished = epoch_ >= config_.epochs;
-  out.eval_set = images_.eval_set;
-  if (out.eval_set == "valid") {
-    out.valid_accuracy = last_acc_;
-    out.valid_loss = last_loss_;
-    out.best_valid_accuracy = best_acc_;
-  } else {
-    out.test_accuracy = last_acc_;
-    out.best_test_accuracy = best_acc_;
-  }
-  if (out.finished) write_report(folder(), title);
-  return out;
+TrainOutcome run_to_end(TrainTask& task, run::Engine& engine) {
+  const bool finished = engine.run();
+  return task.outcome(engine, finished);
 }
 
 }  // namespace
@@ -373,33 +345,30 @@ TrainOutcome TrainRun::run(const RunOptions& options) {
 TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& data,
                           const fs::path& run_dir, const RunOptions& options) {
   config.validate();
-  const CnnGenotype genotype = load_cnn_genotype(config.genotype);
-  const Device device = resolve_device(config.device);
-  TrainRun run(config, genotype, data, device);
-  json resolved = config;
-  resolved["run"] = run.run_info(data);
-  run.folder_ = RunFolder::create(run_dir, resolved);
-  log_skipped_images(*run.folder_, data);
-  return run.run(options);
+  TrainTask task(config, load_cnn_genotype(config.genotype), data,
+                 run::resolve_device(config.device));
+  run::RunFolder folder = run::create_run_folder(run_dir, config, task.run_info(data));
+  log_skipped_images(folder, data);
+  run::Engine engine(task, std::move(folder), options);
+  return run_to_end(task, engine);
 }
 
 TrainOutcome resume_training(const fs::path& run_dir, const data::ImageData& data,
                              const RunOptions& options) {
   RunFolder folder = RunFolder::open(run_dir);
-  json stored = folder.config();
-  const json info = stored.value("run", json::object());
-  stored.erase("run");
-  const TrainRunConfig config = config_from_json<TrainRunConfig>(stored, "train");
+  folder.expect_kind({"train"});
+  const json info = folder.config().value("run", json::object());
+  const TrainRunConfig config =
+      config_from_json<TrainRunConfig>(run::stored_flags(folder), "train");
   config.validate();
   // The genotype as resolved when the run started (its file may have changed since).
   const CnnGenotype genotype = info.contains("genotype")
                                    ? parse_cnn_genotype(info["genotype"].get<std::string>())
                                    : load_cnn_genotype(config.genotype);
-  const Device device = resolve_device(options.device.empty() ? config.device : options.device);
-  TrainRun run(config, genotype, data, device);
-  run.folder_ = folder;
-  run.load_checkpoint_now();
-  return run.run(options);
+  TrainTask task(config, genotype, data, run::resume_device(options, config.device));
+  run::Engine engine(task, folder, options);
+  engine.resume();
+  return run_to_end(task, engine);
 }
 
 }  // namespace autonet::darts

@@ -1,7 +1,7 @@
 // Training a genotype from scratch (reference darts.md §5): the augment network with drop path
 // and the auxiliary head, SGD with a cosine schedule to learning_rate_min, gradient clipping, the
-// test set evaluated after every epoch. Same run folder, checkpoints, resume and report as the
-// search (darts/run_folder.h, darts/report.h, darts/trainer_common.h).
+// test set evaluated after every epoch. A task of the run engine (run/engine.h), as the search:
+// same run folder, checkpoints, resume and report.
 //
 // With valid_portion > 0 the run holds out that part of its training images instead (the final
 // split of datasets/splits.h, drawn from the seed), trains on the rest and evaluates on the

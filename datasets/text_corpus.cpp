@@ -24,8 +24,51 @@ const std::string& Dictionary::word(int64_t id) const {
   return words_[id];
 }
 
+namespace {
+
+// Length of the UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF), or 0 when the bytes there are not one.
+size_t utf8_sequence_length(const std::string& text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char b = byte(i);
+  if (b < 0x80) return 1;
+  size_t n = 0;
+  unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
+  if (b >= 0xC2 && b <= 0xDF) n = 2;
+  else if (b == 0xE0) n = 3, low = 0xA0;
+  else if (b == 0xED) n = 3, high = 0x9F;
+  else if (b >= 0xE1 && b <= 0xEF) n = 3;
+  else if (b == 0xF0) n = 4, low = 0x90;
+  else if (b == 0xF4) n = 4, high = 0x8F;
+  else if (b >= 0xF1 && b <= 0xF3) n = 4;
+  else return 0;
+  if (i + n > text.size() || byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return n;
+}
+
+// A corpus is text: valid UTF-8 without NUL bytes (a binary file would otherwise tokenize into
+// a vocabulary of garbage).
+void check_text(const std::string& text, const std::string& source) {
+  size_t line = 1, line_start = 0;
+  for (size_t i = 0; i < text.size();) {
+    AN_CHECK(text[i] != '\0') << source << ":" << line << ": a NUL byte (byte " << i - line_start + 1
+                              << " of the line): this is not a text file";
+    const size_t n = utf8_sequence_length(text, i);
+    AN_CHECK(n > 0) << source << ":" << line << ": invalid UTF-8 (byte 0x" << std::hex
+                    << static_cast<int>(static_cast<unsigned char>(text[i])) << std::dec
+                    << ", byte " << i - line_start + 1 << " of the line): this is not a UTF-8 text file";
+    if (text[i] == '\n') ++line, line_start = i + 1;
+    i += n;
+  }
+}
+
+}  // namespace
+
 void tokenize_ptb(const std::string& text, const std::string& source, Dictionary& dictionary,
                   std::vector<int64_t>& ids) {
+  check_text(text, source);
   const size_t before = ids.size();
   bool any_word = false;
   size_t pos = 0;

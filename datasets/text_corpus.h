@@ -33,7 +33,8 @@ struct TextCorpus {
 };
 
 // Appends the ids of `text` (PTB rules) to `ids`, growing `dictionary`. `source` names the text
-// in errors; text without a single token (an empty file) is an error.
+// in errors; text without a single token (an empty file), a NUL byte or invalid UTF-8 is an error
+// naming the line.
 void tokenize_ptb(const std::string& text, const std::string& source, Dictionary& dictionary,
                   std::vector<int64_t>& ids);
 

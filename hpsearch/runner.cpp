@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 
 #include "hpsearch/store.h"
 #include "hpsearch/study.h"
+#include "hpsearch/sync_horizon.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
 
@@ -35,23 +35,6 @@ std::string describe_status(int status) {
 }
 
 double json_number(const Json& v) { return v.is_number() ? v.get<double>() : NAN; }
-
-// An exclusive lock on "<study>.lock" for the coordinator's lifetime: one writer per study.
-class StudyLock {
- public:
-  explicit StudyLock(const std::string& path) {
-    fd_ = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    AN_CHECK(fd_ >= 0) << "cannot create lock file " << path << ".lock: " << std::strerror(errno);
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd_);
-      AN_THROW() << "study '" << path << "' is being run by another process";
-    }
-  }
-  ~StudyLock() { ::close(fd_); }  // closing releases the lock; so does a kill
-
- private:
-  int fd_ = -1;
-};
 
 struct Slot {
   std::string device;
@@ -79,12 +62,6 @@ class Coordinator {
     if (options.wall_s) budget_.wall_s = *options.wall_s;
     if (options.trial_s) budget_.trial_s = *options.trial_s;
     enqueued_ = config_.enqueue_defaults ? 1 : 0;
-    if (auto lag = store_.meta("sync_lag")) {
-      lag_ = std::stoll(*lag);
-    } else {
-      lag_ = static_cast<int64_t>(options.slots.size()) - 1;
-      store_.set_meta("sync_lag", std::to_string(lag_));
-    }
     for (const std::string& d : options.slots) {
       Slot slot;
       slot.device = d;
@@ -99,6 +76,8 @@ class Coordinator {
   RunSummary run() {
     start_ = now_seconds();
     trials_ = store_.trials();
+    horizon_ = SyncHorizon::load(store_, static_cast<int64_t>(trials_.size()),
+                                 static_cast<int64_t>(slots_.size()));
     for (const Event& e : store_.events())
       if (e.kind == "worker_died") ++deaths_[e.trial];
     for (TrialRecord& t : trials_) {
@@ -154,8 +133,8 @@ class Coordinator {
     } else {
       // Trial n sees exactly trials 0 … n−1−lag: wait until they are finished, tell them, and
       // no more (telling a trial that finished early would make the suggestion timing-dependent).
-      advance_tells(n - lag_);
-      if (told_ < n - lag_) return std::nullopt;
+      advance_tells(horizon_.of(n));
+      if (told_ < horizon_.of(n)) return std::nullopt;
       const std::optional<Json> suggestion = sampler_->ask(n - enqueued_);
       if (!suggestion) {
         exhausted_ = true;
@@ -332,7 +311,7 @@ class Coordinator {
 
   std::vector<const TrialRecord*> peers(int64_t number) const {
     std::vector<const TrialRecord*> out;
-    for (int64_t m = 0; m < number - lag_ && m < static_cast<int64_t>(trials_.size()); ++m)
+    for (int64_t m = 0; m < horizon_.of(number) && m < static_cast<int64_t>(trials_.size()); ++m)
       if (is_finished(trials_[m].state)) out.push_back(&trials_[m]);
     return out;
   }
@@ -341,12 +320,15 @@ class Coordinator {
     const std::string op = m.value("op", "");
     const int64_t n = slot.trial;
     if (op == "report") {
-      const Intermediate r{m["step"].get<int64_t>(), json_number(m["value"])};
+      const Json metrics = m.value("metrics", Json::object());
+      const Intermediate r{m["step"].get<int64_t>(), json_number(m["value"]),
+                           metrics.is_object() ? metrics : Json::object()};
       store_.add_intermediate(n, r);
       trials_[n].intermediate.push_back(r);
       const double loss = config_.direction == Direction::Minimize ? r.value : -r.value;
       slot.losses.push_back({r.step, loss});
-      const PruneDecision d = pruner_->decide(slot.losses, peers(n), config_.direction);
+      const PruneDecision d =
+          pruner_->decide(slot.losses, peers(n), config_.direction, m.value("last_step", int64_t{0}));
       if (d.prune) {
         slot.prune_sent = true;
         slot.prune_reason = d.reason;
@@ -465,7 +447,7 @@ class Coordinator {
     }
   }
 
-  StudyLock lock_;
+  RunLock lock_;  // first in, last out: released after the store closes
   StudyStore store_;
   RunOptions options_;
   StudyConfig config_;
@@ -475,7 +457,8 @@ class Coordinator {
   std::vector<TrialRecord> trials_;  // index == trial number
   std::vector<Slot> slots_;
   std::map<int64_t, int> deaths_;
-  int64_t told_ = 0, lag_ = 0, enqueued_ = 0;
+  SyncHorizon horizon_;
+  int64_t told_ = 0, enqueued_ = 0;
   bool exhausted_ = false;
   double start_ = 0;
 };
@@ -488,39 +471,50 @@ RunSummary run_study(const std::string& study_path, const RunOptions& options) {
   return coordinator.run();
 }
 
-std::vector<std::string> plan_slots(const std::string& device, int workers, int per_device,
-                                    double memory_gib) {
-  std::vector<std::string> slots;
-  if (device == "cpu") {
-    AN_CHECK(workers >= 1) << "--workers must be >= 1";
-    slots.assign(static_cast<size_t>(workers), "cpu");
-    return slots;
-  }
-  AN_CHECK(device.rfind("cuda", 0) == 0) << "--device must be cpu, cuda or cuda:I,J,..., got '" << device << "'";
+std::vector<std::string> plan_slots(const SlotRequest& request) {
+  if (request.device == "cpu") return plan_slots(request, {});
   const std::vector<CudaDeviceInfo> gpus = cuda_devices();
   std::string why;
   AN_CHECK(!gpus.empty() && cuda_available(&why)) << "no CUDA device for the workers: " << why;
-  std::vector<int> chosen;
+  return plan_slots(request, gpus);
+}
+
+std::vector<std::string> plan_slots(const SlotRequest& request, const std::vector<CudaDeviceInfo>& gpus) {
+  const std::string& device = request.device;
+  AN_CHECK(request.workers >= 0) << "--workers must be >= 1 (or 0: as many as the device plan gives)";
+  std::vector<std::string> slots;
+  if (device == "cpu") {
+    slots.assign(static_cast<size_t>(std::max(1, request.workers)), "cpu");
+    return slots;
+  }
+  AN_CHECK(device.rfind("cuda", 0) == 0) << "--device must be cpu, cuda or cuda:I,J,..., got '" << device << "'";
+  std::vector<size_t> chosen;
   if (device == "cuda") {
-    for (const CudaDeviceInfo& g : gpus) chosen.push_back(g.index);
+    for (size_t i = 0; i < gpus.size(); ++i) chosen.push_back(i);
   } else {
     AN_CHECK(device.size() > 5 && device[4] == ':') << "bad --device '" << device << "'";
     std::stringstream list(device.substr(5));
     for (std::string item; std::getline(list, item, ',');) {
-      const int i = std::stoi(item);
+      int i = -1;
+      try {
+        i = std::stoi(item);
+      } catch (const std::exception&) {
+        AN_THROW() << "bad --device '" << device << "': '" << item << "' is not a GPU index";
+      }
       AN_CHECK(i >= 0 && i < static_cast<int>(gpus.size())) << "no CUDA device " << i;
-      chosen.push_back(i);
+      chosen.push_back(static_cast<size_t>(i));
     }
   }
-  for (int i : chosen) {
-    int k = std::max(1, per_device);
-    if (memory_gib > 0) {
-      const double total_gib = static_cast<double>(gpus[static_cast<size_t>(i)].total_memory) / (1 << 30);
-      k = std::max(1, static_cast<int>(total_gib / memory_gib));
+  for (size_t i : chosen) {
+    int k = std::max(1, request.per_device);
+    if (request.memory_gib > 0) {
+      const double total_gib = static_cast<double>(gpus[i].total_memory) / (1 << 30);
+      k = std::max(1, static_cast<int>(total_gib / request.memory_gib));
     }
-    for (int j = 0; j < k; ++j) slots.push_back("cuda:" + std::to_string(i));
+    for (int j = 0; j < k; ++j) slots.push_back("cuda:" + std::to_string(gpus[i].index));
   }
-  if (workers > 0 && static_cast<int>(slots.size()) > workers) slots.resize(static_cast<size_t>(workers));
+  if (request.workers > 0 && static_cast<int>(slots.size()) > request.workers)
+    slots.resize(static_cast<size_t>(request.workers));
   return slots;
 }
 

@@ -3,10 +3,11 @@
 // per-epoch reports with the pruner's verdict, and records everything.
 //
 // Determinism. The runner tells the sampler finished trials strictly in trial-number order, and
-// asks for trial n once trials 0 … n−1−lag are finished and told — and no later ones, where lag (stored in the study at its
-// first run) is the worker count minus one. Trial n's suggestion therefore depends on the seed
-// and on trials 0 … n−1−lag alone — however fast or slow each trial was, however many times the
-// study was killed and resumed. The pruner compares trial n with those same trials only.
+// asks for trial n once the trials below its horizon (sync_horizon.h: n − lag, lag = workers − 1
+// as stored in the study) are finished and told — and no later ones. Trial n's suggestion
+// therefore depends on the seed and those trials alone — however fast or slow each trial was,
+// however many times the study was killed and resumed. The pruner compares trial n with those
+// same trials only. A later run with more workers raises the lag for the trials it creates.
 //
 // Resume. Running a study whose file holds RUNNING trials (the previous coordinator was killed)
 // puts them back to WAITING with their parameters and seed; WAITING trials run first, in order.
@@ -15,6 +16,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "runtime/device.h"
 
 namespace autonet::hpsearch {
 
@@ -34,10 +37,19 @@ struct RunSummary {
 
 RunSummary run_study(const std::string& study_path, const RunOptions& options);
 
-// Worker slots for `workers` processes: "cpu" entries, or one per GPU (× per_device, or as many
-// as fit `memory_gib` each in the card's memory) when `device` is "cuda" or "cuda:0,1".
-std::vector<std::string> plan_slots(const std::string& device, int workers, int per_device,
-                                    double memory_gib);
+// Where workers run: `device` "cpu" (`workers` processes, 1 when 0), or "cuda" / "cuda:0,1":
+// per_device workers per GPU (or as many as fit `memory_gib` each in the card's memory),
+// capped at `workers` when that is given (> 0).
+struct SlotRequest {
+  std::string device = "cpu";
+  int workers = 0;
+  int per_device = 1;
+  double memory_gib = 0;
+};
+// One entry per worker: "cpu", or "cuda:I" (repeated for several workers on card I).
+std::vector<std::string> plan_slots(const SlotRequest& request);
+// The same for a given list of GPUs (what plan_slots reads from the driver).
+std::vector<std::string> plan_slots(const SlotRequest& request, const std::vector<CudaDeviceInfo>& gpus);
 
 // This executable's path (/proc/self/exe), for worker commands.
 std::string self_executable();

@@ -1,21 +1,15 @@
 #include "hpsearch/sampler.h"
 
 #include <cmath>
-#include <set>
 
+#include "hpsearch/options.h"
+#include "hpsearch/registry.h"
 #include "hpsearch/sobol.h"
 #include "runtime/error.h"
 
 namespace autonet::hpsearch {
 
 namespace {
-
-void check_known_options(const Json& config, const std::set<std::string>& known,
-                         const std::string& sampler) {
-  for (const auto& [key, _] : config.items())
-    AN_CHECK(key == "name" || known.count(key))
-        << "sampler '" << sampler << "': unknown option \"" << key << "\"";
-}
 
 // A trial's parameters as an internal point and its unit coordinates.
 std::vector<double> uniform_unit(SuggestionRng& rng, size_t dims) {
@@ -24,52 +18,70 @@ std::vector<double> uniform_unit(SuggestionRng& rng, size_t dims) {
   return u;
 }
 
+std::unique_ptr<Sampler> make_random(OptionReader&, const SamplerContext& c) {
+  return std::make_unique<RandomSampler>(c.space, c.seed);
+}
+
+std::unique_ptr<Sampler> make_grid(OptionReader& options, const SamplerContext& c) {
+  const int64_t points = options.integer("points", 5);
+  AN_CHECK(points >= 1 && points <= 1 << 20) << "sampler 'grid': points must be >= 1, got " << points;
+  return std::make_unique<GridSampler>(c.space, static_cast<int>(points));
+}
+
+std::unique_ptr<Sampler> make_halton(OptionReader&, const SamplerContext& c) {
+  return std::make_unique<HaltonSampler>(c.space, c.seed);
+}
+
+std::unique_ptr<Sampler> make_sobol(OptionReader& options, const SamplerContext& c) {
+  const bool scramble = options.boolean("scramble", true);
+  AN_CHECK(c.space.size() <= static_cast<size_t>(SobolSequence::kMaxDims))
+      << "sampler 'sobol': at most " << SobolSequence::kMaxDims << " parameters, the space has "
+      << c.space.size();
+  return std::make_unique<SobolSampler>(c.space, c.seed, scramble);
+}
+
+std::unique_ptr<Sampler> make_wr2p(OptionReader& options, const SamplerContext& c) {
+  const Wr2pOptions o = Wr2pOptions::read(options);
+  AN_CHECK(c.direction == Direction::Minimize || o.weights != Wr2pOptions::Weights::Inverse)
+      << "sampler 'wr2p': weights \"inverse\" (p ∝ 1/loss) needs a positive loss to minimise; "
+         "for a maximised objective use weights \"softmax\" or \"rank\"";
+  return std::make_unique<Wr2pSampler>(c.space, c.seed, o, c.direction);
+}
+
+std::unique_ptr<Sampler> make_seed_compat(OptionReader&, const SamplerContext& c) {
+  AN_CHECK(c.direction == Direction::Minimize)
+      << "sampler 'seed-compat' minimises a loss, as the notebook did";
+  return std::make_unique<SeedCompatSampler>(c.space, c.seed);
+}
+
+Registry<SamplerFactory>& samplers() {
+  static Registry<SamplerFactory> r("sampler", {{"random", make_random},
+                                                {"grid", make_grid},
+                                                {"halton", make_halton},
+                                                {"sobol", make_sobol},
+                                                {"wr2p", make_wr2p},
+                                                {"seed-compat", make_seed_compat}});
+  return r;
+}
+
 }  // namespace
+
+void register_sampler(const std::string& name, SamplerFactory factory) {
+  samplers().add(name, std::move(factory));
+}
+
+std::vector<std::string> sampler_names() { return samplers().names(); }
 
 std::unique_ptr<Sampler> make_sampler(const Json& config, const Space& space, uint64_t seed,
                                       Direction direction) {
   AN_CHECK(config.is_object() && config.contains("name") && config["name"].is_string())
-      << "the sampler must be an object with a \"name\" (wr2p, seed-compat, random, grid, "
-         "halton, sobol), got "
-      << config.dump();
+      << "the sampler must be an object with a \"name\", got " << config.dump();
   const std::string name = config["name"].get<std::string>();
-  if (name == "random") {
-    check_known_options(config, {}, name);
-    return std::make_unique<RandomSampler>(space, seed);
-  }
-  if (name == "grid") {
-    check_known_options(config, {"points"}, name);
-    const int points = config.value("points", 5);
-    return std::make_unique<GridSampler>(space, points);
-  }
-  if (name == "halton") {
-    check_known_options(config, {}, name);
-    return std::make_unique<HaltonSampler>(space, seed);
-  }
-  if (name == "sobol") {
-    check_known_options(config, {"scramble"}, name);
-    AN_CHECK(!config.contains("scramble") || config["scramble"].is_boolean())
-        << "sampler 'sobol': \"scramble\" must be true or false";
-    AN_CHECK(space.size() <= static_cast<size_t>(SobolSequence::kMaxDims))
-        << "sampler 'sobol': at most " << SobolSequence::kMaxDims << " parameters, the space has "
-        << space.size();
-    return std::make_unique<SobolSampler>(space, seed, config.value("scramble", true));
-  }
-  if (name == "wr2p") {
-    const Wr2pOptions options = Wr2pOptions::from_json(config);
-    AN_CHECK(direction == Direction::Minimize || options.weights != Wr2pOptions::Weights::Inverse)
-        << "sampler 'wr2p': weights \"inverse\" (p ∝ 1/loss) needs a positive loss to minimise; "
-           "for a maximised objective use weights \"softmax\" or \"rank\"";
-    return std::make_unique<Wr2pSampler>(space, seed, options, direction);
-  }
-  if (name == "seed-compat") {
-    check_known_options(config, {}, name);
-    AN_CHECK(direction == Direction::Minimize)
-        << "sampler 'seed-compat' minimises a loss, as the notebook did";
-    return std::make_unique<SeedCompatSampler>(space, seed);
-  }
-  AN_THROW() << "unknown sampler '" << name
-             << "' (expected wr2p, seed-compat, random, grid, halton or sobol)";
+  const SamplerFactory factory = samplers().find(name);
+  OptionReader options(config, "sampler '" + name + "'");
+  std::unique_ptr<Sampler> sampler = factory(options, {space, seed, direction});
+  options.check_all_read();
+  return sampler;
 }
 
 std::optional<Json> RandomSampler::ask(int64_t index) {
@@ -78,7 +90,6 @@ std::optional<Json> RandomSampler::ask(int64_t index) {
 }
 
 GridSampler::GridSampler(Space space, int points) : space_(std::move(space)) {
-  AN_CHECK(points >= 1) << "sampler 'grid': points must be >= 1, got " << points;
   for (const ParamSpec& p : space_.params()) {
     std::vector<double> axis;
     if (!p.numeric()) {
@@ -88,7 +99,7 @@ GridSampler::GridSampler(Space space, int points) : space_(std::move(space)) {
                         ? static_cast<int>(std::min<double>(points, p.high - p.low + 1))
                         : points;
       for (int i = 0; i < n; ++i) {
-        const double x = p.from_unit(n == 1 ? 0.5 : static_cast<double>(i) / (n - 1));
+        const double x = p.at_fraction(n == 1 ? 0.5 : static_cast<double>(i) / (n - 1));
         if (axis.empty() || axis.back() != x) axis.push_back(x);  // log ints can collide
       }
     }

@@ -3,9 +3,11 @@
 // trials told in trial-number order. The runner guarantees that order (see runner.h), so a
 // resumed study replays the same tells and asks the same questions.
 #pragma once
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "hpsearch/json.h"
 #include "hpsearch/rng.h"
@@ -27,10 +29,24 @@ class Sampler {
   virtual Json state() const = 0;
 };
 
-// {"name": "wr2p" | "seed-compat" | "random" | "grid" | "halton" | "sobol" (sobol.h), ...options};
-// throws on unknown names and options.
+// {"name": "wr2p" | "seed-compat" | "random" | "grid" | "halton" | "sobol" (sobol.h) | "tpe"
+// (tpe.h), ...options}, or any name given to register_sampler; throws on unknown names, unknown
+// options and options of the wrong type, naming them.
 std::unique_ptr<Sampler> make_sampler(const Json& config, const Space& space, uint64_t seed,
                                       Direction direction);
+
+// What a sampler is built from besides its options.
+struct SamplerContext {
+  const Space& space;
+  uint64_t seed;
+  Direction direction;
+};
+class OptionReader;
+// Reads its options through `options` (make_sampler then rejects any option left unread).
+using SamplerFactory =
+    std::function<std::unique_ptr<Sampler>(OptionReader& options, const SamplerContext& context)>;
+void register_sampler(const std::string& name, SamplerFactory factory);
+std::vector<std::string> sampler_names();
 
 class RandomSampler : public Sampler {
  public:
@@ -106,7 +122,7 @@ struct Wr2pOptions {
   double explore = 0.1;        // probability of a uniform draw from the whole unit cube
   double cat_explore = 0.1;    // probability of a uniform category instead of the anchor's
   int max_rejections = 4096;   // Voronoi rejection sampling; then the anchor itself
-  static Wr2pOptions from_json(const Json& config);
+  static Wr2pOptions read(OptionReader& options);
   Json to_json() const;
 };
 

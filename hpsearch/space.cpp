@@ -17,9 +17,18 @@ const char* param_type_name(ParamType type) {
   return "?";
 }
 
+// The sampling interval of a numeric parameter (log-transformed for log ones). An int owns
+// [low − ½, high + ½]: every integer gets a cell of the same width (in log space for log ints),
+// so the bounds are as likely as the interior values.
+std::pair<double, double> ParamSpec::unit_interval() const {
+  const double widen = type == ParamType::Int ? 0.5 : 0.0;
+  const double a = low - widen, b = high + widen;
+  return log ? std::pair{std::log(a), std::log(b)} : std::pair{a, b};
+}
+
 double ParamSpec::to_unit(double value) const {
   AN_CHECK(numeric()) << "parameter '" << name << "' is categorical";
-  const double a = log ? std::log(low) : low, b = log ? std::log(high) : high;
+  const auto [a, b] = unit_interval();
   const double x = log ? std::log(value) : value;
   return std::clamp((x - a) / (b - a), 0.0, 1.0);
 }
@@ -29,10 +38,21 @@ double ParamSpec::from_unit(double u) const {
   u = std::clamp(u, 0.0, 1.0);
   if (u == 0.0) return low;  // exactly the bounds: exp(log(x)) need not give x back
   if (u == 1.0) return high;
-  double x = log ? std::exp(std::log(low) + u * (std::log(high) - std::log(low)))
-                 : low + u * (high - low);
+  const auto [a, b] = unit_interval();
+  double x = a + u * (b - a);
+  if (log) x = std::exp(x);
   if (type == ParamType::Int) x = std::round(x);
   return std::clamp(x, low, high);  // exp/log round-off must not leave the box
+}
+
+double ParamSpec::at_fraction(double f) const {
+  AN_CHECK(numeric()) << "parameter '" << name << "' is categorical";
+  f = std::clamp(f, 0.0, 1.0);
+  if (f == 0.0) return low;
+  if (f == 1.0) return high;
+  double x = log ? std::exp(std::log(low) + f * (std::log(high) - std::log(low))) : low + f * (high - low);
+  if (type == ParamType::Int) x = std::round(x);
+  return std::clamp(x, low, high);
 }
 
 Json ParamSpec::to_json(double x) const {
@@ -130,7 +150,7 @@ ParamSpec parse_param(const std::string& name, const Json& spec) {
     p.default_value = spec["default"];
     p.from_json(p.default_value);
   } else {
-    p.default_value = p.to_json(p.from_unit(0.5));
+    p.default_value = p.to_json(p.at_fraction(0.5));
   }
   return p;
 }

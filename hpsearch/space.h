@@ -7,6 +7,7 @@
 //    "opt":     {"type": "categorical", "choices": ["sgd", "adam"], "default": "sgd"}}
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hpsearch/json.h"
@@ -24,14 +25,21 @@ struct ParamSpec {
   Json default_value;        // always set after parsing (midpoint / first choice when not given)
 
   bool numeric() const { return type != ParamType::Categorical; }
-  // Numeric: value ↔ u ∈ [0,1]; ints are rounded when decoded.
+  // Numeric: value ↔ u ∈ [0,1]; ints are rounded when decoded, each integer owning an equal
+  // share of [0, 1] (the bounds included), so a uniform u gives uniform integers.
   double to_unit(double value) const;
   double from_unit(double u) const;
+  // The value at fraction f of [low, high] (in log space for log ones; ints rounded): evenly
+  // spaced grid points with both bounds, the midpoint default.
+  double at_fraction(double f) const;
   // The JSON value a trial receives for internal value `x` (numeric value or category index).
   Json to_json(double x) const;
   // Internal value of a JSON value (a known category; in range unless check_range is false, which
   // seed-compat needs: the notebook's sampler leaves the box).
   double from_json(const Json& value, bool check_range = true) const;
+
+ private:
+  std::pair<double, double> unit_interval() const;
 };
 
 // A point in the space in internal units: numeric values as themselves, categoricals as indices.

@@ -2,7 +2,15 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "runtime/error.h"
@@ -11,7 +19,8 @@ namespace autonet::hpsearch {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2: per-epoch metrics in `intermediate` (a version-1 file is upgraded when opened for writing).
+constexpr int kSchemaVersion = 2;
 
 const char* kSchema = R"sql(
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,7 +32,7 @@ CREATE TABLE trials (
   started_at REAL NOT NULL DEFAULT 0, finished_at REAL NOT NULL DEFAULT 0);
 CREATE TABLE intermediate (
   trial INTEGER NOT NULL, step INTEGER NOT NULL, value REAL, at REAL NOT NULL,
-  PRIMARY KEY (trial, step));
+  metrics TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (trial, step));
 CREATE TABLE sampler_state (trial INTEGER PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, trial INTEGER NOT NULL,
@@ -82,6 +91,27 @@ sqlite3* open_db(const std::string& path, int flags) {
   return db;
 }
 
+// A file URI for sqlite3_open_v2 (characters outside the unreserved set percent-encoded).
+std::string file_uri(const std::string& path, const std::string& query) {
+  std::string uri = "file:";
+  for (const unsigned char c : std::filesystem::absolute(path).string()) {
+    if (std::isalnum(c) || std::strchr("/-_.~", c)) {
+      uri += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      uri += hex;
+    }
+  }
+  return uri + "?" + query;
+}
+
+// Whether this process may create files next to `path` and write it (SQLite's WAL needs both).
+bool writable(const std::string& path) {
+  const std::string dir = std::filesystem::absolute(path).parent_path().string();
+  return ::access(path.c_str(), W_OK) == 0 && ::access(dir.c_str(), W_OK) == 0;
+}
+
 TrialRecord read_trial(const Statement& s) {
   TrialRecord t;
   t.number = s.int_at(0);
@@ -100,6 +130,11 @@ TrialRecord read_trial(const Statement& s) {
   return t;
 }
 
+Intermediate read_intermediate(const Statement& s, int column) {
+  return {s.int_at(column), s.null_at(column + 1) ? NAN : s.real_at(column + 1),
+          Json::parse(s.text_at(column + 2))};
+}
+
 const char* kTrialColumns =
     "number, state, params, seed, value, metrics, reason, attempts, device, version, created_at, "
     "started_at, finished_at";
@@ -109,6 +144,9 @@ const char* kTrialColumns =
 StudyStore StudyStore::create(const std::string& path, const Json& config, bool overwrite) {
   if (std::filesystem::exists(path)) {
     AN_CHECK(overwrite) << "study file '" << path << "' exists (resume it, or remove it first)";
+    // Replacing a study that a coordinator is running would unlink the file under it: its
+    // trials would go on into a deleted file. Hold the run lock while replacing.
+    RunLock lock(path);
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   }
   StudyStore store(path, open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
@@ -125,21 +163,54 @@ StudyStore StudyStore::create(const std::string& path, const Json& config, bool 
 
 StudyStore StudyStore::open(const std::string& path, bool read_only) {
   AN_CHECK(std::filesystem::exists(path)) << "no study file '" << path << "'";
-  StudyStore store(path, open_db(path, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE));
-  const auto version = store.meta("schema_version");
-  AN_CHECK(version && std::stoi(*version) == kSchemaVersion)
-      << "'" << path << "' is not an autonet study (schema version "
-      << (version ? *version : "missing") << ", expected " << kSchemaVersion << ")";
+  AN_CHECK(std::filesystem::is_regular_file(path)) << "'" << path << "' is not a study file";
+  sqlite3* db = nullptr;
+  if (read_only && !writable(path) && !std::filesystem::exists(path + "-wal")) {
+    // Read-only storage: a WAL database opened read-only still wants to create its -shm file.
+    // A study closed cleanly has no -wal left, so its main file is all there is to read.
+    db = open_db(file_uri(path, "immutable=1"), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI);
+  } else {
+    db = open_db(path, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+  }
+  StudyStore store(path, db);
+  std::optional<std::string> version;
+  try {
+    Statement s(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+    s.step();
+    if (s.int_at(0) == 1) version = store.meta("schema_version");
+  } catch (const Error&) {
+    AN_THROW() << "'" << path << "' is not an autonet study (" << sqlite3_errmsg(db) << ")";
+  }
+  AN_CHECK(version) << "'" << path << "' is not an autonet study (an SQLite file without its tables)";
+  int number = 0;
+  try {
+    number = std::stoi(*version);
+  } catch (const std::exception&) {
+    AN_THROW() << "'" << path << "' is not an autonet study (schema version '" << *version << "')";
+  }
+  AN_CHECK(number >= 1 && number <= kSchemaVersion)
+      << "study '" << path << "' has schema version " << number << "; this autonet reads versions "
+      << "up to " << kSchemaVersion << " (a newer autonet wrote it)";
+  store.schema_version_ = number;
+  if (number == 1 && !read_only) {
+    store.transaction([&] {
+      store.exec("ALTER TABLE intermediate ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'");
+      store.set_meta("schema_version", std::to_string(kSchemaVersion));
+    });
+    store.schema_version_ = kSchemaVersion;
+  }
   return store;
 }
 
-StudyStore::StudyStore(StudyStore&& other) noexcept : path_(std::move(other.path_)), db_(other.db_) {
+StudyStore::StudyStore(StudyStore&& other) noexcept
+    : path_(std::move(other.path_)), db_(other.db_), schema_version_(other.schema_version_) {
   other.db_ = nullptr;
 }
 
 StudyStore& StudyStore::operator=(StudyStore&& other) noexcept {
   std::swap(path_, other.path_);
   std::swap(db_, other.db_);
+  std::swap(schema_version_, other.schema_version_);
   return *this;
 }
 
@@ -182,13 +253,13 @@ std::vector<TrialRecord> StudyStore::trials() const {
     Statement s(db_, std::string("SELECT ") + kTrialColumns + " FROM trials ORDER BY number");
     while (s.step()) out.push_back(read_trial(s));
   }
-  Statement s(db_, "SELECT trial, step, value FROM intermediate ORDER BY trial, step");
+  Statement s(db_, "SELECT trial, step, value, " + metrics_column() +
+                       " FROM intermediate ORDER BY trial, step");
   size_t i = 0;
   while (s.step()) {
     const int64_t trial = s.int_at(0);
     while (i < out.size() && out[i].number < trial) ++i;
-    if (i < out.size() && out[i].number == trial)
-      out[i].intermediate.push_back({s.int_at(1), s.null_at(2) ? NAN : s.real_at(2)});
+    if (i < out.size() && out[i].number == trial) out[i].intermediate.push_back(read_intermediate(s, 1));
   }
   return out;
 }
@@ -198,9 +269,10 @@ std::optional<TrialRecord> StudyStore::trial(int64_t number) const {
   s.bind(1, number);
   if (!s.step()) return std::nullopt;
   TrialRecord t = read_trial(s);
-  Statement r(db_, "SELECT step, value FROM intermediate WHERE trial = ? ORDER BY step");
+  Statement r(db_, "SELECT step, value, " + metrics_column() +
+                       " FROM intermediate WHERE trial = ? ORDER BY step");
   r.bind(1, number);
-  while (r.step()) t.intermediate.push_back({r.int_at(0), r.null_at(1) ? NAN : r.real_at(1)});
+  while (r.step()) t.intermediate.push_back(read_intermediate(r, 0));
   return t;
 }
 
@@ -234,11 +306,16 @@ void StudyStore::update_trial(const TrialRecord& t) {
 }
 
 void StudyStore::add_intermediate(int64_t trial, const Intermediate& v) {
-  Statement s(db_, "INSERT OR REPLACE INTO intermediate (trial, step, value, at) VALUES (?, ?, ?, ?)");
+  Statement s(db_, "INSERT OR REPLACE INTO intermediate (trial, step, value, at, metrics) "
+                   "VALUES (?, ?, ?, ?, ?)");
   s.bind(1, trial).bind(2, v.step).bind_optional(3, std::isfinite(v.value) ? std::optional(v.value)
                                                                             : std::nullopt);
-  s.bind(4, now_seconds());
+  s.bind(4, now_seconds()).bind(5, v.metrics.dump());
   s.step();
+}
+
+std::string StudyStore::metrics_column() const {
+  return schema_version_ >= 2 ? "metrics" : "'{}'";  // a version-1 file opened read-only
 }
 
 void StudyStore::clear_intermediate(int64_t trial) {
@@ -271,6 +348,20 @@ std::vector<Event> StudyStore::events() const {
   Statement s(db_, "SELECT at, trial, kind, detail FROM events ORDER BY id");
   while (s.step()) out.push_back({s.real_at(0), s.int_at(1), s.text_at(2), s.text_at(3)});
   return out;
+}
+
+RunLock::RunLock(const std::string& path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  AN_CHECK(fd_ >= 0) << (errno == ENOENT ? "no study file '" : "cannot open study file '") << path
+                     << "'" << (errno == ENOENT ? "" : std::string(": ") + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd_);
+    AN_THROW() << "study '" << path << "' is being run by another process";
+  }
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock; so does a kill
 }
 
 }  // namespace autonet::hpsearch

@@ -1,10 +1,10 @@
-// One SQLite file per study (WAL journal; one writer: the coordinator, which holds an exclusive
-// lock file while it runs). Tables:
+// One SQLite file per study (WAL journal; one writer: the coordinator, which holds a RunLock
+// while it runs). Tables:
 //   meta(key, value)                       study config (space, sampler, pruner, workload, budget,
 //                                          seed, direction), schema version, creation time
 //   trials(number, state, params, seed, value, metrics, reason, attempts, device, version,
 //          created_at, started_at, finished_at)
-//   intermediate(trial, step, value, at)   per-epoch reports
+//   intermediate(trial, step, value, at, metrics)   per-epoch reports
 //   sampler_state(trial, state)            the sampler's state after it was told `trial`
 //   events(id, at, trial, kind, detail)    worker deaths, re-queues, budget stops, resumes
 #pragma once
@@ -26,9 +26,26 @@ struct Event {
   std::string kind, detail;
 };
 
+// One coordinator per study: an exclusive flock on the study file itself, held for the object's
+// lifetime. Keyed by the file's identity, so a symlink, a hard link or another spelling of the
+// path meets the same lock, and no lock file is left behind. Destroy it after the store closes
+// (closing another descriptor of the file while SQLite holds its own POSIX locks on it would
+// drop those).
+class RunLock {
+ public:
+  explicit RunLock(const std::string& path);  // throws when another process holds it
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 class StudyStore {
  public:
-  // Creates a new study file (refuses to overwrite an existing one unless `overwrite`).
+  // Creates a new study file (refuses to overwrite an existing one unless `overwrite`, and one
+  // that a coordinator is running in any case).
   static StudyStore create(const std::string& path, const Json& config, bool overwrite = false);
   static StudyStore open(const std::string& path, bool read_only = false);
   StudyStore(StudyStore&& other) noexcept;
@@ -72,8 +89,10 @@ class StudyStore {
 
  private:
   StudyStore(const std::string& path, sqlite3* db) : path_(path), db_(db) {}
+  std::string metrics_column() const;
   std::string path_;
   sqlite3* db_ = nullptr;
+  int schema_version_ = 2;
 };
 
 }  // namespace autonet::hpsearch

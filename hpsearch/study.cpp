@@ -1,10 +1,12 @@
 #include "hpsearch/study.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "hpsearch/options.h"
 #include "hpsearch/toml_reader.h"
 #include "runtime/error.h"
 
@@ -18,15 +20,14 @@ StudyConfig StudyConfig::from_json(const Json& config) {
   for (const auto& [key, _] : config.items())
     AN_CHECK(known.count(key)) << "study config: unknown field \"" << key << "\"";
   StudyConfig c;
-  try {
-    c.name = config.value("name", c.name);
-    c.seed = config.value("seed", c.seed);
-    c.direction = parse_direction(config.value("direction", std::string("minimize")));
-    c.objective = config.value("objective", c.objective);
-    c.enqueue_defaults = config.value("enqueue_defaults", false);
-  } catch (const nlohmann::json::exception& e) {
-    AN_THROW() << "study config: " << e.what();
-  }
+  OptionReader top(config, "study config");
+  c.name = top.text("name", c.name);
+  const int64_t seed = top.integer("seed", 0);
+  AN_CHECK(seed >= 0) << "study config: \"seed\" must be >= 0, got " << seed;
+  c.seed = static_cast<uint64_t>(seed);
+  c.direction = parse_direction(top.text("direction", "minimize"));
+  c.objective = top.text("objective", c.objective);
+  c.enqueue_defaults = top.boolean("enqueue_defaults", false);
   AN_CHECK(config.contains("space")) << "study config: missing \"space\"";
   c.space = Space::from_json(config["space"]);
   if (config.contains("sampler")) c.sampler = config["sampler"];
@@ -40,10 +41,11 @@ StudyConfig StudyConfig::from_json(const Json& config) {
     for (const auto& [key, _] : b.items())
       AN_CHECK(key == "trials" || key == "wall_s" || key == "trial_s" || key == "retries")
           << "study config: unknown budget field \"" << key << "\" (trials, wall_s, trial_s, retries)";
-    c.budget.trials = b.value("trials", c.budget.trials);
-    c.budget.wall_s = b.value("wall_s", c.budget.wall_s);
-    c.budget.trial_s = b.value("trial_s", c.budget.trial_s);
-    c.budget.retries = b.value("retries", c.budget.retries);
+    OptionReader budget(b, "study config: budget");
+    c.budget.trials = budget.integer("trials", c.budget.trials);
+    c.budget.wall_s = budget.number("wall_s", c.budget.wall_s);
+    c.budget.trial_s = budget.number("trial_s", c.budget.trial_s);
+    c.budget.retries = static_cast<int>(std::clamp<int64_t>(budget.integer("retries", c.budget.retries), -1, 1 << 20));
     AN_CHECK(c.budget.trials >= 1 && c.budget.wall_s >= 0 && c.budget.trial_s >= 0 &&
              c.budget.retries >= 0)
         << "study config: budget values must be >= 0 (trials >= 1)";
@@ -74,7 +76,9 @@ std::unique_ptr<Sampler> StudyConfig::make_sampler() const {
   return hpsearch::make_sampler(sampler, space, seed, direction);
 }
 
-std::unique_ptr<Pruner> StudyConfig::make_pruner() const { return hpsearch::make_pruner(pruner); }
+std::unique_ptr<Pruner> StudyConfig::make_pruner() const {
+  return hpsearch::make_pruner(pruner, direction);
+}
 
 namespace {
 

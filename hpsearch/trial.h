@@ -26,6 +26,7 @@ inline bool is_finished(TrialState s) {
 struct Intermediate {
   int64_t step = 0;  // 1-based epoch (or any increasing resource count)
   double value = 0;
+  Json metrics = Json::object();  // what the workload reported beside the value
 };
 
 struct TrialRecord {

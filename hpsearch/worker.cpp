@@ -47,8 +47,12 @@ Json number_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr
 class PipeReporter : public Reporter {
  public:
   explicit PipeReporter(JsonLines& channel) : channel_(channel) {}
-  bool report(int64_t step, double value, const Json& metrics) override {
-    channel_.send({{"op", "report"}, {"step", step}, {"value", number_or_null(value)}, {"metrics", metrics}});
+  bool report(int64_t step, double value, const Json& metrics, int64_t last_step) override {
+    channel_.send({{"op", "report"},
+                   {"step", step},
+                   {"value", number_or_null(value)},
+                   {"metrics", metrics},
+                   {"last_step", last_step}});
     const std::optional<Json> answer = channel_.receive();
     AN_CHECK(answer) << "coordinator went away during a report";
     pruned_ = answer->value("op", "") == "prune";

@@ -1,6 +1,7 @@
 // The coordinator ↔ worker protocol: one JSON object per line over a pipe pair.
 //   worker → coordinator: {"op":"ready","pid":P}
-//                         {"op":"report","step":S,"value":V,"metrics":{...}}   then waits
+//                         {"op":"report","step":S,"value":V,"metrics":{...},"last_step":E}
+//                                                                 then waits (E: 0 = unknown)
 //                         {"op":"done","value":V,"metrics":{...}}
 //                         {"op":"error","message":"..."}                    (the trial FAILED)
 //   coordinator → worker: {"op":"trial","number":N,"seed":S,"attempt":A,"device":"cpu",

@@ -5,10 +5,9 @@
 
 #include <chrono>
 #include <cmath>
-#include <map>
-#include <mutex>
 #include <thread>
 
+#include "hpsearch/registry.h"
 #include "hpsearch/rng.h"
 #include "runtime/error.h"
 
@@ -56,7 +55,7 @@ class SyntheticWorkload : public TrialWorkload {
       if (config_.contains("nan") && config_["nan"].value("trial", int64_t{-1}) == ctx.number &&
           e >= config_["nan"].value("step", 1))
         value = NAN;
-      if (reporter.report(e, value, {{"accuracy", 1.0 / (1.0 + value)}})) break;
+      if (reporter.report(e, value, {{"accuracy", 1.0 / (1.0 + value)}}, epochs)) break;
     }
     return {value, {{"accuracy", 1.0 / (1.0 + value)}}};
   }
@@ -78,13 +77,8 @@ struct Registered {
   WorkloadChecker checker;
 };
 
-struct Registry {
-  std::mutex mutex;
-  std::map<std::string, Registered> workloads{{"synthetic", {make_synthetic_workload, {}}}};
-};
-
-Registry& registry() {
-  static Registry r;
+Registry<Registered>& workloads() {
+  static Registry<Registered> r("workload", {{"synthetic", {make_synthetic_workload, {}}}});
   return r;
 }
 
@@ -95,8 +89,7 @@ std::unique_ptr<TrialWorkload> make_synthetic_workload(const Json& config) {
 }
 
 void register_workload(const std::string& name, WorkloadFactory factory, WorkloadChecker checker) {
-  std::lock_guard<std::mutex> lock(registry().mutex);
-  registry().workloads[name] = {std::move(factory), std::move(checker)};
+  workloads().add(name, {std::move(factory), std::move(checker)});
 }
 
 namespace {
@@ -105,15 +98,7 @@ namespace {
 Registered find_workload(const Json& config) {
   AN_CHECK(config.is_object() && config.contains("name") && config["name"].is_string())
       << "workload config needs a \"name\"";
-  const std::string name = config["name"].get<std::string>();
-  {
-    std::lock_guard<std::mutex> lock(registry().mutex);
-    auto it = registry().workloads.find(name);
-    if (it != registry().workloads.end()) return it->second;
-  }
-  std::string known;
-  for (const std::string& n : workload_names()) known += (known.empty() ? "" : ", ") + n;
-  AN_THROW() << "unknown workload '" << name << "' (known: " << known << ")";
+  return workloads().find(config["name"].get<std::string>());
 }
 
 }  // namespace
@@ -127,11 +112,6 @@ void check_workload(const Json& config, const Space& space) {
   if (r.checker) r.checker(config, space);
 }
 
-std::vector<std::string> workload_names() {
-  std::lock_guard<std::mutex> lock(registry().mutex);
-  std::vector<std::string> names;
-  for (const auto& [name, _] : registry().workloads) names.push_back(name);
-  return names;
-}
+std::vector<std::string> workload_names() { return workloads().names(); }
 
 }  // namespace autonet::hpsearch

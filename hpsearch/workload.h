@@ -24,8 +24,11 @@ struct TrialContext {
 class Reporter {
  public:
   virtual ~Reporter() = default;
-  // Records the value after `step` (1-based epoch); true means stop now and return.
-  virtual bool report(int64_t step, double value, const Json& metrics = Json::object()) = 0;
+  // Records the value after `step` (1-based epoch) and the metrics beside it; true means stop now
+  // and return. `last_step` is the trial's final step when the workload knows it (0: unknown):
+  // the pruner never stops a trial at its last step.
+  virtual bool report(int64_t step, double value, const Json& metrics = Json::object(),
+                      int64_t last_step = 0) = 0;
 };
 
 struct TrialResult {

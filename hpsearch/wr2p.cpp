@@ -7,36 +7,33 @@
 //   1 − cat_explore. The per-dimension variant picks the anchor's side of the midpoint per
 //   coordinate instead (the seed's behaviour, without its bugs).
 #include <cmath>
-#include <set>
+#include <algorithm>
 
+#include "hpsearch/options.h"
 #include "hpsearch/sampler.h"
 #include "runtime/error.h"
 
 namespace autonet::hpsearch {
 
-Wr2pOptions Wr2pOptions::from_json(const Json& config) {
-  static const std::set<std::string> known{"name",  "weights",   "mode",        "temperature",
-                                           "epsilon", "alpha",   "delta_min",   "explore",
-                                           "cat_explore", "max_rejections"};
-  for (const auto& [key, _] : config.items())
-    AN_CHECK(known.count(key)) << "sampler 'wr2p': unknown option \"" << key << "\"";
+Wr2pOptions Wr2pOptions::read(OptionReader& options) {
   Wr2pOptions o;
-  const std::string weights = config.value("weights", std::string("inverse"));
+  const std::string weights = options.text("weights", "inverse");
   if (weights == "inverse") o.weights = Weights::Inverse;
   else if (weights == "softmax") o.weights = Weights::Softmax;
   else if (weights == "rank") o.weights = Weights::Rank;
   else AN_THROW() << "sampler 'wr2p': weights must be inverse, softmax or rank, got \"" << weights << "\"";
-  const std::string mode = config.value("mode", std::string("voronoi"));
+  const std::string mode = options.text("mode", "voronoi");
   if (mode == "voronoi") o.mode = Mode::Voronoi;
   else if (mode == "per_dim") o.mode = Mode::PerDim;
   else AN_THROW() << "sampler 'wr2p': mode must be voronoi or per_dim, got \"" << mode << "\"";
-  o.temperature = config.value("temperature", o.temperature);
-  o.epsilon = config.value("epsilon", o.epsilon);
-  o.alpha = config.value("alpha", o.alpha);
-  o.delta_min = config.value("delta_min", o.delta_min);
-  o.explore = config.value("explore", o.explore);
-  o.cat_explore = config.value("cat_explore", o.cat_explore);
-  o.max_rejections = config.value("max_rejections", o.max_rejections);
+  o.temperature = options.number("temperature", o.temperature);
+  o.epsilon = options.number("epsilon", o.epsilon);
+  o.alpha = options.number("alpha", o.alpha);
+  o.delta_min = options.number("delta_min", o.delta_min);
+  o.explore = options.number("explore", o.explore);
+  o.cat_explore = options.number("cat_explore", o.cat_explore);
+  o.max_rejections = static_cast<int>(std::clamp<int64_t>(
+      options.integer("max_rejections", o.max_rejections), 0, 1 << 30));
   AN_CHECK(o.temperature > 0) << "sampler 'wr2p': temperature must be > 0";
   AN_CHECK(o.epsilon > 0) << "sampler 'wr2p': epsilon must be > 0";
   AN_CHECK(o.alpha >= 0 && o.delta_min >= 0) << "sampler 'wr2p': alpha and delta_min must be >= 0";

@@ -255,7 +255,7 @@ class DartsSearchWorkload : public TrialWorkload {
       const Json metrics = {{"accuracy", accuracy},
                             {"train_loss", epoch.at("train_loss").get<double>()},
                             {"train_acc", epoch.at("train_acc").get<double>()}};
-      stopped = reporter.report(out.epochs_done, value, metrics);
+      stopped = reporter.report(out.epochs_done, value, metrics, out.finished ? out.epochs_done : 0);
       if (stopped || out.finished) break;
       out = darts::resume_search(folder.path(), data_, options);
     }

@@ -13,6 +13,7 @@
 #include "datasets/registry.h"
 #include "datasets/splits.h"
 #include "datasets/transforms.h"
+#include "run/evaluation.h"
 #include "runtime/error.h"
 
 namespace autonet::hpsearch {
@@ -158,8 +159,7 @@ class SeedCnnWorkload : public TrialWorkload {
     int64_t images = 0;
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       model.train();
-      double sum = 0;
-      int64_t n = 0;
+      run::Meter train;  // the cross-entropy without the L2 term
       data::Loader loader(data_.train, train_, train_loader, static_cast<uint64_t>(epoch));
       while (auto batch = loader.next()) {
         store.zero_grad();
@@ -170,14 +170,18 @@ class SeedCnnWorkload : public TrialWorkload {
           if (l2[i] != 0) loss = add(loss, scale(sum_all(mul(kernels[i], kernels[i])), l2[i]));
         backward(loss);
         optimizer.step();
-        const int64_t b = batch->labels.size(0);
-        sum += ce.value().item() * static_cast<double>(b);
-        n += b;
+        train.add(ce.value().item(), 0, batch->labels.size(0));
       }
-      images += n;
-      train_loss = sum / static_cast<double>(n);
-      evaluate(model, valid_loader, &val_loss, &accuracy);
-      if (reporter.report(epoch, val_loss, {{"accuracy", accuracy}, {"train_loss", train_loss}})) break;
+      images += train.count;
+      train_loss = train.loss();
+      // The validation split without dropout or gradients.
+      model.eval();
+      data::Loader valid(data_.train, valid_, valid_loader, 0);
+      const run::EvalResult v = run::evaluate([&](const Variable& x) { return model(x); }, valid);
+      val_loss = v.loss;
+      accuracy = v.accuracy;
+      if (reporter.report(epoch, val_loss, {{"accuracy", accuracy}, {"train_loss", train_loss}}, epochs))
+        break;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return {val_loss,
@@ -190,34 +194,6 @@ class SeedCnnWorkload : public TrialWorkload {
 
  private:
   static Variable sum_all(const Variable& x) { return sum(x); }
-
-  // Mean cross-entropy and accuracy over the validation split, without dropout or gradients.
-  void evaluate(SeedCnn& model, const data::LoaderConfig& config, double* loss, double* accuracy) {
-    NoGradGuard no_grad;
-    model.eval();
-    data::Loader loader(data_.train, valid_, config, 0);
-    double sum = 0;
-    int64_t n = 0, correct = 0;
-    while (auto batch = loader.next()) {
-      const Variable logits = model(Variable(batch->images));
-      const int64_t b = batch->labels.size(0);
-      sum += cross_entropy(logits, batch->labels).value().item() * static_cast<double>(b);
-      const Tensor l = logits.value().to(Device::cpu()).contiguous();  // [B, classes]
-      const Tensor y = batch->labels.to(Device::cpu()).contiguous();
-      const float* p = l.data<float>();
-      const int64_t* t = y.data<int64_t>();
-      const int64_t k = l.size(1);
-      for (int64_t i = 0; i < b; ++i) {
-        int64_t arg = 0;
-        for (int64_t j = 1; j < k; ++j)
-          if (p[i * k + j] > p[i * k + arg]) arg = j;
-        correct += arg == t[i];
-      }
-      n += b;
-    }
-    *loss = sum / static_cast<double>(n);
-    *accuracy = static_cast<double>(correct) / static_cast<double>(n);
-  }
 
   Json config_;
   data::ImageData data_;

@@ -1,15 +1,18 @@
-// safetensors files and checkpoint pairs: exact format, round trips, and every corruption the
+// safetensors files and checkpoints: exact format, round trips, and every corruption the
 // readers must turn into a clear autonet::Error (each test writes the bad file itself).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "autograd/checkpoint.h"
 #include "autograd/safetensors.h"
+#include "tests/autograd/version1_checkpoint.h"
 
 namespace autonet {
 namespace {
@@ -62,6 +65,15 @@ bool bytes_equal(const Tensor& a, const Tensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   const auto va = a.to_vector<T>(), vb = b.to_vector<T>();
   return std::memcmp(va.data(), vb.data(), va.size() * sizeof(T)) == 0;
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
 }
 
 std::string f32_bytes(const std::vector<float>& v) {
@@ -259,14 +271,16 @@ TEST_F(CheckpointTest, LoadIntoChecksNamesShapesAndDtypes) {
   EXPECT_EQ(b.to_vector<float>(), (std::vector<float>{3, 4, 5, 6}));
 }
 
-TEST_F(CheckpointTest, CheckpointPairRoundTrip) {
+TEST_F(CheckpointTest, CheckpointRoundTripInOneFile) {
   const fs::path path = file("ckpt.safetensors");
   Tensor w = Tensor::from_vector<float>({1, 2, 3}, {3});
   Tensor step = Tensor::from_vector<int64_t>({17}, {});
   const nlohmann::json state = {{"epoch", 3}, {"rng", {{"offset", 12345}}}, {"lr", 0.025}};
   save_checkpoint(path, {{"w", w}, {"step", step}}, state);
-  EXPECT_TRUE(fs::exists(checkpoint_sidecar_path(path)));
-  EXPECT_EQ(checkpoint_sidecar_path(path).filename(), "ckpt.safetensors.json");
+  EXPECT_EQ(std::vector<fs::path>(fs::directory_iterator(dir_), {}), std::vector<fs::path>{path});
+  const SafetensorsMetadata metadata = read_safetensors_metadata(path);
+  EXPECT_EQ(metadata.at("version"), "2");
+  EXPECT_EQ(nlohmann::json::parse(metadata.at("state")), state);
 
   const Checkpoint c = read_checkpoint(path);
   EXPECT_EQ(c.state, state);
@@ -280,30 +294,120 @@ TEST_F(CheckpointTest, CheckpointPairRoundTrip) {
   EXPECT_EQ(step2.item(), 17);
 }
 
-TEST_F(CheckpointTest, MismatchedOrBrokenSidecarIsRefused) {
+// Every state a kill can leave: the previous checkpoint stays the one that loads until the one
+// rename commits the next; an unfinished or uncommitted path.tmp is ignored.
+TEST_F(CheckpointTest, EveryStateAKillLeavesLoadsACompleteCheckpoint) {
+  const fs::path path = file("ckpt.safetensors"), tmp = file("ckpt.safetensors.tmp");
+  Tensor w = Tensor::zeros({2});
+  expect_error([&] { load_checkpoint(path, {{"w", w}}); }, {path.string(), "does not exist"});
+
+  save_checkpoint(file("next.safetensors"), {{"w", Tensor::from_vector<float>({3, 4}, {2})}},
+                  {{"epoch", 2}});
+  // Killed while writing the first checkpoint: only a part of path.tmp.
+  fs::copy_file(file("next.safetensors"), tmp);
+  fs::resize_file(tmp, fs::file_size(tmp) / 2);
+  expect_error([&] { load_checkpoint(path, {{"w", w}}); }, {"does not exist"});
+
+  save_checkpoint(path, {{"w", Tensor::from_vector<float>({1, 2}, {2})}}, {{"epoch", 1}});
+  for (bool complete : {false, true}) {  // killed during the next write, or just before its rename
+    fs::copy_file(file("next.safetensors"), tmp, fs::copy_options::overwrite_existing);
+    if (!complete) fs::resize_file(tmp, fs::file_size(tmp) - 3);
+    EXPECT_EQ(load_checkpoint(path, {{"w", w}}), nlohmann::json({{"epoch", 1}}));
+    EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{1, 2}));
+  }
+  fs::rename(tmp, path);  // the commit
+  EXPECT_EQ(load_checkpoint(path, {{"w", w}}), nlohmann::json({{"epoch", 2}}));
+  EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{3, 4}));
+}
+
+TEST_F(CheckpointTest, FlippedBytesFailTheChecksumOfTheirTensor) {
+  const fs::path path = file("ckpt.safetensors");
+  std::vector<float> values(64);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.5f * static_cast<float>(i);
+  save_checkpoint(path, {{"a", Tensor::from_vector<float>({1, 2}, {2})},
+                         {"b", Tensor::from_vector(values, {64})}},
+                  {{"epoch", 1}});
+  const std::string good = read_bytes(path);
+  std::string bad = good;
+  for (size_t i = bad.size() - 40; i < bad.size() - 24; ++i) bad[i] ^= 0x5a;  // 16 bytes of 'b'
+  write_bytes(path, bad);
+  Tensor a = Tensor::full({2}, 7.0), b = Tensor::full({64}, 7.0);
+  expect_error([&] { load_checkpoint(path, {{"a", a}, {"b", b}}); },
+               {path.string(), "tensor 'b' fails its checksum"});
+  expect_error([&] { read_checkpoint(path); }, {"tensor 'b' fails its checksum"});
+  EXPECT_EQ(a.to_vector<float>(), (std::vector<float>{7, 7}));  // nothing loaded
+
+  // The state in the header is checked too ("epoch": 1 → 7).
+  bad = good;
+  const std::string epoch = "\\\"epoch\\\":1";
+  ASSERT_NE(bad.find(epoch), std::string::npos);
+  bad[bad.find(epoch) + epoch.size() - 1] = '7';
+  write_bytes(path, bad);
+  expect_error([&] { load_checkpoint(path, {{"a", a}, {"b", b}}); },
+               {path.string(), "the saved state fails its checksum"});
+}
+
+TEST_F(CheckpointTest, NonFiniteValuesAreRefusedNamingTheTensor) {
+  const fs::path path = file("ckpt.safetensors");
+  save_checkpoint(path, {{"ok", Tensor::from_vector<double>({1, 2}, {2})},
+                         {"model.w", Tensor::from_vector<float>({1, std::nanf(""), 3}, {3})}},
+                  {{"epoch", 1}});
+  Tensor ok = Tensor::zeros({2}, DType::f64), w = Tensor::zeros({3});
+  expect_error([&] { load_checkpoint(path, {{"ok", ok}, {"model.w", w}}); },
+               {path.string(), "tensor 'model.w' holds nan at element 1"});
+  test::write_version1_checkpoint(path, {{"model.w", Tensor::full({3}, INFINITY)}}, {}, "id");
+  expect_error([&] { read_checkpoint(path); }, {"tensor 'model.w' holds inf at element 0"});
+}
+
+TEST_F(CheckpointTest, Version1PairsStillLoad) {
+  const fs::path path = file("ckpt.safetensors");
+  test::write_version1_checkpoint(path, {{"w", Tensor::from_vector<float>({1, 2}, {2})}},
+                                  {{"epoch", 1}}, "0001");
+  Tensor w = Tensor::zeros({2});
+  EXPECT_EQ(load_checkpoint(path, {{"w", w}}), nlohmann::json({{"epoch", 1}}));
+  EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{1, 2}));
+
+  // The next save writes version 2 and leaves no version-1 sidecar behind.
+  save_checkpoint(path, {{"w", Tensor::from_vector<float>({3, 4}, {2})}}, {{"epoch", 2}});
+  EXPECT_FALSE(fs::exists(checkpoint_sidecar_path(path)));
+  EXPECT_EQ(load_checkpoint(path, {{"w", w}}), nlohmann::json({{"epoch", 2}}));
+}
+
+// Version 1 renamed the tensor file, then the sidecar: a kill between the two left the new
+// tensors beside the old sidecar, the new sidecar still in path.json.tmp.
+TEST_F(CheckpointTest, Version1KillBetweenTheTwoRenamesRecovers) {
+  const fs::path path = file("ckpt.safetensors");
+  const fs::path unrenamed = file("ckpt.safetensors.json.tmp");
+  test::write_version1_checkpoint(path, {{"w", Tensor::from_vector<float>({1, 2}, {2})}},
+                                  {{"epoch", 1}}, "0001");
+  test::write_version1_checkpoint(path, {{"w", Tensor::from_vector<float>({3, 4}, {2})}},
+                                  {{"epoch", 2}}, "0002", unrenamed);
+  Tensor w = Tensor::zeros({2});
+  EXPECT_EQ(load_checkpoint(path, {{"w", w}}), nlohmann::json({{"epoch", 2}}));
+  EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{3, 4}));
+  EXPECT_EQ(read_checkpoint(path).state, nlohmann::json({{"epoch", 2}}));
+}
+
+TEST_F(CheckpointTest, Version1WithoutItsSidecarIsRefused) {
   const fs::path a = file("a.safetensors"), b = file("b.safetensors");
-  save_checkpoint(a, {{"w", Tensor::from_vector<float>({1}, {1})}}, {{"epoch", 1}});
-  save_checkpoint(b, {{"w", Tensor::from_vector<float>({2}, {1})}}, {{"epoch", 2}});
+  test::write_version1_checkpoint(a, {{"w", Tensor::from_vector<float>({1}, {1})}},
+                                  {{"epoch", 1}}, "000a");
+  test::write_version1_checkpoint(b, {{"w", Tensor::from_vector<float>({2}, {1})}},
+                                  {{"epoch", 2}}, "000b");
   Tensor w = Tensor::full({1}, 7.0);
 
-  // The sidecar of another save (a crash between the two renames looks like this).
   fs::copy_file(checkpoint_sidecar_path(b), checkpoint_sidecar_path(a),
                 fs::copy_options::overwrite_existing);
-  expect_error([&] { load_checkpoint(a, {{"w", w}}); }, {a.string(), "different saves"});
-  expect_error([&] { read_checkpoint(a); }, {"different saves"});
+  expect_error([&] { load_checkpoint(a, {{"w", w}}); },
+               {a.string(), "no sidecar belongs to its tensor file", "different save"});
   EXPECT_EQ(w.item(), 7.0);
-
   fs::remove(checkpoint_sidecar_path(a));
-  expect_error([&] { load_checkpoint(a, {{"w", w}}); }, {"cannot open its sidecar"});
-
+  expect_error([&] { load_checkpoint(a, {{"w", w}}); }, {"a.safetensors.json\" is absent"});
   std::ofstream(checkpoint_sidecar_path(a)) << "{\"format\": ";
-  expect_error([&] { load_checkpoint(a, {{"w", w}}); }, {"a.safetensors.json", "not valid JSON"});
-  std::ofstream(checkpoint_sidecar_path(a)) << R"({"format": "something else"})";
-  expect_error([&] { load_checkpoint(a, {{"w", w}}); }, {"not an autonet.checkpoint file"});
+  expect_error([&] { load_checkpoint(a, {{"w", w}}); }, {"not a complete autonet.checkpoint"});
 
   // A tensor file of the same save, but cut short.
-  const auto size = fs::file_size(b);
-  fs::resize_file(b, size - 2);
+  fs::resize_file(b, fs::file_size(b) - 2);
   expect_error([&] { load_checkpoint(b, {{"w", w}}); }, {b.string(), "out of range"});
   EXPECT_EQ(w.item(), 7.0);
 }
@@ -312,16 +416,14 @@ TEST_F(CheckpointTest, FailedSaveLeavesThePreviousCheckpointIntact) {
   const fs::path path = file("ckpt.safetensors");
   save_checkpoint(path, {{"w", Tensor::from_vector<float>({1, 2}, {2})}}, {{"epoch", 1}});
 
-  // The sidecar cannot be written (its temporary path is a folder: fails even for root) after
-  // the tensor file's temporary was: neither file may change.
-  fs::create_directory(file("ckpt.safetensors.json.tmp"));
+  // The temporary file cannot be created (its path is a folder: fails even for root).
+  fs::create_directory(file("ckpt.safetensors.tmp"));
   expect_error([&] {
     save_checkpoint(path, {{"w", Tensor::from_vector<float>({3, 4}, {2})}}, {{"epoch", 2}});
-  }, {"cannot create", "ckpt.safetensors.json.tmp"});
-  fs::remove(file("ckpt.safetensors.json.tmp"));
-  EXPECT_FALSE(fs::exists(file("ckpt.safetensors.tmp")));
+  }, {"cannot create", "ckpt.safetensors.tmp"});
+  fs::remove(file("ckpt.safetensors.tmp"));
 
-  // A tensor that cannot be written fails mid-file.
+  // A tensor that cannot be written.
   expect_error([&] {
     save_checkpoint(path, {{"w", Tensor::from_vector<float>({5, 6}, {2})}, {"bad", Tensor()}},
                     {{"epoch", 3}});

@@ -52,10 +52,10 @@ TEST(Evaluation, TopKCountsTheLabelsRankWithEarlierClassesWinningTies) {
   Tensor labels = Tensor::empty({2}, DType::i64);
   labels.data<int64_t>()[0] = 2;
   labels.data<int64_t>()[1] = 1;
-  EXPECT_EQ(count_top_k(logits, labels, 1), 0);
-  EXPECT_EQ(count_top_k(logits, labels, 2), 1);
-  EXPECT_EQ(count_top_k(logits, labels, 3), 2);
-  EXPECT_EQ(count_correct(logits, labels), 0);
+  EXPECT_EQ(run::count_top_k(logits, labels, 1), 0);
+  EXPECT_EQ(run::count_top_k(logits, labels, 2), 1);
+  EXPECT_EQ(run::count_top_k(logits, labels, 3), 2);
+  EXPECT_EQ(run::count_correct(logits, labels), 0);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -79,6 +80,63 @@ TEST(Genotype, BadTextIsAnErrorWithItsPosition) {
             std::string::npos);
   EXPECT_THROW(cnn_genotype_from_json(nlohmann::json{{"normal", 3}}), Error);
   EXPECT_THROW(published_cnn_genotype("DARTS_V3"), Error);
+}
+
+TEST(Genotype, NumbersOutOfRangeAreErrorsNotWrapsOrHugeCells) {
+  const auto message = [](const std::function<void()>& load) {
+    try {
+      load();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string v2 = to_text(published_cnn_genotype("DARTS_V2"));
+  std::string huge = v2;
+  huge.replace(huge.find("('sep_conv_3x3', 1)"), 19, "('sep_conv_3x3', 99999999999)");
+  EXPECT_NE(message([&] { parse_cnn_genotype(huge); })
+                .find("expected an integer between -2147483648 and 2147483647 at character"),
+            std::string::npos)
+      << message([&] { parse_cnn_genotype(huge); });
+  std::string wide = v2;
+  wide.replace(wide.find("range(2, 6)"), 11, "range(2, 2000000000)");
+  EXPECT_NE(message([&] { parse_cnn_genotype(wide); }).find("range(a, b) of at most 1000 nodes"),
+            std::string::npos);
+
+  // JSON integers of 2^32 and more used to wrap (2^32 + 1 → input 1: another, valid cell).
+  nlohmann::json j = to_json(published_cnn_genotype("DARTS_V2"));
+  j["normal"][1]["input"] = 4294967297ull;
+  EXPECT_NE(message([&] { cnn_genotype_from_json(j); })
+                .find("'normal' holds 4294967297, not an integer between"),
+            std::string::npos);
+  j = to_json(published_rnn_genotype("DARTS_V2"));
+  j["concat"][0] = -4294967295ll;
+  EXPECT_NE(message([&] { rnn_genotype_from_json(j); }).find("'concat' holds -4294967295"),
+            std::string::npos);
+}
+
+TEST(Genotype, EmptyFilesAndFoldersAreNamedAsSuch) {
+  const auto dir = std::filesystem::temp_directory_path() / "autonet_genotype_files_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "empty.txt") << "";
+  std::ofstream(dir / "blank.txt") << "  \n";
+  std::ofstream(dir / "cut.txt") << "Genotype(normal=[";
+  const auto message = [](const std::string& source) {
+    try {
+      load_rnn_genotype(source);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string file = "genotype file '" + (dir / "empty.txt").string() + "' is empty";
+  EXPECT_NE(message((dir / "empty.txt").string()).find(file), std::string::npos);
+  EXPECT_NE(message((dir / "blank.txt").string()).find("is empty"), std::string::npos);
+  EXPECT_NE(message(dir.string()).find("is a folder, not a file"), std::string::npos);
+  EXPECT_NE(message((dir / "cut.txt").string()).find("genotype file '" + (dir / "cut.txt").string()),
+            std::string::npos);
+  EXPECT_THROW(load_cnn_genotype((dir / "empty.txt").string()), Error);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Genotype, LoadsByNameFileOrText) {

@@ -11,6 +11,7 @@
 #include "darts/rnn_search_trainer.h"
 #include "darts/run_folder.h"
 #include "datasets/kjv.h"
+#include "tests/autograd/version1_checkpoint.h"
 
 namespace autonet::darts {
 namespace {
@@ -331,6 +332,32 @@ TEST(RnnTrain, RepeatedNanStopsWithTheCheckpointsKept) {
   EXPECT_EQ(file_bytes(tmp.path / "checkpoint.safetensors"), ckpt);
   EXPECT_EQ(file_bytes(tmp.path / "best.safetensors"), best);
   EXPECT_TRUE(resume_rnn_run(tmp.path, small_kjv(), quiet()).finished);
+}
+
+// A folder of an earlier build: the checkpoint and the best checkpoint in version 1's layout, the
+// checkpoint's save killed between its two renames. It resumes exactly, and a NaN rollback reads
+// the version-1 best checkpoint.
+TEST(RnnTrain, ResumesVersion1CheckpointsAndRollsBackToAVersion1Best) {
+  TempDir straight, split, rollback;
+  RnnRunConfig c = tiny_train();
+  c.epochs = 2;
+  run_rnn_train(c, small_kjv(), straight.path, quiet());
+  RunOptions one = quiet();
+  one.stop_after_epochs = 1;
+  run_rnn_train(c, small_kjv(), split.path, one);
+  test::rewrite_as_version1(split.path / "best.safetensors", "0000be57");
+  test::rewrite_as_version1(split.path / "checkpoint.safetensors", "0000c4c4",
+                            split.path / "checkpoint.safetensors.json.tmp");
+  fs::copy(split.path, rollback.path, fs::copy_options::recursive);
+
+  EXPECT_TRUE(resume_rnn_run(split.path, small_kjv(), quiet()).finished);
+  expect_same_end(straight.path, split.path);
+
+  RunOptions poison = quiet();
+  int poisoned = 0;
+  poison.poison_weights = [&](int64_t, int64_t step) { return step == 1 && poisoned++ == 0; };
+  EXPECT_TRUE(resume_rnn_run(rollback.path, small_kjv(), poison).finished);
+  EXPECT_EQ(records(rollback.path, "rollback").size(), 1u);
 }
 
 TEST(RnnTrain, DerivedCellTrainsAndReportsTestPerplexity) {

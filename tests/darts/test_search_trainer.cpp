@@ -1,13 +1,17 @@
-// The search loop over a run folder: what a run writes, exact resumption, a NaN stop that keeps
-// the last good checkpoint, and the errors of bad configs and bad checkpoints.
+// The search loop over a run folder: what a run writes, exact resumption (also from version-1
+// checkpoints), a NaN stop that writes no checkpoint, and the errors of bad configs and bad or
+// damaged checkpoints.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 
 #include "darts/run_folder.h"
 #include "darts/search_trainer.h"
 #include "runtime/error.h"
+#include "tests/autograd/version1_checkpoint.h"
 #include "tests/darts/tiny_data.h"
 
 namespace autonet::darts {
@@ -45,8 +49,8 @@ TEST(SearchTrainer, WritesTheRunFolder) {
   const SearchOutcome out = run_search(c, data, tmp / "run", quiet());
   EXPECT_TRUE(out.finished);
   EXPECT_EQ(out.epochs_done, 2);
-  for (const char* f : {"config.json", "log.jsonl", "checkpoint.safetensors",
-                        "checkpoint.safetensors.json", "genotype.txt", "genotype.json",
+  for (const char* f : {"config.json", "log.jsonl", "checkpoint.safetensors", "run.lock",
+                        "genotype.txt", "genotype.json",
                         "genotype_last_epoch_start.txt", "normal.dot", "reduce.dot",
                         "report.html"})
     EXPECT_TRUE(fs::exists(tmp / "run" / f)) << f;
@@ -111,7 +115,6 @@ TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   const SearchRunConfig c = tiny_search(false);
   run_search(c, good, tmp / "run", quiet(1));
   const std::string checkpoint = test::read_file(tmp / "run" / "checkpoint.safetensors");
-  const std::string sidecar = test::read_file(tmp / "run" / "checkpoint.safetensors.json");
 
   // The same images normalised with a NaN mean: the loss turns NaN at the first step.
   data::ImageData poisoned = good;
@@ -121,12 +124,65 @@ TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
     FAIL() << "a NaN loss must stop the run";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("became nan"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("last good checkpoint"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("without writing a checkpoint"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(test::read_file(tmp / "run" / "checkpoint.safetensors"), checkpoint);
-  EXPECT_EQ(test::read_file(tmp / "run" / "checkpoint.safetensors.json"), sidecar);
   // The stored state still resumes and finishes with good data.
   EXPECT_TRUE(resume_search(tmp / "run", good, quiet()).finished);
+}
+
+// Run folders of earlier builds hold version-1 checkpoints; one killed between the two renames
+// of its save (the sidecar still in checkpoint.safetensors.json.tmp) resumes exactly as well.
+TEST(SearchTrainer, ResumesAVersion1CheckpointLeftBetweenItsTwoRenames) {
+  test::TempDir tmp("search-version1");
+  const data::ImageData data = test::tiny_images(16, 4, 8);
+  const SearchRunConfig c = tiny_search(false);
+  run_search(c, data, tmp / "whole", quiet());
+  run_search(c, data, tmp / "split", quiet(1));
+  test::rewrite_as_version1(tmp / "split" / "checkpoint.safetensors", "00c0ffee",
+                            tmp / "split" / "checkpoint.safetensors.json.tmp");
+  EXPECT_TRUE(resume_search(tmp / "split", data, quiet()).finished);
+  test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
+                                       tmp / "split" / "checkpoint.safetensors");
+}
+
+// Damage that would otherwise resume silently into another computation: flipped bytes fail the
+// checksum, a NaN weight (in a version-1 file, which has no checksums) is named as such.
+TEST(SearchTrainer, ADamagedCheckpointIsRefusedNamingTheTensor) {
+  test::TempDir tmp("search-damaged");
+  const data::ImageData data = test::tiny_images(16, 4, 8);
+  run_search(tiny_search(false), data, tmp / "run", quiet(1));
+  const fs::path path = tmp / "run" / "checkpoint.safetensors";
+  const std::string good = test::read_file(path);
+  const auto message = [&] {
+    try {
+      resume_search(tmp / "run", data, quiet());
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+
+  uint64_t header_bytes = 0;
+  std::memcpy(&header_bytes, good.data(), 8);
+  std::string bad = good;  // 16 bytes of the first tensor, a weight
+  for (size_t i = 8 + header_bytes; i < 8 + header_bytes + 16; ++i) bad[i] = static_cast<char>(~bad[i]);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bad;
+  EXPECT_NE(message().find("fails its checksum"), std::string::npos) << message();
+  EXPECT_NE(message().find("tensor 'model."), std::string::npos) << message();
+
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << good;
+  Checkpoint c = read_checkpoint(path);
+  std::vector<NamedTensor> tensors;
+  for (auto& [name, t] : c.tensors) tensors.push_back({name, t});
+  const auto weight = std::find_if(tensors.begin(), tensors.end(),
+                                   [](const NamedTensor& t) { return t.name.rfind("model.", 0) == 0; });
+  weight->tensor.data<float>()[0] = std::nanf("");
+  test::write_version1_checkpoint(path, tensors, c.state, "0000bad0");
+  EXPECT_NE(message().find("tensor '" + weight->name + "' holds nan"), std::string::npos)
+      << message();
+  EXPECT_EQ(message().find("good"), std::string::npos) << message();
 }
 
 TEST(SearchTrainer, ResumeErrorsAreClear) {
@@ -153,8 +209,7 @@ TEST(SearchTrainer, ResumeErrorsAreClear) {
   SearchRunConfig wide = c;
   wide.channels = 6;
   run_search(wide, data, tmp / "wide", quiet(1));
-  for (const char* f : {"checkpoint.safetensors", "checkpoint.safetensors.json"})
-    fs::copy_file(tmp / "wide" / f, tmp / "fresh" / f);
+  fs::copy_file(tmp / "wide" / "checkpoint.safetensors", tmp / "fresh" / "checkpoint.safetensors");
   const std::string shape = message(tmp / "fresh");
   EXPECT_NE(shape.find("cannot resume"), std::string::npos) << shape;
   EXPECT_NE(shape.find("shape"), std::string::npos) << shape;

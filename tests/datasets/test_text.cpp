@@ -64,6 +64,25 @@ TEST(Ptb, BadInputIsAClearError) {
   expect_error([&] { open_text_corpus("wiki", tmp.path()); }, {"unknown text corpus", "kjv"});
 }
 
+// A corpus is UTF-8 text: binary files (random bytes, NUL bytes) are refused naming file and line.
+TEST(Ptb, BinaryOrNonUtf8FilesAreRefusedNamingTheLine) {
+  TempDir tmp;
+  write_text(tmp / "train.txt", "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x93\x96\n");  // valid
+  write_text(tmp / "valid.txt", "y\n");
+  write_text(tmp / "test.txt", "x\n");
+  EXPECT_EQ(read_ptb(tmp.path()).train.numel(), 5);
+
+  write_text(tmp / "train.txt", "a b\nc \x93\xfe\x01 d\n");
+  expect_error([&] { read_ptb(tmp.path()); }, {"train.txt:2: invalid UTF-8 (byte 0x93"});
+  for (const char* bad : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x80"}) {
+    write_text(tmp / "train.txt", std::string("ok ") + bad + "\n");  // overlong, surrogate, > U+10FFFF, cut
+    expect_error([&] { read_ptb(tmp.path()); }, {"train.txt:1: invalid UTF-8"});
+  }
+  write_text(tmp / "train.txt", "x y\n");
+  write_text(tmp / "valid.txt", std::string(4096, '\0'));
+  expect_error([&] { read_ptb(tmp.path()); }, {"valid.txt:1: a NUL byte (byte 1 of the line)"});
+}
+
 Tensor iota_sequence(int64_t n) {
   std::vector<int64_t> v(n);
   std::iota(v.begin(), v.end(), 0);

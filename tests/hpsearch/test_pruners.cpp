@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "hpsearch/pruner.h"
+#include "runtime/error.h"
 
 namespace autonet::hpsearch {
 namespace {
@@ -77,6 +78,49 @@ TEST(Pruner, NonFiniteOrDivergedValuesStopAtOnceWhateverTheRule) {
     EXPECT_NE(d.reason.find("above 50"), std::string::npos) << d.reason;
     EXPECT_FALSE(p->decide(curve({40.0}), {}, Direction::Minimize).prune) << name;
   }
+}
+
+// Pruned and failed peers stopped early because they were bad (or broken): their values must not
+// pull the median. Here three complete peers sit at 5 and four pruned ones at 1 at step 2; a
+// trial at 4 is better than the complete trials' median and goes on.
+TEST(MedianPruner, ComparesWithCompletePeersOnly) {
+  auto p = make_pruner({{"name", "median"}, {"startup_trials", 3}});
+  std::vector<TrialRecord> peers{peer(0, {5, 5, 5}), peer(1, {5, 5, 5}), peer(2, {5, 5, 5})};
+  for (int i = 3; i < 7; ++i)
+    peers.push_back(peer(i, {1, 1}, i % 2 ? TrialState::Pruned : TrialState::Failed));
+  std::vector<const TrialRecord*> view;
+  for (const auto& t : peers) view.push_back(&t);
+  EXPECT_FALSE(p->decide(curve({6, 4}), view, Direction::Minimize).prune);
+  EXPECT_TRUE(p->decide(curve({6, 5.5}), view, Direction::Minimize).prune);
+}
+
+// At its last step a trial has done all its work: pruning it then only throws the result away.
+TEST(Pruner, RulesNeverStopATrialAtItsLastStep) {
+  std::vector<TrialRecord> peers;
+  for (int i = 0; i < 6; ++i) peers.push_back(peer(i, {1, 1, 1}));
+  std::vector<const TrialRecord*> view;
+  for (const auto& t : peers) view.push_back(&t);
+  for (const Json& config : {Json{{"name", "median"}, {"startup_trials", 1}},
+                            Json{{"name", "asha"}, {"min_resource", 3}}}) {
+    auto p = make_pruner(config, Direction::Minimize);
+    const std::string name = config["name"];
+    EXPECT_TRUE(p->decide(curve({9, 9, 9}), view, Direction::Minimize, 5).prune) << name;
+    EXPECT_FALSE(p->decide(curve({9, 9, 9}), view, Direction::Minimize, 3).prune) << name;
+    // Divergence still stops it: a NaN result is no result.
+    EXPECT_TRUE(p->decide(curve({9, 9, NAN}), view, Direction::Minimize, 3).prune) << name;
+  }
+}
+
+// diverge_above is a bound on a loss. On a maximised objective it would stop the best trials,
+// so it is refused there; diverge_below is the maximising twin.
+TEST(Pruner, DivergenceThresholdsFollowTheDirection) {
+  EXPECT_THROW(make_pruner({{"name", "none"}, {"diverge_above", 0.5}}, Direction::Maximize), Error);
+  EXPECT_THROW(make_pruner({{"name", "none"}, {"diverge_below", 0.5}}, Direction::Minimize), Error);
+  auto p = make_pruner({{"name", "median"}, {"diverge_below", 0.2}}, Direction::Maximize);
+  EXPECT_FALSE(p->decide(curve({-0.9}), {}, Direction::Maximize).prune);  // accuracy 0.9
+  const PruneDecision d = p->decide(curve({-0.1}), {}, Direction::Maximize);
+  EXPECT_TRUE(d.prune);
+  EXPECT_NE(d.reason.find("below 0.2"), std::string::npos) << d.reason;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "runtime/error.h"
@@ -30,6 +31,40 @@ void expect_same_trials(const std::vector<TrialRecord>& a, const std::vector<Tri
     EXPECT_EQ(a[i].state, b[i].state) << "trial " << i;
     EXPECT_EQ(a[i].value, b[i].value) << "trial " << i;
   }
+}
+
+// A coordinator in a child process (this binary in --hpsearch-run mode, one worker).
+pid_t start_coordinator(const std::string& path) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const std::string exe = self_executable();
+    ::execl(exe.c_str(), exe.c_str(), "--hpsearch-run", path.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits (up to 5 s) until trial `number` is RUNNING and has reported an epoch.
+bool wait_for_report(const std::string& path, int64_t number) {
+  for (int i = 0; i < 1000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    try {
+      const auto t = StudyStore::open(path, true).trial(number);
+      if (t && t->state == TrialState::Running && !t->intermediate.empty()) return true;
+    } catch (const Error&) {  // the file may be mid-creation
+    }
+  }
+  return false;
+}
+
+template <class F>
+std::string error_of(F&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 TEST(Runner, RunsAStudyToItsTrialBudgetAndRecordsEverything) {
@@ -82,23 +117,9 @@ TEST(Runner, ResumeAfterKillEqualsAnUninterruptedRun) {
   run_study(reference, worker_options());
 
   const std::string killed = create_study(dir.file("killed.db"), config);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string exe = self_executable();
-    ::execl(exe.c_str(), exe.c_str(), "--hpsearch-run", killed.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const pid_t pid = start_coordinator(killed);
   // Wait until trial 3 has reported an epoch, then kill -9 the coordinator.
-  bool mid_trial = false;
-  for (int i = 0; i < 1000 && !mid_trial; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    try {
-      const auto t = StudyStore::open(killed, true).trial(3);
-      mid_trial = t && t->state == TrialState::Running && !t->intermediate.empty();
-    } catch (const Error&) {  // the file may be mid-creation
-    }
-  }
+  const bool mid_trial = wait_for_report(killed, 3);
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -236,6 +257,101 @@ TEST(Runner, RefusesABrokenWorkerCommandAndASecondCoordinator) {
   }
   EXPECT_EQ(trials_of(path)[0].attempts, 0);  // no trial was burnt
   EXPECT_EQ(run_study(path, worker_options()).complete, 2);
+}
+
+// One coordinator per study file, however the file is named: the lock is on the file itself.
+// A second coordinator through a symlink, a hard link or another spelling of the path is refused
+// (keyed by the path string it re-ran the first one's trial and died on a UNIQUE constraint), and
+// so is `create --force` replacing the study under a running coordinator.
+TEST(Runner, OneCoordinatorPerStudyFileWhateverItsPath) {
+  ScratchDir dir;
+  const Json config = synthetic_config({{"sleep_ms", 40}, {"epochs", 3}}, 3);
+  const std::string path = create_study(dir.file("s.db"), config);
+  std::filesystem::create_symlink(path, dir.file("link.db"));
+  std::filesystem::create_hard_link(path, dir.file("hard.db"));
+  std::filesystem::create_directories(dir.file("sub"));
+  const pid_t first = start_coordinator(path);
+  ASSERT_TRUE(wait_for_report(path, 0));
+  for (const std::string& other : {path, dir.file("link.db"), dir.file("hard.db"), dir.file("sub/../s.db")}) {
+    EXPECT_NE(error_of([&] { run_study(other, worker_options()); }).find("is being run by another process"),
+              std::string::npos)
+        << other;
+  }
+  EXPECT_NE(error_of([&] { StudyStore::create(dir.file("link.db"), config, /*overwrite=*/true); })
+                .find("is being run by another process"),
+            std::string::npos);
+  int status = 0;
+  ::waitpid(first, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const auto trials = trials_of(path);
+  ASSERT_EQ(trials.size(), 3u);
+  for (const TrialRecord& t : trials) {
+    EXPECT_EQ(t.state, TrialState::Complete);
+    EXPECT_EQ(t.attempts, 1);  // nobody else ran it
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".lock"));
+  // Once it is done, the study is free for any path.
+  EXPECT_EQ(run_study(dir.file("link.db"), worker_options()).complete, 3);
+}
+
+// Workers send metrics with every epoch's value; the store keeps them.
+TEST(Runner, PerEpochMetricsAreStored) {
+  ScratchDir dir;
+  const std::string path = create_study(dir.file("s.db"), synthetic_config({}, 2));
+  run_study(path, worker_options());
+  for (const TrialRecord& t : trials_of(path)) {
+    ASSERT_EQ(t.intermediate.size(), 3u);
+    for (const Intermediate& r : t.intermediate) {
+      ASSERT_TRUE(r.metrics.contains("accuracy")) << r.metrics.dump();
+      EXPECT_DOUBLE_EQ(r.metrics["accuracy"].get<double>(), 1.0 / (1.0 + r.value));
+    }
+  }
+}
+
+// A study first run with one worker, then with three: the second run's trials overlap in time
+// (the lag of the first run no longer serialises them), and the same two commands on a copy of
+// the study give the same trials.
+TEST(Runner, MoreWorkersOnALaterRunAddParallelism) {
+  ScratchDir dir;
+  const Json config = synthetic_config({{"sleep_ms", 30}, {"epochs", 2}}, 8);
+  auto two_runs = [&](const std::string& path) {
+    create_study(path, config);
+    RunOptions first = worker_options(1);
+    first.max_trials = 2;
+    run_study(path, first);
+    run_study(path, worker_options(3));
+    return trials_of(path);
+  };
+  const auto a = two_runs(dir.file("a.db"));
+  ASSERT_EQ(a.size(), 8u);
+  int overlaps = 0;
+  for (size_t i = 2; i < a.size(); ++i)
+    for (size_t j = i + 1; j < a.size(); ++j)
+      overlaps += a[i].started_at < a[j].finished_at && a[j].started_at < a[i].finished_at;
+  EXPECT_GT(overlaps, 0) << "the second run ran its trials one at a time";
+  expect_same_trials(a, two_runs(dir.file("b.db")));
+  EXPECT_EQ(*StudyStore::open(dir.file("a.db"), true).meta("sync_lag_changes"), "[[2,2]]");
+}
+
+// `--device cuda` without `--workers`: every GPU slot the plan gives gets a worker.
+TEST(Runner, GpuSlotsAreNotCappedUnlessWorkersIsGiven) {
+  std::vector<CudaDeviceInfo> gpus(2);
+  gpus[0].index = 0;
+  gpus[1].index = 1;
+  gpus[0].total_memory = gpus[1].total_memory = size_t{80} << 30;
+  SlotRequest r;
+  r.device = "cuda";
+  r.per_device = 2;
+  EXPECT_EQ(plan_slots(r, gpus), (std::vector<std::string>{"cuda:0", "cuda:0", "cuda:1", "cuda:1"}));
+  r.per_device = 1;
+  r.memory_gib = 30;  // two fit in 80 GiB
+  EXPECT_EQ(plan_slots(r, gpus).size(), 4u);
+  r.workers = 3;
+  EXPECT_EQ(plan_slots(r, gpus).size(), 3u);
+  r.device = "cuda:1";
+  r.workers = 0;
+  EXPECT_EQ(plan_slots(r, gpus), (std::vector<std::string>{"cuda:1", "cuda:1"}));
+  EXPECT_EQ(plan_slots(SlotRequest{}), (std::vector<std::string>{"cpu"}));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
 #include <set>
 
 #include "hpsearch/sampler.h"
@@ -12,6 +14,29 @@ Space space() {
     "lr": {"type": "float", "low": 0.001, "high": 0.1, "log": true},
     "n": {"type": "int", "low": 1, "high": 3},
     "opt": {"type": "categorical", "choices": ["sgd", "adam"]}})"));
+}
+
+// An int's bounds are as likely as its interior values: 600 draws of int [1, 3] must pass a
+// chi-square test of uniformity at p = 0.001 (2 degrees of freedom: 13.8). Rounding a uniform
+// [1, 3] gives the bounds half the mass (about 150 / 300 / 150, chi-square about 75).
+TEST(RandomSampler, IntegerBoundsAreAsLikelyAsInteriorValues) {
+  for (const bool log : {false, true}) {
+    Json spec = {{"n", {{"type", "int"}, {"low", 1}, {"high", 3}}}};
+    if (log) spec["n"]["log"] = true;
+    RandomSampler sampler(Space::from_json(spec), 5);
+    std::map<int, int> counts;
+    for (int i = 0; i < 600; ++i) ++counts[(*sampler.ask(i))["n"].get<int>()];
+    ASSERT_EQ(counts.size(), 3u);
+    // Uniform in [0.5, 3.5], or log-uniform there for a log int: cell k has width log((k+½)/(k−½)).
+    double chi2 = 0;
+    for (int k = 1; k <= 3; ++k) {
+      const double p = log ? std::log((k + 0.5) / (k - 0.5)) / std::log(3.5 / 0.5) : 1.0 / 3.0;
+      const double expected = 600 * p;
+      chi2 += (counts[k] - expected) * (counts[k] - expected) / expected;
+    }
+    EXPECT_LT(chi2, 13.8) << (log ? "log" : "linear") << ": " << counts[1] << " / " << counts[2]
+                          << " / " << counts[3];
+  }
 }
 
 TEST(RandomSampler, DeterministicInRangeAndCoversTheSpace) {

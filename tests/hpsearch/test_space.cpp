@@ -50,7 +50,7 @@ TEST(Space, UnitCoordinatesMapThroughLogAndRoundInts) {
   EXPECT_EQ(x[2], 2);
   const std::vector<double> u = s.encode(x);
   EXPECT_NEAR(u[0], 0.5, 1e-12);
-  EXPECT_NEAR(u[1], 5.0 / 9.0, 1e-12);
+  EXPECT_NEAR(u[1], 5.5 / 10.0, 1e-12);  // the centre of 5's cell in [−0.5, 9.5]
   EXPECT_NEAR(u[2], 2.5 / 4.0, 1e-12);  // category cell centre
   EXPECT_EQ(s.decode({1.0, 1.0, 1.0})[2], 3);
   EXPECT_EQ(s.decode({0.0, 0.0, 0.0})[0], 0.001);
@@ -113,6 +113,25 @@ TEST(StudyConfig, BadStudyConfigsFailWithClearErrors) {
                "knows floats and ints only");
   expect_error([] { StudyConfig::from_json(Json::parse(R"({"name": "x"})")); }, "missing \"space\"");
   expect_error([] { load_study_config("/nonexistent/study.json"); }, "cannot read study config");
+}
+
+// A value of the wrong JSON type names its field (not a raw json type_error).
+TEST(StudyConfig, OptionsOfTheWrongTypeNameTheirField) {
+  const std::string space = R"("space": {"x": {"type": "float", "low": 0, "high": 1}})";
+  auto config = [&](const std::string& extra) {
+    return StudyConfig::from_json(Json::parse("{" + space + extra + "}"));
+  };
+  expect_error([&] { config(R"(, "budget": {"trials": "5"})"); }, "budget: \"trials\" must be an integer, got \"5\"");
+  expect_error([&] { config(R"(, "budget": {"wall_s": true})"); }, "\"wall_s\" must be a number");
+  expect_error([&] { config(R"(, "pruner": {"name": "median", "startup_trials": "3"})"); },
+               "pruner 'median': \"startup_trials\" must be an integer");
+  expect_error([&] { config(R"(, "pruner": {"name": "asha", "diverge_above": "big"})"); },
+               "pruner 'asha': \"diverge_above\" must be a number");
+  expect_error([&] { config(R"(, "sampler": {"name": "grid", "points": 2.5})"); },
+               "sampler 'grid': \"points\" must be an integer, got 2.5");
+  expect_error([&] { config(R"(, "sampler": {"name": "wr2p", "explore": "0.1"})"); },
+               "sampler 'wr2p': \"explore\" must be a number");
+  expect_error([&] { config(R"(, "seed": "7")"); }, "\"seed\" must be an integer");
 }
 
 }  // namespace

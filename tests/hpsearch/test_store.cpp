@@ -1,7 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 
+#include "hpsearch/report.h"
 #include "hpsearch/store.h"
 #include "runtime/error.h"
 #include "test_util.h"
@@ -65,6 +72,93 @@ TEST(StudyStore, RefusesToOverwriteAndRejectsForeignFiles) {
   EXPECT_THROW(StudyStore::open(dir.file("missing.db")), Error);
   std::ofstream(dir.file("text.db")) << "not a database";
   EXPECT_THROW(StudyStore::open(dir.file("text.db")), Error);
+}
+
+// A file that is not a study gets one clear error (not a raw SQLite message), and looking at it
+// leaves nothing behind.
+TEST(StudyStore, NonStudyFilesGetAClearErrorAndNoLockFile) {
+  testing::ScratchDir dir;
+  std::ofstream(dir.file("text.db")) << "not a database, just some text that is long enough\n";
+  for (const bool read_only : {false, true}) {
+    try {
+      StudyStore::open(dir.file("text.db"), read_only);
+      ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + dir.file("text.db") + "' is not an autonet study"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  try {
+    run_study(dir.file("text.db"), testing::worker_options());
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not an autonet study"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.file("text.db.lock")));
+  {  // An SQLite file of another program, and a study from a newer autonet.
+    StudyStore s = StudyStore::create(dir.file("foreign.db"), Json::object());
+    s.exec("DROP TABLE meta");
+    StudyStore::create(dir.file("newer.db"), Json::object()).set_meta("schema_version", "99");
+  }
+  EXPECT_THROW(StudyStore::open(dir.file("foreign.db")), Error);
+  try {
+    StudyStore::open(dir.file("newer.db"), true);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
+  }
+}
+
+// A study on storage this process cannot write (a read-only mount, another user's folder) is
+// still readable by status/best/export/plot. The reader runs in a child process without write
+// permission (as `nobody` when the test runs as root, which ignores file modes).
+TEST(StudyStore, ReadOnlyStudiesCanBeRead) {
+  testing::ScratchDir dir;
+  const std::string path = testing::create_study(dir.file("s.db"), testing::synthetic_config({}, 2));
+  run_study(path, testing::worker_options());
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+  ASSERT_EQ(::chmod(folder.c_str(), 0555), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::geteuid() == 0 && ::setuid(65534) != 0) ::_exit(3);
+    try {
+      const StudySnapshot snap = StudySnapshot::load(StudyStore::open(path, /*read_only=*/true));
+      const bool ok = snap.trials.size() == 2 && best_trial(snap) && !export_csv(snap).empty() &&
+                      !status_text(snap).empty() && !html_report(snap).empty();
+      ::_exit(ok ? 0 : 2);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "read-only study: %s\n", e.what());
+      ::_exit(1);
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::chmod(folder.c_str(), 0755);
+  ::chmod(path.c_str(), 0644);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
+}
+
+// A version-1 study (before per-epoch metrics) is read as it is, and upgraded when written.
+TEST(StudyStore, UpgradesAVersionOneStudy) {
+  testing::ScratchDir dir;
+  const std::string path = dir.file("old.db");
+  {
+    StudyStore s = StudyStore::create(path, Json{{"name", "old"}});
+    TrialRecord t;
+    s.insert_trial(t);
+    s.add_intermediate(0, {1, 0.5});
+    s.exec("CREATE TABLE i1 AS SELECT trial, step, value, at FROM intermediate; DROP TABLE intermediate;"
+           "ALTER TABLE i1 RENAME TO intermediate");
+    s.set_meta("schema_version", "1");
+  }
+  EXPECT_EQ(StudyStore::open(path, true).trials()[0].intermediate.at(0).value, 0.5);
+  StudyStore s = StudyStore::open(path);
+  EXPECT_EQ(*s.meta("schema_version"), "2");
+  s.add_intermediate(0, {2, 0.25, {{"accuracy", 0.8}}});
+  EXPECT_EQ(s.trial(0)->intermediate.at(1).metrics["accuracy"], 0.8);
 }
 
 }  // namespace
