@@ -70,6 +70,31 @@ class ConfigFlags {
   std::vector<Binding> bindings_;
 };
 
+// The data set flags of the image commands (search, train): --dataset, --data-dir and the image
+// folder options.
+template <class Config>
+void add_image_data_flags(ConfigFlags<Config>& f, const std::string& group) {
+  f.option("--dataset", &Config::dataset,
+           "data set: fashion-mnist (embedded), mnist, cifar10, cifar100, folder (an image folder: "
+           "one subfolder per class of JPEG/PNG files, or DIR/train + DIR/val)",
+           group);
+  f.option("--data-dir", &Config::data_dir,
+           "folder of the data set files (empty: the data set's default folder)", group);
+  f.option("--image-size", &Config::image_size,
+           "--dataset folder: 0 keeps the images in memory at their own (common) size; S decodes "
+           "them in the loader threads and crops S×S with the ImageNet transforms (224 for "
+           "ImageNet, 32 or 64 to search on smaller inputs)",
+           group);
+  f.flag("--skip-bad-images", &Config::skip_bad_images,
+         "--dataset folder: leave out images that cannot be read or decoded (counted in "
+         "config.json, listed in log.jsonl) instead of stopping at the first",
+         group);
+  f.flag("--compute-mean-std", &Config::compute_mean_std,
+         "--dataset folder: normalise with the per-channel mean/std of the training images "
+         "(one decoding pass) instead of ImageNet's constants",
+         group);
+}
+
 // Options that are not part of a config: where the run lives, how it is shown.
 struct RunFlags {
   std::string config_file;

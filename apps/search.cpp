@@ -26,25 +26,7 @@ void add_search_command(CLI::App& app) {
 
   const std::string data = "Data", net = "Network", weights = "Weights", arch = "Architecture",
                     misc = "Run";
-  f.option("--dataset", &SearchRunConfig::dataset,
-           "data set: fashion-mnist (embedded), mnist, cifar10, cifar100, folder (an image folder: "
-           "one subfolder per class of JPEG/PNG files, or DIR/train + DIR/val)",
-           data);
-  f.option("--data-dir", &SearchRunConfig::data_dir,
-           "folder of the data set files (empty: the data set's default folder)", data);
-  f.option("--image-size", &SearchRunConfig::image_size,
-           "--dataset folder: 0 keeps the images in memory at their own (common) size; S decodes "
-           "them in the loader threads and crops S×S with the ImageNet transforms (224 for "
-           "ImageNet, 32 or 64 to search on smaller inputs)",
-           data);
-  f.flag("--skip-bad-images", &SearchRunConfig::skip_bad_images,
-         "--dataset folder: leave out images that cannot be read or decoded (counted in "
-         "config.json, listed in log.jsonl) instead of stopping at the first",
-         data);
-  f.flag("--compute-mean-std", &SearchRunConfig::compute_mean_std,
-         "--dataset folder: normalise with the per-channel mean/std of the training images "
-         "(one decoding pass) instead of ImageNet's constants",
-         data);
+  add_image_data_flags(f, data);
   f.option("--subset", &SearchRunConfig::subset,
            "use only the first N training images (0: all), for quick runs", data);
   f.option("--train-portion", &SearchRunConfig::train_portion,

@@ -30,25 +30,7 @@ void add_train_command(CLI::App& app) {
            "DARTS_V1, DARTS_V2, DARTS, a genotype.txt/.json file (e.g. a search run's), or the "
            "genotype text",
            net);
-  f.option("--dataset", &TrainRunConfig::dataset,
-           "data set: fashion-mnist (embedded), mnist, cifar10, cifar100, folder (an image folder: "
-           "one subfolder per class of JPEG/PNG files, or DIR/train + DIR/val)",
-           data);
-  f.option("--data-dir", &TrainRunConfig::data_dir,
-           "folder of the data set files (empty: the data set's default folder)", data);
-  f.option("--image-size", &TrainRunConfig::image_size,
-           "--dataset folder: 0 keeps the images in memory at their own (common) size; S decodes "
-           "them in the loader threads and crops S×S with the ImageNet transforms (224 for "
-           "ImageNet, 32 or 64 to search on smaller inputs)",
-           data);
-  f.flag("--skip-bad-images", &TrainRunConfig::skip_bad_images,
-         "--dataset folder: leave out images that cannot be read or decoded (counted in "
-         "config.json, listed in log.jsonl) instead of stopping at the first",
-         data);
-  f.flag("--compute-mean-std", &TrainRunConfig::compute_mean_std,
-         "--dataset folder: normalise with the per-channel mean/std of the training images "
-         "(one decoding pass) instead of ImageNet's constants",
-         data);
+  add_image_data_flags(f, data);
   f.option("--subset", &TrainRunConfig::subset,
            "use only the first N training images (0: all), for quick runs", data);
   f.option("--test-subset", &TrainRunConfig::test_subset,

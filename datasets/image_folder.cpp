@@ -73,7 +73,10 @@ void decode_all(const std::vector<std::string>& paths, const Visit& visit) {
       try {
         image = read_image(paths[i]);
       } catch (const std::exception& e) {
+        // From the file's name on: "<path>: <what is wrong>", without the source location.
         error = e.what();
+        const size_t at = error.find(paths[i]);
+        if (at != std::string::npos) error.erase(0, at);
       }
       visit(thread, i, error.empty() ? &image : nullptr, error);
     }
