@@ -2,11 +2,11 @@
 #include <fmt/core.h>
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
 #include "darts/genotype.h"
+#include "report/atomic_file.h"
 
 namespace autonet::apps {
 
@@ -26,8 +26,8 @@ void add_genotype_command(CLI::App& app) {
     const darts::CnnGenotype g = darts::load_cnn_genotype(*source);
     std::filesystem::create_directories(*out_dir);
     const std::filesystem::path dir(*out_dir);
-    std::ofstream(dir / "genotype.txt") << darts::to_text(g) << "\n";
-    std::ofstream(dir / "genotype.json") << darts::to_json(g).dump(2) << "\n";
+    report::write_file_atomically(dir / "genotype.txt", darts::to_text(g) + "\n");
+    report::write_file_atomically(dir / "genotype.json", darts::to_json(g).dump(2) + "\n");
     fmt::print("{}\n{}\n", darts::to_text(g), darts::to_json(g).dump());
     for (const char* cell : {"normal", "reduce"}) {
       const std::string stem = (dir / cell).string();

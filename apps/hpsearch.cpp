@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <fstream>
 #include <memory>
 
 #include "apps/commands.h"
@@ -15,6 +14,7 @@
 #include "hpsearch/worker.h"
 #include "hpsearch/workload.h"
 #include "hpsearch/workloads/training_workloads.h"
+#include "report/atomic_file.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -58,12 +58,6 @@ void run(const RunFlags& f) {
              s.complete, s.pruned, s.failed, s.waiting);
   const hpsearch::StudySnapshot snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(f.study, true));
   fmt::print("{}", hpsearch::status_text(snap));
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path);
-  AN_CHECK(out) << "cannot write " << path;
-  out << text;
 }
 
 }  // namespace
@@ -131,10 +125,10 @@ void add_hpsearch_command(CLI::App& app) {
   exp->callback([exp_study, csv, json] {
     AN_CHECK(!csv->empty() || !json->empty()) << "export: give --csv FILE and/or --json FILE";
     const auto snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*exp_study, true));
-    if (!csv->empty()) *csv == "-" ? fmt::print("{}", hpsearch::export_csv(snap)) : write_file(*csv, hpsearch::export_csv(snap));
+    if (!csv->empty()) *csv == "-" ? fmt::print("{}", hpsearch::export_csv(snap)) : report::write_file_atomically(*csv, hpsearch::export_csv(snap));
     if (!json->empty()) {
       const std::string text = hpsearch::export_json(snap).dump(2) + "\n";
-      *json == "-" ? fmt::print("{}", text) : write_file(*json, text);
+      *json == "-" ? fmt::print("{}", text) : report::write_file_atomically(*json, text);
     }
   });
 
@@ -144,7 +138,7 @@ void add_hpsearch_command(CLI::App& app) {
   plot->add_option("study", *plot_study, "study file")->required();
   plot->add_option("--out", *out, "HTML file")->capture_default_str();
   plot->callback([plot_study, out] {
-    write_file(*out, hpsearch::html_report(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*plot_study, true))));
+    report::write_file_atomically(*out, hpsearch::html_report(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*plot_study, true))));
     fmt::print("wrote {}\n", *out);
   });
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "autograd/atomic_file.h"
+#include "report/atomic_file.h"
 
 namespace autonet {
 
@@ -173,7 +173,7 @@ void save_checkpoint(const fs::path& path, const std::vector<NamedTensor>& tenso
     checksums[name] = crc32_hex(host.back().tensor.raw_data(), host.back().tensor.nbytes());
   }
   const std::string state_text = state.dump();
-  AtomicFile file(path);
+  report::AtomicFile file(path);
   write_safetensors(file, host,
                     {{"format", kFormat},
                      {"version", kVersion},

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "autograd/atomic_file.h"
+#include "report/atomic_file.h"
 
 namespace autonet {
 
@@ -185,7 +185,7 @@ std::string safetensors_dtype_name(DType dtype) {
   AN_THROW() << "unknown dtype " << static_cast<int>(dtype);
 }
 
-void write_safetensors(AtomicFile& file, const std::vector<NamedTensor>& tensors,
+void write_safetensors(report::AtomicFile& file, const std::vector<NamedTensor>& tensors,
                        const SafetensorsMetadata& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;
@@ -218,7 +218,7 @@ void write_safetensors(AtomicFile& file, const std::vector<NamedTensor>& tensors
 
 void save_safetensors(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                       const SafetensorsMetadata& metadata) {
-  AtomicFile file(path);
+  report::AtomicFile file(path);
   write_safetensors(file, tensors, metadata);
   file.commit();
 }

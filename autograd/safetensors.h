@@ -23,7 +23,9 @@ struct NamedTensor {
 };
 using SafetensorsMetadata = std::map<std::string, std::string>;
 
+namespace report {
 class AtomicFile;
+}
 
 // "F32", "F64", "I32", "I64", "U8".
 std::string safetensors_dtype_name(DType dtype);
@@ -32,7 +34,7 @@ std::string safetensors_dtype_name(DType dtype);
 // and not "__metadata__". save_safetensors writes atomically (path.tmp, fsync, rename).
 void save_safetensors(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                       const SafetensorsMetadata& metadata = {});
-void write_safetensors(AtomicFile& file, const std::vector<NamedTensor>& tensors,
+void write_safetensors(report::AtomicFile& file, const std::vector<NamedTensor>& tensors,
                        const SafetensorsMetadata& metadata = {});
 
 struct SafetensorsContents {

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "report/atomic_file.h"
+#include "report/graphviz.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
@@ -573,15 +575,11 @@ std::string to_dot(const RnnGenotype& g) {
 }
 
 bool write_drawing(const std::string& dot_source, const std::string& path_stem) {
-  const std::string dot_path = path_stem + ".dot", svg_path = path_stem + ".svg";
-  {
-    std::ofstream out(dot_path);
-    AN_CHECK(out.good()) << "cannot write " << dot_path;
-    out << dot_source;
-  }
-  if (std::system("command -v dot >/dev/null 2>&1") != 0) return false;
-  const std::string command = "dot -Tsvg '" + dot_path + "' -o '" + svg_path + "' 2>/dev/null";
-  return std::system(command.c_str()) == 0;
+  const std::string dot_path = path_stem + ".dot";
+  report::write_file_atomically(dot_path, dot_source);
+  const std::optional<std::string> svg = report::graphviz_svg(dot_path);
+  if (svg) report::write_file_atomically(path_stem + ".svg", *svg);
+  return svg.has_value();
 }
 
 }  // namespace autonet::darts

@@ -11,25 +11,22 @@
 
 #include "darts/cell_layout.h"
 #include "darts/genotype.h"
-#include "darts/svg_plot.h"
+#include "report/chart.h"
+#include "report/html_page.h"
+#include "report/svg.h"
 
 namespace autonet::darts {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using report::Series;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path);
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-// Graphviz output without the XML prolog and DOCTYPE, so it can sit inside HTML.
-std::string inline_svg(std::string svg) {
-  const size_t start = svg.find("<svg");
-  return start == std::string::npos ? std::string() : svg.substr(start);
 }
 
 double number(const json& j, const char* key) {
@@ -96,16 +93,16 @@ std::vector<double> column_means(const std::vector<std::vector<double>>& m) {
   return means;
 }
 
-std::string alpha_section(const std::vector<json>& epochs, const Layout& layout) {
+void add_alpha_section(report::HtmlPage& page, const std::vector<json>& epochs, const Layout& layout) {
   std::vector<const json*> with_alpha;
   for (const json& e : epochs) {
     bool all = true;
     for (const auto& [key, cell] : layout.alphas) all = all && e.contains(key);
     if (all) with_alpha.push_back(&e);
   }
-  if (with_alpha.empty()) return {};
+  if (with_alpha.empty()) return;
   const std::vector<std::string>& prims = layout.primitives;
-  std::string html = "<h2>Architecture weights α (softmax per edge)</h2>\n";
+  page.heading(2, "Architecture weights α (softmax per edge)");
 
   // Mean weight of each primitive over the epochs.
   for (const auto& [key, cell] : layout.alphas) {
@@ -118,13 +115,14 @@ std::string alpha_section(const std::vector<json>& epochs, const Layout& layout)
         series[k].y.push_back(means[k]);
       }
     }
-    html += svg_line_chart(fmt::format("{} cell: mean weight per operation", cell), "epoch",
-                           "mean softmax(α)", series, 640, 300);
+    page.markup(report::line_chart({fmt::format("{} cell: mean weight per operation", cell),
+                                    {"epoch"}, {"mean softmax(α)"}, 640, 300},
+                                   series));
   }
 
   // Heat maps at up to 6 epochs spread over the run, the last one included.
   const size_t n = with_alpha.size(), shown = std::min<size_t>(n, 6);
-  html += "<h3>α over the epochs</h3>\n";
+  page.heading(3, "α over the epochs");
   for (const auto& [key, cell] : layout.alphas) {
     std::vector<size_t> picked;
     for (size_t i = 0; i < shown; ++i) picked.push_back(shown == 1 ? n - 1 : i * (n - 1) / (shown - 1));
@@ -134,17 +132,16 @@ std::string alpha_section(const std::vector<json>& epochs, const Layout& layout)
     for (size_t idx : picked)
       for (const auto& r : matrix((*with_alpha[idx])[key]))
         for (double v : r) low = std::min(low, v), high = std::max(high, v);
-    html += fmt::format("<p>{} cell: white = {:.4f}, dark blue = {:.4f}</p>\n", cell, low, high);
-    html += "<div class=\"row\">\n";
+    page.paragraph(fmt::format("{} cell: white = {:.4f}, dark blue = {:.4f}", cell, low, high));
+    page.begin_row();
     for (size_t idx : picked) {
       const json& e = *with_alpha[idx];
-      html += svg_heatmap(
+      page.markup(report::heat_map(
           fmt::format("{} after epoch {}", cell, static_cast<int64_t>(number(e, "epoch")) + 1),
-          matrix(e[key]), layout.edge_labels, prims, low, high > low ? high : low + 1e-9);
+          matrix(e[key]), layout.edge_labels, prims, low, high > low ? high : low + 1e-9));
     }
-    html += "</div>\n";
+    page.end_row();
   }
-  return html;
 }
 
 }  // namespace
@@ -177,7 +174,7 @@ void write_report(const RunFolder& run, const std::string& title) {
 
   auto curves = [&](const std::string& metric, double scale) {
     std::vector<Series> series;
-    Series step_series{"train (running mean)", {}, {}};
+    Series step_series{.name = "train (running mean)"};
     for (const json& s : steps) {
       // Position in the epoch: batches of the CNN loaders, rows of the batchified text.
       const double within = s.contains("rows") ? number(s, "row") / number(s, "rows")
@@ -187,7 +184,7 @@ void write_report(const RunFolder& run, const std::string& title) {
     }
     if (!step_series.x.empty()) series.push_back(step_series);
     for (const std::string& set : std::vector<std::string>{"train"}) {
-      Series s{set + " (epoch)", {}, {}};
+      Series s{.name = set + " (epoch)"};
       for (const json& e : epochs) {
         s.x.push_back(number(e, "epoch") + 1);
         s.y.push_back(scale * number(e, (set + "_" + metric).c_str()));
@@ -195,7 +192,7 @@ void write_report(const RunFolder& run, const std::string& title) {
       series.push_back(s);
     }
     for (const std::string& set : eval_sets) {
-      Series s{set + " (epoch)", {}, {}};
+      Series s{.name = set + " (epoch)"};
       for (const json& e : epochs) {
         s.x.push_back(number(e, "epoch") + 1);
         s.y.push_back(scale * number(e, (set + "_" + metric).c_str()));
@@ -205,20 +202,11 @@ void write_report(const RunFolder& run, const std::string& title) {
     return series;
   };
 
-  std::string html = fmt::format(
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title>\n"
-      "<style>body{{font-family:sans-serif;margin:24px;max-width:1250px}} "
-      "table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:3px 8px;"
-      "text-align:left}} .row{{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}} "
-      "pre{{background:#f6f6f6;padding:8px;overflow-x:auto}}</style></head><body>\n"
-      "<h1>{}</h1>\n",
-      xml_escape(title), xml_escape(title));
+  report::HtmlPage page(title);
 
   // Summary table.
-  html += "<table>\n";
-  auto row = [&](const std::string& k, const std::string& v) {
-    html += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", xml_escape(k), xml_escape(v));
-  };
+  std::vector<std::pair<std::string, std::string>> summary;
+  auto row = [&](const std::string& k, const std::string& v) { summary.emplace_back(k, v); };
   row("run folder", fs::absolute(run.dir()).string());
   row("dataset", config.value("dataset", "?"));
   row("device", config.contains("run") ? config["run"].value("device", "?")
@@ -246,49 +234,54 @@ void write_report(const RunFolder& run, const std::string& title) {
     if (r.value("kind", "") == "test" && r.contains("test_ppl"))
       row("test (best checkpoint)", fmt::format("loss {:.4f}, ppl {:.2f}", number(r, "test_loss"),
                                                 number(r, "test_ppl")));
-  html += "</table>\n";
+  page.key_value_table(summary);
 
-  html += "<h2>Training curves</h2>\n<div class=\"row\">\n";
-  html += svg_line_chart("Loss (cross-entropy)", "epoch", "loss", curves("loss", 1.0));
+  page.heading(2, "Training curves");
+  page.begin_row();
+  page.markup(report::line_chart({"Loss (cross-entropy)", {"epoch"}, {"loss"}}, curves("loss", 1.0)));
   if (layout.language_model)
-    html += svg_line_chart("Perplexity", "epoch", "perplexity", curves("ppl", 1.0));
+    page.markup(report::line_chart({"Perplexity", {"epoch"}, {"perplexity"}}, curves("ppl", 1.0)));
   else
-    html += svg_line_chart("Accuracy", "epoch", "accuracy (%)", curves("acc", 100.0));
+    page.markup(report::line_chart({"Accuracy", {"epoch"}, {"accuracy (%)"}}, curves("acc", 100.0)));
   {
-    Series lr{"weights' learning rate", {}, {}};
+    Series lr{.name = "weights' learning rate"};
     for (const json& e : epochs) {
       lr.x.push_back(number(e, "epoch") + 1);
       lr.y.push_back(number(e, "lr"));
     }
-    html += svg_line_chart("Learning rate", "epoch", "lr", {lr});
+    page.markup(report::line_chart({"Learning rate", {"epoch"}, {"lr"}}, {lr}));
   }
-  html += "</div>\n";
+  page.end_row();
 
-  html += alpha_section(epochs, layout);
+  add_alpha_section(page, epochs, layout);
 
   // Cells: Graphviz's SVG when it exists, the DOT text otherwise.
-  std::string cells;
-  for (const std::string& which : layout.drawings) {
-    const fs::path svg = run.path(which + ".svg");
-    const fs::path dot = run.path(which + ".dot");
-    if (fs::exists(svg)) {
-      cells += fmt::format("<div><h3>{} cell</h3>{}</div>\n", which, inline_svg(read_text(svg)));
-    } else if (fs::exists(dot)) {
-      cells += fmt::format("<div><h3>{} cell (Graphviz DOT; install graphviz for a drawing)</h3>"
-                           "<pre>{}</pre></div>\n",
-                           which, xml_escape(read_text(dot)));
+  std::vector<std::string> drawn;
+  for (const std::string& which : layout.drawings)
+    if (fs::exists(run.path(which + ".svg")) || fs::exists(run.path(which + ".dot")))
+      drawn.push_back(which);
+  if (!drawn.empty()) {
+    page.heading(2, "Cells");
+    if (fs::exists(run.path("genotype.txt"))) page.preformatted(read_text(run.path("genotype.txt")));
+    page.begin_row();
+    for (const std::string& which : drawn) {
+      page.begin_group();
+      const fs::path svg = run.path(which + ".svg");
+      if (fs::exists(svg)) {
+        page.heading(3, which + " cell");
+        page.markup(report::inline_svg(read_text(svg)));
+      } else {
+        page.heading(3, which + " cell (Graphviz DOT; install graphviz for a drawing)");
+        page.preformatted(read_text(run.path(which + ".dot")));
+      }
+      page.end_group();
     }
-  }
-  if (!cells.empty()) {
-    html += "<h2>Cells</h2>\n";
-    if (fs::exists(run.path("genotype.txt")))
-      html += fmt::format("<pre>{}</pre>\n", xml_escape(read_text(run.path("genotype.txt"))));
-    html += "<div class=\"row\">\n" + cells + "</div>\n";
+    page.end_row();
   }
 
-  html += fmt::format("<h2>Resolved config</h2>\n<pre>{}</pre>\n", xml_escape(config.dump(2)));
-  html += "</body></html>\n";
-  run.write_file("report.html", html);
+  page.heading(2, "Resolved config");
+  page.preformatted(config.dump(2));
+  run.write_file("report.html", page.str());
 }
 
 }  // namespace autonet::darts

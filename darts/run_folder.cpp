@@ -12,7 +12,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "autograd/atomic_file.h"
+#include "report/atomic_file.h"
 #include "autograd/checkpoint.h"
 
 namespace autonet::darts {
@@ -199,9 +199,7 @@ nlohmann::json RunFolder::load_checkpoint(const std::vector<NamedTensor>& tensor
 }
 
 void RunFolder::write_file(const std::string& name, const std::string& content) const {
-  AtomicFile file(path(name));
-  file.write(content.data(), content.size());
-  file.commit();
+  report::write_file_atomically(path(name), content);
 }
 
 }  // namespace autonet::darts

@@ -76,13 +76,6 @@ std::vector<uint8_t> read_file_bytes(const fs::path& path) {
   return is_gzip(bytes) ? gunzip(bytes, path) : bytes;
 }
 
-void write_file_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream file(path, std::ios::binary);
-  file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  file.close();
-  AN_CHECK(file.good()) << path.string() << ": cannot write " << bytes.size() << " bytes";
-}
-
 void require_folder(const fs::path& dir, const std::string& what, const std::string& how_to_get) {
   AN_CHECK(!dir.empty()) << what << ": no data folder given. " << how_to_get;
   std::error_code ec;

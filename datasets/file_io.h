@@ -1,4 +1,4 @@
-// Reading and writing data files: whole files into memory (gzip-compressed or plain, found by content), and
+// Reading data files: whole files into memory (gzip-compressed or plain, found by content), and
 // the checks that turn a missing folder or file into an error naming it and saying how to get it.
 #pragma once
 #include <cstdint>
@@ -15,8 +15,6 @@ namespace fs = std::filesystem;
 std::vector<uint8_t> read_file_bytes(const fs::path& path);
 // The bytes of `path` as stored (no inflating); the same errors.
 std::vector<uint8_t> read_raw_bytes(const fs::path& path);
-// Writes `bytes` to `path` (replacing it); throws naming the file when that fails.
-void write_file_bytes(const fs::path& path, const std::string& bytes);
 
 // Throws "<what> folder '<dir>' does not exist ... <how_to_get>" unless `dir` is a folder.
 void require_folder(const fs::path& dir, const std::string& what, const std::string& how_to_get);

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "datasets/file_io.h"
+#include "report/atomic_file.h"
 #include "runtime/error.h"
 
 namespace autonet::data {
@@ -173,7 +174,7 @@ void write_jpeg(const std::filesystem::path& path, const uint8_t* pixels, int64_
   const std::string bytes(reinterpret_cast<const char*>(encoder.buffer), encoder.size);
   std::free(encoder.buffer);
   AN_CHECK(ok) << path.string() << ": cannot encode JPEG (" << encoder.errors.message << ")";
-  write_file_bytes(path, bytes);
+  report::write_file_atomically(path, bytes);
 }
 
 void write_png(const std::filesystem::path& path, const uint8_t* pixels, int64_t height,

@@ -4,12 +4,12 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <unordered_map>
 #include <vector>
 
 #include "datasets/file_io.h"
+#include "report/atomic_file.h"
 
 namespace autonet::data {
 namespace {
@@ -189,16 +189,8 @@ void write_kjv_corpus(const fs::path& dir) {
   AN_CHECK(fs::is_directory(dir, ec)) << "kjv: cannot create folder '" << dir.string() << "'";
   const char* names[3] = {"train.txt", "valid.txt", "test.txt"};
   for (int s = 0; s < 3; ++s) {
-    // Write then rename, so an interrupted run never leaves a half-written corpus behind.
-    const fs::path path = dir / names[s], temp = dir / (std::string(names[s]) + ".partial");
-    {
-      std::ofstream out(temp, std::ios::binary);
-      out << files[s];
-      AN_CHECK(out.good()) << "kjv: cannot write " << temp.string();
-    }
-    fs::rename(temp, path, ec);
-    AN_CHECK(!ec) << "kjv: cannot rename " << temp.string() << " to " << path.string() << ": "
-                  << ec.message();
+    // Atomically, so an interrupted run never leaves a half-written corpus behind.
+    report::write_file_atomically(dir / names[s], files[s]);
   }
 }
 

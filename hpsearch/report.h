@@ -1,7 +1,8 @@
 // What a study looks like from outside: CSV and JSON exports, the best trial, parameter
-// importance, and an HTML report whose plots are SVG written here (no Python, no JS):
-// objective (and accuracy) by trial with the best so far, intermediate curves, parallel
-// coordinates and a parameter-importance chart.
+// importance, and an HTML report (report_html.cpp) whose plots are SVG drawn by report/ (no
+// Python, no JS): objective (and accuracy) by trial with the best so far, intermediate curves,
+// parallel coordinates, parameter importance, the objective against each parameter (log axes for
+// log parameters) and a timeline of the trials per worker.
 #pragma once
 #include <optional>
 #include <string>

@@ -63,12 +63,36 @@ TEST_F(ReportTest, ImportanceRanksTheParameterThatMattersFirst) {
 TEST_F(ReportTest, HtmlReportHoldsEveryPlotAsInlineSvg) {
   const std::string html = html_report(StudySnapshot::load(StudyStore::open(path_, true)));
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
-  EXPECT_EQ(count(html, "<svg "), 5u);  // objective, accuracy, curves, parallel coords, importance
+  // objective, accuracy, curves, parallel coords, importance, a slice per parameter, timeline
+  EXPECT_EQ(count(html, "<svg "), 9u);
   EXPECT_EQ(count(html, "<svg "), count(html, "</svg>"));
   EXPECT_NE(html.find("best so far"), std::string::npos);
   EXPECT_NE(html.find("Parallel coordinates"), std::string::npos);
   EXPECT_NE(html.find("Parameter importance"), std::string::npos);
   EXPECT_EQ(html.find("nan"), std::string::npos);
+  EXPECT_NE(html.find("objective by y"), std::string::npos);
+  EXPECT_NE(html.find("y (log scale)"), std::string::npos);  // y is sampled in log space
+  EXPECT_NE(html.find("Trials over time"), std::string::npos);
+  EXPECT_NE(html.find(">cpu #2<"), std::string::npos);  // two workers ran side by side
+}
+
+// A trial pruned after one report has a one-point curve: it must still be visible, as a dot.
+TEST(ReportCurves, ATrialPrunedAfterOneReportIsADot) {
+  StudySnapshot study{StudyConfig::from_json(testing::synthetic_config()), {}, {}};
+  TrialRecord complete, pruned;
+  complete.number = 0;
+  complete.params = pruned.params = Json{{"x", 0.5}, {"y", 0.1}, {"c", "p"}};
+  complete.state = TrialState::Complete;
+  complete.value = 0.2;
+  complete.intermediate = {{1, 0.5}, {2, 0.3}, {3, 0.2}};
+  pruned.number = 1;
+  pruned.state = TrialState::Pruned;
+  pruned.value = 0.9;
+  pruned.intermediate = {{1, 0.9}};
+  study.trials = {complete, pruned};
+  const std::string html = html_report(study);
+  EXPECT_NE(html.find("<title>trial 1 step 1: 0.9</title></circle>"), std::string::npos);
+  EXPECT_EQ(html.find("<title>trial 0 step 1: 0.5</title></circle>"), std::string::npos);  // a line
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "autograd/atomic_file.h"
+#include "report/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 
 #include "runtime/error.h"
 
-namespace autonet {
+namespace autonet::report {
 
 namespace {
 std::string errno_text() { return std::strerror(errno); }
@@ -70,4 +70,10 @@ void AtomicFile::commit() {
   sync_folder(path_.parent_path());
 }
 
-}  // namespace autonet
+void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  AtomicFile file(path);
+  file.write(content.data(), content.size());
+  file.commit();
+}
+
+}  // namespace autonet::report

@@ -1,11 +1,13 @@
 // A file that appears at its final path only when complete: bytes go to `path.tmp` in the same
 // folder, sync() flushes them to disk, commit() renames over `path` (atomic on POSIX) and syncs
 // the folder. A crash or an error before commit() leaves whatever was at `path` untouched.
+// Every file the project writes whole goes this way; only logs are appended to in place.
 #pragma once
 #include <cstddef>
 #include <filesystem>
+#include <string_view>
 
-namespace autonet {
+namespace autonet::report {
 
 class AtomicFile {
  public:
@@ -27,4 +29,7 @@ class AtomicFile {
   bool committed_ = false;
 };
 
-}  // namespace autonet
+// The whole of `content` as the file at `path`, through an AtomicFile.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+}  // namespace autonet::report
