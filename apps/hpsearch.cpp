@@ -79,7 +79,7 @@ void add_hpsearch_command(CLI::App& app) {
     try {
       hpsearch::check_workload(c.workload, c.space);
     } catch (const Error& e) {
-      AN_THROW() << "study config '" << *config << "': " << e.what();
+      AN_THROW() << "study config '" << *config << "': " << e.message();
     }
     hpsearch::StudyStore::create(*study, c.to_json(), *force);
     fmt::print("created study '{}' in {}: {} parameters, sampler {}, pruner {}, workload {}, {} trials\n",

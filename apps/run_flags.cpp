@@ -1,37 +1,50 @@
-// Shared flag handling of `autonet search` and `autonet train`.
+// The run flags every run command shares (apps/run_flags.h).
 #include "apps/run_flags.h"
-
-#include <algorithm>
-#include <chrono>
-#include <ctime>
 
 #include <fmt/core.h>
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "darts/run_folder.h"
-#include "darts/trainer_common.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
 
-void add_run_flags(CLI::App* cmd, RunFlags& flags, const std::string& kind) {
+void add_run_flags(CLI::App* cmd, RunFlags& flags) {
+  const std::string group = "Run folder";
   cmd->add_option("--config", flags.config_file,
                   "JSON file of config keys (the flag names with _ for -); flags given on the "
                   "command line override it")
       ->check(CLI::ExistingFile)
-      ->group("Run");
+      ->group(group);
   cmd->add_option("--resume", flags.resume_dir,
                   "continue the run in RUN_DIR exactly from its last checkpoint (its stored "
-                  "config is used)")
-      ->group("Run");
-  cmd->add_option("--out", flags.out,
-                  "run folder to create (default: runs/" + kind + "-YYYYmmdd-HHMMSS)")
-      ->group("Run");
-  cmd->add_flag("--quiet", flags.quiet, "no live progress line on stderr")->group("Run");
+                  "config is used; only --device may change)")
+      ->type_name("RUN_DIR")
+      ->group(group);
+  cmd->add_option("--out,--run-dir", flags.out, "the new run's folder (created; must not hold a run)")
+      ->type_name("RUN_DIR")
+      ->default_str("runs/" + flags.kind + "-YYYYmmdd-HHMMSS")
+      ->group(group);
+  cmd->add_flag("--quiet,--no-progress", flags.quiet,
+                "no live progress line on stderr (default: off)")
+      ->group(group);
+  cmd->add_option("--stop-after-epochs", flags.stop_after_epochs,
+                  "stop after this many epochs of this session (continue with --resume)")
+      ->type_name("INT")
+      ->default_str("none: run to the last epoch")
+      ->check(CLI::PositiveNumber)
+      ->group(group);
+  cmd->add_flag("--print-config", flags.print_config,
+                "print the run's config as JSON (defaults ← --config ← flags, checked) and exit "
+                "without running (default: off)")
+      ->group(group);
 }
 
-std::string default_run_dir(const std::string& kind) {
+std::string RunFlags::run_dir() const {
+  if (!out.empty()) return out;
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm local{};
   localtime_r(&now, &local);
@@ -40,30 +53,36 @@ std::string default_run_dir(const std::string& kind) {
   return "runs/" + kind + "-" + stamp;
 }
 
-void check_resume_flags(const std::vector<std::string>& given,
-                        const std::vector<std::string>& allowed) {
-  for (const std::string& name : given)
-    AN_CHECK(std::find(allowed.begin(), allowed.end(), name) != allowed.end())
-        << name << " cannot be combined with --resume: a resumed run keeps the config stored in "
-        << "its folder (only --device may change)";
+darts::RunOptions RunFlags::options() const {
+  darts::RunOptions options;
+  options.progress = !quiet;
+  options.stop_after_epochs = stop_after_epochs;
+  return options;
 }
 
-ImageResume open_image_resume(const RunFlags& run, const std::vector<std::string>& given,
-                              const std::string& device, const std::string& kind) {
-  check_resume_flags(given, {"--device"});
+nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& given,
+                           const std::vector<std::string>& kinds) {
+  for (const std::string& name : given)
+    AN_CHECK(name == "--device")
+        << name << " cannot be combined with --resume: a resumed run keeps the config stored in "
+        << "its folder (only --device may change)";
   AN_CHECK(run.config_file.empty() && run.out.empty())
-      << "--config and --out cannot be combined with --resume";
+      << (run.out.empty() ? "--config" : "--out")
+      << " cannot be combined with --resume: a resumed run keeps its folder and stored config";
   const darts::RunFolder folder = darts::RunFolder::open(run.resume_dir);
-  folder.expect_kind({kind});  // before the data set a folder of another kind would name
-  const nlohmann::json stored = folder.config();
-  ImageResume r{data::open_image_dataset(stored.value("dataset", ""),
-                                         stored.value("data_dir", std::string()),
-                                         darts::folder_options(stored)),
-                device};
-  print_skipped_images(r.images);
-  fmt::print("resuming {}\n", run.resume_dir);
-  std::fflush(stdout);
-  return r;
+  folder.expect_kind(kinds);  // before the data set a folder of another kind would name
+  nlohmann::json stored = folder.config();
+  stored.erase("run");
+  if (!run.print_config) {
+    fmt::print("resuming {}\n", run.resume_dir);
+    std::fflush(stdout);
+  }
+  return stored;
+}
+
+bool print_config(const RunFlags& run, const nlohmann::json& config) {
+  if (run.print_config) fmt::print("{}\n", config.dump(2));
+  return run.print_config;
 }
 
 void print_skipped_images(const data::ImageData& images) {
@@ -73,11 +92,11 @@ void print_skipped_images(const data::ImageData& images) {
                images.skipped_images.size());
 }
 
-bool report_unfinished(bool finished, int64_t epochs_done, const std::string& command,
+bool report_unfinished(bool finished, int64_t epochs_done, const RunFlags& run,
                        const std::filesystem::path& dir) {
   if (finished) return false;
   fmt::print("stopped after {} epochs; continue with: autonet {} --resume {}\n", epochs_done,
-             command, dir.string());
+             run.kind, dir.string());
   return true;
 }
 

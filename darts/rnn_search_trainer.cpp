@@ -22,14 +22,74 @@ namespace autonet::darts {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-#define AN_RNN_CONFIG_FIELDS(X)                                                                 \
-  X(dataset) X(data_dir) X(train_tokens) X(valid_tokens) X(emsize) X(nhid) X(dropout)          \
-  X(dropouth) X(dropoutx) X(dropouti) X(dropoute) X(genotype) X(epochs) X(batch_size)          \
-  X(eval_batch_size) X(test_batch_size) X(bptt) X(learning_rate) X(weight_decay) X(grad_clip)  \
-  X(ar_alpha) X(tar_beta) X(nonmono) X(unrolled) X(arch_learning_rate) X(arch_weight_decay)    \
-  X(seed) X(device) X(log_every) X(max_steps)
+const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
+  using C = RnnRunConfig;
+  using F = ConfigField<C>;
+  static const ConfigTable<C> table({
+      {"Data",
+       {F{"dataset", &C::dataset, "kjv (embedded) or ptb"},
+        F{"data_dir", &C::data_dir,
+          "PTB folder (train/valid/test.txt); kjv: cache folder of the prepared files"},
+        F{"train_tokens", &C::train_tokens, "use the first N train tokens (0: all)",
+          non_negative()},
+        F{"valid_tokens", &C::valid_tokens, "use the first N valid and test tokens (0: all)",
+          non_negative()}}},
+      {"Model",
+       {F{"emsize", &C::emsize, "embedding size (= --nhid: the decoder is tied to the embedding)",
+          positive()},
+        F{"nhid", &C::nhid, "hidden units of the recurrent cell", positive()},
+        F{"dropout", &C::dropout, "locked dropout on the cell's outputs", half_open(0, 1)},
+        F{"dropouth", &C::dropouth, "dropout on the hidden states fed to the cell's nodes",
+          half_open(0, 1)},
+        F{"dropoutx", &C::dropoutx, "dropout on the cell's input", half_open(0, 1)},
+        F{"dropouti", &C::dropouti, "locked dropout on the embeddings", half_open(0, 1)},
+        F{"dropoute", &C::dropoute, "dropout of whole words from the embedding",
+          half_open(0, 1)},
+        F{"genotype", &C::genotype,
+          "published name (DARTS, DARTS_V1, DARTS_V2), a .txt/.json file, or the text"}
+            .only(Scope::train)}},
+      {"Weights",
+       {F{"epochs", &C::epochs, "epochs", at_least(1)},
+        F{"batch_size", &C::batch_size, "training batch size", at_least(1)},
+        F{"eval_batch_size", &C::eval_batch_size, "batch size of the validation", at_least(1)},
+        F{"test_batch_size", &C::test_batch_size, "batch size of the test (training only)",
+          at_least(1)},
+        F{"bptt", &C::bptt, "mean sequence length of truncated backpropagation", at_least(2)},
+        F{"learning_rate", &C::learning_rate, "SGD learning rate (scaled by seq_len / bptt)",
+          positive()},
+        F{"weight_decay", &C::weight_decay, "SGD weight decay (L2)", non_negative()},
+        F{"grad_clip", &C::grad_clip, "clip the gradient norm to this", positive()},
+        F{"ar_alpha", &C::ar_alpha, "activation regularisation: α · mean(dropped output²)",
+          non_negative()},
+        F{"tar_beta", &C::tar_beta,
+          "temporal activation regularisation: β · mean((h_{t+1} − h_t)²)", non_negative()},
+        F{"nonmono", &C::nonmono, "the averaged-SGD switch's window (epochs)", at_least(1)}
+            .only(Scope::train)}},
+      {"Architecture",
+       {F{"unrolled", &C::unrolled, "second-order α steps (reference §7.8)"}
+            .only(Scope::search)
+            .off_flag("--first-order"),
+        F{"arch_learning_rate", &C::arch_learning_rate, "Adam learning rate of α", positive()}
+            .only(Scope::search),
+        F{"arch_weight_decay", &C::arch_weight_decay, "Adam weight decay (L2) of α",
+          non_negative()}
+            .only(Scope::search)}},
+      {"Run",
+       {F{"seed", &C::seed, "seed of weights, α, dropout masks and sequence lengths",
+          non_negative()}
+            .fixed(),
+        F{"device", &C::device, "auto (cuda when a GPU is usable, else cpu), cpu, cuda or cuda:N"},
+        F{"log_every", &C::log_every, "a step summary in log.jsonl every N steps (0: none)",
+          non_negative()}
+            .fixed(),
+        F{"max_steps", &C::max_steps, "cap on the steps of an epoch (0: all)", non_negative()}
+            .fixed()}},
+  });
+  return table;
+}
 
-AN_DEFINE_CONFIG_JSON(RnnRunConfig, AN_RNN_CONFIG_FIELDS)
+void to_json(json& j, const RnnRunConfig& c) { j = config_to_json(c); }
+void from_json(const json& j, RnnRunConfig& c) { c = config_from_json(j, "rnn", c); }
 
 RnnRunConfig rnn_train_defaults() {
   RnnRunConfig c;
@@ -69,36 +129,11 @@ bool asgd_switch_due(const std::vector<double>& history, double current, int64_t
 }
 
 void RnnRunConfig::validate(bool search) const {
+  check_fields(*this);
   AN_CHECK(emsize == nhid) << "--emsize (" << emsize << ") must equal --nhid (" << nhid
                            << "): the decoder's weight is tied to the embedding";
-  AN_CHECK(nhid >= 1) << "--nhid must be positive, got " << nhid;
-  for (const auto& [flag, p] : {std::pair<const char*, double>{"--dropout", dropout},
-                                {"--dropouth", dropouth},
-                                {"--dropoutx", dropoutx},
-                                {"--dropouti", dropouti},
-                                {"--dropoute", dropoute}})
-    AN_CHECK(p >= 0 && p < 1) << flag << " must be in [0, 1), got " << p;
-  AN_CHECK(epochs >= 1) << "--epochs must be at least 1, got " << epochs;
-  AN_CHECK(batch_size >= 1 && eval_batch_size >= 1 && test_batch_size >= 1)
-      << "--batch-size, --eval-batch-size and --test-batch-size must be at least 1, got "
-      << batch_size << ", " << eval_batch_size << ", " << test_batch_size;
-  AN_CHECK(bptt >= 2) << "--bptt must be at least 2, got " << bptt;
-  AN_CHECK(learning_rate > 0) << "--learning-rate must be positive, got " << learning_rate;
-  AN_CHECK(weight_decay >= 0) << "--weight-decay must be non-negative, got " << weight_decay;
-  AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
-  AN_CHECK(ar_alpha >= 0 && tar_beta >= 0)
-      << "--ar-alpha and --tar-beta must be non-negative, got " << ar_alpha << ", " << tar_beta;
-  AN_CHECK(nonmono >= 1) << "--nonmono must be at least 1, got " << nonmono;
   AN_CHECK(search || !unrolled)
       << "unrolled (second-order α steps) belongs to a search; a derived cell has no α";
-  AN_CHECK(arch_learning_rate > 0) << "--arch-learning-rate must be positive, got "
-                                   << arch_learning_rate;
-  AN_CHECK(arch_weight_decay >= 0) << "--arch-weight-decay must be non-negative, got "
-                                   << arch_weight_decay;
-  AN_CHECK(train_tokens >= 0 && valid_tokens >= 0)
-      << "--train-tokens and --valid-tokens must be non-negative";
-  AN_CHECK(seed >= 0) << "--seed must be non-negative, got " << seed;
-  AN_CHECK(log_every >= 0 && max_steps >= 0) << "--log-every and --max-steps must be ≥ 0";
   if (device != "auto") parse_device(device);
 }
 

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "autograd/optimizer.h"
+#include "darts/config_table.h"
 #include "darts/genotype.h"
 #include "darts/rnn_architect.h"
 #include "darts/trainer_common.h"
@@ -39,8 +40,10 @@
 
 namespace autonet::darts {
 
-// Every field is a command-line flag (--batch-size for batch_size) and a config.json key.
-// Defaults: train_search.py (§7.6); RnnTrainConfig below changes those train.py changes.
+// Every field is a command-line flag (--batch-size for batch_size) and a config.json key, through
+// its line in table() (darts/config_table.h), which also says which fields only the search or
+// only the training uses. Defaults: train_search.py (§7.6); rnn_train_defaults() below changes
+// those train.py changes.
 struct RnnRunConfig {
   // data
   std::string dataset = "kjv";   // kjv (embedded) | ptb
@@ -74,6 +77,7 @@ struct RnnRunConfig {
   int64_t log_every = 50;       // a step summary every N steps (0: none)
   int64_t max_steps = 0;        // cap on the steps of an epoch (0: the whole train split)
 
+  static const ConfigTable<RnnRunConfig>& table();
   void validate(bool search) const;
 };
 void to_json(nlohmann::json& j, const RnnRunConfig& c);

@@ -22,8 +22,17 @@ namespace fs = std::filesystem;
 nlohmann::json read_json_file(const fs::path& path) {
   std::ifstream in(path);
   AN_CHECK(in.good()) << "cannot read " << path.string();
+  // The last key read names the value when a number overflows (1e999), which nlohmann reports
+  // without a position.
+  std::string key;
+  const auto track_keys = [&key](int, nlohmann::json::parse_event_t event, nlohmann::json& j) {
+    if (event == nlohmann::json::parse_event_t::key) key = j.get<std::string>();
+    return true;
+  };
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(in, track_keys);
+  } catch (const nlohmann::json::out_of_range& e) {
+    AN_THROW() << path.string() << ": '" << key << "' cannot be read: " << e.what();
   } catch (const nlohmann::json::exception& e) {
     AN_THROW() << path.string() << " is not valid JSON: " << e.what();
   }
@@ -187,7 +196,7 @@ nlohmann::json RunFolder::load_checkpoint(const std::vector<NamedTensor>& tensor
   try {
     state = autonet::load_checkpoint(checkpoint_path(), tensors);
   } catch (const Error& e) {
-    AN_THROW() << "cannot resume from " << checkpoint_path().string() << ": " << e.what();
+    AN_THROW() << "cannot resume from " << checkpoint_path().string() << ": " << e.message();
   }
   AN_CHECK(state.value("kind", "") == kind)
       << checkpoint_path().string() << " is a '" << state.value("kind", "?")

@@ -7,7 +7,7 @@
 //   run.lock                 flock()ed by the process running in the folder; holds its pid
 //   genotype.txt/.json, normal.dot/.svg, reduce.dot/.svg, report.html
 //
-// Shared by the search and the training trainers, together with the config-file rules below.
+// Shared by the search and the training trainers.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -81,28 +81,6 @@ class RunFolder {
   std::shared_ptr<const RunLock> lock_;
   nlohmann::json config_;
 };
-
-// A config struct from JSON with the struct's defaults for absent keys; unknown keys are errors
-// (a misspelt key in a config file must not be ignored silently). `what` names the config.
-template <class Config>
-Config config_from_json(const nlohmann::json& j, const char* what) {
-  const nlohmann::json defaults = Config{};
-  AN_CHECK(j.is_object()) << what << " config must be a JSON object, got " << j.dump();
-  for (const auto& [key, value] : j.items()) {
-    if (defaults.contains(key)) continue;
-    std::string known;
-    for (const auto& [k, v] : defaults.items()) known += (known.empty() ? "" : ", ") + k;
-    AN_THROW() << "unknown key '" << key << "' in the " << what << " config (known keys: " << known
-               << ")";
-  }
-  nlohmann::json merged = defaults;
-  merged.update(j);
-  try {
-    return merged.get<Config>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("bad value in the ") + what + " config: " + e.what());
-  }
-}
 
 nlohmann::json read_json_file(const std::filesystem::path& path);
 

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "autograd/optimizer.h"
+#include "darts/config_table.h"
 #include "darts/genotype.h"
 #include "darts/trainer_common.h"
 #include "datasets/image_dataset.h"
@@ -29,7 +30,8 @@
 namespace autonet::darts {
 
 // Every field is a command-line flag (--batch-size for batch_size) and a key of config files and
-// of the run's config.json. Defaults: train_search.py (§3.1), on the embedded data set.
+// of the run's config.json, through its line in table() (darts/config_table.h: help, bounds).
+// Defaults: train_search.py (§3.1), on the embedded data set.
 struct SearchRunConfig {
   // data
   std::string dataset = "fashion-mnist";
@@ -69,7 +71,8 @@ struct SearchRunConfig {
   int64_t log_every = 50;       // a step summary in log.jsonl every N steps (0: none)
   bool cuda_graph = true;       // on a GPU, replay the first-order step's passes from CUDA graphs
 
-  // Throws naming the flag for inconsistent values (odd channels, layers < 3, ...).
+  static const ConfigTable<SearchRunConfig>& table();
+  // Throws naming the flag for a value out of its bounds or inconsistent with others.
   void validate() const;
 };
 

@@ -33,41 +33,56 @@ using run::count_correct;
 using run::named;
 using run::rounded;
 
-#define AN_TRAIN_CONFIG_FIELDS(X)                                                                \
-  X(genotype) X(dataset) X(data_dir) X(subset) X(test_subset) X(valid_portion) X(cutout)          \
-  X(cutout_length) X(channels) X(layers) X(stem_multiplier) X(auxiliary) X(auxiliary_weight)      \
-  X(drop_path_prob) X(epochs) X(batch_size) X(learning_rate) X(learning_rate_min) X(momentum)     \
-  X(weight_decay) X(grad_clip) X(seed) X(device) X(workers) X(log_every)                         \
-  X(image_size) X(skip_bad_images) X(compute_mean_std) X(network)
+const ConfigTable<TrainRunConfig>& TrainRunConfig::table() {
+  using C = TrainRunConfig;
+  using F = ConfigField<C>;
+  static const ConfigTable<C> table({
+      {"Network",
+       {F{"genotype", &C::genotype,
+          "DARTS_V1, DARTS_V2, DARTS, a genotype.txt/.json file (e.g. a search run's), or the "
+          "genotype text"},
+        F{"channels", &C::channels, "C: channels of the first cells", positive()},
+        F{"layers", &C::layers, "L: cells",
+          at_least(3, "reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ and must be distinct")},
+        F{"network", &C::network,
+          "cifar (NetworkCIFAR), imagenet (NetworkImageNet: two stride-2 stems, the ImageNet "
+          "auxiliary head), or auto: imagenet for images of 128 pixels and more"},
+        F{"stem_multiplier", &C::stem_multiplier,
+          "the stem outputs stem_multiplier · C channels (CIFAR network only)", at_least(1)},
+        F{"auxiliary", &C::auxiliary,
+          "auxiliary head after cell ⌊2L/3⌋ (the paper's recipe; needs 32×32 images, 224×224 "
+          "with the ImageNet network: off by itself for other sizes unless asked for)"},
+        F{"auxiliary_weight", &C::auxiliary_weight, "weight of the auxiliary loss",
+          non_negative()},
+        F{"drop_path_prob", &C::drop_path_prob,
+          "drop-path probability, ramped linearly from 0 over the epochs", half_open(0, 1)}}},
+      {"Data", image_data_fields<C>()},
+      {"Data",
+       {F{"test_subset", &C::test_subset, "evaluate on the first N test images (0: all)",
+          non_negative()},
+        F{"valid_portion", &C::valid_portion,
+          "hold out this part of the training images (drawn from the seed) and evaluate on it "
+          "instead of the test set, which is then never read (0: evaluate on the test set)",
+          half_open(0, 1)}}},
+      {"Optimisation", sgd_fields<C>("batch size")},
+      {"Run", image_run_fields<C>("seed of weights, data order, augmentation, drop path")},
+  });
+  return table;
+}
 
-AN_DEFINE_CONFIG_JSON(TrainRunConfig, AN_TRAIN_CONFIG_FIELDS)
+void to_json(json& j, const TrainRunConfig& c) { j = config_to_json(c); }
+void from_json(const json& j, TrainRunConfig& c) { c = config_from_json(j, "train", c); }
 
 void TrainRunConfig::validate() const {
+  check_fields(*this);
   AN_CHECK(!genotype.empty()) << "--genotype is empty";
   AN_CHECK(network == "auto" || network == "cifar" || network == "imagenet")
       << "--network must be auto, cifar or imagenet, got '" << network << "'";
-  AN_CHECK(channels > 0) << "--channels must be positive, got " << channels;
-  AN_CHECK(layers >= 3) << "--layers must be at least 3 (reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ "
-                           "and must be distinct), got "
-                        << layers;
-  AN_CHECK(stem_multiplier >= 1) << "--stem-multiplier must be at least 1, got " << stem_multiplier;
-  AN_CHECK(auxiliary_weight >= 0) << "--auxiliary-weight must be non-negative, got "
-                                  << auxiliary_weight;
-  AN_CHECK(drop_path_prob >= 0 && drop_path_prob < 1)
-      << "--drop-path-prob must be in [0, 1), got " << drop_path_prob;
-  check_sgd_flags(epochs, batch_size, learning_rate, learning_rate_min, momentum, weight_decay,
-                  grad_clip);
-  AN_CHECK(subset >= 0) << "--subset must be non-negative, got " << subset;
-  AN_CHECK(test_subset >= 0) << "--test-subset must be non-negative, got " << test_subset;
-  AN_CHECK(valid_portion >= 0 && valid_portion < 1)
-      << "--valid-portion must be in [0, 1), got " << valid_portion;
+  check_learning_rate_min(learning_rate_min, learning_rate);
   AN_CHECK(valid_portion == 0 || test_subset == 0)
       << "--test-subset has no effect with --valid-portion (the test set is not used); drop one";
   AN_CHECK(!cutout || cutout_length > 0)
       << "--cutout-length must be positive with --cutout, got " << cutout_length;
-  AN_CHECK(seed >= 0) << "--seed must be non-negative, got " << seed;
-  AN_CHECK(workers >= 0 && workers <= 64) << "--workers must be in [0, 64], got " << workers;
-  AN_CHECK(log_every >= 0) << "--log-every must be non-negative, got " << log_every;
   if (device != "auto") parse_device(device);
 }
 
@@ -111,10 +126,10 @@ struct RunImages {
 
 RunImages run_images(const TrainRunConfig& c, const data::ImageData& data) {
   RunImages r;
-  r.train = first_images(data.train, c.subset);
+  r.train = first_images(data.train, c.subset, "--subset");
   const int64_t n = r.train.size();
   if (c.valid_portion == 0) {
-    r.eval = first_images(data.test, c.test_subset);
+    r.eval = first_images(data.test, c.test_subset, "--test-subset");
     AN_CHECK(r.eval.size() > 0) << data.name << " has no test images to evaluate on (an image "
                                 << "folder needs DIR/train and DIR/val); pass --valid-portion P "
                                 << "to evaluate on a held-out part of the training images";

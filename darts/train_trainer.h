@@ -16,15 +16,18 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "darts/genotype.h"
 #include "darts/augment_model.h"
+#include "darts/config_table.h"
+#include "darts/genotype.h"
 #include "darts/trainer_common.h"
 #include "datasets/image_dataset.h"
 
 namespace autonet::darts {
 
-// Every field is a flag (--batch-size for batch_size) and a config-file key. Defaults: train.py
-// with the paper's recipe (--auxiliary --cutout, §5.5), on the embedded data set.
+// Every field is a flag (--batch-size for batch_size) and a config-file key, through its line in
+// table() (darts/config_table.h). Defaults: the paper's recipe (§5.5): auxiliary head and cutout
+// on, which the official train.py leaves off unless asked (--auxiliary --cutout); on the embedded
+// data set.
 struct TrainRunConfig {
   std::string genotype = "DARTS_V2";  // published name, a .txt/.json file, or the text
   // data
@@ -46,7 +49,7 @@ struct TrainRunConfig {
   // cifar: NetworkCIFAR; imagenet: NetworkImageNet (two stride-2 stems, darts/imagenet_model.h);
   // auto: imagenet for images of 128 pixels and more
   std::string network = "auto";
-  bool auxiliary = true;
+  bool auxiliary = true;  // off by itself on images it does not fit, unless asked for
   double auxiliary_weight = 0.4;
   double drop_path_prob = 0.2;  // ramped linearly from 0: p_e = drop_path_prob · e / epochs
   // optimisation
@@ -63,6 +66,7 @@ struct TrainRunConfig {
   int64_t workers = 2;
   int64_t log_every = 50;
 
+  static const ConfigTable<TrainRunConfig>& table();
   void validate() const;
 };
 

@@ -1,26 +1,20 @@
-// Shared pieces of the DARTS image tasks: flag checks, image checks and subsets, genotype files.
+// Shared pieces of the DARTS image tasks: config checks, image checks and subsets, genotype files.
 #include "darts/trainer_common.h"
 
 #include "runtime/error.h"
 
 namespace autonet::darts {
 
-void check_sgd_flags(int64_t epochs, int64_t batch_size, double learning_rate,
-                     double learning_rate_min, double momentum, double weight_decay,
-                     double grad_clip) {
-  AN_CHECK(epochs >= 1) << "--epochs must be at least 1, got " << epochs;
-  AN_CHECK(batch_size >= 1) << "--batch-size must be at least 1, got " << batch_size;
-  AN_CHECK(learning_rate > 0) << "--learning-rate must be positive, got " << learning_rate;
-  AN_CHECK(learning_rate_min >= 0 && learning_rate_min <= learning_rate)
+void check_learning_rate_min(double learning_rate_min, double learning_rate) {
+  AN_CHECK(learning_rate_min <= learning_rate)
       << "--learning-rate-min must be in [0, learning_rate = " << learning_rate << "], got "
       << learning_rate_min;
-  AN_CHECK(momentum >= 0 && momentum < 1) << "--momentum must be in [0, 1), got " << momentum;
-  AN_CHECK(weight_decay >= 0) << "--weight-decay must be non-negative, got " << weight_decay;
-  AN_CHECK(grad_clip > 0) << "--grad-clip must be positive, got " << grad_clip;
 }
 
-data::ImageSet first_images(const data::ImageSet& set, int64_t n) {
-  if (n <= 0 || n >= set.size()) return set;
+data::ImageSet first_images(const data::ImageSet& set, int64_t n, const char* flag) {
+  AN_CHECK(n <= set.size()) << flag << " " << n << " asks for more images than the "
+                            << set.size() << " there are (0 uses all of them)";
+  if (n <= 0 || n == set.size()) return set;
   // Image files stay listed in full; the labels say how many are used.
   return {set.files ? Tensor() : set.images.slice(0, 0, n), set.labels.slice(0, 0, n), set.files};
 }

@@ -1,5 +1,5 @@
 // Pieces the DARTS image tasks (search and training from scratch) share beyond the run layer
-// (run/): config JSON, the weight schedule's flag checks, the weights' SGD, the training loader,
+// (run/): the config fields they share, the weights' SGD, the training loader,
 // image checks and subsets, and the genotype files.
 #pragma once
 #include <nlohmann/json.hpp>
@@ -7,40 +7,77 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "autograd/optimizer.h"
 #include "autograd/parameters.h"
+#include "darts/config_table.h"
 #include "darts/genotype.h"
 #include "datasets/image_dataset.h"
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "run/engine.h"
 
-// to_json and from_json of a run config from its X-macro list of fields: each field under its
-// own name; keys a JSON object lacks keep the config's defaults. Used inside namespace
-// autonet::darts of the trainer's .cpp:  AN_DEFINE_CONFIG_JSON(SearchRunConfig, FIELDS)
-#define AN_CONFIG_FIELD_TO_JSON(field) j[#field] = c.field;
-#define AN_CONFIG_FIELD_FROM_JSON(field) \
-  if (j.contains(#field)) j.at(#field).get_to(c.field);
-#define AN_DEFINE_CONFIG_JSON(Type, FIELDS)                    \
-  void to_json(nlohmann::json& j, const Type& c) {             \
-    j = nlohmann::json::object();                              \
-    FIELDS(AN_CONFIG_FIELD_TO_JSON)                            \
-  }                                                            \
-  void from_json(const nlohmann::json& j, Type& c) { FIELDS(AN_CONFIG_FIELD_FROM_JSON) }
-
 namespace autonet::darts {
 
 // The trainers' entry points take the run layer's options (run/engine.h).
 using RunOptions = run::RunOptions;
 
-// The weight schedule's flags both image trainers share (--epochs … --grad-clip), each refused
-// with its flag's name.
-void check_sgd_flags(int64_t epochs, int64_t batch_size, double learning_rate,
-                     double learning_rate_min, double momentum, double weight_decay,
-                     double grad_clip);
-// The first `n` images of a set (n ≤ 0: all of it), sharing the pixels.
-data::ImageSet first_images(const data::ImageSet& set, int64_t n);
+// The fields both image configs (search, training) share, for their tables
+// (darts/config_table.h): the data (image folders included), the weights' SGD schedule, and how
+// the run is carried out.
+template <class C>
+std::vector<ConfigField<C>> image_data_fields() {
+  using F = ConfigField<C>;
+  return {F{"dataset", &C::dataset,
+            "data set: fashion-mnist (embedded), mnist, cifar10, cifar100, folder (an image "
+            "folder: one subfolder per class of JPEG/PNG files, or DIR/train + DIR/val)"},
+          F{"data_dir", &C::data_dir,
+            "folder of the data set files (empty: the data set's default folder)"},
+          F{"image_size", &C::image_size,
+            "--dataset folder: 0 keeps the images in memory at their own (common) size; S decodes "
+            "them in the loader threads and crops S×S with the ImageNet transforms (224 for "
+            "ImageNet, 32 or 64 to search on smaller inputs)",
+            non_negative()},
+          F{"skip_bad_images", &C::skip_bad_images,
+            "--dataset folder: leave out images that cannot be read or decoded (counted in "
+            "config.json, listed in log.jsonl) instead of stopping at the first"}
+              .fixed(),
+          F{"compute_mean_std", &C::compute_mean_std,
+            "--dataset folder: normalise with the per-channel mean/std of the training images "
+            "(one decoding pass) instead of ImageNet's constants"},
+          F{"subset", &C::subset, "use only the first N training images (0: all), for quick runs",
+            non_negative()},
+          F{"cutout", &C::cutout, "cutout augmentation"},
+          F{"cutout_length", &C::cutout_length, "cutout side"}};
+}
+template <class C>
+std::vector<ConfigField<C>> sgd_fields(const std::string& batch_size_help) {
+  using F = ConfigField<C>;
+  return {F{"epochs", &C::epochs, "epochs", at_least(1)},
+          F{"batch_size", &C::batch_size, batch_size_help, at_least(1)},
+          F{"learning_rate", &C::learning_rate, "SGD learning rate of the weights", positive()},
+          F{"learning_rate_min", &C::learning_rate_min,
+            "floor of the cosine schedule (≤ learning rate)", non_negative()},
+          F{"momentum", &C::momentum, "SGD momentum", half_open(0, 1)},
+          F{"weight_decay", &C::weight_decay, "SGD weight decay (L2)", non_negative()},
+          F{"grad_clip", &C::grad_clip, "clip the weights' gradient norm to this", positive()}};
+}
+template <class C>
+std::vector<ConfigField<C>> image_run_fields(const std::string& seed_help) {
+  using F = ConfigField<C>;
+  return {F{"seed", &C::seed, seed_help, non_negative()}.fixed(),
+          F{"device", &C::device, "auto (cuda when a GPU is usable, else cpu), cpu, cuda or cuda:N"},
+          F{"workers", &C::workers, "data loader threads per loader", closed(0, 64)}.fixed(),
+          F{"log_every", &C::log_every, "a step summary in log.jsonl every N steps (0: none)",
+            non_negative()}
+              .fixed()};
+}
+// The cosine schedule's floor must not exceed its start (the cross-field rule of sgd_fields).
+void check_learning_rate_min(double learning_rate_min, double learning_rate);
+// The first `n` images of a set (n ≤ 0: all of it), sharing the pixels. Throws, naming `flag`,
+// when the set holds fewer than n (a subset that silently shrank would mislead).
+data::ImageSet first_images(const data::ImageSet& set, int64_t n, const char* flag);
 // Throws unless height and width are multiples of 4: the networks halve the image twice and
 // each FactorizedReduce needs an even input.
 void check_image_size(const data::ImageSet& set, const std::string& dataset);

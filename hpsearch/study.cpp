@@ -128,8 +128,8 @@ StudyConfig load_toml_study_config(const std::string& path, const std::string& t
     return StudyConfig::from_json(doc.value);
   } catch (const Error& e) {
     const int64_t line = culprit_line(doc);
-    if (line > 0) AN_THROW() << "study config '" << path << "', line " << line << ": " << e.what();
-    AN_THROW() << "study config '" << path << "': " << e.what();
+    if (line > 0) AN_THROW() << "study config '" << path << "', line " << line << ": " << e.message();
+    AN_THROW() << "study config '" << path << "': " << e.message();
   }
 }
 
@@ -147,7 +147,7 @@ StudyConfig load_study_config(const std::string& path) {
   try {
     return StudyConfig::from_json(config);
   } catch (const Error& e) {
-    AN_THROW() << "study config '" << path << "': " << e.what();
+    AN_THROW() << "study config '" << path << "': " << e.message();
   }
 }
 

@@ -1,7 +1,12 @@
-// Errors: library code throws autonet::Error carrying file:line and a message; only apps/ exits.
+// Errors: library code throws autonet::Error carrying a message and where it was raised; only
+// apps/ exits.
 //
 //   AN_CHECK(x.dim() == 4) << "conv2d expects NCHW, got " << x.shape_str();
 //   AN_THROW() << "unknown op '" << name << "'";
+//
+// The message is written for users ("<what>: <problem>", naming the file, key or flag); the
+// source location and the failed condition are for developers: what() holds both,
+// "file:line: check failed (cond): message", message() the message alone.
 #pragma once
 #include <sstream>
 #include <stdexcept>
@@ -11,7 +16,14 @@ namespace autonet {
 
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  // `location`: "file:line: " and "check failed (cond): " when raised by AN_CHECK/AN_THROW.
+  explicit Error(const std::string& message, const std::string& location = "")
+      : std::runtime_error(location + message), message_start_(location.size()) {}
+  // The message without the location: what `autonet` shows users (what() with --verbose).
+  const char* message() const noexcept { return what() + message_start_; }
+
+ private:
+  size_t message_start_;  // an offset into what(), so copying an Error cannot throw
 };
 
 namespace detail {
@@ -19,19 +31,19 @@ namespace detail {
 class ErrorBuilder {
  public:
   ErrorBuilder(const char* file, int line, const char* condition) {
-    stream_ << file << ":" << line << ": ";
-    if (condition) stream_ << "check failed (" << condition << "): ";
+    location_ << file << ":" << line << ": ";
+    if (condition) location_ << "check failed (" << condition << "): ";
   }
   ErrorBuilder(const ErrorBuilder&) = delete;
   template <class T>
   ErrorBuilder& operator<<(const T& value) {
-    stream_ << value;
+    message_ << value;
     return *this;
   }
-  [[noreturn]] ~ErrorBuilder() noexcept(false) { throw Error(stream_.str()); }
+  [[noreturn]] ~ErrorBuilder() noexcept(false) { throw Error(message_.str(), location_.str()); }
 
  private:
-  std::ostringstream stream_;
+  std::ostringstream location_, message_;
 };
 }  // namespace detail
 }  // namespace autonet

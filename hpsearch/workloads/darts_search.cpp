@@ -121,7 +121,7 @@ Settings derived_settings(const Json& config) {
     AN_CHECK(c.valid_portion > 0) << "valid_portion must be positive: the derived network is "
                                      "scored on held-out training images, never the test set";
   } catch (const Error& e) {
-    AN_THROW() << what << ": " << e.what();
+    AN_THROW() << what << ": " << e.message();
   }
   return s;
 }
@@ -324,7 +324,7 @@ void check_darts_search_space(const Json& config, const Space& space) {
         trial_config(fixed, params, 0, "cpu");
       } catch (const Error& e) {
         AN_THROW() << "workload 'darts-search': parameter '" << p.name << "' = " << v.dump()
-                   << " is not a valid search setting: " << e.what();
+                   << " is not a valid search setting: " << e.message();
       }
     }
   }

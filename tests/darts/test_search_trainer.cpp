@@ -256,6 +256,17 @@ TEST(SearchTrainer, BadConfigsAreRejected) {
   EXPECT_THROW(run_search(tiny_search(false), test::tiny_images(16, 4, 10), tmp / "r", quiet()),
                Error);
   EXPECT_FALSE(fs::exists(tmp / "r" / "config.json")) << "no folder for a run that cannot start";
+  // A subset larger than the data is refused, not silently shrunk to it.
+  SearchRunConfig big = tiny_search(false);
+  big.subset = 1000;
+  try {
+    run_search(big, data, tmp / "r", quiet());
+    ADD_FAILURE() << "a subset of 1000 of 16 images ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--subset 1000 asks for more images than the 16"),
+              std::string::npos)
+        << e.what();
+  }
 
   // Config files: unknown keys and wrong types are errors, absent keys take the defaults.
   EXPECT_THROW(config_from_json<SearchRunConfig>({{"chanels", 8}}, "search"), Error);

@@ -148,6 +148,18 @@ TEST(TrainTrainer, InputChecks) {
   EXPECT_NE(message(c, small).find("--test-subset has no effect with --valid-portion"),
             std::string::npos)
       << message(c, small);
+  // A subset larger than the data is refused, not silently shrunk to it.
+  c = tiny_train();
+  c.auxiliary = false;
+  c.subset = 100;
+  EXPECT_NE(message(c, small).find("--subset 100 asks for more images than the 8 there are"),
+            std::string::npos)
+      << message(c, small);
+  c.subset = 0;
+  c.test_subset = 50;
+  EXPECT_NE(message(c, small).find("--test-subset 50 asks for more images than the 4 there are"),
+            std::string::npos)
+      << message(c, small);
   EXPECT_FALSE(fs::exists(tmp / "r" / "config.json"));
 
   EXPECT_TRUE(auxiliary_head_fits(32));

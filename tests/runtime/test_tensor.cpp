@@ -121,4 +121,22 @@ TEST(Error, CarriesFileLineAndMessage) {
   }
 }
 
+// Users see message(): the problem without the source path and the failed condition.
+TEST(Error, MessageLeavesOutTheSourceLocation) {
+  try {
+    AN_CHECK(1 + 1 == 3) << "arithmetic is " << "broken";
+    FAIL() << "no throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.message()), "arithmetic is broken");
+    const std::string what = e.what();
+    EXPECT_NE(what.find("check failed (1 + 1 == 3): arithmetic is broken"), std::string::npos);
+  }
+  try {
+    AN_THROW() << "unknown op 'x'";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.message()), "unknown op 'x'");
+  }
+  EXPECT_EQ(std::string(Error("thrown directly").message()), "thrown directly");
+}
+
 }  // namespace autonet
