@@ -9,4 +9,6 @@ void add_search_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_hpsearch_command(CLI::App& app);
 void add_rnn_commands(CLI::App& app);
+void add_images_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 }  // namespace autonet::apps

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   autonet::apps::add_train_command(app);
   autonet::apps::add_hpsearch_command(app);
   autonet::apps::add_rnn_commands(app);
+  autonet::apps::add_images_command(app);
+  autonet::apps::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -85,6 +85,13 @@ bool print_config(const RunFlags& run, const nlohmann::json& config) {
   return run.print_config;
 }
 
+void print_skipped_images(const data::ImageData& images) {
+  for (const std::string& why : images.skipped_images) fmt::print("skipped: {}\n", why);
+  if (!images.skipped_images.empty())
+    fmt::print("note: --skip-bad-images left out {} unreadable images\n",
+               images.skipped_images.size());
+}
+
 bool report_unfinished(bool finished, int64_t epochs_done, const RunFlags& run,
                        const std::filesystem::path& dir) {
   if (finished) return false;

@@ -56,6 +56,9 @@ struct RunCommand {
   ConfigFlags<Config> config;
 };
 
+// Image folders with --skip-bad-images: prints each image left out and their number.
+void print_skipped_images(const data::ImageData& images);
+
 // With --print-config: prints the config (resolved, or stored on --resume) and returns true.
 bool print_config(const RunFlags& run, const nlohmann::json& config);
 

@@ -27,14 +27,18 @@ void add_search_command(CLI::App& app) {
       const nlohmann::json stored = c->resume(options, {"search"});
       if (print_config(c->run, stored)) return;
       const data::ImageData images = data::open_image_dataset(
-          stored.value("dataset", ""), stored.value("data_dir", std::string()));
+          stored.value("dataset", ""), stored.value("data_dir", std::string()),
+          darts::folder_options(stored));
+      print_skipped_images(images);
       out = darts::resume_search(c->run.resume_dir, images, options);
     } else {
       const SearchRunConfig config = c->config.resolve(c->run.config_file).config;
       config.validate();
       if (print_config(c->run, config)) return;
       const std::string dir = c->run.run_dir();
-      const data::ImageData images = data::open_image_dataset(config.dataset, config.data_dir);
+      const data::ImageData images = data::open_image_dataset(
+          config.dataset, config.data_dir, darts::folder_options(nlohmann::json(config)));
+      print_skipped_images(images);
       fmt::print("search: {} ({} order), C={} L={}, {} epochs, batch {} → {}\n", images.name,
                  config.unrolled ? "second" : "first", config.channels, config.layers,
                  config.epochs, config.batch_size, dir);

@@ -28,21 +28,26 @@ void add_train_command(CLI::App& app) {
       const nlohmann::json stored = c->resume(options, {"train"});
       if (print_config(c->run, stored)) return;
       const data::ImageData images = data::open_image_dataset(
-          stored.value("dataset", ""), stored.value("data_dir", std::string()));
+          stored.value("dataset", ""), stored.value("data_dir", std::string()),
+          darts::folder_options(stored));
+      print_skipped_images(images);
       out = darts::resume_training(c->run.resume_dir, images, options);
     } else {
       const auto resolved = c->config.resolve(c->run.config_file);
       TrainRunConfig config = resolved.config;
       config.validate();
       if (print_config(c->run, config)) return;
-      const data::ImageData images = data::open_image_dataset(config.dataset, config.data_dir);
+      const data::ImageData images = data::open_image_dataset(
+          config.dataset, config.data_dir, darts::folder_options(nlohmann::json(config)));
+      print_skipped_images(images);
       // The head is the paper's recipe for 32×32 images; elsewhere it is off unless asked for
       // (then the trainer explains why it cannot run).
+      const bool imagenet = darts::uses_imagenet_network(config, images.train.height());
       if (config.auxiliary && !resolved.set("auxiliary") &&
-          !darts::auxiliary_head_fits(images.train.height())) {
+          !darts::auxiliary_head_fits(images.train.height(), imagenet)) {
         config.auxiliary = false;
-        fmt::print("note: no auxiliary head for {}×{} images (it needs 32×32)\n",
-                   images.train.height(), images.train.width());
+        fmt::print("note: no auxiliary head for {}×{} images (it needs {})\n",
+                   images.train.height(), images.train.width(), imagenet ? "224×224" : "32×32");
       }
       const std::string dir = c->run.run_dir();
       fmt::print("train: {} on {}, C={} L={}, {} epochs, batch {} → {}\n", config.genotype,

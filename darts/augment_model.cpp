@@ -1,6 +1,8 @@
 // The derived (augment) network (reference darts.md §5).
 #include "darts/augment_model.h"
 
+#include <tuple>
+
 #include "darts/cell_layout.h"
 #include "darts/drop_path.h"
 #include "darts/ops.h"
@@ -101,15 +103,22 @@ AugmentNetwork::AugmentNetwork(const AugmentConfig& config, const CnnGenotype& g
   validate(genotype_);
   const int64_t before = weights.num_parameters();
 
-  int64_t c_curr = config_.stem_multiplier * config_.channels;
-  stem_.append(std::make_unique<Conv2d>(weights, stem_.next_name(), config_.input_channels,
-                                        c_curr, 3, 1, 1));
-  stem_.append(std::make_unique<BatchNorm2d>(weights, stem_.next_name(), c_curr, true));
-  register_child(stem_);
+  // CIFAR: one stem of stem_multiplier·C channels at full size. ImageNet: two stride-2 stems of
+  // C channels, the first cell's s0 coming from the one that is twice as large.
+  int64_t c_curr = config_.imagenet ? config_.channels : config_.stem_multiplier * config_.channels;
+  if (config_.imagenet) {
+    imagenet_stem_ = std::make_unique<ImageNetStem>(weights, config_.input_channels, c_curr);
+    register_child(*imagenet_stem_);
+  } else {
+    stem_.append(std::make_unique<Conv2d>(weights, stem_.next_name(), config_.input_channels,
+                                          c_curr, 3, 1, 1));
+    stem_.append(std::make_unique<BatchNorm2d>(weights, stem_.next_name(), c_curr, true));
+    register_child(stem_);
+  }
 
   int64_t c_pp = c_curr, c_p = c_curr, c_auxiliary = 0;
   c_curr = config_.channels;
-  bool reduction_prev = false;
+  bool reduction_prev = config_.imagenet;
   for (int64_t i = 0; i < config_.layers; ++i) {
     const bool reduction = is_reduction_cell(i, config_.layers);
     if (reduction) c_curr *= 2;
@@ -125,8 +134,12 @@ AugmentNetwork::AugmentNetwork(const AugmentConfig& config, const CnnGenotype& g
   if (config_.auxiliary) {
     const int64_t before_auxiliary = weights.num_parameters();
     auxiliary_cell_ = 2 * config_.layers / 3;
-    auxiliary_head_ =
-        std::make_unique<AuxiliaryHead>(weights, "auxiliary_head", c_auxiliary, config_.classes);
+    if (config_.imagenet)
+      auxiliary_head_ = std::make_unique<AuxiliaryHeadImageNet>(weights, "auxiliary_head",
+                                                                c_auxiliary, config_.classes);
+    else
+      auxiliary_head_ =
+          std::make_unique<AuxiliaryHead>(weights, "auxiliary_head", c_auxiliary, config_.classes);
     register_child(*auxiliary_head_);
     auxiliary_parameter_count_ = weights.num_parameters() - before_auxiliary;
   }
@@ -145,7 +158,9 @@ AugmentNetwork::Output AugmentNetwork::forward_all(const Variable& x) {
       << "augment network expects [N, " << config_.input_channels << ", H, W], got "
       << x.value().describe();
   Output out;
-  Variable s0 = stem_.forward(x), s1 = s0;
+  Variable s0, s1;
+  if (imagenet_stem_) std::tie(s0, s1) = imagenet_stem_->forward_both(x);
+  else s0 = s1 = stem_.forward(x);
   for (size_t i = 0; i < cells_.size(); ++i) {
     Variable s2 = cells_[i]->forward(s0, s1, drop_path_prob_, drop_path_rng_);
     s0 = s1;

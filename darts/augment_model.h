@@ -7,7 +7,8 @@
 //   AugmentNetwork::Output out = net.forward_all(x);   // out.aux_logits: training + auxiliary
 //   loss = CE(out.logits) + 0.4 · CE(out.aux_logits)
 //
-// Parameter names follow model.py: `stem.0.weight`, `cells.0.preprocess0.op.1.weight`,
+// With AugmentConfig::imagenet, NetworkImageNet (darts/imagenet_model.h) instead of
+// NetworkCIFAR. Parameter names follow model.py: `stem.0.weight` (ImageNet: `stem0.0.weight`), `cells.0.preprocess0.op.1.weight`,
 // `cells.0._ops.0.op.1.weight` (op 0 of the genotype list), `auxiliary_head.features.2.weight`,
 // `classifier.weight`; creation order stem, cells, auxiliary_head, classifier.
 #pragma once
@@ -18,6 +19,7 @@
 
 #include "autograd/modules.h"
 #include "darts/genotype.h"
+#include "darts/imagenet_model.h"
 #include "runtime/philox.h"
 
 namespace autonet::darts {
@@ -29,6 +31,7 @@ struct AugmentConfig {
   int64_t classes = 10;
   int64_t input_channels = 3;
   bool auxiliary = true;  // head after cell ⌊2L/3⌋, run in training only
+  bool imagenet = false;  // NetworkImageNet's stems and head (darts/imagenet_model.h)
   uint64_t seed = 0;      // drop-path masks: Philox(seed, kDropPathStream)
   void validate() const;
 };
@@ -100,9 +103,10 @@ class AugmentNetwork : public Module {
   AugmentConfig config_;
   CnnGenotype genotype_;
   ParameterStore& weights_;
-  Sequential stem_;
+  Sequential stem_;                             // CIFAR
+  std::unique_ptr<ImageNetStem> imagenet_stem_;  // ImageNet
   std::vector<std::unique_ptr<AugmentCell>> cells_;
-  std::unique_ptr<AuxiliaryHead> auxiliary_head_;
+  std::unique_ptr<Module> auxiliary_head_;
   std::unique_ptr<Linear> classifier_;
   int64_t auxiliary_cell_ = -1;
   double drop_path_prob_ = 0.0;

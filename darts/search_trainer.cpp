@@ -206,17 +206,19 @@ class SearchTask : public run::Task {
 
   // What config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
-    return {{"kind", kind()},
-            {"device", device_.str()},
-            {"data", data.name},
-            {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
-            {"classes", data.num_classes},
-            {"train_images", train_set_.size()},
-            {"weight_images", splits_.search_weights.size()},
-            {"arch_images", splits_.search_arch.size()},
-            {"steps_per_epoch", steps_per_epoch()},
-            {"parameters", net_.parameter_count()},
+    json info = {{"kind", kind()},
+                 {"device", device_.str()},
+                 {"data", data.name},
+                 {"image_shape", {train_set_.channels(), train_set_.height(), train_set_.width()}},
+                 {"classes", data.num_classes},
+                 {"train_images", train_set_.size()},
+                 {"weight_images", splits_.search_weights.size()},
+                 {"arch_images", splits_.search_arch.size()},
+                 {"steps_per_epoch", steps_per_epoch()},
+                 {"parameters", net_.parameter_count()},
             {"param_size", format_param_size_mb(net_.parameter_count())}};
+    info.update(image_folder_info(data));
+    return info;
   }
 
   int64_t steps_per_epoch() const {
@@ -405,7 +407,9 @@ SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& d
   config.validate();
   // Build (and so check) everything before the folder is created.
   SearchTask task(config, data, run::resolve_device(config.device));
-  run::Engine engine(task, run::create_run_folder(run_dir, config, task.run_info(data)), options);
+  run::RunFolder folder = run::create_run_folder(run_dir, config, task.run_info(data));
+  log_skipped_images(folder, data);
+  run::Engine engine(task, std::move(folder), options);
   return run_to_end(task, engine);
 }
 

@@ -38,6 +38,10 @@ struct SearchRunConfig {
   std::string data_dir;        // empty: the data set's default folder
   int64_t subset = 0;          // use only the first N training images (0: all)
   double train_portion = 0.5;  // first part trains w, the rest α
+  // --dataset folder only (datasets/image_folder.h)
+  int64_t image_size = 0;         // 0: images in memory at their own size; S: files, S×S crops
+  bool skip_bad_images = false;   // leave unreadable images out (listed in the run folder)
+  bool compute_mean_std = false;  // normalise with the training images' statistics
   bool cutout = false;
   int64_t cutout_length = 16;
   // method: darts, or pc-darts (partial channels + edge normalisation, darts/pc_search_model.h)

@@ -44,11 +44,14 @@ const ConfigTable<TrainRunConfig>& TrainRunConfig::table() {
         F{"channels", &C::channels, "C: channels of the first cells", positive()},
         F{"layers", &C::layers, "L: cells",
           at_least(3, "reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ and must be distinct")},
-        F{"stem_multiplier", &C::stem_multiplier, "the stem outputs stem_multiplier · C channels",
-          at_least(1)},
+        F{"network", &C::network,
+          "cifar (NetworkCIFAR), imagenet (NetworkImageNet: two stride-2 stems, the ImageNet "
+          "auxiliary head), or auto: imagenet for images of 128 pixels and more"},
+        F{"stem_multiplier", &C::stem_multiplier,
+          "the stem outputs stem_multiplier · C channels (CIFAR network only)", at_least(1)},
         F{"auxiliary", &C::auxiliary,
-          "auxiliary head after cell ⌊2L/3⌋ (the paper's recipe; needs 32×32 images: off by "
-          "itself for other sizes unless asked for)"},
+          "auxiliary head after cell ⌊2L/3⌋ (the paper's recipe; needs 32×32 images, 224×224 "
+          "with the ImageNet network: off by itself for other sizes unless asked for)"},
         F{"auxiliary_weight", &C::auxiliary_weight, "weight of the auxiliary loss",
           non_negative()},
         F{"drop_path_prob", &C::drop_path_prob,
@@ -73,6 +76,8 @@ void from_json(const json& j, TrainRunConfig& c) { c = config_from_json(j, "trai
 void TrainRunConfig::validate() const {
   check_fields(*this);
   AN_CHECK(!genotype.empty()) << "--genotype is empty";
+  AN_CHECK(network == "auto" || network == "cifar" || network == "imagenet")
+      << "--network must be auto, cifar or imagenet, got '" << network << "'";
   check_learning_rate_min(learning_rate_min, learning_rate);
   AN_CHECK(valid_portion == 0 || test_subset == 0)
       << "--test-subset has no effect with --valid-portion (the test set is not used); drop one";
@@ -81,7 +86,25 @@ void TrainRunConfig::validate() const {
   if (device != "auto") parse_device(device);
 }
 
-bool auxiliary_head_fits(int64_t image_height) {
+AugmentConfig augment_config(const TrainRunConfig& c, const data::ImageData& data) {
+  AugmentConfig a;
+  a.channels = c.channels;
+  a.layers = c.layers;
+  a.stem_multiplier = c.stem_multiplier;
+  a.classes = data.num_classes;
+  a.input_channels = data.train.channels();
+  a.auxiliary = c.auxiliary;
+  a.imagenet = uses_imagenet_network(c, data.train.height());
+  a.seed = static_cast<uint64_t>(c.seed);
+  return a;
+}
+
+bool uses_imagenet_network(const TrainRunConfig& config, int64_t image_height) {
+  return config.network == "imagenet" || (config.network == "auto" && image_height >= 128);
+}
+
+bool auxiliary_head_fits(int64_t image_height, bool imagenet) {
+  if (imagenet) return imagenet_auxiliary_fits(image_height / 32);
   const int64_t at_head = image_height / 4;
   return at_head >= 8 && at_head <= 10;
 }
@@ -107,7 +130,9 @@ RunImages run_images(const TrainRunConfig& c, const data::ImageData& data) {
   const int64_t n = r.train.size();
   if (c.valid_portion == 0) {
     r.eval = first_images(data.test, c.test_subset, "--test-subset");
-    AN_CHECK(r.eval.size() > 0) << data.name << " has no test images to evaluate on";
+    AN_CHECK(r.eval.size() > 0) << data.name << " has no test images to evaluate on (an image "
+                                << "folder needs DIR/train and DIR/val); pass --valid-portion P "
+                                << "to evaluate on a held-out part of the training images";
     r.train_indices = all_indices(n);
     r.eval_indices = all_indices(r.eval.size());
     r.eval_set = "test";
@@ -138,13 +163,19 @@ class TrainTask : public run::Task {
         device_(device),
         images_(run_images(config, data)),
         weights_(static_cast<uint64_t>(config.seed)),
-        net_(network_config(config, data), genotype, weights_),
+        net_(augment_config(config, data), genotype, weights_),
         schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
     check_image_size(images_.train, data.name);
-    AN_CHECK(!config.auxiliary || auxiliary_head_fits(images_.train.height()))
-        << "--auxiliary: the head expects 8×8 maps at cell ⌊2L/3⌋ (32×32 images, as CIFAR-10); "
-        << data.name << " has " << images_.train.height() << "×" << images_.train.width()
-        << " images: pass --no-auxiliary";
+    const bool imagenet = net_.config().imagenet;
+    // The ImageNet network halves the images three more times in its stems.
+    AN_CHECK(!imagenet || (images_.train.height() % 32 == 0 && images_.train.width() % 32 == 0))
+        << "the ImageNet network needs height and width that are multiples of 32; " << data.name
+        << " has " << images_.train.height() << "×" << images_.train.width() << " images";
+    AN_CHECK(!config.auxiliary || auxiliary_head_fits(images_.train.height(), imagenet))
+        << "--auxiliary: the head expects "
+        << (imagenet ? "7×7 maps (224×224 images)" : "8×8 maps (32×32 images, as CIFAR-10)")
+        << " at cell ⌊2L/3⌋; " << data.name << " has " << images_.train.height() << "×"
+        << images_.train.width() << " images: pass --no-auxiliary";
     weights_.to(device_);
     sgd_ = weight_sgd(weights_, config);
     train_loader_ = train_loader_config(config, data, device_);
@@ -153,25 +184,14 @@ class TrainTask : public run::Task {
     eval_loader_.transform = data::test_transform(data);
   }
 
-  static AugmentConfig network_config(const TrainRunConfig& c, const data::ImageData& data) {
-    AugmentConfig a;
-    a.channels = c.channels;
-    a.layers = c.layers;
-    a.stem_multiplier = c.stem_multiplier;
-    a.classes = data.num_classes;
-    a.input_channels = data.train.channels();
-    a.auxiliary = c.auxiliary;
-    a.seed = static_cast<uint64_t>(c.seed);
-    return a;
-  }
-
   // What config.json records beyond the flags.
   json run_info(const data::ImageData& data) const {
-    return {
+    json info = {
         {"kind", kind()},
         {"device", device_.str()},
         {"data", data.name},
         {"genotype", to_text(genotype_)},
+        {"network", net_.config().imagenet ? "imagenet" : "cifar"},
         {"image_shape", {images_.train.channels(), images_.train.height(), images_.train.width()}},
         {"classes", data.num_classes},
         {"train_images", images_.train_indices.size()},
@@ -180,6 +200,8 @@ class TrainTask : public run::Task {
         {"parameters", net_.parameter_count()},
         {"param_size", format_param_size_mb(net_.parameter_count())},
         {"auxiliary_parameters", net_.auxiliary_parameter_count()}};
+    info.update(image_folder_info(data));
+    return info;
   }
 
   int64_t steps_per_epoch() const {
@@ -256,6 +278,7 @@ class TrainTask : public run::Task {
              {"train_acc", train.accuracy()},
              {eval_key("loss"), eval.loss},
              {eval_key("acc"), eval.accuracy},
+             {eval_key("top5"), eval.top5},
              {eval_key("acc_best"), best_.value},
              {"best_epoch", best_.epoch},
              {"images_per_s", rounded(epochs_->images_per_second(train), 1)}},
@@ -339,7 +362,9 @@ TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& d
   config.validate();
   TrainTask task(config, load_cnn_genotype(config.genotype), data,
                  run::resolve_device(config.device));
-  run::Engine engine(task, run::create_run_folder(run_dir, config, task.run_info(data)), options);
+  run::RunFolder folder = run::create_run_folder(run_dir, config, task.run_info(data));
+  log_skipped_images(folder, data);
+  run::Engine engine(task, std::move(folder), options);
   return run_to_end(task, engine);
 }
 

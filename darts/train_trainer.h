@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "darts/augment_model.h"
 #include "darts/config_table.h"
 #include "darts/genotype.h"
 #include "darts/trainer_common.h"
@@ -35,12 +36,19 @@ struct TrainRunConfig {
   int64_t subset = 0;        // use only the first N training images (0: all)
   int64_t test_subset = 0;   // evaluate on the first N test images (0: all)
   double valid_portion = 0;  // > 0: evaluate on this part of the training images, not the test set
+  // --dataset folder only (datasets/image_folder.h)
+  int64_t image_size = 0;         // 0: images in memory at their own size; S: files, S×S crops
+  bool skip_bad_images = false;   // leave unreadable images out (listed in the run folder)
+  bool compute_mean_std = false;  // normalise with the training images' statistics
   bool cutout = true;
   int64_t cutout_length = 16;
   // network
   int64_t channels = 36;
   int64_t layers = 20;
-  int64_t stem_multiplier = 3;
+  int64_t stem_multiplier = 3;  // CIFAR network only
+  // cifar: NetworkCIFAR; imagenet: NetworkImageNet (two stride-2 stems, darts/imagenet_model.h);
+  // auto: imagenet for images of 128 pixels and more
+  std::string network = "auto";
   bool auxiliary = true;  // off by itself on images it does not fit, unless asked for
   double auxiliary_weight = 0.4;
   double drop_path_prob = 0.2;  // ramped linearly from 0: p_e = drop_path_prob · e / epochs
@@ -65,9 +73,16 @@ struct TrainRunConfig {
 void to_json(nlohmann::json& j, const TrainRunConfig& c);
 void from_json(const nlohmann::json& j, TrainRunConfig& c);
 
-// Whether the auxiliary head fits images of this height: it pools the output of cell ⌊2L/3⌋
-// (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8).
-bool auxiliary_head_fits(int64_t image_height);
+// The network a run trains (and `autonet eval` rebuilds): the config's sizes on the data's
+// images and classes.
+AugmentConfig augment_config(const TrainRunConfig& config, const data::ImageData& data);
+// Whether the run's network is the ImageNet one (config.network, or auto by the image size).
+bool uses_imagenet_network(const TrainRunConfig& config, int64_t image_height);
+
+// Whether the auxiliary head fits images of this height: the CIFAR head pools the output of cell
+// ⌊2L/3⌋ (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8); the
+// ImageNet head pools H/32 pixels 5×5 with stride 2 and needs 7 or 8 (ImageNet's 224 → 7).
+bool auxiliary_head_fits(int64_t image_height, bool imagenet = false);
 
 // The figures of the set the run evaluates on: the test fields without valid_portion, the valid
 // fields with it (the others stay 0).

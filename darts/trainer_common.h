@@ -14,6 +14,7 @@
 #include "darts/config_table.h"
 #include "darts/genotype.h"
 #include "datasets/image_dataset.h"
+#include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "run/engine.h"
 
@@ -23,13 +24,28 @@ namespace autonet::darts {
 using RunOptions = run::RunOptions;
 
 // The fields both image configs (search, training) share, for their tables
-// (darts/config_table.h): the data, the weights' SGD schedule, and how the run is carried out.
+// (darts/config_table.h): the data (image folders included), the weights' SGD schedule, and how
+// the run is carried out.
 template <class C>
 std::vector<ConfigField<C>> image_data_fields() {
   using F = ConfigField<C>;
-  return {F{"dataset", &C::dataset, "data set: fashion-mnist (embedded), mnist, cifar10, cifar100"},
+  return {F{"dataset", &C::dataset,
+            "data set: fashion-mnist (embedded), mnist, cifar10, cifar100, folder (an image "
+            "folder: one subfolder per class of JPEG/PNG files, or DIR/train + DIR/val)"},
           F{"data_dir", &C::data_dir,
             "folder of the data set files (empty: the data set's default folder)"},
+          F{"image_size", &C::image_size,
+            "--dataset folder: 0 keeps the images in memory at their own (common) size; S decodes "
+            "them in the loader threads and crops S×S with the ImageNet transforms (224 for "
+            "ImageNet, 32 or 64 to search on smaller inputs)",
+            non_negative()},
+          F{"skip_bad_images", &C::skip_bad_images,
+            "--dataset folder: leave out images that cannot be read or decoded (counted in "
+            "config.json, listed in log.jsonl) instead of stopping at the first"}
+              .fixed(),
+          F{"compute_mean_std", &C::compute_mean_std,
+            "--dataset folder: normalise with the per-channel mean/std of the training images "
+            "(one decoding pass) instead of ImageNet's constants"},
           F{"subset", &C::subset, "use only the first N training images (0: all), for quick runs",
             non_negative()},
           F{"cutout", &C::cutout, "cutout augmentation"},
@@ -88,6 +104,15 @@ data::LoaderConfig train_loader_config(const Config& c, const data::ImageData& d
   l.device = device;
   return l;
 }
+
+// Image folders (--dataset folder): the options of a config's keys image_size, skip_bad_images
+// and compute_mean_std (absent keys: the defaults) ...
+data::FolderOptions folder_options(const nlohmann::json& config);
+// ... and what the run folder records of them beyond the flags: in config.json's "run" the
+// class names in label order, the normalisation constants and the number of skipped images
+// (empty for other data sets); in log.jsonl a "skipped_images" record naming each skipped file.
+nlohmann::json image_folder_info(const data::ImageData& data);
+void log_skipped_images(const run::RunFolder& run, const data::ImageData& data);
 
 // genotype.txt, genotype.json and the two cells' drawings (normal/reduce .dot, .svg).
 void write_genotype_files(const run::RunFolder& folder, const CnnGenotype& genotype);

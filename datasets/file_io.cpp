@@ -2,7 +2,9 @@
 
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "runtime/error.h"
@@ -50,17 +52,27 @@ std::vector<uint8_t> gunzip(const std::vector<uint8_t>& in, const fs::path& path
 
 }  // namespace
 
-std::vector<uint8_t> read_file_bytes(const fs::path& path) {
+std::vector<uint8_t> read_raw_bytes(const fs::path& path) {
   std::error_code ec;
-  AN_CHECK(fs::is_regular_file(path, ec)) << path.string() << ": file not found";
+  const bool regular = fs::is_regular_file(path, ec);
+  AN_CHECK(regular) << path.string() << ": "
+                    << (ec ? ec == std::errc::no_such_file_or_directory ? "file not found"
+                                                                       : "cannot read it (" + ec.message() + ")"
+                           : "not a regular file");
   const auto size = fs::file_size(path, ec);
   AN_CHECK(!ec) << path.string() << ": cannot read its size: " << ec.message();
   std::ifstream file(path, std::ios::binary);
-  AN_CHECK(file.good()) << path.string() << ": cannot open for reading";
+  AN_CHECK(file.good()) << path.string() << ": cannot open for reading (" << std::strerror(errno)
+                        << ")";
   std::vector<uint8_t> bytes(size);
   file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
   AN_CHECK(file.gcount() == static_cast<std::streamsize>(size))
       << path.string() << ": read " << file.gcount() << " of " << size << " bytes";
+  return bytes;
+}
+
+std::vector<uint8_t> read_file_bytes(const fs::path& path) {
+  std::vector<uint8_t> bytes = read_raw_bytes(path);
   return is_gzip(bytes) ? gunzip(bytes, path) : bytes;
 }
 

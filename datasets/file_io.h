@@ -13,6 +13,8 @@ namespace fs = std::filesystem;
 // The bytes of `path`, inflated when the file is gzip (by its magic bytes, not its name).
 // Throws naming the file when it is missing, unreadable or a truncated/corrupt gzip stream.
 std::vector<uint8_t> read_file_bytes(const fs::path& path);
+// The bytes of `path` as stored (no inflating); the same errors.
+std::vector<uint8_t> read_raw_bytes(const fs::path& path);
 
 // Throws "<what> folder '<dir>' does not exist ... <how_to_get>" unless `dir` is a folder.
 void require_folder(const fs::path& dir, const std::string& what, const std::string& how_to_get);

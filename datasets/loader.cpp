@@ -2,6 +2,8 @@
 
 #include <numeric>
 
+#include "datasets/image_codec.h"
+#include "datasets/photo_transform.h"
 #include "datasets/random_order.h"
 
 namespace autonet::data {
@@ -20,10 +22,15 @@ int64_t batches_per_epoch(int64_t n, int64_t batch_size, bool drop_last) {
 Loader::Loader(ImageSet set, std::vector<int64_t> indices, LoaderConfig config, uint64_t epoch,
                int64_t first_batch)
     : set_(std::move(set)), config_(std::move(config)), epoch_(epoch) {
-  AN_CHECK(set_.images.defined() && set_.images.dim() == 4 && set_.images.dtype() == DType::u8 &&
-           set_.images.is_contiguous() && set_.images.device().is_cpu())
+  AN_CHECK(set_.files || (set_.images.defined() && set_.images.dim() == 4 &&
+                          set_.images.dtype() == DType::u8 && set_.images.is_contiguous() &&
+                          set_.images.device().is_cpu()))
       << "Loader: images must be contiguous u8 [N, C, H, W] on the CPU, got "
       << (set_.images.defined() ? set_.images.describe() : std::string("an undefined tensor"));
+  AN_CHECK(!set_.files || static_cast<int64_t>(set_.files->paths.size()) >= set_.size())
+      << "Loader: " << set_.files->paths.size() << " image files for " << set_.size() << " labels";
+  AN_CHECK((set_.files != nullptr) == (config_.transform.photo.size > 0))
+      << "Loader: image files need a photo transform (to their size), images in memory none";
   AN_CHECK(set_.labels.defined() && set_.labels.dim() == 1 && set_.labels.dtype() == DType::i64 &&
            set_.labels.size(0) == set_.size() && set_.labels.is_contiguous())
       << "Loader: labels must be i64 [" << set_.size() << "]";
@@ -69,14 +76,21 @@ void Loader::assemble(int64_t b, float* images, int64_t* labels) const {
   const int64_t c = set_.channels(), h = set_.height(), w = set_.width(), pixels = c * h * w;
   const int64_t begin = b * config_.batch_size;
   const int64_t end = std::min<int64_t>(begin + config_.batch_size, order_.size());
-  const uint8_t* src = set_.images.data<uint8_t>();
+  const uint8_t* src = set_.files ? nullptr : set_.images.data<uint8_t>();
   const int64_t* src_labels = set_.labels.data<int64_t>();
   for (int64_t p = begin; p < end; ++p) {
     const int64_t i = order_[p];
+    labels[p - begin] = src_labels[i];
+    if (set_.files) {  // decoded here, in the worker thread
+      const RgbImage photo = read_image(set_.files->paths[i]);
+      const PhotoDraw draw = draw_photo(config_.transform, photo.height, photo.width,
+                                        config_.seed, epoch_, p);
+      transform_photo(photo, config_.transform, draw, images + (p - begin) * pixels);
+      continue;
+    }
     const AugmentDraw draw = draw_augment(config_.transform, h, w, config_.seed, epoch_, p);
     transform_image(src + i * pixels, c, h, w, config_.transform, draw,
                     images + (p - begin) * pixels);
-    labels[p - begin] = src_labels[i];
   }
 }
 

@@ -2,7 +2,8 @@
 //
 // The batch sequence of epoch e is a pure function of (data, indices, config, seed, e): the order
 // is a Philox permutation keyed by (seed, e), and each image's augmentation is keyed by
-// (seed, e, its position in that order). It does not depend on the number of threads or on the
+// (seed, e, its position in that order). Image files (ImageSet::files) are read and decoded by
+// the workers too, each batch from its files. It does not depend on the number of threads or on the
 // device, so a run resumes exactly by opening a Loader at (epoch, first_batch).
 //
 // Workers write batches into pinned host buffers (Tensor::empty(..., pinned = true), reused once

@@ -13,6 +13,8 @@ namespace autonet::data {
 constexpr uint32_t kShuffleStream = 0xDA7A0001u;
 constexpr uint32_t kAugmentStream = 0xDA7A0002u;
 constexpr uint32_t kHoldoutStream = 0xDA7A0003u;
+constexpr uint32_t kPhotoStream = 0xDA7A0004u;  // crops, flips and jitter of image files
+constexpr uint32_t kFolderOrderStream = 0xDA7A0005u;  // the fixed order of a folder's images
 
 // A number in [0, bound) from 32 random bits: the high word of bits·bound (Lemire's
 // multiply-shift, without rejection; the bias is below bound/2^32). bound must be in [1, 2^32].

@@ -2,6 +2,7 @@
 
 #include "datasets/cifar.h"
 #include "datasets/idx.h"
+#include "datasets/image_folder.h"
 #include "datasets/kjv.h"
 
 namespace autonet::data {
@@ -30,12 +31,19 @@ std::string join(const std::vector<std::string>& names) {
 }  // namespace
 
 std::vector<std::string> image_dataset_names() {
-  return {"fashion-mnist", "mnist", "cifar10", "cifar100"};
+  return {"fashion-mnist", "mnist", "cifar10", "cifar100", "folder"};
 }
 std::vector<std::string> text_corpus_names() { return {"kjv", "ptb"}; }
 
-ImageData open_image_dataset(const std::string& name, const std::filesystem::path& dir) {
+ImageData open_image_dataset(const std::string& name, const std::filesystem::path& dir,
+                             const FolderOptions& folder) {
   const std::string key = canonical(name);
+  const FolderOptions defaults;
+  AN_CHECK(key == "folder" || (folder.image_size == defaults.image_size &&
+                               folder.skip_bad_images == defaults.skip_bad_images &&
+                               folder.compute_mean_std == defaults.compute_mean_std))
+      << "--image-size, --skip-bad-images and --compute-mean-std apply to --dataset folder only, "
+      << "not to " << name;
   if (key == "fashion-mnist")
     return read_idx_dataset(
         dir.empty() ? std::filesystem::path(kFashionFolder) : dir, key,
@@ -48,6 +56,7 @@ ImageData open_image_dataset(const std::string& name, const std::filesystem::pat
                             "from http://yann.lecun.com/exdb/mnist/ and pass their folder.");
   if (key == "cifar10") return read_cifar10(dir);
   if (key == "cifar100") return read_cifar100(dir);
+  if (key == "folder") return read_image_folder(dir, folder);
   AN_THROW() << "unknown image data set '" << name << "' (known: "
              << join(image_dataset_names()) << ")";
 }

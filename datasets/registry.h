@@ -1,6 +1,7 @@
 // Data sets by name, as the command line names them (--dataset NAME [--data-dir DIR]).
 //   images: fashion-mnist (default folder /usr/share/datasets/fashion-mnist, Debian's
-//           dataset-fashion-mnist), mnist, cifar10, cifar100 (DIR required)
+//           dataset-fashion-mnist), mnist, cifar10, cifar100 (DIR required), folder (DIR
+//           required: an image folder, datasets/image_folder.h, opened with `folder`)
 //   text:   kjv (prepared from Debian's bible-kjv; DIR optional, used as a cache of the prepared
 //           files), ptb (DIR required)
 #pragma once
@@ -9,11 +10,13 @@
 #include <vector>
 
 #include "datasets/image_dataset.h"
+#include "datasets/image_folder.h"
 #include "datasets/text_corpus.h"
 
 namespace autonet::data {
 
-ImageData open_image_dataset(const std::string& name, const std::filesystem::path& dir = {});
+ImageData open_image_dataset(const std::string& name, const std::filesystem::path& dir = {},
+                             const FolderOptions& folder = {});
 TextCorpus open_text_corpus(const std::string& name, const std::filesystem::path& dir = {});
 
 std::vector<std::string> image_dataset_names();

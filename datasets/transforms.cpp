@@ -7,10 +7,18 @@
 namespace autonet::data {
 
 TransformConfig train_transform(const ImageData& data, bool cutout, int64_t cutout_length) {
-  return {4, true, data.mean, data.std, cutout ? cutout_length : 0};
+  const int64_t cut = cutout ? cutout_length : 0;
+  if (data.train.files) {
+    const ColorJitter jitter{0.4f, 0.4f, 0.4f, 0.2f};  // train_imagenet.py
+    return {0, true, data.mean, data.std, cut, {data.train.files->size, true, jitter}};
+  }
+  return {4, true, data.mean, data.std, cut};
 }
 
-TransformConfig test_transform(const ImageData& data) { return {0, false, data.mean, data.std, 0}; }
+TransformConfig test_transform(const ImageData& data) {
+  if (data.train.files) return {0, false, data.mean, data.std, 0, {data.train.files->size, false, {}}};
+  return {0, false, data.mean, data.std, 0};
+}
 
 AugmentDraw draw_augment(const TransformConfig& config, int64_t height, int64_t width,
                          uint64_t seed, uint64_t epoch, uint64_t position) {
@@ -44,6 +52,17 @@ void check_transform(const TransformConfig& config, int64_t channels, int64_t he
       << "transform: crop padding " << config.crop_padding << " for " << height << "x" << width
       << " images";
   AN_CHECK(config.cutout >= 0) << "transform: negative cutout length " << config.cutout;
+  const PhotoTransform& photo = config.photo;
+  if (photo.size == 0) return;
+  AN_CHECK(channels == 3 && height == photo.size && width == photo.size && config.crop_padding == 0)
+      << "transform: photos give 3×" << photo.size << "×" << photo.size << " images, not "
+      << channels << "×" << height << "×" << width
+      << (config.crop_padding ? " (and take no crop padding)" : "");
+  const ColorJitter& j = photo.jitter;
+  AN_CHECK(j.brightness >= 0 && j.brightness <= 1 && j.contrast >= 0 && j.contrast <= 1 &&
+           j.saturation >= 0 && j.saturation <= 1 && j.hue >= 0 && j.hue <= 0.5f)
+      << "transform: colour jitter " << j.brightness << "/" << j.contrast << "/" << j.saturation
+      << "/" << j.hue << " (brightness, contrast, saturation in [0, 1], hue in [0, 0.5])";
 }
 
 void transform_image(const uint8_t* src, int64_t channels, int64_t height, int64_t width,
@@ -66,16 +85,20 @@ void transform_image(const uint8_t* src, int64_t channels, int64_t height, int64
       }
     }
   }
-  if (config.cutout > 0) {
-    const int64_t half = config.cutout / 2;
-    const int64_t y1 = std::clamp<int64_t>(draw.cy - half, 0, height),
-                  y2 = std::clamp<int64_t>(draw.cy + half, 0, height),
-                  x1 = std::clamp<int64_t>(draw.cx - half, 0, width),
-                  x2 = std::clamp<int64_t>(draw.cx + half, 0, width);
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t y = y1; y < y2; ++y)
-        std::fill(dst + (c * height + y) * width + x1, dst + (c * height + y) * width + x2, 0.0f);
-  }
+  apply_cutout(config, draw.cy, draw.cx, channels, height, width, dst);
+}
+
+void apply_cutout(const TransformConfig& config, int64_t cy, int64_t cx, int64_t channels,
+                  int64_t height, int64_t width, float* dst) {
+  if (config.cutout <= 0) return;
+  const int64_t half = config.cutout / 2;
+  const int64_t y1 = std::clamp<int64_t>(cy - half, 0, height),
+                y2 = std::clamp<int64_t>(cy + half, 0, height),
+                x1 = std::clamp<int64_t>(cx - half, 0, width),
+                x2 = std::clamp<int64_t>(cx + half, 0, width);
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t y = y1; y < y2; ++y)
+      std::fill(dst + (c * height + y) * width + x1, dst + (c * height + y) * width + x2, 0.0f);
 }
 
 }  // namespace autonet::data

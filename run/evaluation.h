@@ -12,6 +12,9 @@ namespace autonet::run {
 // Correct predictions of logits [N, K] for labels [N] (one small copy to the host); the first
 // maximum wins a tie, as torch's argmax.
 int64_t count_correct(const Tensor& logits, const Tensor& labels);
+// Rows whose label is among the `top` highest logits (ties: the earlier class ranks first, so
+// top 1 is count_correct).
+int64_t count_top_k(const Tensor& logits, const Tensor& labels, int64_t top);
 
 // Running mean loss and accuracy over an epoch.
 struct Meter {
@@ -31,6 +34,7 @@ struct Meter {
 struct EvalResult {
   double loss = 0, accuracy = 0;
   int64_t images = 0;
+  double top5 = 0;  // share of images whose label is among the 5 highest logits
 };
 EvalResult evaluate(const std::function<Variable(const Variable&)>& forward, data::Loader& loader);
 

@@ -251,5 +251,24 @@ TEST(RunCommands, FlagValuesAreCheckedNamingTheFlag) {
   }
 }
 
+// The image-folder and ImageNet settings are table fields like the others: flags, config files
+// and bounds (datasets/image_folder.h, darts/imagenet_model.h).
+TEST(RunCommands, ImageFolderAndNetworkFields) {
+  const json t = printed_config({"train", "--dataset", "folder", "--image-size", "64",
+                                 "--skip-bad-images", "--network", "imagenet"});
+  EXPECT_EQ(t.at("image_size"), 64);
+  EXPECT_EQ(t.at("skip_bad_images"), true);
+  EXPECT_EQ(t.at("compute_mean_std"), false);
+  EXPECT_EQ(t.at("network"), "imagenet");
+  const ConfigFile file(R"({"image_size": 32, "compute_mean_std": true})");
+  const json s = printed_config({"search", "--config", file.path()});
+  EXPECT_EQ(s.at("image_size"), 32);
+  EXPECT_EQ(s.at("compute_mean_std"), true);
+  expect_parts(run({"search", "--image-size", "-1", "--print-config"}).error,
+               {"--image-size must be non-negative"});
+  expect_parts(run({"train", "--network", "resnet", "--print-config"}).error,
+               {"--network must be auto, cifar or imagenet"});
+}
+
 }  // namespace
 }  // namespace autonet::apps

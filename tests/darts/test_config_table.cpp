@@ -33,7 +33,8 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "learning_rate_min", "momentum", "weight_decay", "grad_clip",
                                    "unrolled", "arch_learning_rate", "arch_beta1", "arch_beta2",
                                    "arch_weight_decay", "seed", "device", "workers", "log_every",
-                                   "cuda_graph",
+                                   "cuda_graph", "image_size", "skip_bad_images",
+                                   "compute_mean_std",
                                    // PC-DARTS (absent from older folders: their defaults apply)
                                    "method", "partial_channels", "arch_frozen_epochs"}));
   EXPECT_EQ(keys_of(TrainRunConfig{}),
@@ -42,7 +43,8 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "layers", "stem_multiplier", "auxiliary", "auxiliary_weight",
                                    "drop_path_prob", "epochs", "batch_size", "learning_rate",
                                    "learning_rate_min", "momentum", "weight_decay", "grad_clip",
-                                   "seed", "device", "workers", "log_every"}));
+                                   "seed", "device", "workers", "log_every", "image_size",
+                                   "skip_bad_images", "compute_mean_std", "network"}));
   EXPECT_EQ(keys_of(RnnRunConfig{}),
             (std::set<std::string>{"dataset", "data_dir", "train_tokens", "valid_tokens",
                                    "emsize", "nhid", "dropout", "dropouth", "dropoutx",
