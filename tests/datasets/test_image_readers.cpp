@@ -6,6 +6,7 @@
 #include "data_files.h"
 #include "datasets/idx.h"
 #include "datasets/registry.h"
+#include "tests/optional_data.h"
 
 namespace autonet::data {
 namespace {
@@ -228,6 +229,7 @@ TEST(Idx, MissingFolderAndFileSayHowToGetThem) {
 
 // The embedded default: Debian's dataset-fashion-mnist (scripts/install-deps installs it).
 TEST(FashionMnist, LoadsFromTheDebianPackage) {
+  AN_SKIP_WITHOUT_FASHION_MNIST();
   const ImageData data = open_image_dataset("fashion-mnist");
   EXPECT_EQ(data.train.images.shape(), (Shape{60000, 1, 28, 28}));
   EXPECT_EQ(data.test.images.shape(), (Shape{10000, 1, 28, 28}));

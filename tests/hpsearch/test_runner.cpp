@@ -334,7 +334,7 @@ TEST(Runner, MoreWorkersOnALaterRunAddParallelism) {
 }
 
 // `--device cuda` without `--workers`: every GPU slot the plan gives gets a worker.
-TEST(Runner, GpuSlotsAreNotCappedUnlessWorkersIsGiven) {
+TEST(Runner, DeviceSlotsAreNotCappedUnlessWorkersIsGiven) {  // no GPU needed: device infos made up
   std::vector<CudaDeviceInfo> gpus(2);
   gpus[0].index = 0;
   gpus[1].index = 1;

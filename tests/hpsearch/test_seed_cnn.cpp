@@ -8,13 +8,13 @@
 
 #include "hpsearch/report.h"
 #include "test_util.h"
+#include "tests/optional_data.h"
 
 namespace autonet::hpsearch {
 namespace {
 
 TEST(SeedCnnWorkload, ShortStudyOnFashionMnistFinishesAndWritesItsReport) {
-  if (!std::filesystem::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
-    GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed";
+  AN_SKIP_WITHOUT_FASHION_MNIST();
   testing::ScratchDir dir;
   Json config = StudyConfig::from_json(Json::parse(R"({
     "name": "fmnist-smoke", "seed": 3, "objective": "val_loss",

@@ -214,10 +214,15 @@ TEST(DepthwiseConv2d, RejectsBadArguments) {
   EXPECT_THROW(depthwise_conv2d_backward(x, w, dy, dx, dw64, p), Error);         // dw dtype
   Tensor strided_dx = Tensor::empty({2, 3, 5, 10}).slice(3, 0, 10, 2);
   EXPECT_THROW(depthwise_conv2d_backward(x, w, dy, strided_dx, dw, p), Error);   // non-contiguous dx
-  if (cuda_available()) {
-    Tensor gpu_w = Tensor::empty({3, 1, 3, 3}, DType::f32, Device::cuda(0));
-    EXPECT_THROW(depthwise_conv2d_forward(x, gpu_w, y, p), Error);               // device
-  }
+}
+
+TEST(DepthwiseConv2d, RejectsCudaWeightsWithCpuInput) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "needs a GPU: " << why;
+  const DepthwiseConv2dParams p = dw_params(1, 1, 1, 1, false);
+  Tensor x = Tensor::empty({2, 3, 5, 5}), y = Tensor::empty({2, 3, 5, 5});
+  Tensor gpu_w = Tensor::empty({3, 1, 3, 3}, DType::f32, Device::cuda(0));
+  EXPECT_THROW(depthwise_conv2d_forward(x, gpu_w, y, p), Error);
 }
 
 }  // namespace autonet::test

@@ -216,10 +216,15 @@ TEST(Pool2d, RejectsBadArguments) {
   EXPECT_THROW(global_avg_pool_backward(g3, dx), Error);                         // dy shape
   EXPECT_THROW(global_avg_pool_backward(g64, dx), Error);                        // dy dtype
   EXPECT_THROW(global_avg_pool_backward(g, strided), Error);                     // non-contiguous dx
-  if (cuda_available()) {
-    Tensor gpu_y = Tensor::empty({1, 2, 5, 5}, DType::f32, Device::cuda(0));
-    EXPECT_THROW(pool2d_forward(x, gpu_y, p), Error);                            // device
-  }
+}
+
+TEST(Pool2d, RejectsCudaOutputForCpuInput) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "needs a GPU: " << why;
+  const Pool2dParams p = pool_params(PoolMode::max, 3, 1, 1);
+  Tensor x = Tensor::empty({1, 2, 5, 5});
+  Tensor gpu_y = Tensor::empty({1, 2, 5, 5}, DType::f32, Device::cuda(0));
+  EXPECT_THROW(pool2d_forward(x, gpu_y, p), Error);
 }
 
 }  // namespace autonet::test
