@@ -156,9 +156,10 @@ TEST(AugmentNetwork, AmoebaNetBuildsWithItsFactorisedConv) {
   EXPECT_EQ(net.cell(0).nodes(), 5);
   EXPECT_EQ(net.cell(0).out_channels(), 3 * 4);  // normal concat [4, 5, 6]
   EXPECT_EQ(net.cell(1).out_channels(), 3 * 8);  // reduce concat [3, 4, 6]
-  // Reduction pair 8 is conv_7x1_1x7 from node 0: a 1×7 then a 7×1 conv, as operations.py.
-  EXPECT_EQ(weights.parameter("cells.1._ops.8.op.1.weight").shape(), (Shape{8, 8, 1, 7}));
-  EXPECT_EQ(weights.parameter("cells.1._ops.8.op.2.weight").shape(), (Shape{8, 8, 7, 1}));
+  // Reduction pair 8 is conv_7x1_1x7 from node 0: operations.py's bare Sequential (no `.op`)
+  // of ReLU, a 1×7 and a 7×1 conv, BN.
+  EXPECT_EQ(weights.parameter("cells.1._ops.8.1.weight").shape(), (Shape{8, 8, 1, 7}));
+  EXPECT_EQ(weights.parameter("cells.1._ops.8.2.weight").shape(), (Shape{8, 8, 7, 1}));
   const Variable logits = net.forward(random_input({2, 1, 8, 8}, 9));
   EXPECT_EQ(logits.shape(), (Shape{2, 10}));
 }
