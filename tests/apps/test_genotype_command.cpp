@@ -42,7 +42,12 @@ class ShowGenotype : public ::testing::Test {
     args.insert(args.end(), {"--out", out_.string()});
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them so
     testing::internal::CaptureStdout();
-    app.parse(reversed);
+    try {
+      app.parse(reversed);
+    } catch (...) {
+      testing::internal::GetCapturedStdout();  // end the capture, then fail the test
+      throw;
+    }
     testing::internal::GetCapturedStdout();
   }
 
