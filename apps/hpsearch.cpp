@@ -1,5 +1,6 @@
-// `autonet hpsearch create|run|resume|status|best|export|plot`: hyperparameter studies kept in one
-// SQLite file. `worker` (hidden) is the trial process the coordinator starts.
+// `autonet hpsearch create|run|resume|status|best|export|plot`: hyperparameter studies kept in an
+// SQLite file or a PostgreSQL database (a postgresql:// URL). `worker` (hidden) is the trial
+// process the coordinator starts.
 #include <fmt/core.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -30,7 +31,7 @@ struct RunFlags {
 };
 
 void add_run_flags(CLI::App* cmd, RunFlags& f) {
-  cmd->add_option("study", f.study, "study file (.db)")->required();
+  cmd->add_option("study", f.study, "study: a file (.db) or a postgresql:// URL")->required();
   cmd->add_option("--workers", f.slots.workers,
                   "worker processes (cpu; default 1), or a cap on GPU workers (default: none)");
   cmd->add_option("--device", f.slots.device, "cpu, cuda (every GPU) or cuda:0,1")->capture_default_str();
@@ -71,8 +72,8 @@ void add_hpsearch_command(CLI::App& app) {
   auto study = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
   create->add_option("config", *config, "study config (.json or .toml): space, sampler, pruner, workload, budget")->required();
-  create->add_option("study", *study, "study file to create (.db)")->required();
-  create->add_flag("--force", *force, "replace an existing study file");
+  create->add_option("study", *study, "study to create: a file (.db) or a postgresql:// URL (an empty database)")->required();
+  create->add_flag("--force", *force, "replace an existing study (refused while a coordinator runs it)");
   create->callback([config, study, force] {
     const hpsearch::StudyConfig c = hpsearch::load_study_config(*config);
     hpsearch::register_training_workloads();
@@ -99,14 +100,14 @@ void add_hpsearch_command(CLI::App& app) {
 
   CLI::App* status = cmd->add_subcommand("status", "Trial counts by state and the best trial");
   auto status_study = std::make_shared<std::string>();
-  status->add_option("study", *status_study, "study file")->required();
+  status->add_option("study", *status_study, "study: a file (.db) or a postgresql:// URL")->required();
   status->callback([status_study] {
     fmt::print("{}", hpsearch::status_text(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*status_study, true))));
   });
 
   CLI::App* best = cmd->add_subcommand("best", "Print the best complete trial as JSON");
   auto best_study = std::make_shared<std::string>();
-  best->add_option("study", *best_study, "study file")->required();
+  best->add_option("study", *best_study, "study: a file (.db) or a postgresql:// URL")->required();
   best->callback([best_study] {
     const auto snap = hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*best_study, true));
     const auto t = hpsearch::best_trial(snap);
@@ -119,7 +120,7 @@ void add_hpsearch_command(CLI::App& app) {
   auto exp_study = std::make_shared<std::string>();
   auto csv = std::make_shared<std::string>();
   auto json = std::make_shared<std::string>();
-  exp->add_option("study", *exp_study, "study file")->required();
+  exp->add_option("study", *exp_study, "study: a file (.db) or a postgresql:// URL")->required();
   exp->add_option("--csv", *csv, "CSV file (one row per trial; '-' for stdout)");
   exp->add_option("--json", *json, "JSON file (config, trials with per-epoch values, events; '-' for stdout)");
   exp->callback([exp_study, csv, json] {
@@ -135,7 +136,7 @@ void add_hpsearch_command(CLI::App& app) {
   CLI::App* plot = cmd->add_subcommand("plot", "Write the HTML report (SVG plots: history, curves, parallel coordinates, importance)");
   auto plot_study = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("report.html");
-  plot->add_option("study", *plot_study, "study file")->required();
+  plot->add_option("study", *plot_study, "study: a file (.db) or a postgresql:// URL")->required();
   plot->add_option("--out", *out, "HTML file")->capture_default_str();
   plot->callback([plot_study, out] {
     report::write_file_atomically(*out, hpsearch::html_report(hpsearch::StudySnapshot::load(hpsearch::StudyStore::open(*plot_study, true))));

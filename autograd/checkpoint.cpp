@@ -25,7 +25,9 @@ std::string crc32_hex(const void* data, size_t bytes) {
   return hex;
 }
 
-std::string crc32_hex(const std::string& text) { return crc32_hex(text.data(), text.size()); }
+std::string crc32_hex(const std::string& text) {
+  return crc32_hex(text.data(), text.size());
+}
 
 // A NaN or an infinity in a float tensor: checkpoints are written from finite values only.
 template <class T>
@@ -79,7 +81,8 @@ Opened open_version2(const fs::path& path, const SafetensorsMetadata& metadata) 
       << " now): the file was changed or damaged after it was written";
   Opened out;
   out.state = parse_json(state_text, "the state in checkpoint " + path.string());
-  const json crcs = parse_json(metadata.at("crc32"), "the checksums in checkpoint " + path.string());
+  const json crcs =
+      parse_json(metadata.at("crc32"), "the checksums in checkpoint " + path.string());
   AN_CHECK(crcs.is_object()) << "checkpoint " << path << ": \"crc32\" is not a JSON object";
   for (const auto& [name, crc] : crcs.items()) {
     AN_CHECK(crc.is_string()) << "checkpoint " << path << ": the checksum of '" << name
@@ -110,7 +113,8 @@ bool read_version1_sidecar(const fs::path& path, const fs::path& sidecar, const 
   }
   std::error_code ec;
   const uint64_t bytes = fs::file_size(path, ec);
-  if (ec || !j["tensors_bytes"].is_number_unsigned() || j["tensors_bytes"].get<uint64_t>() != bytes) {
+  if (ec || !j["tensors_bytes"].is_number_unsigned() ||
+      j["tensors_bytes"].get<uint64_t>() != bytes) {
     *why = "written for a tensor file of " + j["tensors_bytes"].dump() + " bytes, not " +
            std::to_string(bytes);
     return false;
@@ -143,9 +147,9 @@ Opened open_checkpoint(const fs::path& path) {
       << "checkpoint " << path << " is a safetensors file but not an " << kFormat << " file";
   const auto version = metadata.find("version");
   if (version != metadata.end()) {
-    AN_CHECK(version->second == kVersion) << "checkpoint " << path << " has version "
-                                          << version->second << ", this build reads 1 and "
-                                          << kVersion;
+    AN_CHECK(version->second == kVersion)
+        << "checkpoint " << path << " has version " << version->second
+        << ", this build reads 1 and " << kVersion;
     return open_version2(path, metadata);
   }
   const auto id = metadata.find("checkpoint_id");

@@ -10,6 +10,7 @@
 
 #include "autograd/variable.h"
 #include "kernels/batch_norm.h"
+#include "kernels/channel_shuffle.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/depthwise_conv2d.h"
@@ -76,6 +77,8 @@ Variable embedding(const Variable& weight, const Tensor& ids);  // [V, D], ids i
 Variable dropout(const Variable& x, double p, const PhiloxKey& key, int64_t mask_period = 0);
 Variable concat(const std::vector<Variable>& xs, int64_t axis);
 Variable slice2d(const Variable& x, const Slice2dParams& p);
+// PC-DARTS's merge: channel_shuffle(concat(head, tail on channels), groups) (kernels/channel_shuffle.h).
+Variable channel_shuffle(const Variable& head, const Variable& tail, int64_t groups);
 Variable view(const Variable& x, const Shape& shape);     // shares storage; one -1 inferred
 Variable reshape(const Variable& x, const Shape& shape);  // view, copying first if needed
 // x[index] along the leading axis, as a view (a row of softmax(α) for one mixed op).

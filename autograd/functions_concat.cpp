@@ -1,4 +1,4 @@
-// Concatenation along an axis and strided spatial slicing.
+// Concatenation along an axis, strided spatial slicing and PC-DARTS's channel shuffle.
 #include "autograd/function_util.h"
 #include "autograd/functions.h"
 
@@ -45,6 +45,23 @@ Variable slice2d(const Variable& x, const Slice2dParams& p) {
   return make_result("slice2d", y, {x}, [=](const Tensor& dy, const SlotList& in) {
     write_grad(*in[0], x_spec, [&](Tensor& dx) { slice2d_backward(dy, dx, p); });
   });
+}
+
+Variable channel_shuffle(const Variable& head, const Variable& tail, int64_t groups) {
+  AN_CHECK(head.dim() == 4 && tail.dim() == 4)
+      << "channel_shuffle expects [N, C, H, W] parts, got " << head.value().describe() << " and "
+      << tail.value().describe();
+  Tensor y = empty_as({head.size(0), head.size(1) + tail.size(1), head.size(2), head.size(3)},
+                      head.value());
+  channel_shuffle_forward(head.value(), tail.value(), groups, y);
+  const TensorSpec head_spec = TensorSpec::of(head.value()), tail_spec = TensorSpec::of(tail.value());
+  return make_result("channel_shuffle", y, {head, tail},
+                     [=](const Tensor& dy, const SlotList& in) {
+                       GradTarget dhead(*in[0], head_spec), dtail(*in[1], tail_spec);
+                       channel_shuffle_backward(dy, groups, dhead.tensor, dtail.tensor);
+                       dhead.finish();
+                       dtail.finish();
+                     });
 }
 
 }  // namespace autonet

@@ -2,8 +2,9 @@
 // darts::rnn_weight_step), first and second order: the reference's search model (nhid 300,
 // 10,000 words, batch 256, BPTT 35) and a small one whose CPU rows run in seconds (nhid 64,
 // 2,000 words, batch 32, BPTT 20). Reports ms per step, tokens/s (train tokens per second; a step
-// also reads a validation window of the same size) and the device's peak memory during the timed
-// steps.
+// also reads a validation window of the same size), the device's peak memory during the timed
+// steps and the weights' parameter count (`params`, which the PyTorch peer
+// bench/peers/rnn_search_step.py must match).
 //
 //   build/bench/bench_rnn_search_step --benchmark_filter='dev:0'   # CPU: small rows only
 // Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = reference, 1 = small).
@@ -48,7 +49,8 @@ void BM_RnnSearchStep(benchmark::State& state) {
   if (!pick_device(state, state.range(0), &device)) return;
   const bool unrolled = state.range(1) == 2;
   const RnnStepShape& shape = kShapes[state.range(2)];
-  state.SetLabel(std::string(shape.name) + (unrolled ? " second order" : " first order"));
+  const std::string title = std::string(shape.name) + (unrolled ? " second order" : " first order");
+  state.SetLabel(title);
 
   ParameterStore weights(3), alphas(4);
   darts::RnnConfig config;  // train_search.py's dropouts
@@ -75,7 +77,9 @@ void BM_RnnSearchStep(benchmark::State& state) {
     valid.hidden = a.hidden_valid;
     train.hidden = w.hidden;
   };
-  run_steps(state, device, step, "tokens/s", static_cast<double>(shape.bptt * shape.batch));
+  run_steps(state, title, device, step, "tokens/s",
+            static_cast<double>(shape.bptt * shape.batch));
+  state.counters["params"] = static_cast<double>(model.parameter_count());  // the peers check it
 }
 
 // CPU: the small config only (the reference one takes minutes per step on 2 cores).
@@ -98,3 +102,5 @@ BENCHMARK(BM_RnnSearchStep)
 
 }  // namespace
 }  // namespace autonet::bench
+
+int main(int argc, char** argv) { return autonet::bench::step_benchmark_main(argc, argv); }

@@ -2,7 +2,8 @@
 // first and second order, for the default search config (C=16, L=8, batch 64 of 32×32×3) and the
 // reduced config of scripts/run (C=8, L=5, batch 32 of 28×28×1, Fashion-MNIST's size). Reports ms
 // per step, images/s (train images per second; a step also reads as many validation images) and
-// the device's peak memory during the timed steps.
+// the device's peak memory during the timed steps, and the weights' parameter count (`params`, which
+// the PyTorch peer bench/peers/darts_search_step.py must match).
 //
 //   build/bench/bench_search_step                       # all rows (CPU default rows: minutes)
 //   build/bench/bench_search_step --benchmark_filter=reduced
@@ -37,8 +38,10 @@ void BM_SearchStep(benchmark::State& state) {
   const bool unrolled = state.range(1) == 2;
   const StepShape& shape = kShapes[state.range(2)];
   const bool graph = state.range(3) == 1;
-  state.SetLabel(std::string(shape.name) + (unrolled ? " second order" : " first order") +
-                 (graph ? ", CUDA graphs" : ""));
+  const std::string title = std::string(shape.name) +
+                            (unrolled ? " second order" : " first order") +
+                            (graph ? ", CUDA graphs" : "");
+  state.SetLabel(title);
 
   ParameterStore weights(2), alphas(3);
   darts::SearchConfig config;
@@ -75,8 +78,9 @@ void BM_SearchStep(benchmark::State& state) {
   };
   // With graphs the warm-up is the eager first step and the capture; the graphs' pool is
   // counted on top of the allocator's peak (a few KiB of live outputs then count twice).
-  run_steps(state, device, step, "images/s", static_cast<double>(shape.batch), graph ? 2 : 1,
+  run_steps(state, title, device, step, "images/s", static_cast<double>(shape.batch), graph ? 2 : 1,
             [&] { return captured ? captured->graph_pool_bytes() : size_t{0}; });
+  state.counters["params"] = static_cast<double>(net.parameter_count());  // the peers check it
 }
 
 void rows_on(benchmark::internal::Benchmark* b, int64_t dev) {
@@ -101,3 +105,5 @@ BENCHMARK(BM_SearchStep)
 
 }  // namespace
 }  // namespace autonet::bench
+
+int main(int argc, char** argv) { return autonet::bench::step_benchmark_main(argc, argv); }

@@ -1,12 +1,19 @@
 // Shared plumbing of the kernel benchmarks: device selection, timing with CUDA events through
-// Google Benchmark's manual time, and bandwidth/FLOP counters.
+// Google Benchmark's manual time, bandwidth/FLOP counters, and the step benchmarks' profile.
 #pragma once
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
+#include "kernels/elementwise.h"
 #include "runtime/allocator.h"
+#include "runtime/op_profile.h"
 #include "runtime/profiling.h"
 #include "runtime/tensor.h"
 
@@ -34,37 +41,142 @@ inline Tensor random_tensor(const Shape& shape, Device device, uint64_t seed = 1
   return t.to(device);
 }
 
-// Times `work` per iteration with the device's own clock; reports bytes and flops per second and
-// the device's peak memory.
+// The device's copy bandwidth in bytes moved (read + written) per second, measured once per
+// process: 256 MiB copied within the device (the host's memcpy on the CPU). Memory-bound rows
+// report their achieved bandwidth as a share of it.
+inline double copy_bandwidth(Device device) {
+  static std::map<std::string, double> measured;
+  const auto it = measured.find(device.str());
+  if (it != measured.end()) return it->second;
+  Tensor a = Tensor::empty({int64_t(64) << 20}, DType::f32, device), b = a.clone();
+  fill(a, 1.0);
+  b.copy_from(a);  // warm-up
+  synchronize(device);
+  constexpr int kCopies = 10;
+  DeviceTimer timer(device);
+  timer.start();
+  for (int i = 0; i < kCopies; ++i) b.copy_from(a);
+  const double seconds = timer.stop();
+  return measured[device.str()] = 2.0 * a.nbytes() * kCopies / seconds;
+}
+
+// Rows below this many FLOPs per byte are memory-bound (an H100/H200's FP32 ridge is ~14).
+constexpr double kMemoryBoundIntensity = 10.0;
+
+// Times `work` with the device's own clock. On a GPU each iteration times kBackToBack calls
+// launched back to back between two events (one synchronisation per batch, none per call), so a
+// row measures the kernels, not the host's launch latency; on the CPU, one call per iteration.
+// Reports bytes and FLOPs per second, the device's peak memory, and for memory-bound rows the
+// achieved bandwidth as a share of the copy bandwidth (copy_bw%).
 inline void run_timed(benchmark::State& state, Device device, const std::function<void()>& work,
                       double bytes_per_iter, double flops_per_iter = 0) {
+  constexpr int kBackToBack = 20;
+  const int calls = device.is_cuda() ? kBackToBack : 1;
+  const double copy_bw = bytes_per_iter > 0 && flops_per_iter < kMemoryBoundIntensity * bytes_per_iter
+                             ? copy_bandwidth(device)
+                             : 0.0;
   work();  // warm-up: first-touch allocations, cuBLAS handle, caches
   synchronize(device);
   if (device.is_cuda()) cuda_reset_peak(device.index);
   DeviceTimer timer(device);
+  double seconds = 0;
   for (auto _ : state) {
     timer.start();
-    work();
-    state.SetIterationTime(timer.stop());
+    for (int i = 0; i < calls; ++i) work();
+    const double per_call = timer.stop() / calls;
+    seconds += per_call;
+    state.SetIterationTime(per_call);
   }
   // Rates are over the manual (device) time; printed as e.g. bytes_per_second=96G/s.
   state.SetBytesProcessed(static_cast<int64_t>(bytes_per_iter * state.iterations()));
   if (flops_per_iter > 0)
     state.counters["FLOP/s"] = benchmark::Counter(flops_per_iter * state.iterations(),
                                                   benchmark::Counter::kIsRate);
+  if (copy_bw > 0 && seconds > 0)
+    state.counters["copy_bw%"] = 100.0 * bytes_per_iter * state.iterations() / seconds / copy_bw;
   if (device.is_cuda())
     state.counters["peak_MiB"] = cuda_memory_stats(device.index).peak_bytes / 1048576.0;
+}
+
+// --profile_table (the step benchmarks' own flag): print each row's step profile per op.
+inline bool& print_profile_table() {
+  static bool on = false;
+  return on;
+}
+
+// The model that turns a step profile into an H200 time for a step replayed from CUDA graphs:
+// each launch costs kGraphLaunchSeconds, each byte 1 / kStepBandwidth. Fitted to the two graph
+// steps measured on an H200 (docs/performance.md, "The step profile"); a prediction, not a
+// measurement.
+constexpr double kGraphLaunchSeconds = 2.37e-6;
+constexpr double kStepBandwidth = 1.38e12;  // bytes/s achieved by the step's small kernels
+
+// The step profile (runtime/op_profile.h) of one step as the row's counters: launches, MB_moved
+// (bytes read + written), GFLOP, the predicted H200 time with graphs (pred_H200_ms) and
+// host↔device transfers (GPU rows). Exact on any build: a CPU row counts what the CUDA twins
+// launch.
+inline void report_step_profile(benchmark::State& state, const std::string& title,
+                                const OpProfile& profile) {
+  const OpTotals total = profile.total();
+  state.counters["launches"] = static_cast<double>(total.cost.launches);
+  state.counters["MB_moved"] = total.cost.bytes() / 1e6;
+  state.counters["GFLOP"] = total.cost.flops / 1e9;
+  state.counters["pred_H200_ms"] =
+      1e3 * (total.cost.launches * kGraphLaunchSeconds + total.cost.bytes() / kStepBandwidth);
+  if (profile.transfers() > 0) state.counters["transfers"] = static_cast<double>(profile.transfers());
+  if (!print_profile_table()) return;
+  auto ops = profile.by_op();
+  std::vector<std::pair<std::string, OpTotals>> rows(ops.begin(), ops.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second.cost.launches > b.second.cost.launches;
+  });
+  std::printf("\nstep profile: %s\n%-28s %8s %9s %10s %9s\n", title.c_str(), "op", "calls",
+              "launches", "MB moved", "GFLOP");
+  for (const auto& [op, t] : rows)
+    std::printf("%-28s %8lld %9lld %10.1f %9.3f\n", op.c_str(), static_cast<long long>(t.calls),
+                static_cast<long long>(t.cost.launches), t.cost.bytes() / 1e6, t.cost.flops / 1e9);
+  std::printf("%-28s %8lld %9lld %10.1f %9.3f\n\n", "total", static_cast<long long>(total.calls),
+              static_cast<long long>(total.cost.launches), total.cost.bytes() / 1e6,
+              total.cost.flops / 1e9);
+}
+
+// main() of the step benchmarks: Google Benchmark's, plus --profile_table.
+inline int step_benchmark_main(int argc, char** argv) {
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--profile_table") == 0)
+      print_profile_table() = true;
+    else
+      args.push_back(argv[i]);
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
 
 // Times one end-to-end training step per iteration (after `warmups` steps) with the device's own
 // clock; reports `rate_name` = items_per_step per second (images/s, tokens/s) and the device's
 // peak memory over the timed steps (the host allocator's on the CPU) plus `extra_bytes()`, memory
 // the allocator's peak cannot see (a CUDA graph's pool: replays allocate nothing).
-inline void run_steps(benchmark::State& state, Device device, const std::function<void()>& step,
-                      const char* rate_name, double items_per_step, int warmups = 1,
+inline void run_steps(benchmark::State& state, const std::string& title, Device device,
+                      const std::function<void()>& step, const char* rate_name,
+                      double items_per_step, int warmups = 1,
                       const std::function<size_t()>& extra_bytes = nullptr) {
-  // Warm-up: first-touch allocations, BLAS/cuBLAS state, optimizer buffers' first use.
-  for (int i = 0; i < warmups; ++i) step();
+  // Warm-up: first-touch allocations, BLAS/cuBLAS state, optimizer buffers' first use. The first
+  // (always eager) step is profiled; a graph replay would call no kernel entry.
+  OpProfile profile;
+  for (int i = 0; i < warmups; ++i) {
+    if (i > 0) {
+      step();
+      continue;
+    }
+    OpProfileScope scope(profile);
+    step();
+  }
+  report_step_profile(state, title, profile);
   synchronize(device);
   if (device.is_cuda())
     cuda_reset_peak(device.index);

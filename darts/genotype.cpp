@@ -67,12 +67,10 @@ std::string concat_text(const std::vector<int>& concat) {
 // No DARTS cell comes near this many nodes; a larger range() is a typo, not a cell to allocate.
 constexpr int kMaxRangeNodes = 1000;
 
-// Recursive-descent reader of the Python repr of a Genotype namedtuple. `source` names the text
-// in errors ("genotype text", or the file it came from).
+// Recursive-descent reader of the Python repr of a Genotype namedtuple.
 class GenotypeReader {
  public:
-  GenotypeReader(const std::string& text, std::string source)
-      : text_(text), source_(std::move(source)) {}
+  explicit GenotypeReader(const std::string& text) : text_(text) {}
 
   // Genotype(key=value, ...) → the values by key.
   struct Fields {
@@ -111,7 +109,7 @@ class GenotypeReader {
  private:
   [[noreturn]] void fail(const std::string& expected) {
     const size_t from = pos_ > 20 ? pos_ - 20 : 0;
-    AN_THROW() << source_ << ": expected " << expected << " at character " << pos_ << " near '"
+    AN_THROW() << "genotype text: expected " << expected << " at character " << pos_ << " near '"
                << text_.substr(from, 40) << "'";
   }
   void skip_space() {
@@ -212,7 +210,6 @@ class GenotypeReader {
   }
 
   const std::string& text_;
-  std::string source_;
   size_t pos_ = 0;
 };
 
@@ -235,9 +232,8 @@ std::string to_text(const RnnGenotype& g) {
   return "Genotype(recurrent=" + list_text(g.recurrent) + ", concat=" + concat_text(g.concat) + ")";
 }
 
-namespace {
-CnnGenotype parse_cnn_genotype(const std::string& text, const std::string& source) {
-  const auto fields = GenotypeReader(text, source).read();
+CnnGenotype parse_cnn_genotype(const std::string& text) {
+  const auto fields = GenotypeReader(text).read();
   CnnGenotype g;
   g.normal = take(fields.lists, "normal");
   g.reduce = take(fields.lists, "reduce");
@@ -247,22 +243,13 @@ CnnGenotype parse_cnn_genotype(const std::string& text, const std::string& sourc
   return g;
 }
 
-RnnGenotype parse_rnn_genotype(const std::string& text, const std::string& source) {
-  const auto fields = GenotypeReader(text, source).read();
+RnnGenotype parse_rnn_genotype(const std::string& text) {
+  const auto fields = GenotypeReader(text).read();
   RnnGenotype g;
   g.recurrent = take(fields.lists, "recurrent");
   g.concat = take(fields.concats, "concat");
   validate(g);
   return g;
-}
-}  // namespace
-
-CnnGenotype parse_cnn_genotype(const std::string& text) {
-  return parse_cnn_genotype(text, "genotype text");
-}
-
-RnnGenotype parse_rnn_genotype(const std::string& text) {
-  return parse_rnn_genotype(text, "genotype text");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,10 +304,9 @@ void validate(const RnnGenotype& g) {
 namespace {
 // A JSON integer that fits an int (nlohmann's get<int> would wrap 2^32 + 1 to 1).
 int json_int(const nlohmann::json& v, const char* key) {
-  const bool fits = v.is_number_unsigned()
-                        ? v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
-                        : v.is_number_integer() && v.get<int64_t>() >= INT_MIN &&
-                              v.get<int64_t>() <= INT_MAX;
+  const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
+                                           : v.is_number_integer() && v.get<int64_t>() >= INT_MIN &&
+                                                 v.get<int64_t>() <= INT_MAX;
   AN_CHECK(fits) << "genotype JSON: '" << key << "' holds " << v.dump()
                  << ", not an integer between " << INT_MIN << " and " << INT_MAX;
   return v.get<int>();
@@ -474,14 +460,14 @@ CnnGenotype published_cnn_genotype(const std::string& name) {
   const char* text = published_text(published_cnn_table(), name);
   AN_CHECK(text) << "unknown published CNN genotype '" << name
                  << "' (known: " << published_list(published_cnn_table()) << ")";
-  return parse_cnn_genotype(text, "published genotype " + name);
+  return parse_cnn_genotype(text);
 }
 
 RnnGenotype published_rnn_genotype(const std::string& name) {
   const char* text = published_text(published_rnn_table(), name);
   AN_CHECK(text) << "unknown published RNN genotype '" << name
                  << "' (known: " << published_list(published_rnn_table()) << ")";
-  return parse_rnn_genotype(text, "published genotype " + name);
+  return parse_rnn_genotype(text);
 }
 
 namespace {
@@ -489,11 +475,11 @@ namespace {
 // file holding either.
 struct GenotypeSource {
   std::string text;
-  std::string name;  // for errors: "genotype text" or "genotype file 'path'"
+  std::string file;  // "genotype file 'path'" when read from one, else empty
 };
 GenotypeSource genotype_source_text(const std::string& source) {
   if (source.find('(') != std::string::npos || source.find('{') != std::string::npos)
-    return {source, "genotype text"};
+    return {source, ""};
   const std::string name = "genotype file '" + source + "'";
   AN_CHECK(!std::filesystem::is_directory(source)) << name << " is a folder, not a file";
   std::ifstream in(source);
@@ -516,11 +502,24 @@ bool is_json_text(const std::string& text) {
   return first != std::string::npos && text[first] == '{';
 }
 
-nlohmann::json parse_genotype_json(const GenotypeSource& source) {
+nlohmann::json parse_genotype_json(const std::string& text) {
   try {
-    return nlohmann::json::parse(source.text);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    AN_THROW() << source.name.substr(0, 200) << ": not valid JSON: " << e.what();
+    AN_THROW() << "genotype JSON: not valid JSON: " << e.what();
+  }
+}
+
+// The genotype of a source's text or JSON; errors of a file name the file.
+template <class Genotype>
+Genotype parse_source(const GenotypeSource& source, Genotype (*from_text)(const std::string&),
+                      Genotype (*from_json)(const nlohmann::json&)) {
+  try {
+    return is_json_text(source.text) ? from_json(parse_genotype_json(source.text))
+                                     : from_text(source.text);
+  } catch (const Error& e) {
+    if (source.file.empty()) throw;
+    throw Error(source.file + ": " + e.what());
   }
 }
 
@@ -528,16 +527,12 @@ nlohmann::json parse_genotype_json(const GenotypeSource& source) {
 
 CnnGenotype load_cnn_genotype(const std::string& source) {
   if (published_text(published_cnn_table(), source)) return published_cnn_genotype(source);
-  const GenotypeSource s = genotype_source_text(source);
-  if (is_json_text(s.text)) return cnn_genotype_from_json(parse_genotype_json(s));
-  return parse_cnn_genotype(s.text, s.name);
+  return parse_source(genotype_source_text(source), parse_cnn_genotype, cnn_genotype_from_json);
 }
 
 RnnGenotype load_rnn_genotype(const std::string& source) {
   if (published_text(published_rnn_table(), source)) return published_rnn_genotype(source);
-  const GenotypeSource s = genotype_source_text(source);
-  if (is_json_text(s.text)) return rnn_genotype_from_json(parse_genotype_json(s));
-  return parse_rnn_genotype(s.text, s.name);
+  return parse_source(genotype_source_text(source), parse_rnn_genotype, rnn_genotype_from_json);
 }
 
 bool is_recurrent_genotype(const std::string& source) {

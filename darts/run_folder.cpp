@@ -51,8 +51,8 @@ class RunLock {
       char pid[32] = {};
       const ssize_t n = ::pread(fd_, pid, sizeof pid - 1, 0);
       ::close(fd_);
-      AN_CHECK(error == EWOULDBLOCK) << "cannot lock " << path.string() << ": "
-                                     << std::strerror(error);
+      AN_CHECK(error == EWOULDBLOCK)
+          << "cannot lock " << path.string() << ": " << std::strerror(error);
       std::string holder = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
       holder.erase(std::remove(holder.begin(), holder.end(), '\n'), holder.end());
       AN_THROW() << "run folder " << dir.string() << " is in use by another autonet process (pid "
@@ -60,10 +60,9 @@ class RunLock {
                  << "); wait for it to end, or stop it, then try again";
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) != 0 ||
-        ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-      // The lock holds without the pid; a refused process then names no pid.
-    }
+    const bool recorded = ::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) ==
+                                                          static_cast<ssize_t>(pid.size());
+    (void)recorded;  // the lock holds without it; a refused process then names no pid
   }
   ~RunLock() { ::close(fd_); }
   RunLock(const RunLock&) = delete;
@@ -102,7 +101,8 @@ RunFolder RunFolder::open(const fs::path& dir) {
 }
 
 std::string RunFolder::kind() const {
-  const nlohmann::json info = config_.is_object() ? config_.value("run", nlohmann::json()) : nlohmann::json();
+  const nlohmann::json info =
+      config_.is_object() ? config_.value("run", nlohmann::json()) : nlohmann::json();
   if (info.is_object() && info.contains("kind") && info["kind"].is_string())
     return info["kind"].get<std::string>();
   // Image runs of builds that did not record the kind: their keys tell them apart.
@@ -120,7 +120,9 @@ void RunFolder::expect_kind(const std::vector<std::string>& kinds) const {
              << k << " --resume " << dir_.string() << "`";
 }
 
-bool RunFolder::has_checkpoint() const { return fs::exists(checkpoint_path()); }
+bool RunFolder::has_checkpoint() const {
+  return fs::exists(checkpoint_path());
+}
 
 std::string RunFolder::why_no_checkpoint() const {
   const std::string name = checkpoint_path().filename().string();
@@ -128,9 +130,11 @@ std::string RunFolder::why_no_checkpoint() const {
     return name + " was deleted (its version-1 sidecar " + name + ".json is still there)";
   // The epoch record is logged just before its checkpoint is written.
   int64_t epochs = 0;
-  for (const nlohmann::json& r : read_log()) epochs += r.is_object() && r.value("kind", "") == "epoch";
+  for (const nlohmann::json& r : read_log())
+    epochs += r.is_object() && r.value("kind", "") == "epoch";
   if (epochs == 0) return "the run ended before its first epoch finished";
-  if (epochs == 1) return "the run ended while writing its first checkpoint, or " + name + " was deleted";
+  if (epochs == 1)
+    return "the run ended while writing its first checkpoint, or " + name + " was deleted";
   return name + " was deleted or moved (log.jsonl records " + std::to_string(epochs) +
          " finished epochs)";
 }
@@ -141,8 +145,9 @@ std::string RunFolder::how_to_start_again() const {
 }
 
 void RunFolder::check_resumable() const {
-  AN_CHECK(has_checkpoint()) << dir_.string() << " holds no checkpoint to resume: "
-                             << why_no_checkpoint() << "; " << how_to_start_again();
+  AN_CHECK(has_checkpoint()) << dir_.string()
+                             << " holds no checkpoint to resume: " << why_no_checkpoint() << "; "
+                             << how_to_start_again();
 }
 
 void RunFolder::append_log(const nlohmann::json& record) const {

@@ -49,6 +49,18 @@ class RunFolder {
   // Throws unless the folder holds a checkpoint; the message says why, as far as the folder's
   // files tell, and how to start the run again.
   void check_resumable() const;
+  // Runs a session of the run: an error that ends it with no checkpoint in the folder gains how
+  // to start the run again, since --resume cannot continue it.
+  template <class Session>
+  auto with_restart_hint(Session&& session) const {
+    try {
+      return session();
+    } catch (const Error& e) {
+      if (has_checkpoint()) throw;
+      throw Error(std::string(e.what()) + "; " + dir_.string() +
+                  " holds no checkpoint, so --resume cannot continue it: " + how_to_start_again());
+    }
+  }
 
   // log.jsonl: one record per line, flushed at once.
   void append_log(const nlohmann::json& record) const;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "darts/ops.h"
+#include "darts/pc_search_model.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
@@ -12,6 +13,12 @@ namespace {
 
 // Column of `none` in the α matrices: its op is skipped, so the mixed sum takes the other columns.
 constexpr size_t kNoneColumn = 0;
+
+Variable sum_all(const std::vector<Variable>& xs) {
+  Variable total = xs.at(0);
+  for (size_t i = 1; i < xs.size(); ++i) total = add(total, xs[i]);
+  return total;
+}
 
 }  // namespace
 
@@ -60,6 +67,9 @@ void SearchConfig::validate() const {
   AN_CHECK(stem_multiplier > 0) << "search config: stem_multiplier must be positive";
   AN_CHECK(classes > 0) << "search config: classes must be positive, got " << classes;
   AN_CHECK(input_channels > 0) << "search config: input_channels must be positive";
+  AN_CHECK(partial_channels >= 1 && channels % partial_channels == 0)
+      << "search config: channels (" << channels << ") must be divisible by partial_channels ("
+      << partial_channels << ")";
 }
 
 MixedOp::MixedOp(ParameterStore& store, std::string name, int64_t channels, int64_t stride)
@@ -86,7 +96,7 @@ Variable MixedOp::forward(const Variable& x, const Variable& weights) {
 
 SearchCell::SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier,
                        int64_t c_pp, int64_t c_p, int64_t channels, bool reduction,
-                       bool reduction_prev)
+                       bool reduction_prev, int64_t partial_channels)
     : Module(std::move(name)),
       nodes_(nodes),
       multiplier_(multiplier),
@@ -105,26 +115,32 @@ SearchCell::SearchCell(ParameterStore& store, std::string name, int nodes, int m
   register_child(*preprocess0_);
   register_child(*preprocess1_);
   for (size_t e = 0; e < edges_.size(); ++e) {
-    ops_.push_back(std::make_unique<MixedOp>(store, child_name("_ops." + std::to_string(e)),
-                                             channels, edges_[e].stride));
+    const std::string op_name = child_name("_ops." + std::to_string(e));
+    if (partial_channels > 1)
+      ops_.push_back(std::make_unique<PartialMixedOp>(store, op_name, channels, edges_[e].stride,
+                                                      partial_channels));
+    else
+      ops_.push_back(std::make_unique<MixedOp>(store, op_name, channels, edges_[e].stride));
     register_child(*ops_.back());
   }
 }
 
 Variable SearchCell::forward(const Variable& s0, const Variable& s1,
-                             const std::vector<Variable>& edge_weights) {
+                             const std::vector<Variable>& edge_weights,
+                             const std::vector<Variable>& node_weights) {
   AN_CHECK(edge_weights.size() == edges_.size())
       << "cell '" << name() << "' has " << edges_.size() << " edges, got " << edge_weights.size()
       << " weight rows";
+  AN_CHECK(node_weights.empty() || node_weights.size() == static_cast<size_t>(nodes_))
+      << "cell '" << name() << "' has " << nodes_ << " nodes, got " << node_weights.size()
+      << " edge-normalisation rows";
   std::vector<Variable> states{preprocess0_->forward(s0), preprocess1_->forward(s1)};
   size_t e = 0;
   for (int i = 0; i < nodes_; ++i) {
-    Variable node;
-    for (int j = 0; j < 2 + i; ++j, ++e) {
-      const Variable h = ops_[e]->forward(states[j], edge_weights[e]);
-      node = node.defined() ? add(node, h) : h;
-    }
-    states.push_back(node);
+    std::vector<Variable> inputs;
+    for (int j = 0; j < 2 + i; ++j, ++e)
+      inputs.push_back(ops_[e]->forward(states[j], edge_weights[e]));
+    states.push_back(node_weights.empty() ? sum_all(inputs) : mixed_sum(node_weights[i], inputs));
   }
   return concat(std::vector<Variable>(states.end() - multiplier_, states.end()), 1);
 }
@@ -148,9 +164,9 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
   for (int64_t i = 0; i < config_.layers; ++i) {
     const bool reduction = is_reduction_cell(i, config_.layers);
     if (reduction) c_curr *= 2;
-    cells_.push_back(std::make_unique<SearchCell>(weights, "cells." + std::to_string(i),
-                                                  config_.nodes, config_.multiplier, c_pp, c_p,
-                                                  c_curr, reduction, reduction_prev));
+    cells_.push_back(std::make_unique<SearchCell>(
+        weights, "cells." + std::to_string(i), config_.nodes, config_.multiplier, c_pp, c_p,
+        c_curr, reduction, reduction_prev, config_.partial_channels));
     register_child(*cells_.back());
     reduction_prev = reduction;
     c_pp = c_p;
@@ -164,6 +180,11 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
                           static_cast<int64_t>(cnn_primitives().size())};
   alpha_normal_ = alphas.add_parameter("alphas_normal", alpha_shape, Init::normal(0.0, 1e-3));
   alpha_reduce_ = alphas.add_parameter("alphas_reduce", alpha_shape, Init::normal(0.0, 1e-3));
+  if (config_.edge_normalization) {
+    const Shape beta_shape{search_edge_count(config_.nodes)};
+    beta_normal_ = alphas.add_parameter("betas_normal", beta_shape, Init::normal(0.0, 1e-3));
+    beta_reduce_ = alphas.add_parameter("betas_reduce", beta_shape, Init::normal(0.0, 1e-3));
+  }
 }
 
 Variable SearchNetwork::forward(const Variable& x) {
@@ -172,9 +193,15 @@ Variable SearchNetwork::forward(const Variable& x) {
       << x.value().describe();
   const std::vector<Variable> normal = mixed_op_weights(alpha_normal_);
   const std::vector<Variable> reduce = mixed_op_weights(alpha_reduce_);
+  std::vector<Variable> normal_nodes, reduce_nodes;  // empty: nodes sum their edges plainly
+  if (config_.edge_normalization) {
+    normal_nodes = edge_normalization_weights(beta_normal_, config_.nodes);
+    reduce_nodes = edge_normalization_weights(beta_reduce_, config_.nodes);
+  }
   Variable s0 = stem_.forward(x), s1 = s0;
   for (const auto& cell : cells_) {
-    Variable s2 = cell->forward(s0, s1, cell->reduction() ? reduce : normal);
+    Variable s2 = cell->reduction() ? cell->forward(s0, s1, reduce, reduce_nodes)
+                                    : cell->forward(s0, s1, normal, normal_nodes);
     s0 = s1;
     s1 = s2;
   }
@@ -190,8 +217,13 @@ std::vector<std::vector<double>> SearchNetwork::reduce_weights() const {
 }
 
 CnnGenotype SearchNetwork::genotype() const {
-  return derive_cnn_genotype(normal_weights(), reduce_weights(), config_.nodes,
-                             config_.multiplier);
+  if (!config_.edge_normalization)
+    return derive_cnn_genotype(normal_weights(), reduce_weights(), config_.nodes,
+                               config_.multiplier);
+  return derive_cnn_genotype(
+      edge_weighted_rows(normal_weights(), host_edge_normalization(beta_normal_, config_.nodes)),
+      edge_weighted_rows(reduce_weights(), host_edge_normalization(beta_reduce_, config_.nodes)),
+      config_.nodes, config_.multiplier);
 }
 
 }  // namespace autonet::darts

@@ -31,6 +31,10 @@ struct SearchConfig {
   int64_t stem_multiplier = 3;  // stem outputs stem_multiplier · C channels
   int64_t classes = 10;
   int64_t input_channels = 3;   // 3 for CIFAR-10, 1 for (Fashion-)MNIST
+  // PC-DARTS (darts/pc_search_model.h): 1/partial_channels of each edge's channels go through its
+  // mixed op (1: all, as DARTS); edge_normalization weighs a node's edges by softmax(β).
+  int64_t partial_channels = 1;
+  bool edge_normalization = false;
   void validate() const;        // throws naming the bad field
 };
 
@@ -40,7 +44,7 @@ class MixedOp : public Module {
  public:
   MixedOp(ParameterStore& store, std::string name, int64_t channels, int64_t stride);
   // weights [K−1]: one softmax row of α without its `none` column.
-  Variable forward(const Variable& x, const Variable& weights);
+  virtual Variable forward(const Variable& x, const Variable& weights);
   Module& op(size_t k) const { return *ops_.at(k); }  // k in primitive order
   size_t size() const { return ops_.size(); }
 
@@ -55,10 +59,13 @@ std::vector<Variable> mixed_op_weights(const Variable& alpha);
 class SearchCell : public Module {
  public:
   SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier, int64_t c_pp,
-             int64_t c_p, int64_t channels, bool reduction, bool reduction_prev);
+             int64_t c_p, int64_t channels, bool reduction, bool reduction_prev,
+             int64_t partial_channels = 1);
   // s0: output of cell k−2, s1: of cell k−1; edge_weights[e]: row e of softmax(α) without `none`.
+  // node_weights[i] (PC-DARTS edge normalisation, may be empty): node i's [2 + i] edge weights.
   Variable forward(const Variable& s0, const Variable& s1,
-                   const std::vector<Variable>& edge_weights);
+                   const std::vector<Variable>& edge_weights,
+                   const std::vector<Variable>& node_weights = {});
   bool reduction() const { return reduction_; }
   const std::vector<CellEdge>& edges() const { return edges_; }
   MixedOp& edge(size_t e) const { return *ops_.at(e); }
@@ -76,7 +83,8 @@ class SearchCell : public Module {
 class SearchNetwork : public Module {
  public:
   // Registers the weights in `weights` and α_normal/α_reduce (1e-3·N(0, 1) from the store's
-  // seed) in `alphas`; the two stores must be distinct.
+  // seed) in `alphas`, then β_normal/β_reduce the same way with edge normalisation; the two
+  // stores must be distinct.
   SearchNetwork(const SearchConfig& config, ParameterStore& weights, ParameterStore& alphas);
 
   // x [N, input_channels, H, W] → logits [N, classes]. softmax(α) is taken once per call.
@@ -85,13 +93,18 @@ class SearchNetwork : public Module {
   const Variable& alpha_normal() const { return alpha_normal_; }  // [edges, primitives]
   const Variable& alpha_reduce() const { return alpha_reduce_; }
   std::vector<Variable> alphas() const { return {alpha_normal_, alpha_reduce_}; }
+  // [edges] with edge normalisation, else undefined.
+  const Variable& beta_normal() const { return beta_normal_; }
+  const Variable& beta_reduce() const { return beta_reduce_; }
   // Row-wise softmax of α on the host, rows in edge order: what derivation and logs read.
   std::vector<std::vector<double>> normal_weights() const;
   std::vector<std::vector<double>> reduce_weights() const;
-  // The discrete architecture by the official rule (reference §4.1).
+  // The discrete architecture by the official rule (reference §4.1); with edge normalisation
+  // the rows are first weighted by their edge's softmax(β), as PC-DARTS's genotype().
   CnnGenotype genotype() const;
 
-  // Weights registered by this network (α excluded): 1,930,618 for the defaults.
+  // Weights registered by this network (α excluded): 1,930,618 for the defaults, 299,578 with
+  // PC-DARTS's partial_channels = 4.
   int64_t parameter_count() const { return parameter_count_; }
   const SearchConfig& config() const { return config_; }
   size_t num_cells() const { return cells_.size(); }
@@ -107,6 +120,7 @@ class SearchNetwork : public Module {
   std::vector<std::unique_ptr<SearchCell>> cells_;
   std::unique_ptr<Linear> classifier_;
   Variable alpha_normal_, alpha_reduce_;
+  Variable beta_normal_, beta_reduce_;
   int64_t parameter_count_ = 0;
 };
 

@@ -15,6 +15,7 @@
 #include "darts/cell_layout.h"
 #include "darts/report.h"
 #include "darts/run_folder.h"
+#include "darts/pc_search_model.h"
 #include "darts/search_model.h"
 #include "datasets/loader.h"
 #include "datasets/splits.h"
@@ -42,7 +43,11 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
        {F{"train_portion", &C::train_portion,
           "share of the training images that train the weights; the rest train α", open(0, 1)}}},
       {"Network",
-       {F{"channels", &C::channels, "C: channels of the first cells", positive()},
+       {F{"method", &C::method,
+          "darts, or pc-darts (partial channels and edge normalisation, Xu et al. 2020)"},
+        F{"partial_channels", &C::partial_channels,
+          "pc-darts: 1/K of each edge's channels go through its candidate ops", at_least(1)},
+        F{"channels", &C::channels, "C: channels of the first cells", positive()},
         F{"layers", &C::layers, "L: cells",
           at_least(3, "reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ and must be distinct")},
         F{"nodes", &C::nodes, "intermediate nodes per cell", at_least(1)},
@@ -58,7 +63,9 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
         F{"arch_beta1", &C::arch_beta1, "Adam β1 of α", half_open(0, 1)},
         F{"arch_beta2", &C::arch_beta2, "Adam β2 of α", half_open(0, 1)},
         F{"arch_weight_decay", &C::arch_weight_decay, "Adam weight decay (L2) of α",
-          non_negative()}}},
+          non_negative()},
+        F{"arch_frozen_epochs", &C::arch_frozen_epochs,
+          "train the weights only in the first N epochs (PC-DARTS: 15)", non_negative()}}},
       {"Run", image_run_fields<C>("seed of weights, α, data order and augmentation")},
       {"GPU",
        {F{"cuda_graph", &C::cuda_graph,
@@ -82,6 +89,11 @@ void SearchRunConfig::validate() const {
       << "--subset must be 0 (all images) or at least 2, got " << subset;
   AN_CHECK(!cutout || cutout_length > 0)
       << "--cutout-length must be positive with --cutout, got " << cutout_length;
+  AN_CHECK(method == "darts" || method == "pc-darts")
+      << "--method must be darts or pc-darts, got '" << method << "'";
+  AN_CHECK(method != "pc-darts" || channels % partial_channels == 0)
+      << "--partial-channels (" << partial_channels << ") must divide --channels (" << channels
+      << ")";
   if (device != "auto") parse_device(device);  // throws on a malformed name
 }
 
@@ -104,13 +116,20 @@ SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
   weight_optimizer.step();
   // The step's one host sync: every value is read after all its work is queued. A non-finite
   // value stops the run before anything is checkpointed (the weights in memory are then spoilt).
-  check_finite(alpha_loss.item(), "validation loss of the α step", where);
+  if (alpha_loss.defined()) check_finite(alpha_loss.item(), "validation loss of the α step", where);
   SearchStepResult result;
   result.loss = pass.loss.item();
   check_finite(result.loss, "training loss", where);
   check_finite(norm.item(), "weights' gradient norm", where);
   result.correct = count_correct(pass.logits, train_labels);
   return result;
+}
+
+SearchStepResult frozen_arch_step(SearchNetwork& net, Sgd& weight_optimizer,
+                                  const Tensor& train_images, const Tensor& train_labels,
+                                  double grad_clip, const std::string& where) {
+  const WeightPass pass = weight_pass(net, train_images, train_labels);
+  return finish_weight_step(net, weight_optimizer, pass, Tensor(), train_labels, grad_clip, where);
 }
 
 SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weight_optimizer,
@@ -178,6 +197,10 @@ class SearchTask : public run::Task {
     s.stem_multiplier = c.stem_multiplier;
     s.classes = data.num_classes;
     s.input_channels = data.train.channels();
+    if (c.method == "pc-darts") {
+      s.partial_channels = c.partial_channels;
+      s.edge_normalization = true;
+    }
     return s;
   }
 
@@ -246,6 +269,7 @@ class SearchTask : public run::Task {
     const int64_t epoch = engine.epoch();
     const double lr = schedule_.lr_at(epoch);
     sgd_->set_lr(lr);
+    arch_frozen_ = epoch < config_.arch_frozen_epochs;
     // The official script logs the genotype of the current α at the start of each epoch (§3.6).
     genotype_last_start_ = to_text(net_.genotype());
     net_.train();
@@ -262,19 +286,26 @@ class SearchTask : public run::Task {
         [this](const Variable& x) { return net_.forward(x); }, eval_loader, "validation");
     net_.train();
     best_.update(valid.accuracy, epoch);
-    return {{{"steps_per_epoch", steps_per_epoch()},
-             {"lr", lr},
-             {"train_loss", train.loss()},
-             {"train_acc", train.accuracy()},
-             {"valid_loss", valid.loss},
-             {"valid_acc", valid.accuracy},
-             {"valid_acc_best", best_.value},
-             {"best_epoch", best_.epoch},
-             {"images_per_s", rounded(epochs_->images_per_second(train), 1)},
-             {"genotype_at_start", genotype_last_start_},
-             {"genotype", to_text(net_.genotype())},
-             {"alpha_normal", rounded(net_.normal_weights())},
-             {"alpha_reduce", rounded(net_.reduce_weights())}},
+    json record = {{"steps_per_epoch", steps_per_epoch()},
+                   {"lr", lr},
+                   {"train_loss", train.loss()},
+                   {"train_acc", train.accuracy()},
+                   {"valid_loss", valid.loss},
+                   {"valid_acc", valid.accuracy},
+                   {"valid_acc_best", best_.value},
+                   {"best_epoch", best_.epoch},
+                   {"images_per_s", rounded(epochs_->images_per_second(train), 1)},
+                   {"genotype_at_start", genotype_last_start_},
+                   {"genotype", to_text(net_.genotype())},
+                   {"alpha_normal", rounded(net_.normal_weights())},
+                   {"alpha_reduce", rounded(net_.reduce_weights())}};
+    if (net_.config().edge_normalization) {
+      const int nodes = net_.config().nodes;
+      // softmax(β) over each node's edges, in edge order.
+      record["beta_normal"] = rounded({host_edge_normalization(net_.beta_normal(), nodes)}).at(0);
+      record["beta_reduce"] = rounded({host_edge_normalization(net_.beta_reduce(), nodes)}).at(0);
+    }
+    return {record,
             fmt::format("train loss {:.4f} acc {:.1f}%, valid loss {:.4f} acc {:.1f}%",
                         train.loss(), 100 * train.accuracy(), valid.loss, 100 * valid.accuracy)};
   }
@@ -302,6 +333,11 @@ class SearchTask : public run::Task {
  private:
   // One search step (§3.3) with the α step on the next batch of the α stream.
   run::StepFigures step(const data::Batch& b, const std::string& where) {
+    if (arch_frozen_) {
+      const SearchStepResult r =
+          frozen_arch_step(net_, *sgd_, b.images, b.labels, config_.grad_clip, where);
+      return {r.loss, r.correct};
+    }
     const data::Batch v = next_valid_batch();
     const SearchStepResult r =
         captured_step_
@@ -339,6 +375,7 @@ class SearchTask : public run::Task {
 
   SearchRunConfig config_;
   Device device_;
+  bool arch_frozen_ = false;  // this epoch trains the weights only (--arch-frozen-epochs)
   data::ImageSet train_set_;
   data::Splits splits_;
   ParameterStore weights_, alphas_;

@@ -40,6 +40,10 @@ struct SearchRunConfig {
   double train_portion = 0.5;  // first part trains w, the rest α
   bool cutout = false;
   int64_t cutout_length = 16;
+  // method: darts, or pc-darts (partial channels + edge normalisation, darts/pc_search_model.h)
+  std::string method = "darts";
+  int64_t partial_channels = 4;    // pc-darts: 1/K of each edge's channels go through its ops
+  int64_t arch_frozen_epochs = 0;  // α (and β) untrained in the first N epochs (PC-DARTS: 15)
   // network
   int64_t channels = 16;  // C
   int64_t layers = 8;     // L
@@ -90,6 +94,11 @@ SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weig
                              const Tensor& train_images, const Tensor& train_labels,
                              const Tensor& valid_images, const Tensor& valid_labels,
                              double grad_clip, const std::string& where = "");
+
+// A step with α and β frozen (PC-DARTS's warm-up epochs): the weight step alone.
+SearchStepResult frozen_arch_step(SearchNetwork& net, Sgd& weight_optimizer,
+                                  const Tensor& train_images, const Tensor& train_labels,
+                                  double grad_clip, const std::string& where = "");
 
 // The two halves of search_step, shared with the graph-replayed step (darts/captured_step.h).
 // The weight pass: zero the weights' gradients, forward with the current α, backward; the loss

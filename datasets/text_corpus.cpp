@@ -26,26 +26,33 @@ const std::string& Dictionary::word(int64_t id) const {
 
 namespace {
 
-// Length of the UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no surrogates, nothing
-// above U+10FFFF), or 0 when the bytes there are not one.
+// RFC 3629's well-formed sequences by lead byte: their length and the range of their second
+// byte (later bytes are 0x80..0xBF). This leaves out overlong forms, surrogates and code points
+// above U+10FFFF.
+struct Utf8Lead {
+  unsigned char first, last;  // lead bytes
+  size_t length;
+  unsigned char second_min, second_max;
+};
+constexpr Utf8Lead kUtf8Leads[] = {
+    {0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF}, {0xE1, 0xEC, 3, 0x80, 0xBF},
+    {0xED, 0xED, 3, 0x80, 0x9F}, {0xEE, 0xEF, 3, 0x80, 0xBF}, {0xF0, 0xF0, 4, 0x90, 0xBF},
+    {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F}};
+
+// Length of the well-formed UTF-8 sequence at text[i], or 0 when the bytes there are not one.
 size_t utf8_sequence_length(const std::string& text, size_t i) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char b = byte(i);
-  if (b < 0x80) return 1;
-  size_t n = 0;
-  unsigned char low = 0x80, high = 0xBF;  // the allowed range of the second byte
-  if (b >= 0xC2 && b <= 0xDF) n = 2;
-  else if (b == 0xE0) n = 3, low = 0xA0;
-  else if (b == 0xED) n = 3, high = 0x9F;
-  else if (b >= 0xE1 && b <= 0xEF) n = 3;
-  else if (b == 0xF0) n = 4, low = 0x90;
-  else if (b == 0xF4) n = 4, high = 0x8F;
-  else if (b >= 0xF1 && b <= 0xF3) n = 4;
-  else return 0;
-  if (i + n > text.size() || byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (size_t k = 2; k < n; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return n;
+  if (byte(i) < 0x80) return 1;
+  for (const Utf8Lead& lead : kUtf8Leads) {
+    if (byte(i) < lead.first || byte(i) > lead.last) continue;
+    if (i + lead.length > text.size() || byte(i + 1) < lead.second_min ||
+        byte(i + 1) > lead.second_max)
+      return 0;
+    for (size_t k = 2; k < lead.length; ++k)
+      if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+    return lead.length;
+  }
+  return 0;
 }
 
 // A corpus is text: valid UTF-8 without NUL bytes (a binary file would otherwise tokenize into
@@ -53,12 +60,13 @@ size_t utf8_sequence_length(const std::string& text, size_t i) {
 void check_text(const std::string& text, const std::string& source) {
   size_t line = 1, line_start = 0;
   for (size_t i = 0; i < text.size();) {
-    AN_CHECK(text[i] != '\0') << source << ":" << line << ": a NUL byte (byte " << i - line_start + 1
-                              << " of the line): this is not a text file";
+    AN_CHECK(text[i] != '\0') << source << ":" << line << ": a NUL byte (byte "
+                              << i - line_start + 1 << " of the line): this is not a text file";
     const size_t n = utf8_sequence_length(text, i);
     AN_CHECK(n > 0) << source << ":" << line << ": invalid UTF-8 (byte 0x" << std::hex
                     << static_cast<int>(static_cast<unsigned char>(text[i])) << std::dec
-                    << ", byte " << i - line_start + 1 << " of the line): this is not a UTF-8 text file";
+                    << ", byte " << i - line_start + 1
+                    << " of the line): this is not a UTF-8 text file";
     if (text[i] == '\n') ++line, line_start = i + 1;
     i += n;
   }

@@ -51,7 +51,8 @@ struct Slot {
 class Coordinator {
  public:
   Coordinator(const std::string& path, const RunOptions& options)
-      : lock_(path), store_(StudyStore::open(path)), options_(options) {
+      : store_(StudyStore::open(path)), options_(options) {
+    store_.lock_for_run();
     AN_CHECK(!options.worker_command.empty()) << "run_study: no worker command";
     AN_CHECK(!options.slots.empty()) << "run_study: no worker slots";
     config_ = StudyConfig::from_json(store_.config());
@@ -447,7 +448,6 @@ class Coordinator {
     }
   }
 
-  RunLock lock_;  // first in, last out: released after the store closes
   StudyStore store_;
   RunOptions options_;
   StudyConfig config_;

@@ -1,5 +1,6 @@
-// One SQLite file per study (WAL journal; one writer: the coordinator, which holds a RunLock
-// while it runs). Tables:
+// A study's store: an SQLite file (`STUDY.db`, the embedded default; WAL journal) or a
+// PostgreSQL database (`postgresql://user@host/db`, for studies shared by many machines), chosen
+// by the study argument; both through the SQL of sql.h, with one schema:
 //   meta(key, value)                       study config (space, sampler, pruner, workload, budget,
 //                                          seed, direction), schema version, creation time
 //   trials(number, state, params, seed, value, metrics, reason, attempts, device, version,
@@ -7,8 +8,10 @@
 //   intermediate(trial, step, value, at, metrics)   per-epoch reports
 //   sampler_state(trial, state)            the sampler's state after it was told `trial`
 //   events(id, at, trial, kind, detail)    worker deaths, re-queues, budget stops, resumes
+// One writer per study: the coordinator, which holds the run lock (lock_for_run) while it runs.
 #pragma once
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,9 +19,9 @@
 #include "hpsearch/json.h"
 #include "hpsearch/trial.h"
 
-struct sqlite3;
-
 namespace autonet::hpsearch {
+
+class SqlConnection;
 
 struct Event {
   double at = 0;
@@ -26,34 +29,21 @@ struct Event {
   std::string kind, detail;
 };
 
-// One coordinator per study: an exclusive flock on the study file itself, held for the object's
-// lifetime. Keyed by the file's identity, so a symlink, a hard link or another spelling of the
-// path meets the same lock, and no lock file is left behind. Destroy it after the store closes
-// (closing another descriptor of the file while SQLite holds its own POSIX locks on it would
-// drop those).
-class RunLock {
- public:
-  explicit RunLock(const std::string& path);  // throws when another process holds it
-  ~RunLock();
-  RunLock(const RunLock&) = delete;
-  RunLock& operator=(const RunLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
 class StudyStore {
  public:
-  // Creates a new study file (refuses to overwrite an existing one unless `overwrite`, and one
-  // that a coordinator is running in any case).
-  static StudyStore create(const std::string& path, const Json& config, bool overwrite = false);
-  static StudyStore open(const std::string& path, bool read_only = false);
+  // Creates a new study (refuses to replace an existing one unless `overwrite`, and one that a
+  // coordinator is running in any case). `where`: a file path or a postgresql:// URL.
+  static StudyStore create(const std::string& where, const Json& config, bool overwrite = false);
+  // Opens a study; throws for a missing one, one that is not a study, or a newer schema.
+  static StudyStore open(const std::string& where, bool read_only = false);
   StudyStore(StudyStore&& other) noexcept;
   StudyStore& operator=(StudyStore&& other) noexcept;
   StudyStore(const StudyStore&) = delete;
   ~StudyStore();
 
   const std::string& path() const { return path_; }
+  // One coordinator per study: held until the store closes; throws when another process runs it.
+  void lock_for_run();
   Json config() const;
   std::optional<std::string> meta(const std::string& key) const;
   void set_meta(const std::string& key, const std::string& value);
@@ -74,24 +64,34 @@ class StudyStore {
   std::vector<Event> events() const;
 
   // Runs `body` inside one transaction (committed when it returns, rolled back if it throws).
+  // When the server connection was lost on the way (a restart), the body runs once more on the
+  // new connection: it must only write (the store's writes are idempotent).
   template <class F>
   void transaction(F&& body) {
-    exec("BEGIN IMMEDIATE");
-    try {
-      body();
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
+    for (int attempt = 0;; ++attempt) {
+      begin();
+      try {
+        body();
+        commit();
+        return;
+      } catch (...) {
+        if (attempt == 0 && reconnected()) continue;
+        rollback();
+        throw;
+      }
     }
-    exec("COMMIT");
   }
   void exec(const std::string& sql);
 
  private:
-  StudyStore(const std::string& path, sqlite3* db) : path_(path), db_(db) {}
+  StudyStore(const std::string& path, std::unique_ptr<SqlConnection> db);
+  void begin();
+  void commit();
+  void rollback();
+  bool reconnected();
   std::string metrics_column() const;
   std::string path_;
-  sqlite3* db_ = nullptr;
+  std::unique_ptr<SqlConnection> db_;
   int schema_version_ = 2;
 };
 

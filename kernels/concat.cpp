@@ -1,6 +1,9 @@
 // Public entries of the concat family: validate once, then dispatch to a twin.
 #include "kernels/concat.h"
 
+#include "kernels/concat_math.h"
+#include "kernels/op_cost.h"
+
 namespace autonet {
 
 namespace {
@@ -8,6 +11,21 @@ int64_t normalize_axis(int64_t axis, int64_t dim, const char* what) {
   AN_CHECK(axis >= -dim && axis < dim) << what << ": axis " << axis << " out of range for "
                                        << dim << " dimensions";
   return axis < 0 ? axis + dim : axis;
+}
+
+// Concat and split launch once per kConcatPartsPerLaunch non-empty parts, each moving its parts'
+// elements between the parts and the whole.
+OpCost concat_cost(const Tensor& whole, const std::vector<Tensor>& parts, int64_t axis) {
+  const ConcatGeometry g = concat_geometry(whole.shape(), parts, axis);
+  if (g.outer * g.inner == 0) return {};
+  int64_t moving = 0, elements = 0;
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (!parts[k].defined() || g.axis_sizes[k] == 0) continue;
+    ++moving;
+    elements += g.outer * g.axis_sizes[k] * g.inner;
+  }
+  const int64_t bytes = elements * static_cast<int64_t>(dtype_size(whole.dtype()));
+  return {(moving + kConcatPartsPerLaunch - 1) / kConcatPartsPerLaunch, bytes, bytes, 0};
 }
 
 // Every part agrees with `whole` (y or dy) on dtype, device and every dimension but `axis`, and
@@ -68,6 +86,7 @@ void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y) {
   check_float(y, what);
   const int64_t k = normalize_axis(axis, y.dim(), what);
   check_parts(y, xs, k, /*max_undefined=*/0, what);
+  count_op(what, [&] { return concat_cost(y, xs, k); });
   AN_ON_DEVICE(y.device(), cpu::concat_forward(xs, k, y), cuda::concat_forward(xs, k, y));
 }
 
@@ -77,16 +96,23 @@ void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs) {
   check_float(dy, what);
   const int64_t k = normalize_axis(axis, dy.dim(), what);
   check_parts(dy, dxs, k, /*max_undefined=*/1, what);
+  count_op(what, [&] { return concat_cost(dy, dxs, k); });
   AN_ON_DEVICE(dy.device(), cpu::concat_backward(dy, k, dxs), cuda::concat_backward(dy, k, dxs));
 }
 
 void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p) {
   check_slice(x, y, p, "slice2d_forward");
+  count_op("slice2d_forward", [&] {
+    return y.numel() == 0 ? OpCost{} : launch(bytes_of(y), bytes_of(y));  // reads what it keeps
+  });
   AN_ON_DEVICE(x.device(), cpu::slice2d_forward(x, y, p), cuda::slice2d_forward(x, y, p));
 }
 
 void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p) {
   check_slice(dx, dy, p, "slice2d_backward");
+  count_op("slice2d_backward", [&] {  // dx written whole: dy scattered, zero elsewhere
+    return dx.numel() == 0 ? OpCost{} : launch(bytes_of(dy), bytes_of(dx));
+  });
   AN_ON_DEVICE(dy.device(), cpu::slice2d_backward(dy, dx, p), cuda::slice2d_backward(dy, dx, p));
 }
 

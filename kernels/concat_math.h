@@ -7,6 +7,9 @@
 
 namespace autonet {
 
+// The CUDA twin moves up to this many parts per launch (a DARTS cell's 4 node outputs: one).
+constexpr int kConcatPartsPerLaunch = 8;
+
 // Contiguous tensors viewed as [outer, axis_k, inner] around the concatenation axis.
 struct ConcatGeometry {
   int64_t outer = 1, inner = 1;

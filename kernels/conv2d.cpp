@@ -1,6 +1,9 @@
 // Public entries of the conv2d family: validate once, then dispatch to a twin.
 #include "kernels/conv2d.h"
 
+#include "kernels/conv2d_geometry.h"
+#include "kernels/op_cost.h"
+
 #include <climits>
 
 namespace autonet {
@@ -48,6 +51,59 @@ Shape check_operands(const Tensor& x, const Tensor& w, const Conv2dParams& p, co
       << ", weight " << w.describe() << ")";
   return y;
 }
+// The CUDA twin (cuda/conv2d.cu): a pointwise conv is one strided batched GEMM on NCHW (+ a bias
+// kernel); any other, per chunk of samples, im2col, the GEMM, and the output moved back to NCHW
+// (+ bias).
+OpCost conv2d_forward_cost(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                           const Conv2dGeometry& g) {
+  if (y.numel() == 0) return {};
+  const int64_t flops = 2 * g.K * g.rows() * g.N * g.pixels();
+  if (g.pointwise()) {
+    OpCost cost = launch(bytes_of(x, w), bytes_of(y), flops);
+    if (bias.defined()) cost += launch(bytes_of(bias, y), bytes_of(y), y.numel());
+    return cost;
+  }
+  const int64_t esize = static_cast<int64_t>(dtype_size(x.dtype()));
+  const int64_t chunk = conv2d_chunk_samples(g);
+  OpCost cost;
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t batch = std::min(chunk, g.N - n0), width = batch * g.pixels();
+    const int64_t x_part = batch * g.C * g.H * g.W * esize, col = g.rows() * width * esize;
+    const int64_t out = g.K * width * esize;
+    cost += launch(x_part, col) + launch(g.K * g.rows() * esize + col, out, 2 * g.K * g.rows() * width) +
+            launch(out + bytes_of(bias), out);
+  }
+  return cost;
+}
+
+// Backward: the bias sum; pointwise, the dx GEMM and the dw GEMM into per-sample partials [N, K, C]
+// then their sum; otherwise per chunk dy moved channel-major, col and the dw GEMM, the dcol GEMM
+// and dcol moved (col2im) into dx.
+OpCost conv2d_backward_cost(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                            const Tensor& dw, const Tensor& dbias, const Conv2dGeometry& g) {
+  OpCost cost;
+  if (dbias.defined() && g.K > 0) cost += launch(bytes_of(dy), bytes_of(dbias), dy.numel());
+  if ((!dx.defined() && !dw.defined()) || dy.numel() == 0) return cost;
+  const int64_t esize = static_cast<int64_t>(dtype_size(x.dtype()));
+  if (g.pointwise()) {
+    const int64_t flops = 2 * g.K * g.C * g.N * g.pixels(), partial = g.N * bytes_of(w);
+    if (dx.defined()) cost += launch(bytes_of(dy, w), bytes_of(dx), flops);
+    if (dw.defined())
+      cost += launch(bytes_of(dy, x), partial, flops) + launch(partial + bytes_of(dw), bytes_of(dw));
+    return cost;
+  }
+  const int64_t chunk = conv2d_chunk_samples(g), weights = g.K * g.rows() * esize;
+  for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+    const int64_t batch = std::min(chunk, g.N - n0), width = batch * g.pixels();
+    const int64_t x_part = batch * g.C * g.H * g.W * esize, col = g.rows() * width * esize;
+    const int64_t dyc = g.K * width * esize, gemm_flops = 2 * g.K * g.rows() * width;
+    cost += launch(dyc, dyc);
+    if (dw.defined()) cost += launch(x_part, col) + launch(dyc + col + weights, weights, gemm_flops);
+    if (dx.defined()) cost += launch(weights + dyc, col, gemm_flops) + launch(col, x_part);
+  }
+  return cost;
+}
+
 }  // namespace
 
 Shape conv2d_out_shape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
@@ -81,6 +137,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   check_shape(y, out, "conv2d_forward: y");
   AN_CHECK(!overlaps(y, x) && !overlaps(y, w) && !overlaps(y, bias))
       << "conv2d_forward: y " << y.describe() << " overlaps an input";
+  count_op("conv2d_forward", [&] {
+    return conv2d_forward_cost(x, w, bias, y, conv2d_geometry(x.shape(), w.shape(), p));
+  });
   AN_ON_DEVICE(x.device(), cpu::conv2d_forward(x, w, bias, y, p),
                cuda::conv2d_forward(x, w, bias, y, p));
 }
@@ -97,6 +156,10 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
   for (const Tensor* g : {&dx, &dw, &dbias})
     AN_CHECK(!overlaps(*g, x) && !overlaps(*g, w) && !overlaps(*g, dy))
         << "conv2d_backward: gradient " << g->describe() << " overlaps an input";
+  count_op("conv2d_backward", [&] {
+    return conv2d_backward_cost(x, w, dy, dx, dw, dbias,
+                                conv2d_geometry(x.shape(), w.shape(), p));
+  });
   AN_ON_DEVICE(x.device(), cpu::conv2d_backward(x, w, dy, dx, dw, dbias, p),
                cuda::conv2d_backward(x, w, dy, dx, dw, dbias, p));
 }

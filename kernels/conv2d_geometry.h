@@ -4,6 +4,8 @@
 // holds x[c, oh·sh − ph + r·dh, ow·sw − pw + s·dw] (0 in the padding). The convolution is then
 // y [K, Ho·Wo] = weight [K, C·R·S] · col.
 #pragma once
+#include <algorithm>
+
 #include "kernels/conv2d.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
 
@@ -24,6 +26,17 @@ struct Conv2dGeometry {
 };
 
 // Host only: the shapes were validated by the public entry.
+// The CUDA twin works through the batch in chunks of samples whose workspaces ([max(C·R·S, K),
+// B·Ho·Wo]) stay under 16 MiB of float32: every DARTS conv of this family (stem, 1×1s) fits one
+// chunk, and a chunk's GEMM stays at least 2^22 / (C·R·S) columns wide, plenty to fill the GPU.
+constexpr int64_t kConvWorkspaceElements = int64_t(1) << 22;
+
+inline int64_t conv2d_chunk_samples(const Conv2dGeometry& g) {
+  const int64_t per_sample = std::max(g.rows(), g.K) * g.pixels();
+  return std::clamp<int64_t>(kConvWorkspaceElements / std::max<int64_t>(per_sample, 1), 1,
+                             std::max<int64_t>(g.N, 1));
+}
+
 inline Conv2dGeometry conv2d_geometry(const Shape& x, const Shape& w, const Conv2dParams& p) {
   const Shape y = conv2d_out_shape(x, w, p);
   return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3],

@@ -1,6 +1,8 @@
 // Public entries of the depthwise_conv2d family: validate once, then dispatch to a twin.
 #include "kernels/depthwise_conv2d.h"
 
+#include "kernels/op_cost.h"
+
 #include <limits>
 
 namespace autonet {
@@ -56,6 +58,10 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
   const Shape out =
       check_inputs(x, w, p, "depthwise_conv2d_forward: x", "depthwise_conv2d_forward: w");
   check_like(y, x, out, "depthwise_conv2d_forward: y");
+  count_op("depthwise_conv2d_forward", [&] {
+    if (y.numel() == 0) return OpCost{};
+    return launch(bytes_of(x, w), bytes_of(y), 2 * w.size(2) * w.size(3) * y.numel());
+  });
   AN_ON_DEVICE(x.device(), cpu::depthwise_conv2d_forward(x, w, y, p),
                cuda::depthwise_conv2d_forward(x, w, y, p));
 }
@@ -68,6 +74,17 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
   if (dx.defined()) check_like(dx, x, x.shape(), "depthwise_conv2d_backward: dx");
   if (dw.defined()) check_like(dw, x, w.shape(), "depthwise_conv2d_backward: dw");
   if (!dx.defined() && !dw.defined()) return;
+  // One dx kernel (reading x only for the folded ReLU's mask); dw in two stages: per-chunk
+  // partial sums, then their fixed-order total added into dw.
+  count_op("depthwise_conv2d_backward", [&] {
+    const int64_t flops = 2 * w.size(2) * w.size(3) * dy.numel();
+    OpCost cost;
+    if (dx.defined() && dx.numel() > 0)
+      cost += launch(bytes_of(dy, w) + (p.relu_input ? bytes_of(x) : 0), bytes_of(dx), flops);
+    if (dw.defined() && dw.numel() > 0 && dy.numel() > 0)
+      cost += launch(bytes_of(x, dy), 0, flops) + launch(bytes_of(dw), bytes_of(dw));
+    return cost;
+  });
   AN_ON_DEVICE(x.device(), cpu::depthwise_conv2d_backward(x, w, dy, dx, dw, p),
                cuda::depthwise_conv2d_backward(x, w, dy, dx, dw, p));
 }

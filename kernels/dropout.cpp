@@ -1,6 +1,8 @@
 // Public entries of the dropout family: validate once, then dispatch to a twin.
 #include "kernels/dropout.h"
 
+#include "kernels/op_cost.h"
+
 #include <cmath>
 
 namespace autonet {
@@ -20,15 +22,22 @@ void check_dropout(const Tensor& in, const Tensor& out, const DropoutParams& p, 
       << what << ": mask_period " << p.mask_period << " does not divide the "
       << in.numel() << " elements of " << in.describe();
 }
+
+// One kernel drawing the mask from Philox as it scales (a draw counted as 1 FLOP).
+OpCost dropout_cost(const Tensor& in, const Tensor& out) {
+  return in.numel() == 0 ? OpCost{} : launch(bytes_of(in), bytes_of(out), 2 * in.numel());
+}
 }  // namespace
 
 void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p) {
   check_dropout(x, y, p, "dropout_forward");
+  count_op("dropout_forward", [&] { return dropout_cost(x, y); });
   AN_ON_DEVICE(x.device(), cpu::dropout_forward(x, y, p), cuda::dropout_forward(x, y, p));
 }
 
 void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p) {
   check_dropout(dy, dx, p, "dropout_backward");
+  count_op("dropout_backward", [&] { return dropout_cost(dy, dx); });
   AN_ON_DEVICE(dy.device(), cpu::dropout_backward(dy, dx, p), cuda::dropout_backward(dy, dx, p));
 }
 

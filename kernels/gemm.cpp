@@ -1,6 +1,8 @@
 // Public entries of the gemm family (gemm, linear): validate once, then dispatch to a twin.
 #include "kernels/gemm.h"
 
+#include "kernels/op_cost.h"
+
 #include <climits>
 #include <cmath>
 
@@ -57,6 +59,13 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   AN_CHECK(!overlaps(c, a) && !overlaps(c, b))
       << "gemm: c " << c.describe() << " overlaps an input (a " << a.describe() << ", b "
       << b.describe() << ")";
+  // One cuBLAS call (an empty inner dimension: one kernel scaling C by beta).
+  count_op("gemm", [&] {
+    if (m == 0 || n == 0) return OpCost{};
+    const int64_t c_read = p.beta != 0 ? bytes_of(c) : 0;
+    if (k == 0) return launch(c_read, bytes_of(c));
+    return launch(bytes_of(a, b) + c_read, bytes_of(c), 2 * m * n * k);
+  });
   AN_ON_DEVICE(a.device(), cpu::gemm(a, b, c, p), cuda::gemm(a, b, c, p));
 }
 
@@ -72,8 +81,10 @@ void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, T
   check_like(x, y, "linear_forward: y");
   check_shape(y, {batch, out}, "linear_forward: y");
   gemm(x, weight, y, {.trans_a = false, .trans_b = true});  // y = x · weightᵀ
-  if (bias.defined() && y.numel() > 0)
+  if (bias.defined() && y.numel() > 0) {
+    count_op("linear_bias", [&] { return launch(bytes_of(bias, y), bytes_of(y), y.numel()); });
     AN_ON_DEVICE(y.device(), cpu::add_row_bias(bias, y), cuda::add_row_bias(bias, y));
+  }
 }
 
 void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Tensor& dx,
@@ -91,9 +102,12 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
   check_optional(dbias, x, {out}, "linear_backward: dbias");
   if (dx.defined()) gemm(dy, weight, dx);  // dx = dy · weight
   if (dweight.defined()) gemm(dy, x, dweight, {.trans_a = true, .beta = 1.0});  // += dyᵀ · x
-  if (dbias.defined() && dbias.numel() > 0)
+  if (dbias.defined() && dbias.numel() > 0) {
+    count_op("linear_bias_backward",
+             [&] { return launch(bytes_of(dy, dbias), bytes_of(dbias), dy.numel()); });
     AN_ON_DEVICE(dy.device(), cpu::sum_rows_accumulate(dy, dbias),
                  cuda::sum_rows_accumulate(dy, dbias));
+  }
 }
 
 }  // namespace autonet

@@ -1,6 +1,8 @@
 // Public entries of the optimizer family: validate once, then dispatch to a twin.
 #include "kernels/optim.h"
 
+#include "kernels/op_cost.h"
+
 namespace autonet {
 
 namespace {
@@ -32,6 +34,12 @@ void sgd_step(Tensor& w, const Tensor& grad, Tensor& momentum_buf, const SgdPara
       << "sgd_step: nesterov needs momentum > 0 and dampening = 0, got momentum " << p.momentum
       << ", dampening " << p.dampening;
   if (p.momentum != 0.0) check_buffer(w, momentum_buf, "sgd_step", "momentum_buf");
+  count_op("sgd_step", [&] {  // the momentum buffer is read from the second step on
+    if (w.numel() == 0) return OpCost{};
+    const bool momentum = p.momentum != 0;
+    const int64_t buf = momentum ? bytes_of(momentum_buf) : 0;
+    return launch(bytes_of(w, grad) + (p.first_step ? 0 : buf), bytes_of(w) + buf, 6 * w.numel());
+  });
   AN_ON_DEVICE(w.device(), cpu::sgd_step(w, grad, momentum_buf, p),
                cuda::sgd_step(w, grad, momentum_buf, p));
 }
@@ -47,6 +55,10 @@ void adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamPa
   AN_CHECK(p.eps >= 0.0) << "adam_step: eps must be >= 0, got " << p.eps;
   AN_CHECK(p.weight_decay >= 0.0) << "adam_step: weight_decay must be >= 0, got " << p.weight_decay;
   AN_CHECK(p.step >= 1) << "adam_step: step counts from 1, got " << p.step;
+  count_op("adam_step", [&] {
+    if (w.numel() == 0) return OpCost{};
+    return launch(bytes_of(w, grad, m, v), bytes_of(w, m, v), 14 * w.numel());
+  });
   AN_ON_DEVICE(w.device(), cpu::adam_step(w, grad, m, v, p), cuda::adam_step(w, grad, m, v, p));
 }
 
@@ -58,6 +70,10 @@ void asgd_step(Tensor& w, const Tensor& grad, Tensor& ax, const AsgdParams& p) {
   AN_CHECK(p.lambd >= 0.0) << "asgd_step: lambd must be >= 0, got " << p.lambd;
   AN_CHECK(p.mu > 0.0 && p.mu <= 1.0) << "asgd_step: mu must be in (0, 1], got " << p.mu;
   AN_CHECK(p.weight_decay >= 0.0) << "asgd_step: weight_decay must be >= 0, got " << p.weight_decay;
+  count_op("asgd_step", [&] {
+    if (w.numel() == 0) return OpCost{};
+    return launch(bytes_of(w, grad, ax), bytes_of(w, ax), 8 * w.numel());
+  });
   AN_ON_DEVICE(w.device(), cpu::asgd_step(w, grad, ax, p), cuda::asgd_step(w, grad, ax, p));
 }
 

@@ -1,5 +1,6 @@
 // Public entries of the pool2d family: validate once, then dispatch to a twin.
 #include "kernels/pool2d.h"
+#include "kernels/op_cost.h"
 
 #include <limits>
 
@@ -50,6 +51,10 @@ void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   check_image(x, "pool2d_forward: x");
   check_params(p, "pool2d_forward");
   check_like(y, x, pool2d_out_shape(x.shape(), p), "pool2d_forward: y");
+  count_op("pool2d_forward", [&] {
+    if (y.numel() == 0) return OpCost{};
+    return launch(bytes_of(x), bytes_of(y), y.numel() * p.kernel_h * p.kernel_w);
+  });
   AN_ON_DEVICE(x.device(), cpu::pool2d_forward(x, y, p), cuda::pool2d_forward(x, y, p));
 }
 
@@ -63,6 +68,16 @@ void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor&
   check_like(dy, x, out, "pool2d_backward: dy");
   if (!dx.defined()) return;
   check_like(dx, x, x.shape(), "pool2d_backward: dx");
+  // Max: an arg-max kernel writes each window's i32 index, then one kernel gathers dx.
+  count_op("pool2d_backward", [&] {
+    if (dx.numel() == 0) return OpCost{};
+    const int64_t window = p.kernel_h * p.kernel_w;
+    if (p.mode == PoolMode::avg || dy.numel() == 0)
+      return launch(bytes_of(dy), bytes_of(dx), dx.numel() * window);
+    const int64_t argmax = dy.numel() * 4;
+    return launch(bytes_of(x), argmax, dy.numel() * window) +
+           launch(bytes_of(dy) + argmax, bytes_of(dx), dx.numel() * window);
+  });
   AN_ON_DEVICE(x.device(), cpu::pool2d_backward(x, y, dy, dx, p),
                cuda::pool2d_backward(x, y, dy, dx, p));
 }
@@ -71,6 +86,9 @@ void global_avg_pool_forward(const Tensor& x, Tensor& y) {
   check_image(x, "global_avg_pool_forward: x");
   AN_CHECK(x.size(2) * x.size(3) >= 1) << "global_avg_pool_forward: empty image " << x.describe();
   check_like(y, x, {x.size(0), x.size(1)}, "global_avg_pool_forward: y");
+  count_op("global_avg_pool_forward", [&] {
+    return y.numel() == 0 ? OpCost{} : launch(bytes_of(x), bytes_of(y), x.numel());
+  });
   AN_ON_DEVICE(x.device(), cpu::global_avg_pool_forward(x, y), cuda::global_avg_pool_forward(x, y));
 }
 
@@ -81,6 +99,9 @@ void global_avg_pool_backward(const Tensor& dy, Tensor& dx) {
       << "global_avg_pool_backward: empty image " << dx.describe();
   check_contiguous(dy, "global_avg_pool_backward: dy");
   check_like(dy, dx, {dx.size(0), dx.size(1)}, "global_avg_pool_backward: dy");
+  count_op("global_avg_pool_backward", [&] {
+    return dx.numel() == 0 ? OpCost{} : launch(bytes_of(dy), bytes_of(dx), dx.numel());
+  });
   AN_ON_DEVICE(dx.device(), cpu::global_avg_pool_backward(dy, dx),
                cuda::global_avg_pool_backward(dy, dx));
 }

@@ -1,6 +1,8 @@
 // Public entries of the reduction family: validate once, then dispatch to a twin.
 #include "kernels/reduce.h"
 
+#include "kernels/op_cost.h"
+
 #include <cmath>
 
 #include "kernels/elementwise.h"
@@ -40,6 +42,11 @@ void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
       << what << ": mean/max over an empty axis " << k << " of " << x.describe();
   check_float_pair(x, y, what);
   check_shape(y, reduce_out_shape(x.shape(), k), what);
+  count_op(what, [&] {  // an empty sum is a memset
+    if (y.numel() == 0) return OpCost{};
+    if (x.size(k) == 0) return launch(0, bytes_of(y));
+    return launch(bytes_of(x), bytes_of(y), x.numel());
+  });
   AN_ON_DEVICE(x.device(), cpu::reduce_forward(op, x, k, y), cuda::reduce_forward(op, x, k, y));
 }
 
@@ -58,6 +65,10 @@ void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor
   check_shape(dy, out_shape, what);
   check_float_pair(x, dx, what);
   check_shape(dx, x.shape(), what);
+  count_op(what, [&] {  // max re-finds each first maximum in x
+    if (x.numel() == 0) return OpCost{};
+    return launch(bytes_of(dy) + (op == ReduceOp::max ? bytes_of(x) : 0), bytes_of(dx), x.numel());
+  });
   AN_ON_DEVICE(x.device(), cpu::reduce_backward(op, x, y, dy, k, dx),
                cuda::reduce_backward(op, x, y, dy, k, dx));
 }
@@ -71,6 +82,10 @@ void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode) {
   check_float(out, what);
   check_same_device(x, out, what);
   check_shape(out, {1}, what);
+  count_op(what, [&] {  // per-block partial sums, then one block adds them in a fixed order
+    return launch(bytes_of(x), 0, 2 * x.numel()) +
+           launch(mode == GradMode::Accumulate ? bytes_of(out) : 0, bytes_of(out));
+  });
   AN_ON_DEVICE(x.device(), cpu::sum_of_squares(x, out, mode), cuda::sum_of_squares(x, out, mode));
 }
 
@@ -104,6 +119,10 @@ void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tens
                                        << t->describe();
   }
   AN_CHECK(norm.raw_data() != sum_sq.raw_data()) << what << ": norm must not alias sum_sq";
+  // Counted as if it clips: below max_norm the kernel leaves grad untouched (known on the device).
+  count_op(what, [&] {
+    return launch(bytes_of(grad, sum_sq), bytes_of(grad, norm), grad.numel());
+  });
   AN_ON_DEVICE(grad.device(), cpu::scale_to_max_norm(grad, sum_sq, max_norm, norm),
                cuda::scale_to_max_norm(grad, sum_sq, max_norm, norm));
 }

@@ -1,6 +1,8 @@
 // Public entries of the RNN cell's node step: validate once, then dispatch to a twin.
 #include "kernels/rnn_cell.h"
 
+#include "kernels/op_cost.h"
+
 namespace autonet {
 
 const char* rnn_activation_name(RnnActivation act) {
@@ -62,6 +64,9 @@ void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tens
   check_tensor(s, ch, state, what);
   check_tensor(out, ch, state, what);
   check_activation(act, what);
+  count_op("rnn_node_forward", [&] {
+    return out.numel() == 0 ? OpCost{} : launch(bytes_of(ch, s), bytes_of(out), 8 * out.numel());
+  });
   AN_ON_DEVICE(ch.device(), cpu::rnn_node_forward(ch, s, act, out),
                cuda::rnn_node_forward(ch, s, act, out));
 }
@@ -76,6 +81,10 @@ void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, con
   if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
   if (ds.defined()) check_tensor(ds, ch, state, what);
   check_activation(act, what);
+  count_op("rnn_node_backward", [&] {
+    if (dout.numel() == 0 || (!dch.defined() && !ds.defined())) return OpCost{};
+    return launch(bytes_of(ch, s, dout), bytes_of(dch, ds), 12 * dout.numel());
+  });
   AN_ON_DEVICE(ch.device(), cpu::rnn_node_backward(ch, s, act, dout, dch, ds),
                cuda::rnn_node_backward(ch, s, act, dout, dch, ds));
 }
@@ -87,6 +96,10 @@ void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor&
   check_tensor(s, ch, state, what);
   check_tensor(w, ch, {state[0], kRnnActivations}, what);
   check_tensor(out, ch, {state[1], state[2]}, what);
+  count_op("rnn_mix_forward", [&] {  // 4 activations per predecessor
+    if (out.numel() == 0) return OpCost{};
+    return launch(bytes_of(ch, s, w), bytes_of(out), 32 * s.numel());
+  });
   AN_ON_DEVICE(ch.device(), cpu::rnn_mix_forward(ch, s, w, out),
                cuda::rnn_mix_forward(ch, s, w, out));
 }
@@ -102,6 +115,13 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
   if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
   if (ds.defined()) check_tensor(ds, ch, state, what);
   if (dw.defined()) check_tensor(dw, ch, w.shape(), what);
+  // The mix kernel writes dch, ds and per-block partial dots; a second kernel adds them into dw.
+  count_op("rnn_mix_backward", [&] {
+    if (dout.numel() == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return OpCost{};
+    OpCost cost = launch(bytes_of(ch, s, w, dout), bytes_of(dch, ds), 48 * s.numel());
+    if (dw.defined()) cost += launch(bytes_of(dw), bytes_of(dw));
+    return cost;
+  });
   AN_ON_DEVICE(ch.device(), cpu::rnn_mix_backward(ch, s, w, dout, dch, ds, dw),
                cuda::rnn_mix_backward(ch, s, w, dout, dch, ds, dw));
 }

@@ -1,6 +1,8 @@
 // Public entries of the softmax family: validate once, then dispatch to a twin.
 #include "kernels/softmax.h"
 
+#include "kernels/op_cost.h"
+
 namespace autonet {
 
 namespace {
@@ -40,6 +42,9 @@ void check_smoothing(double label_smoothing, const char* what) {
 void softmax_forward(const Tensor& x, Tensor& y, bool log) {
   check_rows(x, "softmax_forward");
   check_like(x, y, x.shape(), "softmax_forward");
+  count_op("softmax_forward", [&] {
+    return y.numel() == 0 ? OpCost{} : launch(bytes_of(x), bytes_of(y), 4 * x.numel());
+  });
   AN_ON_DEVICE(x.device(), cpu::softmax_forward(x, y, log), cuda::softmax_forward(x, y, log));
 }
 
@@ -47,6 +52,9 @@ void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
   check_rows(y, "softmax_backward");
   check_like(y, dy, y.shape(), "softmax_backward");
   check_like(y, dx, y.shape(), "softmax_backward");
+  count_op("softmax_backward", [&] {
+    return y.numel() == 0 ? OpCost{} : launch(bytes_of(y, dy), bytes_of(dx), 3 * y.numel());
+  });
   AN_ON_DEVICE(y.device(), cpu::softmax_backward(y, dy, dx, log),
                cuda::softmax_backward(y, dy, dx, log));
 }
@@ -58,6 +66,12 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& 
   check_smoothing(label_smoothing, what);
   check_like(logits, loss, {1}, what);
   check_like(logits, log_probs, logits.shape(), what);
+  // The log-softmax rows kernel writes each row's loss (f64), then one block averages them.
+  count_op("cross_entropy_forward", [&] {
+    const int64_t row_loss = logits.size(0) * 8;
+    return launch(bytes_of(logits, targets), bytes_of(log_probs) + row_loss, 5 * logits.numel()) +
+           launch(row_loss, bytes_of(loss), logits.size(0));
+  });
   AN_ON_DEVICE(logits.device(),
                cpu::cross_entropy_forward(logits, targets, loss, log_probs, label_smoothing),
                cuda::cross_entropy_forward(logits, targets, loss, log_probs, label_smoothing));
@@ -70,6 +84,9 @@ void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, cons
   check_smoothing(label_smoothing, what);
   check_like(log_probs, dloss, {1}, what);
   check_like(log_probs, dlogits, log_probs.shape(), what);
+  count_op("cross_entropy_backward", [&] {
+    return launch(bytes_of(log_probs, targets, dloss), bytes_of(dlogits), 3 * log_probs.numel());
+  });
   AN_ON_DEVICE(log_probs.device(),
                cpu::cross_entropy_backward(log_probs, targets, dloss, dlogits, label_smoothing),
                cuda::cross_entropy_backward(log_probs, targets, dloss, dlogits, label_smoothing));
@@ -79,6 +96,10 @@ void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss) {
   const char* what = "nll_forward";
   check_classification(log_probs, targets, what);
   check_like(log_probs, loss, {1}, what);
+  count_op("nll_forward", [&] {  // gathers one log-probability per row
+    const int64_t gathered = log_probs.size(0) * static_cast<int64_t>(dtype_size(log_probs.dtype()));
+    return launch(bytes_of(targets) + gathered, bytes_of(loss), log_probs.size(0));
+  });
   AN_ON_DEVICE(log_probs.device(), cpu::nll_forward(log_probs, targets, loss),
                cuda::nll_forward(log_probs, targets, loss));
 }
@@ -87,6 +108,9 @@ void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs
   const char* what = "nll_backward";
   check_classification(dlog_probs, targets, what);
   check_like(dlog_probs, dloss, {1}, what);
+  count_op("nll_backward", [&] {
+    return launch(bytes_of(targets, dloss), bytes_of(dlog_probs), dlog_probs.size(0));
+  });
   AN_ON_DEVICE(targets.device(), cpu::nll_backward(targets, dloss, dlog_probs),
                cuda::nll_backward(targets, dloss, dlog_probs));
 }

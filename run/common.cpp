@@ -24,15 +24,19 @@ std::vector<std::vector<double>> rounded(const std::vector<std::vector<double>>&
   return out;
 }
 
+namespace {
+constexpr const char* kStopping =
+    "; stopping without writing a checkpoint (those already written are kept as they were)";
+}  // namespace
+
 void check_finite(double value, const std::string& what, const std::string& where) {
   AN_CHECK(std::isfinite(value)) << "the " << what << " became " << value << " " << where
-                                 << "; stopping without writing a checkpoint (those already written are kept as they were)";
+                                 << kStopping;
 }
 
 void check_finite_weights(const Tensor& flat_weights, const std::string& where) {
   const double norm = global_norm({flat_weights});
-  AN_CHECK(std::isfinite(norm)) << "the weights hold a NaN or an infinity " << where
-                                << "; stopping without writing a checkpoint (those already written are kept as they were)";
+  AN_CHECK(std::isfinite(norm)) << "the weights hold a NaN or an infinity " << where << kStopping;
 }
 
 std::vector<NamedTensor> named(const std::vector<std::pair<std::string, Tensor>>& tensors) {

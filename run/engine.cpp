@@ -69,6 +69,10 @@ void Engine::roll_back(const Diverged& diverged) {
 }
 
 bool Engine::run() {
+  return folder_.with_restart_hint([this] { return run_epochs(); });
+}
+
+bool Engine::run_epochs() {
   task_.start(*this);
   int64_t session_epochs = 0;
   while (epoch_ < task_.epochs()) {

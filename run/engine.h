@@ -106,6 +106,7 @@ class Engine {
   // Continues from the folder's last checkpoint (before run()).
   void resume();
   // Runs epochs until the task's last one or the session's stop; true when the run is finished.
+  // An error that leaves the folder without a checkpoint says how to start the run again.
   bool run();
 
   // For the task's hooks.
@@ -124,6 +125,7 @@ class Engine {
   std::filesystem::path best_path() const { return folder_.path("best.safetensors"); }
 
  private:
+  bool run_epochs();
   nlohmann::json checkpoint_state(int64_t epochs_done) const;
   void roll_back(const Diverged& diverged);
 

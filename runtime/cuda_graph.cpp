@@ -50,6 +50,13 @@ void CudaGraph::capture(const std::function<void()>& work) {
   exec_ = exec;
 }
 
+size_t CudaGraph::node_count() const {
+  if (!graph_) return 0;
+  size_t nodes = 0;
+  AN_CUDA_CHECK(cudaGraphGetNodes(static_cast<cudaGraph_t>(graph_), nullptr, &nodes));
+  return nodes;
+}
+
 void CudaGraph::replay() {
   AN_CHECK(exec_) << "CudaGraph::replay before capture";
   AN_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), cuda::stream(device_)));
@@ -64,6 +71,7 @@ CudaGraph::~CudaGraph() = default;
 void CudaGraph::reset() {}
 void CudaGraph::capture(const std::function<void()>&) {}
 void CudaGraph::replay() {}
+size_t CudaGraph::node_count() const { return 0; }
 
 #endif
 

@@ -33,6 +33,8 @@ class CudaGraph {
   // Launches the recorded work on the compute stream (asynchronous, like any launch).
   void replay();
   bool captured() const { return exec_ != nullptr; }
+  // Nodes of the captured graph (kernels, memsets, copies): what the step profile calls launches.
+  size_t node_count() const;
   const std::shared_ptr<CudaGraphPool>& pool() const { return pool_; }
 
  private:

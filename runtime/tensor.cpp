@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "runtime/allocator.h"
+#include "runtime/op_profile.h"
 #include "runtime/philox.h"
 #if AUTONET_WITH_CUDA
 #include "runtime/cuda_context.h"
@@ -71,6 +72,10 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
     std::memcpy(dst, src, bytes);
     return;
   }
+  // The step profile: a copy between host and device is a transfer (Tensor::copy_from counts
+  // copies within one device as launches).
+  if (OpProfile* profile = OpProfile::active(); profile && dst_device != src_device)
+    profile->add_transfer(static_cast<int64_t>(bytes));
 #if AUTONET_WITH_CUDA
   const Device on = dst_device.is_cuda() ? dst_device : src_device;
   cudaStream_t stream = cuda::stream(on);
@@ -260,6 +265,10 @@ void Tensor::copy_from(const Tensor& src) {
   AN_CHECK(dtype_ == src.dtype_) << "copy_from: dtype " << dtype_name(src.dtype_) << " into "
                                  << dtype_name(dtype_) << " (use to(dtype) first)";
   if (is_contiguous() && src.is_contiguous()) {
+    if (device() == src.device() && nbytes() > 0) {
+      const int64_t bytes = static_cast<int64_t>(nbytes());
+      count_op("tensor_copy", [&] { return OpCost{1, bytes, bytes, 0}; });
+    }
     copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
     return;
   }
@@ -283,13 +292,16 @@ void Tensor::copy_from(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
   AN_CHECK(defined()) << "fill_ of an undefined tensor";
-  Tensor host = empty(shape_, dtype_, Device::cpu());
+  // On the host in place; for a device, filled on the host and transferred (kernels' fill() stays
+  // on the device).
+  const bool direct = device().is_cpu() && is_contiguous();
+  Tensor host = direct ? *this : empty(shape_, dtype_, Device::cpu());
   dispatch_any(dtype_, [&](auto tag) {
     using T = decltype(tag);
     T* p = host.data<T>();
     for (int64_t i = 0; i < numel(); ++i) p[i] = static_cast<T>(value);
   });
-  copy_from(host);
+  if (!direct) copy_from(host);
   return *this;
 }
 

@@ -1,43 +1,143 @@
 #!/usr/bin/env python3
-"""Side by side: our search step (bench_search_step's Google Benchmark JSON, CUDA rows) against the
-PyTorch peer (darts_search_step.py's JSON). Ratios are PyTorch time / ours (speed-up, goal ≥ 10 for
-first order) and our peak / PyTorch's (goal ≤ 0.4).
+"""Side by side, rows of one run: our search steps (bench_search_step's and bench_rnn_search_step's
+Google Benchmark JSON) against their PyTorch peers (darts_search_step.py's and rnn_search_step.py's
+JSON, any of the modes eager, compile, cuda-graph). Speed-ups are PyTorch's time / ours (ours: the
+faster of our eager and CUDA-graph steps); memory is our peak / PyTorch eager's. On the CPU, where
+steps vary more, the best and the median step of each side are compared.
 
-  python3 bench/peers/compare.py OURS.json PEER.json"""
+  python3 bench/peers/compare.py [--device cuda|cpu] FILE.json...
+
+Each file is told apart by its content (a Google Benchmark report or a list of peer rows). A peer
+row whose parameter count differs from ours is an error: the two would not be the same network."""
+import argparse
 import json
 import re
+import statistics
 import sys
 
+# Our benchmarks' config argument → the peers' config names.
+CONFIGS = {"BM_SearchStep": ("default", "reduced"), "BM_RnnSearchStep": ("reference", "small")}
+TIME_UNITS = {"ms": 1, "us": 1e-3, "ns": 1e-6, "s": 1e3}
 
-def ours(path):
-    rows = {}
-    for b in json.load(open(path))["benchmarks"]:
-        m = re.search(r"dev:1/order:(\d)/config:(\d)(?:/graph:(\d))?", b["name"])
-        if not m or b.get("run_type") == "aggregate":
+
+def fail(message):
+    raise SystemExit(f"compare.py: {message}")
+
+
+def read_ours(report, path, device, ours):
+    """Adds {(config, order, graph): {"times": [ms...], "peak": MiB, "params": n}} from `report`."""
+    dev = {"cpu": 0, "cuda": 1}[device]
+    for b in report["benchmarks"]:
+        m = re.match(r"(\w+)/dev:(\d)/order:(\d)/config:(\d)(?:/graph:(\d))?", b["name"])
+        if not m or m[1] not in CONFIGS or int(m[2]) != dev or b.get("run_type") == "aggregate":
             continue
-        ms = b["real_time"] * {"ms": 1, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b["time_unit"]]
-        graph = m[3] == "1"
-        rows[(("default", "reduced")[int(m[2])], int(m[1]), graph)] = (
-            ms, b.get("peak_MiB", float("nan")))
-    return rows
+        if b.get("error_occurred"):
+            fail(f"{path}: {b['name']} did not run: {b.get('error_message', '')}")
+        key = (CONFIGS[m[1]][int(m[4])], int(m[3]), m[5] == "1")
+        row = ours.setdefault(key, {"times": [], "peak": b.get("peak_MiB", float("nan")),
+                                    "params": b.get("params")})
+        row["times"].append(b["real_time"] * TIME_UNITS[b["time_unit"]])
+
+
+def read_peer(rows, path, peers, devices):
+    """Adds {(config, order): {mode: row}} from a peer's list of rows."""
+    for r in rows:
+        try:
+            peers.setdefault((r["config"], int(r["order"])), {})[r["mode"]] = r
+        except KeyError as e:
+            fail(f"{path}: a peer row without {e} (rows come from bench/peers/*_search_step.py)")
+        if r.get("ms_per_step") is not None:
+            devices.add(r["device"])
+
+
+def load(paths, device):
+    ours, peers, devices = {}, {}, set()
+    for path in paths:
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            fail(f"{path}: {e}")
+        if isinstance(data, dict) and "benchmarks" in data:
+            read_ours(data, path, device, ours)
+        elif isinstance(data, list):
+            read_peer(data, path, peers, devices)
+        else:
+            fail(f"{path}: neither a Google Benchmark report nor a list of peer rows")
+    if len(devices) > 1:  # ratios only between rows of one machine and run
+        fail(f"the peer rows come from different devices: {sorted(devices)}")
+    for (config, order, _), row in ours.items():
+        for mode, p in peers.get((config, order), {}).items():
+            if row["params"] is not None and p["params"] != row["params"]:
+                fail(f"{config} order {order}: PyTorch {mode} has {p['params']} parameters, ours "
+                     f"{int(row['params'])}: not the same network")
+    return ours, peers
+
+
+def fmt(x, width, suffix=""):
+    """x with two decimals and `suffix` right-aligned in `width`, or "-" when x is None."""
+    return format("-" if x is None else f"{x:.2f}{suffix}", f">{width}s")
+
+
+def gpu_table(ours, peers, out):
+    """One line per step: ours eager and graphs, PyTorch eager and its best compiled/graph mode."""
+    out.write(f"{'step':20s} {'ours eager':>10s} {'ours graph':>10s} {'pt eager':>9s} "
+              f"{'pt best':>9s} {'pt best mode':>12s} {'vs eager':>8s} {'vs best':>8s} "
+              f"{'ours MiB':>9s} {'pt MiB':>9s} {'mem':>5s}\n")
+    reasons = []
+    for config, order in sorted({k[:2] for k in ours} & set(peers)):
+        eager, graph = ours.get((config, order, False)), ours.get((config, order, True))
+        mine = [(statistics.median(r["times"]), r["peak"]) for r in (eager, graph) if r]
+        best_ms, best_mib = min(mine)
+        modes = peers[(config, order)]
+        pt_eager = modes.get("eager", {}).get("ms_per_step")
+        ran = {m: r for m, r in modes.items() if m != "eager" and r.get("ms_per_step") is not None}
+        best_mode = min(ran, key=lambda m: ran[m]["ms_per_step"]) if ran else None
+        pt_best = ran[best_mode]["ms_per_step"] if best_mode else None
+        pt_mib = modes.get("eager", {}).get("peak_MiB")
+        reasons += [f"{config} order {order} {m}: {r['reason']}" for m, r in modes.items()
+                    if r.get("ms_per_step") is None]
+        out.write(f"{config + ' order ' + str(order):20s} "
+                  f"{fmt(eager and statistics.median(eager['times']), 10)} "
+                  f"{fmt(graph and statistics.median(graph['times']), 10)} "
+                  f"{fmt(pt_eager, 9)} {fmt(pt_best, 9)} {best_mode or '-':>12s} "
+                  f"{fmt(pt_eager and pt_eager / best_ms, 8, 'x')} "
+                  f"{fmt(pt_best and pt_best / best_ms, 8, 'x')} "
+                  f"{fmt(best_mib, 9)} {fmt(pt_mib, 9)} {fmt(pt_mib and best_mib / pt_mib, 5)}\n")
+    out.write("ours: the faster of our eager and graph steps; pt best: the faster of PyTorch's "
+              "compile and cuda-graph modes; mem: our peak / PyTorch eager's.\n")
+    for line in reasons:
+        out.write(f"could not run: {line}\n")
+
+
+def cpu_table(ours, peers, out):
+    """Best and median step of each side, one line per PyTorch mode."""
+    out.write(f"{'row':32s} {'autonet best/median ms':>23s} {'pytorch best/median ms':>23s} "
+              f"{'speed-up best/median':>21s}\n")
+    for key in sorted(ours):
+        times = ours[key]["times"]
+        for mode, p in sorted(peers.get(key[:2], {}).items()):
+            name = f"{key[0]} order {key[1]} {mode}"
+            if p.get("ms_per_step") is None:
+                out.write(f"{name:32s} could not run: {p['reason']}\n")
+                continue
+            peer_times = p.get("ms_steps", [p["ms_per_step"]])
+            ob, om = min(times), statistics.median(times)
+            pb, pm = min(peer_times), statistics.median(peer_times)
+            out.write(f"{name:32s} {ob:11.0f} {om:11.0f} {pb:11.0f} {pm:11.0f} "
+                      f"{pb / ob:10.2f} {pm / om:10.2f}\n")
 
 
 def main():
-    if len(sys.argv) != 3:
-        raise SystemExit(__doc__)
-    mine = ours(sys.argv[1])
-    peer = {(r["config"], r["order"]): r for r in json.load(open(sys.argv[2]))}
-    print(f"{'row':24s} {'autonet ms':>10s} {'pytorch ms':>10s} {'speed-up':>8s} "
-          f"{'autonet MiB':>11s} {'pytorch MiB':>11s} {'mem ratio':>9s}")
-    for key in sorted(mine):
-        if key[:2] not in peer:
-            continue
-        ms, mib = mine[key]
-        p = peer[key[:2]]
-        name = f"{key[0]} order {key[1]}" + (" graph" if key[2] else "")
-        print(f"{name:24s} {ms:10.2f} {p['ms_per_step']:10.2f} "
-              f"{p['ms_per_step'] / ms:8.2f} {mib:11.1f} {p['peak_MiB']:11.1f} "
-              f"{mib / p['peak_MiB']:9.2f}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    parser.add_argument("files", nargs="+", metavar="FILE.json")
+    args = parser.parse_args()
+    ours, peers = load(args.files, args.device)
+    if not {k[:2] for k in ours} & set(peers):
+        fail(f"no step appears on both sides (ours: {sorted({k[:2] for k in ours})}, "
+             f"PyTorch: {sorted(peers)})")
+    (cpu_table if args.device == "cpu" else gpu_table)(ours, peers, sys.stdout)
 
 
 if __name__ == "__main__":

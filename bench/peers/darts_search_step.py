@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
-"""Our PyTorch (eager) version of one DARTS search step, the peer that bench_search_step is judged
+"""Our PyTorch version of one DARTS search step, the peer that bench_search_step is judged
 against. Same network as darts/search_model (stem ×3, 8 primitives, 4-node cells, reductions at
 L/3 and 2L/3), same batch, same optimizers and the official order: the α step (first order, or
 second order with the unrolled virtual step and the finite-difference Hessian-vector product),
 then the weight step (SGD momentum 0.9, wd 3e-4, clip 5). Written from the DARTS paper and the
 reference notes in shared/reference/darts.md; cudnn.benchmark on, as the official search script.
+Runs eager, compiled (the network's forward + loss through torch.compile) or replayed from one
+CUDA graph per step (peer_common.py says what each mode covers).
 
   python3 bench/peers/darts_search_step.py [--steps 20] [--json out.json] [--rows default:1,...]
+      [--modes eager,compile,cuda-graph]
+  python3 bench/peers/darts_search_step.py --device cpu --rows reduced:1 --steps 5
 
-Prints one line per row and writes JSON rows: config, order, ms_per_step, images_per_s, peak_MiB,
-params (α excluded; the default config must print 1930618 like ours)."""
-import argparse
-import json
-import time
-
+Prints one line per row and mode and writes JSON rows: config, order, mode, ms_per_step (mean;
+null when the mode could not run, with the error in `reason`), ms_steps (each step), peak_MiB
+(the CUDA allocator's; on the CPU the process's peak resident memory), params (α excluded; the
+default config must have 1,930,618 like ours, checked at start). On a GPU the steps are timed
+together between two CUDA events; on the CPU each step with a steady clock."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.func import functional_call
+
+from peer_common import compiled, peer_main
 
 PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
               "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
@@ -147,24 +152,30 @@ class SearchNetwork(nn.Module):
 
 class Architect:
     """α step: Adam(3e-4, betas (0.5, 0.999), wd 1e-3) on the validation loss; second order
-    differentiates through one virtual SGD step w' = w − ξ(m·buf + ∇L_train + wd·w)."""
+    differentiates through one virtual SGD step w' = w − ξ(m·buf + ∇L_train + wd·w).
+    `loss(x, y)` is the network's loss and `virtual_loss(params, x, y)` the same network's at
+    other weights (both compiled in compile mode). R = 0.01/‖v‖ stays on the device (no host
+    sync), so the step can be captured."""
 
-    def __init__(self, net, weight_optimizer, unrolled, xi=0.025, momentum=0.9, wd=3e-4):
+    def __init__(self, net, weight_optimizer, unrolled, loss, virtual_loss, capturable,
+                 xi=0.025, momentum=0.9, wd=3e-4):
         self.net, self.w_opt, self.unrolled = net, weight_optimizer, unrolled
+        self.loss, self.virtual_loss = loss, virtual_loss
         self.xi, self.momentum, self.wd = xi, momentum, wd
-        self.opt = torch.optim.Adam(net.alphas(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+        self.opt = torch.optim.Adam(net.alphas(), lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3,
+                                    capturable=capturable)
 
     def step(self, xt, yt, xv, yv):
         self.opt.zero_grad()
         if self.unrolled:
             self._unrolled_grad(xt, yt, xv, yv)
         else:
-            F.cross_entropy(self.net(xv), yv).backward()
+            self.loss(xv, yv).backward()
         self.opt.step()
 
     def _unrolled_grad(self, xt, yt, xv, yv):
         names, params = zip(*self.net.named_parameters())
-        grads = torch.autograd.grad(F.cross_entropy(self.net(xt), yt), params)
+        grads = torch.autograd.grad(self.loss(xt, yt), params)
         virtual = {}
         for name, p, g in zip(names, params, grads):
             buf = self.w_opt.state.get(p, {}).get("momentum_buffer")
@@ -173,85 +184,68 @@ class Architect:
                 step = step + self.momentum * buf
             virtual[name] = (p.detach() - self.xi * step).requires_grad_()
         alphas = self.net.alphas()
-        loss = F.cross_entropy(functional_call(self.net, virtual, (xv,)), yv)
+        loss = self.virtual_loss(virtual, xv, yv)
         out = torch.autograd.grad(loss, alphas + list(virtual.values()))
         dalpha, vector = out[:2], out[2:]
         r = 0.01 / torch.cat([v.flatten() for v in vector]).norm()
         implicit = []
         for sign in (1.0, -2.0):
             with torch.no_grad():
-                for p, v in zip(params, vector):
-                    p.add_(v, alpha=sign * r.item())
-            implicit.append(torch.autograd.grad(F.cross_entropy(self.net(xt), yt), alphas))
+                torch._foreach_add_(params, torch._foreach_mul(vector, sign * r))
+            implicit.append(torch.autograd.grad(self.loss(xt, yt), alphas))
         with torch.no_grad():
-            for p, v in zip(params, vector):
-                p.add_(v, alpha=r.item())
+            torch._foreach_add_(params, torch._foreach_mul(vector, r))
         for a, d, gp, gn in zip(alphas, dalpha, *implicit):
             a.grad = d - self.xi * (gp - gn) / (2 * r)
 
 
 SHAPES = {"default": (16, 8, 64, 3, 32), "reduced": (8, 5, 32, 1, 28)}
+DEFAULT_PARAMS = 1930618  # ours (bench_search_step's `params`) for the default config
+SCRIPT = "darts_search_step.py"
 
 
-def run_row(config, order, steps, device):
+def build_step(config, order, device):
+    """A function of the mode that builds the network, optimizers and static inputs of one row
+    and returns its step."""
     c, layers, batch, in_ch, size = SHAPES[config]
-    torch.manual_seed(0)
-    net = SearchNetwork(c, layers, in_ch).to(device)
-    net.alpha_normal = net.alpha_normal.to(device).requires_grad_()
-    net.alpha_reduce = net.alpha_reduce.to(device).requires_grad_()
-    params = sum(p.numel() for p in net.parameters())
-    sgd = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
-    architect = Architect(net, sgd, unrolled=(order == 2))
-    xt = torch.randn(batch, in_ch, size, size, device=device)
-    xv = torch.randn(batch, in_ch, size, size, device=device)
-    yt = torch.arange(batch, device=device) % 10
-    yv = torch.roll(yt, -3)
 
-    def step():
-        architect.step(xt, yt, xv, yv)
-        sgd.zero_grad()
-        F.cross_entropy(net(xt), yt).backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        sgd.step()
+    def build(mode):
+        torch.manual_seed(0)
+        net = SearchNetwork(c, layers, in_ch).to(device)
+        net.alpha_normal = net.alpha_normal.to(device).requires_grad_()
+        net.alpha_reduce = net.alpha_reduce.to(device).requires_grad_()
+        sgd = torch.optim.SGD(net.parameters(), lr=0.025, momentum=0.9, weight_decay=3e-4)
+        # What compile mode compiles: the forward and the loss (and through them the backward).
+        loss = compiled(lambda x, y: F.cross_entropy(net(x), y), mode)
+        virtual_loss = compiled(lambda p, x, y: F.cross_entropy(functional_call(net, p, (x,)), y),
+                                mode)
+        architect = Architect(net, sgd, order == 2, loss, virtual_loss, mode == "cuda-graph")
+        xt = torch.randn(batch, in_ch, size, size, device=device)
+        xv = torch.randn(batch, in_ch, size, size, device=device)
+        yt = torch.arange(batch, device=device) % 10
+        yv = torch.roll(yt, -3)
 
-    for _ in range(3):  # warm-up: cudnn.benchmark's search, allocator, momentum buffers
-        step()
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(steps):
-        step()
-    stop.record()
-    torch.cuda.synchronize()
-    ms = start.elapsed_time(stop) / steps
-    return {"config": config, "order": order, "ms_per_step": ms,
-            "images_per_s": batch * 1000.0 / ms,
-            "peak_MiB": torch.cuda.max_memory_allocated() / 1048576.0, "params": params,
-            "torch": torch.__version__, "device": torch.cuda.get_device_name()}
+        def step():
+            architect.step(xt, yt, xv, yv)
+            sgd.zero_grad()
+            loss(xt, yt).backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            sgd.step()
+
+        return step
+
+    return build
+
+
+def param_count(config):
+    c, layers, _, in_ch, _ = SHAPES[config]
+    return sum(p.numel() for p in SearchNetwork(c, layers, in_ch).parameters())
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--json", default="")
-    parser.add_argument("--rows", default="default:1,default:2,reduced:1,reduced:2")
-    args = parser.parse_args()
-    if not torch.cuda.is_available():
-        raise SystemExit("darts_search_step.py: no CUDA device; this peer runs on the GPU only")
-    torch.backends.cudnn.benchmark = True
-    rows = []
-    for spec in args.rows.split(","):
-        config, order = spec.split(":")
-        t0 = time.time()
-        row = run_row(config, int(order), args.steps, "cuda")
-        rows.append(row)
-        print(f"pytorch {config:8s} order {order}: {row['ms_per_step']:8.2f} ms/step "
-              f"{row['images_per_s']:8.0f} img/s  peak {row['peak_MiB']:8.1f} MiB  "
-              f"params {row['params']}  ({time.time() - t0:.0f} s)", flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    peer_main(SCRIPT, __doc__.split("\n")[0], SHAPES, "default:1,default:2,reduced:1,reduced:2",
+              20, build_step, param_count, [("default", DEFAULT_PARAMS)], "img/s",
+              lambda config: SHAPES[config][2])
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 namespace autonet::cuda {
 namespace {
 
-constexpr int kMaxParts = 8;
+constexpr int kMaxParts = kConcatPartsPerLaunch;
 
 // A batch of parts, passed by value: where each starts along y's axis, and along the batch's
 // own stacked axis (`stacked`), which the flat thread index walks.

@@ -3,12 +3,15 @@
 // Batching: a chunk of B samples shares one im2col matrix col [C·R·S, B·Ho·Wo] (column b·Ho·Wo + q
 // is sample b's pixel q), so each chunk is one GEMM, not B small ones (a DARTS batch of 64 would
 // otherwise be 64 launch-bound GEMMs per call). B is chosen so every workspace stays under
-// kWorkspaceElements whatever the batch size. The GEMM's output [K, B·Ho·Wo] is channel-major, so
-// small layout kernels move it to and from NCHW (adding the bias on the way out). A pointwise conv
-// needs no im2col: its col matrix is x in that channel-major layout.
+// kConvWorkspaceElements whatever the batch size. The GEMM's output [K, B·Ho·Wo] is channel-major,
+// so small layout kernels move it to and from NCHW (adding the bias on the way out). A pointwise
+// conv (1×1, stride 1, no padding: every DARTS 1×1 but FactorizedReduce's stride-2 ones) skips all
+// of this: one strided batched GEMM over the samples, straight on NCHW.
 #include <cub/block/block_reduce.cuh>
 
 #include <algorithm>
+#include <climits>
+#include <type_traits>
 
 #include "kernels/conv2d_geometry.h"
 #include "kernels/gemm.h"
@@ -17,9 +20,6 @@
 namespace autonet::cuda {
 namespace {
 
-// 16 MiB of float32 per workspace: every DARTS conv of this family (stem, 1×1s) fits one chunk,
-// and a chunk's GEMM stays at least 2^22 / (C·R·S) columns wide, plenty to fill the GPU.
-constexpr int64_t kWorkspaceElements = int64_t(1) << 22;
 constexpr int kBlock = 256;
 
 // col[row, oh·Wo + ow] of one sample x [C, H, W], row = (c·R + r)·S + s.
@@ -113,11 +113,79 @@ __global__ void channel_sum_accumulate_kernel(const T* dy, int64_t batch, int64_
   if (threadIdx.x == 0) dbias[k] += static_cast<T>(total);
 }
 
-// Samples per chunk: as many as keep the largest workspace ([max(C·R·S, K), B·Ho·Wo]) in budget.
-int64_t chunk_samples(const Conv2dGeometry& g) {
-  const int64_t per_sample = std::max(g.rows(), g.K) * g.pixels();
-  return std::clamp<int64_t>(kWorkspaceElements / std::max<int64_t>(per_sample, 1), 1,
-                             std::max<int64_t>(g.N, 1));
+// y [B, K, pixels] += bias[k] in place (NCHW; the pointwise path's bias).
+template <class T>
+__global__ void add_channel_bias_kernel(const T* bias, int64_t channels, int64_t pixels, int64_t n,
+                                        T* y) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y[i] += bias[(i / pixels) % channels];
+}
+
+// dw[j] += Σ_b partial[b, j] over the batch, in order: the pointwise path's weight gradient.
+template <class T>
+__global__ void sum_batch_accumulate_kernel(const T* partial, int64_t batch, int64_t n, T* dw) {
+  for (int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; j < n;
+       j += int64_t(gridDim.x) * blockDim.x) {
+    double sum = 0.0;
+    for (int64_t b = 0; b < batch; ++b) sum += partial[b * n + j];
+    dw[j] += static_cast<T>(sum);
+  }
+}
+
+// c[i] = op_a(a[i]) · op_b(b[i]) (+ beta · c[i]) for i < batch, column-major as cuBLAS sees it;
+// a stride of 0 shares one matrix across the batch.
+template <class T>
+void gemm_strided_batched(const Device& device, cublasOperation_t op_a, cublasOperation_t op_b,
+                          int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                          int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b, T* c,
+                          int64_t ldc, int64_t stride_c, int64_t batch) {
+  for (int64_t v : {m, n, k, lda, ldb, ldc, batch})
+    AN_CHECK(v <= INT_MAX) << "conv2d: a pointwise GEMM dimension " << v << " exceeds cuBLAS's int";
+  const T alpha = T(1), beta = T(0);
+  cublasHandle_t handle = cublas_handle(device);
+  if constexpr (std::is_same_v<T, float>)
+    AN_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, op_a, op_b, int(m), int(n), int(k), &alpha,
+                                              a, int(lda), stride_a, b, int(ldb), stride_b, &beta,
+                                              c, int(ldc), stride_c, int(batch)));
+  else
+    AN_CUBLAS_CHECK(cublasDgemmStridedBatched(handle, op_a, op_b, int(m), int(n), int(k), &alpha,
+                                              a, int(lda), stride_a, b, int(ldb), stride_b, &beta,
+                                              c, int(ldc), stride_c, int(batch)));
+}
+
+// A 1×1 stride-1 unpadded conv reads NCHW as it is: sample b's y[b] [K, P] = w [K, C] · x[b] [C, P]
+// (P = H·W) is one strided batched GEMM over the batch, w shared (stride 0), no layout kernels.
+// cuBLAS is column-major, where a row-major [r, c] matrix is its transpose: y[b]ᵀ = x[b]ᵀ · wᵀ.
+template <class T>
+void pointwise_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
+                       const Conv2dGeometry& g, cudaStream_t s) {
+  const int64_t P = g.pixels();
+  gemm_strided_batched<T>(x.device(), CUBLAS_OP_N, CUBLAS_OP_N, P, g.K, g.C, x.data<T>(), P,
+                          g.C * P, w.data<T>(), g.C, 0, y.data<T>(), P, g.K * P, g.N);
+  if (!bias.defined()) return;
+  add_channel_bias_kernel<<<grid_for(y.numel()), kBlock, 0, s>>>(bias.data<T>(), g.K, P,
+                                                                 y.numel(), y.data<T>());
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+// dx[b]ᵀ = dy[b]ᵀ · w (written); dw += Σ_b dy[b] · x[b]ᵀ through per-sample partials [B, K, C]
+// summed in batch order (cuBLAS cannot add a batch into one matrix).
+template <class T>
+void pointwise_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
+                        const Conv2dGeometry& g, cudaStream_t s) {
+  const int64_t P = g.pixels();
+  if (dx.defined())
+    gemm_strided_batched<T>(x.device(), CUBLAS_OP_N, CUBLAS_OP_T, P, g.C, g.K, dy.data<T>(), P,
+                            g.K * P, w.data<T>(), g.C, 0, dx.data<T>(), P, g.C * P, g.N);
+  if (!dw.defined()) return;
+  Tensor partial = Tensor::empty({g.N, g.K * g.C}, x.dtype(), x.device());
+  gemm_strided_batched<T>(x.device(), CUBLAS_OP_T, CUBLAS_OP_N, g.C, g.K, P, x.data<T>(), P,
+                          g.C * P, dy.data<T>(), P, g.K * P, partial.data<T>(), g.C, g.K * g.C,
+                          g.N);
+  sum_batch_accumulate_kernel<<<grid_for(g.K * g.C), kBlock, 0, s>>>(partial.data<T>(), g.N,
+                                                                     g.K * g.C, dw.data<T>());
+  AN_CUDA_CHECK_LAUNCH();
 }
 
 // The first rows·cols elements of a flat workspace, as a [rows, cols] matrix.
@@ -129,12 +197,7 @@ Tensor matrix_in(const Tensor& workspace, int64_t rows, int64_t cols) {
 template <class T>
 void fill_columns(const T* x, const Conv2dGeometry& g, int64_t batch, Tensor& col,
                   cudaStream_t s) {
-  const int64_t n = col.numel();
-  if (g.pointwise())
-    to_channel_major_kernel<<<grid_for(n), kBlock, 0, s>>>(x, batch, g.C, g.pixels(),
-                                                          col.data<T>());
-  else
-    im2col_kernel<<<grid_for(n), kBlock, 0, s>>>(x, g, batch, col.data<T>());
+  im2col_kernel<<<grid_for(col.numel()), kBlock, 0, s>>>(x, g, batch, col.data<T>());
   AN_CUDA_CHECK_LAUNCH();
 }
 
@@ -145,8 +208,9 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   if (y.numel() == 0) return;
   cudaStream_t s = stream(x.device());
-  const int64_t chunk = chunk_samples(g);
+  const int64_t chunk = conv2d_chunk_samples(g);
   dispatch_float(x.dtype(), "conv2d_forward", [&]<class scalar_t>() {
+    if (g.pointwise()) return pointwise_forward<scalar_t>(x, w, bias, y, g, s);
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
     Tensor col_ws = Tensor::empty({g.rows() * chunk * g.pixels()}, x.dtype(), x.device());
     Tensor out_ws = Tensor::empty({g.K * chunk * g.pixels()}, x.dtype(), x.device());
@@ -169,7 +233,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
                      Tensor& dbias, const Conv2dParams& p) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   cudaStream_t s = stream(x.device());
-  const int64_t chunk = chunk_samples(g);
+  const int64_t chunk = conv2d_chunk_samples(g);
   dispatch_float(x.dtype(), "conv2d_backward", [&]<class scalar_t>() {
     if (dbias.defined() && g.K > 0) {
       channel_sum_accumulate_kernel<<<static_cast<unsigned>(g.K), kBlock, 0, s>>>(
@@ -177,6 +241,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
       AN_CUDA_CHECK_LAUNCH();
     }
     if ((!dx.defined() && !dw.defined()) || dy.numel() == 0) return;
+    if (g.pointwise()) return pointwise_backward<scalar_t>(x, w, dy, dx, dw, g, s);
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
     Tensor dw2 = dw.defined() ? dw.view({g.K, g.rows()}) : Tensor();
     Tensor col_ws = Tensor::empty({g.rows() * chunk * g.pixels()}, x.dtype(), x.device());
@@ -196,13 +261,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
       if (!dx.defined()) continue;
       cuda::gemm(w2, dyc, col, {.trans_a = true});  // dcol = weightᵀ · dy, reusing col
       scalar_t* pdx = dx.data<scalar_t>() + n0 * g.C * g.H * g.W;
-      if (g.pointwise())
-        from_channel_major_kernel<<<grid_for(col.numel()), kBlock, 0, s>>>(
-            col.data<scalar_t>(), static_cast<const scalar_t*>(nullptr), batch, g.C, g.pixels(),
-            pdx);
-      else
-        col2im_kernel<<<grid_for(batch * g.C * g.H * g.W), kBlock, 0, s>>>(col.data<scalar_t>(),
-                                                                         g, batch, pdx);
+      col2im_kernel<<<grid_for(batch * g.C * g.H * g.W), kBlock, 0, s>>>(col.data<scalar_t>(), g,
+                                                                       batch, pdx);
       AN_CUDA_CHECK_LAUNCH();
     }
   });

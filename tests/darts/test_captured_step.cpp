@@ -12,54 +12,14 @@
 #include "darts/search_trainer.h"
 #include "kernels/elementwise.h"
 #include "runtime/device.h"
+#include "tests/darts/tiny_searcher.h"
 
 namespace autonet::darts {
 namespace {
 
-Tensor random_images(const Shape& shape, uint64_t seed, Device device) {
-  Tensor t = Tensor::empty(shape);
-  fill_uniform(t, -1.0, 1.0, seed);
-  return t.to(device);
-}
-
-Tensor labels_for(int64_t n, int64_t shift, Device device) {
-  std::vector<int64_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = (i * 7 + shift) % 10;
-  return Tensor::from_vector(v, {n}).to(device);
-}
-
-// One network with its optimizers, on `device`, initialised from fixed seeds.
-struct Searcher {
-  ParameterStore weights{21}, alphas{22};
-  SearchNetwork net;
-  bool placed;  // the stores move to the device before the optimizers take their buffers
-  Sgd sgd;
-  Architect architect;
-
-  static SearchConfig config() {
-    SearchConfig c;
-    c.channels = 4;
-    c.layers = 3;
-    return c;
-  }
-  static SgdOptions sgd_options() {
-    SgdOptions o;
-    o.lr = 0.05;
-    o.momentum = 0.9;
-    o.weight_decay = 3e-4;
-    return o;
-  }
-  bool place(Device device) {
-    weights.to(device);
-    alphas.to(device);
-    return true;
-  }
-  explicit Searcher(Device device)
-      : net(config(), weights, alphas),
-        placed(place(device)),
-        sgd(weights.weights(), weights.grads(), sgd_options()),
-        architect(net, sgd, ArchitectConfig{}) {}
-};
+using test::labels_for;
+using test::random_images;
+using Searcher = test::TinySearcher;
 
 std::vector<float> host(const Tensor& t) { return t.to(Device::cpu()).to_vector<float>(); }
 

@@ -33,7 +33,9 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "learning_rate_min", "momentum", "weight_decay", "grad_clip",
                                    "unrolled", "arch_learning_rate", "arch_beta1", "arch_beta2",
                                    "arch_weight_decay", "seed", "device", "workers", "log_every",
-                                   "cuda_graph"}));
+                                   "cuda_graph",
+                                   // PC-DARTS (absent from older folders: their defaults apply)
+                                   "method", "partial_channels", "arch_frozen_epochs"}));
   EXPECT_EQ(keys_of(TrainRunConfig{}),
             (std::set<std::string>{"genotype", "dataset", "data_dir", "subset", "test_subset",
                                    "valid_portion", "cutout", "cutout_length", "channels",

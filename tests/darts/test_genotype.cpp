@@ -188,12 +188,15 @@ TEST(Genotype, NumbersOutOfRangeAreErrorsNotWrapsOrHugeCells) {
             std::string::npos);
 }
 
-TEST(Genotype, EmptyFilesAndFoldersAreNamedAsSuch) {
+// Errors of a genotype file name it; empty files and folders are named as such.
+TEST(Genotype, FileErrorsNameTheFile) {
   const auto dir = std::filesystem::temp_directory_path() / "autonet_genotype_files_test";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "empty.txt") << "";
   std::ofstream(dir / "blank.txt") << "  \n";
   std::ofstream(dir / "cut.txt") << "Genotype(normal=[";
+  std::ofstream(dir / "wrapped.json") << R"({"recurrent": [{"op": "relu", "input": 4294967296}],
+                                            "concat": [1]})";
   const auto message = [](const std::string& source) {
     try {
       load_rnn_genotype(source);
@@ -208,6 +211,9 @@ TEST(Genotype, EmptyFilesAndFoldersAreNamedAsSuch) {
   EXPECT_NE(message(dir.string()).find("is a folder, not a file"), std::string::npos);
   EXPECT_NE(message((dir / "cut.txt").string()).find("genotype file '" + (dir / "cut.txt").string()),
             std::string::npos);
+  const std::string json = message((dir / "wrapped.json").string());
+  EXPECT_NE(json.find("genotype file '" + (dir / "wrapped.json").string()), std::string::npos);
+  EXPECT_NE(json.find("'recurrent' holds 4294967296"), std::string::npos) << json;
   EXPECT_THROW(load_cnn_genotype((dir / "empty.txt").string()), Error);
   std::filesystem::remove_all(dir);
 }

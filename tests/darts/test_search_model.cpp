@@ -13,17 +13,10 @@
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/darts/parameter_counts.h"
 
 namespace autonet::darts {
 namespace {
-
-// Σ numel of the parameters whose name starts with `prefix`.
-int64_t count_with_prefix(const ParameterStore& store, const std::string& prefix) {
-  int64_t n = 0;
-  for (const auto& [name, var] : store.named_parameters())
-    if (name.rfind(prefix, 0) == 0) n += var.numel();
-  return n;
-}
 
 Variable random_input(const Shape& shape, uint64_t seed, DType dtype = DType::f32) {
   Tensor t = Tensor::empty(shape, dtype);

@@ -119,6 +119,15 @@ TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   // The same images normalised with a NaN mean: the loss turns NaN at the first step.
   data::ImageData poisoned = good;
   poisoned.mean.assign(1, std::nanf(""));
+  // In a new run, before its first checkpoint: the message says how to start again.
+  try {
+    run_search(c, poisoned, tmp / "new", quiet());
+    FAIL() << "a NaN loss must stop the run";
+  } catch (const Error& e) {
+    const std::string way_out = "holds no checkpoint, so --resume cannot continue it: to start "
+                                "the run again, delete " + (tmp / "new").string();
+    EXPECT_NE(std::string(e.what()).find(way_out), std::string::npos) << e.what();
+  }
   try {
     resume_search(tmp / "run", poisoned, quiet());
     FAIL() << "a NaN loss must stop the run";

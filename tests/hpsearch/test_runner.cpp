@@ -33,40 +33,6 @@ void expect_same_trials(const std::vector<TrialRecord>& a, const std::vector<Tri
   }
 }
 
-// A coordinator in a child process (this binary in --hpsearch-run mode, one worker).
-pid_t start_coordinator(const std::string& path) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const std::string exe = self_executable();
-    ::execl(exe.c_str(), exe.c_str(), "--hpsearch-run", path.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Waits (up to 5 s) until trial `number` is RUNNING and has reported an epoch.
-bool wait_for_report(const std::string& path, int64_t number) {
-  for (int i = 0; i < 1000; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    try {
-      const auto t = StudyStore::open(path, true).trial(number);
-      if (t && t->state == TrialState::Running && !t->intermediate.empty()) return true;
-    } catch (const Error&) {  // the file may be mid-creation
-    }
-  }
-  return false;
-}
-
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Runner, RunsAStudyToItsTrialBudgetAndRecordsEverything) {
   ScratchDir dir;
   const std::string path = create_study(dir.file("s.db"), synthetic_config({}, 6));
@@ -117,9 +83,9 @@ TEST(Runner, ResumeAfterKillEqualsAnUninterruptedRun) {
   run_study(reference, worker_options());
 
   const std::string killed = create_study(dir.file("killed.db"), config);
-  const pid_t pid = start_coordinator(killed);
+  const pid_t pid = testing::start_coordinator(killed);
   // Wait until trial 3 has reported an epoch, then kill -9 the coordinator.
-  const bool mid_trial = wait_for_report(killed, 3);
+  const bool mid_trial = testing::wait_for_report(killed, 3);
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -270,14 +236,14 @@ TEST(Runner, OneCoordinatorPerStudyFileWhateverItsPath) {
   std::filesystem::create_symlink(path, dir.file("link.db"));
   std::filesystem::create_hard_link(path, dir.file("hard.db"));
   std::filesystem::create_directories(dir.file("sub"));
-  const pid_t first = start_coordinator(path);
-  ASSERT_TRUE(wait_for_report(path, 0));
+  const pid_t first = testing::start_coordinator(path);
+  ASSERT_TRUE(testing::wait_for_report(path, 0));
   for (const std::string& other : {path, dir.file("link.db"), dir.file("hard.db"), dir.file("sub/../s.db")}) {
-    EXPECT_NE(error_of([&] { run_study(other, worker_options()); }).find("is being run by another process"),
+    EXPECT_NE(testing::error_of([&] { run_study(other, worker_options()); }).find("is being run by another process"),
               std::string::npos)
         << other;
   }
-  EXPECT_NE(error_of([&] { StudyStore::create(dir.file("link.db"), config, /*overwrite=*/true); })
+  EXPECT_NE(testing::error_of([&] { StudyStore::create(dir.file("link.db"), config, /*overwrite=*/true); })
                 .find("is being run by another process"),
             std::string::npos);
   int status = 0;

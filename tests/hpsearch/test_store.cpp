@@ -14,11 +14,9 @@
 #include "test_util.h"
 
 namespace autonet::hpsearch {
-namespace {
 
-TEST(StudyStore, KeepsConfigTrialsReportsSamplerStateAndEvents) {
-  testing::ScratchDir dir;
-  const std::string path = dir.file("s.db");
+// Writes a study with every kind of record and reads it back (read-only): both engines.
+void testing::expect_round_trip(const std::string& path) {
   {
     StudyStore s = StudyStore::create(path, Json{{"name", "x"}});
     TrialRecord t;
@@ -61,6 +59,13 @@ TEST(StudyStore, KeepsConfigTrialsReportsSamplerStateAndEvents) {
   ASSERT_EQ(s.events().size(), 1u);
   EXPECT_EQ(s.events()[0].kind, "worker_died");
   EXPECT_EQ(s.trial(0)->intermediate.size(), 2u);
+}
+
+namespace {
+
+TEST(StudyStore, KeepsConfigTrialsReportsSamplerStateAndEvents) {
+  testing::ScratchDir dir;
+  testing::expect_round_trip(dir.file("s.db"));
 }
 
 TEST(StudyStore, RefusesToOverwriteAndRejectsForeignFiles) {
@@ -149,9 +154,9 @@ TEST(StudyStore, UpgradesAVersionOneStudy) {
     StudyStore s = StudyStore::create(path, Json{{"name", "old"}});
     TrialRecord t;
     s.insert_trial(t);
-    s.add_intermediate(0, {1, 0.5});
-    s.exec("CREATE TABLE i1 AS SELECT trial, step, value, at FROM intermediate; DROP TABLE intermediate;"
-           "ALTER TABLE i1 RENAME TO intermediate");
+    s.exec("DROP TABLE intermediate; CREATE TABLE intermediate (trial INTEGER NOT NULL, "
+           "step INTEGER NOT NULL, value REAL, at REAL NOT NULL, PRIMARY KEY (trial, step));"
+           "INSERT INTO intermediate VALUES (0, 1, 0.5, 0)");  // version 1's table
     s.set_meta("schema_version", "1");
   }
   EXPECT_EQ(StudyStore::open(path, true).trials()[0].intermediate.at(0).value, 0.5);

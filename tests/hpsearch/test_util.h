@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "hpsearch/runner.h"
@@ -52,5 +54,30 @@ inline std::string create_study(const std::string& path, const Json& config) {
   StudyStore::create(path, StudyConfig::from_json(config).to_json());
   return path;
 }
+
+// Creates a study at `path` (a file or a server URL), writes every kind of record, reads them
+// back (test_store.cpp).
+void expect_round_trip(const std::string& path);
+
+// A fresh PostgreSQL database per test on the server the test run was given
+// (AUTONET_TEST_POSTGRES, set by scripts/with-postgres), dropped at the end. Tests that need it
+// skip when no server is given: GTEST_SKIP() if (!ScratchDatabase::server()) ...
+class ScratchDatabase {
+ public:
+  static const char* server() { return std::getenv("AUTONET_TEST_POSTGRES"); }
+  ScratchDatabase();
+  ~ScratchDatabase();
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string name_, url_;
+};
+std::string error_of(const std::function<void()>& body);
+// A coordinator in a child process (this binary in --hpsearch-run mode, one worker).
+pid_t start_coordinator(const std::string& path);
+// Waits (up to 5 s) until trial `number` is RUNNING and has reported an epoch.
+bool wait_for_report(const std::string& path, int64_t number);  // the Error's message, or "(no error)"
+inline constexpr const char* kNoServer =
+    "no PostgreSQL server given (AUTONET_TEST_POSTGRES; scripts/with-postgres starts one)";
 
 }  // namespace autonet::hpsearch::testing

@@ -24,10 +24,7 @@ OpCase concat_case(const std::vector<Shape>& parts, int64_t axis, int fd_samples
   c.backward = [axis](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
     concat_backward(dout[0], axis, din);
   };
-  c.atol = 0;
-  c.rtol = 0;
-  c.why = "pure copies";
-  c.exact_on_integers = true;
+  expect_pure_copies(c);
   c.fd_samples = fd_samples;
   return c;
 }
@@ -43,10 +40,7 @@ OpCase slice2d_case(const Shape& x_shape, const Slice2dParams& p, int fd_samples
   c.backward = [p](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
     slice2d_backward(dout[0], din[0], p);
   };
-  c.atol = 0;
-  c.rtol = 0;
-  c.why = "pure copies";
-  c.exact_on_integers = true;
+  expect_pure_copies(c);
   c.fd_samples = fd_samples;
   return c;
 }

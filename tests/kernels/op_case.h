@@ -63,6 +63,14 @@ struct OpCase {
   bool stochastic = false;  // uses Philox: parity still exact in the random decisions
 };
 
+// Ops that only move elements (concat, slices, shuffles): CUDA must match the CPU bit for bit.
+inline void expect_pure_copies(OpCase& c) {
+  c.atol = 0;
+  c.rtol = 0;
+  c.why = "pure copies";
+  c.exact_on_integers = true;
+}
+
 // Each family contributes its rows; op_cases.cpp is the explicit list of families.
 std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> batch_norm_cases();
@@ -77,6 +85,7 @@ std::vector<OpCase> softmax_cases();
 std::vector<OpCase> embedding_cases();
 std::vector<OpCase> dropout_cases();
 std::vector<OpCase> concat_cases();
+std::vector<OpCase> channel_shuffle_cases();
 std::vector<OpCase> rnn_cell_cases();
 std::vector<OpCase> all_op_cases();
 

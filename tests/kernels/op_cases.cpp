@@ -20,6 +20,7 @@ std::vector<OpCase> all_op_cases() {
            embedding_cases,
            dropout_cases,
            concat_cases,
+           channel_shuffle_cases,
            rnn_cell_cases,
        }) {
     for (OpCase& c : family()) all.push_back(std::move(c));

@@ -1,0 +1,24 @@
+// Building blocks of the step-profile costs that each kernel entry reports (runtime/op_profile.h).
+// An entry's cost mirrors what its CUDA twin launches, kernel by kernel: each kernel reads the
+// tensors it reads and writes the tensors it writes once. Scratch buffers of the two-stage
+// reductions (a few KiB of per-block partials) are not counted.
+#pragma once
+#include "runtime/op_profile.h"
+#include "runtime/tensor.h"
+
+namespace autonet {
+
+// Bytes of the given tensors; an undefined tensor (a gradient nobody wants) counts 0.
+template <class... Tensors>
+int64_t bytes_of(const Tensors&... ts) {
+  return ((ts.defined() ? static_cast<int64_t>(ts.nbytes()) : int64_t(0)) + ... + 0);
+}
+
+// One kernel (or cuBLAS call, memset, device copy) reading `read` bytes and writing `written`.
+inline OpCost launch(int64_t read, int64_t written, int64_t flops = 0) {
+  return {1, read, written, flops};
+}
+
+inline OpCost operator+(OpCost a, const OpCost& b) { return a += b; }
+
+}  // namespace autonet

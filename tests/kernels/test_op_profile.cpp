@@ -1,0 +1,135 @@
+// The step profile's counts at the kernel entries (runtime/op_profile.h): exact launches, bytes
+// and FLOPs for ops whose CUDA twins are known launch by launch, scopes, and threads.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "kernels/conv2d.h"
+#include "kernels/gemm.h"
+#include "kernels/pool2d.h"
+#include "runtime/op_profile.h"
+
+namespace autonet {
+namespace {
+
+Tensor filled(const Shape& shape, double value = 0.5) {
+  return Tensor::full(shape, value, DType::f32, Device::cpu());
+}
+
+OpTotals only(const OpProfile& profile, const std::string& op) {
+  const auto ops = profile.by_op();
+  EXPECT_EQ(ops.size(), 1u) << "expected only " << op;
+  const auto it = ops.find(op);
+  return it == ops.end() ? OpTotals{} : it->second;
+}
+
+TEST(OpProfile, GemmIsOneCallOfTwoMnkFlops) {
+  const int64_t m = 5, k = 7, n = 3;
+  const Tensor a = filled({m, k}), b = filled({k, n});
+  Tensor c = filled({m, n});
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    gemm(a, b, c);                     // beta 0: C is not read
+    gemm(a, b, c, {.beta = 1.0});      // beta 1: C is read too
+  }
+  const OpTotals t = only(profile, "gemm");
+  EXPECT_EQ(t.calls, 2);
+  EXPECT_EQ(t.cost.launches, 2);
+  EXPECT_EQ(t.cost.flops, 2 * 2 * m * n * k);
+  EXPECT_EQ(t.cost.bytes_read, 4 * (2 * (m * k + k * n) + m * n));
+  EXPECT_EQ(t.cost.bytes_written, 4 * 2 * m * n);
+}
+
+TEST(OpProfile, MaxPoolBackwardFindsItsArgmaxInASecondLaunch) {
+  const Tensor x = filled({2, 3, 8, 8});
+  Pool2dParams p;
+  p.pad_h = p.pad_w = 1;
+  Tensor y = filled({2, 3, 8, 8}), dx = filled({2, 3, 8, 8});
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    pool2d_backward(x, y, y, dx, p);
+  }
+  const OpTotals max = only(profile, "pool2d_backward");
+  EXPECT_EQ(max.cost.launches, 2);
+  const int64_t n = x.numel();  // stride 1: as many outputs as inputs
+  EXPECT_EQ(max.cost.bytes_read, 4 * n + (4 * n + 4 * n));  // x; then dy and the i32 arg-max
+  EXPECT_EQ(max.cost.bytes_written, 4 * n + 4 * n);         // arg-max; dx
+  profile.clear();
+  p.mode = PoolMode::avg;
+  {
+    OpProfileScope scope(profile);
+    pool2d_forward(x, y, p);
+    pool2d_backward(x, y, y, dx, p);
+  }
+  EXPECT_EQ(profile.by_op().at("pool2d_backward").cost.launches, 1);
+  EXPECT_EQ(profile.by_op().at("pool2d_forward").cost.flops, 9 * n);
+}
+
+TEST(OpProfile, PointwiseConvIsOneBatchedGemm) {
+  const Tensor x = filled({4, 6, 5, 5}), w = filled({8, 6, 1, 1});
+  Tensor y = filled({4, 8, 5, 5}), dx = filled(x.shape()), dw = filled(w.shape());
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    conv2d_forward(x, w, Tensor(), y, {});
+    Tensor no_bias;
+    conv2d_backward(x, w, y, dx, dw, no_bias, {});
+  }
+  const auto ops = profile.by_op();
+  EXPECT_EQ(ops.at("conv2d_forward").cost.launches, 1);   // one strided batched GEMM on NCHW
+  EXPECT_EQ(ops.at("conv2d_forward").cost.flops, 2 * 8 * 6 * 4 * 25);
+  EXPECT_EQ(ops.at("conv2d_forward").cost.bytes(), 4 * (x.numel() + w.numel() + y.numel()));
+  EXPECT_EQ(ops.at("conv2d_backward").cost.launches, 3);  // dx GEMM, dw partials GEMM, their sum
+  EXPECT_EQ(ops.at("conv2d_backward").cost.flops, 2 * 2 * 8 * 6 * 4 * 25);
+  // A strided 1×1 (FactorizedReduce) goes through im2col: col, GEMM, back to NCHW.
+  Conv2dParams stride2;
+  stride2.stride_h = stride2.stride_w = 2;
+  Tensor half = filled({4, 8, 3, 3});
+  profile.clear();
+  {
+    OpProfileScope scope(profile);
+    conv2d_forward(x, w, Tensor(), half, stride2);
+  }
+  EXPECT_EQ(profile.by_op().at("conv2d_forward").cost.launches, 3);
+}
+
+TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {
+  const Tensor a = filled({2, 2});
+  Tensor c = filled({2, 2});
+  gemm(a, a, c);  // no profile active: nothing to count, nothing to crash
+  OpProfile outer, inner;
+  {
+    OpProfileScope scope(outer);
+    gemm(a, a, c);
+    {
+      OpProfileScope nested(inner);
+      gemm(a, a, c);
+      std::thread other([&] { gemm(a, a, c); });  // another thread has no active profile
+      other.join();
+    }
+    gemm(a, a, c);
+  }
+  gemm(a, a, c);
+  EXPECT_EQ(outer.total().calls, 2);
+  EXPECT_EQ(inner.total().calls, 1);
+  EXPECT_EQ(OpProfile::active(), nullptr);
+}
+
+TEST(OpProfile, DeviceCopiesCountAsLaunchesAndFillsDoNot) {
+  const Tensor src = filled({10});
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    Tensor copy = src.clone();
+    copy.fill_(2.0);  // a host fill here; a transfer on a GPU, never a launch
+  }
+  const OpTotals t = only(profile, "tensor_copy");
+  EXPECT_EQ(t.cost.launches, 1);
+  EXPECT_EQ(t.cost.bytes(), 2 * 40);
+  EXPECT_EQ(profile.transfers(), 0);  // a CPU build has no host↔device copies
+}
+
+}  // namespace
+}  // namespace autonet
