@@ -367,41 +367,107 @@ RnnGenotype rnn_genotype_from_json(const nlohmann::json& j) {
 // ---------------------------------------------------------------------------------------------
 // Published genotypes (reference §4.3, §4.4)
 
+namespace {
+// The genotypes of the official cnn/genotypes.py and rnn/genotypes.py (quark0/darts f276dd3),
+// written out in the text form; docs/darts.md says where each comes from. "DARTS" is DARTS_V2.
+struct PublishedGenotype {
+  const char* name;
+  const char* text;
+};
+
+const std::vector<PublishedGenotype>& published_cnn_table() {
+  static const std::vector<PublishedGenotype> table = {
+      {"NASNet",
+       "Genotype(normal=[('sep_conv_5x5', 1), ('sep_conv_3x3', 0), ('sep_conv_5x5', 0), "
+       "('sep_conv_3x3', 0), ('avg_pool_3x3', 1), ('skip_connect', 0), ('avg_pool_3x3', 0), "
+       "('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 1)], "
+       "normal_concat=[2, 3, 4, 5, 6], "
+       "reduce=[('sep_conv_5x5', 1), ('sep_conv_7x7', 0), ('max_pool_3x3', 1), "
+       "('sep_conv_7x7', 0), ('avg_pool_3x3', 1), ('sep_conv_5x5', 0), ('skip_connect', 3), "
+       "('avg_pool_3x3', 2), ('sep_conv_3x3', 2), ('max_pool_3x3', 1)], "
+       "reduce_concat=[4, 5, 6])"},
+      {"AmoebaNet",
+       "Genotype(normal=[('avg_pool_3x3', 0), ('max_pool_3x3', 1), ('sep_conv_3x3', 0), "
+       "('sep_conv_5x5', 2), ('sep_conv_3x3', 0), ('avg_pool_3x3', 3), ('sep_conv_3x3', 1), "
+       "('skip_connect', 1), ('skip_connect', 0), ('avg_pool_3x3', 1)], "
+       "normal_concat=[4, 5, 6], "
+       "reduce=[('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('max_pool_3x3', 0), "
+       "('sep_conv_7x7', 2), ('sep_conv_7x7', 0), ('avg_pool_3x3', 1), ('max_pool_3x3', 0), "
+       "('max_pool_3x3', 1), ('conv_7x1_1x7', 0), ('sep_conv_3x3', 5)], "
+       "reduce_concat=[3, 4, 6])"},
+      {"DARTS_V1",
+       "Genotype(normal=[('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('skip_connect', 0), "
+       "('sep_conv_3x3', 1), ('skip_connect', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+       "('skip_connect', 2)], normal_concat=[2, 3, 4, 5], "
+       "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
+       "('max_pool_3x3', 0), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), "
+       "('avg_pool_3x3', 0)], reduce_concat=[2, 3, 4, 5])"},
+      {"DARTS_V2",
+       "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), "
+       "('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), "
+       "('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
+       "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
+       "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), "
+       "('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])"},
+  };
+  return table;
+}
+
+const std::vector<PublishedGenotype>& published_rnn_table() {
+  static const std::vector<PublishedGenotype> table = {
+      {"ENAS",
+       "Genotype(recurrent=[('tanh', 0), ('tanh', 1), ('relu', 1), ('tanh', 3), ('tanh', 3), "
+       "('relu', 3), ('relu', 4), ('relu', 7), ('relu', 8), ('relu', 8), ('relu', 8)], "
+       "concat=[2, 5, 6, 9, 10, 11])"},
+      {"DARTS_V1",
+       "Genotype(recurrent=[('relu', 0), ('relu', 1), ('tanh', 2), ('relu', 3), ('relu', 4), "
+       "('identity', 1), ('relu', 5), ('relu', 1)], concat=range(1, 9))"},
+      {"DARTS_V2",
+       "Genotype(recurrent=[('sigmoid', 0), ('relu', 1), ('relu', 1), ('identity', 1), "
+       "('tanh', 2), ('sigmoid', 5), ('tanh', 3), ('relu', 5)], concat=range(1, 9))"},
+  };
+  return table;
+}
+
+// The table's text of `name` ("DARTS" reads as DARTS_V2), or null.
+const char* published_text(const std::vector<PublishedGenotype>& table, const std::string& name) {
+  const std::string key = name == "DARTS" ? "DARTS_V2" : name;
+  for (const PublishedGenotype& g : table)
+    if (key == g.name) return g.text;
+  return nullptr;
+}
+
+std::string published_list(const std::vector<PublishedGenotype>& table) {
+  std::string list;
+  for (const PublishedGenotype& g : table) list += std::string(g.name) + ", ";
+  return list + "DARTS";
+}
+}  // namespace
+
+std::vector<std::string> published_cnn_names() {
+  std::vector<std::string> names;
+  for (const PublishedGenotype& g : published_cnn_table()) names.emplace_back(g.name);
+  return names;
+}
+
+std::vector<std::string> published_rnn_names() {
+  std::vector<std::string> names;
+  for (const PublishedGenotype& g : published_rnn_table()) names.emplace_back(g.name);
+  return names;
+}
+
 CnnGenotype published_cnn_genotype(const std::string& name) {
-  const std::vector<int> concat = {2, 3, 4, 5};
-  if (name == "DARTS_V2" || name == "DARTS") {
-    return {{{"sep_conv_3x3", 0}, {"sep_conv_3x3", 1}, {"sep_conv_3x3", 0}, {"sep_conv_3x3", 1},
-             {"sep_conv_3x3", 1}, {"skip_connect", 0}, {"skip_connect", 0}, {"dil_conv_3x3", 2}},
-            {{"max_pool_3x3", 0}, {"max_pool_3x3", 1}, {"skip_connect", 2}, {"max_pool_3x3", 1},
-             {"max_pool_3x3", 0}, {"skip_connect", 2}, {"skip_connect", 2}, {"max_pool_3x3", 1}},
-            concat,
-            concat};
-  }
-  if (name == "DARTS_V1") {
-    return {{{"sep_conv_3x3", 1}, {"sep_conv_3x3", 0}, {"skip_connect", 0}, {"sep_conv_3x3", 1},
-             {"skip_connect", 0}, {"sep_conv_3x3", 1}, {"sep_conv_3x3", 0}, {"skip_connect", 2}},
-            {{"max_pool_3x3", 0}, {"max_pool_3x3", 1}, {"skip_connect", 2}, {"max_pool_3x3", 0},
-             {"max_pool_3x3", 0}, {"skip_connect", 2}, {"skip_connect", 2}, {"avg_pool_3x3", 0}},
-            concat,
-            concat};
-  }
-  AN_THROW() << "unknown published genotype '" << name << "' (known: DARTS_V1, DARTS_V2, DARTS)";
+  const char* text = published_text(published_cnn_table(), name);
+  AN_CHECK(text) << "unknown published CNN genotype '" << name
+                 << "' (known: " << published_list(published_cnn_table()) << ")";
+  return parse_cnn_genotype(text);
 }
 
 RnnGenotype published_rnn_genotype(const std::string& name) {
-  const std::vector<int> concat = {1, 2, 3, 4, 5, 6, 7, 8};
-  if (name == "DARTS_V2" || name == "DARTS") {
-    return {{{"sigmoid", 0}, {"relu", 1}, {"relu", 1}, {"identity", 1}, {"tanh", 2},
-             {"sigmoid", 5}, {"tanh", 3}, {"relu", 5}},
-            concat};
-  }
-  if (name == "DARTS_V1") {
-    return {{{"relu", 0}, {"relu", 1}, {"tanh", 2}, {"relu", 3}, {"relu", 4}, {"identity", 1},
-             {"relu", 5}, {"relu", 1}},
-            concat};
-  }
-  AN_THROW() << "unknown published RNN genotype '" << name
-             << "' (known: DARTS_V1, DARTS_V2, DARTS)";
+  const char* text = published_text(published_rnn_table(), name);
+  AN_CHECK(text) << "unknown published RNN genotype '" << name
+                 << "' (known: " << published_list(published_rnn_table()) << ")";
+  return parse_rnn_genotype(text);
 }
 
 namespace {
@@ -418,7 +484,9 @@ GenotypeSource genotype_source_text(const std::string& source) {
   AN_CHECK(!std::filesystem::is_directory(source)) << name << " is a folder, not a file";
   std::ifstream in(source);
   AN_CHECK(in.good()) << "genotype '" << source
-                      << "' is neither a published name (DARTS_V1, DARTS_V2), genotype text, "
+                      << "' is neither a published name (" << published_list(published_cnn_table())
+                      << "; recurrent: " << published_list(published_rnn_table())
+                      << "), genotype text, "
                          "nor a readable file";
   std::ostringstream buffer;
   buffer << in.rdbuf();
@@ -455,19 +523,22 @@ Genotype parse_source(const GenotypeSource& source, Genotype (*from_text)(const 
   }
 }
 
-bool is_published_name(const std::string& source) {
-  return source == "DARTS" || source == "DARTS_V1" || source == "DARTS_V2";
-}
 }  // namespace
 
 CnnGenotype load_cnn_genotype(const std::string& source) {
-  if (is_published_name(source)) return published_cnn_genotype(source);
+  if (published_text(published_cnn_table(), source)) return published_cnn_genotype(source);
   return parse_source(genotype_source_text(source), parse_cnn_genotype, cnn_genotype_from_json);
 }
 
 RnnGenotype load_rnn_genotype(const std::string& source) {
-  if (is_published_name(source)) return published_rnn_genotype(source);
+  if (published_text(published_rnn_table(), source)) return published_rnn_genotype(source);
   return parse_source(genotype_source_text(source), parse_rnn_genotype, rnn_genotype_from_json);
+}
+
+bool is_recurrent_genotype(const std::string& source) {
+  if (published_text(published_cnn_table(), source)) return false;
+  if (published_text(published_rnn_table(), source)) return true;
+  return genotype_source_text(source).text.find("recurrent") != std::string::npos;
 }
 
 // ---------------------------------------------------------------------------------------------

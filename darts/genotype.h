@@ -55,9 +55,16 @@ RnnGenotype rnn_genotype_from_json(const nlohmann::json& j);
 void validate(const CnnGenotype& g);
 void validate(const RnnGenotype& g);
 
-// Published genotypes by name: "DARTS_V1", "DARTS_V2" (and "DARTS" = DARTS_V2).
+// Published genotypes by name, those of the official genotypes.py files (docs/darts.md):
+// CNN NASNet, AmoebaNet, DARTS_V1, DARTS_V2; RNN ENAS (11 nodes), DARTS_V1, DARTS_V2 (8 nodes).
+// "DARTS" is DARTS_V2 in both.
 CnnGenotype published_cnn_genotype(const std::string& name);
 RnnGenotype published_rnn_genotype(const std::string& name);
+std::vector<std::string> published_cnn_names();  // without the "DARTS" alias
+std::vector<std::string> published_rnn_names();
+// True for a published name only the RNN table holds (ENAS) and for text, JSON or a file whose
+// text has a "recurrent" field; false for the CNN names (DARTS_V2 is drawn as a CNN by default).
+bool is_recurrent_genotype(const std::string& source);
 // A name from the list above, a file holding text or JSON, or the text itself.
 CnnGenotype load_cnn_genotype(const std::string& name_file_or_text);
 RnnGenotype load_rnn_genotype(const std::string& name_file_or_text);

@@ -79,9 +79,7 @@ RnnModel::RnnModel(const RnnConfig& config, ParameterStore& weights, ParameterSt
 RnnModel::RnnModel(const RnnConfig& config, ParameterStore& weights, const RnnGenotype& genotype)
     : Module(""), config_(config), weights_(weights), search_(false), genotype_(genotype) {
   validate(genotype);
-  AN_CHECK(genotype.recurrent.size() == static_cast<size_t>(kRnnNodes))
-      << "RnnModel: the cell has " << kRnnNodes << " nodes, the genotype "
-      << genotype.recurrent.size();
+  nodes_ = static_cast<int>(genotype.recurrent.size());  // ENAS has 11, the DARTS cells 8
   for (const OpEdge& e : genotype.recurrent) rnn_activation_from_name(e.first);  // no `none`
   build(weights);
 }
@@ -93,7 +91,7 @@ void RnnModel::build(ParameterStore& weights) {
   const int64_t before = weights.num_parameters();
   encoder_ = weights.add_parameter("encoder.weight", {c.vocabulary, c.emsize}, init);
   w0_ = weights.add_parameter("rnns.0._W0", {c.emsize + c.nhid, 2 * c.nhid}, init);
-  for (int i = 0; i < kRnnNodes; ++i)
+  for (int i = 0; i < nodes_; ++i)
     ws_.push_back(
         weights.add_parameter("rnns.0._Ws." + std::to_string(i), {c.nhid, 2 * c.nhid}, init));
   decoder_bias_ = weights.add_parameter("decoder.bias", {c.vocabulary}, Init::zeros());
@@ -174,7 +172,7 @@ Variable RnnModel::cell_step(const Variable& xw, const Variable& h, const Philox
   if (search_) s0 = bn_->forward(s0);
 
   std::vector<Variable> states{s0};
-  for (int i = 0; i < kRnnNodes; ++i) {
+  for (int i = 0; i < nodes_; ++i) {
     Variable s;
     if (search_) {
       // Node i+1 reads s_0..s_i through the one W_{i+1}: a single [J·B, H]·[H, 2H] GEMM.

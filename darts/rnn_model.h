@@ -66,7 +66,7 @@ class RnnModel : public Module {
  public:
   // Search model: registers α [36, 5] (1e-3·N(0, 1) from the store's seed) in `alphas`.
   RnnModel(const RnnConfig& config, ParameterStore& weights, ParameterStore& alphas);
-  // Derived model for `genotype` (8 nodes, concat from the genotype).
+  // Derived model for `genotype` (its node count, e.g. 11 for ENAS; concat from the genotype).
   RnnModel(const RnnConfig& config, ParameterStore& weights, const RnnGenotype& genotype);
 
   // input i64 [T, B] token ids, hidden [B, nhid] (zeros at the start of a stream).
@@ -108,6 +108,7 @@ class RnnModel : public Module {
   ParameterStore& weights_;
   bool search_;
   RnnGenotype genotype_;
+  int nodes_ = kRnnNodes;  // a derived cell has as many nodes as its genotype
   Variable encoder_, w0_, decoder_bias_, alpha_;
   std::vector<Variable> ws_;
   std::unique_ptr<BatchNorm1d> bn_;

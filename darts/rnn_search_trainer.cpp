@@ -13,6 +13,7 @@
 #include "darts/rnn_model.h"
 #include "darts/rnn_task.h"
 #include "darts/run_folder.h"
+#include "datasets/registry.h"
 #include "kernels/reduce.h"
 #include "run/common.h"
 #include "runtime/error.h"
@@ -27,9 +28,10 @@ const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
   using F = ConfigField<C>;
   static const ConfigTable<C> table({
       {"Data",
-       {F{"dataset", &C::dataset, "kjv (embedded) or ptb"},
+       {F{"dataset", &C::dataset, "kjv (embedded), ptb or wt2 (WikiText-2)"},
         F{"data_dir", &C::data_dir,
-          "PTB folder (train/valid/test.txt); kjv: cache folder of the prepared files"},
+          "PTB folder (train/valid/test.txt), WikiText-2 folder (wiki.train.tokens, ...); kjv: "
+          "cache folder of the prepared files"},
         F{"train_tokens", &C::train_tokens, "use the first N train tokens (0: all)",
           non_negative()},
         F{"valid_tokens", &C::valid_tokens, "use the first N valid and test tokens (0: all)",
@@ -46,7 +48,7 @@ const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
         F{"dropoute", &C::dropoute, "dropout of whole words from the embedding",
           half_open(0, 1)},
         F{"genotype", &C::genotype,
-          "published name (DARTS, DARTS_V1, DARTS_V2), a .txt/.json file, or the text"}
+          "published name (DARTS, DARTS_V1, DARTS_V2, ENAS), a .txt/.json file, or the text"}
             .only(Scope::train)}},
       {"Weights",
        {F{"epochs", &C::epochs, "epochs", at_least(1)},
@@ -100,6 +102,17 @@ RnnRunConfig rnn_train_defaults() {
   c.seed = 1267;
   c.epochs = 8000;
   return c;
+}
+
+void apply_dataset_preset(RnnRunConfig& c, const std::vector<std::string>& keys_set) {
+  if (data::canonical_dataset_name(c.dataset) != "wt2") return;
+  auto preset = [&](const char* key, auto RnnRunConfig::*field, auto value) {
+    if (std::find(keys_set.begin(), keys_set.end(), key) == keys_set.end()) c.*field = value;
+  };
+  preset("emsize", &RnnRunConfig::emsize, int64_t{700});
+  preset("nhid", &RnnRunConfig::nhid, int64_t{700});
+  preset("dropouth", &RnnRunConfig::dropouth, 0.15);
+  preset("weight_decay", &RnnRunConfig::weight_decay, 5e-7);
 }
 
 RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,

@@ -46,8 +46,8 @@ namespace autonet::darts {
 // those train.py changes.
 struct RnnRunConfig {
   // data
-  std::string dataset = "kjv";   // kjv (embedded) | ptb
-  std::string data_dir;          // ptb: required; kjv: optional cache of the prepared files
+  std::string dataset = "kjv";   // kjv (embedded) | ptb | wt2
+  std::string data_dir;          // ptb, wt2: required; kjv: optional cache of the prepared files
   int64_t train_tokens = 0;      // use only the first N train tokens (0: all)
   int64_t valid_tokens = 0;      // likewise valid and test
   // model
@@ -86,6 +86,11 @@ void from_json(const nlohmann::json& j, RnnRunConfig& c);
 // The defaults of train.py (§7.7): nhid 850, batch 64, wd 8e-7, dropoute 0.1, seed 1267, 8000
 // epochs as an upper bound.
 RnnRunConfig rnn_train_defaults();
+
+// rnn-train's WikiText-2 preset (--dataset wt2; the reference README's WT2 command, paper
+// appendix A.2): emsize = nhid = 700, dropouth 0.15, weight decay 5e-7, everything else as PTB.
+// Sets those fields of `c` that `keys_set` (the keys a flag or config file gave) leaves alone.
+void apply_dataset_preset(RnnRunConfig& c, const std::vector<std::string>& keys_set);
 
 // One weight step (§7.6 step 6, §7.7): NLL + AR/TAR of `segment` from its hidden state, backward
 // (α's gradient off when `alphas` is given), the global clip, the optimizer's step at its current

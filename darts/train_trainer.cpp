@@ -39,8 +39,8 @@ const ConfigTable<TrainRunConfig>& TrainRunConfig::table() {
   static const ConfigTable<C> table({
       {"Network",
        {F{"genotype", &C::genotype,
-          "DARTS_V1, DARTS_V2, DARTS, a genotype.txt/.json file (e.g. a search run's), or the "
-          "genotype text"},
+          "NASNet, AmoebaNet, DARTS_V1, DARTS_V2, DARTS, a genotype.txt/.json file (e.g. a "
+          "search run's), or the genotype text"},
         F{"channels", &C::channels, "C: channels of the first cells", positive()},
         F{"layers", &C::layers, "L: cells",
           at_least(3, "reduction cells sit at ⌊L/3⌋ and ⌊2L/3⌋ and must be distinct")},

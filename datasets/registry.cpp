@@ -6,11 +6,8 @@
 #include "datasets/kjv.h"
 
 namespace autonet::data {
-namespace {
 
-constexpr const char* kFashionFolder = "/usr/share/datasets/fashion-mnist";
-
-std::string canonical(std::string name) {
+std::string canonical_dataset_name(std::string name) {
   for (char& c : name) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     if (c == '_') c = '-';
@@ -19,8 +16,13 @@ std::string canonical(std::string name) {
   if (name == "cifar-10") return "cifar10";
   if (name == "cifar-100") return "cifar100";
   if (name == "bible" || name == "bible-kjv") return "kjv";
+  if (name == "wikitext-2" || name == "wikitext2") return "wt2";
   return name;
 }
+
+namespace {
+
+constexpr const char* kFashionFolder = "/usr/share/datasets/fashion-mnist";
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -33,11 +35,11 @@ std::string join(const std::vector<std::string>& names) {
 std::vector<std::string> image_dataset_names() {
   return {"fashion-mnist", "mnist", "cifar10", "cifar100", "folder"};
 }
-std::vector<std::string> text_corpus_names() { return {"kjv", "ptb"}; }
+std::vector<std::string> text_corpus_names() { return {"kjv", "ptb", "wt2"}; }
 
 ImageData open_image_dataset(const std::string& name, const std::filesystem::path& dir,
                              const FolderOptions& folder) {
-  const std::string key = canonical(name);
+  const std::string key = canonical_dataset_name(name);
   const FolderOptions defaults;
   AN_CHECK(key == "folder" || (folder.image_size == defaults.image_size &&
                                folder.skip_bad_images == defaults.skip_bad_images &&
@@ -62,9 +64,10 @@ ImageData open_image_dataset(const std::string& name, const std::filesystem::pat
 }
 
 TextCorpus open_text_corpus(const std::string& name, const std::filesystem::path& dir) {
-  const std::string key = canonical(name);
+  const std::string key = canonical_dataset_name(name);
   if (key == "kjv") return load_kjv(dir);
   if (key == "ptb") return read_ptb(dir, key);
+  if (key == "wt2") return read_wikitext2(dir);
   AN_THROW() << "unknown text corpus '" << name << "' (known: " << join(text_corpus_names())
              << ")";
 }

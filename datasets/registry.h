@@ -3,7 +3,7 @@
 //           dataset-fashion-mnist), mnist, cifar10, cifar100 (DIR required), folder (DIR
 //           required: an image folder, datasets/image_folder.h, opened with `folder`)
 //   text:   kjv (prepared from Debian's bible-kjv; DIR optional, used as a cache of the prepared
-//           files), ptb (DIR required)
+//           files), ptb (DIR required), wt2 = WikiText-2 (DIR required: wiki.*.tokens)
 #pragma once
 #include <filesystem>
 #include <string>
@@ -20,6 +20,8 @@ ImageData open_image_dataset(const std::string& name, const std::filesystem::pat
 TextCorpus open_text_corpus(const std::string& name, const std::filesystem::path& dir = {});
 
 std::vector<std::string> image_dataset_names();
+// The name a data set is known by: lower case, aliases resolved ("WikiText-2" → "wt2").
+std::string canonical_dataset_name(std::string name);
 std::vector<std::string> text_corpus_names();
 
 }  // namespace autonet::data

@@ -117,23 +117,47 @@ TextCorpus corpus_from_texts(const std::string& name, const std::array<std::stri
   return corpus;
 }
 
-TextCorpus read_ptb(const fs::path& dir, const std::string& name, const std::string& how_to_get) {
-  const std::string how = !how_to_get.empty() ? how_to_get
-      : "Get the Mikolov PTB text (data/ptb.{train,valid,test}.txt of "
-        "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz, or getdata.sh of "
-        "salesforce/awd-lstm-lm) and pass the folder holding them.";
+namespace {
+// Three PTB-format files in `dir`; `file_names(split)` lists the names a split's file may have.
+TextCorpus read_split_files(const fs::path& dir, const std::string& name, const std::string& how,
+                            std::vector<std::string> (*file_names)(const std::string& split)) {
   require_folder(dir, name, how);
   std::array<std::string, 3> texts, sources;
   const char* splits[3] = {"train", "valid", "test"};
   for (int s = 0; s < 3; ++s) {
-    const std::string split = splits[s];
-    const fs::path path = find_file(dir, {split + ".txt", "ptb." + split + ".txt"}, name, how);
+    const fs::path path = find_file(dir, file_names(splits[s]), name, how);
     const std::vector<uint8_t> bytes = read_file_bytes(path);
     AN_CHECK(!bytes.empty()) << path.string() << ": empty text file";
     texts[s].assign(bytes.begin(), bytes.end());
     sources[s] = path.string();
   }
   return corpus_from_texts(name, texts, sources);
+}
+
+std::vector<std::string> ptb_file_names(const std::string& split) {
+  return {split + ".txt", "ptb." + split + ".txt"};
+}
+
+std::vector<std::string> wikitext2_file_names(const std::string& split) {
+  return {"wiki." + split + ".tokens", split + ".txt"};
+}
+}  // namespace
+
+TextCorpus read_ptb(const fs::path& dir, const std::string& name, const std::string& how_to_get) {
+  const std::string how = !how_to_get.empty() ? how_to_get
+      : "Get the Mikolov PTB text (data/ptb.{train,valid,test}.txt of "
+        "http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz, or getdata.sh of "
+        "salesforce/awd-lstm-lm) and pass the folder holding them.";
+  return read_split_files(dir, name, how, ptb_file_names);
+}
+
+TextCorpus read_wikitext2(const fs::path& dir) {
+  return read_split_files(
+      dir, "wt2",
+      "Get WikiText-2 (the word-level wikitext-2-v1.zip, or getdata.sh of "
+      "salesforce/awd-lstm-lm, which unpacks wiki.{train,valid,test}.tokens) and pass the "
+      "folder holding them.",
+      wikitext2_file_names);
 }
 
 Tensor batchify(const Tensor& sequence, int64_t batch_size) {

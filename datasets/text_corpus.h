@@ -48,6 +48,10 @@ TextCorpus corpus_from_texts(const std::string& name, const std::array<std::stri
 TextCorpus read_ptb(const std::filesystem::path& dir, const std::string& name = "ptb",
                     const std::string& how_to_get = "");
 
+// WikiText-2 (word level), the same format: wiki.train.tokens/wiki.valid.tokens/wiki.test.tokens
+// in `dir` (or train.txt/valid.txt/test.txt). Tokenised as PTB: its <unk> and @-@ are words.
+TextCorpus read_wikitext2(const std::filesystem::path& dir);
+
 // batchify(seq, B): n = ⌊len/B⌋ rows; the tail is dropped; column b holds tokens [b·n, (b+1)·n).
 // Returns i64 [n, B] (time-major).
 Tensor batchify(const Tensor& sequence, int64_t batch_size);

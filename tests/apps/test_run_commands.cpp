@@ -191,6 +191,27 @@ TEST(RunCommands, RnnCommandsReadConfigFiles) {
   EXPECT_EQ(run({"rnn-search", "--no-progress", "--run-dir", "x", "--print-config"}).error, "");
 }
 
+// rnn-train --dataset wt2 takes the WikiText-2 sizes of the reference README; what a flag or a
+// config file gives wins over the preset, and rnn-search keeps its own defaults.
+TEST(RunCommands, Wt2PresetOfRnnTrain) {
+  json c = printed_config({"rnn-train", "--dataset", "wt2", "--data-dir", "wt2"});
+  EXPECT_EQ(c.at("emsize"), 700);
+  EXPECT_EQ(c.at("nhid"), 700);
+  EXPECT_EQ(c.at("dropouth"), 0.15);
+  EXPECT_EQ(c.at("weight_decay"), 5e-7);
+  EXPECT_EQ(c.at("batch_size"), 64);  // as PTB
+  EXPECT_EQ(c.at("dropoute"), 0.1);
+  EXPECT_EQ(printed_config({"rnn-train", "--dataset", "WikiText-2"}).at("nhid"), 700);
+  const ConfigFile file(R"({"dropouth": 0.2})");
+  c = printed_config({"rnn-train", "--dataset", "wt2", "--config", file.path(), "--emsize", "600",
+                      "--nhid", "600"});
+  EXPECT_EQ(c.at("nhid"), 600);
+  EXPECT_EQ(c.at("dropouth"), 0.2);
+  EXPECT_EQ(c.at("weight_decay"), 5e-7);
+  EXPECT_EQ(printed_config({"rnn-train", "--dataset", "ptb"}).at("nhid"), 850);
+  EXPECT_EQ(printed_config({"rnn-search", "--dataset", "wt2"}).at("nhid"), 300);
+}
+
 // Issue 15: rnn-search --resume DIR --epochs 10 ignored the flags silently.
 TEST(RunCommands, ResumeRefusesConfigFlags) {
   for (const std::string& command : kRunCommands) {

@@ -29,18 +29,6 @@ Tensor labels(std::vector<int64_t> values) {
   return Tensor::from_vector(values, {n});
 }
 
-// NASNet from the official genotypes.py: 5 nodes, concat [2..6] / [4, 5, 6], sep_conv_7x7.
-CnnGenotype nasnet() {
-  return parse_cnn_genotype(
-      "Genotype(normal=[('sep_conv_5x5', 1), ('sep_conv_3x3', 0), ('sep_conv_5x5', 0), "
-      "('sep_conv_3x3', 0), ('avg_pool_3x3', 1), ('skip_connect', 0), ('avg_pool_3x3', 0), "
-      "('avg_pool_3x3', 0), ('sep_conv_3x3', 1), ('skip_connect', 1)], "
-      "normal_concat=[2, 3, 4, 5, 6], reduce=[('sep_conv_5x5', 1), ('sep_conv_7x7', 0), "
-      "('max_pool_3x3', 1), ('sep_conv_7x7', 0), ('avg_pool_3x3', 1), ('sep_conv_5x5', 0), "
-      "('skip_connect', 3), ('avg_pool_3x3', 2), ('sep_conv_3x3', 2), ('max_pool_3x3', 1)], "
-      "reduce_concat=[4, 5, 6])");
-}
-
 void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol,
                   const std::string& what) {
   ASSERT_EQ(a.size(), b.size()) << what;
@@ -57,6 +45,14 @@ AugmentConfig tiny_config() {
   AugmentConfig c;
   c.channels = 4;
   c.layers = 3;
+  return c;
+}
+
+// tiny_config() on one input channel, without the auxiliary head: for 8×8 inputs.
+AugmentConfig grey_headless_config() {
+  AugmentConfig c = tiny_config();
+  c.auxiliary = false;
+  c.input_channels = 1;
   return c;
 }
 
@@ -143,16 +139,27 @@ TEST(AugmentNetwork, ForwardBackwardWithAuxiliaryHead) {
 }
 
 TEST(AugmentNetwork, GenotypesOfAnySizeBuild) {
-  AugmentConfig c = tiny_config();
-  c.auxiliary = false;
-  c.input_channels = 1;
   ParameterStore weights;
-  AugmentNetwork net(c, nasnet(), weights);
+  AugmentNetwork net(grey_headless_config(), published_cnn_genotype("NASNet"), weights);
   EXPECT_EQ(net.cell(0).nodes(), 5);
   EXPECT_EQ(net.cell(0).out_channels(), 5 * 4);   // concat of 5 nodes
   EXPECT_EQ(net.cell(1).out_channels(), 3 * 8);   // reduction: concat [4, 5, 6]
   EXPECT_TRUE(is_identity(net.cell(1).op(6)));    // skip from node 3 in a reduction cell
   EXPECT_EQ(weights.parameter("cells.1._ops.1.op.1.weight").shape(), (Shape{8, 1, 7, 7}));
+  const Variable logits = net.forward(random_input({2, 1, 8, 8}, 9));
+  EXPECT_EQ(logits.shape(), (Shape{2, 10}));
+}
+
+TEST(AugmentNetwork, AmoebaNetBuildsWithItsFactorisedConv) {
+  ParameterStore weights;
+  AugmentNetwork net(grey_headless_config(), published_cnn_genotype("AmoebaNet"), weights);
+  EXPECT_EQ(net.cell(0).nodes(), 5);
+  EXPECT_EQ(net.cell(0).out_channels(), 3 * 4);  // normal concat [4, 5, 6]
+  EXPECT_EQ(net.cell(1).out_channels(), 3 * 8);  // reduce concat [3, 4, 6]
+  // Reduction pair 8 is conv_7x1_1x7 from node 0: operations.py's bare Sequential (no `.op`)
+  // of ReLU, a 1×7 and a 7×1 conv, BN.
+  EXPECT_EQ(weights.parameter("cells.1._ops.8.1.weight").shape(), (Shape{8, 8, 1, 7}));
+  EXPECT_EQ(weights.parameter("cells.1._ops.8.2.weight").shape(), (Shape{8, 8, 7, 1}));
   const Variable logits = net.forward(random_input({2, 1, 8, 8}, 9));
   EXPECT_EQ(logits.shape(), (Shape{2, 10}));
 }

@@ -5,6 +5,7 @@
 #include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "darts/genotype.h"
 #include "runtime/error.h"
@@ -29,17 +30,89 @@ TEST(Genotype, PublishedDartsV2TextMatchesTheReferenceRepr) {
 }
 
 TEST(Genotype, TextAndJsonRoundTripThePublishedGenotypes) {
-  for (const char* name : {"DARTS_V1", "DARTS_V2"}) {
+  for (const std::string& name : published_cnn_names()) {
     const CnnGenotype g = published_cnn_genotype(name);
     EXPECT_EQ(parse_cnn_genotype(to_text(g)), g) << name;
     EXPECT_EQ(cnn_genotype_from_json(to_json(g)), g) << name;
+    EXPECT_EQ(load_cnn_genotype(name), g) << name;
+  }
+  for (const std::string& name : published_rnn_names()) {
     const RnnGenotype r = published_rnn_genotype(name);
     EXPECT_EQ(parse_rnn_genotype(to_text(r)), r) << name;
     EXPECT_EQ(rnn_genotype_from_json(to_json(r)), r) << name;
+    EXPECT_EQ(load_rnn_genotype(name), r) << name;
   }
   EXPECT_EQ(to_text(published_rnn_genotype("DARTS_V2")),
             "Genotype(recurrent=[('sigmoid', 0), ('relu', 1), ('relu', 1), ('identity', 1), "
             "('tanh', 2), ('sigmoid', 5), ('tanh', 3), ('relu', 5)], concat=range(1, 9))");
+}
+
+// Node counts, concat lists and op sets of the official genotypes.py files (quark0/darts).
+TEST(Genotype, PublishedNamesHaveTheOfficialShapes) {
+  EXPECT_EQ(published_cnn_names(),
+            (std::vector<std::string>{"NASNet", "AmoebaNet", "DARTS_V1", "DARTS_V2"}));
+  EXPECT_EQ(published_rnn_names(), (std::vector<std::string>{"ENAS", "DARTS_V1", "DARTS_V2"}));
+  auto ops_of = [](const std::vector<OpEdge>& edges) {
+    std::set<std::string> ops;
+    for (const auto& e : edges) ops.insert(e.first);
+    return ops;
+  };
+  using Ops = std::set<std::string>;
+  const CnnGenotype nasnet = published_cnn_genotype("NASNet");
+  EXPECT_EQ(nasnet.normal_nodes(), 5);
+  EXPECT_EQ(nasnet.reduce_nodes(), 5);
+  EXPECT_EQ(nasnet.normal_concat, (std::vector<int>{2, 3, 4, 5, 6}));
+  EXPECT_EQ(nasnet.reduce_concat, (std::vector<int>{4, 5, 6}));
+  EXPECT_EQ(ops_of(nasnet.normal), (Ops{"sep_conv_5x5", "sep_conv_3x3", "avg_pool_3x3",
+                                        "skip_connect"}));
+  EXPECT_EQ(nasnet.reduce[1], OpEdge("sep_conv_7x7", 0));
+  EXPECT_EQ(nasnet.reduce[6], OpEdge("skip_connect", 3));
+
+  const CnnGenotype amoeba = published_cnn_genotype("AmoebaNet");
+  EXPECT_EQ(amoeba.normal_nodes(), 5);
+  EXPECT_EQ(amoeba.normal_concat, (std::vector<int>{4, 5, 6}));
+  EXPECT_EQ(amoeba.reduce_concat, (std::vector<int>{3, 4, 6}));
+  EXPECT_EQ(amoeba.normal[3], OpEdge("sep_conv_5x5", 2));
+  EXPECT_EQ(amoeba.reduce[8], OpEdge("conv_7x1_1x7", 0));
+  EXPECT_EQ(amoeba.reduce[9], OpEdge("sep_conv_3x3", 5));
+
+  for (const char* name : {"DARTS_V1", "DARTS_V2"}) {
+    EXPECT_EQ(published_cnn_genotype(name).normal_nodes(), 4) << name;
+    EXPECT_EQ(published_rnn_genotype(name).recurrent.size(), 8u) << name;
+  }
+  EXPECT_EQ(published_cnn_genotype("DARTS"), published_cnn_genotype("DARTS_V2"));
+  EXPECT_EQ(published_rnn_genotype("DARTS"), published_rnn_genotype("DARTS_V2"));
+
+  const RnnGenotype enas = published_rnn_genotype("ENAS");
+  EXPECT_EQ(to_text(enas),
+            "Genotype(recurrent=[('tanh', 0), ('tanh', 1), ('relu', 1), ('tanh', 3), "
+            "('tanh', 3), ('relu', 3), ('relu', 4), ('relu', 7), ('relu', 8), ('relu', 8), "
+            "('relu', 8)], concat=[2, 5, 6, 9, 10, 11])");
+}
+
+TEST(Genotype, UnknownPublishedNamesListTheKnownOnes) {
+  auto message = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.message());
+    }
+    return std::string("no error");
+  };
+  const std::string cnn = message([] { published_cnn_genotype("ENAS"); });
+  EXPECT_NE(cnn.find("'ENAS'"), std::string::npos) << cnn;
+  EXPECT_NE(cnn.find("NASNet, AmoebaNet, DARTS_V1, DARTS_V2, DARTS"), std::string::npos) << cnn;
+  const std::string rnn = message([] { published_rnn_genotype("NASNet"); });
+  EXPECT_NE(rnn.find("ENAS, DARTS_V1, DARTS_V2, DARTS"), std::string::npos) << rnn;
+}
+
+TEST(Genotype, RecurrentGenotypesAreRecognised) {
+  EXPECT_TRUE(is_recurrent_genotype("ENAS"));
+  EXPECT_FALSE(is_recurrent_genotype("DARTS_V2"));  // a CNN name first
+  EXPECT_FALSE(is_recurrent_genotype("NASNet"));
+  EXPECT_TRUE(is_recurrent_genotype(to_text(published_rnn_genotype("DARTS_V1"))));
+  EXPECT_TRUE(is_recurrent_genotype(to_json(published_rnn_genotype("ENAS")).dump()));
+  EXPECT_FALSE(is_recurrent_genotype(to_text(published_cnn_genotype("AmoebaNet"))));
 }
 
 TEST(Genotype, ParsesListConcatsDoubleQuotesAndLargerCells) {

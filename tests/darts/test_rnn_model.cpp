@@ -103,10 +103,11 @@ std::vector<double> hand_logits(RnnModel& model, const std::vector<std::vector<i
   const std::vector<double> mo = mask(RnnDropout::output, cfg.dropout, b * nh);
   const Matrix emb = as_matrix(model.encoder_weight().value());
   const Matrix w0 = as_matrix(model.w0().value());
-  std::vector<Matrix> ws;
-  for (int i = 0; i < kRnnNodes; ++i) ws.push_back(as_matrix(model.w(i).value()));
   const Matrix probs = model.is_search() ? model.alpha_weights() : Matrix{};
   const RnnGenotype genotype = model.genotype();
+  const int nodes = static_cast<int>(genotype.recurrent.size());
+  std::vector<Matrix> ws;
+  for (int i = 0; i < nodes; ++i) ws.push_back(as_matrix(model.w(i).value()));
 
   Matrix h = hidden;
   std::vector<double> logits;
@@ -128,7 +129,7 @@ std::vector<double> hand_logits(RnnModel& model, const std::vector<std::vector<i
     if (model.is_search()) batch_norm(s0, train);
     std::vector<Matrix> states{s0};
     int offset = 0;
-    for (int i = 0; i < kRnnNodes; ++i) {
+    for (int i = 0; i < nodes; ++i) {
       Matrix s(b, std::vector<double>(nh, 0.0));
       auto add_edge = [&](int pred, const std::vector<double>& weight_of_activation) {
         const Matrix ch = times(masked(states[pred], mh), ws[i]);
@@ -232,6 +233,20 @@ TEST(RnnModel, ParameterCountAtReferenceSizes) {
   RnnModel derived(big, derived_weights, published_rnn_genotype("DARTS_V2"));
   EXPECT_EQ(derived.parameter_count(), 8500000 + 10000 + 1700 * 1700 + 8 * 850 * 1700);
   EXPECT_FALSE(derived_weights.contains("rnns.0.bn.running_mean"));  // no BN when derived
+
+  // ENAS has one W per node: 11 of them.
+  ParameterStore enas_weights(1);
+  RnnModel enas(big, enas_weights, published_rnn_genotype("ENAS"));
+  EXPECT_EQ(enas.parameter_count(), 8500000 + 10000 + 1700 * 1700 + 11 * 850 * 1700);
+  EXPECT_TRUE(enas_weights.contains("rnns.0._Ws.10"));
+
+  // WikiText-2 at the preset's sizes (33,278 words, nhid 700): the paper's 33M.
+  ParameterStore wt2_weights(1);
+  RnnConfig wt2;
+  wt2.vocabulary = 33278;
+  wt2.emsize = wt2.nhid = 700;
+  RnnModel wt2_model(wt2, wt2_weights, published_rnn_genotype("DARTS_V2"));
+  EXPECT_EQ(wt2_model.parameter_count(), 33127878);
 }
 
 TEST(RnnModel, AlphaShapeAndInitialisation) {
@@ -270,13 +285,17 @@ TEST(RnnModel, SearchCellMatchesTheEquationsInEval) {
 }
 
 TEST(RnnModel, DerivedCellMatchesTheEquations) {
-  ParameterStore weights(1, DType::f64);
-  RnnModel model(tiny_config(), weights, published_rnn_genotype("DARTS_V2"));
-  widen(weights);
-  const TinyBatch batch = tiny_batch(3, 2, 7, 3);
-  expect_logits_match(model, batch);
-  model.eval();
-  expect_logits_match(model, batch);
+  // ENAS: 11 nodes, the output averages a subset of them.
+  for (const char* name : {"DARTS_V2", "ENAS"}) {
+    SCOPED_TRACE(name);
+    ParameterStore weights(1, DType::f64);
+    RnnModel model(tiny_config(), weights, published_rnn_genotype(name));
+    widen(weights);
+    const TinyBatch batch = tiny_batch(3, 2, 7, 3);
+    expect_logits_match(model, batch);
+    model.eval();
+    expect_logits_match(model, batch);
+  }
 }
 
 TEST(RnnModel, LockedMasksAreReusedAcrossTimeAndRedrawnPerCall) {

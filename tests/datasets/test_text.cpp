@@ -65,6 +65,34 @@ TEST(Ptb, BadInputIsAClearError) {
 }
 
 // A corpus is UTF-8 text: binary files (random bytes, NUL bytes) are refused naming file and line.
+// A tiny corpus in the layout of WikiText-2's wiki.*.tokens: headings, blank lines, @-@ and <unk>.
+TEST(WikiText2, ReadsTheTokensFilesAsPtbText) {
+  TempDir tmp;
+  write_text(tmp / "wiki.train.tokens", " \n = Robert <unk> = \n \n Robert was a well @-@ known \n");
+  write_text(tmp / "wiki.valid.tokens", " \n = Valkyria = \n");
+  write_text(tmp / "wiki.test.tokens", " Robert known \n");
+  const TextCorpus c = open_text_corpus("wt2", tmp.path());
+  EXPECT_EQ(c.name, "wt2");
+  // Every line, blank ones too, ends in <eos>, as the reference's data.py reads them.
+  EXPECT_EQ(words(c, c.train),
+            (std::vector<std::string>{"<eos>", "=", "Robert", "<unk>", "=", "<eos>", "<eos>",
+                                      "Robert", "was", "a", "well", "@-@", "known", "<eos>"}));
+  EXPECT_EQ(words(c, c.valid), (std::vector<std::string>{"<eos>", "=", "Valkyria", "=", "<eos>"}));
+  EXPECT_EQ(words(c, c.test), (std::vector<std::string>{"Robert", "known", "<eos>"}));
+  EXPECT_EQ(open_text_corpus("WikiText-2", tmp.path()).train.numel(), 14);
+}
+
+TEST(WikiText2, AcceptsPtbNamesAndNamesWhatIsMissing) {
+  TempDir tmp;
+  expect_error([&] { open_text_corpus("wt2", tmp / "gone"); }, {"gone", "wikitext-2-v1.zip"});
+  write_text(tmp / "train.txt", "x y\n");
+  write_text(tmp / "valid.txt", "y\n");
+  expect_error([&] { read_wikitext2(tmp.path()); },
+               {"missing file", "wiki.test.tokens", "test.txt"});
+  write_text(tmp / "test.txt", "x\n");
+  EXPECT_EQ(read_wikitext2(tmp.path()).test.numel(), 2);
+}
+
 TEST(Ptb, BinaryOrNonUtf8FilesAreRefusedNamingTheLine) {
   TempDir tmp;
   write_text(tmp / "train.txt", "na\xc3\xafve caf\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x93\x96\n");  // valid
