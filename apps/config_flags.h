@@ -101,7 +101,9 @@ class ConfigFlags {
                                                                     : value.get<std::string>();
       f.on = cmd_->add_option(field.flag(), f.text, field.help)
                  ->type_name(field.is_text() ? "TEXT" : field.is_integer() ? "INT" : "FLOAT")
-                 ->default_str(shown);
+                 ->default_str(shown)
+                 // A later flag wins (scripts/run appends the user's flags to its own).
+                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     }
     f.on->group(field.group);
   }

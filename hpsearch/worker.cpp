@@ -90,6 +90,9 @@ int run_worker(int in_fd, int out_fd) {
       PipeReporter reporter(channel);
       const TrialResult result = workload->run((*message)["params"], ctx, reporter);
       channel.send({{"op", "done"}, {"value", number_or_null(result.value)}, {"metrics", result.metrics}});
+    } catch (const Error& e) {  // the message users read, without the source location
+      std::fflush(stdout);
+      channel.send({{"op", "error"}, {"message", e.message()}});
     } catch (const std::exception& e) {
       std::fflush(stdout);
       channel.send({{"op", "error"}, {"message", e.what()}});

@@ -27,19 +27,15 @@ using Settings = nlohmann::json;  // darts configs use the unordered JSON type
 const std::set<std::string> kOwnOptions{"name", "objective", "runs_dir", "derived"};
 // Search settings that only the runner gives (per trial).
 const std::set<std::string> kFromRunner{"seed", "device"};
-// Search settings that describe the data or the process, never searched.
-const std::set<std::string> kNotSearchable{"dataset", "data_dir", "device", "seed", "workers",
-                                           "log_every"};
-
 enum class FieldKind { Int, Float, Bool };
 
-// The searchable SearchRunConfig fields and their kind, read from the config's JSON form.
+// The fields SearchRunConfig's table lets a study search, with their kind from the JSON form.
 const std::map<std::string, FieldKind>& searchable_fields() {
   static const std::map<std::string, FieldKind> fields = [] {
     std::map<std::string, FieldKind> out;
     const Settings defaults = SearchRunConfig{};
-    for (const auto& [key, value] : defaults.items()) {
-      if (kNotSearchable.count(key) || value.is_string()) continue;
+    for (const std::string& key : darts::searchable_keys<SearchRunConfig>()) {
+      const Settings& value = defaults.at(key);
       out[key] = value.is_boolean()          ? FieldKind::Bool
                  : value.is_number_integer() ? FieldKind::Int
                                              : FieldKind::Float;

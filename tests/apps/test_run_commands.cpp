@@ -165,6 +165,8 @@ TEST(RunCommands, ResolveDefaultsThenConfigFileThenFlags) {
   EXPECT_EQ(c.at("learning_rate"), 0.1);   // from the file
   EXPECT_EQ(c.at("cutout"), true);
   EXPECT_EQ(c.at("layers"), 8);            // the default
+  // A later flag wins: scripts/run appends the user's flags to its own (`scripts/run --epochs 1`).
+  EXPECT_EQ(printed_config({"search", "--epochs", "4", "--epochs", "1"}).at("epochs"), 1);
   EXPECT_EQ(printed_config({"search", "--config", file.path(), "--no-cutout"}).at("cutout"), false);
   EXPECT_EQ(printed_config({"search", "--unrolled"}).at("unrolled"), true);
   EXPECT_EQ(printed_config({"train", "--no-auxiliary"}).at("auxiliary"), false);

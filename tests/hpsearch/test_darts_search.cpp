@@ -142,6 +142,9 @@ TEST(DartsSearchWorkload, SpaceChecksNameTheParameterAndTheProblem) {
   };
   expect(space_error({{"lr", lr}}), {"no searchable setting 'lr'", "learning_rate"});
   expect(space_error({{"seed", {{"type", "int"}, {"low", 0}, {"high", 9}}}}), {"'seed'"});
+  // The config table decides what a study may search: cuda_graph is fixed there.
+  expect(space_error({{"cuda_graph", {{"type", "categorical"}, {"choices", {false, true}}}}}),
+         {"no searchable setting 'cuda_graph'"});
   expect(space_error({{"channels", {{"type", "int"}, {"low", 4}, {"high", 16}}}}),
          {"'channels' must be even", "categorical"});
   expect(space_error({{"channels", {{"type", "categorical"}, {"choices", {4, 7}}}}}),
