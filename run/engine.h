@@ -35,6 +35,14 @@ struct RunOptions {
   // (epoch, step within the epoch); true poisons one weight with NaN for that step, as a
   // diverging step would. Empty in real runs.
   std::function<bool(int64_t, int64_t)> poison_weights;
+
+  // No progress line (tests, study trials), optionally stopping after some epochs.
+  static RunOptions quiet(int64_t stop_after_epochs = -1) {
+    RunOptions o;
+    o.progress = false;
+    o.stop_after_epochs = stop_after_epochs;
+    return o;
+  }
 };
 
 // Thrown by a task's epoch when training diverged in a way the run recovers from: the engine

@@ -237,9 +237,8 @@ class DartsSearchWorkload : public TrialWorkload {
     const auto t0 = std::chrono::steady_clock::now();
     const SearchRunConfig config = trial_config(fixed_, params, ctx.seed, ctx.device);
     const TrialFolder folder(runs_dir_, ctx);
-    darts::RunOptions options;
-    options.progress = false;
-    options.stop_after_epochs = 1;  // one epoch per call: report, then resume or stop
+    // One epoch per call: report, then resume or stop.
+    darts::RunOptions options = darts::RunOptions::quiet(/*stop_after_epochs=*/1);
     darts::SearchOutcome out = darts::run_search(config, data_, folder.path(), options);
     Settings epoch;
     double value = NAN;

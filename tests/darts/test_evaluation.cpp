@@ -22,9 +22,7 @@ TEST(Evaluation, ReproducesTheLastEpochsTestFigures) {
   c.auxiliary = false;
   c.device = "cpu";
   c.workers = 1;
-  RunOptions quiet;
-  quiet.progress = false;
-  run_training(c, data, tmp / "run", quiet);
+  run_training(c, data, tmp / "run", RunOptions::quiet());
   nlohmann::json last;
   for (const nlohmann::json& r : test::log_without_timing(tmp / "run" / "log.jsonl"))
     if (r["kind"] == "epoch") last = r;

@@ -31,13 +31,6 @@ SearchRunConfig tiny_pc_search(int64_t frozen_epochs) {
   return c;
 }
 
-RunOptions quiet(int64_t stop_after = -1) {
-  RunOptions o;
-  o.progress = false;
-  o.stop_after_epochs = stop_after;
-  return o;
-}
-
 bool same_bytes(const Tensor& a, const Tensor& b) {
   return a.nbytes() == b.nbytes() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
@@ -50,9 +43,9 @@ TEST(PcSearchTask, ArchitectureIsFrozenInTheWarmUpEpochs) {
   test::TempDir tmp("pc-frozen");
   const data::ImageData data = test::tiny_images(16, 4, 8);
   // Frozen for both epochs, for the first only, and not at all (stopped after one epoch).
-  run_search(tiny_pc_search(2), data, tmp / "frozen", quiet());
-  run_search(tiny_pc_search(1), data, tmp / "warm", quiet());
-  run_search(tiny_pc_search(0), data, tmp / "trained", quiet(1));
+  run_search(tiny_pc_search(2), data, tmp / "frozen", RunOptions::quiet());
+  run_search(tiny_pc_search(1), data, tmp / "warm", RunOptions::quiet());
+  run_search(tiny_pc_search(0), data, tmp / "trained", RunOptions::quiet(1));
   const Checkpoint frozen = read_checkpoint(tmp / "frozen" / "checkpoint.safetensors");
   const Checkpoint warm = read_checkpoint(tmp / "warm" / "checkpoint.safetensors");
   const Checkpoint trained = read_checkpoint(tmp / "trained" / "checkpoint.safetensors");
@@ -85,9 +78,9 @@ TEST(PcSearchTask, ResumeIsBitIdentical) {
   test::TempDir tmp("pc-resume");
   const data::ImageData data = test::tiny_images(16, 4, 8);
   const SearchRunConfig c = tiny_pc_search(1);
-  run_search(c, data, tmp / "whole", quiet());
-  EXPECT_FALSE(run_search(c, data, tmp / "split", quiet(1)).finished);
-  EXPECT_TRUE(resume_search(tmp / "split", data, quiet()).finished);
+  run_search(c, data, tmp / "whole", RunOptions::quiet());
+  EXPECT_FALSE(run_search(c, data, tmp / "split", RunOptions::quiet(1)).finished);
+  EXPECT_TRUE(resume_search(tmp / "split", data, RunOptions::quiet()).finished);
   test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
                                        tmp / "split" / "checkpoint.safetensors");
   EXPECT_EQ(test::log_without_timing(tmp / "whole" / "log.jsonl"),

@@ -54,12 +54,6 @@ struct TempDir {
   }
 };
 
-RunOptions quiet() {
-  RunOptions o;
-  o.progress = false;
-  return o;
-}
-
 std::vector<double> epoch_values(const fs::path& dir, const char* key) {
   std::vector<double> out;
   for (const nlohmann::json& r : RunFolder::open(dir).read_log())
@@ -85,7 +79,7 @@ void expect_same_end(const fs::path& straight, const fs::path& split) {
 
 TEST(RnnSearch, ShortSearchLowersValidationPerplexity) {
   TempDir tmp;
-  const RnnOutcome out = run_rnn_search(tiny_run(), small_kjv(), tmp.path, quiet());
+  const RnnOutcome out = run_rnn_search(tiny_run(), small_kjv(), tmp.path, RunOptions::quiet());
   EXPECT_TRUE(out.finished);
   EXPECT_EQ(out.epochs_done, 3);
   const std::vector<double> ppl = epoch_values(tmp.path, "valid_ppl");
@@ -119,12 +113,12 @@ TEST(RnnSearch, ResumeContinuesExactly) {
   RnnRunConfig c = tiny_run();
   c.epochs = 2;
   c.max_steps = 6;
-  run_rnn_search(c, small_kjv(), straight.path, quiet());
-  RunOptions stop = quiet();
+  run_rnn_search(c, small_kjv(), straight.path, RunOptions::quiet());
+  RunOptions stop = RunOptions::quiet();
   stop.stop_after_epochs = 1;
   const RnnOutcome first = run_rnn_search(c, small_kjv(), split.path, stop);
   EXPECT_FALSE(first.finished);
-  const RnnOutcome rest = resume_rnn_run(split.path, small_kjv(), quiet());
+  const RnnOutcome rest = resume_rnn_run(split.path, small_kjv(), RunOptions::quiet());
   EXPECT_TRUE(rest.finished);
   expect_same_end(straight.path, split.path);
 }
@@ -133,29 +127,29 @@ TEST(RnnSearch, RejectsBadInput) {
   TempDir tmp;
   RnnRunConfig c = tiny_run();
   c.batch_size = 20000;  // 24,000 train tokens: 1 row
-  EXPECT_THROW(run_rnn_search(c, small_kjv(), tmp.path, quiet()), Error);
+  EXPECT_THROW(run_rnn_search(c, small_kjv(), tmp.path, RunOptions::quiet()), Error);
   EXPECT_FALSE(fs::exists(tmp.path));  // nothing created for a run that cannot start
   c = tiny_run();
   c.emsize = 8;
-  EXPECT_THROW(run_rnn_search(c, small_kjv(), tmp.path, quiet()), Error);
+  EXPECT_THROW(run_rnn_search(c, small_kjv(), tmp.path, RunOptions::quiet()), Error);
 
   // A checkpoint resumes only on the vocabulary it was trained with.
   c = tiny_run();
   c.epochs = 2;
   c.max_steps = 2;
-  RunOptions stop = quiet();
+  RunOptions stop = RunOptions::quiet();
   stop.stop_after_epochs = 1;
   run_rnn_search(c, small_kjv(), tmp.path, stop);
   const data::TextCorpus other =
       data::corpus_from_texts("kjv", data::prepare_kjv(data::kjv_verses(), 300));
   try {
-    resume_rnn_run(tmp.path, other, quiet());
+    resume_rnn_run(tmp.path, other, RunOptions::quiet());
     ADD_FAILURE() << "resumed on another vocabulary";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("vocabulary mismatch"), std::string::npos) << e.what();
   }
   // The run folder is intact and still resumes on the right corpus.
-  EXPECT_TRUE(resume_rnn_run(tmp.path, small_kjv(), quiet()).finished);
+  EXPECT_TRUE(resume_rnn_run(tmp.path, small_kjv(), RunOptions::quiet()).finished);
 }
 
 // A second-order search runs its α steps (§7.8) and moves α elsewhere than the first order.
@@ -164,9 +158,9 @@ TEST(RnnSearch, UnrolledSearchRuns) {
   RnnRunConfig c = tiny_run();
   c.epochs = 1;
   c.max_steps = 4;
-  run_rnn_search(c, small_kjv(), first.path, quiet());
+  run_rnn_search(c, small_kjv(), first.path, RunOptions::quiet());
   c.unrolled = true;
-  const RnnOutcome out = run_rnn_search(c, small_kjv(), second.path, quiet());
+  const RnnOutcome out = run_rnn_search(c, small_kjv(), second.path, RunOptions::quiet());
   EXPECT_TRUE(out.finished);
   const std::vector<double> ppl = epoch_values(second.path, "valid_ppl");
   ASSERT_EQ(ppl.size(), 1u);
@@ -248,7 +242,7 @@ TEST(RnnTrain, AveragedWeightsEvaluateAndRawWeightsTrain) {
   TempDir base, straight, split;
   RnnRunConfig c = tiny_train();
   c.epochs = 4;
-  RunOptions one = quiet();
+  RunOptions one = RunOptions::quiet();
   one.stop_after_epochs = 1;
   run_rnn_train(c, small_kjv(), base.path, one);
   const fs::path ckpt = base.path / "checkpoint.safetensors";
@@ -283,15 +277,15 @@ TEST(RnnTrain, AveragedWeightsEvaluateAndRawWeightsTrain) {
   EXPECT_EQ(evaluated, average) << "the validation did not run on the averaged weights";
   EXPECT_NE(raw, average) << "the raw weights were not swapped back";
 
-  resume_rnn_run(split.path, small_kjv(), quiet());
-  resume_rnn_run(straight.path, small_kjv(), quiet());
+  resume_rnn_run(split.path, small_kjv(), RunOptions::quiet());
+  resume_rnn_run(straight.path, small_kjv(), RunOptions::quiet());
   expect_same_end(straight.path, split.path);
 }
 
 // A NaN loss rolls back to the best checkpoint (weights, optimizer, epoch) and the run goes on.
 TEST(RnnTrain, NanLossRollsBackAndContinues) {
   TempDir tmp;
-  RunOptions o = quiet();
+  RunOptions o = RunOptions::quiet();
   int poisoned = 0;
   o.poison_weights = [&](int64_t epoch, int64_t step) {
     return epoch == 1 && step == 3 && poisoned++ == 0;
@@ -315,12 +309,12 @@ TEST(RnnTrain, NanLossRollsBackAndContinues) {
 // resumes from them.
 TEST(RnnTrain, RepeatedNanStopsWithTheCheckpointsKept) {
   TempDir tmp;
-  RunOptions one = quiet();
+  RunOptions one = RunOptions::quiet();
   one.stop_after_epochs = 1;
   run_rnn_train(tiny_train(), small_kjv(), tmp.path, one);
   const std::string ckpt = file_bytes(tmp.path / "checkpoint.safetensors");
   const std::string best = file_bytes(tmp.path / "best.safetensors");
-  RunOptions always = quiet();
+  RunOptions always = RunOptions::quiet();
   always.poison_weights = [](int64_t, int64_t step) { return step == 1; };
   try {
     resume_rnn_run(tmp.path, small_kjv(), always);
@@ -331,7 +325,7 @@ TEST(RnnTrain, RepeatedNanStopsWithTheCheckpointsKept) {
   EXPECT_EQ(records(tmp.path, "rollback").size(), 10u);
   EXPECT_EQ(file_bytes(tmp.path / "checkpoint.safetensors"), ckpt);
   EXPECT_EQ(file_bytes(tmp.path / "best.safetensors"), best);
-  EXPECT_TRUE(resume_rnn_run(tmp.path, small_kjv(), quiet()).finished);
+  EXPECT_TRUE(resume_rnn_run(tmp.path, small_kjv(), RunOptions::quiet()).finished);
 }
 
 // A folder of an earlier build: the checkpoint and the best checkpoint in version 1's layout, the
@@ -341,8 +335,8 @@ TEST(RnnTrain, ResumesVersion1CheckpointsAndRollsBackToAVersion1Best) {
   TempDir straight, split, rollback;
   RnnRunConfig c = tiny_train();
   c.epochs = 2;
-  run_rnn_train(c, small_kjv(), straight.path, quiet());
-  RunOptions one = quiet();
+  run_rnn_train(c, small_kjv(), straight.path, RunOptions::quiet());
+  RunOptions one = RunOptions::quiet();
   one.stop_after_epochs = 1;
   run_rnn_train(c, small_kjv(), split.path, one);
   test::rewrite_as_version1(split.path / "best.safetensors", "0000be57");
@@ -350,10 +344,10 @@ TEST(RnnTrain, ResumesVersion1CheckpointsAndRollsBackToAVersion1Best) {
                             split.path / "checkpoint.safetensors.json.tmp");
   fs::copy(split.path, rollback.path, fs::copy_options::recursive);
 
-  EXPECT_TRUE(resume_rnn_run(split.path, small_kjv(), quiet()).finished);
+  EXPECT_TRUE(resume_rnn_run(split.path, small_kjv(), RunOptions::quiet()).finished);
   expect_same_end(straight.path, split.path);
 
-  RunOptions poison = quiet();
+  RunOptions poison = RunOptions::quiet();
   int poisoned = 0;
   poison.poison_weights = [&](int64_t, int64_t step) { return step == 1 && poisoned++ == 0; };
   EXPECT_TRUE(resume_rnn_run(rollback.path, small_kjv(), poison).finished);
@@ -364,7 +358,7 @@ TEST(RnnTrain, DerivedCellTrainsAndReportsTestPerplexity) {
   TempDir tmp;
   RnnRunConfig c = tiny_train();
   c.max_steps = 15;
-  const RnnOutcome out = run_rnn_train(c, small_kjv(), tmp.path, quiet());
+  const RnnOutcome out = run_rnn_train(c, small_kjv(), tmp.path, RunOptions::quiet());
   EXPECT_TRUE(out.finished);
   EXPECT_EQ(to_text(out.genotype), to_text(published_rnn_genotype("DARTS_V2")));
   EXPECT_GT(out.test_ppl, 1);
@@ -381,7 +375,7 @@ TEST(RnnTrain, DerivedCellTrainsAndReportsTestPerplexity) {
   c.learning_rate = 1e38;
   c.grad_clip = 1e38;
   try {
-    run_rnn_train(c, small_kjv(), nan_dir.path, quiet());
+    run_rnn_train(c, small_kjv(), nan_dir.path, RunOptions::quiet());
     ADD_FAILURE() << "a diverging run did not stop";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("loss became"), std::string::npos) << e.what();

@@ -20,12 +20,6 @@ namespace {
 
 const double kLearnedLossBound = 0.8 * std::log(10.0);
 
-RunOptions quiet() {
-  RunOptions o;
-  o.progress = false;
-  return o;
-}
-
 // The last epoch record of a run's log.
 nlohmann::json last_epoch(const std::filesystem::path& run) {
   nlohmann::json last;
@@ -55,7 +49,7 @@ TEST(RunsLearn, SearchOnAFashionMnistSubsetEndsBelowTheUntrainedLoss) {
   c.epochs = 4;
   c.batch_size = 8;
   c.learning_rate = 0.05;
-  run_search(c, data::open_image_dataset("fashion-mnist"), tmp / "run", quiet());
+  run_search(c, data::open_image_dataset("fashion-mnist"), tmp / "run", RunOptions::quiet());
   const nlohmann::json last = last_epoch(tmp / "run");
   EXPECT_LT(last["train_loss"].get<double>(), kLearnedLossBound) << last.dump();
   EXPECT_LT(last["valid_loss"].get<double>(), kLearnedLossBound) << last.dump();
@@ -80,7 +74,7 @@ TEST(RunsLearn, TrainingAGenotypeOnAFashionMnistSubsetEndsBelowTheUntrainedLoss)
   c.workers = 1;
   c.log_every = 0;
   const TrainOutcome out =
-      run_training(c, data::open_image_dataset("fashion-mnist"), tmp / "run", quiet());
+      run_training(c, data::open_image_dataset("fashion-mnist"), tmp / "run", RunOptions::quiet());
   EXPECT_LT(out.valid_loss, kLearnedLossBound) << last_epoch(tmp / "run").dump();
 }
 
@@ -98,7 +92,7 @@ TEST(RunsLearn, SearchTrainsTheWeightsOnTheTrainHalfOnly) {
   c.batch_size = 8;
   c.epochs = 4;
   c.learning_rate = 0.05;
-  run_search(c, data, tmp / "run", quiet());
+  run_search(c, data, tmp / "run", RunOptions::quiet());
   const nlohmann::json last = last_epoch(tmp / "run");
   EXPECT_GT(last["train_acc"].get<double>(), 0.45) << last.dump();
   EXPECT_LT(last["valid_acc"].get<double>(), 0.1) << last.dump();

@@ -34,19 +34,12 @@ SearchRunConfig tiny_search(bool unrolled) {
   return c;
 }
 
-RunOptions quiet(int64_t stop_after = -1) {
-  RunOptions o;
-  o.progress = false;
-  o.stop_after_epochs = stop_after;
-  return o;
-}
-
 TEST(SearchTrainer, WritesTheRunFolder) {
   test::TempDir tmp("search-folder");
   const data::ImageData data = test::tiny_images(20, 4, 8);
   SearchRunConfig c = tiny_search(false);
   c.subset = 16;  // 8 images for w, 8 for α: 2 steps per epoch
-  const SearchOutcome out = run_search(c, data, tmp / "run", quiet());
+  const SearchOutcome out = run_search(c, data, tmp / "run", RunOptions::quiet());
   EXPECT_TRUE(out.finished);
   EXPECT_EQ(out.epochs_done, 2);
   for (const char* f : {"config.json", "log.jsonl", "checkpoint.safetensors", "run.lock",
@@ -91,8 +84,8 @@ TEST(SearchTrainer, ResumeIsBitIdentical) {
   test::TempDir tmp("search-resume");
   const data::ImageData data = test::tiny_images(16, 4, 8);
   const SearchRunConfig c = tiny_search(true);
-  run_search(c, data, tmp / "whole", quiet());
-  const SearchOutcome first = run_search(c, data, tmp / "split", quiet(1));
+  run_search(c, data, tmp / "whole", RunOptions::quiet());
+  const SearchOutcome first = run_search(c, data, tmp / "split", RunOptions::quiet(1));
   EXPECT_FALSE(first.finished);
   EXPECT_EQ(first.epochs_done, 1);
   // A crash after more steps had been logged: the resumed run drops those records.
@@ -100,9 +93,9 @@ TEST(SearchTrainer, ResumeIsBitIdentical) {
     std::ofstream log(tmp / "split" / "log.jsonl", std::ios::app);
     log << R"({"kind":"step","epoch":1,"step":99,"loss":1})" << "\n";
   }
-  const SearchOutcome second = resume_search(tmp / "split", data, quiet());
+  const SearchOutcome second = resume_search(tmp / "split", data, RunOptions::quiet());
   EXPECT_TRUE(second.finished);
-  EXPECT_EQ(second.genotype, run_search(c, data, tmp / "again", quiet()).genotype);
+  EXPECT_EQ(second.genotype, run_search(c, data, tmp / "again", RunOptions::quiet()).genotype);
   test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
                                        tmp / "split" / "checkpoint.safetensors");
   EXPECT_EQ(test::log_without_timing(tmp / "whole" / "log.jsonl"),
@@ -113,7 +106,7 @@ TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   test::TempDir tmp("search-nan");
   const data::ImageData good = test::tiny_images(16, 4, 8);
   const SearchRunConfig c = tiny_search(false);
-  run_search(c, good, tmp / "run", quiet(1));
+  run_search(c, good, tmp / "run", RunOptions::quiet(1));
   const std::string checkpoint = test::read_file(tmp / "run" / "checkpoint.safetensors");
 
   // The same images normalised with a NaN mean: the loss turns NaN at the first step.
@@ -121,7 +114,7 @@ TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   poisoned.mean.assign(1, std::nanf(""));
   // In a new run, before its first checkpoint: the message says how to start again.
   try {
-    run_search(c, poisoned, tmp / "new", quiet());
+    run_search(c, poisoned, tmp / "new", RunOptions::quiet());
     FAIL() << "a NaN loss must stop the run";
   } catch (const Error& e) {
     const std::string way_out = "holds no checkpoint, so --resume cannot continue it: to start "
@@ -129,7 +122,7 @@ TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
     EXPECT_NE(std::string(e.what()).find(way_out), std::string::npos) << e.what();
   }
   try {
-    resume_search(tmp / "run", poisoned, quiet());
+    resume_search(tmp / "run", poisoned, RunOptions::quiet());
     FAIL() << "a NaN loss must stop the run";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("became nan"), std::string::npos) << e.what();
@@ -138,7 +131,7 @@ TEST(SearchTrainer, NonFiniteLossStopsAndKeepsTheLastGoodCheckpoint) {
   }
   EXPECT_EQ(test::read_file(tmp / "run" / "checkpoint.safetensors"), checkpoint);
   // The stored state still resumes and finishes with good data.
-  EXPECT_TRUE(resume_search(tmp / "run", good, quiet()).finished);
+  EXPECT_TRUE(resume_search(tmp / "run", good, RunOptions::quiet()).finished);
 }
 
 // Run folders of earlier builds hold version-1 checkpoints; one killed between the two renames
@@ -147,11 +140,11 @@ TEST(SearchTrainer, ResumesAVersion1CheckpointLeftBetweenItsTwoRenames) {
   test::TempDir tmp("search-version1");
   const data::ImageData data = test::tiny_images(16, 4, 8);
   const SearchRunConfig c = tiny_search(false);
-  run_search(c, data, tmp / "whole", quiet());
-  run_search(c, data, tmp / "split", quiet(1));
+  run_search(c, data, tmp / "whole", RunOptions::quiet());
+  run_search(c, data, tmp / "split", RunOptions::quiet(1));
   test::rewrite_as_version1(tmp / "split" / "checkpoint.safetensors", "00c0ffee",
                             tmp / "split" / "checkpoint.safetensors.json.tmp");
-  EXPECT_TRUE(resume_search(tmp / "split", data, quiet()).finished);
+  EXPECT_TRUE(resume_search(tmp / "split", data, RunOptions::quiet()).finished);
   test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
                                        tmp / "split" / "checkpoint.safetensors");
 }
@@ -161,12 +154,12 @@ TEST(SearchTrainer, ResumesAVersion1CheckpointLeftBetweenItsTwoRenames) {
 TEST(SearchTrainer, ADamagedCheckpointIsRefusedNamingTheTensor) {
   test::TempDir tmp("search-damaged");
   const data::ImageData data = test::tiny_images(16, 4, 8);
-  run_search(tiny_search(false), data, tmp / "run", quiet(1));
+  run_search(tiny_search(false), data, tmp / "run", RunOptions::quiet(1));
   const fs::path path = tmp / "run" / "checkpoint.safetensors";
   const std::string good = test::read_file(path);
   const auto message = [&] {
     try {
-      resume_search(tmp / "run", data, quiet());
+      resume_search(tmp / "run", data, RunOptions::quiet());
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -199,7 +192,7 @@ TEST(SearchTrainer, ResumeErrorsAreClear) {
   const data::ImageData data = test::tiny_images(16, 4, 8);
   auto message = [&](const fs::path& dir) {
     try {
-      resume_search(dir, data, quiet());
+      resume_search(dir, data, RunOptions::quiet());
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -211,20 +204,20 @@ TEST(SearchTrainer, ResumeErrorsAreClear) {
 
   // A run stopped before its first checkpoint.
   SearchRunConfig c = tiny_search(false);
-  run_search(c, data, tmp / "fresh", quiet(0));
+  run_search(c, data, tmp / "fresh", RunOptions::quiet(0));
   EXPECT_NE(message(tmp / "fresh").find("holds no checkpoint"), std::string::npos);
 
   // A checkpoint of another architecture (C = 6) in the folder of a C = 4 run.
   SearchRunConfig wide = c;
   wide.channels = 6;
-  run_search(wide, data, tmp / "wide", quiet(1));
+  run_search(wide, data, tmp / "wide", RunOptions::quiet(1));
   fs::copy_file(tmp / "wide" / "checkpoint.safetensors", tmp / "fresh" / "checkpoint.safetensors");
   const std::string shape = message(tmp / "fresh");
   EXPECT_NE(shape.find("cannot resume"), std::string::npos) << shape;
   EXPECT_NE(shape.find("shape"), std::string::npos) << shape;
 
   // A new run refuses a folder that holds one.
-  EXPECT_THROW(run_search(c, data, tmp / "wide", quiet()), Error);
+  EXPECT_THROW(run_search(c, data, tmp / "wide", RunOptions::quiet()), Error);
 }
 
 // An odd C is valid: every FactorizedReduce of the network gets the doubled (even) channel count
@@ -234,7 +227,7 @@ TEST(SearchTrainer, OddChannelCountsRun) {
   SearchRunConfig c = tiny_search(false);
   c.channels = 3;
   c.epochs = 1;
-  EXPECT_TRUE(run_search(c, test::tiny_images(8, 4, 8), tmp / "r", quiet()).finished);
+  EXPECT_TRUE(run_search(c, test::tiny_images(8, 4, 8), tmp / "r", RunOptions::quiet()).finished);
 }
 
 TEST(SearchTrainer, BadConfigsAreRejected) {
@@ -262,14 +255,14 @@ TEST(SearchTrainer, BadConfigsAreRejected) {
 
   // Images whose size the two reductions cannot halve.
   test::TempDir tmp("search-bad-size");
-  EXPECT_THROW(run_search(tiny_search(false), test::tiny_images(16, 4, 10), tmp / "r", quiet()),
+  EXPECT_THROW(run_search(tiny_search(false), test::tiny_images(16, 4, 10), tmp / "r", RunOptions::quiet()),
                Error);
   EXPECT_FALSE(fs::exists(tmp / "r" / "config.json")) << "no folder for a run that cannot start";
   // A subset larger than the data is refused, not silently shrunk to it.
   SearchRunConfig big = tiny_search(false);
   big.subset = 1000;
   try {
-    run_search(big, data, tmp / "r", quiet());
+    run_search(big, data, tmp / "r", RunOptions::quiet());
     ADD_FAILURE() << "a subset of 1000 of 16 images ran";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("--subset 1000 asks for more images than the 16"),

@@ -28,21 +28,14 @@ TrainRunConfig tiny_train() {
   return c;
 }
 
-RunOptions quiet(int64_t stop_after = -1) {
-  RunOptions o;
-  o.progress = false;
-  o.stop_after_epochs = stop_after;
-  return o;
-}
-
 TEST(TrainTrainer, ResumeIsBitIdenticalAndTheFolderIsComplete) {
   test::TempDir tmp("train-resume");
   const data::ImageData data = test::tiny_images(8, 4, 32, 3, 10);
   const TrainRunConfig c = tiny_train();
-  const TrainOutcome whole = run_training(c, data, tmp / "whole", quiet());
+  const TrainOutcome whole = run_training(c, data, tmp / "whole", RunOptions::quiet());
   EXPECT_TRUE(whole.finished);
-  EXPECT_FALSE(run_training(c, data, tmp / "split", quiet(1)).finished);
-  const TrainOutcome resumed = resume_training(tmp / "split", data, quiet());
+  EXPECT_FALSE(run_training(c, data, tmp / "split", RunOptions::quiet(1)).finished);
+  const TrainOutcome resumed = resume_training(tmp / "split", data, RunOptions::quiet());
   EXPECT_TRUE(resumed.finished);
   EXPECT_EQ(resumed.test_accuracy, whole.test_accuracy);
   test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
@@ -73,21 +66,21 @@ TEST(TrainTrainer, ValidPortionHoldsOutTrainingImagesAndNeverReadsTheTestSet) {
   // No test images at all: a run that evaluated on the test set could not start.
   const data::ImageData data = test::tiny_images(10, 0, 32, 3, 10);
   TrainRunConfig c = tiny_train();
-  EXPECT_THROW(run_training(c, data, tmp / "on-test", quiet()), Error);
+  EXPECT_THROW(run_training(c, data, tmp / "on-test", RunOptions::quiet()), Error);
   c.valid_portion = 0.2;  // 2 of the 10 images held out, 8 train (2 steps of 4)
-  const TrainOutcome whole = run_training(c, data, tmp / "whole", quiet());
+  const TrainOutcome whole = run_training(c, data, tmp / "whole", RunOptions::quiet());
   ASSERT_TRUE(whole.finished);
   EXPECT_EQ(whole.eval_set, "valid");
   EXPECT_EQ(whole.test_accuracy, 0);
 
   // Exact resume holds with the held-out split too.
-  EXPECT_FALSE(run_training(c, data, tmp / "split", quiet(1)).finished);
-  const TrainOutcome resumed = resume_training(tmp / "split", data, quiet());
+  EXPECT_FALSE(run_training(c, data, tmp / "split", RunOptions::quiet(1)).finished);
+  const TrainOutcome resumed = resume_training(tmp / "split", data, RunOptions::quiet());
   EXPECT_EQ(resumed.valid_accuracy, whole.valid_accuracy);
   EXPECT_EQ(resumed.valid_loss, whole.valid_loss);
   EXPECT_EQ(resumed.best_valid_accuracy, whole.best_valid_accuracy);
   // Resuming a finished run gives its figures back from the checkpoint.
-  const TrainOutcome again = resume_training(tmp / "whole", data, quiet());
+  const TrainOutcome again = resume_training(tmp / "whole", data, RunOptions::quiet());
   EXPECT_EQ(again.valid_loss, whole.valid_loss);
   EXPECT_EQ(again.valid_accuracy, whole.valid_accuracy);
   test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
@@ -117,7 +110,7 @@ TEST(TrainTrainer, InputChecks) {
   test::TempDir tmp("train-checks");
   auto message = [&](const TrainRunConfig& c, const data::ImageData& d) {
     try {
-      run_training(c, d, tmp / "r", quiet(0));
+      run_training(c, d, tmp / "r", RunOptions::quiet(0));
     } catch (const Error& e) {
       return std::string(e.what());
     }

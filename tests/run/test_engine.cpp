@@ -72,13 +72,6 @@ class ToyTask : public Task {
   Best best_{1e300, -1, false};
 };
 
-RunOptions quiet(int64_t stop_after = -1) {
-  RunOptions o;
-  o.progress = false;
-  o.stop_after_epochs = stop_after;
-  return o;
-}
-
 bool run_toy(const fs::path& dir, const RunOptions& options, bool resume = false,
              const std::string& kind = "toy") {
   ToyTask task(ToyConfig{}, kind);
@@ -90,9 +83,9 @@ bool run_toy(const fs::path& dir, const RunOptions& options, bool resume = false
 
 TEST(Engine, ResumeIsExactAndTheLogIsWhole) {
   test::TempDir tmp("engine-resume");
-  EXPECT_TRUE(run_toy(tmp / "whole", quiet()));
-  EXPECT_FALSE(run_toy(tmp / "split", quiet(2)));
-  EXPECT_TRUE(run_toy(tmp / "split", quiet(), /*resume=*/true));
+  EXPECT_TRUE(run_toy(tmp / "whole", RunOptions::quiet()));
+  EXPECT_FALSE(run_toy(tmp / "split", RunOptions::quiet(2)));
+  EXPECT_TRUE(run_toy(tmp / "split", RunOptions::quiet(), /*resume=*/true));
   test::expect_same_checkpoint_tensors(tmp / "whole" / "checkpoint.safetensors",
                                        tmp / "split" / "checkpoint.safetensors");
   const std::vector<json> log = test::log_without_timing(tmp / "whole" / "log.jsonl");
@@ -118,7 +111,7 @@ TEST(Engine, ResumeIsExactAndTheLogIsWhole) {
 
 TEST(Engine, DivergenceRollsBackToTheBestCheckpoint) {
   test::TempDir tmp("engine-rollback");
-  RunOptions o = quiet();
+  RunOptions o = RunOptions::quiet();
   int poisoned = 0;
   o.poison_weights = [&](int64_t epoch, int64_t step) {
     return epoch == 2 && step == 1 && poisoned++ == 0;
@@ -136,7 +129,7 @@ TEST(Engine, DivergenceRollsBackToTheBestCheckpoint) {
                                 .to_vector<double>()[0]));
 
   // Diverging before any best checkpoint exists stops with a clear error.
-  RunOptions early = quiet();
+  RunOptions early = RunOptions::quiet();
   early.poison_weights = [](int64_t epoch, int64_t) { return epoch == 0; };
   try {
     run_toy(tmp / "early", early);
@@ -148,11 +141,11 @@ TEST(Engine, DivergenceRollsBackToTheBestCheckpoint) {
 
 TEST(Engine, NonFiniteWeightsAreNeverCheckpointed) {
   test::TempDir tmp("engine-nan");
-  EXPECT_FALSE(run_toy(tmp / "run", quiet(1)));
+  EXPECT_FALSE(run_toy(tmp / "run", RunOptions::quiet(1)));
   const std::string checkpoint = test::read_file(tmp / "run" / "checkpoint.safetensors");
   ToyTask task(ToyConfig{});
   task.diverged_throws_ = false;  // a task without a rollback: the NaN reaches the checkpoint
-  RunOptions o = quiet();
+  RunOptions o = RunOptions::quiet();
   o.poison_weights = [](int64_t, int64_t step) { return step == 0; };
   Engine engine(task, RunFolder::open(tmp / "run"), o);
   engine.resume();
@@ -169,17 +162,17 @@ TEST(Engine, ResumeRefusesWhatItCannotContinue) {
   test::TempDir tmp("engine-errors");
   auto message = [&](const fs::path& dir, const std::string& kind) {
     try {
-      run_toy(dir, quiet(), /*resume=*/true, kind);
+      run_toy(dir, RunOptions::quiet(), /*resume=*/true, kind);
     } catch (const Error& e) {
       return std::string(e.what());
     }
     return std::string("no error");
   };
-  run_toy(tmp / "fresh", quiet(0));
+  run_toy(tmp / "fresh", RunOptions::quiet(0));
   EXPECT_NE(message(tmp / "fresh", "toy").find("holds no checkpoint"), std::string::npos);
-  run_toy(tmp / "one", quiet(1));
+  run_toy(tmp / "one", RunOptions::quiet(1));
   EXPECT_NE(message(tmp / "one", "other").find("not a other checkpoint"), std::string::npos);
-  EXPECT_TRUE(run_toy(tmp / "one", quiet(), true));
+  EXPECT_TRUE(run_toy(tmp / "one", RunOptions::quiet(), true));
 }
 
 }  // namespace
