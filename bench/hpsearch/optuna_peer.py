@@ -82,7 +82,8 @@ def overhead(args):
                                 sampler=SAMPLERS[args.sampler](0))
     study.optimize(objective, n_trials=args.trials)
     seconds = time.perf_counter() - start
-    print(json.dumps({"peer": "optuna", "sampler": args.sampler, "storage": args.storage.split(":")[0],
+    storage = args.storage.split(":")[0].split("+")[0]  # postgresql+psycopg2 → postgresql
+    print(json.dumps({"peer": "optuna", "sampler": args.sampler, "storage": storage,
                       "trials": args.trials, "seconds": seconds,
                       "ms_per_trial": 1000 * seconds / args.trials, "version": optuna.__version__}))
 
