@@ -45,6 +45,15 @@ AuxiliaryHeadImageNet::AuxiliaryHeadImageNet(ParameterStore& store, std::string 
     register_child(*m);
 }
 
+bool uses_imagenet_stem(const std::string& choice, int64_t image_height) {
+  return choice == "imagenet" || (choice == "auto" && image_height >= 128);
+}
+
+void check_stem_choice(const std::string& flag, const std::string& choice) {
+  AN_CHECK(choice == "auto" || choice == "cifar" || choice == "imagenet")
+      << flag << " must be auto, cifar or imagenet, got '" << choice << "'";
+}
+
 bool imagenet_auxiliary_fits(int64_t map_size) { return map_size == 7 || map_size == 8; }
 
 Variable AuxiliaryHeadImageNet::forward(const Variable& x) {

@@ -44,6 +44,13 @@ class AuxiliaryHeadImageNet : public Module {
   Linear classifier_;
 };
 
+// The choice of train's --network and search's --stem: auto, cifar or imagenet. Whether images
+// of this height get the ImageNet stems: when asked for, or with auto from 128 pixels on (the
+// CIFAR stem keeps the full size, which at 224×224 no search or training can afford).
+bool uses_imagenet_stem(const std::string& choice, int64_t image_height);
+// Throws naming `flag` unless `choice` is auto, cifar or imagenet.
+void check_stem_choice(const std::string& flag, const std::string& choice);
+
 // Whether the ImageNet head fits maps of this size at cell ⌊2L/3⌋: pooled 5×5 stride 2 to
 // 2×2, which needs 7 or 8 (224×224 images give 7).
 bool imagenet_auxiliary_fits(int64_t map_size);

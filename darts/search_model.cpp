@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "darts/ops.h"
 #include "darts/pc_search_model.h"
@@ -153,14 +154,20 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
   const int64_t before = weights.num_parameters();
 
   int64_t c_curr = config_.stem_multiplier * config_.channels;
-  stem_.append(std::make_unique<Conv2d>(weights, stem_.next_name(), config_.input_channels,
-                                        c_curr, 3, 1, 1));
-  stem_.append(std::make_unique<BatchNorm2d>(weights, stem_.next_name(), c_curr, true));
-  register_child(stem_);
+  if (config_.imagenet_stem) {
+    imagenet_stem_ = std::make_unique<ImageNetStem>(weights, config_.input_channels, c_curr);
+    register_child(*imagenet_stem_);
+  } else {
+    stem_.append(std::make_unique<Conv2d>(weights, stem_.next_name(), config_.input_channels,
+                                          c_curr, 3, 1, 1));
+    stem_.append(std::make_unique<BatchNorm2d>(weights, stem_.next_name(), c_curr, true));
+    register_child(stem_);
+  }
 
   int64_t c_pp = c_curr, c_p = c_curr;
   c_curr = config_.channels;
-  bool reduction_prev = false;
+  // The ImageNet stem's two outputs differ in size, as a reduction cell's inputs do.
+  bool reduction_prev = config_.imagenet_stem;
   for (int64_t i = 0; i < config_.layers; ++i) {
     const bool reduction = is_reduction_cell(i, config_.layers);
     if (reduction) c_curr *= 2;
@@ -198,7 +205,9 @@ Variable SearchNetwork::forward(const Variable& x) {
     normal_nodes = edge_normalization_weights(beta_normal_, config_.nodes);
     reduce_nodes = edge_normalization_weights(beta_reduce_, config_.nodes);
   }
-  Variable s0 = stem_.forward(x), s1 = s0;
+  Variable s0, s1;
+  if (imagenet_stem_) std::tie(s0, s1) = imagenet_stem_->forward_both(x);
+  else s0 = s1 = stem_.forward(x);
   for (const auto& cell : cells_) {
     Variable s2 = cell->reduction() ? cell->forward(s0, s1, reduce, reduce_nodes)
                                     : cell->forward(s0, s1, normal, normal_nodes);
