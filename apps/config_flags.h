@@ -93,7 +93,7 @@ class ConfigFlags {
     std::string text;
     for (const darts::ConfigPreset<Config>& p : Config::table().presets())
       for (const auto& [key, value] : p.values)
-        if (key == field.key && (p.scope == darts::Scope::any || p.scope == scope_))
+        if (key == field.key && p.used_by(scope_))
           text += " (" + p.when + ": " + value.dump() + ")";
     return text;
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Our PyTorch version of one DARTS search step, the peer that bench_search_step is judged
-against. Same network as darts/search_model (stem ×3, 8 primitives, 4-node cells, reductions at
+against. Same network as darts/cnn/search_model (stem ×3, 8 primitives, 4-node cells, reductions at
 L/3 and 2L/3), same batch, same optimizers and the official order: the α step (first order, or
 second order with the unrolled virtual step and the finite-difference Hessian-vector product),
 then the weight step (SGD momentum 0.9, wd 3e-4, clip 5). Written from the DARTS paper and the

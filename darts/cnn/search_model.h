@@ -38,8 +38,8 @@ struct SearchConfig {
   int64_t partial_channels = 1;
   bool edge_normalization = false;
   // The stem of the official ImageNet search (model_search_imagenet.py): three stride-2 convs
-  // (darts/cnn/imagenet_model.h's ImageNetStem at stem_multiplier · C channels), the cells at 1/8 of
-  // the input's size, the first taking stem0's output as from a reduction. For large inputs.
+  // (darts/cnn/imagenet_model.h's NetworkStem at stem_multiplier · C channels), the cells at 1/8
+  // of the input's size, the first taking stem0's output as from a reduction. For large inputs.
   bool imagenet_stem = false;
   void validate() const;        // throws naming the bad field
 };
@@ -122,8 +122,7 @@ class SearchNetwork : public Module {
   SearchConfig config_;
   ParameterStore& weights_;
   ParameterStore& alphas_;
-  Sequential stem_;                             // CIFAR
-  std::unique_ptr<ImageNetStem> imagenet_stem_;  // SearchConfig::imagenet_stem
+  std::unique_ptr<NetworkStem> stem_;
   std::vector<std::unique_ptr<SearchCell>> cells_;
   std::unique_ptr<Linear> classifier_;
   Variable alpha_normal_, alpha_reduce_;

@@ -101,10 +101,12 @@ struct ConfigField {
 // Defaults selected by the value of other fields: a method's or a data set's recipe.
 template <class Config>
 struct ConfigPreset {
-  std::string when;                          // what selects it, as users write it: "--method pc-darts"
+  std::string when;  // what selects it, as users write it: "--method pc-darts"
   std::function<bool(const Config&)> applies;
   std::vector<std::pair<std::string, nlohmann::json>> values;  // key → the preset's value
-  Scope scope = Scope::any;                  // the command that uses it (rnn-train: Scope::train)
+  Scope scope = Scope::any;  // the command that uses it (rnn-train's: Scope::train)
+
+  bool used_by(Scope command) const { return scope == Scope::any || scope == command; }
 };
 
 // A config's fields, in groups: the headings of --help (groups of one name show as one), and
@@ -227,7 +229,7 @@ Config config_from_json(const nlohmann::json& j, const std::string& what, Config
 template <class Config>
 void apply_presets(Config& c, const std::vector<std::string>& keys_set, Scope scope) {
   for (const ConfigPreset<Config>& p : Config::table().presets()) {
-    if ((p.scope != Scope::any && p.scope != scope) || !p.applies(c)) continue;
+    if (!p.used_by(scope) || !p.applies(c)) continue;
     for (const auto& [key, value] : p.values)
       if (std::find(keys_set.begin(), keys_set.end(), key) == keys_set.end())
         (void)Config::table().find(key)->set(c, value);  // checked when the table was built

@@ -371,7 +371,9 @@ class SearchTask : public run::Task {
   run::StepFigures step(const data::Batch& b, const std::string& where) {
     if (arch_frozen_) {
       const SearchStepResult r =
-          frozen_arch_step(net_, *sgd_, b.images, b.labels, config_.grad_clip, where);
+          captured_step_
+              ? captured_step_->frozen_step(b.images, b.labels, where)
+              : frozen_arch_step(net_, *sgd_, b.images, b.labels, config_.grad_clip, where);
       return {r.loss, r.correct};
     }
     const data::Batch v = next_valid_batch();
@@ -406,7 +408,8 @@ class SearchTask : public run::Task {
   // Genotype files, cell drawings and report.html, rewritten after every epoch.
   void write_files(const run::RunFolder& folder) const {
     write_genotype_files(folder, net_.genotype());
-    write_report(folder, fmt::format("DARTS search — {}", folder.dir().filename().string()));
+    const char* method = config_.method == "pc-darts" ? "PC-DARTS" : "DARTS";
+    write_report(folder, fmt::format("{} search — {}", method, folder.dir().filename().string()));
   }
 
   SearchRunConfig config_;

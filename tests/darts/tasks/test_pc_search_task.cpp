@@ -120,7 +120,7 @@ TEST(PcSearchTask, ImageFolderAt128PixelsSearchesWithTheImageNetStem) {
   c.image_size = 128;
   c.epochs = 1;
   run_search(c, folder, tmp / "auto", RunOptions::quiet());
-  const RunFolder run = RunFolder::open(tmp / "auto");
+  const run::RunFolder run = run::RunFolder::open(tmp / "auto");
   EXPECT_EQ(run.config().at("run").at("stem"), "imagenet");
   const Checkpoint ckpt = read_checkpoint(tmp / "auto" / "checkpoint.safetensors");
   ASSERT_TRUE(ckpt.tensors.count("model.stem0.0.weight"));
@@ -130,7 +130,7 @@ TEST(PcSearchTask, ImageFolderAt128PixelsSearchesWithTheImageNetStem) {
   c.stem = "cifar";
   c.batch_size = 8;  // one step: the full-size cells are slower
   run_search(c, folder, tmp / "cifar", RunOptions::quiet());
-  EXPECT_EQ(RunFolder::open(tmp / "cifar").config().at("run").at("stem"), "cifar");
+  EXPECT_EQ(run::RunFolder::open(tmp / "cifar").config().at("run").at("stem"), "cifar");
 
   c = tiny_pc_search(0);
   c.stem = "imagenet";
