@@ -88,12 +88,13 @@ class ConfigFlags {
     return field.scope == darts::Scope::any || field.scope == scope_;
   }
 
-  // " (--method pc-darts: 256)" for each preset of this command that sets the field.
+  // " (--method pc-darts: 256)" for each preset of this command that sets the field to another
+  // value than the default.
   std::string preset_help(const darts::ConfigField<Config>& field) const {
     std::string text;
     for (const darts::ConfigPreset<Config>& p : Config::table().presets())
       for (const auto& [key, value] : p.values)
-        if (key == field.key && p.used_by(scope_))
+        if (key == field.key && p.used_by(scope_) && value != field.get(defaults_))
           text += " (" + p.when + ": " + value.dump() + ")";
     return text;
   }

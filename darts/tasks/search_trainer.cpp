@@ -69,7 +69,7 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
         F{"arch_weight_decay", &C::arch_weight_decay, "Adam weight decay (L2) of α",
           non_negative()},
         F{"arch_frozen_epochs", &C::arch_frozen_epochs,
-          "train the weights only in the first N epochs (PC-DARTS: 15)", non_negative()}}},
+          "train the weights only in the first N epochs (< --epochs)", non_negative()}}},
       {"Run", image_run_fields<C>("seed of weights, α, data order and augmentation")},
       {"GPU",
        {F{"cuda_graph", &C::cuda_graph,
