@@ -9,18 +9,12 @@
 #include "hpsearch/parzen_estimator.h"
 #include "hpsearch/tpe.h"
 #include "runtime/error.h"
+#include "test_util.h"
 
 namespace autonet::hpsearch {
 namespace {
 
-TrialRecord complete(int64_t number, Json params, double value) {
-  TrialRecord t;
-  t.number = number;
-  t.state = TrialState::Complete;
-  t.params = std::move(params);
-  t.value = value;
-  return t;
-}
+using testing::complete_trial;
 
 TrialRecord pruned(int64_t number, Json params, std::vector<double> reports) {
   TrialRecord t;
@@ -128,13 +122,13 @@ const Json kX = Json::parse(R"({"x": {"type": "float", "low": 0, "high": 1}})");
 TEST(Tpe, SplitsCompleteThenPrunedTrialsAsOptuna) {
   TpeSampler tpe(Space::from_json(kX), 1);
   const Json p = {{"x", 0.5}};
-  tpe.tell(complete(0, p, 3.0));
+  tpe.tell(complete_trial(0, p, 3.0));
   tpe.tell(pruned(1, p, {5, 4, 9}));     // step 3, loss 9
   tpe.tell(pruned(2, p, {1, 2}));        // step 2
   tpe.tell(pruned(3, p, {}));            // nothing reported: last
   tpe.tell(pruned(4, p, {6, 5, 7}));     // step 3, loss 7: the best pruned
   for (int i = 5; i < 21; ++i) tpe.tell(pruned(i, p, {0.5}));  // step 1
-  TrialRecord failed = complete(21, p, 0);
+  TrialRecord failed = complete_trial(21, p, 0);
   failed.state = TrialState::Failed;
   tpe.tell(failed);
   // 21 counted trials: gamma 3 = the complete one and the two pruned at step 3, best first.
@@ -148,7 +142,7 @@ TEST(Tpe, SplitsCompleteThenPrunedTrialsAsOptuna) {
 
   // With enough complete trials the lowest losses win, whatever the pruned ones reported.
   TpeSampler max(Space::from_json(kX), 1, {}, Direction::Maximize);
-  for (int i = 0; i < 20; ++i) max.tell(complete(i, p, i));  // maximise: 19 and 18 are best
+  for (int i = 0; i < 20; ++i) max.tell(complete_trial(i, p, i));  // maximise: 19 and 18 are best
   max.tell(pruned(20, p, {100}));
   const auto [best, rest] = max.split();
   ASSERT_EQ(best.size(), 3u);
@@ -165,7 +159,7 @@ double best_after(Sampler& sampler, const Objective& f, int trials) {
     const Json params = *sampler.ask(i);
     const double v = f(params);
     best = std::min(best, v);
-    sampler.tell(complete(i, params, v));
+    sampler.tell(complete_trial(i, params, v));
   }
   return best;
 }
@@ -213,7 +207,7 @@ TEST(Tpe, LearnsWhichCategoryIsGood) {
         b += params["opt"] == "b";
         ++asked;
       }
-      tpe.tell(complete(i, params, f(params)));
+      tpe.tell(complete_trial(i, params, f(params)));
     }
   }
   // Random would pick "b" a quarter of the time (about 62 of 250; more than half has probability
@@ -246,7 +240,7 @@ TEST(Tpe, DeterministicFromTheSeedAndTheTellsWithParametersInRange) {
       EXPECT_TRUE(lr >= 1e-4 && lr <= 1) << lr;
       EXPECT_TRUE(p["n"].is_number_integer() && p["n"] >= 2 && p["n"] <= 64) << p["n"];
       EXPECT_TRUE(p["k"].is_number_integer() && p["k"] >= -3 && p["k"] <= 3) << p["k"];
-      const TrialRecord t = complete(i, p, f(p));
+      const TrialRecord t = complete_trial(i, p, f(p));
       a.tell(t);
       b.tell(t);
       c.tell(t);
@@ -263,7 +257,7 @@ TEST(Tpe, StartsRandomAndIsBuiltByName) {
   RandomSampler random(space, 4);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(*tpe->ask(i), *random.ask(i)) << "startup suggestion " << i;
-    tpe->tell(complete(i, *random.ask(i), 1.0 + i));
+    tpe->tell(complete_trial(i, *random.ask(i), 1.0 + i));
   }
   EXPECT_NE(*tpe->ask(3), *random.ask(3));
 }
