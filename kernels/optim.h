@@ -37,20 +37,11 @@ struct AsgdParams {
   double weight_decay = 0.0;
 };
 
-namespace cpu {
-void sgd_step(Tensor& w, const Tensor& grad, Tensor& momentum_buf, const SgdParams& p);
-void adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamParams& p);
-void asgd_step(Tensor& w, const Tensor& grad, Tensor& ax, const AsgdParams& p);
-}  // namespace cpu
-namespace cuda {
-void sgd_step(Tensor& w, const Tensor& grad, Tensor& momentum_buf, const SgdParams& p);
-void adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamParams& p);
-void asgd_step(Tensor& w, const Tensor& grad, Tensor& ax, const AsgdParams& p);
-}  // namespace cuda
-
 // All buffers flat (any shape, same numel), contiguous, same dtype and device. Updated in place.
+AN_KERNEL_ENTRIES(
 void sgd_step(Tensor& w, const Tensor& grad, Tensor& momentum_buf, const SgdParams& p);
 void adam_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamParams& p);
 void asgd_step(Tensor& w, const Tensor& grad, Tensor& ax, const AsgdParams& p);
+)
 
 }  // namespace autonet
