@@ -44,8 +44,7 @@ void BM_AsgdStep(benchmark::State& state) {
 }
 
 void darts_sizes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) b->Args({device, 1930618})->Args({device, 2 * 14 * 8});
-  b->ArgNames({"dev", "params"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"params"}, {{1930618}, {2 * 14 * 8}});
 }
 
 BENCHMARK(BM_SgdMomentumStep)->Apply(darts_sizes);

@@ -14,9 +14,7 @@ void check_shuffle(const Tensor& head, const Tensor& tail, int64_t groups, const
   int64_t defined_channels = 0;
   for (const Tensor* part : {&head, &tail}) {
     if (!part->defined()) continue;
-    check_contiguous(*part, what);
-    check_same_dtype(y, *part, what);
-    check_same_device(y, *part, what);
+    check_matches(*part, y, what);
     check_dim(*part, 4, what);
     check_shape(*part, {y.size(0), part->size(1), y.size(2), y.size(3)}, what);
     defined_channels += part->size(1);

@@ -7,12 +7,6 @@
 namespace autonet {
 
 namespace {
-int64_t normalize_axis(int64_t axis, int64_t dim, const char* what) {
-  AN_CHECK(axis >= -dim && axis < dim) << what << ": axis " << axis << " out of range for "
-                                       << dim << " dimensions";
-  return axis < 0 ? axis + dim : axis;
-}
-
 // Concat and split launch once per kConcatPartsPerLaunch non-empty parts, each moving its parts'
 // elements between the parts and the whole.
 OpCost concat_cost(const Tensor& whole, const std::vector<Tensor>& parts, int64_t axis) {
@@ -41,9 +35,7 @@ void check_parts(const Tensor& whole, const std::vector<Tensor>& parts, int64_t 
       ++undefined;
       continue;
     }
-    check_contiguous(t, what);
-    check_same_dtype(whole, t, what);
-    check_same_device(whole, t, what);
+    check_matches(t, whole, what);
     Shape expected = whole.shape();
     expected[axis] = t.dim() == whole.dim() ? t.size(axis) : -1;
     AN_CHECK(t.shape() == expected) << what << ": part " << k << " " << t.describe()
@@ -63,9 +55,7 @@ void check_slice(const Tensor& x, const Tensor& y, const Slice2dParams& p, const
   check_contiguous(x, what);
   check_float(x, what);
   check_dim(x, 4, what);
-  check_contiguous(y, what);
-  check_same_dtype(x, y, what);
-  check_same_device(x, y, what);
+  check_matches(y, x, what);
   AN_CHECK(p.offset_h >= 0 && p.offset_w >= 0 && p.stride_h >= 1 && p.stride_w >= 1 &&
            p.out_h >= 1 && p.out_w >= 1)
       << what << ": bad slice offsets (" << p.offset_h << ", " << p.offset_w << "), strides ("

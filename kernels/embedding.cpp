@@ -23,10 +23,7 @@ void check_table(const Tensor& table, const Tensor& ids, const char* what) {
 }
 
 void check_rows(const Tensor& table, const Tensor& rows, const Tensor& ids, const char* what) {
-  check_contiguous(rows, what);
-  check_same_dtype(table, rows, what);
-  check_same_device(table, rows, what);
-  check_shape(rows, embedded_shape(ids, table.size(1)), what);
+  check_matches(rows, table, embedded_shape(ids, table.size(1)), what);
 }
 }  // namespace
 

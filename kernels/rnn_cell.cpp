@@ -25,13 +25,10 @@ RnnActivation rnn_activation_from_name(const std::string& name) {
 }
 
 namespace {
+// A float operand like `ref` (ch), of `shape`.
 void check_tensor(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what) {
-  check_defined(t, what);
-  check_contiguous(t, what);
   check_float(t, what);
-  check_same_dtype(ref, t, what);
-  check_same_device(ref, t, what);
-  check_shape(t, shape, what);
+  check_matches(t, ref, shape, what);
 }
 
 void check_activation(RnnActivation act, const char* what) {
