@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "darts/run_folder.h"
+#include "datasets/registry.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -85,11 +86,19 @@ bool print_config(const RunFlags& run, const nlohmann::json& config) {
   return run.print_config;
 }
 
-void print_skipped_images(const data::ImageData& images) {
+data::ImageData open_run_images(const nlohmann::json& config) {
+  data::ImageData images =
+      data::open_image_dataset(config.value("dataset", ""), config.value("data_dir", std::string()),
+                               darts::folder_options(config));
   for (const std::string& why : images.skipped_images) fmt::print("skipped: {}\n", why);
   if (!images.skipped_images.empty())
     fmt::print("note: --skip-bad-images left out {} unreadable images\n",
                images.skipped_images.size());
+  return images;
+}
+
+void print_run_folder(const std::filesystem::path& dir) {
+  fmt::print("run folder: {}\nreport: {}\n", dir.string(), (dir / "report.html").string());
 }
 
 bool report_unfinished(bool finished, int64_t epochs_done, const RunFlags& run,

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <string>
+
 #include "runtime/allocator.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
@@ -74,6 +77,62 @@ TEST(Tensor, DtypeConversionAndChecks) {
   EXPECT_THROW(Tensor::empty({-1}), Error);
   EXPECT_DOUBLE_EQ(Tensor::full({1}, 2.5, DType::f64).item(), 2.5);
   EXPECT_THROW(t.item(), Error);
+}
+
+// The operand checks kernel entries share: each failure names `what` and the check that failed.
+std::string check_error(const std::function<void()>& check) {
+  try {
+    check();
+  } catch (const Error& e) {
+    return e.message();
+  }
+  return "no error";
+}
+
+TEST(TensorChecks, MatchesNamesTheOperandAndWhatDiffers) {
+  const Tensor ref = Tensor::zeros({2, 3});
+  EXPECT_EQ(check_error([&] { check_matches(Tensor::zeros({2, 3}), ref, {2, 3}, "op: y"); }),
+            "no error");
+  const std::string dtype =
+      check_error([&] { check_matches(Tensor::zeros({2, 3}, DType::f64), ref, "op: y"); });
+  EXPECT_EQ(dtype.rfind("op: y: dtypes differ", 0), 0u) << dtype;
+  const std::string shape =
+      check_error([&] { check_matches(Tensor::zeros({3, 2}), ref, {2, 3}, "op: y"); });
+  EXPECT_EQ(shape.rfind("op: y: expected shape [2, 3]", 0), 0u) << shape;
+  const Tensor strided = Tensor::zeros({2, 6}).slice(1, 0, 6, 2);
+  const std::string layout = check_error([&] { check_matches(strided, ref, "op: y"); });
+  EXPECT_EQ(layout.rfind("op: y: expected a contiguous tensor", 0), 0u) << layout;
+  EXPECT_EQ(check_error([&] { check_matches(Tensor(), ref, "op: y"); }),
+            "op: y: tensor is undefined");
+  // An optional operand: undefined passes, defined is checked.
+  EXPECT_EQ(check_error([&] { check_matches_if_defined(Tensor(), ref, {2, 3}, "op: dx"); }),
+            "no error");
+  const Tensor wrong = Tensor::zeros({1});
+  EXPECT_NE(check_error([&] { check_matches_if_defined(wrong, ref, {2, 3}, "op: dx"); }),
+            "no error");
+}
+
+TEST(TensorChecks, NormalizeAxisCountsFromTheEnd) {
+  EXPECT_EQ(normalize_axis(0, 3, "op"), 0);
+  EXPECT_EQ(normalize_axis(2, 3, "op"), 2);
+  EXPECT_EQ(normalize_axis(-1, 3, "op"), 2);
+  EXPECT_EQ(normalize_axis(-3, 3, "op"), 0);
+  EXPECT_EQ(check_error([&] { normalize_axis(3, 3, "op"); }),
+            "op: axis 3 out of range for 3 dimensions");
+  EXPECT_EQ(check_error([&] { normalize_axis(-4, 3, "op"); }),
+            "op: axis -4 out of range for 3 dimensions");
+}
+
+TEST(TensorChecks, OverlapsWhenViewsShareBytes) {
+  const Tensor t = Tensor::zeros({4, 5});
+  const Tensor rows01 = t.slice(0, 0, 2), rows12 = t.slice(0, 1, 3), rows23 = t.slice(0, 2, 4);
+  EXPECT_TRUE(overlaps(t, t));
+  EXPECT_TRUE(overlaps(rows01, rows12));
+  EXPECT_TRUE(overlaps(rows12, rows01));
+  EXPECT_FALSE(overlaps(rows01, rows23));          // adjacent, not overlapping
+  EXPECT_FALSE(overlaps(t, Tensor::zeros({4, 5})));  // another storage
+  EXPECT_FALSE(overlaps(t, t.slice(0, 1, 1)));       // empty
+  EXPECT_FALSE(overlaps(t, Tensor()));
 }
 
 TEST(Tensor, HostMemoryIsAlignedAndCounted) {
