@@ -58,13 +58,10 @@ Sgd::Sgd(Tensor weights, Tensor grads, const SgdOptions& options)
 }
 
 void Sgd::step() {
-  sgd_step(weights_, grads_, momentum_buffer_,
-           {.lr = lr_,
-            .momentum = options_.momentum,
-            .dampening = options_.dampening,
-            .weight_decay = options_.weight_decay,
-            .nesterov = options_.nesterov,
-            .first_step = steps_ == 0});
+  SgdParams p{options_};
+  p.lr = lr_;  // the schedule's
+  p.first_step = steps_ == 0;
+  sgd_step(weights_, grads_, momentum_buffer_, p);
   ++steps_;
 }
 
@@ -86,13 +83,10 @@ Adam::Adam(Tensor weights, Tensor grads, const AdamOptions& options)
 }
 
 void Adam::step() {
-  adam_step(weights_, grads_, exp_avg_, exp_avg_sq_,
-            {.lr = lr_,
-             .beta1 = options_.beta1,
-             .beta2 = options_.beta2,
-             .eps = options_.eps,
-             .weight_decay = options_.weight_decay,
-             .step = steps_ + 1});
+  AdamParams p{options_};
+  p.lr = lr_;  // the schedule's
+  p.step = steps_ + 1;
+  adam_step(weights_, grads_, exp_avg_, exp_avg_sq_, p);
   ++steps_;
 }
 

@@ -35,7 +35,7 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   check_shape(c, {m, n}, "gemm: c");
   AN_CHECK(std::isfinite(p.alpha) && std::isfinite(p.beta))
       << "gemm: alpha and beta must be finite, got " << p.alpha << " and " << p.beta;
-  AN_CHECK(!overlaps(c, a) && !overlaps(c, b))
+  AN_CHECK(!overlaps(c, a) && !overlaps(c, b))  // BLAS forbids C aliasing A or B
       << "gemm: c " << c.describe() << " overlaps an input (a " << a.describe() << ", b "
       << b.describe() << ")";
   // One cuBLAS call (an empty inner dimension: one kernel scaling C by beta).

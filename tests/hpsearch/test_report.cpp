@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "hpsearch/report.h"
-#include "tests/text_count.h"
+#include "tests/test_text.h"
 #include "test_util.h"
 
 namespace autonet::hpsearch {

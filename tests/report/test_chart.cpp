@@ -6,7 +6,7 @@
 #include "report/chart.h"
 #include "report/html_page.h"
 #include "report/svg.h"
-#include "tests/text_count.h"
+#include "tests/test_text.h"
 
 namespace autonet::report {
 namespace {

@@ -1,11 +1,11 @@
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 
 #include "runtime/allocator.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
+#include "tests/test_text.h"
 
 namespace autonet {
 
@@ -80,35 +80,28 @@ TEST(Tensor, DtypeConversionAndChecks) {
 }
 
 // The operand checks kernel entries share: each failure names `what` and the check that failed.
-std::string check_error(const std::function<void()>& check) {
-  try {
-    check();
-  } catch (const Error& e) {
-    return e.message();
-  }
-  return "no error";
-}
+using test::error_message;
 
 TEST(TensorChecks, MatchesNamesTheOperandAndWhatDiffers) {
   const Tensor ref = Tensor::zeros({2, 3});
-  EXPECT_EQ(check_error([&] { check_matches(Tensor::zeros({2, 3}), ref, {2, 3}, "op: y"); }),
+  EXPECT_EQ(error_message([&] { check_matches(Tensor::zeros({2, 3}), ref, {2, 3}, "op: y"); }),
             "no error");
   const std::string dtype =
-      check_error([&] { check_matches(Tensor::zeros({2, 3}, DType::f64), ref, "op: y"); });
+      error_message([&] { check_matches(Tensor::zeros({2, 3}, DType::f64), ref, "op: y"); });
   EXPECT_EQ(dtype.rfind("op: y: dtypes differ", 0), 0u) << dtype;
   const std::string shape =
-      check_error([&] { check_matches(Tensor::zeros({3, 2}), ref, {2, 3}, "op: y"); });
+      error_message([&] { check_matches(Tensor::zeros({3, 2}), ref, {2, 3}, "op: y"); });
   EXPECT_EQ(shape.rfind("op: y: expected shape [2, 3]", 0), 0u) << shape;
   const Tensor strided = Tensor::zeros({2, 6}).slice(1, 0, 6, 2);
-  const std::string layout = check_error([&] { check_matches(strided, ref, "op: y"); });
+  const std::string layout = error_message([&] { check_matches(strided, ref, "op: y"); });
   EXPECT_EQ(layout.rfind("op: y: expected a contiguous tensor", 0), 0u) << layout;
-  EXPECT_EQ(check_error([&] { check_matches(Tensor(), ref, "op: y"); }),
+  EXPECT_EQ(error_message([&] { check_matches(Tensor(), ref, "op: y"); }),
             "op: y: tensor is undefined");
   // An optional operand: undefined passes, defined is checked.
-  EXPECT_EQ(check_error([&] { check_matches_if_defined(Tensor(), ref, {2, 3}, "op: dx"); }),
+  EXPECT_EQ(error_message([&] { check_matches_if_defined(Tensor(), ref, {2, 3}, "op: dx"); }),
             "no error");
   const Tensor wrong = Tensor::zeros({1});
-  EXPECT_NE(check_error([&] { check_matches_if_defined(wrong, ref, {2, 3}, "op: dx"); }),
+  EXPECT_NE(error_message([&] { check_matches_if_defined(wrong, ref, {2, 3}, "op: dx"); }),
             "no error");
 }
 
@@ -117,9 +110,9 @@ TEST(TensorChecks, NormalizeAxisCountsFromTheEnd) {
   EXPECT_EQ(normalize_axis(2, 3, "op"), 2);
   EXPECT_EQ(normalize_axis(-1, 3, "op"), 2);
   EXPECT_EQ(normalize_axis(-3, 3, "op"), 0);
-  EXPECT_EQ(check_error([&] { normalize_axis(3, 3, "op"); }),
+  EXPECT_EQ(error_message([&] { normalize_axis(3, 3, "op"); }),
             "op: axis 3 out of range for 3 dimensions");
-  EXPECT_EQ(check_error([&] { normalize_axis(-4, 3, "op"); }),
+  EXPECT_EQ(error_message([&] { normalize_axis(-4, 3, "op"); }),
             "op: axis -4 out of range for 3 dimensions");
 }
 
