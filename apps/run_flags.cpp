@@ -86,14 +86,18 @@ bool print_config(const RunFlags& run, const nlohmann::json& config) {
   return run.print_config;
 }
 
-data::ImageData open_run_images(const nlohmann::json& config) {
-  data::ImageData images =
-      data::open_image_dataset(config.value("dataset", ""), config.value("data_dir", std::string()),
-                               darts::folder_options(config));
+void print_skipped_images(const data::ImageData& images) {
   for (const std::string& why : images.skipped_images) fmt::print("skipped: {}\n", why);
   if (!images.skipped_images.empty())
     fmt::print("note: --skip-bad-images left out {} unreadable images\n",
                images.skipped_images.size());
+}
+
+data::ImageData open_run_images(const nlohmann::json& config) {
+  data::ImageData images =
+      data::open_image_dataset(config.value("dataset", ""), config.value("data_dir", std::string()),
+                               darts::folder_options(config));
+  print_skipped_images(images);
   return images;
 }
 

@@ -56,9 +56,11 @@ struct RunCommand {
   ConfigFlags<Config> config;
 };
 
-// The image data set a run's config names ("dataset", "data_dir" and the image-folder keys): a new
-// run's resolved config as JSON, or the stored one on --resume. With --skip-bad-images prints each
-// image left out and their number.
+// Image folders with --skip-bad-images: prints each image left out and their number.
+void print_skipped_images(const data::ImageData& images);
+
+// The image data set a run's config names ("dataset", "data_dir" and the image-folder keys: a new
+// run's resolved config as JSON, or the stored one on --resume), its skipped images printed.
 data::ImageData open_run_images(const nlohmann::json& config);
 
 // With --print-config: prints the config (resolved, or stored on --resume) and returns true.
