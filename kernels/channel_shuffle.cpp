@@ -8,9 +8,7 @@ namespace {
 // part (allowed in backward) spans what the other leaves over.
 void check_shuffle(const Tensor& head, const Tensor& tail, int64_t groups, const Tensor& y,
                    const char* what) {
-  check_contiguous(y, what);
-  check_float(y, what);
-  check_dim(y, 4, what);
+  check_float_tensor(y, 4, what);
   int64_t defined_channels = 0;
   for (const Tensor* part : {&head, &tail}) {
     if (!part->defined()) continue;

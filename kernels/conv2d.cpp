@@ -9,17 +9,11 @@
 namespace autonet {
 
 namespace {
-void check_image(const Tensor& t, const char* what) {
-  check_contiguous(t, what);
-  check_float(t, what);
-  check_dim(t, 4, what);
-}
-
 // x and weight, and the GEMM dimensions they imply fitting BLAS's int; returns y's shape.
 Shape check_operands(const Tensor& x, const Tensor& w, const Conv2dParams& p, const char* x_what,
                      const char* w_what) {
-  check_image(x, x_what);
-  check_image(w, w_what);
+  check_float_tensor(x, 4, x_what);
+  check_float_tensor(w, 4, w_what);  // [K, C, R, S]
   check_matches(w, x, w_what);
   const Shape y = conv2d_out_shape(x.shape(), w.shape(), p);
   AN_CHECK(w.size(1) * w.size(2) * w.size(3) <= INT_MAX && y[2] * y[3] <= INT_MAX)

@@ -18,9 +18,7 @@ void check_params(const DepthwiseConv2dParams& p, const char* what) {
 // x [N, C, H, W] and w [C, 1, R, S]; returns y's shape.
 Shape check_inputs(const Tensor& x, const Tensor& w, const DepthwiseConv2dParams& p,
                    const char* what_x, const char* what_w) {
-  check_contiguous(x, what_x);
-  check_float(x, what_x);
-  check_dim(x, 4, what_x);
+  check_float_tensor(x, 4, what_x);
   AN_CHECK(x.size(2) * x.size(3) <= std::numeric_limits<int>::max())
       << what_x << ": image plane too large for the kernels' int coordinates: " << x.describe();
   check_matches(w, x, what_w);

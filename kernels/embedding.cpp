@@ -14,9 +14,7 @@ Shape embedded_shape(const Tensor& ids, int64_t dim) {
 }
 
 void check_table(const Tensor& table, const Tensor& ids, const char* what) {
-  check_contiguous(table, what);
-  check_float(table, what);
-  check_dim(table, 2, what);
+  check_float_tensor(table, 2, what);
   check_contiguous(ids, what);
   check_dtype(ids, DType::i64, what);
   check_same_device(table, ids, what);

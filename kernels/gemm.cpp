@@ -11,9 +11,7 @@ namespace autonet {
 namespace {
 // A BLAS operand: defined, contiguous, float, 2-D, with dimensions BLAS's int can hold.
 void check_matrix(const Tensor& t, const char* what) {
-  check_contiguous(t, what);
-  check_float(t, what);
-  check_dim(t, 2, what);
+  check_float_tensor(t, 2, what);
   AN_CHECK(t.size(0) <= INT_MAX && t.size(1) <= INT_MAX)
       << what << ": dimensions exceed BLAS's int range: " << t.describe();
 }

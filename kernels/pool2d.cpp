@@ -21,9 +21,7 @@ void check_params(const Pool2dParams& p, const char* what) {
 }
 
 void check_image(const Tensor& x, const char* what) {
-  check_contiguous(x, what);
-  check_float(x, what);
-  check_dim(x, 4, what);
+  check_float_tensor(x, 4, what);
   AN_CHECK(x.size(2) * x.size(3) <= std::numeric_limits<int>::max())
       << what << ": image plane too large for the kernels' int coordinates: " << x.describe();
 }

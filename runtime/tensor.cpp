@@ -369,6 +369,11 @@ void check_dim(const Tensor& t, int64_t dim, const char* what) {
   check_defined(t, what);
   AN_CHECK(t.dim() == dim) << what << ": expected " << dim << " dimensions, got " << t.describe();
 }
+void check_float_tensor(const Tensor& t, int64_t dim, const char* what) {
+  check_contiguous(t, what);
+  check_float(t, what);
+  check_dim(t, dim, what);
+}
 void check_matches(const Tensor& t, const Tensor& ref, const char* what) {
   check_contiguous(t, what);
   check_same_dtype(ref, t, what);

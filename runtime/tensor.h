@@ -110,6 +110,8 @@ void check_shape(const Tensor& t, const Shape& shape, const char* what);
 void check_same_device(const Tensor& a, const Tensor& b, const char* what);
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* what);
 void check_dim(const Tensor& t, int64_t dim, const char* what);
+// t is a contiguous float tensor of `dim` dimensions.
+void check_float_tensor(const Tensor& t, int64_t dim, const char* what);
 // t is contiguous, of ref's dtype and on ref's device (a mismatch names ref first).
 void check_matches(const Tensor& t, const Tensor& ref, const char* what);
 // ... and of `shape`.

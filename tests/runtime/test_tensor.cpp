@@ -82,6 +82,19 @@ TEST(Tensor, DtypeConversionAndChecks) {
 // The operand checks kernel entries share: each failure names `what` and the check that failed.
 using test::error_message;
 
+TEST(TensorChecks, FloatTensorNamesTheOperandAndWhatIsWrong) {
+  const Tensor x = Tensor::zeros({2, 3});
+  EXPECT_EQ(error_message([&] { check_float_tensor(x, 2, "op: x"); }), "no error");
+  const std::string dims = error_message([&] { check_float_tensor(x, 4, "op: x"); });
+  EXPECT_EQ(dims.rfind("op: x: expected 4 dimensions", 0), 0u) << dims;
+  const Tensor ids = Tensor::zeros({2, 3}, DType::i64);
+  const std::string dtype = error_message([&] { check_float_tensor(ids, 2, "op: x"); });
+  EXPECT_EQ(dtype.rfind("op: x: expected f32 or f64", 0), 0u) << dtype;
+  const Tensor strided = Tensor::zeros({2, 6}).slice(1, 0, 6, 2);
+  const std::string layout = error_message([&] { check_float_tensor(strided, 2, "op: x"); });
+  EXPECT_EQ(layout.rfind("op: x: expected a contiguous tensor", 0), 0u) << layout;
+}
+
 TEST(TensorChecks, MatchesNamesTheOperandAndWhatDiffers) {
   const Tensor ref = Tensor::zeros({2, 3});
   EXPECT_EQ(error_message([&] { check_matches(Tensor::zeros({2, 3}), ref, {2, 3}, "op: y"); }),
