@@ -34,9 +34,9 @@ void add_search_command(CLI::App& app) {
       if (print_config(c->run, config)) return;
       const std::string dir = c->run.run_dir();
       const data::ImageData images = open_run_images(nlohmann::json(config));
-      fmt::print("search: {} ({} order), C={} L={}, {} epochs, batch {} → {}\n", images.name,
-                 config.unrolled ? "second" : "first", config.channels, config.layers,
-                 config.epochs, config.batch_size, dir);
+      fmt::print("search: {} on {} ({} order), C={} L={}, {} epochs, batch {} → {}\n",
+                 config.method, images.name, config.unrolled ? "second" : "first",
+                 config.channels, config.layers, config.epochs, config.batch_size, dir);
       std::fflush(stdout);
       out = darts::run_search(config, images, dir, options);
     }
