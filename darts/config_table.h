@@ -14,6 +14,7 @@
 // A key is the flag's name with _ for - (batch_size ↔ --batch-size). Integer fields take only
 // integers (4.7 is refused, not truncated) that fit int64; number fields only finite numbers.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -200,6 +201,33 @@ void check_fields(const Config& c) {
     const std::string problem = f.check(c);
     AN_CHECK(problem.empty()) << f.flag() << " " << problem;
   }
+}
+
+// Defaults of one kind of run that differ from the table's: the ImageNet network's recipe
+// (train_imagenet.py), WikiText-2's sizes, a search method's. A preset fills the fields that
+// neither the config file nor a flag set, so an explicit value always wins, and --print-config
+// shows the result.
+template <class Config>
+struct ConfigPreset {
+  std::string name;       // where the values come from, for notes ("train_imagenet.py's recipe")
+  nlohmann::json values;  // {key: value}, each a key of Config::table() with a value of its type
+};
+
+// Sets the preset's fields whose keys `keys_set` (the keys the file and the flags gave) lacks;
+// returns the keys it set. A key or value the table refuses is a programming error, thrown.
+template <class Config>
+std::vector<std::string> apply_preset(Config& c, const ConfigPreset<Config>& preset,
+                                      const std::vector<std::string>& keys_set) {
+  std::vector<std::string> applied;
+  for (const auto& [key, value] : preset.values.items()) {
+    const ConfigField<Config>* f = Config::table().find(key);
+    AN_CHECK(f) << preset.name << ": unknown key '" << key << "'";
+    if (std::find(keys_set.begin(), keys_set.end(), key) != keys_set.end()) continue;
+    const std::string problem = f->set(c, value);
+    AN_CHECK(problem.empty()) << preset.name << ": '" << key << "' " << problem;
+    applied.push_back(key);
+  }
+  return applied;
 }
 
 // The keys of the fields a hyperparameter study may search: numbers and bools of the run's

@@ -105,14 +105,10 @@ RnnRunConfig rnn_train_defaults() {
 }
 
 void apply_dataset_preset(RnnRunConfig& c, const std::vector<std::string>& keys_set) {
-  if (data::canonical_dataset_name(c.dataset) != "wt2") return;
-  auto preset = [&](const char* key, auto RnnRunConfig::*field, auto value) {
-    if (std::find(keys_set.begin(), keys_set.end(), key) == keys_set.end()) c.*field = value;
-  };
-  preset("emsize", &RnnRunConfig::emsize, int64_t{700});
-  preset("nhid", &RnnRunConfig::nhid, int64_t{700});
-  preset("dropouth", &RnnRunConfig::dropouth, 0.15);
-  preset("weight_decay", &RnnRunConfig::weight_decay, 5e-7);
+  static const ConfigPreset<RnnRunConfig> wt2{
+      "the WikiText-2 preset",
+      {{"emsize", 700}, {"nhid", 700}, {"dropouth", 0.15}, {"weight_decay", 5e-7}}};
+  if (data::canonical_dataset_name(c.dataset) == "wt2") apply_preset(c, wt2, keys_set);
 }
 
 RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,

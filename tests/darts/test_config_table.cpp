@@ -44,7 +44,10 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "drop_path_prob", "epochs", "batch_size", "learning_rate",
                                    "learning_rate_min", "momentum", "weight_decay", "grad_clip",
                                    "seed", "device", "workers", "log_every", "image_size",
-                                   "skip_bad_images", "compute_mean_std", "network"}));
+                                   "skip_bad_images", "compute_mean_std", "network",
+                                   // train_imagenet.py's recipe (absent from older folders)
+                                   "lr_schedule", "lr_gamma", "lr_decay_period",
+                                   "label_smoothing"}));
   EXPECT_EQ(keys_of(RnnRunConfig{}),
             (std::set<std::string>{"dataset", "data_dir", "train_tokens", "valid_tokens",
                                    "emsize", "nhid", "dropout", "dropouth", "dropoutx",
@@ -98,6 +101,24 @@ TEST(ConfigTable, ReadersRefuseWhatDoesNotFit) {
 
 // What a study may search: the method's numbers and switches, not the data, device, seed,
 // threads or logging.
+// A preset fills what the file and the flags left alone; a key it does not know is a programming
+// error, not a silent no-op.
+TEST(ConfigTable, PresetsFillOnlyTheFieldsNotSet) {
+  const ConfigPreset<TrainRunConfig> preset{
+      "a test recipe", {{"epochs", 7}, {"lr_schedule", "step"}, {"cutout", false}}};
+  TrainRunConfig c;
+  c.epochs = 3;
+  const std::vector<std::string> applied = apply_preset(c, preset, {"epochs"});
+  EXPECT_EQ(c.epochs, 3);  // set by a flag: kept
+  EXPECT_EQ(c.lr_schedule, "step");
+  EXPECT_FALSE(c.cutout);
+  EXPECT_EQ(applied, (std::vector<std::string>{"cutout", "lr_schedule"}));  // JSON key order
+  const ConfigPreset<TrainRunConfig> misspelt{"a bad recipe", {{"epoch", 7}}};
+  EXPECT_THROW(apply_preset(c, misspelt, {}), Error);
+  const ConfigPreset<TrainRunConfig> mistyped{"a bad recipe", {{"epochs", 7.5}}};
+  EXPECT_THROW(apply_preset(c, mistyped, {}), Error);
+}
+
 TEST(ConfigTable, SearchableFields) {
   const std::vector<std::string> keys = searchable_keys<SearchRunConfig>();
   auto has = [&](const std::string& k) { return std::count(keys.begin(), keys.end(), k) == 1; };
