@@ -1,6 +1,6 @@
-// The command-line side of a run config's table (darts/config_table.h): a flag per field with its
-// help and its true default, and a config resolved as defaults ← --config file ← flags, each bad
-// value refused naming the file and key or the flag.
+// The command-line side of a run config's table (darts/tasks/config_table.h): a flag per field with
+// its help and its true default, and a config resolved as defaults ← --config file ← flags, each
+// bad value refused naming the file and key or the flag.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "darts/config_table.h"
-#include "darts/run_folder.h"
+#include "darts/tasks/config_table.h"
+#include "run/run_folder.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -109,7 +109,7 @@ class ConfigFlags {
   }
 
   void read_file(const std::string& path, Resolved& r) const {
-    const nlohmann::json j = darts::read_json_file(path);
+    const nlohmann::json j = run::read_json_file(path);
     AN_CHECK(j.is_object()) << path << ": a config file holds a JSON object of config keys, got "
                             << j.dump().substr(0, 80);
     for (const auto& [key, value] : j.items()) {

@@ -1,4 +1,4 @@
-// `autonet eval RUN_DIR`: a saved run's network on a split of its data (darts/evaluation.h), as
+// `autonet eval RUN_DIR`: a saved run's network on a split of its data (darts/tasks/evaluation.h), as
 // the official test.py / test_imagenet.py (CNN: top-1, top-5, loss) and rnn/test.py (recurrent:
 // perplexity), from its last or its best checkpoint.
 #include <fmt/core.h>
@@ -6,12 +6,12 @@
 #include "apps/commands.h"
 #include "apps/config_flags.h"
 #include "apps/run_flags.h"
-#include "darts/config_table.h"
-#include "darts/evaluation.h"
-#include "darts/run_folder.h"
-#include "darts/trainer_common.h"
+#include "darts/tasks/config_table.h"
+#include "darts/tasks/evaluation.h"
+#include "darts/tasks/trainer_common.h"
 #include "datasets/registry.h"
 #include "run/common.h"
+#include "run/run_folder.h"
 #include "runtime/device.h"
 
 namespace autonet::apps {
@@ -19,7 +19,7 @@ namespace autonet::apps {
 namespace {
 
 // eval's settings, in the run commands' style: a table row per flag with its help, bounds and
-// true default (darts/config_table.h, apps/config_flags.h).
+// true default (darts/tasks/config_table.h, apps/config_flags.h).
 struct EvalConfig {
   std::string dataset, data_dir;  // empty: the run's
   std::string split = "test";
@@ -119,7 +119,7 @@ void add_eval_command(CLI::App& app) {
     std::string kind;
     nlohmann::json stored;
     {  // evaluation opens the folder again, under its lock
-      const darts::RunFolder folder = darts::RunFolder::open(flags->run_dir);
+      const run::RunFolder folder = run::RunFolder::open(flags->run_dir);
       kind = folder.kind();
       stored = folder.config();
     }

@@ -7,7 +7,7 @@
 
 #include "apps/commands.h"
 #include "apps/run_flags.h"
-#include "darts/rnn_search_trainer.h"
+#include "darts/rnn/trainer.h"
 #include "datasets/registry.h"
 
 namespace autonet::apps {

@@ -1,4 +1,4 @@
-// `autonet search`: DARTS architecture search into a run folder (darts/search_trainer.h).
+// `autonet search`: DARTS architecture search into a run folder (darts/tasks/search_trainer.h).
 #include <fmt/core.h>
 
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/run_flags.h"
-#include "darts/search_trainer.h"
+#include "darts/tasks/search_trainer.h"
 #include "datasets/registry.h"
 
 namespace autonet::apps {

@@ -2,23 +2,24 @@
 // first and second order, for the default search config (C=16, L=8, batch 64 of 32×32×3) and the
 // reduced config of scripts/run (C=8, L=5, batch 32 of 28×28×1, Fashion-MNIST's size). Reports ms
 // per step, images/s (train images per second; a step also reads as many validation images) and
-// the device's peak memory during the timed steps, and the weights' parameter count (`params`, which
-// the PyTorch peer bench/peers/darts_search_step.py must match).
+// the device's peak memory during the timed steps, and the weights' parameter count (`params`,
+// which the PyTorch peer bench/peers/darts_search_step.py must match).
 //
 //   build/bench/bench_search_step                       # all rows (CPU default rows: minutes)
 //   build/bench/bench_search_step --benchmark_filter=reduced
 // Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = default, 1 = reduced),
-// graph (1: the first-order step replayed from CUDA graphs, darts/captured_step.h; CUDA only).
+// graph (1: the first-order step replayed from CUDA graphs, darts/tasks/captured_step.h; CUDA
+// only).
 #include <benchmark/benchmark.h>
 
 #include <memory>
 
 #include "autograd/optimizer.h"
 #include "bench/bench_util.h"
-#include "darts/architect.h"
-#include "darts/captured_step.h"
-#include "darts/search_model.h"
-#include "darts/search_trainer.h"
+#include "darts/cnn/architect.h"
+#include "darts/cnn/search_model.h"
+#include "darts/tasks/captured_step.h"
+#include "darts/tasks/search_trainer.h"
 
 namespace autonet::bench {
 namespace {

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "darts/rnn_search_trainer.h"
-#include "darts/search_trainer.h"
-#include "darts/train_trainer.h"
+#include "darts/rnn/trainer.h"
+#include "darts/tasks/search_trainer.h"
+#include "darts/tasks/train_trainer.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -177,7 +177,7 @@ TEST(RunCommands, ResolveDefaultsThenConfigFileThenFlags) {
   EXPECT_EQ(printed_config({"train", "--network", "cifar"}), json(cifar));
 }
 
-// The ImageNet network's defaults are train_imagenet.py's (darts/train_trainer.h
+// The ImageNet network's defaults are train_imagenet.py's (darts/tasks/train_trainer.h
 // imagenet_recipe()), resolved before --print-config shows them; a file's or a flag's value wins.
 TEST(RunCommands, ImageNetNetworkTakesTheOfficialRecipe) {
   const json c = printed_config({"train", "--network", "imagenet"});
@@ -310,7 +310,7 @@ TEST(RunCommands, FlagValuesAreCheckedNamingTheFlag) {
 }
 
 // The image-folder and ImageNet settings are table fields like the others: flags, config files
-// and bounds (datasets/image_folder.h, darts/imagenet_model.h).
+// and bounds (datasets/image_folder.h, darts/cnn/imagenet_model.h).
 TEST(RunCommands, ImageFolderAndNetworkFields) {
   const json t = printed_config({"train", "--dataset", "folder", "--image-size", "64",
                                  "--skip-bad-images", "--network", "imagenet"});

@@ -1,6 +1,6 @@
 // A small corpus and tiny recurrent run configs, so a recurrent run takes a few seconds on the CPU.
 #pragma once
-#include "darts/rnn_search_trainer.h"
+#include "darts/rnn/trainer.h"
 #include "datasets/kjv.h"
 
 namespace autonet::test {

@@ -5,8 +5,8 @@
 
 #include "autograd/optimizer.h"
 #include "autograd/parameters.h"
-#include "darts/architect.h"
-#include "darts/search_model.h"
+#include "darts/cnn/architect.h"
+#include "darts/cnn/search_model.h"
 
 namespace autonet::test {
 
