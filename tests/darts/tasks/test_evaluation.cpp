@@ -17,17 +17,23 @@
 namespace autonet::darts {
 namespace {
 
-TEST(Evaluation, ReproducesTheLastEpochsTestFigures) {
-  test::TempDir tmp("eval-run");
-  const data::ImageData data = test::tiny_images(8, 6, 16, 3, 7);
+// A tiny CIFAR network on 16×16 images, trained for `epochs`.
+TrainRunConfig tiny_training(int64_t epochs) {
   TrainRunConfig c;
   c.channels = 4;
   c.layers = 3;
-  c.epochs = 2;
+  c.epochs = epochs;
   c.batch_size = 4;
   c.auxiliary = false;
   c.device = "cpu";
   c.workers = 1;
+  return c;
+}
+
+TEST(Evaluation, ReproducesTheLastEpochsTestFigures) {
+  test::TempDir tmp("eval-run");
+  const data::ImageData data = test::tiny_images(8, 6, 16, 3, 7);
+  const TrainRunConfig c = tiny_training(2);
   run_training(c, data, tmp / "run", RunOptions::quiet());
   nlohmann::json last;
   for (const nlohmann::json& r : test::log_without_timing(tmp / "run" / "log.jsonl"))
@@ -62,15 +68,8 @@ std::vector<nlohmann::json> epoch_records(const std::filesystem::path& dir) {
 TEST(Evaluation, BestCheckpointAndSplitsOfACnnRun) {
   test::TempDir tmp("eval-best");
   const data::ImageData data = test::tiny_images(24, 6, 16, 3, 7);
-  TrainRunConfig c;
-  c.channels = 4;
-  c.layers = 3;
-  c.epochs = 3;
-  c.batch_size = 4;
-  c.auxiliary = false;
+  TrainRunConfig c = tiny_training(3);
   c.valid_portion = 0.5;
-  c.device = "cpu";
-  c.workers = 1;
   run_training(c, data, tmp / "run", RunOptions::quiet(1));
   // A best accuracy no later epoch can beat: best.safetensors stays the first epoch's.
   test::edit_checkpoint_state(tmp / "run" / "checkpoint.safetensors", [](nlohmann::json& s) {
