@@ -86,7 +86,13 @@ const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
             .fixed(),
         F{"max_steps", &C::max_steps, "cap on the steps of an epoch (0: all)", non_negative()}
             .fixed()}},
-  });
+  },
+  // rnn-train's WikiText-2 sizes (the reference README's WT2 command, paper appendix A.2);
+  // everything else as PTB. rnn-search has none: the paper searches on PTB only.
+  {{"--dataset wt2",
+    [](const C& c) { return data::canonical_dataset_name(c.dataset) == "wt2"; },
+    {{"emsize", 700}, {"nhid", 700}, {"dropouth", 0.15}, {"weight_decay", 5e-7}},
+    Scope::train}});
   return table;
 }
 
@@ -102,13 +108,6 @@ RnnRunConfig rnn_train_defaults() {
   c.seed = 1267;
   c.epochs = 8000;
   return c;
-}
-
-void apply_dataset_preset(RnnRunConfig& c, const std::vector<std::string>& keys_set) {
-  static const ConfigPreset<RnnRunConfig> wt2{
-      "the WikiText-2 preset",
-      {{"emsize", 700}, {"nhid", 700}, {"dropouth", 0.15}, {"weight_decay", 5e-7}}};
-  if (data::canonical_dataset_name(c.dataset) == "wt2") apply_preset(c, wt2, keys_set);
 }
 
 RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,

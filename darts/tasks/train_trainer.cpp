@@ -80,7 +80,7 @@ const ConfigTable<TrainRunConfig>& TrainRunConfig::table() {
           "evaluation's loss is plain cross-entropy)",
           half_open(0, 1)}}},
       {"Run", image_run_fields<C>("seed of weights, data order, augmentation, drop path")},
-  });
+  }, {imagenet_recipe()});
   return table;
 }
 
@@ -90,8 +90,7 @@ void from_json(const json& j, TrainRunConfig& c) { c = config_from_json(j, "trai
 void TrainRunConfig::validate() const {
   check_fields(*this);
   AN_CHECK(!genotype.empty()) << "--genotype is empty";
-  AN_CHECK(network == "auto" || network == "cifar" || network == "imagenet")
-      << "--network must be auto, cifar or imagenet, got '" << network << "'";
+  check_stem_choice("--network", network);
   check_learning_rate_min(learning_rate_min, learning_rate);
   AN_CHECK(lr_schedule == "cosine" || lr_schedule == "step")
       << "--lr-schedule must be cosine or step, got '" << lr_schedule << "'";
@@ -116,7 +115,7 @@ AugmentConfig augment_config(const TrainRunConfig& c, const data::ImageData& dat
 }
 
 bool uses_imagenet_network(const TrainRunConfig& config, int64_t image_height) {
-  return config.network == "imagenet" || (config.network == "auto" && image_height >= 128);
+  return uses_imagenet_stem(config.network, image_height);
 }
 
 bool auxiliary_head_fits(int64_t image_height, bool imagenet) {
@@ -127,7 +126,8 @@ bool auxiliary_head_fits(int64_t image_height, bool imagenet) {
 
 const ConfigPreset<TrainRunConfig>& imagenet_recipe() {
   static const ConfigPreset<TrainRunConfig> recipe{
-      "train_imagenet.py's recipe",
+      "ImageNet network",
+      [](const TrainRunConfig& c) { return uses_imagenet_network(c, configured_image_height(c)); },
       {{"channels", 48},
        {"layers", 14},
        {"batch_size", 128},
@@ -159,8 +159,8 @@ std::vector<std::string> settle_for_images(TrainRunConfig& c,
     if (!applied.empty()) {
       std::string keys;
       for (const std::string& k : applied) keys += (keys.empty() ? "" : ", ") + flag_of(k);
-      notes.push_back("the ImageNet network trains with " + imagenet_recipe().name +
-                      " where no flag says otherwise: " + keys);
+      notes.push_back("the ImageNet network trains with train_imagenet.py's recipe where no flag "
+                      "says otherwise: " + keys);
     }
   }
   // The head is the paper's recipe on the images it was made for; elsewhere it is off unless

@@ -81,7 +81,10 @@ struct TrainRunConfig {
 
 // The official train_imagenet.py recipe, the defaults of a run that trains the ImageNet network:
 // C=48, 14 cells, batch 128, 250 epochs, SGD lr 0.1 ×0.97 every epoch, weight decay 3e-5,
-// label smoothing 0.1, grad clip 5, auxiliary weight 0.4, no drop path, no cutout.
+// label smoothing 0.1, grad clip 5, auxiliary weight 0.4, no drop path, no cutout. A preset of
+// the table: the flags resolve it when the config alone tells the network (--network imagenet,
+// or auto with --image-size S ≥ 128 on an image folder); settle_for_images() when only the
+// images tell it.
 const ConfigPreset<TrainRunConfig>& imagenet_recipe();
 
 // A new run's config settled on images of `image_height` pixels (0: not known yet, as for
