@@ -3,6 +3,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "apps/run_flags.h"
@@ -33,23 +36,31 @@ void add_train_command(CLI::App& app) {
       const auto resolved = c->config.resolve(c->run.config_file);
       TrainRunConfig config = resolved.config;
       config.validate();
-      if (print_config(c->run, config)) return;
-      const data::ImageData images = open_run_images(nlohmann::json(config));
-      // The head is the paper's recipe for 32×32 images; elsewhere it is off unless asked for
-      // (then the trainer explains why it cannot run).
-      const bool imagenet = darts::uses_imagenet_network(config, images.train.height());
-      if (config.auxiliary && !resolved.set("auxiliary") &&
-          !darts::auxiliary_head_fits(images.train.height(), imagenet)) {
-        config.auxiliary = false;
-        fmt::print("note: no auxiliary head for {}×{} images (it needs {})\n",
-                   images.train.height(), images.train.width(), imagenet ? "224×224" : "32×32");
+      const auto open_images = [&config] {
+        return data::open_image_dataset(config.dataset, config.data_dir,
+                                        darts::folder_options(nlohmann::json(config)));
+      };
+      // --network auto picks the network, and with it the recipe, by the image size: read the
+      // images first unless --image-size tells it (or only the config is printed).
+      std::optional<data::ImageData> images;
+      int64_t height = darts::configured_image_height(config);
+      if (height == 0 && (!c->run.print_config || config.network == "auto")) {
+        images = open_images();
+        height = images->train.height();
       }
+      const std::vector<std::string> notes =
+          darts::settle_for_images(config, resolved.keys_set, height);
+      config.validate();
+      if (print_config(c->run, config)) return;
+      if (!images) images = open_images();
+      print_skipped_images(*images);
+      for (const std::string& note : notes) fmt::print("note: {}\n", note);
       const std::string dir = c->run.run_dir();
       fmt::print("train: {} on {}, C={} L={}, {} epochs, batch {} → {}\n", config.genotype,
-                 images.name, config.channels, config.layers, config.epochs, config.batch_size,
+                 images->name, config.channels, config.layers, config.epochs, config.batch_size,
                  dir);
       std::fflush(stdout);
-      out = darts::run_training(config, images, dir, options);
+      out = darts::run_training(config, *images, dir, options);
     }
     const std::filesystem::path dir = std::filesystem::absolute(out.run_dir);
     if (report_unfinished(out.finished, out.epochs_done, c->run, dir)) return;

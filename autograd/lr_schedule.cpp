@@ -33,4 +33,16 @@ double CosineAnnealingLr::lr_at(int64_t epoch) const {
   return eta_min_ + (base_lr_ - eta_min_) * (1 + std::cos(phase)) / 2;
 }
 
+StepLr::StepLr(double base_lr, int64_t step_size, double gamma)
+    : base_lr_(base_lr), step_size_(step_size), gamma_(gamma) {
+  AN_CHECK(step_size > 0) << "StepLr: step_size must be positive, got " << step_size;
+  AN_CHECK(base_lr >= 0 && gamma > 0 && gamma <= 1)
+      << "StepLr: invalid base_lr " << base_lr << " or gamma " << gamma << " (in (0, 1])";
+}
+
+double StepLr::lr_at(int64_t epoch) const {
+  AN_CHECK(epoch >= 0) << "StepLr: negative epoch " << epoch;
+  return base_lr_ * std::pow(gamma_, static_cast<double>(epoch / step_size_));
+}
+
 }  // namespace autonet

@@ -37,4 +37,17 @@ class CosineAnnealingLr final : public LrSchedule {
   double eta_min_;
 };
 
+// torch's StepLR: lr_e = base_lr · gamma^⌊e / step_size⌋. DARTS' ImageNet training
+// (train_imagenet.py): base 0.1, gamma 0.97, step 1 → lr_1 = 0.097, lr_249 ≈ 5.1e-5.
+class StepLr final : public LrSchedule {
+ public:
+  StepLr(double base_lr, int64_t step_size, double gamma);
+  double lr_at(int64_t epoch) const override;
+
+ private:
+  double base_lr_;
+  int64_t step_size_;
+  double gamma_;
+};
+
 }  // namespace autonet

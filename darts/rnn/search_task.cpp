@@ -56,8 +56,12 @@ class RnnSearchTask final : public RnnTask {
   run::EpochResult run_epoch(run::Engine& engine) override {
     const std::string genotype_at_start = to_text(model_->genotype());
     hidden_valid_ = model_->initial_hidden(config_.batch_size);  // the α stream restarts too
+    arch_loss_sum_ = 0;
+    arch_steps_ = 0;
     run::EpochResult r = RnnTask::run_epoch(engine);
     r.record["genotype_at_start"] = genotype_at_start;
+    // The α steps' mean validation NLL: what α descends (tests tell the two streams apart by it).
+    r.record["arch_loss"] = arch_steps_ ? arch_loss_sum_ / static_cast<double>(arch_steps_) : 0.0;
     r.record["alpha"] = run::rounded(model_->alpha_weights());
     return r;
   }
@@ -78,6 +82,8 @@ class RnnSearchTask final : public RnnTask {
                            hidden_valid_};
     const RnnArchStep a = architect_->step(dynamic_cast<const Sgd&>(*optimizer_), train, valid);
     run::check_finite(a.valid_loss, "validation loss of the α step", where);
+    arch_loss_sum_ += a.valid_loss;
+    ++arch_steps_;
     hidden_valid_ = a.hidden_valid;
   }
 
@@ -95,6 +101,8 @@ class RnnSearchTask final : public RnnTask {
   std::unique_ptr<RnnArchitect> architect_;
   Tensor search_data_;   // the validation split, [rows, batch_size]
   Tensor hidden_valid_;  // the α stream's state within an epoch
+  double arch_loss_sum_ = 0;  // the epoch's α-step validation losses
+  int64_t arch_steps_ = 0;
 };
 
 }  // namespace

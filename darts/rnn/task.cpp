@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "autograd/checkpoint.h"
 #include "autograd/functions.h"
@@ -191,6 +192,20 @@ double RnnTask::evaluate(const Tensor& source, int64_t batch) {
   }
   model_->train();
   return total / static_cast<double>(rows);
+}
+
+json RnnTask::load(const fs::path& checkpoint) {
+  before_load(checkpoint);
+  const json state = load_checkpoint(checkpoint, state_tensors());
+  restore(state, Restore::resume);
+  return state;
+}
+
+double RnnTask::evaluate_tokens(const Tensor& tokens, int64_t batch, const std::string& split) {
+  const Tensor source = batchify_checked(tokens, batch, 2, split.c_str(), "--batch-size");
+  std::optional<AveragedWeights> averaged;
+  if (auto* asgd = dynamic_cast<Asgd*>(optimizer_.get())) averaged.emplace(*asgd);
+  return evaluate(source, batch);
 }
 
 double RnnTask::validate_and_keep_best(run::Engine& engine) {

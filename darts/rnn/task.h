@@ -30,6 +30,13 @@ class RnnTask : public run::Task {
   };
 
   nlohmann::json run_info() const;  // what config.json records beyond the flags
+  // For `autonet eval`: a checkpoint's tensors and state loaded into the task (its vocabulary
+  // checked); returns the state.
+  nlohmann::json load(const std::filesystem::path& checkpoint);
+  // The mean NLL of `tokens` batchified in `batch` columns, in eval mode, as the run's validation
+  // computes it: with ASGD's averaged weights once the run has switched to ASGD. `split` names
+  // the tokens in errors.
+  double evaluate_tokens(const Tensor& tokens, int64_t batch, const std::string& split);
   RnnOutcome outcome(const run::Engine& engine, bool finished) const;
 
   std::string kind() const override { return names_.kind; }

@@ -224,16 +224,26 @@ Config config_from_json(const nlohmann::json& j, const std::string& what, Config
   return base;
 }
 
-// Gives the presets of `scope` that `c` selects to the fields `keys_set` (the keys a flag or a
-// config file gave) leaves alone; a preset is selected by the values after the user's settings.
+// Gives one preset's values to the fields `keys_set` (the keys a flag or a config file gave)
+// leaves alone, whether or not `c` selects it; returns the keys it set.
+template <class Config>
+std::vector<std::string> apply_preset(Config& c, const ConfigPreset<Config>& preset,
+                                      const std::vector<std::string>& keys_set) {
+  std::vector<std::string> applied;
+  for (const auto& [key, value] : preset.values)
+    if (std::find(keys_set.begin(), keys_set.end(), key) == keys_set.end()) {
+      (void)Config::table().find(key)->set(c, value);  // checked when the table was built
+      applied.push_back(key);
+    }
+  return applied;
+}
+
+// Gives the presets of `scope` that `c` selects to the fields `keys_set` leaves alone; a preset
+// is selected by the values after the user's settings.
 template <class Config>
 void apply_presets(Config& c, const std::vector<std::string>& keys_set, Scope scope) {
-  for (const ConfigPreset<Config>& p : Config::table().presets()) {
-    if (!p.used_by(scope) || !p.applies(c)) continue;
-    for (const auto& [key, value] : p.values)
-      if (std::find(keys_set.begin(), keys_set.end(), key) == keys_set.end())
-        (void)Config::table().find(key)->set(c, value);  // checked when the table was built
-  }
+  for (const ConfigPreset<Config>& p : Config::table().presets())
+    if (p.used_by(scope) && p.applies(c)) apply_preset(c, p, keys_set);
 }
 
 // Throws for the first field outside its bounds, naming its flag ("--layers must be at least 3").

@@ -1,9 +1,10 @@
 #include "darts/tasks/evaluation.h"
 
-#include <numeric>
+#include <cmath>
 
 #include "autograd/checkpoint.h"
 #include "darts/cnn/augment_model.h"
+#include "darts/rnn/task.h"
 #include "darts/tasks/train_trainer.h"
 #include "datasets/loader.h"
 #include "datasets/transforms.h"
@@ -37,37 +38,79 @@ void check_data_fits(const json& run, const data::ImageData& data, const data::I
       << "; the data set gives " << json(shape).dump();
 }
 
+// The images of a split of a CNN training run, as the run drew them.
+struct SplitImages {
+  data::ImageSet set;
+  std::vector<int64_t> indices;
+};
+SplitImages split_images(const TrainRunConfig& config, const data::ImageData& data,
+                         const std::string& split, const fs::path& dir) {
+  RunImages r = run_images(config, data);
+  if (split == "train") return {r.train, r.train_indices};
+  if (split == r.eval_set) return {r.eval, r.eval_indices};
+  AN_CHECK(split == "test")
+      << dir.string() << " held out no validation images (it ran without --valid-portion): "
+      << "evaluate on test or train";
+  // A run that validated on held-out images never read its test set: all of it.
+  AN_CHECK(data.test.size() > 0) << data.name << " has no test images";
+  std::vector<int64_t> all(static_cast<size_t>(data.test.size()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  return {data.test, all};
+}
+
 }  // namespace
+
+void EvalOptions::validate() const {
+  AN_CHECK(split == "train" || split == "valid" || split == "test")
+      << "eval: unknown split '" << split << "' (train, valid or test)";
+  AN_CHECK(checkpoint == "last" || checkpoint == "best")
+      << "eval: unknown checkpoint '" << checkpoint << "' (last or best)";
+}
+
+bool is_rnn_run(const std::string& kind) { return kind == "rnn-train" || kind == "rnn-search"; }
+
+fs::path run_checkpoint(const run::RunFolder& folder, const std::string& which) {
+  EvalOptions{.checkpoint = which}.validate();
+  const fs::path& run_dir = folder.dir();
+  if (which == "last") {
+    AN_CHECK(folder.has_checkpoint())
+        << run_dir.string()
+        << " holds no checkpoint: the run stopped before its first epoch ended";
+    return folder.checkpoint_path();
+  }
+  const fs::path best = folder.path("best.safetensors");
+  AN_CHECK(fs::exists(best)) << run_dir.string() << " holds no best.safetensors (the run stopped "
+                             << "before its first epoch ended, or was made before training runs "
+                             << "kept their best epoch): use --checkpoint last";
+  return best;
+}
 
 RunEvaluation evaluate_cnn_run(const fs::path& run_dir, const data::ImageData& data,
                                const EvalOptions& options) {
   const run::RunFolder folder = run::RunFolder::open(run_dir);
-  json stored = folder.config();
-  const json run = stored.value("run", json::object());
+  const json run = folder.config().value("run", json::object());
   AN_CHECK(folder.kind() == "train" && run.contains("genotype"))
       << run_dir.string() << " is a '" << folder.kind() << "' run: eval takes CNN training runs "
-      << "(autonet train)";
-  stored.erase("run");
-  const TrainRunConfig config = config_from_json<TrainRunConfig>(stored, "train");
-  AN_CHECK(options.split == "test" || options.split == "train")
-      << "eval: unknown split '" << options.split << "' (test or train)";
-  const data::ImageSet& set = options.split == "test" ? data.test : data.train;
-  AN_CHECK(set.size() > 0) << data.name << " has no " << options.split << " images";
-  check_data_fits(run, data, set, run_dir);
-  AN_CHECK(folder.has_checkpoint())
-      << run_dir.string() << " holds no checkpoint: the run stopped before its first epoch ended";
+      << "(autonet train) and recurrent runs (rnn-train, rnn-search)";
+  const TrainRunConfig config = config_from_json<TrainRunConfig>(run::stored_flags(folder), "train");
+  options.validate();
+  const SplitImages images = split_images(config, data, options.split, run_dir);
+  AN_CHECK(!images.indices.empty()) << data.name << " has no " << options.split << " images";
+  check_data_fits(run, data, images.set, run_dir);
+  const fs::path path = run_checkpoint(folder, options.checkpoint);
 
   ParameterStore weights(static_cast<uint64_t>(config.seed));
-  AugmentNetwork net(augment_config(config, data), load_cnn_genotype(run.at("genotype").get<std::string>()), weights);
+  AugmentNetwork net(augment_config(config, data),
+                     parse_cnn_genotype(run.at("genotype").get<std::string>()), weights);
   weights.to(options.device);
-  const Checkpoint saved = read_checkpoint(folder.checkpoint_path());
+  // The network's tensors only: the checkpoint holds the optimizer's too.
+  const Checkpoint saved = read_checkpoint(path);
   for (const auto& [name, tensor] : weights.named_tensors()) {
     const auto found = saved.tensors.find("model." + name);
-    AN_CHECK(found != saved.tensors.end())
-        << folder.checkpoint_path().string() << " lacks model." << name;
+    AN_CHECK(found != saved.tensors.end()) << path.string() << " lacks model." << name;
     AN_CHECK(found->second.shape() == tensor.shape() && found->second.dtype() == tensor.dtype())
-        << folder.checkpoint_path().string() << ": model." << name << " is "
-        << found->second.describe() << ", the network's " << tensor.describe();
+        << path.string() << ": model." << name << " is " << found->second.describe()
+        << ", the network's " << tensor.describe();
     Tensor(tensor).copy_from(found->second);
   }
   net.eval();
@@ -78,13 +121,42 @@ RunEvaluation evaluate_cnn_run(const fs::path& run_dir, const data::ImageData& d
   loader.transform = data::test_transform(data);
   loader.workers = options.workers;
   loader.device = options.device;
-  std::vector<int64_t> all(static_cast<size_t>(set.size()));
-  std::iota(all.begin(), all.end(), 0);
-  data::Loader batches(set, all, loader, 0);
+  data::Loader batches(images.set, images.indices, loader, 0);
   RunEvaluation out;
-  out.checkpoint = folder.checkpoint_path();
+  out.checkpoint = path;
   out.epochs = saved.state.value("epoch", int64_t{0});
   out.result = run::evaluate([&net](const Variable& x) { return net.forward(x); }, batches);
+  return out;
+}
+
+RnnEvaluation evaluate_rnn_run(const fs::path& run_dir, const data::TextCorpus& corpus,
+                               const EvalOptions& options) {
+  const run::RunFolder folder = run::RunFolder::open(run_dir);
+  AN_CHECK(is_rnn_run(folder.kind()))
+      << run_dir.string() << " is a '" << folder.kind() << "' run, not a recurrent one";
+  options.validate();
+  const fs::path path = run_checkpoint(folder, options.checkpoint);
+  const RnnRunConfig config = config_from_json<RnnRunConfig>(run::stored_flags(folder), "rnn");
+  // The run's task rebuilt around its checkpoint: the same model (search or derived cell), the
+  // same optimizer kind (ASGD's average), the vocabulary checked.
+  const std::unique_ptr<RnnTask> task = folder.kind() == "rnn-search"
+                                            ? make_rnn_search_task(config, corpus, options.device)
+                                            : make_rnn_train_task(config, corpus, options.device);
+  const json state = task->load(path);
+
+  const bool train = options.split == "train", test = options.split == "test";
+  const Tensor& tokens = train ? corpus.train : test ? corpus.test : corpus.valid;
+  const int64_t limit = train ? config.train_tokens : config.valid_tokens;
+  const int64_t run_batch =
+      train ? config.batch_size : test ? config.test_batch_size : config.eval_batch_size;
+  RnnEvaluation out;
+  out.checkpoint = path;
+  out.epochs = state.value("epoch", int64_t{0});
+  const Tensor split = first_tokens(tokens, limit);
+  out.tokens = split.numel();
+  out.loss = task->evaluate_tokens(split, options.batch_size > 0 ? options.batch_size : run_batch,
+                                   options.split);
+  out.perplexity = std::exp(out.loss);
   return out;
 }
 

@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -16,6 +17,7 @@
 #include "darts/cnn/cell_layout.h"
 #include "darts/tasks/report.h"
 #include "datasets/loader.h"
+#include "datasets/registry.h"
 #include "datasets/splits.h"
 #include "kernels/reduce.h"
 #include "run/common.h"
@@ -65,8 +67,20 @@ const ConfigTable<TrainRunConfig>& TrainRunConfig::table() {
           "instead of the test set, which is then never read (0: evaluate on the test set)",
           half_open(0, 1)}}},
       {"Optimisation", sgd_fields<C>("batch size")},
+      {"Optimisation",
+       {F{"lr_schedule", &C::lr_schedule,
+          "cosine (to --learning-rate-min over the epochs, as train.py) or step (×--lr-gamma "
+          "every --lr-decay-period epochs, as train_imagenet.py)"},
+        F{"lr_gamma", &C::lr_gamma, "--lr-schedule step: the factor of each decay",
+          Bounds{.low = 0, .high = 1, .low_open = true, .high_open = false, .why = ""}},
+        F{"lr_decay_period", &C::lr_decay_period, "--lr-schedule step: epochs between decays",
+          at_least(1)},
+        F{"label_smoothing", &C::label_smoothing,
+          "label smoothing ε of the training loss (targets (1−ε)·one-hot + ε/classes; the "
+          "evaluation's loss is plain cross-entropy)",
+          half_open(0, 1)}}},
       {"Run", image_run_fields<C>("seed of weights, data order, augmentation, drop path")},
-  });
+  }, {imagenet_recipe()});
   return table;
 }
 
@@ -78,6 +92,8 @@ void TrainRunConfig::validate() const {
   AN_CHECK(!genotype.empty()) << "--genotype is empty";
   check_stem_choice("--network", network);
   check_learning_rate_min(learning_rate_min, learning_rate);
+  AN_CHECK(lr_schedule == "cosine" || lr_schedule == "step")
+      << "--lr-schedule must be cosine or step, got '" << lr_schedule << "'";
   AN_CHECK(valid_portion == 0 || test_subset == 0)
       << "--test-subset has no effect with --valid-portion (the test set is not used); drop one";
   AN_CHECK(!cutout || cutout_length > 0)
@@ -108,6 +124,57 @@ bool auxiliary_head_fits(int64_t image_height, bool imagenet) {
   return at_head >= 8 && at_head <= 10;
 }
 
+const ConfigPreset<TrainRunConfig>& imagenet_recipe() {
+  static const ConfigPreset<TrainRunConfig> recipe{
+      "ImageNet network",
+      [](const TrainRunConfig& c) { return uses_imagenet_network(c, configured_image_height(c)); },
+      {{"channels", 48},
+       {"layers", 14},
+       {"batch_size", 128},
+       {"epochs", 250},
+       {"learning_rate", 0.1},
+       {"lr_schedule", "step"},
+       {"lr_gamma", 0.97},
+       {"lr_decay_period", 1},
+       {"weight_decay", 3e-5},
+       {"label_smoothing", 0.1},
+       {"grad_clip", 5.0},
+       {"auxiliary_weight", 0.4},
+       {"drop_path_prob", 0.0},
+       {"cutout", false}}};
+  return recipe;
+}
+
+int64_t configured_image_height(const TrainRunConfig& c) {
+  return data::canonical_dataset_name(c.dataset) == "folder" ? c.image_size : 0;
+}
+
+std::vector<std::string> settle_for_images(TrainRunConfig& c,
+                                           const std::vector<std::string>& keys_set,
+                                           int64_t image_height) {
+  std::vector<std::string> notes;
+  const bool imagenet = uses_imagenet_network(c, image_height);
+  if (imagenet) {
+    const std::vector<std::string> applied = apply_preset(c, imagenet_recipe(), keys_set);
+    if (!applied.empty()) {
+      std::string keys;
+      for (const std::string& k : applied) keys += (keys.empty() ? "" : ", ") + flag_of(k);
+      notes.push_back("the ImageNet network trains with train_imagenet.py's recipe where no flag "
+                      "says otherwise: " + keys);
+    }
+  }
+  // The head is the paper's recipe on the images it was made for; elsewhere it is off unless
+  // asked for (then the trainer explains why it cannot run).
+  const bool head_set = std::find(keys_set.begin(), keys_set.end(), "auxiliary") != keys_set.end();
+  if (image_height > 0 && c.auxiliary && !head_set &&
+      !auxiliary_head_fits(image_height, imagenet)) {
+    c.auxiliary = false;
+    notes.push_back(fmt::format("no auxiliary head for {}-pixel images (it needs {})",
+                                image_height, imagenet ? "224×224" : "32×32"));
+  }
+  return notes;
+}
+
 namespace {
 
 std::vector<int64_t> all_indices(int64_t n) {
@@ -116,12 +183,12 @@ std::vector<int64_t> all_indices(int64_t n) {
   return v;
 }
 
-// The images a run trains on and those it evaluates on after every epoch.
-struct RunImages {
-  data::ImageSet train, eval;
-  std::vector<int64_t> train_indices, eval_indices;
-  std::string eval_set;  // "test", or "valid" (held out of the training images)
-};
+std::unique_ptr<LrSchedule> lr_schedule(const TrainRunConfig& c) {
+  if (c.lr_schedule == "step") return std::make_unique<StepLr>(c.learning_rate, c.lr_decay_period, c.lr_gamma);
+  return std::make_unique<CosineAnnealingLr>(c.learning_rate, c.epochs, c.learning_rate_min);
+}
+
+}  // namespace
 
 RunImages run_images(const TrainRunConfig& c, const data::ImageData& data) {
   RunImages r;
@@ -152,6 +219,8 @@ RunImages run_images(const TrainRunConfig& c, const data::ImageData& data) {
   return r;
 }
 
+namespace {
+
 // Training a fixed genotype (§5) as a task of the run engine.
 class TrainTask : public run::Task {
  public:
@@ -163,7 +232,7 @@ class TrainTask : public run::Task {
         images_(run_images(config, data)),
         weights_(static_cast<uint64_t>(config.seed)),
         net_(augment_config(config, data), genotype, weights_),
-        schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
+        schedule_(lr_schedule(config)) {
     check_image_size(images_.train, data.name);
     const bool imagenet = net_.config().imagenet;
     // The ImageNet network halves the images three more times in its stems.
@@ -247,7 +316,7 @@ class TrainTask : public run::Task {
 
   run::EpochResult run_epoch(run::Engine& engine) override {
     const int64_t epoch = engine.epoch();
-    const double lr = schedule_.lr_at(epoch);
+    const double lr = schedule_->lr_at(epoch);
     sgd_->set_lr(lr);
     // §5.2: p_e = p · e / epochs.
     const double drop_prob =
@@ -269,7 +338,9 @@ class TrainTask : public run::Task {
     net_.train();
     last_acc_ = eval.accuracy;
     last_loss_ = eval.loss;
-    best_.update(eval.accuracy, epoch);
+    // best.safetensors: the network of the best epoch, for `autonet eval --checkpoint best` (as
+    // train_imagenet.py's model_best; chosen on the test set, it is for reference only).
+    if (best_.update(eval.accuracy, epoch)) engine.save_best();
     return {{{"steps_per_epoch", steps_per_epoch()},
              {"lr", lr},
              {"drop_path_prob", drop_prob},
@@ -312,9 +383,10 @@ class TrainTask : public run::Task {
   run::StepFigures step(const data::Batch& b, const std::string& where) {
     weights_.zero_grad();
     const AugmentNetwork::Output out = net_.forward_all(Variable(b.images));
-    Variable loss = cross_entropy(out.logits, b.labels);
+    const double eps = config_.label_smoothing;
+    Variable loss = cross_entropy(out.logits, b.labels, eps);
     if (out.aux_logits.defined())
-      loss = add(loss, scale(cross_entropy(out.aux_logits, b.labels), config_.auxiliary_weight));
+      loss = add(loss, scale(cross_entropy(out.aux_logits, b.labels, eps), config_.auxiliary_weight));
     backward(loss);
     Tensor grads = weights_.grads();
     const Tensor norm = clip_grad_norm_async(grads, config_.grad_clip);
@@ -340,7 +412,7 @@ class TrainTask : public run::Task {
   RunImages images_;
   ParameterStore weights_;
   AugmentNetwork net_;
-  CosineAnnealingLr schedule_;
+  std::unique_ptr<LrSchedule> schedule_;
   std::unique_ptr<Sgd> sgd_;
   data::LoaderConfig train_loader_, eval_loader_;
   std::optional<run::ImageEpochs> epochs_;  // set by start()

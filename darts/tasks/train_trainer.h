@@ -1,7 +1,9 @@
 // Training a genotype from scratch (reference darts.md §5): the augment network with drop path
 // and the auxiliary head, SGD with a cosine schedule to learning_rate_min, gradient clipping, the
 // test set evaluated after every epoch. A task of the run engine (run/engine.h), as the search:
-// same run folder, checkpoints, resume and report.
+// same run folder, checkpoints, resume and report; best.safetensors holds the best epoch's
+// network. The ImageNet network trains with train_imagenet.py's recipe by default
+// (imagenet_recipe(): step schedule, label smoothing, ...).
 //
 // With valid_portion > 0 the run holds out that part of its training images instead (the final
 // split of datasets/splits.h, drawn from the seed), trains on the rest and evaluates on the
@@ -15,6 +17,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "darts/cnn/augment_model.h"
 #include "darts/genotype/genotype.h"
@@ -60,6 +63,12 @@ struct TrainRunConfig {
   double momentum = 0.9;
   double weight_decay = 3e-4;
   double grad_clip = 5;
+  // cosine: to learning_rate_min over the epochs (train.py); step: ×lr_gamma every
+  // lr_decay_period epochs (train_imagenet.py's StepLR)
+  std::string lr_schedule = "cosine";
+  double lr_gamma = 0.97;
+  int64_t lr_decay_period = 1;
+  double label_smoothing = 0;  // of the training loss (main and auxiliary); evaluation is plain
   // run
   int64_t seed = 0;
   std::string device = "auto";
@@ -69,6 +78,25 @@ struct TrainRunConfig {
   static const ConfigTable<TrainRunConfig>& table();
   void validate() const;
 };
+
+// The official train_imagenet.py recipe, the defaults of a run that trains the ImageNet network:
+// C=48, 14 cells, batch 128, 250 epochs, SGD lr 0.1 ×0.97 every epoch, weight decay 3e-5,
+// label smoothing 0.1, grad clip 5, auxiliary weight 0.4, no drop path, no cutout. A preset of
+// the table: the flags resolve it when the config alone tells the network (--network imagenet,
+// or auto with --image-size S ≥ 128 on an image folder); settle_for_images() when only the
+// images tell it.
+const ConfigPreset<TrainRunConfig>& imagenet_recipe();
+
+// A new run's config settled on images of `image_height` pixels (0: not known yet, as for
+// --print-config with an explicit --network), for the fields neither the config file nor a flag
+// set (`keys_set`): the ImageNet recipe when the run trains the ImageNet network, and no
+// auxiliary head on images it does not fit. Returns a note for the user per change.
+std::vector<std::string> settle_for_images(TrainRunConfig& c,
+                                           const std::vector<std::string>& keys_set,
+                                           int64_t image_height);
+// The image height the config alone fixes: --image-size for an image folder read from files;
+// 0 when only the images tell.
+int64_t configured_image_height(const TrainRunConfig& c);
 
 void to_json(nlohmann::json& j, const TrainRunConfig& c);
 void from_json(const nlohmann::json& j, TrainRunConfig& c);
@@ -83,6 +111,15 @@ bool uses_imagenet_network(const TrainRunConfig& config, int64_t image_height);
 // ⌊2L/3⌋ (H/4 pixels) 5×5 with stride 3 to 2×2 and needs H/4 in [8, 10] (CIFAR's 32 → 8); the
 // ImageNet head pools H/32 pixels 5×5 with stride 2 and needs 7 or 8 (ImageNet's 224 → 7).
 bool auxiliary_head_fits(int64_t image_height, bool imagenet = false);
+
+// The images a run trains on and those it evaluates on after every epoch: the test images
+// (--test-subset), or with valid_portion > 0 the held-out part of the training images.
+struct RunImages {
+  data::ImageSet train, eval;
+  std::vector<int64_t> train_indices, eval_indices;
+  std::string eval_set;  // "test", or "valid" (held out of the training images)
+};
+RunImages run_images(const TrainRunConfig& c, const data::ImageData& data);
 
 // The figures of the set the run evaluates on: the test fields without valid_portion, the valid
 // fields with it (the others stay 0).

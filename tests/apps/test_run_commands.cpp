@@ -1,6 +1,7 @@
 // The four run commands (search, train, rnn-search, rnn-train) built in-process as `autonet` builds
-// them: their --help, how a config is resolved (--print-config stops before any data is read),
-// and the messages for bad flags and config files.
+// them: their --help, how a config is resolved (--print-config stops before any data is read,
+// unless train's --network auto must see the images' size), and the messages for bad flags and
+// config files.
 #include <gtest/gtest.h>
 
 #include <CLI/CLI.hpp>
@@ -169,8 +170,42 @@ TEST(RunCommands, ResolveDefaultsThenConfigFileThenFlags) {
   EXPECT_EQ(printed_config({"search", "--epochs", "4", "--epochs", "1"}).at("epochs"), 1);
   EXPECT_EQ(printed_config({"search", "--config", file.path(), "--no-cutout"}).at("cutout"), false);
   EXPECT_EQ(printed_config({"search", "--unrolled"}).at("unrolled"), true);
-  EXPECT_EQ(printed_config({"train", "--no-auxiliary"}).at("auxiliary"), false);
-  EXPECT_EQ(printed_config({"train"}), json(darts::TrainRunConfig{}));
+  EXPECT_EQ(printed_config({"train", "--network", "cifar", "--no-auxiliary"}).at("auxiliary"),
+            false);
+  darts::TrainRunConfig cifar;
+  cifar.network = "cifar";
+  EXPECT_EQ(printed_config({"train", "--network", "cifar"}), json(cifar));
+}
+
+// The ImageNet network's defaults are train_imagenet.py's (darts/tasks/train_trainer.h
+// imagenet_recipe()), resolved before --print-config shows them; a file's or a flag's value wins.
+TEST(RunCommands, ImageNetNetworkTakesTheOfficialRecipe) {
+  const json c = printed_config({"train", "--network", "imagenet"});
+  EXPECT_EQ(c.at("epochs"), 250);
+  EXPECT_EQ(c.at("batch_size"), 128);
+  EXPECT_EQ(c.at("lr_schedule"), "step");
+  EXPECT_EQ(c.at("label_smoothing"), 0.1);
+  EXPECT_EQ(c.at("cutout"), false);
+  const ConfigFile file(R"({"epochs": 3, "label_smoothing": 0})");
+  const json given = printed_config({"train", "--config", file.path(), "--network", "imagenet",
+                                     "--batch-size", "16", "--cutout"});
+  EXPECT_EQ(given.at("epochs"), 3);
+  EXPECT_EQ(given.at("label_smoothing"), 0);
+  EXPECT_EQ(given.at("batch_size"), 16);
+  EXPECT_EQ(given.at("cutout"), true);
+  EXPECT_EQ(given.at("weight_decay"), 3e-5);
+  // --network auto on an image folder cropped to 224: the ImageNet network, without reading it.
+  const json folder = printed_config(
+      {"train", "--dataset", "folder", "--data-dir", "no-such-folder", "--image-size", "224"});
+  EXPECT_EQ(folder.at("lr_schedule"), "step");
+  EXPECT_EQ(printed_config({"train", "--dataset", "folder", "--data-dir", "no-such-folder",
+                            "--image-size", "64"})
+                .at("lr_schedule"),
+            "cosine");
+  expect_parts(run({"train", "--lr-schedule", "linear", "--print-config"}).error,
+               {"--lr-schedule must be cosine or step, got 'linear'"});
+  expect_parts(run({"train", "--lr-gamma", "0", "--print-config"}).error,
+               {"--lr-gamma must be in (0, 1]"});
 }
 
 // Issue 15: rnn-search/rnn-train --config failed for every file, valid ones included.

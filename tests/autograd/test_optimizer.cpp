@@ -237,6 +237,23 @@ TEST(LrSchedule, CosineAnnealingMatchesDartsSearch) {
   EXPECT_THROW(ConstantLr(-1.0), Error);
 }
 
+// torch.optim.lr_scheduler.StepLR(step_size, gamma) stepped once per epoch, as train_imagenet.py.
+TEST(LrSchedule, StepDecaysByGammaEveryStepSizeEpochs) {
+  const StepLr imagenet(0.1, 1, 0.97);
+  EXPECT_DOUBLE_EQ(imagenet.lr_at(0), 0.1);
+  EXPECT_DOUBLE_EQ(imagenet.lr_at(1), 0.1 * 0.97);
+  EXPECT_NEAR(imagenet.lr_at(249), 5.0838e-5, 1e-8);
+  const StepLr every_third(1.0, 3, 0.5);
+  EXPECT_EQ(every_third.lr_at(2), 1.0);
+  EXPECT_EQ(every_third.lr_at(3), 0.5);
+  EXPECT_EQ(every_third.lr_at(8), 0.25);
+  EXPECT_EQ(every_third.lr_at(9), 0.125);
+  EXPECT_THROW(StepLr(0.1, 0, 0.97), Error);
+  EXPECT_THROW(StepLr(0.1, 1, 0), Error);
+  EXPECT_THROW(StepLr(0.1, 1, 1.5), Error);
+  EXPECT_THROW(imagenet.lr_at(-1), Error);
+}
+
 // ---- argument checks ------------------------------------------------------------------------
 
 TEST(Optimizer, RejectsBadBuffersAndOptions) {

@@ -4,9 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "autograd/checkpoint.h"
 #include "datasets/image_dataset.h"
@@ -98,6 +100,16 @@ inline std::vector<nlohmann::json> log_without_timing(const std::filesystem::pat
     out.push_back(j);
   }
   return out;
+}
+
+// Rewrites the trainer's state in a checkpoint (a constructed history, a forgotten best).
+inline void edit_checkpoint_state(const std::filesystem::path& checkpoint,
+                                  const std::function<void(nlohmann::json&)>& edit) {
+  Checkpoint c = read_checkpoint(checkpoint);
+  edit(c.state);
+  std::vector<NamedTensor> tensors;
+  for (const auto& [name, t] : c.tensors) tensors.push_back({name, t});
+  save_checkpoint(checkpoint, tensors, c.state);
 }
 
 }  // namespace autonet::test

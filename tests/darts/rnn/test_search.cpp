@@ -9,36 +9,18 @@
 
 #include "autograd/checkpoint.h"
 #include "darts/rnn/trainer.h"
-#include "datasets/kjv.h"
 #include "run/run_folder.h"
 #include "tests/autograd/version1_checkpoint.h"
+#include "tests/darts/tiny_data.h"
+#include "tests/darts/tiny_rnn.h"
 
 namespace autonet::darts {
 namespace {
 
 namespace fs = std::filesystem;
 
-const data::TextCorpus& small_kjv() {
-  static const data::TextCorpus corpus =
-      data::corpus_from_texts("kjv", data::prepare_kjv(data::kjv_verses(), 400));
-  return corpus;
-}
-
-RnnRunConfig tiny_run() {
-  RnnRunConfig c;
-  c.train_tokens = 24000;
-  c.valid_tokens = 3000;
-  c.emsize = c.nhid = 16;
-  c.batch_size = 16;
-  c.eval_batch_size = 10;
-  c.test_batch_size = 10;
-  c.bptt = 12;
-  c.epochs = 3;
-  c.max_steps = 20;
-  c.device = "cpu";
-  c.log_every = 5;
-  return c;
-}
+using test::small_kjv;
+RnnRunConfig tiny_run() { return test::tiny_rnn_search(); }
 
 struct TempDir {
   fs::path path;
@@ -171,30 +153,7 @@ TEST(RnnSearch, UnrolledSearchRuns) {
             b.tensors.at("arch.weights").to_vector<float>());
 }
 
-RnnRunConfig tiny_train() {
-  RnnRunConfig c = rnn_train_defaults();
-  const RnnRunConfig tiny = tiny_run();
-  c.train_tokens = tiny.train_tokens;
-  c.valid_tokens = tiny.valid_tokens;
-  c.emsize = c.nhid = 16;
-  c.batch_size = 16;
-  c.test_batch_size = 10;
-  c.bptt = 12;
-  c.epochs = 3;
-  c.max_steps = 8;
-  c.nonmono = 1;
-  c.device = "cpu";
-  return c;
-}
-
-// Rewrites the trainer's state in a checkpoint (a constructed history, a forgotten best).
-void edit_state(const fs::path& checkpoint, const std::function<void(nlohmann::json&)>& edit) {
-  Checkpoint c = read_checkpoint(checkpoint);
-  edit(c.state);
-  std::vector<NamedTensor> tensors;
-  for (const auto& [name, t] : c.tensors) tensors.push_back({name, t});
-  save_checkpoint(checkpoint, tensors, c.state);
-}
+RnnRunConfig tiny_train() { return test::tiny_rnn_train(); }
 
 std::vector<nlohmann::json> records(const fs::path& dir, const std::string& kind) {
   std::vector<nlohmann::json> out;
@@ -247,7 +206,8 @@ TEST(RnnTrain, AveragedWeightsEvaluateAndRawWeightsTrain) {
   run_rnn_train(c, small_kjv(), base.path, one);
   const fs::path ckpt = base.path / "checkpoint.safetensors";
   // A history no loss can beat: the next epoch (validated with SGD's weights) switches.
-  edit_state(ckpt, [](nlohmann::json& s) { s["valid_history"] = std::vector<double>{0.0, 0.0}; });
+  test::edit_checkpoint_state(
+      ckpt, [](nlohmann::json& s) { s["valid_history"] = std::vector<double>{0.0, 0.0}; });
   resume_rnn_run(base.path, small_kjv(), one);
   std::vector<nlohmann::json> epochs = records(base.path, "epoch");
   ASSERT_EQ(epochs.size(), 2u);
@@ -256,7 +216,7 @@ TEST(RnnTrain, AveragedWeightsEvaluateAndRawWeightsTrain) {
   EXPECT_FALSE(epochs[1].at("valid_averaged").get<bool>());
   EXPECT_EQ(read_checkpoint(ckpt).state.at("w_optimizer").at("kind"), "asgd");
   // Forget the best loss, so the first averaged validation is saved as the best.
-  edit_state(ckpt, [](nlohmann::json& s) { s["best_valid_loss"] = 1e300; });
+  test::edit_checkpoint_state(ckpt, [](nlohmann::json& s) { s["best_valid_loss"] = 1e300; });
   fs::copy(base.path, straight.path, fs::copy_options::recursive);
   fs::copy(base.path, split.path, fs::copy_options::recursive);
 

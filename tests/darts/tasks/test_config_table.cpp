@@ -47,7 +47,10 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "drop_path_prob", "epochs", "batch_size", "learning_rate",
                                    "learning_rate_min", "momentum", "weight_decay", "grad_clip",
                                    "seed", "device", "workers", "log_every", "image_size",
-                                   "skip_bad_images", "compute_mean_std", "network"}));
+                                   "skip_bad_images", "compute_mean_std", "network",
+                                   // train_imagenet.py's recipe (absent from older folders)
+                                   "lr_schedule", "lr_gamma", "lr_decay_period",
+                                   "label_smoothing"}));
   EXPECT_EQ(keys_of(RnnRunConfig{}),
             (std::set<std::string>{"dataset", "data_dir", "train_tokens", "valid_tokens",
                                    "emsize", "nhid", "dropout", "dropouth", "dropoutx",
@@ -101,6 +104,18 @@ TEST(ConfigTable, ReadersRefuseWhatDoesNotFit) {
 
 // What a study may search: the method's numbers and switches, not the data, device, seed,
 // threads or logging.
+// A preset gives its values to what the file and the flags left alone, and says which.
+TEST(ConfigTable, APresetFillsOnlyTheFieldsNotSet) {
+  TrainRunConfig c;
+  c.epochs = 3;
+  const std::vector<std::string> applied = apply_preset(c, imagenet_recipe(), {"epochs"});
+  EXPECT_EQ(c.epochs, 3);  // set by a flag: kept
+  EXPECT_EQ(c.lr_schedule, "step");
+  EXPECT_FALSE(c.cutout);
+  EXPECT_EQ(applied.size(), imagenet_recipe().values.size() - 1);
+  EXPECT_EQ(std::count(applied.begin(), applied.end(), "epochs"), 0);
+}
+
 TEST(ConfigTable, SearchableFields) {
   const std::vector<std::string> keys = searchable_keys<SearchRunConfig>();
   auto has = [&](const std::string& k) { return std::count(keys.begin(), keys.end(), k) == 1; };

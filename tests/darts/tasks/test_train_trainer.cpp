@@ -3,6 +3,11 @@
 // reads the test set, and the input checks.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "darts/tasks/train_trainer.h"
 #include "run/run_folder.h"
 #include "runtime/error.h"
@@ -158,6 +163,94 @@ TEST(TrainTrainer, InputChecks) {
   EXPECT_TRUE(auxiliary_head_fits(32));
   EXPECT_FALSE(auxiliary_head_fits(28));
   EXPECT_FALSE(auxiliary_head_fits(64));
+}
+
+// The official train_imagenet.py defaults, checked field by field against its argparse lines, for
+// a run that trains the ImageNet network (by flag, or by --network auto on large images) — and
+// only for such a run, and never over a value the user gave.
+TEST(TrainTrainer, TheImageNetNetworkTrainsWithTheOfficialRecipe) {
+  TrainRunConfig c;
+  c.network = "imagenet";
+  settle_for_images(c, {}, 224);
+  EXPECT_EQ(c.channels, 48);           // --init_channels 48
+  EXPECT_EQ(c.layers, 14);             // --layers 14
+  EXPECT_EQ(c.batch_size, 128);        // --batch_size 128
+  EXPECT_EQ(c.epochs, 250);            // --epochs 250
+  EXPECT_EQ(c.learning_rate, 0.1);     // --learning_rate 0.1
+  EXPECT_EQ(c.momentum, 0.9);          // --momentum 0.9
+  EXPECT_EQ(c.weight_decay, 3e-5);     // --weight_decay 3e-5
+  EXPECT_EQ(c.lr_schedule, "step");    // StepLR(optimizer, decay_period, gamma)
+  EXPECT_EQ(c.lr_gamma, 0.97);         // --gamma 0.97
+  EXPECT_EQ(c.lr_decay_period, 1);     // --decay_period 1
+  EXPECT_EQ(c.label_smoothing, 0.1);   // --label_smooth 0.1
+  EXPECT_EQ(c.grad_clip, 5.0);         // --grad_clip 5.
+  EXPECT_EQ(c.auxiliary_weight, 0.4);  // --auxiliary_weight 0.4
+  EXPECT_EQ(c.drop_path_prob, 0.0);    // --drop_path_prob 0
+  EXPECT_FALSE(c.cutout);              // its transforms have no cutout
+  EXPECT_TRUE(c.auxiliary);            // the paper's runs pass --auxiliary; the head fits 224
+
+  TrainRunConfig given;
+  given.network = "auto";
+  given.epochs = 3;
+  given.label_smoothing = 0;
+  const std::vector<std::string> notes =
+      settle_for_images(given, {"epochs", "label_smoothing"}, 224);
+  EXPECT_EQ(given.epochs, 3);
+  EXPECT_EQ(given.label_smoothing, 0);
+  EXPECT_EQ(given.batch_size, 128);
+  ASSERT_FALSE(notes.empty());
+  EXPECT_NE(notes[0].find("--lr-schedule"), std::string::npos) << notes[0];
+  EXPECT_EQ(notes[0].find("--epochs"), std::string::npos) << notes[0];
+
+  for (const auto& [network, height] :
+       std::vector<std::pair<std::string, int64_t>>{{"auto", 32}, {"cifar", 224}}) {
+    TrainRunConfig cifar;
+    cifar.network = network;
+    settle_for_images(cifar, {}, height);
+    TrainRunConfig expected;
+    expected.network = network;
+    expected.auxiliary = height == 32;  // the CIFAR head fits 32×32 only
+    EXPECT_EQ(nlohmann::json(cifar), nlohmann::json(expected)) << network << height;
+  }
+  // A head that does not fit is turned off, unless asked for.
+  TrainRunConfig small;
+  settle_for_images(small, {}, 28);
+  EXPECT_FALSE(small.auxiliary);
+  small.auxiliary = true;
+  settle_for_images(small, {"auxiliary"}, 28);
+  EXPECT_TRUE(small.auxiliary);
+}
+
+// The step schedule and label smoothing reach the training: the logged lr decays by γ per
+// epoch, and smoothing changes the training loss of the same weights (a learning rate of 1e-30
+// leaves them as they were) while the evaluation's plain cross-entropy stays the same.
+TEST(TrainTrainer, StepScheduleAndLabelSmoothingReachTheTraining) {
+  test::TempDir tmp("train-recipe");
+  const data::ImageData data = test::tiny_images(8, 4, 32, 3, 10);
+  auto epochs = [&](double smoothing, const std::string& name) {
+    TrainRunConfig c = tiny_train();
+    c.auxiliary = false;
+    c.drop_path_prob = 0;
+    c.lr_schedule = "step";
+    c.lr_gamma = 0.25;  // cosine over 2 epochs would give 0.5 at epoch 1
+    c.learning_rate = 1e-30;
+    c.label_smoothing = smoothing;
+    run_training(c, data, tmp / name, RunOptions::quiet());
+    std::vector<nlohmann::json> out;
+    for (const nlohmann::json& r : test::log_without_timing(tmp / name / "log.jsonl"))
+      if (r["kind"] == "epoch") out.push_back(r);
+    return out;
+  };
+  const auto plain = epochs(0, "plain"), smoothed = epochs(0.5, "smoothed");
+  ASSERT_EQ(plain.size(), 2u);
+  EXPECT_EQ(plain[0]["lr"].get<double>(), 1e-30);
+  EXPECT_EQ(plain[1]["lr"].get<double>(), 0.25e-30);
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_GT(std::fabs(smoothed[e]["train_loss"].get<double>() - plain[e]["train_loss"].get<double>()),
+              1e-5)
+        << e;
+    EXPECT_EQ(smoothed[e]["test_loss"].get<double>(), plain[e]["test_loss"].get<double>()) << e;
+  }
 }
 
 }  // namespace
