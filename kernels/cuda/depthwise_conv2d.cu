@@ -353,8 +353,8 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
     config.numAttrs = 1;
     dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
       with_kernel_size(g, [&](auto k) {
-        AN_CUDA_CHECK(cudaLaunchKernelEx(&config, depthwise_weight_kernel<scalar_t, decltype(k)::value>,
-                                         x.data<scalar_t>(), dy.data<scalar_t>(),
+        const auto kernel = depthwise_weight_kernel<scalar_t, decltype(k)::value>;
+        AN_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, x.data<scalar_t>(), dy.data<scalar_t>(),
                                          dw.data<scalar_t>(), g, N));
       });
     });
