@@ -19,19 +19,7 @@ struct DepthwiseConv2dParams {
 Shape depthwise_conv2d_out_shape(const Shape& x, const Shape& weight,
                                  const DepthwiseConv2dParams& p);
 
-namespace cpu {
-void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
-                              const DepthwiseConv2dParams& p);
-void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p, GradMode dx_mode);
-}  // namespace cpu
-namespace cuda {
-void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
-                              const DepthwiseConv2dParams& p);
-void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p, GradMode dx_mode);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
                               const DepthwiseConv2dParams& p);
 // dx (the gradient w.r.t. x itself, through the folded ReLU when relu_input) written, or added
@@ -39,5 +27,6 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
 void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
                                Tensor& dw, const DepthwiseConv2dParams& p,
                                GradMode dx_mode = GradMode::Write);
+)
 
 }  // namespace autonet

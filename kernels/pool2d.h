@@ -20,21 +20,7 @@ struct Pool2dParams {
 
 Shape pool2d_out_shape(const Shape& x, const Pool2dParams& p);
 
-namespace cpu {
-void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
-void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2dParams& p,
-                     GradMode mode);
-void global_avg_pool_forward(const Tensor& x, Tensor& y);
-void global_avg_pool_backward(const Tensor& dy, Tensor& dx);
-}  // namespace cpu
-namespace cuda {
-void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
-void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2dParams& p,
-                     GradMode mode);
-void global_avg_pool_forward(const Tensor& x, Tensor& y);
-void global_avg_pool_backward(const Tensor& dy, Tensor& dx);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
 // dx written, or added into when mode is Accumulate. Max reads x (for the arg-max), average only
 // x's shape.
@@ -43,5 +29,6 @@ void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2d
 // x [N, C, H, W] → y [N, C]; dx written.
 void global_avg_pool_forward(const Tensor& x, Tensor& y);
 void global_avg_pool_backward(const Tensor& dy, Tensor& dx);
+)
 
 }  // namespace autonet
