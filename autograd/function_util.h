@@ -13,8 +13,8 @@ inline Tensor empty_as(const Shape& shape, const Tensor& like) {
   return Tensor::empty(shape, like.dtype(), like.device());
 }
 
-// Runs a kernel that WRITES an input gradient, landing the result in `slot` (skipped when the
-// slot needs none): kernel(Tensor& dx).
+// Runs a kernel that can only WRITE an input gradient, landing the result in `slot` (skipped when
+// the slot needs none): kernel(Tensor& dx).
 template <class Kernel>
 void write_grad(GradSlot& slot, const TensorSpec& spec, Kernel&& kernel) {
   if (!slot.requires_grad) return;
@@ -23,18 +23,14 @@ void write_grad(GradSlot& slot, const TensorSpec& spec, Kernel&& kernel) {
   target.finish();
 }
 
-// Runs a kernel that can either write or accumulate (a GradMode flag, or gemm's beta): it
-// accumulates straight into an existing gradient, so no temporary is needed. kernel(dx, mode).
+// Runs a kernel that can write or accumulate (a GradMode flag, or gemm's beta): it adds straight
+// into an existing gradient, so no temporary is needed. kernel(Tensor& dx, GradMode mode).
 template <class Kernel>
 void mode_grad(GradSlot& slot, const TensorSpec& spec, Kernel&& kernel) {
   if (!slot.requires_grad) return;
-  if (slot.grad.defined()) {
-    kernel(slot.grad, GradMode::Accumulate);
-    return;
-  }
-  Tensor g = empty_of(spec);
-  kernel(g, GradMode::Write);
-  slot.grad = std::move(g);
+  GradTarget target(slot, spec, /*can_accumulate=*/true);
+  kernel(target.tensor, target.mode);
+  target.finish();
 }
 
 }  // namespace autonet::detail

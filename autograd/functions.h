@@ -1,8 +1,9 @@
 // Differentiable ops: one wrapper per kernel entry. Each runs the forward kernel, and when a
 // gradient is needed records a node whose closure captures only what the backward kernel reads
-// (relu keeps its output, global_avg_pool only its input's shape, max-pool its input and output).
-// Input gradients land through GradTarget (written, then added when the input already has a
-// gradient), parameter gradients through accumulate_target (the kernels accumulate).
+// (relu keeps its output, global_avg_pool only its input's shape, max-pool its input).
+// Input gradients land through GradTarget (the first contribution written, later ones added by
+// kernels that can accumulate, else written apart and added), parameter gradients through
+// accumulate_target (the kernels accumulate).
 //
 // Shapes must match exactly: there is no broadcasting (DARTS never needs it).
 #pragma once

@@ -29,8 +29,8 @@ Variable depthwise_conv2d(const Variable& x, const Variable& weight,
   return make_result("depthwise_conv2d", y, {x, weight},
                      [=](const Tensor& dy, const SlotList& in) {
                        Tensor dw = accumulate_target(*in[1], TensorSpec::of(wv));
-                       GradTarget dx(*in[0], TensorSpec::of(xv));
-                       depthwise_conv2d_backward(xv, wv, dy, dx.tensor, dw, p);
+                       GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
+                       depthwise_conv2d_backward(xv, wv, dy, dx.tensor, dw, p, dx.mode);
                        dx.finish();
                      });
 }

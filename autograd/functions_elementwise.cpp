@@ -84,13 +84,9 @@ Variable select(const Variable& x, int64_t index) {
   Tensor y = x.value().select(0, index);  // contiguous: a block of the leading axis
   const TensorSpec x_spec = TensorSpec::of(x.value());
   return make_result("select", y, {x}, [x_spec, index](const Tensor& dy, const SlotList& in) {
-    GradSlot& slot = *in[0];
-    if (!slot.requires_grad) return;
-    if (!slot.grad.defined()) {
-      slot.grad = empty_of(x_spec);
-      fill(slot.grad, 0.0);
-    }
-    Tensor row = slot.grad.select(0, index);
+    Tensor grad = accumulate_target(*in[0], x_spec);
+    if (!grad.defined()) return;
+    Tensor row = grad.select(0, index);
     axpby(1.0, dy, 1.0, row);
   });
 }

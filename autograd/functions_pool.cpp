@@ -9,17 +9,14 @@ Variable pool2d(const Variable& x, const Pool2dParams& p) {
   Tensor y = empty_as(pool2d_out_shape(x.shape(), p), x.value());
   pool2d_forward(x.value(), y, p);
   const TensorSpec x_spec = TensorSpec::of(x.value());
-  // Max backward recomputes the arg-max from x and y; average backward reads neither, so it keeps
-  // only x's shape and hands the kernel an uninitialised stand-in for x and dy for y.
+  // Max backward recomputes the arg-max from x, so the output is not kept; average backward reads
+  // neither, so it keeps only x's shape and hands the kernel an uninitialised stand-in for x.
   const bool is_max = p.mode == PoolMode::max;
-  const Tensor keep_x = is_max ? x.value() : Tensor(), keep_y = is_max ? y : Tensor();
+  const Tensor keep_x = is_max ? x.value() : Tensor();
   return make_result(is_max ? "max_pool2d" : "avg_pool2d", y, {x},
                      [=](const Tensor& dy, const SlotList& in) {
-                       write_grad(*in[0], x_spec, [&](Tensor& dx) {
-                         if (is_max)
-                           pool2d_backward(keep_x, keep_y, dy, dx, p);
-                         else
-                           pool2d_backward(empty_of(x_spec), dy, dy, dx, p);
+                       mode_grad(*in[0], x_spec, [&](Tensor& dx, GradMode mode) {
+                         pool2d_backward(is_max ? keep_x : empty_of(x_spec), dy, dx, p, mode);
                        });
                      });
 }

@@ -55,6 +55,7 @@ void Variable::clear_grad() {
     fill(s.grad, 0.0);
   } else {
     s.grad = Tensor();
+    s.grad_is_borrowed = false;
   }
 }
 
@@ -173,7 +174,10 @@ void backward(const Variable& root, const Tensor& grad_root, bool retain_graph) 
                                << " (pass retain_graph = true to sweep a graph twice)";
       node->backward(slot->grad, node->inputs);
     }
-    if (!slot->retain_grad) slot->grad = Tensor();
+    if (!slot->retain_grad) {
+      slot->grad = Tensor();
+      slot->grad_is_borrowed = false;
+    }
     if (!retain_graph) node->backward = nullptr;  // frees the captured tensors
   }
 }
@@ -181,28 +185,84 @@ void backward(const Variable& root, const Tensor& grad_root, bool retain_graph) 
 // ---------------------------------------------------------------------------------------------
 // Gradient landing helpers
 
+namespace {
+thread_local bool t_separate_contributions = false;
+
+// Makes a borrowed gradient the slot's own: `with` (a fresh tensor holding this contribution)
+// becomes old + with, with of the same shape as old. One pass, like the axpby it replaces.
+void add_borrowed_into(GradSlot& slot, Tensor with) {
+  axpby(1.0, slot.grad, 1.0, with);
+  slot.grad = std::move(with);
+  slot.grad_is_borrowed = false;
+}
+}  // namespace
+
+SeparateGradContributionsGuard::SeparateGradContributionsGuard()
+    : previous_(t_separate_contributions) {
+  t_separate_contributions = true;
+}
+SeparateGradContributionsGuard::~SeparateGradContributionsGuard() {
+  t_separate_contributions = previous_;
+}
+
 void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha) {
   if (!slot.requires_grad) return;
-  if (slot.grad.defined()) {
-    axpby(alpha, g, 1.0, slot.grad);
-  } else {
+  if (!slot.grad.defined()) {
+    // Borrowing is safe where only the sweep reads the gradient: an intermediate slot whose
+    // gradient is dropped after its node ran. Leaves and retained gradients get their own copy.
+    const bool intermediate = slot.producer && !slot.retain_grad;
+    if (alpha == 1.0 && intermediate && !t_separate_contributions) {
+      slot.grad = g;
+      slot.grad_is_borrowed = true;
+      return;
+    }
     slot.grad = Tensor::empty(g.shape(), g.dtype(), g.device());
     axpby(alpha, g, 0.0, slot.grad);
+    return;
+  }
+  if (slot.grad_is_borrowed) {
+    Tensor own = Tensor::empty(g.shape(), g.dtype(), g.device());
+    axpby(alpha, g, 0.0, own);
+    add_borrowed_into(slot, std::move(own));
+    return;
+  }
+  axpby(alpha, g, 1.0, slot.grad);
+}
+
+GradTarget::GradTarget(GradSlot& slot, const TensorSpec& spec, bool can_accumulate) {
+  if (!slot.requires_grad) return;
+  slot_ = &slot;
+  const bool in_place = can_accumulate && slot.grad.defined() && !slot.grad_is_borrowed &&
+                        !slot.target_open && !t_separate_contributions;
+  if (in_place) {
+    tensor = slot.grad;
+    mode = GradMode::Accumulate;
+    slot.target_open = true;  // a second target of this slot in the same kernel call writes apart
+  } else {
+    tensor = Tensor::empty(spec.shape, spec.dtype, spec.device);
   }
 }
 
-GradTarget::GradTarget(GradSlot& slot, const TensorSpec& spec) {
-  if (!slot.requires_grad) return;
-  slot_ = &slot;
-  tensor = Tensor::empty(spec.shape, spec.dtype, spec.device);
+GradTarget::GradTarget(GradTarget&& other) noexcept
+    : tensor(std::move(other.tensor)), mode(other.mode), slot_(other.slot_) {
+  other.slot_ = nullptr;
+}
+
+GradTarget::~GradTarget() {
+  if (slot_ && mode == GradMode::Accumulate) slot_->target_open = false;
 }
 
 void GradTarget::finish() {
   if (!slot_) return;
-  if (slot_->grad.defined()) {
-    axpby(1.0, tensor, 1.0, slot_->grad);
+  GradSlot& slot = *slot_;
+  if (mode == GradMode::Accumulate) {
+    slot.target_open = false;  // the kernel added into the gradient itself
+  } else if (!slot.grad.defined()) {
+    slot.grad = std::move(tensor);
+  } else if (slot.grad_is_borrowed) {
+    add_borrowed_into(slot, std::move(tensor));
   } else {
-    slot_->grad = std::move(tensor);
+    axpby(1.0, tensor, 1.0, slot.grad);
   }
   slot_ = nullptr;
   tensor = Tensor();
@@ -213,6 +273,11 @@ Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec) {
   if (!slot.grad.defined()) {
     slot.grad = Tensor::empty(spec.shape, spec.dtype, spec.device);
     fill(slot.grad, 0.0);
+  } else if (slot.grad_is_borrowed) {
+    Tensor own = Tensor::empty(spec.shape, spec.dtype, spec.device);
+    axpby(1.0, slot.grad, 0.0, own);
+    slot.grad = std::move(own);
+    slot.grad_is_borrowed = false;
   }
   return slot.grad;
 }

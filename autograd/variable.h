@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/dispatch.h"  // GradMode
 #include "runtime/tensor.h"
 
 namespace autonet {
@@ -24,6 +25,10 @@ struct GradSlot {
   bool requires_grad = false;
   bool retain_grad = false;        // keep an intermediate's grad after backward (tests, debugging)
   bool grad_is_view = false;       // grad lives in a flat buffer: zeroed, never replaced
+  // grad is borrowed (a consumer's dL/d(output), shared with other slots): read it, never add
+  // into it; the first addition makes a private copy. Only intermediate slots borrow.
+  bool grad_is_borrowed = false;
+  bool target_open = false;        // a GradTarget is adding into grad in place right now
 };
 
 // Shape, dtype and device of a tensor: enough to allocate its gradient without keeping it alive.
@@ -120,26 +125,54 @@ Variable make_result(const char* op, Tensor value, const std::vector<Variable>& 
 void backward(const Variable& root, const Tensor& grad_root = Tensor(), bool retain_graph = false);
 
 // ---------------------------------------------------------------------------------------------
-// Helpers for backward closures: how one contribution lands in an input's gradient.
+// How one gradient contribution lands in an input's gradient. The first contribution becomes the
+// gradient; later ones are added in by the kernel that produces them (GradMode::Accumulate), so
+// a state feeding several ops costs no extra pass over its gradient. Where that is impossible (a
+// kernel that can only write, a borrowed gradient, two targets of one slot in one kernel call) the
+// contribution is written to its own tensor and added with axpby: same values, bit for bit, since
+// both compute old + new once rounded.
 
-// Adds alpha·g into slot's grad (allocating it on the first contribution).
+// Adds alpha·g into slot's grad. A first contribution with alpha = 1 to an intermediate slot is
+// borrowed, not copied (a sum's inputs all receive the sum's dL/dy).
 void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha = 1.0);
 
-// For kernels that WRITE their input gradient: the kernel writes `tensor`, then finish() makes it
-// the slot's grad (first contribution) or adds it in. `tensor` is undefined (the kernel skips it)
-// when the slot needs no gradient. Safe when one kernel call writes several targets of one slot.
+// Where a backward kernel puts one input gradient: `tensor` and the `mode` to run the kernel in
+// (Accumulate: into the slot's existing gradient, in place), then finish() lands it. `tensor` is
+// undefined (the kernel skips it) when the slot needs no gradient. `can_accumulate = false` for
+// kernels that only write: they always get a tensor of their own (mode Write).
 class GradTarget {
  public:
-  GradTarget(GradSlot& slot, const TensorSpec& spec);
+  GradTarget(GradSlot& slot, const TensorSpec& spec, bool can_accumulate = false);
+  ~GradTarget();
+  GradTarget(GradTarget&& other) noexcept;
+  GradTarget(const GradTarget&) = delete;
+  GradTarget& operator=(const GradTarget&) = delete;
+  GradTarget& operator=(GradTarget&&) = delete;
+
   Tensor tensor;
+  GradMode mode = GradMode::Write;
   void finish();
 
  private:
   GradSlot* slot_ = nullptr;
 };
 
-// For kernels that ACCUMULATE (parameter gradients): the slot's grad, zero-initialised if new;
-// undefined when the slot needs no grad.
+// For kernels that ACCUMULATE (parameter gradients, an α row's dweights): the slot's grad,
+// private to it, zero-initialised if new; undefined when the slot needs no grad.
 Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec);
+
+// The reference path for tests: while alive on this thread, every contribution is written to its
+// own tensor and added with axpby, and nothing is borrowed (how gradients landed before the
+// kernels learned to accumulate).
+class SeparateGradContributionsGuard {
+ public:
+  SeparateGradContributionsGuard();
+  ~SeparateGradContributionsGuard();
+  SeparateGradContributionsGuard(const SeparateGradContributionsGuard&) = delete;
+  SeparateGradContributionsGuard& operator=(const SeparateGradContributionsGuard&) = delete;
+
+ private:
+  bool previous_;
+};
 
 }  // namespace autonet

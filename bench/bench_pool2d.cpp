@@ -41,7 +41,7 @@ void BM_PoolBackward(benchmark::State& state) {
   Tensor dy = random_tensor(y.shape(), device, 2);
   const double bytes =
       double((p.mode == PoolMode::max ? x.nbytes() : 0) + dy.nbytes() + dx.nbytes());
-  run_timed(state, device, [&] { pool2d_backward(x, y, dy, dx, p); }, bytes);
+  run_timed(state, device, [&] { pool2d_backward(x, dy, dx, p); }, bytes);
 }
 
 // The classifier's global average pool: [64, 256, 8, 8] → [64, 256].

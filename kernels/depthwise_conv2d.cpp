@@ -56,26 +56,29 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
 }
 
 void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p) {
+                               Tensor& dw, const DepthwiseConv2dParams& p, GradMode dx_mode) {
   const Shape out =
       check_inputs(x, w, p, "depthwise_conv2d_backward: x", "depthwise_conv2d_backward: w");
   check_matches(dy, x, out, "depthwise_conv2d_backward: dy");
   check_matches_if_defined(dx, x, x.shape(), "depthwise_conv2d_backward: dx");
   check_matches_if_defined(dw, x, w.shape(), "depthwise_conv2d_backward: dw");
   if (!dx.defined() && !dw.defined()) return;
-  // One dx kernel (reading x only for the folded ReLU's mask); dw in two stages: per-chunk
-  // partial sums, then their fixed-order total added into dw.
+  // One dx kernel (reading x only for the folded ReLU's mask, dx itself when accumulating); one dw
+  // kernel (a cluster of blocks per channel whose sums meet in distributed shared memory).
   count_op("depthwise_conv2d_backward", [&] {
     const int64_t flops = 2 * w.size(2) * w.size(3) * dy.numel();
     OpCost cost;
-    if (dx.defined() && dx.numel() > 0)
-      cost += launch(bytes_of(dy, w) + (p.relu_input ? bytes_of(x) : 0), bytes_of(dx), flops);
+    if (dx.defined() && dx.numel() > 0) {
+      const int64_t read = bytes_of(dy, w) + (p.relu_input ? bytes_of(x) : 0) +
+                           (dx_mode == GradMode::Accumulate ? bytes_of(dx) : 0);
+      cost += launch(read, bytes_of(dx), flops);
+    }
     if (dw.defined() && dw.numel() > 0 && dy.numel() > 0)
-      cost += launch(bytes_of(x, dy), 0, flops) + launch(bytes_of(dw), bytes_of(dw));
+      cost += launch(bytes_of(x, dy, dw), bytes_of(dw), flops);
     return cost;
   });
-  AN_ON_DEVICE(x.device(), cpu::depthwise_conv2d_backward(x, w, dy, dx, dw, p),
-               cuda::depthwise_conv2d_backward(x, w, dy, dx, dw, p));
+  AN_ON_DEVICE(x.device(), cpu::depthwise_conv2d_backward(x, w, dy, dx, dw, p, dx_mode),
+               cuda::depthwise_conv2d_backward(x, w, dy, dx, dw, p, dx_mode));
 }
 
 }  // namespace autonet

@@ -22,10 +22,11 @@ Shape depthwise_conv2d_out_shape(const Shape& x, const Shape& weight,
 AN_KERNEL_ENTRIES(
 void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
                               const DepthwiseConv2dParams& p);
-// dx written (the gradient w.r.t. x itself, through the folded ReLU when relu_input); dw
-// accumulates; undefined gradients are skipped.
+// dx (the gradient w.r.t. x itself, through the folded ReLU when relu_input) written, or added
+// into dx when dx_mode is Accumulate; dw accumulates; undefined gradients are skipped.
 void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p);
+                               Tensor& dw, const DepthwiseConv2dParams& p,
+                               GradMode dx_mode = GradMode::Write);
 )
 
 }  // namespace autonet

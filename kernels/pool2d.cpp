@@ -49,28 +49,25 @@ void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   AN_ON_DEVICE(x.device(), cpu::pool2d_forward(x, y, p), cuda::pool2d_forward(x, y, p));
 }
 
-void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                     const Pool2dParams& p) {
+void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2dParams& p,
+                     GradMode mode) {
   check_image(x, "pool2d_backward: x");
   check_params(p, "pool2d_backward");
-  const Shape out = pool2d_out_shape(x.shape(), p);
-  // y is part of the contract but unused: max backward recomputes the arg-max from x.
-  check_matches_if_defined(y, x, out, "pool2d_backward: y");
-  check_matches(dy, x, out, "pool2d_backward: dy");
+  check_matches(dy, x, pool2d_out_shape(x.shape(), p), "pool2d_backward: dy");
   if (!dx.defined()) return;
   check_matches(dx, x, x.shape(), "pool2d_backward: dx");
-  // Max: an arg-max kernel writes each window's i32 index, then one kernel gathers dx.
+  // One gather kernel per dx element (max: recomputing each covering window's arg-max from x).
   count_op("pool2d_backward", [&] {
     if (dx.numel() == 0) return OpCost{};
     const int64_t window = p.kernel_h * p.kernel_w;
-    if (p.mode == PoolMode::avg || dy.numel() == 0)
-      return launch(bytes_of(dy), bytes_of(dx), dx.numel() * window);
-    const int64_t argmax = dy.numel() * 4;
-    return launch(bytes_of(x), argmax, dy.numel() * window) +
-           launch(bytes_of(dy) + argmax, bytes_of(dx), dx.numel() * window);
+    const int64_t accumulated = mode == GradMode::Accumulate ? bytes_of(dx) : 0;
+    if (p.mode == PoolMode::avg)
+      return launch(bytes_of(dy) + accumulated, bytes_of(dx), dx.numel() * window);
+    // Max: the windows' arg-max scans (counted once each, as before the fusion) and the gather.
+    return launch(bytes_of(x, dy) + accumulated, bytes_of(dx), (dy.numel() + dx.numel()) * window);
   });
-  AN_ON_DEVICE(x.device(), cpu::pool2d_backward(x, y, dy, dx, p),
-               cuda::pool2d_backward(x, y, dy, dx, p));
+  AN_ON_DEVICE(x.device(), cpu::pool2d_backward(x, dy, dx, p, mode),
+               cuda::pool2d_backward(x, dy, dx, p, mode));
 }
 
 void global_avg_pool_forward(const Tensor& x, Tensor& y) {

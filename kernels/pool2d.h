@@ -1,7 +1,7 @@
 // Max and average pooling over NCHW windows (DARTS: 3×3 stride 1/2 padding 1 with
 // count_include_pad = false; the auxiliary head's 5×5 stride 3), and global average pooling.
 // Floor output size. Padding never wins a max; max backward recomputes the arg-max from x (first
-// maximum in window scan order) instead of storing indices.
+// maximum in window scan order) instead of storing indices, so the output need not be kept.
 #pragma once
 #include "kernels/dispatch.h"
 #include "runtime/tensor.h"
@@ -22,9 +22,10 @@ Shape pool2d_out_shape(const Shape& x, const Pool2dParams& p);
 
 AN_KERNEL_ENTRIES(
 void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
-// dx written.
-void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                     const Pool2dParams& p);
+// dx written, or added into when mode is Accumulate. Max reads x (for the arg-max), average only
+// x's shape.
+void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2dParams& p,
+                     GradMode mode = GradMode::Write);
 // x [N, C, H, W] → y [N, C]; dx written.
 void global_avg_pool_forward(const Tensor& x, Tensor& y);
 void global_avg_pool_backward(const Tensor& dy, Tensor& dx);

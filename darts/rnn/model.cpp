@@ -5,7 +5,6 @@
 #include <cmath>
 #include <string>
 
-#include "autograd/function_util.h"
 #include "autograd/functions_rnn_cell.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
@@ -33,13 +32,9 @@ Variable leading_rows(const Variable& x, int64_t begin, int64_t end) {
   const TensorSpec spec = TensorSpec::of(x.value());
   return make_result("leading_rows", y, {x}, [spec, begin, end](const Tensor& dy,
                                                                 const SlotList& in) {
-    GradSlot& slot = *in[0];
-    if (!slot.requires_grad) return;
-    if (!slot.grad.defined()) {
-      slot.grad = detail::empty_of(spec);
-      fill(slot.grad, 0.0);
-    }
-    Tensor rows = slot.grad.slice(0, begin, end);
+    Tensor grad = accumulate_target(*in[0], spec);
+    if (!grad.defined()) return;
+    Tensor rows = grad.slice(0, begin, end);
     axpby(1.0, dy.contiguous(), 1.0, rows);
   });
 }

@@ -159,13 +159,15 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
   });
 }
 
-// dx[n,c,ih,iw] = relu'(x) · Σ over the (output, tap) pairs that read (ih, iw) of w·dy (written);
-// dw[c,r,s] += Σ_{n,oh,ow} dy · relu?(x at that tap) (accumulated).
+// dx[n,c,ih,iw] (=|+=) relu'(x) · Σ over the (output, tap) pairs that read (ih, iw) of w·dy;
+// dw[c,r,s] += Σ_{n,oh,ow} dy · relu?(x at that tap) (accumulated). Accumulating dx computes the
+// plane's sum apart and then adds it: dx + (the same sum), as the CUDA twin rounds it.
 void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p) {
+                               Tensor& dw, const DepthwiseConv2dParams& p, GradMode dx_mode) {
   const DepthwiseGeometry g = depthwise_geometry(x.shape(), w.shape(), dy.shape(), p);
   const int64_t N = x.size(0), planes = N * g.C;
   const int taps = g.R * g.S;
+  const bool accumulate = dx_mode == GradMode::Accumulate;
   // dw per plane in double, reduced per channel after the parallel loop (no shared writes, and
   // the result does not depend on the thread count).
   std::vector<double> plane_dw(dw.defined() ? static_cast<size_t>(planes) * taps : 0);
@@ -179,13 +181,15 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
       {
         FramedPlane<scalar_t> framed_x, framed_dy;
         std::vector<scalar_t> flipped(taps), acc;
+        std::vector<scalar_t> plane_dx(accumulate ? static_cast<size_t>(g.H) * g.W : 0);
 #pragma omp for
         for (int64_t plane = 0; plane < planes; ++plane) {
           const scalar_t* xp = px + plane * g.H * g.W;
           const scalar_t* wc = pw + (plane % g.C) * taps;
           const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
           if (pdx) {
-            scalar_t* dxp = pdx + plane * g.H * g.W;
+            scalar_t* dx_plane = pdx + plane * g.H * g.W;
+            scalar_t* dxp = accumulate ? plane_dx.data() : dx_plane;
             if (KSTRIDE == 1) {
               // Stride 1: the scatter is itself a convolution, of dy framed by (R−1)·dil − pad
               // rows/columns with the flipped filter: dx[i, j] = Σ_{r,s} w[R−1−r, S−1−s] ·
@@ -224,6 +228,8 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
             if (g.relu_input)
               for (int i = 0; i < g.H * g.W; ++i)
                 if (!(xp[i] > scalar_t(0))) dxp[i] = scalar_t(0);
+            if (accumulate)
+              for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
           }
           if (!plane_dw.empty()) {
             frame_input(framed_x, xp, g);

@@ -1,4 +1,6 @@
 // CPU reference of the pool2d family: one loop nest per output plane, windows from pool2d_math.h.
+#include <vector>
+
 #include "kernels/pool2d_math.h"
 
 namespace autonet::cpu {
@@ -98,11 +100,13 @@ void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
 
 // dx = Σ over the windows covering each input: dy (max: only at the window's arg-max; avg:
 // dy / divisor). Scattered per plane in ascending output order (the order the CUDA twin's gather
-// sums in), so planes run in parallel without races.
-void pool2d_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx,
-                     const Pool2dParams& p) {
+// sums in), so planes run in parallel without races. Accumulate scatters into a scratch plane and
+// then adds it: dx + (the same sum), as the CUDA twin rounds it.
+void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2dParams& p,
+                     GradMode mode) {
   const PoolGeometry g = pool_geometry(p, x.shape(), dy.shape());
   const int64_t planes = x.size(0) * x.size(1);
+  const bool accumulate = mode == GradMode::Accumulate;
   int r0, r1, q0, q1;  // interior output rows and columns
   interior_range(g.kh, g.sh, g.ph, g.H, g.Ho, r0, r1);
   interior_range(g.kw, g.sw, g.pw, g.W, g.Wo, q0, q1);
@@ -111,37 +115,44 @@ void pool2d_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Ten
     const scalar_t* pdy = dy.data<scalar_t>();  // [N·C, Ho, Wo]
     scalar_t* pdx = dx.data<scalar_t>();        // [N·C, H, W]
     with_fixed_window(g, [&]<int K, int STRIDE>() {
-#pragma omp parallel for if (planes * g.Ho * g.Wo > 16384)
-      for (int64_t plane = 0; plane < planes; ++plane) {
-        const scalar_t* xp = px + plane * g.H * g.W;
-        const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
-        scalar_t* dxp = pdx + plane * g.H * g.W;
-        for (int i = 0; i < g.H * g.W; ++i) dxp[i] = scalar_t(0);
-        for (int oh = 0; oh < g.Ho; ++oh) {
-          const bool fast_row = K > 0 && oh >= r0 && oh < r1;
-          if (g.is_max) {
-            // (No fast path: the arg-max scan is branchy either way and the scatter dominates.)
-            for (int ow = 0; ow < g.Wo; ++ow)
-              dxp[pool_argmax(xp, g, pool_window(g, oh, ow))] += dyp[oh * g.Wo + ow];
-            continue;
-          }
-          for (int ow = 0; ow < g.Wo; ++ow) {
-            const PoolWindow win = pool_window(g, oh, ow);
-            const scalar_t grad = dyp[oh * g.Wo + ow];
-            const scalar_t share =
-                grad / static_cast<scalar_t>(pool_avg_divisor(g, oh, ow, win));
-            if (fast_row && ow >= q0 && ow < q1) {
-              // Interior window: K×K taps known at compile time, no clipping.
-              scalar_t* top = dxp + win.h0 * g.W + win.w0;
-#pragma GCC unroll 8
-              for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-                for (int w = 0; w < K; ++w) top[h * g.W + w] += share;
+#pragma omp parallel if (planes * g.Ho * g.Wo > 16384)
+      {
+        std::vector<scalar_t> scratch(accumulate ? static_cast<size_t>(g.H) * g.W : 0);
+#pragma omp for
+        for (int64_t plane = 0; plane < planes; ++plane) {
+          const scalar_t* xp = px + plane * g.H * g.W;
+          const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
+          scalar_t* dx_plane = pdx + plane * g.H * g.W;
+          scalar_t* dxp = accumulate ? scratch.data() : dx_plane;
+          for (int i = 0; i < g.H * g.W; ++i) dxp[i] = scalar_t(0);
+          for (int oh = 0; oh < g.Ho; ++oh) {
+            const bool fast_row = K > 0 && oh >= r0 && oh < r1;
+            if (g.is_max) {
+              // (No fast path: the arg-max scan is branchy either way and the scatter dominates.)
+              for (int ow = 0; ow < g.Wo; ++ow)
+                dxp[pool_argmax(xp, g, pool_window(g, oh, ow))] += dyp[oh * g.Wo + ow];
               continue;
             }
-            for (int h = win.h0; h < win.h1; ++h)
-              for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
+            for (int ow = 0; ow < g.Wo; ++ow) {
+              const PoolWindow win = pool_window(g, oh, ow);
+              const scalar_t grad = dyp[oh * g.Wo + ow];
+              const scalar_t share =
+                  grad / static_cast<scalar_t>(pool_avg_divisor(g, oh, ow, win));
+              if (fast_row && ow >= q0 && ow < q1) {
+                // Interior window: K×K taps known at compile time, no clipping.
+                scalar_t* top = dxp + win.h0 * g.W + win.w0;
+#pragma GCC unroll 8
+                for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+                  for (int w = 0; w < K; ++w) top[h * g.W + w] += share;
+                continue;
+              }
+              for (int h = win.h0; h < win.h1; ++h)
+                for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
+            }
           }
+          if (accumulate)
+            for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
         }
       }
     });

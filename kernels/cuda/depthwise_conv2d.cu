@@ -6,11 +6,14 @@
 // then computes outputs from shared memory. Global traffic is one coalesced read of each source
 // element (plus the halo) and one coalesced write of each result.
 //
-// The weight gradient is a reduction over N·Ho·Wo per (c, r, s), done deterministically in two
-// passes: blocks (c, batch chunk) reduce their chunk in registers and shared memory into a
-// partial buffer, then one thread per (c, r, s) adds the chunks in order into dw. No atomics.
+// The weight gradient is a reduction over N·Ho·Wo per (c, r, s), done deterministically in one
+// launch: a thread block cluster (sm_90) per channel, each block reducing a chunk of the batch in
+// registers and shared memory; block 0 of the cluster then adds the blocks' sums in rank order,
+// reading them through distributed shared memory, into dw. No atomics, no partial buffer.
 #include <algorithm>
 #include <type_traits>
+
+#include <cooperative_groups.h>
 
 #include "kernels/depthwise_conv2d_math.h"
 #include "runtime/cuda_context.h"
@@ -21,7 +24,7 @@ namespace {
 constexpr int kThreads = 256;
 constexpr int kOutputsPerBlock = 512;       // two results per thread
 constexpr size_t kMaxSharedBytes = 48 * 1024;  // the default per-block limit, no opt-in needed
-constexpr int kWeightGradBlocks = 256;      // target (c, chunk) blocks for the weight gradient
+constexpr int kWeightGradCluster = 8;       // blocks per channel for dw: the portable cluster size
 
 // How a result of height×width per plane is cut into blocks, and the source region per tile.
 struct Tiling {
@@ -141,7 +144,8 @@ template <class T, int K, int STRIDE>
 __global__ void __launch_bounds__(kThreads)
     depthwise_backward_input_kernel(const T* __restrict__ x, const T* __restrict__ w,
                                     const T* __restrict__ dy, T* __restrict__ dx,
-                                    DepthwiseGeometry g, Tiling t, int64_t planes) {
+                                    DepthwiseGeometry g, Tiling t, int64_t planes,
+                                    bool accumulate) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   T* tile = reinterpret_cast<T*>(shared_raw);  // [planes, sh, sw] of dy, zero outside
   T* wts = tile + t.planes * t.sh * t.sw;      // [planes, R·S]
@@ -171,44 +175,50 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t plane = o.plane0 + pl;
     if (plane >= planes || ih >= g.H || iw >= g.W) continue;
     const int64_t at_x = (plane * g.H + ih) * g.W + iw;
-    if (g.relu_input && !(x[at_x] > T(0))) {  // the folded ReLU passes no gradient here
-      dx[at_x] = T(0);
-      continue;
-    }
-    const T* src = tile + pl * region;
-    const T* wp = wts + pl * R * S;
-    // Offsets into the staged region are ≥ 0 because oh0 was taken at the last tap.
-    const int base_h = ih + g.pad_h - oh0 * stride, base_w = iw + g.pad_w - ow0 * stride;
     T acc = 0;
+    // The folded ReLU passes no gradient where the input was clamped.
+    if (!g.relu_input || x[at_x] > T(0)) {
+      const T* src = tile + pl * region;
+      const T* wp = wts + pl * R * S;
+      // Offsets into the staged region are ≥ 0 because oh0 was taken at the last tap.
+      const int base_h = ih + g.pad_h - oh0 * stride, base_w = iw + g.pad_w - ow0 * stride;
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      const int th = base_h - r * g.dilation;
-      const int rh = th / stride;
-      if (rh * stride != th) continue;
+      for (int r = 0; r < R; ++r) {
+        const int th = base_h - r * g.dilation;
+        const int rh = th / stride;
+        if (rh * stride != th) continue;
 #pragma unroll
-      for (int s = 0; s < S; ++s) {
-        const int tw = base_w - s * g.dilation;
-        const int rw = tw / stride;
-        if (rw * stride != tw) continue;
-        acc += wp[r * S + s] * src[rh * t.sw + rw];
+        for (int s = 0; s < S; ++s) {
+          const int tw = base_w - s * g.dilation;
+          const int rw = tw / stride;
+          if (rw * stride != tw) continue;
+          acc += wp[r * S + s] * src[rh * t.sw + rw];
+        }
       }
     }
-    dx[at_x] = acc;
+    dx[at_x] = accumulate ? dx[at_x] + acc : acc;
   }
 }
 
-// Weight gradient, pass 1: block (c, chunk) sums dy·input over its chunk of images for TAPS taps
-// at a time (all of them when K > 0) and writes partial[c, chunk, tap].
+// Weight gradient: a cluster of blocks per channel c (cluster rank = chunk of the batch). Each
+// block sums dy·input over its chunk for TAPS taps at a time (all of them when K > 0) into
+// block_sums[R·S] in its shared memory; then block 0 adds the cluster's sums, ranks in order, into
+// dw[c]. Launched with a runtime cluster size (depthwise_weight_launch).
 template <class T, int K>
 __global__ void __launch_bounds__(kThreads)
-    depthwise_weight_partial_kernel(const T* __restrict__ x, const T* __restrict__ dy,
-                                    T* __restrict__ partial, DepthwiseGeometry g, int64_t N,
-                                    int chunks) {
+    depthwise_weight_kernel(const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dw,
+                            DepthwiseGeometry g, int64_t N) {
+  namespace cg = cooperative_groups;
   constexpr int TAPS = K > 0 ? K * K : 1;
   constexpr int kWarps = kThreads / 32;
   __shared__ T warp_sums[kWarps][TAPS];
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  T* block_sums = reinterpret_cast<T*>(shared_raw);  // [R·S], read by block 0 of the cluster
+  cg::cluster_group cluster = cg::this_cluster();
+  const int chunks = static_cast<int>(cluster.num_blocks());
+  const int chunk = static_cast<int>(cluster.block_rank());
+  const int c = blockIdx.x / chunks;
   const int S = K > 0 ? K : g.S, RS = K > 0 ? K * K : g.R * g.S;
-  const int c = blockIdx.x / chunks, chunk = blockIdx.x % chunks;
   const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
   const int plane_out = g.Ho * g.Wo;
   const int64_t count = (n1 - n0) * plane_out;
@@ -233,7 +243,7 @@ __global__ void __launch_bounds__(kThreads)
                                          ow * g.stride - g.pad_w + s * g.dilation);
       }
     }
-    // Fixed-shape reduction: warp shuffles, then warp 0 adds the warps in order.
+    // Fixed-shape reduction: warp shuffles, then the warps added in order.
 #pragma unroll
     for (int k = 0; k < TAPS; ++k) {
       T v = acc[k];
@@ -244,22 +254,19 @@ __global__ void __launch_bounds__(kThreads)
     for (int k = threadIdx.x; k < TAPS; k += blockDim.x) {
       T sum = 0;
       for (int wi = 0; wi < kWarps; ++wi) sum += warp_sums[wi][k];
-      partial[(int64_t(c) * chunks + chunk) * RS + tap0 + k] = sum;
+      block_sums[tap0 + k] = sum;
     }
     __syncthreads();
   }
-}
 
-// Weight gradient, pass 2: dw[c, tap] += Σ_chunk partial[c, chunk, tap], chunks in order.
-template <class T>
-__global__ void depthwise_weight_finish_kernel(const T* __restrict__ partial, T* __restrict__ dw,
-                                               int C, int RS, int chunks) {
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= C * RS) return;
-  const int c = i / RS, tap = i - c * RS;
-  T sum = 0;
-  for (int k = 0; k < chunks; ++k) sum += partial[(int64_t(c) * chunks + k) * RS + tap];
-  dw[i] += sum;
+  cluster.sync();  // every block's sums are in its shared memory
+  if (chunk == 0)
+    for (int tap = threadIdx.x; tap < RS; tap += blockDim.x) {
+      T sum = 0;
+      for (int rank = 0; rank < chunks; ++rank) sum += cluster.map_shared_rank(block_sums, rank)[tap];
+      dw[int64_t(c) * RS + tap] += sum;
+    }
+  cluster.sync();  // keeps the other blocks' shared memory alive until block 0 has read it
 }
 
 // Calls f(std::integral_constant<int, K>) with K = the square kernel size if it is 3 or 5, else 0.
@@ -298,7 +305,7 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
 }
 
 void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p) {
+                               Tensor& dw, const DepthwiseConv2dParams& p, GradMode dx_mode) {
   const DepthwiseGeometry g = depthwise_geometry(x.shape(), w.shape(), dy.shape(), p);
   const int64_t N = x.size(0), planes = N * g.C;
   cudaStream_t s = stream(x.device());
@@ -315,7 +322,7 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
         auto launch = [&](auto kernel) {
           kernel<<<static_cast<unsigned>(t.blocks()), kThreads, t.shared_bytes, s>>>(
               x.data<scalar_t>(), w.data<scalar_t>(), dy.data<scalar_t>(), dx.data<scalar_t>(), g,
-              t, planes);
+              t, planes, dx_mode == GradMode::Accumulate);
         };
         if (g.stride == 1) {
           launch(depthwise_backward_input_kernel<scalar_t, K, 1>);
@@ -329,24 +336,29 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
     AN_CUDA_CHECK_LAUNCH();
   }
 
-  if (dw.defined() && dw.numel() > 0) {
+  if (dw.defined() && dw.numel() > 0 && dy.numel() > 0) {
     const int RS = g.R * g.S;
-    if (dy.numel() == 0) return;  // nothing to add
-    const int chunks = static_cast<int>(
-        std::clamp<int64_t>((kWeightGradBlocks + g.C - 1) / g.C, 1, std::max<int64_t>(N, 1)));
-    Tensor partial = Tensor::empty({g.C, chunks, RS}, x.dtype(), x.device());  // [C, chunks, R·S]
+    const int chunks = static_cast<int>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(static_cast<unsigned>(g.C * chunks));
+    config.blockDim = dim3(kThreads);
+    config.dynamicSmemBytes = RS * dtype_size(x.dtype());
+    config.stream = s;
+    cudaLaunchAttribute cluster;
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = static_cast<unsigned>(chunks);
+    cluster.val.clusterDim.y = 1;
+    cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = 1;
     dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
       with_kernel_size(g, [&](auto k) {
-        depthwise_weight_partial_kernel<scalar_t, decltype(k)::value>
-            <<<static_cast<unsigned>(g.C * chunks), kThreads, 0, s>>>(
-                x.data<scalar_t>(), dy.data<scalar_t>(), partial.data<scalar_t>(), g, N, chunks);
+        const auto kernel = depthwise_weight_kernel<scalar_t, decltype(k)::value>;
+        AN_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, x.data<scalar_t>(), dy.data<scalar_t>(),
+                                         dw.data<scalar_t>(), g, N));
       });
-      AN_CUDA_CHECK_LAUNCH();
-      const int n = g.C * RS;
-      depthwise_weight_finish_kernel<<<(n + kThreads - 1) / kThreads, kThreads, 0, s>>>(
-          partial.data<scalar_t>(), dw.data<scalar_t>(), g.C, RS, chunks);
-      AN_CUDA_CHECK_LAUNCH();
     });
+    AN_CUDA_CHECK_LAUNCH();
   }
 }
 

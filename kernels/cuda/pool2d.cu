@@ -1,6 +1,8 @@
 // CUDA twin of the pool2d family. Pooling is bandwidth-bound: one thread per output (forward) or
 // per input (backward, a gather over the windows that cover it, so there are no atomics and the
-// sums run in the same order as the CPU's scatter).
+// sums run in the same order as the CPU's scatter). Max backward rescans each covering window
+// from x (≤ 9 windows of 9 for DARTS' 3×3, served by the cache) instead of a separate arg-max
+// pass: one launch and no index buffer.
 #include "kernels/pool2d_math.h"
 #include "runtime/cuda_context.h"
 
@@ -31,25 +33,13 @@ __global__ void pool2d_forward_kernel(const T* __restrict__ x, T* __restrict__ y
   }
 }
 
-// Max backward, pass 1: the arg-max (index inside its plane) of every output window.
-template <class T>
-__global__ void pool2d_argmax_kernel(const T* __restrict__ x, int* __restrict__ argmax,
-                                     PoolGeometry g, int64_t n_out) {
-  const int64_t plane_out = int64_t(g.Ho) * g.Wo;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_out;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t plane = i / plane_out;
-    const int o = static_cast<int>(i - plane * plane_out);
-    const int oh = o / g.Wo, ow = o - oh * g.Wo;
-    argmax[i] = pool_argmax(x + plane * g.H * g.W, g, pool_window(g, oh, ow));
-  }
-}
-
 // Backward, one thread per input element: sums dy over the outputs whose window covers it (max:
-// only those whose arg-max it is), in ascending (oh, ow) order like the CPU scatter.
+// only those whose arg-max, recomputed from x, it is), in ascending (oh, ow) order like the CPU
+// scatter; then writes the sum or adds it to dx.
 template <class T>
-__global__ void pool2d_backward_kernel(const int* __restrict__ argmax, const T* __restrict__ dy,
-                                       T* __restrict__ dx, PoolGeometry g, int64_t n_in) {
+__global__ void pool2d_backward_kernel(const T* __restrict__ x, const T* __restrict__ dy,
+                                       T* __restrict__ dx, PoolGeometry g, int64_t n_in,
+                                       bool accumulate) {
   const int64_t plane_in = int64_t(g.H) * g.W, plane_out = int64_t(g.Ho) * g.Wo;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_in;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -59,19 +49,20 @@ __global__ void pool2d_backward_kernel(const int* __restrict__ argmax, const T* 
     int oh0, oh1, ow0, ow1;
     pool_outputs_covering(h, g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
     pool_outputs_covering(w, g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+    const T* xp = x + plane * plane_in;
     const T* dyp = dy + plane * plane_out;
     T sum = 0;
     for (int oh = oh0; oh < oh1; ++oh)
       for (int ow = ow0; ow < ow1; ++ow) {
         const int o = oh * g.Wo + ow;
+        const PoolWindow win = pool_window(g, oh, ow);
         if (g.is_max) {
-          if (argmax[plane * plane_out + o] == at) sum += dyp[o];
+          if (pool_argmax(xp, g, win) == at) sum += dyp[o];
         } else {
-          const PoolWindow win = pool_window(g, oh, ow);
           sum += dyp[o] / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
         }
       }
-    dx[i] = sum;
+    dx[i] = accumulate ? dx[i] + sum : sum;
   }
 }
 
@@ -113,26 +104,16 @@ void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   AN_CUDA_CHECK_LAUNCH();
 }
 
-void pool2d_backward(const Tensor& x, const Tensor& /*y*/, const Tensor& dy, Tensor& dx,
-                     const Pool2dParams& p) {
-  const int64_t n_in = dx.numel(), n_out = dy.numel();
+void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2dParams& p,
+                     GradMode mode) {
+  const int64_t n_in = dx.numel();
   if (n_in == 0) return;
   const PoolGeometry g = pool_geometry(p, x.shape(), dy.shape());
   cudaStream_t s = stream(x.device());
-  // Max: the arg-max of each window, computed once (not once per covered input).
-  Tensor argmax;
-  if (g.is_max && n_out > 0) {
-    argmax = Tensor::empty(dy.shape(), DType::i32, x.device());
-    dispatch_float(x.dtype(), "pool2d_backward", [&]<class scalar_t>() {
-      pool2d_argmax_kernel<<<grid_for(n_out, kBlock), kBlock, 0, s>>>(
-          x.data<scalar_t>(), argmax.data<int>(), g, n_out);
-    });
-    AN_CUDA_CHECK_LAUNCH();
-  }
   dispatch_float(x.dtype(), "pool2d_backward", [&]<class scalar_t>() {
     pool2d_backward_kernel<<<grid_for(n_in, kBlock), kBlock, 0, s>>>(
-        argmax.defined() ? argmax.data<int>() : nullptr, dy.data<scalar_t>(),
-        dx.data<scalar_t>(), g, n_in);
+        x.data<scalar_t>(), dy.data<scalar_t>(), dx.data<scalar_t>(), g, n_in,
+        mode == GradMode::Accumulate);
   });
   AN_CUDA_CHECK_LAUNCH();
 }

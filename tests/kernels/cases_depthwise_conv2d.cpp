@@ -26,13 +26,18 @@ DepthwiseConv2dParams dw_params(int64_t stride, int64_t pad_h, int64_t pad_w, in
   return p;
 }
 
+// dx_mode Accumulate: the form autograd uses when x already has a gradient (a state feeding
+// several ops).
 OpCase dw_case(const std::string& variant, const Shape& x_shape, int64_t R, int64_t S,
-               const DepthwiseConv2dParams& p, int fd_samples = 24) {
+               const DepthwiseConv2dParams& p, int fd_samples = 24,
+               GradMode dx_mode = GradMode::Write) {
   OpCase c;
   c.name = "depthwise_conv2d/" + variant + "_s" + std::to_string(p.stride) +
-           (p.relu_input ? "_relu" : "") + "/" + shape_str(x_shape);
+           (p.relu_input ? "_relu" : "") + (dx_mode == GradMode::Accumulate ? "_acc" : "") + "/" +
+           shape_str(x_shape);
   const Shape w_shape{x_shape[1], 1, R, S};
   InputSpec x{"x", x_shape};
+  x.grad_mode = dx_mode;
   // Folded ReLU: keep |x| ≥ 0.05 so no finite-difference probe crosses the kink.
   if (p.relu_input) x.fill = Fill::nonzero, x.low = 0.05, x.high = 1.0;
   InputSpec w{"w", w_shape};
@@ -42,8 +47,8 @@ OpCase dw_case(const std::string& variant, const Shape& x_shape, int64_t R, int6
   c.forward = [p](const Tensors& in, Tensors& out) {
     depthwise_conv2d_forward(in[0], in[1], out[0], p);
   };
-  c.backward = [p](const Tensors& in, const Tensors&, const Tensors& dout, Tensors& din) {
-    depthwise_conv2d_backward(in[0], in[1], dout[0], din[0], din[1], p);
+  c.backward = [p, dx_mode](const Tensors& in, const Tensors&, const Tensors& dout, Tensors& din) {
+    depthwise_conv2d_backward(in[0], in[1], dout[0], din[0], din[1], p, dx_mode);
   };
   const bool big = shape_numel(x_shape) > 100000;
   c.set_tolerance(big ? 1e-4 : 2e-5, big ? 1e-4 : 1e-5,
@@ -55,9 +60,9 @@ OpCase dw_case(const std::string& variant, const Shape& x_shape, int64_t R, int6
 }
 
 OpCase darts_case(const Variant& v, const Shape& x_shape, int64_t stride, bool relu,
-                  int fd_samples = 24) {
+                  int fd_samples = 24, GradMode dx_mode = GradMode::Write) {
   return dw_case(v.name, x_shape, v.k, v.k, dw_params(stride, v.pad, v.pad, v.dilation, relu),
-                 fd_samples);
+                 fd_samples, dx_mode);
 }
 }  // namespace
 
@@ -67,6 +72,14 @@ std::vector<OpCase> depthwise_conv2d_cases() {
   for (const Variant& v : {kSep3, kSep5, kDil3, kDil5})
     for (int64_t stride : {1, 2})
       for (bool relu : {false, true}) rows.push_back(darts_case(v, {1, 3, 7, 5}, stride, relu));
+  // The accumulate form of dx: every DARTS variant at both strides (the generic stride-3 path
+  // below too), and a DARTS shape.
+  for (const Variant& v : {kSep3, kSep5, kDil3, kDil5})
+    for (int64_t stride : {1, 2})
+      rows.push_back(darts_case(v, {2, 5, 11, 13}, stride, true, 24, GradMode::Accumulate));
+  rows.push_back(dw_case("k7x7", {1, 2, 13, 11}, 7, 7, dw_params(3, 3, 3, 1, true), 24,
+                         GradMode::Accumulate));
+  rows.push_back(darts_case(kSep3, darts_image_shapes()[1], 1, true, 4, GradMode::Accumulate));
   // Size 1 and prime sizes.
   rows.push_back(darts_case(kSep3, {1, 1, 1, 1}, 1, true));
   rows.push_back(darts_case(kDil5, {1, 1, 1, 1}, 2, false));

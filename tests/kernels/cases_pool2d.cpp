@@ -29,10 +29,15 @@ std::string pool_name(const Pool2dParams& p) {
   return s;
 }
 
-OpCase pool_case(const Pool2dParams& p, const Shape& shape, int fd_samples = 24) {
+// dx_mode Accumulate: the form autograd uses when x already has a gradient (a state feeding
+// several ops).
+OpCase pool_case(const Pool2dParams& p, const Shape& shape, int fd_samples = 24,
+                 GradMode dx_mode = GradMode::Write) {
   OpCase c;
-  c.name = "pool2d/" + pool_name(p) + "/" + shape_str(shape);
+  const bool accumulate = dx_mode == GradMode::Accumulate;
+  c.name = "pool2d/" + pool_name(p) + (accumulate ? "_acc" : "") + "/" + shape_str(shape);
   InputSpec x{"x", shape};
+  x.grad_mode = dx_mode;
   if (p.mode == PoolMode::max) {
     // Distinct values, spaced far wider than fd_eps = 1e-6, so no probe flips an arg-max.
     const double half_width = std::max(1.0, 1e-5 * static_cast<double>(shape_numel(shape)));
@@ -41,8 +46,8 @@ OpCase pool_case(const Pool2dParams& p, const Shape& shape, int fd_samples = 24)
   c.inputs = {x};
   c.outputs = {{"y", pool2d_out_shape(shape, p)}};
   c.forward = [p](const Tensors& in, Tensors& out) { pool2d_forward(in[0], out[0], p); };
-  c.backward = [p](const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din) {
-    pool2d_backward(in[0], out[0], dout[0], din[0], p);
+  c.backward = [p, dx_mode](const Tensors& in, const Tensors&, const Tensors& dout, Tensors& din) {
+    pool2d_backward(in[0], dout[0], din[0], p, dx_mode);
   };
   if (p.mode == PoolMode::max) {
     c.set_tolerance(0, 0, "max copies an element; backward adds the same dy in the same order on both");
@@ -80,6 +85,12 @@ std::vector<OpCase> pool2d_cases() {
       // Few probes on the DARTS shapes: each costs two full forwards.
       for (const Shape& s : darts_image_shapes()) rows.push_back(pool_case(p, s, 4));
     }
+    // The accumulate form: odd and DARTS shapes at both strides.
+    for (int64_t stride : {1, 2}) {
+      const Pool2dParams p = pool_params(mode, 3, stride, 1);
+      rows.push_back(pool_case(p, prime, 24, GradMode::Accumulate));
+      rows.push_back(pool_case(p, darts_image_shapes()[1], 4, GradMode::Accumulate));
+    }
     // Rectangular kernel and strides.
     Pool2dParams rect = pool_params(mode, 2, 2, 1);
     rect.kernel_w = 3, rect.stride_w = 1;
@@ -108,7 +119,7 @@ TEST(Pool2d, HandComputedMax) {
   // dy = [10 20 30 40]: 5 wins windows 0; 6 wins 1; 7 wins 2; 8 wins 3.
   Tensor dy = Tensor::from_vector<double>({10, 20, 30, 40}, {1, 1, 2, 2});
   Tensor dx = Tensor::full({1, 1, 3, 3}, 99.0, DType::f64);
-  pool2d_backward(x, y, dy, dx, p);
+  pool2d_backward(x, dy, dx, p);
   EXPECT_EQ(dx.to_vector<double>(), (std::vector<double>{0, 10, 0, 0, 0, 20, 30, 0, 40}));
 
   // Ties: the first maximum in scan order takes the whole gradient.
@@ -116,7 +127,7 @@ TEST(Pool2d, HandComputedMax) {
   Tensor y1 = Tensor::empty({1, 1, 1, 1}, DType::f64), dy1 = Tensor::full({1, 1, 1, 1}, 3.0, DType::f64);
   Tensor dx1 = Tensor::empty({1, 1, 2, 2}, DType::f64);
   pool2d_forward(ties, y1, p);
-  pool2d_backward(ties, y1, dy1, dx1, p);
+  pool2d_backward(ties, dy1, dx1, p);
   EXPECT_EQ(dx1.to_vector<double>(), (std::vector<double>{3, 0, 0, 0}));
 
   // Padding never wins, even over negative values.
@@ -133,11 +144,11 @@ TEST(Pool2d, HandComputedAverage) {
   Tensor dy = Tensor::full({1, 1, 2, 2}, 1.0, DType::f64), dx = Tensor::empty({1, 1, 2, 2}, DType::f64);
   pool2d_forward(x, y, pool_params(PoolMode::avg, 3, 1, 1, false));
   EXPECT_EQ(y.to_vector<double>(), (std::vector<double>(4, 2.5)));  // 10 / 4
-  pool2d_backward(x, y, dy, dx, pool_params(PoolMode::avg, 3, 1, 1, false));
+  pool2d_backward(x, dy, dx, pool_params(PoolMode::avg, 3, 1, 1, false));
   EXPECT_EQ(dx.to_vector<double>(), (std::vector<double>(4, 1.0)));  // 4 windows × 1/4
   pool2d_forward(x, y, pool_params(PoolMode::avg, 3, 1, 1, true));
   for (double v : y.to_vector<double>()) EXPECT_DOUBLE_EQ(v, 10.0 / 9.0);
-  pool2d_backward(x, y, dy, dx, pool_params(PoolMode::avg, 3, 1, 1, true));
+  pool2d_backward(x, dy, dx, pool_params(PoolMode::avg, 3, 1, 1, true));
   for (double v : dx.to_vector<double>()) EXPECT_DOUBLE_EQ(v, 4.0 / 9.0);
 
   // Auxiliary head: 5×5 stride 3 on 8×8 gives 2×2; window (0,0) averages rows/cols 0..4.
@@ -193,13 +204,11 @@ TEST(Pool2d, RejectsBadArguments) {
   EXPECT_THROW(pool2d_forward(x, y, bad), Error);                                // pad > k/2
   Tensor tiny = Tensor::empty({1, 1, 2, 2}), ytiny = Tensor::empty({1, 1, 1, 1});
   EXPECT_THROW(pool2d_forward(tiny, ytiny, pool_params(PoolMode::avg, 5, 1, 1)), Error);  // k > input
-  EXPECT_NO_THROW(pool2d_backward(x, y, dy, dx, p));
-  EXPECT_NO_THROW(pool2d_backward(x, Tensor(), dy, dx, p));                      // y unused
-  EXPECT_THROW(pool2d_backward(x, y, wrong, dx, p), Error);                      // dy shape
-  EXPECT_THROW(pool2d_backward(x, y, dy, wrong, p), Error);                      // dx shape
+  EXPECT_NO_THROW(pool2d_backward(x, dy, dx, p));
+  EXPECT_THROW(pool2d_backward(x, wrong, dx, p), Error);                         // dy shape
+  EXPECT_THROW(pool2d_backward(x, dy, wrong, p), Error);                         // dx shape
   Tensor dx64 = Tensor::empty({1, 2, 5, 5}, DType::f64);
-  EXPECT_THROW(pool2d_backward(x, y, dy, dx64, p), Error);                       // dx dtype
-  EXPECT_THROW(pool2d_backward(x, wrong, dy, dx, p), Error);                     // y shape
+  EXPECT_THROW(pool2d_backward(x, dy, dx64, p), Error);                          // dx dtype
 
   Tensor g = Tensor::empty({1, 2});
   EXPECT_NO_THROW(global_avg_pool_forward(x, g));

@@ -41,7 +41,7 @@ TEST(OpProfile, GemmIsOneCallOfTwoMnkFlops) {
   EXPECT_EQ(t.cost.bytes_written, 4 * 2 * m * n);
 }
 
-TEST(OpProfile, MaxPoolBackwardFindsItsArgmaxInASecondLaunch) {
+TEST(OpProfile, MaxPoolBackwardFindsItsArgmaxInTheSameLaunch) {
   const Tensor x = filled({2, 3, 8, 8});
   Pool2dParams p;
   p.pad_h = p.pad_w = 1;
@@ -49,19 +49,25 @@ TEST(OpProfile, MaxPoolBackwardFindsItsArgmaxInASecondLaunch) {
   OpProfile profile;
   {
     OpProfileScope scope(profile);
-    pool2d_backward(x, y, y, dx, p);
+    pool2d_backward(x, y, dx, p);
   }
   const OpTotals max = only(profile, "pool2d_backward");
-  EXPECT_EQ(max.cost.launches, 2);
+  EXPECT_EQ(max.cost.launches, 1);
   const int64_t n = x.numel();  // stride 1: as many outputs as inputs
-  EXPECT_EQ(max.cost.bytes_read, 4 * n + (4 * n + 4 * n));  // x; then dy and the i32 arg-max
-  EXPECT_EQ(max.cost.bytes_written, 4 * n + 4 * n);         // arg-max; dx
+  EXPECT_EQ(max.cost.bytes_read, 4 * n + 4 * n);  // x and dy, no arg-max buffer
+  EXPECT_EQ(max.cost.bytes_written, 4 * n);       // dx
+  profile.clear();
+  {
+    OpProfileScope scope(profile);
+    pool2d_backward(x, y, dx, p, GradMode::Accumulate);
+  }
+  EXPECT_EQ(only(profile, "pool2d_backward").cost.bytes_read, 3 * 4 * n);  // dx read too
   profile.clear();
   p.mode = PoolMode::avg;
   {
     OpProfileScope scope(profile);
     pool2d_forward(x, y, p);
-    pool2d_backward(x, y, y, dx, p);
+    pool2d_backward(x, y, dx, p);
   }
   EXPECT_EQ(profile.by_op().at("pool2d_backward").cost.launches, 1);
   EXPECT_EQ(profile.by_op().at("pool2d_forward").cost.flops, 9 * n);

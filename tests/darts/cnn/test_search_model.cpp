@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -400,6 +401,35 @@ TEST(SearchNetwork, AlphaGradientMatchesFiniteDifferences) {
        weights.parameter("cells.2.preprocess0.conv_2.weight"),
        weights.parameter("stem.0.weight")},
       1e-6, 6, 1e-6);
+}
+
+// Backward kernels add into a state's gradient themselves, and sums pass their gradient on
+// uncopied (autograd/variable.h): the weight and α gradients of a whole network are bit for bit
+// those of the reference path, where every contribution is written apart and added with axpby.
+TEST(SearchNetwork, GradientsAreBitIdenticalWhenKernelsAccumulate) {
+  ParameterStore weights(3), alphas(4);
+  SearchNetwork net(tiny_config(), weights, alphas);
+  fill_uniform(net.alpha_normal().value(), -1.0, 1.0, 5);
+  fill_uniform(net.alpha_reduce().value(), -1.0, 1.0, 6);
+  const Variable x = random_input({2, 3, 8, 8}, 11);
+  const Tensor y = labels({3, 7});
+  auto gradients = [&] {
+    weights.zero_grad();
+    alphas.zero_grad();
+    backward(cross_entropy(net.forward(x), y));
+    return std::pair{weights.grads().to_vector<float>(), alphas.grads().to_vector<float>()};
+  };
+  const auto fused = gradients();
+  std::pair<std::vector<float>, std::vector<float>> separate;
+  {
+    SeparateGradContributionsGuard reference;
+    separate = gradients();
+  }
+  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  EXPECT_TRUE(same_bits(fused.first, separate.first)) << "weight gradients differ";
+  EXPECT_TRUE(same_bits(fused.second, separate.second)) << "α gradients differ";
 }
 
 // The same network, weights and batch on the GPU: logits and gradients agree with the CPU.
