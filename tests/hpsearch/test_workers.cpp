@@ -87,7 +87,8 @@ std::vector<std::vector<int64_t>> claim_concurrently(const std::string& study, c
         Suggestions suggestions(config);
         std::ofstream out(folder + "/claims-" + std::to_string(p));
         const Claimant who{"claimer-" + std::to_string(p), "cpu", "test", config.budget.trials};
-        while (const auto n = claim_trial(store, suggestions, who, config.budget.trials)) out << *n << "\n";
+        std::vector<TrialRecord> trials;
+        while (const auto n = claim_trial(store, suggestions, who, config.budget.trials, trials)) out << *n << "\n";
       } catch (const std::exception& e) {
         std::fprintf(stderr, "claimer %d: %s\n", p, e.what());
         code = 1;
