@@ -70,8 +70,8 @@ PruneDecision tell_report(const std::string& study, int64_t number, int64_t step
   losses.push_back({step, config.direction == Direction::Minimize ? value : -value});
   const std::vector<TrialRecord> trials = store.trials();
   const SyncHorizon horizon = SyncHorizon::load(store, static_cast<int64_t>(trials.size()), 1);
-  const PruneDecision d =
-      config.make_pruner()->decide(losses, horizon.peers(trials, number), config.direction, last_step);
+  const PruneDecision d = config.make_pruner()->decide(losses, horizon.peers(trials, number),
+                                                       config.direction, last_step, number);
   if (d.prune) {
     t.state = TrialState::Pruned;
     t.value = std::isfinite(value) ? std::optional<double>(value) : std::nullopt;

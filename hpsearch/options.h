@@ -15,6 +15,8 @@ class OptionReader {
   OptionReader(const Json& object, std::string owner);
 
   bool has(const std::string& key) const { return object_.contains(key); }
+  // For options that take a word or a number ("max_resource": "auto" or 27).
+  bool is_text(const std::string& key) const { return has(key) && object_[key].is_string(); }
   double number(const std::string& key, double fallback);
   int64_t integer(const std::string& key, int64_t fallback);
   bool boolean(const std::string& key, bool fallback);

@@ -367,8 +367,8 @@ class Coordinator {
       trials_[n].intermediate.push_back(r);
       const double loss = config_.direction == Direction::Minimize ? r.value : -r.value;
       slot.losses.push_back({r.step, loss});
-      const PruneDecision d =
-          pruner_->decide(slot.losses, horizon_.peers(trials_, n), config_.direction, m.value("last_step", int64_t{0}));
+      const PruneDecision d = pruner_->decide(slot.losses, horizon_.peers(trials_, n), config_.direction,
+                                              m.value("last_step", int64_t{0}), n);
       if (d.prune) {
         slot.prune_sent = true;
         slot.prune_reason = d.reason;

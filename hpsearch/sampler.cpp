@@ -5,6 +5,7 @@
 #include "hpsearch/options.h"
 #include "hpsearch/registry.h"
 #include "hpsearch/sobol.h"
+#include "hpsearch/tpe.h"
 #include "runtime/error.h"
 
 namespace autonet::hpsearch {
@@ -59,6 +60,7 @@ Registry<SamplerFactory>& samplers() {
                                                 {"grid", make_grid},
                                                 {"halton", make_halton},
                                                 {"sobol", make_sobol},
+                                                {"tpe", make_tpe_sampler},
                                                 {"wr2p", make_wr2p},
                                                 {"seed-compat", make_seed_compat}});
   return r;
@@ -89,7 +91,7 @@ std::optional<Json> RandomSampler::ask(int64_t index) {
   return space_.params_json(space_.decode(uniform_unit(rng, space_.size())));
 }
 
-GridSampler::GridSampler(Space space, int points) : space_(std::move(space)) {
+GridSampler::GridSampler(Space space, int points) : OpenLoopSampler(std::move(space)) {
   for (const ParamSpec& p : space_.params()) {
     std::vector<double> axis;
     if (!p.numeric()) {
@@ -121,7 +123,7 @@ std::optional<Json> GridSampler::ask(int64_t index) {
   return space_.params_json(x);
 }
 
-HaltonSampler::HaltonSampler(Space space, uint64_t seed) : space_(std::move(space)) {
+HaltonSampler::HaltonSampler(Space space, uint64_t seed) : OpenLoopSampler(std::move(space)) {
   SuggestionRng rng(seed, -1);  // a stream no suggestion uses
   for (size_t d = 0; d < space_.size(); ++d) shift_.push_back(rng.uniform());
 }

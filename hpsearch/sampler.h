@@ -48,53 +48,56 @@ using SamplerFactory =
 void register_sampler(const std::string& name, SamplerFactory factory);
 std::vector<std::string> sampler_names();
 
-class RandomSampler : public Sampler {
+// A sampler whose suggestions do not depend on results (random, grid, quasi-random sequences):
+// it only counts the tells, which is all its state.
+class OpenLoopSampler : public Sampler {
  public:
-  RandomSampler(Space space, uint64_t seed) : space_(std::move(space)), seed_(seed) {}
-  std::string name() const override { return "random"; }
-  std::optional<Json> ask(int64_t index) override;
+  explicit OpenLoopSampler(Space space) : space_(std::move(space)) {}
   void tell(const TrialRecord&) override { ++told_; }
   Json state() const override { return {{"told", told_}}; }
 
- private:
+ protected:
   Space space_;
-  uint64_t seed_;
+
+ private:
   int64_t told_ = 0;
+};
+
+class RandomSampler : public OpenLoopSampler {
+ public:
+  RandomSampler(Space space, uint64_t seed) : OpenLoopSampler(std::move(space)), seed_(seed) {}
+  std::string name() const override { return "random"; }
+  std::optional<Json> ask(int64_t index) override;
+
+ private:
+  uint64_t seed_;
 };
 
 // Cartesian grid: `points` evenly spaced values per numeric parameter (fewer for a narrow int
 // range; in log space for log parameters), every choice of a categorical; the last parameter
 // varies fastest. Exhausted after size() suggestions.
-class GridSampler : public Sampler {
+class GridSampler : public OpenLoopSampler {
  public:
   GridSampler(Space space, int points);
   std::string name() const override { return "grid"; }
   std::optional<Json> ask(int64_t index) override;
-  void tell(const TrialRecord&) override { ++told_; }
-  Json state() const override { return {{"told", told_}}; }
   int64_t size() const { return size_; }
 
  private:
-  Space space_;
   std::vector<std::vector<double>> axes_;  // internal values per parameter
   int64_t size_ = 1;
-  int64_t told_ = 0;
 };
 
 // Halton sequence (bases 2, 3, 5, ...) with a random shift per dimension from the seed
 // (Cranley–Patterson rotation): low discrepancy, cheap, any dimension count.
-class HaltonSampler : public Sampler {
+class HaltonSampler : public OpenLoopSampler {
  public:
   HaltonSampler(Space space, uint64_t seed);
   std::string name() const override { return "halton"; }
   std::optional<Json> ask(int64_t index) override;
-  void tell(const TrialRecord&) override { ++told_; }
-  Json state() const override { return {{"told", told_}}; }
 
  private:
-  Space space_;
   std::vector<double> shift_;
-  int64_t told_ = 0;
 };
 
 // The best-two memory shared by WR2P and seed-compat: the seed's update rule. A new loss replaces

@@ -116,7 +116,7 @@ std::vector<double> SobolSequence::point(uint64_t index) const {
 }
 
 SobolSampler::SobolSampler(Space space, uint64_t seed, bool scramble)
-    : space_(std::move(space)),
+    : OpenLoopSampler(std::move(space)),
       sequence_(scramble ? SobolSequence(static_cast<int>(space_.size()), seed)
                          : SobolSequence(static_cast<int>(space_.size()))) {}
 

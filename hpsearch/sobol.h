@@ -44,18 +44,14 @@ class SobolSequence {
 // {"name": "sobol", "scramble": true}: suggestion i is point i of the (scrambled, by default)
 // sequence over the unit cube of the space; up to SobolSequence::kMaxDims parameters. Unscrambled,
 // suggestion 0 is every parameter's lower bound. Balance is best over the first 2^k trials.
-class SobolSampler : public Sampler {
+class SobolSampler : public OpenLoopSampler {
  public:
   SobolSampler(Space space, uint64_t seed, bool scramble);
   std::string name() const override { return "sobol"; }
   std::optional<Json> ask(int64_t index) override;
-  void tell(const TrialRecord&) override { ++told_; }
-  Json state() const override { return {{"told", told_}}; }
 
  private:
-  Space space_;
   SobolSequence sequence_;
-  int64_t told_ = 0;
 };
 
 }  // namespace autonet::hpsearch

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "hpsearch/options.h"
 #include "hpsearch/pruner.h"
 #include "runtime/error.h"
 
@@ -121,6 +122,61 @@ TEST(Pruner, DivergenceThresholdsFollowTheDirection) {
   const PruneDecision d = p->decide(curve({-0.1}), {}, Direction::Maximize);
   EXPECT_TRUE(d.prune);
   EXPECT_NE(d.reason.find("below 0.2"), std::string::npos) << d.reason;
+}
+
+TEST(AshaPruner, MinEarlyStoppingRateMovesTheFirstRung) {
+  AshaPruner p(Json{{"name", "asha"}, {"min_resource", 2}, {"reduction_factor", 2},
+                {"min_early_stopping_rate", 2}});
+  for (int64_t step : {1, 2, 4, 6, 12}) EXPECT_FALSE(p.is_rung(step)) << step;
+  for (int64_t step : {8, 16, 32}) EXPECT_TRUE(p.is_rung(step)) << step;  // 2·2^(2+k)
+}
+
+// R = 27, r = 1, η = 3: ⌊log₃ 27⌋ + 1 = 4 brackets with ⌈4·3^s / (s + 1)⌉ trials for s = 3..0:
+// 27, 12, 6, 4 (49 in a cycle); R = 9: 9, 5, 3.
+TEST(HyperbandPruner, BracketsAndTheirShareOfTrials) {
+  HyperbandPruner p(Json{{"name", "hyperband"}, {"max_resource", 27}});
+  EXPECT_EQ(p.bracket_budgets(27), (std::vector<int64_t>{27, 12, 6, 4}));
+  EXPECT_EQ(p.bracket_budgets(26), (std::vector<int64_t>{9, 5, 3}));
+  EXPECT_EQ(p.bracket_budgets(9), (std::vector<int64_t>{9, 5, 3}));
+  EXPECT_EQ(p.bracket_budgets(1), (std::vector<int64_t>{1}));
+  // splitmix64(n) mod 49 for n = 0..9 is 16, 2, 4, 37, 34, 45, 3, 9, 39, 37 (computed apart):
+  // 0–26 is bracket 0, 27–38 bracket 1, 39–44 bracket 2, 45–48 bracket 3.
+  const std::vector<int64_t> expected{0, 0, 0, 1, 1, 3, 0, 0, 2, 1};
+  for (int64_t n = 0; n < 10; ++n) EXPECT_EQ(p.bracket_of(n, 27), expected[n]) << n;
+  // Over many trials each bracket gets its share: chi-square (3 degrees of freedom) < 16.3.
+  std::vector<double> counts(4, 0);
+  for (int64_t n = 0; n < 4900; ++n) ++counts[p.bracket_of(n, 27)];
+  double chi2 = 0;
+  const std::vector<double> share{27, 12, 6, 4};
+  for (int b = 0; b < 4; ++b) chi2 += std::pow(counts[b] - 100 * share[b], 2) / (100 * share[b]);
+  EXPECT_LT(chi2, 16.3);
+}
+
+// Trials 0–2 and 6 are in bracket 0 (rungs 1, 3, 9), 3, 4, 9 and 10 in bracket 1 (rungs 3, 9),
+// 5 in bracket 3 (rung 27 only: the last step). Each compares with its own bracket only.
+TEST(HyperbandPruner, EachBracketHalvesOnItsOwnRungsAmongItsOwnTrials) {
+  for (const Json& max_resource : {Json(27), Json("auto")}) {
+    HyperbandPruner p(Json{{"name", "hyperband"}, {"max_resource", max_resource}});
+    const int64_t last = 27;  // the workload's last step ("auto" reads it)
+    std::vector<TrialRecord> peers{peer(0, {1, 1, 0.1}), peer(1, {2, 2, 0.2}), peer(2, {3, 3, 0.3}),
+                                   peer(4, {9, 9, 1.0}), peer(9, {9, 9, 2.0}), peer(10, {9, 9, 3.0})};
+    std::vector<const TrialRecord*> view;
+    for (const auto& t : peers) view.push_back(&t);
+    const auto decide = [&](std::vector<double> values, int64_t trial) {
+      return p.decide(curve(values), view, Direction::Minimize, last, trial);
+    };
+    // Trial 3 at step 3: its bracket's rung holds {1, 2, 3} and its value: the best 1 of 4 goes on.
+    EXPECT_FALSE(decide({9, 9, 0.9}, 3).prune) << max_resource;  // ASHA over all would stop it
+    const PruneDecision d = decide({9, 9, 1.5}, 3);
+    EXPECT_TRUE(d.prune);
+    EXPECT_NE(d.reason.find("hyperband bracket 1"), std::string::npos) << d.reason;
+    EXPECT_FALSE(decide({100}, 3).prune);  // step 1 is no rung of bracket 1
+    EXPECT_TRUE(decide({100}, 6).prune);   // but is one of bracket 0: {1, 2, 3, 100}
+    EXPECT_FALSE(decide({100, 100, 100, 100, 100, 100, 100, 100, 100}, 5).prune);  // bracket 3
+  }
+  // "auto" with no last step from the workload and no complete peer: nothing to size brackets by.
+  HyperbandPruner a(Json{{"name", "hyperband"}});
+  EXPECT_FALSE(a.decide(curve({100}), {}, Direction::Minimize, 0, 6).prune);
 }
 
 }  // namespace

@@ -6,9 +6,12 @@
 
 #include "hpsearch/sampler.h"
 #include "hpsearch/study.h"
+#include "test_util.h"
 
 namespace autonet::hpsearch {
 namespace {
+
+using testing::complete_trial;
 
 StudyConfig notebook() { return load_study_config(AUTONET_SOURCE_DIR "/examples/hpsearch/seed-notebook.json"); }
 
@@ -92,16 +95,8 @@ TEST(SeedCompat, PercentagesAreTruncatedAndZeroCountsForcedTo1And99) {
 TEST(SeedCompat, IterationsDrawPerCoordinateFromTheNotebooksCells) {
   const StudyConfig c = notebook();
   auto s = c.make_sampler();
-  auto record = [](int64_t n, Json params, double loss) {
-    TrialRecord t;
-    t.number = n;
-    t.state = TrialState::Complete;
-    t.params = std::move(params);
-    t.value = loss;
-    return t;
-  };
-  s->tell(record(0, *s->ask(0), 1.8102));
-  s->tell(record(1, *s->ask(1), 2.3027));
+  s->tell(complete_trial(0, *s->ask(0), 1.8102));
+  s->tell(complete_trial(1, *s->ask(1), 2.3027));
   bool dropouts_differ = false;
   for (int i = 2; i < 200; ++i) {
     const Json p = *s->ask(i);

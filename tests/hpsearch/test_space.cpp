@@ -97,15 +97,25 @@ TEST(StudyConfig, BadStudyConfigsFailWithClearErrors) {
   };
   EXPECT_NO_THROW(config(""));
   expect_error([&] { config(R"(, "samplr": {"name": "wr2p"})"); }, "unknown field \"samplr\"");
-  expect_error([&] { config(R"(, "sampler": {"name": "tpe"})"); }, "unknown sampler 'tpe'");
+  expect_error([&] { config(R"(, "sampler": {"name": "bayes"})"); }, "unknown sampler 'bayes'");
   expect_error([&] { config(R"(, "sampler": {"name": "wr2p", "alpha": -1})"); }, "alpha");
   expect_error([&] { config(R"(, "sampler": {"name": "wr2p", "weights": "linear"})"); }, "weights must be");
   expect_error([&] { config(R"(, "sampler": {"name": "wr2p", "delta": 0.1})"); }, "unknown option \"delta\"");
   expect_error([&] { config(R"(, "direction": "maximize")"); }, "for a maximised objective");
   EXPECT_NO_THROW(config(R"(, "direction": "maximize", "sampler": {"name": "wr2p", "weights": "rank"})"));
   expect_error([&] { config(R"(, "direction": "up")"); }, "direction must be");
-  expect_error([&] { config(R"(, "pruner": {"name": "hyperband"})"); }, "unknown pruner 'hyperband'");
+  expect_error([&] { config(R"(, "pruner": {"name": "bohb"})"); }, "unknown pruner 'bohb'");
   expect_error([&] { config(R"(, "pruner": {"name": "asha", "reduction_factor": 1})"); }, "reduction_factor >= 2");
+  expect_error([&] { config(R"(, "sampler": {"name": "tpe", "n_ei_candidates": 0})"); },
+               "n_ei_candidates must be in [1, 100000]");
+  expect_error([&] { config(R"(, "sampler": {"name": "tpe", "multivariate": 1})"); },
+               "sampler 'tpe': \"multivariate\" must be true or false");
+  expect_error([&] { config(R"(, "sampler": {"name": "tpe", "gamma": 0.2})"); }, "unknown option \"gamma\"");
+  expect_error([&] { config(R"(, "pruner": {"name": "hyperband", "max_resource": "max"})"); },
+               "\"max_resource\" must be an integer or \"auto\"");
+  expect_error([&] { config(R"(, "pruner": {"name": "hyperband", "min_resource": 4, "max_resource": 3})"); },
+               "max_resource (3) must be >= min_resource (4)");
+  EXPECT_NO_THROW(config(R"(, "pruner": {"name": "hyperband", "max_resource": "auto"})"));
   expect_error([&] { config(R"(, "budget": {"trials": 0})"); }, "budget values");
   expect_error([&] { config(R"(, "budget": {"time": 3})"); }, "unknown budget field");
   expect_error([&] { config(R"(, "workload": {"epochs": 3})"); }, "\"workload\" must be an object with a \"name\"");

@@ -31,6 +31,16 @@ class ScratchDir {
   std::filesystem::path path_;
 };
 
+// A COMPLETE trial as a sampler is told it.
+inline TrialRecord complete_trial(int64_t number, Json params, double value) {
+  TrialRecord t;
+  t.number = number;
+  t.state = TrialState::Complete;
+  t.params = std::move(params);
+  t.value = value;
+  return t;
+}
+
 inline Json synthetic_config(const Json& workload_extra = Json::object(), int64_t trials = 6) {
   Json c = Json::parse(R"({
     "name": "t", "seed": 7,

@@ -3,9 +3,12 @@
 #include <cmath>
 
 #include "hpsearch/sampler.h"
+#include "test_util.h"
 
 namespace autonet::hpsearch {
 namespace {
+
+using testing::complete_trial;
 
 Space mixed_space() {
   return Space::from_json(Json::parse(R"({
@@ -18,15 +21,6 @@ Space mixed_space() {
 Space box2() {
   return Space::from_json(Json::parse(R"({
     "a": {"type": "float", "low": 0, "high": 1}, "b": {"type": "float", "low": 0, "high": 1}})"));
-}
-
-TrialRecord finished(int64_t number, Json params, double value) {
-  TrialRecord t;
-  t.number = number;
-  t.state = TrialState::Complete;
-  t.params = std::move(params);
-  t.value = value;
-  return t;
 }
 
 TEST(Wr2p, InitialPointsAreTheExactThirdsOfTheNormalisedDiagonal) {
@@ -54,21 +48,21 @@ TEST(Wr2p, InitialPointsAreTheExactThirdsOfTheNormalisedDiagonal) {
 TEST(Wr2p, BestTwoMemoryFollowsTheSeedsReplacementRule) {
   Wr2pSampler s(box2(), 1);
   auto p = [](double a) { return Json{{"a", a}, {"b", a}}; };
-  s.tell(finished(0, p(0.1), 5.0));
+  s.tell(complete_trial(0, p(0.1), 5.0));
   EXPECT_EQ(s.best().best1->trial, 0);
   EXPECT_FALSE(s.best().best2);
-  s.tell(finished(1, p(0.2), 3.0));  // better than best1: best1 → best2
+  s.tell(complete_trial(1, p(0.2), 3.0));  // better than best1: best1 → best2
   EXPECT_EQ(s.best().best1->trial, 1);
   EXPECT_EQ(s.best().best2->trial, 0);
-  s.tell(finished(2, p(0.3), 4.0));  // between: replaces best2
+  s.tell(complete_trial(2, p(0.3), 4.0));  // between: replaces best2
   EXPECT_EQ(s.best().best1->trial, 1);
   EXPECT_EQ(s.best().best2->trial, 2);
-  s.tell(finished(3, p(0.4), 4.0));  // a tie keeps the earlier point
+  s.tell(complete_trial(3, p(0.4), 4.0));  // a tie keeps the earlier point
   EXPECT_EQ(s.best().best2->trial, 2);
-  TrialRecord pruned = finished(4, p(0.5), 0.1);
+  TrialRecord pruned = complete_trial(4, p(0.5), 0.1);
   pruned.state = TrialState::Pruned;  // a pruned trial's early value is not comparable
   s.tell(pruned);
-  TrialRecord nan = finished(5, p(0.6), NAN);
+  TrialRecord nan = complete_trial(5, p(0.6), NAN);
   s.tell(nan);
   EXPECT_EQ(s.best().best1->trial, 1);
   EXPECT_EQ(s.best().best2->trial, 2);
@@ -91,8 +85,8 @@ TEST(Wr2p, AnchorProbabilityOptions) {
 // draw inside the widened box and in its anchor's Voronoi cell.
 TEST(Wr2p, AnchorFrequencyTracksInverseLossAndDrawsStayInTheAnchorsCell) {
   Wr2pSampler s(box2(), 99);
-  s.tell(finished(0, {{"a", 0.3}, {"b", 0.6}}, 1.0));
-  s.tell(finished(1, {{"a", 0.5}, {"b", 0.5}}, 3.0));
+  s.tell(complete_trial(0, {{"a", 0.3}, {"b", 0.6}}, 1.0));
+  s.tell(complete_trial(1, {{"a", 0.5}, {"b", 0.5}}, 3.0));
   const auto box = s.region();
   // δ = max(0.5·0.2, 0.05) = 0.1 on a, max(0.5·0.1, 0.05) = 0.05 on b.
   EXPECT_NEAR(box[0].first, 0.2, 1e-12);
@@ -131,8 +125,8 @@ TEST(Wr2p, PerDimensionVariantPicksTheAnchorsSidePerCoordinate) {
   o.mode = Wr2pOptions::Mode::PerDim;
   o.explore = 0;
   Wr2pSampler s(box2(), 5, o);
-  s.tell(finished(0, {{"a", 0.2}, {"b", 0.8}}, 2.0));  // best1
-  s.tell(finished(1, {{"a", 0.6}, {"b", 0.4}}, 6.0));  // p(best1) = 0.75 per coordinate
+  s.tell(complete_trial(0, {{"a", 0.2}, {"b", 0.8}}, 2.0));  // best1
+  s.tell(complete_trial(1, {{"a", 0.6}, {"b", 0.4}}, 6.0));  // p(best1) = 0.75 per coordinate
   int a_side = 0, b_side = 0;
   const int n = 10000;
   for (int i = 2; i < n + 2; ++i) {
@@ -150,8 +144,8 @@ TEST(Wr2p, ExplorationFloorKeepsTheRegionOpenWhenTheBestTwoCoincide) {
   Wr2pOptions o;
   o.explore = 0;
   Wr2pSampler s(box2(), 3, o);
-  s.tell(finished(0, {{"a", 0.5}, {"b", 0.5}}, 1.0));
-  s.tell(finished(1, {{"a", 0.5}, {"b", 0.5}}, 2.0));
+  s.tell(complete_trial(0, {{"a", 0.5}, {"b", 0.5}}, 1.0));
+  s.tell(complete_trial(1, {{"a", 0.5}, {"b", 0.5}}, 2.0));
   const auto box = s.region();
   EXPECT_NEAR(box[0].first, 0.45, 1e-12);
   EXPECT_NEAR(box[0].second, 0.55, 1e-12);
@@ -173,8 +167,8 @@ TEST(Wr2p, CategoricalsKeepTheAnchorsCategoryUnlessExploring) {
   o.explore = 0;
   o.weights = Wr2pOptions::Weights::Rank;  // anchor best1 with p = 2/3
   Wr2pSampler s(space, 11, o);
-  s.tell(finished(0, {{"x", 0.2}, {"opt", "a"}}, 1.0));
-  s.tell(finished(1, {{"x", 0.8}, {"opt", "d"}}, 2.0));
+  s.tell(complete_trial(0, {{"x", 0.2}, {"opt", "a"}}, 1.0));
+  s.tell(complete_trial(1, {{"x", 0.8}, {"opt", "d"}}, 2.0));
   int same_as_anchor = 0;
   const int n = 10000;
   for (int i = 2; i < n + 2; ++i) {
@@ -188,8 +182,8 @@ TEST(Wr2p, CategoricalsKeepTheAnchorsCategoryUnlessExploring) {
 TEST(Wr2p, SuggestionsDependOnlyOnSeedIndexAndTells) {
   auto make = [](uint64_t seed) {
     auto s = std::make_unique<Wr2pSampler>(mixed_space(), seed);
-    s->tell(finished(0, *s->ask(0), 1.0));
-    s->tell(finished(1, *s->ask(1), 2.0));
+    s->tell(complete_trial(0, *s->ask(0), 1.0));
+    s->tell(complete_trial(1, *s->ask(1), 2.0));
     return s;
   };
   auto a = make(42), b = make(42), c = make(43);
