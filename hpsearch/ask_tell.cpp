@@ -40,9 +40,9 @@ AskedTrial ask_trial(const std::string& study, int64_t parallel, const std::stri
   const StudyConfig config = StudyConfig::from_json(store.config());
   Suggestions suggestions(config);
   const Claimant who{kAskOwner, "cpu", version, parallel};
-  const std::optional<int64_t> n = claim_trial(store, suggestions, who, config.budget.trials);
+  std::vector<TrialRecord> trials;
+  const std::optional<int64_t> n = claim_trial(store, suggestions, who, config.budget.trials, trials);
   if (!n) {
-    const auto trials = store.trials();
     AN_CHECK(!suggestions.exhausted()) << "nothing to ask: the sampler has no more suggestions";
     AN_CHECK(static_cast<int64_t>(trials.size()) < config.budget.trials)
         << "nothing to ask: the study's budget of " << config.budget.trials << " trials is spent";

@@ -11,7 +11,7 @@
 namespace autonet::hpsearch {
 
 std::optional<int64_t> claim_trial(StudyStore& store, Suggestions& suggestions, const Claimant& who,
-                                   int64_t budget_trials) {
+                                   int64_t budget_trials, std::vector<TrialRecord>& trials) {
   std::optional<int64_t> claimed;
   store.transaction([&] {
     claimed = store.claim_waiting(who.owner, who.device, who.version);
@@ -19,7 +19,7 @@ std::optional<int64_t> claim_trial(StudyStore& store, Suggestions& suggestions, 
     store.lock_study_writes();  // one creator at a time: trial numbers and sampler tells in order
     claimed = store.claim_waiting(who.owner, who.device, who.version);
     if (claimed) return;
-    const std::vector<TrialRecord> trials = store.trials();
+    reread_unfinished(store, trials);
     const SyncHorizon horizon =
         SyncHorizon::load(store, static_cast<int64_t>(trials.size()), std::max<int64_t>(1, who.parallel));
     std::optional<TrialRecord> t = suggestions.next(store, trials, horizon, budget_trials);
@@ -34,6 +34,13 @@ std::optional<int64_t> claim_trial(StudyStore& store, Suggestions& suggestions, 
     claimed = t->number;
   });
   return claimed;
+}
+
+void reread_unfinished(const StudyStore& store, std::vector<TrialRecord>& trials) {
+  size_t settled = 0;
+  while (settled < trials.size() && is_finished(trials[settled].state)) ++settled;
+  trials.resize(settled);
+  for (TrialRecord& t : store.trials_from(static_cast<int64_t>(settled))) trials.push_back(std::move(t));
 }
 
 bool requeue_trial(StudyStore& store, TrialRecord t, const std::string& why,

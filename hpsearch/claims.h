@@ -33,8 +33,13 @@ struct Claimant {
 
 // In one transaction: the claimed trial's number (RUNNING for the claimant), or nullopt when
 // nothing can run now (budget spent, sampler exhausted, or waiting for earlier trials).
+// `trials`: the claimant's copy of the study's trials, brought up to date (reread_unfinished).
 std::optional<int64_t> claim_trial(StudyStore& store, Suggestions& suggestions, const Claimant& who,
-                                   int64_t budget_trials);
+                                   int64_t budget_trials, std::vector<TrialRecord>& trials);
+
+// Brings a copy of the study's trials (indexed by number) up to date: finished trials never
+// change, so only those from the first unfinished one on are read again.
+void reread_unfinished(const StudyStore& store, std::vector<TrialRecord>& trials);
 
 // Back to WAITING with its reports dropped, in one transaction; with `owner` only while that
 // owner still holds it. False when it did not.

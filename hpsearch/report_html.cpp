@@ -183,8 +183,14 @@ std::string slice_charts(const StudySnapshot& s) {
   return row;
 }
 
-// When each trial ran: a bar from start to finish, in lanes per device (a trial takes the first
-// lane free when it starts, so the lanes are the device's workers), coloured by outcome.
+// Where a trial ran: its device, after its host for a shared study's worker (owner host:pid:…).
+std::string placement(const TrialRecord& t) {
+  if (t.owner.empty()) return t.device;
+  return t.owner.substr(0, t.owner.find(':')) + " " + t.device;
+}
+
+// When each trial ran: a bar from start to finish, in lanes per host and device (a trial takes
+// the first lane free when it starts, so the lanes are the device's workers), coloured by outcome.
 std::string timeline_chart(const StudySnapshot& s) {
   std::vector<const TrialRecord*> ran;
   double t0 = INFINITY;
@@ -193,16 +199,17 @@ std::string timeline_chart(const StudySnapshot& s) {
   if (ran.empty()) return "";
   std::stable_sort(ran.begin(), ran.end(),
                    [](const TrialRecord* a, const TrialRecord* b) { return a->started_at < b->started_at; });
-  std::vector<std::pair<std::string, double>> lanes;  // (device, busy until)
+  std::vector<std::pair<std::string, double>> lanes;  // (host and device, busy until)
   std::vector<Series> bars;
   for (const TrialRecord* t : ran) {
+    const std::string where = placement(*t);
     size_t lane = 0;
-    while (lane < lanes.size() && (lanes[lane].first != t->device || lanes[lane].second > t->started_at)) ++lane;
-    if (lane == lanes.size()) lanes.push_back({t->device, 0});
+    while (lane < lanes.size() && (lanes[lane].first != where || lanes[lane].second > t->started_at)) ++lane;
+    if (lane == lanes.size()) lanes.push_back({where, 0});
     lanes[lane].second = t->finished_at;
     const std::string color = t->state == TrialState::Complete ? kBlue : t->state == TrialState::Pruned ? kRed : kGrey;
     const std::string tip = fmt::format("trial {} {} on {}: {:.1f} s to {:.1f} s", t->number,
-                                        trial_state_name(t->state), t->device,
+                                        trial_state_name(t->state), where,
                                         t->started_at - t0, t->finished_at - t0);
     const double y = static_cast<double>(lane);
     bars.push_back({.name = tip, .x = {t->started_at - t0, t->finished_at - t0}, .y = {y, y},

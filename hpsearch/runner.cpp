@@ -151,7 +151,7 @@ class Coordinator {
     if (shared_) {
       if (now_seconds() < next_claim_at_) return std::nullopt;
       const Claimant who{me_.id, slot.device, options_.version, store_.live_slots(shared_->expiry_s)};
-      const std::optional<int64_t> n = claim_trial(store_, suggestions_, who, budget_.trials);
+      const std::optional<int64_t> n = claim_trial(store_, suggestions_, who, budget_.trials, trials_);
       if (!n) next_claim_at_ = now_seconds() + kClaimRetryS;  // spare the study's write lock
       refresh();
       return n;
@@ -167,7 +167,7 @@ class Coordinator {
 
   // A shared study: this process's view of it, read again (other workers write it too).
   void refresh() {
-    trials_ = store_.trials();
+    reread_unfinished(store_, trials_);
     horizon_ = SyncHorizon::load(store_, static_cast<int64_t>(trials_.size()), 1);
   }
 
@@ -452,7 +452,7 @@ class Coordinator {
   }
 
   void finish(int64_t n, TrialState state, double value, const Json& metrics, const std::string& reason) {
-    TrialRecord& t = trials_[n];
+    TrialRecord t = trials_[n];  // kept only once stored (a worker's copy must not run ahead)
     t.state = state;
     t.value = std::isfinite(value) ? std::optional<double>(value) : std::nullopt;
     t.metrics = metrics;
@@ -467,6 +467,7 @@ class Coordinator {
     } else {
       store_.update_trial(t);
     }
+    trials_[n] = t;
     std::ostringstream line;
     line << "trial " << n << " " << trial_state_name(state);
     if (t.value) line << " value " << *t.value;

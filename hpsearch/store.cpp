@@ -181,14 +181,18 @@ void StudyStore::set_meta(const std::string& key, const std::string& value) {
   s->step();
 }
 
-std::vector<TrialRecord> StudyStore::trials() const {
+std::vector<TrialRecord> StudyStore::trials() const { return trials_from(0); }
+
+std::vector<TrialRecord> StudyStore::trials_from(int64_t first) const {
   std::vector<TrialRecord> out;
   {
-    auto s = db_->prepare("SELECT " + trial_columns() + " FROM trials ORDER BY number");
+    auto s = db_->prepare("SELECT " + trial_columns() + " FROM trials WHERE number >= ? ORDER BY number");
+    s->bind(1, first);
     while (s->step()) out.push_back(read_trial(*s));
   }
   auto s = db_->prepare("SELECT trial, step, value, " + metrics_column() +
-                        " FROM intermediate ORDER BY trial, step");
+                        " FROM intermediate WHERE trial >= ? ORDER BY trial, step");
+  s->bind(1, first);
   size_t i = 0;
   while (s->step()) {
     const int64_t trial = s->int_at(0);

@@ -66,6 +66,8 @@ class StudyStore {
 
   // All trials in number order, with their intermediate values.
   std::vector<TrialRecord> trials() const;
+  // Those numbered `first` and above.
+  std::vector<TrialRecord> trials_from(int64_t first) const;
   std::optional<TrialRecord> trial(int64_t number) const;
   int64_t trial_count() const;
   void insert_trial(const TrialRecord& trial);

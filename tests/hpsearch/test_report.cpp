@@ -73,6 +73,26 @@ TEST_F(ReportTest, HtmlReportHoldsEveryPlotAsInlineSvg) {
   EXPECT_NE(html.find(">cpu #2<"), std::string::npos);  // two workers ran side by side
 }
 
+// A shared study's trials get lanes per host and device: two hosts' CPUs are not one machine's.
+TEST(ReportTimeline, SharedStudiesGetALanePerHost) {
+  StudySnapshot study{StudyConfig::from_json(testing::synthetic_config()), {}, {}};
+  for (const char* owner : {"alpha:11:0a", "beta:12:0b"}) {
+    TrialRecord t;
+    t.number = static_cast<int64_t>(study.trials.size());
+    t.params = Json{{"x", 0.5}, {"y", 0.1}, {"c", "p"}};
+    t.state = TrialState::Complete;
+    t.value = 0.2;
+    t.owner = owner;
+    t.device = "cpu";
+    t.started_at = 100;
+    t.finished_at = 101;
+    study.trials.push_back(t);
+  }
+  const std::string html = html_report(study);
+  EXPECT_NE(html.find(">alpha cpu #1<"), std::string::npos);
+  EXPECT_NE(html.find(">beta cpu #1<"), std::string::npos);
+}
+
 // A trial pruned after one report has a one-point curve: it must still be visible, as a dot.
 TEST(ReportCurves, ATrialPrunedAfterOneReportIsADot) {
   StudySnapshot study{StudyConfig::from_json(testing::synthetic_config()), {}, {}};

@@ -87,7 +87,8 @@ std::vector<std::vector<int64_t>> claim_concurrently(const std::string& study, c
         Suggestions suggestions(config);
         std::ofstream out(folder + "/claims-" + std::to_string(p));
         const Claimant who{"claimer-" + std::to_string(p), "cpu", "test", config.budget.trials};
-        while (const auto n = claim_trial(store, suggestions, who, config.budget.trials)) out << *n << "\n";
+        std::vector<TrialRecord> trials;
+        while (const auto n = claim_trial(store, suggestions, who, config.budget.trials, trials)) out << *n << "\n";
       } catch (const std::exception& e) {
         std::fprintf(stderr, "claimer %d: %s\n", p, e.what());
         code = 1;
@@ -134,10 +135,11 @@ TEST_P(SharedStudy, RacingClaimersEachWinADifferentTrial) {
   for (const TrialRecord& t : StudyStore::open(path_, true).trials()) EXPECT_EQ(t.attempts, 2) << t.number;
 }
 
-// Two workers start on a study of one trial: one runs it, the other finds nothing and both end.
+// Two workers start on a study of one trial: one runs it; the other, heartbeating meanwhile,
+// neither runs it too nor takes it from the live worker, and both end when it is done.
 TEST_P(SharedStudy, TwoWorkersForOneTrialRunItOnce) {
-  create(testing::synthetic_config({{"sleep_ms", 20}}, 1));
-  const pid_t a = start_worker(path_, 0.1, 2), b = start_worker(path_, 0.1, 2);
+  create(testing::synthetic_config({{"sleep_ms", 100}}, 1));
+  const pid_t a = start_worker(path_, 0.05, 2), b = start_worker(path_, 0.05, 2);
   EXPECT_EQ(wait_exit(a, 60), 0);
   EXPECT_EQ(wait_exit(b, 60), 0);
   const auto trials = StudyStore::open(path_, true).trials();
