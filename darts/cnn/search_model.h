@@ -19,6 +19,7 @@
 
 #include "autograd/modules.h"
 #include "darts/cnn/cell_layout.h"
+#include "darts/cnn/cnn_cell.h"
 #include "darts/genotype/genotype.h"
 
 namespace autonet::darts {
@@ -56,7 +57,7 @@ class MixedOp : public Module {
 // MixedOp::forward takes. Differentiable (softmax → one slice per row).
 std::vector<Variable> mixed_op_weights(const Variable& alpha);
 
-class SearchCell : public Module {
+class SearchCell : public CnnCell {
  public:
   SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier, int64_t c_pp,
              int64_t c_p, int64_t channels, bool reduction, bool reduction_prev,
@@ -75,7 +76,6 @@ class SearchCell : public Module {
   int nodes_, multiplier_;
   int64_t channels_;
   bool reduction_;
-  std::unique_ptr<Module> preprocess0_, preprocess1_;
   std::vector<CellEdge> edges_;
   std::vector<std::unique_ptr<MixedOp>> ops_;
 };

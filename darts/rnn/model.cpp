@@ -7,6 +7,7 @@
 
 #include "autograd/function_util.h"
 #include "autograd/functions_rnn_cell.h"
+#include "darts/primitives.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 
