@@ -12,13 +12,12 @@
 namespace autonet::data {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::expect_error;
 using testing::TempDir;
 using testing::write_text;
 
 // The format of the new data set: <split>.txt, a line per 2×2 grey image, "label p0 p1 p2 p3".
-ImageSet read_split(const fs::path& file) {
+ImageSet read_split(const std::filesystem::path& file) {
   std::ifstream in(file);
   AN_CHECK(in) << file.string()
                << ": cannot open (a 2x2 data set folder holds train.txt, test.txt)";
@@ -32,7 +31,7 @@ ImageSet read_split(const fs::path& file) {
   return {Tensor::from_vector(pixels, {n, 1, 2, 2}), Tensor::from_vector(labels, {n})};
 }
 
-ImageData read_2x2(const fs::path& dir, const FolderOptions&) {
+ImageData read_2x2(const std::filesystem::path& dir, const FolderOptions&) {
   AN_CHECK(!dir.empty()) << "2x2: no data folder (pass --data-dir)";
   ImageData data;
   data.name = "2x2";

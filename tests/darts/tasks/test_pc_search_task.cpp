@@ -10,24 +10,16 @@
 #include "run/run_folder.h"
 #include "runtime/error.h"
 #include "tests/darts/tiny_data.h"
+#include "tests/darts/tiny_search_run.h"
 
 namespace autonet::darts {
 namespace {
 
 SearchRunConfig tiny_pc_search(int64_t frozen_epochs) {
-  SearchRunConfig c;
+  SearchRunConfig c = test::tiny_search_run();
   c.method = "pc-darts";
   c.partial_channels = 2;
-  c.channels = 4;
-  c.layers = 3;
-  c.nodes = 2;
-  c.multiplier = 2;
-  c.epochs = 2;
-  c.batch_size = 4;
   c.arch_frozen_epochs = frozen_epochs;
-  c.device = "cpu";
-  c.workers = 1;
-  c.log_every = 0;
   return c;
 }
 
