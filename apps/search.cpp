@@ -39,9 +39,9 @@ void add_search_command(CLI::App& app) {
       const data::ImageData images = data::open_image_dataset(
           config.dataset, config.data_dir, darts::folder_options(nlohmann::json(config)));
       print_skipped_images(images);
-      fmt::print("search: {} ({} order), C={} L={}, {} epochs, batch {} → {}\n", images.name,
-                 config.unrolled ? "second" : "first", config.channels, config.layers,
-                 config.epochs, config.batch_size, dir);
+      fmt::print("search: {} on {} ({} order), C={} L={}, {} epochs, batch {} → {}\n",
+                 config.method, images.name, config.unrolled ? "second" : "first",
+                 config.channels, config.layers, config.epochs, config.batch_size, dir);
       std::fflush(stdout);
       out = darts::run_search(config, images, dir, options);
     }

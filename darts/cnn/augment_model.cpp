@@ -1,8 +1,6 @@
 // The derived (augment) network (reference darts.md §5).
 #include "darts/cnn/augment_model.h"
 
-#include <tuple>
-
 #include "darts/cnn/cell_layout.h"
 #include "darts/cnn/drop_path.h"
 #include "darts/cnn/ops.h"
@@ -89,7 +87,6 @@ AugmentNetwork::AugmentNetwork(const AugmentConfig& config, const CnnGenotype& g
       config_(config),
       genotype_(genotype),
       weights_(weights),
-      stem_("stem"),
       drop_path_rng_(config.seed, kDropPathStream) {
   config_.validate();
   validate(genotype_);
@@ -98,19 +95,12 @@ AugmentNetwork::AugmentNetwork(const AugmentConfig& config, const CnnGenotype& g
   // CIFAR: one stem of stem_multiplier·C channels at full size. ImageNet: two stride-2 stems of
   // C channels, the first cell's s0 coming from the one that is twice as large.
   int64_t c_curr = config_.imagenet ? config_.channels : config_.stem_multiplier * config_.channels;
-  if (config_.imagenet) {
-    imagenet_stem_ = std::make_unique<ImageNetStem>(weights, config_.input_channels, c_curr);
-    register_child(*imagenet_stem_);
-  } else {
-    stem_.append(std::make_unique<Conv2d>(weights, stem_.next_name(), config_.input_channels,
-                                          c_curr, 3, 1, 1));
-    stem_.append(std::make_unique<BatchNorm2d>(weights, stem_.next_name(), c_curr, true));
-    register_child(stem_);
-  }
+  stem_ = std::make_unique<NetworkStem>(weights, config_.input_channels, c_curr, config_.imagenet);
+  register_child(*stem_);
 
   int64_t c_pp = c_curr, c_p = c_curr, c_auxiliary = 0;
   c_curr = config_.channels;
-  bool reduction_prev = config_.imagenet;
+  bool reduction_prev = stem_->imagenet();
   for (int64_t i = 0; i < config_.layers; ++i) {
     const bool reduction = is_reduction_cell(i, config_.layers);
     if (reduction) c_curr *= 2;
@@ -150,9 +140,7 @@ AugmentNetwork::Output AugmentNetwork::forward_all(const Variable& x) {
       << "augment network expects [N, " << config_.input_channels << ", H, W], got "
       << x.value().describe();
   Output out;
-  Variable s0, s1;
-  if (imagenet_stem_) std::tie(s0, s1) = imagenet_stem_->forward_both(x);
-  else s0 = s1 = stem_.forward(x);
+  auto [s0, s1] = stem_->forward_both(x);
   for (size_t i = 0; i < cells_.size(); ++i) {
     Variable s2 = cells_[i]->forward(s0, s1, drop_path_prob_, drop_path_rng_);
     s0 = s1;

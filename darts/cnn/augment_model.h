@@ -103,8 +103,7 @@ class AugmentNetwork : public Module {
   AugmentConfig config_;
   CnnGenotype genotype_;
   ParameterStore& weights_;
-  Sequential stem_;                             // CIFAR
-  std::unique_ptr<ImageNetStem> imagenet_stem_;  // ImageNet
+  std::unique_ptr<NetworkStem> stem_;
   std::vector<std::unique_ptr<AugmentCell>> cells_;
   std::unique_ptr<Module> auxiliary_head_;
   std::unique_ptr<Linear> classifier_;

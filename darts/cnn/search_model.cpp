@@ -137,20 +137,19 @@ Variable SearchCell::forward(const Variable& s0, const Variable& s1,
 
 SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights,
                              ParameterStore& alphas)
-    : Module(""), config_(config), weights_(weights), alphas_(alphas), stem_("stem") {
+    : Module(""), config_(config), weights_(weights), alphas_(alphas) {
   config_.validate();
   AN_CHECK(&weights != &alphas) << "α needs its own parameter store (its own flat buffers)";
   const int64_t before = weights.num_parameters();
 
   int64_t c_curr = config_.stem_multiplier * config_.channels;
-  stem_.append(std::make_unique<Conv2d>(weights, stem_.next_name(), config_.input_channels,
-                                        c_curr, 3, 1, 1));
-  stem_.append(std::make_unique<BatchNorm2d>(weights, stem_.next_name(), c_curr, true));
-  register_child(stem_);
+  stem_ = std::make_unique<NetworkStem>(weights, config_.input_channels, c_curr,
+                                        config_.imagenet_stem);
+  register_child(*stem_);
 
   int64_t c_pp = c_curr, c_p = c_curr;
   c_curr = config_.channels;
-  bool reduction_prev = false;
+  bool reduction_prev = stem_->imagenet();
   for (int64_t i = 0; i < config_.layers; ++i) {
     const bool reduction = is_reduction_cell(i, config_.layers);
     if (reduction) c_curr *= 2;
@@ -188,7 +187,7 @@ Variable SearchNetwork::forward(const Variable& x) {
     normal_nodes = edge_normalization_weights(beta_normal_, config_.nodes);
     reduce_nodes = edge_normalization_weights(beta_reduce_, config_.nodes);
   }
-  Variable s0 = stem_.forward(x), s1 = s0;
+  auto [s0, s1] = stem_->forward_both(x);
   for (const auto& cell : cells_) {
     Variable s2 = cell->reduction() ? cell->forward(s0, s1, reduce, reduce_nodes)
                                     : cell->forward(s0, s1, normal, normal_nodes);

@@ -7,7 +7,8 @@
 //   backward(cross_entropy(logits, y));        // grads land in weights.grads(), alphas.grads()
 //   CnnGenotype g = net.genotype();
 //
-// Parameter names follow model_search.py: `stem.0.weight`, `cells.3.preprocess0.conv_1.weight`,
+// Parameter names follow model_search.py: `stem.0.weight` (with the ImageNet stem
+// model_search_imagenet.py's `stem0.0.weight`, ..., `stem1.2.bias`), `cells.3.preprocess0.conv_1.weight`,
 // `cells.0._ops.4._ops.4.op.1.weight` (cell 0, edge 4, primitive 4 = sep_conv_3x3, first
 // depthwise conv), `classifier.weight`. α lives in its own store as `alphas_normal` and
 // `alphas_reduce` (edges × primitives), never among the weights.
@@ -20,6 +21,7 @@
 #include "autograd/modules.h"
 #include "darts/cnn/cell_layout.h"
 #include "darts/cnn/cnn_cell.h"
+#include "darts/cnn/imagenet_model.h"
 #include "darts/genotype/genotype.h"
 
 namespace autonet::darts {
@@ -36,6 +38,10 @@ struct SearchConfig {
   // its mixed op (1: all, as DARTS); edge_normalization weighs a node's edges by softmax(β).
   int64_t partial_channels = 1;
   bool edge_normalization = false;
+  // The stem of the official ImageNet search (model_search_imagenet.py): three stride-2 convs
+  // (darts/cnn/imagenet_model.h's NetworkStem at stem_multiplier · C channels), the cells at 1/8
+  // of the input's size, the first taking stem0's output as from a reduction. For large inputs.
+  bool imagenet_stem = false;
   void validate() const;        // throws naming the bad field
 };
 
@@ -116,7 +122,7 @@ class SearchNetwork : public Module {
   SearchConfig config_;
   ParameterStore& weights_;
   ParameterStore& alphas_;
-  Sequential stem_;
+  std::unique_ptr<NetworkStem> stem_;
   std::vector<std::unique_ptr<SearchCell>> cells_;
   std::unique_ptr<Linear> classifier_;
   Variable alpha_normal_, alpha_reduce_;

@@ -86,7 +86,13 @@ const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
             .fixed(),
         F{"max_steps", &C::max_steps, "cap on the steps of an epoch (0: all)", non_negative()}
             .fixed()}},
-  });
+  },
+  // rnn-train's WikiText-2 sizes (the reference README's WT2 command, paper appendix A.2);
+  // everything else as PTB. rnn-search has none: the paper searches on PTB only.
+  {{"--dataset wt2",
+    [](const C& c) { return data::canonical_dataset_name(c.dataset) == "wt2"; },
+    {{"emsize", 700}, {"nhid", 700}, {"dropouth", 0.15}, {"weight_decay", 5e-7}},
+    Scope::train}});
   return table;
 }
 
@@ -102,17 +108,6 @@ RnnRunConfig rnn_train_defaults() {
   c.seed = 1267;
   c.epochs = 8000;
   return c;
-}
-
-void apply_dataset_preset(RnnRunConfig& c, const std::vector<std::string>& keys_set) {
-  if (data::canonical_dataset_name(c.dataset) != "wt2") return;
-  auto preset = [&](const char* key, auto RnnRunConfig::*field, auto value) {
-    if (std::find(keys_set.begin(), keys_set.end(), key) == keys_set.end()) c.*field = value;
-  };
-  preset("emsize", &RnnRunConfig::emsize, int64_t{700});
-  preset("nhid", &RnnRunConfig::nhid, int64_t{700});
-  preset("dropouth", &RnnRunConfig::dropouth, 0.15);
-  preset("weight_decay", &RnnRunConfig::weight_decay, 5e-7);
 }
 
 RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,

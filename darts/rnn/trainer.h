@@ -87,11 +87,6 @@ void from_json(const nlohmann::json& j, RnnRunConfig& c);
 // epochs as an upper bound.
 RnnRunConfig rnn_train_defaults();
 
-// rnn-train's WikiText-2 preset (--dataset wt2; the reference README's WT2 command, paper
-// appendix A.2): emsize = nhid = 700, dropouth 0.15, weight decay 5e-7, everything else as PTB.
-// Sets those fields of `c` that `keys_set` (the keys a flag or config file gave) leaves alone.
-void apply_dataset_preset(RnnRunConfig& c, const std::vector<std::string>& keys_set);
-
 // One weight step (§7.6 step 6, §7.7): NLL + AR/TAR of `segment` from its hidden state, backward
 // (α's gradient off when `alphas` is given), the global clip, the optimizer's step at its current
 // lr. A non-finite loss or gradient norm is returned without stepping (the caller decides).

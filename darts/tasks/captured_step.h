@@ -10,6 +10,10 @@
 //
 // The first step runs eagerly (it warms cuBLAS and the allocator); the second captures. A batch
 // of another shape than the captured one (the short last batch of an epoch) runs eagerly.
+//
+// PC-DARTS: β lives in the architecture store beside α, so the α pass computes its gradient and
+// Adam steps it with α's. Its warm-up epochs with α and β frozen (frozen_step) replay the weight
+// pass alone; the α pass is captured when α starts to train.
 #pragma once
 #include <memory>
 #include <string>
@@ -30,20 +34,27 @@ class CapturedSearchStep {
   SearchStepResult step(const Tensor& train_images, const Tensor& train_labels,
                         const Tensor& valid_images, const Tensor& valid_labels,
                         const std::string& where = "");
-  bool captured() const { return weight_graph_ != nullptr; }
+  // Same contract as frozen_arch_step (α and β frozen): the weight pass alone.
+  SearchStepResult frozen_step(const Tensor& train_images, const Tensor& train_labels,
+                               const std::string& where = "");
+  bool captured() const { return alpha_graph_ != nullptr && weight_graph_ != nullptr; }
+  bool weight_pass_captured() const { return weight_graph_ != nullptr; }
   // Device memory the two graphs keep for their temporaries (0 before the capture).
   size_t graph_pool_bytes() const;
 
  private:
-  void capture(const Tensor& train_images, const Tensor& train_labels,
-               const Tensor& valid_images, const Tensor& valid_labels);
-  bool matches_capture(const Tensor& train_images, const Tensor& valid_images) const;
+  // Each pass is captured on its first use after the warm-up, the two sharing one pool (they
+  // never overlap, so their temporaries may share memory).
+  void capture_weight_pass(const Tensor& train_images, const Tensor& train_labels);
+  void capture_alpha_pass(const Tensor& valid_images, const Tensor& valid_labels);
+  std::shared_ptr<CudaGraphPool> shared_pool() const;
 
   SearchNetwork& net_;
   Architect& architect_;
   Sgd& weight_optimizer_;
   double grad_clip_;
-  bool warmed_up_ = false;  // the eager first step has run
+  bool warmed_up_ = false;         // an eager step with both passes has run
+  bool weight_warmed_up_ = false;  // an eager step with the weight pass has run
   // The graphs read these and write those; inputs are refilled before every replay.
   Tensor train_images_, train_labels_, valid_images_, valid_labels_;
   Tensor alpha_loss_;

@@ -13,8 +13,14 @@
 //
 // A key is the flag's name with _ for - (batch_size ↔ --batch-size). Integer fields take only
 // integers (4.7 is refused, not truncated) that fit int64; number fields only finite numbers.
+//
+// A table may also hold presets: defaults that another field's value selects (the PC-DARTS
+// recipe for --method pc-darts, rnn-train's WikiText-2 sizes). apply_presets() gives them to the
+// fields a user left unset, so flags and config-file keys still win.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -92,7 +98,19 @@ struct ConfigField {
   std::string group;  // the heading of the flag in --help
 };
 
-// A config's fields, in groups: the headings of --help (groups of one name show as one).
+// Defaults selected by the value of other fields: a method's or a data set's recipe.
+template <class Config>
+struct ConfigPreset {
+  std::string when;  // what selects it, as users write it: "--method pc-darts"
+  std::function<bool(const Config&)> applies;
+  std::vector<std::pair<std::string, nlohmann::json>> values;  // key → the preset's value
+  Scope scope = Scope::any;  // the command that uses it (rnn-train's: Scope::train)
+
+  bool used_by(Scope command) const { return scope == Scope::any || scope == command; }
+};
+
+// A config's fields, in groups: the headings of --help (groups of one name show as one), and
+// its presets.
 template <class Config>
 class ConfigTable {
  public:
@@ -100,14 +118,26 @@ class ConfigTable {
     std::string name;
     std::vector<ConfigField<Config>> fields;
   };
-  explicit ConfigTable(std::vector<Group> groups) {
+  explicit ConfigTable(std::vector<Group> groups, std::vector<ConfigPreset<Config>> presets = {})
+      : presets_(std::move(presets)) {
     for (Group& g : groups)
       for (ConfigField<Config>& f : g.fields) {
         f.group = g.name;
         fields_.push_back(std::move(f));
       }
+    // A preset's values must fit their fields: checked once, on a default config.
+    for (const ConfigPreset<Config>& p : presets_)
+      for (const auto& [key, value] : p.values) {
+        const ConfigField<Config>* f = find(key);
+        AN_CHECK(f) << "preset for " << p.when << ": unknown key '" << key << "'";
+        Config c;
+        const std::string problem = f->set(c, value);
+        AN_CHECK(problem.empty() && f->check(c).empty())
+            << "preset for " << p.when << ": '" << key << "' " << problem << f->check(c);
+      }
   }
   const std::vector<ConfigField<Config>>& fields() const { return fields_; }
+  const std::vector<ConfigPreset<Config>>& presets() const { return presets_; }
   const ConfigField<Config>* find(const std::string& key) const {
     for (const ConfigField<Config>& f : fields_)
       if (f.key == key) return &f;
@@ -121,6 +151,7 @@ class ConfigTable {
 
  private:
   std::vector<ConfigField<Config>> fields_;
+  std::vector<ConfigPreset<Config>> presets_;
 };
 
 // The value readers behind ConfigField::set and set_text: "" or the problem.
@@ -191,6 +222,18 @@ Config config_from_json(const nlohmann::json& j, const std::string& what, Config
                               << problem;
   }
   return base;
+}
+
+// Gives the presets of `scope` that `c` selects to the fields `keys_set` (the keys a flag or a
+// config file gave) leaves alone; a preset is selected by the values after the user's settings.
+template <class Config>
+void apply_presets(Config& c, const std::vector<std::string>& keys_set, Scope scope) {
+  for (const ConfigPreset<Config>& p : Config::table().presets()) {
+    if (!p.used_by(scope) || !p.applies(c)) continue;
+    for (const auto& [key, value] : p.values)
+      if (std::find(keys_set.begin(), keys_set.end(), key) == keys_set.end())
+        (void)Config::table().find(key)->set(c, value);  // checked when the table was built
+  }
 }
 
 // Throws for the first field outside its bounds, naming its flag ("--layers must be at least 3").

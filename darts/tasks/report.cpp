@@ -56,6 +56,7 @@ std::vector<std::string> rnn_edge_labels(int nodes) {
 // their rows and columns, the cell drawings, and accuracy (images) or perplexity (words).
 struct Layout {
   std::vector<std::pair<std::string, std::string>> alphas;  // (log key, cell name)
+  std::vector<std::pair<std::string, std::string>> betas;   // PC-DARTS's edge normalisation
   std::vector<std::string> edge_labels;
   std::vector<std::string> primitives;
   std::vector<std::string> drawings;  // run-folder drawings, "<name>.svg" or "<name>.dot"
@@ -73,6 +74,7 @@ Layout layout_of(const json& config) {
     l.language_model = true;
   } else {
     l.alphas = {{"alpha_normal", "normal"}, {"alpha_reduce", "reduce"}};
+    l.betas = {{"beta_normal", "normal"}, {"beta_reduce", "reduce"}};
     l.edge_labels = cnn_edge_labels(config.value("nodes", 4));
     l.primitives = cnn_primitives();
     l.drawings = {"normal", "reduce"};
@@ -142,6 +144,36 @@ void add_alpha_section(report::HtmlPage& page, const std::vector<json>& epochs, 
           matrix(e[key]), layout.edge_labels, prims, low, high > low ? high : low + 1e-9));
     }
     page.end_row();
+  }
+}
+
+// PC-DARTS's β as softmax over each node's incoming edges: a heat map per cell with a column per
+// epoch, so each node's choice of inputs can be followed through the whole run.
+void add_beta_section(report::HtmlPage& page, const std::vector<json>& epochs,
+                      const Layout& layout) {
+  bool first = true;
+  for (const auto& [key, cell] : layout.betas) {
+    std::vector<std::vector<double>> values;  // [edge][epoch]
+    std::vector<std::string> columns;
+    for (const json& e : epochs) {
+      if (!e.contains(key)) continue;
+      const std::vector<double> beta = e[key].get<std::vector<double>>();
+      values.resize(std::max(values.size(), beta.size()));
+      for (size_t r = 0; r < beta.size(); ++r) values[r].push_back(beta[r]);
+      columns.push_back(fmt::format("{}", static_cast<int64_t>(number(e, "epoch")) + 1));
+    }
+    if (columns.empty()) continue;
+    if (first) page.heading(2, "Edge weights β (softmax over each node's incoming edges)");
+    first = false;
+    double low = 1, high = 0;
+    for (const auto& row : values)
+      for (double v : row) low = std::min(low, v), high = std::max(high, v);
+    page.paragraph(fmt::format("{} cell, columns = epochs: white = {:.4f}, dark blue = {:.4f}",
+                               cell, low, high));
+    const int cell_width = columns.size() > 24 ? 12 : 22;  // 50 epochs stay on one screen
+    page.markup(report::heat_map(fmt::format("{} cell: β per epoch", cell), values,
+                                 layout.edge_labels, columns, low, high > low ? high : low + 1e-9,
+                                 cell_width));
   }
 }
 
@@ -255,6 +287,7 @@ void write_report(const run::RunFolder& run, const std::string& title) {
   page.end_row();
 
   add_alpha_section(page, epochs, layout);
+  add_beta_section(page, epochs, layout);
 
   // Cells: Graphviz's SVG when it exists, the DOT text otherwise.
   std::vector<std::string> drawn;

@@ -54,7 +54,11 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
         F{"multiplier", &C::multiplier, "last nodes concatenated into a cell's output (≤ nodes)",
           at_least(1)},
         F{"stem_multiplier", &C::stem_multiplier, "the stem outputs stem_multiplier · C channels",
-          at_least(1)}}},
+          at_least(1)},
+        F{"stem", &C::stem,
+          "cifar (one 3×3 conv, cells at the input's size), imagenet (the official ImageNet "
+          "search's three stride-2 convs, cells at 1/8 of it: for 224×224 image folders), or "
+          "auto: imagenet for images of 128 pixels and more"}}},
       {"Weights", sgd_fields<C>("batch size of the weight and of the α batches")},
       {"Architecture",
        {F{"unrolled", &C::unrolled, "second-order (unrolled) DARTS; --first-order for ξ = 0"}
@@ -65,7 +69,7 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
         F{"arch_weight_decay", &C::arch_weight_decay, "Adam weight decay (L2) of α",
           non_negative()},
         F{"arch_frozen_epochs", &C::arch_frozen_epochs,
-          "train the weights only in the first N epochs (PC-DARTS: 15)", non_negative()}}},
+          "train the weights only in the first N epochs (< --epochs)", non_negative()}}},
       {"Run", image_run_fields<C>("seed of weights, α, data order and augmentation")},
       {"GPU",
        {F{"cuda_graph", &C::cuda_graph,
@@ -73,7 +77,27 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
           "for bit, 2.7x the images/s on an H200); --no-cuda-graph for eager steps; ignored on "
           "CPU and with --unrolled"}
             .fixed()}},
-  });
+  },
+  // The official PC-DARTS CIFAR search (train_search.py of yuhuixu1993/PC-DARTS, checked field by
+  // field; docs/darts.md says where the run differs). Only --method selects it: the data set
+  // stays the user's choice.
+  {{"--method pc-darts",
+    [](const C& c) { return c.method == "pc-darts"; },
+    {{"partial_channels", 4},
+     {"epochs", 50},
+     {"batch_size", 256},
+     {"learning_rate", 0.1},
+     {"learning_rate_min", 0.0},
+     {"momentum", 0.9},
+     {"weight_decay", 3e-4},
+     {"grad_clip", 5.0},
+     {"train_portion", 0.5},
+     {"unrolled", false},
+     {"arch_learning_rate", 6e-4},
+     {"arch_beta1", 0.5},
+     {"arch_beta2", 0.999},
+     {"arch_weight_decay", 1e-3},
+     {"arch_frozen_epochs", 15}}}});
   return table;
 }
 
@@ -89,8 +113,16 @@ void SearchRunConfig::validate() const {
       << "--subset must be 0 (all images) or at least 2, got " << subset;
   AN_CHECK(!cutout || cutout_length > 0)
       << "--cutout-length must be positive with --cutout, got " << cutout_length;
+  check_stem_choice("--stem", stem);
   AN_CHECK(method == "darts" || method == "pc-darts")
       << "--method must be darts or pc-darts, got '" << method << "'";
+  // A search whose α never trains derives its genotype from the random initial α.
+  AN_CHECK(arch_frozen_epochs < epochs)
+      << "--arch-frozen-epochs (" << arch_frozen_epochs << ") must be less than --epochs ("
+      << epochs << "): α would never train"
+      << (method == "pc-darts" ? " (--method pc-darts sets the official recipe's value unless "
+                                 "--arch-frozen-epochs is given)"
+                               : "");
   AN_CHECK(method != "pc-darts" || channels % partial_channels == 0)
       << "--partial-channels (" << partial_channels << ") must divide --channels (" << channels
       << ")";
@@ -159,7 +191,7 @@ class SearchTask : public run::Task {
         alphas_(static_cast<uint64_t>(config.seed) + 1),
         net_(network_config(config, data), weights_, alphas_),
         schedule_(config.learning_rate, config.epochs, config.learning_rate_min) {
-    check_image_size(train_set_, data.name);
+    check_image_size(train_set_, data.name, net_.config().imagenet_stem);
     data::SplitConfig split;
     split.train_portion = config.train_portion;
     split.valid_portion = 0;
@@ -197,6 +229,7 @@ class SearchTask : public run::Task {
     s.stem_multiplier = c.stem_multiplier;
     s.classes = data.num_classes;
     s.input_channels = data.train.channels();
+    s.imagenet_stem = uses_imagenet_stem(c.stem, data.train.height());
     if (c.method == "pc-darts") {
       s.partial_channels = c.partial_channels;
       s.edge_normalization = true;
@@ -215,6 +248,7 @@ class SearchTask : public run::Task {
                  {"weight_images", splits_.search_weights.size()},
                  {"arch_images", splits_.search_arch.size()},
                  {"steps_per_epoch", steps_per_epoch()},
+                 {"stem", net_.config().imagenet_stem ? "imagenet" : "cifar"},
                  {"parameters", net_.parameter_count()},
             {"param_size", format_param_size_mb(net_.parameter_count())}};
     info.update(image_folder_info(data));
@@ -337,7 +371,9 @@ class SearchTask : public run::Task {
   run::StepFigures step(const data::Batch& b, const std::string& where) {
     if (arch_frozen_) {
       const SearchStepResult r =
-          frozen_arch_step(net_, *sgd_, b.images, b.labels, config_.grad_clip, where);
+          captured_step_
+              ? captured_step_->frozen_step(b.images, b.labels, where)
+              : frozen_arch_step(net_, *sgd_, b.images, b.labels, config_.grad_clip, where);
       return {r.loss, r.correct};
     }
     const data::Batch v = next_valid_batch();
@@ -372,7 +408,8 @@ class SearchTask : public run::Task {
   // Genotype files, cell drawings and report.html, rewritten after every epoch.
   void write_files(const run::RunFolder& folder) const {
     write_genotype_files(folder, net_.genotype());
-    write_report(folder, fmt::format("DARTS search — {}", folder.dir().filename().string()));
+    const char* method = config_.method == "pc-darts" ? "PC-DARTS" : "DARTS";
+    write_report(folder, fmt::format("{} search — {}", method, folder.dir().filename().string()));
   }
 
   SearchRunConfig config_;

@@ -54,6 +54,7 @@ struct SearchRunConfig {
   int64_t nodes = 4;
   int64_t multiplier = 4;
   int64_t stem_multiplier = 3;
+  std::string stem = "auto";  // cifar | imagenet (three stride-2 convs) | auto: by image size
   // weights
   int64_t epochs = 50;
   int64_t batch_size = 64;

@@ -76,8 +76,7 @@ void from_json(const json& j, TrainRunConfig& c) { c = config_from_json(j, "trai
 void TrainRunConfig::validate() const {
   check_fields(*this);
   AN_CHECK(!genotype.empty()) << "--genotype is empty";
-  AN_CHECK(network == "auto" || network == "cifar" || network == "imagenet")
-      << "--network must be auto, cifar or imagenet, got '" << network << "'";
+  check_stem_choice("--network", network);
   check_learning_rate_min(learning_rate_min, learning_rate);
   AN_CHECK(valid_portion == 0 || test_subset == 0)
       << "--test-subset has no effect with --valid-portion (the test set is not used); drop one";
@@ -100,7 +99,7 @@ AugmentConfig augment_config(const TrainRunConfig& c, const data::ImageData& dat
 }
 
 bool uses_imagenet_network(const TrainRunConfig& config, int64_t image_height) {
-  return config.network == "imagenet" || (config.network == "auto" && image_height >= 128);
+  return uses_imagenet_stem(config.network, image_height);
 }
 
 bool auxiliary_head_fits(int64_t image_height, bool imagenet) {

@@ -42,11 +42,15 @@ void log_skipped_images(const run::RunFolder& run, const data::ImageData& data) 
                   {"files", data.skipped_images}});
 }
 
-void check_image_size(const data::ImageSet& set, const std::string& dataset) {
-  AN_CHECK(set.height() % 4 == 0 && set.width() % 4 == 0)
-      << "the network halves the image twice (FactorizedReduce needs even sizes), so height and "
-         "width must be multiples of 4; "
-      << dataset << " has " << set.height() << "×" << set.width() << " images";
+void check_image_size(const data::ImageSet& set, const std::string& dataset, bool imagenet_stem) {
+  // Two reduction cells, and before them the ImageNet stem's three stride-2 convs.
+  const int64_t halvings = imagenet_stem ? 5 : 2, multiple = int64_t{1} << halvings;
+  AN_CHECK(set.height() % multiple == 0 && set.width() % multiple == 0)
+      << "the network halves the image " << halvings << " times"
+      << (imagenet_stem ? " (the ImageNet stem 3, the reduction cells 2)" : "")
+      << " and FactorizedReduce needs even sizes, so height and width must be multiples of "
+      << multiple << "; " << dataset << " has " << set.height() << "×" << set.width()
+      << " images";
 }
 
 void write_genotype_files(const run::RunFolder& folder, const CnnGenotype& genotype) {

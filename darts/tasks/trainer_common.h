@@ -80,9 +80,10 @@ void check_learning_rate_min(double learning_rate_min, double learning_rate);
 // The first `n` images of a set (n ≤ 0: all of it), sharing the pixels. Throws, naming `flag`,
 // when the set holds fewer than n (a subset that silently shrank would mislead).
 data::ImageSet first_images(const data::ImageSet& set, int64_t n, const char* flag);
-// Throws unless height and width are multiples of 4: the networks halve the image twice and
-// each FactorizedReduce needs an even input.
-void check_image_size(const data::ImageSet& set, const std::string& dataset);
+// Throws unless height and width are multiples of 4 (32 with the ImageNet stem): the networks
+// halve the image twice (five times) and each FactorizedReduce needs an even input.
+void check_image_size(const data::ImageSet& set, const std::string& dataset,
+                      bool imagenet_stem = false);
 
 // The weights' SGD of an image task, from the config's learning_rate, momentum and weight_decay.
 template <class Config>

@@ -152,7 +152,11 @@ SearchRunConfig trial_config(const Settings& fixed, const Json& params, uint64_t
   }
   merged["seed"] = static_cast<int64_t>(seed & INT64_MAX);  // trial seeds are 63-bit already
   merged["device"] = device;
-  const SearchRunConfig c = darts::config_from_json<SearchRunConfig>(merged, "darts-search trial");
+  SearchRunConfig c = darts::config_from_json<SearchRunConfig>(merged, "darts-search trial");
+  // The method's recipe (--method pc-darts) for what neither the workload nor the trial sets.
+  std::vector<std::string> keys_set;
+  for (const auto& [key, value] : merged.items()) keys_set.push_back(key);
+  darts::apply_presets(c, keys_set, darts::Scope::search);
   c.validate();
   AN_CHECK(c.channels % 2 == 0) << "channels must be even (FactorizedReduce halves them), got "
                                 << c.channels;

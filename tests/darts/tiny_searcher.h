@@ -36,6 +36,13 @@ struct TinySearcher {
     c.layers = 3;
     return c;
   }
+  // The same as PC-DARTS's supernet: half of each edge's channels through its ops, β.
+  static darts::SearchConfig pc_darts_config() {
+    darts::SearchConfig c = config();
+    c.partial_channels = 2;
+    c.edge_normalization = true;
+    return c;
+  }
   static SgdOptions sgd_options() {
     SgdOptions o;
     o.lr = 0.05;
@@ -48,8 +55,9 @@ struct TinySearcher {
     alphas.to(device);
     return true;
   }
-  explicit TinySearcher(Device device, darts::ArchitectConfig arch = {})
-      : net(config(), weights, alphas),
+  explicit TinySearcher(Device device, darts::ArchitectConfig arch = {},
+                        const darts::SearchConfig& network = config())
+      : net(network, weights, alphas),
         placed(place(device)),
         sgd(weights.weights(), weights.grads(), sgd_options()),
         architect(net, sgd, arch) {}

@@ -61,6 +61,42 @@ TEST(PcSearchNetwork, DefaultNetworkMatchesTheOfficialCounts) {
   EXPECT_EQ(alphas.num_parameters(), 224 + 28);
 }
 
+// The stride-2 stem of the official ImageNet search (model_search_imagenet.py) at C_curr = 3C = 48:
+// stem0 = conv 3→24 s2 (648), BN (48), ReLU, conv 24→48 s2 (10,368), BN (96); stem1 = ReLU,
+// conv 48→48 s2 (20,736), BN (96): 31,992 weights in place of the CIFAR stem's 1,392. Cell 0
+// takes stem0's output as from a reduction: FactorizedReduce(48 → 16) has 2·48·8 = 768 weights,
+// as many as ReLUConvBN(48 → 16), so every cell keeps its count.
+TEST(PcSearchNetwork, ImageNetStemNamesAndCount) {
+  SearchConfig c = pc_config();
+  c.imagenet_stem = true;
+  ParameterStore weights(0), alphas(1), cifar_weights(0), cifar_alphas(1);
+  SearchNetwork net(c, weights, alphas);
+  const SearchNetwork cifar(pc_config(), cifar_weights, cifar_alphas);
+  EXPECT_EQ(net.parameter_count(), 299578 - 1392 + 31992);
+  EXPECT_EQ(count_with_prefix(weights, "stem0."), 648 + 48 + 10368 + 96);
+  EXPECT_EQ(count_with_prefix(weights, "stem1."), 20736 + 96);
+  EXPECT_EQ(count_with_prefix(weights, "stem."), 0);
+  EXPECT_EQ(count_with_prefix(weights, "cells."), count_with_prefix(cifar_weights, "cells."));
+  EXPECT_EQ(weights.parameter("stem0.0.weight").shape(), (Shape{24, 3, 3, 3}));
+  EXPECT_EQ(weights.parameter("stem0.1.weight").shape(), (Shape{24}));
+  EXPECT_EQ(weights.parameter("stem0.3.weight").shape(), (Shape{48, 24, 3, 3}));
+  EXPECT_EQ(weights.parameter("stem0.4.bias").shape(), (Shape{48}));
+  EXPECT_EQ(weights.parameter("stem1.1.weight").shape(), (Shape{48, 48, 3, 3}));
+  EXPECT_EQ(weights.parameter("stem1.2.weight").shape(), (Shape{48}));
+  EXPECT_EQ(weights.parameter("cells.0.preprocess0.conv_1.weight").shape(), (Shape{8, 48, 1, 1}));
+  EXPECT_EQ(weights.parameter("cells.1.preprocess0.op.1.weight").shape(), (Shape{16, 48, 1, 1}));
+
+  // 64×64 images: the cells work at 8×8, 4×4 and 2×2.
+  ParameterStore small_weights(0), small_alphas(1);
+  SearchConfig small = c;
+  small.channels = 8;
+  small.layers = 3;
+  SearchNetwork small_net(small, small_weights, small_alphas);
+  Tensor x = Tensor::empty({2, 3, 64, 64});
+  fill_uniform(x, -1.0, 1.0, 5);
+  EXPECT_EQ(small_net.forward(Variable(x)).shape(), (Shape{2, 10}));
+}
+
 TEST(PcSearchNetwork, ChannelsMustSplitIntoParts) {
   SearchConfig c = pc_config();
   c.channels = 6;

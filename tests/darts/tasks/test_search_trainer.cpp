@@ -69,6 +69,7 @@ TEST(SearchTrainer, WritesTheRunFolder) {
   const std::string report = test::read_file(tmp / "run" / "report.html");
   EXPECT_NE(report.find("<svg"), std::string::npos);
   EXPECT_NE(report.find("normal after epoch 2"), std::string::npos);
+  EXPECT_EQ(report.find("β per epoch"), std::string::npos);  // DARTS has no edge normalisation
 }
 
 // 2 epochs in one go equal 1 epoch + resume + 1 epoch, bit for bit: weights, α, both
