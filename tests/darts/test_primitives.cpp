@@ -12,7 +12,7 @@
 #include "darts/genotype/genotype.h"
 #include "darts/primitives.h"
 #include "runtime/error.h"
-#include "tests/darts/network_inputs.h"
+#include "tests/darts/cnn/model_inputs.h"
 
 namespace autonet::darts {
 namespace {
@@ -66,7 +66,7 @@ TEST(Primitives, AnAddedPrimitiveIsSearchedDerivedAndDrawn) {
   ASSERT_EQ(net.alpha_normal().size(1), column + 1);
   EXPECT_TRUE(weights.contains("cells.0._ops.0._ops." + std::to_string(column) + ".op.1.weight"));
   EXPECT_NE(dynamic_cast<ReLUConv1x1BN*>(&net.cell(2).edge(13).op(column)), nullptr);
-  backward(cross_entropy(net.forward(test::random_input({2, 3, 8, 8}, 3)), test::labels({1, 2})));
+  backward(cross_entropy(net.forward(random_input({2, 3, 8, 8}, 3)), labels({1, 2})));
   const Tensor grad = net.alpha_reduce().grad();
   for (int64_t e = 0; e < grad.size(0); ++e)
     EXPECT_NE(grad.to_vector<float>()[e * (column + 1) + column], 0.0f) << "edge " << e;
@@ -90,7 +90,7 @@ TEST(Primitives, AnAddedPrimitiveIsSearchedDerivedAndDrawn) {
   AugmentNetwork augment(config, g, derived);
   EXPECT_NE(dynamic_cast<ReLUConv1x1BN*>(&augment.cell(0).op(0)), nullptr);
   EXPECT_NE(dynamic_cast<ReLUConv1x1BN*>(&augment.cell(1).op(0)), nullptr);
-  EXPECT_EQ(augment.forward(test::random_input({2, 3, 8, 8}, 5)).value().shape(), (Shape{2, 10}));
+  EXPECT_EQ(augment.forward(random_input({2, 3, 8, 8}, 5)).value().shape(), (Shape{2, 10}));
 
   // Drawn with its label.
   EXPECT_NE(to_dot(g, "normal").find("c_k2 -> 0 [label=\"conv 1x1\"]"), std::string::npos)

@@ -14,14 +14,10 @@
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "tests/autograd/gradcheck.h"
-#include "tests/darts/network_inputs.h"
+#include "tests/darts/cnn/model_inputs.h"
 
 namespace autonet::darts {
 namespace {
-
-using test::expect_close;
-using test::labels;
-using test::random_input;
 
 AugmentConfig tiny_config() {
   AugmentConfig c;

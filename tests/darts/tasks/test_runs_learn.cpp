@@ -12,8 +12,8 @@
 #include "darts/tasks/search_trainer.h"
 #include "darts/tasks/train_trainer.h"
 #include "datasets/registry.h"
+#include "tests/darts/tasks/tiny_search_run.h"
 #include "tests/darts/tiny_data.h"
-#include "tests/darts/tiny_search_run.h"
 #include "tests/optional_data.h"
 
 namespace autonet::darts {

@@ -12,8 +12,8 @@
 #include "run/run_folder.h"
 #include "runtime/error.h"
 #include "tests/autograd/version1_checkpoint.h"
+#include "tests/darts/tasks/tiny_search_run.h"
 #include "tests/darts/tiny_data.h"
-#include "tests/darts/tiny_search_run.h"
 
 namespace autonet::darts {
 namespace {

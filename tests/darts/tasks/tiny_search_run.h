@@ -1,10 +1,10 @@
-// The smallest DARTS search run the task tests start: C = 4, 3 cells of 2 nodes, 2 epochs of
-// batches of 4, on the CPU with one loader thread, no step log.
+// The smallest CNN search run the task tests start from; each test sets what it varies.
 #pragma once
 #include "darts/tasks/search_trainer.h"
 
 namespace autonet::test {
 
+// C = 4, 3 cells of 2 nodes, 2 epochs of batch 4 on the CPU with one loader worker, no step log.
 inline darts::SearchRunConfig tiny_search_run() {
   darts::SearchRunConfig c;
   c.channels = 4;

@@ -1,5 +1,4 @@
-// Inputs and comparisons shared by the network tests (search, augment): random images, labels,
-// and the CPU/GPU comparison of outputs.
+// What the CNN network tests feed a network and how they compare its outputs.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -11,14 +10,16 @@
 #include "autograd/variable.h"
 #include "runtime/tensor.h"
 
-namespace autonet::test {
+namespace autonet::darts {
 
+// Uniform in [-1, 1) from `seed`.
 inline Variable random_input(const Shape& shape, uint64_t seed, DType dtype = DType::f32) {
   Tensor t = Tensor::empty(shape, dtype);
   fill_uniform(t, -1.0, 1.0, seed);
   return Variable(t);
 }
 
+// A label vector [n].
 inline Tensor labels(std::vector<int64_t> values) {
   const int64_t n = static_cast<int64_t>(values.size());
   return Tensor::from_vector(values, {n});
@@ -37,4 +38,4 @@ inline void expect_close(const std::vector<float>& a, const std::vector<float>& 
   EXPECT_LE(diff, tol * scale) << what;
 }
 
-}  // namespace autonet::test
+}  // namespace autonet::darts
