@@ -6,6 +6,7 @@
 //           files), ptb (DIR required), wt2 = WikiText-2 (DIR required: wiki.*.tokens)
 #pragma once
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,15 @@ namespace autonet::data {
 ImageData open_image_dataset(const std::string& name, const std::filesystem::path& dir = {},
                              const FolderOptions& folder = {});
 TextCorpus open_text_corpus(const std::string& name, const std::filesystem::path& dir = {});
+
+// How a data set is read from its folder (empty when --data-dir was not given: the set's default
+// folder, or an error saying what to pass). Only `folder` reads the image-folder options.
+using ImageDatasetReader =
+    std::function<ImageData(const std::filesystem::path& dir, const FolderOptions& folder)>;
+using TextCorpusReader = std::function<TextCorpus(const std::filesystem::path& dir)>;
+// Adds a data set to the names above, after the built-in ones; `name` in its canonical form.
+void register_image_dataset(const std::string& name, ImageDatasetReader read);
+void register_text_corpus(const std::string& name, TextCorpusReader read);
 
 std::vector<std::string> image_dataset_names();
 // The name a data set is known by: lower case, aliases resolved ("WikiText-2" → "wt2").

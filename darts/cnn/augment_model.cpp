@@ -4,6 +4,7 @@
 #include "darts/cnn/cell_layout.h"
 #include "darts/cnn/drop_path.h"
 #include "darts/cnn/ops.h"
+#include "darts/primitives.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
@@ -19,18 +20,9 @@ void AugmentConfig::validate() const {
 AugmentCell::AugmentCell(ParameterStore& store, std::string name, const CnnGenotype& genotype,
                          int64_t c_pp, int64_t c_p, int64_t channels, bool reduction,
                          bool reduction_prev)
-    : Module(std::move(name)), reduction_(reduction), channels_(channels) {
-  if (reduction_prev)
-    preprocess0_ = std::make_unique<FactorizedReduce>(store, child_name("preprocess0"), c_pp,
-                                                      channels, true);
-  else
-    preprocess0_ = std::make_unique<ReLUConvBN>(store, child_name("preprocess0"), c_pp, channels,
-                                                1, 1, 0, true);
-  preprocess1_ =
-      std::make_unique<ReLUConvBN>(store, child_name("preprocess1"), c_p, channels, 1, 1, 0, true);
-  register_child(*preprocess0_);
-  register_child(*preprocess1_);
-
+    : CnnCell(store, std::move(name), c_pp, c_p, channels, reduction_prev, OpContext::augment),
+      reduction_(reduction),
+      channels_(channels) {
   const std::vector<OpEdge>& edges = reduction ? genotype.reduce : genotype.normal;
   concat_ = reduction ? genotype.reduce_concat : genotype.normal_concat;
   AN_CHECK(!edges.empty() && edges.size() % 2 == 0)
@@ -48,7 +40,7 @@ AugmentCell::AugmentCell(ParameterStore& store, std::string name, const CnnGenot
 
 Variable AugmentCell::forward(const Variable& s0, const Variable& s1, double drop_prob,
                               PhiloxGenerator& rng) {
-  std::vector<Variable> states{preprocess0_->forward(s0), preprocess1_->forward(s1)};
+  std::vector<Variable> states = preprocess(s0, s1);
   const bool drop = training() && drop_prob > 0.0;
   auto branch = [&](size_t i) {
     Variable h = ops_[i]->forward(states.at(indices_[i]));

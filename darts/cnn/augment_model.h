@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "autograd/modules.h"
+#include "darts/cnn/cnn_cell.h"
 #include "darts/cnn/imagenet_model.h"
 #include "darts/genotype/genotype.h"
 #include "runtime/philox.h"
@@ -39,7 +40,7 @@ struct AugmentConfig {
 // Philox stream of the drop-path masks.
 constexpr uint32_t kDropPathStream = 0xD0;
 
-class AugmentCell : public Module {
+class AugmentCell : public CnnCell {
  public:
   AugmentCell(ParameterStore& store, std::string name, const CnnGenotype& genotype, int64_t c_pp,
               int64_t c_p, int64_t channels, bool reduction, bool reduction_prev);
@@ -53,7 +54,6 @@ class AugmentCell : public Module {
  private:
   bool reduction_;
   int64_t channels_;
-  std::unique_ptr<Module> preprocess0_, preprocess1_;
   std::vector<std::unique_ptr<Module>> ops_;
   std::vector<int> indices_, concat_;
 };

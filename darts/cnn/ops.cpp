@@ -125,40 +125,6 @@ Variable Conv7x1_1x7::forward(const Variable& x) {
   return bn_->forward(conv2d(h, weight_7x1_, Variable(), p_7x1_));
 }
 
-std::unique_ptr<Module> make_op(ParameterStore& store, const std::string& name,
-                                const std::string& op_name, int64_t channels, int64_t stride,
-                                OpContext context) {
-  AN_CHECK(stride == 1 || stride == 2) << "op '" << name << "' (" << op_name
-                                       << "): stride must be 1 or 2, got " << stride;
-  AN_CHECK(channels > 0) << "op '" << name << "' (" << op_name << "): channels must be positive";
-  const bool affine = context == OpContext::augment;
-  auto pool = [&](PoolMode mode) -> std::unique_ptr<Module> {
-    if (context == OpContext::search)
-      return std::make_unique<PoolBN>(store, name, mode, channels, stride, affine);
-    return std::make_unique<Pool3x3>(name, mode, stride);
-  };
-  if (op_name == "none") return std::make_unique<Zero>(name, stride);
-  if (op_name == "max_pool_3x3") return pool(PoolMode::max);
-  if (op_name == "avg_pool_3x3") return pool(PoolMode::avg);
-  if (op_name == "skip_connect") {
-    if (stride == 1) return std::make_unique<Identity>(name);
-    return std::make_unique<FactorizedReduce>(store, name, channels, channels, affine);
-  }
-  if (op_name == "sep_conv_3x3")
-    return std::make_unique<SepConv>(store, name, channels, channels, 3, stride, 1, affine);
-  if (op_name == "sep_conv_5x5")
-    return std::make_unique<SepConv>(store, name, channels, channels, 5, stride, 2, affine);
-  if (op_name == "sep_conv_7x7")
-    return std::make_unique<SepConv>(store, name, channels, channels, 7, stride, 3, affine);
-  if (op_name == "dil_conv_3x3")
-    return std::make_unique<DilConv>(store, name, channels, channels, 3, stride, 2, 2, affine);
-  if (op_name == "dil_conv_5x5")
-    return std::make_unique<DilConv>(store, name, channels, channels, 5, stride, 4, 2, affine);
-  if (op_name == "conv_7x1_1x7")
-    return std::make_unique<Conv7x1_1x7>(store, name, channels, stride, affine);
-  AN_THROW() << "unknown CNN op '" << op_name << "' for '" << name << "'";
-}
-
 bool is_identity(const Module& op) { return dynamic_cast<const Identity*>(&op) != nullptr; }
 bool is_zero(const Module& op) { return dynamic_cast<const Zero*>(&op) != nullptr; }
 

@@ -1,4 +1,5 @@
-// The CNN candidate operations of DARTS (reference darts.md §1) as autograd modules.
+// The CNN candidate operations of DARTS (reference darts.md §1) as autograd modules; the table of
+// primitives (darts/primitives.h) names them and builds them.
 //
 // Every op maps C → C channels with stride 1 or 2 and registers its parameters under the names the
 // official PyTorch modules give them (`<op>.op.1.weight` for a SepConv's first depthwise conv,
@@ -126,11 +127,6 @@ class Conv7x1_1x7 : public Module {
 // Where an op is built: the search network (affine=False BNs, BN after pools) or the derived
 // (augment) network (affine=True BNs, bare pools).
 enum class OpContext { search, augment };
-
-// Builds op `op_name` (a primitive, sep_conv_7x7 or conv_7x1_1x7) under the full name `name`.
-std::unique_ptr<Module> make_op(ParameterStore& store, const std::string& name,
-                                const std::string& op_name, int64_t channels, int64_t stride,
-                                OpContext context);
 
 bool is_identity(const Module& op);
 bool is_zero(const Module& op);

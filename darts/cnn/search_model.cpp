@@ -6,6 +6,7 @@
 
 #include "darts/cnn/ops.h"
 #include "darts/cnn/pc_search_model.h"
+#include "darts/primitives.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
@@ -97,23 +98,12 @@ Variable MixedOp::forward(const Variable& x, const Variable& weights) {
 SearchCell::SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier,
                        int64_t c_pp, int64_t c_p, int64_t channels, bool reduction,
                        bool reduction_prev, int64_t partial_channels)
-    : Module(std::move(name)),
+    : CnnCell(store, std::move(name), c_pp, c_p, channels, reduction_prev, OpContext::search),
       nodes_(nodes),
       multiplier_(multiplier),
       channels_(channels),
       reduction_(reduction),
       edges_(search_cell_edges(nodes, reduction)) {
-  // After a reduction cell, s0 is at twice s1's resolution: FactorizedReduce brings it down.
-  if (reduction_prev)
-    preprocess0_ = std::make_unique<FactorizedReduce>(store, child_name("preprocess0"), c_pp,
-                                                      channels, false);
-  else
-    preprocess0_ = std::make_unique<ReLUConvBN>(store, child_name("preprocess0"), c_pp, channels,
-                                                1, 1, 0, false);
-  preprocess1_ =
-      std::make_unique<ReLUConvBN>(store, child_name("preprocess1"), c_p, channels, 1, 1, 0, false);
-  register_child(*preprocess0_);
-  register_child(*preprocess1_);
   for (size_t e = 0; e < edges_.size(); ++e) {
     const std::string op_name = child_name("_ops." + std::to_string(e));
     if (partial_channels > 1)
@@ -134,7 +124,7 @@ Variable SearchCell::forward(const Variable& s0, const Variable& s1,
   AN_CHECK(node_weights.empty() || node_weights.size() == static_cast<size_t>(nodes_))
       << "cell '" << name() << "' has " << nodes_ << " nodes, got " << node_weights.size()
       << " edge-normalisation rows";
-  std::vector<Variable> states{preprocess0_->forward(s0), preprocess1_->forward(s1)};
+  std::vector<Variable> states = preprocess(s0, s1);
   size_t e = 0;
   for (int i = 0; i < nodes_; ++i) {
     std::vector<Variable> inputs;

@@ -20,6 +20,7 @@
 
 #include "autograd/modules.h"
 #include "darts/cnn/cell_layout.h"
+#include "darts/cnn/cnn_cell.h"
 #include "darts/cnn/imagenet_model.h"
 #include "darts/genotype/genotype.h"
 
@@ -62,7 +63,7 @@ class MixedOp : public Module {
 // MixedOp::forward takes. Differentiable (softmax → one slice per row).
 std::vector<Variable> mixed_op_weights(const Variable& alpha);
 
-class SearchCell : public Module {
+class SearchCell : public CnnCell {
  public:
   SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier, int64_t c_pp,
              int64_t c_p, int64_t channels, bool reduction, bool reduction_prev,
@@ -81,7 +82,6 @@ class SearchCell : public Module {
   int nodes_, multiplier_;
   int64_t channels_;
   bool reduction_;
-  std::unique_ptr<Module> preprocess0_, preprocess1_;
   std::vector<CellEdge> edges_;
   std::vector<std::unique_ptr<MixedOp>> ops_;
 };

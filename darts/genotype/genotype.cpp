@@ -11,29 +11,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "darts/primitives.h"
 #include "report/atomic_file.h"
 #include "report/graphviz.h"
 #include "runtime/error.h"
 
 namespace autonet::darts {
-
-const std::vector<std::string>& cnn_primitives() {
-  static const std::vector<std::string> names = {"none",         "max_pool_3x3", "avg_pool_3x3",
-                                                 "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
-                                                 "dil_conv_3x3", "dil_conv_5x5"};
-  return names;
-}
-
-bool is_known_cnn_op(const std::string& name) {
-  const auto& p = cnn_primitives();
-  return std::find(p.begin(), p.end(), name) != p.end() || name == "sep_conv_7x7" ||
-         name == "conv_7x1_1x7";
-}
-
-const std::vector<std::string>& rnn_primitives() {
-  static const std::vector<std::string> names = {"none", "tanh", "relu", "sigmoid", "identity"};
-  return names;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Text form
@@ -618,8 +601,8 @@ std::string to_dot(const CnnGenotype& g, const std::string& which) {
   auto name = [](int i) { return i == 0 ? std::string("c_k2") : i == 1 ? "c_k1" : std::to_string(i - 2); };
   for (int i = 0; i < nodes; ++i) dot << "  " << i << " [fillcolor=lightblue];\n";
   for (size_t e = 0; e < edges.size(); ++e)
-    dot << "  " << name(edges[e].second) << " -> " << e / 2 << " [label=\"" << edges[e].first
-        << "\"];\n";
+    dot << "  " << name(edges[e].second) << " -> " << e / 2 << " [label=\""
+        << drawing_label(edges[e].first) << "\"];\n";
   dot << "  c_k [label=\"c_{k}\", fillcolor=palegoldenrod];\n";
   for (int c : concat) dot << "  " << name(c) << " -> c_k [color=gray];\n";
   dot << "}\n";

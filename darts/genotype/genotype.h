@@ -15,13 +15,6 @@ namespace autonet::darts {
 
 using OpEdge = std::pair<std::string, int>;  // (op name, input index)
 
-// Column order of the CNN α matrices.
-const std::vector<std::string>& cnn_primitives();
-// Every op a CNN genotype may name (the primitives plus the baselines' sep_conv_7x7 and conv_7x1_1x7).
-bool is_known_cnn_op(const std::string& name);
-// Column order of the RNN α matrix.
-const std::vector<std::string>& rnn_primitives();
-
 struct CnnGenotype {
   std::vector<OpEdge> normal, reduce;  // two entries per node, strongest first
   std::vector<int> normal_concat, reduce_concat;

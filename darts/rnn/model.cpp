@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autograd/functions_rnn_cell.h"
+#include "darts/primitives.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 

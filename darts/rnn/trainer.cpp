@@ -147,15 +147,9 @@ void RnnRunConfig::validate(bool search) const {
 
 namespace {
 
-RnnOutcome run_to_end(RnnTask& task, run::Engine& engine) {
-  const bool finished = engine.run();
-  return task.outcome(engine, finished);
-}
-
 RnnOutcome start(std::unique_ptr<RnnTask> task, const RnnRunConfig& config, const fs::path& dir,
                  const RunOptions& options) {
-  run::Engine engine(*task, run::create_run_folder(dir, config, task->run_info()), options);
-  return run_to_end(*task, engine);
+  return start_run(*task, config, task->run_info(), dir, options);
 }
 
 }  // namespace
@@ -174,16 +168,13 @@ RnnOutcome run_rnn_train(const RnnRunConfig& config, const data::TextCorpus& cor
 
 RnnOutcome resume_rnn_run(const fs::path& run_dir, const data::TextCorpus& corpus,
                           const RunOptions& options) {
-  run::RunFolder folder = run::RunFolder::open(run_dir);
-  folder.expect_kind({"rnn-search", "rnn-train"});
-  const RnnRunConfig config = config_from_json<RnnRunConfig>(run::stored_flags(folder), "rnn");
+  auto [folder, config] =
+      open_to_resume<RnnRunConfig>(run_dir, {"rnn-search", "rnn-train"}, "rnn");
   const Device device = run::resume_device(options, config.device);
   std::unique_ptr<RnnTask> task = folder.kind() == "rnn-search"
                                       ? make_rnn_search_task(config, corpus, device)
                                       : make_rnn_train_task(config, corpus, device);
-  run::Engine engine(*task, folder, options);
-  engine.resume();
-  return run_to_end(*task, engine);
+  return resume_run(*task, std::move(folder), options);
 }
 
 }  // namespace autonet::darts

@@ -12,6 +12,7 @@
 
 #include "darts/cnn/cell_layout.h"
 #include "darts/genotype/genotype.h"
+#include "darts/primitives.h"
 #include "report/chart.h"
 #include "report/html_page.h"
 #include "report/svg.h"

@@ -432,11 +432,6 @@ class SearchTask : public run::Task {
   std::string genotype_last_start_;
 };
 
-SearchOutcome run_to_end(SearchTask& task, run::Engine& engine) {
-  const bool finished = engine.run();
-  return task.outcome(engine, finished);
-}
-
 }  // namespace
 
 SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& data,
@@ -444,23 +439,15 @@ SearchOutcome run_search(const SearchRunConfig& config, const data::ImageData& d
   config.validate();
   // Build (and so check) everything before the folder is created.
   SearchTask task(config, data, run::resolve_device(config.device));
-  run::RunFolder folder = run::create_run_folder(run_dir, config, task.run_info(data));
-  log_skipped_images(folder, data);
-  run::Engine engine(task, std::move(folder), options);
-  return run_to_end(task, engine);
+  return start_image_run(task, config, data, run_dir, options);
 }
 
 SearchOutcome resume_search(const fs::path& run_dir, const data::ImageData& data,
                             const RunOptions& options) {
-  run::RunFolder folder = run::RunFolder::open(run_dir);
-  folder.expect_kind({"search"});
-  const SearchRunConfig config =
-      config_from_json<SearchRunConfig>(run::stored_flags(folder), "search");
+  auto [folder, config] = open_to_resume<SearchRunConfig>(run_dir, {"search"}, "search");
   config.validate();
   SearchTask task(config, data, run::resume_device(options, config.device));
-  run::Engine engine(task, folder, options);
-  engine.resume();
-  return run_to_end(task, engine);
+  return resume_run(task, std::move(folder), options);
 }
 
 }  // namespace autonet::darts

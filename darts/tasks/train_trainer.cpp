@@ -421,11 +421,6 @@ class TrainTask : public run::Task {
   double last_acc_ = 0, last_loss_ = 0;
 };
 
-TrainOutcome run_to_end(TrainTask& task, run::Engine& engine) {
-  const bool finished = engine.run();
-  return task.outcome(engine, finished);
-}
-
 }  // namespace
 
 TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& data,
@@ -433,28 +428,20 @@ TrainOutcome run_training(const TrainRunConfig& config, const data::ImageData& d
   config.validate();
   TrainTask task(config, load_cnn_genotype(config.genotype), data,
                  run::resolve_device(config.device));
-  run::RunFolder folder = run::create_run_folder(run_dir, config, task.run_info(data));
-  log_skipped_images(folder, data);
-  run::Engine engine(task, std::move(folder), options);
-  return run_to_end(task, engine);
+  return start_image_run(task, config, data, run_dir, options);
 }
 
 TrainOutcome resume_training(const fs::path& run_dir, const data::ImageData& data,
                              const RunOptions& options) {
-  run::RunFolder folder = run::RunFolder::open(run_dir);
-  folder.expect_kind({"train"});
+  auto [folder, config] = open_to_resume<TrainRunConfig>(run_dir, {"train"}, "train");
   const json info = folder.config().value("run", json::object());
-  const TrainRunConfig config =
-      config_from_json<TrainRunConfig>(run::stored_flags(folder), "train");
   config.validate();
   // The genotype as resolved when the run started (its file may have changed since).
   const CnnGenotype genotype = info.contains("genotype")
                                    ? parse_cnn_genotype(info["genotype"].get<std::string>())
                                    : load_cnn_genotype(config.genotype);
   TrainTask task(config, genotype, data, run::resume_device(options, config.device));
-  run::Engine engine(task, folder, options);
-  engine.resume();
-  return run_to_end(task, engine);
+  return resume_run(task, std::move(folder), options);
 }
 
 }  // namespace autonet::darts

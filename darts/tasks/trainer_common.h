@@ -1,12 +1,14 @@
 // Pieces the DARTS image tasks (search and training from scratch) share beyond the run layer
 // (run/): the config fields they share, the weights' SGD, the training loader,
-// image checks and subsets, and the genotype files.
+// image checks and subsets, and the genotype files; and the entry points of every DARTS task.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autograd/optimizer.h"
@@ -117,5 +119,53 @@ void log_skipped_images(const run::RunFolder& run, const data::ImageData& data);
 
 // genotype.txt, genotype.json and the two cells' drawings (normal/reduce .dot, .svg).
 void write_genotype_files(const run::RunFolder& folder, const CnnGenotype& genotype);
+
+// The entry points of every DARTS task (CNN and RNN, search and training), for a Task with
+// outcome(engine, finished) and run_info(...).
+//
+// Runs the engine to the end of the run, or to the stop RunOptions asks for: the task's outcome.
+template <class Task>
+auto run_to_end(Task& task, run::Engine& engine) {
+  const bool finished = engine.run();
+  return task.outcome(engine, finished);
+}
+
+// A new run of `task` in a folder created at `dir` with `config` and the task's `run_info`.
+template <class Task>
+auto start_run(Task& task, const nlohmann::json& config, const nlohmann::json& run_info,
+               const std::filesystem::path& dir, const RunOptions& options) {
+  run::Engine engine(task, run::create_run_folder(dir, config, run_info), options);
+  return run_to_end(task, engine);
+}
+
+// The same for an image task, with the images an image folder skipped logged first.
+template <class Task, class Config>
+auto start_image_run(Task& task, const Config& config, const data::ImageData& data,
+                     const std::filesystem::path& dir, const RunOptions& options) {
+  run::RunFolder folder = run::create_run_folder(dir, config, task.run_info(data));
+  log_skipped_images(folder, data);
+  run::Engine engine(task, std::move(folder), options);
+  return run_to_end(task, engine);
+}
+
+// The folder of a run to continue, refused unless its kind is one of `kinds`, and the config its
+// flags stored (`command` names it in errors). The caller validates it and builds the task.
+template <class Config>
+std::pair<run::RunFolder, Config> open_to_resume(const std::filesystem::path& dir,
+                                                 const std::vector<std::string>& kinds,
+                                                 const std::string& command) {
+  run::RunFolder folder = run::RunFolder::open(dir);
+  folder.expect_kind(kinds);
+  Config config = config_from_json<Config>(run::stored_flags(folder), command);
+  return {std::move(folder), std::move(config)};
+}
+
+// Continues the run of `folder` with `task` exactly from its last checkpoint.
+template <class Task>
+auto resume_run(Task& task, run::RunFolder folder, const RunOptions& options) {
+  run::Engine engine(task, std::move(folder), options);
+  engine.resume();
+  return run_to_end(task, engine);
+}
 
 }  // namespace autonet::darts

@@ -11,6 +11,7 @@
 #include "autograd/functions.h"
 #include "darts/cnn/ops.h"
 #include "darts/cnn/search_model.h"
+#include "darts/primitives.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "tests/autograd/gradcheck.h"

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "darts/primitives.h"
 #include "darts/rnn/model.h"
 #include "kernels/dropout.h"
 #include "tests/autograd/gradcheck.h"

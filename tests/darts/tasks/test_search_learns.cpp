@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "darts/cnn/architect.h"
+#include "darts/primitives.h"
 #include "darts/tasks/search_trainer.h"
 
 namespace autonet::darts {
