@@ -1,5 +1,6 @@
-// CPU reference of batch normalisation: per channel, two passes in double for the statistics
-// (mean, then Σ(x − mean)²), then the elementwise normalisation in the tensor's precision.
+// CPU twin of batch normalisation: per channel, the statistics in one pass (shifted sums in
+// double, batch_norm_math.h), then the elementwise normalisation in the tensor's precision;
+// backward likewise: Σdy and Σdy·x̂ in one pass, then dx.
 #include "kernels/batch_norm_math.h"
 
 namespace autonet::cpu {
@@ -30,28 +31,20 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     const double m = static_cast<double>(d.per_channel());
 #pragma omp parallel for if (d.N * d.C * d.S > 65536)
     for (int64_t c = 0; c < d.C; ++c) {
-      double mean, invstd;
+      T mean_t, invstd_t;
       if (p.training) {
-        double sum = 0;
-        for (int64_t n = 0; n < d.N; ++n)
-          for (int64_t s = 0; s < d.S; ++s) sum += px[d.at(n, c, s)];
-        mean = sum / m;
-        double squares = 0;  // Σ (x − mean)²
-        for (int64_t n = 0; n < d.N; ++n)
-          for (int64_t s = 0; s < d.S; ++s) {
-            const double dev = px[d.at(n, c, s)] - mean;
-            squares += dev * dev;
-          }
-        invstd = bn_invstd(squares / m, p.eps);
-        if (prm) {
-          prm[c] = static_cast<T>(bn_running_update(prm[c], mean, p.momentum));
-          prv[c] = static_cast<T>(bn_running_update(prv[c], squares / (m - 1), p.momentum));
+        ShiftedMoments moments{.shift = static_cast<double>(px[d.at(0, c, 0)])};
+        for (int64_t n = 0; n < d.N; ++n) {
+          ShiftedMoments plane{.shift = moments.shift};  // summed apart: less rounding
+          for (int64_t s = 0; s < d.S; ++s) plane.add(px[d.at(n, c, s)]);
+          moments.merge(plane);
         }
+        bn_finish_batch_stats(moments, m, p, mean_t, invstd_t, prm ? prm + c : nullptr,
+                              prv ? prv + c : nullptr);
       } else {
-        mean = prm[c];
-        invstd = bn_invstd(prv[c], p.eps);
+        mean_t = prm[c];
+        invstd_t = static_cast<T>(bn_invstd(prv[c], p.eps));
       }
-      const T mean_t = static_cast<T>(mean), invstd_t = static_cast<T>(invstd);
       psm[c] = mean_t;
       psi[c] = invstd_t;
       const T w = pw ? pw[c] : T(1), b = pb ? pb[c] : T(0);
