@@ -2,6 +2,7 @@
 // twins round the same way.
 #pragma once
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/batch_norm.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
@@ -75,6 +76,21 @@ struct ShiftedMoments {
   }
 };
 
+// The CPU twins' blocks: channel c of x viewed as [N, C, S], a plane of S values at a time.
+template <class T>
+ShiftedMoments channel_moments(const T* x, int64_t N, int64_t C, int64_t S, int64_t c) {
+  ShiftedMoments moments;
+  moments.shift = static_cast<double>(x[c * S]);
+  for (int64_t n = 0; n < N; ++n) {
+    const T* plane = x + (n * C + c) * S;
+    ShiftedMoments block;
+    block.shift = moments.shift;
+    for (int64_t s = 0; s < S; ++s) block.add(static_cast<double>(plane[s]));
+    moments.merge(block);
+  }
+  return moments;
+}
+
 // Training: the batch's mean and invstd (biased variance) from a channel's m values, and the
 // running statistics' update (unbiased variance) when they are tracked.
 template <class T>
@@ -87,6 +103,38 @@ AN_HOST_DEVICE void bn_finish_batch_stats(const ShiftedMoments& moments, double 
   if (running_mean) {
     *running_mean = static_cast<T>(bn_running_update(*running_mean, mean, p.momentum));
     *running_var = static_cast<T>(bn_running_update(*running_var, m2 / (m - 1), p.momentum));
+  }
+}
+
+// The CPU twins' statistics of channel c (x viewed as [N, C, S]; running_* [C] or null): the
+// batch's in training (running ones updated when tracked), the running ones in eval.
+template <class T>
+void bn_channel_stats(const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
+                      const BatchNormParams& p, T* running_mean, T* running_var, T& mean,
+                      T& invstd) {
+  if (p.training) {
+    bn_finish_batch_stats(channel_moments(x, N, C, S, c), static_cast<double>(N * S), p, mean,
+                          invstd, running_mean ? running_mean + c : nullptr,
+                          running_var ? running_var + c : nullptr);
+  } else {
+    mean = running_mean[c];
+    invstd = static_cast<T>(bn_invstd(running_var[c], p.eps));
+  }
+}
+
+// The CPU twins' Σg and Σg·x̂ over channel c, in double (x̂ from what backward keeps).
+template <class T>
+void bn_channel_grad_sums(const T* saved, const T* g, int64_t N, int64_t C, int64_t S, int64_t c,
+                          T mean, T invstd, bool saved_is_xhat, double& sum_g,
+                          double& sum_g_xhat) {
+  sum_g = 0, sum_g_xhat = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t at = (n * C + c) * S;
+    for (int64_t s = 0; s < S; ++s) {
+      sum_g += g[at + s];
+      sum_g_xhat += static_cast<double>(g[at + s]) *
+                    bn_saved_xhat(saved[at + s], mean, invstd, saved_is_xhat);
+    }
   }
 }
 

@@ -28,23 +28,10 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     T* prm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* prv = running_var.defined() ? running_var.data<T>() : nullptr;
     T *psm = save_mean.data<T>(), *psi = save_invstd.data<T>();
-    const double m = static_cast<double>(d.per_channel());
 #pragma omp parallel for if (d.N * d.C * d.S > 65536)
     for (int64_t c = 0; c < d.C; ++c) {
       T mean_t, invstd_t;
-      if (p.training) {
-        ShiftedMoments moments{.shift = static_cast<double>(px[d.at(0, c, 0)])};
-        for (int64_t n = 0; n < d.N; ++n) {
-          ShiftedMoments plane{.shift = moments.shift};  // summed apart: less rounding
-          for (int64_t s = 0; s < d.S; ++s) plane.add(px[d.at(n, c, s)]);
-          moments.merge(plane);
-        }
-        bn_finish_batch_stats(moments, m, p, mean_t, invstd_t, prm ? prm + c : nullptr,
-                              prv ? prv + c : nullptr);
-      } else {
-        mean_t = prm[c];
-        invstd_t = static_cast<T>(bn_invstd(prv[c], p.eps));
-      }
+      bn_channel_stats(px, d.N, d.C, d.S, c, p, prm, prv, mean_t, invstd_t);
       psm[c] = mean_t;
       psi[c] = invstd_t;
       const T w = pw ? pw[c] : T(1), b = pb ? pb[c] : T(0);
@@ -73,14 +60,9 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
 #pragma omp parallel for if (d.N * d.C * d.S > 65536)
     for (int64_t c = 0; c < d.C; ++c) {
       const T mean = psm[c], invstd = psi[c];
-      double sum_dy = 0, sum_dy_xhat = 0;
-      for (int64_t n = 0; n < d.N; ++n)
-        for (int64_t s = 0; s < d.S; ++s) {
-          const int64_t i = d.at(n, c, s);
-          sum_dy += pdy[i];
-          sum_dy_xhat +=
-              static_cast<double>(pdy[i]) * bn_saved_xhat(px[i], mean, invstd, from_output);
-        }
+      double sum_dy, sum_dy_xhat;
+      bn_channel_grad_sums(px, pdy, d.N, d.C, d.S, c, mean, invstd, from_output, sum_dy,
+                           sum_dy_xhat);
       if (pdb) pdb[c] += static_cast<T>(sum_dy);
       if (pdw) pdw[c] += static_cast<T>(sum_dy_xhat);
       if (!pdx) continue;
