@@ -48,8 +48,9 @@ struct TinySearcher {
     alphas.to(device);
     return true;
   }
-  explicit TinySearcher(Device device, darts::ArchitectConfig arch = {})
-      : net(config(), weights, alphas),
+  explicit TinySearcher(Device device, darts::ArchitectConfig arch = {},
+                        const darts::SearchConfig& net_config = config())
+      : net(net_config, weights, alphas),
         placed(place(device)),
         sgd(weights.weights(), weights.grads(), sgd_options()),
         architect(net, sgd, arch) {}
