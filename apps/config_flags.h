@@ -1,6 +1,7 @@
-// The command-line side of a run config's table (darts/config_table.h): a flag per field with its
-// help and its true default, and a config resolved as defaults ← --config file ← flags, each bad
-// value refused naming the file and key or the flag.
+// The command-line side of a run config's table (darts/tasks/config_table.h): a flag per field with
+// its help and its true default, and a config resolved as defaults ← --config file ← flags, then
+// the presets these select for the fields left unset; each bad value refused naming the file and
+// key or the flag.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -9,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "darts/config_table.h"
-#include "darts/run_folder.h"
+#include "darts/tasks/config_table.h"
+#include "run/run_folder.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -51,8 +52,9 @@ class ConfigFlags {
       return std::find(keys_set.begin(), keys_set.end(), key) != keys_set.end();
     }
   };
-  // The defaults, then the --config file (when given), then the flags given. The caller
-  // validates the whole (cross-field rules name the flags).
+  // The defaults, then the --config file (when given), then the flags given, then the presets
+  // these select (darts::apply_presets) for the fields neither gave. The caller validates the
+  // whole (cross-field rules name the flags).
   Resolved resolve(const std::string& config_file) const {
     Resolved r{defaults_, {}};
     if (!config_file.empty()) read_file(config_file, r);
@@ -70,6 +72,7 @@ class ConfigFlags {
       }
       if (f.on->count() > 0 || (f.off && f.off->count() > 0)) r.keys_set.push_back(field.key);
     }
+    darts::apply_presets(r.config, r.keys_set, scope_);
     return r;
   }
 
@@ -85,12 +88,23 @@ class ConfigFlags {
     return field.scope == darts::Scope::any || field.scope == scope_;
   }
 
+  // " (--method pc-darts: 256)" for each preset of this command that sets the field to another
+  // value than the default.
+  std::string preset_help(const darts::ConfigField<Config>& field) const {
+    std::string text;
+    for (const darts::ConfigPreset<Config>& p : Config::table().presets())
+      for (const auto& [key, value] : p.values)
+        if (key == field.key && p.used_by(scope_) && value != field.get(defaults_))
+          text += " (" + p.when + ": " + value.dump() + ")";
+    return text;
+  }
+
   void add(const darts::ConfigField<Config>& field) {
     Flag& f = flags_.emplace_back(Flag{&field, {}});
     const nlohmann::json value = field.get(defaults_);
     if (field.is_bool()) {
       const std::string state = value.get<bool>() ? "on" : "off";
-      const std::string on_help = field.help + " (default: " + state + ")";
+      const std::string on_help = field.help + " (default: " + state + ")" + preset_help(field);
       const std::string off_help = "turns " + field.flag() + " off";
       f.on = cmd_->add_flag(field.flag(), on_help);
       f.off = cmd_->add_flag(field.off_name(), off_help);
@@ -99,7 +113,7 @@ class ConfigFlags {
       const std::string shown = !value.is_string()            ? value.dump()
                                 : value.get<std::string>().empty() ? "\"\""
                                                                     : value.get<std::string>();
-      f.on = cmd_->add_option(field.flag(), f.text, field.help)
+      f.on = cmd_->add_option(field.flag(), f.text, field.help + preset_help(field))
                  ->type_name(field.is_text() ? "TEXT" : field.is_integer() ? "INT" : "FLOAT")
                  ->default_str(shown)
                  // A later flag wins (scripts/run appends the user's flags to its own).
@@ -109,7 +123,7 @@ class ConfigFlags {
   }
 
   void read_file(const std::string& path, Resolved& r) const {
-    const nlohmann::json j = darts::read_json_file(path);
+    const nlohmann::json j = run::read_json_file(path);
     AN_CHECK(j.is_object()) << path << ": a config file holds a JSON object of config keys, got "
                             << j.dump().substr(0, 80);
     for (const auto& [key, value] : j.items()) {

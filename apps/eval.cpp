@@ -1,16 +1,16 @@
 // `autonet eval RUN_DIR`: top-1, top-5 and loss of a CNN training run's saved network on a data
-// set (darts/evaluation.h), as the official test.py / test_imagenet.py.
+// set (darts/tasks/evaluation.h), as the official test.py / test_imagenet.py.
 #include <fmt/core.h>
 
 #include "apps/commands.h"
 #include "apps/config_flags.h"
 #include "apps/run_flags.h"
-#include "darts/config_table.h"
-#include "darts/evaluation.h"
-#include "darts/run_folder.h"
-#include "darts/trainer_common.h"
+#include "darts/tasks/config_table.h"
+#include "darts/tasks/evaluation.h"
+#include "darts/tasks/trainer_common.h"
 #include "datasets/registry.h"
 #include "run/common.h"
+#include "run/run_folder.h"
 #include "runtime/device.h"
 
 namespace autonet::apps {
@@ -18,7 +18,7 @@ namespace autonet::apps {
 namespace {
 
 // eval's settings, in the run commands' style: a table row per flag with its help, bounds and
-// true default (darts/config_table.h, apps/config_flags.h).
+// true default (darts/tasks/config_table.h, apps/config_flags.h).
 struct EvalConfig {
   std::string dataset, data_dir;  // empty: the run's
   std::string split = "test";
@@ -64,7 +64,7 @@ void add_eval_command(CLI::App& app) {
     const EvalConfig c = flags->config.resolve("").config;
     darts::check_fields(c);
     const std::string& run_dir = flags->run_dir;
-    const nlohmann::json stored = darts::RunFolder::open(run_dir).config();
+    const nlohmann::json stored = run::RunFolder::open(run_dir).config();
     // Another data set keeps the run's image-folder options (--image-size, ...).
     const std::string dataset = c.dataset.empty() ? stored.value("dataset", "") : c.dataset;
     const std::string data_dir =

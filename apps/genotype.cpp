@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
-#include "darts/genotype.h"
+#include "darts/genotype/genotype.h"
 #include "report/atomic_file.h"
 
 namespace autonet::apps {

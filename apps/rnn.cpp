@@ -7,7 +7,7 @@
 
 #include "apps/commands.h"
 #include "apps/run_flags.h"
-#include "darts/rnn_search_trainer.h"
+#include "darts/rnn/trainer.h"
 #include "datasets/registry.h"
 
 namespace autonet::apps {
@@ -26,9 +26,7 @@ void run(const RnnCommand& c, bool search) {
         stored.value("dataset", ""), stored.value("data_dir", std::string()));
     out = darts::resume_rnn_run(c.run.resume_dir, corpus, options);
   } else {
-    const auto resolved = c.config.resolve(c.run.config_file);
-    RnnRunConfig config = resolved.config;
-    if (!search) darts::apply_dataset_preset(config, resolved.keys_set);
+    const RnnRunConfig config = c.config.resolve(c.run.config_file).config;
     config.validate(search);
     if (print_config(c.run, config)) return;
     const std::string dir = c.run.run_dir();

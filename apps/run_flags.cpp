@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "darts/run_folder.h"
+#include "run/run_folder.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -69,7 +69,7 @@ nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& 
   AN_CHECK(run.config_file.empty() && run.out.empty())
       << (run.out.empty() ? "--config" : "--out")
       << " cannot be combined with --resume: a resumed run keeps its folder and stored config";
-  const darts::RunFolder folder = darts::RunFolder::open(run.resume_dir);
+  const run::RunFolder folder = run::RunFolder::open(run.resume_dir);
   folder.expect_kind(kinds);  // before the data set a folder of another kind would name
   nlohmann::json stored = folder.config();
   stored.erase("run");

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "apps/config_flags.h"
-#include "darts/trainer_common.h"
+#include "darts/tasks/trainer_common.h"
 
 namespace autonet::apps {
 

@@ -1,4 +1,4 @@
-// `autonet search`: DARTS architecture search into a run folder (darts/search_trainer.h).
+// `autonet search`: DARTS architecture search into a run folder (darts/tasks/search_trainer.h).
 #include <fmt/core.h>
 
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/run_flags.h"
-#include "darts/search_trainer.h"
+#include "darts/tasks/search_trainer.h"
 #include "datasets/registry.h"
 
 namespace autonet::apps {
@@ -39,9 +39,9 @@ void add_search_command(CLI::App& app) {
       const data::ImageData images = data::open_image_dataset(
           config.dataset, config.data_dir, darts::folder_options(nlohmann::json(config)));
       print_skipped_images(images);
-      fmt::print("search: {} ({} order), C={} L={}, {} epochs, batch {} → {}\n", images.name,
-                 config.unrolled ? "second" : "first", config.channels, config.layers,
-                 config.epochs, config.batch_size, dir);
+      fmt::print("search: {} on {} ({} order), C={} L={}, {} epochs, batch {} → {}\n",
+                 config.method, images.name, config.unrolled ? "second" : "first",
+                 config.channels, config.layers, config.epochs, config.batch_size, dir);
       std::fflush(stdout);
       out = darts::run_search(config, images, dir, options);
     }

@@ -1,4 +1,4 @@
-// `autonet train`: train a genotype from scratch into a run folder (darts/train_trainer.h).
+// `autonet train`: train a genotype from scratch into a run folder (darts/tasks/train_trainer.h).
 #include <fmt/core.h>
 
 #include <cstdio>
@@ -6,7 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/run_flags.h"
-#include "darts/train_trainer.h"
+#include "darts/tasks/train_trainer.h"
 #include "datasets/registry.h"
 
 namespace autonet::apps {

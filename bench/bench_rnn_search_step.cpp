@@ -1,4 +1,4 @@
-// One whole recurrent DARTS search step end to end (the α step of darts/rnn_architect.h, then
+// One whole recurrent DARTS search step end to end (the α step of darts/rnn/architect.h, then
 // darts::rnn_weight_step), first and second order: the reference's search model (nhid 300,
 // 10,000 words, batch 256, BPTT 35) and a small one whose CPU rows run in seconds (nhid 64,
 // 2,000 words, batch 32, BPTT 20). Reports ms per step, tokens/s (train tokens per second; a step
@@ -14,9 +14,9 @@
 
 #include "autograd/optimizer.h"
 #include "bench/bench_util.h"
-#include "darts/rnn_architect.h"
-#include "darts/rnn_model.h"
-#include "darts/rnn_search_trainer.h"
+#include "darts/rnn/architect.h"
+#include "darts/rnn/model.h"
+#include "darts/rnn/trainer.h"
 
 namespace autonet::bench {
 namespace {

@@ -1,35 +1,41 @@
 // One whole DARTS search step end to end (darts::search_step: the α step, then the weight step),
 // first and second order, for the default search config (C=16, L=8, batch 64 of 32×32×3) and the
-// reduced config of scripts/run (C=8, L=5, batch 32 of 28×28×1, Fashion-MNIST's size). Reports ms
+// reduced config of scripts/run (C=8, L=5, batch 32 of 28×28×1, Fashion-MNIST's size); and the
+// PC-DARTS supernet (K = 4, edge normalisation) of the default config, first order, at batch 64
+// (DARTS's) and 256 (the PC-DARTS recipe's, which its memory saving makes possible). Reports ms
 // per step, images/s (train images per second; a step also reads as many validation images) and
-// the device's peak memory during the timed steps, and the weights' parameter count (`params`, which
-// the PyTorch peer bench/peers/darts_search_step.py must match).
+// the device's peak memory during the timed steps, and the weights' parameter count (`params`,
+// which the PyTorch peer bench/peers/darts_search_step.py must match).
 //
 //   build/bench/bench_search_step                       # all rows (CPU default rows: minutes)
 //   build/bench/bench_search_step --benchmark_filter=reduced
-// Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = default, 1 = reduced),
-// graph (1: the first-order step replayed from CUDA graphs, darts/captured_step.h; CUDA only).
+// Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = default, 1 = reduced,
+// 2 = pc-darts, 3 = pc-darts-256), graph (1: the first-order step replayed from CUDA graphs,
+// darts/tasks/captured_step.h; CUDA only).
 #include <benchmark/benchmark.h>
 
 #include <memory>
 
 #include "autograd/optimizer.h"
 #include "bench/bench_util.h"
-#include "darts/architect.h"
-#include "darts/captured_step.h"
-#include "darts/search_model.h"
-#include "darts/search_trainer.h"
+#include "darts/cnn/architect.h"
+#include "darts/cnn/search_model.h"
+#include "darts/tasks/captured_step.h"
+#include "darts/tasks/search_trainer.h"
 
 namespace autonet::bench {
 namespace {
 
 struct StepShape {
-  const char* name;
+  const char* name;  // the peers' config name (bench/peers/darts_search_step.py)
   int64_t channels, layers, batch, image_channels, size;
+  int64_t partial_channels = 1;  // > 1: the PC-DARTS supernet
 };
 constexpr StepShape kShapes[] = {
     {"default", 16, 8, 64, 3, 32},
     {"reduced", 8, 5, 32, 1, 28},
+    {"pc-darts", 16, 8, 64, 3, 32, 4},
+    {"pc-darts-256", 16, 8, 256, 3, 32, 4},
 };
 
 void BM_SearchStep(benchmark::State& state) {
@@ -48,6 +54,8 @@ void BM_SearchStep(benchmark::State& state) {
   config.channels = shape.channels;
   config.layers = shape.layers;
   config.input_channels = shape.image_channels;
+  config.partial_channels = shape.partial_channels;
+  config.edge_normalization = shape.partial_channels > 1;
   darts::SearchNetwork net(config, weights, alphas);
   weights.to(device);
   alphas.to(device);
@@ -85,8 +93,10 @@ void BM_SearchStep(benchmark::State& state) {
 
 void rows_on(benchmark::internal::Benchmark* b, int64_t dev) {
   b->ArgNames({"dev", "order", "config", "graph"});
-  for (int64_t config : {0, 1}) {
-    for (int64_t order : {1, 2}) b->Args({dev, order, config, 0});
+  for (int64_t config : {0, 1, 2, 3}) {
+    const bool pc_darts = kShapes[config].partial_channels > 1;  // first order, as its recipe
+    for (int64_t order : {1, 2})
+      if (order == 1 || !pc_darts) b->Args({dev, order, config, 0});
     if (dev == 1) b->Args({dev, 1, config, 1});
   }
 }

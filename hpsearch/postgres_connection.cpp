@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -118,8 +119,10 @@ class PostgresQuery : public SqlQuery {
   int64_t changes_ = 0;
 };
 
-// The advisory lock key of a study's coordinator (one study per database: any constant works).
+// Advisory lock keys (one study per database: any constants work): the run lock, exclusive for a
+// coordinator and shared among workers, and the lock that serialises creating trials.
 constexpr const char* kRunLockKey = "727100112";
+constexpr const char* kWriteLockKey = "727100113";
 
 class PostgresConnection : public SqlConnection {
  public:
@@ -172,9 +175,9 @@ class PostgresConnection : public SqlConnection {
     AN_CHECK(PQstatus(conn_) == CONNECTION_OK)
         << "lost the study server " << shown(url_) << " and could not reconnect: " << PQerrorMessage(conn_);
     exec("SET client_min_messages = warning");
-    if (locked_) {
-      locked_ = false;
-      lock_for_run();
+    if (const std::optional<RunLock> held = locked_) {
+      locked_.reset();
+      lock_for_run(*held);
     }
     return true;
   }
@@ -187,21 +190,30 @@ class PostgresConnection : public SqlConnection {
     q.step();
     return q.int_at(0) == 1;
   }
-  void lock_for_run() override {
+  void lock_for_run(RunLock kind) override {
     if (locked_) return;
-    PostgresQuery q(*this, conn_, std::string("SELECT pg_try_advisory_lock(") + kRunLockKey + ")");
+    const bool worker = kind == RunLock::Worker;
+    PostgresQuery q(*this, conn_, std::string("SELECT pg_try_advisory_lock") + (worker ? "_shared(" : "(") +
+                                      kRunLockKey + ")");
     q.step();
-    AN_CHECK(q.text_at(0) == "t") << "study '" << shown(url_) << "' is being run by another process";
-    locked_ = true;
+    AN_CHECK(q.text_at(0) == "t") << "study '" << shown(url_) << "' is being run by another process"
+                                  << (worker ? " (a coordinator: `hpsearch run`)" : "");
+    locked_ = kind;
   }
+  void lock_study_writes() override {
+    PostgresQuery q(*this, conn_, std::string("SELECT pg_advisory_xact_lock(") + kWriteLockKey + ")");
+    q.step();
+  }
+  std::string skip_locked() const override { return " FOR UPDATE SKIP LOCKED"; }
+  std::string clock_sql() const override { return "EXTRACT(EPOCH FROM clock_timestamp())::DOUBLE PRECISION"; }
   void drop_study() override {
-    exec("DROP TABLE IF EXISTS meta, trials, intermediate, sampler_state, events");
+    exec("DROP TABLE IF EXISTS meta, trials, intermediate, sampler_state, events, workers");
   }
 
  private:
   std::string url_;
   PGconn* conn_ = nullptr;
-  bool locked_ = false;
+  std::optional<RunLock> locked_;  // the run lock this session holds
   bool in_transaction_ = false;
 };
 

@@ -10,11 +10,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <map>
 #include <sstream>
 
+#include "hpsearch/claims.h"
 #include "hpsearch/store.h"
 #include "hpsearch/study.h"
+#include "hpsearch/suggestions.h"
 #include "hpsearch/sync_horizon.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
@@ -48,21 +49,31 @@ struct Slot {
   std::vector<Intermediate> losses;  // this trial's reports, direction applied
 };
 
+// Runs a study's trials on its worker processes: as the study's one coordinator (`run`), or,
+// with a heartbeat, as one of the workers of a shared study (claims.h).
 class Coordinator {
  public:
-  Coordinator(const std::string& path, const RunOptions& options)
-      : store_(StudyStore::open(path)), options_(options) {
-    store_.lock_for_run();
+  Coordinator(const std::string& path, const RunOptions& options, std::optional<Heartbeat> shared)
+      : store_(StudyStore::open(path)),
+        options_(options),
+        shared_(shared),
+        config_(StudyConfig::from_json(store_.config())),
+        suggestions_(config_) {
+    store_.lock_for_run(shared ? RunLock::Worker : RunLock::Coordinator);
     AN_CHECK(!options.worker_command.empty()) << "run_study: no worker command";
     AN_CHECK(!options.slots.empty()) << "run_study: no worker slots";
-    config_ = StudyConfig::from_json(store_.config());
-    sampler_ = config_.make_sampler();
+    if (shared) {
+      AN_CHECK(shared->interval_s > 0 && shared->expiry_s > shared->interval_s)
+          << "the heartbeat expiry (" << shared->expiry_s << " s) must exceed its interval ("
+          << shared->interval_s << " s)";
+      me_ = {worker_id(), "", static_cast<int64_t>(::getpid()), static_cast<int64_t>(options.slots.size())};
+      me_.host = me_.id.substr(0, me_.id.find(':'));
+    }
     pruner_ = config_.make_pruner();
     budget_ = config_.budget;
     if (options.max_trials) budget_.trials = *options.max_trials;
     if (options.wall_s) budget_.wall_s = *options.wall_s;
     if (options.trial_s) budget_.trial_s = *options.trial_s;
-    enqueued_ = config_.enqueue_defaults ? 1 : 0;
     for (const std::string& d : options.slots) {
       Slot slot;
       slot.device = d;
@@ -76,15 +87,19 @@ class Coordinator {
 
   RunSummary run() {
     start_ = now_seconds();
-    trials_ = store_.trials();
-    horizon_ = SyncHorizon::load(store_, static_cast<int64_t>(trials_.size()),
-                                 static_cast<int64_t>(slots_.size()));
-    for (const Event& e : store_.events())
-      if (e.kind == "worker_died") ++deaths_[e.trial];
-    for (TrialRecord& t : trials_) {
-      if (t.state != TrialState::Running) continue;
-      requeue(t.number, "was RUNNING when the previous run stopped; same parameters and seed");
-      say("trial " + std::to_string(t.number) + " was interrupted: re-queued");
+    if (shared_) {
+      beat();
+      refresh();
+    } else {
+      trials_ = store_.trials();
+      horizon_ = SyncHorizon::load(store_, static_cast<int64_t>(trials_.size()),
+                                   static_cast<int64_t>(slots_.size()));
+      // The run lock is ours, so no other process runs these: their coordinator was killed.
+      for (TrialRecord& t : trials_) {
+        if (t.state != TrialState::Running) continue;
+        requeue(t.number, "was RUNNING when the previous run stopped; same parameters and seed");
+        say("trial " + std::to_string(t.number) + " was interrupted: re-queued");
+      }
     }
     RunSummary summary;
     for (;;) {
@@ -93,20 +108,28 @@ class Coordinator {
         summary.stopped_by = "wall-clock budget";
         break;
       }
-      for (Slot& s : slots_)
-        if (s.trial < 0)
-          if (auto n = next_trial()) dispatch(s, *n);
+      if (shared_ && now_seconds() - last_beat_ >= shared_->interval_s) beat();
+      for (Slot& s : slots_) {
+        if (s.trial >= 0) continue;
+        if (shared_ && s.pid < 0) spawn(s);  // before claiming: a broken command claims nothing
+        if (auto n = next_trial(s)) dispatch(s, *n);
+      }
       bool busy = false;
       for (const Slot& s : slots_) busy |= s.trial >= 0;
-      if (!busy) {
-        summary.stopped_by = exhausted_ ? "sampler exhausted" : "trial budget";
+      if (!busy && (!shared_ || study_finished())) {
+        summary.stopped_by = suggestions_.exhausted() ? "sampler exhausted" : "trial budget";
         break;
       }
       wait_for_workers();
       check_timeouts();
     }
     for (Slot& s : slots_) stop_worker(s, /*kill=*/false);
-    advance_tells(static_cast<int64_t>(trials_.size()));  // record the states of the last trials
+    if (shared_) {
+      refresh();
+      store_.remove_worker(me_.id);
+    }
+    // Record the sampler states after the last trials.
+    suggestions_.tell_up_to(store_, trials_, static_cast<int64_t>(trials_.size()));
     for (const TrialRecord& t : trials_) {
       summary.complete += t.state == TrialState::Complete;
       summary.pruned += t.state == TrialState::Pruned;
@@ -122,35 +145,47 @@ class Coordinator {
   }
 
   // The next trial to run: a WAITING one, else a new suggestion when the budget and the
-  // determinism horizon allow. nullopt means "nothing now".
-  std::optional<int64_t> next_trial() {
+  // determinism horizon allow. nullopt means "nothing now". A worker of a shared study claims it
+  // (already RUNNING for this slot when returned).
+  std::optional<int64_t> next_trial(const Slot& slot) {
+    if (shared_) {
+      if (now_seconds() < next_claim_at_) return std::nullopt;
+      const Claimant who{me_.id, slot.device, options_.version, store_.live_slots(shared_->expiry_s)};
+      const std::optional<int64_t> n = claim_trial(store_, suggestions_, who, budget_.trials);
+      if (!n) next_claim_at_ = now_seconds() + kClaimRetryS;  // spare the study's write lock
+      refresh();
+      return n;
+    }
     for (const TrialRecord& t : trials_)
       if (t.state == TrialState::Waiting) return t.number;
-    const int64_t n = static_cast<int64_t>(trials_.size());
-    if (n >= budget_.trials || exhausted_) return std::nullopt;
-    Json params;
-    if (n < enqueued_) {
-      params = config_.space.params_json(config_.space.defaults());
-    } else {
-      // Trial n sees exactly trials 0 … n−1−lag: wait until they are finished, tell them, and
-      // no more (telling a trial that finished early would make the suggestion timing-dependent).
-      advance_tells(horizon_.of(n));
-      if (told_ < horizon_.of(n)) return std::nullopt;
-      const std::optional<Json> suggestion = sampler_->ask(n - enqueued_);
-      if (!suggestion) {
-        exhausted_ = true;
-        return std::nullopt;
-      }
-      params = *suggestion;
-    }
-    TrialRecord t;
-    t.number = n;
-    t.params = params;
-    t.seed = trial_seed(config_.seed, n);
-    t.created_at = now_seconds();
-    store_.insert_trial(t);
-    trials_.push_back(t);
-    return n;
+    std::optional<TrialRecord> t = suggestions_.next(store_, trials_, horizon_, budget_.trials);
+    if (!t) return std::nullopt;
+    store_.insert_trial(*t);
+    trials_.push_back(*t);
+    return t->number;
+  }
+
+  // A shared study: this process's view of it, read again (other workers write it too).
+  void refresh() {
+    trials_ = store_.trials();
+    horizon_ = SyncHorizon::load(store_, static_cast<int64_t>(trials_.size()), 1);
+  }
+
+  // A worker's heartbeat, and the re-queue of the trials whose workers stopped theirs.
+  void beat() {
+    store_.heartbeat(me_);
+    last_beat_ = now_seconds();
+    for (const int64_t n : requeue_orphans(store_, shared_->expiry_s, budget_.retries))
+      say("trial " + std::to_string(n) + ": its worker stopped heartbeating; re-queued (or failed after " +
+          std::to_string(budget_.retries) + " retries)");
+  }
+
+  // A shared study is done when no trial can be created and none runs or waits anywhere.
+  bool study_finished() const {
+    if (static_cast<int64_t>(trials_.size()) < budget_.trials && !suggestions_.exhausted()) return false;
+    for (const TrialRecord& t : trials_)
+      if (t.state == TrialState::Running || t.state == TrialState::Waiting) return false;
+    return true;
   }
 
   void spawn(Slot& slot) {
@@ -270,13 +305,15 @@ class Coordinator {
   void dispatch(Slot& slot, int64_t number) {
     if (slot.pid < 0) spawn(slot);
     TrialRecord& t = trials_[number];
-    t.state = TrialState::Running;
-    t.attempts += 1;
-    t.device = slot.device;
-    t.version = options_.version;
-    t.started_at = now_seconds();
-    t.reason.clear();
-    store_.update_trial(t);
+    if (!shared_) {  // a claimed trial is RUNNING already
+      t.state = TrialState::Running;
+      t.attempts += 1;
+      t.device = slot.device;
+      t.version = options_.version;
+      t.started_at = now_seconds();
+      t.reason.clear();
+      store_.update_trial(t);
+    }
     slot.trial = number;
     slot.started = t.started_at;
     slot.prune_sent = false;
@@ -310,16 +347,18 @@ class Coordinator {
     }
   }
 
-  std::vector<const TrialRecord*> peers(int64_t number) const {
-    std::vector<const TrialRecord*> out;
-    for (int64_t m = 0; m < horizon_.of(number) && m < static_cast<int64_t>(trials_.size()); ++m)
-      if (is_finished(trials_[m].state)) out.push_back(&trials_[m]);
-    return out;
-  }
-
   void handle(Slot& slot, const Json& m) {
     const std::string op = m.value("op", "");
     const int64_t n = slot.trial;
+    if (op == "report" && shared_) {
+      refresh();  // the peers' latest results, and whether the trial is still this worker's
+      if (trials_[n].owner != me_.id || trials_[n].state != TrialState::Running) {
+        say("trial " + std::to_string(n) + " was re-queued while this worker ran it (heartbeat expired): stopping it");
+        slot.prune_sent = true;  // finish() drops the result: the trial is no longer ours
+        if (!send(slot, {{"op", "prune"}})) worker_died(slot);
+        return;
+      }
+    }
     if (op == "report") {
       const Json metrics = m.value("metrics", Json::object());
       const Intermediate r{m["step"].get<int64_t>(), json_number(m["value"]),
@@ -329,7 +368,7 @@ class Coordinator {
       const double loss = config_.direction == Direction::Minimize ? r.value : -r.value;
       slot.losses.push_back({r.step, loss});
       const PruneDecision d =
-          pruner_->decide(slot.losses, peers(n), config_.direction, m.value("last_step", int64_t{0}));
+          pruner_->decide(slot.losses, horizon_.peers(trials_, n), config_.direction, m.value("last_step", int64_t{0}));
       if (d.prune) {
         slot.prune_sent = true;
         slot.prune_reason = d.reason;
@@ -362,7 +401,7 @@ class Coordinator {
     const int64_t n = slot.trial;
     slot.trial = -1;
     if (n < 0) return;
-    const int deaths = ++deaths_[n];
+    const int deaths = worker_deaths(store_, n) + 1;
     store_.add_event(n, "worker_died", "worker " + why + " on " + slot.device);
     if (deaths <= budget_.retries) {
       requeue(n, "after its worker " + why);
@@ -390,13 +429,15 @@ class Coordinator {
   // Back to WAITING with its reports dropped: it runs again with the same parameters and seed.
   void requeue(int64_t n, const std::string& why) {
     TrialRecord& t = trials_[n];
+    if (!requeue_trial(store_, t, why, owner_guard())) return;
     t.state = TrialState::Waiting;
+    t.owner.clear();
     t.intermediate.clear();
-    store_.transaction([&] {
-      store_.update_trial(t);
-      store_.clear_intermediate(n);
-      store_.add_event(n, "requeued", why);
-    });
+  }
+
+  // A worker writes a trial only while it owns it.
+  std::optional<std::string> owner_guard() const {
+    return shared_ ? std::optional<std::string>(me_.id) : std::nullopt;
   }
 
   void stop_all_for_wall_budget() {
@@ -417,7 +458,15 @@ class Coordinator {
     t.metrics = metrics;
     t.reason = reason;
     t.finished_at = now_seconds();
-    store_.update_trial(t);
+    if (shared_) {
+      t.owner = me_.id;
+      if (!store_.update_owned_trial(t, me_.id)) {
+        say("trial " + std::to_string(n) + " was re-queued while this worker ran it: its result is dropped");
+        return;
+      }
+    } else {
+      store_.update_trial(t);
+    }
     std::ostringstream line;
     line << "trial " << n << " " << trial_state_name(state);
     if (t.value) line << " value " << *t.value;
@@ -428,47 +477,33 @@ class Coordinator {
     say(line.str());
   }
 
-  // Tells the sampler the finished trials numbered below `limit` it has not seen, in number
-  // order, stopping at the first unfinished one. A stored sampler state (from before a resume)
-  // must match the replay.
-  void advance_tells(int64_t limit) {
-    while (told_ < std::min<int64_t>(limit, static_cast<int64_t>(trials_.size())) &&
-           is_finished(trials_[told_].state)) {
-      sampler_->tell(trials_[told_]);
-      const Json state = sampler_->state();
-      if (const auto stored = store_.sampler_state(told_)) {
-        AN_CHECK(stored->dump() == state.dump())
-            << "replaying the study gives a different sampler state after trial " << told_
-            << " (stored " << stored->dump() << ", now " << state.dump()
-            << "): was it created by another version?";
-      } else {
-        store_.save_sampler_state(told_, state);
-      }
-      ++told_;
-    }
-  }
-
+  static constexpr double kClaimRetryS = 0.25;  // a worker with nothing to claim asks again after
   StudyStore store_;
   RunOptions options_;
+  std::optional<Heartbeat> shared_;
   StudyConfig config_;
+  Suggestions suggestions_;
   Budget budget_;
-  std::unique_ptr<Sampler> sampler_;
   std::unique_ptr<Pruner> pruner_;
   std::vector<TrialRecord> trials_;  // index == trial number
   std::vector<Slot> slots_;
-  std::map<int64_t, int> deaths_;
   SyncHorizon horizon_;
-  int64_t told_ = 0, enqueued_ = 0;
-  bool exhausted_ = false;
-  double start_ = 0;
+  WorkerInfo me_;  // a worker's heartbeat row
+  double start_ = 0, last_beat_ = 0, next_claim_at_ = 0;
 };
 
 }  // namespace
 
 RunSummary run_study(const std::string& study_path, const RunOptions& options) {
   ::signal(SIGPIPE, SIG_IGN);  // a dead worker's pipe must give EPIPE, not kill us
-  Coordinator coordinator(study_path, options);
+  Coordinator coordinator(study_path, options, std::nullopt);
   return coordinator.run();
+}
+
+RunSummary work_on_study(const std::string& study, const RunOptions& options, const Heartbeat& heartbeat) {
+  ::signal(SIGPIPE, SIG_IGN);
+  Coordinator worker(study, options, heartbeat);
+  return worker.run();
 }
 
 std::vector<std::string> plan_slots(const SlotRequest& request) {

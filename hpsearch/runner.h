@@ -37,6 +37,16 @@ struct RunSummary {
 
 RunSummary run_study(const std::string& study_path, const RunOptions& options);
 
+// A worker of a shared study (`autonet hpsearch worker STUDY` on any number of hosts, claims.h):
+// its slots claim trials (creating new ones from the sampler when none waits), it heartbeats
+// every interval_s, and re-queues the trials of workers silent for expiry_s. It returns when
+// the study's budget is spent and no trial runs or waits anywhere.
+struct Heartbeat {
+  double interval_s = 5;
+  double expiry_s = 30;
+};
+RunSummary work_on_study(const std::string& study, const RunOptions& options, const Heartbeat& heartbeat);
+
 // Where workers run: `device` "cpu" (`workers` processes, 1 when 0), or "cuda" / "cuda:0,1":
 // per_device workers per GPU (or as many as fit `memory_gib` each in the card's memory),
 // capped at `workers` when that is given (> 0).

@@ -29,6 +29,10 @@ class SqlQuery {
   virtual int64_t changes() const = 0;  // rows an INSERT/UPDATE/DELETE touched
 };
 
+// Who may work on a study at once: one coordinator (`hpsearch run`) alone, or any number of
+// workers (`hpsearch worker`, on any host) together, never both.
+enum class RunLock { Coordinator, Worker };
+
 class SqlConnection {
  public:
   virtual ~SqlConnection() = default;
@@ -44,9 +48,18 @@ class SqlConnection {
   virtual std::string autoincrement_key() const = 0;
   // Whether a table exists.
   virtual bool has_table(const std::string& name) = 0;
-  // Takes the study's run lock for the connection's lifetime (one coordinator per study);
-  // throws naming the study when another process holds it.
-  virtual void lock_for_run() = 0;
+  // Takes the study's run lock for the connection's lifetime: exclusive for a coordinator,
+  // shared among workers; throws naming the study when a process holds it the other way.
+  virtual void lock_for_run(RunLock kind = RunLock::Coordinator) = 0;
+  // Serialises the rest of this transaction with every other one that calls it (PostgreSQL: a
+  // transaction advisory lock; SQLite's write transactions are serial already).
+  virtual void lock_study_writes() {}
+  // What a row-locking SELECT appends so that concurrent claimers skip each other's rows
+  // (PostgreSQL: FOR UPDATE SKIP LOCKED; nothing for SQLite, whose write lock serialises).
+  virtual std::string skip_locked() const { return ""; }
+  // An SQL expression for the store's own clock in seconds since the epoch (the server's, so
+  // that heartbeats from machines with skewed clocks compare correctly).
+  virtual std::string clock_sql() const = 0;
   // Removes the study's data (create --force); the caller holds the run lock.
   virtual void drop_study() = 0;
 };

@@ -55,11 +55,12 @@ class SqliteQuery : public SqlQuery {
   int64_t changes_ = 0;
 };
 
-// An exclusive flock on the file at `path`; -1 when another process holds it.
-int try_flock(const std::string& path) {
+// An flock (LOCK_EX or LOCK_SH) on the file at `path`; -1 when another process holds it the
+// other way.
+int try_flock(const std::string& path, int how = LOCK_EX) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   AN_CHECK(fd >= 0) << "cannot open study file '" << path << "': " << std::strerror(errno);
-  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  if (::flock(fd, how | LOCK_NB) == 0) return fd;
   ::close(fd);
   return -1;
 }
@@ -103,14 +104,16 @@ class SqliteConnection : public SqlConnection {
     q.step();
     return q.int_at(0) == 1;
   }
-  void lock_for_run() override {
+  void lock_for_run(RunLock kind) override {
     if (lock_fd_ >= 0) return;
-    lock_fd_ = try_flock(path_);
-    AN_CHECK(lock_fd_ >= 0) << "study '" << path_ << "' is being run by another process";
+    lock_fd_ = try_flock(path_, kind == RunLock::Coordinator ? LOCK_EX : LOCK_SH);
+    AN_CHECK(lock_fd_ >= 0) << "study '" << path_ << "' is being run by another process"
+                            << (kind == RunLock::Worker ? " (a coordinator: `hpsearch run`)" : "");
   }
+  std::string clock_sql() const override { return "((julianday('now') - 2440587.5) * 86400.0)"; }
   void drop_study() override {
     exec("DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS trials; DROP TABLE IF EXISTS intermediate;"
-         "DROP TABLE IF EXISTS sampler_state; DROP TABLE IF EXISTS events");
+         "DROP TABLE IF EXISTS sampler_state; DROP TABLE IF EXISTS events; DROP TABLE IF EXISTS workers");
   }
 
  private:

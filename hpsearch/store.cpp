@@ -1,6 +1,7 @@
 #include "hpsearch/store.h"
 
 #include <cmath>
+#include <iterator>
 
 #include "hpsearch/postgres_connection.h"
 #include "hpsearch/sql.h"
@@ -11,8 +12,19 @@ namespace autonet::hpsearch {
 
 namespace {
 
-// 2: per-epoch metrics in `intermediate` (a version-1 file is upgraded when opened for writing).
-constexpr int kSchemaVersion = 2;
+// 2: per-epoch metrics in `intermediate`; 3: trial owners and the `workers` table (shared
+// studies). An older file is upgraded when opened for writing, step by step.
+constexpr int kSchemaVersion = 3;
+
+// Upgrades[v - 1] takes a version-v study to version v + 1.
+const char* const kUpgrades[] = {
+    "ALTER TABLE intermediate ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE trials ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE workers (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid BIGINT NOT NULL,"
+    " slots BIGINT NOT NULL, started_at DOUBLE PRECISION NOT NULL,"
+    " heartbeat_at DOUBLE PRECISION NOT NULL)",
+};
+static_assert(std::size(kUpgrades) == kSchemaVersion - 1);
 
 std::string schema(const SqlConnection& db) {
   return R"sql(
@@ -22,7 +34,8 @@ CREATE TABLE trials (
   value DOUBLE PRECISION, metrics TEXT NOT NULL DEFAULT '{}', reason TEXT NOT NULL DEFAULT '',
   attempts BIGINT NOT NULL DEFAULT 0, device TEXT NOT NULL DEFAULT '',
   version TEXT NOT NULL DEFAULT '', created_at DOUBLE PRECISION NOT NULL DEFAULT 0,
-  started_at DOUBLE PRECISION NOT NULL DEFAULT 0, finished_at DOUBLE PRECISION NOT NULL DEFAULT 0);
+  started_at DOUBLE PRECISION NOT NULL DEFAULT 0, finished_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+  owner TEXT NOT NULL DEFAULT '');
 CREATE TABLE intermediate (
   trial BIGINT NOT NULL, step BIGINT NOT NULL, value DOUBLE PRECISION, at DOUBLE PRECISION NOT NULL,
   metrics TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (trial, step));
@@ -30,6 +43,9 @@ CREATE TABLE sampler_state (trial BIGINT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE events (
   id )sql" + db.autoincrement_key() + R"sql(, at DOUBLE PRECISION NOT NULL, trial BIGINT NOT NULL,
   kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY, host TEXT NOT NULL, pid BIGINT NOT NULL, slots BIGINT NOT NULL,
+  started_at DOUBLE PRECISION NOT NULL, heartbeat_at DOUBLE PRECISION NOT NULL);
 )sql";
 }
 
@@ -48,6 +64,7 @@ TrialRecord read_trial(const SqlQuery& s) {
   t.created_at = s.real_at(10);
   t.started_at = s.real_at(11);
   t.finished_at = s.real_at(12);
+  t.owner = s.text_at(13);
   return t;
 }
 
@@ -56,9 +73,25 @@ Intermediate read_intermediate(const SqlQuery& s, int column) {
           Json::parse(s.text_at(column + 2))};
 }
 
-const char* kTrialColumns =
+// The trial columns read_trial reads, but its last (owner, schema version 3).
+const char* kTrialColumnsV2 =
     "number, state, params, seed, value, metrics, reason, attempts, device, version, created_at, "
     "started_at, finished_at";
+
+// The UPDATE of every trial column but the number; the caller appends the WHERE clause with the
+// number as parameter 14.
+const char* kUpdateTrial =
+    "UPDATE trials SET state = ?, params = ?, seed = ?, value = ?, metrics = ?, reason = ?, "
+    "attempts = ?, device = ?, version = ?, created_at = ?, started_at = ?, finished_at = ?, owner = ? ";
+
+void bind_trial_fields(SqlQuery& s, const TrialRecord& t, int first) {
+  s.bind(first, std::string(trial_state_name(t.state))).bind(first + 1, t.params.dump());
+  s.bind(first + 2, static_cast<int64_t>(t.seed)).bind_optional(first + 3, t.value);
+  s.bind(first + 4, t.metrics.dump()).bind(first + 5, t.reason);
+  s.bind(first + 6, static_cast<int64_t>(t.attempts)).bind(first + 7, t.device).bind(first + 8, t.version);
+  s.bind(first + 9, t.created_at).bind(first + 10, t.started_at).bind(first + 11, t.finished_at);
+  s.bind(first + 12, t.owner);
+}
 
 }  // namespace
 
@@ -106,9 +139,9 @@ StudyStore StudyStore::open(const std::string& where, bool read_only) {
       << "study '" << where << "' has schema version " << number << "; this autonet reads versions "
       << "up to " << kSchemaVersion << " (a newer autonet wrote it)";
   store.schema_version_ = number;
-  if (number == 1 && !read_only) {
+  if (number < kSchemaVersion && !read_only) {
     store.transaction([&] {
-      store.exec("ALTER TABLE intermediate ADD COLUMN metrics TEXT NOT NULL DEFAULT '{}'");
+      for (int v = number; v < kSchemaVersion; ++v) store.exec(kUpgrades[v - 1]);
       store.set_meta("schema_version", std::to_string(kSchemaVersion));
     });
     store.schema_version_ = kSchemaVersion;
@@ -120,7 +153,8 @@ StudyStore::StudyStore(StudyStore&& other) noexcept = default;
 StudyStore& StudyStore::operator=(StudyStore&& other) noexcept = default;
 StudyStore::~StudyStore() = default;
 
-void StudyStore::lock_for_run() { db_->lock_for_run(); }
+void StudyStore::lock_for_run(RunLock kind) { db_->lock_for_run(kind); }
+void StudyStore::lock_study_writes() { db_->lock_study_writes(); }
 void StudyStore::exec(const std::string& sql) { db_->exec(sql); }
 void StudyStore::begin() { db_->begin(); }
 void StudyStore::commit() { db_->commit(); }
@@ -150,7 +184,7 @@ void StudyStore::set_meta(const std::string& key, const std::string& value) {
 std::vector<TrialRecord> StudyStore::trials() const {
   std::vector<TrialRecord> out;
   {
-    auto s = db_->prepare(std::string("SELECT ") + kTrialColumns + " FROM trials ORDER BY number");
+    auto s = db_->prepare("SELECT " + trial_columns() + " FROM trials ORDER BY number");
     while (s->step()) out.push_back(read_trial(*s));
   }
   auto s = db_->prepare("SELECT trial, step, value, " + metrics_column() +
@@ -165,7 +199,7 @@ std::vector<TrialRecord> StudyStore::trials() const {
 }
 
 std::optional<TrialRecord> StudyStore::trial(int64_t number) const {
-  auto s = db_->prepare(std::string("SELECT ") + kTrialColumns + " FROM trials WHERE number = ?");
+  auto s = db_->prepare("SELECT " + trial_columns() + " FROM trials WHERE number = ?");
   s->bind(1, number);
   if (!s->step()) return std::nullopt;
   TrialRecord t = read_trial(*s);
@@ -183,26 +217,77 @@ int64_t StudyStore::trial_count() const {
 }
 
 void StudyStore::insert_trial(const TrialRecord& t) {
-  auto s = db_->prepare(std::string("INSERT INTO trials (") + kTrialColumns +
-                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  s->bind(1, t.number).bind(2, std::string(trial_state_name(t.state))).bind(3, t.params.dump());
-  s->bind(4, static_cast<int64_t>(t.seed)).bind_optional(5, t.value).bind(6, t.metrics.dump());
-  s->bind(7, t.reason).bind(8, static_cast<int64_t>(t.attempts)).bind(9, t.device).bind(10, t.version);
-  s->bind(11, t.created_at).bind(12, t.started_at).bind(13, t.finished_at);
+  auto s = db_->prepare(
+      "INSERT INTO trials (state, params, seed, value, metrics, reason, attempts, device, version, "
+      "created_at, started_at, finished_at, owner, number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  bind_trial_fields(*s, t, 1);
+  s->bind(14, t.number);
   s->step();
 }
 
 void StudyStore::update_trial(const TrialRecord& t) {
-  auto s = db_->prepare(
-      "UPDATE trials SET state = ?, params = ?, seed = ?, value = ?, metrics = ?, reason = ?, "
-      "attempts = ?, device = ?, version = ?, created_at = ?, started_at = ?, finished_at = ? "
-      "WHERE number = ?");
-  s->bind(1, std::string(trial_state_name(t.state))).bind(2, t.params.dump());
-  s->bind(3, static_cast<int64_t>(t.seed)).bind_optional(4, t.value).bind(5, t.metrics.dump());
-  s->bind(6, t.reason).bind(7, static_cast<int64_t>(t.attempts)).bind(8, t.device).bind(9, t.version);
-  s->bind(10, t.created_at).bind(11, t.started_at).bind(12, t.finished_at).bind(13, t.number);
+  auto s = db_->prepare(std::string(kUpdateTrial) + "WHERE number = ?");
+  bind_trial_fields(*s, t, 1);
+  s->bind(14, t.number);
   s->step();
   AN_CHECK(s->changes() == 1) << "update of unknown trial " << t.number;
+}
+
+bool StudyStore::update_owned_trial(const TrialRecord& t, const std::string& owner) {
+  auto s = db_->prepare(std::string(kUpdateTrial) + "WHERE number = ? AND owner = ? AND state = 'RUNNING'");
+  bind_trial_fields(*s, t, 1);
+  s->bind(14, t.number).bind(15, owner);
+  s->step();
+  return s->changes() == 1;
+}
+
+std::optional<int64_t> StudyStore::claim_waiting(const std::string& owner, const std::string& device,
+                                                 const std::string& version) {
+  auto pick = db_->prepare("SELECT number FROM trials WHERE state = 'WAITING' ORDER BY number LIMIT 1" +
+                           db_->skip_locked());
+  if (!pick->step()) return std::nullopt;
+  const int64_t number = pick->int_at(0);
+  auto s = db_->prepare(
+      "UPDATE trials SET state = 'RUNNING', owner = ?, device = ?, version = ?, attempts = attempts + 1, "
+      "started_at = ?, reason = '' WHERE number = ? AND state = 'WAITING'");
+  s->bind(1, owner).bind(2, device).bind(3, version).bind(4, now_seconds()).bind(5, number);
+  s->step();
+  AN_CHECK(s->changes() == 1) << "trial " << number << " was claimed twice";
+  return number;
+}
+
+void StudyStore::heartbeat(const WorkerInfo& worker) {
+  auto s = db_->prepare(
+      "INSERT INTO workers (id, host, pid, slots, started_at, heartbeat_at) VALUES (?, ?, ?, ?, " +
+      db_->clock_sql() + ", " + db_->clock_sql() +
+      ") ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, slots = excluded.slots");
+  s->bind(1, worker.id).bind(2, worker.host).bind(3, worker.pid).bind(4, worker.slots);
+  s->step();
+}
+
+void StudyStore::remove_worker(const std::string& id) {
+  auto s = db_->prepare("DELETE FROM workers WHERE id = ?");
+  s->bind(1, id);
+  s->step();
+}
+
+int64_t StudyStore::live_slots(double expiry_s) const {
+  auto s = db_->prepare("SELECT COALESCE(SUM(slots), 0) FROM workers WHERE heartbeat_at >= " +
+                        db_->clock_sql() + " - ?");
+  s->bind(1, expiry_s);
+  s->step();
+  return s->int_at(0);
+}
+
+std::vector<TrialRecord> StudyStore::orphaned_trials(double expiry_s) const {
+  std::vector<TrialRecord> out;
+  auto s = db_->prepare("SELECT " + trial_columns() +
+                        " FROM trials WHERE state = 'RUNNING' AND owner <> ? AND owner NOT IN "
+                        "(SELECT id FROM workers WHERE heartbeat_at >= " + db_->clock_sql() +
+                        " - ?) ORDER BY number");
+  s->bind(1, std::string(kAskOwner)).bind(2, expiry_s);
+  while (s->step()) out.push_back(read_trial(*s));
+  return out;
 }
 
 void StudyStore::add_intermediate(int64_t trial, const Intermediate& v) {
@@ -216,8 +301,10 @@ void StudyStore::add_intermediate(int64_t trial, const Intermediate& v) {
   s->step();
 }
 
-std::string StudyStore::metrics_column() const {
-  return schema_version_ >= 2 ? "metrics" : "'{}'";  // a version-1 file opened read-only
+// A study of an older schema opened read-only lacks the newer columns: they read as defaults.
+std::string StudyStore::metrics_column() const { return schema_version_ >= 2 ? "metrics" : "'{}'"; }
+std::string StudyStore::trial_columns() const {
+  return std::string(kTrialColumnsV2) + (schema_version_ >= 3 ? ", owner" : ", ''");
 }
 
 void StudyStore::clear_intermediate(int64_t trial) {

@@ -4,11 +4,13 @@
 //   meta(key, value)                       study config (space, sampler, pruner, workload, budget,
 //                                          seed, direction), schema version, creation time
 //   trials(number, state, params, seed, value, metrics, reason, attempts, device, version,
-//          created_at, started_at, finished_at)
+//          created_at, started_at, finished_at, owner)
 //   intermediate(trial, step, value, at, metrics)   per-epoch reports
 //   sampler_state(trial, state)            the sampler's state after it was told `trial`
 //   events(id, at, trial, kind, detail)    worker deaths, re-queues, budget stops, resumes
-// One writer per study: the coordinator, which holds the run lock (lock_for_run) while it runs.
+//   workers(id, host, pid, slots, started_at, heartbeat_at)   the live workers of a shared study
+// Writers: one coordinator (`hpsearch run`, exclusive run lock), or any number of workers on any
+// hosts (`hpsearch worker`, shared run lock) that claim trials and heartbeat (claims.h).
 #pragma once
 #include <map>
 #include <memory>
@@ -17,11 +19,22 @@
 #include <vector>
 
 #include "hpsearch/json.h"
+#include "hpsearch/sql.h"
 #include "hpsearch/trial.h"
 
 namespace autonet::hpsearch {
 
 class SqlConnection;
+
+// The owner of a trial that `hpsearch ask` handed to a script: it has no heartbeat and waits
+// for `hpsearch tell`.
+inline constexpr const char* kAskOwner = "ask";
+
+// A worker process of a shared study, as its heartbeat row records it.
+struct WorkerInfo {
+  std::string id, host;
+  int64_t pid = 0, slots = 1;
+};
 
 struct Event {
   double at = 0;
@@ -42,8 +55,11 @@ class StudyStore {
   ~StudyStore();
 
   const std::string& path() const { return path_; }
-  // One coordinator per study: held until the store closes; throws when another process runs it.
-  void lock_for_run();
+  // One coordinator per study, or any number of workers: held until the store closes; throws when
+  // another process holds it the other way.
+  void lock_for_run(RunLock kind = RunLock::Coordinator);
+  // Inside a transaction: serialises it with the other writers that call this (creating trials).
+  void lock_study_writes();
   Json config() const;
   std::optional<std::string> meta(const std::string& key) const;
   void set_meta(const std::string& key, const std::string& value);
@@ -54,6 +70,22 @@ class StudyStore {
   int64_t trial_count() const;
   void insert_trial(const TrialRecord& trial);
   void update_trial(const TrialRecord& trial);  // everything but the intermediate values
+  // The same, but only while `owner` holds the trial RUNNING; false when it lost it (re-queued
+  // after its heartbeat expired).
+  bool update_owned_trial(const TrialRecord& trial, const std::string& owner);
+
+  // Shared studies. Inside a transaction: the lowest-numbered WAITING trial becomes RUNNING for
+  // `owner` (one attempt more); concurrent claimers skip each other's rows.
+  std::optional<int64_t> claim_waiting(const std::string& owner, const std::string& device,
+                                       const std::string& version);
+  // Registers the worker or renews its heartbeat (the store's clock).
+  void heartbeat(const WorkerInfo& worker);
+  void remove_worker(const std::string& id);
+  // Trial slots of the workers that heartbeat within the last `expiry_s` seconds.
+  int64_t live_slots(double expiry_s) const;
+  // RUNNING trials whose owner has not heartbeat within `expiry_s` seconds (asked trials wait
+  // for their tell instead).
+  std::vector<TrialRecord> orphaned_trials(double expiry_s) const;
   void add_intermediate(int64_t trial, const Intermediate& value);
   void clear_intermediate(int64_t trial);
 
@@ -90,9 +122,10 @@ class StudyStore {
   void rollback();
   bool reconnected();
   std::string metrics_column() const;
+  std::string trial_columns() const;
   std::string path_;
   std::unique_ptr<SqlConnection> db_;
-  int schema_version_ = 2;
+  int schema_version_ = 3;
 };
 
 }  // namespace autonet::hpsearch

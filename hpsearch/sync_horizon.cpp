@@ -48,4 +48,11 @@ int64_t SyncHorizon::of(int64_t trial) const {
   return std::max(floor, trial - segments_[i].lag);
 }
 
+std::vector<const TrialRecord*> SyncHorizon::peers(const std::vector<TrialRecord>& trials, int64_t n) const {
+  std::vector<const TrialRecord*> out;
+  for (int64_t m = 0; m < of(n) && m < static_cast<int64_t>(trials.size()); ++m)
+    if (is_finished(trials[m].state)) out.push_back(&trials[m]);
+  return out;
+}
+
 }  // namespace autonet::hpsearch

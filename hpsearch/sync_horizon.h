@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "hpsearch/trial.h"
+
 namespace autonet::hpsearch {
 
 class StudyStore;
@@ -30,6 +32,8 @@ class SyncHorizon {
   static SyncHorizon load(StudyStore& store, int64_t next_trial, int64_t workers);
 
   int64_t of(int64_t trial) const;
+  // The finished trials below trial n's horizon (`trials` indexed by number): its pruner's peers.
+  std::vector<const TrialRecord*> peers(const std::vector<TrialRecord>& trials, int64_t n) const;
   const std::vector<Segment>& segments() const { return segments_; }
 
  private:

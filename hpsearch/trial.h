@@ -40,6 +40,7 @@ struct TrialRecord {
   int attempts = 0;              // how many times a worker started it
   std::string device;
   std::string version;           // binary version that ran it
+  std::string owner;             // the worker that holds it RUNNING in a shared study ("ask": a script)
   double created_at = 0, started_at = 0, finished_at = 0;  // seconds since the epoch
   std::vector<Intermediate> intermediate;
 };

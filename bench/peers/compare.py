@@ -16,7 +16,8 @@ import statistics
 import sys
 
 # Our benchmarks' config argument → the peers' config names.
-CONFIGS = {"BM_SearchStep": ("default", "reduced"), "BM_RnnSearchStep": ("reference", "small")}
+CONFIGS = {"BM_SearchStep": ("default", "reduced", "pc-darts", "pc-darts-256"),
+           "BM_RnnSearchStep": ("reference", "small")}
 TIME_UNITS = {"ms": 1, "us": 1e-3, "ns": 1e-6, "s": 1e3}
 
 

@@ -106,20 +106,28 @@ def describe(row, unit, per_step):
 
 
 def peer_main(script, description, shapes, default_rows, default_steps, build_step, param_count,
-              expected_params, unit, items_per_step):
-    """The command line both peers share: parses --rows/--modes/--device/--steps/--budget-s,
+              expected_params, unit, items_per_step, methods=None):
+    """The command line both peers share: parses --rows/--modes/--device/--steps/--budget-s (and
+    --method when `methods`, {name: its rows}, is given: the rows it runs unless --rows is),
     checks `param_count(name) == n` for each (name, n) in expected_params (the same network as
     ours), then runs every row of the first mode, then of the next (so a short budget still
     gives every row's eager time), rewriting --json after each row."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--steps", type=int, default=default_steps, help="timed steps per row")
     parser.add_argument("--json", default="", help="write the rows here (after every row)")
-    parser.add_argument("--rows", default=default_rows, help="CONFIG:ORDER,...")
+    parser.add_argument("--rows", default=None, help=f"CONFIG:ORDER,... (default: {default_rows})")
+    if methods:
+        parser.add_argument("--method", choices=list(methods), default=None,
+                            help="the rows of a search method: " +
+                                 "; ".join(f"{m}: {r}" for m, r in methods.items()))
     parser.add_argument("--modes", default="eager", help=f"comma-separated: {', '.join(MODES)}")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("--budget-s", type=float, default=0,
                         help="start no row after this many seconds (0: no limit)")
     args = parser.parse_args()
+    if args.rows and getattr(args, "method", None):
+        raise SystemExit(f"{script}: give --rows or --method, not both")
+    rows_spec = args.rows or (methods[args.method] if getattr(args, "method", None) else default_rows)
     if args.steps < 1:
         raise SystemExit(f"{script}: --steps must be at least 1, got {args.steps}")
     if args.budget_s < 0:
@@ -130,7 +138,7 @@ def peer_main(script, description, shapes, default_rows, default_steps, build_st
         raise SystemExit(f"{script}: --modes: bad mode '{','.join(bad) or args.modes}', expected "
                          f"a comma-separated list of {', '.join(MODES)}")
     wanted = []
-    for spec in args.rows.split(","):
+    for spec in rows_spec.split(","):
         config, _, order = spec.partition(":")
         if config not in shapes or order not in ("1", "2"):
             raise SystemExit(f"{script}: --rows: bad row '{spec}', expected CONFIG:ORDER with "

@@ -8,10 +8,10 @@
 #include <map>
 #include <set>
 
-#include "darts/run_folder.h"
-#include "darts/search_trainer.h"
-#include "darts/train_trainer.h"
+#include "darts/tasks/search_trainer.h"
+#include "darts/tasks/train_trainer.h"
 #include "datasets/registry.h"
+#include "run/run_folder.h"
 #include "runtime/error.h"
 
 namespace autonet::hpsearch {
@@ -85,7 +85,7 @@ Objective objective_of(const Json& config) {
              << o.dump();
 }
 
-// The training of the derived network (darts/train_trainer.h) for the derived_* objectives:
+// The training of the derived network (darts/tasks/train_trainer.h) for the derived_* objectives:
 // small defaults, then the workload's "derived" object. The trial gives the rest.
 const std::set<std::string> kDerivedFromTrial{"genotype",    "dataset", "data_dir", "subset",
                                               "test_subset", "seed",    "device"};
@@ -152,7 +152,11 @@ SearchRunConfig trial_config(const Settings& fixed, const Json& params, uint64_t
   }
   merged["seed"] = static_cast<int64_t>(seed & INT64_MAX);  // trial seeds are 63-bit already
   merged["device"] = device;
-  const SearchRunConfig c = darts::config_from_json<SearchRunConfig>(merged, "darts-search trial");
+  SearchRunConfig c = darts::config_from_json<SearchRunConfig>(merged, "darts-search trial");
+  // The method's recipe (--method pc-darts) for what neither the workload nor the trial sets.
+  std::vector<std::string> keys_set;
+  for (const auto& [key, value] : merged.items()) keys_set.push_back(key);
+  darts::apply_presets(c, keys_set, darts::Scope::search);
   c.validate();
   AN_CHECK(c.channels % 2 == 0) << "channels must be even (FactorizedReduce halves them), got "
                                 << c.channels;
@@ -216,7 +220,7 @@ class TrialFolder {
 
 // The last epoch record of a run's log.jsonl.
 Settings last_epoch_record(const fs::path& run_dir) {
-  const std::vector<Settings> log = darts::RunFolder::open(run_dir).read_log();
+  const std::vector<Settings> log = run::RunFolder::open(run_dir).read_log();
   for (auto it = log.rbegin(); it != log.rend(); ++it)
     if (it->value("kind", "") == "epoch") return *it;
   AN_THROW() << "the search in " << run_dir << " logged no epoch";
@@ -254,7 +258,7 @@ class DartsSearchWorkload : public TrialWorkload {
       if (stopped || out.finished) break;
       out = darts::resume_search(folder.path(), data_, options);
     }
-    const Settings info = darts::RunFolder::open(folder.path()).config().at("run");
+    const Settings info = run::RunFolder::open(folder.path()).config().at("run");
     TrialResult result{value,
                        {{"accuracy", epoch.at("valid_acc").get<double>()},
                         {"valid_loss", epoch.at("valid_loss").get<double>()},
@@ -274,7 +278,7 @@ class DartsSearchWorkload : public TrialWorkload {
       result.metrics["derived_accuracy"] = trained.valid_accuracy;
       result.metrics["derived_valid_loss"] = trained.valid_loss;
       result.metrics["derived_parameters"] =
-          darts::RunFolder::open(trained.run_dir).config().at("run").at("parameters");
+          run::RunFolder::open(trained.run_dir).config().at("run").at("parameters");
     }
     result.metrics["seconds"] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,4 +1,5 @@
-// "darts-search": one DARTS architecture search (darts/search_trainer.h, run_search) per trial.
+// "darts-search": one DARTS architecture search (darts/tasks/search_trainer.h, run_search) per
+// trial.
 //
 // Trial parameters are SearchRunConfig fields by their config names — the `autonet search`
 // flags with underscores: learning_rate, weight_decay, momentum, learning_rate_min, grad_clip,
@@ -18,8 +19,8 @@
 // accuracy, train_loss and train_acc; the result adds the genotype and the parameter count.
 //
 // "derived_valid_loss" / "derived_valid_error" score the derived genotype instead: after the
-// search it is trained from scratch (darts/train_trainer.h) on the trial's data, subset, seed and
-// device with valid_portion > 0 (held-out training images, never the test set), with the
+// search it is trained from scratch (darts/tasks/train_trainer.h) on the trial's data, subset, seed
+// and device with valid_portion > 0 (held-out training images, never the test set), with the
 // settings of the "derived" object over small defaults (derived_settings). The pruner still sees
 // the supernet's metric each epoch — the derived network exists only at the end — while the
 // trial's value is the derived network's; the result adds derived_accuracy, derived_valid_loss

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "darts/genotype.h"
+#include "darts/genotype/genotype.h"
 
 namespace autonet::apps {
 namespace {

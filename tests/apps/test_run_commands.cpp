@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "apps/commands.h"
-#include "darts/rnn_search_trainer.h"
-#include "darts/search_trainer.h"
-#include "darts/train_trainer.h"
+#include "darts/rnn/trainer.h"
+#include "darts/tasks/search_trainer.h"
+#include "darts/tasks/train_trainer.h"
 #include "runtime/error.h"
 
 namespace autonet::apps {
@@ -214,6 +214,46 @@ TEST(RunCommands, Wt2PresetOfRnnTrain) {
   EXPECT_EQ(printed_config({"rnn-search", "--dataset", "wt2"}).at("nhid"), 300);
 }
 
+// search --method pc-darts takes the official PC-DARTS CIFAR search recipe (train_search.py of
+// yuhuixu1993/PC-DARTS, written out here from that file); a flag or a config-file key wins, and
+// plain DARTS keeps its own defaults.
+TEST(RunCommands, PcDartsRecipeIsTheMethodsDefault) {
+  const json official = {{"batch_size", 256},        {"learning_rate", 0.1},
+                         {"learning_rate_min", 0.0}, {"momentum", 0.9},
+                         {"weight_decay", 3e-4},     {"epochs", 50},
+                         {"grad_clip", 5.0},         {"train_portion", 0.5},
+                         {"unrolled", false},        {"arch_learning_rate", 6e-4},
+                         {"arch_beta1", 0.5},        {"arch_beta2", 0.999},
+                         {"arch_weight_decay", 1e-3}, {"arch_frozen_epochs", 15},
+                         {"partial_channels", 4},    {"channels", 16},
+                         {"layers", 8},              {"seed", 2}};
+  const json c = printed_config({"search", "--method", "pc-darts"});
+  for (const auto& [key, value] : official.items()) EXPECT_EQ(c.at(key), value) << key;
+  // The method named in a config file selects the recipe too; its other keys and flags win.
+  const ConfigFile file(R"({"method": "pc-darts", "learning_rate": 0.05})");
+  const json mine = printed_config({"search", "--config", file.path(), "--batch-size", "64",
+                                    "--arch-frozen-epochs", "0", "--unrolled"});
+  EXPECT_EQ(mine.at("learning_rate"), 0.05);
+  EXPECT_EQ(mine.at("batch_size"), 64);
+  EXPECT_EQ(mine.at("arch_frozen_epochs"), 0);
+  EXPECT_EQ(mine.at("unrolled"), true);
+  EXPECT_EQ(mine.at("arch_learning_rate"), 6e-4);  // not given: the recipe's
+  EXPECT_EQ(mine.at("learning_rate_min"), 0.0);
+  // DARTS: train_search.py of quark0/darts.
+  const json darts = printed_config({"search"});
+  EXPECT_EQ(darts, json(darts::SearchRunConfig{}));
+  EXPECT_EQ(darts.at("batch_size"), 64);
+  EXPECT_EQ(darts.at("arch_learning_rate"), 3e-4);
+  // --help names the recipe's value beside the default.
+  auto app = make_app();
+  const auto help = help_entries(*app->get_subcommand("search"));
+  EXPECT_NE(help.at("--batch-size").second.find("(--method pc-darts: 256)"), std::string::npos)
+      << help.at("--batch-size").second;
+  // Fewer epochs than the recipe's warm-up: α would never train, which is refused.
+  expect_parts(run({"search", "--method", "pc-darts", "--epochs", "10", "--print-config"}).error,
+               {"--arch-frozen-epochs (15) must be less than --epochs (10)", "pc-darts"});
+}
+
 // Issue 15: rnn-search --resume DIR --epochs 10 ignored the flags silently.
 TEST(RunCommands, ResumeRefusesConfigFlags) {
   for (const std::string& command : kRunCommands) {
@@ -275,7 +315,7 @@ TEST(RunCommands, FlagValuesAreCheckedNamingTheFlag) {
 }
 
 // The image-folder and ImageNet settings are table fields like the others: flags, config files
-// and bounds (datasets/image_folder.h, darts/imagenet_model.h).
+// and bounds (datasets/image_folder.h, darts/cnn/imagenet_model.h).
 TEST(RunCommands, ImageFolderAndNetworkFields) {
   const json t = printed_config({"train", "--dataset", "folder", "--image-size", "64",
                                  "--skip-bad-images", "--network", "imagenet"});

@@ -5,8 +5,8 @@
 
 #include "autograd/optimizer.h"
 #include "autograd/parameters.h"
-#include "darts/architect.h"
-#include "darts/search_model.h"
+#include "darts/cnn/architect.h"
+#include "darts/cnn/search_model.h"
 
 namespace autonet::test {
 
@@ -36,6 +36,13 @@ struct TinySearcher {
     c.layers = 3;
     return c;
   }
+  // The same as PC-DARTS's supernet: half of each edge's channels through its ops, β.
+  static darts::SearchConfig pc_darts_config() {
+    darts::SearchConfig c = config();
+    c.partial_channels = 2;
+    c.edge_normalization = true;
+    return c;
+  }
   static SgdOptions sgd_options() {
     SgdOptions o;
     o.lr = 0.05;
@@ -49,8 +56,8 @@ struct TinySearcher {
     return true;
   }
   explicit TinySearcher(Device device, darts::ArchitectConfig arch = {},
-                        const darts::SearchConfig& net_config = config())
-      : net(net_config, weights, alphas),
+                        const darts::SearchConfig& network = config())
+      : net(network, weights, alphas),
         placed(place(device)),
         sgd(weights.weights(), weights.grads(), sgd_options()),
         architect(net, sgd, arch) {}

@@ -1,8 +1,11 @@
-// test_hpsearch is also its own trial worker and, for the kill test, its own coordinator:
+// test_hpsearch is also its own trial process and, for the kill tests, its own coordinator and
+// shared-study worker:
 //   test_hpsearch --hpsearch-worker --in-fd 3 --out-fd 4
 //   test_hpsearch --hpsearch-run STUDY.db
+//   test_hpsearch --hpsearch-work STUDY HEARTBEAT_S EXPIRY_S
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -18,6 +21,18 @@ int main(int argc, char** argv) {
     autonet::hpsearch::RunOptions options;
     options.worker_command = {autonet::hpsearch::self_executable(), "--hpsearch-worker"};
     autonet::hpsearch::run_study(argv[2], options);
+    return 0;
+  }
+  if (argc >= 5 && std::strcmp(argv[1], "--hpsearch-work") == 0) {
+    autonet::hpsearch::RunOptions options;
+    options.worker_command = {autonet::hpsearch::self_executable(), "--hpsearch-worker"};
+    const autonet::hpsearch::Heartbeat heartbeat{std::stod(argv[3]), std::stod(argv[4])};
+    try {
+      autonet::hpsearch::work_on_study(argv[2], options, heartbeat);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "worker: %s\n", e.what());
+      return 1;
+    }
     return 0;
   }
   testing::InitGoogleTest(&argc, argv);

@@ -128,6 +128,32 @@ std::string space_error(const Json& space,
   return "";
 }
 
+// "method": "pc-darts" brings the PC-DARTS recipe as `autonet search --method pc-darts` does:
+// for what neither the workload nor the trial's parameters set.
+TEST(DartsSearchWorkload, PcDartsTrialsTakeTheMethodsRecipe) {
+  AN_SKIP_WITHOUT_FASHION_MNIST();
+  testing::ScratchDir dir;
+  Json config = Json::parse(R"({
+    "name": "pc-darts", "seed": 5, "objective": "valid_loss",
+    "space": {"learning_rate": {"type": "float", "low": 0.05, "high": 0.1}},
+    "budget": {"trials": 1}})");
+  config["workload"] = tiny_workload();
+  config["workload"]["method"] = "pc-darts";
+  config["workload"]["subset"] = 32;
+  config["workload"]["epochs"] = 1;
+  config["workload"]["arch_frozen_epochs"] = 0;
+  config["workload"]["runs_dir"] = dir.file("runs");
+  const std::string path = testing::create_study(dir.file("s.db"), config);
+  EXPECT_EQ(run_study(path, testing::worker_options(1)).complete, 1);
+  const Json stored =
+      Json::parse(std::ifstream(std::filesystem::path(dir.file("runs")) / "trial-0" / "config.json"));
+  EXPECT_EQ(stored["batch_size"], 16);               // the workload's
+  EXPECT_NE(stored["learning_rate"], 0.1);           // the trial's (the recipe's is 0.1)
+  EXPECT_EQ(stored["arch_learning_rate"], 6e-4);     // the recipe's
+  EXPECT_EQ(stored["learning_rate_min"], 0.0);
+  EXPECT_EQ(stored["partial_channels"], 4);
+}
+
 TEST(DartsSearchWorkload, SpaceChecksNameTheParameterAndTheProblem) {
   const Json lr = Json::parse(R"({"type": "float", "low": 0.01, "high": 0.1, "log": true})");
   EXPECT_EQ(space_error({{"learning_rate", lr}}), "");

@@ -146,24 +146,33 @@ TEST(StudyStore, ReadOnlyStudiesCanBeRead) {
   EXPECT_FALSE(std::filesystem::exists(path + "-shm"));
 }
 
-// A version-1 study (before per-epoch metrics) is read as it is, and upgraded when written.
+// A version-1 study (before per-epoch metrics, trial owners and workers) is read as it is, and
+// upgraded to the current version when written.
 TEST(StudyStore, UpgradesAVersionOneStudy) {
   testing::ScratchDir dir;
   const std::string path = dir.file("old.db");
   {
     StudyStore s = StudyStore::create(path, Json{{"name", "old"}});
-    TrialRecord t;
-    s.insert_trial(t);
-    s.exec("DROP TABLE intermediate; CREATE TABLE intermediate (trial INTEGER NOT NULL, "
+    s.exec("DROP TABLE workers; DROP TABLE trials; DROP TABLE intermediate;"  // version 1's tables
+           "CREATE TABLE trials (number INTEGER PRIMARY KEY, state TEXT NOT NULL, params TEXT NOT NULL,"
+           " seed INTEGER NOT NULL, value REAL, metrics TEXT NOT NULL DEFAULT '{}',"
+           " reason TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,"
+           " device TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '',"
+           " created_at REAL NOT NULL DEFAULT 0, started_at REAL NOT NULL DEFAULT 0,"
+           " finished_at REAL NOT NULL DEFAULT 0);"
+           "INSERT INTO trials (number, state, params, seed) VALUES (0, 'RUNNING', '{}', 5);"
+           "CREATE TABLE intermediate (trial INTEGER NOT NULL, "
            "step INTEGER NOT NULL, value REAL, at REAL NOT NULL, PRIMARY KEY (trial, step));"
-           "INSERT INTO intermediate VALUES (0, 1, 0.5, 0)");  // version 1's table
+           "INSERT INTO intermediate VALUES (0, 1, 0.5, 0)");
     s.set_meta("schema_version", "1");
   }
   EXPECT_EQ(StudyStore::open(path, true).trials()[0].intermediate.at(0).value, 0.5);
   StudyStore s = StudyStore::open(path);
-  EXPECT_EQ(*s.meta("schema_version"), "2");
+  EXPECT_EQ(*s.meta("schema_version"), "3");
   s.add_intermediate(0, {2, 0.25, {{"accuracy", 0.8}}});
   EXPECT_EQ(s.trial(0)->intermediate.at(1).metrics["accuracy"], 0.8);
+  s.heartbeat({"w", "host", 1, 1});  // the shared-study parts work too
+  EXPECT_EQ(s.orphaned_trials(30).size(), 1u);
 }
 
 }  // namespace

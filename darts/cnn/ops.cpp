@@ -1,0 +1,165 @@
+// The CNN candidate operations (reference darts.md §1.1–§1.2).
+#include "darts/cnn/ops.h"
+
+#include <cmath>
+
+#include "runtime/error.h"
+
+namespace autonet::darts {
+
+Variable Zero::forward(const Variable& x) {
+  AN_CHECK(x.dim() == 4) << "'" << name() << "' (none) expects [N, C, H, W], got "
+                         << x.value().describe();
+  // x[:, :, ::s, ::s] keeps ceil(H/s) rows and ceil(W/s) columns.
+  const Shape shape{x.size(0), x.size(1), (x.size(2) + stride_ - 1) / stride_,
+                    (x.size(3) + stride_ - 1) / stride_};
+  return zeros(shape, x.dtype(), x.device());
+}
+
+Pool3x3::Pool3x3(std::string name, PoolMode mode, int64_t stride) : Module(std::move(name)) {
+  params_.mode = mode;
+  params_.kernel_h = params_.kernel_w = 3;
+  params_.stride_h = params_.stride_w = stride;
+  params_.pad_h = params_.pad_w = 1;
+  params_.count_include_pad = false;
+}
+
+PoolBN::PoolBN(ParameterStore& store, std::string name, PoolMode mode, int64_t channels,
+               int64_t stride, bool affine)
+    : Module(std::move(name)),
+      pool_(child_name("0"), mode, stride),
+      bn_(store, child_name("1"), channels, affine) {
+  register_child(pool_);
+  register_child(bn_);
+}
+
+ReLUConvBN::ReLUConvBN(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
+                       int64_t kernel, int64_t stride, int64_t pad, bool affine)
+    : Module(std::move(name)),
+      conv_(store, child_name("op.1"), c_in, c_out, kernel, stride, pad),
+      bn_(store, child_name("op.2"), c_out, affine) {
+  register_child(conv_);
+  register_child(bn_);
+}
+
+Variable ReLUConvBN::forward(const Variable& x) { return bn_.forward(conv_.forward(relu(x))); }
+
+FactorizedReduce::FactorizedReduce(ParameterStore& store, std::string name, int64_t c_in,
+                                   int64_t c_out, bool affine)
+    : Module(std::move(name)),
+      conv_1_(store, child_name("conv_1"), c_in, c_out / 2, 1, 2),
+      conv_2_(store, child_name("conv_2"), c_in, c_out / 2, 1, 2),
+      bn_(store, child_name("bn"), c_out, affine) {
+  AN_CHECK(c_out % 2 == 0) << "FactorizedReduce '" << this->name()
+                           << "' needs an even output channel count, got " << c_out;
+  register_child(conv_1_);
+  register_child(conv_2_);
+  register_child(bn_);
+}
+
+Variable FactorizedReduce::forward_to_batch_norm(const Variable& x) {
+  AN_CHECK(x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0)
+      << "FactorizedReduce '" << name() << "' needs even H and W (its two halves must agree), got "
+      << x.value().describe();
+  const Variable r = relu(x);
+  // r[:, :, 1:, 1:]: the shifted branch sees the other phase of the stride-2 grid.
+  Slice2dParams shift;
+  shift.offset_h = shift.offset_w = 1;
+  shift.out_h = r.size(2) - 1;
+  shift.out_w = r.size(3) - 1;
+  return concat({conv_1_.forward(r), conv_2_.forward(slice2d(r, shift))}, 1);
+}
+
+SepConv::SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
+                 int64_t kernel, int64_t stride, int64_t pad, bool affine)
+    : Module(std::move(name)),
+      dw1_(store, child_name("op.1"), c_in, kernel, stride, pad, 1, /*relu_input=*/true),
+      pw1_(store, child_name("op.2"), c_in, c_in, 1),
+      bn1_(store, child_name("op.3"), c_in, affine),
+      dw2_(store, child_name("op.5"), c_in, kernel, 1, pad, 1, /*relu_input=*/true),
+      pw2_(store, child_name("op.6"), c_in, c_out, 1),
+      bn2_(store, child_name("op.7"), c_out, affine) {
+  for (Module* m : std::initializer_list<Module*>{&dw1_, &pw1_, &bn1_, &dw2_, &pw2_, &bn2_})
+    register_child(*m);
+}
+
+Variable SepConv::forward_to_batch_norm(const Variable& x) {
+  const Variable h = bn1_.forward(pw1_.forward(dw1_.forward(x)));
+  return pw2_.forward(dw2_.forward(h));
+}
+
+DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
+                 int64_t kernel, int64_t stride, int64_t pad, int64_t dilation, bool affine)
+    : Module(std::move(name)),
+      dw_(store, child_name("op.1"), c_in, kernel, stride, pad, dilation, /*relu_input=*/true),
+      pw_(store, child_name("op.2"), c_in, c_out, 1),
+      bn_(store, child_name("op.3"), c_out, affine) {
+  register_child(dw_);
+  register_child(pw_);
+  register_child(bn_);
+}
+
+Variable DilConv::forward_to_batch_norm(const Variable& x) {
+  return pw_.forward(dw_.forward(x));
+}
+
+Conv7x1_1x7::Conv7x1_1x7(ParameterStore& store, std::string name, int64_t channels, int64_t stride,
+                         bool affine)
+    : Module(std::move(name)) {
+  // PyTorch 0.3 init: uniform ±1/sqrt(C_in·k_h·k_w).
+  const double bound = 1.0 / std::sqrt(static_cast<double>(channels * 7));
+  weight_1x7_ = store.add_parameter(child_name("1.weight"), {channels, channels, 1, 7},
+                                    Init::uniform(-bound, bound));
+  weight_7x1_ = store.add_parameter(child_name("2.weight"), {channels, channels, 7, 1},
+                                    Init::uniform(-bound, bound));
+  p_1x7_.stride_w = stride;
+  p_1x7_.pad_w = 3;
+  p_7x1_.stride_h = stride;
+  p_7x1_.pad_h = 3;
+  bn_ = std::make_unique<BatchNorm2d>(store, child_name("3"), channels, affine);
+  register_child(*bn_);
+}
+
+Variable Conv7x1_1x7::forward(const Variable& x) {
+  const Variable h = conv2d(relu(x), weight_1x7_, Variable(), p_1x7_);
+  return bn_->forward(conv2d(h, weight_7x1_, Variable(), p_7x1_));
+}
+
+std::unique_ptr<Module> make_op(ParameterStore& store, const std::string& name,
+                                const std::string& op_name, int64_t channels, int64_t stride,
+                                OpContext context) {
+  AN_CHECK(stride == 1 || stride == 2) << "op '" << name << "' (" << op_name
+                                       << "): stride must be 1 or 2, got " << stride;
+  AN_CHECK(channels > 0) << "op '" << name << "' (" << op_name << "): channels must be positive";
+  const bool affine = context == OpContext::augment;
+  auto pool = [&](PoolMode mode) -> std::unique_ptr<Module> {
+    if (context == OpContext::search)
+      return std::make_unique<PoolBN>(store, name, mode, channels, stride, affine);
+    return std::make_unique<Pool3x3>(name, mode, stride);
+  };
+  if (op_name == "none") return std::make_unique<Zero>(name, stride);
+  if (op_name == "max_pool_3x3") return pool(PoolMode::max);
+  if (op_name == "avg_pool_3x3") return pool(PoolMode::avg);
+  if (op_name == "skip_connect") {
+    if (stride == 1) return std::make_unique<Identity>(name);
+    return std::make_unique<FactorizedReduce>(store, name, channels, channels, affine);
+  }
+  if (op_name == "sep_conv_3x3")
+    return std::make_unique<SepConv>(store, name, channels, channels, 3, stride, 1, affine);
+  if (op_name == "sep_conv_5x5")
+    return std::make_unique<SepConv>(store, name, channels, channels, 5, stride, 2, affine);
+  if (op_name == "sep_conv_7x7")
+    return std::make_unique<SepConv>(store, name, channels, channels, 7, stride, 3, affine);
+  if (op_name == "dil_conv_3x3")
+    return std::make_unique<DilConv>(store, name, channels, channels, 3, stride, 2, 2, affine);
+  if (op_name == "dil_conv_5x5")
+    return std::make_unique<DilConv>(store, name, channels, channels, 5, stride, 4, 2, affine);
+  if (op_name == "conv_7x1_1x7")
+    return std::make_unique<Conv7x1_1x7>(store, name, channels, stride, affine);
+  AN_THROW() << "unknown CNN op '" << op_name << "' for '" << name << "'";
+}
+
+bool is_identity(const Module& op) { return dynamic_cast<const Identity*>(&op) != nullptr; }
+bool is_zero(const Module& op) { return dynamic_cast<const Zero*>(&op) != nullptr; }
+
+}  // namespace autonet::darts

@@ -1,0 +1,140 @@
+// The DARTS search network (reference darts.md §2): mixed ops on every edge of a cell, cells
+// stacked with reductions at ⌊L/3⌋ and ⌊2L/3⌋, and the architecture parameters α.
+//
+//   ParameterStore weights(seed), alphas(seed + 1);
+//   SearchNetwork net(SearchConfig{}, weights, alphas);
+//   Variable logits = net.forward(x);          // x [N, input_channels, H, W] → [N, classes]
+//   backward(cross_entropy(logits, y));        // grads land in weights.grads(), alphas.grads()
+//   CnnGenotype g = net.genotype();
+//
+// Parameter names follow model_search.py: `stem.0.weight` (with the ImageNet stem
+// model_search_imagenet.py's `stem0.0.weight`, ..., `stem1.2.bias`), `cells.3.preprocess0.conv_1.weight`,
+// `cells.0._ops.4._ops.4.op.1.weight` (cell 0, edge 4, primitive 4 = sep_conv_3x3, first
+// depthwise conv), `classifier.weight`. α lives in its own store as `alphas_normal` and
+// `alphas_reduce` (edges × primitives), never among the weights.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/modules.h"
+#include "darts/cnn/cell_layout.h"
+#include "darts/cnn/imagenet_model.h"
+#include "darts/genotype/genotype.h"
+
+namespace autonet::darts {
+
+struct SearchConfig {
+  int64_t channels = 16;        // C: channels per node in the first cells
+  int64_t layers = 8;           // L: cells
+  int nodes = 4;                // intermediate nodes per cell (`steps`)
+  int multiplier = 4;           // last nodes concatenated into the cell output
+  int64_t stem_multiplier = 3;  // stem outputs stem_multiplier · C channels
+  int64_t classes = 10;
+  int64_t input_channels = 3;   // 3 for CIFAR-10, 1 for (Fashion-)MNIST
+  // PC-DARTS (darts/cnn/pc_search_model.h): 1/partial_channels of each edge's channels go through
+  // its mixed op (1: all, as DARTS); edge_normalization weighs a node's edges by softmax(β).
+  int64_t partial_channels = 1;
+  bool edge_normalization = false;
+  // The stem of the official ImageNet search (model_search_imagenet.py): three stride-2 convs
+  // (darts/cnn/imagenet_model.h's NetworkStem at stem_multiplier · C channels), the cells at 1/8
+  // of the input's size, the first taking stem0's output as from a reduction. For large inputs.
+  bool imagenet_stem = false;
+  // Mixed ops fold their candidates' closing batch norms into the weighted sum (one fused op,
+  // kernels/bn_mixed_sum.h). false: each BN runs alone, the reference the fused step is tested
+  // against (equal up to rounding).
+  bool fold_batch_norms = true;
+  void validate() const;        // throws naming the bad field
+};
+
+// Σ_k w_k · op_k(x) over the primitives (cnn_primitives() order). `none` is built (it owns its
+// index) but never run: its term is exactly zero, so it only enters through the softmax. The
+// affine-free batch norms that close candidates (EndsInBatchNorm) are folded into the sum.
+class MixedOp : public Module {
+ public:
+  MixedOp(ParameterStore& store, std::string name, int64_t channels, int64_t stride);
+  // weights [K−1]: one softmax row of α without its `none` column.
+  virtual Variable forward(const Variable& x, const Variable& weights);
+  Module& op(size_t k) const { return *ops_.at(k); }  // k in primitive order
+  size_t size() const { return ops_.size(); }
+  void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switch
+
+ private:
+  std::vector<std::unique_ptr<Module>> ops_;
+  bool fold_batch_norms_ = true;
+};
+
+// Rows of softmax(α) [E, K] as [K−1] variables without the `none` column, one per edge: what
+// MixedOp::forward takes. Differentiable (softmax → one slice per row).
+std::vector<Variable> mixed_op_weights(const Variable& alpha);
+
+class SearchCell : public Module {
+ public:
+  SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier, int64_t c_pp,
+             int64_t c_p, int64_t channels, bool reduction, bool reduction_prev,
+             int64_t partial_channels = 1);
+  // s0: output of cell k−2, s1: of cell k−1; edge_weights[e]: row e of softmax(α) without `none`.
+  // node_weights[i] (PC-DARTS edge normalisation, may be empty): node i's [2 + i] edge weights.
+  Variable forward(const Variable& s0, const Variable& s1,
+                   const std::vector<Variable>& edge_weights,
+                   const std::vector<Variable>& node_weights = {});
+  bool reduction() const { return reduction_; }
+  const std::vector<CellEdge>& edges() const { return edges_; }
+  MixedOp& edge(size_t e) const { return *ops_.at(e); }
+  int64_t out_channels() const { return multiplier_ * channels_; }
+
+ private:
+  int nodes_, multiplier_;
+  int64_t channels_;
+  bool reduction_;
+  std::unique_ptr<Module> preprocess0_, preprocess1_;
+  std::vector<CellEdge> edges_;
+  std::vector<std::unique_ptr<MixedOp>> ops_;
+};
+
+class SearchNetwork : public Module {
+ public:
+  // Registers the weights in `weights` and α_normal/α_reduce (1e-3·N(0, 1) from the store's
+  // seed) in `alphas`, then β_normal/β_reduce the same way with edge normalisation; the two
+  // stores must be distinct.
+  SearchNetwork(const SearchConfig& config, ParameterStore& weights, ParameterStore& alphas);
+
+  // x [N, input_channels, H, W] → logits [N, classes]. softmax(α) is taken once per call.
+  Variable forward(const Variable& x) override;
+
+  const Variable& alpha_normal() const { return alpha_normal_; }  // [edges, primitives]
+  const Variable& alpha_reduce() const { return alpha_reduce_; }
+  std::vector<Variable> alphas() const { return {alpha_normal_, alpha_reduce_}; }
+  // [edges] with edge normalisation, else undefined.
+  const Variable& beta_normal() const { return beta_normal_; }
+  const Variable& beta_reduce() const { return beta_reduce_; }
+  // Row-wise softmax of α on the host, rows in edge order: what derivation and logs read.
+  std::vector<std::vector<double>> normal_weights() const;
+  std::vector<std::vector<double>> reduce_weights() const;
+  // The discrete architecture by the official rule (reference §4.1); with edge normalisation
+  // the rows are first weighted by their edge's softmax(β), as PC-DARTS's genotype().
+  CnnGenotype genotype() const;
+
+  // Weights registered by this network (α excluded): 1,930,618 for the defaults, 299,578 with
+  // PC-DARTS's partial_channels = 4.
+  int64_t parameter_count() const { return parameter_count_; }
+  const SearchConfig& config() const { return config_; }
+  size_t num_cells() const { return cells_.size(); }
+  SearchCell& cell(size_t i) const { return *cells_.at(i); }
+  ParameterStore& weight_store() const { return weights_; }
+  ParameterStore& alpha_store() const { return alphas_; }
+
+ private:
+  SearchConfig config_;
+  ParameterStore& weights_;
+  ParameterStore& alphas_;
+  std::unique_ptr<NetworkStem> stem_;
+  std::vector<std::unique_ptr<SearchCell>> cells_;
+  std::unique_ptr<Linear> classifier_;
+  Variable alpha_normal_, alpha_reduce_;
+  Variable beta_normal_, beta_reduce_;
+  int64_t parameter_count_ = 0;
+};
+
+}  // namespace autonet::darts

@@ -1,0 +1,108 @@
+// The recurrent DARTS search (reference darts.md §7.6, §7.8) as a task of the run engine: per
+// BPTT window an α step (Adam; first or second order, darts/rnn/architect.h) on the validation
+// window tied to the train position, then the weight step with α's gradient off. The genotype
+// and softmax(α) are logged after every epoch.
+#include <fmt/core.h>
+
+#include "autograd/checkpoint.h"
+#include "darts/rnn/architect.h"
+#include "darts/rnn/task.h"
+#include "run/common.h"
+
+namespace autonet::darts {
+
+namespace {
+
+class RnnSearchTask final : public RnnTask {
+ public:
+  RnnSearchTask(const RnnRunConfig& config, const data::TextCorpus& corpus, Device device)
+      : RnnTask(config, corpus, device, {"rnn-search", "search", "Recurrent DARTS search"}),
+        alphas_(static_cast<uint64_t>(config.seed) + 1) {
+    // The α steps read the validation split batchified like the train split.
+    search_data_ = batchify_checked(first_tokens(corpus.valid, config.valid_tokens),
+                                    config.batch_size, 2, "valid", "--batch-size");
+    set_model(std::make_unique<RnnModel>(model_config(), weights_, alphas_));
+    alphas_.to(device_);
+    RnnArchitectConfig arch;
+    arch.unrolled = config.unrolled;
+    arch.learning_rate = config.arch_learning_rate;
+    arch.weight_decay = config.arch_weight_decay;
+    arch.grad_clip = config.grad_clip;
+    architect_ = std::make_unique<RnnArchitect>(*model_, alphas_, arch);
+  }
+
+  std::vector<NamedTensor> state_tensors() const override {
+    std::vector<NamedTensor> t = RnnTask::state_tensors();
+    run::append(t, with_prefix("arch.", run::named(alphas_.named_tensors())));
+    run::append(t, with_prefix("a_optimizer.", architect_->optimizer().state_tensors()));
+    return t;
+  }
+
+  nlohmann::json state() const override {
+    nlohmann::json s = RnnTask::state();
+    s["a_optimizer"] = architect_->optimizer().state_json();
+    return s;
+  }
+
+  std::vector<Tensor> flat_weights() const override {
+    return {weights_.weights(), alphas_.weights()};
+  }
+
+  void restore(const nlohmann::json& state, Restore what) override {
+    RnnTask::restore(state, what);
+    architect_->optimizer().load_state_json(state.at("a_optimizer"));
+  }
+
+  run::EpochResult run_epoch(run::Engine& engine) override {
+    const std::string genotype_at_start = to_text(model_->genotype());
+    hidden_valid_ = model_->initial_hidden(config_.batch_size);  // the α stream restarts too
+    run::EpochResult r = RnnTask::run_epoch(engine);
+    r.record["genotype_at_start"] = genotype_at_start;
+    r.record["alpha"] = run::rounded(model_->alpha_weights());
+    return r;
+  }
+
+ protected:
+  // The search's lengths: int(bptt), or int(bptt / 2) one time in 20.
+  int64_t sequence_length(double base, const PhiloxKey&) const override {
+    return static_cast<int64_t>(base);
+  }
+
+  // The α step (§7.8) on the validation window tied to this train position, from the α
+  // stream's hidden state; the second order also reads the train segment and state.
+  void before_weight_step(const RnnSegment& train, int64_t row,
+                          const std::string& where) override {
+    const int64_t search_rows = search_data_.size(0);
+    const data::TextBatch v = data::get_batch(search_data_, row % (search_rows - 1), config_.bptt);
+    const RnnSegment valid{v.input.contiguous().to(device_), v.target.contiguous().to(device_),
+                           hidden_valid_};
+    const RnnArchStep a = architect_->step(dynamic_cast<const Sgd&>(*optimizer_), train, valid);
+    run::check_finite(a.valid_loss, "validation loss of the α step", where);
+    hidden_valid_ = a.hidden_valid;
+  }
+
+  ParameterStore* alpha_store() override { return &alphas_; }
+
+  Validation validate(run::Engine& engine) override {
+    Validation v;
+    v.loss = validate_and_keep_best(engine);
+    valid_history_.push_back(v.loss);
+    return v;
+  }
+
+ private:
+  ParameterStore alphas_;
+  std::unique_ptr<RnnArchitect> architect_;
+  Tensor search_data_;   // the validation split, [rows, batch_size]
+  Tensor hidden_valid_;  // the α stream's state within an epoch
+};
+
+}  // namespace
+
+std::unique_ptr<RnnTask> make_rnn_search_task(const RnnRunConfig& config,
+                                              const data::TextCorpus& corpus, Device device) {
+  config.validate(/*search=*/true);
+  return std::make_unique<RnnSearchTask>(config, corpus, device);
+}
+
+}  // namespace autonet::darts

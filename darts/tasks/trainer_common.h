@@ -1,0 +1,121 @@
+// Pieces the DARTS image tasks (search and training from scratch) share beyond the run layer
+// (run/): the config fields they share, the weights' SGD, the training loader,
+// image checks and subsets, and the genotype files.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/optimizer.h"
+#include "autograd/parameters.h"
+#include "darts/genotype/genotype.h"
+#include "darts/tasks/config_table.h"
+#include "datasets/image_dataset.h"
+#include "datasets/image_folder.h"
+#include "datasets/loader.h"
+#include "run/engine.h"
+
+namespace autonet::darts {
+
+// The trainers' entry points take the run layer's options (run/engine.h).
+using RunOptions = run::RunOptions;
+
+// The fields both image configs (search, training) share, for their tables
+// (darts/tasks/config_table.h): the data (image folders included), the weights' SGD schedule, and
+// how the run is carried out.
+template <class C>
+std::vector<ConfigField<C>> image_data_fields() {
+  using F = ConfigField<C>;
+  return {F{"dataset", &C::dataset,
+            "data set: fashion-mnist (embedded), mnist, cifar10, cifar100, folder (an image "
+            "folder: one subfolder per class of JPEG/PNG files, or DIR/train + DIR/val)"},
+          F{"data_dir", &C::data_dir,
+            "folder of the data set files (empty: the data set's default folder)"},
+          F{"image_size", &C::image_size,
+            "--dataset folder: 0 keeps the images in memory at their own (common) size; S decodes "
+            "them in the loader threads and crops S×S with the ImageNet transforms (224 for "
+            "ImageNet, 32 or 64 to search on smaller inputs)",
+            non_negative()},
+          F{"skip_bad_images", &C::skip_bad_images,
+            "--dataset folder: leave out images that cannot be read or decoded (counted in "
+            "config.json, listed in log.jsonl) instead of stopping at the first"}
+              .fixed(),
+          F{"compute_mean_std", &C::compute_mean_std,
+            "--dataset folder: normalise with the per-channel mean/std of the training images "
+            "(one decoding pass) instead of ImageNet's constants"},
+          F{"subset", &C::subset, "use only the first N training images (0: all), for quick runs",
+            non_negative()},
+          F{"cutout", &C::cutout, "cutout augmentation"},
+          F{"cutout_length", &C::cutout_length, "cutout side"}};
+}
+template <class C>
+std::vector<ConfigField<C>> sgd_fields(const std::string& batch_size_help) {
+  using F = ConfigField<C>;
+  return {F{"epochs", &C::epochs, "epochs", at_least(1)},
+          F{"batch_size", &C::batch_size, batch_size_help, at_least(1)},
+          F{"learning_rate", &C::learning_rate, "SGD learning rate of the weights", positive()},
+          F{"learning_rate_min", &C::learning_rate_min,
+            "floor of the cosine schedule (≤ learning rate)", non_negative()},
+          F{"momentum", &C::momentum, "SGD momentum", half_open(0, 1)},
+          F{"weight_decay", &C::weight_decay, "SGD weight decay (L2)", non_negative()},
+          F{"grad_clip", &C::grad_clip, "clip the weights' gradient norm to this", positive()}};
+}
+template <class C>
+std::vector<ConfigField<C>> image_run_fields(const std::string& seed_help) {
+  using F = ConfigField<C>;
+  return {F{"seed", &C::seed, seed_help, non_negative()}.fixed(),
+          F{"device", &C::device, "auto (cuda when a GPU is usable, else cpu), cpu, cuda or cuda:N"},
+          F{"workers", &C::workers, "data loader threads per loader", closed(0, 64)}.fixed(),
+          F{"log_every", &C::log_every, "a step summary in log.jsonl every N steps (0: none)",
+            non_negative()}
+              .fixed()};
+}
+// The cosine schedule's floor must not exceed its start (the cross-field rule of sgd_fields).
+void check_learning_rate_min(double learning_rate_min, double learning_rate);
+// The first `n` images of a set (n ≤ 0: all of it), sharing the pixels. Throws, naming `flag`,
+// when the set holds fewer than n (a subset that silently shrank would mislead).
+data::ImageSet first_images(const data::ImageSet& set, int64_t n, const char* flag);
+// Throws unless height and width are multiples of 4 (32 with the ImageNet stem): the networks
+// halve the image twice (five times) and each FactorizedReduce needs an even input.
+void check_image_size(const data::ImageSet& set, const std::string& dataset,
+                      bool imagenet_stem = false);
+
+// The weights' SGD of an image task, from the config's learning_rate, momentum and weight_decay.
+template <class Config>
+std::unique_ptr<Sgd> weight_sgd(ParameterStore& weights, const Config& c) {
+  SgdOptions sgd;
+  sgd.lr = c.learning_rate;
+  sgd.momentum = c.momentum;
+  sgd.weight_decay = c.weight_decay;
+  return std::make_unique<Sgd>(weights.weights(), weights.grads(), sgd);
+}
+
+// The training loader of an image task: the config's batch size, cutout, seed and workers.
+template <class Config>
+data::LoaderConfig train_loader_config(const Config& c, const data::ImageData& data,
+                                       Device device) {
+  data::LoaderConfig l;
+  l.batch_size = c.batch_size;
+  l.transform = data::train_transform(data, c.cutout, c.cutout_length);
+  l.seed = static_cast<uint64_t>(c.seed);
+  l.workers = static_cast<int>(c.workers);
+  l.device = device;
+  return l;
+}
+
+// Image folders (--dataset folder): the options of a config's keys image_size, skip_bad_images
+// and compute_mean_std (absent keys: the defaults) ...
+data::FolderOptions folder_options(const nlohmann::json& config);
+// ... and what the run folder records of them beyond the flags: in config.json's "run" the
+// class names in label order, the normalisation constants and the number of skipped images
+// (empty for other data sets); in log.jsonl a "skipped_images" record naming each skipped file.
+nlohmann::json image_folder_info(const data::ImageData& data);
+void log_skipped_images(const run::RunFolder& run, const data::ImageData& data);
+
+// genotype.txt, genotype.json and the two cells' drawings (normal/reduce .dot, .svg).
+void write_genotype_files(const run::RunFolder& folder, const CnnGenotype& genotype);
+
+}  // namespace autonet::darts
