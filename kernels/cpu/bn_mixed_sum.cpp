@@ -22,10 +22,6 @@ std::vector<const T*> data_of(const std::vector<Tensor>& xs) {
   return ptrs;
 }
 
-template <class T>
-T* data_or_null(Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 }  // namespace
 
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,

@@ -77,15 +77,6 @@ __global__ void input_grad_kernel(const T* __restrict__ x, const T* __restrict__
   }
 }
 
-template <class T>
-const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-template <class T>
-T* data_or_null(Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 unsigned channel_grid(uint32_t channels) { return (channels + 127) / 128; }
 
 }  // namespace

@@ -108,11 +108,6 @@ __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
   }
 }
 
-template <class T>
-T* data_or_null(Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 }  // namespace
 
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
