@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "datasets/registry.h"
 #include "run/run_folder.h"
 #include "runtime/error.h"
 
@@ -90,6 +91,18 @@ void print_skipped_images(const data::ImageData& images) {
   if (!images.skipped_images.empty())
     fmt::print("note: --skip-bad-images left out {} unreadable images\n",
                images.skipped_images.size());
+}
+
+data::ImageData open_run_images(const nlohmann::json& config) {
+  data::ImageData images =
+      data::open_image_dataset(config.value("dataset", ""), config.value("data_dir", std::string()),
+                               darts::folder_options(config));
+  print_skipped_images(images);
+  return images;
+}
+
+void print_run_folder(const std::filesystem::path& dir) {
+  fmt::print("run folder: {}\nreport: {}\n", dir.string(), (dir / "report.html").string());
 }
 
 bool report_unfinished(bool finished, int64_t epochs_done, const RunFlags& run,

@@ -59,11 +59,18 @@ struct RunCommand {
 // Image folders with --skip-bad-images: prints each image left out and their number.
 void print_skipped_images(const data::ImageData& images);
 
+// The image data set a run's config names ("dataset", "data_dir" and the image-folder keys: a new
+// run's resolved config as JSON, or the stored one on --resume), its skipped images printed.
+data::ImageData open_run_images(const nlohmann::json& config);
+
 // With --print-config: prints the config (resolved, or stored on --resume) and returns true.
 bool print_config(const RunFlags& run, const nlohmann::json& config);
 
 // When a run stopped before its last epoch, says how to continue it and returns true.
 bool report_unfinished(bool finished, int64_t epochs_done, const RunFlags& run,
                        const std::filesystem::path& dir);
+
+// The last lines of a finished image run: its folder and its HTML report.
+void print_run_folder(const std::filesystem::path& dir);
 
 }  // namespace autonet::apps

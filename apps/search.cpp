@@ -26,19 +26,14 @@ void add_search_command(CLI::App& app) {
     if (!c->run.resume_dir.empty()) {
       const nlohmann::json stored = c->resume(options, {"search"});
       if (print_config(c->run, stored)) return;
-      const data::ImageData images = data::open_image_dataset(
-          stored.value("dataset", ""), stored.value("data_dir", std::string()),
-          darts::folder_options(stored));
-      print_skipped_images(images);
+      const data::ImageData images = open_run_images(stored);
       out = darts::resume_search(c->run.resume_dir, images, options);
     } else {
       const SearchRunConfig config = c->config.resolve(c->run.config_file).config;
       config.validate();
       if (print_config(c->run, config)) return;
       const std::string dir = c->run.run_dir();
-      const data::ImageData images = data::open_image_dataset(
-          config.dataset, config.data_dir, darts::folder_options(nlohmann::json(config)));
-      print_skipped_images(images);
+      const data::ImageData images = open_run_images(nlohmann::json(config));
       fmt::print("search: {} on {} ({} order), C={} L={}, {} epochs, batch {} → {}\n",
                  config.method, images.name, config.unrolled ? "second" : "first",
                  config.channels, config.layers, config.epochs, config.batch_size, dir);
@@ -51,7 +46,7 @@ void add_search_command(CLI::App& app) {
     fmt::print("genotype at the start of the last epoch (the official script's): {}\n",
                darts::to_text(out.genotype_last_epoch_start));
     fmt::print("best validation accuracy: {:.2f}%\n", 100 * out.valid_accuracy);
-    fmt::print("run folder: {}\nreport: {}\n", dir.string(), (dir / "report.html").string());
+    print_run_folder(dir);
   });
 }
 

@@ -27,19 +27,14 @@ void add_train_command(CLI::App& app) {
     if (!c->run.resume_dir.empty()) {
       const nlohmann::json stored = c->resume(options, {"train"});
       if (print_config(c->run, stored)) return;
-      const data::ImageData images = data::open_image_dataset(
-          stored.value("dataset", ""), stored.value("data_dir", std::string()),
-          darts::folder_options(stored));
-      print_skipped_images(images);
+      const data::ImageData images = open_run_images(stored);
       out = darts::resume_training(c->run.resume_dir, images, options);
     } else {
       const auto resolved = c->config.resolve(c->run.config_file);
       TrainRunConfig config = resolved.config;
       config.validate();
       if (print_config(c->run, config)) return;
-      const data::ImageData images = data::open_image_dataset(
-          config.dataset, config.data_dir, darts::folder_options(nlohmann::json(config)));
-      print_skipped_images(images);
+      const data::ImageData images = open_run_images(nlohmann::json(config));
       // The head is the paper's recipe for 32×32 images; elsewhere it is off unless asked for
       // (then the trainer explains why it cannot run).
       const bool imagenet = darts::uses_imagenet_network(config, images.train.height());
@@ -60,7 +55,7 @@ void add_train_command(CLI::App& app) {
     if (report_unfinished(out.finished, out.epochs_done, c->run, dir)) return;
     fmt::print("{} accuracy after the last epoch: {:.2f}%\n", out.eval_set,
                100 * (out.eval_set == "valid" ? out.valid_accuracy : out.test_accuracy));
-    fmt::print("run folder: {}\nreport: {}\n", dir.string(), (dir / "report.html").string());
+    print_run_folder(dir);
   });
 }
 

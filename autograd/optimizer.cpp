@@ -58,12 +58,8 @@ Sgd::Sgd(Tensor weights, Tensor grads, const SgdOptions& options)
 }
 
 void Sgd::step() {
-  SgdParams p;
-  p.lr = lr_;
-  p.momentum = options_.momentum;
-  p.dampening = options_.dampening;
-  p.weight_decay = options_.weight_decay;
-  p.nesterov = options_.nesterov;
+  SgdParams p{options_};
+  p.lr = lr_;  // the schedule's
   p.first_step = steps_ == 0;
   sgd_step(weights_, grads_, momentum_buffer_, p);
   ++steps_;
@@ -87,12 +83,8 @@ Adam::Adam(Tensor weights, Tensor grads, const AdamOptions& options)
 }
 
 void Adam::step() {
-  AdamParams p;
-  p.lr = lr_;
-  p.beta1 = options_.beta1;
-  p.beta2 = options_.beta2;
-  p.eps = options_.eps;
-  p.weight_decay = options_.weight_decay;
+  AdamParams p{options_};
+  p.lr = lr_;  // the schedule's
   p.step = steps_ + 1;
   adam_step(weights_, grads_, exp_avg_, exp_avg_sq_, p);
   ++steps_;
@@ -115,12 +107,8 @@ Asgd::Asgd(Tensor weights, Tensor grads, const AsgdOptions& options)
 void Asgd::step() {
   AN_CHECK(!averaged_in()) << "asgd: step() while the averaged weights are swapped in";
   if (steps_ == 0) eta_ = lr_;  // torch creates the state (eta = lr) at the first step
-  AsgdParams p;
-  p.eta = eta_;
-  p.lambd = options_.lambd;
-  p.mu = mu_;
-  p.weight_decay = options_.weight_decay;
-  asgd_step(weights_, grads_, ax_, p);
+  asgd_step(weights_, grads_, ax_,
+            {.eta = eta_, .lambd = options_.lambd, .mu = mu_, .weight_decay = options_.weight_decay});
   ++steps_;
   const double t = static_cast<double>(steps_);
   eta_ = lr_ / std::pow(1 + options_.lambd * lr_ * t, options_.alpha);

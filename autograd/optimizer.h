@@ -47,16 +47,8 @@ class Optimizer {
   int64_t steps_ = 0;
 };
 
-struct SgdOptions {
-  double lr = 0.01;
-  double momentum = 0.0;
-  double dampening = 0.0;
-  double weight_decay = 0.0;  // L2: added to the gradient
-  bool nesterov = false;
-};
-
-// torch.optim.SGD. The momentum buffer exists only when momentum ≠ 0 and is taken from the first
-// step's gradient (buf = g), as in torch.
+// torch.optim.SGD (options: kernels/optim.h). The momentum buffer exists only when momentum ≠ 0
+// and is taken from the first step's gradient (buf = g), as in torch.
 class Sgd final : public Optimizer {
  public:
   Sgd(Tensor weights, Tensor grads, const SgdOptions& options);
@@ -75,14 +67,7 @@ class Sgd final : public Optimizer {
   Tensor momentum_buffer_;  // undefined when momentum = 0
 };
 
-struct AdamOptions {
-  double lr = 1e-3;
-  double beta1 = 0.9, beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 0.0;  // L2: added to the gradient (not AdamW)
-};
-
-// torch.optim.Adam with bias correction from the step count.
+// torch.optim.Adam (options: kernels/optim.h) with bias correction from the step count.
 class Adam final : public Optimizer {
  public:
   Adam(Tensor weights, Tensor grads, const AdamOptions& options);

@@ -10,7 +10,7 @@ namespace {
 void BM_CellConcatForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape node{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape node = shape_arg(state, 1, 4);
   std::vector<Tensor> xs;
   for (int k = 0; k < 4; ++k) xs.push_back(random_tensor(node, device, k + 1));
   Tensor y = Tensor::empty({node[0], 4 * node[1], node[2], node[3]}, DType::f32, device);
@@ -20,7 +20,7 @@ void BM_CellConcatForward(benchmark::State& state) {
 void BM_CellConcatBackward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape node{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape node = shape_arg(state, 1, 4);
   std::vector<Tensor> dxs;
   for (int k = 0; k < 4; ++k) dxs.push_back(Tensor::empty(node, DType::f32, device));
   Tensor dy = random_tensor({node[0], 4 * node[1], node[2], node[3]}, device);
@@ -40,7 +40,7 @@ Slice2dParams odd_pixels(int64_t h, int64_t w) {
 void BM_Slice2dForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   const Slice2dParams p = odd_pixels(shape[2], shape[3]);
   Tensor x = random_tensor(shape, device);
   Tensor y = Tensor::empty({shape[0], shape[1], p.out_h, p.out_w}, DType::f32, device);
@@ -50,7 +50,7 @@ void BM_Slice2dForward(benchmark::State& state) {
 void BM_Slice2dBackward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   const Slice2dParams p = odd_pixels(shape[2], shape[3]);
   Tensor dx = Tensor::empty(shape, DType::f32, device);
   Tensor dy = random_tensor({shape[0], shape[1], p.out_h, p.out_w}, device);
@@ -58,17 +58,10 @@ void BM_Slice2dBackward(benchmark::State& state) {
             static_cast<double>(dx.nbytes() + dy.nbytes()));
 }
 
-void darts_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) {
-    b->Args({device, 64, 16, 32, 32})->Args({device, 64, 32, 16, 16})->Args({device, 64, 64, 8, 8});
-  }
-  b->ArgNames({"dev", "N", "C", "H", "W"})->UseManualTime()->Unit(benchmark::kMicrosecond);
-}
-
-BENCHMARK(BM_CellConcatForward)->Apply(darts_shapes);
-BENCHMARK(BM_CellConcatBackward)->Apply(darts_shapes);
-BENCHMARK(BM_Slice2dForward)->Apply(darts_shapes);
-BENCHMARK(BM_Slice2dBackward)->Apply(darts_shapes);
+BENCHMARK(BM_CellConcatForward)->Apply(darts_activation_rows);
+BENCHMARK(BM_CellConcatBackward)->Apply(darts_activation_rows);
+BENCHMARK(BM_Slice2dForward)->Apply(darts_activation_rows);
+BENCHMARK(BM_Slice2dBackward)->Apply(darts_activation_rows);
 
 }  // namespace
 }  // namespace autonet::bench

@@ -48,15 +48,11 @@ void BM_Conv2dBackward(benchmark::State& state) {
 }
 
 void darts_convs(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) {
-    b->Args({device, 64, 3, 32, 32, 48, 3, 1, 1});   // stem: 3×3, 3 → 48
-    b->Args({device, 64, 16, 32, 32, 16, 1, 1, 0});  // pointwise 1×1 at C = 16
-    b->Args({device, 64, 64, 8, 8, 64, 1, 1, 0});    // pointwise 1×1 at C = 64
-    b->Args({device, 64, 16, 32, 32, 8, 1, 2, 0});   // FactorizedReduce half: 1×1 stride 2
-  }
-  b->ArgNames({"dev", "N", "C", "H", "W", "K", "k", "s", "p"})
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "H", "W", "K", "k", "s", "p"},
+              {{64, 3, 32, 32, 48, 3, 1, 1},    // stem: 3×3, 3 → 48
+               {64, 16, 32, 32, 16, 1, 1, 0},   // pointwise 1×1 at C = 16
+               {64, 64, 8, 8, 64, 1, 1, 0},     // pointwise 1×1 at C = 64
+               {64, 16, 32, 32, 8, 1, 2, 0}});  // FactorizedReduce half: 1×1 stride 2
 }
 
 BENCHMARK(BM_Conv2dForward)->Apply(darts_convs);

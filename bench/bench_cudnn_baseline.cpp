@@ -33,48 +33,39 @@ cudnnHandle_t cudnn_handle(Device device) {
   return handle;
 }
 
-// RAII holders for the descriptors a row needs.
-struct TensorDesc {
-  cudnnTensorDescriptor_t d = nullptr;
+// RAII holder of one cuDNN descriptor: created with the holder, destroyed with it.
+template <typename T, cudnnStatus_t (*create)(T*), cudnnStatus_t (*destroy)(T)>
+struct Descriptor {
+  T d = nullptr;
+  Descriptor() { AN_CUDNN_CHECK(create(&d)); }
+  ~Descriptor() { destroy(d); }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+};
+
+// The descriptors a row needs; tensors and filters are NCHW float.
+struct TensorDesc : Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor,
+                               cudnnDestroyTensorDescriptor> {
+  TensorDesc() = default;
   explicit TensorDesc(const Shape& nchw) {
-    AN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
     AN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
                                               static_cast<int>(nchw[0]), static_cast<int>(nchw[1]),
                                               static_cast<int>(nchw[2]), static_cast<int>(nchw[3])));
   }
-  TensorDesc() { AN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d)); }
-  ~TensorDesc() { cudnnDestroyTensorDescriptor(d); }
-  TensorDesc(const TensorDesc&) = delete;
-  TensorDesc& operator=(const TensorDesc&) = delete;
 };
 
-struct FilterDesc {
-  cudnnFilterDescriptor_t d = nullptr;
+struct FilterDesc : Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor,
+                               cudnnDestroyFilterDescriptor> {
   FilterDesc(int k_out, int c_per_group, int r, int s) {
-    AN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&d));
     AN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(d, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k_out,
                                               c_per_group, r, s));
   }
-  ~FilterDesc() { cudnnDestroyFilterDescriptor(d); }
-  FilterDesc(const FilterDesc&) = delete;
-  FilterDesc& operator=(const FilterDesc&) = delete;
 };
 
-struct ConvDesc {
-  cudnnConvolutionDescriptor_t d = nullptr;
-  ConvDesc() { AN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d)); }
-  ~ConvDesc() { cudnnDestroyConvolutionDescriptor(d); }
-  ConvDesc(const ConvDesc&) = delete;
-  ConvDesc& operator=(const ConvDesc&) = delete;
-};
-
-struct PoolDesc {
-  cudnnPoolingDescriptor_t d = nullptr;
-  PoolDesc() { AN_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&d)); }
-  ~PoolDesc() { cudnnDestroyPoolingDescriptor(d); }
-  PoolDesc(const PoolDesc&) = delete;
-  PoolDesc& operator=(const PoolDesc&) = delete;
-};
+using ConvDesc = Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor,
+                            cudnnDestroyConvolutionDescriptor>;
+using PoolDesc = Descriptor<cudnnPoolingDescriptor_t, cudnnCreatePoolingDescriptor,
+                            cudnnDestroyPoolingDescriptor>;
 
 const float kOne = 1.0f, kZero = 0.0f;
 
@@ -191,35 +182,17 @@ void BM_CudnnBatchNormForwardTraining(benchmark::State& state) {
 
 // --------------------------------------------------------------------------------------------
 // The same argument lists as our benchmarks (CUDA rows only).
-const int64_t kShapes[3][4] = {{64, 16, 32, 32}, {64, 32, 16, 16}, {64, 64, 8, 8}};
-
 void darts_depthwise(benchmark::internal::Benchmark* b) {
-  for (auto [k, dilation] : {std::pair{3, 1}, std::pair{5, 1}, std::pair{3, 2}, std::pair{5, 2}})
-    for (int s = 0; s < 3; ++s)
-      for (int stride : {1, 2}) {
-        if (stride == 2 && s == 2) continue;
-        b->Args({1, kShapes[s][0], kShapes[s][1], kShapes[s][2], kShapes[s][3], k, dilation, stride});
-      }
-  b->ArgNames({"dev", "N", "C", "H", "W", "k", "dil", "stride"})
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "H", "W", "k", "dil", "stride"},
+              darts_cell_op_rows({{3, 1}, {5, 1}, {3, 2}, {5, 2}}), {1});  // {k, dilation}
 }
 
 void darts_pools(benchmark::internal::Benchmark* b) {
-  for (int mode : {0, 1})
-    for (int s = 0; s < 3; ++s)
-      for (int stride : {1, 2}) {
-        if (stride == 2 && s == 2) continue;
-        b->Args({1, kShapes[s][0], kShapes[s][1], kShapes[s][2], kShapes[s][3], mode, stride});
-      }
-  b->ArgNames({"dev", "N", "C", "H", "W", "mode", "stride"})
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "H", "W", "mode", "stride"}, darts_cell_op_rows({{0}, {1}}), {1});
 }
 
 void darts_images(benchmark::internal::Benchmark* b) {
-  for (const auto& s : kShapes) b->Args({1, s[0], s[1], s[2], s[3]});
-  b->ArgNames({"dev", "N", "C", "H", "W"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "H", "W"}, kDartsActivations, {1});
 }
 
 BENCHMARK(BM_CudnnDepthwiseForward)->Apply(darts_depthwise);

@@ -18,7 +18,7 @@ struct Problem {
 bool make_problem(benchmark::State& state, Problem* pr) {
   if (!pick_device(state, state.range(0), &pr->device)) return false;
   const int64_t k = state.range(5), dilation = state.range(6);
-  const Shape x_shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape x_shape = shape_arg(state, 1, 4);
   const Shape w_shape{x_shape[1], 1, k, k};
   pr->p.stride = state.range(7);
   pr->p.dilation = dilation;
@@ -56,18 +56,8 @@ void BM_DepthwiseBackward(benchmark::State& state) {
 // DARTS: sep_conv 3×3/5×5 (dilation 1) and dil_conv 3×3/5×5 (dilation 2), normal cells at
 // stride 1 on all three shapes, reduction cells at stride 2 on the two larger ones.
 void darts_depthwise(benchmark::internal::Benchmark* b) {
-  const int64_t shapes[3][4] = {{64, 16, 32, 32}, {64, 32, 16, 16}, {64, 64, 8, 8}};
-  for (int device : {0, 1})
-    for (auto [k, dilation] : {std::pair{3, 1}, std::pair{5, 1}, std::pair{3, 2}, std::pair{5, 2}})
-      for (int s = 0; s < 3; ++s)
-        for (int stride : {1, 2}) {
-          if (stride == 2 && s == 2) continue;
-          b->Args({device, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], k, dilation,
-                   stride});
-        }
-  b->ArgNames({"dev", "N", "C", "H", "W", "k", "dil", "stride"})
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "H", "W", "k", "dil", "stride"},
+              darts_cell_op_rows({{3, 1}, {5, 1}, {3, 2}, {5, 2}}));  // {k, dilation}
 }
 
 BENCHMARK(BM_DepthwiseForward)->Apply(darts_depthwise);

@@ -9,7 +9,7 @@ namespace {
 void BM_ReluForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   Tensor x = random_tensor(shape, device), y = Tensor::empty(shape, DType::f32, device);
   run_timed(state, device, [&] { unary_forward(UnaryOp::relu, x, y); }, 2.0 * x.nbytes());
 }
@@ -17,20 +17,13 @@ void BM_ReluForward(benchmark::State& state) {
 void BM_Axpby(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   Tensor x = random_tensor(shape, device), y = random_tensor(shape, device, 2);
   run_timed(state, device, [&] { axpby(0.5, x, 0.9, y); }, 3.0 * x.nbytes(), 3.0 * x.numel());
 }
 
-void darts_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) {
-    b->Args({device, 64, 16, 32, 32})->Args({device, 64, 32, 16, 16})->Args({device, 64, 64, 8, 8});
-  }
-  b->ArgNames({"dev", "N", "C", "H", "W"})->UseManualTime()->Unit(benchmark::kMicrosecond);
-}
-
-BENCHMARK(BM_ReluForward)->Apply(darts_shapes);
-BENCHMARK(BM_Axpby)->Apply(darts_shapes);
+BENCHMARK(BM_ReluForward)->Apply(darts_activation_rows);
+BENCHMARK(BM_Axpby)->Apply(darts_activation_rows);
 
 }  // namespace
 }  // namespace autonet::bench

@@ -43,8 +43,7 @@ void BM_EmbeddingBackward(benchmark::State& state) {
 }
 
 void rnn_sizes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) b->Args({device, 10000, 300, 35, 64})->Args({device, 10000, 300, 35, 256});
-  b->ArgNames({"dev", "V", "D", "T", "B"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"V", "D", "T", "B"}, {{10000, 300, 35, 64}, {10000, 300, 35, 256}});
 }
 
 BENCHMARK(BM_EmbeddingForward)->Apply(rnn_sizes);

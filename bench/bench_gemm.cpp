@@ -43,18 +43,15 @@ void BM_LinearBackward(benchmark::State& state) {
 }
 
 void gemm_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) {
-    b->Args({device, 16, 16, 64 * 32 * 32});  // pointwise conv 16 → 16 over a DARTS batch
-    b->Args({device, 48, 27, 64 * 32 * 32});  // the stem's im2col GEMM (3×3, 3 → 48)
-    b->Args({device, 64, 256, 10});           // the classifier
-    b->Args({device, 512, 512, 512});         // a square reference point
-  }
-  b->ArgNames({"dev", "m", "k", "n"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"m", "k", "n"},
+              {{16, 16, 64 * 32 * 32},  // pointwise conv 16 → 16 over a DARTS batch
+               {48, 27, 64 * 32 * 32},  // the stem's im2col GEMM (3×3, 3 → 48)
+               {64, 256, 10},           // the classifier
+               {512, 512, 512}});       // a square reference point
 }
 
 void linear_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) b->Args({device, 64, 256, 10});  // DARTS search classifier
-  b->ArgNames({"dev", "N", "in", "out"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "in", "out"}, {{64, 256, 10}});  // DARTS search classifier
 }
 
 BENCHMARK(BM_Gemm)->Apply(gemm_shapes);

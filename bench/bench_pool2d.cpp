@@ -23,7 +23,7 @@ void BM_PoolForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
   const Pool2dParams p = darts_pool(state);
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   Tensor x = random_tensor(shape, device);
   Tensor y = Tensor::empty(pool2d_out_shape(shape, p), DType::f32, device);
   run_timed(state, device, [&] { pool2d_forward(x, y, p); }, double(x.nbytes() + y.nbytes()),
@@ -34,7 +34,7 @@ void BM_PoolBackward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
   const Pool2dParams p = darts_pool(state);
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   Tensor x = random_tensor(shape, device), dx = Tensor::empty(shape, DType::f32, device);
   Tensor y = Tensor::empty(pool2d_out_shape(shape, p), DType::f32, device);
   pool2d_forward(x, y, p);
@@ -48,7 +48,7 @@ void BM_PoolBackward(benchmark::State& state) {
 void BM_GlobalAvgPoolForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   Tensor x = random_tensor(shape, device), y = Tensor::empty({shape[0], shape[1]}, DType::f32, device);
   run_timed(state, device, [&] { global_avg_pool_forward(x, y); },
             double(x.nbytes() + y.nbytes()), double(x.numel()));
@@ -57,29 +57,18 @@ void BM_GlobalAvgPoolForward(benchmark::State& state) {
 void BM_GlobalAvgPoolBackward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3), state.range(4)};
+  const Shape shape = shape_arg(state, 1, 4);
   Tensor dy = random_tensor({shape[0], shape[1]}, device), dx = Tensor::empty(shape, DType::f32, device);
   run_timed(state, device, [&] { global_avg_pool_backward(dy, dx); },
             double(dy.nbytes() + dx.nbytes()));
 }
 
 void darts_pools(benchmark::internal::Benchmark* b) {
-  const int64_t shapes[3][4] = {{64, 16, 32, 32}, {64, 32, 16, 16}, {64, 64, 8, 8}};
-  for (int device : {0, 1})
-    for (int mode : {0, 1})
-      for (int s = 0; s < 3; ++s)
-        for (int stride : {1, 2}) {
-          if (stride == 2 && s == 2) continue;  // reductions happen at 32 and 16 pixels
-          b->Args({device, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], mode, stride});
-        }
-  b->ArgNames({"dev", "N", "C", "H", "W", "mode", "stride"})
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "H", "W", "mode", "stride"}, darts_cell_op_rows({{0}, {1}}));
 }
 
 void classifier_shape(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) b->Args({device, 64, 256, 8, 8});
-  b->ArgNames({"dev", "N", "C", "H", "W"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "H", "W"}, {{64, 256, 8, 8}});
 }
 
 BENCHMARK(BM_PoolForward)->Apply(darts_pools);

@@ -10,7 +10,7 @@ namespace {
 void BM_MeanPixelsForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3)};
+  const Shape shape = shape_arg(state, 1, 3);
   Tensor x = random_tensor(shape, device), y = Tensor::empty({shape[0], shape[1]}, DType::f32, device);
   run_timed(state, device, [&] { reduce_forward(ReduceOp::mean, x, 2, y); },
             static_cast<double>(x.nbytes() + y.nbytes()), static_cast<double>(x.numel()));
@@ -19,7 +19,7 @@ void BM_MeanPixelsForward(benchmark::State& state) {
 void BM_MeanPixelsBackward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2), state.range(3)};
+  const Shape shape = shape_arg(state, 1, 3);
   Tensor x = random_tensor(shape, device), dx = Tensor::empty(shape, DType::f32, device);
   Tensor y = random_tensor({shape[0], shape[1]}, device), dy = random_tensor({shape[0], shape[1]}, device);
   run_timed(state, device, [&] { reduce_backward(ReduceOp::mean, x, y, dy, 2, dx); },
@@ -46,15 +46,11 @@ void BM_ClipGradNorm(benchmark::State& state) {
 }
 
 void pooled_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) {
-    b->Args({device, 64, 256, 64})->Args({device, 64, 16, 1024});
-  }
-  b->ArgNames({"dev", "N", "C", "pixels"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"N", "C", "pixels"}, {{64, 256, 64}, {64, 16, 1024}});
 }
 
 void flat_sizes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) b->Args({device, 1930000})->Args({device, 3300000});
-  b->ArgNames({"dev", "n"})->UseManualTime()->Unit(benchmark::kMicrosecond);
+  device_rows(b, {"n"}, {{1930000}, {3300000}});
 }
 
 BENCHMARK(BM_MeanPixelsForward)->Apply(pooled_shapes);

@@ -16,7 +16,7 @@ Tensor random_targets(int64_t n, int64_t classes, Device device) {
 void BM_LogSoftmaxForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2)};
+  const Shape shape = shape_arg(state, 1, 2);
   Tensor x = random_tensor(shape, device), y = Tensor::empty(shape, DType::f32, device);
   run_timed(state, device, [&] { softmax_forward(x, y, /*log=*/true); }, 2.0 * x.nbytes(),
             4.0 * x.numel());
@@ -25,7 +25,7 @@ void BM_LogSoftmaxForward(benchmark::State& state) {
 void BM_LogSoftmaxBackward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
-  const Shape shape{state.range(1), state.range(2)};
+  const Shape shape = shape_arg(state, 1, 2);
   Tensor y = random_tensor(shape, device), dy = random_tensor(shape, device, 2);
   Tensor dx = Tensor::empty(shape, DType::f32, device);
   run_timed(state, device, [&] { softmax_backward(y, dy, dx, /*log=*/true); }, 3.0 * y.nbytes(),
@@ -57,9 +57,8 @@ void BM_CrossEntropyBackward(benchmark::State& state) {
 }
 
 void row_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) b->Args({device, 64, 10})->Args({device, 14, 8})->Args({device, 35 * 64, 10000});
+  device_rows(b, {"rows", "cols"}, {{64, 10}, {14, 8}, {35 * 64, 10000}});
   b->Args({1, 35 * 256, 10000});  // the RNN search batch: GPU only (a 358 MB tensor)
-  b->ArgNames({"dev", "rows", "cols"})->UseManualTime()->Unit(benchmark::kMicrosecond);
 }
 
 BENCHMARK(BM_LogSoftmaxForward)->Apply(row_shapes);

@@ -35,6 +35,58 @@ inline bool pick_device(benchmark::State& state, int64_t arg, Device* device) {
   return true;
 }
 
+// Arguments first .. first + count − 1 of the row as a shape (e.g. N, C, H, W after the device).
+inline Shape shape_arg(const benchmark::State& state, int first, int count) {
+  Shape shape;
+  for (int i = first; i < first + count; ++i) shape.push_back(state.range(i));
+  return shape;
+}
+
+// One row of a kernel benchmark: its arguments after the device.
+using BenchRow = std::vector<int64_t>;
+
+// Registers every row on each device (0 CPU, 1 CUDA) as arguments {dev, row...} named
+// {"dev", names...}, timed by run_timed's device clock and shown in µs.
+inline void device_rows(benchmark::internal::Benchmark* b, const std::vector<std::string>& names,
+                        const std::vector<BenchRow>& rows, std::vector<int64_t> devices = {0, 1}) {
+  for (int64_t device : devices)
+    for (const BenchRow& row : rows) {
+      BenchRow args{device};
+      args.insert(args.end(), row.begin(), row.end());
+      b->Args(args);
+    }
+  std::vector<std::string> arg_names{"dev"};
+  arg_names.insert(arg_names.end(), names.begin(), names.end());
+  b->ArgNames(arg_names)->UseManualTime()->Unit(benchmark::kMicrosecond);
+}
+
+// The DARTS CNN search network's activations at batch 64 (N, C, H, W): C = 16 at 32×32, 32 at
+// 16×16, 64 at 8×8.
+inline const std::vector<BenchRow> kDartsActivations = {
+    {64, 16, 32, 32}, {64, 32, 16, 16}, {64, 64, 8, 8}};
+
+// device_rows over kDartsActivations, arguments named N, C, H, W.
+inline void darts_activation_rows(benchmark::internal::Benchmark* b) {
+  device_rows(b, {"N", "C", "H", "W"}, kDartsActivations);
+}
+
+// Rows {N, C, H, W, op..., stride} of a cell op, for each `op` argument list in turn: stride 1
+// (normal cells) on every DARTS activation, stride 2 (reduction cells) on the two larger ones —
+// reductions happen at 32 and 16 pixels.
+inline std::vector<BenchRow> darts_cell_op_rows(const std::vector<BenchRow>& ops) {
+  std::vector<BenchRow> rows;
+  for (const BenchRow& op : ops)
+    for (size_t s = 0; s < kDartsActivations.size(); ++s)
+      for (int64_t stride : {1, 2}) {
+        if (stride == 2 && s + 1 == kDartsActivations.size()) continue;
+        BenchRow row = kDartsActivations[s];
+        row.insert(row.end(), op.begin(), op.end());
+        row.push_back(stride);
+        rows.push_back(row);
+      }
+  return rows;
+}
+
 inline Tensor random_tensor(const Shape& shape, Device device, uint64_t seed = 1) {
   Tensor t = Tensor::empty(shape, DType::f32);
   fill_uniform(t, -1.0, 1.0, seed);

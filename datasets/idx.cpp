@@ -8,12 +8,33 @@
 namespace autonet::data {
 namespace {
 
-constexpr uint32_t kImageMagic = 0x00000803, kLabelMagic = 0x00000801;
-
 std::string hex(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
   return buf;
+}
+
+// What an IDX file of u8 items starts with: the magic number and one big-endian size per dimension.
+struct IdxHeader {
+  const char* kind;    // "image" or "label"
+  uint32_t magic;      // 0x0000080D: u8 items (08), D dimensions
+  int64_t bytes;       // 4 + 4·D
+  const char* layout;  // for the bad-magic message
+};
+constexpr IdxHeader kImageHeader{"image", 0x00000803, 16, "IDX u8 images with 3 dimensions"};
+constexpr IdxHeader kLabelHeader{"label", 0x00000801, 8, "IDX u8 labels with 1 dimension"};
+
+// The file's bytes, its header checked to be long enough and to hold the expected magic number.
+std::vector<uint8_t> read_idx_file(const fs::path& path, const IdxHeader& header) {
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  const int64_t size = static_cast<int64_t>(bytes.size());
+  AN_CHECK(size >= header.bytes) << path.string() << ": truncated IDX " << header.kind
+                                 << " header (" << size << " bytes, need " << header.bytes << ")";
+  const uint32_t magic = read_be32(bytes.data());
+  AN_CHECK(magic == header.magic) << path.string() << ": bad magic number " << hex(magic)
+                                  << ", expected " << hex(header.magic) << " (" << header.layout
+                                  << ")";
+  return bytes;
 }
 
 // The spellings an IDX file goes by once downloaded and perhaps unpacked.
@@ -27,14 +48,8 @@ std::vector<std::string> idx_names(const std::string& prefix, const std::string&
 }  // namespace
 
 Tensor read_idx_images(const fs::path& path) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  const std::vector<uint8_t> bytes = read_idx_file(path, kImageHeader);
   const int64_t size = static_cast<int64_t>(bytes.size());
-  AN_CHECK(size >= 16) << path.string() << ": truncated IDX image header (" << size
-                       << " bytes, need 16)";
-  const uint32_t magic = read_be32(bytes.data());
-  AN_CHECK(magic == kImageMagic) << path.string() << ": bad magic number " << hex(magic)
-                                 << ", expected " << hex(kImageMagic)
-                                 << " (IDX u8 images with 3 dimensions)";
   const int64_t n = read_be32(bytes.data() + 4), rows = read_be32(bytes.data() + 8),
                 cols = read_be32(bytes.data() + 12);
   AN_CHECK(n > 0 && rows > 0 && cols > 0 && rows <= 4096 && cols <= 4096)
@@ -49,14 +64,8 @@ Tensor read_idx_images(const fs::path& path) {
 }
 
 Tensor read_idx_labels(const fs::path& path, int num_classes) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  const std::vector<uint8_t> bytes = read_idx_file(path, kLabelHeader);
   const int64_t size = static_cast<int64_t>(bytes.size());
-  AN_CHECK(size >= 8) << path.string() << ": truncated IDX label header (" << size
-                      << " bytes, need 8)";
-  const uint32_t magic = read_be32(bytes.data());
-  AN_CHECK(magic == kLabelMagic) << path.string() << ": bad magic number " << hex(magic)
-                                 << ", expected " << hex(kLabelMagic)
-                                 << " (IDX u8 labels with 1 dimension)";
   const int64_t n = read_be32(bytes.data() + 4);
   AN_CHECK(n > 0) << path.string() << ": IDX label file declares 0 labels";
   AN_CHECK(size == 8 + n) << path.string() << ": wrong size " << size << " bytes; the header ("

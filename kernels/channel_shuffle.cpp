@@ -8,15 +8,11 @@ namespace {
 // part (allowed in backward) spans what the other leaves over.
 void check_shuffle(const Tensor& head, const Tensor& tail, int64_t groups, const Tensor& y,
                    const char* what) {
-  check_contiguous(y, what);
-  check_float(y, what);
-  check_dim(y, 4, what);
+  check_float_tensor(y, 4, what);
   int64_t defined_channels = 0;
   for (const Tensor* part : {&head, &tail}) {
     if (!part->defined()) continue;
-    check_contiguous(*part, what);
-    check_same_dtype(y, *part, what);
-    check_same_device(y, *part, what);
+    check_matches(*part, y, what);
     check_dim(*part, 4, what);
     check_shape(*part, {y.size(0), part->size(1), y.size(2), y.size(3)}, what);
     defined_channels += part->size(1);

@@ -8,15 +8,7 @@
 
 namespace autonet {
 
-namespace cpu {
-void channel_shuffle_forward(const Tensor& head, const Tensor& tail, int64_t groups, Tensor& y);
-void channel_shuffle_backward(const Tensor& dy, int64_t groups, Tensor& dhead, Tensor& dtail);
-}  // namespace cpu
-namespace cuda {
-void channel_shuffle_forward(const Tensor& head, const Tensor& tail, int64_t groups, Tensor& y);
-void channel_shuffle_backward(const Tensor& dy, int64_t groups, Tensor& dhead, Tensor& dtail);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // head [N, Ch, H, W], tail [N, Ct, H, W] → y [N, C, H, W] with C = Ch + Ct divisible by groups.
 // With z = concat(head, tail) on channels, y channel j·groups + i is z channel i·(C/groups) + j:
 // torch's view(N, groups, C/groups, H, W).transpose(1, 2). A tail of 0 channels shuffles head alone.
@@ -24,5 +16,6 @@ void channel_shuffle_forward(const Tensor& head, const Tensor& tail, int64_t gro
 // dhead and dtail (the shapes of head and tail) are written with their channels of dy unshuffled;
 // either may be undefined (skipped), its channels being those the other leaves over.
 void channel_shuffle_backward(const Tensor& dy, int64_t groups, Tensor& dhead, Tensor& dtail);
+)
 
 }  // namespace autonet

@@ -7,12 +7,6 @@
 namespace autonet {
 
 namespace {
-int64_t normalize_axis(int64_t axis, int64_t dim, const char* what) {
-  AN_CHECK(axis >= -dim && axis < dim) << what << ": axis " << axis << " out of range for "
-                                       << dim << " dimensions";
-  return axis < 0 ? axis + dim : axis;
-}
-
 // Concat and split launch once per kConcatPartsPerLaunch non-empty parts, each moving its parts'
 // elements between the parts and the whole.
 OpCost concat_cost(const Tensor& whole, const std::vector<Tensor>& parts, int64_t axis) {
@@ -30,8 +24,12 @@ OpCost concat_cost(const Tensor& whole, const std::vector<Tensor>& parts, int64_
 
 // Every part agrees with `whole` (y or dy) on dtype, device and every dimension but `axis`, and
 // the parts' extents along the axis add up to whole's; at most `max_undefined` parts are undefined.
-void check_parts(const Tensor& whole, const std::vector<Tensor>& parts, int64_t axis,
-                 int max_undefined, const char* what) {
+// Returns the axis counted from the front.
+int64_t check_parts(const Tensor& whole, const std::vector<Tensor>& parts, int64_t axis_arg,
+                    int max_undefined, const char* what) {
+  check_contiguous(whole, what);
+  check_float(whole, what);
+  const int64_t axis = normalize_axis(axis_arg, whole.dim(), what);
   AN_CHECK(!parts.empty()) << what << ": no tensors to concatenate";
   int64_t total = 0;
   int undefined = 0;
@@ -41,9 +39,7 @@ void check_parts(const Tensor& whole, const std::vector<Tensor>& parts, int64_t 
       ++undefined;
       continue;
     }
-    check_contiguous(t, what);
-    check_same_dtype(whole, t, what);
-    check_same_device(whole, t, what);
+    check_matches(t, whole, what);
     Shape expected = whole.shape();
     expected[axis] = t.dim() == whole.dim() ? t.size(axis) : -1;
     AN_CHECK(t.shape() == expected) << what << ": part " << k << " " << t.describe()
@@ -57,15 +53,12 @@ void check_parts(const Tensor& whole, const std::vector<Tensor>& parts, int64_t 
   AN_CHECK(undefined == 1 ? total <= whole.size(axis) : total == whole.size(axis))
       << what << ": parts span " << total << " along axis " << axis << ", but "
       << whole.describe() << " spans " << whole.size(axis);
+  return axis;
 }
 
 void check_slice(const Tensor& x, const Tensor& y, const Slice2dParams& p, const char* what) {
-  check_contiguous(x, what);
-  check_float(x, what);
-  check_dim(x, 4, what);
-  check_contiguous(y, what);
-  check_same_dtype(x, y, what);
-  check_same_device(x, y, what);
+  check_float_tensor(x, 4, what);
+  check_matches(y, x, what);
   AN_CHECK(p.offset_h >= 0 && p.offset_w >= 0 && p.stride_h >= 1 && p.stride_w >= 1 &&
            p.out_h >= 1 && p.out_w >= 1)
       << what << ": bad slice offsets (" << p.offset_h << ", " << p.offset_w << "), strides ("
@@ -82,20 +75,14 @@ void check_slice(const Tensor& x, const Tensor& y, const Slice2dParams& p, const
 
 void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y) {
   const char* what = "concat_forward";
-  check_contiguous(y, what);
-  check_float(y, what);
-  const int64_t k = normalize_axis(axis, y.dim(), what);
-  check_parts(y, xs, k, /*max_undefined=*/0, what);
+  const int64_t k = check_parts(y, xs, axis, /*max_undefined=*/0, what);
   count_op(what, [&] { return concat_cost(y, xs, k); });
   AN_ON_DEVICE(y.device(), cpu::concat_forward(xs, k, y), cuda::concat_forward(xs, k, y));
 }
 
 void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs) {
   const char* what = "concat_backward";
-  check_contiguous(dy, what);
-  check_float(dy, what);
-  const int64_t k = normalize_axis(axis, dy.dim(), what);
-  check_parts(dy, dxs, k, /*max_undefined=*/1, what);
+  const int64_t k = check_parts(dy, dxs, axis, /*max_undefined=*/1, what);
   count_op(what, [&] { return concat_cost(dy, dxs, k); });
   AN_ON_DEVICE(dy.device(), cpu::concat_backward(dy, k, dxs), cuda::concat_backward(dy, k, dxs));
 }

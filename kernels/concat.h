@@ -14,19 +14,7 @@ struct Slice2dParams {
   int64_t out_h = 0, out_w = 0;  // y[n, c, i, j] = x[n, c, offset_h + i·stride_h, offset_w + j·stride_w]
 };
 
-namespace cpu {
-void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
-void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
-void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
-void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
-}  // namespace cpu
-namespace cuda {
-void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
-void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
-void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
-void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // y = concat(xs) along axis; all xs agree on every other dimension.
 void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
 // dxs[k] written with its part of dy. At most one entry may be undefined (skipped): its extent
@@ -36,5 +24,6 @@ void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
 void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
 // dx written: dy scattered back, zero elsewhere.
 void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
+)
 
 }  // namespace autonet

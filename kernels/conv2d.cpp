@@ -9,42 +9,12 @@
 namespace autonet {
 
 namespace {
-void check_image(const Tensor& t, const char* what) {
-  check_contiguous(t, what);
-  check_float(t, what);
-  check_dim(t, 4, what);
-}
-
-void check_like(const Tensor& ref, const Tensor& t, const char* what) {
-  check_same_dtype(ref, t, what);
-  check_same_device(ref, t, what);
-}
-
-// An optional operand: undefined is fine; defined must be contiguous, like `ref`, of `shape`.
-void check_optional(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what) {
-  if (!t.defined()) return;
-  check_contiguous(t, what);
-  check_like(ref, t, what);
-  check_shape(t, shape, what);
-}
-
-// True when the two tensors share bytes of one storage.
-bool overlaps(const Tensor& a, const Tensor& b) {
-  if (!a.defined() || !b.defined() || a.storage() != b.storage() || a.numel() == 0 ||
-      b.numel() == 0)
-    return false;
-  const int64_t a0 = a.offset() * static_cast<int64_t>(dtype_size(a.dtype()));
-  const int64_t b0 = b.offset() * static_cast<int64_t>(dtype_size(b.dtype()));
-  const int64_t a1 = a0 + static_cast<int64_t>(a.nbytes()), b1 = b0 + static_cast<int64_t>(b.nbytes());
-  return a0 < b1 && b0 < a1;
-}
-
 // x and weight, and the GEMM dimensions they imply fitting BLAS's int; returns y's shape.
 Shape check_operands(const Tensor& x, const Tensor& w, const Conv2dParams& p, const char* x_what,
                      const char* w_what) {
-  check_image(x, x_what);
-  check_image(w, w_what);
-  check_like(x, w, w_what);
+  check_float_tensor(x, 4, x_what);
+  check_float_tensor(w, 4, w_what);  // [K, C, R, S]
+  check_matches(w, x, w_what);
   const Shape y = conv2d_out_shape(x.shape(), w.shape(), p);
   AN_CHECK(w.size(1) * w.size(2) * w.size(3) <= INT_MAX && y[2] * y[3] <= INT_MAX)
       << x_what << ": the im2col matrix exceeds BLAS's int range (x " << x.describe()
@@ -131,10 +101,8 @@ Shape conv2d_out_shape(const Shape& x, const Shape& weight, const Conv2dParams& 
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
                     const Conv2dParams& p) {
   const Shape out = check_operands(x, w, p, "conv2d_forward: x", "conv2d_forward: weight");
-  check_optional(bias, x, {w.size(0)}, "conv2d_forward: bias");
-  check_contiguous(y, "conv2d_forward: y");
-  check_like(x, y, "conv2d_forward: y");
-  check_shape(y, out, "conv2d_forward: y");
+  check_matches_if_defined(bias, x, {w.size(0)}, "conv2d_forward: bias");
+  check_matches(y, x, out, "conv2d_forward: y");
   AN_CHECK(!overlaps(y, x) && !overlaps(y, w) && !overlaps(y, bias))
       << "conv2d_forward: y " << y.describe() << " overlaps an input";
   count_op("conv2d_forward", [&] {
@@ -147,12 +115,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                      Tensor& dbias, const Conv2dParams& p) {
   const Shape out = check_operands(x, w, p, "conv2d_backward: x", "conv2d_backward: weight");
-  check_contiguous(dy, "conv2d_backward: dy");
-  check_like(x, dy, "conv2d_backward: dy");
-  check_shape(dy, out, "conv2d_backward: dy");
-  check_optional(dx, x, x.shape(), "conv2d_backward: dx");
-  check_optional(dw, x, w.shape(), "conv2d_backward: dweight");
-  check_optional(dbias, x, {w.size(0)}, "conv2d_backward: dbias");
+  check_matches(dy, x, out, "conv2d_backward: dy");
+  check_matches_if_defined(dx, x, x.shape(), "conv2d_backward: dx");
+  check_matches_if_defined(dw, x, w.shape(), "conv2d_backward: dweight");
+  check_matches_if_defined(dbias, x, {w.size(0)}, "conv2d_backward: dbias");
   for (const Tensor* g : {&dx, &dw, &dbias})
     AN_CHECK(!overlaps(*g, x) && !overlaps(*g, w) && !overlaps(*g, dy))
         << "conv2d_backward: gradient " << g->describe() << " overlaps an input";

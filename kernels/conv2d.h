@@ -16,24 +16,13 @@ struct Conv2dParams {
 // [N, K, Ho, Wo] with Ho = (H + 2·pad_h − dilation_h·(R − 1) − 1) / stride_h + 1.
 Shape conv2d_out_shape(const Shape& x, const Shape& weight, const Conv2dParams& p);
 
-namespace cpu {
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
-                    const Conv2dParams& p);
-void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
-                     Tensor& dbias, const Conv2dParams& p);
-}  // namespace cpu
-namespace cuda {
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
-                    const Conv2dParams& p);
-void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
-                     Tensor& dbias, const Conv2dParams& p);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // y = conv(x, w) + bias (bias [K] or undefined).
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
                     const Conv2dParams& p);
 // dx written; dw and dbias accumulate; any undefined gradient is skipped.
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                      Tensor& dbias, const Conv2dParams& p);
+)
 
 }  // namespace autonet

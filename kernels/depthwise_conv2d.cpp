@@ -15,24 +15,13 @@ void check_params(const DepthwiseConv2dParams& p, const char* what) {
       << what << ": padding must be non-negative, got " << p.pad_h << "×" << p.pad_w;
 }
 
-void check_like(const Tensor& t, const Tensor& x, const Shape& shape, const char* what) {
-  check_contiguous(t, what);
-  check_same_dtype(t, x, what);
-  check_same_device(t, x, what);
-  check_shape(t, shape, what);
-}
-
 // x [N, C, H, W] and w [C, 1, R, S]; returns y's shape.
 Shape check_inputs(const Tensor& x, const Tensor& w, const DepthwiseConv2dParams& p,
                    const char* what_x, const char* what_w) {
-  check_contiguous(x, what_x);
-  check_float(x, what_x);
-  check_dim(x, 4, what_x);
+  check_float_tensor(x, 4, what_x);
   AN_CHECK(x.size(2) * x.size(3) <= std::numeric_limits<int>::max())
       << what_x << ": image plane too large for the kernels' int coordinates: " << x.describe();
-  check_contiguous(w, what_w);
-  check_same_dtype(w, x, what_w);
-  check_same_device(w, x, what_w);
+  check_matches(w, x, what_w);
   return depthwise_conv2d_out_shape(x.shape(), w.shape(), p);
 }
 }  // namespace
@@ -57,7 +46,7 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
                               const DepthwiseConv2dParams& p) {
   const Shape out =
       check_inputs(x, w, p, "depthwise_conv2d_forward: x", "depthwise_conv2d_forward: w");
-  check_like(y, x, out, "depthwise_conv2d_forward: y");
+  check_matches(y, x, out, "depthwise_conv2d_forward: y");
   count_op("depthwise_conv2d_forward", [&] {
     if (y.numel() == 0) return OpCost{};
     return launch(bytes_of(x, w), bytes_of(y), 2 * w.size(2) * w.size(3) * y.numel());
@@ -70,9 +59,9 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
                                Tensor& dw, const DepthwiseConv2dParams& p) {
   const Shape out =
       check_inputs(x, w, p, "depthwise_conv2d_backward: x", "depthwise_conv2d_backward: w");
-  check_like(dy, x, out, "depthwise_conv2d_backward: dy");
-  if (dx.defined()) check_like(dx, x, x.shape(), "depthwise_conv2d_backward: dx");
-  if (dw.defined()) check_like(dw, x, w.shape(), "depthwise_conv2d_backward: dw");
+  check_matches(dy, x, out, "depthwise_conv2d_backward: dy");
+  check_matches_if_defined(dx, x, x.shape(), "depthwise_conv2d_backward: dx");
+  check_matches_if_defined(dw, x, w.shape(), "depthwise_conv2d_backward: dw");
   if (!dx.defined() && !dw.defined()) return;
   // One dx kernel (reading x only for the folded ReLU's mask); dw in two stages: per-chunk
   // partial sums, then their fixed-order total added into dw.

@@ -19,24 +19,13 @@ struct DepthwiseConv2dParams {
 Shape depthwise_conv2d_out_shape(const Shape& x, const Shape& weight,
                                  const DepthwiseConv2dParams& p);
 
-namespace cpu {
-void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
-                              const DepthwiseConv2dParams& p);
-void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p);
-}  // namespace cpu
-namespace cuda {
-void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
-                              const DepthwiseConv2dParams& p);
-void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
-                               Tensor& dw, const DepthwiseConv2dParams& p);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
                               const DepthwiseConv2dParams& p);
 // dx written (the gradient w.r.t. x itself, through the folded ReLU when relu_input); dw
 // accumulates; undefined gradients are skipped.
 void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
                                Tensor& dw, const DepthwiseConv2dParams& p);
+)
 
 }  // namespace autonet

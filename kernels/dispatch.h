@@ -1,4 +1,5 @@
-// The one place a public kernel entry chooses its twin: cpu::f on the host, cuda::f on a GPU.
+// The one place a public kernel entry chooses its twin (cpu::f on the host, cuda::f on a GPU), and
+// the one place the twins' declarations are spelled.
 // A CPU-only build never names the cuda:: symbols, so no stubs are needed.
 #pragma once
 #include "runtime/device.h"
@@ -22,6 +23,18 @@
     cpu_call;                                                                              \
   } while (0)
 #endif
+
+// Declares a family's public entries and, with the same signatures, their twins: autonet::f (the
+// checked entry, kernels/F.cpp), cpu::f (kernels/cpu/F.cpp) and cuda::f (kernels/cuda/F.cu). Used
+// inside namespace autonet; comments in the list stay with the declarations they describe.
+#define AN_KERNEL_ENTRIES(...) \
+  __VA_ARGS__                  \
+  namespace cpu {              \
+  __VA_ARGS__                  \
+  }                            \
+  namespace cuda {             \
+  __VA_ARGS__                  \
+  }
 
 namespace autonet {
 // How a backward kernel writes a gradient: overwrite it, or add into what is there.

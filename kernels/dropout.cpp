@@ -11,10 +11,7 @@ namespace {
 void check_dropout(const Tensor& in, const Tensor& out, const DropoutParams& p, const char* what) {
   check_contiguous(in, what);
   check_float(in, what);
-  check_contiguous(out, what);
-  check_same_dtype(in, out, what);
-  check_same_device(in, out, what);
-  check_shape(out, in.shape(), what);
+  check_matches(out, in, in.shape(), what);
   AN_CHECK(std::isfinite(p.p) && p.p >= 0.0 && p.p < 1.0)
       << what << ": drop probability must lie in [0, 1), got " << p.p;
   AN_CHECK(p.mask_period >= 0) << what << ": mask_period must be >= 0, got " << p.mask_period;

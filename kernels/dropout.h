@@ -18,17 +18,10 @@ struct DropoutParams {
   int64_t mask_period = 0;  // 0: an independent draw per element
 };
 
-namespace cpu {
-void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p);
-void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p);
-}  // namespace cpu
-namespace cuda {
-void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p);
-void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p);
 // dx written: dy · mask / (1 − p).
 void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p);
+)
 
 }  // namespace autonet

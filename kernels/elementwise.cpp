@@ -20,11 +20,8 @@ const char* unary_op_name(UnaryOp op) {
 namespace {
 void check_pair(const Tensor& a, const Tensor& b, const char* what) {
   check_contiguous(a, what);
-  check_contiguous(b, what);
   check_float(a, what);
-  check_same_dtype(a, b, what);
-  check_same_device(a, b, what);
-  check_shape(b, a.shape(), what);
+  check_matches(b, a, a.shape(), what);
 }
 }  // namespace
 

@@ -13,24 +13,7 @@ const char* unary_op_name(UnaryOp op);
 
 enum class BinaryOp { add, sub, mul };
 
-namespace cpu {
-void unary_forward(UnaryOp op, const Tensor& x, Tensor& y);
-void unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                    GradMode mode);
-void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out);
-void axpby(double alpha, const Tensor& x, double beta, Tensor& y);
-void fill(Tensor& y, double value);
-}  // namespace cpu
-
-namespace cuda {
-void unary_forward(UnaryOp op, const Tensor& x, Tensor& y);
-void unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                    GradMode mode);
-void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out);
-void axpby(double alpha, const Tensor& x, double beta, Tensor& y);
-void fill(Tensor& y, double value);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // y = op(x).
 void unary_forward(UnaryOp op, const Tensor& x, Tensor& y);
 // dx (=|+=) dy * op'(x); uses y where that is cheaper (tanh, sigmoid, exp).
@@ -42,5 +25,6 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out);
 void axpby(double alpha, const Tensor& x, double beta, Tensor& y);
 // y = value, on any device, without a host round trip.
 void fill(Tensor& y, double value);
+)
 
 }  // namespace autonet

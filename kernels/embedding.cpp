@@ -14,19 +14,14 @@ Shape embedded_shape(const Tensor& ids, int64_t dim) {
 }
 
 void check_table(const Tensor& table, const Tensor& ids, const char* what) {
-  check_contiguous(table, what);
-  check_float(table, what);
-  check_dim(table, 2, what);
+  check_float_tensor(table, 2, what);
   check_contiguous(ids, what);
   check_dtype(ids, DType::i64, what);
   check_same_device(table, ids, what);
 }
 
 void check_rows(const Tensor& table, const Tensor& rows, const Tensor& ids, const char* what) {
-  check_contiguous(rows, what);
-  check_same_dtype(table, rows, what);
-  check_same_device(table, rows, what);
-  check_shape(rows, embedded_shape(ids, table.size(1)), what);
+  check_matches(rows, table, embedded_shape(ids, table.size(1)), what);
 }
 }  // namespace
 

@@ -11,42 +11,19 @@ namespace autonet {
 namespace {
 // A BLAS operand: defined, contiguous, float, 2-D, with dimensions BLAS's int can hold.
 void check_matrix(const Tensor& t, const char* what) {
-  check_contiguous(t, what);
-  check_float(t, what);
-  check_dim(t, 2, what);
+  check_float_tensor(t, 2, what);
   AN_CHECK(t.size(0) <= INT_MAX && t.size(1) <= INT_MAX)
       << what << ": dimensions exceed BLAS's int range: " << t.describe();
 }
 
-void check_like(const Tensor& ref, const Tensor& t, const char* what) {
-  check_same_dtype(ref, t, what);
-  check_same_device(ref, t, what);
-}
-
-// True when the two tensors share bytes of one storage (BLAS forbids C aliasing A or B).
-bool overlaps(const Tensor& a, const Tensor& b) {
-  if (a.storage() != b.storage() || a.numel() == 0 || b.numel() == 0) return false;
-  const int64_t a0 = a.offset() * static_cast<int64_t>(dtype_size(a.dtype()));
-  const int64_t b0 = b.offset() * static_cast<int64_t>(dtype_size(b.dtype()));
-  const int64_t a1 = a0 + static_cast<int64_t>(a.nbytes()), b1 = b0 + static_cast<int64_t>(b.nbytes());
-  return a0 < b1 && b0 < a1;
-}
-
-// An optional operand: undefined is fine; defined must be contiguous, like `ref`, of `shape`.
-void check_optional(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what) {
-  if (!t.defined()) return;
-  check_contiguous(t, what);
-  check_like(ref, t, what);
-  check_shape(t, shape, what);
-}
 }  // namespace
 
 void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   check_matrix(a, "gemm: a");
   check_matrix(b, "gemm: b");
   check_matrix(c, "gemm: c");
-  check_like(a, b, "gemm: a and b");
-  check_like(a, c, "gemm: a and c");
+  check_matches(b, a, "gemm: a and b");
+  check_matches(c, a, "gemm: a and c");
   const int64_t m = p.trans_a ? a.size(1) : a.size(0), k = p.trans_a ? a.size(0) : a.size(1);
   const int64_t kb = p.trans_b ? b.size(1) : b.size(0), n = p.trans_b ? b.size(0) : b.size(1);
   AN_CHECK(k == kb) << "gemm: inner dimensions differ: op(a) is [" << m << ", " << k
@@ -56,7 +33,7 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   check_shape(c, {m, n}, "gemm: c");
   AN_CHECK(std::isfinite(p.alpha) && std::isfinite(p.beta))
       << "gemm: alpha and beta must be finite, got " << p.alpha << " and " << p.beta;
-  AN_CHECK(!overlaps(c, a) && !overlaps(c, b))
+  AN_CHECK(!overlaps(c, a) && !overlaps(c, b))  // BLAS forbids C aliasing A or B
       << "gemm: c " << c.describe() << " overlaps an input (a " << a.describe() << ", b "
       << b.describe() << ")";
   // One cuBLAS call (an empty inner dimension: one kernel scaling C by beta).
@@ -72,14 +49,12 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y) {
   check_matrix(x, "linear_forward: x");
   check_matrix(weight, "linear_forward: weight");
-  check_like(x, weight, "linear_forward: x and weight");
+  check_matches(weight, x, "linear_forward: x and weight");
   const int64_t batch = x.size(0), in = x.size(1), out = weight.size(0);
   AN_CHECK(weight.size(1) == in) << "linear_forward: weight " << weight.describe()
                                  << " does not take " << in << " inputs (x " << x.describe() << ")";
-  check_optional(bias, x, {out}, "linear_forward: bias");
-  check_contiguous(y, "linear_forward: y");
-  check_like(x, y, "linear_forward: y");
-  check_shape(y, {batch, out}, "linear_forward: y");
+  check_matches_if_defined(bias, x, {out}, "linear_forward: bias");
+  check_matches(y, x, {batch, out}, "linear_forward: y");
   gemm(x, weight, y, {.trans_a = false, .trans_b = true});  // y = x · weightᵀ
   if (bias.defined() && y.numel() > 0) {
     count_op("linear_bias", [&] { return launch(bytes_of(bias, y), bytes_of(y), y.numel()); });
@@ -92,14 +67,14 @@ void linear_backward(const Tensor& x, const Tensor& weight, const Tensor& dy, Te
   check_matrix(x, "linear_backward: x");
   check_matrix(weight, "linear_backward: weight");
   check_matrix(dy, "linear_backward: dy");
-  check_like(x, weight, "linear_backward: x and weight");
-  check_like(x, dy, "linear_backward: x and dy");
+  check_matches(weight, x, "linear_backward: x and weight");
+  check_matches(dy, x, "linear_backward: x and dy");
   const int64_t batch = x.size(0), in = x.size(1), out = weight.size(0);
   check_shape(weight, {out, in}, "linear_backward: weight");
   check_shape(dy, {batch, out}, "linear_backward: dy");
-  check_optional(dx, x, {batch, in}, "linear_backward: dx");
-  check_optional(dweight, x, {out, in}, "linear_backward: dweight");
-  check_optional(dbias, x, {out}, "linear_backward: dbias");
+  check_matches_if_defined(dx, x, {batch, in}, "linear_backward: dx");
+  check_matches_if_defined(dweight, x, {out, in}, "linear_backward: dweight");
+  check_matches_if_defined(dbias, x, {out}, "linear_backward: dbias");
   if (dx.defined()) gemm(dy, weight, dx);  // dx = dy · weight
   if (dweight.defined()) gemm(dy, x, dweight, {.trans_a = true, .beta = 1.0});  // += dyᵀ · x
   if (dbias.defined() && dbias.numel() > 0) {

@@ -15,23 +15,23 @@ struct GemmParams {
   double beta = 0.0;     // 0 ignores what C held (NaN included)
 };
 
-// The twins. add_row_bias and sum_rows_accumulate are linear's bias helpers (no checks of their
-// own: linear_forward/backward validate).
+AN_KERNEL_ENTRIES(
+// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C.
+void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p = {});
+)
+
+// linear's bias helpers: twins only, with no checks of their own (linear_forward/backward
+// validate).
 namespace cpu {
-void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p);
 // y[R, M] += bias[M] on every row.
 void add_row_bias(const Tensor& bias, Tensor& y);
 // dbias[M] += Σ_r dy[r, M].
 void sum_rows_accumulate(const Tensor& dy, Tensor& dbias);
 }  // namespace cpu
 namespace cuda {
-void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p);
 void add_row_bias(const Tensor& bias, Tensor& y);
 void sum_rows_accumulate(const Tensor& dy, Tensor& dbias);
 }  // namespace cuda
-
-// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C.
-void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p = {});
 
 // y[N, out] = x[N, in] · weight[out, in]ᵀ + bias[out] (bias may be undefined).
 void linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, Tensor& y);

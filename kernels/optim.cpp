@@ -9,9 +9,7 @@ namespace {
 // `other` is a flat buffer paired with `w`: contiguous, same dtype, device and element count.
 void check_buffer(const Tensor& w, const Tensor& other, const char* what, const char* name) {
   AN_CHECK(other.defined()) << what << ": " << name << " is undefined";
-  check_contiguous(other, what);
-  check_same_dtype(w, other, what);
-  check_same_device(w, other, what);
+  check_matches(other, w, what);
   AN_CHECK(other.numel() == w.numel())
       << what << ": " << name << " " << other.describe() << " has " << other.numel()
       << " elements, the weights " << w.describe() << " have " << w.numel();

@@ -21,18 +21,9 @@ void check_params(const Pool2dParams& p, const char* what) {
 }
 
 void check_image(const Tensor& x, const char* what) {
-  check_contiguous(x, what);
-  check_float(x, what);
-  check_dim(x, 4, what);
+  check_float_tensor(x, 4, what);
   AN_CHECK(x.size(2) * x.size(3) <= std::numeric_limits<int>::max())
       << what << ": image plane too large for the kernels' int coordinates: " << x.describe();
-}
-
-void check_like(const Tensor& t, const Tensor& x, const Shape& shape, const char* what) {
-  check_contiguous(t, what);
-  check_same_dtype(t, x, what);
-  check_same_device(t, x, what);
-  check_shape(t, shape, what);
 }
 }  // namespace
 
@@ -50,7 +41,7 @@ Shape pool2d_out_shape(const Shape& x, const Pool2dParams& p) {
 void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   check_image(x, "pool2d_forward: x");
   check_params(p, "pool2d_forward");
-  check_like(y, x, pool2d_out_shape(x.shape(), p), "pool2d_forward: y");
+  check_matches(y, x, pool2d_out_shape(x.shape(), p), "pool2d_forward: y");
   count_op("pool2d_forward", [&] {
     if (y.numel() == 0) return OpCost{};
     return launch(bytes_of(x), bytes_of(y), y.numel() * p.kernel_h * p.kernel_w);
@@ -64,10 +55,10 @@ void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor&
   check_params(p, "pool2d_backward");
   const Shape out = pool2d_out_shape(x.shape(), p);
   // y is part of the contract but unused: max backward recomputes the arg-max from x.
-  if (y.defined()) check_like(y, x, out, "pool2d_backward: y");
-  check_like(dy, x, out, "pool2d_backward: dy");
+  check_matches_if_defined(y, x, out, "pool2d_backward: y");
+  check_matches(dy, x, out, "pool2d_backward: dy");
   if (!dx.defined()) return;
-  check_like(dx, x, x.shape(), "pool2d_backward: dx");
+  check_matches(dx, x, x.shape(), "pool2d_backward: dx");
   // Max: an arg-max kernel writes each window's i32 index, then one kernel gathers dx.
   count_op("pool2d_backward", [&] {
     if (dx.numel() == 0) return OpCost{};
@@ -85,7 +76,7 @@ void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor&
 void global_avg_pool_forward(const Tensor& x, Tensor& y) {
   check_image(x, "global_avg_pool_forward: x");
   AN_CHECK(x.size(2) * x.size(3) >= 1) << "global_avg_pool_forward: empty image " << x.describe();
-  check_like(y, x, {x.size(0), x.size(1)}, "global_avg_pool_forward: y");
+  check_matches(y, x, {x.size(0), x.size(1)}, "global_avg_pool_forward: y");
   count_op("global_avg_pool_forward", [&] {
     return y.numel() == 0 ? OpCost{} : launch(bytes_of(x), bytes_of(y), x.numel());
   });
@@ -98,7 +89,7 @@ void global_avg_pool_backward(const Tensor& dy, Tensor& dx) {
   AN_CHECK(dx.size(2) * dx.size(3) >= 1)
       << "global_avg_pool_backward: empty image " << dx.describe();
   check_contiguous(dy, "global_avg_pool_backward: dy");
-  check_like(dy, dx, {dx.size(0), dx.size(1)}, "global_avg_pool_backward: dy");
+  check_matches(dy, dx, {dx.size(0), dx.size(1)}, "global_avg_pool_backward: dy");
   count_op("global_avg_pool_backward", [&] {
     return dx.numel() == 0 ? OpCost{} : launch(bytes_of(dy), bytes_of(dx), dx.numel());
   });

@@ -20,21 +20,7 @@ struct Pool2dParams {
 
 Shape pool2d_out_shape(const Shape& x, const Pool2dParams& p);
 
-namespace cpu {
-void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
-void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                     const Pool2dParams& p);
-void global_avg_pool_forward(const Tensor& x, Tensor& y);
-void global_avg_pool_backward(const Tensor& dy, Tensor& dx);
-}  // namespace cpu
-namespace cuda {
-void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
-void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
-                     const Pool2dParams& p);
-void global_avg_pool_forward(const Tensor& x, Tensor& y);
-void global_avg_pool_backward(const Tensor& dy, Tensor& dx);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p);
 // dx written.
 void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor& dx,
@@ -42,5 +28,6 @@ void pool2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor&
 // x [N, C, H, W] → y [N, C]; dx written.
 void global_avg_pool_forward(const Tensor& x, Tensor& y);
 void global_avg_pool_backward(const Tensor& dy, Tensor& dx);
+)
 
 }  // namespace autonet

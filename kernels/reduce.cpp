@@ -10,16 +10,15 @@
 namespace autonet {
 
 namespace {
-int64_t normalize_axis(int64_t axis, int64_t dim, const char* what) {
-  AN_CHECK(axis >= -dim && axis < dim) << what << ": axis " << axis << " out of range for "
-                                       << dim << " dimensions";
-  return axis < 0 ? axis + dim : axis;
-}
-
-void check_float_pair(const Tensor& x, const Tensor& other, const char* what) {
-  check_contiguous(other, what);
-  check_same_dtype(x, other, what);
-  check_same_device(x, other, what);
+// x a float tensor with `axis` (mean and max over a non-empty one); returns the axis counted from
+// the front.
+int64_t check_reduction(ReduceOp op, const Tensor& x, int64_t axis, const char* what) {
+  check_contiguous(x, what);
+  check_float(x, what);
+  const int64_t k = normalize_axis(axis, x.dim(), what);
+  AN_CHECK(op == ReduceOp::sum || x.size(k) > 0)
+      << what << ": mean/max over an empty axis " << k << " of " << x.describe();
+  return k;
 }
 }  // namespace
 
@@ -35,13 +34,8 @@ Shape reduce_out_shape(const Shape& x, int64_t axis) {
 
 void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
   const char* what = "reduce_forward";
-  check_contiguous(x, what);
-  check_float(x, what);
-  const int64_t k = normalize_axis(axis, x.dim(), what);
-  AN_CHECK(op == ReduceOp::sum || x.size(k) > 0)
-      << what << ": mean/max over an empty axis " << k << " of " << x.describe();
-  check_float_pair(x, y, what);
-  check_shape(y, reduce_out_shape(x.shape(), k), what);
+  const int64_t k = check_reduction(op, x, axis, what);
+  check_matches(y, x, reduce_out_shape(x.shape(), k), what);
   count_op(what, [&] {  // an empty sum is a memset
     if (y.numel() == 0) return OpCost{};
     if (x.size(k) == 0) return launch(0, bytes_of(y));
@@ -53,18 +47,11 @@ void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
 void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
                      int64_t axis, Tensor& dx) {
   const char* what = "reduce_backward";
-  check_contiguous(x, what);
-  check_float(x, what);
-  const int64_t k = normalize_axis(axis, x.dim(), what);
-  AN_CHECK(op == ReduceOp::sum || x.size(k) > 0)
-      << what << ": mean/max over an empty axis " << k << " of " << x.describe();
+  const int64_t k = check_reduction(op, x, axis, what);
   const Shape out_shape = reduce_out_shape(x.shape(), k);
-  check_float_pair(x, y, what);
-  check_shape(y, out_shape, what);
-  check_float_pair(x, dy, what);
-  check_shape(dy, out_shape, what);
-  check_float_pair(x, dx, what);
-  check_shape(dx, x.shape(), what);
+  check_matches(y, x, out_shape, what);
+  check_matches(dy, x, out_shape, what);
+  check_matches(dx, x, x.shape(), what);
   count_op(what, [&] {  // max re-finds each first maximum in x
     if (x.numel() == 0) return OpCost{};
     return launch(bytes_of(dy) + (op == ReduceOp::max ? bytes_of(x) : 0), bytes_of(dx), x.numel());

@@ -12,21 +12,7 @@ enum class ReduceOp { sum, mean, max };
 // x's shape with `axis` removed (a 1-D x reduces to shape [1]).
 Shape reduce_out_shape(const Shape& x, int64_t axis);
 
-namespace cpu {
-void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
-void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
-                     int64_t axis, Tensor& dx);
-void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode);
-void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
-}  // namespace cpu
-namespace cuda {
-void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
-void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor& dy,
-                     int64_t axis, Tensor& dx);
-void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode);
-void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // y = op over `axis` (negative counts from the end).
 void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y);
 // dx written; max routes the gradient to the first maximum along the axis.
@@ -34,6 +20,13 @@ void reduce_backward(ReduceOp op, const Tensor& x, const Tensor& y, const Tensor
                      int64_t axis, Tensor& dx);
 // out [1] = Σ x² (Write) or out += Σ x² (Accumulate); stays on the device.
 void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode = GradMode::Write);
+// clip_grad_norm's clipping half: grad *= max_norm / (sqrt(sum_sq[0]) + 1e-6) when that factor is
+// < 1 (a NaN factor leaves grad as is), reading Σx² (a [1] float64 tensor) on the device; norm [1]
+// float64 is written with sqrt(sum_sq[0]).
+void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
+)
+
+// Built on the entries above (no twins of their own).
 // sqrt(Σ_t Σ x_t²) over several tensors on one device: one host sync at the end.
 double global_norm(const std::vector<Tensor>& xs);
 // torch.nn.utils.clip_grad_norm_ on one flat gradient buffer: total = ‖grad‖₂; when
@@ -42,9 +35,5 @@ double clip_grad_norm(Tensor& grad, double max_norm);
 // The same without the host sync (a step stays capturable and the GPU never drains): returns
 // ‖grad‖₂ as a [1] float64 tensor on grad's device, to be read when the caller wants it.
 Tensor clip_grad_norm_async(Tensor& grad, double max_norm);
-// The clipping half: grad *= max_norm / (sqrt(sum_sq[0]) + 1e-6) when that factor is < 1 (a NaN
-// factor leaves grad as is), reading Σx² (a [1] float64 tensor) on the device; norm [1] float64
-// is written with sqrt(sum_sq[0]).
-void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
 
 }  // namespace autonet

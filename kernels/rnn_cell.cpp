@@ -25,13 +25,10 @@ RnnActivation rnn_activation_from_name(const std::string& name) {
 }
 
 namespace {
+// A float operand like `ref` (ch), of `shape`.
 void check_tensor(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what) {
-  check_defined(t, what);
-  check_contiguous(t, what);
   check_float(t, what);
-  check_same_dtype(ref, t, what);
-  check_same_device(ref, t, what);
-  check_shape(t, shape, what);
+  check_matches(t, ref, shape, what);
 }
 
 void check_activation(RnnActivation act, const char* what) {
@@ -39,31 +36,36 @@ void check_activation(RnnActivation act, const char* what) {
   AN_CHECK(k >= 0 && k < kRnnActivations) << what << ": invalid activation " << k;
 }
 
-// ch [B, 2H] → {B, H}.
-Shape node_state_shape(const Tensor& ch, const char* what) {
+// A derived node's inputs: ch [B, 2H], s [B, H] like it, the activation. Returns {B, H}.
+Shape check_node_inputs(const Tensor& ch, const Tensor& s, RnnActivation act, const char* what) {
   check_defined(ch, what);
   AN_CHECK(ch.dim() == 2 && ch.size(1) % 2 == 0)
       << what << ": ch must be [B, 2H] (gate and candidate halves), got " << ch.describe();
-  return {ch.size(0), ch.size(1) / 2};
+  const Shape state{ch.size(0), ch.size(1) / 2};
+  check_tensor(ch, ch, ch.shape(), what);
+  check_tensor(s, ch, state, what);
+  check_activation(act, what);
+  return state;
 }
 
-// ch [J, B, 2H] → {J, B, H}.
-Shape mix_state_shape(const Tensor& ch, const char* what) {
+// A search node's inputs: ch [J, B, 2H], s [J, B, H] and w [J, 4] like it. Returns {J, B, H}.
+Shape check_mix_inputs(const Tensor& ch, const Tensor& s, const Tensor& w, const char* what) {
   check_defined(ch, what);
   AN_CHECK(ch.dim() == 3 && ch.size(2) % 2 == 0 && ch.size(0) >= 1 && ch.size(0) <= 65535)
       << what << ": ch must be [J, B, 2H] with 1 ≤ J ≤ 65535 predecessors, got "
       << ch.describe();
-  return {ch.size(0), ch.size(1), ch.size(2) / 2};
+  const Shape state{ch.size(0), ch.size(1), ch.size(2) / 2};
+  check_tensor(ch, ch, ch.shape(), what);
+  check_tensor(s, ch, state, what);
+  check_tensor(w, ch, {state[0], kRnnActivations}, what);
+  return state;
 }
 }  // namespace
 
 void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
   const char* what = "rnn_node_forward";
-  const Shape state = node_state_shape(ch, what);
-  check_tensor(ch, ch, ch.shape(), what);
-  check_tensor(s, ch, state, what);
+  const Shape state = check_node_inputs(ch, s, act, what);
   check_tensor(out, ch, state, what);
-  check_activation(act, what);
   count_op("rnn_node_forward", [&] {
     return out.numel() == 0 ? OpCost{} : launch(bytes_of(ch, s), bytes_of(out), 8 * out.numel());
   });
@@ -74,13 +76,10 @@ void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tens
 void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, const Tensor& dout,
                        Tensor& dch, Tensor& ds) {
   const char* what = "rnn_node_backward";
-  const Shape state = node_state_shape(ch, what);
-  check_tensor(ch, ch, ch.shape(), what);
-  check_tensor(s, ch, state, what);
+  const Shape state = check_node_inputs(ch, s, act, what);
   check_tensor(dout, ch, state, what);
   if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
   if (ds.defined()) check_tensor(ds, ch, state, what);
-  check_activation(act, what);
   count_op("rnn_node_backward", [&] {
     if (dout.numel() == 0 || (!dch.defined() && !ds.defined())) return OpCost{};
     return launch(bytes_of(ch, s, dout), bytes_of(dch, ds), 12 * dout.numel());
@@ -91,10 +90,7 @@ void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, con
 
 void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor& out) {
   const char* what = "rnn_mix_forward";
-  const Shape state = mix_state_shape(ch, what);
-  check_tensor(ch, ch, ch.shape(), what);
-  check_tensor(s, ch, state, what);
-  check_tensor(w, ch, {state[0], kRnnActivations}, what);
+  const Shape state = check_mix_inputs(ch, s, w, what);
   check_tensor(out, ch, {state[1], state[2]}, what);
   count_op("rnn_mix_forward", [&] {  // 4 activations per predecessor
     if (out.numel() == 0) return OpCost{};
@@ -107,10 +103,7 @@ void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor&
 void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
                       Tensor& dch, Tensor& ds, Tensor& dw) {
   const char* what = "rnn_mix_backward";
-  const Shape state = mix_state_shape(ch, what);
-  check_tensor(ch, ch, ch.shape(), what);
-  check_tensor(s, ch, state, what);
-  check_tensor(w, ch, {state[0], kRnnActivations}, what);
+  const Shape state = check_mix_inputs(ch, s, w, what);
   check_tensor(dout, ch, {state[1], state[2]}, what);
   if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
   if (ds.defined()) check_tensor(ds, ch, state, what);

@@ -28,23 +28,7 @@ constexpr int kRnnActivations = 4;
 const char* rnn_activation_name(RnnActivation act);
 RnnActivation rnn_activation_from_name(const std::string& name);  // throws for none/unknown
 
-namespace cpu {
-void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out);
-void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, const Tensor& dout,
-                       Tensor& dch, Tensor& ds);
-void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor& out);
-void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
-                      Tensor& dch, Tensor& ds, Tensor& dw);
-}  // namespace cpu
-namespace cuda {
-void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out);
-void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, const Tensor& dout,
-                       Tensor& dch, Tensor& ds);
-void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor& out);
-void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
-                      Tensor& dch, Tensor& ds, Tensor& dw);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // Derived node: ch [B, 2H], s [B, H] → out [B, H].
 void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out);
 // dch [B, 2H] and ds [B, H] written (either may be undefined).
@@ -57,5 +41,6 @@ void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor&
 // dch [J, B, 2H], ds [J, B, H] written; dw [J, 4] += Σ_{b,h} dout · u (summed in a fixed order).
 void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
                       Tensor& dch, Tensor& ds, Tensor& dw);
+)
 
 }  // namespace autonet

@@ -6,13 +6,6 @@
 namespace autonet {
 
 namespace {
-void check_like(const Tensor& ref, const Tensor& t, const Shape& shape, const char* what) {
-  check_contiguous(t, what);
-  check_same_dtype(ref, t, what);
-  check_same_device(ref, t, what);
-  check_shape(t, shape, what);
-}
-
 void check_rows(const Tensor& x, const char* what) {
   check_contiguous(x, what);
   check_float(x, what);
@@ -20,17 +13,18 @@ void check_rows(const Tensor& x, const char* what) {
       << what << ": expected at least one class along the last axis, got " << x.describe();
 }
 
-// logits-like [N, C] with N, C ≥ 1, targets i64 [N] on the same device.
-void check_classification(const Tensor& scores, const Tensor& targets, const char* what) {
-  check_contiguous(scores, what);
-  check_float(scores, what);
-  check_dim(scores, 2, what);
+// A classification loss's operands: logits-like [N, C] with N, C ≥ 1, targets i64 [N] on the same
+// device, the loss (or its gradient) [1] like the scores.
+void check_classification(const Tensor& scores, const Tensor& targets, const Tensor& loss,
+                          const char* what) {
+  check_float_tensor(scores, 2, what);
   AN_CHECK(scores.size(0) >= 1 && scores.size(1) >= 1)
       << what << ": expected a non-empty [N, C] batch, got " << scores.describe();
   check_contiguous(targets, what);
   check_dtype(targets, DType::i64, what);
   check_same_device(scores, targets, what);
   check_shape(targets, {scores.size(0)}, what);
+  check_matches(loss, scores, {1}, what);
 }
 
 void check_smoothing(double label_smoothing, const char* what) {
@@ -41,7 +35,7 @@ void check_smoothing(double label_smoothing, const char* what) {
 
 void softmax_forward(const Tensor& x, Tensor& y, bool log) {
   check_rows(x, "softmax_forward");
-  check_like(x, y, x.shape(), "softmax_forward");
+  check_matches(y, x, x.shape(), "softmax_forward");
   count_op("softmax_forward", [&] {
     return y.numel() == 0 ? OpCost{} : launch(bytes_of(x), bytes_of(y), 4 * x.numel());
   });
@@ -50,8 +44,8 @@ void softmax_forward(const Tensor& x, Tensor& y, bool log) {
 
 void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
   check_rows(y, "softmax_backward");
-  check_like(y, dy, y.shape(), "softmax_backward");
-  check_like(y, dx, y.shape(), "softmax_backward");
+  check_matches(dy, y, y.shape(), "softmax_backward");
+  check_matches(dx, y, y.shape(), "softmax_backward");
   count_op("softmax_backward", [&] {
     return y.numel() == 0 ? OpCost{} : launch(bytes_of(y, dy), bytes_of(dx), 3 * y.numel());
   });
@@ -62,10 +56,9 @@ void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
 void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& loss,
                            Tensor& log_probs, double label_smoothing) {
   const char* what = "cross_entropy_forward";
-  check_classification(logits, targets, what);
+  check_classification(logits, targets, loss, what);
   check_smoothing(label_smoothing, what);
-  check_like(logits, loss, {1}, what);
-  check_like(logits, log_probs, logits.shape(), what);
+  check_matches(log_probs, logits, logits.shape(), what);
   // The log-softmax rows kernel writes each row's loss (f64), then one block averages them.
   count_op("cross_entropy_forward", [&] {
     const int64_t row_loss = logits.size(0) * 8;
@@ -80,10 +73,9 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& 
 void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, const Tensor& dloss,
                             Tensor& dlogits, double label_smoothing) {
   const char* what = "cross_entropy_backward";
-  check_classification(log_probs, targets, what);
+  check_classification(log_probs, targets, dloss, what);
   check_smoothing(label_smoothing, what);
-  check_like(log_probs, dloss, {1}, what);
-  check_like(log_probs, dlogits, log_probs.shape(), what);
+  check_matches(dlogits, log_probs, log_probs.shape(), what);
   count_op("cross_entropy_backward", [&] {
     return launch(bytes_of(log_probs, targets, dloss), bytes_of(dlogits), 3 * log_probs.numel());
   });
@@ -94,8 +86,7 @@ void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, cons
 
 void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss) {
   const char* what = "nll_forward";
-  check_classification(log_probs, targets, what);
-  check_like(log_probs, loss, {1}, what);
+  check_classification(log_probs, targets, loss, what);
   count_op("nll_forward", [&] {  // gathers one log-probability per row
     const int64_t gathered = log_probs.size(0) * static_cast<int64_t>(dtype_size(log_probs.dtype()));
     return launch(bytes_of(targets) + gathered, bytes_of(loss), log_probs.size(0));
@@ -106,8 +97,7 @@ void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss) {
 
 void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs) {
   const char* what = "nll_backward";
-  check_classification(dlog_probs, targets, what);
-  check_like(dlog_probs, dloss, {1}, what);
+  check_classification(dlog_probs, targets, dloss, what);
   count_op("nll_backward", [&] {
     return launch(bytes_of(targets, dloss), bytes_of(dlog_probs), dlog_probs.size(0));
   });

@@ -7,27 +7,7 @@
 
 namespace autonet {
 
-namespace cpu {
-void softmax_forward(const Tensor& x, Tensor& y, bool log);
-void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log);
-void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& loss,
-                           Tensor& log_probs, double label_smoothing);
-void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, const Tensor& dloss,
-                            Tensor& dlogits, double label_smoothing);
-void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss);
-void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs);
-}  // namespace cpu
-namespace cuda {
-void softmax_forward(const Tensor& x, Tensor& y, bool log);
-void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log);
-void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& loss,
-                           Tensor& log_probs, double label_smoothing);
-void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, const Tensor& dloss,
-                            Tensor& dlogits, double label_smoothing);
-void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss);
-void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // y = softmax(x) (log: log_softmax(x)) along the last axis; x viewed as [rows, cols].
 void softmax_forward(const Tensor& x, Tensor& y, bool log = false);
 // dx written, from the saved output y.
@@ -44,5 +24,6 @@ void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, cons
 // loss [1] = −mean_i log_probs[i, t_i]; dlog_probs written.
 void nll_forward(const Tensor& log_probs, const Tensor& targets, Tensor& loss);
 void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs);
+)
 
 }  // namespace autonet

@@ -57,12 +57,11 @@ std::vector<CudaDeviceInfo> cuda_devices() {
   for (int i = 0; i < cuda_device_count(); ++i) {
     cudaDeviceProp prop{};
     AN_CUDA_CHECK(cudaGetDeviceProperties(&prop, i));
-    CudaDeviceInfo info;
-    info.index = i;
-    info.name = prop.name;
-    info.compute_major = prop.major;
-    info.compute_minor = prop.minor;
-    info.multiprocessors = prop.multiProcessorCount;
+    CudaDeviceInfo info{.index = i,
+                        .name = prop.name,
+                        .compute_major = prop.major,
+                        .compute_minor = prop.minor,
+                        .multiprocessors = prop.multiProcessorCount};
     AN_CUDA_CHECK(cudaSetDevice(i));
     AN_CUDA_CHECK(cudaMemGetInfo(&info.free_memory, &info.total_memory));
     devices.push_back(info);

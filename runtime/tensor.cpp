@@ -369,6 +369,40 @@ void check_dim(const Tensor& t, int64_t dim, const char* what) {
   check_defined(t, what);
   AN_CHECK(t.dim() == dim) << what << ": expected " << dim << " dimensions, got " << t.describe();
 }
+void check_float_tensor(const Tensor& t, int64_t dim, const char* what) {
+  check_contiguous(t, what);
+  check_float(t, what);
+  check_dim(t, dim, what);
+}
+void check_matches(const Tensor& t, const Tensor& ref, const char* what) {
+  check_contiguous(t, what);
+  check_same_dtype(ref, t, what);
+  check_same_device(ref, t, what);
+}
+void check_matches(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what) {
+  check_matches(t, ref, what);
+  check_shape(t, shape, what);
+}
+void check_matches_if_defined(const Tensor& t, const Tensor& ref, const Shape& shape,
+                           const char* what) {
+  if (t.defined()) check_matches(t, ref, shape, what);
+}
+
+int64_t normalize_axis(int64_t axis, int64_t dim, const char* what) {
+  AN_CHECK(axis >= -dim && axis < dim) << what << ": axis " << axis << " out of range for "
+                                       << dim << " dimensions";
+  return axis < 0 ? axis + dim : axis;
+}
+
+bool overlaps(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.storage() != b.storage() || a.numel() == 0 ||
+      b.numel() == 0)
+    return false;
+  const int64_t a0 = a.offset() * static_cast<int64_t>(dtype_size(a.dtype()));
+  const int64_t b0 = b.offset() * static_cast<int64_t>(dtype_size(b.dtype()));
+  const int64_t a1 = a0 + static_cast<int64_t>(a.nbytes()), b1 = b0 + static_cast<int64_t>(b.nbytes());
+  return a0 < b1 && b0 < a1;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Random fills

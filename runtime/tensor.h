@@ -110,6 +110,19 @@ void check_shape(const Tensor& t, const Shape& shape, const char* what);
 void check_same_device(const Tensor& a, const Tensor& b, const char* what);
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* what);
 void check_dim(const Tensor& t, int64_t dim, const char* what);
+// t is a contiguous float tensor of `dim` dimensions.
+void check_float_tensor(const Tensor& t, int64_t dim, const char* what);
+// t is contiguous, of ref's dtype and on ref's device (a mismatch names ref first).
+void check_matches(const Tensor& t, const Tensor& ref, const char* what);
+// ... and of `shape`.
+void check_matches(const Tensor& t, const Tensor& ref, const Shape& shape, const char* what);
+// An optional operand (an undefined gradient: skipped): checked like ref when defined.
+void check_matches_if_defined(const Tensor& t, const Tensor& ref, const Shape& shape,
+                           const char* what);
+// An axis counted from the end when negative, checked against `dim` dimensions: 0 ≤ result < dim.
+int64_t normalize_axis(int64_t axis, int64_t dim, const char* what);
+// True when a and b (both defined) share bytes of one storage.
+bool overlaps(const Tensor& a, const Tensor& b);
 
 // Random fills on the host from Philox (then copied to the device): reproducible from the seed.
 void fill_uniform(Tensor& t, double low, double high, uint64_t seed, uint32_t stream = 0);

@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -56,6 +57,7 @@ std::vector<std::string> rnn_edge_labels(int nodes) {
 struct Layout {
   std::vector<std::pair<std::string, std::string>> alphas;  // (log key, cell name)
   std::vector<std::pair<std::string, std::string>> betas;   // PC-DARTS's edge normalisation
+  std::vector<int> edge_siblings;  // per edge: how many edges its node has (β's softmax)
   std::vector<std::string> edge_labels;
   std::vector<std::string> primitives;
   std::vector<std::string> drawings;  // run-folder drawings, "<name>.svg" or "<name>.dot"
@@ -74,6 +76,8 @@ Layout layout_of(const json& config) {
   } else {
     l.alphas = {{"alpha_normal", "normal"}, {"alpha_reduce", "reduce"}};
     l.betas = {{"beta_normal", "normal"}, {"beta_reduce", "reduce"}};
+    for (const CellEdge& e : search_cell_edges(config.value("nodes", 4), false))
+      l.edge_siblings.push_back(e.node);  // node k reads c0, c1 and nodes 2..k−1: k edges
     l.edge_labels = cnn_edge_labels(config.value("nodes", 4));
     l.primitives = cnn_primitives();
     l.drawings = {"normal", "reduce"};
@@ -146,8 +150,10 @@ void add_alpha_section(report::HtmlPage& page, const std::vector<json>& epochs, 
   }
 }
 
-// PC-DARTS's β as softmax over each node's incoming edges: a heat map per cell with a column per
-// epoch, so each node's choice of inputs can be followed through the whole run.
+// PC-DARTS's β: a heat map per cell with a column per epoch, so each node's choice of inputs can
+// be followed through the whole run. A cell shows an edge's softmax weight among its node's k
+// edges times k — its share against an even split (1) — so that nodes with 2 and with 5 inputs
+// share one colour scale.
 void add_beta_section(report::HtmlPage& page, const std::vector<json>& epochs,
                       const Layout& layout) {
   bool first = true;
@@ -158,16 +164,21 @@ void add_beta_section(report::HtmlPage& page, const std::vector<json>& epochs,
       if (!e.contains(key)) continue;
       const std::vector<double> beta = e[key].get<std::vector<double>>();
       values.resize(std::max(values.size(), beta.size()));
-      for (size_t r = 0; r < beta.size(); ++r) values[r].push_back(beta[r]);
+      for (size_t r = 0; r < beta.size(); ++r) {
+        const int siblings = r < layout.edge_siblings.size() ? layout.edge_siblings[r] : 1;
+        values[r].push_back(beta[r] * siblings);
+      }
       columns.push_back(fmt::format("{}", static_cast<int64_t>(number(e, "epoch")) + 1));
     }
     if (columns.empty()) continue;
-    if (first) page.heading(2, "Edge weights β (softmax over each node's incoming edges)");
+    if (first)
+      page.heading(2, "Edge weights β (softmax over each node's k incoming edges, times k)");
     first = false;
-    double low = 1, high = 0;
+    double low = INFINITY, high = -INFINITY;
     for (const auto& row : values)
       for (double v : row) low = std::min(low, v), high = std::max(high, v);
-    page.paragraph(fmt::format("{} cell, columns = epochs: white = {:.4f}, dark blue = {:.4f}",
+    page.paragraph(fmt::format("{} cell, columns = epochs, 1 = an even split of the node's "
+                               "inputs: white = {:.4f}, dark blue = {:.4f}",
                                cell, low, high));
     const int cell_width = columns.size() > 24 ? 12 : 22;  // 50 epochs stay on one screen
     page.markup(report::heat_map(fmt::format("{} cell: β per epoch", cell), values,

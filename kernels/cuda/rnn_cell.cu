@@ -3,10 +3,9 @@
 // input gradient in the pass that forms per-block partial sums of dout·u_k for each predecessor
 // (blockIdx.y) and activation; a second tiny kernel adds the partials into dw in a fixed order
 // (deterministic, no float atomics).
-#include <cub/cub.cuh>
-
 #include <algorithm>
 
+#include "kernels/cuda/block_partials.cuh"
 #include "kernels/rnn_cell.h"
 #include "kernels/rnn_cell_math.h"
 #include "runtime/cuda_context.h"
@@ -15,7 +14,6 @@ namespace autonet::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
 constexpr unsigned kMaxPartialBlocks = 256;  // per predecessor: bounds the partial buffer
 
 template <class T>
@@ -67,13 +65,6 @@ __global__ void mix_forward_kernel(const T* __restrict__ ch, const T* __restrict
   }
 }
 
-template <class T>
-__device__ T warp_sum(T v) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 // Predecessor j = blockIdx.y. Writes dch[j], ds[j]; when partials is non-null,
 // partials[(j·4 + k)·gridDim.x + blockIdx.x] = this block's share of Σ dout·u_k.
 template <class T>
@@ -104,33 +95,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int k = 0; k < kRnnActivations; ++k) dot[k] += g * u[k];
   }
-  if (!partials) return;
-  __shared__ T warp_dots[kRnnActivations][kWarps];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-#pragma unroll
-  for (int k = 0; k < kRnnActivations; ++k) {
-    const T v = warp_sum(dot[k]);
-    if (lane == 0) warp_dots[k][warp] = v;
-  }
-  __syncthreads();
-  if (threadIdx.x < kRnnActivations) {
-    T total = 0;
-    for (int q = 0; q < kWarps; ++q) total += warp_dots[threadIdx.x][q];
-    partials[(j * kRnnActivations + threadIdx.x) * int64_t(gridDim.x) + blockIdx.x] = total;
-  }
-}
-
-// One block per (j, k): dw[j·4 + k] += Σ_blocks partials, in a fixed order.
-template <class T>
-__global__ void __launch_bounds__(kThreads)
-    sum_partials_kernel(const T* __restrict__ partials, int blocks, T* dw) {
-  const int64_t row = blockIdx.x;
-  T acc = 0;
-  for (int q = threadIdx.x; q < blocks; q += kThreads) acc += partials[row * blocks + q];
-  using Reduce = cub::BlockReduce<T, kThreads>;
-  __shared__ typename Reduce::TempStorage temp;
-  const T total = Reduce(temp).Sum(acc);
-  if (threadIdx.x == 0) dw[row] += total;
+  if (partials)
+    write_block_partials<kThreads>(dot, kRnnActivations, partials, j * kRnnActivations);
 }
 
 }  // namespace
@@ -193,8 +159,10 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
         ds.defined() ? ds.data<scalar_t>() : nullptr, pp, s.size(1), s.size(2));
     AN_CUDA_CHECK_LAUNCH();
     if (pp) {
-      sum_partials_kernel<<<static_cast<unsigned>(preds * kRnnActivations), kThreads, 0, st>>>(
-          pp, static_cast<int>(blocks), dw.data<scalar_t>());
+      // One block per (j, k): dw[j·4 + k] += Σ_blocks partials.
+      add_partials_kernel<kThreads>
+          <<<static_cast<unsigned>(preds * kRnnActivations), kThreads, 0, st>>>(
+              pp, static_cast<int>(blocks), dw.data<scalar_t>());
       AN_CUDA_CHECK_LAUNCH();
     }
   });

@@ -3,16 +3,13 @@
 #include <sstream>
 
 #include "hpsearch/report.h"
+#include "tests/test_text.h"
 #include "test_util.h"
 
 namespace autonet::hpsearch {
 namespace {
 
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
+using test::count_occurrences;
 
 class ReportTest : public ::testing::Test {
  protected:
@@ -34,8 +31,8 @@ TEST_F(ReportTest, CsvHasAHeaderAndOneRowPerTrial) {
   std::string header;
   std::getline(lines, header);
   EXPECT_EQ(header, "number,state,value,param_x,param_y,param_c,metric_accuracy,seed,attempts,device,version,duration_s,reason");
-  EXPECT_EQ(count(csv, "\n"), 17u);
-  EXPECT_EQ(count(csv, ",COMPLETE,"), 16u);
+  EXPECT_EQ(count_occurrences(csv, "\n"), 17u);
+  EXPECT_EQ(count_occurrences(csv, ",COMPLETE,"), 16u);
 }
 
 TEST_F(ReportTest, JsonCarriesTrialsCurvesAndTheBest) {
@@ -64,8 +61,8 @@ TEST_F(ReportTest, HtmlReportHoldsEveryPlotAsInlineSvg) {
   const std::string html = html_report(StudySnapshot::load(StudyStore::open(path_, true)));
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   // objective, accuracy, curves, parallel coords, importance, a slice per parameter, timeline
-  EXPECT_EQ(count(html, "<svg "), 9u);
-  EXPECT_EQ(count(html, "<svg "), count(html, "</svg>"));
+  EXPECT_EQ(count_occurrences(html, "<svg "), 9u);
+  EXPECT_EQ(count_occurrences(html, "<svg "), count_occurrences(html, "</svg>"));
   EXPECT_NE(html.find("best so far"), std::string::npos);
   EXPECT_NE(html.find("Parallel coordinates"), std::string::npos);
   EXPECT_NE(html.find("Parameter importance"), std::string::npos);

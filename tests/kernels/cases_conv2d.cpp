@@ -33,10 +33,9 @@ OpCase conv_case(const std::string& variant, const Shape& x, const Shape& w, con
   // The longest float32 sum: dweight's over N·Ho·Wo pixels (or y's over C·R·S taps).
   const Shape y = c.outputs[0].shape;
   const int64_t terms = std::max(x[0] * y[2] * y[3], w[1] * w[2] * w[3]);
-  c.atol = 1e-6 + 4e-7 * static_cast<double>(terms);
-  c.rtol = 1e-5;
-  c.why = "float32 sums of up to " + std::to_string(terms) +
-          " products, blocked differently by cuBLAS and OpenBLAS";
+  c.set_tolerance(1e-6 + 4e-7 * static_cast<double>(terms), 1e-5,
+                  "float32 sums of up to " + std::to_string(terms) +
+                  " products, blocked differently by cuBLAS and OpenBLAS");
   c.exact_on_integers = true;
   c.fd_samples = fd_samples;
   return c;

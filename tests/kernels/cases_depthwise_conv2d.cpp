@@ -46,10 +46,9 @@ OpCase dw_case(const std::string& variant, const Shape& x_shape, int64_t R, int6
     depthwise_conv2d_backward(in[0], in[1], dout[0], din[0], din[1], p);
   };
   const bool big = shape_numel(x_shape) > 100000;
-  c.atol = big ? 1e-4 : 2e-5;
-  c.rtol = big ? 1e-4 : 1e-5;
-  c.why = big ? "dw sums N·Ho·Wo (up to 65536) float32 products vs the CPU's double sum"
-              : "float32 sums of <= 25 products (dw: N·Ho·Wo) vs the CPU's double sum";
+  c.set_tolerance(big ? 1e-4 : 2e-5, big ? 1e-4 : 1e-5,
+                  big ? "dw sums N·Ho·Wo (up to 65536) float32 products vs the CPU's double sum"
+                  : "float32 sums of <= 25 products (dw: N·Ho·Wo) vs the CPU's double sum");
   c.exact_on_integers = true;  // products of ints <= 3 summed 65536 times stay below 2^24
   c.fd_samples = fd_samples;
   return c;

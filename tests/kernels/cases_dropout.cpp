@@ -22,9 +22,7 @@ OpCase dropout_case(const Shape& shape, double p, int64_t mask_period, uint64_t 
   c.backward = [params](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
     dropout_backward(dout[0], din[0], params);
   };
-  c.atol = 0;
-  c.rtol = 0;
-  c.why = "the same Philox decisions and one multiplication by the same float scale";
+  c.set_tolerance(0, 0, "the same Philox decisions and one multiplication by the same float scale");
   c.exact_on_integers = true;
   c.stochastic = true;
   c.fd_samples = fd_samples;

@@ -25,9 +25,8 @@ OpCase embedding_case(int64_t vocabulary, int64_t dim, const Shape& ids_shape) {
   c.backward = [](const Tensors& in, const Tensors&, const Tensors& dout, Tensors& din) {
     embedding_backward(in[1], dout[0], din[0]);
   };
-  c.atol = 0;
-  c.rtol = 0;
-  c.why = "a copy, and a scatter-add in the CPU's order of positions (sorted runs): bitwise equal";
+  c.set_tolerance(0, 0,
+                  "a copy, and a scatter-add in the CPU's order of positions (sorted runs): bitwise equal");
   c.exact_on_integers = true;
   return c;
 }

@@ -14,10 +14,9 @@ namespace {
 // CUDA vs CPU tolerance for float32 dot products of `terms` products of values in [-1, 1]:
 // cuBLAS and OpenBLAS block the sums differently, so roundings differ by O(eps·terms) at worst.
 void set_sum_tolerance(OpCase& c, int64_t terms) {
-  c.atol = 1e-6 + 4e-7 * static_cast<double>(terms);
-  c.rtol = 1e-5;
-  c.why = "float32 sums of up to " + std::to_string(terms) +
-          " products, blocked differently by cuBLAS and OpenBLAS";
+  c.set_tolerance(1e-6 + 4e-7 * static_cast<double>(terms), 1e-5,
+                  "float32 sums of up to " + std::to_string(terms) +
+                  " products, blocked differently by cuBLAS and OpenBLAS");
 }
 
 // C [m, n] = alpha · op(A) · op(B) + beta · C0; C0 is an input (copied into C first) when beta ≠ 0.

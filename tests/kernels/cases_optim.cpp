@@ -35,9 +35,7 @@ OpCase sgd_case(const std::string& variant, const SgdParams& p, const Shape& sha
     }
     sgd_step(out[0], in[1], buf, p);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-6;
-  c.why = "a few float32 roundings per element; nvcc may fuse them into FMAs";
+  c.set_tolerance(1e-6, 1e-6, "a few float32 roundings per element; nvcc may fuse them into FMAs");
   c.exact_on_integers = dyadic;  // parameters that are short binary fractions: every step exact
   return c;
 }
@@ -54,9 +52,8 @@ OpCase adam_case(const std::string& variant, const AdamParams& p, const Shape& s
     out[2].copy_from(in[3]);
     adam_step(out[0], in[1], out[1], out[2], p);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-5;
-  c.why = "sqrt and division round correctly on both sides; FMA contraction differs by an ulp";
+  c.set_tolerance(1e-6, 1e-5,
+                  "sqrt and division round correctly on both sides; FMA contraction differs by an ulp");
   return c;
 }
 
@@ -72,9 +69,7 @@ OpCase asgd_case(const std::string& variant, const AsgdParams& p, const Shape& s
     out[1].copy_from(in[2]);
     asgd_step(out[0], in[1], out[1], p);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-6;
-  c.why = "a few float32 roundings per element; nvcc may fuse them into FMAs";
+  c.set_tolerance(1e-6, 1e-6, "a few float32 roundings per element; nvcc may fuse them into FMAs");
   c.exact_on_integers = dyadic;
   return c;
 }

@@ -45,13 +45,10 @@ OpCase pool_case(const Pool2dParams& p, const Shape& shape, int fd_samples = 24)
     pool2d_backward(in[0], out[0], dout[0], din[0], p);
   };
   if (p.mode == PoolMode::max) {
-    c.atol = c.rtol = 0;
-    c.why = "max copies an element; backward adds the same dy in the same order on both";
+    c.set_tolerance(0, 0, "max copies an element; backward adds the same dy in the same order on both");
     c.exact_on_integers = true;  // ties everywhere: both twins must pick the same first maximum
   } else {
-    c.atol = 5e-6;
-    c.rtol = 1e-5;
-    c.why = "float32 window sum of <= 25 terms vs the CPU's double sum";
+    c.set_tolerance(5e-6, 1e-5, "float32 window sum of <= 25 terms vs the CPU's double sum");
   }
   c.fd_samples = fd_samples;
   return c;
@@ -66,9 +63,7 @@ OpCase global_avg_pool_case(const Shape& shape, int fd_samples = 24) {
   c.backward = [](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
     global_avg_pool_backward(dout[0], din[0]);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-5;
-  c.why = "float32 warp-tree sum of H·W terms vs the CPU's double sum";
+  c.set_tolerance(1e-6, 1e-5, "float32 warp-tree sum of H·W terms vs the CPU's double sum");
   c.fd_samples = fd_samples;
   return c;
 }

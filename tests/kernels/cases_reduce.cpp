@@ -30,9 +30,8 @@ OpCase reduce_case(ReduceOp op, const Shape& shape, int64_t axis, int fd_samples
   c.backward = [op, axis](const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din) {
     reduce_backward(op, in[0], out[0], dout[0], axis, din[0]);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-6;
-  c.why = "sums run in double on both twins; only the block reduction's order and one rounding differ";
+  c.set_tolerance(1e-6, 1e-6,
+                  "sums run in double on both twins; only the block reduction's order and one rounding differ");
   c.exact_on_integers = true;
   c.fd_samples = fd_samples;
   return c;
@@ -50,9 +49,7 @@ OpCase sum_of_squares_case(const Shape& shape, GradMode mode) {
     if (mode == GradMode::Accumulate) out[0].copy_from(in[1]);
     sum_of_squares(in[0], out[0], mode);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-6;
-  c.why = "double sums in a different order, one float rounding";
+  c.set_tolerance(1e-6, 1e-6, "double sums in a different order, one float rounding");
   c.exact_on_integers = true;
   return c;
 }
@@ -63,9 +60,7 @@ OpCase global_norm_case(const Shape& a, const Shape& b) {
   c.inputs = {{"a", a}, {"b", b}};
   c.outputs = {{"norm", {1}}};
   c.forward = [](const Tensors& in, Tensors& out) { out[0].fill_(global_norm({in[0], in[1]})); };
-  c.atol = 1e-6;
-  c.rtol = 1e-6;
-  c.why = "double sums in a different order";
+  c.set_tolerance(1e-6, 1e-6, "double sums in a different order");
   return c;
 }
 
@@ -78,9 +73,7 @@ OpCase clip_case(const Shape& shape, double max_norm) {
     out[0].copy_from(in[0]);
     out[1].fill_(clip_grad_norm(out[0], max_norm));
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-6;
-  c.why = "the norm's double sum in a different order, then one float scaling";
+  c.set_tolerance(1e-6, 1e-6, "the norm's double sum in a different order, then one float scaling");
   return c;
 }
 }  // namespace

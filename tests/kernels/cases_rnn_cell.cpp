@@ -20,11 +20,10 @@ InputSpec pre_activations(const Shape& shape) {
 
 void set_tolerances(OpCase& c, int64_t reduced_elements) {
   const bool big = reduced_elements > 10000;
-  c.atol = big ? 1e-3 : 2e-5;
-  c.rtol = 1e-5;
-  c.why = big ? "dw sums ~10^5 float products in a tree (CPU sums in double); exp/tanh differ by "
-                "an ulp between libm and CUDA"
-              : "exp/tanh differ by an ulp between libm and CUDA; a few roundings per element";
+  c.set_tolerance(big ? 1e-3 : 2e-5, 1e-5,
+                  big ? "dw sums ~10^5 float products in a tree (CPU sums in double); exp/tanh differ by "
+                  "an ulp between libm and CUDA"
+                  : "exp/tanh differ by an ulp between libm and CUDA; a few roundings per element");
 }
 
 // Derived node: inputs [ch [B, 2H], s [B, H]].

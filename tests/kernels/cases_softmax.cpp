@@ -18,9 +18,8 @@ OpCase softmax_case(const Shape& shape, bool log, int fd_samples = 24) {
   c.backward = [log](const Tensors&, const Tensors& out, const Tensors& dout, Tensors& din) {
     softmax_backward(out[0], dout[0], din[0], log);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-5;
-  c.why = "CUDA's expf/logf are within 2 ulp of glibc; double row sums in a different order";
+  c.set_tolerance(1e-6, 1e-5,
+                  "CUDA's expf/logf are within 2 ulp of glibc; double row sums in a different order");
   c.fd_samples = fd_samples;
   return c;
 }
@@ -39,9 +38,8 @@ OpCase cross_entropy_case(int64_t n, int64_t classes, double smoothing, int fd_s
                            Tensors& din) {
     cross_entropy_backward(out[1], in[1], dout[0], din[0], smoothing);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-5;
-  c.why = "CUDA's expf/logf are within 2 ulp of glibc; double row sums in a different order";
+  c.set_tolerance(1e-6, 1e-5,
+                  "CUDA's expf/logf are within 2 ulp of glibc; double row sums in a different order");
   c.fd_samples = fd_samples;
   return c;
 }
@@ -57,9 +55,8 @@ OpCase nll_case(int64_t n, int64_t classes) {
   c.backward = [](const Tensors& in, const Tensors&, const Tensors& dout, Tensors& din) {
     nll_backward(in[1], dout[0], din[0]);
   };
-  c.atol = 1e-6;
-  c.rtol = 1e-6;
-  c.why = "a double sum over the batch in a different order, one float rounding";
+  c.set_tolerance(1e-6, 1e-6,
+                  "a double sum over the batch in a different order, one float rounding");
   c.exact_on_integers = true;
   return c;
 }

@@ -54,6 +54,12 @@ struct OpCase {
   // CUDA vs CPU in float32: |cuda - cpu| <= atol + rtol * |cpu|. `why` justifies the numbers.
   double atol = 1e-5, rtol = 1e-5;
   std::string why = "a few float32 roundings per element";
+  // A row's tolerance is set with its reason.
+  void set_tolerance(double abs_tol, double rel_tol, std::string reason) {
+    atol = abs_tol;
+    rtol = rel_tol;
+    why = std::move(reason);
+  }
   // Small-integer inputs make every sum exact: CUDA must then match the CPU bit for bit.
   bool exact_on_integers = false;
   // Finite differences: how many entries of each differentiable input to probe (0 = all).
@@ -65,9 +71,7 @@ struct OpCase {
 
 // Ops that only move elements (concat, slices, shuffles): CUDA must match the CPU bit for bit.
 inline void expect_pure_copies(OpCase& c) {
-  c.atol = 0;
-  c.rtol = 0;
-  c.why = "pure copies";
+  c.set_tolerance(0, 0, "pure copies");
   c.exact_on_integers = true;
 }
 

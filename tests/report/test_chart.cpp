@@ -6,46 +6,43 @@
 #include "report/chart.h"
 #include "report/html_page.h"
 #include "report/svg.h"
+#include "tests/test_text.h"
 
 namespace autonet::report {
 namespace {
 
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
+using test::count_occurrences;
 
 TEST(LineChart, ALonePointOfALineIsDrawnAsADot) {
   // A trial pruned after its first report: one point, which a polyline cannot show.
   Series lone{.name = "trial 3", .x = {1}, .y = {0.7}, .dots = Dots::None, .tips = {"trial 3 step 1"}};
   Series curve{.name = "trial 4", .x = {1, 2, 3}, .y = {0.9, 0.5, 0.4}, .dots = Dots::None};
   const std::string svg = line_chart({.title = "curves"}, {lone, curve});
-  EXPECT_EQ(count(svg, "<circle"), 1u);
+  EXPECT_EQ(count_occurrences(svg, "<circle"), 1u);
   EXPECT_NE(svg.find("<title>trial 3 step 1</title></circle>"), std::string::npos) << svg;
-  EXPECT_EQ(count(svg, "<polyline"), 1u);
+  EXPECT_EQ(count_occurrences(svg, "<polyline"), 1u);
 }
 
 TEST(LineChart, DotsOnFewPointsOnlyUnlessAsked) {
   Series few{.name = "few", .x = {1, 2, 3}, .y = {1, 2, 3}};
   Series many{.name = "many"};
   for (int i = 0; i < 41; ++i) many.x.push_back(i), many.y.push_back(i);
-  EXPECT_EQ(count(line_chart({}, {few}), "<circle"), 3u);
-  EXPECT_EQ(count(line_chart({}, {many}), "<circle"), 0u);
+  EXPECT_EQ(count_occurrences(line_chart({}, {few}), "<circle"), 3u);
+  EXPECT_EQ(count_occurrences(line_chart({}, {many}), "<circle"), 0u);
   many.dots = Dots::All;
   many.line = false;
   const std::string scatter = line_chart({}, {many});
-  EXPECT_EQ(count(scatter, "<circle"), 41u);
-  EXPECT_EQ(count(scatter, "<polyline"), 0u);
+  EXPECT_EQ(count_occurrences(scatter, "<circle"), 41u);
+  EXPECT_EQ(count_occurrences(scatter, "<polyline"), 0u);
 }
 
 TEST(LineChart, SkipsNonFiniteAndOnALogAxisNonPositivePoints) {
   Series s{.name = "s", .x = {0.001, 0.01, 0, -1, 0.1, 1}, .y = {1, 2, 3, 4, std::nan(""), 6}};
   const std::string log_x = line_chart({.x = {"lr", Scale::Log}}, {s});
-  EXPECT_EQ(count(log_x, "<circle"), 3u);  // 0 and -1 have no place on a log axis; NaN none at all
+  EXPECT_EQ(count_occurrences(log_x, "<circle"), 3u);  // 0 and -1 have no place on a log axis; NaN none at all
   EXPECT_NE(log_x.find("lr (log scale)"), std::string::npos);
   for (const char* tick : {">0.001<", ">0.01<", ">0.1<", ">1<"}) EXPECT_NE(log_x.find(tick), std::string::npos) << tick;
-  EXPECT_EQ(count(line_chart({.x = {"x"}}, {s}), "<circle"), 5u);
+  EXPECT_EQ(count_occurrences(line_chart({.x = {"x"}}, {s}), "<circle"), 5u);
 }
 
 TEST(LineChart, EscapesEveryText) {
@@ -77,7 +74,7 @@ TEST(LineChart, SaysSoWithoutData) {
 
 TEST(HeatMap, OneCellPerValueFromWhiteToDarkBlue) {
   const std::string svg = heat_map("α", {{0, 1}, {0.5, 0.25}}, {"n2←c0", "n2←c1"}, {"none", "skip"}, 0, 1);
-  EXPECT_EQ(count(svg, "<rect x="), 5u);  // the background and 4 cells
+  EXPECT_EQ(count_occurrences(svg, "<rect x="), 5u);  // the background and 4 cells
   EXPECT_NE(svg.find("rgb(255,255,255)"), std::string::npos);
   EXPECT_NE(svg.find("rgb(8,48,107)"), std::string::npos);
   EXPECT_NE(svg.find("<title>n2←c0 / skip: 1.0000</title>"), std::string::npos);

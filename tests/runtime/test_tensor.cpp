@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "runtime/allocator.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
+#include "tests/test_text.h"
 
 namespace autonet {
 
@@ -74,6 +77,68 @@ TEST(Tensor, DtypeConversionAndChecks) {
   EXPECT_THROW(Tensor::empty({-1}), Error);
   EXPECT_DOUBLE_EQ(Tensor::full({1}, 2.5, DType::f64).item(), 2.5);
   EXPECT_THROW(t.item(), Error);
+}
+
+// The operand checks kernel entries share: each failure names `what` and the check that failed.
+using test::error_message;
+
+TEST(TensorChecks, FloatTensorNamesTheOperandAndWhatIsWrong) {
+  const Tensor x = Tensor::zeros({2, 3});
+  EXPECT_EQ(error_message([&] { check_float_tensor(x, 2, "op: x"); }), "no error");
+  const std::string dims = error_message([&] { check_float_tensor(x, 4, "op: x"); });
+  EXPECT_EQ(dims.rfind("op: x: expected 4 dimensions", 0), 0u) << dims;
+  const Tensor ids = Tensor::zeros({2, 3}, DType::i64);
+  const std::string dtype = error_message([&] { check_float_tensor(ids, 2, "op: x"); });
+  EXPECT_EQ(dtype.rfind("op: x: expected f32 or f64", 0), 0u) << dtype;
+  const Tensor strided = Tensor::zeros({2, 6}).slice(1, 0, 6, 2);
+  const std::string layout = error_message([&] { check_float_tensor(strided, 2, "op: x"); });
+  EXPECT_EQ(layout.rfind("op: x: expected a contiguous tensor", 0), 0u) << layout;
+}
+
+TEST(TensorChecks, MatchesNamesTheOperandAndWhatDiffers) {
+  const Tensor ref = Tensor::zeros({2, 3});
+  EXPECT_EQ(error_message([&] { check_matches(Tensor::zeros({2, 3}), ref, {2, 3}, "op: y"); }),
+            "no error");
+  const std::string dtype =
+      error_message([&] { check_matches(Tensor::zeros({2, 3}, DType::f64), ref, "op: y"); });
+  EXPECT_EQ(dtype.rfind("op: y: dtypes differ", 0), 0u) << dtype;
+  const std::string shape =
+      error_message([&] { check_matches(Tensor::zeros({3, 2}), ref, {2, 3}, "op: y"); });
+  EXPECT_EQ(shape.rfind("op: y: expected shape [2, 3]", 0), 0u) << shape;
+  const Tensor strided = Tensor::zeros({2, 6}).slice(1, 0, 6, 2);
+  const std::string layout = error_message([&] { check_matches(strided, ref, "op: y"); });
+  EXPECT_EQ(layout.rfind("op: y: expected a contiguous tensor", 0), 0u) << layout;
+  EXPECT_EQ(error_message([&] { check_matches(Tensor(), ref, "op: y"); }),
+            "op: y: tensor is undefined");
+  // An optional operand: undefined passes, defined is checked.
+  EXPECT_EQ(error_message([&] { check_matches_if_defined(Tensor(), ref, {2, 3}, "op: dx"); }),
+            "no error");
+  const Tensor wrong = Tensor::zeros({1});
+  EXPECT_NE(error_message([&] { check_matches_if_defined(wrong, ref, {2, 3}, "op: dx"); }),
+            "no error");
+}
+
+TEST(TensorChecks, NormalizeAxisCountsFromTheEnd) {
+  EXPECT_EQ(normalize_axis(0, 3, "op"), 0);
+  EXPECT_EQ(normalize_axis(2, 3, "op"), 2);
+  EXPECT_EQ(normalize_axis(-1, 3, "op"), 2);
+  EXPECT_EQ(normalize_axis(-3, 3, "op"), 0);
+  EXPECT_EQ(error_message([&] { normalize_axis(3, 3, "op"); }),
+            "op: axis 3 out of range for 3 dimensions");
+  EXPECT_EQ(error_message([&] { normalize_axis(-4, 3, "op"); }),
+            "op: axis -4 out of range for 3 dimensions");
+}
+
+TEST(TensorChecks, OverlapsWhenViewsShareBytes) {
+  const Tensor t = Tensor::zeros({4, 5});
+  const Tensor rows01 = t.slice(0, 0, 2), rows12 = t.slice(0, 1, 3), rows23 = t.slice(0, 2, 4);
+  EXPECT_TRUE(overlaps(t, t));
+  EXPECT_TRUE(overlaps(rows01, rows12));
+  EXPECT_TRUE(overlaps(rows12, rows01));
+  EXPECT_FALSE(overlaps(rows01, rows23));          // adjacent, not overlapping
+  EXPECT_FALSE(overlaps(t, Tensor::zeros({4, 5})));  // another storage
+  EXPECT_FALSE(overlaps(t, t.slice(0, 1, 1)));       // empty
+  EXPECT_FALSE(overlaps(t, Tensor()));
 }
 
 TEST(Tensor, HostMemoryIsAlignedAndCounted) {

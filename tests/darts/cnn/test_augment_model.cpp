@@ -14,32 +14,10 @@
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "tests/autograd/gradcheck.h"
+#include "tests/darts/cnn/model_inputs.h"
 
 namespace autonet::darts {
 namespace {
-
-Variable random_input(const Shape& shape, uint64_t seed, DType dtype = DType::f32) {
-  Tensor t = Tensor::empty(shape, dtype);
-  fill_uniform(t, -1.0, 1.0, seed);
-  return Variable(t);
-}
-
-Tensor labels(std::vector<int64_t> values) {
-  const int64_t n = static_cast<int64_t>(values.size());
-  return Tensor::from_vector(values, {n});
-}
-
-void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol,
-                  const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  double scale = 0, diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    scale = std::max(scale, std::abs(static_cast<double>(a[i])));
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
-  }
-  EXPECT_GT(scale, 0.0) << what;
-  EXPECT_LE(diff, tol * scale) << what;
-}
 
 AugmentConfig tiny_config() {
   AugmentConfig c;

@@ -5,7 +5,6 @@
 #include <fmt/core.h>
 
 #include <cstring>
-#include <utility>
 
 #include "autograd/checkpoint.h"
 #include "darts/cnn/search_model.h"
@@ -13,25 +12,17 @@
 #include "datasets/image_folder.h"
 #include "run/run_folder.h"
 #include "runtime/error.h"
+#include "tests/darts/tasks/tiny_search_run.h"
 #include "tests/darts/tiny_data.h"
 
 namespace autonet::darts {
 namespace {
 
 SearchRunConfig tiny_pc_search(int64_t frozen_epochs) {
-  SearchRunConfig c;
+  SearchRunConfig c = test::tiny_search_run();
   c.method = "pc-darts";
   c.partial_channels = 2;
-  c.channels = 4;
-  c.layers = 3;
-  c.nodes = 2;
-  c.multiplier = 2;
-  c.epochs = 2;
-  c.batch_size = 4;
   c.arch_frozen_epochs = frozen_epochs;
-  c.device = "cpu";
-  c.workers = 1;
-  c.log_every = 0;
   return c;
 }
 
@@ -81,7 +72,8 @@ TEST(PcSearchTask, ArchitectureIsFrozenInTheWarmUpEpochs) {
 }
 
 // report.html shows β as a heat map per cell with a column per epoch: each cell's hover text
-// names its edge, its epoch and the value logged for them.
+// names its edge, its epoch and the value logged for them times the node's number of edges (its
+// share against an even split).
 TEST(PcSearchTask, ReportHasBetaHeatMapsPerEpoch) {
   test::TempDir tmp("pc-report");
   run_search(tiny_pc_search(1), test::tiny_images(16, 4, 8), tmp / "run", RunOptions::quiet());
@@ -93,12 +85,15 @@ TEST(PcSearchTask, ReportHasBetaHeatMapsPerEpoch) {
     if (r["kind"] != "epoch") continue;
     ++epochs;
     const int epoch = r["epoch"].get<int>() + 1;
-    // Edges of a 2-node cell: n2←c0, n2←c1, n3←c0, n3←c1, n3←n2.
-    const std::pair<const char*, int> tips[] = {{"n2←c0", 0}, {"n3←n2", 4}};
-    for (const auto& [edge, e] : tips)
+    // Edges of a 2-node cell: n2←c0, n2←c1 (node 2: 2 edges), n3←c0, n3←c1, n3←n2 (3 edges).
+    struct Tip {
+      const char* edge;
+      int row, siblings;
+    };
+    for (const Tip& t : {Tip{"n2←c0", 0, 2}, Tip{"n3←n2", 4, 3}})
       for (const char* key : {"beta_normal", "beta_reduce"}) {
-        const std::string tip =
-            fmt::format("{} / {}: {:.4f}", edge, epoch, r[key][e].get<double>());
+        const std::string tip = fmt::format("{} / {}: {:.4f}", t.edge, epoch,
+                                            t.siblings * r[key][t.row].get<double>());
         EXPECT_NE(report.find(tip), std::string::npos) << key << ": " << tip;
       }
   }

@@ -12,6 +12,7 @@
 #include "darts/tasks/search_trainer.h"
 #include "darts/tasks/train_trainer.h"
 #include "datasets/registry.h"
+#include "tests/darts/tasks/tiny_search_run.h"
 #include "tests/darts/tiny_data.h"
 #include "tests/optional_data.h"
 
@@ -28,23 +29,10 @@ nlohmann::json last_epoch(const std::filesystem::path& run) {
   return last;
 }
 
-SearchRunConfig small_search() {
-  SearchRunConfig c;
-  c.channels = 4;
-  c.layers = 3;
-  c.nodes = 2;
-  c.multiplier = 2;
-  c.batch_size = 32;
-  c.device = "cpu";
-  c.workers = 1;
-  c.log_every = 0;
-  return c;
-}
-
 TEST(RunsLearn, SearchOnAFashionMnistSubsetEndsBelowTheUntrainedLoss) {
   AN_SKIP_WITHOUT_FASHION_MNIST();
   test::TempDir tmp("search-learns");
-  SearchRunConfig c = small_search();
+  SearchRunConfig c = test::tiny_search_run();
   c.subset = 256;  // 128 images train w, 128 train α and are evaluated
   c.epochs = 4;
   c.batch_size = 8;
@@ -88,7 +76,7 @@ TEST(RunsLearn, SearchTrainsTheWeightsOnTheTrainHalfOnly) {
   data.num_classes = 6;
   int64_t* labels = data.train.labels.data<int64_t>();
   for (int64_t i = 32; i < 64; ++i) labels[i] += 3;  // the α half (train_portion 0.5)
-  SearchRunConfig c = small_search();
+  SearchRunConfig c = test::tiny_search_run();
   c.batch_size = 8;
   c.epochs = 4;
   c.learning_rate = 0.05;

@@ -12,6 +12,7 @@
 #include "run/run_folder.h"
 #include "runtime/error.h"
 #include "tests/autograd/version1_checkpoint.h"
+#include "tests/darts/tasks/tiny_search_run.h"
 #include "tests/darts/tiny_data.h"
 
 namespace autonet::darts {
@@ -20,16 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 SearchRunConfig tiny_search(bool unrolled) {
-  SearchRunConfig c;
-  c.channels = 4;
-  c.layers = 3;
-  c.nodes = 2;
-  c.multiplier = 2;
-  c.epochs = 2;
-  c.batch_size = 4;
+  SearchRunConfig c = test::tiny_search_run();
   c.unrolled = unrolled;
-  c.device = "cpu";
-  c.workers = 1;
   c.log_every = 2;
   return c;
 }
