@@ -11,6 +11,7 @@
 
 #include "autograd/variable.h"
 #include "kernels/batch_norm.h"
+#include "kernels/bn_mixed_sum.h"
 #include "kernels/channel_shuffle.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
@@ -63,6 +64,12 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
 
 // ---- DARTS mixed op: Σ_k weights[k] · ys[k]; weights [K] (e.g. softmax(α) row) is differentiable.
 Variable mixed_sum(const Variable& weights, const std::vector<Variable>& ys);
+// The same with each candidate's closing affine-free batch norm folded in (kernels/bn_mixed_sum.h):
+// Σ_k weights[k]·BN_k(xs[k]) for p.normalize[k], weights[k]·xs[k] otherwise. running_means[k] /
+// running_vars[k] [C]: BN_k's running statistics (updated in training; undefined if untracked).
+Variable bn_mixed_sum(const Variable& weights, const std::vector<Variable>& xs,
+                      std::vector<Tensor> running_means, std::vector<Tensor> running_vars,
+                      const BnMixedSumParams& p);
 
 // ---- softmax and losses
 Variable softmax(const Variable& x);      // over the last axis

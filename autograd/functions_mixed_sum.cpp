@@ -1,6 +1,8 @@
-// The DARTS mixed op's weighted sum over candidate outputs.
+// The DARTS mixed op's weighted sum over candidate outputs, plain or with the candidates' closing
+// batch norms folded in.
 #include "autograd/function_util.h"
 #include "autograd/functions.h"
+#include "kernels/bn_mixed_sum.h"
 #include "kernels/mixed_sum.h"
 
 namespace autonet {
@@ -36,6 +38,42 @@ Variable mixed_sum(const Variable& weights, const std::vector<Variable>& ys) {
       dys.push_back(targets.back().tensor);
     }
     mixed_sum_backward(w, kept, dout, dys, dweights);
+    for (GradTarget& t : targets) t.finish();
+  });
+}
+
+Variable bn_mixed_sum(const Variable& weights, const std::vector<Variable>& xs,
+                      std::vector<Tensor> running_means, std::vector<Tensor> running_vars,
+                      const BnMixedSumParams& p) {
+  AN_CHECK(!xs.empty()) << "bn_mixed_sum of no candidates";
+  std::vector<Tensor> x_values;
+  x_values.reserve(xs.size());
+  for (const Variable& x : xs) x_values.push_back(x.value());
+  const Tensor& first = x_values[0];
+  AN_CHECK(first.dim() == 4) << "bn_mixed_sum expects [N, C, H, W] candidates, got "
+                             << first.describe();
+  const Shape saved_shape{static_cast<int64_t>(xs.size()), first.size(1)};
+  Tensor out = empty_like(first);
+  Tensor save_mean = empty_as(saved_shape, first), save_invstd = empty_as(saved_shape, first);
+  bn_mixed_sum_forward(weights.value(), x_values, running_means, running_vars, out, save_mean,
+                       save_invstd, p);
+
+  // Backward reads every candidate: a normalised one for its x̂, each for dw = <dout, v_k>.
+  std::vector<Variable> inputs{weights};
+  inputs.insert(inputs.end(), xs.begin(), xs.end());
+  const Tensor w = weights.value();
+  const TensorSpec x_spec = TensorSpec::of(out);
+  return make_result("bn_mixed_sum", out, inputs, [=](const Tensor& dout, const SlotList& in) {
+    Tensor dweights = accumulate_target(*in[0], TensorSpec::of(w));
+    std::vector<GradTarget> targets;
+    targets.reserve(x_values.size());
+    std::vector<Tensor> dxs;
+    dxs.reserve(x_values.size());
+    for (size_t k = 0; k < x_values.size(); ++k) {
+      targets.emplace_back(*in[k + 1], x_spec);
+      dxs.push_back(targets.back().tensor);
+    }
+    bn_mixed_sum_backward(w, x_values, save_mean, save_invstd, dout, dxs, dweights, p);
     for (GradTarget& t : targets) t.finish();
   });
 }

@@ -72,14 +72,13 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
   const int64_t per_channel = x.numel() / x.size(1);
   AN_CHECK(!p.training || per_channel > 1)
       << what << ": training needs more than one value per channel, got " << x.describe();
-  // Training: a per-chunk statistics kernel, a per-channel finalize (running stats too), then
-  // the normalize kernel; eval: the running statistics' invstd, then normalize.
+  // Training: one statistics kernel (a block per channel, the running statistics updated by it
+  // too); eval: the running statistics' invstd. Then the normalize kernel.
   count_op("batch_norm_forward", [&] {
     const int64_t n = x.numel(), channel = bytes_of(save_mean, save_invstd);
-    const OpCost stats = p.training ? launch(bytes_of(x), 0, 4 * n) +
-                                          launch(2 * bytes_of(running_mean, running_var),
-                                                 channel + bytes_of(running_mean, running_var))
-                                    : launch(bytes_of(running_mean, running_var), channel);
+    const int64_t running = bytes_of(running_mean, running_var);
+    const OpCost stats = p.training ? launch(bytes_of(x) + running, channel + running, 4 * n)
+                                    : launch(running, channel);
     if (n == 0) return stats;
     return stats + launch(bytes_of(x, weight, bias) + channel, bytes_of(y), 4 * n);
   });
@@ -107,14 +106,15 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
       << what << ": backward_from_output needs an affine-free BN (its output is x̂ only then)";
   check_channel_vector(dweight, x, what, "dweight", false);
   check_channel_vector(dbias, x, what, "dbias", false);
-  // Σdy and Σdy·x̂ per chunk, then per channel (into dweight/dbias too), then the dx kernel.
+  // One kernel forms Σdy and Σdy·x̂ per channel (a block each; into dweight/dbias too, and the
+  // means [2, C] that dx reads), then the dx kernel.
   count_op("batch_norm_backward", [&] {
     const int64_t n = x.numel(), channel = bytes_of(save_mean, save_invstd);
     const bool sums = dweight.defined() || dbias.defined() || (dx.defined() && p.training);
     OpCost cost;
     if (sums && n > 0)
-      cost = launch(bytes_of(x, dy) + channel, 0, 5 * n) +
-             launch(2 * bytes_of(dweight, dbias), bytes_of(dweight, dbias) + channel);  // + means [2, C]
+      cost = launch(bytes_of(x, dy, dweight, dbias) + channel, bytes_of(dweight, dbias) + channel,
+                    5 * n);
     if (dx.defined() && n > 0)
       cost += launch(bytes_of(x, dy, weight) + 2 * channel, bytes_of(dx), 6 * n);
     return cost;

@@ -4,6 +4,7 @@
 #pragma once
 #include "runtime/device.h"
 #include "runtime/error.h"
+#include "runtime/tensor.h"
 
 #if AUTONET_WITH_CUDA
 #define AN_ON_DEVICE(device, cpu_call, cuda_call) \
@@ -38,4 +39,11 @@
 namespace autonet {
 // How a backward kernel writes a gradient: overwrite it, or add into what is there.
 enum class GradMode { Write, Accumulate };
+
+// A twin's pointer to an optional tensor: null when undefined (a gradient nobody wants, untracked
+// running statistics).
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
 }  // namespace autonet

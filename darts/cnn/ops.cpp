@@ -57,7 +57,7 @@ FactorizedReduce::FactorizedReduce(ParameterStore& store, std::string name, int6
   register_child(bn_);
 }
 
-Variable FactorizedReduce::forward(const Variable& x) {
+Variable FactorizedReduce::forward_to_batch_norm(const Variable& x) {
   AN_CHECK(x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0)
       << "FactorizedReduce '" << name() << "' needs even H and W (its two halves must agree), got "
       << x.value().describe();
@@ -67,7 +67,7 @@ Variable FactorizedReduce::forward(const Variable& x) {
   shift.offset_h = shift.offset_w = 1;
   shift.out_h = r.size(2) - 1;
   shift.out_w = r.size(3) - 1;
-  return bn_.forward(concat({conv_1_.forward(r), conv_2_.forward(slice2d(r, shift))}, 1));
+  return concat({conv_1_.forward(r), conv_2_.forward(slice2d(r, shift))}, 1);
 }
 
 SepConv::SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
@@ -83,9 +83,9 @@ SepConv::SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t 
     register_child(*m);
 }
 
-Variable SepConv::forward(const Variable& x) {
+Variable SepConv::forward_to_batch_norm(const Variable& x) {
   const Variable h = bn1_.forward(pw1_.forward(dw1_.forward(x)));
-  return bn2_.forward(pw2_.forward(dw2_.forward(h)));
+  return pw2_.forward(dw2_.forward(h));
 }
 
 DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
@@ -99,8 +99,8 @@ DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t 
   register_child(bn_);
 }
 
-Variable DilConv::forward(const Variable& x) {
-  return bn_.forward(pw_.forward(dw_.forward(x)));
+Variable DilConv::forward_to_batch_norm(const Variable& x) {
+  return pw_.forward(dw_.forward(x));
 }
 
 Conv7x1_1x7::Conv7x1_1x7(ParameterStore& store, std::string name, int64_t channels, int64_t stride,

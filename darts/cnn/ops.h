@@ -32,6 +32,17 @@ class Identity : public Module {
   Variable forward(const Variable& x) override { return x; }
 };
 
+// A candidate op whose last layer is a batch norm. The search cell's mixed op runs it up to that
+// BN and folds the BN into its weighted sum (bn_mixed_sum); forward() is the two in a row.
+class EndsInBatchNorm {
+ public:
+  virtual Variable forward_to_batch_norm(const Variable& x) = 0;  // everything before the BN
+  virtual BatchNorm2d& last_batch_norm() = 0;
+
+ protected:
+  ~EndsInBatchNorm() = default;
+};
+
 // 3×3 max or average pool, padding 1; average divides by the real (non-padding) pixels.
 class Pool3x3 : public Module {
  public:
@@ -44,11 +55,13 @@ class Pool3x3 : public Module {
 
 // The search network's pooling candidate: nn.Sequential(pool, BatchNorm2d(C, affine=False)),
 // so the BN buffers are `<op>.1.running_mean` / `<op>.1.running_var`.
-class PoolBN : public Module {
+class PoolBN : public Module, public EndsInBatchNorm {
  public:
   PoolBN(ParameterStore& store, std::string name, PoolMode mode, int64_t channels, int64_t stride,
          bool affine);
   Variable forward(const Variable& x) override { return bn_.forward(pool_.forward(x)); }
+  Variable forward_to_batch_norm(const Variable& x) override { return pool_.forward(x); }
+  BatchNorm2d& last_batch_norm() override { return bn_; }
 
  private:
   Pool3x3 pool_;
@@ -69,11 +82,13 @@ class ReLUConvBN : public Module {
 
 // ReLU → two 1×1 stride-2 convs C_in→C_out/2 on x and on x[:, :, 1:, 1:] → concat → BN.
 // Names `conv_1.weight`, `conv_2.weight`, `bn.*`. Needs even H and W (both halves H/2).
-class FactorizedReduce : public Module {
+class FactorizedReduce : public Module, public EndsInBatchNorm {
  public:
   FactorizedReduce(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
                    bool affine);
-  Variable forward(const Variable& x) override;
+  Variable forward(const Variable& x) override { return bn_.forward(forward_to_batch_norm(x)); }
+  Variable forward_to_batch_norm(const Variable& x) override;
+  BatchNorm2d& last_batch_norm() override { return bn_; }
 
  private:
   Conv2d conv_1_, conv_2_;
@@ -82,11 +97,13 @@ class FactorizedReduce : public Module {
 
 // Separable conv applied twice; only the first depthwise conv carries the stride. Official
 // Sequential: 0 ReLU, 1 dw, 2 pw, 3 BN, 4 ReLU, 5 dw, 6 pw, 7 BN (ReLUs folded into 1 and 5).
-class SepConv : public Module {
+class SepConv : public Module, public EndsInBatchNorm {
  public:
   SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
           int64_t stride, int64_t pad, bool affine);
-  Variable forward(const Variable& x) override;
+  Variable forward(const Variable& x) override { return bn2_.forward(forward_to_batch_norm(x)); }
+  Variable forward_to_batch_norm(const Variable& x) override;
+  BatchNorm2d& last_batch_norm() override { return bn2_; }
 
  private:
   DepthwiseConv2d dw1_;
@@ -98,11 +115,13 @@ class SepConv : public Module {
 };
 
 // ReLU → dilated depthwise conv → pointwise conv → BN: `op.1`, `op.2`, `op.3` (ReLU folded into 1).
-class DilConv : public Module {
+class DilConv : public Module, public EndsInBatchNorm {
  public:
   DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
           int64_t stride, int64_t pad, int64_t dilation, bool affine);
-  Variable forward(const Variable& x) override;
+  Variable forward(const Variable& x) override { return bn_.forward(forward_to_batch_norm(x)); }
+  Variable forward_to_batch_norm(const Variable& x) override;
+  BatchNorm2d& last_batch_norm() override { return bn_; }
 
  private:
   DepthwiseConv2d dw_;

@@ -57,6 +57,29 @@ std::vector<std::vector<double>> host_softmax_rows(const Variable& alpha) {
   return w;
 }
 
+// Σ_k w_k·BN_k(x_k) by bn_mixed_sum (norms[k] null: w_k·x_k). The folded BNs must agree on mode,
+// momentum and eps, as the search space's BNs do.
+Variable folded_mixed_sum(const std::string& op_name, const Variable& weights,
+                          const std::vector<Variable>& xs, const std::vector<BatchNorm2d*>& norms) {
+  const BatchNorm2d& first = **std::find_if(norms.begin(), norms.end(),
+                                            [](BatchNorm2d* bn) { return bn != nullptr; });
+  BnMixedSumParams p;
+  p.bn.training = first.training();
+  p.bn.momentum = first.momentum;
+  p.bn.eps = first.eps;
+  std::vector<Tensor> running_means, running_vars;
+  for (BatchNorm2d* bn : norms) {
+    p.normalize.push_back(bn != nullptr);
+    running_means.push_back(bn ? bn->running_mean.value() : Tensor());
+    running_vars.push_back(bn ? bn->running_var.value() : Tensor());
+    AN_CHECK(!bn || (bn->training() == p.bn.training && bn->momentum == p.bn.momentum &&
+                     bn->eps == p.bn.eps))
+        << "mixed op '" << op_name << "': batch norm '" << bn->name() << "' differs from '"
+        << first.name() << "' in mode, momentum or eps; the fused sum needs them equal";
+  }
+  return bn_mixed_sum(weights, xs, running_means, running_vars, p);
+}
+
 }  // namespace
 
 void SearchConfig::validate() const {
@@ -88,11 +111,18 @@ Variable MixedOp::forward(const Variable& x, const Variable& weights) {
   AN_CHECK(weights.dim() == 1 && weights.size(0) == static_cast<int64_t>(ops_.size()) - 1)
       << "mixed op '" << name() << "' expects " << ops_.size() - 1
       << " weights (its softmax row without `none`), got " << weights.value().describe();
-  std::vector<Variable> ys;
-  ys.reserve(ops_.size() - 1);
-  for (size_t k = 0; k < ops_.size(); ++k)
-    if (k != kNoneColumn) ys.push_back(ops_[k]->forward(x));
-  return mixed_sum(weights, ys);
+  std::vector<Variable> candidates;
+  std::vector<BatchNorm2d*> norms;  // per candidate: the BN folded into the sum, or null
+  for (size_t k = 0; k < ops_.size(); ++k) {
+    if (k == kNoneColumn) continue;
+    auto* ends = fold_batch_norms_ ? dynamic_cast<EndsInBatchNorm*>(ops_[k].get()) : nullptr;
+    const bool fold = ends && !ends->last_batch_norm().weight.defined();  // affine-free only
+    candidates.push_back(fold ? ends->forward_to_batch_norm(x) : ops_[k]->forward(x));
+    norms.push_back(fold ? &ends->last_batch_norm() : nullptr);
+  }
+  if (std::none_of(norms.begin(), norms.end(), [](BatchNorm2d* bn) { return bn != nullptr; }))
+    return mixed_sum(weights, candidates);
+  return folded_mixed_sum(name(), weights, candidates, norms);
 }
 
 SearchCell::SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier,
@@ -157,6 +187,8 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
         weights, "cells." + std::to_string(i), config_.nodes, config_.multiplier, c_pp, c_p,
         c_curr, reduction, reduction_prev, config_.partial_channels));
     register_child(*cells_.back());
+    for (size_t e = 0; e < cells_.back()->edges().size(); ++e)
+      cells_.back()->edge(e).set_fold_batch_norms(config_.fold_batch_norms);
     reduction_prev = reduction;
     c_pp = c_p;
     c_p = cells_.back()->out_channels();

@@ -42,11 +42,16 @@ struct SearchConfig {
   // (darts/cnn/imagenet_model.h's NetworkStem at stem_multiplier · C channels), the cells at 1/8
   // of the input's size, the first taking stem0's output as from a reduction. For large inputs.
   bool imagenet_stem = false;
+  // Mixed ops fold their candidates' closing batch norms into the weighted sum (one fused op,
+  // kernels/bn_mixed_sum.h). false: each BN runs alone, the reference the fused step is tested
+  // against (equal up to rounding).
+  bool fold_batch_norms = true;
   void validate() const;        // throws naming the bad field
 };
 
 // Σ_k w_k · op_k(x) over the primitives (cnn_primitives() order). `none` is built (it owns its
-// index) but never run: its term is exactly zero, so it only enters through the softmax.
+// index) but never run: its term is exactly zero, so it only enters through the softmax. The
+// affine-free batch norms that close candidates (EndsInBatchNorm) are folded into the sum.
 class MixedOp : public Module {
  public:
   MixedOp(ParameterStore& store, std::string name, int64_t channels, int64_t stride);
@@ -54,9 +59,11 @@ class MixedOp : public Module {
   virtual Variable forward(const Variable& x, const Variable& weights);
   Module& op(size_t k) const { return *ops_.at(k); }  // k in primitive order
   size_t size() const { return ops_.size(); }
+  void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switch
 
  private:
   std::vector<std::unique_ptr<Module>> ops_;
+  bool fold_batch_norms_ = true;
 };
 
 // Rows of softmax(α) [E, K] as [K−1] variables without the `none` column, one per edge: what

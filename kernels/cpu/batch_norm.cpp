@@ -1,5 +1,6 @@
-// CPU reference of batch normalisation: per channel, two passes in double for the statistics
-// (mean, then Σ(x − mean)²), then the elementwise normalisation in the tensor's precision.
+// CPU twin of batch normalisation: per channel, the statistics in one pass (shifted sums in
+// double, batch_norm_math.h), then the elementwise normalisation in the tensor's precision;
+// backward likewise: Σdy and Σdy·x̂ in one pass, then dx.
 #include "kernels/batch_norm_math.h"
 
 namespace autonet::cpu {
@@ -27,31 +28,10 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
     T* prm = running_mean.defined() ? running_mean.data<T>() : nullptr;
     T* prv = running_var.defined() ? running_var.data<T>() : nullptr;
     T *psm = save_mean.data<T>(), *psi = save_invstd.data<T>();
-    const double m = static_cast<double>(d.per_channel());
 #pragma omp parallel for if (d.N * d.C * d.S > 65536)
     for (int64_t c = 0; c < d.C; ++c) {
-      double mean, invstd;
-      if (p.training) {
-        double sum = 0;
-        for (int64_t n = 0; n < d.N; ++n)
-          for (int64_t s = 0; s < d.S; ++s) sum += px[d.at(n, c, s)];
-        mean = sum / m;
-        double squares = 0;  // Σ (x − mean)²
-        for (int64_t n = 0; n < d.N; ++n)
-          for (int64_t s = 0; s < d.S; ++s) {
-            const double dev = px[d.at(n, c, s)] - mean;
-            squares += dev * dev;
-          }
-        invstd = bn_invstd(squares / m, p.eps);
-        if (prm) {
-          prm[c] = static_cast<T>(bn_running_update(prm[c], mean, p.momentum));
-          prv[c] = static_cast<T>(bn_running_update(prv[c], squares / (m - 1), p.momentum));
-        }
-      } else {
-        mean = prm[c];
-        invstd = bn_invstd(prv[c], p.eps);
-      }
-      const T mean_t = static_cast<T>(mean), invstd_t = static_cast<T>(invstd);
+      T mean_t, invstd_t;
+      bn_channel_stats(px, d.N, d.C, d.S, c, p, prm, prv, mean_t, invstd_t);
       psm[c] = mean_t;
       psi[c] = invstd_t;
       const T w = pw ? pw[c] : T(1), b = pb ? pb[c] : T(0);
@@ -80,14 +60,9 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
 #pragma omp parallel for if (d.N * d.C * d.S > 65536)
     for (int64_t c = 0; c < d.C; ++c) {
       const T mean = psm[c], invstd = psi[c];
-      double sum_dy = 0, sum_dy_xhat = 0;
-      for (int64_t n = 0; n < d.N; ++n)
-        for (int64_t s = 0; s < d.S; ++s) {
-          const int64_t i = d.at(n, c, s);
-          sum_dy += pdy[i];
-          sum_dy_xhat +=
-              static_cast<double>(pdy[i]) * bn_saved_xhat(px[i], mean, invstd, from_output);
-        }
+      double sum_dy, sum_dy_xhat;
+      bn_channel_grad_sums(px, pdy, d.N, d.C, d.S, c, mean, invstd, from_output, sum_dy,
+                           sum_dy_xhat);
       if (pdb) pdb[c] += static_cast<T>(sum_dy);
       if (pdw) pdw[c] += static_cast<T>(sum_dy_xhat);
       if (!pdx) continue;

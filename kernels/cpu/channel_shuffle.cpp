@@ -30,10 +30,6 @@ void move_planes(T* head, T* tail, T* y, const ShuffleGeometry& g, bool to_y) {
     }
 }
 
-template <class T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
 }  // namespace
 
 void channel_shuffle_forward(const Tensor& head, const Tensor& tail, int64_t groups, Tensor& y) {

@@ -79,6 +79,7 @@ inline void expect_pure_copies(OpCase& c) {
 std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> batch_norm_cases();
 std::vector<OpCase> mixed_sum_cases();
+std::vector<OpCase> bn_mixed_sum_cases();
 std::vector<OpCase> optim_cases();
 std::vector<OpCase> gemm_cases();
 std::vector<OpCase> conv2d_cases();

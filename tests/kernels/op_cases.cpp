@@ -10,6 +10,7 @@ std::vector<OpCase> all_op_cases() {
            elementwise_cases,
            batch_norm_cases,
            mixed_sum_cases,
+           bn_mixed_sum_cases,
            optim_cases,
            gemm_cases,
            conv2d_cases,

@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
 #include "kernels/pool2d.h"
@@ -99,6 +100,24 @@ TEST(OpProfile, PointwiseConvIsOneBatchedGemm) {
     conv2d_forward(x, w, Tensor(), half, stride2);
   }
   EXPECT_EQ(profile.by_op().at("conv2d_forward").cost.launches, 3);
+}
+
+TEST(OpProfile, BatchNormIsOneStatisticsKernelAndOneElementwiseKernelEachWay) {
+  const Tensor x = filled({4, 3, 5, 5});
+  Tensor y = filled(x.shape()), dx = filled(x.shape()), mean = filled({3}), invstd = filled({3});
+  Tensor running_mean = filled({3}), running_var = filled({3}), none;
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    batch_norm_forward(x, none, none, running_mean, running_var, y, mean, invstd, {});
+    batch_norm_backward(x, none, mean, invstd, y, dx, none, none, {});
+  }
+  const auto ops = profile.by_op();
+  const int64_t n = x.numel(), channel = 4 * 3;
+  EXPECT_EQ(ops.at("batch_norm_forward").cost.launches, 2);  // statistics, normalize
+  // x twice (statistics, normalize), the running statistics read and written once.
+  EXPECT_EQ(ops.at("batch_norm_forward").cost.bytes_read, 2 * 4 * n + 2 * channel + 2 * channel);
+  EXPECT_EQ(ops.at("batch_norm_backward").cost.launches, 2);  // Σdy and Σdy·x̂, then dx
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {

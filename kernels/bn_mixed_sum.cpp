@@ -1,0 +1,153 @@
+// Public entries of the fused batch-norm mixed sum: validate once, then dispatch to a twin.
+#include "kernels/bn_mixed_sum.h"
+
+#include "kernels/op_cost.h"
+
+namespace autonet {
+
+namespace {
+// weights [K], K same-shape contiguous float candidates [N, C, H, W] on one device, params for K.
+void check_candidates(const Tensor& weights, const std::vector<Tensor>& xs,
+                      const BnMixedSumParams& p, const char* what) {
+  const int64_t k = static_cast<int64_t>(xs.size());
+  AN_CHECK(k >= 1 && k <= kMaxMixedInputs)
+      << what << ": needs 1 to " << kMaxMixedInputs << " candidates, got " << k;
+  AN_CHECK(p.normalize.size() == xs.size())
+      << what << ": normalize has " << p.normalize.size() << " flags for " << k << " candidates";
+  AN_CHECK(p.bn.eps > 0.0) << what << ": eps must be > 0, got " << p.bn.eps;
+  AN_CHECK(p.bn.momentum >= 0.0 && p.bn.momentum <= 1.0)
+      << what << ": momentum must be in [0, 1], got " << p.bn.momentum;
+  check_defined(weights, what);
+  check_contiguous(weights, what);
+  check_float(weights, what);
+  check_shape(weights, {k}, what);
+  for (const Tensor& x : xs) {
+    check_defined(x, what);
+    check_contiguous(x, what);
+    check_same_dtype(weights, x, what);
+    check_same_device(weights, x, what);
+    AN_CHECK(x.dim() == 4) << what << ": candidates must be [N, C, H, W], got " << x.describe();
+    check_shape(x, xs[0].shape(), what);
+  }
+  AN_CHECK(!p.bn.training || xs[0].numel() / xs[0].size(1) > 1)
+      << what << ": training needs more than one value per channel, got " << xs[0].describe();
+}
+
+// t has the shape `shape` and x's dtype and device.
+void check_like(const Tensor& t, const Tensor& x, const Shape& shape, const char* what) {
+  check_defined(t, what);
+  check_contiguous(t, what);
+  check_same_dtype(x, t, what);
+  check_same_device(x, t, what);
+  check_shape(t, shape, what);
+}
+
+// Bytes of the candidates for which `pick(k)` holds.
+template <class Pick>
+int64_t candidate_bytes(const std::vector<Tensor>& xs, Pick pick) {
+  int64_t total = 0;
+  for (size_t k = 0; k < xs.size(); ++k)
+    if (pick(k)) total += bytes_of(xs[k]);
+  return total;
+}
+}  // namespace
+
+void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
+                          std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
+                          Tensor& out, Tensor& save_mean, Tensor& save_invstd,
+                          const BnMixedSumParams& p) {
+  const char* what = "bn_mixed_sum_forward";
+  check_candidates(weights, xs, p, what);
+  const int64_t k_count = static_cast<int64_t>(xs.size()), channels = xs[0].size(1);
+  AN_CHECK(running_means.size() == xs.size() && running_vars.size() == xs.size())
+      << what << ": running statistics for " << running_means.size() << " and "
+      << running_vars.size() << " candidates, expected " << k_count
+      << " (undefined tensors where untracked)";
+  int64_t running = 0;
+  for (int64_t k = 0; k < k_count; ++k) {
+    Tensor &mean = running_means[k], &var = running_vars[k];
+    AN_CHECK(mean.defined() == var.defined())
+        << what << ": candidate " << k << "'s running_mean and running_var are tracked together";
+    AN_CHECK(p.normalize[k] || !mean.defined())
+        << what << ": candidate " << k << " has running statistics but is not normalised";
+    AN_CHECK(p.bn.training || !p.normalize[k] || mean.defined())
+        << what << ": eval normalises candidate " << k << " with its running statistics, which "
+        << "are undefined";
+    if (!mean.defined()) continue;
+    check_like(mean, xs[0], {channels}, what);
+    check_like(var, xs[0], {channels}, what);
+    running += bytes_of(mean, var);
+  }
+  check_like(out, xs[0], xs[0].shape(), what);
+  check_like(save_mean, xs[0], {k_count, channels}, what);
+  check_like(save_invstd, xs[0], {k_count, channels}, what);
+  // The statistics kernel (a block per candidate and channel), then the kernel that normalises
+  // and sums.
+  count_op(what, [&] {
+    const int64_t n = out.numel(), saved = bytes_of(save_mean, save_invstd);
+    const auto normalized = [&](size_t k) { return bool(p.normalize[k]); };
+    const int64_t stats_read = p.bn.training ? candidate_bytes(xs, normalized) : 0;
+    const OpCost stats = launch(stats_read + running, saved + running,
+                                p.bn.training ? 4 * stats_read / dtype_size(out.dtype()) : 0);
+    if (n == 0) return stats;
+    return stats + launch(candidate_bytes(xs, [](size_t) { return true; }) + saved +
+                              bytes_of(weights),
+                          bytes_of(out), 3 * n * k_count);
+  });
+  AN_ON_DEVICE(weights.device(),
+               cpu::bn_mixed_sum_forward(weights, xs, running_means, running_vars, out, save_mean,
+                                         save_invstd, p),
+               cuda::bn_mixed_sum_forward(weights, xs, running_means, running_vars, out,
+                                          save_mean, save_invstd, p));
+}
+
+void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
+                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
+                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p) {
+  const char* what = "bn_mixed_sum_backward";
+  check_candidates(weights, xs, p, what);
+  const int64_t k_count = static_cast<int64_t>(xs.size()), channels = xs[0].size(1);
+  check_like(save_mean, xs[0], {k_count, channels}, what);
+  check_like(save_invstd, xs[0], {k_count, channels}, what);
+  check_like(dout, xs[0], xs[0].shape(), what);
+  AN_CHECK(dxs.size() == xs.size())
+      << what << ": dxs has " << dxs.size() << " entries for " << k_count
+      << " candidates (use undefined tensors for gradients not wanted)";
+  for (const Tensor& dx : dxs)
+    if (dx.defined()) check_like(dx, xs[0], xs[0].shape(), what);
+  if (dweights.defined()) check_like(dweights, weights, {k_count}, what);
+  // The sums kernel (a block per candidate and channel: Σdout and Σdout·v_k) where dw or a
+  // training BN gradient needs them, then the kernel writing the dx_k and folding dw.
+  count_op(what, [&] {
+    const int64_t n = dout.numel(), saved = bytes_of(save_mean, save_invstd);
+    if (n == 0) return OpCost{};
+    const auto summed = [&](size_t k) {
+      return dweights.defined() || (p.bn.training && p.normalize[k] && dxs[k].defined());
+    };
+    const auto centred = [&](size_t k) {
+      return p.bn.training && p.normalize[k] && dxs[k].defined();
+    };
+    int64_t summed_count = 0, written = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      summed_count += summed(k) ? 1 : 0;
+      written += bytes_of(dxs[k]);
+    }
+    const int64_t sums = 2 * channels * summed_count * int64_t(sizeof(double));  // [2, K, C]
+    OpCost cost;
+    if (summed_count > 0)
+      cost = launch(bytes_of(dout) + candidate_bytes(xs, summed) + saved, sums,
+                    4 * n * summed_count);
+    if (written > 0 || dweights.defined())
+      cost += launch(bytes_of(dout, weights, dweights) + candidate_bytes(xs, centred) + saved +
+                         sums,
+                     written + bytes_of(dweights), 6 * n * std::ssize(dxs));
+    return cost;
+  });
+  AN_ON_DEVICE(weights.device(),
+               cpu::bn_mixed_sum_backward(weights, xs, save_mean, save_invstd, dout, dxs,
+                                          dweights, p),
+               cuda::bn_mixed_sum_backward(weights, xs, save_mean, save_invstd, dout, dxs,
+                                           dweights, p));
+}
+
+}  // namespace autonet

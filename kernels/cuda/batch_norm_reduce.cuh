@@ -1,0 +1,70 @@
+// Per-channel block reductions of batch normalisation, shared by the CUDA twins of batch_norm and
+// bn_mixed_sum. One block reduces one whole channel in one pass, accumulating in double like the
+// CPU twins: no second kernel to combine partials, no atomics, so results are deterministic.
+#pragma once
+#include <cub/cub.cuh>
+
+#include "kernels/batch_norm_math.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+
+constexpr int kChannelThreads = 512;
+
+// x viewed as [N, C, S] (S = H·W, 1 for [N, C]): channel c's j-th value (j = n·S + s < M = N·S)
+// sits at (n·C + c)·S + s.
+struct ChannelLayout {
+  uint32_t C, S, M;
+  __device__ int64_t index(uint32_t c, uint32_t j) const {
+    const uint32_t n = j / S, s = j - n * S;
+    return (int64_t(n) * C + c) * S + s;
+  }
+};
+
+inline ChannelLayout channel_layout(const Tensor& x, const char* what) {
+  AN_CHECK(x.numel() < (int64_t(1) << 31))
+      << what << ": the CUDA kernels index with 32 bits; " << x.describe() << " is too large";
+  ChannelLayout l;
+  l.C = static_cast<uint32_t>(x.size(1));
+  l.S = static_cast<uint32_t>(x.dim() == 4 ? x.size(2) * x.size(3) : 1);
+  l.M = static_cast<uint32_t>(x.size(0)) * l.S;
+  return l;
+}
+
+// Sums a and b over the block (kChannelThreads threads); the totals are valid in thread 0. Its
+// shared scratch is static: call it once per kernel.
+__device__ inline void block_sum(double& a, double& b) {
+  using Reduce = cub::BlockReduce<double, kChannelThreads>;
+  __shared__ typename Reduce::TempStorage temp;
+  a = Reduce(temp).Sum(a);
+  __syncthreads();  // temp is reused
+  b = Reduce(temp).Sum(b);
+}
+
+// Channel c's shifted sums (batch_norm_math.h), valid in thread 0.
+template <class T>
+__device__ ShiftedMoments block_channel_moments(const T* __restrict__ x, ChannelLayout l,
+                                                uint32_t c) {
+  ShiftedMoments moments;
+  moments.shift = double(x[l.index(c, 0)]);
+  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) moments.add(double(x[l.index(c, j)]));
+  block_sum(moments.sum, moments.squares);
+  return moments;
+}
+
+// Σg and Σg·x̂ over channel c, valid in thread 0; x̂ from what backward keeps (bn_saved_xhat).
+template <class T>
+__device__ void block_channel_grad_sums(const T* __restrict__ saved, const T* __restrict__ g,
+                                        T mean, T invstd, bool saved_is_xhat, ChannelLayout l,
+                                        uint32_t c, double& sum_g, double& sum_g_xhat) {
+  sum_g = 0, sum_g_xhat = 0;
+  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
+    const int64_t i = l.index(c, j);
+    const double gi = g[i];
+    sum_g += gi;
+    sum_g_xhat += gi * double(bn_saved_xhat(saved[i], mean, invstd, saved_is_xhat));
+  }
+  block_sum(sum_g, sum_g_xhat);
+}
+
+}  // namespace autonet::cuda
