@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/batch_norm.h"
+#include "kernels/dispatch.h"
 #include "kernels/mixed_sum.h"  // kMaxMixedInputs
 
 namespace autonet {
@@ -25,25 +26,7 @@ struct BnMixedSumParams {
   std::vector<bool> normalize;  // [K]: candidate k passes through its BN
 };
 
-namespace cpu {
-void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
-                          std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
-                          Tensor& out, Tensor& save_mean, Tensor& save_invstd,
-                          const BnMixedSumParams& p);
-void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
-                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
-                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p);
-}  // namespace cpu
-namespace cuda {
-void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
-                          std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
-                          Tensor& out, Tensor& save_mean, Tensor& save_invstd,
-                          const BnMixedSumParams& p);
-void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
-                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
-                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // weights [K] and K same-shape candidates x_k [N, C, H, W] (1 ≤ K ≤ kMaxMixedInputs), out like
 // x_0. running_means[k] / running_vars[k] [C]: candidate k's BN running statistics, updated in
 // training (both undefined: untracked, or not normalised; eval needs them for every normalised
@@ -57,5 +40,6 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
 void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
                            std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p);
+)
 
 }  // namespace autonet
