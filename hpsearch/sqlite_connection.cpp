@@ -75,6 +75,11 @@ class SqliteConnection : public SqlConnection {
       AN_THROW() << "cannot open study file '" << path << "': " << msg;
     }
     sqlite3_busy_timeout(db_, 10000);
+    // A per-connection setting (journal_mode=WAL is the file's own): a commit appends to the WAL
+    // without waiting for the disk. Durable against a killed process (the WAL is in the file
+    // system); only an OS crash or power loss can take the last commits back. A file that is not
+    // a database refuses it (and the store's study check names the file next).
+    if (flags & SQLITE_OPEN_READWRITE) sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
   }
   // The lock goes after the connection: closing another descriptor of the file while SQLite
   // holds its POSIX locks on it would drop those.
@@ -157,7 +162,6 @@ std::unique_ptr<SqlConnection> create_sqlite_study(const std::string& path, bool
   }
   auto c = std::make_unique<SqliteConnection>(path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   c->exec("PRAGMA journal_mode=WAL");
-  c->exec("PRAGMA synchronous=NORMAL");
   return c;
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "hpsearch/report.h"
+#include "hpsearch/sqlite_connection.h"
 #include "hpsearch/store.h"
 #include "runtime/error.h"
 #include "test_util.h"
@@ -112,6 +113,26 @@ TEST(StudyStore, NonStudyFilesGetAClearErrorAndNoLockFile) {
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
+  }
+}
+
+// Every connection that writes a study commits to the WAL without waiting for the disk
+// (synchronous=NORMAL is a per-connection setting: `run` opens the study, it does not create it).
+// A killed process loses nothing committed (the runner's kill -9 tests); a commit costs no fsync.
+TEST(StudyStore, WritersCommitToTheWalWithoutWaitingForTheDisk) {
+  testing::ScratchDir dir;
+  const std::string path = dir.file("s.db");
+  StudyStore::create(path, Json{{"name", "x"}});
+  auto pragma = [](SqlConnection& db, const std::string& name) {
+    auto q = db.prepare("PRAGMA " + name);
+    EXPECT_TRUE(q->step());
+    return q->text_at(0);
+  };
+  for (const bool created : {true, false}) {
+    SCOPED_TRACE(created ? "created" : "opened");
+    const auto db = created ? create_sqlite_study(dir.file("new.db"), false) : open_sqlite_study(path, false);
+    EXPECT_EQ(pragma(*db, "journal_mode"), "wal");
+    EXPECT_EQ(pragma(*db, "synchronous"), "1");  // NORMAL (FULL, 2, syncs every commit)
   }
 }
 
