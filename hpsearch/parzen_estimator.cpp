@@ -77,7 +77,10 @@ ParzenEstimator::ParzenEstimator(std::vector<ParamSpec> params,
   weights_ = weights;
   weights_.push_back(n == 0 ? 1.0 : options.prior_weight);
   const double total = std::accumulate(weights_.begin(), weights_.end(), 0.0);
-  for (double& w : weights_) w /= total;
+  for (double& w : weights_) {
+    w /= total;
+    log_weights_.push_back(std::log(w));
+  }
 
   for (size_t j = 0; j < params.size(); ++j) {
     Dim d;
@@ -122,29 +125,39 @@ ParzenEstimator::ParzenEstimator(std::vector<ParamSpec> params,
     }
     d.mu.push_back(0.5 * (d.low + d.high));  // the prior
     d.sigma.push_back(range);
+    for (size_t k = 0; k <= n; ++k) {
+      const double mu = d.mu[k], sigma = d.sigma[k];
+      d.log_norm.push_back(log_gauss_mass((d.low - mu) / sigma, (d.high - mu) / sigma) +
+                           (d.spec.type == ParamType::Int ? 0.0 : kLogSqrt2Pi + std::log(sigma)));
+    }
     dims_.push_back(std::move(d));
   }
 }
 
-double ParzenEstimator::kernel_log_pdf(const Dim& d, size_t k, double x) const {
+ParzenEstimator::ModelValue ParzenEstimator::model_value(const Dim& d, double x) const {
+  if (!d.spec.numeric()) return {};
+  if (d.spec.type == ParamType::Int) return {0, model(d, x - 0.5), model(d, x + 0.5)};
+  return {model(d, x), 0, 0};
+}
+
+double ParzenEstimator::kernel_log_pdf(const Dim& d, size_t k, double x, const ModelValue& m) const {
   if (!d.spec.numeric()) return std::log(d.p[k][static_cast<size_t>(x)]);
   const double mu = d.mu[k], sigma = d.sigma[k];
-  const double log_total = log_gauss_mass((d.low - mu) / sigma, (d.high - mu) / sigma);
-  if (d.spec.type == ParamType::Int) {
-    const double left = model(d, x - 0.5), right = model(d, x + 0.5);
-    return log_gauss_mass((left - mu) / sigma, (right - mu) / sigma) - log_total;
-  }
-  const double z = (model(d, x) - mu) / sigma;
-  return -0.5 * z * z - kLogSqrt2Pi - std::log(sigma) - log_total;
+  if (d.spec.type == ParamType::Int)
+    return log_gauss_mass((m.left - mu) / sigma, (m.right - mu) / sigma) - d.log_norm[k];
+  const double z = (m.t - mu) / sigma;
+  return -0.5 * z * z - d.log_norm[k];
 }
 
 double ParzenEstimator::log_pdf(const Point& x) const {
   AN_CHECK(x.size() == dims_.size()) << "ParzenEstimator: a point of " << x.size()
                                      << " values for " << dims_.size() << " parameters";
+  std::vector<ModelValue> m(dims_.size());
+  for (size_t j = 0; j < dims_.size(); ++j) m[j] = model_value(dims_[j], x[j]);
   std::vector<double> terms(weights_.size());
   for (size_t k = 0; k < weights_.size(); ++k) {
-    double t = std::log(weights_[k]);
-    for (size_t j = 0; j < dims_.size(); ++j) t += kernel_log_pdf(dims_[j], k, x[j]);
+    double t = log_weights_[k];
+    for (size_t j = 0; j < dims_.size(); ++j) t += kernel_log_pdf(dims_[j], k, x[j], m[j]);
     terms[k] = t;
   }
   return log_sum_exp(terms);

@@ -57,13 +57,22 @@ class ParzenEstimator {
     ParamSpec spec;
     double low = 0, high = 0;             // model-space bounds of the truncation
     std::vector<double> mu, sigma;        // numeric: one per kernel
+    // numeric: per kernel, the log of what divides its density, computed once: the kernel's mass
+    // inside the bounds (a float's density also divides by σ√(2π))
+    std::vector<double> log_norm;
     std::vector<std::vector<double>> p;   // categorical: p[kernel][choice]
   };
+  // A value of parameter d in model space: t, and for an int the ends of its cell [k − ½, k + ½].
+  struct ModelValue {
+    double t = 0, left = 0, right = 0;
+  };
   double model(const Dim& d, double value) const;  // value → model space
-  double kernel_log_pdf(const Dim& d, size_t k, double x) const;
+  ModelValue model_value(const Dim& d, double value) const;
+  double kernel_log_pdf(const Dim& d, size_t k, double x, const ModelValue& m) const;
 
   std::vector<Dim> dims_;
   std::vector<double> weights_;  // normalised, the prior's last
+  std::vector<double> log_weights_;
 };
 
 }  // namespace autonet::hpsearch
