@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 
 #include "runtime/error.h"
@@ -41,11 +42,11 @@ double truncated_normal(SuggestionRng& rng, double a, double b) {
   return std::clamp(0.0, a, b);  // unreachable in practice (p < 1e-700)
 }
 
-double log_sum_exp(const std::vector<double>& x) {
-  const double m = *std::max_element(x.begin(), x.end());
+double log_sum_exp(const double* x, size_t n) {
+  const double m = *std::max_element(x, x + n);
   if (!std::isfinite(m)) return m;
   double s = 0;
-  for (double v : x) s += std::exp(v - m);
+  for (size_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
   return m + std::log(s);
 }
 
@@ -134,33 +135,61 @@ ParzenEstimator::ParzenEstimator(std::vector<ParamSpec> params,
   }
 }
 
-ParzenEstimator::ModelValue ParzenEstimator::model_value(const Dim& d, double x) const {
-  if (!d.spec.numeric()) return {};
-  if (d.spec.type == ParamType::Int) return {0, model(d, x - 0.5), model(d, x + 0.5)};
-  return {model(d, x), 0, 0};
-}
-
-double ParzenEstimator::kernel_log_pdf(const Dim& d, size_t k, double x, const ModelValue& m) const {
-  if (!d.spec.numeric()) return std::log(d.p[k][static_cast<size_t>(x)]);
-  const double mu = d.mu[k], sigma = d.sigma[k];
-  if (d.spec.type == ParamType::Int)
-    return log_gauss_mass((m.left - mu) / sigma, (m.right - mu) / sigma) - d.log_norm[k];
-  const double z = (m.t - mu) / sigma;
-  return -0.5 * z * z - d.log_norm[k];
-}
-
-double ParzenEstimator::log_pdf(const Point& x) const {
-  AN_CHECK(x.size() == dims_.size()) << "ParzenEstimator: a point of " << x.size()
-                                     << " values for " << dims_.size() << " parameters";
-  std::vector<ModelValue> m(dims_.size());
-  for (size_t j = 0; j < dims_.size(); ++j) m[j] = model_value(dims_[j], x[j]);
-  std::vector<double> terms(weights_.size());
-  for (size_t k = 0; k < weights_.size(); ++k) {
-    double t = log_weights_[k];
-    for (size_t j = 0; j < dims_.size(); ++j) t += kernel_log_pdf(dims_[j], k, x[j], m[j]);
-    terms[k] = t;
+void ParzenEstimator::add_log_pdfs(const Dim& d, const std::vector<double>& values,
+                                   std::vector<double>& terms) const {
+  const size_t kernels = weights_.size();
+  if (!d.spec.numeric()) {
+    for (size_t i = 0; i < values.size(); ++i)
+      for (size_t k = 0; k < kernels; ++k)
+        terms[i * kernels + k] += std::log(d.p[k][static_cast<size_t>(values[i])]);
+    return;
   }
-  return log_sum_exp(terms);
+  if (d.spec.type == ParamType::Float) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      const double t = model(d, values[i]);
+      for (size_t k = 0; k < kernels; ++k) {
+        const double z = (t - d.mu[k]) / d.sigma[k];
+        terms[i * kernels + k] += -0.5 * z * z - d.log_norm[k];
+      }
+    }
+    return;
+  }
+  // An int's mass on its cell [v − ½, v + ½] depends on the value alone: once per distinct value.
+  std::map<double, std::vector<double>> masses;
+  for (const double v : values) {
+    auto [it, fresh] = masses.try_emplace(v);
+    if (!fresh) continue;
+    const double left = model(d, v - 0.5), right = model(d, v + 0.5);
+    for (size_t k = 0; k < kernels; ++k) {
+      const double mu = d.mu[k], sigma = d.sigma[k];
+      it->second.push_back(log_gauss_mass((left - mu) / sigma, (right - mu) / sigma) - d.log_norm[k]);
+    }
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::vector<double>& mass = masses.at(values[i]);
+    for (size_t k = 0; k < kernels; ++k) terms[i * kernels + k] += mass[k];
+  }
+}
+
+double ParzenEstimator::log_pdf(const Point& x) const { return log_pdfs({x})[0]; }
+
+std::vector<double> ParzenEstimator::log_pdfs(const std::vector<Point>& xs) const {
+  const size_t kernels = weights_.size();
+  std::vector<double> terms(xs.size() * kernels);  // [point][kernel]: log w_k + Σ_d log kernel_k,d
+  for (size_t i = 0; i < xs.size(); ++i) {
+    AN_CHECK(xs[i].size() == dims_.size()) << "ParzenEstimator: a point of " << xs[i].size()
+                                           << " values for " << dims_.size() << " parameters";
+    std::copy(log_weights_.begin(), log_weights_.end(), terms.begin() + static_cast<ptrdiff_t>(i * kernels));
+  }
+  std::vector<double> values(xs.size());
+  for (size_t j = 0; j < dims_.size(); ++j) {
+    for (size_t i = 0; i < xs.size(); ++i) values[i] = xs[i][j];
+    add_log_pdfs(dims_[j], values, terms);
+  }
+  std::vector<double> out(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    out[i] = log_sum_exp(terms.data() + i * kernels, kernels);
+  return out;
 }
 
 Point ParzenEstimator::sample(SuggestionRng& rng) const {

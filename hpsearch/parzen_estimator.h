@@ -45,6 +45,9 @@ class ParzenEstimator {
   // log density of `x` (internal units): Σ over parameters of the kernels' log densities (an
   // int's log mass, a categorical's log probability), mixed with the weights.
   double log_pdf(const Point& x) const;
+  // The same for many points at once (TPE's candidates): an int's log masses are computed once
+  // per distinct value among them.
+  std::vector<double> log_pdfs(const std::vector<Point>& xs) const;
 
   size_t kernels() const { return weights_.size(); }
   const std::vector<double>& weights() const { return weights_; }
@@ -62,13 +65,9 @@ class ParzenEstimator {
     std::vector<double> log_norm;
     std::vector<std::vector<double>> p;   // categorical: p[kernel][choice]
   };
-  // A value of parameter d in model space: t, and for an int the ends of its cell [k − ½, k + ½].
-  struct ModelValue {
-    double t = 0, left = 0, right = 0;
-  };
   double model(const Dim& d, double value) const;  // value → model space
-  ModelValue model_value(const Dim& d, double value) const;
-  double kernel_log_pdf(const Dim& d, size_t k, double x, const ModelValue& m) const;
+  // Adds each kernel's log density of parameter d at the points' values to terms[point][kernel].
+  void add_log_pdfs(const Dim& d, const std::vector<double>& values, std::vector<double>& terms) const;
 
   std::vector<Dim> dims_;
   std::vector<double> weights_;  // normalised, the prior's last

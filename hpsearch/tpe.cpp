@@ -114,17 +114,13 @@ Point TpeSampler::sample_joint(SuggestionRng& rng, const std::vector<Observation
     return ParzenEstimator(params, xs, tpe_observation_weights(xs.size()), options_.parzen);
   };
   const ParzenEstimator l = estimator(below), g = estimator(above);
-  Point best;
-  double best_score = -std::numeric_limits<double>::infinity();
-  for (int64_t c = 0; c < options_.n_ei_candidates; ++c) {
-    Point x = l.sample(rng);
-    const double score = l.log_pdf(x) - g.log_pdf(x);
-    if (best.empty() || score > best_score) {  // the first of equal scores, as numpy's argmax
-      best_score = score;
-      best = std::move(x);
-    }
-  }
-  return best;
+  std::vector<Point> candidates;
+  for (int64_t c = 0; c < options_.n_ei_candidates; ++c) candidates.push_back(l.sample(rng));
+  const std::vector<double> log_l = l.log_pdfs(candidates), log_g = g.log_pdfs(candidates);
+  size_t best = 0;
+  for (size_t c = 1; c < candidates.size(); ++c)  // the first of equal scores, as numpy's argmax
+    if (log_l[c] - log_g[c] > log_l[best] - log_g[best]) best = c;
+  return candidates[best];
 }
 
 std::optional<Json> TpeSampler::ask(int64_t index) {
