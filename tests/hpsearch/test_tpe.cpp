@@ -69,6 +69,24 @@ TEST(ParzenEstimator, MatchesOptunasKernelsAndDensities) {
   EXPECT_NEAR(pe.log_pdf({6.2, 0.0011, 5, 2}), -5.99292656035062, 1e-9);
 }
 
+// TPE scores its candidates in one batch, where an int's masses are computed once per distinct
+// value: the batch must give each point what it gets alone, repeated int values included.
+TEST(ParzenEstimator, ScoresABatchAsEachPointAlone) {
+  const Space space = Space::from_json(Json::parse(R"({
+    "x": {"type": "float", "low": 0, "high": 10},
+    "lr": {"type": "float", "low": 0.001, "high": 0.1, "log": true},
+    "n": {"type": "int", "low": 1, "high": 5},
+    "u": {"type": "int", "low": 8, "high": 512, "log": true},
+    "c": {"type": "categorical", "choices": ["a", "b", "c"]}})"));
+  const std::vector<Point> obs{{2.0, 0.01, 2, 16, 0}, {6.0, 0.002, 5, 300, 2}, {6.5, 0.05, 2, 9, 0}};
+  const ParzenEstimator pe(space.params(), obs, tpe_observation_weights(3));
+  const std::vector<Point> points{{3.0, 0.005, 2, 16, 0}, {9.5, 0.09, 1, 512, 1}, {6.2, 0.0011, 2, 100, 2},
+                                  {0.1, 0.03, 4, 16, 1},  {7.0, 0.002, 1, 100, 0}};
+  const std::vector<double> batch = pe.log_pdfs(points);
+  ASSERT_EQ(batch.size(), points.size());
+  for (size_t i = 0; i < points.size(); ++i) EXPECT_DOUBLE_EQ(batch[i], pe.log_pdf(points[i])) << i;
+}
+
 // A density over ints sums to 1 over the integers, a float's integrates to 1, a categorical's
 // probabilities are (prior_weight/(n+1) + hits) / (K·prior_weight/(n+1) + 1) mixed with the prior.
 TEST(ParzenEstimator, IsAProperDistributionForEveryKind) {
