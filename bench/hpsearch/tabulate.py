@@ -26,6 +26,8 @@ def mann_whitney(a, b):
 
 def overhead(path):
     rows = [json.loads(line) for line in open(path) if line.startswith("{")]
+    if not rows:
+        return
     by = {(r["storage"], r["sampler"], r["peer"]): r for r in rows}
     print("| store | sampler | autonet ms/trial | Optuna ms/trial | ratio |")
     print("|---|---|---:|---:|---:|")
@@ -43,6 +45,8 @@ def quality(path):
     for line in open(path):
         r = json.loads(line)
         curves[(r["function"], r["sampler"])].append(r["best"])
+    if not curves:
+        return
     functions = list(dict.fromkeys(f for f, _ in curves))
     samplers = list(dict.fromkeys(s for _, s in curves))
     print("| function | " + " | ".join(samplers) + " |")
