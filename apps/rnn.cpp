@@ -26,8 +26,8 @@ darts::RnnOutcome summarised(darts::RnnOutcome out) {
 }
 
 // A new run from the resolved config (nullopt: --print-config only printed it).
-std::optional<darts::RnnOutcome> start(const RnnCommand& c, bool search,
-                                       const darts::RunOptions& options) {
+std::optional<darts::RnnOutcome> start_rnn(const RnnCommand& c, const darts::RunOptions& options) {
+  const bool search = c.run.kind == "rnn-search";
   const RnnRunConfig config = c.config.resolve(c.run.config_file).config;
   config.validate(search);
   if (print_config(c.run, config)) return std::nullopt;
@@ -39,21 +39,24 @@ std::optional<darts::RnnOutcome> start(const RnnCommand& c, bool search,
                            : darts::run_rnn_train(config, corpus, dir, options));
 }
 
-void run(const RnnCommand& c, bool search) {
-  c.execute(
-      {"rnn-search", "rnn-train"},
-      [&](const nlohmann::json& stored, const darts::RunOptions& options) {
-        const data::TextCorpus corpus = data::open_text_corpus(
-            stored.value("dataset", ""), stored.value("data_dir", std::string()));
-        return summarised(darts::resume_rnn_run(c.run.resume_dir, corpus, options));
-      },
-      [&](const darts::RunOptions& options) { return start(c, search, options); },
-      [](const darts::RnnOutcome& out, const std::filesystem::path& dir) {
-        if (out.test_ppl > 0)
-          fmt::print("test perplexity (best checkpoint) {:.2f}\n", out.test_ppl);
-        fmt::print("genotype = {}\n", darts::to_text(out.genotype));
-        print_run_folder(dir);
-      });
+// Either kind of run, on the corpus its stored config names.
+darts::RnnOutcome resume_rnn(const std::string& dir, const nlohmann::json& stored,
+                             const darts::RunOptions& options) {
+  const data::TextCorpus corpus =
+      data::open_text_corpus(stored.value("dataset", ""), stored.value("data_dir", std::string()));
+  return summarised(darts::resume_rnn_run(dir, corpus, options));
+}
+
+// What a finished run prints beyond its summary: the test perplexity of a training, the
+// genotype, its folder.
+void report_rnn(const darts::RnnOutcome& out, const std::filesystem::path& dir) {
+  if (out.test_ppl > 0) fmt::print("test perplexity (best checkpoint) {:.2f}\n", out.test_ppl);
+  fmt::print("genotype = {}\n", darts::to_text(out.genotype));
+  print_run_folder(dir);
+}
+
+void run(const RnnCommand& c) {
+  c.execute({"rnn-search", "rnn-train"}, resume_rnn, start_rnn, report_rnn);
 }
 
 }  // namespace
@@ -62,12 +65,12 @@ void add_rnn_commands(CLI::App& app) {
   CLI::App* s = app.add_subcommand(
       "rnn-search", "Recurrent DARTS search (first or second order) on a word corpus");
   auto search = std::make_shared<RnnCommand>(s, "rnn-search", RnnRunConfig{}, darts::Scope::search);
-  s->callback([search] { run(*search, true); });
+  s->callback([search] { run(*search); });
 
   CLI::App* t = app.add_subcommand("rnn-train", "Train a derived recurrent cell from scratch");
   auto train = std::make_shared<RnnCommand>(t, "rnn-train", darts::rnn_train_defaults(),
                                             darts::Scope::train);
-  t->callback([train] { run(*train, false); });
+  t->callback([train] { run(*train); });
 }
 
 }  // namespace autonet::apps

@@ -32,6 +32,15 @@ std::optional<darts::SearchOutcome> start_search(const SearchCommand& c,
   return darts::run_search(config, images, dir, options);
 }
 
+// What a finished search prints: its genotypes and best accuracy, then its folder.
+void report_search(const darts::SearchOutcome& out, const std::filesystem::path& dir) {
+  fmt::print("genotype: {}\n", darts::to_text(out.genotype));
+  fmt::print("genotype at the start of the last epoch (the official script's): {}\n",
+             darts::to_text(out.genotype_last_epoch_start));
+  fmt::print("best validation accuracy: {:.2f}%\n", 100 * out.valid_accuracy);
+  print_run_folder(dir);
+}
+
 }  // namespace
 
 void add_search_command(CLI::App& app) {
@@ -41,19 +50,8 @@ void add_search_command(CLI::App& app) {
       "config.json, log.jsonl, checkpoints, genotype, cell drawings, report.html");
   auto c = std::make_shared<SearchCommand>(cmd, "search", SearchRunConfig{});
   cmd->callback([c] {
-    c->execute(
-        {"search"},
-        [&](const nlohmann::json& stored, const darts::RunOptions& options) {
-          return darts::resume_search(c->run.resume_dir, open_run_images(stored), options);
-        },
-        [&](const darts::RunOptions& options) { return start_search(*c, options); },
-        [](const darts::SearchOutcome& out, const std::filesystem::path& dir) {
-          fmt::print("genotype: {}\n", darts::to_text(out.genotype));
-          fmt::print("genotype at the start of the last epoch (the official script's): {}\n",
-                     darts::to_text(out.genotype_last_epoch_start));
-          fmt::print("best validation accuracy: {:.2f}%\n", 100 * out.valid_accuracy);
-          print_run_folder(dir);
-        });
+    c->execute({"search"}, resume_on_stored_images(darts::resume_search), start_search,
+               report_search);
   });
 }
 

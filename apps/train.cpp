@@ -52,6 +52,13 @@ std::optional<darts::TrainOutcome> start_training(const TrainCommand& c,
   return darts::run_training(config, *images, dir, options);
 }
 
+// What a finished training prints: the evaluated set's accuracy, then its folder.
+void report_training(const darts::TrainOutcome& out, const std::filesystem::path& dir) {
+  fmt::print("{} accuracy after the last epoch: {:.2f}%\n", out.eval_set,
+             100 * (out.eval_set == "valid" ? out.valid_accuracy : out.test_accuracy));
+  print_run_folder(dir);
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -62,17 +69,8 @@ void add_train_command(CLI::App& app) {
       "every epoch");
   auto c = std::make_shared<TrainCommand>(cmd, "train", TrainRunConfig{});
   cmd->callback([c] {
-    c->execute(
-        {"train"},
-        [&](const nlohmann::json& stored, const darts::RunOptions& options) {
-          return darts::resume_training(c->run.resume_dir, open_run_images(stored), options);
-        },
-        [&](const darts::RunOptions& options) { return start_training(*c, options); },
-        [](const darts::TrainOutcome& out, const std::filesystem::path& dir) {
-          fmt::print("{} accuracy after the last epoch: {:.2f}%\n", out.eval_set,
-                     100 * (out.eval_set == "valid" ? out.valid_accuracy : out.test_accuracy));
-          print_run_folder(dir);
-        });
+    c->execute({"train"}, resume_on_stored_images(darts::resume_training), start_training,
+               report_training);
   });
 }
 
