@@ -238,7 +238,7 @@ TEST_P(SharedStudy, AnAskedTrialThatIsNeverToldExpires) {
   EXPECT_EQ(trials[static_cast<size_t>(lost.number)].params, lost.params);
   EXPECT_EQ(trials[static_cast<size_t>(lost.number)].attempts, 2);
   EXPECT_NE(testing::error_of([&] { tell_result(path_, lost.number, TrialState::Complete, 1.0); })
-                .find("is not waiting for a tell (it is COMPLETE)"),
+                .find("is not waiting for a tell (it is COMPLETE, run by worker"),
             std::string::npos);
 }
 
