@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <random>
 
@@ -73,8 +72,7 @@ std::vector<int64_t> requeue_orphans(StudyStore& store, double expiry_s, int ret
         is_ask_owner(lost.owner)
             ? std::string("its script sent no tell within its ask's expiry")
             : (lost.owner.empty() ? std::string("its process") : "worker " + lost.owner) +
-                  " stopped heartbeating (none for its expiry, " +
-                  std::to_string(static_cast<int>(std::ceil(expiry_s))) + " s here)";
+                  " stopped heartbeating (none for longer than its expiry)";
     const int deaths = worker_deaths(store, lost.number) + 1;
     TrialRecord next = lost;
     next.owner.clear();
