@@ -3,7 +3,6 @@
 // terminates them (and their children), crashes, timeouts and broken lines as FAILED trials with
 // a reason, and whole studies under `run` and `worker` on both stores.
 #include <gtest/gtest.h>
-#include <signal.h>
 
 #include <chrono>
 #include <fstream>
@@ -58,11 +57,21 @@ class CommandWorkloadTest : public ::testing::Test {
     return testing::error_of([&] { run(config, reporter); });
   }
   bool exists(const std::string& name) const { return std::ifstream(dir_.file(name)).good(); }
-  // A process id the program wrote to a file; whether it still runs.
+  // Whether the process whose id the program wrote to `pid_file` still runs 2 s from now
+  // (a SIGKILLed process takes a moment to go; a zombie waiting for its reaper counts as gone).
   bool alive(const std::string& pid_file) const {
     int64_t pid = 0;
     std::ifstream(dir_.file(pid_file)) >> pid;
-    return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;
+    if (pid <= 0) return false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    for (;;) {
+      std::string stat;
+      std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/stat"), stat);
+      const size_t paren = stat.rfind(')');
+      if (stat.empty() || (paren != std::string::npos && stat.substr(paren + 2, 1) == "Z")) return false;
+      if (std::chrono::steady_clock::now() > deadline) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   testing::ScratchDir dir_;
@@ -130,7 +139,7 @@ open("{dir}finished", "w").close()
 )");
   RecordingReporter reporter(/*prune_at=*/1);
   const auto start = std::chrono::steady_clock::now();
-  const TrialResult r = run(command(path), reporter);
+  const TrialResult r = run(command(path, {{"grace_s", 5}}), reporter);  // it exits on SIGTERM at once
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10);
   EXPECT_EQ(reporter.reports.size(), 1u);
   EXPECT_DOUBLE_EQ(r.value, 0.5);
