@@ -48,5 +48,28 @@ TEST(SumTolerance, NonFiniteValuesAreAlwaysOutside) {
   EXPECT_EQ(outside_tolerance({nan}, {1.0}, SumTerms{}, t).size(), 1u);  // no sums: floor + rtol
 }
 
+// Whole networks: each element's bound follows its own measured rounding (float32 against
+// float64), floored by its group's RMS.
+TEST(MeasuredBounds, EachElementFollowsItsOwnRoundingFlooredByItsGroup) {
+  // Group [0, 4): distances 0, 1e-6, 1e-6, 4e-6 (RMS ≈ 2.1e-6); group [4, 6): distances 1e-3
+  // and 0 (RMS ≈ 7.1e-4); element 6 is padding.
+  const std::vector<double> expected{1, 1, 1, 1, 5, 5, 0};
+  const std::vector<double> reference{1, 1 + 1e-6, 1 - 1e-6, 1 + 4e-6, 5 + 1e-3, 5, 0};
+  const std::vector<double> b = measured_bounds(expected, reference, {{0, 4}, {4, 6}}, 8, 1e-9);
+  const double rms0 = std::sqrt((2e-12 + 16e-12) / 4), rms1 = std::sqrt(1e-6 / 2);
+  EXPECT_NEAR(b[0], 1e-9 + 8 * rms0, 1e-15);  // no own distance: its group's RMS
+  EXPECT_NEAR(b[3], 1e-9 + 8 * 4e-6, 1e-15);  // its own, larger than the RMS
+  EXPECT_NEAR(b[4], 1e-9 + 8 * 1e-3, 1e-12);
+  EXPECT_NEAR(b[5], 1e-9 + 8 * rms1, 1e-12);  // a quiet element of a noisy group
+  EXPECT_EQ(b[6], 1e-9);
+  EXPECT_GT(b[3], b[1]);
+  // 1e-4 off is rounding for group 1, a wrong value in group 0; the padding must be exact.
+  const std::vector<Mismatch> bad =
+      outside_bounds({1 + 1e-4, 1, 1, 1, 5 + 1e-4, 5 - 1e-4, 1e-6}, expected, b);
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].index, 0);
+  EXPECT_EQ(bad[1].index, 6);
+}
+
 }  // namespace
 }  // namespace autonet::test
