@@ -13,6 +13,7 @@
 #include "darts/primitives.h"
 #include "darts/rnn/architect.h"
 #include "runtime/philox.h"
+#include "tests/darts/planted_task.h"
 
 namespace autonet::darts {
 namespace {
@@ -42,20 +43,13 @@ RnnSegment random_segment(uint64_t seed) {
   return s;
 }
 
-void set_one_hot(Tensor a, int64_t op) {  // every edge: 20 on `op`, 0 elsewhere
-  const int64_t edges = a.size(0), ops = a.size(1);
-  float* p = a.data<float>();
-  for (int64_t e = 0; e < edges; ++e)
-    for (int64_t k = 0; k < ops; ++k) p[e * ops + k] = k == op ? 20.f : 0.f;
-}
-
 // The next words the model predicts for `s` with α one-hot on `op`; α and the BN statistics are
 // put back. Logits are centred per word over the segment before the argmax, so every word occurs
 // (an untrained model favours one word everywhere).
 Tensor planted_targets(RnnModel& model, int64_t op, const RnnSegment& s) {
   const Tensor alpha_saved = model.alpha().value().clone();
   const std::vector<Tensor> bn_saved = snapshot_buffers(model.weight_store());
-  set_one_hot(model.alpha().value(), op);
+  test::set_one_hot(model.alpha().value(), op);
   std::vector<float> logits;
   {
     NoGradGuard no_grad;
@@ -64,19 +58,7 @@ Tensor planted_targets(RnnModel& model, int64_t op, const RnnSegment& s) {
   model.alpha().value().copy_from(alpha_saved);
   restore_buffers(model.weight_store(), bn_saved);
 
-  const int64_t n = kSteps * kBatch;
-  std::vector<double> mean(kWords, 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t w = 0; w < kWords; ++w) mean[w] += logits[i * kWords + w] / n;
-  std::vector<int64_t> targets(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const auto centred = [&](int64_t w) { return logits[i * kWords + w] - mean[w]; };
-    int64_t best = 0;
-    for (int64_t w = 1; w < kWords; ++w)
-      if (centred(w) > centred(best)) best = w;
-    targets[i] = best;
-  }
-  return Tensor::from_vector(targets, {n});
+  return test::centred_argmax(logits, kSteps * kBatch, kWords);
 }
 
 // softmax(α) of every activation averaged over the 36 edges.
@@ -87,15 +69,8 @@ std::vector<double> mean_weights(const RnnModel& model) {
   return mean;
 }
 
-// The activation other than `none` with the largest mean weight (derivation skips `none` too).
-int64_t top_op(const std::vector<double>& mean) {
-  return std::max_element(mean.begin() + 1, mean.end()) - mean.begin();
-}
-
 std::string describe(const std::vector<double>& mean) {
-  std::string s;
-  for (size_t k = 0; k < mean.size(); ++k) s += rnn_primitives()[k] + " " + std::to_string(mean[k]) + "  ";
-  return s;
+  return test::describe(mean, rnn_primitives());
 }
 
 // Train targets planted with sigmoid, validation targets with relu, then `steps` α steps on these
@@ -110,7 +85,7 @@ std::vector<double> search_planted_task(bool unrolled, int steps) {
   train.target = planted_targets(model, kSigmoid, train);
   valid.target = planted_targets(model, kRelu, valid);
   // α starts near uniform (1e-3·N(0, 1)): the seed's ranking, not the task's.
-  EXPECT_NE(top_op(mean_weights(model)), kRelu) << "the seed already ranks relu first";
+  EXPECT_NE(test::top_op(mean_weights(model)), kRelu) << "the seed already ranks relu first";
 
   SgdOptions never_stepped;
   never_stepped.lr = 0.5;
@@ -129,7 +104,7 @@ std::vector<double> search_planted_task(bool unrolled, int steps) {
 // 0.31. Had the α step read the train segment, sigmoid would lead; with the α step a no-op, all
 // stay at 0.2.
 void expect_planted_op_leads(const std::vector<double>& mean) {
-  EXPECT_EQ(top_op(mean), kRelu) << describe(mean);
+  EXPECT_EQ(test::top_op(mean), kRelu) << describe(mean);
   EXPECT_GT(mean[kRelu], 0.25) << describe(mean);
   for (int64_t k = 1; k < static_cast<int64_t>(mean.size()); ++k)
     if (k != kRelu) EXPECT_GT(mean[kRelu] - mean[k], 0.05) << describe(mean);
