@@ -109,7 +109,14 @@ bool needs_grad(const std::vector<Variable>& inputs) {
 Variable make_result(const char* op, Tensor value, const std::vector<Variable>& inputs,
                      BackwardFn backward_fn, Recompute recompute) {
   if (value.defined()) value.storage()->label(op);
-  if (!needs_grad(inputs)) return Variable(std::move(value));
+  if (!needs_grad(inputs)) {
+    // Recording is on, so a recorded consumer may keep this output (a mixed sum's candidate
+    // whose input needs no gradient): it rebuilds it too.
+    Variable out(std::move(value));
+    if (recompute && grad_enabled())
+      out.impl_->recompute = std::make_shared<const Recompute>(std::move(recompute));
+    return out;
+  }
   auto node = std::make_shared<Node>();
   node->op = op;
   node->inputs.reserve(inputs.size());

@@ -126,7 +126,7 @@ bool needs_grad(const std::vector<Variable>& inputs);
 // Wraps an op's output: records `node_backward` over `inputs` when needs_grad, else a plain value.
 // `backward_fn` is only built into a node, so it may capture freely. The output's storage is
 // labelled `op` for a memory census (runtime/memory_census.h). `recompute`, if given, is attached
-// to a recorded output (see SavedValue).
+// to the output while recording is on (see SavedValue).
 Variable make_result(const char* op, Tensor value, const std::vector<Variable>& inputs,
                      BackwardFn backward_fn, Recompute recompute = nullptr);
 
