@@ -51,6 +51,23 @@ void expect_same_bits(const Sweep& a, const Sweep& b) {
   }
 }
 
+struct Paths {
+  Sweep rebuilt, kept;
+};
+
+// The sweep as is, then with every value kept (the reference): the gradients must agree bit for bit.
+template <class Forward>
+Paths both_paths(Forward&& forward, const std::vector<Variable>& inputs) {
+  Paths paths;
+  paths.rebuilt = sweep(forward, inputs);
+  {
+    KeepValuesGuard keep;
+    paths.kept = sweep(forward, inputs);
+  }
+  expect_same_bits(paths.rebuilt, paths.kept);
+  return paths;
+}
+
 Conv2dParams pointwise() { return Conv2dParams{}; }
 
 DepthwiseConv2dParams sep3() {
@@ -70,13 +87,7 @@ TEST(Recompute, APointwiseConvolutionRebuildsItsDepthwiseInput) {
     watched.push_back(d.value().storage());
     return sum(mul(conv2d(d, w_pw, Variable(), pointwise()), r));
   };
-  const Sweep rebuilt = sweep(forward, {x, w_dw, w_pw});
-  Sweep kept;
-  {
-    KeepValuesGuard keep;
-    kept = sweep(forward, {x, w_dw, w_pw});
-  }
-  expect_same_bits(rebuilt, kept);
+  const auto [rebuilt, kept] = both_paths(forward, {x, w_dw, w_pw});
   EXPECT_TRUE(rebuilt.freed.at(0)) << "the depthwise output outlived the forward pass";
   EXPECT_FALSE(kept.freed.at(0));
   EXPECT_EQ(rebuilt.depthwise_forwards, 1);
@@ -91,13 +102,7 @@ TEST(Recompute, NothingIsRebuiltForAConvolutionWithoutWeightGradient) {
   auto forward = [&](std::vector<std::weak_ptr<Storage>>&) {
     return sum(mul(conv2d(depthwise_conv2d(x, w_dw, sep3()), w_pw, Variable(), pointwise()), r));
   };
-  const Sweep rebuilt = sweep(forward, {x, w_dw});
-  Sweep kept;
-  {
-    KeepValuesGuard keep;
-    kept = sweep(forward, {x, w_dw});
-  }
-  expect_same_bits(rebuilt, kept);
+  const Sweep rebuilt = both_paths(forward, {x, w_dw}).rebuilt;
   EXPECT_EQ(rebuilt.depthwise_forwards, 0);
 }
 
@@ -116,13 +121,7 @@ TEST(Recompute, ConvolutionsRebuildAReluOutputAndASliceOfIt) {
     return add(sum(mul(conv2d(r, w1, Variable(), pointwise()), r1)),
                sum(mul(conv2d(shifted, w2, Variable(), pointwise()), r2)));
   };
-  const Sweep rebuilt = sweep(forward, {x, w1, w2});
-  Sweep kept;
-  {
-    KeepValuesGuard keep;
-    kept = sweep(forward, {x, w1, w2});
-  }
-  expect_same_bits(rebuilt, kept);
+  const auto [rebuilt, kept] = both_paths(forward, {x, w1, w2});
   EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
   EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
 }
@@ -157,13 +156,7 @@ TEST(Recompute, TheMixedSumsRebuildTheirPoolCandidates) {
                                            {var_max, Tensor(), Tensor()}, bn);
       return add(sum(mul(folded, r)), sum(mul(mixed_sum(alpha, candidates), r)));
     };
-    const Sweep rebuilt = sweep(forward, {x, w_dw, alpha});
-    Sweep kept;
-    {
-      KeepValuesGuard keep;
-      kept = sweep(forward, {x, w_dw, alpha});
-    }
-    expect_same_bits(rebuilt, kept);
+    const auto [rebuilt, kept] = both_paths(forward, {x, w_dw, alpha});
     EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
     EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
     EXPECT_EQ(rebuilt.pool_forwards, 4);  // each pool for each sum
