@@ -117,11 +117,15 @@ void add_hpsearch_command(CLI::App& app) {
   CLI::App* ask = cmd->add_subcommand("ask", "Take the next trial for a script: prints its number, seed and parameters as JSON");
   auto ask_study = std::make_shared<std::string>();
   auto parallel = std::make_shared<int64_t>(1);
+  auto ask_expiry = std::make_shared<double>(hpsearch::kAskExpiryS);
   ask->add_option("study", *ask_study, "study: a file (.db) or a postgresql:// URL")->required();
   ask->add_option("--parallel", *parallel, "trials the script keeps out at once (untold asks before this one)")
       ->capture_default_str();
-  ask->callback([ask_study, parallel] {
-    const hpsearch::AskedTrial t = hpsearch::ask_trial(*ask_study, *parallel, AUTONET_VERSION);
+  ask->add_option("--expiry-s", *ask_expiry,
+                  "with no tell for this long the trial is re-queued (same parameters and seed)")
+      ->capture_default_str();
+  ask->callback([ask_study, parallel, ask_expiry] {
+    const hpsearch::AskedTrial t = hpsearch::ask_trial(*ask_study, *parallel, AUTONET_VERSION, *ask_expiry);
     fmt::print("{}\n", hpsearch::Json{{"number", t.number}, {"seed", t.seed}, {"params", t.params}}.dump());
   });
 

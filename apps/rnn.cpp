@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "apps/commands.h"
 #include "apps/run_flags.h"
@@ -16,33 +18,45 @@ namespace {
 using darts::RnnRunConfig;
 using RnnCommand = RunCommand<RnnRunConfig>;
 
-void run(const RnnCommand& c, bool search) {
-  darts::RunOptions options = c.run.options();
-  darts::RnnOutcome out;
-  if (!c.run.resume_dir.empty()) {
-    const nlohmann::json stored = c.resume(options, {"rnn-search", "rnn-train"});
-    if (print_config(c.run, stored)) return;
-    const data::TextCorpus corpus = data::open_text_corpus(
-        stored.value("dataset", ""), stored.value("data_dir", std::string()));
-    out = darts::resume_rnn_run(c.run.resume_dir, corpus, options);
-  } else {
-    const RnnRunConfig config = c.config.resolve(c.run.config_file).config;
-    config.validate(search);
-    if (print_config(c.run, config)) return;
-    const std::string dir = c.run.run_dir();
-    fmt::print("{}: {} → {}\n", c.run.kind, config.dataset, dir);
-    std::fflush(stdout);
-    const data::TextCorpus corpus = data::open_text_corpus(config.dataset, config.data_dir);
-    out = search ? darts::run_rnn_search(config, corpus, dir, options)
-                 : darts::run_rnn_train(config, corpus, dir, options);
-  }
-  const std::filesystem::path dir = std::filesystem::absolute(out.run_dir);
+// The line every recurrent run ends with, stopped early or not.
+darts::RnnOutcome summarised(darts::RnnOutcome out) {
   fmt::print("{} epochs done; best valid perplexity {:.2f}\n", out.epochs_done,
              out.best_valid_ppl);
-  if (report_unfinished(out.finished, out.epochs_done, c.run, dir)) return;
+  return out;
+}
+
+// A new run from the resolved config (nullopt: --print-config only printed it).
+std::optional<darts::RnnOutcome> start_rnn(const RnnCommand& c, const darts::RunOptions& options) {
+  const bool search = c.run.kind == "rnn-search";
+  const RnnRunConfig config = c.config.resolve(c.run.config_file).config;
+  config.validate(search);
+  if (print_config(c.run, config)) return std::nullopt;
+  const std::string dir = c.run.run_dir();
+  fmt::print("{}: {} → {}\n", c.run.kind, config.dataset, dir);
+  std::fflush(stdout);
+  const data::TextCorpus corpus = data::open_text_corpus(config.dataset, config.data_dir);
+  return summarised(search ? darts::run_rnn_search(config, corpus, dir, options)
+                           : darts::run_rnn_train(config, corpus, dir, options));
+}
+
+// Either kind of run, on the corpus its stored config names.
+darts::RnnOutcome resume_rnn(const std::string& dir, const nlohmann::json& stored,
+                             const darts::RunOptions& options) {
+  const data::TextCorpus corpus =
+      data::open_text_corpus(stored.value("dataset", ""), stored.value("data_dir", std::string()));
+  return summarised(darts::resume_rnn_run(dir, corpus, options));
+}
+
+// What a finished run prints beyond its summary: the test perplexity of a training, the
+// genotype, its folder.
+void report_rnn(const darts::RnnOutcome& out, const std::filesystem::path& dir) {
   if (out.test_ppl > 0) fmt::print("test perplexity (best checkpoint) {:.2f}\n", out.test_ppl);
-  fmt::print("genotype = {}\nrun folder: {}\nreport: {}\n", darts::to_text(out.genotype),
-             dir.string(), (dir / "report.html").string());
+  fmt::print("genotype = {}\n", darts::to_text(out.genotype));
+  print_run_folder(dir);
+}
+
+void run(const RnnCommand& c) {
+  c.execute({"rnn-search", "rnn-train"}, resume_rnn, start_rnn, report_rnn);
 }
 
 }  // namespace
@@ -51,12 +65,12 @@ void add_rnn_commands(CLI::App& app) {
   CLI::App* s = app.add_subcommand(
       "rnn-search", "Recurrent DARTS search (first or second order) on a word corpus");
   auto search = std::make_shared<RnnCommand>(s, "rnn-search", RnnRunConfig{}, darts::Scope::search);
-  s->callback([search] { run(*search, true); });
+  s->callback([search] { run(*search); });
 
   CLI::App* t = app.add_subcommand("rnn-train", "Train a derived recurrent cell from scratch");
   auto train = std::make_shared<RnnCommand>(t, "rnn-train", darts::rnn_train_defaults(),
                                             darts::Scope::train);
-  t->callback([train] { run(*train, false); });
+  t->callback([train] { run(*train); });
 }
 
 }  // namespace autonet::apps

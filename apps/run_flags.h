@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,26 +37,6 @@ void add_run_flags(CLI::App* cmd, RunFlags& flags);
 nlohmann::json open_resume(const RunFlags& run, const std::vector<std::string>& given,
                            const std::vector<std::string>& kinds);
 
-// A run command: its run flags and its config's flags.
-template <class Config>
-struct RunCommand {
-  RunCommand(CLI::App* cmd, std::string kind, const Config& defaults,
-             darts::Scope scope = darts::Scope::any)
-      : run{std::move(kind)}, config(cmd, defaults, scope) {
-    add_run_flags(cmd, run);
-  }
-  // --resume's stored config; options.device is the --device given with it ("" keeps the
-  // stored one).
-  nlohmann::json resume(darts::RunOptions& options, const std::vector<std::string>& kinds) const {
-    const nlohmann::json stored = open_resume(run, config.given(), kinds);
-    options.device = config.text("device");
-    return stored;
-  }
-
-  RunFlags run;
-  ConfigFlags<Config> config;
-};
-
 // Image folders with --skip-bad-images: prints each image left out and their number.
 void print_skipped_images(const data::ImageData& images);
 
@@ -70,7 +51,54 @@ bool print_config(const RunFlags& run, const nlohmann::json& config);
 bool report_unfinished(bool finished, int64_t epochs_done, const RunFlags& run,
                        const std::filesystem::path& dir);
 
-// The last lines of a finished image run: its folder and its HTML report.
+// The last lines of a finished run: its folder and its HTML report.
 void print_run_folder(const std::filesystem::path& dir);
+
+// The resume hook of an image command (RunCommand::execute): `resume(dir, images, options)` on
+// the data set the stored config names.
+template <class Resume>
+auto resume_on_stored_images(Resume resume) {
+  return [resume](const std::string& dir, const nlohmann::json& stored,
+                  const darts::RunOptions& options) {
+    return resume(dir, open_run_images(stored), options);
+  };
+}
+
+// A run command: its run flags and its config's flags.
+template <class Config>
+struct RunCommand {
+  RunCommand(CLI::App* cmd, std::string kind, const Config& defaults,
+             darts::Scope scope = darts::Scope::any)
+      : run{std::move(kind)}, config(cmd, defaults, scope) {
+    add_run_flags(cmd, run);
+  }
+  // What every run command does, with its three hooks: with --resume, the run's stored config
+  // (printed instead with --print-config) is continued by `resume_run(run.resume_dir, stored,
+  // options)`, on the --device given with it if any; otherwise `start_run(*this, options)` starts
+  // a new run, or returns nullopt when it only printed the config. A run stopped early then says
+  // how to continue it; `report(outcome, folder)` shows a finished one. The outcome has run_dir,
+  // finished and epochs_done.
+  template <class Resume, class Start, class Report>
+  void execute(const std::vector<std::string>& kinds, Resume resume_run, Start start_run,
+               Report report) const {
+    darts::RunOptions options = run.options();
+    decltype(start_run(*this, options)) out;
+    if (!run.resume_dir.empty()) {
+      const nlohmann::json stored = open_resume(run, config.given(), kinds);
+      options.device = config.text("device");  // "" keeps the stored one
+      if (print_config(run, stored)) return;
+      out = resume_run(run.resume_dir, stored, options);
+    } else {
+      out = start_run(*this, options);
+      if (!out) return;
+    }
+    const std::filesystem::path dir = std::filesystem::absolute(out->run_dir);
+    if (report_unfinished(out->finished, out->epochs_done, run, dir)) return;
+    report(*out, dir);
+  }
+
+  RunFlags run;
+  ConfigFlags<Config> config;
+};
 
 }  // namespace autonet::apps

@@ -89,8 +89,7 @@ thread_local bool t_grad_enabled = true;
 }
 
 bool grad_enabled() { return t_grad_enabled; }
-NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+NoGradGuard::NoGradGuard() : ScopedThreadFlag(t_grad_enabled, false) {}
 
 bool needs_grad(std::initializer_list<const Variable*> inputs) {
   if (!t_grad_enabled) return false;
@@ -235,12 +234,7 @@ void add_borrowed_into(GradSlot& slot, Tensor with) {
 }  // namespace
 
 SeparateGradContributionsGuard::SeparateGradContributionsGuard()
-    : previous_(t_separate_contributions) {
-  t_separate_contributions = true;
-}
-SeparateGradContributionsGuard::~SeparateGradContributionsGuard() {
-  t_separate_contributions = previous_;
-}
+    : ScopedThreadFlag(t_separate_contributions, true) {}
 
 void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha) {
   if (!slot.requires_grad) return;

@@ -105,18 +105,28 @@ class Variable {
   std::shared_ptr<Impl> impl_;
 };
 
+// Sets one of this thread's switches for the guard's scope, then restores what it was: what the
+// guards below share.
+class ScopedThreadFlag {
+ public:
+  ScopedThreadFlag(const ScopedThreadFlag&) = delete;
+  ScopedThreadFlag& operator=(const ScopedThreadFlag&) = delete;
+
+ protected:
+  ScopedThreadFlag(bool& flag, bool value) : flag_(flag), previous_(flag) { flag_ = value; }
+  ~ScopedThreadFlag() { flag_ = previous_; }
+
+ private:
+  bool& flag_;
+  bool previous_;
+};
+
 // Gradient recording is on by default; NoGradGuard turns it off for its scope on this thread
 // (evaluation, the architect's weight perturbations).
 bool grad_enabled();
-class NoGradGuard {
+class NoGradGuard : public ScopedThreadFlag {
  public:
   NoGradGuard();
-  ~NoGradGuard();
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
-
- private:
-  bool previous_;
 };
 
 // Whether an op on these inputs must be recorded: recording is on and some input needs a gradient.
@@ -210,15 +220,9 @@ Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec);
 // The reference path for tests: while alive on this thread, every contribution is written to its
 // own tensor and added with axpby, and nothing is borrowed (how gradients landed before the
 // kernels learned to accumulate).
-class SeparateGradContributionsGuard {
+class SeparateGradContributionsGuard : public ScopedThreadFlag {
  public:
   SeparateGradContributionsGuard();
-  ~SeparateGradContributionsGuard();
-  SeparateGradContributionsGuard(const SeparateGradContributionsGuard&) = delete;
-  SeparateGradContributionsGuard& operator=(const SeparateGradContributionsGuard&) = delete;
-
- private:
-  bool previous_;
 };
 
 }  // namespace autonet

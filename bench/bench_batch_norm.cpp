@@ -43,15 +43,8 @@ void BM_BatchNormBackward(benchmark::State& state) {
             5.0 * x.nbytes(), 10.0 * x.numel());
 }
 
-void darts_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) {
-    b->Args({device, 64, 16, 32, 32})->Args({device, 64, 32, 16, 16})->Args({device, 64, 64, 8, 8});
-  }
-  b->ArgNames({"dev", "N", "C", "H", "W"})->UseManualTime()->Unit(benchmark::kMicrosecond);
-}
-
-BENCHMARK(BM_BatchNormForward)->Apply(darts_shapes);
-BENCHMARK(BM_BatchNormBackward)->Apply(darts_shapes);
+BENCHMARK(BM_BatchNormForward)->Apply(darts_activation_rows);
+BENCHMARK(BM_BatchNormBackward)->Apply(darts_activation_rows);
 
 }  // namespace
 }  // namespace autonet::bench

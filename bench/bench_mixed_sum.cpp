@@ -46,15 +46,8 @@ void BM_MixedSumBackward(benchmark::State& state) {
             (2.0 * kCandidates + 1.0) * dout.nbytes(), 3.0 * kCandidates * dout.numel());
 }
 
-void darts_shapes(benchmark::internal::Benchmark* b) {
-  for (int device : {0, 1}) {
-    b->Args({device, 64, 16, 32, 32})->Args({device, 64, 32, 16, 16})->Args({device, 64, 64, 8, 8});
-  }
-  b->ArgNames({"dev", "N", "C", "H", "W"})->UseManualTime()->Unit(benchmark::kMicrosecond);
-}
-
-BENCHMARK(BM_MixedSumForward)->Apply(darts_shapes);
-BENCHMARK(BM_MixedSumBackward)->Apply(darts_shapes);
+BENCHMARK(BM_MixedSumForward)->Apply(darts_activation_rows);
+BENCHMARK(BM_MixedSumBackward)->Apply(darts_activation_rows);
 
 }  // namespace
 }  // namespace autonet::bench

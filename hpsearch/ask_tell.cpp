@@ -22,27 +22,35 @@ StudyStore open_shared(const std::string& study) {
 TrialRecord asked(const StudyStore& store, int64_t number) {
   const std::optional<TrialRecord> t = store.trial(number);
   AN_CHECK(t) << "study '" << store.path() << "' has no trial " << number;
-  AN_CHECK(t->state == TrialState::Running && t->owner == kAskOwner)
+  AN_CHECK(t->state == TrialState::Running && is_ask_owner(t->owner))
       << "trial " << number << " is not waiting for a tell (it is " << trial_state_name(t->state)
-      << (t->owner.empty() || t->owner == kAskOwner ? "" : ", run by worker " + t->owner) << ")";
+      << (t->owner.empty() || is_ask_owner(t->owner) ? "" : ", run by worker " + t->owner)
+      << (t->state == TrialState::Waiting ? "; re-queued after no tell came within its ask's --expiry-s" : "")
+      << ")";
   return *t;
 }
 
 void record(StudyStore& store, const TrialRecord& t) {
-  AN_CHECK(store.update_owned_trial(t, kAskOwner)) << "trial " << t.number << " was told by someone else meanwhile";
+  AN_CHECK(store.update_owned_trial(t, t.owner)) << "trial " << t.number << " was told by someone else meanwhile";
 }
 
 }  // namespace
 
-AskedTrial ask_trial(const std::string& study, int64_t parallel, const std::string& version) {
+AskedTrial ask_trial(const std::string& study, int64_t parallel, const std::string& version, double expiry_s) {
   AN_CHECK(parallel >= 1) << "--parallel must be >= 1, got " << parallel;
+  AN_CHECK(expiry_s > 0) << "--expiry-s must be > 0, got " << expiry_s;
   StudyStore store = open_shared(study);
   const StudyConfig config = StudyConfig::from_json(store.config());
+  requeue_orphans(store, expiry_s, config.budget.retries);
+  // The heartbeat row comes before the claim: a claimed trial never lacks its owner's row.
+  const WorkerInfo row = ask_heartbeat_row(expiry_s);
+  store.heartbeat(row);
   Suggestions suggestions(config);
-  const Claimant who{kAskOwner, "cpu", version, parallel};
+  const Claimant who{row.id, "cpu", version, parallel};
   std::vector<TrialRecord> trials;
   const std::optional<int64_t> n = claim_trial(store, suggestions, who, config.budget.trials, trials);
   if (!n) {
+    store.remove_worker(row.id);
     AN_CHECK(!suggestions.exhausted()) << "nothing to ask: the sampler has no more suggestions";
     AN_CHECK(static_cast<int64_t>(trials.size()) < config.budget.trials)
         << "nothing to ask: the study's budget of " << config.budget.trials << " trials is spent";
@@ -59,6 +67,7 @@ PruneDecision tell_report(const std::string& study, int64_t number, int64_t step
   const StudyConfig config = StudyConfig::from_json(store.config());
   TrialRecord t = asked(store, number);
   AN_CHECK(metrics.is_object()) << "tell: metrics must be a JSON object, got " << metrics.dump();
+  store.renew_heartbeat(t.owner);
   const Intermediate report{step, value, metrics};
   store.add_intermediate(number, report);
   std::vector<Intermediate> losses;
@@ -68,8 +77,9 @@ PruneDecision tell_report(const std::string& study, int64_t number, int64_t step
     losses.push_back(r);
   }
   losses.push_back({step, config.direction == Direction::Minimize ? value : -value});
-  const std::vector<TrialRecord> trials = store.trials();
-  const SyncHorizon horizon = SyncHorizon::load(store, static_cast<int64_t>(trials.size()), 1);
+  // The pruner's peers are the finished trials below this one's horizon: only those are read.
+  const SyncHorizon horizon = SyncHorizon::load(store, store.trial_count(), 1);
+  const std::vector<TrialRecord> trials = store.trials_from(0, horizon.of(number));
   const PruneDecision d = config.make_pruner()->decide(losses, horizon.peers(trials, number),
                                                        config.direction, last_step, number);
   if (d.prune) {
@@ -78,6 +88,7 @@ PruneDecision tell_report(const std::string& study, int64_t number, int64_t step
     t.reason = d.reason;
     t.finished_at = now_seconds();
     record(store, t);
+    store.remove_worker(t.owner);
   }
   return d;
 }
@@ -102,6 +113,7 @@ TrialRecord tell_result(const std::string& study, int64_t number, TrialState sta
   if (!reason.empty()) t.reason = reason;
   t.finished_at = now_seconds();
   record(store, t);
+  store.remove_worker(t.owner);
   return t;
 }
 

@@ -1,7 +1,9 @@
 // `autonet hpsearch ask` / `tell`: trials run by a script rather than by a worker process. `ask`
-// claims a trial like a worker of a shared study (claims.h) but for no heartbeat (owner "ask"):
-// it stays RUNNING until `tell` records its end. Intermediate reports are told too, and answered
-// with the pruner's verdict; a pruned trial is recorded PRUNED at once.
+// claims a trial like a worker of a shared study (claims.h), owned by a heartbeat row of its own
+// ("ask:" + an id) that every `tell` renews: it stays RUNNING until `tell` records its end, or
+// until no tell came for its expiry — then, like a dead worker's trial, it is re-queued with the
+// same parameters and seed (by any worker, or the next `ask`). Intermediate reports are told
+// too, and answered with the pruner's verdict; a pruned trial is recorded PRUNED at once.
 #pragma once
 #include <optional>
 #include <string>
@@ -18,11 +20,15 @@ struct AskedTrial {
   Json params;
 };
 
-// The next trial for a script: a WAITING one, else a new suggestion. `parallel`: trials the
-// script keeps running at once (the horizon's lag is parallel − 1 at least). Throws, saying why,
-// when there is none: the budget is spent, the sampler has no more, or earlier trials must be
-// told first.
-AskedTrial ask_trial(const std::string& study, int64_t parallel = 1, const std::string& version = "dev");
+// How long an asked trial may go without a tell by default (`ask --expiry-s`).
+inline constexpr double kAskExpiryS = 600;
+
+// The next trial for a script: a WAITING one (asked trials silent past their expiry are
+// re-queued first), else a new suggestion. `parallel`: trials the script keeps running at once
+// (the horizon's lag is parallel − 1 at least). Throws, saying why, when there is none: the
+// budget is spent, the sampler has no more, or earlier trials must be told first.
+AskedTrial ask_trial(const std::string& study, int64_t parallel = 1, const std::string& version = "dev",
+                     double expiry_s = kAskExpiryS);
 
 // Records the value after `step` of an asked trial; the pruner's verdict on it (when it prunes,
 // the trial is PRUNED with this value).

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <random>
 
@@ -36,11 +35,19 @@ std::optional<int64_t> claim_trial(StudyStore& store, Suggestions& suggestions, 
   return claimed;
 }
 
-void reread_unfinished(const StudyStore& store, std::vector<TrialRecord>& trials) {
+void reread_unfinished(const StudyStore& store, std::vector<TrialRecord>& trials, int64_t end) {
   size_t settled = 0;
   while (settled < trials.size() && is_finished(trials[settled].state)) ++settled;
-  trials.resize(settled);
-  for (TrialRecord& t : store.trials_from(static_cast<int64_t>(settled))) trials.push_back(std::move(t));
+  if (end == INT64_MAX) {
+    trials.resize(settled);
+    for (TrialRecord& t : store.trials_from(static_cast<int64_t>(settled))) trials.push_back(std::move(t));
+    return;
+  }
+  for (TrialRecord& t : store.trials_from(static_cast<int64_t>(settled), end)) {
+    const size_t n = static_cast<size_t>(t.number);
+    if (n >= trials.size()) trials.resize(n + 1);
+    trials[n] = std::move(t);
+  }
 }
 
 bool requeue_trial(StudyStore& store, TrialRecord t, const std::string& why,
@@ -61,9 +68,11 @@ bool requeue_trial(StudyStore& store, TrialRecord t, const std::string& why,
 std::vector<int64_t> requeue_orphans(StudyStore& store, double expiry_s, int retries) {
   std::vector<int64_t> out;
   for (const TrialRecord& lost : store.orphaned_trials(expiry_s)) {
-    const std::string why = (lost.owner.empty() ? std::string("its process") : "worker " + lost.owner) +
-                            " stopped heartbeating (none for " +
-                            std::to_string(static_cast<int>(std::ceil(expiry_s))) + " s)";
+    const std::string why =
+        is_ask_owner(lost.owner)
+            ? std::string("its script sent no tell within its ask's expiry")
+            : (lost.owner.empty() ? std::string("its process") : "worker " + lost.owner) +
+                  " stopped heartbeating (none for longer than its expiry)";
     const int deaths = worker_deaths(store, lost.number) + 1;
     TrialRecord next = lost;
     next.owner.clear();
@@ -78,6 +87,7 @@ std::vector<int64_t> requeue_orphans(StudyStore& store, double expiry_s, int ret
     store.transaction([&] {
       done = store.update_owned_trial(next, lost.owner);  // unless another worker was first
       if (!done) return;
+      if (is_ask_owner(lost.owner)) store.remove_worker(lost.owner);
       store.add_event(lost.number, "worker_died", why);
       if (next.state != TrialState::Waiting) return;
       store.clear_intermediate(lost.number);
@@ -101,6 +111,16 @@ std::string worker_id() {
   char suffix[9];
   std::snprintf(suffix, sizeof suffix, "%08x", entropy());
   return std::string(host) + ":" + std::to_string(::getpid()) + ":" + suffix;
+}
+
+WorkerInfo ask_heartbeat_row(double expiry_s) {
+  WorkerInfo row{std::string(kAskOwner) + ":" + worker_id(), "", static_cast<int64_t>(::getpid()), 0, expiry_s};
+  row.host = row.id.substr(4, row.id.find(':', 4) - 4);
+  return row;
+}
+
+bool is_ask_owner(const std::string& owner) {
+  return owner == kAskOwner || owner.rfind(std::string(kAskOwner) + ":", 0) == 0;
 }
 
 }  // namespace autonet::hpsearch

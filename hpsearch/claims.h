@@ -15,6 +15,7 @@
 // notices first. A worker that lost its trial that way finds out when it writes: its late result
 // is dropped.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,7 +26,7 @@
 namespace autonet::hpsearch {
 
 struct Claimant {
-  std::string owner;     // worker id, or kAskOwner
+  std::string owner;     // worker id, or an asked trial's (ask_heartbeat_row)
   std::string device = "cpu";
   std::string version = "dev";
   int64_t parallel = 1;  // trials meant to run at once (the horizon's lag is parallel − 1 at least)
@@ -38,15 +39,17 @@ std::optional<int64_t> claim_trial(StudyStore& store, Suggestions& suggestions, 
                                    int64_t budget_trials, std::vector<TrialRecord>& trials);
 
 // Brings a copy of the study's trials (indexed by number) up to date: finished trials never
-// change, so only those from the first unfinished one on are read again.
-void reread_unfinished(const StudyStore& store, std::vector<TrialRecord>& trials);
+// change, so only those from the first unfinished one on are read again — up to `end`
+// (exclusive) when given, the copy's later trials then left as they were.
+void reread_unfinished(const StudyStore& store, std::vector<TrialRecord>& trials, int64_t end = INT64_MAX);
 
 // Back to WAITING with its reports dropped, in one transaction; with `owner` only while that
 // owner still holds it. False when it did not.
 bool requeue_trial(StudyStore& store, TrialRecord trial, const std::string& why,
                    const std::optional<std::string>& owner = std::nullopt);
 
-// Re-queues the RUNNING trials whose workers stopped heartbeating (`expiry_s`), recording a
+// Re-queues the RUNNING trials whose workers stopped heartbeating (each row's own expiry, else
+// `expiry_s`) — asked trials with no tell for their ask's expiry alike —, recording a
 // `worker_died` event for each; a trial lost more than `retries` times is FAILED. Returns their
 // numbers.
 std::vector<int64_t> requeue_orphans(StudyStore& store, double expiry_s, int retries);
@@ -56,5 +59,11 @@ int worker_deaths(const StudyStore& store, int64_t number);
 
 // An id for this process as a worker: host:pid:random.
 std::string worker_id();
+
+// An asked trial's heartbeat row: id "ask:" + worker_id(), no slots (it does not widen the
+// horizon's lag), its own expiry. Whether a trial owner is such a row (or the "ask" of a study
+// from before asked trials expired).
+WorkerInfo ask_heartbeat_row(double expiry_s);
+bool is_ask_owner(const std::string& owner);
 
 }  // namespace autonet::hpsearch

@@ -50,6 +50,31 @@ std::string OptionReader::text(const std::string& key, const std::string& fallba
   return v->get<std::string>();
 }
 
+std::vector<std::string> OptionReader::strings(const std::string& key) {
+  const Json* v = field(key);
+  std::vector<std::string> out;
+  if (!v) return out;
+  AN_CHECK(v->is_array()) << owner_ << ": \"" << key << "\" must be an array of strings, got " << v->dump();
+  for (const Json& item : *v) {
+    AN_CHECK(item.is_string()) << owner_ << ": \"" << key << "\" must hold strings only, got " << item.dump();
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+std::map<std::string, std::string> OptionReader::string_table(const std::string& key) {
+  const Json* v = field(key);
+  std::map<std::string, std::string> out;
+  if (!v) return out;
+  AN_CHECK(v->is_object()) << owner_ << ": \"" << key << "\" must be an object of strings, got " << v->dump();
+  for (const auto& [name, item] : v->items()) {
+    AN_CHECK(item.is_string()) << owner_ << ": \"" << key << "." << name << "\" must be a string, got "
+                               << item.dump();
+    out[name] = item.get<std::string>();
+  }
+  return out;
+}
+
 void OptionReader::check_all_read() const {
   std::string known;
   for (const std::string& k : read_)

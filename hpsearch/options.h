@@ -2,8 +2,10 @@
 // read names the owner and the field in its error ("sampler 'grid': \"points\" must be an
 // integer, got \"5\""), and check_all_read() rejects the fields nobody read (misspellings).
 #pragma once
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "hpsearch/json.h"
 
@@ -21,6 +23,9 @@ class OptionReader {
   int64_t integer(const std::string& key, int64_t fallback);
   bool boolean(const std::string& key, bool fallback);
   std::string text(const std::string& key, const std::string& fallback);
+  // An array of strings (empty when absent), an object of strings.
+  std::vector<std::string> strings(const std::string& key);
+  std::map<std::string, std::string> string_table(const std::string& key);
   // Throws for a field that no read asked for (the "name" field is always allowed).
   void check_all_read() const;
   const std::string& owner() const { return owner_; }

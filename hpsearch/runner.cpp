@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -66,7 +67,8 @@ class Coordinator {
       AN_CHECK(shared->interval_s > 0 && shared->expiry_s > shared->interval_s)
           << "the heartbeat expiry (" << shared->expiry_s << " s) must exceed its interval ("
           << shared->interval_s << " s)";
-      me_ = {worker_id(), "", static_cast<int64_t>(::getpid()), static_cast<int64_t>(options.slots.size())};
+      me_ = {worker_id(), "", static_cast<int64_t>(::getpid()), static_cast<int64_t>(options.slots.size()),
+             shared->expiry_s};
       me_.host = me_.id.substr(0, me_.id.find(':'));
     }
     pruner_ = config_.make_pruner();
@@ -169,6 +171,14 @@ class Coordinator {
   void refresh() {
     reread_unfinished(store_, trials_);
     horizon_ = SyncHorizon::load(store_, static_cast<int64_t>(trials_.size()), 1);
+  }
+
+  // Before the pruner answers trial n's report: whether n is still this worker's, and the
+  // results of its peers — the trials below its horizon — that were unfinished when last read.
+  // Nothing else: the trials above the horizon, running elsewhere, cannot change the answer.
+  void refresh_for_report(int64_t n) {
+    reread_unfinished(store_, trials_, std::min(n, horizon_.of(n)));
+    if (std::optional<TrialRecord> mine = store_.trial(n)) trials_[n] = std::move(*mine);
   }
 
   // A worker's heartbeat, and the re-queue of the trials whose workers stopped theirs.
@@ -351,7 +361,7 @@ class Coordinator {
     const std::string op = m.value("op", "");
     const int64_t n = slot.trial;
     if (op == "report" && shared_) {
-      refresh();  // the peers' latest results, and whether the trial is still this worker's
+      refresh_for_report(n);
       if (trials_[n].owner != me_.id || trials_[n].state != TrialState::Running) {
         say("trial " + std::to_string(n) + " was re-queued while this worker ran it (heartbeat expired): stopping it");
         slot.prune_sent = true;  // finish() drops the result: the trial is no longer ours

@@ -13,8 +13,9 @@ namespace autonet::hpsearch {
 namespace {
 
 // 2: per-epoch metrics in `intermediate`; 3: trial owners and the `workers` table (shared
-// studies). An older file is upgraded when opened for writing, step by step.
-constexpr int kSchemaVersion = 3;
+// studies); 4: each worker row's own heartbeat expiry (asked trials expire too). An older file
+// is upgraded when opened for writing, step by step.
+constexpr int kSchemaVersion = 4;
 
 // Upgrades[v - 1] takes a version-v study to version v + 1.
 const char* const kUpgrades[] = {
@@ -23,6 +24,7 @@ const char* const kUpgrades[] = {
     "CREATE TABLE workers (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid BIGINT NOT NULL,"
     " slots BIGINT NOT NULL, started_at DOUBLE PRECISION NOT NULL,"
     " heartbeat_at DOUBLE PRECISION NOT NULL)",
+    "ALTER TABLE workers ADD COLUMN expiry_s DOUBLE PRECISION NOT NULL DEFAULT 0",
 };
 static_assert(std::size(kUpgrades) == kSchemaVersion - 1);
 
@@ -45,7 +47,8 @@ CREATE TABLE events (
   kind TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE workers (
   id TEXT PRIMARY KEY, host TEXT NOT NULL, pid BIGINT NOT NULL, slots BIGINT NOT NULL,
-  started_at DOUBLE PRECISION NOT NULL, heartbeat_at DOUBLE PRECISION NOT NULL);
+  started_at DOUBLE PRECISION NOT NULL, heartbeat_at DOUBLE PRECISION NOT NULL,
+  expiry_s DOUBLE PRECISION NOT NULL DEFAULT 0);
 )sql";
 }
 
@@ -183,16 +186,17 @@ void StudyStore::set_meta(const std::string& key, const std::string& value) {
 
 std::vector<TrialRecord> StudyStore::trials() const { return trials_from(0); }
 
-std::vector<TrialRecord> StudyStore::trials_from(int64_t first) const {
+std::vector<TrialRecord> StudyStore::trials_from(int64_t first, int64_t end) const {
   std::vector<TrialRecord> out;
   {
-    auto s = db_->prepare("SELECT " + trial_columns() + " FROM trials WHERE number >= ? ORDER BY number");
-    s->bind(1, first);
+    auto s = db_->prepare("SELECT " + trial_columns() +
+                          " FROM trials WHERE number >= ? AND number < ? ORDER BY number");
+    s->bind(1, first).bind(2, end);
     while (s->step()) out.push_back(read_trial(*s));
   }
   auto s = db_->prepare("SELECT trial, step, value, " + metrics_column() +
-                        " FROM intermediate WHERE trial >= ? ORDER BY trial, step");
-  s->bind(1, first);
+                        " FROM intermediate WHERE trial >= ? AND trial < ? ORDER BY trial, step");
+  s->bind(1, first).bind(2, end);
   size_t i = 0;
   while (s->step()) {
     const int64_t trial = s->int_at(0);
@@ -262,10 +266,17 @@ std::optional<int64_t> StudyStore::claim_waiting(const std::string& owner, const
 
 void StudyStore::heartbeat(const WorkerInfo& worker) {
   auto s = db_->prepare(
-      "INSERT INTO workers (id, host, pid, slots, started_at, heartbeat_at) VALUES (?, ?, ?, ?, " +
+      "INSERT INTO workers (id, host, pid, slots, expiry_s, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, " +
       db_->clock_sql() + ", " + db_->clock_sql() +
-      ") ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, slots = excluded.slots");
-  s->bind(1, worker.id).bind(2, worker.host).bind(3, worker.pid).bind(4, worker.slots);
+      ") ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, slots = excluded.slots, "
+      "expiry_s = excluded.expiry_s");
+  s->bind(1, worker.id).bind(2, worker.host).bind(3, worker.pid).bind(4, worker.slots).bind(5, worker.expiry_s);
+  s->step();
+}
+
+void StudyStore::renew_heartbeat(const std::string& id) {
+  auto s = db_->prepare("UPDATE workers SET heartbeat_at = " + db_->clock_sql() + " WHERE id = ?");
+  s->bind(1, id);
   s->step();
 }
 
@@ -286,10 +297,10 @@ int64_t StudyStore::live_slots(double expiry_s) const {
 std::vector<TrialRecord> StudyStore::orphaned_trials(double expiry_s) const {
   std::vector<TrialRecord> out;
   auto s = db_->prepare("SELECT " + trial_columns() +
-                        " FROM trials WHERE state = 'RUNNING' AND owner <> ? AND owner NOT IN "
+                        " FROM trials WHERE state = 'RUNNING' AND owner NOT IN "
                         "(SELECT id FROM workers WHERE heartbeat_at >= " + db_->clock_sql() +
-                        " - ?) ORDER BY number");
-  s->bind(1, std::string(kAskOwner)).bind(2, expiry_s);
+                        " - (CASE WHEN expiry_s > 0 THEN expiry_s ELSE ? END)) ORDER BY number");
+  s->bind(1, expiry_s);
   while (s->step()) out.push_back(read_trial(*s));
   return out;
 }

@@ -12,6 +12,7 @@
 // Writers: one coordinator (`hpsearch run`, exclusive run lock), or any number of workers on any
 // hosts (`hpsearch worker`, shared run lock) that claim trials and heartbeat (claims.h).
 #pragma once
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -26,14 +27,15 @@ namespace autonet::hpsearch {
 
 class SqlConnection;
 
-// The owner of a trial that `hpsearch ask` handed to a script: it has no heartbeat and waits
-// for `hpsearch tell`.
+// The prefix of the owner of a trial that `hpsearch ask` handed to a script ("ask:" + an id):
+// its heartbeat row is renewed by each `hpsearch tell` (claims.h).
 inline constexpr const char* kAskOwner = "ask";
 
-// A worker process of a shared study, as its heartbeat row records it.
+// A worker process of a shared study (or an asked trial), as its heartbeat row records it.
 struct WorkerInfo {
   std::string id, host;
   int64_t pid = 0, slots = 1;
+  double expiry_s = 0;  // silent longer, its trials are re-queued (0: the sweeper's expiry)
 };
 
 struct Event {
@@ -66,8 +68,8 @@ class StudyStore {
 
   // All trials in number order, with their intermediate values.
   std::vector<TrialRecord> trials() const;
-  // Those numbered `first` and above.
-  std::vector<TrialRecord> trials_from(int64_t first) const;
+  // Those numbered `first` and above (below `end`).
+  std::vector<TrialRecord> trials_from(int64_t first, int64_t end = INT64_MAX) const;
   std::optional<TrialRecord> trial(int64_t number) const;
   int64_t trial_count() const;
   void insert_trial(const TrialRecord& trial);
@@ -82,11 +84,13 @@ class StudyStore {
                                        const std::string& version);
   // Registers the worker or renews its heartbeat (the store's clock).
   void heartbeat(const WorkerInfo& worker);
+  // Renews the heartbeat of an existing row (an asked trial's, at each tell).
+  void renew_heartbeat(const std::string& id);
   void remove_worker(const std::string& id);
   // Trial slots of the workers that heartbeat within the last `expiry_s` seconds.
   int64_t live_slots(double expiry_s) const;
-  // RUNNING trials whose owner has not heartbeat within `expiry_s` seconds (asked trials wait
-  // for their tell instead).
+  // RUNNING trials whose owner has not heartbeat within its row's expiry (`expiry_s` seconds
+  // for a row without one), or has no row at all.
   std::vector<TrialRecord> orphaned_trials(double expiry_s) const;
   void add_intermediate(int64_t trial, const Intermediate& value);
   void clear_intermediate(int64_t trial);

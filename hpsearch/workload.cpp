@@ -7,6 +7,7 @@
 #include <cmath>
 #include <thread>
 
+#include "hpsearch/command_workload.h"
 #include "hpsearch/registry.h"
 #include "hpsearch/rng.h"
 #include "runtime/error.h"
@@ -78,7 +79,8 @@ struct Registered {
 };
 
 Registry<Registered>& workloads() {
-  static Registry<Registered> r("workload", {{"synthetic", {make_synthetic_workload, {}}}});
+  static Registry<Registered> r("workload", {{"synthetic", {make_synthetic_workload, {}}},
+                                             {"command", {make_command_workload, check_command_workload}}});
   return r;
 }
 

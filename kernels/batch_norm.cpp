@@ -30,14 +30,6 @@ void check_channel_vector(const Tensor& t, const Tensor& x, const char* what, co
       << x.describe() << "), got " << t.describe();
 }
 
-void check_like_x(const Tensor& t, const Tensor& x, const char* what) {
-  check_defined(t, what);
-  check_contiguous(t, what);
-  check_same_dtype(x, t, what);
-  check_same_device(x, t, what);
-  check_shape(t, x.shape(), what);
-}
-
 void check_params(const BatchNormParams& p, const char* what) {
   AN_CHECK(p.eps > 0.0) << what << ": eps must be > 0, got " << p.eps;
   AN_CHECK(p.momentum >= 0.0 && p.momentum <= 1.0)
@@ -66,7 +58,7 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
       << "undefined)";
   check_channel_vector(running_mean, x, what, "running_mean", !p.training);
   check_channel_vector(running_var, x, what, "running_var", !p.training);
-  check_like_x(y, x, what);
+  check_matches(y, x, x.shape(), what);
   check_channel_vector(save_mean, x, what, "save_mean", true);
   check_channel_vector(save_invstd, x, what, "save_invstd", true);
   const int64_t per_channel = x.numel() / x.size(1);
@@ -98,8 +90,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
   check_channel_vector(weight, x, what, "weight", false);
   check_channel_vector(save_mean, x, what, "save_mean", true);
   check_channel_vector(save_invstd, x, what, "save_invstd", true);
-  check_like_x(dy, x, what);
-  if (dx.defined()) check_like_x(dx, x, what);
+  check_matches(dy, x, x.shape(), what);
+  check_matches_if_defined(dx, x, x.shape(), what);
   AN_CHECK(weight.defined() || (!dweight.defined() && !dbias.defined()))
       << what << ": dweight/dbias asked for without affine parameters (weight undefined)";
   AN_CHECK(!p.backward_from_output || !weight.defined())

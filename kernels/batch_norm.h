@@ -18,23 +18,7 @@ struct BatchNormParams {
   bool backward_from_output = false;
 };
 
-namespace cpu {
-void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                        Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
-                        Tensor& save_invstd, const BatchNormParams& p);
-void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                         const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dweight,
-                         Tensor& dbias, const BatchNormParams& p);
-}  // namespace cpu
-namespace cuda {
-void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                        Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
-                        Tensor& save_invstd, const BatchNormParams& p);
-void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
-                         const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dweight,
-                         Tensor& dbias, const BatchNormParams& p);
-}  // namespace cuda
-
+AN_KERNEL_ENTRIES(
 // y = (x − mean)·invstd·weight + bias per channel. Writes save_mean/save_invstd [C] (the batch's
 // in training, the running ones in eval) for backward. In training, updates running_mean/var [C]
 // in place when they are defined.
@@ -47,5 +31,6 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
 void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
                          const Tensor& save_invstd, const Tensor& dy, Tensor& dx, Tensor& dweight,
                          Tensor& dbias, const BatchNormParams& p);
+)
 
 }  // namespace autonet

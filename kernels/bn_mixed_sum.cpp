@@ -9,37 +9,16 @@ namespace {
 // weights [K], K same-shape contiguous float candidates [N, C, H, W] on one device, params for K.
 void check_candidates(const Tensor& weights, const std::vector<Tensor>& xs,
                       const BnMixedSumParams& p, const char* what) {
-  const int64_t k = static_cast<int64_t>(xs.size());
-  AN_CHECK(k >= 1 && k <= kMaxMixedInputs)
-      << what << ": needs 1 to " << kMaxMixedInputs << " candidates, got " << k;
-  AN_CHECK(p.normalize.size() == xs.size())
-      << what << ": normalize has " << p.normalize.size() << " flags for " << k << " candidates";
+  check_mixed_inputs(weights, xs, what);
+  AN_CHECK(p.normalize.size() == xs.size()) << what << ": normalize has " << p.normalize.size()
+                                            << " flags for " << xs.size() << " candidates";
   AN_CHECK(p.bn.eps > 0.0) << what << ": eps must be > 0, got " << p.bn.eps;
   AN_CHECK(p.bn.momentum >= 0.0 && p.bn.momentum <= 1.0)
       << what << ": momentum must be in [0, 1], got " << p.bn.momentum;
-  check_defined(weights, what);
-  check_contiguous(weights, what);
-  check_float(weights, what);
-  check_shape(weights, {k}, what);
-  for (const Tensor& x : xs) {
-    check_defined(x, what);
-    check_contiguous(x, what);
-    check_same_dtype(weights, x, what);
-    check_same_device(weights, x, what);
-    AN_CHECK(x.dim() == 4) << what << ": candidates must be [N, C, H, W], got " << x.describe();
-    check_shape(x, xs[0].shape(), what);
-  }
+  AN_CHECK(xs[0].dim() == 4) << what << ": candidates must be [N, C, H, W], got "
+                             << xs[0].describe();
   AN_CHECK(!p.bn.training || xs[0].numel() / xs[0].size(1) > 1)
       << what << ": training needs more than one value per channel, got " << xs[0].describe();
-}
-
-// t has the shape `shape` and x's dtype and device.
-void check_like(const Tensor& t, const Tensor& x, const Shape& shape, const char* what) {
-  check_defined(t, what);
-  check_contiguous(t, what);
-  check_same_dtype(x, t, what);
-  check_same_device(x, t, what);
-  check_shape(t, shape, what);
 }
 
 // Bytes of the candidates for which `pick(k)` holds.
@@ -74,13 +53,13 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
         << what << ": eval normalises candidate " << k << " with its running statistics, which "
         << "are undefined";
     if (!mean.defined()) continue;
-    check_like(mean, xs[0], {channels}, what);
-    check_like(var, xs[0], {channels}, what);
+    check_matches(mean, xs[0], {channels}, what);
+    check_matches(var, xs[0], {channels}, what);
     running += bytes_of(mean, var);
   }
-  check_like(out, xs[0], xs[0].shape(), what);
-  check_like(save_mean, xs[0], {k_count, channels}, what);
-  check_like(save_invstd, xs[0], {k_count, channels}, what);
+  check_matches(out, xs[0], xs[0].shape(), what);
+  check_matches(save_mean, xs[0], {k_count, channels}, what);
+  check_matches(save_invstd, xs[0], {k_count, channels}, what);
   // The statistics kernel (a block per candidate and channel), then the kernel that normalises
   // and sums.
   count_op(what, [&] {
@@ -107,15 +86,14 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
   const char* what = "bn_mixed_sum_backward";
   check_candidates(weights, xs, p, what);
   const int64_t k_count = static_cast<int64_t>(xs.size()), channels = xs[0].size(1);
-  check_like(save_mean, xs[0], {k_count, channels}, what);
-  check_like(save_invstd, xs[0], {k_count, channels}, what);
-  check_like(dout, xs[0], xs[0].shape(), what);
+  check_matches(save_mean, xs[0], {k_count, channels}, what);
+  check_matches(save_invstd, xs[0], {k_count, channels}, what);
+  check_matches(dout, xs[0], xs[0].shape(), what);
   AN_CHECK(dxs.size() == xs.size())
       << what << ": dxs has " << dxs.size() << " entries for " << k_count
       << " candidates (use undefined tensors for gradients not wanted)";
-  for (const Tensor& dx : dxs)
-    if (dx.defined()) check_like(dx, xs[0], xs[0].shape(), what);
-  if (dweights.defined()) check_like(dweights, weights, {k_count}, what);
+  for (const Tensor& dx : dxs) check_matches_if_defined(dx, xs[0], xs[0].shape(), what);
+  check_matches_if_defined(dweights, weights, {k_count}, what);
   // The sums kernel (a block per candidate and channel: Σdout and Σdout·v_k) where dw or a
   // training BN gradient needs them, then the kernel writing the dx_k and folding dw.
   count_op(what, [&] {

@@ -5,37 +5,20 @@
 
 namespace autonet {
 
-namespace {
-// weights [K] and K same-shape candidate outputs, all contiguous floats of one dtype and device.
-void check_inputs(const Tensor& weights, const std::vector<Tensor>& ys, const char* what) {
-  const int64_t k = static_cast<int64_t>(ys.size());
+void check_mixed_inputs(const Tensor& weights, const std::vector<Tensor>& candidates,
+                        const char* what) {
+  const int64_t k = static_cast<int64_t>(candidates.size());
   AN_CHECK(k >= 1 && k <= kMaxMixedInputs)
-      << what << ": needs 1 to " << kMaxMixedInputs << " candidate outputs, got " << k;
-  check_defined(weights, what);
+      << what << ": needs 1 to " << kMaxMixedInputs << " candidates, got " << k;
   check_contiguous(weights, what);
   check_float(weights, what);
   check_shape(weights, {k}, what);
-  for (const Tensor& y : ys) {
-    check_defined(y, what);
-    check_contiguous(y, what);
-    check_same_dtype(weights, y, what);
-    check_same_device(weights, y, what);
-    check_shape(y, ys[0].shape(), what);
-  }
+  for (const Tensor& c : candidates) check_matches(c, weights, candidates[0].shape(), what);
 }
-
-void check_like(const Tensor& t, const Tensor& ref, const char* what) {
-  check_defined(t, what);
-  check_contiguous(t, what);
-  check_same_dtype(ref, t, what);
-  check_same_device(ref, t, what);
-  check_shape(t, ref.shape(), what);
-}
-}  // namespace
 
 void mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& ys, Tensor& out) {
-  check_inputs(weights, ys, "mixed_sum_forward");
-  check_like(out, ys[0], "mixed_sum_forward");
+  check_mixed_inputs(weights, ys, "mixed_sum_forward");
+  check_matches(out, ys[0], ys[0].shape(), "mixed_sum_forward");
   count_op("mixed_sum_forward", [&] {
     if (out.numel() == 0) return OpCost{};
     int64_t read = bytes_of(weights);
@@ -49,14 +32,14 @@ void mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& ys, Ten
 void mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& ys, const Tensor& dout,
                         std::vector<Tensor>& dys, Tensor& dweights) {
   const char* what = "mixed_sum_backward";
-  check_inputs(weights, ys, what);
-  check_like(dout, ys[0], what);
+  check_mixed_inputs(weights, ys, what);
+  check_matches(dout, ys[0], ys[0].shape(), what);
   AN_CHECK(dys.size() == ys.size())
       << what << ": dys has " << dys.size() << " entries for " << ys.size()
       << " candidate outputs (use undefined tensors for gradients not wanted)";
   for (const Tensor& dy : dys)
-    if (dy.defined()) check_like(dy, ys[0], what);
-  if (dweights.defined()) check_like(dweights, weights, what);
+    check_matches_if_defined(dy, ys[0], ys[0].shape(), what);
+  check_matches_if_defined(dweights, weights, weights.shape(), what);
   // One kernel writes the dys (and, for dweights, per-block dot products, reading the ys); a
   // second sums the blocks' dots into dweights.
   count_op("mixed_sum_backward", [&] {

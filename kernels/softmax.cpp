@@ -27,9 +27,14 @@ void check_classification(const Tensor& scores, const Tensor& targets, const Ten
   check_matches(loss, scores, {1}, what);
 }
 
-void check_smoothing(double label_smoothing, const char* what) {
+// Both cross-entropy entries: the classification operands, ε in [0, 1), and `out` [N, C] (the
+// log-probabilities forward, dlogits backward) like `scores`.
+void check_cross_entropy(const Tensor& scores, const Tensor& targets, const Tensor& loss,
+                         const Tensor& out, double label_smoothing, const char* what) {
+  check_classification(scores, targets, loss, what);
   AN_CHECK(label_smoothing >= 0.0 && label_smoothing < 1.0)
       << what << ": label_smoothing must lie in [0, 1), got " << label_smoothing;
+  check_matches(out, scores, scores.shape(), what);
 }
 }  // namespace
 
@@ -56,9 +61,7 @@ void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
 void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& loss,
                            Tensor& log_probs, double label_smoothing) {
   const char* what = "cross_entropy_forward";
-  check_classification(logits, targets, loss, what);
-  check_smoothing(label_smoothing, what);
-  check_matches(log_probs, logits, logits.shape(), what);
+  check_cross_entropy(logits, targets, loss, log_probs, label_smoothing, what);
   // The log-softmax rows kernel writes each row's loss (f64), then one block averages them.
   count_op("cross_entropy_forward", [&] {
     const int64_t row_loss = logits.size(0) * 8;
@@ -73,9 +76,7 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& 
 void cross_entropy_backward(const Tensor& log_probs, const Tensor& targets, const Tensor& dloss,
                             Tensor& dlogits, double label_smoothing) {
   const char* what = "cross_entropy_backward";
-  check_classification(log_probs, targets, dloss, what);
-  check_smoothing(label_smoothing, what);
-  check_matches(dlogits, log_probs, log_probs.shape(), what);
+  check_cross_entropy(log_probs, targets, dloss, dlogits, label_smoothing, what);
   count_op("cross_entropy_backward", [&] {
     return launch(bytes_of(log_probs, targets, dloss), bytes_of(dlogits), 3 * log_probs.numel());
   });

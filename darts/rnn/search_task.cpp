@@ -109,7 +109,6 @@ class RnnSearchTask final : public RnnTask {
 
 std::unique_ptr<RnnTask> make_rnn_search_task(const RnnRunConfig& config,
                                               const data::TextCorpus& corpus, Device device) {
-  config.validate(/*search=*/true);
   return std::make_unique<RnnSearchTask>(config, corpus, device);
 }
 

@@ -52,6 +52,16 @@ Tensor batchify_checked(const Tensor& tokens, int64_t batch, int64_t min_rows, c
   return data::batchify(tokens, batch);
 }
 
+std::unique_ptr<RnnTask> make_rnn_task(const std::string& kind, const RnnRunConfig& config,
+                                       const data::TextCorpus& corpus, Device device) {
+  AN_CHECK(kind == "rnn-search" || kind == "rnn-train")
+      << "'" << kind << "' is not a recurrent run (rnn-search or rnn-train)";
+  const bool search = kind == "rnn-search";
+  config.validate(search);
+  return search ? make_rnn_search_task(config, corpus, device)
+                : make_rnn_train_task(config, corpus, device);
+}
+
 RnnTask::RnnTask(const RnnRunConfig& config, const data::TextCorpus& corpus, Device device,
                  Names names)
     : config_(config),

@@ -104,7 +104,11 @@ class RnnTask : public run::Task {
   PhiloxGenerator bptt_rng_;
 };
 
-// The tasks, built from a config they validate first.
+// The task of a run of `kind` ("rnn-search" or "rnn-train"), built from a config it validates
+// first.
+std::unique_ptr<RnnTask> make_rnn_task(const std::string& kind, const RnnRunConfig& config,
+                                       const data::TextCorpus& corpus, Device device);
+// The two methods' tasks (darts/rnn/search_task.cpp, train_task.cpp), from a validated config.
 std::unique_ptr<RnnTask> make_rnn_search_task(const RnnRunConfig& config,
                                               const data::TextCorpus& corpus, Device device);
 std::unique_ptr<RnnTask> make_rnn_train_task(const RnnRunConfig& config,

@@ -80,7 +80,6 @@ class RnnTrainTask final : public RnnTask {
 
 std::unique_ptr<RnnTask> make_rnn_train_task(const RnnRunConfig& config,
                                              const data::TextCorpus& corpus, Device device) {
-  config.validate(/*search=*/false);
   return std::make_unique<RnnTrainTask>(config, corpus, device);
 }
 

@@ -156,14 +156,14 @@ RnnOutcome start(std::unique_ptr<RnnTask> task, const RnnRunConfig& config, cons
 
 RnnOutcome run_rnn_search(const RnnRunConfig& config, const data::TextCorpus& corpus,
                           const fs::path& run_dir, const RunOptions& options) {
-  return start(make_rnn_search_task(config, corpus, run::resolve_device(config.device)), config,
-               run_dir, options);
+  return start(make_rnn_task("rnn-search", config, corpus, run::resolve_device(config.device)),
+               config, run_dir, options);
 }
 
 RnnOutcome run_rnn_train(const RnnRunConfig& config, const data::TextCorpus& corpus,
                          const fs::path& run_dir, const RunOptions& options) {
-  return start(make_rnn_train_task(config, corpus, run::resolve_device(config.device)), config,
-               run_dir, options);
+  return start(make_rnn_task("rnn-train", config, corpus, run::resolve_device(config.device)),
+               config, run_dir, options);
 }
 
 RnnOutcome resume_rnn_run(const fs::path& run_dir, const data::TextCorpus& corpus,
@@ -171,9 +171,7 @@ RnnOutcome resume_rnn_run(const fs::path& run_dir, const data::TextCorpus& corpu
   auto [folder, config] =
       open_to_resume<RnnRunConfig>(run_dir, {"rnn-search", "rnn-train"}, "rnn");
   const Device device = run::resume_device(options, config.device);
-  std::unique_ptr<RnnTask> task = folder.kind() == "rnn-search"
-                                      ? make_rnn_search_task(config, corpus, device)
-                                      : make_rnn_train_task(config, corpus, device);
+  std::unique_ptr<RnnTask> task = make_rnn_task(folder.kind(), config, corpus, device);
   return resume_run(*task, std::move(folder), options);
 }
 

@@ -139,9 +139,8 @@ RnnEvaluation evaluate_rnn_run(const fs::path& run_dir, const data::TextCorpus& 
   const RnnRunConfig config = config_from_json<RnnRunConfig>(run::stored_flags(folder), "rnn");
   // The run's task rebuilt around its checkpoint: the same model (search or derived cell), the
   // same optimizer kind (ASGD's average), the vocabulary checked.
-  const std::unique_ptr<RnnTask> task = folder.kind() == "rnn-search"
-                                            ? make_rnn_search_task(config, corpus, options.device)
-                                            : make_rnn_train_task(config, corpus, options.device);
+  const std::unique_ptr<RnnTask> task =
+      make_rnn_task(folder.kind(), config, corpus, options.device);
   const json state = task->load(path);
 
   const bool train = options.split == "train", test = options.split == "test";

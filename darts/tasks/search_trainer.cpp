@@ -28,11 +28,6 @@ namespace autonet::darts {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using run::append;
-using run::check_finite;
-using run::count_correct;
-using run::named;
-using run::rounded;
 
 const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
   using C = SearchRunConfig;
@@ -148,12 +143,13 @@ SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
   weight_optimizer.step();
   // The step's one host sync: every value is read after all its work is queued. A non-finite
   // value stops the run before anything is checkpointed (the weights in memory are then spoilt).
-  if (alpha_loss.defined()) check_finite(alpha_loss.item(), "validation loss of the α step", where);
+  if (alpha_loss.defined())
+    run::check_finite(alpha_loss.item(), "validation loss of the α step", where);
   SearchStepResult result;
   result.loss = pass.loss.item();
-  check_finite(result.loss, "training loss", where);
-  check_finite(norm.item(), "weights' gradient norm", where);
-  result.correct = count_correct(pass.logits, train_labels);
+  run::check_finite(result.loss, "training loss", where);
+  run::check_finite(norm.item(), "weights' gradient norm", where);
+  result.correct = run::count_correct(pass.logits, train_labels);
   return result;
 }
 
@@ -264,10 +260,10 @@ class SearchTask : public run::Task {
   int64_t epochs() const override { return config_.epochs; }
 
   std::vector<NamedTensor> state_tensors() const override {
-    std::vector<NamedTensor> t = with_prefix("model.", named(weights_.named_tensors()));
-    append(t, with_prefix("arch.", named(alphas_.named_tensors())));
-    append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
-    append(t, with_prefix("a_optimizer.", architect_->optimizer().state_tensors()));
+    std::vector<NamedTensor> t = with_prefix("model.", run::named(weights_.named_tensors()));
+    run::append(t, with_prefix("arch.", run::named(alphas_.named_tensors())));
+    run::append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
+    run::append(t, with_prefix("a_optimizer.", architect_->optimizer().state_tensors()));
     return t;
   }
 
@@ -330,16 +326,18 @@ class SearchTask : public run::Task {
                    {"valid_acc", valid.accuracy},
                    {"valid_acc_best", best_.value},
                    {"best_epoch", best_.epoch},
-                   {"images_per_s", rounded(epochs_->images_per_second(train), 1)},
+                   {"images_per_s", run::rounded(epochs_->images_per_second(train), 1)},
                    {"genotype_at_start", genotype_last_start_},
                    {"genotype", to_text(net_.genotype())},
-                   {"alpha_normal", rounded(net_.normal_weights())},
-                   {"alpha_reduce", rounded(net_.reduce_weights())}};
+                   {"alpha_normal", run::rounded(net_.normal_weights())},
+                   {"alpha_reduce", run::rounded(net_.reduce_weights())}};
     if (net_.config().edge_normalization) {
       const int nodes = net_.config().nodes;
       // softmax(β) over each node's edges, in edge order.
-      record["beta_normal"] = rounded({host_edge_normalization(net_.beta_normal(), nodes)}).at(0);
-      record["beta_reduce"] = rounded({host_edge_normalization(net_.beta_reduce(), nodes)}).at(0);
+      record["beta_normal"] =
+          run::rounded({host_edge_normalization(net_.beta_normal(), nodes)}).at(0);
+      record["beta_reduce"] =
+          run::rounded({host_edge_normalization(net_.beta_reduce(), nodes)}).at(0);
     }
     return {record,
             fmt::format("train loss {:.4f} acc {:.1f}%, valid loss {:.4f} acc {:.1f}%",

@@ -29,11 +29,6 @@ namespace autonet::darts {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using run::append;
-using run::check_finite;
-using run::count_correct;
-using run::named;
-using run::rounded;
 
 const ConfigTable<TrainRunConfig>& TrainRunConfig::table() {
   using C = TrainRunConfig;
@@ -281,8 +276,8 @@ class TrainTask : public run::Task {
   int64_t epochs() const override { return config_.epochs; }
 
   std::vector<NamedTensor> state_tensors() const override {
-    std::vector<NamedTensor> t = with_prefix("model.", named(weights_.named_tensors()));
-    append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
+    std::vector<NamedTensor> t = with_prefix("model.", run::named(weights_.named_tensors()));
+    run::append(t, with_prefix("w_optimizer.", sgd_->state_tensors()));
     return t;
   }
 
@@ -351,7 +346,7 @@ class TrainTask : public run::Task {
              {eval_key("top5"), eval.top5},
              {eval_key("acc_best"), best_.value},
              {"best_epoch", best_.epoch},
-             {"images_per_s", rounded(epochs_->images_per_second(train), 1)}},
+             {"images_per_s", run::rounded(epochs_->images_per_second(train), 1)}},
             fmt::format("train loss {:.4f} acc {:.1f}%, {} loss {:.4f} acc {:.1f}%", train.loss(),
                         100 * train.accuracy(), images_.eval_set, eval.loss, 100 * eval.accuracy)};
   }
@@ -394,9 +389,9 @@ class TrainTask : public run::Task {
     // The step's one host sync, once all its work is queued; a non-finite value stops the run
     // before anything is checkpointed.
     const double loss_value = loss.value().item();
-    check_finite(loss_value, "training loss", where);
-    check_finite(norm.item(), "weights' gradient norm", where);
-    return {loss_value, count_correct(out.logits.value(), b.labels)};
+    run::check_finite(loss_value, "training loss", where);
+    run::check_finite(norm.item(), "weights' gradient norm", where);
+    return {loss_value, run::count_correct(out.logits.value(), b.labels)};
   }
 
   void write_run_report(const run::RunFolder& folder) const {

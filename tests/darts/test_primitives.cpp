@@ -46,13 +46,6 @@ CnnPrimitive conv_1x1_row() {
           /*searched=*/true, /*label=*/"conv 1x1"};
 }
 
-SearchConfig tiny_config() {
-  SearchConfig c;
-  c.channels = 4;
-  c.layers = 3;
-  return c;
-}
-
 TEST(Primitives, AnAddedPrimitiveIsSearchedDerivedAndDrawn) {
   const size_t builtin = cnn_primitives().size();
   const AddedCnnPrimitive added(conv_1x1_row());
@@ -62,7 +55,7 @@ TEST(Primitives, AnAddedPrimitiveIsSearchedDerivedAndDrawn) {
 
   // Searched: α has its column, every mixed op its candidate, and α's gradient reaches it.
   ParameterStore weights(1), alphas(2);
-  SearchNetwork net(tiny_config(), weights, alphas);
+  SearchNetwork net(tiny_search_config(), weights, alphas);
   ASSERT_EQ(net.alpha_normal().size(1), column + 1);
   EXPECT_TRUE(weights.contains("cells.0._ops.0._ops." + std::to_string(column) + ".op.1.weight"));
   EXPECT_NE(dynamic_cast<ReLUConv1x1BN*>(&net.cell(2).edge(13).op(column)), nullptr);

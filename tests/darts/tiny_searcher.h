@@ -7,6 +7,7 @@
 #include "autograd/parameters.h"
 #include "darts/cnn/architect.h"
 #include "darts/cnn/search_model.h"
+#include "tests/darts/cnn/model_inputs.h"
 
 namespace autonet::test {
 
@@ -30,12 +31,7 @@ struct TinySearcher {
   Sgd sgd;
   darts::Architect architect;
 
-  static darts::SearchConfig config() {
-    darts::SearchConfig c;
-    c.channels = 4;
-    c.layers = 3;
-    return c;
-  }
+  static darts::SearchConfig config() { return darts::tiny_search_config(); }
   // The same as PC-DARTS's supernet: half of each edge's channels through its ops, β.
   static darts::SearchConfig pc_darts_config() {
     darts::SearchConfig c = config();

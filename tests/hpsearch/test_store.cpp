@@ -168,10 +168,10 @@ TEST(StudyStore, UpgradesAVersionOneStudy) {
   }
   EXPECT_EQ(StudyStore::open(path, true).trials()[0].intermediate.at(0).value, 0.5);
   StudyStore s = StudyStore::open(path);
-  EXPECT_EQ(*s.meta("schema_version"), "3");
+  EXPECT_EQ(*s.meta("schema_version"), "4");
   s.add_intermediate(0, {2, 0.25, {{"accuracy", 0.8}}});
   EXPECT_EQ(s.trial(0)->intermediate.at(1).metrics["accuracy"], 0.8);
-  s.heartbeat({"w", "host", 1, 1});  // the shared-study parts work too
+  s.heartbeat({"w", "host", 1, 1, 60});  // the shared-study parts work too, expiry column and all
   EXPECT_EQ(s.orphaned_trials(30).size(), 1u);
 }
 

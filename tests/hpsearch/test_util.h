@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "hpsearch/postgres_connection.h"
 #include "hpsearch/runner.h"
 #include "hpsearch/store.h"
 #include "hpsearch/study.h"
@@ -89,5 +91,26 @@ pid_t start_coordinator(const std::string& path);
 bool wait_for_report(const std::string& path, int64_t number);  // the Error's message, or "(no error)"
 inline constexpr const char* kNoServer =
     "no PostgreSQL server given (AUTONET_TEST_POSTGRES; scripts/with-postgres starts one)";
+
+// One study per test on either store: TEST_P(StoreStudy, ...) and
+// INSTANTIATE_TEST_SUITE_P(Stores, StoreStudy, ::testing::Values("sqlite", "postgres")).
+class StoreStudy : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgres") {
+      if (!postgres_supported()) GTEST_SKIP() << "built without libpq";
+      if (!ScratchDatabase::server()) GTEST_SKIP() << kNoServer;
+      database_.emplace();
+      path_ = database_->url();
+    } else {
+      path_ = dir_.file("s.db");
+    }
+  }
+  std::string create(const Json& config) { return create_study(path_, config); }
+
+  ScratchDir dir_;
+  std::optional<ScratchDatabase> database_;
+  std::string path_;
+};
 
 }  // namespace autonet::hpsearch::testing

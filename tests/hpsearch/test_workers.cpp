@@ -23,25 +23,8 @@
 namespace autonet::hpsearch {
 namespace {
 
-// One study per test on either store.
-class SharedStudy : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (GetParam() == "postgres") {
-      if (!postgres_supported()) GTEST_SKIP() << "built without libpq";
-      if (!testing::ScratchDatabase::server()) GTEST_SKIP() << testing::kNoServer;
-      database_.emplace();
-      path_ = database_->url();
-    } else {
-      path_ = dir_.file("s.db");
-    }
-  }
-  std::string create(const Json& config) { return testing::create_study(path_, config); }
+using SharedStudy = testing::StoreStudy;
 
-  testing::ScratchDir dir_;
-  std::optional<testing::ScratchDatabase> database_;
-  std::string path_;
-};
 
 // A worker of the study in a child process (this binary, --hpsearch-work).
 pid_t start_worker(const std::string& study, double heartbeat_s, double expiry_s) {
@@ -239,6 +222,70 @@ TEST_P(SharedStudy, WorkersAndACoordinatorExcludeEachOther) {
   StudyStore coordinator = StudyStore::open(path_);
   coordinator.lock_for_run(RunLock::Coordinator);
   EXPECT_NE(testing::error_of([&] { ask_trial(path_); }).find("a coordinator"), std::string::npos);
+}
+
+// An asked trial whose script never tells it does not block the study: once its ask's expiry
+// passes, a worker re-queues it (same parameters and seed) and runs it, and the study ends.
+TEST_P(SharedStudy, AnAskedTrialThatIsNeverToldExpires) {
+  create(testing::synthetic_config({{"epochs", 1}}, 3));
+  const AskedTrial lost = ask_trial(path_, 1, "test", /*expiry_s=*/1.0);
+  const pid_t worker = start_worker(path_, 0.2, 5);
+  ASSERT_EQ(wait_exit(worker, 60), 0) << "the worker waited for the untold trial";
+  const auto trials = StudyStore::open(path_, true).trials();
+  ASSERT_EQ(trials.size(), 3u);
+  for (const TrialRecord& t : trials) EXPECT_EQ(t.state, TrialState::Complete) << t.number;
+  EXPECT_EQ(trials[static_cast<size_t>(lost.number)].seed, lost.seed);
+  EXPECT_EQ(trials[static_cast<size_t>(lost.number)].params, lost.params);
+  EXPECT_EQ(trials[static_cast<size_t>(lost.number)].attempts, 2);
+  EXPECT_NE(testing::error_of([&] { tell_result(path_, lost.number, TrialState::Complete, 1.0); })
+                .find("is not waiting for a tell (it is COMPLETE, run by worker"),
+            std::string::npos);
+}
+
+// Each tell renews an asked trial's heartbeat; silent past its expiry, the next ask re-queues it
+// and hands it out again.
+TEST_P(SharedStudy, TellsKeepAnAskedTrialAndSilenceExpiresIt) {
+  create(testing::synthetic_config({}, 4));
+  const AskedTrial a = ask_trial(path_, 2, "test", /*expiry_s=*/1.0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  tell_report(path_, a.number, 1, 0.5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // 1.2 s since the ask, 0.6 since the tell
+  const AskedTrial b = ask_trial(path_, 2, "test", 1.0);
+  EXPECT_EQ(b.number, a.number + 1) << "a trial told 0.6 s ago expired";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // both silent past 1 s now
+  const AskedTrial again = ask_trial(path_, 2, "test", 1.0);
+  EXPECT_EQ(again.number, a.number);
+  EXPECT_EQ(again.seed, a.seed);
+  EXPECT_EQ(again.params, a.params);
+  const TrialRecord t = *StudyStore::open(path_, true).trial(a.number);
+  EXPECT_TRUE(t.intermediate.empty()) << "the lost attempt's reports stay behind";
+  EXPECT_NE(testing::error_of([&] { tell_report(path_, b.number, 1, 0.5); }).find("it is WAITING; re-queued"),
+            std::string::npos);
+}
+
+// A report's re-read stops at the given end: trials above it keep the copy's state.
+TEST_P(SharedStudy, RereadingStopsAtTheGivenEnd) {
+  create(testing::synthetic_config({}, 4));
+  StudyStore store = StudyStore::open(path_);
+  for (int64_t n = 0; n < 4; ++n) {
+    TrialRecord t;
+    t.number = n;
+    t.state = TrialState::Running;
+    store.insert_trial(t);
+  }
+  std::vector<TrialRecord> copy = store.trials();
+  for (int64_t n : {1, 3}) {
+    TrialRecord t = copy[static_cast<size_t>(n)];
+    t.state = TrialState::Complete;
+    t.value = 0.5;
+    store.update_trial(t);
+  }
+  reread_unfinished(store, copy, 2);
+  ASSERT_EQ(copy.size(), 4u);
+  EXPECT_EQ(copy[1].state, TrialState::Complete);
+  EXPECT_EQ(copy[3].state, TrialState::Running) << "trial 3 lies above the end: it must not be read";
+  reread_unfinished(store, copy);
+  EXPECT_EQ(copy[3].state, TrialState::Complete);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, SharedStudy, ::testing::Values("sqlite", "postgres"),

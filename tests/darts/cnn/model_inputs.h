@@ -1,4 +1,4 @@
-// What the CNN network tests feed a network and how they compare its outputs.
+// What the CNN network tests build and feed a network, and how they compare its outputs.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -8,9 +8,26 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "darts/cnn/augment_model.h"
+#include "darts/cnn/search_model.h"
 #include "runtime/tensor.h"
 
 namespace autonet::darts {
+
+// The smallest networks of the tests: C = 4 and 3 cells (a normal cell, then the two reduction
+// cells), the other sizes the defaults.
+inline SearchConfig tiny_search_config() {
+  SearchConfig c;
+  c.channels = 4;
+  c.layers = 3;
+  return c;
+}
+inline AugmentConfig tiny_augment_config() {
+  AugmentConfig c;
+  c.channels = 4;
+  c.layers = 3;
+  return c;
+}
 
 // Uniform in [-1, 1) from `seed`.
 inline Variable random_input(const Shape& shape, uint64_t seed, DType dtype = DType::f32) {

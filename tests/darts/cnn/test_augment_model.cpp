@@ -19,16 +19,9 @@
 namespace autonet::darts {
 namespace {
 
-AugmentConfig tiny_config() {
-  AugmentConfig c;
-  c.channels = 4;
-  c.layers = 3;
-  return c;
-}
-
-// tiny_config() on one input channel, without the auxiliary head: for 8×8 inputs.
+// tiny_augment_config() on one input channel, without the auxiliary head: for 8×8 inputs.
 AugmentConfig grey_headless_config() {
-  AugmentConfig c = tiny_config();
+  AugmentConfig c = tiny_augment_config();
   c.auxiliary = false;
   c.input_channels = 1;
   return c;
@@ -90,7 +83,7 @@ TEST(AugmentNetwork, WithoutAuxiliaryThereIsNoHead) {
 
 TEST(AugmentNetwork, ForwardBackwardWithAuxiliaryHead) {
   ParameterStore weights(5);
-  AugmentNetwork net(tiny_config(), published_cnn_genotype("DARTS_V2"), weights);
+  AugmentNetwork net(tiny_augment_config(), published_cnn_genotype("DARTS_V2"), weights);
   net.set_drop_path_prob(0.2);
   // 32×32 so that the head sees 8×8 after the second reduction (cell ⌊2L/3⌋ = 2).
   const Variable x = random_input({2, 3, 32, 32}, 6);
@@ -144,7 +137,7 @@ TEST(AugmentNetwork, AmoebaNetBuildsWithItsFactorisedConv) {
 
 TEST(AugmentNetwork, DropPathDrawsOnlyForNonIdentityOps) {
   ParameterStore weights;
-  AugmentNetwork net(tiny_config(), published_cnn_genotype("DARTS_V2"), weights);
+  AugmentNetwork net(tiny_augment_config(), published_cnn_genotype("DARTS_V2"), weights);
   const Variable x = random_input({2, 3, 32, 32}, 3);
   PhiloxGenerator& rng = net.drop_path_rng();
   // DARTS_V2 at L = 3: cell 0 normal (6 non-identity ops of 8), cells 1, 2 reduce (5 of 8).
@@ -204,7 +197,7 @@ TEST(AugmentNetwork, CudaMatchesCpu) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << why;
   ParameterStore weights(5);
-  AugmentNetwork net(tiny_config(), published_cnn_genotype("DARTS_V2"), weights);
+  AugmentNetwork net(tiny_augment_config(), published_cnn_genotype("DARTS_V2"), weights);
   net.set_drop_path_prob(0.3);
   const Tensor x = random_input({4, 3, 32, 32}, 6).value();
   const Tensor y = labels({0, 9, 4, 4});

@@ -22,13 +22,6 @@
 namespace autonet::darts {
 namespace {
 
-SearchConfig tiny_config() {
-  SearchConfig c;
-  c.channels = 4;
-  c.layers = 3;
-  return c;
-}
-
 TEST(SearchOps, PrimitivesAreInTheOfficialOrder) {
   EXPECT_EQ(cnn_primitives(),
             (std::vector<std::string>{"none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
@@ -297,15 +290,15 @@ TEST(SearchNetwork, DefaultNetworkMatchesTheOfficialCounts) {
 
 TEST(SearchNetwork, AlphaNeedsItsOwnStoreAndConfigIsChecked) {
   ParameterStore store;
-  EXPECT_THROW(SearchNetwork(tiny_config(), store, store), Error);
-  SearchConfig bad = tiny_config();
+  EXPECT_THROW(SearchNetwork(tiny_search_config(), store, store), Error);
+  SearchConfig bad = tiny_search_config();
   bad.multiplier = 5;
   ParameterStore w, a;
   EXPECT_THROW(SearchNetwork(bad, w, a), Error);
 }
 
 TEST(SearchNetwork, ConfigurableNodesAndInputChannels) {
-  SearchConfig c = tiny_config();
+  SearchConfig c = tiny_search_config();
   c.nodes = 3;
   c.multiplier = 2;
   c.input_channels = 1;
@@ -325,7 +318,7 @@ TEST(SearchNetwork, ConfigurableNodesAndInputChannels) {
 // §11: gradients from the loss reach both α matrices and every weight tensor.
 TEST(SearchNetwork, GradientsReachAlphaAndEveryWeight) {
   ParameterStore weights(3), alphas(4);
-  SearchNetwork net(tiny_config(), weights, alphas);
+  SearchNetwork net(tiny_search_config(), weights, alphas);
   const Variable logits = net.forward(random_input({2, 3, 8, 8}, 11));
   ASSERT_EQ(logits.shape(), (Shape{2, 10}));
   backward(cross_entropy(logits, labels({3, 7})));
@@ -343,7 +336,7 @@ TEST(SearchNetwork, GradientsReachAlphaAndEveryWeight) {
 
 TEST(SearchNetwork, TrainAndEvalReachEveryBatchNorm) {
   ParameterStore weights, alphas;
-  SearchNetwork net(tiny_config(), weights, alphas);
+  SearchNetwork net(tiny_search_config(), weights, alphas);
   const Variable deep = weights.buffer("cells.2._ops.13._ops.7.op.3.running_mean");
   const Variable x = random_input({2, 3, 8, 8}, 2);
   net.eval();
@@ -361,7 +354,7 @@ TEST(SearchNetwork, TrainAndEvalReachEveryBatchNorm) {
 
 TEST(SearchNetwork, GenotypeDerivesFromAlpha) {
   ParameterStore weights, alphas;
-  SearchNetwork net(tiny_config(), weights, alphas);
+  SearchNetwork net(tiny_search_config(), weights, alphas);
   // Equal α: every node takes max_pool_3x3 from inputs 0 and 1 (reference §4.1 sanity).
   alphas.weights().fill_(0.0);
   const CnnGenotype flat = net.genotype();
@@ -410,7 +403,7 @@ TEST(SearchNetwork, AlphaGradientMatchesFiniteDifferences) {
 // those of the reference path, where every contribution is written apart and added with axpby.
 TEST(SearchNetwork, GradientsAreBitIdenticalWhenKernelsAccumulate) {
   ParameterStore weights(3), alphas(4);
-  SearchNetwork net(tiny_config(), weights, alphas);
+  SearchNetwork net(tiny_search_config(), weights, alphas);
   fill_uniform(net.alpha_normal().value(), -1.0, 1.0, 5);
   fill_uniform(net.alpha_reduce().value(), -1.0, 1.0, 6);
   const Variable x = random_input({2, 3, 8, 8}, 11);
@@ -480,7 +473,7 @@ TEST(SearchNetwork, CudaMatchesCpu) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << why;
   ParameterStore weights(3), alphas(4);
-  SearchNetwork net(tiny_config(), weights, alphas);
+  SearchNetwork net(tiny_search_config(), weights, alphas);
   fill_uniform(net.alpha_normal().value(), -1.0, 1.0, 5);
   fill_uniform(net.alpha_reduce().value(), -1.0, 1.0, 6);
   const Tensor x = random_input({2, 3, 8, 8}, 11).value();

@@ -11,6 +11,7 @@
 #include "darts/tasks/train_trainer.h"
 #include "run/run_folder.h"
 #include "runtime/error.h"
+#include "tests/darts/tasks/tiny_search_run.h"
 #include "tests/darts/tiny_data.h"
 #include "tests/darts/tiny_rnn.h"
 
@@ -19,14 +20,9 @@ namespace {
 
 // A tiny CIFAR network on 16×16 images, trained for `epochs`.
 TrainRunConfig tiny_training(int64_t epochs) {
-  TrainRunConfig c;
-  c.channels = 4;
-  c.layers = 3;
+  TrainRunConfig c = test::tiny_image_run<TrainRunConfig>();
   c.epochs = epochs;
-  c.batch_size = 4;
   c.auxiliary = false;
-  c.device = "cpu";
-  c.workers = 1;
   return c;
 }
 

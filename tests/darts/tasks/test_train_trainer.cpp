@@ -11,6 +11,7 @@
 #include "darts/tasks/train_trainer.h"
 #include "run/run_folder.h"
 #include "runtime/error.h"
+#include "tests/darts/tasks/tiny_search_run.h"
 #include "tests/darts/tiny_data.h"
 
 namespace autonet::darts {
@@ -20,15 +21,9 @@ namespace fs = std::filesystem;
 
 // 32×32 images, so the auxiliary head fits (8×8 at cell ⌊2L/3⌋), as on CIFAR-10.
 TrainRunConfig tiny_train() {
-  TrainRunConfig c;
+  TrainRunConfig c = test::tiny_image_run<TrainRunConfig>();
   c.genotype = "DARTS_V2";
-  c.channels = 4;
-  c.layers = 3;
-  c.epochs = 2;
-  c.batch_size = 4;
   c.drop_path_prob = 0.5;  // drops in epoch 1 (p = 0.25), so the drop-path offset matters
-  c.device = "cpu";
-  c.workers = 1;
   c.log_every = 1;
   return c;
 }
