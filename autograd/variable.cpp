@@ -138,10 +138,8 @@ thread_local bool t_keep_values = false;
 
 bool rebuilding_values() { return !t_keep_values; }
 
-KeepValuesGuard::KeepValuesGuard(bool active) : previous_(t_keep_values) {
-  t_keep_values = previous_ || active;
-}
-KeepValuesGuard::~KeepValuesGuard() { t_keep_values = previous_; }
+KeepValuesGuard::KeepValuesGuard(bool active)
+    : ScopedThreadFlag(t_keep_values, t_keep_values || active) {}
 
 SavedValue::SavedValue(const Variable& v) : spec_(TensorSpec::of(v.value())) {
   if (v.impl_->recompute && !t_keep_values)

@@ -159,19 +159,14 @@ class SavedValue {
   TensorSpec spec_;
 };
 
-// The reference path for tests and the memory-for-speed switch: while alive on this thread, a
-// SavedValue keeps the tensor even where it could rebuild it (how values were kept before).
 // Whether SavedValue may rebuild on this thread (no KeepValuesGuard alive).
 bool rebuilding_values();
-class KeepValuesGuard {
- public:
-  explicit KeepValuesGuard(bool active = true);
-  ~KeepValuesGuard();
-  KeepValuesGuard(const KeepValuesGuard&) = delete;
-  KeepValuesGuard& operator=(const KeepValuesGuard&) = delete;
 
- private:
-  bool previous_;
+// The reference path for tests and the memory-for-speed switch: while alive on this thread, a
+// SavedValue keeps the tensor even where it could rebuild it (how values were kept before).
+class KeepValuesGuard : public ScopedThreadFlag {
+ public:
+  explicit KeepValuesGuard(bool active = true);  // false: changes nothing
 };
 
 // Runs the reverse sweep from `root`. A scalar root is seeded with 1; otherwise pass

@@ -436,7 +436,7 @@ TEST(SearchNetwork, RecomputingCheapOpsKeepsGradientsBitIdenticalWithLessMemory)
     size_t peak_bytes = 0;
   };
   auto pass = [](bool recompute) {
-    SearchConfig config = tiny_config();
+    SearchConfig config = tiny_search_config();
     config.recompute_cheap_ops = recompute;
     ParameterStore weights(3), alphas(4);
     SearchNetwork net(config, weights, alphas);
