@@ -494,7 +494,7 @@ TEST(SearchNetwork, CudaMatchesCpu) {
   };
   // The float64 twin holds the same (float32) values.
   ParameterStore weights64(3, DType::f64), alphas64(4, DType::f64);
-  SearchNetwork net64(tiny_config(), weights64, alphas64);
+  SearchNetwork net64(tiny_search_config(), weights64, alphas64);
   weights64.weights().copy_from(weights.weights().to(DType::f64));
   alphas64.weights().copy_from(alphas.weights().to(DType::f64));
   const Result reference = run(net64, weights64, alphas64, Device::cpu());
