@@ -42,9 +42,21 @@ Variable slice2d(const Variable& x, const Slice2dParams& p) {
   Tensor y = empty_as({x.size(0), x.size(1), p.out_h, p.out_w}, x.value());
   slice2d_forward(x.value(), y, p);
   const TensorSpec x_spec = TensorSpec::of(x.value());
-  return make_result("slice2d", y, {x}, [=](const Tensor& dy, const SlotList& in) {
-    write_grad(*in[0], x_spec, [&](Tensor& dx) { slice2d_backward(dy, dx, p); });
-  });
+  // A copy: a consumer that needs it in backward rebuilds it from x (itself rebuilt if x's
+  // producer can), as FactorizedReduce's second convolution does from its ReLU's input.
+  const SavedValue saved_x(x);
+  const Shape y_shape = y.shape();
+  return make_result(
+      "slice2d", y, {x},
+      [=](const Tensor& dy, const SlotList& in) {
+        write_grad(*in[0], x_spec, [&](Tensor& dx) { slice2d_backward(dy, dx, p); });
+      },
+      [saved_x, y_shape, p] {
+        const Tensor xv = saved_x.get();
+        Tensor again = empty_as(y_shape, xv);
+        slice2d_forward(xv, again, p);
+        return again;
+      });
 }
 
 Variable channel_shuffle(const Variable& head, const Variable& tail, int64_t groups) {

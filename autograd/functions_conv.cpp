@@ -10,12 +10,17 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   Tensor y = empty_as(conv2d_out_shape(x.shape(), weight.shape(), p), x.value());
   const Tensor b = bias.defined() ? bias.value() : Tensor();
   conv2d_forward(x.value(), weight.value(), b, y, p);
-  const Tensor xv = x.value(), wv = weight.value();
+  // x serves only the weight gradient (dx needs the weight alone): a cheap producer's output is
+  // rebuilt for it rather than kept, and not even rebuilt when the weight needs no gradient.
+  const SavedValue saved_x(x);
+  const Tensor wv = weight.value();
   const TensorSpec b_spec = bias.defined() ? TensorSpec::of(b) : TensorSpec{};
   return make_result("conv2d", y, {x, weight, bias}, [=](const Tensor& dy, const SlotList& in) {
     Tensor dw = accumulate_target(*in[1], TensorSpec::of(wv));
     Tensor db = accumulate_target(*in[2], b_spec);
-    GradTarget dx(*in[0], TensorSpec::of(xv));
+    GradTarget dx(*in[0], saved_x.spec());
+    // Without dw the kernel reads x's shape only: an unfilled stand-in serves a rebuilt x.
+    const Tensor xv = dw.defined() || saved_x.kept() ? saved_x.get() : empty_of(saved_x.spec());
     conv2d_backward(xv, wv, dy, dx.tensor, dw, db, p);
     dx.finish();
   });
@@ -26,13 +31,22 @@ Variable depthwise_conv2d(const Variable& x, const Variable& weight,
   Tensor y = empty_as(depthwise_conv2d_out_shape(x.shape(), weight.shape(), p), x.value());
   depthwise_conv2d_forward(x.value(), weight.value(), y, p);
   const Tensor xv = x.value(), wv = weight.value();
-  return make_result("depthwise_conv2d", y, {x, weight},
-                     [=](const Tensor& dy, const SlotList& in) {
-                       Tensor dw = accumulate_target(*in[1], TensorSpec::of(wv));
-                       GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
-                       depthwise_conv2d_backward(xv, wv, dy, dx.tensor, dw, p, dx.mode);
-                       dx.finish();
-                     });
+  const Shape y_shape = y.shape();
+  // The forward is a small fraction of the backward's work: a consumer that needs y in backward
+  // (the pointwise convolution after it) rebuilds it from x and w, which this node keeps anyway.
+  return make_result(
+      "depthwise_conv2d", y, {x, weight},
+      [=](const Tensor& dy, const SlotList& in) {
+        Tensor dw = accumulate_target(*in[1], TensorSpec::of(wv));
+        GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
+        depthwise_conv2d_backward(xv, wv, dy, dx.tensor, dw, p, dx.mode);
+        dx.finish();
+      },
+      [xv, wv, y_shape, p] {
+        Tensor again = empty_as(y_shape, xv);
+        depthwise_conv2d_forward(xv, wv, again, p);
+        return again;
+      });
 }
 
 }  // namespace autonet

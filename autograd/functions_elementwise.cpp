@@ -19,27 +19,42 @@ Variable binary(BinaryOp op, const char* name, const Variable& a, const Variable
     });
   }
   // d(a·b) = b·da + a·db: keep each factor only if the other one needs its gradient.
-  Tensor keep_a = b.requires_grad() ? a.value() : Tensor();
-  Tensor keep_b = a.requires_grad() ? b.value() : Tensor();
+  const SavedValue keep_a = b.requires_grad() ? SavedValue(a) : SavedValue();
+  const SavedValue keep_b = a.requires_grad() ? SavedValue(b) : SavedValue();
   const TensorSpec spec = TensorSpec::of(out);
   return make_result(name, out, {a, b}, [keep_a, keep_b, spec](const Tensor& dy,
                                                               const SlotList& in) {
-    write_grad(*in[0], spec, [&](Tensor& da) { binary_forward(BinaryOp::mul, dy, keep_b, da); });
-    write_grad(*in[1], spec, [&](Tensor& db) { binary_forward(BinaryOp::mul, dy, keep_a, db); });
+    write_grad(*in[0], spec,
+               [&](Tensor& da) { binary_forward(BinaryOp::mul, dy, keep_b.get(), da); });
+    write_grad(*in[1], spec,
+               [&](Tensor& db) { binary_forward(BinaryOp::mul, dy, keep_a.get(), db); });
   });
 }
 
 Variable unary(UnaryOp op, const Variable& x) {
   Tensor y = empty_like(x.value());
   unary_forward(op, x.value(), y);
-  // relu', tanh', sigmoid' and exp' read only the output (relu: y > 0 exactly when x > 0), log'
-  // only the input; the kernel gets the kept tensor in both slots.
-  Tensor kept = op == UnaryOp::log ? x.value() : y;
-  return make_result(unary_op_name(op), y, {x}, [op, kept](const Tensor& dy, const SlotList& in) {
-    mode_grad(*in[0], TensorSpec::of(kept), [&](Tensor& dx, GradMode mode) {
-      unary_backward(op, kept, kept, dy, dx, mode);
-    });
-  });
+  // tanh', sigmoid' and exp' read only the output, log' only the input; the kernel gets the kept
+  // tensor in both slots. relu' reads x > 0, which is y > 0: relu keeps its input, and a consumer
+  // that needs the output (a convolution, for its weight gradient) rebuilds it. The two ReLUs
+  // that read a cell's output (the next two cells' preprocessing) then keep one tensor, not two.
+  const bool keep_relu_input = op == UnaryOp::relu && rebuilding_values();
+  const Tensor kept = op == UnaryOp::log || keep_relu_input ? x.value() : y;
+  Recompute rebuild;
+  if (keep_relu_input)
+    rebuild = [kept] {
+      Tensor again = empty_like(kept);
+      unary_forward(UnaryOp::relu, kept, again);
+      return again;
+    };
+  return make_result(
+      unary_op_name(op), y, {x},
+      [op, kept](const Tensor& dy, const SlotList& in) {
+        mode_grad(*in[0], TensorSpec::of(kept), [&](Tensor& dx, GradMode mode) {
+          unary_backward(op, kept, kept, dy, dx, mode);
+        });
+      },
+      std::move(rebuild));
 }
 }  // namespace
 

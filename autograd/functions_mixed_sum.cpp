@@ -18,15 +18,18 @@ Variable mixed_sum(const Variable& weights, const std::vector<Variable>& ys) {
 
   // dw[k] = <dout, y_k> needs the candidates' outputs, but only when the weights need a
   // gradient; dy_k = w[k]·dout needs only the weights. Without the outputs, dout stands in for
-  // them (same shape; the kernel reads ys only for dweights).
+  // them (same shape; the kernel reads ys only for dweights). Cheap candidates are rebuilt.
   std::vector<Variable> inputs{weights};
   inputs.insert(inputs.end(), ys.begin(), ys.end());
   const Tensor w = weights.value();
-  if (!weights.requires_grad()) y_values.clear();
+  std::vector<SavedValue> saved;
+  if (weights.requires_grad())
+    for (const Variable& y : ys) saved.emplace_back(y);
   const TensorSpec y_spec = TensorSpec::of(out);
   return make_result("mixed_sum", out, inputs, [=](const Tensor& dout, const SlotList& in) {
     const size_t k = in.size() - 1;
-    std::vector<Tensor> kept = y_values;
+    std::vector<Tensor> kept;
+    for (const SavedValue& y : saved) kept.push_back(y.get());
     if (kept.empty()) kept.assign(k, dout);
     Tensor dweights = accumulate_target(*in[0], TensorSpec::of(w));
     std::vector<GradTarget> targets;
@@ -59,21 +62,26 @@ Variable bn_mixed_sum(const Variable& weights, const std::vector<Variable>& xs,
                        save_invstd, p);
 
   // Backward reads every candidate: a normalised one for its x̂, each for dw = <dout, v_k>.
+  // Cheap candidates (the pools) are rebuilt then rather than kept.
   std::vector<Variable> inputs{weights};
   inputs.insert(inputs.end(), xs.begin(), xs.end());
   const Tensor w = weights.value();
+  std::vector<SavedValue> saved(xs.begin(), xs.end());
   const TensorSpec x_spec = TensorSpec::of(out);
   return make_result("bn_mixed_sum", out, inputs, [=](const Tensor& dout, const SlotList& in) {
+    std::vector<Tensor> candidates;
+    candidates.reserve(saved.size());
+    for (const SavedValue& x : saved) candidates.push_back(x.get());
     Tensor dweights = accumulate_target(*in[0], TensorSpec::of(w));
     std::vector<GradTarget> targets;
-    targets.reserve(x_values.size());
+    targets.reserve(candidates.size());
     std::vector<Tensor> dxs;
-    dxs.reserve(x_values.size());
-    for (size_t k = 0; k < x_values.size(); ++k) {
+    dxs.reserve(candidates.size());
+    for (size_t k = 0; k < candidates.size(); ++k) {
       targets.emplace_back(*in[k + 1], x_spec);
       dxs.push_back(targets.back().tensor);
     }
-    bn_mixed_sum_backward(w, x_values, save_mean, save_invstd, dout, dxs, dweights, p);
+    bn_mixed_sum_backward(w, candidates, save_mean, save_invstd, dout, dxs, dweights, p);
     for (GradTarget& t : targets) t.finish();
   });
 }

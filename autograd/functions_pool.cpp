@@ -13,12 +13,22 @@ Variable pool2d(const Variable& x, const Pool2dParams& p) {
   // neither, so it keeps only x's shape and hands the kernel an uninitialised stand-in for x.
   const bool is_max = p.mode == PoolMode::max;
   const Tensor keep_x = is_max ? x.value() : Tensor();
-  return make_result(is_max ? "max_pool2d" : "avg_pool2d", y, {x},
-                     [=](const Tensor& dy, const SlotList& in) {
-                       mode_grad(*in[0], x_spec, [&](Tensor& dx, GradMode mode) {
-                         pool2d_backward(is_max ? keep_x : empty_of(x_spec), dy, dx, p, mode);
-                       });
-                     });
+  // A consumer that needs y in backward rebuilds it from x (the mixed op keeps x for its other
+  // candidates anyway) rather than keeping it.
+  const Tensor xv = x.value();
+  const Shape y_shape = y.shape();
+  return make_result(
+      is_max ? "max_pool2d" : "avg_pool2d", y, {x},
+      [=](const Tensor& dy, const SlotList& in) {
+        mode_grad(*in[0], x_spec, [&](Tensor& dx, GradMode mode) {
+          pool2d_backward(is_max ? keep_x : empty_of(x_spec), dy, dx, p, mode);
+        });
+      },
+      [xv, y_shape, p] {
+        Tensor again = empty_as(y_shape, xv);
+        pool2d_forward(xv, again, p);
+        return again;
+      });
 }
 
 Variable max_pool2d(const Variable& x, int64_t kernel, int64_t stride, int64_t pad) {

@@ -106,8 +106,16 @@ bool needs_grad(const std::vector<Variable>& inputs) {
 }
 
 Variable make_result(const char* op, Tensor value, const std::vector<Variable>& inputs,
-                     BackwardFn backward_fn) {
-  if (!needs_grad(inputs)) return Variable(std::move(value));
+                     BackwardFn backward_fn, Recompute recompute) {
+  if (value.defined()) value.storage()->label(op);
+  if (!needs_grad(inputs)) {
+    // Recording is on, so a recorded consumer may keep this output (a mixed sum's candidate
+    // whose input needs no gradient): it rebuilds it too.
+    Variable out(std::move(value));
+    if (recompute && grad_enabled())
+      out.impl_->recompute = std::make_shared<const Recompute>(std::move(recompute));
+    return out;
+  }
   auto node = std::make_shared<Node>();
   node->op = op;
   node->inputs.reserve(inputs.size());
@@ -117,7 +125,34 @@ Variable make_result(const char* op, Tensor value, const std::vector<Variable>& 
   node->backward = std::move(backward_fn);
   Variable out(std::move(value), true);
   out.slot().producer = std::move(node);
+  if (recompute) out.impl_->recompute = std::make_shared<const Recompute>(std::move(recompute));
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saved values
+
+namespace {
+thread_local bool t_keep_values = false;
+}
+
+bool rebuilding_values() { return !t_keep_values; }
+
+KeepValuesGuard::KeepValuesGuard(bool active)
+    : ScopedThreadFlag(t_keep_values, t_keep_values || active) {}
+
+SavedValue::SavedValue(const Variable& v) : spec_(TensorSpec::of(v.value())) {
+  if (v.impl_->recompute && !t_keep_values)
+    recompute_ = v.impl_->recompute;
+  else
+    value_ = v.value();
+}
+
+Tensor SavedValue::get() const {
+  if (value_.defined() || !recompute_) return value_;
+  Tensor value = (*recompute_)();
+  value.storage()->label("(recomputed in backward)");
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,12 @@ using SlotList = std::vector<std::shared_ptr<GradSlot>>;
 // that requires a gradient.
 using BackwardFn = std::function<void(const Tensor& grad_output, const SlotList& in)>;
 
+// Rebuilds an op's output, bit for bit, from what the op's own node keeps anyway (its inputs):
+// cheap ops (pools, depthwise convolutions) hand one to make_result, and a consumer that needs
+// the output in its backward keeps the recipe instead of the tensor (SavedValue), so the tensor
+// dies with the forward pass and is rebuilt when backward needs it (DESIGN.md §7).
+using Recompute = std::function<Tensor()>;
+
 // One recorded op.
 struct Node {
   const char* op = "";
@@ -88,9 +94,13 @@ class Variable {
   Device device() const { return value().device(); }
 
  private:
+  friend class SavedValue;
+  friend Variable make_result(const char*, Tensor, const std::vector<Variable>&, BackwardFn,
+                              Recompute);
   struct Impl {
     Tensor value;
     std::shared_ptr<GradSlot> slot;
+    std::shared_ptr<const Recompute> recompute;  // set by a cheap producer (make_result)
   };
   std::shared_ptr<Impl> impl_;
 };
@@ -124,9 +134,40 @@ bool needs_grad(std::initializer_list<const Variable*> inputs);
 bool needs_grad(const std::vector<Variable>& inputs);
 
 // Wraps an op's output: records `node_backward` over `inputs` when needs_grad, else a plain value.
-// `backward_fn` is only built into a node, so it may capture freely.
+// `backward_fn` is only built into a node, so it may capture freely. The output's storage is
+// labelled `op` for a memory census (runtime/memory_census.h). `recompute`, if given, is attached
+// to the output while recording is on (see SavedValue).
 Variable make_result(const char* op, Tensor value, const std::vector<Variable>& inputs,
-                     BackwardFn backward_fn);
+                     BackwardFn backward_fn, Recompute recompute = nullptr);
+
+// What a backward closure keeps of a variable's value: the tensor itself, or, when the variable's
+// producer can rebuild it (make_result's `recompute`), the recipe. The recipe holds only the
+// producer's inputs, which its node keeps anyway, so keeping it costs no memory; get() then runs
+// the producer's forward kernel once more. Ops keep their inputs this way where backward needs
+// their values (the 1×1 convolution's input for its weight gradient, the mixed sums' candidates).
+class SavedValue {
+ public:
+  SavedValue() = default;
+  explicit SavedValue(const Variable& v);
+  Tensor get() const;  // the value, rebuilt if it was not kept
+  const TensorSpec& spec() const { return spec_; }
+  bool kept() const { return value_.defined(); }  // false: get() rebuilds it
+
+ private:
+  Tensor value_;
+  std::shared_ptr<const Recompute> recompute_;
+  TensorSpec spec_;
+};
+
+// Whether SavedValue may rebuild on this thread (no KeepValuesGuard alive).
+bool rebuilding_values();
+
+// The reference path for tests and the memory-for-speed switch: while alive on this thread, a
+// SavedValue keeps the tensor even where it could rebuild it (how values were kept before).
+class KeepValuesGuard : public ScopedThreadFlag {
+ public:
+  explicit KeepValuesGuard(bool active = true);  // false: changes nothing
+};
 
 // Runs the reverse sweep from `root`. A scalar root is seeded with 1; otherwise pass
 // `grad_root` (dL/d root, same shape). Leaf gradients accumulate; intermediate gradients are

@@ -13,6 +13,7 @@
 
 #include "kernels/elementwise.h"
 #include "runtime/allocator.h"
+#include "runtime/memory_census.h"
 #include "runtime/op_profile.h"
 #include "runtime/profiling.h"
 #include "runtime/tensor.h"
@@ -156,6 +157,27 @@ inline bool& print_profile_table() {
   return on;
 }
 
+// --memory_table (the step benchmarks' own flag): print what was live at each row's memory peak,
+// by producing op (runtime/memory_census.h).
+inline bool& print_memory_table() {
+  static bool on = false;
+  return on;
+}
+
+// The census of the timed steps: the bytes live at their peak by label, then the rest of the
+// allocator's peak (what existed before: weights, gradients, optimizer state, the batches).
+inline void report_memory_census(const std::string& title, size_t allocator_peak) {
+  const CensusReport census = memory_census_at_peak();
+  std::printf("\nlive at the memory peak: %s\n%-28s %8s %10s\n", title.c_str(), "producer",
+              "tensors", "MiB");
+  for (const CensusRow& row : census.rows)
+    std::printf("%-28s %8lld %10.1f\n", row.label.c_str(), static_cast<long long>(row.tensors),
+                row.bytes / 1048576.0);
+  std::printf("%-28s %8s %10.1f\n", "(allocated before the step)", "",
+              (allocator_peak - std::min(allocator_peak, census.peak_bytes)) / 1048576.0);
+  std::printf("%-28s %8s %10.1f\n\n", "total (the allocator's peak)", "", allocator_peak / 1048576.0);
+}
+
 // The model that turns a step profile into an H200 time for a step replayed from CUDA graphs:
 // each launch costs kGraphLaunchSeconds, each byte 1 / kStepBandwidth. Fitted to the two graph
 // steps measured on an H200 (docs/performance.md, "The step profile"); a prediction, not a
@@ -198,6 +220,8 @@ inline int step_benchmark_main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--profile_table") == 0)
       print_profile_table() = true;
+    else if (std::strcmp(argv[i], "--memory_table") == 0)
+      print_memory_table() = true;
     else
       args.push_back(argv[i]);
   }
@@ -234,18 +258,21 @@ inline void run_steps(benchmark::State& state, const std::string& title, Device 
     cuda_reset_peak(device.index);
   else
     host_reset_peak();
+  if (print_memory_table()) memory_census_start(device);
   DeviceTimer timer(device);
   for (auto _ : state) {
     timer.start();
     step();
     state.SetIterationTime(timer.stop());
   }
+  memory_census_stop();
   state.counters[rate_name] =
       benchmark::Counter(items_per_step * state.iterations(), benchmark::Counter::kIsRate);
   const MemoryStats memory =
       device.is_cuda() ? cuda_memory_stats(device.index) : host_memory_stats();
   const size_t extra = extra_bytes ? extra_bytes() : 0;
   state.counters["peak_MiB"] = (memory.peak_bytes + extra) / 1048576.0;
+  if (print_memory_table()) report_memory_census(title, memory.peak_bytes);
 }
 
 }  // namespace autonet::bench

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "runtime/allocator.h"
+#include "runtime/memory_census.h"
 #include "runtime/op_profile.h"
 #include "runtime/philox.h"
 #if AUTONET_WITH_CUDA
@@ -51,9 +52,18 @@ Storage::Storage(size_t bytes, Device device, bool pinned)
     AN_CHECK(cuda_available(&why)) << "cannot allocate on " << device.str() << ": " << why;
     data_ = cuda_allocate(bytes, device.index);
   }
+  if (memory_census_counts(device)) {
+    memory_census_add(this, bytes);
+    counted_ = true;
+  }
+}
+
+void Storage::label(const char* label) const {
+  if (counted_) memory_census_label(this, label);
 }
 
 Storage::~Storage() {
+  if (counted_) memory_census_remove(this);
   if (device_.is_cpu()) {
     host_release(data_, pinned_);
   } else {

@@ -29,12 +29,16 @@ class Storage {
   size_t bytes() const { return bytes_; }
   Device device() const { return device_; }
   bool pinned() const { return pinned_; }
+  // Names the storage's producer for a running memory census (runtime/memory_census.h); the
+  // first name stays. `label` must outlive the census (a string literal).
+  void label(const char* label) const;
 
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;
   Device device_;
   bool pinned_ = false;
+  bool counted_ = false;  // by the memory census running when it was created
 };
 
 class Tensor {

@@ -212,6 +212,7 @@ Variable SearchNetwork::forward(const Variable& x) {
   AN_CHECK(x.dim() == 4 && x.size(1) == config_.input_channels)
       << "search network expects [N, " << config_.input_channels << ", H, W], got "
       << x.value().describe();
+  const KeepValuesGuard keep_values(!config_.recompute_cheap_ops);
   const std::vector<Variable> normal = mixed_op_weights(alpha_normal_);
   const std::vector<Variable> reduce = mixed_op_weights(alpha_reduce_);
   std::vector<Variable> normal_nodes, reduce_nodes;  // empty: nodes sum their edges plainly

@@ -46,6 +46,10 @@ struct SearchConfig {
   // kernels/bn_mixed_sum.h). false: each BN runs alone, the reference the fused step is tested
   // against (equal up to rounding).
   bool fold_batch_norms = true;
+  // Backward rebuilds the pools' and depthwise convolutions' outputs from their inputs instead of
+  // keeping them (autograd/variable.h's SavedValue): less memory at the peak for a few more
+  // launches. false keeps them, as before (the same gradients, bit for bit).
+  bool recompute_cheap_ops = true;
   void validate() const;        // throws naming the bad field
 };
 

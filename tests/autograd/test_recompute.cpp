@@ -1,0 +1,168 @@
+// Outputs rebuilt in backward (autograd/variable.h, SavedValue): a cheap producer's output that a
+// consumer needs in its backward is freed with the forward pass and rebuilt then, and the
+// gradients are bit for bit those of the path that keeps it (KeepValuesGuard).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+
+#include "autograd/functions.h"
+#include "gradcheck.h"
+#include "runtime/op_profile.h"
+
+namespace autonet {
+namespace {
+using test::leaf;
+
+struct Sweep {
+  std::vector<Tensor> grads;
+  std::vector<bool> freed;  // per watched output: its storage was gone once the forward ended
+  int64_t depthwise_forwards = 0, pool_forwards = 0;  // kernel calls during backward
+};
+
+// forward(watch) builds the loss and puts the outputs to watch into `watch`; their storages are
+// checked after forward returns (every handle of the caller dropped).
+template <class Forward>
+Sweep sweep(Forward&& forward, const std::vector<Variable>& inputs) {
+  for (Variable v : inputs) v.clear_grad();
+  std::vector<std::weak_ptr<Storage>> watched;
+  const Variable loss = forward(watched);
+  Sweep run;
+  for (const auto& w : watched) run.freed.push_back(w.expired());
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    backward(loss);
+  }
+  for (const Variable& v : inputs) run.grads.push_back(v.grad().clone());
+  const auto ops = profile.by_op();
+  if (ops.count("depthwise_conv2d_forward"))
+    run.depthwise_forwards = ops.at("depthwise_conv2d_forward").calls;
+  if (ops.count("pool2d_forward")) run.pool_forwards = ops.at("pool2d_forward").calls;
+  return run;
+}
+
+void expect_same_bits(const Sweep& a, const Sweep& b) {
+  ASSERT_EQ(a.grads.size(), b.grads.size());
+  for (size_t i = 0; i < a.grads.size(); ++i) {
+    ASSERT_EQ(a.grads[i].shape(), b.grads[i].shape());
+    EXPECT_EQ(std::memcmp(a.grads[i].raw_data(), b.grads[i].raw_data(), a.grads[i].nbytes()), 0)
+        << "gradient of input " << i << " differs from the path that keeps the values";
+  }
+}
+
+struct Paths {
+  Sweep rebuilt, kept;
+};
+
+// The sweep as is, then with every value kept (the reference): the gradients must agree bit for bit.
+template <class Forward>
+Paths both_paths(Forward&& forward, const std::vector<Variable>& inputs) {
+  Paths paths;
+  paths.rebuilt = sweep(forward, inputs);
+  {
+    KeepValuesGuard keep;
+    paths.kept = sweep(forward, inputs);
+  }
+  expect_same_bits(paths.rebuilt, paths.kept);
+  return paths;
+}
+
+Conv2dParams pointwise() { return Conv2dParams{}; }
+
+DepthwiseConv2dParams sep3() {
+  DepthwiseConv2dParams p;
+  p.pad_h = p.pad_w = 1;
+  p.relu_input = true;
+  return p;
+}
+
+// A separable convolution's depthwise → pointwise pair: the 1×1 convolution's weight gradient
+// needs the depthwise output, which backward rebuilds from x.
+TEST(Recompute, APointwiseConvolutionRebuildsItsDepthwiseInput) {
+  Variable x = leaf({2, 3, 7, 6}, 1), w_dw = leaf({3, 1, 3, 3}, 2), w_pw = leaf({4, 3, 1, 1}, 3);
+  const Variable r = leaf({2, 4, 7, 6}, 4).detach();
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+    const Variable d = depthwise_conv2d(x, w_dw, sep3());
+    watched.push_back(d.value().storage());
+    return sum(mul(conv2d(d, w_pw, Variable(), pointwise()), r));
+  };
+  const auto [rebuilt, kept] = both_paths(forward, {x, w_dw, w_pw});
+  EXPECT_TRUE(rebuilt.freed.at(0)) << "the depthwise output outlived the forward pass";
+  EXPECT_FALSE(kept.freed.at(0));
+  EXPECT_EQ(rebuilt.depthwise_forwards, 1);
+  EXPECT_EQ(kept.depthwise_forwards, 0);
+}
+
+// Without a weight gradient the 1×1 convolution needs only x's shape: nothing is rebuilt.
+TEST(Recompute, NothingIsRebuiltForAConvolutionWithoutWeightGradient) {
+  Variable x = leaf({2, 3, 5, 5}, 5), w_dw = leaf({3, 1, 3, 3}, 6);
+  const Variable w_pw = leaf({4, 3, 1, 1}, 7, -1.0, 1.0, /*requires_grad=*/false);
+  const Variable r = leaf({2, 4, 5, 5}, 8).detach();
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>&) {
+    return sum(mul(conv2d(depthwise_conv2d(x, w_dw, sep3()), w_pw, Variable(), pointwise()), r));
+  };
+  const Sweep rebuilt = both_paths(forward, {x, w_dw}).rebuilt;
+  EXPECT_EQ(rebuilt.depthwise_forwards, 0);
+}
+
+// FactorizedReduce's pattern: relu keeps its input (relu' reads x > 0, i.e. y > 0), and the two
+// 1×1 convolutions rebuild its output, the second through the strided slice that feeds it.
+TEST(Recompute, ConvolutionsRebuildAReluOutputAndASliceOfIt) {
+  Variable x = leaf({2, 3, 6, 6}, 13), w1 = leaf({2, 3, 1, 1}, 14), w2 = leaf({2, 3, 1, 1}, 15);
+  Slice2dParams shift;
+  shift.offset_h = shift.offset_w = 1;
+  shift.out_h = shift.out_w = 5;
+  const Variable r1 = leaf({2, 2, 6, 6}, 16).detach(), r2 = leaf({2, 2, 5, 5}, 17).detach();
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+    const Variable r = relu(x);
+    const Variable shifted = slice2d(r, shift);
+    watched = {r.value().storage(), shifted.value().storage()};
+    return add(sum(mul(conv2d(r, w1, Variable(), pointwise()), r1)),
+               sum(mul(conv2d(shifted, w2, Variable(), pointwise()), r2)));
+  };
+  const auto [rebuilt, kept] = both_paths(forward, {x, w1, w2});
+  EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
+  EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
+}
+
+Pool2dParams pool3x3(PoolMode mode, int64_t stride) {
+  Pool2dParams p;
+  p.mode = mode;
+  p.stride_h = p.stride_w = stride;
+  p.pad_h = p.pad_w = 1;
+  return p;
+}
+
+// A mixed op's candidates: the pools' outputs feed the α-weighted sums only, whose backward reads
+// them (for x̂ and dα); both sums rebuild them from x.
+TEST(Recompute, TheMixedSumsRebuildTheirPoolCandidates) {
+  for (int64_t stride : {1, 2}) {
+    SCOPED_TRACE("stride " + std::to_string(stride));
+    Variable x = leaf({2, 3, 8, 6}, 9), w_dw = leaf({3, 1, 3, 3}, 10), alpha = leaf({3}, 11);
+    DepthwiseConv2dParams dw = sep3();
+    dw.stride = stride;
+    const Shape out{2, 3, 8 / stride, 6 / stride};
+    const Variable r = leaf(out, 12).detach();
+    Tensor mean_max = Tensor::zeros({3}, DType::f64), var_max = Tensor::full({3}, 1.0, DType::f64);
+    BnMixedSumParams bn;
+    bn.normalize = {true, true, false};
+    auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+      const Variable mx = pool2d(x, pool3x3(PoolMode::max, stride));
+      const Variable av = pool2d(x, pool3x3(PoolMode::avg, stride));
+      watched = {mx.value().storage(), av.value().storage()};
+      const std::vector<Variable> candidates{mx, av, depthwise_conv2d(x, w_dw, dw)};
+      const Variable folded = bn_mixed_sum(alpha, candidates, {mean_max, Tensor(), Tensor()},
+                                           {var_max, Tensor(), Tensor()}, bn);
+      return add(sum(mul(folded, r)), sum(mul(mixed_sum(alpha, candidates), r)));
+    };
+    const auto [rebuilt, kept] = both_paths(forward, {x, w_dw, alpha});
+    EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
+    EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
+    EXPECT_EQ(rebuilt.pool_forwards, 4);  // each pool for each sum
+    EXPECT_EQ(kept.pool_forwards, 0);
+  }
+}
+
+}  // namespace
+}  // namespace autonet
