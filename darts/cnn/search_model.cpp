@@ -107,17 +107,42 @@ MixedOp::MixedOp(ParameterStore& store, std::string name, int64_t channels, int6
   }
 }
 
+std::vector<Variable> MixedOp::grouped_first_stencils(const Variable& x) const {
+  std::vector<Variable> firsts(ops_.size());
+  if (!group_stencils_) return firsts;
+  std::vector<size_t> members;
+  std::vector<Stencil> stencils;
+  std::vector<Variable> weights;
+  for (size_t k = 0; k < ops_.size(); ++k) {
+    if (k == kNoneColumn) continue;
+    const auto* starts = dynamic_cast<const StartsWithStencil*>(ops_[k].get());
+    if (!starts) continue;
+    members.push_back(k);
+    stencils.push_back(starts->first_stencil());
+    weights.push_back(starts->first_stencil_weight());
+  }
+  if (members.empty()) return firsts;
+  const std::vector<Variable> outputs = stencil_group(x, weights, stencils);
+  for (size_t i = 0; i < members.size(); ++i) firsts[members[i]] = outputs[i];
+  return firsts;
+}
+
 Variable MixedOp::forward(const Variable& x, const Variable& weights) {
   AN_CHECK(weights.dim() == 1 && weights.size(0) == static_cast<int64_t>(ops_.size()) - 1)
       << "mixed op '" << name() << "' expects " << ops_.size() - 1
       << " weights (its softmax row without `none`), got " << weights.value().describe();
+  const std::vector<Variable> firsts = grouped_first_stencils(x);
   std::vector<Variable> candidates;
   std::vector<BatchNorm2d*> norms;  // per candidate: the BN folded into the sum, or null
   for (size_t k = 0; k < ops_.size(); ++k) {
     if (k == kNoneColumn) continue;
     auto* ends = fold_batch_norms_ ? dynamic_cast<EndsInBatchNorm*>(ops_[k].get()) : nullptr;
     const bool fold = ends && !ends->last_batch_norm().weight.defined();  // affine-free only
-    candidates.push_back(fold ? ends->forward_to_batch_norm(x) : ops_[k]->forward(x));
+    if (firsts[k].defined())
+      candidates.push_back(
+          dynamic_cast<StartsWithStencil&>(*ops_[k]).forward_from_stencil(firsts[k], fold));
+    else
+      candidates.push_back(fold ? ends->forward_to_batch_norm(x) : ops_[k]->forward(x));
     norms.push_back(fold ? &ends->last_batch_norm() : nullptr);
   }
   if (std::none_of(norms.begin(), norms.end(), [](BatchNorm2d* bn) { return bn != nullptr; }))
@@ -187,8 +212,10 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
         weights, "cells." + std::to_string(i), config_.nodes, config_.multiplier, c_pp, c_p,
         c_curr, reduction, reduction_prev, config_.partial_channels));
     register_child(*cells_.back());
-    for (size_t e = 0; e < cells_.back()->edges().size(); ++e)
+    for (size_t e = 0; e < cells_.back()->edges().size(); ++e) {
       cells_.back()->edge(e).set_fold_batch_norms(config_.fold_batch_norms);
+      cells_.back()->edge(e).set_group_stencils(config_.group_stencils);
+    }
     reduction_prev = reduction;
     c_pp = c_p;
     c_p = cells_.back()->out_channels();

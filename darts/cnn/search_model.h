@@ -46,6 +46,10 @@ struct SearchConfig {
   // kernels/bn_mixed_sum.h). false: each BN runs alone, the reference the fused step is tested
   // against (equal up to rounding).
   bool fold_batch_norms = true;
+  // Mixed ops run the first stencils of their candidates (the depthwise convs opening sep/dil
+  // convs, the pools) as one op on their shared input (kernels/stencil_group.h). false: each op
+  // runs its own, the reference the grouped step is tested against (equal up to rounding).
+  bool group_stencils = true;
   void validate() const;        // throws naming the bad field
 };
 
@@ -59,11 +63,17 @@ class MixedOp : public Module {
   virtual Variable forward(const Variable& x, const Variable& weights);
   Module& op(size_t k) const { return *ops_.at(k); }  // k in primitive order
   size_t size() const { return ops_.size(); }
-  void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switch
+  void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switches
+  void set_group_stencils(bool group) { group_stencils_ = group; }
 
  private:
+  // Entry k: candidate k's first-stencil output when it starts with a stencil and stencils are
+  // grouped (one stencil_group on x for all of them), else undefined.
+  std::vector<Variable> grouped_first_stencils(const Variable& x) const;
+
   std::vector<std::unique_ptr<Module>> ops_;
   bool fold_batch_norms_ = true;
+  bool group_stencils_ = true;
 };
 
 // Rows of softmax(α) [E, K] as [K−1] variables without the `none` column, one per edge: what

@@ -1,0 +1,310 @@
+// CUDA twin of the stencil group. The stencils' geometry and pointers travel by value in the
+// kernel parameters (no device-side table), so a group is one launch per pass:
+//  - forward: a thread per output position computes every stencil's value there, reading x
+//    through the cache (the six DARTS stencils of a position read overlapping windows of x);
+//  - dx: a thread per input element gathers each stencil's contribution in stencil order, each
+//    summed as the stencil's own kernel sums it (depthwise_conv2d.cu, pool2d.cu), and adds it
+//    once rounded, so dx is ((dx + dx_0) + dx_1) + … like the CPU twin's sequence;
+//  - dw: a thread block cluster per (stencil, channel), as depthwise_conv2d's weight kernel:
+//    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
+//    distributed shared memory. No atomics, no partial buffer.
+#include <algorithm>
+
+#include <cooperative_groups.h>
+
+#include "kernels/depthwise_conv2d_math.h"
+#include "kernels/pool2d_math.h"
+#include "kernels/stencil_group.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
+constexpr int kWeightGradCluster = 8;  // blocks per (stencil, channel): the portable cluster size
+constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
+
+// One stencil as the kernels see it: its geometry (only the one of its kind is read) and data.
+template <class T>
+struct Member {
+  bool is_pool;
+  DepthwiseGeometry conv;
+  PoolGeometry pool;
+  const T* w;  // depthwise filter [C, R, S]; null for a pool
+  T* y;        // forward output
+  const T* dy;  // backward: its output gradient, null when it received none
+};
+
+template <class T>
+struct Group {
+  int count;
+  Member<T> m[kMaxStencils];
+};
+
+// Stencil m's value at output (oh, ow) of plane xp (channel c); sums in the order of the
+// stencil's own forward kernel.
+template <class T>
+__device__ T stencil_value(const Member<T>& m, const T* __restrict__ xp, int c, int oh, int ow) {
+  if (m.is_pool) {
+    const PoolGeometry& g = m.pool;
+    const PoolWindow win = pool_window(g, oh, ow);
+    if (g.is_max) return xp[pool_argmax(xp, g, win)];
+    T sum = 0;
+    for (int h = win.h0; h < win.h1; ++h)
+      for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
+    return sum / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+  }
+  const DepthwiseGeometry& g = m.conv;
+  const T* wp = m.w + int64_t(c) * g.R * g.S;
+  const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
+  T acc = 0;
+  for (int r = 0; r < g.R; ++r)
+    for (int s = 0; s < g.S; ++s)
+      acc += wp[r * g.S + s] * depthwise_input(xp, g, ih0 + r * g.dilation, iw0 + s * g.dilation);
+  return acc;
+}
+
+// Stencil m's contribution to dx at input (ih, iw) = plane offset `at` of plane `plane`.
+template <class T>
+__device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, int64_t plane, int c,
+                                int ih, int iw) {
+  if (m.is_pool) {
+    const PoolGeometry& g = m.pool;
+    int oh0, oh1, ow0, ow1;
+    pool_outputs_covering(ih, g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
+    pool_outputs_covering(iw, g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+    const T* dyp = m.dy + plane * g.Ho * g.Wo;
+    const int at = ih * g.W + iw;
+    T sum = 0;
+    for (int oh = oh0; oh < oh1; ++oh)
+      for (int ow = ow0; ow < ow1; ++ow) {
+        const PoolWindow win = pool_window(g, oh, ow);
+        if (g.is_max) {
+          if (pool_argmax(xp, g, win) == at) sum += dyp[oh * g.Wo + ow];
+        } else {
+          sum += dyp[oh * g.Wo + ow] / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+        }
+      }
+    return sum;
+  }
+  const DepthwiseGeometry& g = m.conv;
+  // The folded ReLU passes no gradient where the input was clamped.
+  if (g.relu_input && !(xp[ih * g.W + iw] > T(0))) return T(0);
+  const T* wp = m.w + int64_t(c) * g.R * g.S;
+  const T* dyp = m.dy + plane * g.Ho * g.Wo;
+  T acc = 0;
+  for (int r = 0; r < g.R; ++r) {
+    const int th = ih + g.pad_h - r * g.dilation;  // = oh·stride for the output reading (ih, iw)
+    if (th < 0 || th % g.stride != 0 || th / g.stride >= g.Ho) continue;
+    for (int s = 0; s < g.S; ++s) {
+      const int tw = iw + g.pad_w - s * g.dilation;
+      if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.Wo) continue;
+      acc += wp[r * g.S + s] * dyp[(th / g.stride) * g.Wo + tw / g.stride];
+    }
+  }
+  return acc;
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    forward_kernel(const T* __restrict__ x, Group<T> group, int C, int H, int W, int Ho, int Wo,
+                   int64_t n_out) {
+  const int64_t plane_out = int64_t(Ho) * Wo;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_out;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t plane = i / plane_out;
+    const int at = static_cast<int>(i - plane * plane_out);
+    const int oh = at / Wo, ow = at - oh * Wo, c = static_cast<int>(plane % C);
+    const T* xp = x + plane * H * W;
+    for (int k = 0; k < group.count; ++k) group.m[k].y[i] = stencil_value(group.m[k], xp, c, oh, ow);
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    input_grad_kernel(const T* __restrict__ x, Group<T> group, T* dx, int C, int H, int W,
+                      int64_t n_in, bool accumulate) {
+  const int64_t plane_in = int64_t(H) * W;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_in;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t plane = i / plane_in;
+    const int at = static_cast<int>(i - plane * plane_in);
+    const int ih = at / W, iw = at - ih * W, c = static_cast<int>(plane % C);
+    const T* xp = x + plane * plane_in;
+    T acc = accumulate ? dx[i] : T(0);
+    for (int k = 0; k < group.count; ++k)
+      if (group.m[k].dy) acc += stencil_input_grad(group.m[k], xp, plane, c, ih, iw);
+    dx[i] = acc;
+  }
+}
+
+// The depthwise members whose weight gradient is wanted: member index and dw pointer.
+template <class T>
+struct WeightGrads {
+  int count;
+  int member[kMaxStencils];
+  T* dw[kMaxStencils];
+};
+
+// A cluster of blocks per (wanted stencil j, channel c), cluster rank = chunk of the batch. Each
+// block sums dy·input over its chunk, kTapsPerPass taps at a time, into block_sums[R·S] in its
+// shared memory; block 0 then adds the cluster's sums, ranks in order, into dw_j[c].
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    weight_grad_kernel(const T* __restrict__ x, Group<T> group, WeightGrads<T> grads, int C,
+                       int64_t N) {
+  namespace cg = cooperative_groups;
+  __shared__ T warp_sums[kWarps][kTapsPerPass];
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  T* block_sums = reinterpret_cast<T*>(shared_raw);  // [R·S], read by block 0 of the cluster
+  cg::cluster_group cluster = cg::this_cluster();
+  const int chunks = static_cast<int>(cluster.num_blocks());
+  const int chunk = static_cast<int>(cluster.block_rank());
+  const int pair = blockIdx.x / chunks;
+  const int j = pair / C, c = pair - j * C;
+  const Member<T>& m = group.m[grads.member[j]];
+  const DepthwiseGeometry& g = m.conv;
+  const int RS = g.R * g.S;
+  const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
+  const int plane_out = g.Ho * g.Wo;
+  const int64_t count = (n1 - n0) * plane_out;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+
+  for (int tap0 = 0; tap0 < RS; tap0 += kTapsPerPass) {
+    T acc[kTapsPerPass];
+#pragma unroll
+    for (int k = 0; k < kTapsPerPass; ++k) acc[k] = 0;
+    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
+      const int64_t n = n0 + e / plane_out;
+      const int at = static_cast<int>(e % plane_out);
+      const int oh = at / g.Wo, ow = at - oh * g.Wo;
+      const int64_t plane = n * C + c;
+      const T grad = m.dy[plane * plane_out + at];
+      const T* xp = x + plane * g.H * g.W;
+#pragma unroll
+      for (int k = 0; k < kTapsPerPass; ++k) {
+        const int tap = tap0 + k;
+        if (tap >= RS) break;
+        const int r = tap / g.S, s = tap - r * g.S;
+        acc[k] += grad * depthwise_input(xp, g, oh * g.stride - g.pad_h + r * g.dilation,
+                                         ow * g.stride - g.pad_w + s * g.dilation);
+      }
+    }
+    // Fixed-shape reduction: warp shuffles, then the warps added in order.
+#pragma unroll
+    for (int k = 0; k < kTapsPerPass; ++k) {
+      T v = acc[k];
+      for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
+      if (lane == 0) warp_sums[warp][k] = v;
+    }
+    __syncthreads();
+    for (int k = threadIdx.x; k < kTapsPerPass && tap0 + k < RS; k += blockDim.x) {
+      T sum = 0;
+      for (int wi = 0; wi < kWarps; ++wi) sum += warp_sums[wi][k];
+      block_sums[tap0 + k] = sum;
+    }
+    __syncthreads();
+  }
+
+  cluster.sync();  // every block's sums are in its shared memory
+  if (chunk == 0)
+    for (int tap = threadIdx.x; tap < RS; tap += blockDim.x) {
+      T sum = 0;
+      for (int rank = 0; rank < chunks; ++rank) sum += cluster.map_shared_rank(block_sums, rank)[tap];
+      grads.dw[j][int64_t(c) * RS + tap] += sum;
+    }
+  cluster.sync();  // keeps the other blocks' shared memory alive until block 0 has read it
+}
+
+// The group's members for the kernels; `out` is the common output shape.
+template <class T>
+Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
+                    const std::vector<Stencil>& stencils, const Shape& out) {
+  Group<T> group{};
+  group.count = static_cast<int>(stencils.size());
+  for (size_t k = 0; k < stencils.size(); ++k) {
+    Member<T>& m = group.m[k];
+    m.is_pool = stencils[k].kind == Stencil::Kind::pool;
+    if (m.is_pool) {
+      m.pool = pool_geometry(stencils[k].pool, x.shape(), out);
+    } else {
+      m.conv = depthwise_geometry(x.shape(), weights[k].shape(), out, stencils[k].conv);
+      m.w = weights[k].data<T>();
+    }
+  }
+  return group;
+}
+
+}  // namespace
+
+void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
+                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils) {
+  const int64_t n = ys[0].numel();
+  if (n == 0) return;
+  const Shape& out = ys[0].shape();
+  cudaStream_t s = stream(x.device());
+  dispatch_float(x.dtype(), "stencil_group_forward", [&]<class scalar_t>() {
+    Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
+    for (size_t k = 0; k < ys.size(); ++k) group.m[k].y = ys[k].data<scalar_t>();
+    forward_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(
+        x.data<scalar_t>(), group, static_cast<int>(x.size(1)), static_cast<int>(x.size(2)),
+        static_cast<int>(x.size(3)), static_cast<int>(out[2]), static_cast<int>(out[3]), n);
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
+                            const std::vector<Tensor>& dys, Tensor& dx,
+                            std::vector<Tensor>& dweights, const std::vector<Stencil>& stencils,
+                            GradMode dx_mode) {
+  const Shape out = stencil_group_out_shape(x.shape(), [&] {
+    std::vector<Shape> shapes;
+    for (const Tensor& w : weights) shapes.push_back(w.defined() ? w.shape() : Shape{});
+    return shapes;
+  }(), stencils);
+  const int64_t N = x.size(0);
+  const int C = static_cast<int>(x.size(1));
+  cudaStream_t s = stream(x.device());
+  dispatch_float(x.dtype(), "stencil_group_backward", [&]<class scalar_t>() {
+    Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
+    for (size_t k = 0; k < dys.size(); ++k)
+      group.m[k].dy = dys[k].defined() ? dys[k].data<scalar_t>() : nullptr;
+
+    if (dx.defined() && dx.numel() > 0) {
+      const int64_t n_in = dx.numel();
+      input_grad_kernel<<<grid_for(n_in, kThreads), kThreads, 0, s>>>(
+          x.data<scalar_t>(), group, dx.data<scalar_t>(), C, static_cast<int>(x.size(2)),
+          static_cast<int>(x.size(3)), n_in, dx_mode == GradMode::Accumulate);
+      AN_CUDA_CHECK_LAUNCH();
+    }
+
+    WeightGrads<scalar_t> grads{};
+    int max_taps = 0;
+    for (size_t k = 0; k < dweights.size(); ++k) {
+      if (!dweights[k].defined() || !dys[k].defined()) continue;
+      grads.member[grads.count] = static_cast<int>(k);
+      grads.dw[grads.count++] = dweights[k].data<scalar_t>();
+      max_taps = std::max(max_taps, group.m[k].conv.R * group.m[k].conv.S);
+    }
+    if (grads.count == 0 || shape_numel(out) == 0) return;
+    const int chunks = static_cast<int>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3(static_cast<unsigned>(grads.count * C * chunks));
+    config.blockDim = dim3(kThreads);
+    config.dynamicSmemBytes = max_taps * sizeof(scalar_t);
+    config.stream = s;
+    cudaLaunchAttribute cluster;
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = static_cast<unsigned>(chunks);
+    cluster.val.clusterDim.y = 1;
+    cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = 1;
+    AN_CUDA_CHECK(cudaLaunchKernelEx(&config, weight_grad_kernel<scalar_t>, x.data<scalar_t>(),
+                                     group, grads, C, N));
+    AN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace autonet::cuda
