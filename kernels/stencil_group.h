@@ -7,9 +7,10 @@
 //
 // Each stencil's result and gradients are those of its own kernel (depthwise_conv2d.h,
 // pool2d.h): y_k = stencil_k(x), dw_k += its weight gradient, and
-//   dx (=|+=) Σ_k dx_k in stencil order, i.e. ((dx + dx_0) + dx_1) + …,
+//   dx (=|+=) (dx_0 + dx_1 + …) summed in stencil order,
 // where dx_k is stencil k's input gradient from dys[k] (through its folded ReLU). An undefined
-// dys[k] (an output nobody used) contributes nothing.
+// dys[k] (an output nobody used) contributes nothing. Accumulating adds the sum once, so it
+// rounds exactly like the sum written apart and then added (autograd's reference path).
 #pragma once
 #include <vector>
 
@@ -19,7 +20,7 @@
 
 namespace autonet {
 
-constexpr int kMaxStencils = 16;
+constexpr int kMaxStencils = 24;  // a DARTS state's 4 edges of 6 stencils each
 
 // One member of a group: a depthwise convolution (weight [C, 1, R, S]) or a pooling (no weight).
 struct Stencil {

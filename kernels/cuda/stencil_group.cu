@@ -3,8 +3,8 @@
 //  - forward: a thread per output position computes every stencil's value there, reading x
 //    through the cache (the six DARTS stencils of a position read overlapping windows of x);
 //  - dx: a thread per input element gathers each stencil's contribution in stencil order, each
-//    summed as the stencil's own kernel sums it (depthwise_conv2d.cu, pool2d.cu), and adds it
-//    once rounded, so dx is ((dx + dx_0) + dx_1) + … like the CPU twin's sequence;
+//    summed as the stencil's own kernel sums it (depthwise_conv2d.cu, pool2d.cu), into
+//    dx_0 + dx_1 + …, then writes it or adds it to dx once, as the CPU twin rounds it;
 //  - dw: a thread block cluster per (stencil, channel), as depthwise_conv2d's weight kernel:
 //    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
 //    distributed shared memory. No atomics, no partial buffer.
@@ -132,10 +132,10 @@ __global__ void __launch_bounds__(kThreads)
     const int at = static_cast<int>(i - plane * plane_in);
     const int ih = at / W, iw = at - ih * W, c = static_cast<int>(plane % C);
     const T* xp = x + plane * plane_in;
-    T acc = accumulate ? dx[i] : T(0);
+    T sum = 0;
     for (int k = 0; k < group.count; ++k)
-      if (group.m[k].dy) acc += stencil_input_grad(group.m[k], xp, plane, c, ih, iw);
-    dx[i] = acc;
+      if (group.m[k].dy) sum += stencil_input_grad(group.m[k], xp, plane, c, ih, iw);
+    dx[i] = accumulate ? dx[i] + sum : sum;
   }
 }
 
