@@ -10,8 +10,7 @@
 //    distributed shared memory. No atomics, no partial buffer.
 #include <algorithm>
 
-#include <cooperative_groups.h>
-
+#include "kernels/cuda/cluster_sums.cuh"
 #include "kernels/depthwise_conv2d_math.h"
 #include "kernels/pool2d_math.h"
 #include "kernels/stencil_group.h"
@@ -21,7 +20,6 @@ namespace autonet::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
 constexpr int kWeightGradCluster = 8;  // blocks per (stencil, channel): the portable cluster size
 constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
 
@@ -106,18 +104,28 @@ __device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, in
   return acc;
 }
 
+// Element i of an [N, C, height, width] tensor: its (n, c) plane, channel, row and column.
+struct Position {
+  int64_t plane;
+  int c, row, col;
+};
+__device__ Position position_of(int64_t i, int C, int height, int width) {
+  const int64_t plane_size = int64_t(height) * width;
+  const int64_t plane = i / plane_size;
+  const int at = static_cast<int>(i - plane * plane_size);
+  return {plane, static_cast<int>(plane % C), at / width, at % width};
+}
+
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     forward_kernel(const T* __restrict__ x, Group<T> group, int C, int H, int W, int Ho, int Wo,
                    int64_t n_out) {
-  const int64_t plane_out = int64_t(Ho) * Wo;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_out;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t plane = i / plane_out;
-    const int at = static_cast<int>(i - plane * plane_out);
-    const int oh = at / Wo, ow = at - oh * Wo, c = static_cast<int>(plane % C);
-    const T* xp = x + plane * H * W;
-    for (int k = 0; k < group.count; ++k) group.m[k].y[i] = stencil_value(group.m[k], xp, c, oh, ow);
+    const Position o = position_of(i, C, Ho, Wo);
+    const T* xp = x + o.plane * H * W;
+    for (int k = 0; k < group.count; ++k)
+      group.m[k].y[i] = stencil_value(group.m[k], xp, o.c, o.row, o.col);
   }
 }
 
@@ -125,16 +133,13 @@ template <class T>
 __global__ void __launch_bounds__(kThreads)
     input_grad_kernel(const T* __restrict__ x, Group<T> group, T* dx, int C, int H, int W,
                       int64_t n_in, bool accumulate) {
-  const int64_t plane_in = int64_t(H) * W;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_in;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t plane = i / plane_in;
-    const int at = static_cast<int>(i - plane * plane_in);
-    const int ih = at / W, iw = at - ih * W, c = static_cast<int>(plane % C);
-    const T* xp = x + plane * plane_in;
+    const Position p = position_of(i, C, H, W);
+    const T* xp = x + p.plane * H * W;
     T sum = 0;
     for (int k = 0; k < group.count; ++k)
-      if (group.m[k].dy) sum += stencil_input_grad(group.m[k], xp, plane, c, ih, iw);
+      if (group.m[k].dy) sum += stencil_input_grad(group.m[k], xp, p.plane, p.c, p.row, p.col);
     dx[i] = accumulate ? dx[i] + sum : sum;
   }
 }
@@ -154,13 +159,10 @@ template <class T>
 __global__ void __launch_bounds__(kThreads)
     weight_grad_kernel(const T* __restrict__ x, Group<T> group, WeightGrads<T> grads, int C,
                        int64_t N) {
-  namespace cg = cooperative_groups;
-  __shared__ T warp_sums[kWarps][kTapsPerPass];
   extern __shared__ __align__(16) unsigned char shared_raw[];
-  T* block_sums = reinterpret_cast<T*>(shared_raw);  // [R·S], read by block 0 of the cluster
-  cg::cluster_group cluster = cg::this_cluster();
-  const int chunks = static_cast<int>(cluster.num_blocks());
-  const int chunk = static_cast<int>(cluster.block_rank());
+  T* sums = reinterpret_cast<T*>(shared_raw);  // [R·S], read by block 0 of the cluster
+  const int chunks = static_cast<int>(cooperative_groups::this_cluster().num_blocks());
+  const int chunk = static_cast<int>(cooperative_groups::this_cluster().block_rank());
   const int pair = blockIdx.x / chunks;
   const int j = pair / C, c = pair - j * C;
   const Member<T>& m = group.m[grads.member[j]];
@@ -169,7 +171,6 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
   const int plane_out = g.Ho * g.Wo;
   const int64_t count = (n1 - n0) * plane_out;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
 
   for (int tap0 = 0; tap0 < RS; tap0 += kTapsPerPass) {
     T acc[kTapsPerPass];
@@ -191,30 +192,9 @@ __global__ void __launch_bounds__(kThreads)
                                          ow * g.stride - g.pad_w + s * g.dilation);
       }
     }
-    // Fixed-shape reduction: warp shuffles, then the warps added in order.
-#pragma unroll
-    for (int k = 0; k < kTapsPerPass; ++k) {
-      T v = acc[k];
-      for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-      if (lane == 0) warp_sums[warp][k] = v;
-    }
-    __syncthreads();
-    for (int k = threadIdx.x; k < kTapsPerPass && tap0 + k < RS; k += blockDim.x) {
-      T sum = 0;
-      for (int wi = 0; wi < kWarps; ++wi) sum += warp_sums[wi][k];
-      block_sums[tap0 + k] = sum;
-    }
-    __syncthreads();
+    block_sums<kThreads>(acc, RS - tap0, sums + tap0);
   }
-
-  cluster.sync();  // every block's sums are in its shared memory
-  if (chunk == 0)
-    for (int tap = threadIdx.x; tap < RS; tap += blockDim.x) {
-      T sum = 0;
-      for (int rank = 0; rank < chunks; ++rank) sum += cluster.map_shared_rank(block_sums, rank)[tap];
-      grads.dw[j][int64_t(c) * RS + tap] += sum;
-    }
-  cluster.sync();  // keeps the other blocks' shared memory alive until block 0 has read it
+  add_cluster_sums(sums, RS, grads.dw[j] + int64_t(c) * RS);
 }
 
 // The group's members for the kernels; `out` is the common output shape.
@@ -288,22 +268,9 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
       max_taps = std::max(max_taps, group.m[k].conv.R * group.m[k].conv.S);
     }
     if (grads.count == 0 || shape_numel(out) == 0) return;
-    const int chunks = static_cast<int>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(static_cast<unsigned>(grads.count * C * chunks));
-    config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = max_taps * sizeof(scalar_t);
-    config.stream = s;
-    cudaLaunchAttribute cluster;
-    cluster.id = cudaLaunchAttributeClusterDimension;
-    cluster.val.clusterDim.x = static_cast<unsigned>(chunks);
-    cluster.val.clusterDim.y = 1;
-    cluster.val.clusterDim.z = 1;
-    config.attrs = &cluster;
-    config.numAttrs = 1;
-    AN_CUDA_CHECK(cudaLaunchKernelEx(&config, weight_grad_kernel<scalar_t>, x.data<scalar_t>(),
-                                     group, grads, C, N));
-    AN_CUDA_CHECK_LAUNCH();
+    const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    launch_in_clusters(weight_grad_kernel<scalar_t>, grads.count * C * chunks, kThreads, chunks,
+                       max_taps * sizeof(scalar_t), s, x.data<scalar_t>(), group, grads, C, N);
   });
 }
 
