@@ -201,45 +201,16 @@ __global__ void __launch_bounds__(kThreads)
 
 // Weight gradient: a cluster of blocks per channel c (cluster rank = chunk of the batch). Each
 // block sums dy·input over its chunk for TAPS taps at a time (all of them when K > 0) into
-// block_sums_shared[R·S]; then block 0 adds the cluster's sums, ranks in order, into dw[c]
+// shared memory; then block 0 adds the cluster's sums, ranks in order, into dw[c]
 // (cluster_sums.cuh). Launched with a runtime cluster size.
 template <class T, int K>
 __global__ void __launch_bounds__(kThreads)
     depthwise_weight_kernel(const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dw,
                             DepthwiseGeometry g, int64_t N) {
-  constexpr int TAPS = K > 0 ? K * K : 1;
   extern __shared__ __align__(16) unsigned char shared_raw[];
-  T* block_sums_shared = reinterpret_cast<T*>(shared_raw);  // [R·S], read by the cluster's block 0
-  const int chunks = static_cast<int>(cooperative_groups::this_cluster().num_blocks());
-  const int chunk = static_cast<int>(cooperative_groups::this_cluster().block_rank());
-  const int c = blockIdx.x / chunks;
-  const int S = K > 0 ? K : g.S, RS = K > 0 ? K * K : g.R * g.S;
-  const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
-  const int plane_out = g.Ho * g.Wo;
-  const int64_t count = (n1 - n0) * plane_out;
-
-  for (int tap0 = 0; tap0 < RS; tap0 += TAPS) {
-    T acc[TAPS];
-#pragma unroll
-    for (int k = 0; k < TAPS; ++k) acc[k] = 0;
-    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const int64_t n = n0 + e / plane_out;
-      const int at = static_cast<int>(e % plane_out);
-      const int oh = at / g.Wo, ow = at - oh * g.Wo;
-      const int64_t plane = n * g.C + c;
-      const T grad = dy[plane * plane_out + at];
-      const T* xp = x + plane * g.H * g.W;
-#pragma unroll
-      for (int k = 0; k < TAPS; ++k) {
-        const int tap = tap0 + k;
-        const int r = tap / S, s = tap - r * S;
-        acc[k] += grad * depthwise_input(xp, g, oh * g.stride - g.pad_h + r * g.dilation,
-                                         ow * g.stride - g.pad_w + s * g.dilation);
-      }
-    }
-    block_sums<kThreads>(acc, RS - tap0, block_sums_shared + tap0);
-  }
-  add_cluster_sums(block_sums_shared, RS, dw + int64_t(c) * RS);
+  const int c = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
+  depthwise_weight_grad_in_cluster<kThreads, (K > 0 ? K * K : 1), K>(
+      x, dy, g, c, N, reinterpret_cast<T*>(shared_raw), dw + int64_t(c) * g.R * g.S);
 }
 
 // Calls f(std::integral_constant<int, K>) with K = the square kernel size if it is 3 or 5, else 0.

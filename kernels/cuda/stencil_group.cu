@@ -160,41 +160,12 @@ __global__ void __launch_bounds__(kThreads)
     weight_grad_kernel(const T* __restrict__ x, Group<T> group, WeightGrads<T> grads, int C,
                        int64_t N) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
-  T* sums = reinterpret_cast<T*>(shared_raw);  // [R·S], read by block 0 of the cluster
-  const int chunks = static_cast<int>(cooperative_groups::this_cluster().num_blocks());
-  const int chunk = static_cast<int>(cooperative_groups::this_cluster().block_rank());
-  const int pair = blockIdx.x / chunks;
+  const int pair = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
   const int j = pair / C, c = pair - j * C;
   const Member<T>& m = group.m[grads.member[j]];
   const DepthwiseGeometry& g = m.conv;
-  const int RS = g.R * g.S;
-  const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
-  const int plane_out = g.Ho * g.Wo;
-  const int64_t count = (n1 - n0) * plane_out;
-
-  for (int tap0 = 0; tap0 < RS; tap0 += kTapsPerPass) {
-    T acc[kTapsPerPass];
-#pragma unroll
-    for (int k = 0; k < kTapsPerPass; ++k) acc[k] = 0;
-    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const int64_t n = n0 + e / plane_out;
-      const int at = static_cast<int>(e % plane_out);
-      const int oh = at / g.Wo, ow = at - oh * g.Wo;
-      const int64_t plane = n * C + c;
-      const T grad = m.dy[plane * plane_out + at];
-      const T* xp = x + plane * g.H * g.W;
-#pragma unroll
-      for (int k = 0; k < kTapsPerPass; ++k) {
-        const int tap = tap0 + k;
-        if (tap >= RS) break;
-        const int r = tap / g.S, s = tap - r * g.S;
-        acc[k] += grad * depthwise_input(xp, g, oh * g.stride - g.pad_h + r * g.dilation,
-                                         ow * g.stride - g.pad_w + s * g.dilation);
-      }
-    }
-    block_sums<kThreads>(acc, RS - tap0, sums + tap0);
-  }
-  add_cluster_sums(sums, RS, grads.dw[j] + int64_t(c) * RS);
+  depthwise_weight_grad_in_cluster<kThreads, kTapsPerPass, 0>(
+      x, m.dy, g, c, N, reinterpret_cast<T*>(shared_raw), grads.dw[j] + int64_t(c) * g.R * g.S);
 }
 
 // The group's members for the kernels; `out` is the common output shape.
