@@ -18,6 +18,7 @@
 #include "kernels/depthwise_conv2d.h"
 #include "kernels/dropout.h"
 #include "kernels/pool2d.h"
+#include "kernels/stencil_group.h"
 
 namespace autonet {
 
@@ -55,6 +56,10 @@ Variable max_pool2d(const Variable& x, int64_t kernel, int64_t stride, int64_t p
 Variable avg_pool2d(const Variable& x, int64_t kernel, int64_t stride, int64_t pad,
                     bool count_include_pad = false);
 Variable global_avg_pool(const Variable& x);  // [N, C, H, W] → [N, C]
+// Several depthwise convs and pools of one x in one op (kernels/stencil_group.h): output k is
+// stencil k of x; weights[k] its filter [C, 1, R, S] (undefined for a pool).
+std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variable>& weights,
+                                    const std::vector<Stencil>& stencils);
 
 // ---- normalisation
 // x [N, C, H, W] or [N, C]. weight/bias [C] or undefined (affine = false). running_mean/var [C]

@@ -1,4 +1,4 @@
-// Dense and depthwise 2-D convolutions.
+// Dense and depthwise 2-D convolutions, and groups of depthwise convs and pools of one input.
 #include "autograd/function_util.h"
 #include "autograd/functions.h"
 
@@ -47,6 +47,34 @@ Variable depthwise_conv2d(const Variable& x, const Variable& weight,
         depthwise_conv2d_forward(xv, wv, again, p);
         return again;
       });
+}
+
+std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variable>& weights,
+                                    const std::vector<Stencil>& stencils) {
+  std::vector<Tensor> wv;
+  std::vector<Shape> w_shapes;
+  for (const Variable& w : weights) {
+    wv.push_back(w.defined() ? w.value() : Tensor());
+    w_shapes.push_back(w.defined() ? w.shape() : Shape{});
+  }
+  const Shape out = stencil_group_out_shape(x.shape(), w_shapes, stencils);
+  std::vector<Tensor> ys;
+  for (size_t k = 0; k < stencils.size(); ++k) ys.push_back(empty_as(out, x.value()));
+  stencil_group_forward(x.value(), wv, ys, stencils);
+  std::vector<Variable> inputs{x};
+  inputs.insert(inputs.end(), weights.begin(), weights.end());
+  const Tensor xv = x.value();
+  return make_results("stencil_group", std::move(ys), inputs,
+                      [=](const std::vector<Tensor>& dys, const SlotList& in) {
+                        std::vector<Tensor> dws;
+                        for (size_t k = 0; k < wv.size(); ++k)
+                          dws.push_back(wv[k].defined()
+                                            ? accumulate_target(*in[1 + k], TensorSpec::of(wv[k]))
+                                            : Tensor());
+                        GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
+                        stencil_group_backward(xv, wv, dys, dx.tensor, dws, stencils, dx.mode);
+                        dx.finish();
+                      });
 }
 
 }  // namespace autonet

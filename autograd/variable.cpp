@@ -129,6 +129,42 @@ Variable make_result(const char* op, Tensor value, const std::vector<Variable>& 
   return out;
 }
 
+// The op's node hangs off a hidden slot that only its outputs' nodes feed. Each output's node
+// sets its dL/d(output) aside (no kernel) and marks the hidden slot as having a gradient; the
+// op's node, upstream of every output, runs after all of them, once, with all of them.
+std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
+                                   const std::vector<Variable>& inputs, MultiBackwardFn backward_fn) {
+  std::vector<Variable> outs;
+  if (!needs_grad(inputs)) {
+    for (Tensor& v : values) outs.emplace_back(std::move(v));
+    return outs;
+  }
+  auto grad_outputs = std::make_shared<std::vector<Tensor>>(values.size());
+  auto hidden = std::make_shared<GradSlot>();
+  hidden->requires_grad = true;
+  hidden->producer = make_result(op, values.at(0), inputs,
+                                 [grad_outputs, fn = std::move(backward_fn)](
+                                     const Tensor&, const SlotList& in) {
+                                   std::vector<Tensor> grads;
+                                   grads.swap(*grad_outputs);  // released after this sweep
+                                   grad_outputs->resize(grads.size());
+                                   fn(grads, in);
+                                 }).slot().producer;
+  for (size_t k = 0; k < values.size(); ++k) {
+    auto node = std::make_shared<Node>();
+    node->op = op;
+    node->inputs = {hidden};
+    node->backward = [grad_outputs, k](const Tensor& grad, const SlotList& in) {
+      (*grad_outputs)[k] = grad;
+      if (!in[0]->grad.defined()) in[0]->grad = grad;  // only marks the op's node to run
+    };
+    Variable out(std::move(values[k]), true);
+    out.slot().producer = std::move(node);
+    outs.push_back(std::move(out));
+  }
+  return outs;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Saved values
 

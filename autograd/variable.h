@@ -169,6 +169,13 @@ class KeepValuesGuard : public ScopedThreadFlag {
   explicit KeepValuesGuard(bool active = true);  // false: changes nothing
 };
 
+// An op with several outputs: its backward runs once, after every output's gradient is known,
+// with dL/d(output k) in grad_outputs[k] (undefined for an output that received none).
+using MultiBackwardFn =
+    std::function<void(const std::vector<Tensor>& grad_outputs, const SlotList& in)>;
+std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
+                                   const std::vector<Variable>& inputs, MultiBackwardFn backward_fn);
+
 // Runs the reverse sweep from `root`. A scalar root is seeded with 1; otherwise pass
 // `grad_root` (dL/d root, same shape). Leaf gradients accumulate; intermediate gradients are
 // dropped once used (unless retain_grad). Unless `retain_graph`, each node's closure is freed

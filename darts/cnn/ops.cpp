@@ -83,9 +83,9 @@ SepConv::SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t 
     register_child(*m);
 }
 
-Variable SepConv::forward_to_batch_norm(const Variable& x) {
-  const Variable h = bn1_.forward(pw1_.forward(dw1_.forward(x)));
-  return pw2_.forward(dw2_.forward(h));
+Variable SepConv::forward_from_stencil(const Variable& h, bool to_batch_norm) {
+  const Variable y = pw2_.forward(dw2_.forward(bn1_.forward(pw1_.forward(h))));
+  return to_batch_norm ? y : bn2_.forward(y);
 }
 
 DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
@@ -99,8 +99,9 @@ DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t 
   register_child(bn_);
 }
 
-Variable DilConv::forward_to_batch_norm(const Variable& x) {
-  return pw_.forward(dw_.forward(x));
+Variable DilConv::forward_from_stencil(const Variable& h, bool to_batch_norm) {
+  const Variable y = pw_.forward(h);
+  return to_batch_norm ? y : bn_.forward(y);
 }
 
 Conv7x1_1x7::Conv7x1_1x7(ParameterStore& store, std::string name, int64_t channels, int64_t stride,

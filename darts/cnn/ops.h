@@ -43,11 +43,27 @@ class EndsInBatchNorm {
   ~EndsInBatchNorm() = default;
 };
 
+// A candidate op whose first layer is a stencil on its input: a depthwise conv (its ReLU folded
+// in) or a pool. The search cell's mixed op runs the first layers of all its candidates in one
+// stencil group (kernels/stencil_group.h) and continues each op from its stencil's output.
+class StartsWithStencil {
+ public:
+  virtual Stencil first_stencil() const = 0;
+  virtual Variable first_stencil_weight() const = 0;  // undefined for a pool
+  // The op after its first stencil, h being that stencil's output; to_batch_norm stops before the
+  // closing BN (as EndsInBatchNorm::forward_to_batch_norm).
+  virtual Variable forward_from_stencil(const Variable& h, bool to_batch_norm) = 0;
+
+ protected:
+  ~StartsWithStencil() = default;
+};
+
 // 3×3 max or average pool, padding 1; average divides by the real (non-padding) pixels.
 class Pool3x3 : public Module {
  public:
   Pool3x3(std::string name, PoolMode mode, int64_t stride);
   Variable forward(const Variable& x) override { return pool2d(x, params_); }
+  const Pool2dParams& params() const { return params_; }
 
  private:
   Pool2dParams params_;
@@ -55,13 +71,18 @@ class Pool3x3 : public Module {
 
 // The search network's pooling candidate: nn.Sequential(pool, BatchNorm2d(C, affine=False)),
 // so the BN buffers are `<op>.1.running_mean` / `<op>.1.running_var`.
-class PoolBN : public Module, public EndsInBatchNorm {
+class PoolBN : public Module, public EndsInBatchNorm, public StartsWithStencil {
  public:
   PoolBN(ParameterStore& store, std::string name, PoolMode mode, int64_t channels, int64_t stride,
          bool affine);
   Variable forward(const Variable& x) override { return bn_.forward(pool_.forward(x)); }
   Variable forward_to_batch_norm(const Variable& x) override { return pool_.forward(x); }
   BatchNorm2d& last_batch_norm() override { return bn_; }
+  Stencil first_stencil() const override { return Stencil::pooling(pool_.params()); }
+  Variable first_stencil_weight() const override { return {}; }
+  Variable forward_from_stencil(const Variable& h, bool to_batch_norm) override {
+    return to_batch_norm ? h : bn_.forward(h);
+  }
 
  private:
   Pool3x3 pool_;
@@ -97,13 +118,18 @@ class FactorizedReduce : public Module, public EndsInBatchNorm {
 
 // Separable conv applied twice; only the first depthwise conv carries the stride. Official
 // Sequential: 0 ReLU, 1 dw, 2 pw, 3 BN, 4 ReLU, 5 dw, 6 pw, 7 BN (ReLUs folded into 1 and 5).
-class SepConv : public Module, public EndsInBatchNorm {
+class SepConv : public Module, public EndsInBatchNorm, public StartsWithStencil {
  public:
   SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
           int64_t stride, int64_t pad, bool affine);
   Variable forward(const Variable& x) override { return bn2_.forward(forward_to_batch_norm(x)); }
-  Variable forward_to_batch_norm(const Variable& x) override;
+  Variable forward_to_batch_norm(const Variable& x) override {
+    return forward_from_stencil(dw1_.forward(x), true);
+  }
   BatchNorm2d& last_batch_norm() override { return bn2_; }
+  Stencil first_stencil() const override { return Stencil::depthwise(dw1_.params); }
+  Variable first_stencil_weight() const override { return dw1_.weight; }
+  Variable forward_from_stencil(const Variable& h, bool to_batch_norm) override;
 
  private:
   DepthwiseConv2d dw1_;
@@ -115,13 +141,18 @@ class SepConv : public Module, public EndsInBatchNorm {
 };
 
 // ReLU → dilated depthwise conv → pointwise conv → BN: `op.1`, `op.2`, `op.3` (ReLU folded into 1).
-class DilConv : public Module, public EndsInBatchNorm {
+class DilConv : public Module, public EndsInBatchNorm, public StartsWithStencil {
  public:
   DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
           int64_t stride, int64_t pad, int64_t dilation, bool affine);
   Variable forward(const Variable& x) override { return bn_.forward(forward_to_batch_norm(x)); }
-  Variable forward_to_batch_norm(const Variable& x) override;
+  Variable forward_to_batch_norm(const Variable& x) override {
+    return forward_from_stencil(dw_.forward(x), true);
+  }
   BatchNorm2d& last_batch_norm() override { return bn_; }
+  Stencil first_stencil() const override { return Stencil::depthwise(dw_.params); }
+  Variable first_stencil_weight() const override { return dw_.weight; }
+  Variable forward_from_stencil(const Variable& h, bool to_batch_norm) override;
 
  private:
   DepthwiseConv2d dw_;

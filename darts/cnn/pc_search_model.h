@@ -25,6 +25,7 @@ class PartialMixedOp : public MixedOp {
                  int64_t partial_channels);
   // x [N, channels, H, W] → [N, channels, H/stride, W/stride].
   Variable forward(const Variable& x, const Variable& weights) override;
+  bool shares_input_stencils() const override { return false; }  // its ops see a channel part
 
  private:
   int64_t channels_, stride_, partial_channels_;

@@ -107,17 +107,42 @@ MixedOp::MixedOp(ParameterStore& store, std::string name, int64_t channels, int6
   }
 }
 
+void MixedOp::append_first_stencils(std::vector<Stencil>& stencils,
+                                    std::vector<Variable>& weights) const {
+  if (!group_stencils_) return;
+  for (size_t k = 0; k < ops_.size(); ++k) {
+    const auto* starts = dynamic_cast<const StartsWithStencil*>(ops_[k].get());
+    if (k == kNoneColumn || !starts) continue;
+    stencils.push_back(starts->first_stencil());
+    weights.push_back(starts->first_stencil_weight());
+  }
+}
+
 Variable MixedOp::forward(const Variable& x, const Variable& weights) {
+  std::vector<Stencil> stencils;
+  std::vector<Variable> stencil_weights;
+  append_first_stencils(stencils, stencil_weights);
+  return forward_from_stencils(
+      x, weights, stencils.empty() ? std::vector<Variable>{} : stencil_group(x, stencil_weights, stencils));
+}
+
+Variable MixedOp::forward_from_stencils(const Variable& x, const Variable& weights,
+                                        const std::vector<Variable>& firsts) {
   AN_CHECK(weights.dim() == 1 && weights.size(0) == static_cast<int64_t>(ops_.size()) - 1)
       << "mixed op '" << name() << "' expects " << ops_.size() - 1
       << " weights (its softmax row without `none`), got " << weights.value().describe();
+  size_t next_first = 0;
   std::vector<Variable> candidates;
   std::vector<BatchNorm2d*> norms;  // per candidate: the BN folded into the sum, or null
   for (size_t k = 0; k < ops_.size(); ++k) {
     if (k == kNoneColumn) continue;
     auto* ends = fold_batch_norms_ ? dynamic_cast<EndsInBatchNorm*>(ops_[k].get()) : nullptr;
     const bool fold = ends && !ends->last_batch_norm().weight.defined();  // affine-free only
-    candidates.push_back(fold ? ends->forward_to_batch_norm(x) : ops_[k]->forward(x));
+    auto* starts = group_stencils_ ? dynamic_cast<StartsWithStencil*>(ops_[k].get()) : nullptr;
+    if (starts)
+      candidates.push_back(starts->forward_from_stencil(firsts.at(next_first++), fold));
+    else
+      candidates.push_back(fold ? ends->forward_to_batch_norm(x) : ops_[k]->forward(x));
     norms.push_back(fold ? &ends->last_batch_norm() : nullptr);
   }
   if (std::none_of(norms.begin(), norms.end(), [](BatchNorm2d* bn) { return bn != nullptr; }))
@@ -145,6 +170,37 @@ SearchCell::SearchCell(ParameterStore& store, std::string name, int nodes, int m
   }
 }
 
+void SearchCell::open_state(const std::vector<Variable>& states, size_t state,
+                            std::vector<std::vector<Variable>>& firsts) const {
+  // Edges leaving `state` in edge order, cut into groups of at most kMaxStencils stencils.
+  std::vector<std::pair<size_t, size_t>> group_edges;  // edge, its stencil count
+  std::vector<Stencil> stencils;
+  std::vector<Variable> weights;
+  auto run_group = [&] {
+    if (stencils.empty()) return;
+    const std::vector<Variable> outputs = stencil_group(states[state], weights, stencils);
+    auto next = outputs.begin();
+    for (auto [e, count] : group_edges) {
+      firsts[e].assign(next, next + static_cast<std::ptrdiff_t>(count));
+      next += static_cast<std::ptrdiff_t>(count);
+    }
+    group_edges.clear();
+    stencils.clear();
+    weights.clear();
+  };
+  for (size_t e = 0; e < edges_.size(); ++e) {
+    if (static_cast<size_t>(edges_[e].input) != state || !ops_[e]->shares_input_stencils()) continue;
+    std::vector<Stencil> own;
+    std::vector<Variable> own_weights;
+    ops_[e]->append_first_stencils(own, own_weights);
+    if (stencils.size() + own.size() > static_cast<size_t>(kMaxStencils)) run_group();
+    group_edges.emplace_back(e, own.size());
+    stencils.insert(stencils.end(), own.begin(), own.end());
+    weights.insert(weights.end(), own_weights.begin(), own_weights.end());
+  }
+  run_group();
+}
+
 Variable SearchCell::forward(const Variable& s0, const Variable& s1,
                              const std::vector<Variable>& edge_weights,
                              const std::vector<Variable>& node_weights) {
@@ -155,12 +211,18 @@ Variable SearchCell::forward(const Variable& s0, const Variable& s1,
       << "cell '" << name() << "' has " << nodes_ << " nodes, got " << node_weights.size()
       << " edge-normalisation rows";
   std::vector<Variable> states = preprocess(s0, s1);
+  std::vector<std::vector<Variable>> firsts(edges_.size());  // per edge sharing its input's group
+  open_state(states, 0, firsts);
+  open_state(states, 1, firsts);
   size_t e = 0;
   for (int i = 0; i < nodes_; ++i) {
     std::vector<Variable> inputs;
     for (int j = 0; j < 2 + i; ++j, ++e)
-      inputs.push_back(ops_[e]->forward(states[j], edge_weights[e]));
+      inputs.push_back(ops_[e]->shares_input_stencils()
+                           ? ops_[e]->forward_from_stencils(states[j], edge_weights[e], firsts[e])
+                           : ops_[e]->forward(states[j], edge_weights[e]));
     states.push_back(node_weights.empty() ? sum_all(inputs) : mixed_sum(node_weights[i], inputs));
+    open_state(states, states.size() - 1, firsts);
   }
   return concat(std::vector<Variable>(states.end() - multiplier_, states.end()), 1);
 }
@@ -187,8 +249,10 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
         weights, "cells." + std::to_string(i), config_.nodes, config_.multiplier, c_pp, c_p,
         c_curr, reduction, reduction_prev, config_.partial_channels));
     register_child(*cells_.back());
-    for (size_t e = 0; e < cells_.back()->edges().size(); ++e)
+    for (size_t e = 0; e < cells_.back()->edges().size(); ++e) {
       cells_.back()->edge(e).set_fold_batch_norms(config_.fold_batch_norms);
+      cells_.back()->edge(e).set_group_stencils(config_.group_stencils);
+    }
     reduction_prev = reduction;
     c_pp = c_p;
     c_p = cells_.back()->out_channels();

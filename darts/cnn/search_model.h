@@ -50,6 +50,11 @@ struct SearchConfig {
   // keeping them (autograd/variable.h's SavedValue): less memory at the peak for a few more
   // launches. false keeps them, as before (the same gradients, bit for bit).
   bool recompute_cheap_ops = true;
+  // The first stencils of the candidates (the depthwise convs opening sep/dil convs, the pools)
+  // of all edges leaving one state run as one op on that state (kernels/stencil_group.h; a
+  // PC-DARTS edge groups its own, on its channel part). false: each op runs its own, the
+  // reference the grouped step is tested against (equal up to rounding).
+  bool group_stencils = true;
   void validate() const;        // throws naming the bad field
 };
 
@@ -61,13 +66,24 @@ class MixedOp : public Module {
   MixedOp(ParameterStore& store, std::string name, int64_t channels, int64_t stride);
   // weights [K−1]: one softmax row of α without its `none` column.
   virtual Variable forward(const Variable& x, const Variable& weights);
+  // Whether the cell may run this op's first stencils in a group on x shared with other edges
+  // (x is then the op's own input; a PC-DARTS op runs its ops on a part of it).
+  virtual bool shares_input_stencils() const { return group_stencils_; }
+  // The first stencils of the candidates that open with one, in candidate order (none when
+  // stencils are not grouped), appended with their weights.
+  void append_first_stencils(std::vector<Stencil>& stencils, std::vector<Variable>& weights) const;
+  // forward() given those stencils' outputs on x, in the same order.
+  Variable forward_from_stencils(const Variable& x, const Variable& weights,
+                                 const std::vector<Variable>& firsts);
   Module& op(size_t k) const { return *ops_.at(k); }  // k in primitive order
   size_t size() const { return ops_.size(); }
-  void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switch
+  void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switches
+  void set_group_stencils(bool group) { group_stencils_ = group; }
 
  private:
   std::vector<std::unique_ptr<Module>> ops_;
   bool fold_batch_norms_ = true;
+  bool group_stencils_ = true;
 };
 
 // Rows of softmax(α) [E, K] as [K−1] variables without the `none` column, one per edge: what
@@ -90,6 +106,11 @@ class SearchCell : public CnnCell {
   int64_t out_channels() const { return multiplier_ * channels_; }
 
  private:
+  // Runs the first stencils of the edges leaving states[state] that share them, as groups on
+  // that state, into firsts[e] of each such edge e.
+  void open_state(const std::vector<Variable>& states, size_t state,
+                  std::vector<std::vector<Variable>>& firsts) const;
+
   int nodes_, multiplier_;
   int64_t channels_;
   bool reduction_;

@@ -13,8 +13,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include <cooperative_groups.h>
-
+#include "kernels/cuda/cluster_sums.cuh"
 #include "kernels/depthwise_conv2d_math.h"
 #include "runtime/cuda_context.h"
 
@@ -202,71 +201,16 @@ __global__ void __launch_bounds__(kThreads)
 
 // Weight gradient: a cluster of blocks per channel c (cluster rank = chunk of the batch). Each
 // block sums dy·input over its chunk for TAPS taps at a time (all of them when K > 0) into
-// block_sums[R·S] in its shared memory; then block 0 adds the cluster's sums, ranks in order, into
-// dw[c]. Launched with a runtime cluster size (depthwise_weight_launch).
+// shared memory; then block 0 adds the cluster's sums, ranks in order, into dw[c]
+// (cluster_sums.cuh). Launched with a runtime cluster size.
 template <class T, int K>
 __global__ void __launch_bounds__(kThreads)
     depthwise_weight_kernel(const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dw,
                             DepthwiseGeometry g, int64_t N) {
-  namespace cg = cooperative_groups;
-  constexpr int TAPS = K > 0 ? K * K : 1;
-  constexpr int kWarps = kThreads / 32;
-  __shared__ T warp_sums[kWarps][TAPS];
   extern __shared__ __align__(16) unsigned char shared_raw[];
-  T* block_sums = reinterpret_cast<T*>(shared_raw);  // [R·S], read by block 0 of the cluster
-  cg::cluster_group cluster = cg::this_cluster();
-  const int chunks = static_cast<int>(cluster.num_blocks());
-  const int chunk = static_cast<int>(cluster.block_rank());
-  const int c = blockIdx.x / chunks;
-  const int S = K > 0 ? K : g.S, RS = K > 0 ? K * K : g.R * g.S;
-  const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
-  const int plane_out = g.Ho * g.Wo;
-  const int64_t count = (n1 - n0) * plane_out;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-
-  for (int tap0 = 0; tap0 < RS; tap0 += TAPS) {
-    T acc[TAPS];
-#pragma unroll
-    for (int k = 0; k < TAPS; ++k) acc[k] = 0;
-    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const int64_t n = n0 + e / plane_out;
-      const int at = static_cast<int>(e % plane_out);
-      const int oh = at / g.Wo, ow = at - oh * g.Wo;
-      const int64_t plane = n * g.C + c;
-      const T grad = dy[plane * plane_out + at];
-      const T* xp = x + plane * g.H * g.W;
-#pragma unroll
-      for (int k = 0; k < TAPS; ++k) {
-        const int tap = tap0 + k;
-        const int r = tap / S, s = tap - r * S;
-        acc[k] += grad * depthwise_input(xp, g, oh * g.stride - g.pad_h + r * g.dilation,
-                                         ow * g.stride - g.pad_w + s * g.dilation);
-      }
-    }
-    // Fixed-shape reduction: warp shuffles, then the warps added in order.
-#pragma unroll
-    for (int k = 0; k < TAPS; ++k) {
-      T v = acc[k];
-      for (int offset = 16; offset > 0; offset /= 2) v += __shfl_down_sync(0xffffffffu, v, offset);
-      if (lane == 0) warp_sums[warp][k] = v;
-    }
-    __syncthreads();
-    for (int k = threadIdx.x; k < TAPS; k += blockDim.x) {
-      T sum = 0;
-      for (int wi = 0; wi < kWarps; ++wi) sum += warp_sums[wi][k];
-      block_sums[tap0 + k] = sum;
-    }
-    __syncthreads();
-  }
-
-  cluster.sync();  // every block's sums are in its shared memory
-  if (chunk == 0)
-    for (int tap = threadIdx.x; tap < RS; tap += blockDim.x) {
-      T sum = 0;
-      for (int rank = 0; rank < chunks; ++rank) sum += cluster.map_shared_rank(block_sums, rank)[tap];
-      dw[int64_t(c) * RS + tap] += sum;
-    }
-  cluster.sync();  // keeps the other blocks' shared memory alive until block 0 has read it
+  const int c = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
+  depthwise_weight_grad_in_cluster<kThreads, (K > 0 ? K * K : 1), K>(
+      x, dy, g, c, N, reinterpret_cast<T*>(shared_raw), dw + int64_t(c) * g.R * g.S);
 }
 
 // Calls f(std::integral_constant<int, K>) with K = the square kernel size if it is 3 or 5, else 0.
@@ -339,26 +283,14 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
   if (dw.defined() && dw.numel() > 0 && dy.numel() > 0) {
     const int RS = g.R * g.S;
     const int chunks = static_cast<int>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
-    cudaLaunchConfig_t config = {};
-    config.gridDim = dim3(static_cast<unsigned>(g.C * chunks));
-    config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = RS * dtype_size(x.dtype());
-    config.stream = s;
-    cudaLaunchAttribute cluster;
-    cluster.id = cudaLaunchAttributeClusterDimension;
-    cluster.val.clusterDim.x = static_cast<unsigned>(chunks);
-    cluster.val.clusterDim.y = 1;
-    cluster.val.clusterDim.z = 1;
-    config.attrs = &cluster;
-    config.numAttrs = 1;
     dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
       with_kernel_size(g, [&](auto k) {
-        const auto kernel = depthwise_weight_kernel<scalar_t, decltype(k)::value>;
-        AN_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, x.data<scalar_t>(), dy.data<scalar_t>(),
-                                         dw.data<scalar_t>(), g, N));
+        launch_in_clusters(depthwise_weight_kernel<scalar_t, decltype(k)::value>,
+                           static_cast<unsigned>(g.C * chunks), kThreads,
+                           static_cast<unsigned>(chunks), RS * sizeof(scalar_t), s,
+                           x.data<scalar_t>(), dy.data<scalar_t>(), dw.data<scalar_t>(), g, N);
       });
     });
-    AN_CUDA_CHECK_LAUNCH();
   }
 }
 

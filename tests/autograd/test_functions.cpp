@@ -4,6 +4,7 @@
 
 #include "autograd/functions.h"
 #include "gradcheck.h"
+#include "runtime/op_profile.h"
 
 namespace autonet {
 namespace {
@@ -70,6 +71,37 @@ TEST(Functions, Pooling) {
   expect_gradients_match([&] { return global_avg_pool(x); }, {x}, 1e-6, 50);
   EXPECT_EQ(max_pool2d(x, 3, 2, 1).shape(), (Shape{2, 3, 4, 4}));
   EXPECT_EQ(global_avg_pool(x).shape(), (Shape{2, 3}));
+}
+
+// An op of several outputs (make_results): each output carries its own gradient, an unused one
+// none, and the op's backward runs once for all of them.
+TEST(Functions, StencilGroupOutputsCarryTheirOwnGradients) {
+  Variable x = leaf({2, 3, 7, 7}, 17), w3 = leaf({3, 1, 3, 3}, 18), w5 = leaf({3, 1, 5, 5}, 19);
+  DepthwiseConv2dParams sep3, dil5;
+  sep3.pad_h = sep3.pad_w = 1;
+  sep3.relu_input = dil5.relu_input = true;
+  dil5.pad_h = dil5.pad_w = 4;
+  dil5.dilation = 2;
+  Pool2dParams max;
+  max.pad_h = max.pad_w = 1;
+  const std::vector<Stencil> stencils{Stencil::depthwise(sep3), Stencil::pooling(max),
+                                      Stencil::depthwise(dil5)};
+  auto outputs = [&] { return stencil_group(x, {w3, Variable(), w5}, stencils); };
+  expect_gradients_match([&] {
+    const std::vector<Variable> y = outputs();
+    return add(add(y[0], scale(y[2], 2.0)), y[1]);
+  }, {x, w3, w5}, 1e-6, 40);
+  expect_gradients_match([&] {  // the pool's output unused
+    const std::vector<Variable> y = outputs();
+    return add(y[0], y[2]);
+  }, {x, w3, w5}, 1e-6, 40);
+  OpProfile profile;
+  {
+    const std::vector<Variable> y = outputs();
+    OpProfileScope scope(profile);
+    backward(sum(add(add(y[0], y[1]), y[2])));
+  }
+  EXPECT_EQ(profile.by_op().at("stencil_group_backward").calls, 1);
 }
 
 TEST(Functions, BatchNormTrainingAndEval) {

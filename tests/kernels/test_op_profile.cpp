@@ -8,6 +8,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
 #include "kernels/pool2d.h"
+#include "kernels/stencil_group.h"
 #include "runtime/op_profile.h"
 
 namespace autonet {
@@ -118,6 +119,50 @@ TEST(OpProfile, BatchNormIsOneStatisticsKernelAndOneElementwiseKernelEachWay) {
   // x twice (statistics, normalize), the running statistics read and written once.
   EXPECT_EQ(ops.at("batch_norm_forward").cost.bytes_read, 2 * 4 * n + 2 * channel + 2 * channel);
   EXPECT_EQ(ops.at("batch_norm_backward").cost.launches, 2);  // Σdy and Σdy·x̂, then dx
+}
+
+TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
+  // A depthwise 3×3 conv and a max pool of one x: one forward launch reading x once; backward one
+  // dx launch and one launch for the weight gradient, none for dw when it is not wanted.
+  const Tensor x = filled({2, 3, 8, 8}), w = filled({3, 1, 3, 3});
+  DepthwiseConv2dParams conv;
+  conv.pad_h = conv.pad_w = 1;
+  conv.relu_input = true;
+  Pool2dParams pool;
+  pool.pad_h = pool.pad_w = 1;
+  const std::vector<Stencil> stencils{Stencil::depthwise(conv), Stencil::pooling(pool)};
+  const std::vector<Tensor> weights{w, Tensor()};
+  std::vector<Tensor> ys{filled(x.shape()), filled(x.shape())};
+  Tensor dx = filled(x.shape());
+  std::vector<Tensor> dws{filled(w.shape()), Tensor()};
+  const int64_t n = x.numel();
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    stencil_group_forward(x, weights, ys, stencils);
+  }
+  const OpTotals fwd = only(profile, "stencil_group_forward");
+  EXPECT_EQ(fwd.cost.launches, 1);
+  EXPECT_EQ(fwd.cost.bytes_read, 4 * (n + w.numel()));
+  EXPECT_EQ(fwd.cost.bytes_written, 4 * 2 * n);
+  EXPECT_EQ(fwd.cost.flops, 2 * 9 * n + 9 * n);
+  profile.clear();
+  {
+    OpProfileScope scope(profile);
+    stencil_group_backward(x, weights, ys, dx, dws, stencils, GradMode::Accumulate);
+  }
+  const OpTotals bwd = only(profile, "stencil_group_backward");
+  EXPECT_EQ(bwd.cost.launches, 2);
+  // dx: both dys, w, x (mask and arg-max), dx itself; dw: x, the conv's dy, dw.
+  EXPECT_EQ(bwd.cost.bytes_read, 4 * (2 * n + w.numel() + n + n) + 4 * (n + n + w.numel()));
+  EXPECT_EQ(bwd.cost.bytes_written, 4 * (n + w.numel()));
+  profile.clear();
+  std::vector<Tensor> no_dws(2);
+  {
+    OpProfileScope scope(profile);
+    stencil_group_backward(x, weights, ys, dx, no_dws, stencils);
+  }
+  EXPECT_EQ(only(profile, "stencil_group_backward").cost.launches, 1);
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {

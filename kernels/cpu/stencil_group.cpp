@@ -1,0 +1,56 @@
+// CPU twin of the stencil group: each stencil runs through its own family's CPU kernel (tiled,
+// vectorised, parallel over planes), in stencil order. On a CPU a launch costs nothing, so the
+// group gains nothing from one pass; what it must keep is the result and the rounding of the
+// CUDA twin's pass: the contributions summed in stencil order, dx_0 + dx_1 + …, each added once
+// rounded (the accumulating kernels below), and that sum added to an existing dx once.
+#include "kernels/stencil_group.h"
+
+namespace autonet::cpu {
+
+namespace {
+bool is_pool(const Stencil& s) { return s.kind == Stencil::Kind::pool; }
+}  // namespace
+
+void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
+                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils) {
+  for (size_t k = 0; k < stencils.size(); ++k) {
+    if (is_pool(stencils[k]))
+      cpu::pool2d_forward(x, ys[k], stencils[k].pool);
+    else
+      cpu::depthwise_conv2d_forward(x, weights[k], ys[k], stencils[k].conv);
+  }
+}
+
+void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
+                            const std::vector<Tensor>& dys, Tensor& dx,
+                            std::vector<Tensor>& dweights, const std::vector<Stencil>& stencils,
+                            GradMode dx_mode) {
+  const bool accumulate = dx.defined() && dx_mode == GradMode::Accumulate;
+  Tensor sum = accumulate ? Tensor::empty(dx.shape(), dx.dtype(), dx.device()) : dx;
+  GradMode mode = GradMode::Write;  // the first contribution is written, the later ones add
+  for (size_t k = 0; k < stencils.size(); ++k) {
+    if (!dys[k].defined()) continue;
+    if (is_pool(stencils[k])) {
+      if (sum.defined()) cpu::pool2d_backward(x, dys[k], sum, stencils[k].pool, mode);
+    } else if (sum.defined() || dweights[k].defined()) {
+      cpu::depthwise_conv2d_backward(x, weights[k], dys[k], sum, dweights[k], stencils[k].conv,
+                                     mode);
+    }
+    if (sum.defined()) mode = GradMode::Accumulate;
+  }
+  if (!dx.defined()) return;
+  if (mode == GradMode::Write) {  // no stencil had a gradient: nothing to add, or a zero dx
+    if (!accumulate) dx.fill_(0.0);
+    return;
+  }
+  if (!accumulate) return;
+  dispatch_float(dx.dtype(), "stencil_group_backward", [&]<class scalar_t>() {
+    scalar_t* pdx = dx.data<scalar_t>();
+    const scalar_t* ps = sum.data<scalar_t>();
+    const int64_t n = dx.numel();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) pdx[i] += ps[i];
+  });
+}
+
+}  // namespace autonet::cpu

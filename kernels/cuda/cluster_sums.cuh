@@ -1,0 +1,116 @@
+// Deterministic sums of a few values over many blocks without float atomics or a partial buffer,
+// on sm_90 thread block clusters: each block of a cluster sums its share in registers and
+// shared memory; block 0 of the cluster then adds the blocks' sums in rank order, reading them
+// through distributed shared memory. The depthwise weight gradients use it (depthwise_conv2d.cu,
+// stencil_group.cu): a cluster per (filter, channel), its blocks splitting the batch, one pass
+// over the batch per TAPS taps.
+#pragma once
+#include <cooperative_groups.h>
+
+#include "kernels/cuda/block_partials.cuh"  // warp_sum
+#include "kernels/depthwise_conv2d_math.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+
+// out[k] = Σ over the block's threads of acc[k], for k < count: warp sums, then the warps added
+// in order. Every thread of the block calls it; out is shared memory.
+template <int kThreads, class T, int K>
+__device__ void block_sums(const T (&acc)[K], int count, T* out) {
+  constexpr int kWarps = kThreads / 32;
+  __shared__ T warp_sums[K][kWarps];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const T v = warp_sum(acc[k]);
+    if (lane == 0) warp_sums[k][warp] = v;
+  }
+  __syncthreads();
+  for (int k = threadIdx.x; k < count && k < K; k += blockDim.x) {
+    T sum = 0;
+    for (int w = 0; w < kWarps; ++w) sum += warp_sums[k][w];
+    out[k] = sum;
+  }
+  __syncthreads();  // warp_sums may be reused by the next call
+}
+
+// dst[k] += Σ_rank (block `rank`'s sums[k]) for k < count, by block 0 of the cluster, ranks in
+// order. Every block of the cluster calls it after writing its own `sums` (shared memory).
+template <class T>
+__device__ void add_cluster_sums(T* sums, int count, T* dst) {
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();  // every block's sums are in its shared memory
+  if (cluster.block_rank() == 0)
+    for (int k = threadIdx.x; k < count; k += blockDim.x) {
+      T sum = 0;
+      for (unsigned rank = 0; rank < cluster.num_blocks(); ++rank)
+        sum += cluster.map_shared_rank(sums, rank)[k];
+      dst[k] += sum;
+    }
+  cluster.sync();  // keeps the other blocks' shared memory alive until block 0 has read it
+}
+
+// One block's share of a depthwise weight gradient, for channel c of the filter of geometry g
+// whose output gradient is dy: the cluster's blocks split the batch by rank, each sums
+// dy·input over its samples, TAPS taps at a time (KS > 0: the filter's width fixed at compile
+// time), into `sums` [R·S] (shared memory); block 0 adds the cluster's sums into dw_c [R·S].
+template <int kThreads, int TAPS, int KS, class T>
+__device__ void depthwise_weight_grad_in_cluster(const T* __restrict__ x, const T* __restrict__ dy,
+                                                 const DepthwiseGeometry& g, int c, int64_t N,
+                                                 T* sums, T* dw_c) {
+  namespace cg = cooperative_groups;
+  const int chunks = static_cast<int>(cg::this_cluster().num_blocks());
+  const int chunk = static_cast<int>(cg::this_cluster().block_rank());
+  const int S = KS > 0 ? KS : g.S, RS = KS > 0 ? KS * KS : g.R * g.S;
+  const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
+  const int plane_out = g.Ho * g.Wo;
+  const int64_t count = (n1 - n0) * plane_out;
+  for (int tap0 = 0; tap0 < RS; tap0 += TAPS) {
+    T acc[TAPS];
+#pragma unroll
+    for (int k = 0; k < TAPS; ++k) acc[k] = 0;
+    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
+      const int64_t n = n0 + e / plane_out;
+      const int at = static_cast<int>(e % plane_out);
+      const int oh = at / g.Wo, ow = at - oh * g.Wo;
+      const int64_t plane = n * g.C + c;
+      const T grad = dy[plane * plane_out + at];
+      const T* xp = x + plane * g.H * g.W;
+#pragma unroll
+      for (int k = 0; k < TAPS; ++k) {
+        const int tap = tap0 + k;
+        if (tap >= RS) break;
+        const int r = tap / S, s = tap - r * S;
+        acc[k] += grad * depthwise_input(xp, g, oh * g.stride - g.pad_h + r * g.dilation,
+                                         ow * g.stride - g.pad_w + s * g.dilation);
+      }
+    }
+    block_sums<kThreads>(acc, RS - tap0, sums + tap0);
+  }
+  add_cluster_sums(sums, RS, dw_c);
+}
+
+// Launches kernel<<<blocks, threads, shared_bytes, s>>>(args...) in clusters of cluster_blocks
+// consecutive blocks (blocks must be a multiple of it).
+template <class... Params, class... Args>
+void launch_in_clusters(void (*kernel)(Params...), unsigned blocks, int threads,
+                        unsigned cluster_blocks, size_t shared_bytes, cudaStream_t s,
+                        Args... args) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(blocks);
+  config.blockDim = dim3(static_cast<unsigned>(threads));
+  config.dynamicSmemBytes = shared_bytes;
+  config.stream = s;
+  cudaLaunchAttribute cluster;
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = cluster_blocks;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  AN_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...));
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace autonet::cuda

@@ -1,0 +1,248 @@
+// CUDA twin of the stencil group. The stencils' geometry and pointers travel by value in the
+// kernel parameters (no device-side table), so a group is one launch per pass:
+//  - forward: a thread per output position computes every stencil's value there, reading x
+//    through the cache (the six DARTS stencils of a position read overlapping windows of x);
+//  - dx: a thread per input element gathers each stencil's contribution in stencil order, each
+//    summed as the stencil's own kernel sums it (depthwise_conv2d.cu, pool2d.cu), into
+//    dx_0 + dx_1 + …, then writes it or adds it to dx once, as the CPU twin rounds it;
+//  - dw: a thread block cluster per (stencil, channel), as depthwise_conv2d's weight kernel:
+//    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
+//    distributed shared memory. No atomics, no partial buffer.
+#include <algorithm>
+
+#include "kernels/cuda/cluster_sums.cuh"
+#include "kernels/depthwise_conv2d_math.h"
+#include "kernels/pool2d_math.h"
+#include "kernels/stencil_group.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWeightGradCluster = 8;  // blocks per (stencil, channel): the portable cluster size
+constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
+
+// One stencil as the kernels see it: its geometry (only the one of its kind is read) and data.
+template <class T>
+struct Member {
+  bool is_pool;
+  DepthwiseGeometry conv;
+  PoolGeometry pool;
+  const T* w;  // depthwise filter [C, R, S]; null for a pool
+  T* y;        // forward output
+  const T* dy;  // backward: its output gradient, null when it received none
+};
+
+template <class T>
+struct Group {
+  int count;
+  Member<T> m[kMaxStencils];
+};
+
+// Stencil m's value at output (oh, ow) of plane xp (channel c); sums in the order of the
+// stencil's own forward kernel.
+template <class T>
+__device__ T stencil_value(const Member<T>& m, const T* __restrict__ xp, int c, int oh, int ow) {
+  if (m.is_pool) {
+    const PoolGeometry& g = m.pool;
+    const PoolWindow win = pool_window(g, oh, ow);
+    if (g.is_max) return xp[pool_argmax(xp, g, win)];
+    T sum = 0;
+    for (int h = win.h0; h < win.h1; ++h)
+      for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
+    return sum / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+  }
+  const DepthwiseGeometry& g = m.conv;
+  const T* wp = m.w + int64_t(c) * g.R * g.S;
+  const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
+  T acc = 0;
+  for (int r = 0; r < g.R; ++r)
+    for (int s = 0; s < g.S; ++s)
+      acc += wp[r * g.S + s] * depthwise_input(xp, g, ih0 + r * g.dilation, iw0 + s * g.dilation);
+  return acc;
+}
+
+// Stencil m's contribution to dx at input (ih, iw) = plane offset `at` of plane `plane`.
+template <class T>
+__device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, int64_t plane, int c,
+                                int ih, int iw) {
+  if (m.is_pool) {
+    const PoolGeometry& g = m.pool;
+    int oh0, oh1, ow0, ow1;
+    pool_outputs_covering(ih, g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
+    pool_outputs_covering(iw, g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+    const T* dyp = m.dy + plane * g.Ho * g.Wo;
+    const int at = ih * g.W + iw;
+    T sum = 0;
+    for (int oh = oh0; oh < oh1; ++oh)
+      for (int ow = ow0; ow < ow1; ++ow) {
+        const PoolWindow win = pool_window(g, oh, ow);
+        if (g.is_max) {
+          if (pool_argmax(xp, g, win) == at) sum += dyp[oh * g.Wo + ow];
+        } else {
+          sum += dyp[oh * g.Wo + ow] / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+        }
+      }
+    return sum;
+  }
+  const DepthwiseGeometry& g = m.conv;
+  // The folded ReLU passes no gradient where the input was clamped.
+  if (g.relu_input && !(xp[ih * g.W + iw] > T(0))) return T(0);
+  const T* wp = m.w + int64_t(c) * g.R * g.S;
+  const T* dyp = m.dy + plane * g.Ho * g.Wo;
+  T acc = 0;
+  for (int r = 0; r < g.R; ++r) {
+    const int th = ih + g.pad_h - r * g.dilation;  // = oh·stride for the output reading (ih, iw)
+    if (th < 0 || th % g.stride != 0 || th / g.stride >= g.Ho) continue;
+    for (int s = 0; s < g.S; ++s) {
+      const int tw = iw + g.pad_w - s * g.dilation;
+      if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.Wo) continue;
+      acc += wp[r * g.S + s] * dyp[(th / g.stride) * g.Wo + tw / g.stride];
+    }
+  }
+  return acc;
+}
+
+// Element i of an [N, C, height, width] tensor: its (n, c) plane, channel, row and column.
+struct Position {
+  int64_t plane;
+  int c, row, col;
+};
+__device__ Position position_of(int64_t i, int C, int height, int width) {
+  const int64_t plane_size = int64_t(height) * width;
+  const int64_t plane = i / plane_size;
+  const int at = static_cast<int>(i - plane * plane_size);
+  return {plane, static_cast<int>(plane % C), at / width, at % width};
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    forward_kernel(const T* __restrict__ x, Group<T> group, int C, int H, int W, int Ho, int Wo,
+                   int64_t n_out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_out;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const Position o = position_of(i, C, Ho, Wo);
+    const T* xp = x + o.plane * H * W;
+    for (int k = 0; k < group.count; ++k)
+      group.m[k].y[i] = stencil_value(group.m[k], xp, o.c, o.row, o.col);
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    input_grad_kernel(const T* __restrict__ x, Group<T> group, T* dx, int C, int H, int W,
+                      int64_t n_in, bool accumulate) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_in;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const Position p = position_of(i, C, H, W);
+    const T* xp = x + p.plane * H * W;
+    T sum = 0;
+    for (int k = 0; k < group.count; ++k)
+      if (group.m[k].dy) sum += stencil_input_grad(group.m[k], xp, p.plane, p.c, p.row, p.col);
+    dx[i] = accumulate ? dx[i] + sum : sum;
+  }
+}
+
+// The depthwise members whose weight gradient is wanted: member index and dw pointer.
+template <class T>
+struct WeightGrads {
+  int count;
+  int member[kMaxStencils];
+  T* dw[kMaxStencils];
+};
+
+// A cluster of blocks per (wanted stencil j, channel c), cluster rank = chunk of the batch. Each
+// block sums dy·input over its chunk, kTapsPerPass taps at a time, into block_sums[R·S] in its
+// shared memory; block 0 then adds the cluster's sums, ranks in order, into dw_j[c].
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    weight_grad_kernel(const T* __restrict__ x, Group<T> group, WeightGrads<T> grads, int C,
+                       int64_t N) {
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  const int pair = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
+  const int j = pair / C, c = pair - j * C;
+  const Member<T>& m = group.m[grads.member[j]];
+  const DepthwiseGeometry& g = m.conv;
+  depthwise_weight_grad_in_cluster<kThreads, kTapsPerPass, 0>(
+      x, m.dy, g, c, N, reinterpret_cast<T*>(shared_raw), grads.dw[j] + int64_t(c) * g.R * g.S);
+}
+
+// The group's members for the kernels; `out` is the common output shape.
+template <class T>
+Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
+                    const std::vector<Stencil>& stencils, const Shape& out) {
+  Group<T> group{};
+  group.count = static_cast<int>(stencils.size());
+  for (size_t k = 0; k < stencils.size(); ++k) {
+    Member<T>& m = group.m[k];
+    m.is_pool = stencils[k].kind == Stencil::Kind::pool;
+    if (m.is_pool) {
+      m.pool = pool_geometry(stencils[k].pool, x.shape(), out);
+    } else {
+      m.conv = depthwise_geometry(x.shape(), weights[k].shape(), out, stencils[k].conv);
+      m.w = weights[k].data<T>();
+    }
+  }
+  return group;
+}
+
+}  // namespace
+
+void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
+                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils) {
+  const int64_t n = ys[0].numel();
+  if (n == 0) return;
+  const Shape& out = ys[0].shape();
+  cudaStream_t s = stream(x.device());
+  dispatch_float(x.dtype(), "stencil_group_forward", [&]<class scalar_t>() {
+    Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
+    for (size_t k = 0; k < ys.size(); ++k) group.m[k].y = ys[k].data<scalar_t>();
+    forward_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(
+        x.data<scalar_t>(), group, static_cast<int>(x.size(1)), static_cast<int>(x.size(2)),
+        static_cast<int>(x.size(3)), static_cast<int>(out[2]), static_cast<int>(out[3]), n);
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
+                            const std::vector<Tensor>& dys, Tensor& dx,
+                            std::vector<Tensor>& dweights, const std::vector<Stencil>& stencils,
+                            GradMode dx_mode) {
+  const Shape out = stencil_group_out_shape(x.shape(), [&] {
+    std::vector<Shape> shapes;
+    for (const Tensor& w : weights) shapes.push_back(w.defined() ? w.shape() : Shape{});
+    return shapes;
+  }(), stencils);
+  const int64_t N = x.size(0);
+  const int C = static_cast<int>(x.size(1));
+  cudaStream_t s = stream(x.device());
+  dispatch_float(x.dtype(), "stencil_group_backward", [&]<class scalar_t>() {
+    Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
+    for (size_t k = 0; k < dys.size(); ++k)
+      group.m[k].dy = dys[k].defined() ? dys[k].data<scalar_t>() : nullptr;
+
+    if (dx.defined() && dx.numel() > 0) {
+      const int64_t n_in = dx.numel();
+      input_grad_kernel<<<grid_for(n_in, kThreads), kThreads, 0, s>>>(
+          x.data<scalar_t>(), group, dx.data<scalar_t>(), C, static_cast<int>(x.size(2)),
+          static_cast<int>(x.size(3)), n_in, dx_mode == GradMode::Accumulate);
+      AN_CUDA_CHECK_LAUNCH();
+    }
+
+    WeightGrads<scalar_t> grads{};
+    int max_taps = 0;
+    for (size_t k = 0; k < dweights.size(); ++k) {
+      if (!dweights[k].defined() || !dys[k].defined()) continue;
+      grads.member[grads.count] = static_cast<int>(k);
+      grads.dw[grads.count++] = dweights[k].data<scalar_t>();
+      max_taps = std::max(max_taps, group.m[k].conv.R * group.m[k].conv.S);
+    }
+    if (grads.count == 0 || shape_numel(out) == 0) return;
+    const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    launch_in_clusters(weight_grad_kernel<scalar_t>, grads.count * C * chunks, kThreads, chunks,
+                       max_taps * sizeof(scalar_t), s, x.data<scalar_t>(), group, grads, C, N);
+  });
+}
+
+}  // namespace autonet::cuda
