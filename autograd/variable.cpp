@@ -129,14 +129,30 @@ Variable make_result(const char* op, Tensor value, const std::vector<Variable>& 
   return out;
 }
 
+// An output's recipe (see SavedValue).
+void attach_recompute(Variable& out, Recompute recompute) {
+  out.impl_->recompute = std::make_shared<const Recompute>(std::move(recompute));
+}
+
 // The op's node hangs off a hidden slot that only its outputs' nodes feed. Each output's node
 // sets its dL/d(output) aside (no kernel) and marks the hidden slot as having a gradient; the
 // op's node, upstream of every output, runs after all of them, once, with all of them.
 std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
-                                   const std::vector<Variable>& inputs, MultiBackwardFn backward_fn) {
+                                   const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
+                                   std::vector<Recompute> recompute) {
+  AN_CHECK(recompute.empty() || recompute.size() == values.size())
+      << op << ": " << recompute.size() << " recipes for " << values.size() << " outputs";
+  auto attach = [&](Variable& out, size_t k) {
+    if (!recompute.empty() && recompute[k] && grad_enabled())
+      attach_recompute(out, std::move(recompute[k]));
+  };
   std::vector<Variable> outs;
   if (!needs_grad(inputs)) {
-    for (Tensor& v : values) outs.emplace_back(std::move(v));
+    for (size_t k = 0; k < values.size(); ++k) {
+      if (values[k].defined()) values[k].storage()->label(op);
+      outs.emplace_back(std::move(values[k]));
+      attach(outs.back(), k);
+    }
     return outs;
   }
   auto grad_outputs = std::make_shared<std::vector<Tensor>>(values.size());
@@ -158,8 +174,10 @@ std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
       (*grad_outputs)[k] = grad;
       if (!in[0]->grad.defined()) in[0]->grad = grad;  // only marks the op's node to run
     };
+    if (values[k].defined()) values[k].storage()->label(op);
     Variable out(std::move(values[k]), true);
     out.slot().producer = std::move(node);
+    attach(out, k);
     outs.push_back(std::move(out));
   }
   return outs;

@@ -97,6 +97,7 @@ class Variable {
   friend class SavedValue;
   friend Variable make_result(const char*, Tensor, const std::vector<Variable>&, BackwardFn,
                               Recompute);
+  friend void attach_recompute(Variable& out, Recompute recompute);
   struct Impl {
     Tensor value;
     std::shared_ptr<GradSlot> slot;
@@ -173,8 +174,10 @@ class KeepValuesGuard : public ScopedThreadFlag {
 // with dL/d(output k) in grad_outputs[k] (undefined for an output that received none).
 using MultiBackwardFn =
     std::function<void(const std::vector<Tensor>& grad_outputs, const SlotList& in)>;
+// `recompute` (empty, or one recipe per output) is attached as make_result's is.
 std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
-                                   const std::vector<Variable>& inputs, MultiBackwardFn backward_fn);
+                                   const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
+                                   std::vector<Recompute> recompute = {});
 
 // Runs the reverse sweep from `root`. A scalar root is seeded with 1; otherwise pass
 // `grad_root` (dL/d root, same shape). Leaf gradients accumulate; intermediate gradients are

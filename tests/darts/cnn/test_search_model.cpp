@@ -429,43 +429,48 @@ TEST(SearchNetwork, GradientsAreBitIdenticalWhenKernelsAccumulate) {
 
 // Rebuilding the pools' and depthwise convolutions' outputs in backward (recompute_cheap_ops)
 // gives the gradients and running statistics of the network that keeps them, bit for bit, with a
-// lower peak of the host allocator over the pass.
+// lower peak of the host allocator over the pass: with each stencil alone and with the stencils of
+// a state grouped (group_stencils, whose outputs are rebuilt one member at a time).
 TEST(SearchNetwork, RecomputingCheapOpsKeepsGradientsBitIdenticalWithLessMemory) {
-  struct Pass {
-    std::vector<float> weight_grads, alpha_grads, buffers;
-    size_t peak_bytes = 0;
-  };
-  auto pass = [](bool recompute) {
-    SearchConfig config = tiny_search_config();
-    config.recompute_cheap_ops = recompute;
-    ParameterStore weights(3), alphas(4);
-    SearchNetwork net(config, weights, alphas);
-    fill_uniform(net.alpha_normal().value(), -1.0, 1.0, 5);
-    fill_uniform(net.alpha_reduce().value(), -1.0, 1.0, 6);
-    const Variable x = random_input({2, 3, 8, 8}, 11);
-    const Tensor y = labels({3, 7});
-    const size_t before = host_memory_stats().current_bytes;
-    host_reset_peak();
-    backward(cross_entropy(net.forward(x), y));
-    Pass result;
-    result.peak_bytes = host_memory_stats().peak_bytes - before;
-    result.weight_grads = weights.grads().to_vector<float>();
-    result.alpha_grads = alphas.grads().to_vector<float>();
-    for (const ParameterStore::Entry& e : weights.entries())
-      if (e.is_buffer)
-        for (float v : e.var.value().to_vector<float>()) result.buffers.push_back(v);
-    return result;
-  };
-  const Pass rebuilt = pass(true), kept = pass(false);
-  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
-    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-  };
-  EXPECT_TRUE(same_bits(rebuilt.weight_grads, kept.weight_grads)) << "weight gradients differ";
-  EXPECT_TRUE(same_bits(rebuilt.alpha_grads, kept.alpha_grads)) << "α gradients differ";
-  EXPECT_TRUE(same_bits(rebuilt.buffers, kept.buffers)) << "running statistics differ";
-  // Per normal edge 8 activations fewer (2 pools, 6 depthwise outputs) of 14.
-  EXPECT_LT(rebuilt.peak_bytes, kept.peak_bytes * 3 / 4)
-      << "peak " << rebuilt.peak_bytes << " B rebuilt against " << kept.peak_bytes << " B kept";
+  for (const bool group : {false, true}) {
+    SCOPED_TRACE(group ? "stencils grouped" : "stencils alone");
+    struct Pass {
+      std::vector<float> weight_grads, alpha_grads, buffers;
+      size_t peak_bytes = 0;
+    };
+    auto pass = [group](bool recompute) {
+      SearchConfig config = tiny_search_config();
+      config.recompute_cheap_ops = recompute;
+      config.group_stencils = group;
+      ParameterStore weights(3), alphas(4);
+      SearchNetwork net(config, weights, alphas);
+      fill_uniform(net.alpha_normal().value(), -1.0, 1.0, 5);
+      fill_uniform(net.alpha_reduce().value(), -1.0, 1.0, 6);
+      const Variable x = random_input({2, 3, 8, 8}, 11);
+      const Tensor y = labels({3, 7});
+      const size_t before = host_memory_stats().current_bytes;
+      host_reset_peak();
+      backward(cross_entropy(net.forward(x), y));
+      Pass result;
+      result.peak_bytes = host_memory_stats().peak_bytes - before;
+      result.weight_grads = weights.grads().to_vector<float>();
+      result.alpha_grads = alphas.grads().to_vector<float>();
+      for (const ParameterStore::Entry& e : weights.entries())
+        if (e.is_buffer)
+          for (float v : e.var.value().to_vector<float>()) result.buffers.push_back(v);
+      return result;
+    };
+    const Pass rebuilt = pass(true), kept = pass(false);
+    auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+      return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+    };
+    EXPECT_TRUE(same_bits(rebuilt.weight_grads, kept.weight_grads)) << "weight gradients differ";
+    EXPECT_TRUE(same_bits(rebuilt.alpha_grads, kept.alpha_grads)) << "α gradients differ";
+    EXPECT_TRUE(same_bits(rebuilt.buffers, kept.buffers)) << "running statistics differ";
+    // Per normal edge 8 activations fewer (2 pools, 6 depthwise outputs) of 14.
+    EXPECT_LT(rebuilt.peak_bytes, kept.peak_bytes * 3 / 4)
+        << "peak " << rebuilt.peak_bytes << " B rebuilt against " << kept.peak_bytes << " B kept";
+  }
 }
 
 // The same network, weights and batch on the GPU: logits and gradients agree with the CPU, each

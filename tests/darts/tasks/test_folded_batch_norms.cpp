@@ -43,10 +43,11 @@ TEST(FoldedBatchNorms, SearchStepsMatchTheUnfoldedNetwork) {
   }
   EXPECT_LT(folded_bn * 5, unfolded_bn * 2);
   // Nothing else changed but this: the fused sum's backward reads its two pool candidates (for
-  // x̂ and dα) and rebuilds them (autograd SavedValue), where each unfolded BN read its output.
+  // x̂ and dα) and rebuilds them (autograd SavedValue; each a stencil group of one), where each
+  // unfolded BN read its output.
   const int64_t rebuilt_pools = 2 * folded_ops.at("bn_mixed_sum_backward").calls;
-  EXPECT_EQ(launches(folded_ops, "pool2d_forward"),
-            launches(unfolded_ops, "pool2d_forward") + rebuilt_pools);
+  EXPECT_EQ(launches_of(folded_ops, "stencil_group_forward"),
+            launches_of(unfolded_ops, "stencil_group_forward") + rebuilt_pools);
   EXPECT_EQ(folded_profile.total().cost.launches - folded_bn - rebuilt_pools,
             unfolded_profile.total().cost.launches - unfolded_bn);
 }

@@ -15,8 +15,11 @@ namespace {
 using test::launches_of;
 using test::TinySearcher;
 
+// Both keep their ops' outputs (recompute_cheap_ops off), so the counts below are the passes' own:
+// rebuilding outputs in backward, grouped or not, is tested in test_search_model.cpp.
 SearchConfig with_grouping(SearchConfig c, bool group) {
   c.group_stencils = group;
+  c.recompute_cheap_ops = false;
   return c;
 }
 
