@@ -13,6 +13,26 @@ namespace autonet::darts {
 
 namespace {
 
+// The search cell's batch norm normalises every state over the batch, in training with the
+// batch's own statistics. If all columns of a batchified split hold the same tokens (a text that
+// repeats with a period dividing its rows, e.g. one line over and over), every batch has zero
+// variance: each state normalises to exactly 0, nothing is learned, and the running variance
+// decays towards 0, so evaluation scales each of the cell's nine normalisations by up to
+// 1/sqrt(eps) and the states overflow to inf and NaN within a step or two. Refused up front.
+void check_columns_differ(const Tensor& batched, const char* split, const char* flag) {
+  const int64_t rows = batched.size(0), columns = batched.size(1);
+  const Tensor host = batched.to(Device::cpu()).contiguous();
+  const int64_t* t = host.data<int64_t>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 1; c < columns; ++c)
+      if (t[r * columns + c] != t[r * columns]) return;
+  AN_THROW() << "the " << split << " split cut into " << columns << " columns of " << rows
+             << " tokens (" << flag << " " << columns << ") gives every column the same tokens: "
+             << "the search cell's batch norm would see zero variance in every batch (states all 0, "
+             << "then NaN in evaluation); choose another " << flag << " or a text that does not "
+             << "repeat with a period dividing " << rows;
+}
+
 class RnnSearchTask final : public RnnTask {
  public:
   RnnSearchTask(const RnnRunConfig& config, const data::TextCorpus& corpus, Device device)
@@ -21,6 +41,8 @@ class RnnSearchTask final : public RnnTask {
     // The α steps read the validation split batchified like the train split.
     search_data_ = batchify_checked(first_tokens(corpus.valid, config.valid_tokens),
                                     config.batch_size, 2, "valid", "--batch-size");
+    check_columns_differ(train_, "train", "--batch-size");
+    check_columns_differ(search_data_, "valid", "--batch-size");
     set_model(std::make_unique<RnnModel>(model_config(), weights_, alphas_));
     alphas_.to(device_);
     RnnArchitectConfig arch;

@@ -11,6 +11,7 @@
 
 #include "kernels/dispatch.h"
 #include "runtime/tensor.h"
+#include "tests/sum_tolerance.h"
 
 namespace autonet::test {
 
@@ -60,6 +61,16 @@ struct OpCase {
     rtol = rel_tol;
     why = std::move(reason);
   }
+  // Per-element bounds (tests/sum_tolerance.h) for rows whose elements are float32 sums: atol is
+  // then each element's floor and spread scales its own sum's u·sqrt(n·q). Either the row is a sum
+  // of products, linear in each input (the runner derives n and q by running the row in float64
+  // on ones and on squared inputs), or it gives sum_terms: for the float64 inputs and output
+  // gradients, the SumTerms of each compared tensor, the outputs and then the gradients of the
+  // differentiable inputs, in order (an empty SumTerms: that tensor holds no long sums).
+  bool sums_of_products = false;
+  std::function<std::vector<SumTerms>(const Tensors& in, const Tensors& dout)> sum_terms;
+  double spread = 20;
+  bool per_element_sums() const { return sums_of_products || sum_terms != nullptr; }
   // Small-integer inputs make every sum exact: CUDA must then match the CPU bit for bit.
   bool exact_on_integers = false;
   // Finite differences: how many entries of each differentiable input to probe (0 = all).

@@ -212,6 +212,60 @@ void expect_close(const Tensor& actual, const Tensor& expected, double atol, dou
                     << ")";
 }
 
+// Element i of `actual` against `expected` within its own bound (tests/sum_tolerance.h).
+void expect_within_sum_bounds(const Tensor& actual, const Tensor& expected, const SumTerms& terms,
+                              const SumTolerance& t, const std::string& what) {
+  const std::vector<double> a = actual.to(DType::f64).to_vector<double>();
+  const std::vector<double> e = expected.to(DType::f64).to_vector<double>();
+  ASSERT_EQ(a.size(), e.size()) << what;
+  const std::vector<Mismatch> bad = outside_tolerance(a, e, terms, t);
+  for (size_t k = 0; k < bad.size() && k < 5; ++k)
+    ADD_FAILURE() << what << " [" << bad[k].index << "]: got " << bad[k].actual << ", expected "
+                  << bad[k].expected << ", its bound " << bad[k].bound;
+  EXPECT_TRUE(bad.empty()) << what << ": " << bad.size() << " of " << a.size()
+                           << " elements outside their own bounds";
+}
+
+// Each compared tensor's SumTerms (outputs, then gradients of differentiable inputs) for `in`
+// and `dout` (float32, as the parity test draws them), evaluated in float64 on the CPU.
+std::vector<SumTerms> compared_sum_terms(const OpCase& c, const Tensors& in, const Tensors& dout) {
+  auto f64 = [](const Tensors& ts) {
+    Tensors out;
+    for (const Tensor& t : ts)
+      out.push_back(t.defined() ? (dtype_is_float(t.dtype()) ? t.to(DType::f64) : t) : Tensor());
+    return out;
+  };
+  if (c.sum_terms) return c.sum_terms(f64(in), f64(dout));
+  // A sum of products, linear in each input: the op on ones counts each element's terms, on
+  // squared inputs it sums their squares (index inputs stay as they are).
+  auto evaluate = [&](auto transform) {
+    Tensors tin = f64(in), tdout = f64(dout);
+    for (Tensors* ts : {&tin, &tdout})
+      for (Tensor& t : *ts)
+        if (t.defined() && dtype_is_float(t.dtype())) {
+          double* p = t.data<double>();
+          for (int64_t i = 0; i < t.numel(); ++i) p[i] = transform(p[i]);
+        }
+    std::vector<std::vector<double>> values;
+    const Tensors out = run_forward(c, tin, DType::f64, Device::cpu());
+    for (const Tensor& o : out) values.push_back(o.to(DType::f64).to_vector<double>());
+    if (c.backward) {
+      Tensors zero_start;
+      for (const InputSpec& spec : c.inputs) zero_start.push_back(Tensor::zeros(spec.shape, DType::f64));
+      GradBuffers g = make_grad_buffers(c, DType::f64, Device::cpu(), zero_start);
+      run_backward(c, tin, out, tdout, g, Device::cpu());
+      for (const Tensor& d : g.din)
+        if (d.defined()) values.push_back(d.to_vector<double>());
+    }
+    return values;
+  };
+  const auto count = evaluate([](double) { return 1.0; });
+  const auto squares = evaluate([](double x) { return x * x; });
+  std::vector<SumTerms> terms;
+  for (size_t k = 0; k < count.size(); ++k) terms.push_back({count[k], squares[k]});
+  return terms;
+}
+
 std::string test_name(const std::string& name) {
   std::string s;
   for (char ch : name) s += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
@@ -221,9 +275,6 @@ std::string test_name(const std::string& name) {
 class OpCaseTest : public ::testing::TestWithParam<size_t> {
  protected:
   const OpCase& c() const { return cases()[GetParam()]; }
-  static Device cuda_or_skip_reason(std::string* why) {
-    return cuda_available(why) ? Device::cuda(0) : Device::cpu();
-  }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -336,11 +387,23 @@ void run_parity(const OpCase& c, bool integers) {
   const Tensors out_cpu = run_forward(c, in, DType::f32, Device::cpu());
   const Tensors out_gpu = run_forward(c, in_gpu, DType::f32, gpu);
   const double atol = integers ? 0 : c.atol, rtol = integers ? 0 : c.rtol;
-  for (size_t k = 0; k < c.outputs.size(); ++k)
-    expect_close(out_gpu[k], out_cpu[k], atol, rtol,
-                 c.name + " CUDA output '" + c.outputs[k].name + "' (" + c.why + ")");
-  if (!c.backward) return;
   const Tensors dout = make_output_grads(c, DType::f32, 12, integers);
+  // Per-element bounds (random inputs of rows of sums); otherwise one atol + rtol·|cpu| per row.
+  std::vector<SumTerms> terms;
+  if (!integers && c.per_element_sums()) terms = compared_sum_terms(c, in, dout);
+  size_t compared = 0;
+  auto expect_agree = [&](const Tensor& gpu_value, const Tensor& cpu_value, const std::string& what) {
+    const std::string label = c.name + " CUDA " + what + " (" + c.why + ")";
+    if (terms.empty())
+      expect_close(gpu_value, cpu_value, atol, rtol, label);
+    else
+      expect_within_sum_bounds(gpu_value, cpu_value, terms.at(compared), {c.atol, c.rtol, c.spread},
+                               label);
+    ++compared;
+  };
+  for (size_t k = 0; k < c.outputs.size(); ++k)
+    expect_agree(out_gpu[k], out_cpu[k], "output '" + c.outputs[k].name + "'");
+  if (!c.backward) return;
   const Tensors start = random_accumulate_start(c, DType::f32, 13, integers);
   GradBuffers g_cpu = make_grad_buffers(c, DType::f32, Device::cpu(), start);
   GradBuffers g_gpu = make_grad_buffers(c, DType::f32, gpu, start);
@@ -348,11 +411,94 @@ void run_parity(const OpCase& c, bool integers) {
   run_backward(c, in_gpu, out_gpu, to_device(dout, gpu), g_gpu, gpu);
   for (size_t i = 0; i < c.inputs.size(); ++i)
     if (c.inputs[i].differentiable)
-      expect_close(g_gpu.din[i], g_cpu.din[i], atol, rtol,
-                   c.name + " CUDA gradient of '" + c.inputs[i].name + "' (" + c.why + ")");
+      expect_agree(g_gpu.din[i], g_cpu.din[i], "gradient of '" + c.inputs[i].name + "'");
 }
 
 TEST_P(OpCaseTest, CudaMatchesCpuOnRandomInputs) { run_parity(c(), false); }
+
+// The per-element bounds checked where a CPU can: the CPU twin in float32 against itself in
+// float64, on the parity test's inputs, is one more pair of twins summing differently, so it must
+// land inside the bounds CUDA is held to (and a wrong sum length would show here first).
+void expect_float32_cpu_within_sum_bounds(const OpCase& c) {
+  const Tensors in = make_inputs(c, DType::f32, 11, false);
+  const Tensors dout = make_output_grads(c, DType::f32, 12, false);
+  const std::vector<SumTerms> terms = compared_sum_terms(c, in, dout);
+  Tensors in64, dout64;
+  for (const Tensor& t : in) in64.push_back(dtype_is_float(t.dtype()) ? t.to(DType::f64) : t);
+  for (const Tensor& t : dout) dout64.push_back(t.defined() ? t.to(DType::f64) : Tensor());
+  const Tensors out32 = run_forward(c, in, DType::f32, Device::cpu());
+  const Tensors out64 = run_forward(c, in64, DType::f64, Device::cpu());
+  Tensors actual = out32, expected = out64;
+  if (c.backward) {
+    auto zeros = [&](DType dtype) {
+      Tensors z;
+      for (const InputSpec& spec : c.inputs) z.push_back(Tensor::zeros(spec.shape, dtype));
+      return z;
+    };
+    GradBuffers g32 = make_grad_buffers(c, DType::f32, Device::cpu(), zeros(DType::f32));
+    GradBuffers g64 = make_grad_buffers(c, DType::f64, Device::cpu(), zeros(DType::f64));
+    run_backward(c, in, out32, dout, g32, Device::cpu());
+    run_backward(c, in64, out64, dout64, g64, Device::cpu());
+    for (size_t i = 0; i < c.inputs.size(); ++i)
+      if (c.inputs[i].differentiable) {
+        actual.push_back(g32.din[i]);
+        expected.push_back(g64.din[i]);
+      }
+  }
+  ASSERT_EQ(terms.size(), actual.size()) << c.name << ": one SumTerms per compared tensor";
+  for (size_t k = 0; k < actual.size(); ++k) {
+    if (!terms[k].count.empty())
+      ASSERT_EQ(terms[k].count.size(), static_cast<size_t>(expected[k].numel())) << c.name;
+    expect_within_sum_bounds(actual[k], expected[k], terms[k], {c.atol, c.rtol, c.spread},
+                             c.name + " float32 CPU, compared tensor " + std::to_string(k));
+  }
+}
+
+TEST(SumTerms, Float32CpuIsWithinEachElementsBoundOfFloat64) {
+  int rows = 0;
+  for (const OpCase& c : cases())
+    if (c.per_element_sums()) {
+      expect_float32_cpu_within_sum_bounds(c);
+      ++rows;
+    }
+  EXPECT_GE(rows, 20) << "the conv2d and rnn_mix rows bound each element by its own sum";
+}
+
+// The sum lengths of a convolution with padding: each output element counts its own taps.
+// conv2d/3x3 [3, 2, 5, 7] * [4, 2, 3, 3], pad 1, bias: a corner sees 2×2 taps of 2 channels, plus
+// the bias (9 terms); an interior pixel 3×3 taps (19). A dweight tap sums over the 3·5·7 output
+// pixels less those where it reads padding; dbias over all 105.
+TEST(SumTerms, EachElementCountsItsOwnTerms) {
+  const auto row = std::find_if(cases().begin(), cases().end(), [](const OpCase& c) {
+    return c.name == "conv2d/3x3/[3, 2, 5, 7]/[4, 2, 3, 3]/bias";
+  });
+  ASSERT_NE(row, cases().end());
+  ASSERT_TRUE(row->sums_of_products);
+  const Tensors in = make_inputs(*row, DType::f32, 11, false);
+  const Tensors dout = make_output_grads(*row, DType::f32, 12, false);
+  const std::vector<SumTerms> terms = compared_sum_terms(*row, in, dout);
+  ASSERT_EQ(terms.size(), 4u);  // y, dx, dweight, dbias
+  const std::vector<double>& y = terms[0].count;
+  EXPECT_EQ(y[0], 9);              // y[0, 0, 0, 0]: a corner
+  EXPECT_EQ(y[1 * 7 + 1], 19);     // y[0, 0, 1, 1]: interior
+  EXPECT_EQ(y[6], 9);              // y[0, 0, 0, 6]: the other corner of row 0
+  EXPECT_EQ(y[3], 13);             // y[0, 0, 0, 3]: top edge, 2×3 taps
+  const std::vector<double>& dw = terms[2].count;
+  EXPECT_EQ(dw[4], 3 * 5 * 7);     // the centre tap reads every pixel
+  EXPECT_EQ(dw[0], 3 * 4 * 6);     // the top-left tap reads padding at output row 0 and column 0
+  EXPECT_EQ(terms[3].count, std::vector<double>(4, 3 * 5 * 7));
+  // Squares: y[0]'s terms are x·w products and the bias, q = Σ(x·w)² + b².
+  const std::vector<float> x = in[0].to_vector<float>(), w = in[1].to_vector<float>();
+  const double b = in[2].to_vector<float>()[0];
+  double q = b * b;
+  for (int ch = 0; ch < 2; ++ch)
+    for (int r = 0; r < 2; ++r)
+      for (int s = 0; s < 2; ++s) {
+        const double xv = x[ch * 35 + r * 7 + s], wv = w[ch * 9 + (r + 1) * 3 + (s + 1)];
+        q += xv * xv * wv * wv;
+      }
+  EXPECT_NEAR(terms[0].squares[0], q, 1e-12 * q);
+}
 
 TEST_P(OpCaseTest, CudaMatchesCpuExactlyOnSmallIntegers) {
   if (!c().exact_on_integers) GTEST_SKIP() << c().name << ": sums are not exact for this op";

@@ -163,16 +163,27 @@ TEST(Tensor, RandomFillsAreReproducible) {
   EXPECT_NEAR(var, 1.0, 0.15);
 }
 
-TEST(Device, ParsesNamesAndSaysWhyNoDeviceIsUsable) {
+TEST(Device, ParsesNames) {  // not a GPU test: Device values only, no device is touched
   EXPECT_EQ(parse_device("cpu"), Device::cpu());
   EXPECT_EQ(parse_device("cuda:1"), Device::cuda(1));
   EXPECT_THROW(parse_device("gpu"), Error);
   EXPECT_THROW(parse_device("cuda:x"), Error);
+}
+
+TEST(Device, SaysWhyNoDeviceIsUsable) {  // not a GPU test: what a machine without one sees
   std::string why;
-  if (!cuda_available(&why)) {
-    EXPECT_FALSE(why.empty());
-    EXPECT_THROW(Tensor::empty({4}, DType::f32, Device::cuda(0)), Error);
-  }
+  if (cuda_available(&why)) return;  // the GPU side: CudaTensorsAreMadeWhereAGpuIsUsable
+  EXPECT_FALSE(why.empty());
+  EXPECT_THROW(Tensor::empty({4}, DType::f32, Device::cuda(0)), Error);
+}
+
+TEST(Device, CudaTensorsAreMadeWhereAGpuIsUsable) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "needs a GPU: " << why;
+  EXPECT_TRUE(why.empty()) << why;
+  const Tensor t = Tensor::full({4}, 2.0, DType::f32, Device::cuda(0));
+  EXPECT_EQ(t.device(), Device::cuda(0));
+  EXPECT_EQ(t.to(Device::cpu()).to_vector<float>(), (std::vector<float>{2, 2, 2, 2}));
 }
 
 TEST(Error, CarriesFileLineAndMessage) {

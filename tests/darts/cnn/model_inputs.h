@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "autograd/parameters.h"
 #include "autograd/variable.h"
 #include "darts/cnn/augment_model.h"
 #include "darts/cnn/search_model.h"
 #include "runtime/tensor.h"
+#include "tests/sum_tolerance.h"
 
 namespace autonet::darts {
 
@@ -42,17 +44,39 @@ inline Tensor labels(std::vector<int64_t> values) {
   return Tensor::from_vector(values, {n});
 }
 
-// max |a − b| relative to the largest |a|: f32 sums in another order differ by rounding only.
-inline void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tol,
-                         const std::string& what) {
-  ASSERT_EQ(a.size(), b.size()) << what;
-  double scale = 0, diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    scale = std::max(scale, std::abs(static_cast<double>(a[i])));
-    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+// One group per parameter of `store` (its slice of the flat buffers), for measured_bounds.
+inline std::vector<test::Group> parameter_groups(const ParameterStore& store) {
+  std::vector<test::Group> groups;
+  for (const ParameterStore::Entry& e : store.entries())
+    if (e.offset >= 0) groups.push_back({e.offset, e.offset + e.var.numel()});
+  return groups;
+}
+
+// CUDA against the float32 CPU run, each element within its own measured bound
+// (tests/sum_tolerance.h): the float32 CPU run's distance from the float64 `reference`, floored by
+// its group's RMS, times 8 (the GPU's own distance is of the same kind, and a group's largest
+// rounding is a few times its RMS), plus 1e-7 of the buffer's largest value for exact zeros.
+// The reference must be a rounding away from the CPU run, or every bound would be vacuous.
+inline void expect_within_measured_bounds(const std::vector<double>& cuda,
+                                          const std::vector<double>& cpu,
+                                          const std::vector<double>& reference,
+                                          const std::vector<test::Group>& groups,
+                                          const std::string& what) {
+  ASSERT_EQ(cuda.size(), cpu.size()) << what;
+  ASSERT_EQ(reference.size(), cpu.size()) << what;
+  double largest = 0, farthest = 0;
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    largest = std::max(largest, std::abs(cpu[i]));
+    farthest = std::max(farthest, std::abs(cpu[i] - reference[i]));
   }
-  EXPECT_GT(scale, 0.0) << what;
-  EXPECT_LE(diff, tol * scale) << what;
+  ASSERT_LE(farthest, 1e-4 * largest) << what << ": the float64 run is not the same network";
+  const std::vector<double> bounds = test::measured_bounds(cpu, reference, groups, 8, 1e-7 * largest);
+  const std::vector<test::Mismatch> bad = test::outside_bounds(cuda, cpu, bounds);
+  for (size_t k = 0; k < bad.size() && k < 5; ++k)
+    ADD_FAILURE() << what << " [" << bad[k].index << "]: cuda " << bad[k].actual << ", cpu "
+                  << bad[k].expected << ", its bound " << bad[k].bound;
+  EXPECT_TRUE(bad.empty()) << what << ": " << bad.size() << " of " << cpu.size()
+                           << " elements outside their own bounds";
 }
 
 }  // namespace autonet::darts

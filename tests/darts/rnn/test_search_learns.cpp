@@ -37,7 +37,7 @@ std::string cycle_text(int lines, bool reversed) {
 
 // 401 and 101 lines: batchify's columns then start at different words (with 400 lines of 11
 // tokens every column of 8 would hold the same word at each row, and the search cell's batch norm
-// would see no variance at all).
+// would see no variance at all: the search refuses that, see the last test).
 const data::TextCorpus& planted_corpus() {
   static const data::TextCorpus corpus = data::corpus_from_texts(
       "cycles", {cycle_text(401, false), cycle_text(101, true), cycle_text(101, true)});
@@ -76,6 +76,27 @@ TEST(RnnSearchLearns, FirstOrderWeightsLearnOneStreamAndAlphaReadsTheOther) {
 
 TEST(RnnSearchLearns, SecondOrderWeightsLearnOneStreamAndAlphaReadsTheOther) {
   expect_each_step_learns_its_own_stream(true);
+}
+
+// 400 lines of 11 tokens in 8 columns of 550: every column holds the same words. In training the
+// batch norm then normalises every state to 0 and its running variance decays towards 0; the
+// evaluation after the first epoch scaled each normalisation by up to 1/sqrt(eps), the states
+// overflowed within a step, and the run stopped on a NaN validation loss. Now the search refuses
+// the split before it starts, naming the flag.
+TEST(RnnSearchLearns, RefusesATrainSplitWhoseColumnsAreAllTheSame) {
+  const data::TextCorpus corpus = data::corpus_from_texts(
+      "cycles", {cycle_text(400, false), cycle_text(101, true), cycle_text(101, true)});
+  test::TempDir tmp("rnn-same-columns");
+  try {
+    run_rnn_search(planted_search(false), corpus, tmp / "run", RunOptions::quiet());
+    FAIL() << "a train split whose columns are all the same was accepted";
+  } catch (const Error& e) {
+    const std::string message = e.message();
+    EXPECT_NE(message.find("the train split cut into 8 columns of 550 tokens (--batch-size 8) gives "
+                           "every column the same tokens"),
+              std::string::npos)
+        << message;
+  }
 }
 
 }  // namespace

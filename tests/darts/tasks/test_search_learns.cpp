@@ -11,6 +11,7 @@
 #include "darts/cnn/architect.h"
 #include "darts/primitives.h"
 #include "darts/tasks/search_trainer.h"
+#include "tests/darts/planted_task.h"
 
 namespace autonet::darts {
 namespace {
@@ -31,21 +32,14 @@ SearchConfig planted_config() {
   return c;
 }
 
-void set_one_hot(Tensor a, int64_t op) {  // every edge: 20 on `op`, 0 elsewhere
-  const int64_t edges = a.size(0), ops = a.size(1);
-  float* p = a.data<float>();
-  for (int64_t e = 0; e < edges; ++e)
-    for (int64_t k = 0; k < ops; ++k) p[e * ops + k] = k == op ? 20.f : 0.f;
-}
-
 // The labels the network gives `images` with α one-hot on `op` at its current weights; α and the
 // BN statistics are put back. Logits are centred per class over the batch before the argmax, so
 // every class occurs (an untrained classifier favours one class for all images).
 Tensor planted_labels(SearchNetwork& net, int64_t op, const Tensor& images) {
   const Tensor alpha_saved = net.alpha_store().weights().clone();
   const std::vector<Tensor> bn_saved = snapshot_buffers(net.weight_store());
-  set_one_hot(net.alpha_normal().value(), op);
-  set_one_hot(net.alpha_reduce().value(), op);
+  test::set_one_hot(net.alpha_normal().value(), op);
+  test::set_one_hot(net.alpha_reduce().value(), op);
   std::vector<float> logits;
   {
     NoGradGuard no_grad;
@@ -54,19 +48,7 @@ Tensor planted_labels(SearchNetwork& net, int64_t op, const Tensor& images) {
   net.alpha_store().weights().copy_from(alpha_saved);
   restore_buffers(net.weight_store(), bn_saved);
 
-  const int64_t n = images.size(0), classes = net.config().classes;
-  std::vector<double> mean(classes, 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t c = 0; c < classes; ++c) mean[c] += logits[i * classes + c] / n;
-  std::vector<int64_t> labels(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const auto centred = [&](int64_t c) { return logits[i * classes + c] - mean[c]; };
-    int64_t best = 0;
-    for (int64_t c = 1; c < classes; ++c)
-      if (centred(c) > centred(best)) best = c;
-    labels[i] = best;
-  }
-  return Tensor::from_vector(labels, {n});
+  return test::centred_argmax(logits, images.size(0), net.config().classes);
 }
 
 // softmax(α) of every op averaged over the four edges (normal and reduce cells).
@@ -78,16 +60,8 @@ std::vector<double> mean_weights(const SearchNetwork& net) {
   return mean;
 }
 
-// The op other than `none` with the largest mean weight, as the genotype derivation ranks them
-// (`none` only scales an edge, which the next BN undoes).
-int64_t top_op(const std::vector<double>& mean) {
-  return std::max_element(mean.begin() + 1, mean.end()) - mean.begin();
-}
-
 std::string describe(const std::vector<double>& mean) {
-  std::string s;
-  for (size_t k = 0; k < mean.size(); ++k) s += cnn_primitives()[k] + " " + std::to_string(mean[k]) + "  ";
-  return s;
+  return test::describe(mean, cnn_primitives());
 }
 
 // Training labels planted with skip_connect, validation labels with max_pool_3x3, then `steps`
@@ -106,7 +80,7 @@ std::vector<double> search_planted_task(bool unrolled, int steps) {
   const Tensor train_labels = planted_labels(net, kSkip, train_images);
   const Tensor valid_labels = planted_labels(net, kMaxPool, valid_images);
   // α starts near uniform (1e-3·N(0, 1)): the seed's ranking, not the task's.
-  EXPECT_NE(top_op(mean_weights(net)), kMaxPool) << "the seed already ranks max_pool first";
+  EXPECT_NE(test::top_op(mean_weights(net)), kMaxPool) << "the seed already ranks max_pool first";
 
   SgdOptions frozen;
   frozen.lr = 0;
@@ -125,7 +99,7 @@ std::vector<double> search_planted_task(bool unrolled, int steps) {
 // the next op ≤ 0.17; here (seed 7) 0.27, and after 100 second-order steps above 0.16.
 // Had the α step read the training batch, skip_connect would lead.
 void expect_planted_op_leads(const std::vector<double>& mean) {
-  EXPECT_EQ(top_op(mean), kMaxPool) << describe(mean);
+  EXPECT_EQ(test::top_op(mean), kMaxPool) << describe(mean);
   EXPECT_GT(mean[kMaxPool], 0.16) << describe(mean);
 }
 
