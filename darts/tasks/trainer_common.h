@@ -1,6 +1,7 @@
 // Pieces the DARTS image tasks (search and training from scratch) share beyond the run layer
-// (run/): the config fields they share, the weights' SGD, the training loader,
-// image checks and subsets, and the genotype files; and the entry points of every DARTS task.
+// (run/): the config fields they share, the weights' SGD, the training loader, image checks and
+// subsets, the run info, the train-then-evaluate epoch and its record, and the genotype files;
+// and the entry points of every DARTS task.
 #pragma once
 #include <nlohmann/json.hpp>
 
