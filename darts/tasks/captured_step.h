@@ -20,7 +20,7 @@
 
 #include "autograd/optimizer.h"
 #include "darts/cnn/architect.h"
-#include "darts/tasks/search_trainer.h"
+#include "darts/tasks/search_step.h"
 #include "runtime/cuda_graph.h"
 
 namespace autonet::darts {

@@ -1,6 +1,7 @@
 // Pieces the DARTS image tasks (search and training from scratch) share beyond the run layer
-// (run/): the config fields they share, the weights' SGD, the training loader,
-// image checks and subsets, and the genotype files; and the entry points of every DARTS task.
+// (run/): the config fields they share, the weights' SGD, the training loader, image checks and
+// subsets, the run info, the train-then-evaluate epoch and its record, and the genotype files;
+// and the entry points of every DARTS task.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/modules.h"
 #include "autograd/optimizer.h"
 #include "autograd/parameters.h"
 #include "darts/genotype/genotype.h"
@@ -19,6 +21,7 @@
 #include "datasets/image_folder.h"
 #include "datasets/loader.h"
 #include "run/engine.h"
+#include "run/image_epochs.h"
 
 namespace autonet::darts {
 
@@ -116,6 +119,37 @@ data::FolderOptions folder_options(const nlohmann::json& config);
 // (empty for other data sets); in log.jsonl a "skipped_images" record naming each skipped file.
 nlohmann::json image_folder_info(const data::ImageData& data);
 void log_skipped_images(const run::RunFolder& run, const data::ImageData& data);
+
+// What config.json records of every image task beyond the flags: its kind and device, the data
+// set, image shape and classes, `train_images`, the steps per epoch and the network's size, with
+// an image folder's record (image_folder_info). The task adds its own keys.
+nlohmann::json image_run_info(const std::string& kind, Device device, const data::ImageData& data,
+                              const data::ImageSet& train_set, int64_t train_images,
+                              int64_t steps_per_epoch, int64_t parameters);
+// Throws unless a checkpoint's state was trained on `train_images` images (the data set or its
+// --subset changed since).
+void check_train_images(const nlohmann::json& state, int64_t train_images);
+
+// The images one pass of an image task reads: the set, the indices read, and how.
+struct ImagePass {
+  const data::ImageSet& set;
+  const std::vector<int64_t>& indices;
+  const data::LoaderConfig& loader;
+};
+// One epoch of an image task: the training pass (`step` per batch, the network in train mode),
+// then the evaluation of `eval_set` ("valid", "test") in eval mode (running BN statistics).
+struct ImageEpochFigures {
+  run::Meter train;
+  run::EvalResult eval;
+};
+ImageEpochFigures train_and_evaluate(run::ImageEpochs& epochs, Module& net, int64_t epoch,
+                                     double lr, const ImagePass& train, const run::ImageStep& step,
+                                     const ImagePass& eval, const std::string& eval_set);
+// The epoch record's fields every image task logs (lr, train_loss, <eval_set>_acc, the best, the
+// images/s, ...) and the progress line's summary; the task adds its own fields.
+run::EpochResult image_epoch_result(const run::ImageEpochs& epochs, const ImageEpochFigures& f,
+                                    const std::string& eval_set, double lr,
+                                    int64_t steps_per_epoch, const run::Best& best);
 
 // genotype.txt, genotype.json and the two cells' drawings (normal/reduce .dot, .svg).
 void write_genotype_files(const run::RunFolder& folder, const CnnGenotype& genotype);
