@@ -146,10 +146,11 @@ std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
     if (!recompute.empty() && recompute[k] && grad_enabled())
       attach_recompute(out, std::move(recompute[k]));
   };
+  for (Tensor& v : values)
+    if (v.defined()) v.storage()->label(op);  // as make_result labels its output
   std::vector<Variable> outs;
   if (!needs_grad(inputs)) {
     for (size_t k = 0; k < values.size(); ++k) {
-      if (values[k].defined()) values[k].storage()->label(op);
       outs.emplace_back(std::move(values[k]));
       attach(outs.back(), k);
     }
@@ -174,7 +175,6 @@ std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
       (*grad_outputs)[k] = grad;
       if (!in[0]->grad.defined()) in[0]->grad = grad;  // only marks the op's node to run
     };
-    if (values[k].defined()) values[k].storage()->label(op);
     Variable out(std::move(values[k]), true);
     out.slot().producer = std::move(node);
     attach(out, k);

@@ -122,8 +122,9 @@ Variable MixedOp::forward(const Variable& x, const Variable& weights) {
   std::vector<Stencil> stencils;
   std::vector<Variable> stencil_weights;
   append_first_stencils(stencils, stencil_weights);
-  return forward_from_stencils(
-      x, weights, stencils.empty() ? std::vector<Variable>{} : stencil_group(x, stencil_weights, stencils));
+  const std::vector<Variable> firsts =
+      stencils.empty() ? std::vector<Variable>{} : stencil_group(x, stencil_weights, stencils);
+  return forward_from_stencils(x, weights, firsts);
 }
 
 Variable MixedOp::forward_from_stencils(const Variable& x, const Variable& weights,
@@ -189,7 +190,8 @@ void SearchCell::open_state(const std::vector<Variable>& states, size_t state,
     weights.clear();
   };
   for (size_t e = 0; e < edges_.size(); ++e) {
-    if (static_cast<size_t>(edges_[e].input) != state || !ops_[e]->shares_input_stencils()) continue;
+    if (static_cast<size_t>(edges_[e].input) != state || !ops_[e]->shares_input_stencils())
+      continue;
     std::vector<Stencil> own;
     std::vector<Variable> own_weights;
     ops_[e]->append_first_stencils(own, own_weights);
