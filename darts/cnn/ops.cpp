@@ -83,9 +83,16 @@ SepConv::SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t 
     register_child(*m);
 }
 
-Variable SepConv::forward_from_stencil(const Variable& h, bool to_batch_norm) {
-  const Variable y = pw2_.forward(dw2_.forward(bn1_.forward(pw1_.forward(h))));
-  return to_batch_norm ? y : bn2_.forward(y);
+Variable SepConv::forward_to_batch_norm(const Variable& x) {
+  return pw2_.forward(dw2_.forward(bn1_.forward(pw1_.forward(dw1_.forward(x)))));
+}
+
+std::vector<OpStage> SepConv::later_stages() {
+  using Kind = OpStage::Kind;
+  return {{Kind::pointwise, pw1_.weight},
+          {Kind::batch_norm, {}, {}, &bn1_},
+          {Kind::depthwise, dw2_.weight, dw2_.params},
+          {Kind::pointwise, pw2_.weight}};
 }
 
 DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,
@@ -97,11 +104,6 @@ DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t 
   register_child(dw_);
   register_child(pw_);
   register_child(bn_);
-}
-
-Variable DilConv::forward_from_stencil(const Variable& h, bool to_batch_norm) {
-  const Variable y = pw_.forward(h);
-  return to_batch_norm ? y : bn_.forward(y);
 }
 
 Conv7x1_1x7::Conv7x1_1x7(ParameterStore& store, std::string name, int64_t channels, int64_t stride,

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "autograd/modules.h"
 
@@ -43,16 +44,26 @@ class EndsInBatchNorm {
   ~EndsInBatchNorm() = default;
 };
 
-// A candidate op whose first layer is a stencil on its input: a depthwise conv (its ReLU folded
-// in) or a pool. The search cell's mixed op runs the first layers of all its candidates in one
-// stencil group (kernels/stencil_group.h) and continues each op from its stencil's output.
+// One layer of a candidate op after its first stencil: what the search cell runs as one group op
+// across the candidates of a state (darts/cnn/state_pipeline.h).
+struct OpStage {
+  enum class Kind { pointwise, batch_norm, depthwise };
+  Kind kind = Kind::pointwise;
+  Variable weight;                  // pointwise [C_out, C, 1, 1], depthwise [C, 1, R, S]
+  DepthwiseConv2dParams depthwise;  // Kind::depthwise
+  BatchNorm2d* norm = nullptr;      // Kind::batch_norm
+};
+
+// A candidate op whose first layer is a stencil on its input (a depthwise conv, its ReLU folded
+// in, or a pool) and whose later layers, up to its closing BN, are stages: a search cell runs the
+// candidates of all edges leaving a state layer by layer, each layer as one group op.
 class StartsWithStencil {
  public:
   virtual Stencil first_stencil() const = 0;
   virtual Variable first_stencil_weight() const = 0;  // undefined for a pool
-  // The op after its first stencil, h being that stencil's output; to_batch_norm stops before the
-  // closing BN (as EndsInBatchNorm::forward_to_batch_norm).
-  virtual Variable forward_from_stencil(const Variable& h, bool to_batch_norm) = 0;
+  // The layers after the first stencil, in order, stopping before the closing BN (the op's output
+  // is then EndsInBatchNorm::forward_to_batch_norm's).
+  virtual std::vector<OpStage> later_stages() = 0;
 
  protected:
   ~StartsWithStencil() = default;
@@ -80,9 +91,7 @@ class PoolBN : public Module, public EndsInBatchNorm, public StartsWithStencil {
   BatchNorm2d& last_batch_norm() override { return bn_; }
   Stencil first_stencil() const override { return Stencil::pooling(pool_.params()); }
   Variable first_stencil_weight() const override { return {}; }
-  Variable forward_from_stencil(const Variable& h, bool to_batch_norm) override {
-    return to_batch_norm ? h : bn_.forward(h);
-  }
+  std::vector<OpStage> later_stages() override { return {}; }
 
  private:
   Pool3x3 pool_;
@@ -123,13 +132,11 @@ class SepConv : public Module, public EndsInBatchNorm, public StartsWithStencil 
   SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
           int64_t stride, int64_t pad, bool affine);
   Variable forward(const Variable& x) override { return bn2_.forward(forward_to_batch_norm(x)); }
-  Variable forward_to_batch_norm(const Variable& x) override {
-    return forward_from_stencil(dw1_.forward(x), true);
-  }
+  Variable forward_to_batch_norm(const Variable& x) override;
   BatchNorm2d& last_batch_norm() override { return bn2_; }
   Stencil first_stencil() const override { return Stencil::depthwise(dw1_.params); }
   Variable first_stencil_weight() const override { return dw1_.weight; }
-  Variable forward_from_stencil(const Variable& h, bool to_batch_norm) override;
+  std::vector<OpStage> later_stages() override;
 
  private:
   DepthwiseConv2d dw1_;
@@ -146,13 +153,11 @@ class DilConv : public Module, public EndsInBatchNorm, public StartsWithStencil 
   DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
           int64_t stride, int64_t pad, int64_t dilation, bool affine);
   Variable forward(const Variable& x) override { return bn_.forward(forward_to_batch_norm(x)); }
-  Variable forward_to_batch_norm(const Variable& x) override {
-    return forward_from_stencil(dw_.forward(x), true);
-  }
+  Variable forward_to_batch_norm(const Variable& x) override { return pw_.forward(dw_.forward(x)); }
   BatchNorm2d& last_batch_norm() override { return bn_; }
   Stencil first_stencil() const override { return Stencil::depthwise(dw_.params); }
   Variable first_stencil_weight() const override { return dw_.weight; }
-  Variable forward_from_stencil(const Variable& h, bool to_batch_norm) override;
+  std::vector<OpStage> later_stages() override { return {{OpStage::Kind::pointwise, pw_.weight}}; }
 
  private:
   DepthwiseConv2d dw_;

@@ -6,6 +6,7 @@
 
 #include "darts/cnn/ops.h"
 #include "darts/cnn/pc_search_model.h"
+#include "darts/cnn/state_pipeline.h"
 #include "darts/primitives.h"
 #include "runtime/error.h"
 
@@ -119,50 +120,49 @@ MixedOp::MixedOp(ParameterStore& store, std::string name, int64_t channels, int6
   }
 }
 
-void MixedOp::append_first_stencils(std::vector<Stencil>& stencils,
-                                    std::vector<Variable>& weights) const {
-  if (!group_stencils_) return;
+void MixedOp::append_staged_ops(std::vector<StartsWithStencil*>& ops) const {
+  if (!group_state_ops_) return;
   for (size_t k = 0; k < ops_.size(); ++k) {
-    const auto* starts = dynamic_cast<const StartsWithStencil*>(ops_[k].get());
-    if (k == kNoneColumn || !starts) continue;
-    stencils.push_back(starts->first_stencil());
-    weights.push_back(starts->first_stencil_weight());
+    auto* starts = dynamic_cast<StartsWithStencil*>(ops_[k].get());
+    if (k != kNoneColumn && starts) ops.push_back(starts);
   }
 }
 
 Variable MixedOp::forward(const Variable& x, const Variable& weights) {
-  std::vector<Stencil> stencils;
-  std::vector<Variable> stencil_weights;
-  append_first_stencils(stencils, stencil_weights);
-  const std::vector<Variable> firsts =
-      stencils.empty() ? std::vector<Variable>{} : stencil_group(x, stencil_weights, stencils);
-  return forward_from_stencils(x, weights, firsts);
+  std::vector<StartsWithStencil*> staged_ops;
+  append_staged_ops(staged_ops);
+  return forward_from_staged(x, weights, run_state_pipeline(x, staged_ops));
 }
 
-Variable MixedOp::forward_from_stencils(const Variable& x, const Variable& weights,
-                                        const std::vector<Variable>& firsts) {
+Variable MixedOp::forward_from_staged(const Variable& x, const Variable& weights,
+                                      const std::vector<Variable>& staged) {
   AN_CHECK(weights.dim() == 1 && weights.size(0) == static_cast<int64_t>(ops_.size()) - 1)
       << "mixed op '" << name() << "' expects " << ops_.size() - 1
       << " weights (its softmax row without `none`), got " << weights.value().describe();
   std::vector<Variable> candidates;
   std::vector<BatchNorm2d*> norms;  // per candidate: the BN folded into the sum, or null
-  append_candidates(x, firsts, candidates, norms);
+  append_candidates(x, staged, candidates, norms);
   return folded_mixed_sum(name(), weights, candidates, norms);
 }
 
-void MixedOp::append_candidates(const Variable& x, const std::vector<Variable>& firsts,
+void MixedOp::append_candidates(const Variable& x, const std::vector<Variable>& staged,
                                 std::vector<Variable>& candidates,
                                 std::vector<BatchNorm2d*>& norms) {
-  size_t next_first = 0;
+  size_t next_staged = 0;
   for (size_t k = 0; k < ops_.size(); ++k) {
     if (k == kNoneColumn) continue;
-    auto* ends = fold_batch_norms_ ? dynamic_cast<EndsInBatchNorm*>(ops_[k].get()) : nullptr;
-    const bool fold = ends && !ends->last_batch_norm().weight.defined();  // affine-free only
-    auto* starts = group_stencils_ ? dynamic_cast<StartsWithStencil*>(ops_[k].get()) : nullptr;
-    if (starts)
-      candidates.push_back(starts->forward_from_stencil(firsts.at(next_first++), fold));
-    else
+    auto* ends = dynamic_cast<EndsInBatchNorm*>(ops_[k].get());
+    const bool fold = fold_batch_norms_ && ends && !ends->last_batch_norm().weight.defined();
+    const bool is_staged = group_state_ops_ && dynamic_cast<StartsWithStencil*>(ops_[k].get());
+    if (is_staged) {
+      // The pipeline stops before the closing BN, which every staged candidate has.
+      AN_CHECK(ends) << "mixed op '" << name() << "': candidate " << k
+                     << " starts with a stencil but does not end in a batch norm";
+      const Variable& y = staged.at(next_staged++);
+      candidates.push_back(fold ? y : ends->last_batch_norm().forward(y));
+    } else {
       candidates.push_back(fold ? ends->forward_to_batch_norm(x) : ops_[k]->forward(x));
+    }
     norms.push_back(fold ? &ends->last_batch_norm() : nullptr);
   }
 }
@@ -188,39 +188,27 @@ SearchCell::SearchCell(ParameterStore& store, std::string name, int nodes, int m
 }
 
 void SearchCell::open_state(const std::vector<Variable>& states, size_t state,
-                            std::vector<std::vector<Variable>>& firsts) const {
-  // Edges leaving `state` in edge order, cut into groups of at most kMaxStencils stencils.
-  std::vector<std::pair<size_t, size_t>> group_edges;  // edge, its stencil count
-  std::vector<Stencil> stencils;
-  std::vector<Variable> weights;
-  auto run_group = [&] {
-    if (stencils.empty()) return;
-    const std::vector<Variable> outputs = stencil_group(states[state], weights, stencils);
-    auto next = outputs.begin();
-    for (auto [e, count] : group_edges) {
-      firsts[e].assign(next, next + static_cast<std::ptrdiff_t>(count));
-      next += static_cast<std::ptrdiff_t>(count);
-    }
-    group_edges.clear();
-    stencils.clear();
-    weights.clear();
-  };
+                            std::vector<std::vector<Variable>>& staged) const {
+  std::vector<std::pair<size_t, size_t>> edge_ops;  // edge leaving `state`, its staged ops
+  std::vector<StartsWithStencil*> ops;
   for (size_t e = 0; e < edges_.size(); ++e) {
-    if (static_cast<size_t>(edges_[e].input) != state || !ops_[e]->shares_input_stencils())
+    if (static_cast<size_t>(edges_[e].input) != state || !ops_[e]->joins_state_pipeline())
       continue;
-    std::vector<Stencil> own;
-    std::vector<Variable> own_weights;
-    ops_[e]->append_first_stencils(own, own_weights);
-    if (stencils.size() + own.size() > static_cast<size_t>(kMaxStencils)) run_group();
-    group_edges.emplace_back(e, own.size());
-    stencils.insert(stencils.end(), own.begin(), own.end());
-    weights.insert(weights.end(), own_weights.begin(), own_weights.end());
+    const size_t before = ops.size();
+    ops_[e]->append_staged_ops(ops);
+    edge_ops.emplace_back(e, ops.size() - before);
   }
-  run_group();
+  if (ops.empty()) return;
+  const std::vector<Variable> outputs = run_state_pipeline(states[state], ops);
+  auto next = outputs.begin();
+  for (auto [e, count] : edge_ops) {
+    staged[e].assign(next, next + static_cast<std::ptrdiff_t>(count));
+    next += static_cast<std::ptrdiff_t>(count);
+  }
 }
 
 Variable SearchCell::sum_node(int i, size_t first, const std::vector<Variable>& states,
-                             const std::vector<std::vector<Variable>>& firsts,
+                             const std::vector<std::vector<Variable>>& staged,
                              MixedWeights& weights,
                              const std::vector<Variable>& node_weights) const {
   const size_t end = first + 2 + static_cast<size_t>(i);
@@ -231,14 +219,14 @@ Variable SearchCell::sum_node(int i, size_t first, const std::vector<Variable>& 
     std::vector<Variable> candidates;
     std::vector<BatchNorm2d*> norms;
     for (size_t e = first; e < end; ++e)
-      ops_[e]->append_candidates(input(e), firsts[e], candidates, norms);
+      ops_[e]->append_candidates(input(e), staged[e], candidates, norms);
     return folded_mixed_sum(name() + " node " + std::to_string(i),
                             weights.edges(first, end - first), candidates, norms);
   }
   std::vector<Variable> inputs;
   for (size_t e = first; e < end; ++e)
-    inputs.push_back(ops_[e]->shares_input_stencils()
-                         ? ops_[e]->forward_from_stencils(input(e), weights.edge(e), firsts[e])
+    inputs.push_back(ops_[e]->joins_state_pipeline()
+                         ? ops_[e]->forward_from_staged(input(e), weights.edge(e), staged[e])
                          : ops_[e]->forward(input(e), weights.edge(e)));
   return node_weights.empty() ? sum_all(inputs) : mixed_sum(node_weights[i], inputs);
 }
@@ -249,14 +237,14 @@ Variable SearchCell::forward(const Variable& s0, const Variable& s1, MixedWeight
       << "cell '" << name() << "' has " << nodes_ << " nodes, got " << node_weights.size()
       << " edge-normalisation rows";
   std::vector<Variable> states = preprocess(s0, s1);
-  std::vector<std::vector<Variable>> firsts(edges_.size());  // per edge sharing its input's group
-  open_state(states, 0, firsts);
-  open_state(states, 1, firsts);
+  std::vector<std::vector<Variable>> staged(edges_.size());  // per edge in its input's pipeline
+  open_state(states, 0, staged);
+  open_state(states, 1, staged);
   size_t first = 0;  // node i's edges are [first, first + 2 + i)
   for (int i = 0; i < nodes_; ++i) {
-    states.push_back(sum_node(i, first, states, firsts, weights, node_weights));
+    states.push_back(sum_node(i, first, states, staged, weights, node_weights));
     first += 2 + static_cast<size_t>(i);
-    open_state(states, states.size() - 1, firsts);
+    open_state(states, states.size() - 1, staged);
   }
   return concat(std::vector<Variable>(states.end() - multiplier_, states.end()), 1);
 }
@@ -285,7 +273,7 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
     register_child(*cells_.back());
     for (size_t e = 0; e < cells_.back()->edges().size(); ++e) {
       cells_.back()->edge(e).set_fold_batch_norms(config_.fold_batch_norms);
-      cells_.back()->edge(e).set_group_stencils(config_.group_stencils);
+      cells_.back()->edge(e).set_group_state_ops(config_.group_state_ops);
     }
     reduction_prev = reduction;
     c_pp = c_p;

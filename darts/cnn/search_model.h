@@ -51,11 +51,12 @@ struct SearchConfig {
   // keeping them (autograd/variable.h's SavedValue): less memory at the peak for a few more
   // launches. false keeps them, as before (the same gradients, bit for bit).
   bool recompute_cheap_ops = true;
-  // The first stencils of the candidates (the depthwise convs opening sep/dil convs, the pools)
-  // of all edges leaving one state run as one op on that state (kernels/stencil_group.h; a
-  // PC-DARTS edge groups its own, on its channel part). false: each op runs its own, the
-  // reference the grouped step is tested against (equal up to rounding).
-  bool group_stencils = true;
+  // The candidates of all edges leaving one state run layer by layer, each layer one group op
+  // (darts/cnn/state_pipeline.h: the first stencils on the state, then the 1×1 convs, middle BNs
+  // and second depthwise convs of the sep/dil convs; a PC-DARTS edge groups its own, on its
+  // channel part). false: each op runs its own layers, the reference the grouped step is tested
+  // against (equal up to rounding).
+  bool group_state_ops = true;
   void validate() const;        // throws naming the bad field
 };
 
@@ -67,31 +68,32 @@ class MixedOp : public Module {
   MixedOp(ParameterStore& store, std::string name, int64_t channels, int64_t stride);
   // weights [K−1]: one softmax row of α without its `none` column.
   virtual Variable forward(const Variable& x, const Variable& weights);
-  // Whether the cell may run this op's first stencils in a group on x shared with other edges
-  // (x is then the op's own input; a PC-DARTS op runs its ops on a part of it).
-  virtual bool shares_input_stencils() const { return group_stencils_; }
+  // Whether the cell may run this op's candidates in the pipeline of the state it reads, with the
+  // other edges leaving that state (x is then the op's own input; a PC-DARTS op runs its
+  // candidates on a part of it).
+  virtual bool joins_state_pipeline() const { return group_state_ops_; }
   // Whether a node may sum this op's candidates together with its other edges' as one fused op
   // (its candidates' BNs folded into that sum; a PC-DARTS op shuffles its output first).
   virtual bool sums_with_node() const { return fold_batch_norms_; }
-  // The first stencils of the candidates that open with one, in candidate order (none when
-  // stencils are not grouped), appended with their weights.
-  void append_first_stencils(std::vector<Stencil>& stencils, std::vector<Variable>& weights) const;
-  // forward() given those stencils' outputs on x, in the same order.
-  Variable forward_from_stencils(const Variable& x, const Variable& weights,
-                                 const std::vector<Variable>& firsts);
-  // What forward() sums, appended: each candidate's output on x (from `firsts` as above), in
+  // The candidates a state pipeline runs (those that start with a stencil), in candidate order,
+  // appended; none when the state's ops are not grouped.
+  void append_staged_ops(std::vector<StartsWithStencil*>& ops) const;
+  // forward() given the pipeline's outputs for those candidates on x, in the same order.
+  Variable forward_from_staged(const Variable& x, const Variable& weights,
+                               const std::vector<Variable>& staged);
+  // What forward() sums, appended: each candidate's output on x (from `staged` as above), in
   // candidate order without `none`, with the BN folded into the sum (null: summed as it is).
-  void append_candidates(const Variable& x, const std::vector<Variable>& firsts,
+  void append_candidates(const Variable& x, const std::vector<Variable>& staged,
                          std::vector<Variable>& candidates, std::vector<BatchNorm2d*>& norms);
   Module& op(size_t k) const { return *ops_.at(k); }  // k in primitive order
   size_t size() const { return ops_.size(); }
   void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switches
-  void set_group_stencils(bool group) { group_stencils_ = group; }
+  void set_group_state_ops(bool group) { group_state_ops_ = group; }
 
  private:
   std::vector<std::unique_ptr<Module>> ops_;
   bool fold_batch_norms_ = true;
-  bool group_stencils_ = true;
+  bool group_state_ops_ = true;
 };
 
 // softmax(α) [E, K] of one cell type, taken once per forward, and the parts of it the mixed sums
@@ -127,15 +129,15 @@ class SearchCell : public CnnCell {
   int64_t out_channels() const { return multiplier_ * channels_; }
 
  private:
-  // Runs the first stencils of the edges leaving states[state] that share them, as groups on
-  // that state, into firsts[e] of each such edge e.
+  // Runs the pipeline of states[state] for the edges leaving it that join one, into staged[e] of
+  // each such edge e.
   void open_state(const std::vector<Variable>& states, size_t state,
-                  std::vector<std::vector<Variable>>& firsts) const;
+                  std::vector<std::vector<Variable>>& staged) const;
   // Node i's state from its edges [first, first + 2 + i): one fused sum of all their candidates
   // when every edge allows it (MixedOp::sums_with_node) and no edge normalisation weighs them,
   // else each edge's mixed op summed.
   Variable sum_node(int i, size_t first, const std::vector<Variable>& states,
-                    const std::vector<std::vector<Variable>>& firsts, MixedWeights& weights,
+                    const std::vector<std::vector<Variable>>& staged, MixedWeights& weights,
                     const std::vector<Variable>& node_weights) const;
 
   int nodes_, multiplier_;

@@ -1,0 +1,107 @@
+// A state's candidates layer by layer, each layer one group op (darts/cnn/state_pipeline.h).
+#include "darts/cnn/state_pipeline.h"
+
+#include <algorithm>
+
+#include "kernels/group_limits.h"
+#include "runtime/error.h"
+
+namespace autonet::darts {
+namespace {
+
+using Kind = OpStage::Kind;
+
+// Calls run(chunk) on consecutive chunks of at most `limit` of `members`.
+template <class Run>
+void in_chunks(const std::vector<size_t>& members, size_t limit, Run run) {
+  for (size_t begin = 0; begin < members.size(); begin += limit) {
+    const size_t end = std::min(begin + limit, members.size());
+    run(std::vector<size_t>(members.begin() + static_cast<std::ptrdiff_t>(begin),
+                            members.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+}
+
+// The batch-norm group's parameters: the members' BNs must agree on mode, momentum and eps and be
+// affine-free, as the search network's are.
+BatchNormParams shared_norm_params(const std::vector<BatchNorm2d*>& norms) {
+  const BatchNorm2d& first = *norms.at(0);
+  for (const BatchNorm2d* bn : norms)
+    AN_CHECK(!bn->weight.defined() && bn->training() == first.training() &&
+             bn->momentum == first.momentum && bn->eps == first.eps)
+        << "batch norm '" << bn->name() << "' cannot run in a group with '" << first.name()
+        << "': a group's BNs are affine-free and share mode, momentum and eps";
+  BatchNormParams p;
+  p.training = first.training();
+  p.momentum = first.momentum;
+  p.eps = first.eps;
+  return p;
+}
+
+// values[k] ← layer `depth` of member k, for the members given, as one group op of `kind`.
+void run_layer(Kind kind, const std::vector<size_t>& members,
+               const std::vector<std::vector<OpStage>>& stages, size_t depth,
+               std::vector<Variable>& values) {
+  std::vector<Variable> xs, weights;
+  std::vector<DepthwiseConv2dParams> params;
+  std::vector<BatchNorm2d*> norms;
+  std::vector<Tensor> running_means, running_vars;
+  for (size_t k : members) {
+    const OpStage& stage = stages[k][depth];
+    xs.push_back(values[k]);
+    weights.push_back(stage.weight);
+    params.push_back(stage.depthwise);
+    if (stage.norm) {
+      norms.push_back(stage.norm);
+      running_means.push_back(stage.norm->running_mean.value());
+      running_vars.push_back(stage.norm->running_var.value());
+    }
+  }
+  std::vector<Variable> ys;
+  switch (kind) {
+    case Kind::pointwise: ys = pointwise_group(xs, weights); break;
+    case Kind::depthwise: ys = depthwise_group(xs, weights, params); break;
+    case Kind::batch_norm:
+      ys = batch_norm_group(xs, running_means, running_vars, shared_norm_params(norms));
+      break;
+  }
+  for (size_t i = 0; i < members.size(); ++i) values[members[i]] = ys[i];
+}
+
+}  // namespace
+
+std::vector<Variable> run_state_pipeline(const Variable& x,
+                                         const std::vector<StartsWithStencil*>& ops) {
+  std::vector<size_t> all(ops.size());
+  for (size_t k = 0; k < ops.size(); ++k) all[k] = k;
+  std::vector<Variable> values(ops.size());
+  in_chunks(all, kMaxStencils, [&](const std::vector<size_t>& chunk) {
+    std::vector<Stencil> stencils;
+    std::vector<Variable> weights;
+    for (size_t k : chunk) {
+      stencils.push_back(ops[k]->first_stencil());
+      weights.push_back(ops[k]->first_stencil_weight());
+    }
+    const std::vector<Variable> firsts = stencil_group(x, weights, stencils);
+    for (size_t i = 0; i < chunk.size(); ++i) values[chunk[i]] = firsts[i];
+  });
+
+  std::vector<std::vector<OpStage>> stages;
+  size_t depth = 0;
+  for (StartsWithStencil* op : ops) {
+    stages.push_back(op->later_stages());
+    depth = std::max(depth, stages.back().size());
+  }
+  // Layer by layer; within a layer, the members of one kind form a group.
+  for (size_t d = 0; d < depth; ++d)
+    for (Kind kind : {Kind::pointwise, Kind::batch_norm, Kind::depthwise}) {
+      std::vector<size_t> members;
+      for (size_t k = 0; k < ops.size(); ++k)
+        if (d < stages[k].size() && stages[k][d].kind == kind) members.push_back(k);
+      in_chunks(members, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {
+        run_layer(kind, chunk, stages, d, values);
+      });
+    }
+  return values;
+}
+
+}  // namespace autonet::darts

@@ -1,0 +1,22 @@
+// The candidate ops of the edges leaving one state of a search cell, run layer by layer with each
+// layer one group op across them: the first stencils (the depthwise convs opening the sep/dil
+// convs, the pools) as a stencil group on the state, then every sep/dil conv's first 1×1 conv as
+// one pointwise group, the sep convs' middle BNs as one batch-norm group, their second depthwise
+// convs as one depthwise group and their last 1×1 convs as one more pointwise group. Six launches
+// forward carry what took ~40 per edge when each op ran alone (kernels/*_group.h).
+//
+// Each group member computes exactly what its op's own layer computes, so the outputs are the
+// ops' own up to rounding (the groups' twins round as the single ops do).
+#pragma once
+#include <vector>
+
+#include "darts/cnn/ops.h"
+
+namespace autonet::darts {
+
+// outputs[k]: ops[k] on x up to its closing batch norm (EndsInBatchNorm::forward_to_batch_norm).
+// A layer with more members than a group holds (kMaxStencils, kMaxGroupMembers) runs as several.
+std::vector<Variable> run_state_pipeline(const Variable& x,
+                                         const std::vector<StartsWithStencil*>& ops);
+
+}  // namespace autonet::darts
