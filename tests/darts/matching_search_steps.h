@@ -1,5 +1,5 @@
 // Two search networks that should compute the same thing by different kernels (a fused path and
-// the unfused reference: SearchConfig::fold_batch_norms, group_stencils) run the same search
+// the unfused reference: SearchConfig::fold_batch_norms, group_state_ops) run the same search
 // steps; then their weights, α, BN running statistics and an eval forward are compared.
 #pragma once
 #include <gtest/gtest.h>

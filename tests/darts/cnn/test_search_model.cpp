@@ -429,11 +429,11 @@ TEST(SearchNetwork, GradientsAreBitIdenticalWhenKernelsAccumulate) {
 
 // Rebuilding the pools' and depthwise convolutions' outputs in backward (recompute_cheap_ops)
 // gives the gradients and running statistics of the network that keeps them, bit for bit, with a
-// lower peak of the host allocator over the pass: with each stencil alone and with the stencils of
-// a state grouped (group_stencils, whose outputs are rebuilt one member at a time).
+// lower peak of the host allocator over the pass: with each op alone and with the ops of a state
+// grouped (group_state_ops, whose groups are rebuilt whole, rebuild_together).
 TEST(SearchNetwork, RecomputingCheapOpsKeepsGradientsBitIdenticalWithLessMemory) {
   for (const bool group : {false, true}) {
-    SCOPED_TRACE(group ? "stencils grouped" : "stencils alone");
+    SCOPED_TRACE(group ? "state ops grouped" : "ops alone");
     struct Pass {
       std::vector<float> weight_grads, alpha_grads, buffers;
       size_t peak_bytes = 0;
@@ -441,7 +441,7 @@ TEST(SearchNetwork, RecomputingCheapOpsKeepsGradientsBitIdenticalWithLessMemory)
     auto pass = [group](bool recompute) {
       SearchConfig config = tiny_search_config();
       config.recompute_cheap_ops = recompute;
-      config.group_stencils = group;
+      config.group_state_ops = group;
       ParameterStore weights(3), alphas(4);
       SearchNetwork net(config, weights, alphas);
       fill_uniform(net.alpha_normal().value(), -1.0, 1.0, 5);

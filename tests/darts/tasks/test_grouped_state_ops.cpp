@@ -1,0 +1,108 @@
+// The search network with the candidates of all edges leaving a state run layer by layer, each
+// layer one group op (SearchConfig::group_state_ops, darts/cnn/state_pipeline.h: stencil groups,
+// then pointwise, batch-norm and depthwise groups) against the same network running each op's
+// layers alone: whole search steps agree up to float32 rounding, with far fewer launches.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "tests/darts/matching_search_steps.h"
+
+namespace autonet::darts {
+namespace {
+
+using test::launches_of;
+using test::TinySearcher;
+
+// Both keep their ops' outputs (recompute_cheap_ops off), so the counts below are the passes' own:
+// rebuilding outputs in backward, grouped or not, is tested in test_search_model.cpp.
+SearchConfig with_grouping(SearchConfig c, bool group) {
+  c.group_state_ops = group;
+  c.recompute_cheap_ops = false;
+  return c;
+}
+
+// The op families a state pipeline replaces or uses, and everything else.
+const char* const kPipelineOps[] = {
+    "conv2d_forward",          "conv2d_backward",           "depthwise_conv2d_forward",
+    "depthwise_conv2d_backward", "pool2d_forward",          "pool2d_backward",
+    "batch_norm_forward",      "batch_norm_backward",       "stencil_group_forward",
+    "stencil_group_backward",  "pointwise_group_forward",   "pointwise_group_backward",
+    "batch_norm_group_forward", "batch_norm_group_backward", "depthwise_group_forward",
+    "depthwise_group_backward"};
+
+struct Split {
+  int64_t pipeline = 0, rest = 0;
+};
+Split split_launches(const OpProfile& profile) {
+  const auto ops = profile.by_op();
+  Split s;
+  for (const char* op : kPipelineOps) s.pipeline += launches_of(ops, op);
+  s.rest = profile.total().cost.launches - s.pipeline;
+  return s;
+}
+
+int64_t calls(const std::map<std::string, OpTotals>& ops, const std::string& op) {
+  return ops.count(op) ? ops.at(op).calls : int64_t(0);
+}
+
+// Per cell and pass: `stencil_groups` stencil groups and `pipelines` state pipelines.
+void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stencil_groups,
+                                      int64_t pipelines) {
+  TinySearcher grouped(Device::cpu(), {}, with_grouping(config, true));
+  TinySearcher alone(Device::cpu(), {}, with_grouping(config, false));
+  OpProfile grouped_profile, alone_profile;
+  test::run_matching_steps(grouped, alone, grouped_profile, alone_profile);
+  // dx of each edge's input sums its contributions in another order: float32 rounding carried
+  // through two SGD and two Adam steps.
+  test::expect_same_state(grouped, alone, 1e-5);
+
+  const auto grouped_ops = grouped_profile.by_op(), alone_ops = alone_profile.by_op();
+  // Cell passes: a DARTS node sums all its edges in one fused op, a PC-DARTS edge its own.
+  const int64_t edges = search_edge_count(config.nodes);
+  const int64_t sums_per_cell = config.partial_channels > 1 ? edges : config.nodes;
+  const int64_t cell_passes = calls(grouped_ops, "bn_mixed_sum_forward") / sums_per_cell;
+  const int64_t mixed_ops = cell_passes * edges;
+  // One op per layer and pipeline: stencils, the 1×1 convs twice (sep and dil convs' first, the
+  // sep convs' last), the sep convs' middle BNs, their second depthwise convs.
+  EXPECT_EQ(calls(grouped_ops, "stencil_group_forward"), cell_passes * stencil_groups);
+  EXPECT_EQ(calls(grouped_ops, "pointwise_group_forward"), cell_passes * pipelines * 2);
+  EXPECT_EQ(calls(grouped_ops, "batch_norm_group_forward"), cell_passes * pipelines);
+  EXPECT_EQ(calls(grouped_ops, "depthwise_group_forward"), cell_passes * pipelines);
+  // What the groups replace: per edge 6 depthwise convs, 2 pools, 6 1×1 convs and 2 BNs alone.
+  EXPECT_EQ(calls(alone_ops, "stencil_group_forward"), 0);
+  EXPECT_EQ(calls(alone_ops, "depthwise_conv2d_forward") - 6 * mixed_ops,
+            calls(grouped_ops, "depthwise_conv2d_forward"));
+  EXPECT_EQ(calls(alone_ops, "pool2d_forward") - 2 * mixed_ops,  // PC-DARTS's bypass pools stay
+            calls(grouped_ops, "pool2d_forward"));
+  EXPECT_EQ(calls(alone_ops, "conv2d_forward") - 6 * mixed_ops,  // preprocessing convs stay
+            calls(grouped_ops, "conv2d_forward"));
+  EXPECT_EQ(calls(alone_ops, "batch_norm_forward") - 2 * mixed_ops,
+            calls(grouped_ops, "batch_norm_forward"));
+  const Split g = split_launches(grouped_profile), a = split_launches(alone_profile);
+  EXPECT_LT(g.pipeline * 4, a.pipeline);
+  EXPECT_EQ(g.rest, a.rest);  // nothing else changed
+}
+
+// One pipeline per state with edges leaving it: 5 of the cell's 6 states (the inputs' 4 edges of
+// 6 stencils each fill a stencil group of kMaxStencils = 24).
+TEST(GroupedStateOps, SearchStepsMatchTheUngroupedNetwork) {
+  expect_grouped_matches_ungrouped(TinySearcher::config(), 5, 5);
+}
+
+// A PC-DARTS edge runs its ops on its own channel part: one pipeline per edge.
+TEST(GroupedStateOps, PcDartsStepsMatchTheUngroupedNetwork) {
+  expect_grouped_matches_ungrouped(TinySearcher::pc_darts_config(), 14, 14);
+}
+
+// With more stencils leaving a state than a group holds, they run as several stencil groups (the
+// 20 first 1×1 convs of those states still fit one pointwise group).
+TEST(GroupedStateOps, WideCellsCutAStatesStencilsIntoSeveralGroups) {
+  SearchConfig c = TinySearcher::config();
+  c.nodes = c.multiplier = 5;  // states 0 and 1 feed 5 edges: 30 stencils, two groups each
+  expect_grouped_matches_ungrouped(c, 8, 6);
+}
+
+}  // namespace
+}  // namespace autonet::darts
