@@ -16,6 +16,7 @@
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/depthwise_conv2d.h"
+#include "kernels/depthwise_group.h"
 #include "kernels/dropout.h"
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
@@ -60,6 +61,11 @@ Variable global_avg_pool(const Variable& x);  // [N, C, H, W] → [N, C]
 // stencil k of x; weights[k] its filter [C, 1, R, S] (undefined for a pool).
 std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variable>& weights,
                                     const std::vector<Stencil>& stencils);
+// Several depthwise convs, each of its own input, in one op (kernels/depthwise_group.h): output k
+// is depthwise_conv2d(xs[k], ws[k], params[k]); the inputs share one shape, the outputs another.
+std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws,
+                                      const std::vector<DepthwiseConv2dParams>& params);
 
 // ---- normalisation
 // x [N, C, H, W] or [N, C]. weight/bias [C] or undefined (affine = false). running_mean/var [C]

@@ -1,4 +1,7 @@
-// Dense and depthwise 2-D convolutions, and groups of depthwise convs and pools of one input.
+// Dense and depthwise 2-D convolutions, groups of depthwise convs and pools of one input, and
+// groups of depthwise convs of their own inputs.
+#include <algorithm>
+
 #include "autograd/function_util.h"
 #include "autograd/functions.h"
 
@@ -85,6 +88,70 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
                         dx.finish();
                       },
                       std::move(recipes));
+}
+
+std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws,
+                                      const std::vector<DepthwiseConv2dParams>& params) {
+  AN_CHECK(xs.size() == params.size() && ws.size() == params.size())
+      << "depthwise_group: " << xs.size() << " inputs and " << ws.size() << " filters for "
+      << params.size() << " members";
+  const size_t k_count = params.size();
+  std::vector<Tensor> xv, wv;
+  std::vector<Shape> x_shapes, w_shapes;
+  for (size_t k = 0; k < k_count; ++k) {
+    xv.push_back(xs[k].value());
+    wv.push_back(ws[k].value());
+    x_shapes.push_back(xv[k].shape());
+    w_shapes.push_back(wv[k].shape());
+  }
+  const Shape out = depthwise_group_out_shape(x_shapes, w_shapes, params);
+  std::vector<Tensor> ys;
+  for (size_t k = 0; k < k_count; ++k) ys.push_back(empty_as(out, xv[k]));
+  depthwise_group_forward(xv, wv, ys, params);
+  std::vector<Variable> inputs = xs;
+  inputs.insert(inputs.end(), ws.begin(), ws.end());
+  // Each output can be rebuilt alone from its x and filter (which backward keeps anyway, as
+  // depthwise_conv2d's node does): the group's kernels compute every member independently, so a
+  // group of one gives the same values.
+  std::vector<Recompute> recipes;
+  for (size_t k = 0; k < k_count; ++k)
+    recipes.push_back([x = xv[k], w = wv[k], p = params[k], out] {
+      std::vector<Tensor> y{empty_as(out, x)};
+      depthwise_group_forward({x}, {w}, y, {p});
+      return y[0];
+    });
+  return make_results(
+      "depthwise_group", std::move(ys), inputs,
+      [=](const std::vector<Tensor>& dys, const SlotList& in) {
+        std::vector<GradTarget> dx_targets;
+        dx_targets.reserve(k_count);
+        std::vector<Tensor> dxs, dws;
+        std::vector<GradMode> dx_modes;
+        std::vector<size_t> shared_filters;  // members whose filter an earlier member also uses
+        for (size_t k = 0; k < k_count; ++k) {
+          dx_targets.emplace_back(*in[k], TensorSpec::of(xv[k]), /*can_accumulate=*/true);
+          dxs.push_back(dx_targets[k].tensor);
+          dx_modes.push_back(dx_targets[k].mode);
+          GradSlot& w_slot = *in[k_count + k];
+          const bool shared = std::any_of(in.begin() + k_count, in.begin() + k_count + k,
+                                          [&](const auto& slot) { return slot.get() == &w_slot; });
+          // The group adds into every dw at once: a filter an earlier member uses too gets a
+          // gradient of its own, added after.
+          if (!shared) {
+            dws.push_back(accumulate_target(w_slot, TensorSpec::of(wv[k])));
+          } else if (w_slot.requires_grad) {
+            dws.push_back(Tensor::zeros(wv[k].shape(), wv[k].dtype(), wv[k].device()));
+            shared_filters.push_back(k);
+          } else {
+            dws.emplace_back();
+          }
+        }
+        depthwise_group_backward(xv, wv, dys, dxs, dws, params, dx_modes);
+        for (GradTarget& dx : dx_targets) dx.finish();
+        for (size_t k : shared_filters) accumulate_grad(*in[k_count + k], dws[k]);
+      },
+      std::move(recipes));
 }
 
 }  // namespace autonet

@@ -104,6 +104,36 @@ TEST(Functions, StencilGroupOutputsCarryTheirOwnGradients) {
   EXPECT_EQ(profile.by_op().at("stencil_group_backward").calls, 1);
 }
 
+// Members on their own inputs: each output carries its own gradient into its x and filter, also
+// where two members share an x or a filter, an unused output none; one backward for the group.
+TEST(Functions, DepthwiseGroupOutputsCarryTheirOwnGradients) {
+  Variable a = leaf({2, 3, 7, 7}, 20), b = leaf({2, 3, 7, 7}, 21);
+  Variable w3 = leaf({3, 1, 3, 3}, 22), w5 = leaf({3, 1, 5, 5}, 23);
+  DepthwiseConv2dParams sep3, sep5, dil3;
+  sep3.pad_h = sep3.pad_w = dil3.pad_h = dil3.pad_w = 1;
+  sep5.pad_h = sep5.pad_w = 2;
+  dil3.dilation = 2;
+  dil3.pad_h = dil3.pad_w = 2;
+  sep3.relu_input = sep5.relu_input = true;
+  // Members 0 and 2 read the same x (a) and use the same filter (w3).
+  auto outputs = [&] { return depthwise_group({a, b, a}, {w3, w5, w3}, {sep3, sep5, dil3}); };
+  expect_gradients_match([&] {
+    const std::vector<Variable> y = outputs();
+    return add(add(y[0], scale(y[1], 2.0)), y[2]);
+  }, {a, b, w3, w5}, 1e-6, 40);
+  expect_gradients_match([&] {  // member 1's output unused
+    const std::vector<Variable> y = outputs();
+    return add(y[0], scale(y[2], 3.0));
+  }, {a, b, w3, w5}, 1e-6, 40);
+  OpProfile profile;
+  {
+    const std::vector<Variable> y = outputs();
+    OpProfileScope scope(profile);
+    backward(sum(add(add(y[0], y[1]), y[2])));
+  }
+  EXPECT_EQ(profile.by_op().at("depthwise_group_backward").calls, 1);
+}
+
 TEST(Functions, BatchNormTrainingAndEval) {
   Variable x = leaf({4, 3, 3, 2}, 14, -2.0, 3.0);
   Variable w = leaf({3}, 15, 0.5, 1.5), b = leaf({3}, 16);

@@ -6,6 +6,7 @@
 
 #include "kernels/batch_norm.h"
 #include "kernels/conv2d.h"
+#include "kernels/depthwise_group.h"
 #include "kernels/gemm.h"
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
@@ -163,6 +164,59 @@ TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
     stencil_group_backward(x, weights, ys, dx, no_dws, stencils);
   }
   EXPECT_EQ(only(profile, "stencil_group_backward").cost.launches, 1);
+}
+
+TEST(OpProfile, DepthwiseGroupIsOneLaunchForwardAndOneEachForDxAndDw) {
+  // Three members, each on its own x (3×3 with the folded ReLU, 5×5 with it, 3×3 without): one
+  // forward launch; backward one launch for every dx, one for every dw.
+  const Tensor x = filled({2, 3, 8, 8}), w3 = filled({3, 1, 3, 3}), w5 = filled({3, 1, 5, 5});
+  DepthwiseConv2dParams sep3, sep5, linear3;
+  sep3.pad_h = sep3.pad_w = linear3.pad_h = linear3.pad_w = 1;
+  sep5.pad_h = sep5.pad_w = 2;
+  sep3.relu_input = sep5.relu_input = true;
+  const std::vector<DepthwiseConv2dParams> params{sep3, sep5, linear3};
+  const std::vector<Tensor> xs{x, filled(x.shape()), filled(x.shape())}, ws{w3, w5, w3};
+  std::vector<Tensor> ys{filled(x.shape()), filled(x.shape()), filled(x.shape())};
+  std::vector<Tensor> dxs = ys, dws{filled(w3.shape()), filled(w5.shape()), filled(w3.shape())};
+  const int64_t n = x.numel(), w_bytes = 4 * (2 * w3.numel() + w5.numel());
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    depthwise_group_forward(xs, ws, ys, params);
+  }
+  const OpTotals fwd = only(profile, "depthwise_group_forward");
+  EXPECT_EQ(fwd.cost.launches, 1);
+  EXPECT_EQ(fwd.cost.bytes_read, 4 * 3 * n + w_bytes);
+  EXPECT_EQ(fwd.cost.bytes_written, 4 * 3 * n);
+  EXPECT_EQ(fwd.cost.flops, 2 * (9 + 25 + 9) * n);
+  profile.clear();
+  const std::vector<GradMode> modes{GradMode::Accumulate, GradMode::Write, GradMode::Write};
+  {
+    OpProfileScope scope(profile);
+    depthwise_group_backward(xs, ws, ys, dxs, dws, params, modes);
+  }
+  const OpTotals bwd = only(profile, "depthwise_group_backward");
+  EXPECT_EQ(bwd.cost.launches, 2);
+  // dx: every dy and filter, the two ReLU members' x, member 0's dx; dw: every x, dy and dw.
+  EXPECT_EQ(bwd.cost.bytes_read, (4 * (3 * n + 2 * n + n) + w_bytes) + (4 * 6 * n + w_bytes));
+  EXPECT_EQ(bwd.cost.bytes_written, 4 * 3 * n + w_bytes);
+  EXPECT_EQ(bwd.cost.flops, 2 * 2 * (9 + 25 + 9) * n);
+  profile.clear();
+  std::vector<Tensor> no_dws(3);
+  {
+    OpProfileScope scope(profile);
+    depthwise_group_backward(xs, ws, ys, dxs, no_dws, params, modes);
+  }
+  EXPECT_EQ(only(profile, "depthwise_group_backward").cost.launches, 1);
+  profile.clear();
+  {  // no dy anywhere: an accumulated dx stays, so only the written ones are zero-filled
+    OpProfileScope scope(profile);
+    depthwise_group_backward(xs, ws, std::vector<Tensor>(3), dxs, dws, params, modes);
+  }
+  const OpTotals zeros = only(profile, "depthwise_group_backward");
+  EXPECT_EQ(zeros.cost.launches, 1);
+  EXPECT_EQ(zeros.cost.bytes_read, 0);
+  EXPECT_EQ(zeros.cost.bytes_written, 4 * 2 * n);
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {
