@@ -18,6 +18,7 @@ struct Sweep {
   std::vector<Tensor> grads;
   std::vector<bool> freed;  // per watched output: its storage was gone once the forward ended
   int64_t depthwise_forwards = 0, pool_forwards = 0;  // kernel calls during backward
+  int64_t depthwise_group_forwards = 0;
 };
 
 // forward(watch) builds the loss and puts the outputs to watch into `watch`; their storages are
@@ -39,6 +40,8 @@ Sweep sweep(Forward&& forward, const std::vector<Variable>& inputs) {
   if (ops.count("depthwise_conv2d_forward"))
     run.depthwise_forwards = ops.at("depthwise_conv2d_forward").calls;
   if (ops.count("pool2d_forward")) run.pool_forwards = ops.at("pool2d_forward").calls;
+  if (ops.count("depthwise_group_forward"))
+    run.depthwise_group_forwards = ops.at("depthwise_group_forward").calls;
   return run;
 }
 
@@ -92,6 +95,27 @@ TEST(Recompute, APointwiseConvolutionRebuildsItsDepthwiseInput) {
   EXPECT_FALSE(kept.freed.at(0));
   EXPECT_EQ(rebuilt.depthwise_forwards, 1);
   EXPECT_EQ(kept.depthwise_forwards, 0);
+}
+
+// The same through a depthwise group (members on their own inputs): each member's output is
+// rebuilt alone, by a group of one, for the 1×1 convolution that reads it.
+TEST(Recompute, PointwiseConvolutionsRebuildTheirDepthwiseGroupInputs) {
+  Variable a = leaf({2, 3, 7, 6}, 20), b = leaf({2, 3, 7, 6}, 21);
+  Variable w3 = leaf({3, 1, 3, 3}, 22), w5 = leaf({3, 1, 5, 5}, 23), w_pw = leaf({4, 3, 1, 1}, 24);
+  const Variable r = leaf({2, 4, 7, 6}, 25).detach();
+  DepthwiseConv2dParams sep5 = sep3();
+  sep5.pad_h = sep5.pad_w = 2;
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+    const std::vector<Variable> d = depthwise_group({a, b}, {w3, w5}, {sep3(), sep5});
+    watched = {d[0].value().storage(), d[1].value().storage()};
+    return add(sum(mul(conv2d(d[0], w_pw, Variable(), pointwise()), r)),
+               sum(mul(conv2d(d[1], w_pw, Variable(), pointwise()), r)));
+  };
+  const auto [rebuilt, kept] = both_paths(forward, {a, b, w3, w5, w_pw});
+  EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
+  EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
+  EXPECT_EQ(rebuilt.depthwise_group_forwards, 2);
+  EXPECT_EQ(kept.depthwise_group_forwards, 0);
 }
 
 // Without a weight gradient the 1×1 convolution needs only x's shape: nothing is rebuilt.
