@@ -41,33 +41,36 @@ struct Members {
   Member<T> m[kMaxGroupMembers];
 };
 
-template <class T>
-__global__ void __launch_bounds__(kThreads)
-    forward_kernel(Members<T> group, int64_t n_out) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < group.count * n_out;
+// Calls f(k, at) for element `at` < n of member k < count, a grid-stride loop over the flattened
+// (member, element) range, member-major.
+template <class F>
+__device__ void for_each_member_element(int count, int64_t n, F&& f) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count * n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int k = static_cast<int>(i / n_out);
-    const int64_t at = i - k * n_out;
+    const int k = static_cast<int>(i / n);
+    f(k, i - k * n);
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) forward_kernel(Members<T> group, int64_t n_out) {
+  for_each_member_element(group.count, n_out, [&](int k, int64_t at) {
     const Member<T>& m = group.m[k];
     const DepthwiseGeometry& g = m.g;
     const Position o = position_of(at, g.C, g.Ho, g.Wo);
     m.y[at] = depthwise_output(g, m.w + int64_t(o.c) * g.R * g.S, m.x + o.plane * g.H * g.W,
                                o.row, o.col);
-  }
+  });
 }
 
 // group: the members whose dx is touched (dy null: written zeros).
 template <class T>
-__global__ void __launch_bounds__(kThreads)
-    input_grad_kernel(Members<T> group, int64_t n_in) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < group.count * n_in;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int k = static_cast<int>(i / n_in);
-    const int64_t at = i - k * n_in;
+__global__ void __launch_bounds__(kThreads) input_grad_kernel(Members<T> group, int64_t n_in) {
+  for_each_member_element(group.count, n_in, [&](int k, int64_t at) {
     const Member<T>& m = group.m[k];
     if (!m.dy) {
       m.out[at] = T(0);
-      continue;
+      return;
     }
     const DepthwiseGeometry& g = m.g;
     const Position p = position_of(at, g.C, g.H, g.W);
@@ -75,7 +78,7 @@ __global__ void __launch_bounds__(kThreads)
                                         m.x + p.plane * g.H * g.W, m.dy + p.plane * g.Ho * g.Wo,
                                         p.row, p.col);
     m.out[at] = m.accumulate ? m.out[at] + grad : grad;
-  }
+  });
 }
 
 // group: the members whose dw is wanted. A cluster of blocks per (member j, channel c), cluster
