@@ -14,10 +14,9 @@
 
 #include "kernels/depthwise_conv2d.h"
 #include "kernels/dispatch.h"
+#include "kernels/group_limits.h"
 
 namespace autonet {
-
-constexpr int kMaxGroupMembers = 24;  // a DARTS state's 4 edges of up to 6 candidates each
 
 // The common output shape of the members (an error names the member that differs).
 Shape depthwise_group_out_shape(const std::vector<Shape>& xs, const std::vector<Shape>& ws,
