@@ -105,21 +105,18 @@ std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
     w_shapes.push_back(wv[k].shape());
   }
   const Shape out = depthwise_group_out_shape(x_shapes, w_shapes, params);
-  std::vector<Tensor> ys;
-  for (size_t k = 0; k < k_count; ++k) ys.push_back(empty_as(out, xv[k]));
-  depthwise_group_forward(xv, wv, ys, params);
+  auto run = [xv, wv, params, out] {
+    std::vector<Tensor> ys;
+    for (const Tensor& x : xv) ys.push_back(empty_as(out, x));
+    depthwise_group_forward(xv, wv, ys, params);
+    return ys;
+  };
+  std::vector<Tensor> ys = run();
   std::vector<Variable> inputs = xs;
   inputs.insert(inputs.end(), ws.begin(), ws.end());
-  // Each output can be rebuilt alone from its x and filter (which backward keeps anyway, as
-  // depthwise_conv2d's node does): the group's kernels compute every member independently, so a
-  // group of one gives the same values.
-  std::vector<Recompute> recipes;
-  for (size_t k = 0; k < k_count; ++k)
-    recipes.push_back([x = xv[k], w = wv[k], p = params[k], out] {
-      std::vector<Tensor> y{empty_as(out, x)};
-      depthwise_group_forward({x}, {w}, y, {p});
-      return y[0];
-    });
+  // Every output is rebuilt from its x and filter (which backward keeps anyway, as
+  // depthwise_conv2d's node does), all in one launch when the first is asked for.
+  std::vector<Recompute> recipes = rebuild_together(k_count, run);
   return make_results(
       "depthwise_group", std::move(ys), inputs,
       [=](const std::vector<Tensor>& dys, const SlotList& in) {
