@@ -118,8 +118,9 @@ void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
   dispatch_float(xs[0].dtype(), "depthwise_group_forward", [&]<class scalar_t>() {
     Members<scalar_t> group{};
     for (size_t k = 0; k < params.size(); ++k) {
-      group.m[group.count] = member<scalar_t>(xs, ws, params, out, k);
-      group.m[group.count++].y = ys[k].data<scalar_t>();
+      Member<scalar_t>& m = group.m[group.count++];
+      m = member<scalar_t>(xs, ws, params, out, k);
+      m.y = ys[k].data<scalar_t>();
     }
     forward_kernel<<<grid_for(group.count * n, kThreads), kThreads, 0, s>>>(group, n);
   });
