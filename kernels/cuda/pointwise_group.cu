@@ -228,8 +228,8 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     for (size_t k = 0; k < xs.size(); ++k)
       if (dws[k].defined() && dys[k].defined()) members.push_back(k);
     if (members.empty() || d.N * d.Co * d.C * d.P == 0) return;  // dw += 0
-    Tensor partials = Tensor::empty({static_cast<int64_t>(members.size()) * d.N * grads.size},
-                                    xs[0].dtype(), xs[0].device());
+    const int64_t partial_count = static_cast<int64_t>(members.size()) * d.N * grads.size;
+    Tensor partials = Tensor::empty(Shape{partial_count}, xs[0].dtype(), xs[0].device());
     for (size_t k : members) {
       scalar_t* partial = partials.data<scalar_t>() + grads.count * d.N * grads.size;
       dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(), partial, false};
