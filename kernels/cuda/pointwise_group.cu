@@ -52,28 +52,18 @@ struct Batch {
   Job<T> job[kMaxGroupMembers];
 };
 
-// Stages op(A)[m0 .. m0 + kTile, k0 .. k0 + kTileK) as tile[k][m], zero outside the matrix.
-// Consecutive threads read consecutive addresses: along k when A's rows are contiguous, else along m.
+// Stages a kTile-wide, kTileK-deep slice of an operand as tile[k][i], zero outside the matrix:
+// element (i, k) for i in [i0, i0 + kTile), k in [k0, k0 + kTileK) is p[i·i_stride + k·k_stride]
+// (A's rows are i, B's columns are i). Consecutive threads read consecutive addresses: along k
+// when k_stride is 1, else along i.
 template <class T>
-__device__ void stage_a(const T* a, const Strides& st, int64_t rows, int64_t inner, int64_t m0,
-                        int64_t k0, T (&tile)[kTileK][kTile + 1]) {
+__device__ void stage(const T* p, int64_t i_stride, int64_t k_stride, int64_t extent,
+                      int64_t inner, int64_t i0, int64_t k0, T (&tile)[kTileK][kTile + 1]) {
   for (int e = threadIdx.x; e < kTile * kTileK; e += kThreads) {
-    const int kk = st.col == 1 ? e % kTileK : e / kTile;
-    const int mm = st.col == 1 ? e / kTileK : e % kTile;
-    const int64_t m = m0 + mm, k = k0 + kk;
-    tile[kk][mm] = m < rows && k < inner ? a[m * st.row + k * st.col] : T(0);
-  }
-}
-
-// Stages B[k0 .. k0 + kTileK, n0 .. n0 + kTile) as tile[k][n], zero outside the matrix.
-template <class T>
-__device__ void stage_b(const T* b, const Strides& st, int64_t inner, int64_t cols, int64_t k0,
-                        int64_t n0, T (&tile)[kTileK][kTile + 1]) {
-  for (int e = threadIdx.x; e < kTile * kTileK; e += kThreads) {
-    const int nn = st.col == 1 ? e % kTile : e / kTileK;
-    const int kk = st.col == 1 ? e / kTile : e % kTileK;
-    const int64_t k = k0 + kk, n = n0 + nn;
-    tile[kk][nn] = k < inner && n < cols ? b[k * st.row + n * st.col] : T(0);
+    const int kk = k_stride == 1 ? e % kTileK : e / kTile;
+    const int ii = k_stride == 1 ? e / kTileK : e % kTile;
+    const int64_t i = i0 + ii, k = k0 + kk;
+    tile[kk][ii] = i < extent && k < inner ? p[i * i_stride + k * k_stride] : T(0);
   }
 }
 
@@ -97,8 +87,8 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
       const T* a = job.a + s * batch.a.sample;
       const T* b = job.b + s * batch.b.sample;
       for (int64_t k0 = 0; k0 < batch.inner; k0 += kTileK) {
-        stage_a(a, batch.a, batch.rows, batch.inner, m0, k0, a_tile);
-        stage_b(b, batch.b, batch.inner, batch.cols, k0, n0, b_tile);
+        stage(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, a_tile);
+        stage(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, b_tile);
         __syncthreads();
         for (int kk = 0; kk < kTileK; ++kk) {
           T av[kMicro], bv[kMicro];
