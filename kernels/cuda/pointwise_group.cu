@@ -18,11 +18,12 @@
 namespace autonet::cuda {
 namespace {
 
-constexpr int kTile = 64;                // output rows and columns per block
+// A block computes a kRows × kCols tile of C, each side 16, 32 or 64: the smallest that covers the
+// GEMM's side up to 64, so the DARTS shapes (16 to 64 channels) waste no tile rows or columns.
+constexpr int kMaxTile = 64;
 constexpr int kTileK = 16;               // inner-dimension slice staged in shared memory per step
 constexpr int kSide = 16;                // threads per block side: 16 × 16
-constexpr int kThreads = kSide * kSide;  // each computes a kMicro × kMicro micro-tile
-constexpr int kMicro = kTile / kSide;
+constexpr int kThreads = kSide * kSide;  // each computes a (kRows / 16) × (kCols / 16) micro-tile
 constexpr int64_t kMaxGridZ = 65535;
 
 // How a GEMM reads an operand: element (i, j) at p[i·row + j·col], so wᵀ (for dx) and xᵀ (for dw)
@@ -52,59 +53,60 @@ struct Batch {
   Job<T> job[kMaxGroupMembers];
 };
 
-// Stages a kTile-wide, kTileK-deep slice of an operand as tile[k][i], zero outside the matrix:
-// element (i, k) for i in [i0, i0 + kTile), k in [k0, k0 + kTileK) is p[i·i_stride + k·k_stride]
+// Stages a kWidth-wide, kTileK-deep slice of an operand as tile[k][i], zero outside the matrix:
+// element (i, k) for i in [i0, i0 + kWidth), k in [k0, k0 + kTileK) is p[i·i_stride + k·k_stride]
 // (A's rows are i, B's columns are i). Consecutive threads read consecutive addresses: along k
-// when k_stride is 1, else along i.
-template <class T>
+// when k_stride is 1, else along i. The row padding (+1) keeps the k-major stores conflict-free.
+template <int kWidth, class T>
 __device__ void stage(const T* p, int64_t i_stride, int64_t k_stride, int64_t extent,
-                      int64_t inner, int64_t i0, int64_t k0, T (&tile)[kTileK][kTile + 1]) {
-  for (int e = threadIdx.x; e < kTile * kTileK; e += kThreads) {
-    const int kk = k_stride == 1 ? e % kTileK : e / kTile;
-    const int ii = k_stride == 1 ? e / kTileK : e % kTile;
+                      int64_t inner, int64_t i0, int64_t k0, T (&tile)[kTileK][kWidth + 1]) {
+  for (int e = threadIdx.x; e < kWidth * kTileK; e += kThreads) {
+    const int kk = k_stride == 1 ? e % kTileK : e / kWidth;
+    const int ii = k_stride == 1 ? e / kTileK : e % kWidth;
     const int64_t i = i0 + ii, k = k0 + kk;
     tile[kk][ii] = i < extent && k < inner ? p[i * i_stride + k * k_stride] : T(0);
   }
 }
 
-// Block (x, y) computes the C tile at rows y·kTile, columns x·kTile of every (job, sample) z
+// Block (x, y) computes the C tile at rows y·kRows, columns x·kCols of every (job, sample) z
 // assigned to it; thread (tx, ty) owns rows ty + kSide·i and columns tx + kSide·j of the tile.
 // Each element sums its inner dimension in order (the zero padding of the last slice adds
 // exact zeros).
-template <class T>
+template <class T, int kRows, int kCols>
 __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) {
-  __shared__ T a_tile[kTileK][kTile + 1];
-  __shared__ T b_tile[kTileK][kTile + 1];
+  constexpr int kMicroRows = kRows / kSide, kMicroCols = kCols / kSide;
+  __shared__ T a_tile[kTileK][kRows + 1];
+  __shared__ T b_tile[kTileK][kCols + 1];
   const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
-  const int64_t m0 = int64_t(blockIdx.y) * kTile, n0 = int64_t(blockIdx.x) * kTile;
+  const int64_t m0 = int64_t(blockIdx.y) * kRows, n0 = int64_t(blockIdx.x) * kCols;
   for (int64_t z = blockIdx.z; z < batch.count * batch.samples; z += gridDim.z) {
     const Job<T>& job = batch.job[z / batch.samples];
     const int64_t s = z % batch.samples;
-    T acc[kMicro][kMicro];
-    for (int i = 0; i < kMicro; ++i)
-      for (int j = 0; j < kMicro; ++j) acc[i][j] = T(0);
+    T acc[kMicroRows][kMicroCols];
+    for (int i = 0; i < kMicroRows; ++i)
+      for (int j = 0; j < kMicroCols; ++j) acc[i][j] = T(0);
     if (job.a) {  // uniform across the block: the barriers below are reached by every thread
       const T* a = job.a + s * batch.a.sample;
       const T* b = job.b + s * batch.b.sample;
       for (int64_t k0 = 0; k0 < batch.inner; k0 += kTileK) {
-        stage(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, a_tile);
-        stage(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, b_tile);
+        stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, a_tile);
+        stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, b_tile);
         __syncthreads();
         for (int kk = 0; kk < kTileK; ++kk) {
-          T av[kMicro], bv[kMicro];
-          for (int i = 0; i < kMicro; ++i) av[i] = a_tile[kk][ty + kSide * i];
-          for (int j = 0; j < kMicro; ++j) bv[j] = b_tile[kk][tx + kSide * j];
-          for (int i = 0; i < kMicro; ++i)
-            for (int j = 0; j < kMicro; ++j) acc[i][j] += av[i] * bv[j];
+          T av[kMicroRows], bv[kMicroCols];
+          for (int i = 0; i < kMicroRows; ++i) av[i] = a_tile[kk][ty + kSide * i];
+          for (int j = 0; j < kMicroCols; ++j) bv[j] = b_tile[kk][tx + kSide * j];
+          for (int i = 0; i < kMicroRows; ++i)
+            for (int j = 0; j < kMicroCols; ++j) acc[i][j] += av[i] * bv[j];
         }
         __syncthreads();  // the tiles are restaged next step (or next z)
       }
     }
     T* c = job.c + s * batch.c_sample;
-    for (int i = 0; i < kMicro; ++i) {
+    for (int i = 0; i < kMicroRows; ++i) {
       const int64_t m = m0 + ty + kSide * i;
       if (m >= batch.rows) continue;
-      for (int j = 0; j < kMicro; ++j) {
+      for (int j = 0; j < kMicroCols; ++j) {
         const int64_t n = n0 + tx + kSide * j;
         if (n >= batch.cols) continue;
         T& out = c[m * batch.cols + n];
@@ -114,17 +116,39 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
   }
 }
 
-template <class T>
-void launch_batched_gemm(const Batch<T>& batch, cudaStream_t s) {
-  const int64_t row_tiles = (batch.rows + kTile - 1) / kTile;
-  const int64_t col_tiles = (batch.cols + kTile - 1) / kTile;
+template <class T, int kRows, int kCols>
+void launch_tiled(const Batch<T>& batch, cudaStream_t s) {
+  const int64_t row_tiles = (batch.rows + kRows - 1) / kRows;
+  const int64_t col_tiles = (batch.cols + kCols - 1) / kCols;
   AN_CHECK(row_tiles <= 65535 && col_tiles <= INT_MAX)
       << "pointwise_group: a " << batch.rows << "×" << batch.cols
       << " GEMM has too many tiles for the grid";
   const dim3 grid(static_cast<unsigned>(col_tiles), static_cast<unsigned>(row_tiles),
                   static_cast<unsigned>(std::min(batch.count * batch.samples, kMaxGridZ)));
-  batched_gemm_kernel<T><<<grid, kThreads, 0, s>>>(batch);
+  batched_gemm_kernel<T, kRows, kCols><<<grid, kThreads, 0, s>>>(batch);
   AN_CUDA_CHECK_LAUNCH();
+}
+
+// The tile side for a GEMM side of `extent`: 16, 32 or kMaxTile.
+int tile_side(int64_t extent) { return extent <= 16 ? 16 : extent <= 32 ? 32 : kMaxTile; }
+
+template <class T, int kRows>
+void launch_with_rows(const Batch<T>& batch, cudaStream_t s) {
+  switch (tile_side(batch.cols)) {
+    case 16: return launch_tiled<T, kRows, 16>(batch, s);
+    case 32: return launch_tiled<T, kRows, 32>(batch, s);
+    default: return launch_tiled<T, kRows, kMaxTile>(batch, s);
+  }
+}
+
+// One launch for the whole batch, its tile sized to the GEMM.
+template <class T>
+void launch_batched_gemm(const Batch<T>& batch, cudaStream_t s) {
+  switch (tile_side(batch.rows)) {
+    case 16: return launch_with_rows<T, 16>(batch, s);
+    case 32: return launch_with_rows<T, 32>(batch, s);
+    default: return launch_with_rows<T, kMaxTile>(batch, s);
+  }
 }
 
 // The members whose weight gradient is wanted: their partials [samples, size] and dw [size].
