@@ -12,10 +12,9 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
+#include "kernels/group_limits.h"
 
 namespace autonet {
-
-constexpr int kMaxGroupMembers = 24;  // a DARTS state's 4 edges of up to 6 candidate ops
 
 AN_KERNEL_ENTRIES(
 // xs[k] [N, C, H, W], ws[k] [Co, C, 1, 1], ys[k] [N, Co, H, W]: one shape each for all k;
