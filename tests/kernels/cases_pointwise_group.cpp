@@ -110,14 +110,15 @@ void expect_same_bits(const Tensor& got, const Tensor& want, const std::string& 
 }
 }  // namespace
 
-// On the CPU each member's forward, dx (written, added, or absent) and dw equal conv2d's on that
-// member bit for bit, in both dtypes; an added dx is old + conv2d's dx once rounded.
+// On the CPU each member's forward, dx (written, added, zero-filled, untouched or not wanted) and
+// dw equal conv2d's on that member bit for bit, in both dtypes; an added dx is old + conv2d's dx
+// once rounded.
 TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
   for (DType dtype : {DType::f32, DType::f64}) {
     SCOPED_TRACE(std::string(dtype_name(dtype)));
     const Shape xs_shape{3, 8, 6, 5}, ws_shape{7, 8, 1, 1}, out{3, 7, 6, 5};
     const std::vector<GradMode> modes{GradMode::Write, GradMode::Accumulate, GradMode::Write,
-                                      GradMode::Accumulate, GradMode::Accumulate};
+                                      GradMode::Accumulate, GradMode::Accumulate, GradMode::Write};
     const size_t k_count = modes.size();
     std::vector<Tensor> xs, ws, ys, dys, dxs, dws, ref_dxs, ref_dws;
     for (size_t k = 0; k < k_count; ++k) {
@@ -133,6 +134,7 @@ TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
     dys[2] = Tensor();  // a written dx without gradient: zero
     dys[3] = Tensor();  // an added one: untouched
     dws[4] = ref_dws[4] = Tensor();  // a weight that needs no gradient
+    dxs[5] = ref_dxs[5] = Tensor();  // an input that needs none
 
     pointwise_group_forward(xs, ws, ys);
     pointwise_group_backward(xs, ws, dys, dxs, dws, modes);
@@ -143,7 +145,9 @@ TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
       conv2d_forward(xs[k], ws[k], Tensor(), y, Conv2dParams{});
       expect_same_bits(ys[k], y, m + " y");
       Tensor none;
-      if (!dys[k].defined()) {
+      if (!dxs[k].defined()) {
+        if (dws[k].defined()) conv2d_backward(xs[k], ws[k], dys[k], none, ref_dws[k], none, {});
+      } else if (!dys[k].defined()) {
         if (modes[k] == GradMode::Write) ref_dxs[k].fill_(0.0);
       } else {
         Tensor dx = Tensor::empty(xs_shape, dtype);
@@ -153,7 +157,7 @@ TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
         else
           axpby(1.0, dx, 1.0, ref_dxs[k]);
       }
-      expect_same_bits(dxs[k], ref_dxs[k], m + " dx");
+      if (dxs[k].defined()) expect_same_bits(dxs[k], ref_dxs[k], m + " dx");
       if (dws[k].defined()) expect_same_bits(dws[k], ref_dws[k], m + " dw");
     }
   }
