@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/depthwise_group.h"
+#include "tests/kernels/group_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -138,21 +139,6 @@ std::vector<OpCase> depthwise_group_cases() {
   return rows;
 }
 
-namespace {
-Tensor random(const Shape& shape, DType dtype, uint64_t seed) {
-  Tensor t = Tensor::empty(shape, dtype);
-  fill_uniform(t, -1.0, 1.0, seed);
-  return t;
-}
-
-void expect_equal(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  if (got.dtype() == DType::f32)
-    EXPECT_EQ(got.to_vector<float>(), want.to_vector<float>()) << what;
-  else
-    EXPECT_EQ(got.to_vector<double>(), want.to_vector<double>()) << what;
-}
-}  // namespace
 
 // Forward, dx (written and accumulated) and dw of the group against each member's own op: the
 // same numbers, bit for bit, in both dtypes.
@@ -167,11 +153,11 @@ TEST(DepthwiseGroup, EqualsEachMembersOwnOpExactly) {
     std::vector<GradMode> modes;
     for (size_t k = 0; k < k_count; ++k) {
       params.push_back(params_of(members[k], 1));
-      xs.push_back(random(xs_shape, dtype, 1 + k));
-      ws.push_back(random({3, 1, members[k].kernel, members[k].kernel}, dtype, 10 + k));
-      dws.push_back(random(ws[k].shape(), dtype, 20 + k));
-      dys.push_back(random(xs_shape, dtype, 30 + k));  // stride 1, "same" padding
-      dxs.push_back(random(xs_shape, dtype, 40 + k));
+      xs.push_back(random_tensor(xs_shape, dtype, 1 + k));
+      ws.push_back(random_tensor({3, 1, members[k].kernel, members[k].kernel}, dtype, 10 + k));
+      dws.push_back(random_tensor(ws[k].shape(), dtype, 20 + k));
+      dys.push_back(random_tensor(xs_shape, dtype, 30 + k));  // stride 1, "same" padding
+      dxs.push_back(random_tensor(xs_shape, dtype, 40 + k));
       ys.push_back(Tensor::empty(xs_shape, dtype));
       modes.push_back(k % 2 ? GradMode::Accumulate : GradMode::Write);
     }
@@ -189,23 +175,23 @@ TEST(DepthwiseGroup, EqualsEachMembersOwnOpExactly) {
       const std::string name = "member " + std::to_string(k);
       Tensor y = Tensor::empty(xs_shape, dtype);
       depthwise_conv2d_forward(xs[k], ws[k], y, params[k]);
-      expect_equal(ys[k], y, name + " y");
+      expect_same_bits(ys[k], y, name + " y");
       if (dys[k].defined())
         depthwise_conv2d_backward(xs[k], ws[k], dys[k], ref_dxs[k], ref_dws[k], params[k],
                                   modes[k]);
       else if (ref_dxs[k].defined() && modes[k] == GradMode::Write)
         ref_dxs[k].fill_(0.0);  // no gradient: a written dx is zero
-      if (dxs[k].defined()) expect_equal(dxs[k], ref_dxs[k], name + " dx");
-      expect_equal(dws[k], ref_dws[k], name + " dw");
+      if (dxs[k].defined()) expect_same_bits(dxs[k], ref_dxs[k], name + " dx");
+      expect_same_bits(dws[k], ref_dws[k], name + " dw");
     }
   }
 }
 
 TEST(DepthwiseGroup, WrittenDxWithoutGradientIsZeroAndAccumulatedOneUnchanged) {
   const Shape shape{1, 2, 4, 4};
-  const std::vector<Tensor> xs{random(shape, DType::f64, 3), random(shape, DType::f64, 4)};
-  const std::vector<Tensor> ws{random({2, 1, 3, 3}, DType::f64, 5),
-                               random({2, 1, 3, 3}, DType::f64, 6)};
+  const std::vector<Tensor> xs{random_tensor(shape, DType::f64, 3), random_tensor(shape, DType::f64, 4)};
+  const std::vector<Tensor> ws{random_tensor({2, 1, 3, 3}, DType::f64, 5),
+                               random_tensor({2, 1, 3, 3}, DType::f64, 6)};
   std::vector<Tensor> dxs{Tensor::full(shape, 5.0, DType::f64),
                           Tensor::full(shape, 5.0, DType::f64)};
   std::vector<Tensor> dws{Tensor::full({2, 1, 3, 3}, 7.0, DType::f64), Tensor()};

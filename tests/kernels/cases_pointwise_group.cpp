@@ -2,11 +2,10 @@
 // member by member (bit for bit on the CPU), and its argument errors.
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
 #include "kernels/pointwise_group.h"
+#include "tests/kernels/group_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -96,19 +95,6 @@ std::vector<OpCase> pointwise_group_cases() {
   return rows;
 }
 
-namespace {
-Tensor random(const Shape& shape, DType dtype, uint64_t seed) {
-  Tensor t = Tensor::empty(shape, dtype);
-  fill_uniform(t, -1.0, 1.0, seed);
-  return t;
-}
-
-void expect_same_bits(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  EXPECT_EQ(std::memcmp(got.raw_data(), want.raw_data(), got.nbytes()), 0)
-      << what << " differs from conv2d's";
-}
-}  // namespace
 
 // On the CPU each member's forward, dx (written, added, zero-filled, untouched or not wanted) and
 // dw equal conv2d's on that member bit for bit, in both dtypes; an added dx is old + conv2d's dx
@@ -122,12 +108,12 @@ TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
     const size_t k_count = modes.size();
     std::vector<Tensor> xs, ws, ys, dys, dxs, dws, ref_dxs, ref_dws;
     for (size_t k = 0; k < k_count; ++k) {
-      xs.push_back(random(xs_shape, dtype, 1 + k));
-      ws.push_back(random(ws_shape, dtype, 10 + k));
+      xs.push_back(random_tensor(xs_shape, dtype, 1 + k));
+      ws.push_back(random_tensor(ws_shape, dtype, 10 + k));
       ys.push_back(Tensor::empty(out, dtype));
-      dys.push_back(random(out, dtype, 20 + k));
-      dxs.push_back(random(xs_shape, dtype, 30 + k));
-      dws.push_back(random(ws_shape, dtype, 40 + k));
+      dys.push_back(random_tensor(out, dtype, 20 + k));
+      dxs.push_back(random_tensor(xs_shape, dtype, 30 + k));
+      dws.push_back(random_tensor(ws_shape, dtype, 40 + k));
       ref_dxs.push_back(dxs[k].clone());
       ref_dws.push_back(dws[k].clone());
     }
