@@ -68,7 +68,8 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
                     Tensor running_mean, Tensor running_var, const BatchNormParams& p);
 // K affine-free batch norms in one op (kernels/batch_norm_group.h): output k is
-// batch_norm(xs[k], {}, {}, running_means[k], running_vars[k], p), xs of one shape.
+// batch_norm(xs[k], {}, {}, running_means[k], running_vars[k], p), xs of one shape. Both vectors
+// empty: no member tracks running statistics.
 std::vector<Variable> batch_norm_group(const std::vector<Variable>& xs,
                                        std::vector<Tensor> running_means,
                                        std::vector<Tensor> running_vars, const BatchNormParams& p);

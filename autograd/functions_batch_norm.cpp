@@ -43,6 +43,8 @@ std::vector<Variable> batch_norm_group(const std::vector<Variable>& xs,
       << "batch_norm_group expects [N, C] or [N, C, H, W] members, got "
       << xs[0].value().describe();
   const int64_t channels = xs[0].size(1);
+  if (running_means.empty() && running_vars.empty())  // untracked throughout
+    running_means.resize(xs.size()), running_vars.resize(xs.size());
   std::vector<Tensor> x_values, ys, save_means, save_invstds;
   for (const Variable& x : xs) {
     x_values.push_back(x.value());
