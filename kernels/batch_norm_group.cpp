@@ -30,7 +30,8 @@ void check_members(const std::vector<Tensor>& xs, const BatchNormParams& p, cons
   for (size_t k = 1; k < xs.size(); ++k) {
     const std::string name = member_name(what, k, "x");
     check_defined(xs[k], name.c_str());
-    check_matches(xs[k], x0, x0.shape(), (name + " (a group's members share member 0's shape)").c_str());
+    check_matches(xs[k], x0, x0.shape(),
+                  (name + " (a group's members share member 0's shape)").c_str());
   }
 }
 
@@ -45,18 +46,6 @@ void check_channel_vectors(const std::vector<Tensor>& ts, const std::vector<Tens
     check_defined(ts[k], name.c_str());
     check_matches(ts[k], xs[0], {xs[0].size(1)}, name.c_str());
   }
-}
-
-// Bytes of the tensors of the members for which `pick(k)` holds.
-template <class Pick>
-int64_t member_bytes(const std::vector<Tensor>& ts, Pick pick) {
-  int64_t total = 0;
-  for (size_t k = 0; k < ts.size(); ++k)
-    if (pick(k)) total += bytes_of(ts[k]);
-  return total;
-}
-int64_t member_bytes(const std::vector<Tensor>& ts) {
-  return member_bytes(ts, [](size_t) { return true; });
 }
 }  // namespace
 
@@ -91,12 +80,12 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
   // updated by it too; eval: the running statistics' invstd), then the normalize kernel.
   count_op("batch_norm_group_forward", [&] {
     const int64_t n = xs[0].numel() * std::ssize(xs);
-    const int64_t saved = member_bytes(save_means) + member_bytes(save_invstds);
-    const int64_t running = member_bytes(running_means) + member_bytes(running_vars);
-    const OpCost stats = p.training ? launch(member_bytes(xs) + running, saved + running, 4 * n)
+    const int64_t saved = bytes_of_all(save_means) + bytes_of_all(save_invstds);
+    const int64_t running = bytes_of_all(running_means) + bytes_of_all(running_vars);
+    const OpCost stats = p.training ? launch(bytes_of_all(xs) + running, saved + running, 4 * n)
                                     : launch(running, saved);
     if (n == 0) return stats;
-    return stats + launch(member_bytes(xs) + saved, member_bytes(ys), 4 * n);
+    return stats + launch(bytes_of_all(xs) + saved, bytes_of_all(ys), 4 * n);
   });
   AN_ON_DEVICE(xs[0].device(),
                cpu::batch_norm_group_forward(xs, running_means, running_vars, ys, save_means,
@@ -128,18 +117,19 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
   // dx kernel alone, which reads neither x nor the means.
   count_op(what, [&] {
     const auto wanted = [&](size_t k) { return dxs[k].defined(); };
-    const int64_t wanted_count = std::count_if(dxs.begin(), dxs.end(),
-                                               [](const Tensor& dx) { return dx.defined(); });
+    const int64_t wanted_count =
+        std::count_if(dxs.begin(), dxs.end(), [](const Tensor& dx) { return dx.defined(); });
     const int64_t n = xs[0].numel() * wanted_count;
     if (n == 0) return OpCost{};
-    const int64_t saved = member_bytes(save_means, wanted) + member_bytes(save_invstds, wanted);
+    const int64_t saved =
+        bytes_of_picked(save_means, wanted) + bytes_of_picked(save_invstds, wanted);
     const int64_t means = saved;  // mean(dy), mean(dy·x̂): two [C] per wanted member
-    const int64_t dys_read = member_bytes(dys, wanted);
+    const int64_t dys_read = bytes_of_picked(dys, wanted);
     if (!p.training)  // dx = dy·invstd
-      return launch(dys_read + member_bytes(save_invstds, wanted), member_bytes(dxs), 6 * n);
-    const int64_t xs_read = member_bytes(xs, wanted);
+      return launch(dys_read + bytes_of_picked(save_invstds, wanted), bytes_of_all(dxs), 6 * n);
+    const int64_t xs_read = bytes_of_picked(xs, wanted);
     return launch(xs_read + dys_read + saved, means, 5 * n) +
-           launch(xs_read + dys_read + saved + means, member_bytes(dxs), 6 * n);
+           launch(xs_read + dys_read + saved + means, bytes_of_all(dxs), 6 * n);
   });
   AN_ON_DEVICE(xs[0].device(),
                cpu::batch_norm_group_backward(xs, save_means, save_invstds, dys, dxs, p),

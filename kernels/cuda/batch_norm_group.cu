@@ -15,14 +15,14 @@ namespace {
 
 template <class T>
 struct Members {
-  const T* x[kMaxGroupMembers];     // forward input, or what backward keeps (x or y)
-  T* y[kMaxGroupMembers];           // forward output
+  const T* x[kMaxGroupMembers];       // forward input, or what backward keeps (x or y)
+  T* y[kMaxGroupMembers];             // forward output
   T* running_mean[kMaxGroupMembers];  // null: untracked
   T* running_var[kMaxGroupMembers];
-  T* mean[kMaxGroupMembers];        // save_mean [C]: written forward, read backward
-  T* invstd[kMaxGroupMembers];      // save_invstd [C]
+  T* mean[kMaxGroupMembers];    // save_mean [C]: written forward, read backward
+  T* invstd[kMaxGroupMembers];  // save_invstd [C]
   const T* dy[kMaxGroupMembers];
-  T* dx[kMaxGroupMembers];          // null: no gradient wanted
+  T* dx[kMaxGroupMembers];  // null: no gradient wanted
   int count;
 };
 
@@ -53,7 +53,8 @@ __global__ void eval_stats_kernel(Members<T> m, uint32_t channels, double eps) {
 template <class T>
 __global__ void normalize_kernel(Members<T> m, uint32_t C, uint32_t S, uint32_t n) {
   const uint32_t k = blockIdx.y;
-  const T *__restrict__ x = m.x[k], *__restrict__ mean = m.mean[k], *__restrict__ invstd = m.invstd[k];
+  const T* __restrict__ x = m.x[k];
+  const T *__restrict__ mean = m.mean[k], *__restrict__ invstd = m.invstd[k];
   T* y = m.y[k];
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     const uint32_t c = (i / S) % C;
@@ -69,8 +70,8 @@ __global__ void __launch_bounds__(kChannelThreads)
   const uint32_t k = blockIdx.x / l.C, c = blockIdx.x % l.C;
   if (!m.dx[k]) return;
   double sum_dy, sum_dy_xhat;
-  block_channel_grad_sums(m.x[k], m.dy[k], m.mean[k][c], m.invstd[k][c], from_output, l, c,
-                          sum_dy, sum_dy_xhat);
+  block_channel_grad_sums(m.x[k], m.dy[k], m.mean[k][c], m.invstd[k][c], from_output, l, c, sum_dy,
+                          sum_dy_xhat);
   if (threadIdx.x != 0) return;
   T* member_means = means + int64_t(k) * 2 * l.C;
   member_means[c] = T(sum_dy / l.M);
@@ -80,8 +81,8 @@ __global__ void __launch_bounds__(kChannelThreads)
 // blockIdx.y = member k: dx_k, through the batch statistics when means is given (training), else
 // with the statistics as constants.
 template <class T>
-__global__ void input_grad_kernel(Members<T> m, const T* __restrict__ means, uint32_t C,
-                                  uint32_t S, uint32_t n, bool from_output) {
+__global__ void input_grad_kernel(Members<T> m, const T* __restrict__ means, uint32_t C, uint32_t S,
+                                  uint32_t n, bool from_output) {
   const uint32_t k = blockIdx.y;
   T* dx = m.dx[k];
   if (!dx) return;
@@ -90,9 +91,10 @@ __global__ void input_grad_kernel(Members<T> m, const T* __restrict__ means, uin
   const T* mean_dy = means ? means + int64_t(k) * 2 * C : nullptr;
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     const uint32_t c = (i / S) % C;
-    dx[i] = mean_dy ? bn_input_grad_train(dy[i], bn_saved_xhat(x[i], mean[c], invstd[c], from_output),
-                                          invstd[c], T(1), mean_dy[c], mean_dy[C + c])
-                    : bn_input_grad_eval(dy[i], invstd[c], T(1));
+    dx[i] = mean_dy
+                ? bn_input_grad_train(dy[i], bn_saved_xhat(x[i], mean[c], invstd[c], from_output),
+                                      invstd[c], T(1), mean_dy[c], mean_dy[C + c])
+                : bn_input_grad_eval(dy[i], invstd[c], T(1));
   }
 }
 
@@ -161,7 +163,7 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
     if (p.training) {
       means = Tensor::empty({int64_t(k_count), 2, int64_t(l.C)}, xs[0].dtype(), xs[0].device());
       grad_sums_kernel<<<k_count * l.C, kChannelThreads, 0, s>>>(m, l, p.backward_from_output,
-                                                                  means.data<T>());
+                                                                 means.data<T>());
       AN_CUDA_CHECK_LAUNCH();
     }
     input_grad_kernel<<<dim3(grid_for(n), k_count), 256, 0, s>>>(
