@@ -64,15 +64,14 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
   std::vector<Variable> inputs{x};
   inputs.insert(inputs.end(), weights.begin(), weights.end());
   const Tensor xv = x.value();
-  // Each output can be rebuilt alone from x and its own filter (which backward keeps anyway): the
-  // group's kernels compute every member independently, so a group of one gives the same values.
-  std::vector<Recompute> recipes;
-  for (size_t k = 0; k < stencils.size(); ++k)
-    recipes.push_back([xv, w = wv[k], stencil = stencils[k], out] {
-      std::vector<Tensor> y{empty_as(out, xv)};
-      stencil_group_forward(xv, {w}, y, {stencil});
-      return y[0];
-    });
+  // Every output is rebuilt from x and the filters (which backward keeps anyway), all in one
+  // launch when the first is asked for.
+  std::vector<Recompute> recipes = rebuild_together(stencils.size(), [xv, wv, stencils, out] {
+    std::vector<Tensor> again;
+    for (size_t k = 0; k < stencils.size(); ++k) again.push_back(empty_as(out, xv));
+    stencil_group_forward(xv, wv, again, stencils);
+    return again;
+  });
   return make_results("stencil_group", std::move(ys), inputs,
                       [=](const std::vector<Tensor>& dys, const SlotList& in) {
                         std::vector<Tensor> dws;

@@ -183,6 +183,28 @@ std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
   return outs;
 }
 
+std::vector<Recompute> rebuild_together(size_t count,
+                                        std::function<std::vector<Tensor>()> rebuild_all) {
+  struct Shared {
+    std::function<std::vector<Tensor>()> rebuild;
+    std::vector<Tensor> waiting;  // rebuilt, not yet handed out (undefined: handed out or never built)
+  };
+  auto shared = std::make_shared<Shared>(Shared{std::move(rebuild_all), {}});
+  std::vector<Recompute> recipes;
+  for (size_t k = 0; k < count; ++k)
+    recipes.push_back([shared, k]() -> Tensor {
+      if (k >= shared->waiting.size() || !shared->waiting[k].defined()) {
+        shared->waiting = shared->rebuild();
+        AN_CHECK(shared->waiting.size() > k) << "a group rebuilt " << shared->waiting.size()
+                                             << " outputs; output " << k << " was asked for";
+      }
+      Tensor out = shared->waiting[k];
+      shared->waiting[k] = Tensor();  // dropped here: the consumer holds it now
+      return out;
+    });
+  return recipes;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Saved values
 

@@ -179,6 +179,14 @@ std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
                                    const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
                                    std::vector<Recompute> recompute = {});
 
+// The recipes of a multi-output op whose kernel rebuilds all its outputs in one launch: the first
+// output asked for runs `rebuild_all` once and the others wait in a shared cache until asked
+// (each handed out once, then dropped; one asked again rebuilds the group again). A group's
+// outputs are asked for together (the next stage of a state's candidates is one op), so one
+// launch replaces one per output.
+std::vector<Recompute> rebuild_together(size_t count,
+                                        std::function<std::vector<Tensor>()> rebuild_all);
+
 // Runs the reverse sweep from `root`. A scalar root is seeded with 1; otherwise pass
 // `grad_root` (dL/d root, same shape). Leaf gradients accumulate; intermediate gradients are
 // dropped once used (unless retain_grad). Unless `retain_graph`, each node's closure is freed

@@ -9,7 +9,7 @@ namespace {
 // weights [K], K same-shape contiguous float candidates [N, C, H, W] on one device, params for K.
 void check_candidates(const Tensor& weights, const std::vector<Tensor>& xs,
                       const BnMixedSumParams& p, const char* what) {
-  check_mixed_inputs(weights, xs, what);
+  check_mixed_inputs(weights, xs, what, kMaxFoldedCandidates);
   AN_CHECK(p.normalize.size() == xs.size()) << what << ": normalize has " << p.normalize.size()
                                             << " flags for " << xs.size() << " candidates";
   AN_CHECK(p.bn.eps > 0.0) << what << ": eps must be > 0, got " << p.bn.eps;

@@ -17,9 +17,13 @@
 
 #include "kernels/batch_norm.h"
 #include "kernels/dispatch.h"
-#include "kernels/mixed_sum.h"  // kMaxMixedInputs
+#include "kernels/mixed_sum.h"  // check_mixed_inputs
 
 namespace autonet {
+
+// A DARTS node's candidates, all its edges' summed as one op: 5 edges × 7 candidates at most in
+// the default search space (4 nodes), with room for a fifth node.
+constexpr int kMaxFoldedCandidates = 48;
 
 struct BnMixedSumParams {
   BatchNormParams bn;          // shared by the candidates' BNs; backward_from_output unused
@@ -27,7 +31,7 @@ struct BnMixedSumParams {
 };
 
 AN_KERNEL_ENTRIES(
-// weights [K] and K same-shape candidates x_k [N, C, H, W] (1 ≤ K ≤ kMaxMixedInputs), out like
+// weights [K] and K same-shape candidates x_k [N, C, H, W] (1 ≤ K ≤ kMaxFoldedCandidates), out like
 // x_0. running_means[k] / running_vars[k] [C]: candidate k's BN running statistics, updated in
 // training (both undefined: untracked, or not normalised; eval needs them for every normalised
 // candidate). save_mean / save_invstd [K, C]: the statistics each BN normalised with (0 and 1 in a

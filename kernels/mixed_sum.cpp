@@ -6,10 +6,10 @@
 namespace autonet {
 
 void check_mixed_inputs(const Tensor& weights, const std::vector<Tensor>& candidates,
-                        const char* what) {
+                        const char* what, int max_inputs) {
   const int64_t k = static_cast<int64_t>(candidates.size());
-  AN_CHECK(k >= 1 && k <= kMaxMixedInputs)
-      << what << ": needs 1 to " << kMaxMixedInputs << " candidates, got " << k;
+  AN_CHECK(k >= 1 && k <= max_inputs)
+      << what << ": needs 1 to " << max_inputs << " candidates, got " << k;
   check_contiguous(weights, what);
   check_float(weights, what);
   check_shape(weights, {k}, what);

@@ -11,9 +11,9 @@ namespace autonet {
 constexpr int kMaxMixedInputs = 16;
 
 // The inputs of every mixed-op entry (this family's and bn_mixed_sum's): weights [K], a float
-// vector, and 1 ≤ K ≤ kMaxMixedInputs same-shape contiguous candidates of its dtype and device.
+// vector, and 1 ≤ K ≤ max_inputs same-shape contiguous candidates of its dtype and device.
 void check_mixed_inputs(const Tensor& weights, const std::vector<Tensor>& candidates,
-                        const char* what);
+                        const char* what, int max_inputs = kMaxMixedInputs);
 
 namespace cpu {
 void mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& ys, Tensor& out);

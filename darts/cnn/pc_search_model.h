@@ -26,6 +26,7 @@ class PartialMixedOp : public MixedOp {
   // x [N, channels, H, W] → [N, channels, H/stride, W/stride].
   Variable forward(const Variable& x, const Variable& weights) override;
   bool shares_input_stencils() const override { return false; }  // its ops see a channel part
+  bool sums_with_node() const override { return false; }  // its output is a shuffle, not a sum
 
  private:
   int64_t channels_, stride_, partial_channels_;

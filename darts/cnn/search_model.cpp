@@ -23,21 +23,31 @@ Variable sum_all(const std::vector<Variable>& xs) {
 
 }  // namespace
 
-std::vector<Variable> mixed_op_weights(const Variable& alpha) {
+MixedWeights::MixedWeights(const Variable& alpha) {
   AN_CHECK(alpha.dim() == 2 && alpha.size(1) >= 2)
-      << "mixed_op_weights expects α [edges, primitives], got " << alpha.value().describe();
-  const int64_t edges = alpha.size(0), k = alpha.size(1);
-  const Variable w = view(softmax(alpha), {1, 1, edges, k});
+      << "mixed weights expect α [edges, primitives], got " << alpha.value().describe();
+  softmax_ = view(softmax(alpha), {1, 1, alpha.size(0), alpha.size(1)});
+}
+
+const Variable& MixedWeights::edges(int64_t first, int64_t count) {
+  Variable& cut = cut_[{first, count}];
+  if (cut.defined()) return cut;
+  const int64_t edges = softmax_.size(2), k = softmax_.size(3);
+  AN_CHECK(first >= 0 && count >= 1 && first + count <= edges)
+      << "mixed weights: edges [" << first << ", " << first + count << ") of " << edges;
+  Slice2dParams rows;
+  rows.offset_h = first;
+  rows.offset_w = static_cast<int64_t>(kNoneColumn) + 1;
+  rows.out_h = count;
+  rows.out_w = k - 1;
+  cut = view(slice2d(softmax_, rows), {count * (k - 1)});
+  return cut;
+}
+
+std::vector<Variable> mixed_op_weights(const Variable& alpha) {
+  MixedWeights weights(alpha);
   std::vector<Variable> rows;
-  rows.reserve(edges);
-  for (int64_t e = 0; e < edges; ++e) {
-    Slice2dParams row;
-    row.offset_h = e;
-    row.offset_w = static_cast<int64_t>(kNoneColumn) + 1;
-    row.out_h = 1;
-    row.out_w = k - 1;
-    rows.push_back(view(slice2d(w, row), {k - 1}));
-  }
+  for (int64_t e = 0; e < alpha.size(0); ++e) rows.push_back(weights.edge(e));
   return rows;
 }
 
@@ -61,6 +71,8 @@ std::vector<std::vector<double>> host_softmax_rows(const Variable& alpha) {
 // momentum and eps, as the search space's BNs do.
 Variable folded_mixed_sum(const std::string& op_name, const Variable& weights,
                           const std::vector<Variable>& xs, const std::vector<BatchNorm2d*>& norms) {
+  if (std::none_of(norms.begin(), norms.end(), [](BatchNorm2d* bn) { return bn != nullptr; }))
+    return mixed_sum(weights, xs);
   const BatchNorm2d& first = **std::find_if(norms.begin(), norms.end(),
                                             [](BatchNorm2d* bn) { return bn != nullptr; });
   BnMixedSumParams p;
@@ -132,9 +144,16 @@ Variable MixedOp::forward_from_stencils(const Variable& x, const Variable& weigh
   AN_CHECK(weights.dim() == 1 && weights.size(0) == static_cast<int64_t>(ops_.size()) - 1)
       << "mixed op '" << name() << "' expects " << ops_.size() - 1
       << " weights (its softmax row without `none`), got " << weights.value().describe();
-  size_t next_first = 0;
   std::vector<Variable> candidates;
   std::vector<BatchNorm2d*> norms;  // per candidate: the BN folded into the sum, or null
+  append_candidates(x, firsts, candidates, norms);
+  return folded_mixed_sum(name(), weights, candidates, norms);
+}
+
+void MixedOp::append_candidates(const Variable& x, const std::vector<Variable>& firsts,
+                                std::vector<Variable>& candidates,
+                                std::vector<BatchNorm2d*>& norms) {
+  size_t next_first = 0;
   for (size_t k = 0; k < ops_.size(); ++k) {
     if (k == kNoneColumn) continue;
     auto* ends = fold_batch_norms_ ? dynamic_cast<EndsInBatchNorm*>(ops_[k].get()) : nullptr;
@@ -146,9 +165,6 @@ Variable MixedOp::forward_from_stencils(const Variable& x, const Variable& weigh
       candidates.push_back(fold ? ends->forward_to_batch_norm(x) : ops_[k]->forward(x));
     norms.push_back(fold ? &ends->last_batch_norm() : nullptr);
   }
-  if (std::none_of(norms.begin(), norms.end(), [](BatchNorm2d* bn) { return bn != nullptr; }))
-    return mixed_sum(weights, candidates);
-  return folded_mixed_sum(name(), weights, candidates, norms);
 }
 
 SearchCell::SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier,
@@ -203,12 +219,32 @@ void SearchCell::open_state(const std::vector<Variable>& states, size_t state,
   run_group();
 }
 
-Variable SearchCell::forward(const Variable& s0, const Variable& s1,
-                             const std::vector<Variable>& edge_weights,
+Variable SearchCell::sum_node(int i, size_t first, const std::vector<Variable>& states,
+                             const std::vector<std::vector<Variable>>& firsts,
+                             MixedWeights& weights,
+                             const std::vector<Variable>& node_weights) const {
+  const size_t end = first + 2 + static_cast<size_t>(i);
+  bool as_one = node_weights.empty();
+  for (size_t e = first; e < end; ++e) as_one = as_one && ops_[e]->sums_with_node();
+  auto input = [&](size_t e) -> const Variable& { return states[edges_[e].input]; };
+  if (as_one) {
+    std::vector<Variable> candidates;
+    std::vector<BatchNorm2d*> norms;
+    for (size_t e = first; e < end; ++e)
+      ops_[e]->append_candidates(input(e), firsts[e], candidates, norms);
+    return folded_mixed_sum(name() + " node " + std::to_string(i),
+                            weights.edges(first, end - first), candidates, norms);
+  }
+  std::vector<Variable> inputs;
+  for (size_t e = first; e < end; ++e)
+    inputs.push_back(ops_[e]->shares_input_stencils()
+                         ? ops_[e]->forward_from_stencils(input(e), weights.edge(e), firsts[e])
+                         : ops_[e]->forward(input(e), weights.edge(e)));
+  return node_weights.empty() ? sum_all(inputs) : mixed_sum(node_weights[i], inputs);
+}
+
+Variable SearchCell::forward(const Variable& s0, const Variable& s1, MixedWeights& weights,
                              const std::vector<Variable>& node_weights) {
-  AN_CHECK(edge_weights.size() == edges_.size())
-      << "cell '" << name() << "' has " << edges_.size() << " edges, got " << edge_weights.size()
-      << " weight rows";
   AN_CHECK(node_weights.empty() || node_weights.size() == static_cast<size_t>(nodes_))
       << "cell '" << name() << "' has " << nodes_ << " nodes, got " << node_weights.size()
       << " edge-normalisation rows";
@@ -216,14 +252,10 @@ Variable SearchCell::forward(const Variable& s0, const Variable& s1,
   std::vector<std::vector<Variable>> firsts(edges_.size());  // per edge sharing its input's group
   open_state(states, 0, firsts);
   open_state(states, 1, firsts);
-  size_t e = 0;
+  size_t first = 0;  // node i's edges are [first, first + 2 + i)
   for (int i = 0; i < nodes_; ++i) {
-    std::vector<Variable> inputs;
-    for (int j = 0; j < 2 + i; ++j, ++e)
-      inputs.push_back(ops_[e]->shares_input_stencils()
-                           ? ops_[e]->forward_from_stencils(states[j], edge_weights[e], firsts[e])
-                           : ops_[e]->forward(states[j], edge_weights[e]));
-    states.push_back(node_weights.empty() ? sum_all(inputs) : mixed_sum(node_weights[i], inputs));
+    states.push_back(sum_node(i, first, states, firsts, weights, node_weights));
+    first += 2 + static_cast<size_t>(i);
     open_state(states, states.size() - 1, firsts);
   }
   return concat(std::vector<Variable>(states.end() - multiplier_, states.end()), 1);
@@ -279,8 +311,7 @@ Variable SearchNetwork::forward(const Variable& x) {
       << "search network expects [N, " << config_.input_channels << ", H, W], got "
       << x.value().describe();
   const KeepValuesGuard keep_values(!config_.recompute_cheap_ops);
-  const std::vector<Variable> normal = mixed_op_weights(alpha_normal_);
-  const std::vector<Variable> reduce = mixed_op_weights(alpha_reduce_);
+  MixedWeights normal(alpha_normal_), reduce(alpha_reduce_);
   std::vector<Variable> normal_nodes, reduce_nodes;  // empty: nodes sum their edges plainly
   if (config_.edge_normalization) {
     normal_nodes = edge_normalization_weights(beta_normal_, config_.nodes);

@@ -14,6 +14,7 @@
 // `alphas_reduce` (edges × primitives), never among the weights.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,12 +70,19 @@ class MixedOp : public Module {
   // Whether the cell may run this op's first stencils in a group on x shared with other edges
   // (x is then the op's own input; a PC-DARTS op runs its ops on a part of it).
   virtual bool shares_input_stencils() const { return group_stencils_; }
+  // Whether a node may sum this op's candidates together with its other edges' as one fused op
+  // (its candidates' BNs folded into that sum; a PC-DARTS op shuffles its output first).
+  virtual bool sums_with_node() const { return fold_batch_norms_; }
   // The first stencils of the candidates that open with one, in candidate order (none when
   // stencils are not grouped), appended with their weights.
   void append_first_stencils(std::vector<Stencil>& stencils, std::vector<Variable>& weights) const;
   // forward() given those stencils' outputs on x, in the same order.
   Variable forward_from_stencils(const Variable& x, const Variable& weights,
                                  const std::vector<Variable>& firsts);
+  // What forward() sums, appended: each candidate's output on x (from `firsts` as above), in
+  // candidate order without `none`, with the BN folded into the sum (null: summed as it is).
+  void append_candidates(const Variable& x, const std::vector<Variable>& firsts,
+                         std::vector<Variable>& candidates, std::vector<BatchNorm2d*>& norms);
   Module& op(size_t k) const { return *ops_.at(k); }  // k in primitive order
   size_t size() const { return ops_.size(); }
   void set_fold_batch_norms(bool fold) { fold_batch_norms_ = fold; }  // SearchConfig's switches
@@ -86,8 +94,22 @@ class MixedOp : public Module {
   bool group_stencils_ = true;
 };
 
-// Rows of softmax(α) [E, K] as [K−1] variables without the `none` column, one per edge: what
-// MixedOp::forward takes. Differentiable (softmax → one slice per row).
+// softmax(α) [E, K] of one cell type, taken once per forward, and the parts of it the mixed sums
+// take, each cut once on first use and always without the `none` column: one edge's row (what
+// MixedOp::forward takes) or a node's consecutive rows as one vector (a node summing all its
+// edges' candidates in one op). Differentiable (softmax → slices).
+class MixedWeights {
+ public:
+  explicit MixedWeights(const Variable& alpha);
+  const Variable& edge(int64_t e) { return edges(e, 1); }  // [K−1]
+  const Variable& edges(int64_t first, int64_t count);      // [count·(K−1)], edge-major
+
+ private:
+  Variable softmax_;  // [1, 1, E, K]
+  std::map<std::pair<int64_t, int64_t>, Variable> cut_;
+};
+
+// Every edge's row (MixedWeights::edge), in edge order.
 std::vector<Variable> mixed_op_weights(const Variable& alpha);
 
 class SearchCell : public CnnCell {
@@ -95,10 +117,9 @@ class SearchCell : public CnnCell {
   SearchCell(ParameterStore& store, std::string name, int nodes, int multiplier, int64_t c_pp,
              int64_t c_p, int64_t channels, bool reduction, bool reduction_prev,
              int64_t partial_channels = 1);
-  // s0: output of cell k−2, s1: of cell k−1; edge_weights[e]: row e of softmax(α) without `none`.
+  // s0: output of cell k−2, s1: of cell k−1; weights: softmax(α) of this cell type.
   // node_weights[i] (PC-DARTS edge normalisation, may be empty): node i's [2 + i] edge weights.
-  Variable forward(const Variable& s0, const Variable& s1,
-                   const std::vector<Variable>& edge_weights,
+  Variable forward(const Variable& s0, const Variable& s1, MixedWeights& weights,
                    const std::vector<Variable>& node_weights = {});
   bool reduction() const { return reduction_; }
   const std::vector<CellEdge>& edges() const { return edges_; }
@@ -110,6 +131,12 @@ class SearchCell : public CnnCell {
   // that state, into firsts[e] of each such edge e.
   void open_state(const std::vector<Variable>& states, size_t state,
                   std::vector<std::vector<Variable>>& firsts) const;
+  // Node i's state from its edges [first, first + 2 + i): one fused sum of all their candidates
+  // when every edge allows it (MixedOp::sums_with_node) and no edge normalisation weighs them,
+  // else each edge's mixed op summed.
+  Variable sum_node(int i, size_t first, const std::vector<Variable>& states,
+                    const std::vector<std::vector<Variable>>& firsts, MixedWeights& weights,
+                    const std::vector<Variable>& node_weights) const;
 
   int nodes_, multiplier_;
   int64_t channels_;

@@ -12,12 +12,12 @@ namespace {
 // The candidates by value (kernel parameter space): no device-side pointer table.
 template <class T>
 struct Candidates {
-  const T* x[kMaxMixedInputs];
-  T* running_mean[kMaxMixedInputs];  // null: untracked, or not normalised
-  T* running_var[kMaxMixedInputs];
-  T* dx[kMaxMixedInputs];            // null: gradient not wanted
-  bool normalize[kMaxMixedInputs];
-  bool summed[kMaxMixedInputs];      // backward: Σdout, Σdout·v_k wanted
+  const T* x[kMaxFoldedCandidates];
+  T* running_mean[kMaxFoldedCandidates];  // null: untracked, or not normalised
+  T* running_var[kMaxFoldedCandidates];
+  T* dx[kMaxFoldedCandidates];            // null: gradient not wanted
+  bool normalize[kMaxFoldedCandidates];
+  bool summed[kMaxFoldedCandidates];      // backward: Σdout, Σdout·v_k wanted
   int count;
 };
 
@@ -56,7 +56,7 @@ __global__ void apply_kernel(Candidates<T> cand, const T* __restrict__ w,
     const uint32_t c = (i / l.S) % l.C;
     T acc = 0;
 #pragma unroll
-    for (int k = 0; k < kMaxMixedInputs; ++k)
+    for (int k = 0; k < kMaxFoldedCandidates; ++k)
       if (k < cand.count) acc += w[k] * bn_xhat(cand.x[k][i], mean[k * l.C + c], invstd[k * l.C + c]);
     out[i] = acc;
   }
@@ -94,7 +94,7 @@ __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
     const uint32_t c = (i / l.S) % l.C;
     const T g = dout[i];
 #pragma unroll
-    for (int k = 0; k < kMaxMixedInputs; ++k) {
+    for (int k = 0; k < kMaxFoldedCandidates; ++k) {
       if (k >= cand.count || !cand.dx[k]) continue;
       const uint32_t kc = k * l.C + c;
       if (training && cand.normalize[k]) {

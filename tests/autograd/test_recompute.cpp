@@ -18,6 +18,7 @@ struct Sweep {
   std::vector<Tensor> grads;
   std::vector<bool> freed;  // per watched output: its storage was gone once the forward ended
   int64_t depthwise_forwards = 0, pool_forwards = 0;  // kernel calls during backward
+  int64_t group_forwards = 0;
 };
 
 // forward(watch) builds the loss and puts the outputs to watch into `watch`; their storages are
@@ -39,6 +40,8 @@ Sweep sweep(Forward&& forward, const std::vector<Variable>& inputs) {
   if (ops.count("depthwise_conv2d_forward"))
     run.depthwise_forwards = ops.at("depthwise_conv2d_forward").calls;
   if (ops.count("pool2d_forward")) run.pool_forwards = ops.at("pool2d_forward").calls;
+  if (ops.count("stencil_group_forward"))
+    run.group_forwards = ops.at("stencil_group_forward").calls;
   return run;
 }
 
@@ -162,6 +165,28 @@ TEST(Recompute, TheMixedSumsRebuildTheirPoolCandidates) {
     EXPECT_EQ(rebuilt.pool_forwards, 4);  // each pool for each sum
     EXPECT_EQ(kept.pool_forwards, 0);
   }
+}
+
+// A stencil group's outputs, each read by its own 1×1 convolution for the weight gradient, are
+// rebuilt together: one group launch for all of them, however many consumers ask.
+TEST(Recompute, AStencilGroupIsRebuiltOnceForAllItsConsumers) {
+  Variable x = leaf({2, 3, 6, 6}, 31), w_a = leaf({3, 1, 3, 3}, 32), w_b = leaf({3, 1, 5, 5}, 33);
+  Variable w_pa = leaf({4, 3, 1, 1}, 34), w_pb = leaf({4, 3, 1, 1}, 35);
+  DepthwiseConv2dParams sep5 = sep3();
+  sep5.pad_h = sep5.pad_w = 2;
+  const std::vector<Stencil> stencils{Stencil::depthwise(sep3()), Stencil::depthwise(sep5)};
+  const Variable r = leaf({2, 4, 6, 6}, 36).detach();
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+    const std::vector<Variable> d = stencil_group(x, {w_a, w_b}, stencils);
+    for (const Variable& v : d) watched.push_back(v.value().storage());
+    return sum(mul(add(conv2d(d[0], w_pa, Variable(), pointwise()),
+                       conv2d(d[1], w_pb, Variable(), pointwise())),
+                   r));
+  };
+  const auto [rebuilt, kept] = both_paths(forward, {x, w_a, w_b, w_pa, w_pb});
+  EXPECT_TRUE(rebuilt.freed.at(0) && rebuilt.freed.at(1)) << "a group output outlived the forward";
+  EXPECT_EQ(rebuilt.group_forwards, 1);
+  EXPECT_EQ(kept.group_forwards, 0);
 }
 
 }  // namespace

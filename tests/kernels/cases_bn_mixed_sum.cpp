@@ -99,7 +99,13 @@ std::vector<OpCase> bn_mixed_sum_cases() {
   rows.push_back(bn_mixed_sum_case({{false}}, {2, 1, 1, 1}));        // a plain mixed sum
   rows.push_back(bn_mixed_sum_case({{true, true}}, {2, 1, 1, 2}));   // two values per channel
   rows.push_back(bn_mixed_sum_case({{false, true, false}}, {3, 5, 7, 1}));  // primes
-  rows.push_back(bn_mixed_sum_case({std::vector<bool>(kMaxMixedInputs, true)}, {2, 2, 3, 3}, 4));
+  rows.push_back(
+      bn_mixed_sum_case({std::vector<bool>(kMaxFoldedCandidates, true)}, {2, 2, 3, 3}, 4));
+  // A DARTS node whose 5 incoming edges are summed as one op: 35 candidates.
+  std::vector<bool> darts_node;
+  for (int e = 0; e < 5; ++e)
+    darts_node.insert(darts_node.end(), darts_edge.begin(), darts_edge.end());
+  rows.push_back(bn_mixed_sum_case({darts_node}, {2, 3, 4, 4}));
   // The DARTS shapes (a reduction edge's 7 BN candidates at the smallest): finite differences on
   // the 262,144-element one, CUDA parity on all.
   for (const Shape& s : darts_image_shapes()) {

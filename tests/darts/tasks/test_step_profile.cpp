@@ -19,7 +19,7 @@ using test::random_images;
 using test::TinySearcher;
 
 constexpr int64_t kBatch = 4;
-constexpr int64_t kEdges = 3 * 14;  // 3 cells of 4 nodes: 2 + 3 + 4 + 5 edges each
+constexpr int64_t kNodes = 3 * 4;  // 3 cells of 4 nodes (2 + 3 + 4 + 5 edges each)
 
 using Ops = std::map<std::string, OpTotals>;
 
@@ -53,10 +53,10 @@ TEST(StepProfile, FirstOrderStepIsReproducibleAndShapedLikeTheNetwork) {
   profile_step(s, 0, Device::cpu());  // the first step differs (SGD's momentum starts)
   const Ops ops = profile_step(s, 1, Device::cpu());
   expect_same_profile(ops, profile_step(s, 2, Device::cpu()));
-  // Two passes (α on the validation batch, then the weights), each one weighted sum per edge,
-  // with the candidates' closing batch norms folded in.
-  EXPECT_EQ(ops.at("bn_mixed_sum_forward").calls, 2 * kEdges);
-  EXPECT_EQ(ops.at("bn_mixed_sum_backward").calls, 2 * kEdges);
+  // Two passes (α on the validation batch, then the weights), each one weighted sum per node of
+  // all its edges' candidates, with their closing batch norms folded in.
+  EXPECT_EQ(ops.at("bn_mixed_sum_forward").calls, 2 * kNodes);
+  EXPECT_EQ(ops.at("bn_mixed_sum_backward").calls, 2 * kNodes);
   EXPECT_EQ(ops.count("mixed_sum_forward"), 0u);
   EXPECT_EQ(ops.at("sgd_step").calls, 1);
   EXPECT_EQ(ops.at("adam_step").calls, 1);
@@ -72,7 +72,7 @@ TEST(StepProfile, SecondOrderStepRunsFivePasses) {
   const Ops ops = profile_step(s, 1, Device::cpu());
   expect_same_profile(ops, profile_step(s, 2, Device::cpu()));
   // w′'s training pass, the validation pass at w′, w ± R·v, then the weight step's pass.
-  EXPECT_EQ(ops.at("bn_mixed_sum_forward").calls, 5 * kEdges);
+  EXPECT_EQ(ops.at("bn_mixed_sum_forward").calls, 5 * kNodes);
   EXPECT_GT(ops.at("tensor_copy").calls, 0);  // w saved and restored on the device
 }
 
