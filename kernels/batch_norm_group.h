@@ -13,10 +13,9 @@
 
 #include "kernels/batch_norm.h"
 #include "kernels/dispatch.h"
+#include "kernels/group_limits.h"
 
 namespace autonet {
-
-constexpr int kMaxGroupMembers = 24;  // a DARTS state's 4 edges of up to 6 candidates each
 
 AN_KERNEL_ENTRIES(
 // xs: K inputs of one shape (1 ≤ K ≤ kMaxGroupMembers); ys[k] like xs[k]. running_means[k] /
