@@ -18,6 +18,7 @@
 #include "kernels/conv2d.h"
 #include "kernels/depthwise_conv2d.h"
 #include "kernels/dropout.h"
+#include "kernels/pointwise_group.h"
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
 
@@ -61,6 +62,11 @@ Variable global_avg_pool(const Variable& x);  // [N, C, H, W] → [N, C]
 // stencil k of x; weights[k] its filter [C, 1, R, S] (undefined for a pool).
 std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variable>& weights,
                                     const std::vector<Stencil>& stencils);
+// Several 1×1 convolutions in one op (kernels/pointwise_group.h): output k is conv2d(xs[k], ws[k])
+// (stride 1, no padding, no bias); every xs[k] of one shape, every ws[k] [Co, C, 1, 1] of one.
+// The members' weights must be distinct variables (their gradients accumulate in one kernel).
+std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws);
 
 // ---- normalisation
 // x [N, C, H, W] or [N, C]. weight/bias [C] or undefined (affine = false). running_mean/var [C]

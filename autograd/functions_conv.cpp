@@ -1,4 +1,5 @@
-// Dense and depthwise 2-D convolutions, and groups of depthwise convs and pools of one input.
+// Dense and depthwise 2-D convolutions, groups of depthwise convs and pools of one input, and
+// groups of 1×1 convolutions of one shape.
 #include "autograd/function_util.h"
 #include "autograd/functions.h"
 
@@ -84,6 +85,52 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
                         dx.finish();
                       },
                       std::move(recipes));
+}
+
+std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws) {
+  AN_CHECK(!xs.empty() && xs.size() == ws.size())
+      << "pointwise_group: " << xs.size() << " inputs and " << ws.size()
+      << " weights (one per member, at least one)";
+  std::vector<Tensor> xv, wv, ys;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    xv.push_back(xs[k].value());
+    wv.push_back(ws[k].value());
+  }
+  const Shape out = conv2d_out_shape(xs[0].shape(), ws[0].shape(), Conv2dParams{});
+  for (size_t k = 0; k < xs.size(); ++k) ys.push_back(empty_as(out, xv[0]));
+  pointwise_group_forward(xv, wv, ys);
+  // As conv2d: each x serves only its weight gradient, so a cheap producer's output is rebuilt
+  // for it rather than kept, and not even rebuilt when that weight needs no gradient.
+  std::vector<SavedValue> saved_xs;
+  for (const Variable& x : xs) saved_xs.emplace_back(x);
+  std::vector<Variable> inputs = xs;
+  inputs.insert(inputs.end(), ws.begin(), ws.end());
+  return make_results(
+      "pointwise_group", std::move(ys), inputs,
+      [=](const std::vector<Tensor>& dys, const SlotList& in) {
+        const size_t k_count = wv.size();
+        std::vector<Tensor> xs_now, dxs, dws;
+        std::vector<GradTarget> dx_targets;
+        std::vector<GradMode> modes;
+        dx_targets.reserve(k_count);
+        GradSlot no_gradient;  // requires none: its target stays undefined
+        for (size_t k = 0; k < k_count; ++k) {
+          // A member whose output received no gradient gives its input and weight none either.
+          dws.push_back(dys[k].defined()
+                            ? accumulate_target(*in[k_count + k], TensorSpec::of(wv[k]))
+                            : Tensor());
+          const SavedValue& x = saved_xs[k];
+          // Without dw the kernel reads x's shape only: an unfilled stand-in serves a rebuilt x.
+          xs_now.push_back(dws[k].defined() || x.kept() ? x.get() : empty_of(x.spec()));
+          dx_targets.emplace_back(dys[k].defined() ? *in[k] : no_gradient, x.spec(),
+                                  /*can_accumulate=*/true);
+          dxs.push_back(dx_targets[k].tensor);
+          modes.push_back(dx_targets[k].mode);
+        }
+        pointwise_group_backward(xs_now, wv, dys, dxs, dws, modes);
+        for (GradTarget& dx : dx_targets) dx.finish();
+      });
 }
 
 }  // namespace autonet

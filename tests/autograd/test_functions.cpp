@@ -104,6 +104,36 @@ TEST(Functions, StencilGroupOutputsCarryTheirOwnGradients) {
   EXPECT_EQ(profile.by_op().at("stencil_group_backward").calls, 1);
 }
 
+// A group of 1×1 convolutions: each output carries its own gradient to its own input and weight,
+// an unused output none, an input feeding two members gets both contributions, and the group's
+// backward is one kernel call.
+TEST(Functions, PointwiseGroupOutputsCarryTheirOwnGradients) {
+  Variable x0 = leaf({2, 3, 4, 5}, 21), x1 = leaf({2, 3, 4, 5}, 22);
+  Variable w0 = leaf({4, 3, 1, 1}, 23), w1 = leaf({4, 3, 1, 1}, 24), w2 = leaf({4, 3, 1, 1}, 25);
+  auto outputs = [&] { return pointwise_group({x0, x1, x0}, {w0, w1, w2}); };
+  expect_gradients_match([&] {
+    const std::vector<Variable> y = outputs();
+    return add(add(y[0], scale(y[1], 2.0)), tanh(y[2]));
+  }, {x0, x1, w0, w1, w2}, 1e-6, 40);
+  expect_gradients_match([&] {  // the second output unused
+    const std::vector<Variable> y = outputs();
+    return add(y[0], y[2]);
+  }, {x0, w0, w2}, 1e-6, 40);
+  x1.clear_grad();
+  {
+    const std::vector<Variable> y = outputs();
+    backward(sum(y[0]));
+  }
+  EXPECT_FALSE(x1.grad().defined()) << "an unused output sent its input a gradient";
+  OpProfile profile;
+  {
+    const std::vector<Variable> y = outputs();
+    OpProfileScope scope(profile);
+    backward(sum(add(add(y[0], y[1]), y[2])));
+  }
+  EXPECT_EQ(profile.by_op().at("pointwise_group_backward").calls, 1);
+}
+
 TEST(Functions, BatchNormTrainingAndEval) {
   Variable x = leaf({4, 3, 3, 2}, 14, -2.0, 3.0);
   Variable w = leaf({3}, 15, 0.5, 1.5), b = leaf({3}, 16);

@@ -109,6 +109,27 @@ TEST(Recompute, NothingIsRebuiltForAConvolutionWithoutWeightGradient) {
   EXPECT_EQ(rebuilt.depthwise_forwards, 0);
 }
 
+// The sep convs' closing 1×1 convolutions as one group keep their inputs as conv2d does: the
+// depthwise outputs are rebuilt for the weight gradients, and not at all for a member whose
+// weight needs none.
+TEST(Recompute, APointwiseGroupRebuildsItsDepthwiseInputsForWeightGradientsOnly) {
+  Variable x = leaf({2, 3, 6, 5}, 30), w_dw = leaf({3, 1, 3, 3}, 31);
+  Variable w0 = leaf({4, 3, 1, 1}, 32);
+  const Variable w1 = leaf({4, 3, 1, 1}, 33, -1.0, 1.0, /*requires_grad=*/false);
+  const Variable r = leaf({2, 4, 6, 5}, 34).detach();
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+    const Variable d0 = depthwise_conv2d(x, w_dw, sep3()), d1 = depthwise_conv2d(relu(x), w_dw, sep3());
+    watched = {d0.value().storage(), d1.value().storage()};
+    const std::vector<Variable> y = pointwise_group({d0, d1}, {w0, w1});
+    return sum(mul(add(y[0], y[1]), r));
+  };
+  const auto [rebuilt, kept] = both_paths(forward, {x, w_dw, w0});
+  EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
+  EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
+  EXPECT_EQ(rebuilt.depthwise_forwards, 1);  // d0 for w0's gradient; d1 not (w1 needs none)
+  EXPECT_EQ(kept.depthwise_forwards, 0);
+}
+
 // FactorizedReduce's pattern: relu keeps its input (relu' reads x > 0, i.e. y > 0), and the two
 // 1×1 convolutions rebuild its output, the second through the strided slice that feeds it.
 TEST(Recompute, ConvolutionsRebuildAReluOutputAndASliceOfIt) {

@@ -18,6 +18,7 @@ std::vector<OpCase> all_op_cases() {
            depthwise_conv2d_cases,
            pool2d_cases,
            stencil_group_cases,
+           pointwise_group_cases,
            reduce_cases,
            softmax_cases,
            embedding_cases,

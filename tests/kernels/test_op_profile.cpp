@@ -8,6 +8,7 @@
 #include "kernels/batch_norm_group.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
+#include "kernels/pointwise_group.h"
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
 #include "runtime/op_profile.h"
@@ -224,6 +225,55 @@ TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
     stencil_group_backward(x, weights, ys, dx, no_dws, stencils);
   }
   EXPECT_EQ(only(profile, "stencil_group_backward").cost.launches, 1);
+}
+
+TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndThreeBackward) {
+  // Three 1×1 convs [2, 3, 4, 5] → 6 channels: one batched GEMM forward; backward one dx GEMM for
+  // every member, one GEMM of per-sample dw partials and one launch adding them into each dw.
+  const int64_t k_count = 3, N = 2, C = 3, P = 4 * 5, Co = 6;
+  const std::vector<Tensor> xs(k_count, filled({N, C, 4, 5})), ws(k_count, filled({Co, C, 1, 1}));
+  std::vector<Tensor> ys, dys, dxs, dws;
+  for (int64_t k = 0; k < k_count; ++k) {
+    ys.push_back(filled({N, Co, 4, 5}));
+    dys.push_back(filled({N, Co, 4, 5}));
+    dxs.push_back(filled({N, C, 4, 5}));
+    dws.push_back(filled({Co, C, 1, 1}));
+  }
+  const int64_t x_bytes = 4 * N * C * P, y_bytes = 4 * N * Co * P, w_bytes = 4 * Co * C;
+  const int64_t flops = 2 * Co * C * N * P;
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    pointwise_group_forward(xs, ws, ys);
+  }
+  const OpTotals fwd = only(profile, "pointwise_group_forward");
+  EXPECT_EQ(fwd.cost.launches, 1);
+  EXPECT_EQ(fwd.cost.bytes_read, k_count * (x_bytes + w_bytes));
+  EXPECT_EQ(fwd.cost.bytes_written, k_count * y_bytes);
+  EXPECT_EQ(fwd.cost.flops, k_count * flops);
+  profile.clear();
+  // Member 0 adds its dx, 1 writes it, 2 got no gradient (its written dx zero-filled, no dw).
+  dys[2] = Tensor();
+  const std::vector<GradMode> modes{GradMode::Accumulate, GradMode::Write, GradMode::Write};
+  {
+    OpProfileScope scope(profile);
+    pointwise_group_backward(xs, ws, dys, dxs, dws, modes);
+  }
+  const OpTotals bwd = only(profile, "pointwise_group_backward");
+  EXPECT_EQ(bwd.cost.launches, 3);
+  const int64_t partials = 2 * N * w_bytes;  // members 0 and 1
+  EXPECT_EQ(bwd.cost.bytes_read, (2 * (y_bytes + w_bytes) + x_bytes) +  // dx: dys, ws, dx_0
+                                     2 * (y_bytes + x_bytes) +           // partials: dys, xs
+                                     partials + 2 * w_bytes);            // sums: partials, dws
+  EXPECT_EQ(bwd.cost.bytes_written, 3 * x_bytes + partials + 2 * w_bytes);
+  EXPECT_EQ(bwd.cost.flops, 2 * flops + 2 * flops);
+  profile.clear();
+  std::vector<Tensor> no_dws(k_count);
+  {
+    OpProfileScope scope(profile);
+    pointwise_group_backward(xs, ws, dys, dxs, no_dws, modes);
+  }
+  EXPECT_EQ(only(profile, "pointwise_group_backward").cost.launches, 1);
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {
