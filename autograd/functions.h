@@ -11,6 +11,7 @@
 
 #include "autograd/variable.h"
 #include "kernels/batch_norm.h"
+#include "kernels/batch_norm_group.h"
 #include "kernels/bn_mixed_sum.h"
 #include "kernels/channel_shuffle.h"
 #include "kernels/concat.h"
@@ -78,6 +79,12 @@ std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
 // are updated in place in training when defined; eval normalises with them.
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
                     Tensor running_mean, Tensor running_var, const BatchNormParams& p);
+// K affine-free batch norms in one op (kernels/batch_norm_group.h): output k is
+// batch_norm(xs[k], {}, {}, running_means[k], running_vars[k], p), xs of one shape. Both vectors
+// empty: no member tracks running statistics.
+std::vector<Variable> batch_norm_group(const std::vector<Variable>& xs,
+                                       std::vector<Tensor> running_means,
+                                       std::vector<Tensor> running_vars, const BatchNormParams& p);
 
 // ---- DARTS mixed op: Σ_k weights[k] · ys[k]; weights [K] (e.g. softmax(α) row) is differentiable.
 Variable mixed_sum(const Variable& weights, const std::vector<Variable>& ys);

@@ -187,6 +187,60 @@ TEST(Functions, BatchNormTrainingAndEval) {
   EXPECT_EQ(running_mean.to_vector<double>(), mean_before);  // eval leaves them alone
 }
 
+// K affine-free BNs in one op: each output carries its own gradient (an unused one none), an
+// input feeding two members or another op too gathers every contribution, and the values and
+// gradients are the single op's bit for bit.
+TEST(Functions, BatchNormGroupEqualsTheSingleOps) {
+  Variable x0 = leaf({4, 3, 3, 2}, 30, -2.0, 3.0), x1 = leaf({4, 3, 3, 2}, 31);
+  Variable x2 = leaf({4, 3, 3, 2}, 32, 0.0, 5.0);
+  BatchNormParams train;
+  expect_gradients_match([&] {
+    const std::vector<Variable> y = batch_norm_group({x0, x1, x2}, {}, {}, train);
+    return add(add(y[0], scale(y[1], 2.0)), y[2]);
+  }, {x0, x1, x2}, 1e-5);
+  expect_gradients_match([&] {  // member 1 unused; x0 in two members and beside the op
+    const std::vector<Variable> y = batch_norm_group({x0, x1, x0, x2}, {}, {}, train);
+    return add(add(mul(y[0], x0), y[2]), tanh(y[3]));
+  }, {x0, x2}, 1e-5);
+
+  // Against the single ops, running statistics included, training then eval.
+  const auto stats = [](double v) {
+    std::vector<Tensor> t;
+    for (int k = 0; k < 3; ++k) t.push_back(Tensor::full({3}, v + k, DType::f64));
+    return t;
+  };
+  std::vector<Tensor> rm = stats(0.0), rv = stats(1.0), ref_rm = stats(0.0), ref_rv = stats(1.0);
+  BatchNormParams eval;
+  eval.training = false;
+  const std::vector<Variable> xs{x0, x1, x2};
+  for (const BatchNormParams& p : {train, eval}) {
+    for (Variable v : xs) v.clear_grad();
+    const std::vector<Variable> y = batch_norm_group(xs, rm, rv, p);
+    backward(sum(add(add(mul(y[0], x1), y[1]), tanh(y[2]))));
+    std::vector<Tensor> grads;
+    for (const Variable& v : xs) grads.push_back(v.grad().clone());
+    for (Variable v : xs) v.clear_grad();
+    std::vector<Variable> ref;
+    for (size_t k = 0; k < xs.size(); ++k)
+      ref.push_back(batch_norm(xs[k], Variable(), Variable(), ref_rm[k], ref_rv[k], p));
+    backward(sum(add(add(mul(ref[0], x1), ref[1]), tanh(ref[2]))));
+    for (size_t k = 0; k < xs.size(); ++k) {
+      EXPECT_EQ(y[k].value().to_vector<double>(), ref[k].value().to_vector<double>()) << k;
+      EXPECT_EQ(grads[k].to_vector<double>(), xs[k].grad().to_vector<double>()) << k;
+      EXPECT_EQ(rm[k].to_vector<double>(), ref_rm[k].to_vector<double>()) << k;
+      EXPECT_EQ(rv[k].to_vector<double>(), ref_rv[k].to_vector<double>()) << k;
+    }
+  }
+  // One backward call for the whole group.
+  OpProfile profile;
+  {
+    const std::vector<Variable> y = batch_norm_group(xs, {}, {}, train);
+    OpProfileScope scope(profile);
+    backward(sum(add(add(y[0], y[1]), y[2])));
+  }
+  EXPECT_EQ(profile.by_op().at("batch_norm_group_backward").calls, 1);
+}
+
 TEST(Functions, MixedSum) {
   Variable weights = leaf({3}, 18), y0 = leaf({2, 3, 4}, 19), y1 = leaf({2, 3, 4}, 20);
   Variable none = zeros({2, 3, 4}, DType::f64, Device::cpu());

@@ -9,6 +9,7 @@ std::vector<OpCase> all_op_cases() {
   for (auto family : {
            elementwise_cases,
            batch_norm_cases,
+           batch_norm_group_cases,
            mixed_sum_cases,
            bn_mixed_sum_cases,
            optim_cases,

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "kernels/batch_norm.h"
+#include "kernels/batch_norm_group.h"
 #include "kernels/conv2d.h"
 #include "kernels/depthwise_group.h"
 #include "kernels/gemm.h"
@@ -121,6 +122,66 @@ TEST(OpProfile, BatchNormIsOneStatisticsKernelAndOneElementwiseKernelEachWay) {
   // x twice (statistics, normalize), the running statistics read and written once.
   EXPECT_EQ(ops.at("batch_norm_forward").cost.bytes_read, 2 * 4 * n + 2 * channel + 2 * channel);
   EXPECT_EQ(ops.at("batch_norm_backward").cost.launches, 2);  // Σdy and Σdy·x̂, then dx
+}
+
+TEST(OpProfile, BatchNormGroupIsTwoLaunchesEachWayForAllMembers) {
+  // Three members, the last untracked: one statistics launch and one normalize launch for the
+  // three (the single op takes two each); backward two launches for the two members with a dx.
+  const int k_count = 3;
+  const Shape shape{4, 3, 5, 5};
+  std::vector<Tensor> xs, ys, means, invstds, rm, rv, dxs;
+  for (int k = 0; k < k_count; ++k) {
+    xs.push_back(filled(shape, 0.25 * (k + 1)));
+    ys.push_back(filled(shape));
+    means.push_back(filled({3}));
+    invstds.push_back(filled({3}));
+    rm.push_back(k < 2 ? filled({3}) : Tensor());
+    rv.push_back(k < 2 ? filled({3}) : Tensor());
+    dxs.push_back(k == 1 ? Tensor() : filled(shape));
+  }
+  const int64_t n = xs[0].numel(), channel = 4 * 3;
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_forward(xs, rm, rv, ys, means, invstds, {});
+  }
+  const OpTotals fwd = only(profile, "batch_norm_group_forward");
+  EXPECT_EQ(fwd.cost.launches, 2);
+  // Every x twice (statistics, normalize), two members' running statistics read and written once,
+  // the saved statistics written and read back.
+  EXPECT_EQ(fwd.cost.bytes_read, 2 * 4 * 3 * n + 2 * 2 * channel + 3 * 2 * channel);
+  EXPECT_EQ(fwd.cost.bytes_written, 4 * 3 * n + 2 * 2 * channel + 3 * 2 * channel);
+  EXPECT_EQ(fwd.cost.flops, 2 * 4 * 3 * n);
+  profile.clear();
+  BatchNormParams from_output;
+  from_output.backward_from_output = true;
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_backward(ys, means, invstds, ys, dxs, from_output);
+  }
+  const OpTotals bwd = only(profile, "batch_norm_group_backward");
+  EXPECT_EQ(bwd.cost.launches, 2);
+  // Two members: sums read y, dy, mean, invstd and write the means; dx reads them all again.
+  EXPECT_EQ(bwd.cost.bytes_read, 2 * (4 * 2 * n + 2 * channel) + 2 * (4 * 2 * n + 4 * channel));
+  EXPECT_EQ(bwd.cost.bytes_written, 2 * 2 * channel + 2 * 4 * n);
+  profile.clear();
+  BatchNormParams eval;
+  eval.training = false;
+  rm[2] = filled({3}), rv[2] = filled({3});
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_forward(xs, rm, rv, ys, means, invstds, eval);
+    batch_norm_group_backward(ys, means, invstds, ys, dxs, eval);
+  }
+  EXPECT_EQ(profile.by_op().at("batch_norm_group_forward").cost.launches, 2);
+  EXPECT_EQ(profile.by_op().at("batch_norm_group_backward").cost.launches, 1);  // dx = dy·invstd
+  profile.clear();
+  std::vector<Tensor> no_dxs(k_count);
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_backward(ys, means, invstds, ys, no_dxs, from_output);
+  }
+  EXPECT_EQ(only(profile, "batch_norm_group_backward").cost.launches, 0);
 }
 
 TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
