@@ -11,12 +11,15 @@
 
 #include "autograd/variable.h"
 #include "kernels/batch_norm.h"
+#include "kernels/batch_norm_group.h"
 #include "kernels/bn_mixed_sum.h"
 #include "kernels/channel_shuffle.h"
 #include "kernels/concat.h"
 #include "kernels/conv2d.h"
 #include "kernels/depthwise_conv2d.h"
+#include "kernels/depthwise_group.h"
 #include "kernels/dropout.h"
+#include "kernels/pointwise_group.h"
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
 
@@ -60,12 +63,28 @@ Variable global_avg_pool(const Variable& x);  // [N, C, H, W] → [N, C]
 // stencil k of x; weights[k] its filter [C, 1, R, S] (undefined for a pool).
 std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variable>& weights,
                                     const std::vector<Stencil>& stencils);
+// Several 1×1 convolutions in one op (kernels/pointwise_group.h): output k is conv2d(xs[k], ws[k])
+// (stride 1, no padding, no bias); every xs[k] of one shape, every ws[k] [Co, C, 1, 1] of one.
+// The members' weights must be distinct variables (their gradients accumulate in one kernel).
+std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws);
+// Several depthwise convs, each of its own input, in one op (kernels/depthwise_group.h): output k
+// is depthwise_conv2d(xs[k], ws[k], params[k]); the inputs share one shape, the outputs another.
+std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws,
+                                      const std::vector<DepthwiseConv2dParams>& params);
 
 // ---- normalisation
 // x [N, C, H, W] or [N, C]. weight/bias [C] or undefined (affine = false). running_mean/var [C]
 // are updated in place in training when defined; eval normalises with them.
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
                     Tensor running_mean, Tensor running_var, const BatchNormParams& p);
+// K affine-free batch norms in one op (kernels/batch_norm_group.h): output k is
+// batch_norm(xs[k], {}, {}, running_means[k], running_vars[k], p), xs of one shape. Both vectors
+// empty: no member tracks running statistics.
+std::vector<Variable> batch_norm_group(const std::vector<Variable>& xs,
+                                       std::vector<Tensor> running_means,
+                                       std::vector<Tensor> running_vars, const BatchNormParams& p);
 
 // ---- DARTS mixed op: Σ_k weights[k] · ys[k]; weights [K] (e.g. softmax(α) row) is differentiable.
 Variable mixed_sum(const Variable& weights, const std::vector<Variable>& ys);

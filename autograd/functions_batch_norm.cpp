@@ -35,4 +35,47 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
   });
 }
 
+std::vector<Variable> batch_norm_group(const std::vector<Variable>& xs,
+                                       std::vector<Tensor> running_means,
+                                       std::vector<Tensor> running_vars, const BatchNormParams& p) {
+  AN_CHECK(!xs.empty()) << "batch_norm_group of no members";
+  AN_CHECK(xs[0].dim() == 2 || xs[0].dim() == 4)
+      << "batch_norm_group expects [N, C] or [N, C, H, W] members, got "
+      << xs[0].value().describe();
+  const int64_t channels = xs[0].size(1);
+  if (running_means.empty() && running_vars.empty())  // untracked throughout
+    running_means.resize(xs.size()), running_vars.resize(xs.size());
+  std::vector<Tensor> x_values, ys, save_means, save_invstds;
+  for (const Variable& x : xs) {
+    x_values.push_back(x.value());
+    ys.push_back(empty_like(x.value()));
+    save_means.push_back(empty_as({channels}, x.value()));
+    save_invstds.push_back(empty_as({channels}, x.value()));
+  }
+  batch_norm_group_forward(x_values, running_means, running_vars, ys, save_means, save_invstds,
+                           p);
+  // As batch_norm without affine parameters: backward reads x̂ from the outputs (which the next
+  // ops keep anyway), so the inputs are not kept alive for it.
+  BatchNormParams backward_params = p;
+  backward_params.backward_from_output = true;
+  const TensorSpec x_spec = TensorSpec::of(x_values[0]);
+  return make_results("batch_norm_group", ys, xs,
+                      [=](const std::vector<Tensor>& dys, const SlotList& in) {
+                        std::vector<GradTarget> targets;
+                        targets.reserve(dys.size());
+                        std::vector<Tensor> dxs;
+                        for (size_t k = 0; k < dys.size(); ++k) {
+                          if (!dys[k].defined()) {  // an output nobody used: no gradient
+                            dxs.emplace_back();
+                            continue;
+                          }
+                          targets.emplace_back(*in[k], x_spec);
+                          dxs.push_back(targets.back().tensor);
+                        }
+                        batch_norm_group_backward(ys, save_means, save_invstds, dys, dxs,
+                                                  backward_params);
+                        for (GradTarget& t : targets) t.finish();
+                      });
+}
+
 }  // namespace autonet

@@ -1,4 +1,7 @@
-// Dense and depthwise 2-D convolutions, and groups of depthwise convs and pools of one input.
+// Dense and depthwise 2-D convolutions, groups of depthwise convs and pools of one input, groups
+// of 1×1 convolutions of one shape, and groups of depthwise convs of their own inputs.
+#include <algorithm>
+
 #include "autograd/function_util.h"
 #include "autograd/functions.h"
 
@@ -84,6 +87,113 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
                         dx.finish();
                       },
                       std::move(recipes));
+}
+
+std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws) {
+  AN_CHECK(!xs.empty() && xs.size() == ws.size())
+      << "pointwise_group: " << xs.size() << " inputs and " << ws.size()
+      << " weights (one per member, at least one)";
+  std::vector<Tensor> xv, wv, ys;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    xv.push_back(xs[k].value());
+    wv.push_back(ws[k].value());
+  }
+  const Shape out = conv2d_out_shape(xs[0].shape(), ws[0].shape(), Conv2dParams{});
+  for (size_t k = 0; k < xs.size(); ++k) ys.push_back(empty_as(out, xv[0]));
+  pointwise_group_forward(xv, wv, ys);
+  // As conv2d: each x serves only its weight gradient, so a cheap producer's output is rebuilt
+  // for it rather than kept, and not even rebuilt when that weight needs no gradient.
+  std::vector<SavedValue> saved_xs;
+  for (const Variable& x : xs) saved_xs.emplace_back(x);
+  std::vector<Variable> inputs = xs;
+  inputs.insert(inputs.end(), ws.begin(), ws.end());
+  return make_results(
+      "pointwise_group", std::move(ys), inputs,
+      [=](const std::vector<Tensor>& dys, const SlotList& in) {
+        const size_t k_count = wv.size();
+        std::vector<Tensor> xs_now, dxs, dws;
+        std::vector<GradTarget> dx_targets;
+        std::vector<GradMode> modes;
+        dx_targets.reserve(k_count);
+        GradSlot no_gradient;  // requires none: its target stays undefined
+        for (size_t k = 0; k < k_count; ++k) {
+          // A member whose output received no gradient gives its input and weight none either.
+          dws.push_back(dys[k].defined()
+                            ? accumulate_target(*in[k_count + k], TensorSpec::of(wv[k]))
+                            : Tensor());
+          const SavedValue& x = saved_xs[k];
+          // Without dw the kernel reads x's shape only: an unfilled stand-in serves a rebuilt x.
+          xs_now.push_back(dws[k].defined() || x.kept() ? x.get() : empty_of(x.spec()));
+          dx_targets.emplace_back(dys[k].defined() ? *in[k] : no_gradient, x.spec(),
+                                  /*can_accumulate=*/true);
+          dxs.push_back(dx_targets[k].tensor);
+          modes.push_back(dx_targets[k].mode);
+        }
+        pointwise_group_backward(xs_now, wv, dys, dxs, dws, modes);
+        for (GradTarget& dx : dx_targets) dx.finish();
+      });
+}
+
+std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws,
+                                      const std::vector<DepthwiseConv2dParams>& params) {
+  AN_CHECK(xs.size() == params.size() && ws.size() == params.size())
+      << "depthwise_group: " << xs.size() << " inputs and " << ws.size() << " filters for "
+      << params.size() << " members";
+  const size_t k_count = params.size();
+  std::vector<Tensor> xv, wv;
+  std::vector<Shape> x_shapes, w_shapes;
+  for (size_t k = 0; k < k_count; ++k) {
+    xv.push_back(xs[k].value());
+    wv.push_back(ws[k].value());
+    x_shapes.push_back(xv[k].shape());
+    w_shapes.push_back(wv[k].shape());
+  }
+  const Shape out = depthwise_group_out_shape(x_shapes, w_shapes, params);
+  auto run = [xv, wv, params, out] {
+    std::vector<Tensor> ys;
+    for (const Tensor& x : xv) ys.push_back(empty_as(out, x));
+    depthwise_group_forward(xv, wv, ys, params);
+    return ys;
+  };
+  std::vector<Tensor> ys = run();
+  std::vector<Variable> inputs = xs;
+  inputs.insert(inputs.end(), ws.begin(), ws.end());
+  // Every output is rebuilt from its x and filter (which backward keeps anyway, as
+  // depthwise_conv2d's node does), all in one launch when the first is asked for.
+  std::vector<Recompute> recipes = rebuild_together(k_count, run);
+  return make_results(
+      "depthwise_group", std::move(ys), inputs,
+      [=](const std::vector<Tensor>& dys, const SlotList& in) {
+        std::vector<GradTarget> dx_targets;
+        dx_targets.reserve(k_count);
+        std::vector<Tensor> dxs, dws;
+        std::vector<GradMode> dx_modes;
+        std::vector<size_t> shared_filters;  // members whose filter an earlier member also uses
+        for (size_t k = 0; k < k_count; ++k) {
+          dx_targets.emplace_back(*in[k], TensorSpec::of(xv[k]), /*can_accumulate=*/true);
+          dxs.push_back(dx_targets[k].tensor);
+          dx_modes.push_back(dx_targets[k].mode);
+          GradSlot& w_slot = *in[k_count + k];
+          const bool shared = std::any_of(in.begin() + k_count, in.begin() + k_count + k,
+                                          [&](const auto& slot) { return slot.get() == &w_slot; });
+          // The group adds into every dw at once: a filter an earlier member uses too gets a
+          // gradient of its own, added after.
+          if (!shared) {
+            dws.push_back(accumulate_target(w_slot, TensorSpec::of(wv[k])));
+          } else if (w_slot.requires_grad) {
+            dws.push_back(Tensor::zeros(wv[k].shape(), wv[k].dtype(), wv[k].device()));
+            shared_filters.push_back(k);
+          } else {
+            dws.emplace_back();
+          }
+        }
+        depthwise_group_backward(xv, wv, dys, dxs, dws, params, dx_modes);
+        for (GradTarget& dx : dx_targets) dx.finish();
+        for (size_t k : shared_filters) accumulate_grad(*in[k_count + k], dws[k]);
+      },
+      std::move(recipes));
 }
 
 }  // namespace autonet

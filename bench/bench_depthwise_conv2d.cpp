@@ -3,6 +3,7 @@
 // (forward: x, w, y; backward: x, w, dy, dx, dw); bench_cudnn_baseline counts the same.
 #include "bench/bench_util.h"
 #include "kernels/depthwise_conv2d.h"
+#include "kernels/depthwise_group.h"
 
 namespace autonet::bench {
 namespace {
@@ -62,6 +63,80 @@ void darts_depthwise(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_DepthwiseForward)->Apply(darts_depthwise);
 BENCHMARK(BM_DepthwiseBackward)->Apply(darts_depthwise);
+
+// The group (kernels/depthwise_group.h) against the single ops it replaces. Args: device, N, C,
+// H, W, members K, grouped (1: one group call; 0: K depthwise_conv2d calls). Members alternate
+// sep_conv 3×3 and 5×5 second depthwise convs (stride 1, folded ReLU), each on its own x: K = 8
+// is a DARTS state with four edges leaving it. Bytes as the single rows count them, per member.
+struct GroupProblem {
+  Device device;
+  std::vector<Tensor> xs, ws, ys, dys, dxs, dws;
+  std::vector<DepthwiseConv2dParams> params;
+  std::vector<GradMode> modes;
+  double bytes_forward = 0, bytes_backward = 0, flops = 0;
+};
+
+bool make_group_problem(benchmark::State& state, GroupProblem* pr) {
+  if (!pick_device(state, state.range(0), &pr->device)) return false;
+  const Shape x_shape = shape_arg(state, 1, 4);
+  for (int64_t k = 0; k < state.range(5); ++k) {
+    const int64_t size = k % 2 ? 5 : 3;
+    DepthwiseConv2dParams p;
+    p.pad_h = p.pad_w = size / 2;
+    p.relu_input = true;
+    pr->params.push_back(p);
+    pr->modes.push_back(GradMode::Write);
+    pr->xs.push_back(random_tensor(x_shape, pr->device, 10 + k));
+    pr->ws.push_back(random_tensor({x_shape[1], 1, size, size}, pr->device, 40 + k));
+    pr->ys.push_back(Tensor::empty(x_shape, DType::f32, pr->device));
+    pr->dys.push_back(random_tensor(x_shape, pr->device, 70 + k));
+    pr->dxs.push_back(Tensor::empty(x_shape, DType::f32, pr->device));
+    pr->dws.push_back(Tensor::zeros(pr->ws.back().shape(), DType::f32, pr->device));
+    const double x = double(pr->xs.back().nbytes()), w = double(pr->ws.back().nbytes());
+    pr->bytes_forward += 2 * x + w;      // x, w, y
+    pr->bytes_backward += 3 * x + 3 * w;  // x, dy, dx; w, dw read and written
+    pr->flops += 2.0 * size * size * double(pr->ys.back().numel());
+  }
+  return true;
+}
+
+void BM_DepthwiseGroupForward(benchmark::State& state) {
+  GroupProblem pr;
+  if (!make_group_problem(state, &pr)) return;
+  const bool grouped = state.range(6) != 0;
+  run_timed(state, pr.device, [&] {
+    if (grouped) return depthwise_group_forward(pr.xs, pr.ws, pr.ys, pr.params);
+    for (size_t k = 0; k < pr.params.size(); ++k)
+      depthwise_conv2d_forward(pr.xs[k], pr.ws[k], pr.ys[k], pr.params[k]);
+  }, pr.bytes_forward, pr.flops);
+}
+
+void BM_DepthwiseGroupBackward(benchmark::State& state) {
+  GroupProblem pr;
+  if (!make_group_problem(state, &pr)) return;
+  const bool grouped = state.range(6) != 0;
+  run_timed(state, pr.device, [&] {
+    if (grouped)
+      return depthwise_group_backward(pr.xs, pr.ws, pr.dys, pr.dxs, pr.dws, pr.params, pr.modes);
+    for (size_t k = 0; k < pr.params.size(); ++k)
+      depthwise_conv2d_backward(pr.xs[k], pr.ws[k], pr.dys[k], pr.dxs[k], pr.dws[k], pr.params[k]);
+  }, pr.bytes_backward, 2.0 * pr.flops);
+}
+
+// A DARTS state's 8 second depthwise convs on every activation shape, grouped and one by one.
+void darts_depthwise_group(benchmark::internal::Benchmark* b) {
+  std::vector<BenchRow> rows;
+  for (const BenchRow& shape : kDartsActivations)
+    for (int64_t grouped : {0, 1}) {
+      BenchRow row = shape;
+      row.insert(row.end(), {8, grouped});
+      rows.push_back(row);
+    }
+  device_rows(b, {"N", "C", "H", "W", "members", "grouped"}, rows);
+}
+
+BENCHMARK(BM_DepthwiseGroupForward)->Apply(darts_depthwise_group);
+BENCHMARK(BM_DepthwiseGroupBackward)->Apply(darts_depthwise_group);
 
 }  // namespace
 }  // namespace autonet::bench

@@ -30,12 +30,6 @@ void check_channel_vector(const Tensor& t, const Tensor& x, const char* what, co
       << x.describe() << "), got " << t.describe();
 }
 
-void check_params(const BatchNormParams& p, const char* what) {
-  AN_CHECK(p.eps > 0.0) << what << ": eps must be > 0, got " << p.eps;
-  AN_CHECK(p.momentum >= 0.0 && p.momentum <= 1.0)
-      << what << ": momentum must be in [0, 1], got " << p.momentum;
-}
-
 void check_affine(const Tensor& weight, const Tensor& bias, const Tensor& x, const char* what) {
   AN_CHECK(weight.defined() == bias.defined())
       << what << ": weight and bias are both defined (affine) or both undefined, got weight "
@@ -46,12 +40,18 @@ void check_affine(const Tensor& weight, const Tensor& bias, const Tensor& x, con
 }
 }  // namespace
 
+void check_batch_norm_params(const BatchNormParams& p, const char* what) {
+  AN_CHECK(p.eps > 0.0) << what << ": eps must be > 0, got " << p.eps;
+  AN_CHECK(p.momentum >= 0.0 && p.momentum <= 1.0)
+      << what << ": momentum must be in [0, 1], got " << p.momentum;
+}
+
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
                         Tensor& save_invstd, const BatchNormParams& p) {
   const char* what = "batch_norm_forward";
   check_x(x, what);
-  check_params(p, what);
+  check_batch_norm_params(p, what);
   check_affine(weight, bias, x, what);
   AN_CHECK(running_mean.defined() == running_var.defined())
       << what << ": running_mean and running_var are tracked together (both defined or both "
@@ -86,7 +86,7 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
                          Tensor& dbias, const BatchNormParams& p) {
   const char* what = "batch_norm_backward";
   check_x(x, what);
-  check_params(p, what);
+  check_batch_norm_params(p, what);
   check_channel_vector(weight, x, what, "weight", false);
   check_channel_vector(save_mean, x, what, "save_mean", true);
   check_channel_vector(save_invstd, x, what, "save_invstd", true);

@@ -18,6 +18,9 @@ struct BatchNormParams {
   bool backward_from_output = false;
 };
 
+// eps > 0 and momentum in [0, 1], else an error naming `what` (shared by the BN families' entries).
+void check_batch_norm_params(const BatchNormParams& p, const char* what);
+
 AN_KERNEL_ENTRIES(
 // y = (x − mean)·invstd·weight + bias per channel. Writes save_mean/save_invstd [C] (the batch's
 // in training, the running ones in eval) for backward. In training, updates running_mean/var [C]

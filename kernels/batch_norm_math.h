@@ -138,4 +138,61 @@ void bn_channel_grad_sums(const T* saved, const T* g, int64_t N, int64_t C, int6
   }
 }
 
+// The CPU twins' view of x as [N, C, S] with S = H·W (1 for [N, C]): channel c's elements are
+// x[(n·C + c)·S + s].
+struct BnDims {
+  int64_t N, C, S;
+  explicit BnDims(const Tensor& x)
+      : N(x.size(0)), C(x.size(1)), S(x.dim() == 4 ? x.size(2) * x.size(3) : 1) {}
+  int64_t per_channel() const { return N * S; }
+  int64_t at(int64_t n, int64_t c, int64_t s) const { return (n * C + c) * S + s; }
+};
+
+// The CPU twins' forward of channel c: its statistics into save_mean[c] / save_invstd[c] (running
+// ones updated in training when tracked), then y = x̂·w + b over the channel (weight, bias [C] or
+// null: affine-free).
+template <class T>
+void bn_forward_channel(const T* x, const BnDims& d, int64_t c, const BatchNormParams& p,
+                        const T* weight, const T* bias, T* running_mean, T* running_var, T* y,
+                        T* save_mean, T* save_invstd) {
+  T mean, invstd;
+  bn_channel_stats(x, d.N, d.C, d.S, c, p, running_mean, running_var, mean, invstd);
+  save_mean[c] = mean;
+  save_invstd[c] = invstd;
+  const T w = weight ? weight[c] : T(1), b = bias ? bias[c] : T(0);
+  for (int64_t n = 0; n < d.N; ++n)
+    for (int64_t s = 0; s < d.S; ++s) {
+      const int64_t i = d.at(n, c, s);
+      y[i] = bn_output(x[i], mean, invstd, w, b);
+    }
+}
+
+// The CPU twins' backward of channel c: Σdy and Σdy·x̂ in one pass (added into dbias[c] /
+// dweight[c] when wanted), then dx over the channel when wanted (dx null: skipped). `saved` is x,
+// or the output with p.backward_from_output.
+template <class T>
+void bn_backward_channel(const T* saved, const T* dy, const BnDims& d, int64_t c,
+                         const BatchNormParams& p, const T* weight, const T* save_mean,
+                         const T* save_invstd, T* dx, T* dweight, T* dbias) {
+  const T mean = save_mean[c], invstd = save_invstd[c];
+  const bool from_output = p.backward_from_output;
+  double sum_dy, sum_dy_xhat;
+  bn_channel_grad_sums(saved, dy, d.N, d.C, d.S, c, mean, invstd, from_output, sum_dy,
+                       sum_dy_xhat);
+  if (dbias) dbias[c] += static_cast<T>(sum_dy);
+  if (dweight) dweight[c] += static_cast<T>(sum_dy_xhat);
+  if (!dx) return;
+  const double m = static_cast<double>(d.per_channel());
+  const T w = weight ? weight[c] : T(1);
+  const T mean_dy = static_cast<T>(sum_dy / m), mean_dy_xhat = static_cast<T>(sum_dy_xhat / m);
+  for (int64_t n = 0; n < d.N; ++n)
+    for (int64_t s = 0; s < d.S; ++s) {
+      const int64_t i = d.at(n, c, s);
+      dx[i] = p.training ? bn_input_grad_train(dy[i], bn_saved_xhat(saved[i], mean, invstd,
+                                                                    from_output),
+                                               invstd, w, mean_dy, mean_dy_xhat)
+                         : bn_input_grad_eval(dy[i], invstd, w);
+    }
+}
+
 }  // namespace autonet

@@ -20,15 +20,6 @@ void check_candidates(const Tensor& weights, const std::vector<Tensor>& xs,
   AN_CHECK(!p.bn.training || xs[0].numel() / xs[0].size(1) > 1)
       << what << ": training needs more than one value per channel, got " << xs[0].describe();
 }
-
-// Bytes of the candidates for which `pick(k)` holds.
-template <class Pick>
-int64_t candidate_bytes(const std::vector<Tensor>& xs, Pick pick) {
-  int64_t total = 0;
-  for (size_t k = 0; k < xs.size(); ++k)
-    if (pick(k)) total += bytes_of(xs[k]);
-  return total;
-}
 }  // namespace
 
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
@@ -65,13 +56,12 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
   count_op(what, [&] {
     const int64_t n = out.numel(), saved = bytes_of(save_mean, save_invstd);
     const auto normalized = [&](size_t k) { return bool(p.normalize[k]); };
-    const int64_t stats_read = p.bn.training ? candidate_bytes(xs, normalized) : 0;
+    const int64_t stats_read = p.bn.training ? bytes_of_picked(xs, normalized) : 0;
     const OpCost stats = launch(stats_read + running, saved + running,
                                 p.bn.training ? 4 * stats_read / dtype_size(out.dtype()) : 0);
     if (n == 0) return stats;
-    return stats + launch(candidate_bytes(xs, [](size_t) { return true; }) + saved +
-                              bytes_of(weights),
-                          bytes_of(out), 3 * n * k_count);
+    return stats + launch(bytes_of_all(xs) + saved + bytes_of(weights), bytes_of(out),
+                          3 * n * k_count);
   });
   AN_ON_DEVICE(weights.device(),
                cpu::bn_mixed_sum_forward(weights, xs, running_means, running_vars, out, save_mean,
@@ -113,10 +103,10 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
     const int64_t sums = 2 * channels * summed_count * int64_t(sizeof(double));  // [2, K, C]
     OpCost cost;
     if (summed_count > 0)
-      cost = launch(bytes_of(dout) + candidate_bytes(xs, summed) + saved, sums,
+      cost = launch(bytes_of(dout) + bytes_of_picked(xs, summed) + saved, sums,
                     4 * n * summed_count);
     if (written > 0 || dweights.defined())
-      cost += launch(bytes_of(dout, weights, dweights) + candidate_bytes(xs, centred) + saved +
+      cost += launch(bytes_of(dout, weights, dweights) + bytes_of_picked(xs, centred) + saved +
                          sums,
                      written + bytes_of(dweights), 6 * n * std::ssize(dxs));
     return cost;

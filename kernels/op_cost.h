@@ -3,6 +3,8 @@
 // tensors it reads and writes the tensors it writes once. Scratch buffers of the two-stage
 // reductions (a few KiB of per-block partials) are not counted.
 #pragma once
+#include <vector>
+
 #include "runtime/op_profile.h"
 #include "runtime/tensor.h"
 
@@ -12,6 +14,18 @@ namespace autonet {
 template <class... Tensors>
 int64_t bytes_of(const Tensors&... ts) {
   return ((ts.defined() ? static_cast<int64_t>(ts.nbytes()) : int64_t(0)) + ... + 0);
+}
+
+// Bytes of the tensors ts[k] for which pick(k) holds (an op's members or candidates), and of all.
+template <class Pick>
+int64_t bytes_of_picked(const std::vector<Tensor>& ts, Pick pick) {
+  int64_t total = 0;
+  for (size_t k = 0; k < ts.size(); ++k)
+    if (pick(k)) total += bytes_of(ts[k]);
+  return total;
+}
+inline int64_t bytes_of_all(const std::vector<Tensor>& ts) {
+  return bytes_of_picked(ts, [](size_t) { return true; });
 }
 
 // One kernel (or cuBLAS call, memset, device copy) reading `read` bytes and writing `written`.

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cluster_sums.cuh"
+#include "kernels/cuda/depthwise_taps.cuh"
 #include "kernels/depthwise_conv2d_math.h"
 #include "kernels/pool2d_math.h"
 #include "kernels/stencil_group.h"
@@ -54,13 +55,7 @@ __device__ T stencil_value(const Member<T>& m, const T* __restrict__ xp, int c, 
     return sum / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
   }
   const DepthwiseGeometry& g = m.conv;
-  const T* wp = m.w + int64_t(c) * g.R * g.S;
-  const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
-  T acc = 0;
-  for (int r = 0; r < g.R; ++r)
-    for (int s = 0; s < g.S; ++s)
-      acc += wp[r * g.S + s] * depthwise_input(xp, g, ih0 + r * g.dilation, iw0 + s * g.dilation);
-  return acc;
+  return depthwise_output(g, m.w + int64_t(c) * g.R * g.S, xp, oh, ow);
 }
 
 // Stencil m's contribution to dx at input (ih, iw) = plane offset `at` of plane `plane`.
@@ -87,33 +82,8 @@ __device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, in
     return sum;
   }
   const DepthwiseGeometry& g = m.conv;
-  // The folded ReLU passes no gradient where the input was clamped.
-  if (g.relu_input && !(xp[ih * g.W + iw] > T(0))) return T(0);
-  const T* wp = m.w + int64_t(c) * g.R * g.S;
-  const T* dyp = m.dy + plane * g.Ho * g.Wo;
-  T acc = 0;
-  for (int r = 0; r < g.R; ++r) {
-    const int th = ih + g.pad_h - r * g.dilation;  // = oh·stride for the output reading (ih, iw)
-    if (th < 0 || th % g.stride != 0 || th / g.stride >= g.Ho) continue;
-    for (int s = 0; s < g.S; ++s) {
-      const int tw = iw + g.pad_w - s * g.dilation;
-      if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.Wo) continue;
-      acc += wp[r * g.S + s] * dyp[(th / g.stride) * g.Wo + tw / g.stride];
-    }
-  }
-  return acc;
-}
-
-// Element i of an [N, C, height, width] tensor: its (n, c) plane, channel, row and column.
-struct Position {
-  int64_t plane;
-  int c, row, col;
-};
-__device__ Position position_of(int64_t i, int C, int height, int width) {
-  const int64_t plane_size = int64_t(height) * width;
-  const int64_t plane = i / plane_size;
-  const int at = static_cast<int>(i - plane * plane_size);
-  return {plane, static_cast<int>(plane % C), at / width, at % width};
+  return depthwise_input_grad(g, m.w + int64_t(c) * g.R * g.S, xp, m.dy + plane * g.Ho * g.Wo, ih,
+                              iw);
 }
 
 template <class T>

@@ -104,6 +104,66 @@ TEST(Functions, StencilGroupOutputsCarryTheirOwnGradients) {
   EXPECT_EQ(profile.by_op().at("stencil_group_backward").calls, 1);
 }
 
+// A group of 1×1 convolutions: each output carries its own gradient to its own input and weight,
+// an unused output none, an input feeding two members gets both contributions, and the group's
+// backward is one kernel call.
+TEST(Functions, PointwiseGroupOutputsCarryTheirOwnGradients) {
+  Variable x0 = leaf({2, 3, 4, 5}, 21), x1 = leaf({2, 3, 4, 5}, 22);
+  Variable w0 = leaf({4, 3, 1, 1}, 23), w1 = leaf({4, 3, 1, 1}, 24), w2 = leaf({4, 3, 1, 1}, 25);
+  auto outputs = [&] { return pointwise_group({x0, x1, x0}, {w0, w1, w2}); };
+  expect_gradients_match([&] {
+    const std::vector<Variable> y = outputs();
+    return add(add(y[0], scale(y[1], 2.0)), tanh(y[2]));
+  }, {x0, x1, w0, w1, w2}, 1e-6, 40);
+  expect_gradients_match([&] {  // the second output unused
+    const std::vector<Variable> y = outputs();
+    return add(y[0], y[2]);
+  }, {x0, w0, w2}, 1e-6, 40);
+  x1.clear_grad();
+  {
+    const std::vector<Variable> y = outputs();
+    backward(sum(y[0]));
+  }
+  EXPECT_FALSE(x1.grad().defined()) << "an unused output sent its input a gradient";
+  OpProfile profile;
+  {
+    const std::vector<Variable> y = outputs();
+    OpProfileScope scope(profile);
+    backward(sum(add(add(y[0], y[1]), y[2])));
+  }
+  EXPECT_EQ(profile.by_op().at("pointwise_group_backward").calls, 1);
+}
+
+// Members on their own inputs: each output carries its own gradient into its x and filter, also
+// where two members share an x or a filter, an unused output none; one backward for the group.
+TEST(Functions, DepthwiseGroupOutputsCarryTheirOwnGradients) {
+  Variable a = leaf({2, 3, 7, 7}, 20), b = leaf({2, 3, 7, 7}, 21);
+  Variable w3 = leaf({3, 1, 3, 3}, 22), w5 = leaf({3, 1, 5, 5}, 23);
+  DepthwiseConv2dParams sep3, sep5, dil3;
+  sep3.pad_h = sep3.pad_w = dil3.pad_h = dil3.pad_w = 1;
+  sep5.pad_h = sep5.pad_w = 2;
+  dil3.dilation = 2;
+  dil3.pad_h = dil3.pad_w = 2;
+  sep3.relu_input = sep5.relu_input = true;
+  // Members 0 and 2 read the same x (a) and use the same filter (w3).
+  auto outputs = [&] { return depthwise_group({a, b, a}, {w3, w5, w3}, {sep3, sep5, dil3}); };
+  expect_gradients_match([&] {
+    const std::vector<Variable> y = outputs();
+    return add(add(y[0], scale(y[1], 2.0)), y[2]);
+  }, {a, b, w3, w5}, 1e-6, 40);
+  expect_gradients_match([&] {  // member 1's output unused
+    const std::vector<Variable> y = outputs();
+    return add(y[0], scale(y[2], 3.0));
+  }, {a, b, w3, w5}, 1e-6, 40);
+  OpProfile profile;
+  {
+    const std::vector<Variable> y = outputs();
+    OpProfileScope scope(profile);
+    backward(sum(add(add(y[0], y[1]), y[2])));
+  }
+  EXPECT_EQ(profile.by_op().at("depthwise_group_backward").calls, 1);
+}
+
 TEST(Functions, BatchNormTrainingAndEval) {
   Variable x = leaf({4, 3, 3, 2}, 14, -2.0, 3.0);
   Variable w = leaf({3}, 15, 0.5, 1.5), b = leaf({3}, 16);
@@ -125,6 +185,60 @@ TEST(Functions, BatchNormTrainingAndEval) {
   expect_gradients_match(
       [&] { return batch_norm(x, w, b, running_mean, running_var, eval); }, {x, w, b}, 1e-6);
   EXPECT_EQ(running_mean.to_vector<double>(), mean_before);  // eval leaves them alone
+}
+
+// K affine-free BNs in one op: each output carries its own gradient (an unused one none), an
+// input feeding two members or another op too gathers every contribution, and the values and
+// gradients are the single op's bit for bit.
+TEST(Functions, BatchNormGroupEqualsTheSingleOps) {
+  Variable x0 = leaf({4, 3, 3, 2}, 30, -2.0, 3.0), x1 = leaf({4, 3, 3, 2}, 31);
+  Variable x2 = leaf({4, 3, 3, 2}, 32, 0.0, 5.0);
+  BatchNormParams train;
+  expect_gradients_match([&] {
+    const std::vector<Variable> y = batch_norm_group({x0, x1, x2}, {}, {}, train);
+    return add(add(y[0], scale(y[1], 2.0)), y[2]);
+  }, {x0, x1, x2}, 1e-5);
+  expect_gradients_match([&] {  // member 1 unused; x0 in two members and beside the op
+    const std::vector<Variable> y = batch_norm_group({x0, x1, x0, x2}, {}, {}, train);
+    return add(add(mul(y[0], x0), y[2]), tanh(y[3]));
+  }, {x0, x2}, 1e-5);
+
+  // Against the single ops, running statistics included, training then eval.
+  const auto stats = [](double v) {
+    std::vector<Tensor> t;
+    for (int k = 0; k < 3; ++k) t.push_back(Tensor::full({3}, v + k, DType::f64));
+    return t;
+  };
+  std::vector<Tensor> rm = stats(0.0), rv = stats(1.0), ref_rm = stats(0.0), ref_rv = stats(1.0);
+  BatchNormParams eval;
+  eval.training = false;
+  const std::vector<Variable> xs{x0, x1, x2};
+  for (const BatchNormParams& p : {train, eval}) {
+    for (Variable v : xs) v.clear_grad();
+    const std::vector<Variable> y = batch_norm_group(xs, rm, rv, p);
+    backward(sum(add(add(mul(y[0], x1), y[1]), tanh(y[2]))));
+    std::vector<Tensor> grads;
+    for (const Variable& v : xs) grads.push_back(v.grad().clone());
+    for (Variable v : xs) v.clear_grad();
+    std::vector<Variable> ref;
+    for (size_t k = 0; k < xs.size(); ++k)
+      ref.push_back(batch_norm(xs[k], Variable(), Variable(), ref_rm[k], ref_rv[k], p));
+    backward(sum(add(add(mul(ref[0], x1), ref[1]), tanh(ref[2]))));
+    for (size_t k = 0; k < xs.size(); ++k) {
+      EXPECT_EQ(y[k].value().to_vector<double>(), ref[k].value().to_vector<double>()) << k;
+      EXPECT_EQ(grads[k].to_vector<double>(), xs[k].grad().to_vector<double>()) << k;
+      EXPECT_EQ(rm[k].to_vector<double>(), ref_rm[k].to_vector<double>()) << k;
+      EXPECT_EQ(rv[k].to_vector<double>(), ref_rv[k].to_vector<double>()) << k;
+    }
+  }
+  // One backward call for the whole group.
+  OpProfile profile;
+  {
+    const std::vector<Variable> y = batch_norm_group(xs, {}, {}, train);
+    OpProfileScope scope(profile);
+    backward(sum(add(add(y[0], y[1]), y[2])));
+  }
+  EXPECT_EQ(profile.by_op().at("batch_norm_group_backward").calls, 1);
 }
 
 TEST(Functions, MixedSum) {

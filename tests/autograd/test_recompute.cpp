@@ -18,7 +18,7 @@ struct Sweep {
   std::vector<Tensor> grads;
   std::vector<bool> freed;  // per watched output: its storage was gone once the forward ended
   int64_t depthwise_forwards = 0, pool_forwards = 0;  // kernel calls during backward
-  int64_t group_forwards = 0;
+  int64_t group_forwards = 0, depthwise_group_forwards = 0;
 };
 
 // forward(watch) builds the loss and puts the outputs to watch into `watch`; their storages are
@@ -42,6 +42,8 @@ Sweep sweep(Forward&& forward, const std::vector<Variable>& inputs) {
   if (ops.count("pool2d_forward")) run.pool_forwards = ops.at("pool2d_forward").calls;
   if (ops.count("stencil_group_forward"))
     run.group_forwards = ops.at("stencil_group_forward").calls;
+  if (ops.count("depthwise_group_forward"))
+    run.depthwise_group_forwards = ops.at("depthwise_group_forward").calls;
   return run;
 }
 
@@ -97,6 +99,27 @@ TEST(Recompute, APointwiseConvolutionRebuildsItsDepthwiseInput) {
   EXPECT_EQ(kept.depthwise_forwards, 0);
 }
 
+// The same through a depthwise group (members on their own inputs): the outputs the 1×1
+// convolutions read are rebuilt together, one group launch for both.
+TEST(Recompute, PointwiseConvolutionsRebuildTheirDepthwiseGroupInputs) {
+  Variable a = leaf({2, 3, 7, 6}, 20), b = leaf({2, 3, 7, 6}, 21);
+  Variable w3 = leaf({3, 1, 3, 3}, 22), w5 = leaf({3, 1, 5, 5}, 23), w_pw = leaf({4, 3, 1, 1}, 24);
+  const Variable r = leaf({2, 4, 7, 6}, 25).detach();
+  DepthwiseConv2dParams sep5 = sep3();
+  sep5.pad_h = sep5.pad_w = 2;
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+    const std::vector<Variable> d = depthwise_group({a, b}, {w3, w5}, {sep3(), sep5});
+    watched = {d[0].value().storage(), d[1].value().storage()};
+    return add(sum(mul(conv2d(d[0], w_pw, Variable(), pointwise()), r)),
+               sum(mul(conv2d(d[1], w_pw, Variable(), pointwise()), r)));
+  };
+  const auto [rebuilt, kept] = both_paths(forward, {a, b, w3, w5, w_pw});
+  EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
+  EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
+  EXPECT_EQ(rebuilt.depthwise_group_forwards, 1);
+  EXPECT_EQ(kept.depthwise_group_forwards, 0);
+}
+
 // Without a weight gradient the 1×1 convolution needs only x's shape: nothing is rebuilt.
 TEST(Recompute, NothingIsRebuiltForAConvolutionWithoutWeightGradient) {
   Variable x = leaf({2, 3, 5, 5}, 5), w_dw = leaf({3, 1, 3, 3}, 6);
@@ -107,6 +130,27 @@ TEST(Recompute, NothingIsRebuiltForAConvolutionWithoutWeightGradient) {
   };
   const Sweep rebuilt = both_paths(forward, {x, w_dw}).rebuilt;
   EXPECT_EQ(rebuilt.depthwise_forwards, 0);
+}
+
+// The sep convs' closing 1×1 convolutions as one group keep their inputs as conv2d does: the
+// depthwise outputs are rebuilt for the weight gradients, and not at all for a member whose
+// weight needs none.
+TEST(Recompute, APointwiseGroupRebuildsItsDepthwiseInputsForWeightGradientsOnly) {
+  Variable x = leaf({2, 3, 6, 5}, 30), w_dw = leaf({3, 1, 3, 3}, 31);
+  Variable w0 = leaf({4, 3, 1, 1}, 32);
+  const Variable w1 = leaf({4, 3, 1, 1}, 33, -1.0, 1.0, /*requires_grad=*/false);
+  const Variable r = leaf({2, 4, 6, 5}, 34).detach();
+  auto forward = [&](std::vector<std::weak_ptr<Storage>>& watched) {
+    const Variable d0 = depthwise_conv2d(x, w_dw, sep3()), d1 = depthwise_conv2d(relu(x), w_dw, sep3());
+    watched = {d0.value().storage(), d1.value().storage()};
+    const std::vector<Variable> y = pointwise_group({d0, d1}, {w0, w1});
+    return sum(mul(add(y[0], y[1]), r));
+  };
+  const auto [rebuilt, kept] = both_paths(forward, {x, w_dw, w0});
+  EXPECT_EQ(rebuilt.freed, (std::vector<bool>{true, true}));
+  EXPECT_EQ(kept.freed, (std::vector<bool>{false, false}));
+  EXPECT_EQ(rebuilt.depthwise_forwards, 1);  // d0 for w0's gradient; d1 not (w1 needs none)
+  EXPECT_EQ(kept.depthwise_forwards, 0);
 }
 
 // FactorizedReduce's pattern: relu keeps its input (relu' reads x > 0, i.e. y > 0), and the two

@@ -89,6 +89,7 @@ inline void expect_pure_copies(OpCase& c) {
 // Each family contributes its rows; op_cases.cpp is the explicit list of families.
 std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> batch_norm_cases();
+std::vector<OpCase> batch_norm_group_cases();
 std::vector<OpCase> mixed_sum_cases();
 std::vector<OpCase> bn_mixed_sum_cases();
 std::vector<OpCase> optim_cases();
@@ -97,6 +98,8 @@ std::vector<OpCase> conv2d_cases();
 std::vector<OpCase> depthwise_conv2d_cases();
 std::vector<OpCase> pool2d_cases();
 std::vector<OpCase> stencil_group_cases();
+std::vector<OpCase> pointwise_group_cases();
+std::vector<OpCase> depthwise_group_cases();
 std::vector<OpCase> reduce_cases();
 std::vector<OpCase> softmax_cases();
 std::vector<OpCase> embedding_cases();

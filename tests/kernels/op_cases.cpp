@@ -9,6 +9,7 @@ std::vector<OpCase> all_op_cases() {
   for (auto family : {
            elementwise_cases,
            batch_norm_cases,
+           batch_norm_group_cases,
            mixed_sum_cases,
            bn_mixed_sum_cases,
            optim_cases,
@@ -17,6 +18,8 @@ std::vector<OpCase> all_op_cases() {
            depthwise_conv2d_cases,
            pool2d_cases,
            stencil_group_cases,
+           pointwise_group_cases,
+           depthwise_group_cases,
            reduce_cases,
            softmax_cases,
            embedding_cases,

@@ -5,8 +5,11 @@
 #include <thread>
 
 #include "kernels/batch_norm.h"
+#include "kernels/batch_norm_group.h"
 #include "kernels/conv2d.h"
+#include "kernels/depthwise_group.h"
 #include "kernels/gemm.h"
+#include "kernels/pointwise_group.h"
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
 #include "runtime/op_profile.h"
@@ -121,6 +124,66 @@ TEST(OpProfile, BatchNormIsOneStatisticsKernelAndOneElementwiseKernelEachWay) {
   EXPECT_EQ(ops.at("batch_norm_backward").cost.launches, 2);  // Σdy and Σdy·x̂, then dx
 }
 
+TEST(OpProfile, BatchNormGroupIsTwoLaunchesEachWayForAllMembers) {
+  // Three members, the last untracked: one statistics launch and one normalize launch for the
+  // three (the single op takes two each); backward two launches for the two members with a dx.
+  const int k_count = 3;
+  const Shape shape{4, 3, 5, 5};
+  std::vector<Tensor> xs, ys, means, invstds, rm, rv, dxs;
+  for (int k = 0; k < k_count; ++k) {
+    xs.push_back(filled(shape, 0.25 * (k + 1)));
+    ys.push_back(filled(shape));
+    means.push_back(filled({3}));
+    invstds.push_back(filled({3}));
+    rm.push_back(k < 2 ? filled({3}) : Tensor());
+    rv.push_back(k < 2 ? filled({3}) : Tensor());
+    dxs.push_back(k == 1 ? Tensor() : filled(shape));
+  }
+  const int64_t n = xs[0].numel(), channel = 4 * 3;
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_forward(xs, rm, rv, ys, means, invstds, {});
+  }
+  const OpTotals fwd = only(profile, "batch_norm_group_forward");
+  EXPECT_EQ(fwd.cost.launches, 2);
+  // Every x twice (statistics, normalize), two members' running statistics read and written once,
+  // the saved statistics written and read back.
+  EXPECT_EQ(fwd.cost.bytes_read, 2 * 4 * 3 * n + 2 * 2 * channel + 3 * 2 * channel);
+  EXPECT_EQ(fwd.cost.bytes_written, 4 * 3 * n + 2 * 2 * channel + 3 * 2 * channel);
+  EXPECT_EQ(fwd.cost.flops, 2 * 4 * 3 * n);
+  profile.clear();
+  BatchNormParams from_output;
+  from_output.backward_from_output = true;
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_backward(ys, means, invstds, ys, dxs, from_output);
+  }
+  const OpTotals bwd = only(profile, "batch_norm_group_backward");
+  EXPECT_EQ(bwd.cost.launches, 2);
+  // Two members: sums read y, dy, mean, invstd and write the means; dx reads them all again.
+  EXPECT_EQ(bwd.cost.bytes_read, 2 * (4 * 2 * n + 2 * channel) + 2 * (4 * 2 * n + 4 * channel));
+  EXPECT_EQ(bwd.cost.bytes_written, 2 * 2 * channel + 2 * 4 * n);
+  profile.clear();
+  BatchNormParams eval;
+  eval.training = false;
+  rm[2] = filled({3}), rv[2] = filled({3});
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_forward(xs, rm, rv, ys, means, invstds, eval);
+    batch_norm_group_backward(ys, means, invstds, ys, dxs, eval);
+  }
+  EXPECT_EQ(profile.by_op().at("batch_norm_group_forward").cost.launches, 2);
+  EXPECT_EQ(profile.by_op().at("batch_norm_group_backward").cost.launches, 1);  // dx = dy·invstd
+  profile.clear();
+  std::vector<Tensor> no_dxs(k_count);
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_backward(ys, means, invstds, ys, no_dxs, from_output);
+  }
+  EXPECT_EQ(only(profile, "batch_norm_group_backward").cost.launches, 0);
+}
+
 TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
   // A depthwise 3×3 conv and a max pool of one x: one forward launch reading x once; backward one
   // dx launch and one launch for the weight gradient, none for dw when it is not wanted.
@@ -163,6 +226,108 @@ TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
     stencil_group_backward(x, weights, ys, dx, no_dws, stencils);
   }
   EXPECT_EQ(only(profile, "stencil_group_backward").cost.launches, 1);
+}
+
+TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndThreeBackward) {
+  // Three 1×1 convs [2, 3, 4, 5] → 6 channels: one batched GEMM forward; backward one dx GEMM for
+  // every member, one GEMM of per-sample dw partials and one launch adding them into each dw.
+  const int64_t k_count = 3, N = 2, C = 3, P = 4 * 5, Co = 6;
+  const std::vector<Tensor> xs(k_count, filled({N, C, 4, 5})), ws(k_count, filled({Co, C, 1, 1}));
+  std::vector<Tensor> ys, dys, dxs, dws;
+  for (int64_t k = 0; k < k_count; ++k) {
+    ys.push_back(filled({N, Co, 4, 5}));
+    dys.push_back(filled({N, Co, 4, 5}));
+    dxs.push_back(filled({N, C, 4, 5}));
+    dws.push_back(filled({Co, C, 1, 1}));
+  }
+  const int64_t x_bytes = 4 * N * C * P, y_bytes = 4 * N * Co * P, w_bytes = 4 * Co * C;
+  const int64_t flops = 2 * Co * C * N * P;
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    pointwise_group_forward(xs, ws, ys);
+  }
+  const OpTotals fwd = only(profile, "pointwise_group_forward");
+  EXPECT_EQ(fwd.cost.launches, 1);
+  EXPECT_EQ(fwd.cost.bytes_read, k_count * (x_bytes + w_bytes));
+  EXPECT_EQ(fwd.cost.bytes_written, k_count * y_bytes);
+  EXPECT_EQ(fwd.cost.flops, k_count * flops);
+  profile.clear();
+  // Member 0 adds its dx, 1 writes it, 2 got no gradient (its written dx zero-filled, no dw).
+  dys[2] = Tensor();
+  const std::vector<GradMode> modes{GradMode::Accumulate, GradMode::Write, GradMode::Write};
+  {
+    OpProfileScope scope(profile);
+    pointwise_group_backward(xs, ws, dys, dxs, dws, modes);
+  }
+  const OpTotals bwd = only(profile, "pointwise_group_backward");
+  EXPECT_EQ(bwd.cost.launches, 3);
+  const int64_t partials = 2 * N * w_bytes;  // members 0 and 1
+  EXPECT_EQ(bwd.cost.bytes_read, (2 * (y_bytes + w_bytes) + x_bytes) +  // dx: dys, ws, dx_0
+                                     2 * (y_bytes + x_bytes) +           // partials: dys, xs
+                                     partials + 2 * w_bytes);            // sums: partials, dws
+  EXPECT_EQ(bwd.cost.bytes_written, 3 * x_bytes + partials + 2 * w_bytes);
+  EXPECT_EQ(bwd.cost.flops, 2 * flops + 2 * flops);
+  profile.clear();
+  std::vector<Tensor> no_dws(k_count);
+  {
+    OpProfileScope scope(profile);
+    pointwise_group_backward(xs, ws, dys, dxs, no_dws, modes);
+  }
+  EXPECT_EQ(only(profile, "pointwise_group_backward").cost.launches, 1);
+}
+
+TEST(OpProfile, DepthwiseGroupIsOneLaunchForwardAndOneEachForDxAndDw) {
+  // Three members, each on its own x (3×3 with the folded ReLU, 5×5 with it, 3×3 without): one
+  // forward launch; backward one launch for every dx, one for every dw.
+  const Tensor x = filled({2, 3, 8, 8}), w3 = filled({3, 1, 3, 3}), w5 = filled({3, 1, 5, 5});
+  DepthwiseConv2dParams sep3, sep5, linear3;
+  sep3.pad_h = sep3.pad_w = linear3.pad_h = linear3.pad_w = 1;
+  sep5.pad_h = sep5.pad_w = 2;
+  sep3.relu_input = sep5.relu_input = true;
+  const std::vector<DepthwiseConv2dParams> params{sep3, sep5, linear3};
+  const std::vector<Tensor> xs{x, filled(x.shape()), filled(x.shape())}, ws{w3, w5, w3};
+  std::vector<Tensor> ys{filled(x.shape()), filled(x.shape()), filled(x.shape())};
+  std::vector<Tensor> dxs = ys, dws{filled(w3.shape()), filled(w5.shape()), filled(w3.shape())};
+  const int64_t n = x.numel(), w_bytes = 4 * (2 * w3.numel() + w5.numel());
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    depthwise_group_forward(xs, ws, ys, params);
+  }
+  const OpTotals fwd = only(profile, "depthwise_group_forward");
+  EXPECT_EQ(fwd.cost.launches, 1);
+  EXPECT_EQ(fwd.cost.bytes_read, 4 * 3 * n + w_bytes);
+  EXPECT_EQ(fwd.cost.bytes_written, 4 * 3 * n);
+  EXPECT_EQ(fwd.cost.flops, 2 * (9 + 25 + 9) * n);
+  profile.clear();
+  const std::vector<GradMode> modes{GradMode::Accumulate, GradMode::Write, GradMode::Write};
+  {
+    OpProfileScope scope(profile);
+    depthwise_group_backward(xs, ws, ys, dxs, dws, params, modes);
+  }
+  const OpTotals bwd = only(profile, "depthwise_group_backward");
+  EXPECT_EQ(bwd.cost.launches, 2);
+  // dx: every dy and filter, the two ReLU members' x, member 0's dx; dw: every x, dy and dw.
+  EXPECT_EQ(bwd.cost.bytes_read, (4 * (3 * n + 2 * n + n) + w_bytes) + (4 * 6 * n + w_bytes));
+  EXPECT_EQ(bwd.cost.bytes_written, 4 * 3 * n + w_bytes);
+  EXPECT_EQ(bwd.cost.flops, 2 * 2 * (9 + 25 + 9) * n);
+  profile.clear();
+  std::vector<Tensor> no_dws(3);
+  {
+    OpProfileScope scope(profile);
+    depthwise_group_backward(xs, ws, ys, dxs, no_dws, params, modes);
+  }
+  EXPECT_EQ(only(profile, "depthwise_group_backward").cost.launches, 1);
+  profile.clear();
+  {  // no dy anywhere: an accumulated dx stays, so only the written ones are zero-filled
+    OpProfileScope scope(profile);
+    depthwise_group_backward(xs, ws, std::vector<Tensor>(3), dxs, dws, params, modes);
+  }
+  const OpTotals zeros = only(profile, "depthwise_group_backward");
+  EXPECT_EQ(zeros.cost.launches, 1);
+  EXPECT_EQ(zeros.cost.bytes_read, 0);
+  EXPECT_EQ(zeros.cost.bytes_written, 4 * 2 * n);
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {

@@ -1,0 +1,181 @@
+// CUDA twin of the depthwise group. The members' geometry and pointers travel by value in the
+// kernel parameters (no device-side table), so a group is one launch per pass, a flattened grid
+// whose index picks the member (member-major, so a warp reads and writes one member's planes):
+//  - forward: a thread per (member, output position) computes that member's value there;
+//  - dx: a thread per (member, input element) gathers the member's gradient there, summed as the
+//    stencil group's conv members sum it (depthwise_taps.cuh), then writes it or adds it once;
+//    a member written without a dy gets zeros;
+//  - dw: a thread block cluster per (member, channel), as depthwise_conv2d's weight kernel:
+//    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
+//    distributed shared memory. No atomics, no partial buffer.
+#include <algorithm>
+
+#include "kernels/cuda/cluster_sums.cuh"
+#include "kernels/cuda/depthwise_taps.cuh"
+#include "kernels/depthwise_group.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kWeightGradCluster = 8;  // blocks per (member, channel): the portable cluster size
+constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
+
+// One member as the kernels see it: its geometry and its tensors (a pass reads only its own).
+template <class T>
+struct Member {
+  DepthwiseGeometry g;
+  const T* x;
+  const T* w;   // filter [C, R, S]
+  T* y;         // forward output
+  const T* dy;  // backward: its output gradient, null when it received none
+  T* out;       // backward: dx (dx kernel) or dw (dw kernel)
+  bool accumulate;  // dx kernel: add into dx
+};
+
+// The members a pass works on, in order.
+template <class T>
+struct Members {
+  int count;
+  Member<T> m[kMaxGroupMembers];
+};
+
+// Calls f(k, at) for element `at` < n of member k < count, a grid-stride loop over the flattened
+// (member, element) range, member-major.
+template <class F>
+__device__ void for_each_member_element(int count, int64_t n, F&& f) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count * n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int k = static_cast<int>(i / n);
+    f(k, i - k * n);
+  }
+}
+
+template <class T>
+__global__ void __launch_bounds__(kThreads) forward_kernel(Members<T> group, int64_t n_out) {
+  for_each_member_element(group.count, n_out, [&](int k, int64_t at) {
+    const Member<T>& m = group.m[k];
+    const DepthwiseGeometry& g = m.g;
+    const Position o = position_of(at, g.C, g.Ho, g.Wo);
+    m.y[at] = depthwise_output(g, m.w + int64_t(o.c) * g.R * g.S, m.x + o.plane * g.H * g.W,
+                               o.row, o.col);
+  });
+}
+
+// group: the members whose dx is touched (dy null: written zeros).
+template <class T>
+__global__ void __launch_bounds__(kThreads) input_grad_kernel(Members<T> group, int64_t n_in) {
+  for_each_member_element(group.count, n_in, [&](int k, int64_t at) {
+    const Member<T>& m = group.m[k];
+    if (!m.dy) {
+      m.out[at] = T(0);
+      return;
+    }
+    const DepthwiseGeometry& g = m.g;
+    const Position p = position_of(at, g.C, g.H, g.W);
+    const T grad = depthwise_input_grad(g, m.w + int64_t(p.c) * g.R * g.S,
+                                        m.x + p.plane * g.H * g.W, m.dy + p.plane * g.Ho * g.Wo,
+                                        p.row, p.col);
+    m.out[at] = m.accumulate ? m.out[at] + grad : grad;
+  });
+}
+
+// group: the members whose dw is wanted. A cluster of blocks per (member j, channel c), cluster
+// rank = chunk of the batch; each block sums dy·input over its chunk, kTapsPerPass taps at a
+// time, into its shared memory; block 0 adds the cluster's sums, ranks in order, into dw_j[c].
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    weight_grad_kernel(Members<T> group, int C, int64_t N) {
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  const int pair = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
+  const int j = pair / C, c = pair - j * C;
+  const Member<T>& m = group.m[j];
+  depthwise_weight_grad_in_cluster<kThreads, kTapsPerPass, 0>(
+      m.x, m.dy, m.g, c, N, reinterpret_cast<T*>(shared_raw), m.out + int64_t(c) * m.g.R * m.g.S);
+}
+
+// Member k's geometry and inputs; `out` is the common output shape.
+template <class T>
+Member<T> member(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                 const std::vector<DepthwiseConv2dParams>& params, const Shape& out, size_t k) {
+  Member<T> m{};
+  m.g = depthwise_geometry(xs[k].shape(), ws[k].shape(), out, params[k]);
+  m.x = xs[k].data<T>();
+  m.w = ws[k].data<T>();
+  return m;
+}
+
+}  // namespace
+
+void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                             std::vector<Tensor>& ys,
+                             const std::vector<DepthwiseConv2dParams>& params) {
+  const int64_t n = ys[0].numel();
+  if (n == 0) return;
+  const Shape& out = ys[0].shape();
+  cudaStream_t s = stream(xs[0].device());
+  dispatch_float(xs[0].dtype(), "depthwise_group_forward", [&]<class scalar_t>() {
+    Members<scalar_t> group{};
+    for (size_t k = 0; k < params.size(); ++k) {
+      Member<scalar_t>& m = group.m[group.count++];
+      m = member<scalar_t>(xs, ws, params, out, k);
+      m.y = ys[k].data<scalar_t>();
+    }
+    forward_kernel<<<grid_for(group.count * n, kThreads), kThreads, 0, s>>>(group, n);
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                              const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
+                              std::vector<Tensor>& dws,
+                              const std::vector<DepthwiseConv2dParams>& params,
+                              const std::vector<GradMode>& dx_modes) {
+  std::vector<Shape> x_shapes, w_shapes;
+  for (size_t k = 0; k < params.size(); ++k) {
+    x_shapes.push_back(xs[k].shape());
+    w_shapes.push_back(ws[k].shape());
+  }
+  const Shape out = depthwise_group_out_shape(x_shapes, w_shapes, params);
+  const int64_t N = xs[0].size(0), n_in = xs[0].numel(), n_out = shape_numel(out);
+  const int C = static_cast<int>(xs[0].size(1));
+  cudaStream_t s = stream(xs[0].device());
+  dispatch_float(xs[0].dtype(), "depthwise_group_backward", [&]<class scalar_t>() {
+    auto dy_of = [&](size_t k) { return dys[k].defined() ? dys[k].data<scalar_t>() : nullptr; };
+    // dx: every member whose dx changes (an accumulated dx without a dy stays as it is).
+    Members<scalar_t> dx_group{};
+    for (size_t k = 0; k < params.size(); ++k) {
+      const bool accumulate = dx_modes[k] == GradMode::Accumulate;
+      if (!dxs[k].defined() || (accumulate && !dys[k].defined())) continue;
+      Member<scalar_t>& m = dx_group.m[dx_group.count++];
+      m = member<scalar_t>(xs, ws, params, out, k);
+      m.dy = dy_of(k);
+      m.out = dxs[k].data<scalar_t>();
+      m.accumulate = accumulate;
+    }
+    if (dx_group.count > 0 && n_in > 0) {
+      input_grad_kernel<<<grid_for(dx_group.count * n_in, kThreads), kThreads, 0, s>>>(dx_group,
+                                                                                      n_in);
+      AN_CUDA_CHECK_LAUNCH();
+    }
+
+    // dw: every member with a dw and a dy.
+    Members<scalar_t> dw_group{};
+    int max_taps = 0;
+    for (size_t k = 0; k < params.size(); ++k) {
+      if (!dws[k].defined() || !dys[k].defined()) continue;
+      Member<scalar_t>& m = dw_group.m[dw_group.count++];
+      m = member<scalar_t>(xs, ws, params, out, k);
+      m.dy = dy_of(k);
+      m.out = dws[k].data<scalar_t>();
+      max_taps = std::max(max_taps, m.g.R * m.g.S);
+    }
+    if (dw_group.count == 0 || n_out == 0) return;
+    const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    launch_in_clusters(weight_grad_kernel<scalar_t>, dw_group.count * C * chunks, kThreads, chunks,
+                       max_taps * sizeof(scalar_t), s, dw_group, C, N);
+  });
+}
+
+}  // namespace autonet::cuda

@@ -1,0 +1,55 @@
+// One depthwise convolution at one position, a thread's whole share of work in the group kernels
+// (stencil_group.cu: the convs among a shared input's stencils; depthwise_group.cu: convs of their
+// own inputs): the output value at (oh, ow), and the input gradient at (ih, iw) gathered from
+// every output that read it. Both sum their taps in (r, s) order.
+#pragma once
+#include "kernels/depthwise_conv2d_math.h"
+
+namespace autonet::cuda {
+
+// y at (oh, ow) of the plane xp, filter wp [R·S] (its channel's).
+template <class T>
+__device__ T depthwise_output(const DepthwiseGeometry& g, const T* wp, const T* __restrict__ xp,
+                              int oh, int ow) {
+  const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
+  T acc = 0;
+  for (int r = 0; r < g.R; ++r)
+    for (int s = 0; s < g.S; ++s)
+      acc += wp[r * g.S + s] * depthwise_input(xp, g, ih0 + r * g.dilation, iw0 + s * g.dilation);
+  return acc;
+}
+
+// dx at (ih, iw) of the plane xp: Σ w[r, s]·dy over the outputs whose tap (r, s) read it, with dyp
+// the plane's output gradient [Ho·Wo].
+template <class T>
+__device__ T depthwise_input_grad(const DepthwiseGeometry& g, const T* wp, const T* __restrict__ xp,
+                                  const T* dyp, int ih, int iw) {
+  // The folded ReLU passes no gradient where the input was clamped.
+  if (g.relu_input && !(xp[ih * g.W + iw] > T(0))) return T(0);
+  T acc = 0;
+  for (int r = 0; r < g.R; ++r) {
+    const int th = ih + g.pad_h - r * g.dilation;  // = oh·stride for the output reading (ih, iw)
+    if (th < 0 || th % g.stride != 0 || th / g.stride >= g.Ho) continue;
+    for (int s = 0; s < g.S; ++s) {
+      const int tw = iw + g.pad_w - s * g.dilation;
+      if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.Wo) continue;
+      acc += wp[r * g.S + s] * dyp[(th / g.stride) * g.Wo + tw / g.stride];
+    }
+  }
+  return acc;
+}
+
+// Element i of an [N, C, height, width] tensor: its (n, c) plane, channel, row and column (the
+// group kernels run a thread per element).
+struct Position {
+  int64_t plane;
+  int c, row, col;
+};
+__device__ inline Position position_of(int64_t i, int C, int height, int width) {
+  const int64_t plane_size = int64_t(height) * width;
+  const int64_t plane = i / plane_size;
+  const int at = static_cast<int>(i - plane * plane_size);
+  return {plane, static_cast<int>(plane % C), at / width, at % width};
+}
+
+}  // namespace autonet::cuda

@@ -1,0 +1,259 @@
+// CUDA twin of the pointwise group: one hand-written tiled GEMM kernel, batched over (member,
+// sample) by the grid's z, the members' pointers travelling by value in the kernel parameters (as
+// stencil_group.cu does), so a whole group is one launch per GEMM:
+//  - forward: y_k[n] [Co, P] = w_k [Co, C] · x_k[n] [C, P]   (P = H·W: NCHW read as it is);
+//  - dx:      dx_k[n] [C, P] = w_kᵀ · dy_k[n], written or added per member (old + sum, once
+//             rounded, as the CPU twin adds conv2d's dx); no dy: a written dx is zero-filled;
+//  - dw:      partial[k, n] [Co, C] = dy_k[n] · x_k[n]ᵀ, then a second kernel adds each member's
+//             partials, summed in sample order in double, into dw_k (conv2d's pointwise path does
+//             the same with cuBLAS's per-sample partials).
+// Every output element is one thread's running sum over the inner dimension in order: no atomics,
+// so results are bit-reproducible run to run.
+#include <algorithm>
+#include <climits>
+
+#include "kernels/pointwise_group.h"
+#include "runtime/cuda_context.h"
+
+namespace autonet::cuda {
+namespace {
+
+// A block computes a kRows × kCols tile of C, each side 16, 32 or 64: the smallest that covers the
+// GEMM's side up to 64, so the DARTS shapes (16 to 64 channels) waste no tile rows or columns.
+constexpr int kMaxTile = 64;
+constexpr int kTileK = 16;               // inner-dimension slice staged in shared memory per step
+constexpr int kSide = 16;                // threads per block side: 16 × 16
+constexpr int kThreads = kSide * kSide;  // each computes a (kRows / 16) × (kCols / 16) micro-tile
+constexpr int64_t kMaxGridZ = 65535;
+
+// How a GEMM reads an operand: element (i, j) at p[i·row + j·col], so wᵀ (for dx) and xᵀ (for dw)
+// are read in place; `sample` is the distance between samples' matrices (0: one shared matrix).
+struct Strides {
+  int64_t row, col, sample;
+};
+
+// One member's GEMM C = A · B in the batch. a == nullptr: no product (the member got no output
+// gradient), C is written with zeros.
+template <class T>
+struct Job {
+  const T* a;
+  const T* b;
+  T* c;
+  bool accumulate;  // C += A · B instead of C = A · B
+};
+
+// A group's GEMMs, all of one size: per job and sample, C [rows, cols] (row-major, rows `cols`
+// apart, samples c_sample apart) from A [rows, inner] and B [inner, cols].
+template <class T>
+struct Batch {
+  int count = 0;
+  int64_t samples = 0, rows = 0, cols = 0, inner = 0;
+  Strides a{}, b{};
+  int64_t c_sample = 0;
+  Job<T> job[kMaxGroupMembers];
+};
+
+// Stages a kWidth-wide, kTileK-deep slice of an operand as tile[k][i], zero outside the matrix:
+// element (i, k) for i in [i0, i0 + kWidth), k in [k0, k0 + kTileK) is p[i·i_stride + k·k_stride]
+// (A's rows are i, B's columns are i). Consecutive threads read consecutive addresses: along k
+// when k_stride is 1, else along i. The row padding (+1) keeps the k-major stores conflict-free.
+template <int kWidth, class T>
+__device__ void stage(const T* p, int64_t i_stride, int64_t k_stride, int64_t extent,
+                      int64_t inner, int64_t i0, int64_t k0, T (&tile)[kTileK][kWidth + 1]) {
+  for (int e = threadIdx.x; e < kWidth * kTileK; e += kThreads) {
+    const int kk = k_stride == 1 ? e % kTileK : e / kWidth;
+    const int ii = k_stride == 1 ? e / kTileK : e % kWidth;
+    const int64_t i = i0 + ii, k = k0 + kk;
+    tile[kk][ii] = i < extent && k < inner ? p[i * i_stride + k * k_stride] : T(0);
+  }
+}
+
+// Block (x, y) computes the C tile at rows y·kRows, columns x·kCols of every (job, sample) z
+// assigned to it; thread (tx, ty) owns rows ty + kSide·i and columns tx + kSide·j of the tile.
+// Each element sums its inner dimension in order (the zero padding of the last slice adds
+// exact zeros).
+template <class T, int kRows, int kCols>
+__global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) {
+  constexpr int kMicroRows = kRows / kSide, kMicroCols = kCols / kSide;
+  __shared__ T a_tile[kTileK][kRows + 1];
+  __shared__ T b_tile[kTileK][kCols + 1];
+  const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
+  const int64_t m0 = int64_t(blockIdx.y) * kRows, n0 = int64_t(blockIdx.x) * kCols;
+  for (int64_t z = blockIdx.z; z < batch.count * batch.samples; z += gridDim.z) {
+    const Job<T>& job = batch.job[z / batch.samples];
+    const int64_t s = z % batch.samples;
+    T acc[kMicroRows][kMicroCols];
+    for (int i = 0; i < kMicroRows; ++i)
+      for (int j = 0; j < kMicroCols; ++j) acc[i][j] = T(0);
+    if (job.a) {  // uniform across the block: the barriers below are reached by every thread
+      const T* a = job.a + s * batch.a.sample;
+      const T* b = job.b + s * batch.b.sample;
+      for (int64_t k0 = 0; k0 < batch.inner; k0 += kTileK) {
+        stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, a_tile);
+        stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, b_tile);
+        __syncthreads();
+        for (int kk = 0; kk < kTileK; ++kk) {
+          T av[kMicroRows], bv[kMicroCols];
+          for (int i = 0; i < kMicroRows; ++i) av[i] = a_tile[kk][ty + kSide * i];
+          for (int j = 0; j < kMicroCols; ++j) bv[j] = b_tile[kk][tx + kSide * j];
+          for (int i = 0; i < kMicroRows; ++i)
+            for (int j = 0; j < kMicroCols; ++j) acc[i][j] += av[i] * bv[j];
+        }
+        __syncthreads();  // the tiles are restaged next step (or next z)
+      }
+    }
+    T* c = job.c + s * batch.c_sample;
+    for (int i = 0; i < kMicroRows; ++i) {
+      const int64_t m = m0 + ty + kSide * i;
+      if (m >= batch.rows) continue;
+      for (int j = 0; j < kMicroCols; ++j) {
+        const int64_t n = n0 + tx + kSide * j;
+        if (n >= batch.cols) continue;
+        T& out = c[m * batch.cols + n];
+        out = job.accumulate ? out + acc[i][j] : acc[i][j];
+      }
+    }
+  }
+}
+
+template <class T, int kRows, int kCols>
+void launch_tiled(const Batch<T>& batch, cudaStream_t s) {
+  const int64_t row_tiles = (batch.rows + kRows - 1) / kRows;
+  const int64_t col_tiles = (batch.cols + kCols - 1) / kCols;
+  AN_CHECK(row_tiles <= 65535 && col_tiles <= INT_MAX)
+      << "pointwise_group: a " << batch.rows << "×" << batch.cols
+      << " GEMM has too many tiles for the grid";
+  const dim3 grid(static_cast<unsigned>(col_tiles), static_cast<unsigned>(row_tiles),
+                  static_cast<unsigned>(std::min(batch.count * batch.samples, kMaxGridZ)));
+  batched_gemm_kernel<T, kRows, kCols><<<grid, kThreads, 0, s>>>(batch);
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+// The tile side for a GEMM side of `extent`: 16, 32 or kMaxTile.
+int tile_side(int64_t extent) { return extent <= 16 ? 16 : extent <= 32 ? 32 : kMaxTile; }
+
+template <class T, int kRows>
+void launch_with_rows(const Batch<T>& batch, cudaStream_t s) {
+  switch (tile_side(batch.cols)) {
+    case 16: return launch_tiled<T, kRows, 16>(batch, s);
+    case 32: return launch_tiled<T, kRows, 32>(batch, s);
+    default: return launch_tiled<T, kRows, kMaxTile>(batch, s);
+  }
+}
+
+// One launch for the whole batch, its tile sized to the GEMM.
+template <class T>
+void launch_batched_gemm(const Batch<T>& batch, cudaStream_t s) {
+  switch (tile_side(batch.rows)) {
+    case 16: return launch_with_rows<T, 16>(batch, s);
+    case 32: return launch_with_rows<T, 32>(batch, s);
+    default: return launch_with_rows<T, kMaxTile>(batch, s);
+  }
+}
+
+// The members whose weight gradient is wanted: their partials [samples, size] and dw [size].
+template <class T>
+struct WeightGrads {
+  int count = 0;
+  int64_t samples = 0, size = 0;
+  const T* partial[kMaxGroupMembers];
+  T* dw[kMaxGroupMembers];
+};
+
+// dw_j[e] += Σ_s partial_j[s, e], the samples summed in order in double.
+template <class T>
+__global__ void __launch_bounds__(kThreads) sum_partials_kernel(WeightGrads<T> grads) {
+  const int64_t n = grads.count * grads.size;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t j = i / grads.size, e = i - j * grads.size;
+    double sum = 0.0;
+    for (int64_t s = 0; s < grads.samples; ++s) sum += grads.partial[j][s * grads.size + e];
+    grads.dw[j][e] += static_cast<T>(sum);
+  }
+}
+
+// The members' GEMM sizes: N samples, C input and Co output channels, P pixels.
+struct Dims {
+  int64_t N, C, Co, P;
+};
+Dims dims_of(const Tensor& x, const Tensor& w) {
+  return {x.size(0), x.size(1), w.size(0), x.size(2) * x.size(3)};
+}
+
+}  // namespace
+
+void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                             std::vector<Tensor>& ys) {
+  if (ys[0].numel() == 0) return;
+  const Dims d = dims_of(xs[0], ws[0]);
+  cudaStream_t s = stream(xs[0].device());
+  dispatch_float(xs[0].dtype(), "pointwise_group_forward", [&]<class scalar_t>() {
+    Batch<scalar_t> batch{};  // y [Co, P] = w [Co, C] · x [C, P]
+    batch.samples = d.N;
+    batch.rows = d.Co;
+    batch.cols = d.P;
+    batch.inner = d.C;
+    batch.a = {d.C, 1, 0};
+    batch.b = {d.P, 1, d.C * d.P};
+    batch.c_sample = d.Co * d.P;
+    for (size_t k = 0; k < xs.size(); ++k)
+      batch.job[batch.count++] = {ws[k].data<scalar_t>(), xs[k].data<scalar_t>(),
+                                  ys[k].data<scalar_t>(), false};
+    launch_batched_gemm(batch, s);
+  });
+}
+
+void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                              const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
+                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes) {
+  const Dims d = dims_of(xs[0], ws[0]);
+  cudaStream_t s = stream(xs[0].device());
+  dispatch_float(xs[0].dtype(), "pointwise_group_backward", [&]<class scalar_t>() {
+    Batch<scalar_t> dx{};  // dx [C, P] (=|+=) wᵀ [C, Co] · dy [Co, P]
+    dx.samples = d.N;
+    dx.rows = d.C;
+    dx.cols = d.P;
+    dx.inner = d.Co;
+    dx.a = {1, d.C, 0};
+    dx.b = {d.P, 1, d.Co * d.P};
+    dx.c_sample = d.C * d.P;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      const bool accumulate = dx_modes[k] == GradMode::Accumulate;
+      if (!dxs[k].defined() || (accumulate && !dys[k].defined())) continue;
+      const scalar_t* dy = data_or_null<scalar_t>(dys[k]);
+      dx.job[dx.count++] = {dy ? ws[k].data<scalar_t>() : nullptr, dy, dxs[k].data<scalar_t>(),
+                            accumulate};
+    }
+    if (dx.count > 0 && xs[0].numel() > 0) launch_batched_gemm(dx, s);
+
+    Batch<scalar_t> dw{};  // partial [Co, C] = dy [Co, P] · xᵀ [P, C]
+    dw.samples = d.N;
+    dw.rows = d.Co;
+    dw.cols = d.C;
+    dw.inner = d.P;
+    dw.a = {d.P, 1, d.Co * d.P};
+    dw.b = {1, d.P, d.C * d.P};
+    dw.c_sample = d.Co * d.C;
+    WeightGrads<scalar_t> grads{};
+    grads.samples = d.N;
+    grads.size = d.Co * d.C;
+    std::vector<size_t> members;
+    for (size_t k = 0; k < xs.size(); ++k)
+      if (dws[k].defined() && dys[k].defined()) members.push_back(k);
+    if (members.empty() || d.N * d.Co * d.C * d.P == 0) return;  // dw += 0
+    const int64_t partial_count = static_cast<int64_t>(members.size()) * d.N * grads.size;
+    Tensor partials = Tensor::empty(Shape{partial_count}, xs[0].dtype(), xs[0].device());
+    for (size_t k : members) {
+      scalar_t* partial = partials.data<scalar_t>() + grads.count * d.N * grads.size;
+      dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(), partial, false};
+      grads.partial[grads.count] = partial;
+      grads.dw[grads.count++] = dws[k].data<scalar_t>();
+    }
+    launch_batched_gemm(dw, s);
+    sum_partials_kernel<<<grid_for(grads.count * grads.size, kThreads), kThreads, 0, s>>>(grads);
+    AN_CUDA_CHECK_LAUNCH();
+  });
+}
+
+}  // namespace autonet::cuda

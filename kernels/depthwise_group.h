@@ -1,0 +1,40 @@
+// Several depthwise convolutions, each of ITS OWN input, as one op: member k is
+// depthwise_conv2d (kernels/depthwise_conv2d.h) of xs[k] with filter ws[k] and params[k] (kernel
+// size, padding, dilation, stride and the folded ReLU may differ between members), and all
+// members' outputs share one shape. A DARTS search state's second depthwise stages: the
+// sep_conv_3x3/5x5 of every edge leaving the state each read their own middle batch norm's
+// output; one forward kernel computes them all, one backward kernel every dx, one every dw.
+// (stencil_group.h is the sibling whose members all read one x.)
+//
+// Each member's result and gradients are exactly its own op's: y_k = conv_k(x_k), dx_k written
+// or added per dx_modes[k], dw_k += its weight gradient. The members share no tensor, so nothing
+// is summed across them.
+#pragma once
+#include <vector>
+
+#include "kernels/depthwise_conv2d.h"
+#include "kernels/dispatch.h"
+#include "kernels/group_limits.h"
+
+namespace autonet {
+
+// The common output shape of the members (an error names the member that differs).
+Shape depthwise_group_out_shape(const std::vector<Shape>& xs, const std::vector<Shape>& ws,
+                                const std::vector<DepthwiseConv2dParams>& params);
+
+AN_KERNEL_ENTRIES(
+// xs[k] [N, C, H, W] (one shape for all), ws[k] [C, 1, R_k, S_k], ys[k] of
+// depthwise_group_out_shape. 1 ≤ K ≤ kMaxGroupMembers.
+void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                             std::vector<Tensor>& ys,
+                             const std::vector<DepthwiseConv2dParams>& params);
+// dxs[k] written or added per dx_modes[k] (undefined: skipped); dws[k] accumulate (undefined:
+// skipped); dys[k] undefined: member k receives no gradient (dx zero-filled if Write).
+void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                              const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
+                              std::vector<Tensor>& dws,
+                              const std::vector<DepthwiseConv2dParams>& params,
+                              const std::vector<GradMode>& dx_modes);
+)
+
+}  // namespace autonet

@@ -1,0 +1,32 @@
+// Several 1×1 convolutions (stride 1, no padding, no bias), each on its own input with its own
+// weight, as one op: y_k = w_k · x_k per pixel, x_k [N, C, H, W], w_k [Co, C, 1, 1],
+// y_k [N, Co, H, W], every member of one shape. A DARTS search cell's sep/dil convs close each
+// stage with such a convolution; all edges leaving one state run theirs as one group: one
+// forward kernel, one kernel for every dx and two for every dw (per-sample partials, then their
+// sum), where one conv2d each would launch 1 and 3.
+//
+// Member k's results and rounding are those of conv2d on its own (kernels/conv2d.h, the
+// pointwise path): y_k = conv2d(x_k, w_k), dw_k += its weight gradient, and dx_k written or
+// added per its GradMode; an added dx_k is old + (conv2d's dx) once rounded.
+#pragma once
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/group_limits.h"
+
+namespace autonet {
+
+AN_KERNEL_ENTRIES(
+// xs[k] [N, C, H, W], ws[k] [Co, C, 1, 1], ys[k] [N, Co, H, W]: one shape each for all k;
+// 1 ≤ K ≤ kMaxGroupMembers.
+void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                             std::vector<Tensor>& ys);
+// dxs[k] written or added per dx_modes[k] (undefined: skipped); dws[k] accumulate (undefined:
+// skipped); dys[k] undefined: member k receives no gradient (its dx, if defined and Write, is
+// zero-filled; nothing added in Accumulate).
+void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
+                              const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
+                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes);
+)
+
+}  // namespace autonet
