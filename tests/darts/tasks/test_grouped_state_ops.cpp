@@ -47,9 +47,10 @@ int64_t calls(const std::map<std::string, OpTotals>& ops, const std::string& op)
   return ops.count(op) ? ops.at(op).calls : int64_t(0);
 }
 
-// Per cell and pass: `stencil_groups` stencil groups and `pipelines` state pipelines.
+// Per cell and pass: `stencil_groups` stencil groups and `pipelines` state pipelines; the
+// pipelines' ops launch at least `fewer` times less than the ops alone.
 void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stencil_groups,
-                                      int64_t pipelines) {
+                                      int64_t pipelines, int64_t fewer) {
   TinySearcher grouped(Device::cpu(), {}, with_grouping(config, true));
   TinySearcher alone(Device::cpu(), {}, with_grouping(config, false));
   OpProfile grouped_profile, alone_profile;
@@ -81,19 +82,19 @@ void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stenci
   EXPECT_EQ(calls(alone_ops, "batch_norm_forward") - 2 * mixed_ops,
             calls(grouped_ops, "batch_norm_forward"));
   const Split g = split_launches(grouped_profile), a = split_launches(alone_profile);
-  EXPECT_LT(g.pipeline * 4, a.pipeline);
+  EXPECT_LT(g.pipeline * fewer, a.pipeline) << g.pipeline << " against " << a.pipeline;
   EXPECT_EQ(g.rest, a.rest);  // nothing else changed
 }
 
 // One pipeline per state with edges leaving it: 5 of the cell's 6 states (the inputs' 4 edges of
 // 6 stencils each fill a stencil group of kMaxStencils = 24).
 TEST(GroupedStateOps, SearchStepsMatchTheUngroupedNetwork) {
-  expect_grouped_matches_ungrouped(TinySearcher::config(), 5, 5);
+  expect_grouped_matches_ungrouped(TinySearcher::config(), 5, 5, 4);
 }
 
-// A PC-DARTS edge runs its ops on its own channel part: one pipeline per edge.
+// A PC-DARTS edge runs its ops on its own channel part: one pipeline per edge, a smaller gain.
 TEST(GroupedStateOps, PcDartsStepsMatchTheUngroupedNetwork) {
-  expect_grouped_matches_ungrouped(TinySearcher::pc_darts_config(), 14, 14);
+  expect_grouped_matches_ungrouped(TinySearcher::pc_darts_config(), 14, 14, 2);
 }
 
 // With more stencils leaving a state than a group holds, they run as several stencil groups (the
@@ -101,7 +102,7 @@ TEST(GroupedStateOps, PcDartsStepsMatchTheUngroupedNetwork) {
 TEST(GroupedStateOps, WideCellsCutAStatesStencilsIntoSeveralGroups) {
   SearchConfig c = TinySearcher::config();
   c.nodes = c.multiplier = 5;  // states 0 and 1 feed 5 edges: 30 stencils, two groups each
-  expect_grouped_matches_ungrouped(c, 8, 6);
+  expect_grouped_matches_ungrouped(c, 8, 6, 4);
 }
 
 }  // namespace
