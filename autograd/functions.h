@@ -19,6 +19,7 @@
 #include "kernels/depthwise_conv2d.h"
 #include "kernels/depthwise_group.h"
 #include "kernels/dropout.h"
+#include "kernels/factorized_reduce.h"
 #include "kernels/pointwise_group.h"
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
@@ -68,6 +69,11 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
 // The members' weights must be distinct variables (their gradients accumulate in one kernel).
 std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
                                       const std::vector<Variable>& ws);
+// DARTS' FactorizedReduce up to its BN in one op (kernels/factorized_reduce.h): relu(x) through
+// w1 on the (even, even) pixels and w2 on the (odd, odd) ones, concatenated on channels; x
+// [N, C, H, W] with H and W even, w1 and w2 [Co/2, C, 1, 1], distinct variables (their gradients
+// land in one kernel).
+Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable& w2);
 // Several depthwise convs, each of its own input, in one op (kernels/depthwise_group.h): output k
 // is depthwise_conv2d(xs[k], ws[k], params[k]); the inputs share one shape, the outputs another.
 std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,

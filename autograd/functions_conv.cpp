@@ -1,5 +1,6 @@
 // Dense and depthwise 2-D convolutions, groups of depthwise convs and pools of one input, groups
-// of 1×1 convolutions of one shape, and groups of depthwise convs of their own inputs.
+// of 1×1 convolutions of one shape, DARTS' FactorizedReduce, and groups of depthwise convs of their
+// own inputs.
 #include <algorithm>
 
 #include "autograd/function_util.h"
@@ -133,6 +134,22 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
         pointwise_group_backward(xs_now, wv, dys, dxs, dws, modes);
         for (GradTarget& dx : dx_targets) dx.finish();
       });
+}
+
+Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable& w2) {
+  Tensor y = empty_as(factorized_reduce_out_shape(x.shape(), w1.shape(), w2.shape()), x.value());
+  factorized_reduce_forward(x.value(), w1.value(), w2.value(), y);
+  // x serves dx (relu'(x)) and the weight gradients: kept as conv2d keeps its input, a cheap
+  // producer's output rebuilt rather than kept.
+  const SavedValue saved_x(x);
+  const Tensor w1v = w1.value(), w2v = w2.value();
+  return make_result("factorized_reduce", y, {x, w1, w2}, [=](const Tensor& dy, const SlotList& in) {
+    Tensor dw1 = accumulate_target(*in[1], TensorSpec::of(w1v));
+    Tensor dw2 = accumulate_target(*in[2], TensorSpec::of(w2v));
+    GradTarget dx(*in[0], saved_x.spec(), /*can_accumulate=*/true);
+    factorized_reduce_backward(saved_x.get(), w1v, w2v, dy, dx.tensor, dw1, dw2, dx.mode);
+    dx.finish();
+  });
 }
 
 std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,

@@ -61,13 +61,9 @@ Variable FactorizedReduce::forward_to_batch_norm(const Variable& x) {
   AN_CHECK(x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0)
       << "FactorizedReduce '" << name() << "' needs even H and W (its two halves must agree), got "
       << x.value().describe();
-  const Variable r = relu(x);
-  // r[:, :, 1:, 1:]: the shifted branch sees the other phase of the stride-2 grid.
-  Slice2dParams shift;
-  shift.offset_h = shift.offset_w = 1;
-  shift.out_h = r.size(2) - 1;
-  shift.out_w = r.size(3) - 1;
-  return concat({conv_1_.forward(r), conv_2_.forward(slice2d(r, shift))}, 1);
+  // conv_1 on relu(x)[:, :, ::2, ::2], conv_2 on the other phase, relu(x)[:, :, 1::2, 1::2]
+  // (PyTorch's stride-2 conv of x[:, :, 1:, 1:]), concatenated: one fused op.
+  return factorized_reduce(x, conv_1_.weight, conv_2_.weight);
 }
 
 SepConv::SepConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,

@@ -119,6 +119,7 @@ class ReLUConvBN : public Module {
 
 // ReLU → two 1×1 stride-2 convs C_in→C_out/2 on x and on x[:, :, 1:, 1:] → concat → BN.
 // Names `conv_1.weight`, `conv_2.weight`, `bn.*`. Needs even H and W (both halves H/2).
+// Up to the BN it runs as one op (autograd factorized_reduce).
 class FactorizedReduce : public Module, public EndsInBatchNorm {
  public:
   FactorizedReduce(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,

@@ -100,6 +100,7 @@ std::vector<OpCase> pool2d_cases();
 std::vector<OpCase> stencil_group_cases();
 std::vector<OpCase> pointwise_group_cases();
 std::vector<OpCase> depthwise_group_cases();
+std::vector<OpCase> factorized_reduce_cases();
 std::vector<OpCase> reduce_cases();
 std::vector<OpCase> softmax_cases();
 std::vector<OpCase> embedding_cases();

@@ -20,6 +20,7 @@ std::vector<OpCase> all_op_cases() {
            stencil_group_cases,
            pointwise_group_cases,
            depthwise_group_cases,
+           factorized_reduce_cases,
            reduce_cases,
            softmax_cases,
            embedding_cases,

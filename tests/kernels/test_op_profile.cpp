@@ -8,6 +8,7 @@
 #include "kernels/batch_norm_group.h"
 #include "kernels/conv2d.h"
 #include "kernels/depthwise_group.h"
+#include "kernels/factorized_reduce.h"
 #include "kernels/gemm.h"
 #include "kernels/pointwise_group.h"
 #include "kernels/pool2d.h"
@@ -273,6 +274,50 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
     pointwise_group_backward(xs, ws, dys, dxs, no_dws, modes);
   }
   EXPECT_EQ(only(profile, "pointwise_group_backward").cost.launches, 1);
+}
+
+TEST(OpProfile, FactorizedReduceIsOneLaunchForwardAndOneEachForDxAndDw) {
+  // x [2, 3, 4, 6] → 2·5 channels at 2×3: one forward launch (where relu, two im2col convs, a
+  // slice and a concat made 9); backward one for dx, one for dw1 and dw2 together.
+  const int64_t N = 2, C = 3, half = 5, pixels = 2 * 3;
+  const Tensor x = filled({N, C, 4, 6}), w1 = filled({half, C, 1, 1}), w2 = filled({half, C, 1, 1});
+  Tensor y = filled({N, 2 * half, 2, 3}), dx = filled(x.shape());
+  Tensor dw1 = filled(w1.shape()), dw2 = filled(w2.shape());
+  const int64_t x_bytes = 4 * x.numel(), w_bytes = 4 * half * C, y_bytes = 4 * y.numel();
+  const int64_t flops = 2 * C * (N * 2 * half * pixels);
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    factorized_reduce_forward(x, w1, w2, y);
+  }
+  const OpTotals fwd = only(profile, "factorized_reduce_forward");
+  EXPECT_EQ(fwd.cost.launches, 1);
+  EXPECT_EQ(fwd.cost.bytes_read, x_bytes + 2 * w_bytes);
+  EXPECT_EQ(fwd.cost.bytes_written, y_bytes);
+  EXPECT_EQ(fwd.cost.flops, flops);
+  profile.clear();
+  {
+    OpProfileScope scope(profile);
+    factorized_reduce_backward(x, w1, w2, y, dx, dw1, dw2, GradMode::Accumulate);
+  }
+  const OpTotals bwd = only(profile, "factorized_reduce_backward");
+  EXPECT_EQ(bwd.cost.launches, 2);
+  EXPECT_EQ(bwd.cost.bytes_read, (x_bytes + 2 * w_bytes + y_bytes + x_bytes) +  // dx: x, ws, dy, dx
+                                     (x_bytes + 2 * w_bytes + y_bytes));        // dw: x, dws, dy
+  EXPECT_EQ(bwd.cost.bytes_written, x_bytes + 2 * w_bytes);
+  EXPECT_EQ(bwd.cost.flops, 2 * flops);
+  profile.clear();
+  Tensor none;
+  {
+    OpProfileScope scope(profile);
+    factorized_reduce_backward(x, w1, w2, y, dx, none, none, GradMode::Write);  // dx alone
+    factorized_reduce_backward(x, w1, w2, y, none, none, dw2, GradMode::Write);  // dw2 alone
+  }
+  const OpTotals parts = only(profile, "factorized_reduce_backward");
+  EXPECT_EQ(parts.cost.launches, 2);
+  EXPECT_EQ(parts.cost.bytes_read, (x_bytes + 2 * w_bytes + y_bytes) +  // dx written: not read
+                                       (x_bytes + w_bytes + y_bytes / 2));  // dw2: dy's second half
+  EXPECT_EQ(parts.cost.flops, flops + flops / 2);
 }
 
 TEST(OpProfile, DepthwiseGroupIsOneLaunchForwardAndOneEachForDxAndDw) {
