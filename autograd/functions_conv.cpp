@@ -143,13 +143,14 @@ Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable
   // producer's output rebuilt rather than kept.
   const SavedValue saved_x(x);
   const Tensor w1v = w1.value(), w2v = w2.value();
-  return make_result("factorized_reduce", y, {x, w1, w2}, [=](const Tensor& dy, const SlotList& in) {
+  auto backward_fn = [=](const Tensor& dy, const SlotList& in) {
     Tensor dw1 = accumulate_target(*in[1], TensorSpec::of(w1v));
     Tensor dw2 = accumulate_target(*in[2], TensorSpec::of(w2v));
     GradTarget dx(*in[0], saved_x.spec(), /*can_accumulate=*/true);
     factorized_reduce_backward(saved_x.get(), w1v, w2v, dy, dx.tensor, dw1, dw2, dx.mode);
     dx.finish();
-  });
+  };
+  return make_result("factorized_reduce", y, {x, w1, w2}, backward_fn);
 }
 
 std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,

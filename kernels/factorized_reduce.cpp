@@ -10,7 +10,9 @@
 namespace autonet {
 
 namespace {
-std::string named(const char* what, const char* tensor) { return std::string(what) + ": " + tensor; }
+std::string named(const char* what, const char* tensor) {
+  return std::string(what) + ": " + tensor;
+}
 
 // x, w1 and w2 (contiguous floats of one dtype and device, the GEMM sizes within BLAS's int);
 // returns y's shape.
@@ -28,7 +30,9 @@ Shape check_operands(const Tensor& x, const Tensor& w1, const Tensor& w2, const 
 }
 
 // 2 FLOPs per product of each output element's sum over C.
-int64_t gemm_flops(const Tensor& x, const Shape& out) { return 2 * x.size(1) * shape_numel(out); }
+int64_t gemm_flops(const Tensor& x, const Shape& out) {
+  return 2 * x.size(1) * shape_numel(out);
+}
 }  // namespace
 
 Shape factorized_reduce_out_shape(const Shape& x, const Shape& w1, const Shape& w2) {
@@ -69,12 +73,13 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
   check_matches_if_defined(dx, x, x.shape(), named(what, "dx").c_str());
   check_matches_if_defined(dw1, x, w1.shape(), named(what, "dw1").c_str());
   check_matches_if_defined(dw2, x, w2.shape(), named(what, "dw2").c_str());
-  for (const auto& [g, name] : {std::pair{&dx, "dx"}, std::pair{&dw1, "dw1"}, std::pair{&dw2, "dw2"}})
-    AN_CHECK(!g->defined() || (!overlaps(*g, x) && !overlaps(*g, w1) && !overlaps(*g, w2) &&
-                               !overlaps(*g, dy)))
+  for (const auto& [g, name] :
+       {std::pair{&dx, "dx"}, std::pair{&dw1, "dw1"}, std::pair{&dw2, "dw2"}})
+    AN_CHECK(!g->defined() ||
+             (!overlaps(*g, x) && !overlaps(*g, w1) && !overlaps(*g, w2) && !overlaps(*g, dy)))
         << what << ": " << name << " " << g->describe() << " overlaps an input";
-  AN_CHECK(!dx.defined() || ((!dw1.defined() || !overlaps(dx, dw1)) &&
-                             (!dw2.defined() || !overlaps(dx, dw2))))
+  AN_CHECK(!dx.defined() ||
+           ((!dw1.defined() || !overlaps(dx, dw1)) && (!dw2.defined() || !overlaps(dx, dw2))))
       << what << ": dx " << dx.describe() << " overlaps a weight gradient";
   AN_CHECK(!dw1.defined() || !dw2.defined() || !overlaps(dw1, dw2))
       << what << ": dw2 " << dw2.describe() << " overlaps dw1";

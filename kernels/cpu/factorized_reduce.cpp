@@ -57,7 +57,9 @@ void zero_off_phase(const Geometry& g, T* dxn) {
 
 // Sample n's half `phase` of y or dy: [Co/2, Ho·Wo], rows Ho·Wo apart (a contiguous view).
 Tensor half_of(const Tensor& t, int64_t n, int64_t phase, const Geometry& g) {
-  return t.select(0, n).view({2 * g.half, g.pixels()}).slice(0, phase * g.half, (phase + 1) * g.half);
+  return t.select(0, n)
+      .view({2 * g.half, g.pixels()})
+      .slice(0, phase * g.half, (phase + 1) * g.half);
 }
 
 }  // namespace

@@ -22,8 +22,8 @@ Variable composed_factorized_reduce(const Variable& x, const Variable& w1, const
   shift.out_h = x.size(2) - 1;
   shift.out_w = x.size(3) - 1;
   const Variable r = relu(x);
-  return concat({conv2d(r, w1, Variable(), stride2), conv2d(slice2d(r, shift), w2, Variable(), stride2)},
-                1);
+  return concat(
+      {conv2d(r, w1, Variable(), stride2), conv2d(slice2d(r, shift), w2, Variable(), stride2)}, 1);
 }
 
 TEST(FactorizedReduce, GradientsMatchFiniteDifferences) {

@@ -44,7 +44,8 @@ OpCase fr_case(const std::string& variant, const Shape& x_shape, int64_t half,
   // Sums of products as the 1×1 conv rows (y over C, dx over Co/2, dw over N·H/2·W/2); the ReLU
   // only drops terms, so the bounds the runner derives on non-negative (squared) inputs, which
   // keep every term, are if anything loose.
-  c.set_tolerance(1e-6, 1e-5, "per element: 20·u·sqrt(n·Σa²) of its own sum of products, in "
+  c.set_tolerance(1e-6, 1e-5,
+                  "per element: 20·u·sqrt(n·Σa²) of its own sum of products, in "
                   "another order on the GPU's threads than in OpenBLAS");
   c.sums_of_products = true;
   c.exact_on_integers = true;  // products of ints ≤ 3 summed 16,384 times stay below 2^24
@@ -91,7 +92,7 @@ TEST(FactorizedReduce, HandComputed) {
   Tensor dw1 = Tensor::full({2, 1, 1, 1}, 1.0, DType::f64), dw2 = dw1.clone();
   factorized_reduce_backward(x, w1, w2, dy, dx, dw1, dw2, GradMode::Write);
   EXPECT_EQ(dx.to_vector<double>(), (std::vector<double>{2 + 6, 0, 0, 15 - 4}));
-  EXPECT_EQ(dw1.to_vector<double>(), (std::vector<double>{1 + 1, 1 + 2}));  // += dy·relu(1)
+  EXPECT_EQ(dw1.to_vector<double>(), (std::vector<double>{1 + 1, 1 + 2}));    // += dy·relu(1)
   EXPECT_EQ(dw2.to_vector<double>(), (std::vector<double>{1 + 12, 1 + 16}));  // += dy·relu(4)
   factorized_reduce_backward(x, w1, w2, dy, dx, dw1, dw2, GradMode::Accumulate);
   EXPECT_EQ(dx.to_vector<double>(), (std::vector<double>{16, 0, 0, 22}));
@@ -104,46 +105,50 @@ TEST(FactorizedReduce, HandComputed) {
 
 // Every bad argument is an error naming the tensor at fault.
 TEST(FactorizedReduce, ErrorsNameTheTensor) {
-  auto message_of = [](auto&& call) {
-    try {
-      call();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
-  auto expect_names = [&](auto&& call, const std::string& what) {
-    const std::string m = message_of(call);
+  auto expect_names = [](auto&& call, const std::string& what) {
+    const std::string m = error_message_of(call);
     EXPECT_NE(m.find(what), std::string::npos) << "expected '" << what << "' in: " << m;
   };
   const Tensor x = Tensor::zeros({2, 3, 4, 6}), w = Tensor::zeros({5, 3, 1, 1});
   Tensor y = Tensor::zeros({2, 10, 2, 3});
   EXPECT_NO_THROW(factorized_reduce_forward(x, w, w.clone(), y));
   const Tensor x_odd_h = Tensor::zeros({2, 3, 5, 6}), x_odd_w = Tensor::zeros({2, 3, 4, 7});
-  expect_names([&] { factorized_reduce_forward(x_odd_h, w, w, y); }, "x [2, 3, 5, 6] needs an even");
-  expect_names([&] { factorized_reduce_forward(x_odd_w, w, w, y); }, "x [2, 3, 4, 7] needs an even");
-  expect_names([&] { factorized_reduce_forward(Tensor::zeros({3, 4, 6}), w, w, y); },
-               "factorized_reduce_forward: x");
+  expect_names([&] { factorized_reduce_forward(x_odd_h, w, w, y); },
+               "x [2, 3, 5, 6] needs an even");
+  expect_names([&] { factorized_reduce_forward(x_odd_w, w, w, y); },
+               "x [2, 3, 4, 7] needs an even");
+  expect_names(
+      [&] {
+        factorized_reduce_forward(Tensor::zeros({3, 4, 6}), w, w, y);
+      },
+      "factorized_reduce_forward: x");
   // Co odd: y's 9 channels cannot be two halves of 5 (nor of 4.5).
   Tensor y_odd = Tensor::zeros({2, 9, 2, 3});
   expect_names([&] { factorized_reduce_forward(x, w, w, y_odd); }, "factorized_reduce_forward: y");
   expect_names([&] { factorized_reduce_forward(x, w, Tensor::zeros({4, 3, 1, 1}), y); }, "w2");
   expect_names([&] { factorized_reduce_forward(x, Tensor::zeros({5, 2, 1, 1}), w, y); }, "w1");
   expect_names([&] { factorized_reduce_forward(x, w, Tensor::zeros({5, 3, 3, 3}), y); }, "w2");
-  expect_names([&] { factorized_reduce_forward(x, w, Tensor::zeros({5, 3, 1, 1}, DType::f64), y); },
-               "w2");
+  expect_names(
+      [&] {
+        factorized_reduce_forward(x, w, Tensor::zeros({5, 3, 1, 1}, DType::f64), y);
+      },
+      "w2");
   Tensor y_like_x = Tensor::zeros(x.shape());
-  expect_names([&] { factorized_reduce_forward(x, w, w, y_like_x); }, "factorized_reduce_forward: y");
+  expect_names([&] { factorized_reduce_forward(x, w, w, y_like_x); },
+               "factorized_reduce_forward: y");
 
   const Tensor dy = Tensor::zeros({2, 10, 2, 3});
-  Tensor dx = Tensor::zeros(x.shape()), dw1 = Tensor::zeros(w.shape()), dw2 = Tensor::zeros(w.shape());
+  Tensor dx = Tensor::zeros(x.shape()), dw1 = Tensor::zeros(w.shape()),
+         dw2 = Tensor::zeros(w.shape());
   EXPECT_NO_THROW(factorized_reduce_backward(x, w, w, dy, dx, dw1, dw2, GradMode::Write));
   const Tensor dy_wrong = Tensor::zeros({2, 10, 3, 2});
-  expect_names([&] { factorized_reduce_backward(x, w, w, dy_wrong, dx, dw1, dw2, GradMode::Write); },
-               "factorized_reduce_backward: dy");
+  expect_names(
+      [&] { factorized_reduce_backward(x, w, w, dy_wrong, dx, dw1, dw2, GradMode::Write); },
+      "factorized_reduce_backward: dy");
   Tensor dx_wrong = Tensor::zeros({2, 3, 6, 4});
-  expect_names([&] { factorized_reduce_backward(x, w, w, dy, dx_wrong, dw1, dw2, GradMode::Write); },
-               "factorized_reduce_backward: dx");
+  expect_names(
+      [&] { factorized_reduce_backward(x, w, w, dy, dx_wrong, dw1, dw2, GradMode::Write); },
+      "factorized_reduce_backward: dx");
   Tensor dw_wrong = Tensor::zeros({5, 3, 1, 2});
   expect_names([&] { factorized_reduce_backward(x, w, w, dy, dx, dw1, dw_wrong, GradMode::Write); },
                "factorized_reduce_backward: dw2");

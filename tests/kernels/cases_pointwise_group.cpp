@@ -154,14 +154,6 @@ TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
 // A wrong member names itself and its tensor.
 TEST(PointwiseGroup, ErrorsNameTheMember) {
   const Tensor x = Tensor::zeros({2, 4, 3, 3}), w = Tensor::zeros({5, 4, 1, 1});
-  auto message_of = [](auto&& call) {
-    try {
-      call();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   auto ys = [](size_t n) {
     std::vector<Tensor> out;
     for (size_t k = 0; k < n; ++k) out.push_back(Tensor::zeros({2, 5, 3, 3}));
@@ -170,19 +162,19 @@ TEST(PointwiseGroup, ErrorsNameTheMember) {
   std::vector<Tensor> y3 = ys(3);
   EXPECT_NO_THROW(pointwise_group_forward({x, x.clone(), x.clone()}, {w, w, w}, y3));
   const Tensor x_wrong = Tensor::zeros({2, 4, 3, 2});
-  EXPECT_NE(message_of([&] { pointwise_group_forward({x, x, x_wrong}, {w, w, w}, y3); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x_wrong}, {w, w, w}, y3); })
                 .find("member 2 x"), std::string::npos);
   const Tensor w_wrong = Tensor::zeros({5, 3, 1, 1});
-  EXPECT_NE(message_of([&] { pointwise_group_forward({x, x, x}, {w, w_wrong, w}, y3); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w_wrong, w}, y3); })
                 .find("member 1 weight"), std::string::npos);
   const Tensor w3x3 = Tensor::zeros({5, 4, 3, 3});
-  EXPECT_NE(message_of([&] { pointwise_group_forward({x}, {w3x3}, y3); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x}, {w3x3}, y3); })
                 .find("member 0 weight"), std::string::npos);
   std::vector<Tensor> y_wrong = {y3[0], Tensor::zeros({2, 5, 3, 3}, DType::f64), y3[2]};
-  EXPECT_NE(message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_wrong); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_wrong); })
                 .find("member 1 y"), std::string::npos);
   std::vector<Tensor> y_alias = {y3[0], y3[0], y3[2]};
-  EXPECT_NE(message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_alias); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_alias); })
                 .find("member 1 y"), std::string::npos);
   EXPECT_THROW(pointwise_group_forward({x, x}, {w, w, w}, y3), Error);  // weight count
   std::vector<Tensor> none;
@@ -198,13 +190,13 @@ TEST(PointwiseGroup, ErrorsNameTheMember) {
   const std::vector<Tensor> dys = ys(2);
   EXPECT_NO_THROW(pointwise_group_backward({x, x}, {w, w}, dys, dxs, dws, modes));
   const std::vector<Tensor> dy_wrong = {dys[0], Tensor::zeros({2, 5, 3, 2})};
-  EXPECT_NE(message_of([&] { pointwise_group_backward({x, x}, {w, w}, dy_wrong, dxs, dws, modes); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dy_wrong, dxs, dws, modes); })
                 .find("member 1 dy"), std::string::npos);
   std::vector<Tensor> dx_wrong = {Tensor::zeros({2, 4, 3, 2}), dxs[1]};
-  EXPECT_NE(message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dx_wrong, dws, modes); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dx_wrong, dws, modes); })
                 .find("member 0 dx"), std::string::npos);
   std::vector<Tensor> dw_shared = {dws[0], dws[0]};  // one gradient for two members
-  EXPECT_NE(message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dxs, dw_shared, modes); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dxs, dw_shared, modes); })
                 .find("member 1 dweight"), std::string::npos);
   EXPECT_THROW(pointwise_group_backward({x, x}, {w, w}, dys, dxs, dws, {GradMode::Write}), Error);
 }

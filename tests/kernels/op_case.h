@@ -86,6 +86,18 @@ inline void expect_pure_copies(OpCase& c) {
   c.exact_on_integers = true;
 }
 
+// The message of the autonet::Error that call() throws, "no error" when it throws none: what
+// the families' argument-error tests search for the name of the tensor at fault.
+template <class Call>
+std::string error_message_of(Call&& call) {
+  try {
+    call();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 // Each family contributes its rows; op_cases.cpp is the explicit list of families.
 std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> batch_norm_cases();
