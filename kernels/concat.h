@@ -1,5 +1,5 @@
 // Concatenation along an axis (DARTS cells concatenate node outputs on channels), its inverse
-// split, and strided spatial slicing (FactorizedReduce reads x[:, :, 1::2, 1::2]).
+// split, and strided spatial slicing (e.g. x[:, :, 1::2, 1::2]).
 #pragma once
 #include <vector>
 

@@ -1,5 +1,6 @@
 // Dense 2-D convolution, NCHW, weight [K, C, R, S], no groups: the DARTS stem (3×3), the 1×1
-// pointwise convs (a GEMM), FactorizedReduce's 1×1 stride 2, the auxiliary head's 2×2.
+// pointwise convs (a GEMM), the auxiliary head's 2×2 (FactorizedReduce's 1×1 stride-2 pair has
+// its own fused family, kernels/factorized_reduce.h).
 // Computed as im2col + GEMM (1×1 stride-1 unpadded convs skip the im2col).
 #pragma once
 #include "kernels/dispatch.h"

@@ -153,7 +153,8 @@ TEST(Recompute, APointwiseGroupRebuildsItsDepthwiseInputsForWeightGradientsOnly)
   EXPECT_EQ(kept.depthwise_forwards, 0);
 }
 
-// FactorizedReduce's pattern: relu keeps its input (relu' reads x > 0, i.e. y > 0), and the two
+// The pattern FactorizedReduce ran before its fused op (kernels/factorized_reduce.h), as a test of
+// rebuilding through two producers: relu keeps its input (relu' reads x > 0, i.e. y > 0), and the two
 // 1×1 convolutions rebuild its output, the second through the strided slice that feeds it.
 TEST(Recompute, ConvolutionsRebuildAReluOutputAndASliceOfIt) {
   Variable x = leaf({2, 3, 6, 6}, 13), w1 = leaf({2, 3, 1, 1}, 14), w2 = leaf({2, 3, 1, 1}, 15);
