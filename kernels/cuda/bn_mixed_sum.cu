@@ -4,6 +4,7 @@
 // forms Σdout and Σdout·v_k, one elementwise kernel writes (or adds into) every dx_k while its
 // block 0 folds the per-channel dot products into dw in a fixed order. Deterministic, no atomics.
 #include "kernels/bn_mixed_sum.h"
+#include "kernels/cuda/add_unfused.cuh"
 #include "kernels/cuda/batch_norm_reduce.cuh"
 
 namespace autonet::cuda {
@@ -61,15 +62,6 @@ __global__ void apply_kernel(Candidates<T> cand, const T* __restrict__ w,
       if (k < cand.count) acc += w[k] * bn_xhat(cand.x[k][i], mean[k * l.C + c], invstd[k * l.C + c]);
     out[i] = acc;
   }
-}
-
-// old + value rounded once, never fused into a multiply-add with value's last product: what
-// writing value and adding it in a second pass gives.
-__device__ inline float add_unfused(float old, float value) {
-  return __fadd_rn(old, value);
-}
-__device__ inline double add_unfused(double old, double value) {
-  return __dadd_rn(old, value);
 }
 
 // Block k·C + c: Σdout and Σdout·v_k over channel c into sums [2, K, C] (when wanted).
