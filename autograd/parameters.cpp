@@ -12,6 +12,7 @@ ParameterStore::ParameterStore(uint64_t seed, DType dtype, Device device)
                                   << dtype_name(dtype);
   weights_ = Tensor::zeros({0}, dtype_, device_);
   grads_ = Tensor::zeros({0}, dtype_, device_);
+  buffers_ = Tensor::zeros({0}, dtype_, device_);
 }
 
 void ParameterStore::add_name(const std::string& name) {
@@ -48,9 +49,12 @@ void ParameterStore::reserve(int64_t elements) {
 
 void ParameterStore::rebind_views() {
   for (Entry& e : entries_) {
-    if (e.is_buffer) continue;
     const Shape shape = e.var.shape();
     const int64_t n = shape_numel(shape);
+    if (e.is_buffer) {
+      e.var.value() = buffers_.slice(0, e.offset, e.offset + n).view(shape);
+      continue;
+    }
     e.var.value() = weights_.slice(0, e.offset, e.offset + n).view(shape);
     e.var.grad() = grads_.slice(0, e.offset, e.offset + n).view(shape);
   }
@@ -75,10 +79,18 @@ Variable ParameterStore::add_parameter(const std::string& name, const Shape& sha
 Variable ParameterStore::add_buffer(const std::string& name, const Shape& shape,
                                     const Init& init) {
   add_name(name);
-  Tensor value = Tensor::empty(shape, dtype_, device_);
+  const int64_t n = shape_numel(shape), offset = buffers_used_;
+  if (offset + n > buffers_.numel()) {  // grow geometrically, as reserve() does for the weights
+    Tensor grown = Tensor::zeros({std::max(offset + n, 2 * buffers_.numel())}, dtype_, device_);
+    if (offset > 0) grown.slice(0, 0, offset).copy_from(buffers_.slice(0, 0, offset));
+    buffers_ = std::move(grown);
+    rebind_views();
+  }
+  buffers_used_ = offset + n;
+  Tensor value = buffers_.slice(0, offset, offset + n).view(shape);
   initialise(value, init, static_cast<uint32_t>(entries_.size()));
   Variable var(value);
-  entries_.push_back({name, var, true, -1});
+  entries_.push_back({name, var, true, offset});
   return var;
 }
 
@@ -120,10 +132,9 @@ void ParameterStore::to(Device device) {
   if (device == device_) return;
   weights_ = weights_.to(device);
   grads_ = grads_.to(device);
+  buffers_ = buffers_.to(device);
   device_ = device;
   rebind_views();
-  for (Entry& e : entries_)
-    if (e.is_buffer) e.var.value() = e.var.value().to(device);
 }
 
 }  // namespace autonet

@@ -7,7 +7,8 @@
 // compared with the reference models. Creation order is preserved everywhere.
 //
 // Buffers that are not trained (BN running statistics) are registered apart: named, checkpointed,
-// moved by to(), but outside the flat pair and without a gradient.
+// moved by to(), without a gradient, and views into a third flat tensor of their own, so DARTS'
+// second-order step saves and restores all of them with one copy each way.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -38,7 +39,7 @@ class ParameterStore {
     std::string name;
     Variable var;
     bool is_buffer = false;
-    int64_t offset = -1;  // element offset into the flat buffers (parameters only)
+    int64_t offset = -1;  // element offset into the flat weights, or into the flat buffers
   };
 
   explicit ParameterStore(uint64_t seed = 0, DType dtype = DType::f32,
@@ -64,6 +65,9 @@ class ParameterStore {
   // until the next add_parameter or to().
   Tensor weights() const { return weights_.slice(0, 0, used_); }
   Tensor grads() const { return grads_.slice(0, 0, used_); }
+  // Every buffer, 1-D, back to back in creation order (no padding); valid until the next
+  // add_buffer or to().
+  Tensor buffers() const { return buffers_.slice(0, 0, buffers_used_); }
   void zero_grad();  // one fill kernel over the flat gradient buffer
 
   int64_t num_parameters() const { return num_parameters_; }  // Σ numel, without padding
@@ -88,6 +92,8 @@ class ParameterStore {
   Device device_;
   Tensor weights_, grads_;  // 1-D, capacity elements
   int64_t used_ = 0;
+  Tensor buffers_;          // 1-D, capacity elements
+  int64_t buffers_used_ = 0;
   int64_t num_parameters_ = 0, num_parameter_tensors_ = 0;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, size_t> index_;

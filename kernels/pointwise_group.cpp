@@ -108,14 +108,13 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   }
   check_no_overlaps({&xs, &ws, &dys}, dxs, what, "dx");
   check_no_overlaps({&xs, &ws, &dys, &dxs}, dws, what, "dweight");
-  // The CUDA twin: one kernel for every dx (a member without dy zero-fills a written dx), then
-  // for the weight gradients one kernel of per-(member, sample) partials [N, Co, C] and one that
-  // adds each member's partials, in sample order, into its dw.
+  // The CUDA twin: one kernel for every dx (a member without dy zero-fills a written dx), one
+  // for every dw (a thread block cluster per member and dw tile sums the batch and adds into dw).
   count_op(what, [&] {
     OpCost cost;
     const int64_t n = xs[0].numel();
     int64_t dx_read = 0, dx_written = 0, dx_flops = 0;
-    int64_t dw_read = 0, partial = 0, dw_bytes = 0, dw_flops = 0;
+    int64_t dw_read = 0, dw_written = 0, dw_flops = 0;
     for (size_t k = 0; k < k_count; ++k) {
       const bool accumulate = dx_modes[k] == GradMode::Accumulate;
       if (dxs[k].defined() && (dys[k].defined() || !accumulate)) {
@@ -125,15 +124,14 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
         if (dys[k].defined()) dx_flops += gemm_flops(xs[k], ws[k]);
       }
       if (dws[k].defined() && dys[k].defined()) {
-        dw_read += bytes_of(dys[k], xs[k]);
-        partial += xs[k].size(0) * bytes_of(dws[k]);
-        dw_bytes += bytes_of(dws[k]);
+        dw_read += bytes_of(dys[k], xs[k], dws[k]);
+        dw_written += bytes_of(dws[k]);
         dw_flops += gemm_flops(xs[k], ws[k]);
       }
     }
     if (dx_written > 0 && n > 0) cost += launch(dx_read, dx_written, dx_flops);
-    if (dw_bytes > 0 && shape_numel(out) > 0)  // else dw += 0: nothing to launch
-      cost += launch(dw_read, partial, dw_flops) + launch(partial + dw_bytes, dw_bytes);
+    if (dw_written > 0 && shape_numel(out) > 0)  // else dw += 0: nothing to launch
+      cost += launch(dw_read, dw_written, dw_flops);
     return cost;
   });
   AN_ON_DEVICE(xs[0].device(), cpu::pointwise_group_backward(xs, ws, dys, dxs, dws, dx_modes),

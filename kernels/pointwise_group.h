@@ -2,8 +2,8 @@
 // weight, as one op: y_k = w_k · x_k per pixel, x_k [N, C, H, W], w_k [Co, C, 1, 1],
 // y_k [N, Co, H, W], every member of one shape. A DARTS search cell's sep/dil convs close each
 // stage with such a convolution; all edges leaving one state run theirs as one group: one
-// forward kernel, one kernel for every dx and two for every dw (per-sample partials, then their
-// sum), where one conv2d each would launch 1 and 3.
+// forward kernel, one kernel for every dx and one for every dw, where one conv2d each would
+// launch 1 and 3.
 //
 // Member k's results and rounding are those of conv2d on its own (kernels/conv2d.h, the
 // pointwise path): y_k = conv2d(x_k, w_k), dw_k += its weight gradient, and dx_k written or

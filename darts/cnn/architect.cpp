@@ -10,17 +10,10 @@
 #include "runtime/error.h"
 
 namespace autonet::darts {
-std::vector<Tensor> snapshot_buffers(const ParameterStore& store) {
-  std::vector<Tensor> copies;
-  for (const ParameterStore::Entry& e : store.entries())
-    if (e.is_buffer) copies.push_back(e.var.value().clone());
-  return copies;
-}
+Tensor snapshot_buffers(const ParameterStore& store) { return store.buffers().clone(); }
 
-void restore_buffers(const ParameterStore& store, const std::vector<Tensor>& copies) {
-  size_t i = 0;
-  for (const ParameterStore::Entry& e : store.entries())
-    if (e.is_buffer) e.var.value().copy_from(copies.at(i++));
+void restore_buffers(const ParameterStore& store, const Tensor& copy) {
+  store.buffers().copy_from(copy);
 }
 
 Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, const Tensor& v,
@@ -139,7 +132,7 @@ Tensor Architect::second_order(const Tensor& train_images, const Tensor& train_l
   // the network, so the main network's BN statistics must not see it.
   Tensor valid_loss, d_alpha, v;
   {
-    const std::vector<Tensor> bn_saved = snapshot_buffers(weights);
+    const Tensor bn_saved = snapshot_buffers(weights);
     weights.zero_grad();
     alphas.zero_grad();
     valid_loss = loss_and_backward(valid_images, valid_labels);

@@ -50,9 +50,9 @@ void apply_virtual_step(const Sgd& sgd, const Tensor& g, Tensor& w);
 
 // The untrained tensors of a store (BN running statistics), copied, to be put back later: the
 // official code runs the w′ pass on a throw-away copy of the network, so the real one must not
-// keep that pass's statistics.
-std::vector<Tensor> snapshot_buffers(const ParameterStore& store);
-void restore_buffers(const ParameterStore& store, const std::vector<Tensor>& copies);
+// keep that pass's statistics. One copy of the store's flat buffer tensor each way.
+Tensor snapshot_buffers(const ParameterStore& store);
+void restore_buffers(const ParameterStore& store, const Tensor& copy);
 
 // The finite-difference Hessian-vector product of §3.5 step 5 (and §7.8 step 4):
 //   R = step / ‖v‖₂,  returns (∇α L(w + R·v) − ∇α L(w − R·v)) / (2R) ≈ ∇²_{α,w} L · v

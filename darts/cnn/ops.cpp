@@ -88,11 +88,8 @@ Variable SepConv::forward_to_batch_norm(const Variable& x) {
 }
 
 std::vector<OpStage> SepConv::later_stages() {
-  using Kind = OpStage::Kind;
-  return {{Kind::pointwise, pw1_.weight},
-          {Kind::batch_norm, {}, {}, &bn1_},
-          {Kind::depthwise, dw2_.weight, dw2_.params},
-          {Kind::pointwise, pw2_.weight}};
+  return {OpStage::pointwise_conv(pw1_), OpStage::batch_norm(bn1_), OpStage::depthwise_conv(dw2_),
+          OpStage::pointwise_conv(pw2_)};
 }
 
 DilConv::DilConv(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out,

@@ -52,6 +52,13 @@ struct OpStage {
   Variable weight;                  // pointwise [C_out, C, 1, 1], depthwise [C, 1, R, S]
   DepthwiseConv2dParams depthwise;  // Kind::depthwise
   BatchNorm2d* norm = nullptr;      // Kind::batch_norm
+  static OpStage pointwise_conv(const Conv2d& conv) {
+    return {Kind::pointwise, conv.weight, {}, nullptr};
+  }
+  static OpStage batch_norm(BatchNorm2d& bn) { return {Kind::batch_norm, {}, {}, &bn}; }
+  static OpStage depthwise_conv(const DepthwiseConv2d& conv) {
+    return {Kind::depthwise, conv.weight, conv.params, nullptr};
+  }
 };
 
 // A candidate op whose first layer is a stencil on its input (a depthwise conv, its ReLU folded
@@ -157,7 +164,7 @@ class DilConv : public Module, public EndsInBatchNorm, public StartsWithStencil 
   BatchNorm2d& last_batch_norm() override { return bn_; }
   Stencil first_stencil() const override { return Stencil::depthwise(dw_.params); }
   Variable first_stencil_weight() const override { return dw_.weight; }
-  std::vector<OpStage> later_stages() override { return {{OpStage::Kind::pointwise, pw_.weight}}; }
+  std::vector<OpStage> later_stages() override { return {OpStage::pointwise_conv(pw_)}; }
 
  private:
   DepthwiseConv2d dw_;

@@ -79,7 +79,7 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
   // 3. dα and v = ∇w′ NLL_val(w′, α) from the validation state; v clipped like g.
   Tensor d_alpha, v;
   {
-    const std::vector<Tensor> bn_saved = snapshot_buffers(weights);
+    const Tensor bn_saved = snapshot_buffers(weights);
     weights.zero_grad();
     alphas_.zero_grad();
     s.valid_loss = nll_and_backward(valid, &s.hidden_valid);

@@ -2,8 +2,9 @@
 // on sm_90 thread block clusters: each block of a cluster sums its share in registers and
 // shared memory; block 0 of the cluster then adds the blocks' sums in rank order, reading them
 // through distributed shared memory. The depthwise weight gradients use it (depthwise_conv2d.cu,
-// stencil_group.cu): a cluster per (filter, channel), its blocks splitting the batch, one pass
-// over the batch per TAPS taps.
+// stencil_group.cu, depthwise_group.cu): a cluster per (filter, channel), its blocks splitting
+// the batch, one pass over the batch per TAPS taps; the pointwise group's (pointwise_group.cu) a
+// cluster per (member, dw tile).
 #pragma once
 #include <cooperative_groups.h>
 
@@ -34,10 +35,10 @@ __device__ void block_sums(const T (&acc)[K], int count, T* out) {
   __syncthreads();  // warp_sums may be reused by the next call
 }
 
-// dst[k] += Σ_rank (block `rank`'s sums[k]) for k < count, by block 0 of the cluster, ranks in
-// order. Every block of the cluster calls it after writing its own `sums` (shared memory).
-template <class T>
-__device__ void add_cluster_sums(T* sums, int count, T* dst) {
+// add(k, Σ_rank (block `rank`'s sums[k])) for k < count, by block 0 of the cluster, ranks added
+// in order. Every block of the cluster calls it after writing its own `sums` (shared memory).
+template <class T, class Add>
+__device__ void for_each_cluster_sum(T* sums, int count, Add&& add) {
   namespace cg = cooperative_groups;
   cg::cluster_group cluster = cg::this_cluster();
   cluster.sync();  // every block's sums are in its shared memory
@@ -46,9 +47,15 @@ __device__ void add_cluster_sums(T* sums, int count, T* dst) {
       T sum = 0;
       for (unsigned rank = 0; rank < cluster.num_blocks(); ++rank)
         sum += cluster.map_shared_rank(sums, rank)[k];
-      dst[k] += sum;
+      add(k, sum);
     }
   cluster.sync();  // keeps the other blocks' shared memory alive until block 0 has read it
+}
+
+// dst[k] += Σ_rank (block `rank`'s sums[k]) for k < count, as for_each_cluster_sum.
+template <class T>
+__device__ void add_cluster_sums(T* sums, int count, T* dst) {
+  for_each_cluster_sum(sums, count, [dst](int k, T sum) { dst[k] += sum; });
 }
 
 // One block's share of a depthwise weight gradient, for channel c of the filter of geometry g

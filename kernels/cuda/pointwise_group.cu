@@ -1,17 +1,20 @@
-// CUDA twin of the pointwise group: one hand-written tiled GEMM kernel, batched over (member,
-// sample) by the grid's z, the members' pointers travelling by value in the kernel parameters (as
-// stencil_group.cu does), so a whole group is one launch per GEMM:
+// CUDA twin of the pointwise group: hand-written tiled GEMM kernels, the members' pointers
+// travelling by value in the kernel parameters (as stencil_group.cu does), so a whole group is one
+// launch per pass:
 //  - forward: y_k[n] [Co, P] = w_k [Co, C] · x_k[n] [C, P]   (P = H·W: NCHW read as it is);
 //  - dx:      dx_k[n] [C, P] = w_kᵀ · dy_k[n], written or added per member (old + sum, once
 //             rounded, as the CPU twin adds conv2d's dx); no dy: a written dx is zero-filled;
-//  - dw:      partial[k, n] [Co, C] = dy_k[n] · x_k[n]ᵀ, then a second kernel adds each member's
-//             partials, summed in sample order in double, into dw_k (conv2d's pointwise path does
-//             the same with cuBLAS's per-sample partials).
-// Every output element is one thread's running sum over the inner dimension in order: no atomics,
-// so results are bit-reproducible run to run.
+//  - dw:      dw_k [Co, C] += Σ_n dy_k[n] · x_k[n]ᵀ, a thread block cluster (sm_90) per (member,
+//             dw tile): its blocks split the batch, each sums its samples' products in its tile,
+//             and block 0 adds the blocks' tiles, ranks in order, into dw_k (cluster_sums.cuh,
+//             as the depthwise weight gradients do). No partial buffer, no second kernel.
+// Forward and dx run batched over (member, sample) by the grid's z. Every output element is one
+// thread's running sum over the inner dimension in order (dw: then the cluster's blocks in rank
+// order): no atomics, so results are bit-reproducible run to run.
 #include <algorithm>
 #include <climits>
 
+#include "kernels/cuda/cluster_sums.cuh"
 #include "kernels/pointwise_group.h"
 #include "runtime/cuda_context.h"
 
@@ -25,6 +28,7 @@ constexpr int kTileK = 16;               // inner-dimension slice staged in shar
 constexpr int kSide = 16;                // threads per block side: 16 × 16
 constexpr int kThreads = kSide * kSide;  // each computes a (kRows / 16) × (kCols / 16) micro-tile
 constexpr int64_t kMaxGridZ = 65535;
+constexpr int kWeightGradCluster = 8;    // blocks per (member, dw tile): the portable cluster size
 
 // How a GEMM reads an operand: element (i, j) at p[i·row + j·col], so wᵀ (for dx) and xᵀ (for dw)
 // are read in place; `sample` is the distance between samples' matrices (0: one shared matrix).
@@ -68,10 +72,32 @@ __device__ void stage(const T* p, int64_t i_stride, int64_t k_stride, int64_t ex
   }
 }
 
+// acc += this block's C tile of A · B for one (job, sample): rows m0 + ty + kSide·i, columns
+// n0 + tx + kSide·j of thread (tx, ty), each summing the inner dimension in order (the zero padding
+// of the last slice adds exact zeros). Every thread of the block calls it; it ends on a barrier,
+// so the tiles are free again on return.
+template <int kRows, int kCols, class T>
+__device__ void accumulate_tile(const T* a, const T* b, const Batch<T>& batch, int64_t m0,
+                                int64_t n0, T (&acc)[kRows / kSide][kCols / kSide],
+                                T (&a_tile)[kTileK][kRows + 1], T (&b_tile)[kTileK][kCols + 1]) {
+  const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
+  for (int64_t k0 = 0; k0 < batch.inner; k0 += kTileK) {
+    stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, a_tile);
+    stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, b_tile);
+    __syncthreads();
+    for (int kk = 0; kk < kTileK; ++kk) {
+      T av[kRows / kSide], bv[kCols / kSide];
+      for (int i = 0; i < kRows / kSide; ++i) av[i] = a_tile[kk][ty + kSide * i];
+      for (int j = 0; j < kCols / kSide; ++j) bv[j] = b_tile[kk][tx + kSide * j];
+      for (int i = 0; i < kRows / kSide; ++i)
+        for (int j = 0; j < kCols / kSide; ++j) acc[i][j] += av[i] * bv[j];
+    }
+    __syncthreads();  // the tiles are restaged next step (or next call)
+  }
+}
+
 // Block (x, y) computes the C tile at rows y·kRows, columns x·kCols of every (job, sample) z
-// assigned to it; thread (tx, ty) owns rows ty + kSide·i and columns tx + kSide·j of the tile.
-// Each element sums its inner dimension in order (the zero padding of the last slice adds
-// exact zeros).
+// assigned to it.
 template <class T, int kRows, int kCols>
 __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) {
   constexpr int kMicroRows = kRows / kSide, kMicroCols = kCols / kSide;
@@ -85,23 +111,9 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
     T acc[kMicroRows][kMicroCols];
     for (int i = 0; i < kMicroRows; ++i)
       for (int j = 0; j < kMicroCols; ++j) acc[i][j] = T(0);
-    if (job.a) {  // uniform across the block: the barriers below are reached by every thread
-      const T* a = job.a + s * batch.a.sample;
-      const T* b = job.b + s * batch.b.sample;
-      for (int64_t k0 = 0; k0 < batch.inner; k0 += kTileK) {
-        stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, a_tile);
-        stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, b_tile);
-        __syncthreads();
-        for (int kk = 0; kk < kTileK; ++kk) {
-          T av[kMicroRows], bv[kMicroCols];
-          for (int i = 0; i < kMicroRows; ++i) av[i] = a_tile[kk][ty + kSide * i];
-          for (int j = 0; j < kMicroCols; ++j) bv[j] = b_tile[kk][tx + kSide * j];
-          for (int i = 0; i < kMicroRows; ++i)
-            for (int j = 0; j < kMicroCols; ++j) acc[i][j] += av[i] * bv[j];
-        }
-        __syncthreads();  // the tiles are restaged next step (or next z)
-      }
-    }
+    if (job.a)  // uniform across the block: the barriers inside are reached by every thread
+      accumulate_tile<kRows, kCols>(job.a + s * batch.a.sample, job.b + s * batch.b.sample, batch,
+                                    m0, n0, acc, a_tile, b_tile);
     T* c = job.c + s * batch.c_sample;
     for (int i = 0; i < kMicroRows; ++i) {
       const int64_t m = m0 + ty + kSide * i;
@@ -114,6 +126,49 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
       }
     }
   }
+}
+
+// A weight-gradient block's shared memory: the staging tiles while it sums its samples, then its
+// C tile for the cluster's block 0 to read (one after the other, so they share the bytes: a 64×64
+// double tile beside the staging tiles would pass the 48 KiB of static shared memory).
+template <class T, int kRows, int kCols>
+union WeightGradShared {
+  struct {
+    T a[kTileK][kRows + 1];
+    T b[kTileK][kCols + 1];
+  } staged;
+  T sums[kRows * kCols];
+};
+
+// Every job's C += Σ_samples A · B (the weight gradients): a cluster of blocks per (job, C tile),
+// 1-D grid, job-major then row tile then column tile; cluster rank r sums samples
+// [S·r/R, S·(r+1)/R) of R ranks. Block 0 adds the R tiles, ranks in order, into C.
+template <class T, int kRows, int kCols>
+__global__ void __launch_bounds__(kThreads) weight_grad_kernel(Batch<T> batch) {
+  constexpr int kMicroRows = kRows / kSide, kMicroCols = kCols / kSide;
+  __shared__ WeightGradShared<T, kRows, kCols> shared;
+  cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+  const int64_t ranks = cluster.num_blocks(), rank = cluster.block_rank();
+  const int64_t row_tiles = (batch.rows + kRows - 1) / kRows;
+  const int64_t col_tiles = (batch.cols + kCols - 1) / kCols;
+  const int64_t tile = blockIdx.x / ranks;
+  const Job<T>& job = batch.job[tile / (row_tiles * col_tiles)];
+  const int64_t m0 = tile / col_tiles % row_tiles * kRows, n0 = tile % col_tiles * kCols;
+  T acc[kMicroRows][kMicroCols];
+  for (int i = 0; i < kMicroRows; ++i)
+    for (int j = 0; j < kMicroCols; ++j) acc[i][j] = T(0);
+  for (int64_t s = batch.samples * rank / ranks; s < batch.samples * (rank + 1) / ranks; ++s)
+    accumulate_tile<kRows, kCols>(job.a + s * batch.a.sample, job.b + s * batch.b.sample, batch,
+                                  m0, n0, acc, shared.staged.a, shared.staged.b);
+  // accumulate_tile ended on a barrier: the staging tiles are done with.
+  const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
+  for (int i = 0; i < kMicroRows; ++i)
+    for (int j = 0; j < kMicroCols; ++j)
+      shared.sums[(ty + kSide * i) * kCols + tx + kSide * j] = acc[i][j];
+  for_each_cluster_sum(shared.sums, kRows * kCols, [&](int e, T sum) {
+    const int64_t m = m0 + e / kCols, n = n0 + e % kCols;
+    if (m < batch.rows && n < batch.cols) job.c[m * batch.cols + n] += sum;
+  });
 }
 
 template <class T, int kRows, int kCols>
@@ -132,45 +187,43 @@ void launch_tiled(const Batch<T>& batch, cudaStream_t s) {
 // The tile side for a GEMM side of `extent`: 16, 32 or kMaxTile.
 int tile_side(int64_t extent) { return extent <= 16 ? 16 : extent <= 32 ? 32 : kMaxTile; }
 
-template <class T, int kRows>
-void launch_with_rows(const Batch<T>& batch, cudaStream_t s) {
-  switch (tile_side(batch.cols)) {
-    case 16: return launch_tiled<T, kRows, 16>(batch, s);
-    case 32: return launch_tiled<T, kRows, 32>(batch, s);
-    default: return launch_tiled<T, kRows, kMaxTile>(batch, s);
+// f.template operator()<kRows, kCols>() with the tile sized to a rows × cols GEMM.
+template <class F>
+void with_tile(int64_t rows, int64_t cols, F&& f) {
+  auto with_rows = [&]<int kRows>() {
+    switch (tile_side(cols)) {
+      case 16: return f.template operator()<kRows, 16>();
+      case 32: return f.template operator()<kRows, 32>();
+      default: return f.template operator()<kRows, kMaxTile>();
+    }
+  };
+  switch (tile_side(rows)) {
+    case 16: return with_rows.template operator()<16>();
+    case 32: return with_rows.template operator()<32>();
+    default: return with_rows.template operator()<kMaxTile>();
   }
 }
 
 // One launch for the whole batch, its tile sized to the GEMM.
 template <class T>
 void launch_batched_gemm(const Batch<T>& batch, cudaStream_t s) {
-  switch (tile_side(batch.rows)) {
-    case 16: return launch_with_rows<T, 16>(batch, s);
-    case 32: return launch_with_rows<T, 32>(batch, s);
-    default: return launch_with_rows<T, kMaxTile>(batch, s);
-  }
+  with_tile(batch.rows, batch.cols,
+            [&]<int kRows, int kCols>() { launch_tiled<T, kRows, kCols>(batch, s); });
 }
 
-// The members whose weight gradient is wanted: their partials [samples, size] and dw [size].
+// One cluster launch for every job's C += Σ_samples A · B, its tile sized to the GEMM.
 template <class T>
-struct WeightGrads {
-  int count = 0;
-  int64_t samples = 0, size = 0;
-  const T* partial[kMaxGroupMembers];
-  T* dw[kMaxGroupMembers];
-};
-
-// dw_j[e] += Σ_s partial_j[s, e], the samples summed in order in double.
-template <class T>
-__global__ void __launch_bounds__(kThreads) sum_partials_kernel(WeightGrads<T> grads) {
-  const int64_t n = grads.count * grads.size;
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t j = i / grads.size, e = i - j * grads.size;
-    double sum = 0.0;
-    for (int64_t s = 0; s < grads.samples; ++s) sum += grads.partial[j][s * grads.size + e];
-    grads.dw[j][e] += static_cast<T>(sum);
-  }
+void launch_weight_grads(const Batch<T>& batch, cudaStream_t s) {
+  with_tile(batch.rows, batch.cols, [&]<int kRows, int kCols>() {
+    const int64_t tiles = batch.count * ((batch.rows + kRows - 1) / kRows) *
+                          ((batch.cols + kCols - 1) / kCols);
+    const int64_t ranks = std::clamp<int64_t>(batch.samples, 1, kWeightGradCluster);
+    AN_CHECK(tiles * ranks <= INT_MAX)
+        << "pointwise_group: a " << batch.rows << "×" << batch.cols
+        << " weight gradient has too many tiles for the grid";
+    launch_in_clusters(weight_grad_kernel<T, kRows, kCols>, static_cast<unsigned>(tiles * ranks),
+                       kThreads, static_cast<unsigned>(ranks), 0, s, batch);
+  });
 }
 
 // The members' GEMM sizes: N samples, C input and Co output channels, P pixels.
@@ -227,32 +280,18 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     }
     if (dx.count > 0 && xs[0].numel() > 0) launch_batched_gemm(dx, s);
 
-    Batch<scalar_t> dw{};  // partial [Co, C] = dy [Co, P] · xᵀ [P, C]
+    Batch<scalar_t> dw{};  // dw [Co, C] += Σ_n dy[n] [Co, P] · x[n]ᵀ [P, C]
     dw.samples = d.N;
     dw.rows = d.Co;
     dw.cols = d.C;
     dw.inner = d.P;
     dw.a = {d.P, 1, d.Co * d.P};
     dw.b = {1, d.P, d.C * d.P};
-    dw.c_sample = d.Co * d.C;
-    WeightGrads<scalar_t> grads{};
-    grads.samples = d.N;
-    grads.size = d.Co * d.C;
-    std::vector<size_t> members;
     for (size_t k = 0; k < xs.size(); ++k)
-      if (dws[k].defined() && dys[k].defined()) members.push_back(k);
-    if (members.empty() || d.N * d.Co * d.C * d.P == 0) return;  // dw += 0
-    const int64_t partial_count = static_cast<int64_t>(members.size()) * d.N * grads.size;
-    Tensor partials = Tensor::empty(Shape{partial_count}, xs[0].dtype(), xs[0].device());
-    for (size_t k : members) {
-      scalar_t* partial = partials.data<scalar_t>() + grads.count * d.N * grads.size;
-      dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(), partial, false};
-      grads.partial[grads.count] = partial;
-      grads.dw[grads.count++] = dws[k].data<scalar_t>();
-    }
-    launch_batched_gemm(dw, s);
-    sum_partials_kernel<<<grid_for(grads.count * grads.size, kThreads), kThreads, 0, s>>>(grads);
-    AN_CUDA_CHECK_LAUNCH();
+      if (dws[k].defined() && dys[k].defined())
+        dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(),
+                              dws[k].data<scalar_t>(), true};
+    if (dw.count > 0 && d.N * d.Co * d.C * d.P > 0) launch_weight_grads(dw, s);  // else dw += 0
   });
 }
 

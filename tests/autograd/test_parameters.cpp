@@ -3,6 +3,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/parameters.h"
+#include "kernels/elementwise.h"
 
 namespace autonet {
 namespace {
@@ -98,6 +99,31 @@ TEST(ParameterStore, NamesBuffersAndLookup) {
   std::vector<std::string> parameter_names;
   for (const auto& [name, var] : store.named_parameters()) parameter_names.push_back(name);
   EXPECT_EQ(parameter_names, (std::vector<std::string>{"bn.weight", "bn.bias", "fc.weight"}));
+}
+
+// Buffers are views into one flat tensor of their own, back to back in creation order, and stay
+// bound through its growth: saving and restoring every BN statistic is one copy each way.
+TEST(ParameterStore, BuffersAreViewsIntoTheirOwnFlatTensor) {
+  ParameterStore store(5, DType::f64);
+  std::vector<Variable> buffers;
+  for (int i = 0; i < 30; ++i) {
+    std::string name = "bn.running_mean";
+    name += std::to_string(i);
+    buffers.push_back(store.add_buffer(name, {3}, Init::constant(i)));
+    std::string weight = "w";
+    weight += std::to_string(i);
+    store.add_parameter(weight, {2}, Init::zeros());
+  }
+  ASSERT_EQ(store.buffers().numel(), 30 * 3);
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(buffers[i].value().raw_data(), store.buffers().slice(0, 3 * i, 3 * i + 3).raw_data());
+    EXPECT_EQ(values(buffers[i].value()), std::vector<double>(3, i));  // kept through growth
+  }
+  const Tensor saved = store.buffers().clone();
+  fill(buffers[7].value(), -1.0);
+  EXPECT_EQ(store.buffers().to_vector<double>()[21], -1.0);
+  store.buffers().copy_from(saved);
+  EXPECT_EQ(values(buffers[7].value()), std::vector<double>(3, 7.0));
 }
 
 TEST(ParameterStore, ToTheSameDeviceKeepsEverything) {

@@ -78,6 +78,8 @@ std::vector<OpCase> pointwise_group_cases() {
   rows.push_back(group_case("mixed", mixed, {2, 6, 5, 4}, 6));
   // Channels past one 64-wide tile and a 16-deep slice; every member unused but one.
   rows.push_back(group_case("tiles", {kAddUnused, kWrite, kWriteUnused}, {2, 70, 9, 9}, 67, 6));
+  // A batch the CUDA dw's cluster of 8 blocks splits unevenly (11 samples: 1 or 2 per block).
+  rows.push_back(group_case("batch", {kWrite, kAdd, kWriteUnused}, {11, 5, 3, 4}, 7, 6));
   // A full group (kMaxGroupMembers), every dx added.
   rows.push_back(group_case("full", repeat(kAdd, kMaxGroupMembers), {2, 3, 4, 3}, 5, 4));
   // The DARTS shapes (C = Co = 16, 32, 64 at 32, 16, 8 pixels) for CUDA parity, fewer members

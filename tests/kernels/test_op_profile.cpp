@@ -228,9 +228,9 @@ TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
   EXPECT_EQ(only(profile, "stencil_group_backward").cost.launches, 1);
 }
 
-TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndThreeBackward) {
+TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
   // Three 1×1 convs [2, 3, 4, 5] → 6 channels: one batched GEMM forward; backward one dx GEMM for
-  // every member, one GEMM of per-sample dw partials and one launch adding them into each dw.
+  // every member and one launch summing every member's dw over the batch into it.
   const int64_t k_count = 3, N = 2, C = 3, P = 4 * 5, Co = 6;
   const std::vector<Tensor> xs(k_count, filled({N, C, 4, 5})), ws(k_count, filled({Co, C, 1, 1}));
   std::vector<Tensor> ys, dys, dxs, dws;
@@ -261,12 +261,10 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndThreeBackward) {
     pointwise_group_backward(xs, ws, dys, dxs, dws, modes);
   }
   const OpTotals bwd = only(profile, "pointwise_group_backward");
-  EXPECT_EQ(bwd.cost.launches, 3);
-  const int64_t partials = 2 * N * w_bytes;  // members 0 and 1
+  EXPECT_EQ(bwd.cost.launches, 2);
   EXPECT_EQ(bwd.cost.bytes_read, (2 * (y_bytes + w_bytes) + x_bytes) +  // dx: dys, ws, dx_0
-                                     2 * (y_bytes + x_bytes) +           // partials: dys, xs
-                                     partials + 2 * w_bytes);            // sums: partials, dws
-  EXPECT_EQ(bwd.cost.bytes_written, 3 * x_bytes + partials + 2 * w_bytes);
+                                     2 * (y_bytes + x_bytes + w_bytes));  // dw 0, 1: dys, xs, dws
+  EXPECT_EQ(bwd.cost.bytes_written, 3 * x_bytes + 2 * w_bytes);
   EXPECT_EQ(bwd.cost.flops, 2 * flops + 2 * flops);
   profile.clear();
   std::vector<Tensor> no_dws(k_count);

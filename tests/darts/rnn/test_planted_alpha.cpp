@@ -48,7 +48,7 @@ RnnSegment random_segment(uint64_t seed) {
 // (an untrained model favours one word everywhere).
 Tensor planted_targets(RnnModel& model, int64_t op, const RnnSegment& s) {
   const Tensor alpha_saved = model.alpha().value().clone();
-  const std::vector<Tensor> bn_saved = snapshot_buffers(model.weight_store());
+  const Tensor bn_saved = snapshot_buffers(model.weight_store());
   test::set_one_hot(model.alpha().value(), op);
   std::vector<float> logits;
   {

@@ -37,7 +37,7 @@ SearchConfig planted_config() {
 // every class occurs (an untrained classifier favours one class for all images).
 Tensor planted_labels(SearchNetwork& net, int64_t op, const Tensor& images) {
   const Tensor alpha_saved = net.alpha_store().weights().clone();
-  const std::vector<Tensor> bn_saved = snapshot_buffers(net.weight_store());
+  const Tensor bn_saved = snapshot_buffers(net.weight_store());
   test::set_one_hot(net.alpha_normal().value(), op);
   test::set_one_hot(net.alpha_reduce().value(), op);
   std::vector<float> logits;
