@@ -49,7 +49,8 @@ Variable slice2d(const Variable& x, const Slice2dParams& p) {
   return make_result(
       "slice2d", y, {x},
       [=](const Tensor& dy, const SlotList& in) {
-        write_grad(*in[0], x_spec, [&](Tensor& dx) { slice2d_backward(dy, dx, p); });
+        mode_grad(*in[0], x_spec,
+                  [&](Tensor& dx, GradMode mode) { slice2d_backward(dy, dx, p, mode); });
       },
       [saved_x, y_shape, p] {
         const Tensor xv = saved_x.get();

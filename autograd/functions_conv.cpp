@@ -22,10 +22,10 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   return make_result("conv2d", y, {x, weight, bias}, [=](const Tensor& dy, const SlotList& in) {
     Tensor dw = accumulate_target(*in[1], TensorSpec::of(wv));
     Tensor db = accumulate_target(*in[2], b_spec);
-    GradTarget dx(*in[0], saved_x.spec());
+    GradTarget dx(*in[0], saved_x.spec(), /*can_accumulate=*/true);
     // Without dw the kernel reads x's shape only: an unfilled stand-in serves a rebuilt x.
     const Tensor xv = dw.defined() || saved_x.kept() ? saved_x.get() : empty_of(saved_x.spec());
-    conv2d_backward(xv, wv, dy, dx.tensor, dw, db, p);
+    conv2d_backward(xv, wv, dy, dx.tensor, dw, db, p, dx.mode);
     dx.finish();
   });
 }

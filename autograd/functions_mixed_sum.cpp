@@ -73,15 +73,20 @@ Variable bn_mixed_sum(const Variable& weights, const std::vector<Variable>& xs,
     candidates.reserve(saved.size());
     for (const SavedValue& x : saved) candidates.push_back(x.get());
     Tensor dweights = accumulate_target(*in[0], TensorSpec::of(w));
+    // A skip_connect candidate is the state itself, whose gradient later nodes usually gave
+    // already: the kernel adds into it rather than writing apart for an axpby.
     std::vector<GradTarget> targets;
     targets.reserve(candidates.size());
     std::vector<Tensor> dxs;
     dxs.reserve(candidates.size());
+    std::vector<GradMode> dx_modes;
+    dx_modes.reserve(candidates.size());
     for (size_t k = 0; k < candidates.size(); ++k) {
-      targets.emplace_back(*in[k + 1], x_spec);
+      targets.emplace_back(*in[k + 1], x_spec, /*can_accumulate=*/true);
       dxs.push_back(targets.back().tensor);
+      dx_modes.push_back(targets.back().mode);
     }
-    bn_mixed_sum_backward(w, candidates, save_mean, save_invstd, dout, dxs, dweights, p);
+    bn_mixed_sum_backward(w, candidates, save_mean, save_invstd, dout, dxs, dweights, p, dx_modes);
     for (GradTarget& t : targets) t.finish();
   });
 }

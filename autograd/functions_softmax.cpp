@@ -11,12 +11,11 @@ Variable softmax_impl(const Variable& x, bool log) {
   Tensor y = empty_like(x.value());
   softmax_forward(x.value(), y, log);
   // Both backwards are functions of the output alone.
-  return make_result(log ? "log_softmax" : "softmax", y, {x},
-                     [y, log](const Tensor& dy, const SlotList& in) {
-                       write_grad(*in[0], TensorSpec::of(y), [&](Tensor& dx) {
-                         softmax_backward(y, dy, dx, log);
-                       });
-                     });
+  return make_result(
+      log ? "log_softmax" : "softmax", y, {x}, [y, log](const Tensor& dy, const SlotList& in) {
+        mode_grad(*in[0], TensorSpec::of(y),
+                  [&](Tensor& dx, GradMode mode) { softmax_backward(y, dy, dx, log, mode); });
+      });
 }
 }  // namespace
 

@@ -20,6 +20,21 @@ void check_candidates(const Tensor& weights, const std::vector<Tensor>& xs,
   AN_CHECK(!p.bn.training || xs[0].numel() / xs[0].size(1) > 1)
       << what << ": training needs more than one value per channel, got " << xs[0].describe();
 }
+
+// One kernel writes every dx_k while it reads the inputs: the gradients must share no memory with
+// each other (an accumulated one would be added twice) or with what the kernel reads.
+void check_gradients_separate(const std::vector<Tensor>& dxs, const std::vector<Tensor>& read,
+                              const char* what) {
+  for (size_t k = 0; k < dxs.size(); ++k) {
+    if (!dxs[k].defined()) continue;
+    for (size_t j = k + 1; j < dxs.size(); ++j)
+      AN_CHECK(!dxs[j].defined() || !overlaps(dxs[k], dxs[j]))
+          << what << ": candidates " << k << " and " << j << " write dx into the same memory; "
+          << "each candidate needs a gradient of its own";
+    for (const Tensor& t : read)
+      AN_CHECK(!overlaps(dxs[k], t)) << what << ": candidate " << k << "'s dx overlaps an input";
+  }
+}
 }  // namespace
 
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
@@ -72,20 +87,27 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
 
 void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
-                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p) {
+                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p,
+                           const std::vector<GradMode>& dx_modes) {
   const char* what = "bn_mixed_sum_backward";
   check_candidates(weights, xs, p, what);
   const int64_t k_count = static_cast<int64_t>(xs.size()), channels = xs[0].size(1);
   check_matches(save_mean, xs[0], {k_count, channels}, what);
   check_matches(save_invstd, xs[0], {k_count, channels}, what);
   check_matches(dout, xs[0], xs[0].shape(), what);
-  AN_CHECK(dxs.size() == xs.size())
-      << what << ": dxs has " << dxs.size() << " entries for " << k_count
+  AN_CHECK(dxs.size() == xs.size() && dx_modes.size() == xs.size())
+      << what << ": " << dxs.size() << " input gradients and " << dx_modes.size()
+      << " dx modes for " << k_count
       << " candidates (use undefined tensors for gradients not wanted)";
   for (const Tensor& dx : dxs) check_matches_if_defined(dx, xs[0], xs[0].shape(), what);
   check_matches_if_defined(dweights, weights, {k_count}, what);
+  std::vector<Tensor> read = xs;
+  read.insert(read.end(), {weights, save_mean, save_invstd, dout});
+  if (dweights.defined()) read.push_back(dweights);
+  check_gradients_separate(dxs, read, what);
   // The sums kernel (a block per candidate and channel: Σdout and Σdout·v_k) where dw or a
-  // training BN gradient needs them, then the kernel writing the dx_k and folding dw.
+  // training BN gradient needs them, then the kernel writing (or adding into) the dx_k and
+  // folding dw.
   count_op(what, [&] {
     const int64_t n = dout.numel(), saved = bytes_of(save_mean, save_invstd);
     if (n == 0) return OpCost{};
@@ -95,10 +117,11 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
     const auto centred = [&](size_t k) {
       return p.bn.training && p.normalize[k] && dxs[k].defined();
     };
-    int64_t summed_count = 0, written = 0;
+    int64_t summed_count = 0, written = 0, accumulated = 0;
     for (size_t k = 0; k < xs.size(); ++k) {
       summed_count += summed(k) ? 1 : 0;
       written += bytes_of(dxs[k]);
+      if (dx_modes[k] == GradMode::Accumulate) accumulated += bytes_of(dxs[k]);
     }
     const int64_t sums = 2 * channels * summed_count * int64_t(sizeof(double));  // [2, K, C]
     OpCost cost;
@@ -107,15 +130,15 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
                     4 * n * summed_count);
     if (written > 0 || dweights.defined())
       cost += launch(bytes_of(dout, weights, dweights) + bytes_of_picked(xs, centred) + saved +
-                         sums,
+                         sums + accumulated,
                      written + bytes_of(dweights), 6 * n * std::ssize(dxs));
     return cost;
   });
   AN_ON_DEVICE(weights.device(),
-               cpu::bn_mixed_sum_backward(weights, xs, save_mean, save_invstd, dout, dxs,
-                                          dweights, p),
-               cuda::bn_mixed_sum_backward(weights, xs, save_mean, save_invstd, dout, dxs,
-                                           dweights, p));
+               cpu::bn_mixed_sum_backward(weights, xs, save_mean, save_invstd, dout, dxs, dweights,
+                                          p, dx_modes),
+               cuda::bn_mixed_sum_backward(weights, xs, save_mean, save_invstd, dout, dxs, dweights,
+                                           p, dx_modes));
 }
 
 }  // namespace autonet

@@ -3,15 +3,17 @@
 // channel for a candidate that is normalised (x_k is its BN's input) and v_k = x_k for one that
 // is not (skip_connect). One statistics kernel serves every normalised candidate and one kernel
 // applies all the BNs and sums; no v_k is ever written. Backward: one kernel forms every
-// candidate's per-channel Σdout and Σdout·v_k, one writes every dx_k (and folds dw).
+// candidate's per-channel Σdout and Σdout·v_k, one writes or adds every dx_k (and folds dw).
 //
 // Gradients, with dy_k = w[k]·dout the gradient a separate BN would have received:
 //   dw[k] = <dout, v_k>                                                       (accumulates)
 //   dx_k  = w[k]·invstd_k·(dout − mean(dout) − v_k·mean(dout·v_k))  normalised, training
 //   dx_k  = w[k]·invstd_k·dout                                      normalised, eval
-//   dx_k  = w[k]·dout                                               not normalised   (written)
+//   dx_k  = w[k]·dout                                               not normalised
 // (means per channel over N·H·W), which is batch_norm_backward of dy_k, so the fused op equals
-// batch_norm_forward of each candidate followed by mixed_sum_forward, up to rounding.
+// batch_norm_forward of each candidate followed by mixed_sum_forward, up to rounding. Each dx_k
+// is written, or added into the gradient already there (GradMode::Accumulate: old + dx_k rounded
+// once, what writing it apart and adding it with axpby gives, bit for bit on the CPU).
 #pragma once
 #include <vector>
 
@@ -40,10 +42,12 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
                           std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
                           Tensor& out, Tensor& save_mean, Tensor& save_invstd,
                           const BnMixedSumParams& p);
-// dxs[k] written (undefined: skipped); dweights [K] accumulates (undefined: skipped).
+// dxs[k] written or added per dx_modes[k] (undefined: skipped; defined ones share no memory with
+// each other or the inputs); dweights [K] accumulates (undefined: skipped).
 void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
-                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p);
+                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p,
+                           const std::vector<GradMode>& dx_modes);
 )
 
 }  // namespace autonet

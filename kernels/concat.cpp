@@ -95,12 +95,16 @@ void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p) {
   AN_ON_DEVICE(x.device(), cpu::slice2d_forward(x, y, p), cuda::slice2d_forward(x, y, p));
 }
 
-void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p) {
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p, GradMode dx_mode) {
   check_slice(dx, dy, p, "slice2d_backward");
-  count_op("slice2d_backward", [&] {  // dx written whole: dy scattered, zero elsewhere
-    return dx.numel() == 0 ? OpCost{} : launch(bytes_of(dy), bytes_of(dx));
+  AN_CHECK(!overlaps(dx, dy)) << "slice2d_backward: dx " << dx.describe() << " overlaps dy";
+  count_op("slice2d_backward", [&] {  // dx written whole (read too when added into)
+    if (dx.numel() == 0) return OpCost{};
+    return launch(bytes_of(dy) + (dx_mode == GradMode::Accumulate ? bytes_of(dx) : 0),
+                  bytes_of(dx));
   });
-  AN_ON_DEVICE(dy.device(), cpu::slice2d_backward(dy, dx, p), cuda::slice2d_backward(dy, dx, p));
+  AN_ON_DEVICE(dy.device(), cpu::slice2d_backward(dy, dx, p, dx_mode),
+               cuda::slice2d_backward(dy, dx, p, dx_mode));
 }
 
 }  // namespace autonet

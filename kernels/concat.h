@@ -22,8 +22,10 @@ void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
 void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
 // x [N, C, H, W] → y [N, C, out_h, out_w]; every read index must lie inside x.
 void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
-// dx written: dy scattered back, zero elsewhere.
-void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p);
+// dx written: dy scattered back, zero elsewhere; or, when dx_mode is Accumulate, that added
+// into dx (old + it, rounded as writing it and adding it with axpby).
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p,
+                      GradMode dx_mode = GradMode::Write);
 )
 
 }  // namespace autonet

@@ -50,14 +50,17 @@ OpCost conv2d_forward_cost(const Tensor& x, const Tensor& w, const Tensor& bias,
 // then their sum; otherwise per chunk dy moved channel-major, col and the dw GEMM, the dcol GEMM
 // and dcol moved (col2im) into dx.
 OpCost conv2d_backward_cost(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
-                            const Tensor& dw, const Tensor& dbias, const Conv2dGeometry& g) {
+                            const Tensor& dw, const Tensor& dbias, const Conv2dGeometry& g,
+                            GradMode dx_mode) {
   OpCost cost;
   if (dbias.defined() && g.K > 0) cost += launch(bytes_of(dy), bytes_of(dbias), dy.numel());
   if ((!dx.defined() && !dw.defined()) || dy.numel() == 0) return cost;
   const int64_t esize = static_cast<int64_t>(dtype_size(x.dtype()));
+  const bool accumulate = dx_mode == GradMode::Accumulate;  // dx read as well as written
   if (g.pointwise()) {
     const int64_t flops = 2 * g.K * g.C * g.N * g.pixels(), partial = g.N * bytes_of(w);
-    if (dx.defined()) cost += launch(bytes_of(dy, w), bytes_of(dx), flops);
+    if (dx.defined())
+      cost += launch(bytes_of(dy, w) + (accumulate ? bytes_of(dx) : 0), bytes_of(dx), flops);
     if (dw.defined())
       cost += launch(bytes_of(dy, x), partial, flops) + launch(partial + bytes_of(dw), bytes_of(dw));
     return cost;
@@ -69,7 +72,9 @@ OpCost conv2d_backward_cost(const Tensor& x, const Tensor& w, const Tensor& dy, 
     const int64_t dyc = g.K * width * esize, gemm_flops = 2 * g.K * g.rows() * width;
     cost += launch(dyc, dyc);
     if (dw.defined()) cost += launch(x_part, col) + launch(dyc + col + weights, weights, gemm_flops);
-    if (dx.defined()) cost += launch(weights + dyc, col, gemm_flops) + launch(col, x_part);
+    if (dx.defined())
+      cost +=
+          launch(weights + dyc, col, gemm_flops) + launch(col + (accumulate ? x_part : 0), x_part);
   }
   return cost;
 }
@@ -113,7 +118,7 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
-                     Tensor& dbias, const Conv2dParams& p) {
+                     Tensor& dbias, const Conv2dParams& p, GradMode dx_mode) {
   const Shape out = check_operands(x, w, p, "conv2d_backward: x", "conv2d_backward: weight");
   check_matches(dy, x, out, "conv2d_backward: dy");
   check_matches_if_defined(dx, x, x.shape(), "conv2d_backward: dx");
@@ -123,11 +128,11 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
     AN_CHECK(!overlaps(*g, x) && !overlaps(*g, w) && !overlaps(*g, dy))
         << "conv2d_backward: gradient " << g->describe() << " overlaps an input";
   count_op("conv2d_backward", [&] {
-    return conv2d_backward_cost(x, w, dy, dx, dw, dbias,
-                                conv2d_geometry(x.shape(), w.shape(), p));
+    return conv2d_backward_cost(x, w, dy, dx, dw, dbias, conv2d_geometry(x.shape(), w.shape(), p),
+                                dx_mode);
   });
-  AN_ON_DEVICE(x.device(), cpu::conv2d_backward(x, w, dy, dx, dw, dbias, p),
-               cuda::conv2d_backward(x, w, dy, dx, dw, dbias, p));
+  AN_ON_DEVICE(x.device(), cpu::conv2d_backward(x, w, dy, dx, dw, dbias, p, dx_mode),
+               cuda::conv2d_backward(x, w, dy, dx, dw, dbias, p, dx_mode));
 }
 
 }  // namespace autonet

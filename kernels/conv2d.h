@@ -21,9 +21,10 @@ AN_KERNEL_ENTRIES(
 // y = conv(x, w) + bias (bias [K] or undefined).
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
                     const Conv2dParams& p);
-// dx written; dw and dbias accumulate; any undefined gradient is skipped.
+// dx written, or added into when dx_mode is Accumulate (old + dx rounded once, as writing it
+// and adding it with axpby gives); dw and dbias accumulate; any undefined gradient is skipped.
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
-                     Tensor& dbias, const Conv2dParams& p);
+                     Tensor& dbias, const Conv2dParams& p, GradMode dx_mode = GradMode::Write);
 )
 
 }  // namespace autonet

@@ -47,15 +47,19 @@ void softmax_forward(const Tensor& x, Tensor& y, bool log) {
   AN_ON_DEVICE(x.device(), cpu::softmax_forward(x, y, log), cuda::softmax_forward(x, y, log));
 }
 
-void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log, GradMode dx_mode) {
   check_rows(y, "softmax_backward");
   check_matches(dy, y, y.shape(), "softmax_backward");
   check_matches(dx, y, y.shape(), "softmax_backward");
+  const bool accumulate = dx_mode == GradMode::Accumulate;
+  AN_CHECK(!accumulate || (!overlaps(dx, y) && !overlaps(dx, dy)))
+      << "softmax_backward: an added dx " << dx.describe() << " overlaps y or dy";
   count_op("softmax_backward", [&] {
-    return y.numel() == 0 ? OpCost{} : launch(bytes_of(y, dy), bytes_of(dx), 3 * y.numel());
+    if (y.numel() == 0) return OpCost{};
+    return launch(bytes_of(y, dy) + (accumulate ? bytes_of(dx) : 0), bytes_of(dx), 3 * y.numel());
   });
-  AN_ON_DEVICE(y.device(), cpu::softmax_backward(y, dy, dx, log),
-               cuda::softmax_backward(y, dy, dx, log));
+  AN_ON_DEVICE(y.device(), cpu::softmax_backward(y, dy, dx, log, dx_mode),
+               cuda::softmax_backward(y, dy, dx, log, dx_mode));
 }
 
 void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& loss,

@@ -10,8 +10,10 @@ namespace autonet {
 AN_KERNEL_ENTRIES(
 // y = softmax(x) (log: log_softmax(x)) along the last axis; x viewed as [rows, cols].
 void softmax_forward(const Tensor& x, Tensor& y, bool log = false);
-// dx written, from the saved output y.
-void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log = false);
+// dx written, from the saved output y, or added into (old + it, rounded as writing it and
+// adding it with axpby) when dx_mode is Accumulate.
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log = false,
+                      GradMode dx_mode = GradMode::Write);
 
 // logits [N, C], targets [N] i64 in [0, C). loss [1] = mean_i[−(1−ε)·logp[i, t_i] − ε/C·Σ_c logp[i, c]].
 // log_probs [N, C] is saved for backward. A target out of range is an error (on the GPU the

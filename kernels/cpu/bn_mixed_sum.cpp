@@ -1,6 +1,7 @@
 // CPU twin of the fused batch-norm mixed sum: the statistics of every (candidate, channel) in one
 // pass each (batch_norm_math.h), then one pass over the planes that normalises and sums all
-// candidates; backward: Σdout and Σdout·v_k per (candidate, channel), then every dx_k.
+// candidates; backward: Σdout and Σdout·v_k per (candidate, channel), then every dx_k, written or
+// added into the gradient already there.
 #include <vector>
 
 #include "kernels/batch_norm_math.h"
@@ -60,7 +61,8 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
 
 void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
-                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p) {
+                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p,
+                           const std::vector<GradMode>& dx_modes) {
   dispatch_float(weights.dtype(), "bn_mixed_sum_backward", [&]<class T>() {
     const Dims d(xs[0]);
     const int64_t k_count = std::ssize(xs);
@@ -86,20 +88,30 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
         pdw[k] += static_cast<T>(dot);
       }
     }
-#pragma omp parallel for if (k_count * dout.numel() > 65536)
-    for (int64_t kplane = 0; kplane < k_count * d.N * d.C; ++kplane) {
-      const int64_t k = kplane / (d.N * d.C), plane = kplane % (d.N * d.C), c = plane % d.C;
-      if (!dxs[k].defined()) continue;
-      const int64_t kc = k * d.C + c, at = plane * d.S;
-      const T mean = psm[kc], invstd = psi[kc];
-      const T mean_g = static_cast<T>(sum_g[kc] / m), mean_gv = static_cast<T>(sum_gv[kc] / m);
-      T* pdx = dxs[k].data<T>();
-      const bool through_statistics = centred(k);
-      for (int64_t s = 0; s < d.S; ++s) {
-        const T g = pg[at + s], v = bn_xhat(px[k][at + s], mean, invstd);
-        pdx[at + s] = through_statistics
-                          ? bn_input_grad_train(g, v, invstd, w[k], mean_g, mean_gv)
-                          : bn_input_grad_eval(g, invstd, w[k]);
+    // An added dx_k is formed apart (a plane at a time) and then added, so old + dx_k rounds once
+    // and exactly as writing it and adding it with axpby did: no multiply-add can fuse the two.
+#pragma omp parallel if (k_count * dout.numel() > 65536)
+    {
+      std::vector<T> plane_dx;
+#pragma omp for
+      for (int64_t kplane = 0; kplane < k_count * d.N * d.C; ++kplane) {
+        const int64_t k = kplane / (d.N * d.C), plane = kplane % (d.N * d.C), c = plane % d.C;
+        if (!dxs[k].defined()) continue;
+        const int64_t kc = k * d.C + c, at = plane * d.S;
+        const T mean = psm[kc], invstd = psi[kc];
+        const T mean_g = static_cast<T>(sum_g[kc] / m), mean_gv = static_cast<T>(sum_gv[kc] / m);
+        T* pdx = dxs[k].data<T>() + at;
+        const bool accumulate = dx_modes[k] == GradMode::Accumulate;
+        if (accumulate) plane_dx.resize(static_cast<size_t>(d.S));
+        T* dst = accumulate ? plane_dx.data() : pdx;
+        const bool through_statistics = centred(k);
+        for (int64_t s = 0; s < d.S; ++s) {
+          const T g = pg[at + s], v = bn_xhat(px[k][at + s], mean, invstd);
+          dst[s] = through_statistics ? bn_input_grad_train(g, v, invstd, w[k], mean_g, mean_gv)
+                                      : bn_input_grad_eval(g, invstd, w[k]);
+        }
+        if (accumulate)
+          for (int64_t s = 0; s < d.S; ++s) pdx[s] += dst[s];
       }
     }
   });

@@ -1,5 +1,6 @@
 // CPU reference of the concat family: block copies for concat/split, index loops for slice2d.
 #include <cstring>
+#include <vector>
 
 #include "kernels/concat_math.h"
 
@@ -53,18 +54,28 @@ void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p) {
   });
 }
 
-void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p) {
+// An added plane is formed apart and then added whole: old + (dy or 0) everywhere, as writing it
+// and adding it with axpby gives.
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p, GradMode dx_mode) {
   const int64_t planes = dx.size(0) * dx.size(1), h = dx.size(2), w = dx.size(3);
+  const bool accumulate = dx_mode == GradMode::Accumulate;
   dispatch_float(dy.dtype(), "slice2d_backward", [&]<class scalar_t>() {
     const scalar_t* pdy = dy.data<scalar_t>();  // dy [N·C, out_h, out_w]
     scalar_t* pdx = dx.data<scalar_t>();        // dx [N·C, H, W]
-#pragma omp parallel for if (dx.numel() > 65536)
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      std::memset(pdx + plane * h * w, 0, h * w * sizeof(scalar_t));
-      for (int64_t i = 0; i < p.out_h; ++i)
-        for (int64_t j = 0; j < p.out_w; ++j)
-          pdx[(plane * h + p.offset_h + i * p.stride_h) * w + p.offset_w + j * p.stride_w] =
-              pdy[(plane * p.out_h + i) * p.out_w + j];
+#pragma omp parallel if (dx.numel() > 65536)
+    {
+      std::vector<scalar_t> apart(accumulate ? h * w : 0);
+#pragma omp for
+      for (int64_t plane = 0; plane < planes; ++plane) {
+        scalar_t* out = accumulate ? apart.data() : pdx + plane * h * w;
+        std::memset(out, 0, h * w * sizeof(scalar_t));
+        for (int64_t i = 0; i < p.out_h; ++i)
+          for (int64_t j = 0; j < p.out_w; ++j)
+            out[(p.offset_h + i * p.stride_h) * w + p.offset_w + j * p.stride_w] =
+                pdy[(plane * p.out_h + i) * p.out_w + j];
+        if (accumulate)
+          for (int64_t e = 0; e < h * w; ++e) pdx[plane * h * w + e] += out[e];
+      }
     }
   });
 }

@@ -84,8 +84,10 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   });
 }
 
+// An added dx is formed a sample at a time apart and then added (single-threaded, as col2im):
+// old + dx rounds once, exactly as writing dx and adding it with axpby does.
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
-                     Tensor& dbias, const Conv2dParams& p) {
+                     Tensor& dbias, const Conv2dParams& p, GradMode dx_mode) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   dispatch_float(x.dtype(), "conv2d_backward", [&]<class scalar_t>() {
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
@@ -93,6 +95,8 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
     const bool need_col = !g.pointwise() && (dw.defined() || dx.defined());
     Tensor col = need_col ? Tensor::empty({g.rows(), g.pixels()}, x.dtype()) : Tensor();
     std::vector<double> bias_sum(dbias.defined() ? g.K : 0, 0.0);
+    const bool accumulate = dx.defined() && dx_mode == GradMode::Accumulate;
+    Tensor sample_dx = accumulate ? Tensor::empty({g.C, g.H, g.W}, x.dtype()) : Tensor();
     for (int64_t n = 0; n < g.N; ++n) {
       const Tensor dyn = dy.select(0, n).view({g.K, g.pixels()});  // [K, Ho·Wo]
       if (dbias.defined()) {
@@ -104,13 +108,18 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
         cpu::gemm(dyn, sample_columns<scalar_t>(x, n, g, col), dw2,
                   {.trans_b = true, .beta = 1.0});
       if (!dx.defined()) continue;
-      Tensor dxn = dx.select(0, n);  // [C, H, W]
+      Tensor dxn = accumulate ? sample_dx : dx.select(0, n);  // [C, H, W]
       if (g.pointwise()) {           // dx[n] [C, H·W] = weightᵀ · dy[n]
         Tensor dxn2 = dxn.view({g.C, g.H * g.W});
         cpu::gemm(w2, dyn, dxn2, {.trans_a = true});
       } else {  // dcol = weightᵀ · dy[n], then scattered back onto the pixels it came from
         cpu::gemm(w2, dyn, col, {.trans_a = true});
         col2im(col.data<scalar_t>(), g, dxn.data<scalar_t>());
+      }
+      if (accumulate) {
+        scalar_t* pd = dx.select(0, n).data<scalar_t>();
+        const scalar_t* ps = sample_dx.data<scalar_t>();
+        for (int64_t i = 0; i < sample_dx.numel(); ++i) pd[i] += ps[i];
       }
     }
     if (dbias.defined()) {

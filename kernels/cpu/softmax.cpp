@@ -1,5 +1,6 @@
 // CPU reference of the softmax family: one row at a time, row sums in double.
 #include <cmath>
+#include <vector>
 
 #include "kernels/softmax_math.h"
 
@@ -39,22 +40,32 @@ void softmax_forward(const Tensor& x, Tensor& y, bool log) {
   });
 }
 
-void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
+// An added row is formed apart and then added, so old + it rounds once and exactly as writing it
+// and adding it with axpby does (no multiply-add can fuse the two).
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log, GradMode dx_mode) {
   const int64_t cols = y.size(-1), rows = y.numel() / cols;
+  const bool accumulate = dx_mode == GradMode::Accumulate;
   dispatch_float(y.dtype(), "softmax_backward", [&]<class scalar_t>() {
     const scalar_t* py = y.data<scalar_t>();  // y, dy, dx [rows, cols]
     const scalar_t* pdy = dy.data<scalar_t>();
     scalar_t* pdx = dx.data<scalar_t>();
-#pragma omp parallel for if (rows * cols > 65536)
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t base = r * cols;
-      double dot = 0;
-      for (int64_t c = 0; c < cols; ++c)
-        dot += log ? static_cast<double>(pdy[base + c])
-                   : static_cast<double>(pdy[base + c]) * py[base + c];
-      for (int64_t c = 0; c < cols; ++c)
-        pdx[base + c] = log ? log_softmax_grad(py[base + c], pdy[base + c], dot)
-                            : softmax_grad(py[base + c], pdy[base + c], dot);
+#pragma omp parallel if (rows * cols > 65536)
+    {
+      std::vector<scalar_t> apart(accumulate ? cols : 0);
+#pragma omp for
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t base = r * cols;
+        double dot = 0;
+        for (int64_t c = 0; c < cols; ++c)
+          dot += log ? static_cast<double>(pdy[base + c])
+                     : static_cast<double>(pdy[base + c]) * py[base + c];
+        scalar_t* out = accumulate ? apart.data() : pdx + base;
+        for (int64_t c = 0; c < cols; ++c)
+          out[c] = log ? log_softmax_grad(py[base + c], pdy[base + c], dot)
+                       : softmax_grad(py[base + c], pdy[base + c], dot);
+        if (accumulate)
+          for (int64_t c = 0; c < cols; ++c) pdx[base + c] += out[c];
+      }
     }
   });
 }

@@ -1,9 +1,10 @@
 // CUDA twin of the fused batch-norm mixed sum. Forward: one kernel with a block per (candidate,
 // channel) forms the statistics (one pass, batch_norm_reduce.cuh), one elementwise kernel
 // normalises every candidate and sums. Backward: one kernel with a block per (candidate, channel)
-// forms Σdout and Σdout·v_k, one elementwise kernel writes every dx_k while its block 0 folds the
-// per-channel dot products into dw in a fixed order. Deterministic, no atomics.
+// forms Σdout and Σdout·v_k, one elementwise kernel writes (or adds into) every dx_k while its
+// block 0 folds the per-channel dot products into dw in a fixed order. Deterministic, no atomics.
 #include "kernels/bn_mixed_sum.h"
+#include "kernels/cuda/add_unfused.cuh"
 #include "kernels/cuda/batch_norm_reduce.cuh"
 
 namespace autonet::cuda {
@@ -16,6 +17,7 @@ struct Candidates {
   T* running_mean[kMaxFoldedCandidates];  // null: untracked, or not normalised
   T* running_var[kMaxFoldedCandidates];
   T* dx[kMaxFoldedCandidates];            // null: gradient not wanted
+  bool accumulate[kMaxFoldedCandidates];  // dx[k] += the gradient (else dx[k] = it)
   bool normalize[kMaxFoldedCandidates];
   bool summed[kMaxFoldedCandidates];      // backward: Σdout, Σdout·v_k wanted
   int count;
@@ -77,8 +79,8 @@ __global__ void __launch_bounds__(kChannelThreads)
   sums[gridDim.x + blockIdx.x] = sum_gv;
 }
 
-// Every dx_k; block 0's first K threads also add dw[k] += Σ_c Σdout·v_k (sums given: training BN
-// gradients and/or dw).
+// Every dx_k, written or added; block 0's first K threads also add dw[k] += Σ_c Σdout·v_k (sums
+// given: training BN gradients and/or dw).
 template <class T>
 __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
                                   const T* __restrict__ dout, const T* __restrict__ mean,
@@ -97,13 +99,15 @@ __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
     for (int k = 0; k < kMaxFoldedCandidates; ++k) {
       if (k >= cand.count || !cand.dx[k]) continue;
       const uint32_t kc = k * l.C + c;
+      T dx;
       if (training && cand.normalize[k]) {
         const T v = bn_xhat(cand.x[k][i], mean[kc], invstd[kc]);
-        cand.dx[k][i] = bn_input_grad_train(g, v, invstd[kc], w[k], T(sums[kc] / l.M),
-                                            T(sums[kc_count + kc] / l.M));
+        dx = bn_input_grad_train(g, v, invstd[kc], w[k], T(sums[kc] / l.M),
+                                 T(sums[kc_count + kc] / l.M));
       } else {
-        cand.dx[k][i] = bn_input_grad_eval(g, invstd[kc], w[k]);
+        dx = bn_input_grad_eval(g, invstd[kc], w[k]);
       }
+      cand.dx[k][i] = cand.accumulate[k] ? add_unfused(cand.dx[k][i], dx) : dx;
     }
   }
 }
@@ -139,7 +143,8 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
 
 void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dout,
-                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p) {
+                           std::vector<Tensor>& dxs, Tensor& dweights, const BnMixedSumParams& p,
+                           const std::vector<GradMode>& dx_modes) {
   const ChannelLayout l = channel_layout(xs[0], "bn_mixed_sum_backward");
   const uint32_t n = static_cast<uint32_t>(dout.numel());
   if (n == 0) return;
@@ -152,6 +157,7 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
     for (int k = 0; k < k_count; ++k) {
       cand.x[k] = xs[k].data<T>();
       cand.dx[k] = data_or_null<T>(dxs[k]);
+      cand.accumulate[k] = dx_modes[k] == GradMode::Accumulate;
       cand.normalize[k] = p.normalize[k];
       cand.summed[k] =
           dweights.defined() || (p.bn.training && p.normalize[k] && dxs[k].defined());

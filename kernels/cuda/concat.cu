@@ -76,10 +76,11 @@ __global__ void slice2d_forward_kernel(const T* x, T* y, int64_t planes, int64_t
   }
 }
 
-// One thread per dx element: it holds dy where the slice read it, zero elsewhere.
+// One thread per dx element: it holds dy where the slice read it, zero elsewhere (added into the
+// element when accumulating).
 template <class T>
 __global__ void slice2d_backward_kernel(const T* dy, T* dx, int64_t planes, int64_t h, int64_t w,
-                                        Slice2dParams p) {
+                                        Slice2dParams p, bool accumulate) {
   const int64_t n = planes * h * w;
   for (int64_t e = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; e < n;
        e += int64_t(gridDim.x) * blockDim.x) {
@@ -87,7 +88,8 @@ __global__ void slice2d_backward_kernel(const T* dy, T* dx, int64_t planes, int6
     const int64_t di = row - p.offset_h, dj = col - p.offset_w;
     const bool read = di >= 0 && dj >= 0 && di % p.stride_h == 0 && dj % p.stride_w == 0 &&
                       di / p.stride_h < p.out_h && dj / p.stride_w < p.out_w;
-    dx[e] = read ? dy[(plane * p.out_h + di / p.stride_h) * p.out_w + dj / p.stride_w] : T(0);
+    const T g = read ? dy[(plane * p.out_h + di / p.stride_h) * p.out_w + dj / p.stride_w] : T(0);
+    dx[e] = accumulate ? dx[e] + g : g;
   }
 }
 
@@ -120,13 +122,13 @@ void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p) {
   AN_CUDA_CHECK_LAUNCH();
 }
 
-void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p) {
+void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p, GradMode dx_mode) {
   const int64_t planes = dx.size(0) * dx.size(1), h = dx.size(2), w = dx.size(3);
   if (dx.numel() == 0) return;
   cudaStream_t s = stream(dy.device());
   dispatch_float(dy.dtype(), "slice2d_backward", [&]<class scalar_t>() {
     slice2d_backward_kernel<<<grid_for(dx.numel()), 256, 0, s>>>(
-        dy.data<scalar_t>(), dx.data<scalar_t>(), planes, h, w, p);
+        dy.data<scalar_t>(), dx.data<scalar_t>(), planes, h, w, p, dx_mode == GradMode::Accumulate);
   });
   AN_CUDA_CHECK_LAUNCH();
 }

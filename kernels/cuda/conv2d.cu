@@ -63,14 +63,17 @@ __global__ void im2col_kernel(const T* x, Conv2dGeometry g, int64_t batch, T* co
   }
 }
 
-// dx [B, C, H, W] (written) from dcol [C·R·S, B·Ho·Wo].
+// dx [B, C, H, W] from dcol [C·R·S, B·Ho·Wo], written or added into (dx + the sum: one rounding,
+// as writing it and adding it in a second pass).
 template <class T>
-__global__ void col2im_kernel(const T* dcol, Conv2dGeometry g, int64_t batch, T* dx) {
+__global__ void col2im_kernel(const T* dcol, Conv2dGeometry g, int64_t batch, bool accumulate,
+                              T* dx) {
   const int64_t image = g.C * g.H * g.W, n = batch * image;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t b = i / image, c = (i / (g.H * g.W)) % g.C, ih = (i / g.W) % g.H, iw = i % g.W;
-    dx[i] = col2im_value(dcol + b * g.pixels(), batch * g.pixels(), g, c, ih, iw);
+    const T sum = col2im_value(dcol + b * g.pixels(), batch * g.pixels(), g, c, ih, iw);
+    dx[i] = accumulate ? dx[i] + sum : sum;
   }
 }
 
@@ -133,16 +136,16 @@ __global__ void sum_batch_accumulate_kernel(const T* partial, int64_t batch, int
   }
 }
 
-// c[i] = op_a(a[i]) · op_b(b[i]) (+ beta · c[i]) for i < batch, column-major as cuBLAS sees it;
+// c[i] = op_a(a[i]) · op_b(b[i]) + beta · c[i] for i < batch, column-major as cuBLAS sees it;
 // a stride of 0 shares one matrix across the batch.
 template <class T>
 void gemm_strided_batched(const Device& device, cublasOperation_t op_a, cublasOperation_t op_b,
                           int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
                           int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b, T* c,
-                          int64_t ldc, int64_t stride_c, int64_t batch) {
+                          int64_t ldc, int64_t stride_c, int64_t batch, T beta = T(0)) {
   for (int64_t v : {m, n, k, lda, ldb, ldc, batch})
     AN_CHECK(v <= INT_MAX) << "conv2d: a pointwise GEMM dimension " << v << " exceeds cuBLAS's int";
-  const T alpha = T(1), beta = T(0);
+  const T alpha = T(1);
   cublasHandle_t handle = cublas_handle(device);
   if constexpr (std::is_same_v<T, float>)
     AN_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, op_a, op_b, int(m), int(n), int(k), &alpha,
@@ -169,15 +172,16 @@ void pointwise_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Ten
   AN_CUDA_CHECK_LAUNCH();
 }
 
-// dx[b]ᵀ = dy[b]ᵀ · w (written); dw += Σ_b dy[b] · x[b]ᵀ through per-sample partials [B, K, C]
-// summed in batch order (cuBLAS cannot add a batch into one matrix).
+// dx[b]ᵀ = dy[b]ᵀ · w (written, or added by the GEMM's beta = 1); dw += Σ_b dy[b] · x[b]ᵀ through
+// per-sample partials [B, K, C] summed in batch order (cuBLAS cannot add a batch into one matrix).
 template <class T>
 void pointwise_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
-                        const Conv2dGeometry& g, cudaStream_t s) {
+                        const Conv2dGeometry& g, bool accumulate, cudaStream_t s) {
   const int64_t P = g.pixels();
   if (dx.defined())
     gemm_strided_batched<T>(x.device(), CUBLAS_OP_N, CUBLAS_OP_T, P, g.C, g.K, dy.data<T>(), P,
-                            g.K * P, w.data<T>(), g.C, 0, dx.data<T>(), P, g.C * P, g.N);
+                            g.K * P, w.data<T>(), g.C, 0, dx.data<T>(), P, g.C * P, g.N,
+                            T(accumulate ? 1 : 0));
   if (!dw.defined()) return;
   Tensor partial = Tensor::empty({g.N, g.K * g.C}, x.dtype(), x.device());
   gemm_strided_batched<T>(x.device(), CUBLAS_OP_T, CUBLAS_OP_N, g.C, g.K, P, x.data<T>(), P,
@@ -230,7 +234,8 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
 }
 
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
-                     Tensor& dbias, const Conv2dParams& p) {
+                     Tensor& dbias, const Conv2dParams& p, GradMode dx_mode) {
+  const bool accumulate = dx_mode == GradMode::Accumulate;
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   cudaStream_t s = stream(x.device());
   const int64_t chunk = conv2d_chunk_samples(g);
@@ -241,7 +246,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
       AN_CUDA_CHECK_LAUNCH();
     }
     if ((!dx.defined() && !dw.defined()) || dy.numel() == 0) return;
-    if (g.pointwise()) return pointwise_backward<scalar_t>(x, w, dy, dx, dw, g, s);
+    if (g.pointwise()) return pointwise_backward<scalar_t>(x, w, dy, dx, dw, g, accumulate, s);
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
     Tensor dw2 = dw.defined() ? dw.view({g.K, g.rows()}) : Tensor();
     Tensor col_ws = Tensor::empty({g.rows() * chunk * g.pixels()}, x.dtype(), x.device());
@@ -262,7 +267,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
       cuda::gemm(w2, dyc, col, {.trans_a = true});  // dcol = weightᵀ · dy, reusing col
       scalar_t* pdx = dx.data<scalar_t>() + n0 * g.C * g.H * g.W;
       col2im_kernel<<<grid_for(batch * g.C * g.H * g.W), kBlock, 0, s>>>(col.data<scalar_t>(), g,
-                                                                       batch, pdx);
+                                                                         batch, accumulate, pdx);
       AN_CUDA_CHECK_LAUNCH();
     }
   });

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "kernels/cuda/add_unfused.cuh"
 #include "kernels/cuda/cluster_sums.cuh"
 #include "kernels/factorized_reduce.h"
 #include "runtime/cuda_context.h"
@@ -71,7 +72,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int64_t o = 0; o < g.half; ++o) grad += wc[o * g.C] * d[o * pixels];
       grad *= x[e] > T(0) ? T(1) : T(0);  // relu' as a product, as the CPU twin takes it
     }
-    dx[e] = accumulate ? dx[e] + grad : grad;
+    dx[e] = accumulate ? add_unfused(dx[e], grad) : grad;  // old + grad, rounded once
   }
 }
 

@@ -4,6 +4,7 @@
 // The batch mean of a loss is a fixed-order single-block reduction.
 #include <cub/cub.cuh>
 
+#include "kernels/cuda/add_unfused.cuh"
 #include "kernels/softmax_math.h"
 #include "runtime/cuda_context.h"
 
@@ -77,7 +78,7 @@ __global__ void softmax_rows_kernel(const T* x, T* y, int64_t rows, int64_t cols
 
 template <class T, int kWarps>
 __global__ void softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t rows, int64_t cols,
-                                        bool log) {
+                                        bool log, bool accumulate) {
   __shared__ double shared[kWarps];
   constexpr int kThreads = kWarps * 32, kRowsPerBlock = kRowBlock / kThreads;
   const int lane = threadIdx.x % kThreads;
@@ -88,9 +89,11 @@ __global__ void softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t 
   for (int64_t c = lane; c < cols; c += kThreads)
     dot += log ? double(dy[base + c]) : double(dy[base + c]) * y[base + c];
   dot = row_reduce<kWarps>(dot, Sum(), shared);
-  for (int64_t c = lane; c < cols; c += kThreads)
-    dx[base + c] = log ? log_softmax_grad(y[base + c], dy[base + c], dot)
-                       : softmax_grad(y[base + c], dy[base + c], dot);
+  for (int64_t c = lane; c < cols; c += kThreads) {
+    const T g = log ? log_softmax_grad(y[base + c], dy[base + c], dot)
+                    : softmax_grad(y[base + c], dy[base + c], dot);
+    dx[base + c] = accumulate ? add_unfused(dx[base + c], g) : g;
+  }
 }
 
 // loss[0] = Σ_i row_loss[i] / n in one block (fixed order).
@@ -176,7 +179,8 @@ void softmax_forward(const Tensor& x, Tensor& y, bool log) {
   });
 }
 
-void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
+void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log, GradMode dx_mode) {
+  const bool accumulate = dx_mode == GradMode::Accumulate;
   const int64_t cols = y.size(-1), rows = y.numel() / cols;
   if (rows == 0) return;
   cudaStream_t s = stream(y.device());
@@ -184,11 +188,11 @@ void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log) {
     const scalar_t *py = y.data<scalar_t>(), *pdy = dy.data<scalar_t>();
     scalar_t* pdx = dx.data<scalar_t>();
     if (wide_rows(cols))
-      softmax_backward_kernel<scalar_t, 4><<<row_blocks(rows, cols), kRowBlock, 0, s>>>(
-          py, pdy, pdx, rows, cols, log);
+      softmax_backward_kernel<scalar_t, 4>
+          <<<row_blocks(rows, cols), kRowBlock, 0, s>>>(py, pdy, pdx, rows, cols, log, accumulate);
     else
-      softmax_backward_kernel<scalar_t, 1><<<row_blocks(rows, cols), kRowBlock, 0, s>>>(
-          py, pdy, pdx, rows, cols, log);
+      softmax_backward_kernel<scalar_t, 1>
+          <<<row_blocks(rows, cols), kRowBlock, 0, s>>>(py, pdy, pdx, rows, cols, log, accumulate);
   });
   AN_CUDA_CHECK_LAUNCH();
 }

@@ -88,6 +88,27 @@ TEST(GradLanding, KernelsAccumulateIntoASharedInputBitIdentically) {
   EXPECT_EQ(fused.axpby_launches, 0);
 }
 
+// Two DARTS nodes, each one fused sum of its candidates (bn_mixed_sum): node 1 takes the state x
+// (skip_connect) and node 0, node 0 takes x and a pool of x. The sweep reaches node 1 first, which
+// gives x its gradient; node 0's sum and the pool then add into it themselves.
+TEST(GradLanding, FusedNodeSumsAddIntoAStatesGradientBitIdentically) {
+  Variable x = leaf({2, 3, 5, 4}, 1);
+  Variable w0 = leaf({2}, 2), w1 = leaf({2}, 3);
+  const Variable r = leaf({2, 3, 5, 4}, 9).detach();
+  BnMixedSumParams p;
+  p.normalize = {false, true};  // the state as it is, the other candidate through its BN
+  const std::vector<Tensor> untracked(2);
+  auto loss = [&] {
+    const Variable node0 = bn_mixed_sum(w0, {x, pool2d(x, pool3x3(PoolMode::avg))}, untracked,
+                                        untracked, p);
+    const Variable node1 = bn_mixed_sum(w1, {x, node0}, untracked, untracked, p);
+    return sum(mul(node1, r));
+  };
+  SweepResult fused;
+  expect_bit_identical_to_separate_contributions(loss, {x, w0, w1}, &fused);
+  EXPECT_EQ(fused.axpby_launches, 0);
+}
+
 // A borrowed gradient (a sum's dL/dy, shared with the sum and its other input) must never be
 // added into in place. The sweep reaches s = u + v first, so u and v borrow s's gradient; then
 // relu(u)'s backward, which could accumulate, must give u a copy: s's retained gradient shows

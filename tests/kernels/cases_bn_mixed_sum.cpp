@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "kernels/bn_mixed_sum.h"
+#include "kernels/elementwise.h"
+#include "tests/kernels/group_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -12,13 +14,25 @@ struct FusedVariant {
   std::vector<bool> normalize;  // K flags
   bool training = true;
   bool tracked = true;  // the normalised candidates' running statistics defined
+  // Candidate k's dx is written or added per dx_modes[k % size] (a skip_connect candidate's state
+  // usually has a gradient already).
+  std::vector<GradMode> dx_modes{GradMode::Write};
+  GradMode dx_mode(size_t k) const { return dx_modes[k % dx_modes.size()]; }
+  std::vector<GradMode> all_dx_modes() const {
+    std::vector<GradMode> modes;
+    for (size_t k = 0; k < normalize.size(); ++k) modes.push_back(dx_mode(k));
+    return modes;
+  }
 };
 
 std::string variant_name(const FusedVariant& v) {
   std::string s = v.training ? "train" : "eval";
   if (!v.tracked) s += "_untracked";
   s += "_";
-  for (bool n : v.normalize) s += n ? "n" : "p";  // normalised or plain, per candidate
+  // Normalised or plain per candidate, "a" after one whose dx accumulates.
+  for (size_t k = 0; k < v.normalize.size(); ++k)
+    s +=
+        std::string(v.normalize[k] ? "n" : "p") + (v.dx_mode(k) == GradMode::Accumulate ? "a" : "");
   return s;
 }
 
@@ -39,6 +53,7 @@ OpCase bn_mixed_sum_case(const FusedVariant& v, const Shape& shape, int fd_sampl
   for (int64_t k = 0; k < k_count; ++k) {
     InputSpec x{"x", shape, Fill::uniform, -2.0, 3.0};  // mean ≠ 0: the shift matters
     x.name += std::to_string(k);
+    x.grad_mode = v.dx_mode(k);
     c.inputs.push_back(x);
   }
   std::vector<int64_t> tracked;  // candidates with running statistics
@@ -59,6 +74,7 @@ OpCase bn_mixed_sum_case(const FusedVariant& v, const Shape& shape, int fd_sampl
   BnMixedSumParams p;
   p.bn.training = v.training;
   p.normalize = v.normalize;
+  const std::vector<GradMode> dx_modes = v.all_dx_modes();
   c.forward = [=](const Tensors& in, Tensors& out) {
     const std::vector<Tensor> xs(in.begin() + 1, in.begin() + 1 + k_count);
     std::vector<Tensor> means(k_count), vars(k_count);
@@ -73,7 +89,7 @@ OpCase bn_mixed_sum_case(const FusedVariant& v, const Shape& shape, int fd_sampl
   c.backward = [=](const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din) {
     const std::vector<Tensor> xs(in.begin() + 1, in.begin() + 1 + k_count);
     std::vector<Tensor> dxs(din.begin() + 1, din.begin() + 1 + k_count);  // views into din
-    bn_mixed_sum_backward(in[0], xs, out[1], out[2], dout[0], dxs, din[0], p);
+    bn_mixed_sum_backward(in[0], xs, out[1], out[2], dout[0], dxs, din[0], p, dx_modes);
   };
   const bool big = shape_numel(shape) > 100000;
   c.atol = big ? 2e-4 : 1e-5;
@@ -86,6 +102,7 @@ OpCase bn_mixed_sum_case(const FusedVariant& v, const Shape& shape, int fd_sampl
 }  // namespace
 
 std::vector<OpCase> bn_mixed_sum_cases() {
+  const GradMode W = GradMode::Write, A = GradMode::Accumulate;
   std::vector<OpCase> rows;
   // A DARTS normal edge without `none`: max/avg pool → BN, skip_connect (plain), sep × 2 and
   // dil × 2 convs ending in BN.
@@ -95,6 +112,11 @@ std::vector<OpCase> bn_mixed_sum_cases() {
   rows.push_back(bn_mixed_sum_case(train, {2, 3, 5, 7}));
   rows.push_back(bn_mixed_sum_case(eval, {2, 3, 5, 7}));
   rows.push_back(bn_mixed_sum_case(untracked, {3, 2, 4, 4}));
+  // Gradients added into what is there, per candidate: skip_connect's (the state's own, which
+  // later nodes gave already) and some BN candidates', in training and eval.
+  rows.push_back(bn_mixed_sum_case({darts_edge, true, true, {W, A, A}}, {2, 3, 5, 7}));
+  rows.push_back(bn_mixed_sum_case({darts_edge, false, true, {A}}, {2, 3, 5, 7}));
+  rows.push_back(bn_mixed_sum_case({{false, true, false}, true, true, {A, W}}, {3, 5, 7, 1}));
   rows.push_back(bn_mixed_sum_case({{true}}, {1, 4, 3, 3}));         // one BN; N = 1
   rows.push_back(bn_mixed_sum_case({{false}}, {2, 1, 1, 1}));        // a plain mixed sum
   rows.push_back(bn_mixed_sum_case({{true, true}}, {2, 1, 1, 2}));   // two values per channel
@@ -106,6 +128,7 @@ std::vector<OpCase> bn_mixed_sum_cases() {
   for (int e = 0; e < 5; ++e)
     darts_node.insert(darts_node.end(), darts_edge.begin(), darts_edge.end());
   rows.push_back(bn_mixed_sum_case({darts_node}, {2, 3, 4, 4}));
+  rows.push_back(bn_mixed_sum_case({darts_node, true, true, {W, W, A, W, A}}, {2, 3, 4, 4}, 8));
   // The DARTS shapes (a reduction edge's 7 BN candidates at the smallest): finite differences on
   // the 262,144-element one, CUDA parity on all.
   for (const Shape& s : darts_image_shapes()) {
@@ -113,6 +136,10 @@ std::vector<OpCase> bn_mixed_sum_cases() {
     c.check_finite_differences = shape_numel(s) <= 262144;
     rows.push_back(std::move(c));
   }
+  OpCase mixed_modes =
+      bn_mixed_sum_case({darts_edge, true, true, {A, W}}, darts_image_shapes()[2], 2);
+  mixed_modes.check_finite_differences = false;  // the rows above probe these gradients
+  rows.push_back(std::move(mixed_modes));
   return rows;
 }
 
@@ -180,7 +207,7 @@ void expect_fused_equals_composition(const FusedVariant& v, const Shape& shape) 
   std::vector<Tensor> dxs;
   for (int64_t k = 0; k < k_count; ++k) dxs.push_back(Tensor::full(shape, 99.0, DType::f64));
   Tensor dw = Tensor::full({k_count}, 0.5, DType::f64);
-  bn_mixed_sum_backward(w, xs, save_mean, save_invstd, dout, dxs, dw, p);
+  bn_mixed_sum_backward(w, xs, save_mean, save_invstd, dout, dxs, dw, p, v.all_dx_modes());
 
   auto expect_close = [](const Tensor& got, const Tensor& want, const std::string& what) {
     const std::vector<double> g = got.to_vector<double>(), e = want.to_vector<double>();
@@ -205,6 +232,57 @@ TEST(BnMixedSum, EqualsBatchNormOfEachCandidateThenMixedSum) {
   expect_fused_equals_composition({darts_edge}, {4, 3, 5, 6});
   expect_fused_equals_composition({darts_edge, false}, {4, 3, 5, 6});
   expect_fused_equals_composition({{false, true}}, {2, 2, 1, 1});
+}
+
+// An added dx_k is the written one added with axpby (the path it replaces in autograd), bit for
+// bit, in both dtypes, trained and eval; a written one is the same whatever the buffer held.
+TEST(BnMixedSum, AccumulatedDxIsWrittenDxAddedWithAxpbyExactly) {
+  const std::vector<bool> normalize{true, false, true, true, false};
+  const std::vector<GradMode> modes{GradMode::Accumulate, GradMode::Accumulate, GradMode::Write,
+                                    GradMode::Accumulate, GradMode::Write};
+  const Shape shape{3, 4, 5, 6};
+  const int64_t k_count = std::ssize(normalize);
+  for (DType dtype : {DType::f32, DType::f64})
+    for (bool training : {true, false}) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + (training ? " training" : " eval"));
+      BnMixedSumParams p;
+      p.bn.training = training;
+      p.normalize = normalize;
+      const Tensor w = random_tensor({k_count}, dtype, 1), dout = random_tensor(shape, dtype, 2);
+      std::vector<Tensor> xs, means(k_count), vars(k_count);
+      for (int64_t k = 0; k < k_count; ++k) {
+        xs.push_back(random_tensor(shape, dtype, 10 + k));
+        if (!normalize[k]) continue;
+        means[k] = random_tensor({shape[1]}, dtype, 20 + k);
+        vars[k] = Tensor::full({shape[1]}, 1.5, dtype);
+      }
+      Tensor out = Tensor::empty(shape, dtype),
+             save_mean = Tensor::empty({k_count, shape[1]}, dtype),
+             save_invstd = Tensor::empty({k_count, shape[1]}, dtype);
+      bn_mixed_sum_forward(w, xs, means, vars, out, save_mean, save_invstd, p);
+
+      std::vector<Tensor> written, dxs;
+      for (int64_t k = 0; k < k_count; ++k) {
+        written.push_back(Tensor::full(shape, 7.0, dtype));
+        dxs.push_back(random_tensor(shape, dtype, 30 + k));  // the gradient already there
+      }
+      dxs[3] = Tensor();  // a candidate that wants none
+      std::vector<Tensor> expected;
+      for (int64_t k = 0; k < k_count; ++k)
+        expected.push_back(dxs[k].defined() ? dxs[k].clone() : Tensor());
+      Tensor no_dw;
+      bn_mixed_sum_backward(w, xs, save_mean, save_invstd, dout, written, no_dw, p,
+                            std::vector<GradMode>(k_count, GradMode::Write));
+      bn_mixed_sum_backward(w, xs, save_mean, save_invstd, dout, dxs, no_dw, p, modes);
+      for (int64_t k = 0; k < k_count; ++k) {
+        if (!dxs[k].defined()) continue;
+        if (modes[k] == GradMode::Accumulate)
+          axpby(1.0, written[k], 1.0, expected[k]);
+        else
+          expected[k] = written[k];
+        expect_same_bits(dxs[k], expected[k], "candidate " + std::to_string(k) + " dx");
+      }
+    }
 }
 
 TEST(BnMixedSum, RejectsBadArguments) {
@@ -246,13 +324,31 @@ TEST(BnMixedSum, RejectsBadArguments) {
 
   Tensor dout = Tensor::zeros(s), dw = Tensor::zeros({2});
   std::vector<Tensor> dxs = {Tensor::zeros(s), Tensor()};
-  EXPECT_NO_THROW(bn_mixed_sum_backward(w, xs, sm, si, dout, dxs, dw, p));
+  const std::vector<GradMode> modes{GradMode::Write, GradMode::Accumulate};
+  EXPECT_NO_THROW(bn_mixed_sum_backward(w, xs, sm, si, dout, dxs, dw, p, modes));
   std::vector<Tensor> one_dx = {Tensor::zeros(s)};
-  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm, si, dout, one_dx, dw, p), Error);
-  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm_wrong, si, dout, dxs, dw, p), Error);
-  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm, si, out_wrong, dxs, dw, p), Error);
+  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm, si, dout, one_dx, dw, p, modes), Error);
+  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm, si, dout, dxs, dw, p, {GradMode::Write}), Error);
+  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm_wrong, si, dout, dxs, dw, p, modes), Error);
+  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm, si, out_wrong, dxs, dw, p, modes), Error);
   Tensor dw_wrong = Tensor::zeros({3});
-  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm, si, dout, dxs, dw_wrong, p), Error);
+  EXPECT_THROW(bn_mixed_sum_backward(w, xs, sm, si, dout, dxs, dw_wrong, p, modes), Error);
+  // Gradients the one kernel writes must not share memory: an added one would be added twice.
+  auto backward_error = [&](std::vector<Tensor> grads) -> std::string {
+    try {
+      bn_mixed_sum_backward(w, xs, sm, si, dout, grads, dw, p, modes);
+    } catch (const Error& e) {
+      return e.message();
+    }
+    return "no error";
+  };
+  const Tensor dx0 = Tensor::zeros(s);
+  EXPECT_NE(backward_error({dx0, dx0}).find("candidates 0 and 1 write dx into the same memory"),
+            std::string::npos);
+  EXPECT_NE(backward_error({Tensor(), dout}).find("candidate 1's dx overlaps an input"),
+            std::string::npos);
+  EXPECT_NE(backward_error({xs[0], Tensor()}).find("candidate 0's dx overlaps an input"),
+            std::string::npos);
 }
 
 }  // namespace autonet::test

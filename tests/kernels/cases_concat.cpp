@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "kernels/concat.h"
+#include "tests/kernels/accumulate_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -29,16 +30,19 @@ OpCase concat_case(const std::vector<Shape>& parts, int64_t axis, int fd_samples
   return c;
 }
 
-OpCase slice2d_case(const Shape& x_shape, const Slice2dParams& p, int fd_samples = 24) {
+// dx written, or added per dx_mode (the α rows' cut softmax already has a gradient).
+OpCase slice2d_case(const Shape& x_shape, const Slice2dParams& p, int fd_samples = 24,
+                    GradMode dx_mode = GradMode::Write) {
   OpCase c;
   c.name = "concat/slice2d/off" + std::to_string(p.offset_h) + "x" + std::to_string(p.offset_w) +
            "/stride" + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) + "/" +
-           shape_str(x_shape);
+           shape_str(x_shape) + (dx_mode == GradMode::Accumulate ? "/dx_added" : "");
   c.inputs = {{"x", x_shape}};
+  c.inputs[0].grad_mode = dx_mode;
   c.outputs = {{"y", {x_shape[0], x_shape[1], p.out_h, p.out_w}}};
   c.forward = [p](const Tensors& in, Tensors& out) { slice2d_forward(in[0], out[0], p); };
-  c.backward = [p](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
-    slice2d_backward(dout[0], din[0], p);
+  c.backward = [p, dx_mode](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
+    slice2d_backward(dout[0], din[0], p, dx_mode);
   };
   expect_pure_copies(c);
   c.fd_samples = fd_samples;
@@ -76,7 +80,21 @@ std::vector<OpCase> concat_cases() {
   uneven.offset_h = 2, uneven.offset_w = 0, uneven.stride_h = 3, uneven.stride_w = 1;
   uneven.out_h = 2, uneven.out_w = 4;
   rows.push_back(slice2d_case({1, 2, 6, 5}, uneven));
+  rows.push_back(slice2d_case({1, 2, 6, 5}, uneven, 24, GradMode::Accumulate));
+  rows.push_back(slice2d_case({2, 3, 7, 7}, odd_pixels(7, 7), 24, GradMode::Accumulate));
   return rows;
+}
+
+// Added into a gradient already there: the written dx added with axpby, bit for bit.
+TEST(Slice2d, AccumulatedDxIsWrittenDxAddedWithAxpbyExactly) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    const Shape x{2, 3, 7, 7};
+    const Slice2dParams p = odd_pixels(7, 7);
+    Tensor dy = Tensor::empty({2, 3, p.out_h, p.out_w}, dtype);
+    fill_uniform(dy, -1.0, 1.0, 1);
+    expect_added_dx_is_written_dx_plus_axpby(
+        x, dtype, [&](Tensor& dx, GradMode mode) { slice2d_backward(dy, dx, p, mode); });
+  }
 }
 
 TEST(Concat, HandComputedValues) {

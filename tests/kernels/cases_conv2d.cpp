@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "kernels/conv2d.h"
+#include "tests/kernels/accumulate_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -14,21 +15,26 @@ Conv2dParams params(int64_t stride, int64_t pad, int64_t dilation = 1) {
   return {stride, stride, pad, pad, dilation, dilation};
 }
 
-// y = conv(x, weight) + bias; x is written, weight and bias accumulate.
+// y = conv(x, weight) + bias; x's gradient is written or added per dx_mode, weight's and bias's
+// accumulate.
 OpCase conv_case(const std::string& variant, const Shape& x, const Shape& w, const Conv2dParams& p,
-                 bool with_bias, int fd_samples = 24) {
+                 bool with_bias, int fd_samples = 24, GradMode dx_mode = GradMode::Write) {
   OpCase c;
   c.name = "conv2d/" + variant + "/" + shape_str(x) + "/" + shape_str(w) + (with_bias ? "/bias" : "");
+  if (dx_mode == GradMode::Accumulate) c.name += "/dx_added";
   c.inputs = {{"x", x}, {"weight", w}};
+  c.inputs[0].grad_mode = dx_mode;
   c.inputs[1].grad_mode = GradMode::Accumulate;
   if (with_bias) c.inputs.push_back({"bias", {w[0]}, Fill::uniform, -1, 1, true, GradMode::Accumulate});
   c.outputs = {{"y", conv2d_out_shape(x, w, p)}};
   c.forward = [p, with_bias](const Tensors& in, Tensors& out) {
     conv2d_forward(in[0], in[1], with_bias ? in[2] : Tensor(), out[0], p);
   };
-  c.backward = [p, with_bias](const Tensors& in, const Tensors&, const Tensors& dout, Tensors& din) {
+  c.backward = [p, with_bias, dx_mode](const Tensors& in, const Tensors&, const Tensors& dout,
+                                       Tensors& din) {
     Tensor no_bias;
-    conv2d_backward(in[0], in[1], dout[0], din[0], din[1], with_bias ? din[2] : no_bias, p);
+    conv2d_backward(in[0], in[1], dout[0], din[0], din[1], with_bias ? din[2] : no_bias, p,
+                    dx_mode);
   };
   // Each element's own float32 sum (y over its C·R·S taps, dweight over N·Ho·Wo pixels, less
   // the padded ones), blocked differently by cuBLAS and OpenBLAS: spread 20 gives the longest
@@ -67,6 +73,14 @@ std::vector<OpCase> conv2d_cases() {
   // Large enough that CUDA's im2col workspace (2^22 elements) splits the batch into chunks of
   // 20 samples, the last one partial: 800 rows × 256 pixels × 24 samples.
   rows.push_back(conv_case("5x5chunked", {24, 32, 16, 16}, {8, 32, 5, 5}, params(1, 2), true, 2));
+  // dx added into a gradient already there (FactorizedReduce's input feeds two convs): the GEMM
+  // path, the col2im path (stride 2), several taps per pixel, and several chunks.
+  const GradMode add = GradMode::Accumulate;
+  rows.push_back(conv_case("1x1", {3, 5, 7, 9}, {11, 5, 1, 1}, params(1, 0), true, 24, add));
+  rows.push_back(conv_case("1x1s2", {2, 16, 16, 16}, {8, 16, 1, 1}, params(2, 0), false, 24, add));
+  rows.push_back(conv_case("3x3s2", {2, 4, 9, 9}, {6, 4, 3, 3}, params(2, 1), true, 24, add));
+  rows.push_back(
+      conv_case("5x5chunked", {24, 32, 16, 16}, {8, 32, 5, 5}, params(1, 2), false, 2, add));
   return rows;
 }
 
@@ -76,6 +90,34 @@ TEST(Conv2d, OutputShapes) {
   EXPECT_EQ(conv2d_out_shape({2, 16, 7, 9}, {8, 16, 1, 1}, params(2, 0)), (Shape{2, 8, 4, 5}));
   EXPECT_EQ(conv2d_out_shape({1, 3, 11, 11}, {5, 3, 3, 3}, params(1, 2, 2)), (Shape{1, 5, 11, 11}));
   EXPECT_EQ(conv2d_out_shape({1, 3, 2, 2}, {5, 3, 2, 2}, params(1, 0)), (Shape{1, 5, 1, 1}));
+}
+
+// An added dx is the written one added with axpby (the path it replaces in autograd), bit for bit,
+// in both dtypes, on the GEMM path and the col2im path.
+TEST(Conv2d, AccumulatedDxIsWrittenDxAddedWithAxpbyExactly) {
+  struct Geometry {
+    Shape x, w;
+    Conv2dParams p;
+  };
+  const std::vector<Geometry> geometries{{{2, 5, 6, 7}, {4, 5, 1, 1}, params(1, 0)},
+                                         {{2, 6, 8, 8}, {3, 6, 1, 1}, params(2, 0)},
+                                         {{2, 3, 7, 6}, {4, 3, 3, 3}, params(2, 1)}};
+  for (DType dtype : {DType::f32, DType::f64})
+    for (const Geometry& g : geometries) {
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " x " + shape_str(g.x) + " w " +
+                   shape_str(g.w));
+      auto random = [dtype](const Shape& shape, uint64_t seed) {
+        Tensor t = Tensor::empty(shape, dtype);
+        fill_uniform(t, -1.0, 1.0, seed);
+        return t;
+      };
+      const Tensor x = random(g.x, 1), w = random(g.w, 2);
+      const Tensor dy = random(conv2d_out_shape(g.x, g.w, g.p), 3);
+      expect_added_dx_is_written_dx_plus_axpby(g.x, dtype, [&](Tensor& dx, GradMode mode) {
+        Tensor none;
+        conv2d_backward(x, w, dy, dx, none, none, g.p, mode);
+      });
+    }
 }
 
 TEST(Conv2d, HandComputedValues) {

@@ -4,19 +4,25 @@
 #include <cmath>
 
 #include "kernels/softmax.h"
+#include "tests/kernels/accumulate_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
 
 namespace {
-OpCase softmax_case(const Shape& shape, bool log, int fd_samples = 24) {
+// dx written, or added per dx_mode (α's gradient is there before its softmax's backward runs).
+OpCase softmax_case(const Shape& shape, bool log, int fd_samples = 24,
+                    GradMode dx_mode = GradMode::Write) {
   OpCase c;
-  c.name = std::string(log ? "softmax/log/" : "softmax/plain/") + shape_str(shape);
+  c.name = std::string(log ? "softmax/log/" : "softmax/plain/") + shape_str(shape) +
+           (dx_mode == GradMode::Accumulate ? "/dx_added" : "");
   c.inputs = {{"x", shape, Fill::uniform, -3.0, 3.0}};
+  c.inputs[0].grad_mode = dx_mode;
   c.outputs = {{"y", shape}};
   c.forward = [log](const Tensors& in, Tensors& out) { softmax_forward(in[0], out[0], log); };
-  c.backward = [log](const Tensors&, const Tensors& out, const Tensors& dout, Tensors& din) {
-    softmax_backward(out[0], dout[0], din[0], log);
+  c.backward = [log, dx_mode](const Tensors&, const Tensors& out, const Tensors& dout,
+                              Tensors& din) {
+    softmax_backward(out[0], dout[0], din[0], log, dx_mode);
   };
   c.set_tolerance(1e-6, 1e-5,
                   "CUDA's expf/logf are within 2 ulp of glibc; double row sums in a different order");
@@ -71,6 +77,8 @@ std::vector<OpCase> softmax_cases() {
     rows.push_back(softmax_case({64, 10}, log));         // the DARTS classifier
     rows.push_back(softmax_case({5, 8}, log));           // DARTS α rows: 14 edges × 8 ops
     rows.push_back(softmax_case({4, 10000}, log, 8));    // a PTB vocabulary: whole-block rows
+    rows.push_back(softmax_case({5, 8}, log, 24, GradMode::Accumulate));
+    rows.push_back(softmax_case({4, 10000}, log, 4, GradMode::Accumulate));
   }
   rows.push_back(cross_entropy_case(1, 2, 0.0));
   rows.push_back(cross_entropy_case(3, 1, 0.1));  // one class: the loss is identically 0
@@ -110,6 +118,21 @@ TEST(Softmax, HandComputedValues) {
   softmax_backward(logp, dy, dx, /*log=*/true);
   EXPECT_NEAR(dx.to_vector<double>()[0], 0.75, 1e-15);
   EXPECT_NEAR(dx.to_vector<double>()[1], -0.75, 1e-15);
+}
+
+// Added into a gradient already there: the written dx added with axpby, bit for bit.
+TEST(Softmax, AccumulatedDxIsWrittenDxAddedWithAxpbyExactly) {
+  for (DType dtype : {DType::f32, DType::f64})
+    for (bool log : {false, true}) {
+      const Shape shape{14, 8};
+      Tensor x = Tensor::empty(shape, dtype), y = Tensor::empty(shape, dtype);
+      Tensor dy = Tensor::empty(shape, dtype);
+      fill_uniform(x, -3.0, 3.0, 1);
+      fill_uniform(dy, -1.0, 1.0, 2);
+      softmax_forward(x, y, log);
+      expect_added_dx_is_written_dx_plus_axpby(
+          shape, dtype, [&](Tensor& dx, GradMode mode) { softmax_backward(y, dy, dx, log, mode); });
+    }
 }
 
 TEST(Softmax, CrossEntropyAndNllHandComputed) {
