@@ -18,10 +18,6 @@
 namespace autonet::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kWeightGradCluster = 8;  // blocks per (member, channel): the portable cluster size
-constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
-
 // One member as the kernels see it: its geometry and its tensors (a pass reads only its own).
 template <class T>
 struct Member {

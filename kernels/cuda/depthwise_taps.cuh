@@ -7,6 +7,11 @@
 
 namespace autonet::cuda {
 
+// The group kernels' launch shape, one for both families.
+constexpr int kThreads = 256;
+constexpr int kWeightGradCluster = 8;  // blocks per (member, channel): the portable cluster size
+constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
+
 // y at (oh, ow) of the plane xp, filter wp [R·S] (its channel's).
 template <class T>
 __device__ T depthwise_output(const DepthwiseGeometry& g, const T* wp, const T* __restrict__ xp,

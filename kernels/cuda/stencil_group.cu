@@ -20,10 +20,6 @@
 namespace autonet::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kWeightGradCluster = 8;  // blocks per (stencil, channel): the portable cluster size
-constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
-
 // One stencil as the kernels see it: its geometry (only the one of its kind is read) and data.
 template <class T>
 struct Member {
