@@ -68,14 +68,22 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
   std::vector<Variable> inputs{x};
   inputs.insert(inputs.end(), weights.begin(), weights.end());
   const Tensor xv = x.value();
-  // Every output is rebuilt from x and the filters (which backward keeps anyway), all in one
-  // launch when the first is asked for.
-  std::vector<Recompute> recipes = rebuild_together(stencils.size(), [xv, wv, stencils, out] {
-    std::vector<Tensor> again;
-    for (size_t k = 0; k < stencils.size(); ++k) again.push_back(empty_as(out, xv));
-    stencil_group_forward(xv, wv, again, stencils);
-    return again;
-  });
+  // The outputs backward reads are rebuilt from x and the filters (which backward keeps anyway),
+  // all in one launch when the first is asked for: the wanted members as a smaller group.
+  std::vector<GroupRecipe> recipes = rebuild_together(
+      stencils.size(), [xv, wv, stencils, out](const std::vector<bool>& wanted) {
+        std::vector<Tensor> again(stencils.size()), some_ys, some_ws;
+        std::vector<Stencil> some;
+        for (size_t k = 0; k < stencils.size(); ++k) {
+          if (!wanted[k]) continue;
+          again[k] = empty_as(out, xv);
+          some_ys.push_back(again[k]);
+          some_ws.push_back(wv[k]);
+          some.push_back(stencils[k]);
+        }
+        stencil_group_forward(xv, some_ws, some_ys, some);
+        return again;
+      });
   return make_results("stencil_group", std::move(ys), inputs,
                       [=](const std::vector<Tensor>& dys, const SlotList& in) {
                         std::vector<Tensor> dws;
@@ -169,18 +177,27 @@ std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
     w_shapes.push_back(wv[k].shape());
   }
   const Shape out = depthwise_group_out_shape(x_shapes, w_shapes, params);
-  auto run = [xv, wv, params, out] {
-    std::vector<Tensor> ys;
-    for (const Tensor& x : xv) ys.push_back(empty_as(out, x));
-    depthwise_group_forward(xv, wv, ys, params);
+  // Members `wanted` as one group (the others' outputs undefined).
+  auto run = [xv, wv, params, out](const std::vector<bool>& wanted) {
+    std::vector<Tensor> ys(params.size()), some_xs, some_ws, some_ys;
+    std::vector<DepthwiseConv2dParams> some;
+    for (size_t k = 0; k < params.size(); ++k) {
+      if (!wanted[k]) continue;
+      ys[k] = empty_as(out, xv[k]);
+      some_xs.push_back(xv[k]);
+      some_ws.push_back(wv[k]);
+      some_ys.push_back(ys[k]);
+      some.push_back(params[k]);
+    }
+    depthwise_group_forward(some_xs, some_ws, some_ys, some);
     return ys;
   };
-  std::vector<Tensor> ys = run();
+  std::vector<Tensor> ys = run(std::vector<bool>(k_count, true));
   std::vector<Variable> inputs = xs;
   inputs.insert(inputs.end(), ws.begin(), ws.end());
   // Every output is rebuilt from its x and filter (which backward keeps anyway, as
-  // depthwise_conv2d's node does), all in one launch when the first is asked for.
-  std::vector<Recompute> recipes = rebuild_together(k_count, run);
+  // depthwise_conv2d's node does), those backward reads in one launch when the first is asked for.
+  std::vector<GroupRecipe> recipes = rebuild_together(k_count, run);
   return make_results(
       "depthwise_group", std::move(ys), inputs,
       [=](const std::vector<Tensor>& dys, const SlotList& in) {

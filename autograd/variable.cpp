@@ -130,8 +130,9 @@ Variable make_result(const char* op, Tensor value, const std::vector<Variable>& 
 }
 
 // An output's recipe (see SavedValue).
-void attach_recompute(Variable& out, Recompute recompute) {
+void attach_recompute(Variable& out, Recompute recompute, Claim claim) {
   out.impl_->recompute = std::make_shared<const Recompute>(std::move(recompute));
+  out.impl_->claim = std::move(claim);
 }
 
 // The op's node hangs off a hidden slot that only its outputs' nodes feed. Each output's node
@@ -139,12 +140,12 @@ void attach_recompute(Variable& out, Recompute recompute) {
 // op's node, upstream of every output, runs after all of them, once, with all of them.
 std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
                                    const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
-                                   std::vector<Recompute> recompute) {
-  AN_CHECK(recompute.empty() || recompute.size() == values.size())
-      << op << ": " << recompute.size() << " recipes for " << values.size() << " outputs";
+                                   std::vector<GroupRecipe> recipes) {
+  AN_CHECK(recipes.empty() || recipes.size() == values.size())
+      << op << ": " << recipes.size() << " recipes for " << values.size() << " outputs";
   auto attach = [&](Variable& out, size_t k) {
-    if (!recompute.empty() && recompute[k] && grad_enabled())
-      attach_recompute(out, std::move(recompute[k]));
+    if (!recipes.empty() && recipes[k].rebuild && grad_enabled())
+      attach_recompute(out, std::move(recipes[k].rebuild), std::move(recipes[k].claim));
   };
   for (Tensor& v : values)
     if (v.defined()) v.storage()->label(op);  // as make_result labels its output
@@ -183,25 +184,38 @@ std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
   return outs;
 }
 
-std::vector<Recompute> rebuild_together(size_t count,
-                                        std::function<std::vector<Tensor>()> rebuild_all) {
+std::vector<GroupRecipe> rebuild_together(size_t count, RebuildSome rebuild) {
   struct Shared {
-    std::function<std::vector<Tensor>()> rebuild;
+    RebuildSome rebuild;
     std::vector<Tensor> waiting;  // rebuilt, not yet handed out (undefined: handed out or never built)
+    std::vector<int64_t> claims;  // per output: claims alive (the sweep runs on one thread)
   };
-  auto shared = std::make_shared<Shared>(Shared{std::move(rebuild_all), {}});
-  std::vector<Recompute> recipes;
-  for (size_t k = 0; k < count; ++k)
-    recipes.push_back([shared, k]() -> Tensor {
-      if (k >= shared->waiting.size() || !shared->waiting[k].defined()) {
-        shared->waiting = shared->rebuild();
-        AN_CHECK(shared->waiting.size() > k) << "a group rebuilt " << shared->waiting.size()
-                                             << " outputs; output " << k << " was asked for";
+  auto shared = std::make_shared<Shared>(
+      Shared{std::move(rebuild), std::vector<Tensor>(count), std::vector<int64_t>(count, 0)});
+  std::vector<GroupRecipe> recipes;
+  for (size_t k = 0; k < count; ++k) {
+    Recompute get = [shared, k]() -> Tensor {
+      if (!shared->waiting[k].defined()) {
+        std::vector<bool> wanted(shared->claims.size());
+        for (size_t i = 0; i < wanted.size(); ++i) wanted[i] = i == k || shared->claims[i] > 0;
+        shared->waiting = shared->rebuild(wanted);
+        AN_CHECK(shared->waiting.size() == wanted.size() && shared->waiting[k].defined())
+            << "a group rebuilt " << shared->waiting.size() << " outputs; output " << k
+            << " of " << wanted.size() << " was asked for";
       }
       Tensor out = shared->waiting[k];
       shared->waiting[k] = Tensor();  // dropped here: the consumer holds it now
       return out;
-    });
+    };
+    // A claim is a handle whose last copy gives the count back.
+    Claim claim = [shared, k]() -> std::shared_ptr<const void> {
+      ++shared->claims[k];
+      return std::shared_ptr<const void>(shared.get(), [shared, k](const void*) {
+        --shared->claims[k];
+      });
+    };
+    recipes.push_back({std::move(get), std::move(claim)});
+  }
   return recipes;
 }
 
@@ -218,9 +232,10 @@ KeepValuesGuard::KeepValuesGuard(bool active)
     : ScopedThreadFlag(t_keep_values, t_keep_values || active) {}
 
 SavedValue::SavedValue(const Variable& v) : spec_(TensorSpec::of(v.value())) {
-  if (v.impl_->recompute && !t_keep_values)
+  if (v.impl_->recompute && !t_keep_values) {
     recompute_ = v.impl_->recompute;
-  else
+    if (v.impl_->claim) claim_ = v.impl_->claim();
+  } else
     value_ = v.value();
 }
 

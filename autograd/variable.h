@@ -49,6 +49,14 @@ using BackwardFn = std::function<void(const Tensor& grad_output, const SlotList&
 // the output in its backward keeps the recipe instead of the tensor (SavedValue), so the tensor
 // dies with the forward pass and is rebuilt when backward needs it (DESIGN.md §7).
 using Recompute = std::function<Tensor()>;
+// An output of a group that rebuilds several outputs in one launch (rebuild_together) also says
+// who still wants it: a SavedValue that keeps the recipe holds what `claim` returns until it dies,
+// and the group rebuilds only the outputs some SavedValue still holds a claim on.
+using Claim = std::function<std::shared_ptr<const void>()>;
+struct GroupRecipe {
+  Recompute rebuild;
+  Claim claim;
+};
 
 // One recorded op.
 struct Node {
@@ -97,11 +105,12 @@ class Variable {
   friend class SavedValue;
   friend Variable make_result(const char*, Tensor, const std::vector<Variable>&, BackwardFn,
                               Recompute);
-  friend void attach_recompute(Variable& out, Recompute recompute);
+  friend void attach_recompute(Variable& out, Recompute recompute, Claim claim);
   struct Impl {
     Tensor value;
     std::shared_ptr<GradSlot> slot;
     std::shared_ptr<const Recompute> recompute;  // set by a cheap producer (make_result)
+    Claim claim;                                 // set with a group's recipe (make_results)
   };
   std::shared_ptr<Impl> impl_;
 };
@@ -157,6 +166,7 @@ class SavedValue {
  private:
   Tensor value_;
   std::shared_ptr<const Recompute> recompute_;
+  std::shared_ptr<const void> claim_;  // held while this value may still be asked for
   TensorSpec spec_;
 };
 
@@ -174,18 +184,21 @@ class KeepValuesGuard : public ScopedThreadFlag {
 // with dL/d(output k) in grad_outputs[k] (undefined for an output that received none).
 using MultiBackwardFn =
     std::function<void(const std::vector<Tensor>& grad_outputs, const SlotList& in)>;
-// `recompute` (empty, or one recipe per output) is attached as make_result's is.
+// `recipes` (empty, or one per output, from rebuild_together) are attached as make_result's is.
 std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
                                    const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
-                                   std::vector<Recompute> recompute = {});
+                                   std::vector<GroupRecipe> recipes = {});
 
-// The recipes of a multi-output op whose kernel rebuilds all its outputs in one launch: the first
-// output asked for runs `rebuild_all` once and the others wait in a shared cache until asked
-// (each handed out once, then dropped; one asked again rebuilds the group again). A group's
+// The recipes of a multi-output op whose kernel rebuilds several outputs in one launch: the first
+// output asked for runs `rebuild(wanted)` once, wanted[k] true for itself and for every output
+// that some SavedValue still claims; the others wait in a shared cache until asked (each handed
+// out once, then dropped; one asked again, or one nobody claimed, rebuilds again). A group's
 // outputs are asked for together (the next stage of a state's candidates is one op), so one
-// launch replaces one per output.
-std::vector<Recompute> rebuild_together(size_t count,
-                                        std::function<std::vector<Tensor>()> rebuild_all);
+// launch replaces one per output; and outputs no backward will read (a 1×1 convolution's input
+// when its weight needs no gradient, as in the α pass) are not rebuilt at all. `rebuild` returns
+// one tensor per output, undefined where not wanted.
+using RebuildSome = std::function<std::vector<Tensor>(const std::vector<bool>& wanted)>;
+std::vector<GroupRecipe> rebuild_together(size_t count, RebuildSome rebuild);
 
 // Runs the reverse sweep from `root`. A scalar root is seeded with 1; otherwise pass
 // `grad_root` (dL/d root, same shape). Leaf gradients accumulate; intermediate gradients are

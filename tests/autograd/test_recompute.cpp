@@ -19,6 +19,7 @@ struct Sweep {
   std::vector<bool> freed;  // per watched output: its storage was gone once the forward ended
   int64_t depthwise_forwards = 0, pool_forwards = 0;  // kernel calls during backward
   int64_t group_forwards = 0, depthwise_group_forwards = 0;
+  int64_t group_flops = 0, depthwise_group_flops = 0;  // what those group calls computed
 };
 
 // forward(watch) builds the loss and puts the outputs to watch into `watch`; their storages are
@@ -40,10 +41,14 @@ Sweep sweep(Forward&& forward, const std::vector<Variable>& inputs) {
   if (ops.count("depthwise_conv2d_forward"))
     run.depthwise_forwards = ops.at("depthwise_conv2d_forward").calls;
   if (ops.count("pool2d_forward")) run.pool_forwards = ops.at("pool2d_forward").calls;
-  if (ops.count("stencil_group_forward"))
+  if (ops.count("stencil_group_forward")) {
     run.group_forwards = ops.at("stencil_group_forward").calls;
-  if (ops.count("depthwise_group_forward"))
+    run.group_flops = ops.at("stencil_group_forward").cost.flops;
+  }
+  if (ops.count("depthwise_group_forward")) {
     run.depthwise_group_forwards = ops.at("depthwise_group_forward").calls;
+    run.depthwise_group_flops = ops.at("depthwise_group_forward").cost.flops;
+  }
   return run;
 }
 
@@ -232,6 +237,59 @@ TEST(Recompute, AStencilGroupIsRebuiltOnceForAllItsConsumers) {
   EXPECT_TRUE(rebuilt.freed.at(0) && rebuilt.freed.at(1)) << "a group output outlived the forward";
   EXPECT_EQ(rebuilt.group_forwards, 1);
   EXPECT_EQ(kept.group_forwards, 0);
+}
+
+// What `op` computes in one call (FLOPs counted by the profile).
+template <class Op>
+int64_t flops_of(const char* entry, Op&& op) {
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    NoGradGuard no_grad;
+    op();
+  }
+  return profile.by_op().at(entry).cost.flops;
+}
+
+// Only the outputs some backward closure keeps are rebuilt: a 1×1 convolution whose weight needs
+// no gradient (the α pass) keeps nothing of its input, so that member of the group is left out of
+// the rebuild; the rebuilt group computes exactly what the wanted member alone does.
+TEST(Recompute, AGroupRebuildsOnlyTheOutputsBackwardReads) {
+  Variable x = leaf({2, 3, 6, 6}, 41), w_a = leaf({3, 1, 3, 3}, 42), w_b = leaf({3, 1, 5, 5}, 43);
+  Variable w_pa = leaf({4, 3, 1, 1}, 44);
+  const Variable w_pb = leaf({4, 3, 1, 1}, 45, -1.0, 1.0, /*requires_grad=*/false);
+  DepthwiseConv2dParams sep5 = sep3();
+  sep5.pad_h = sep5.pad_w = 2;
+  const Variable r = leaf({2, 4, 6, 6}, 46).detach();
+  auto loss_of = [&](const std::vector<Variable>& d) {
+    return sum(mul(add(conv2d(d[0], w_pa, Variable(), pointwise()),
+                       conv2d(d[1], w_pb, Variable(), pointwise())),
+                   r));
+  };
+  {
+    SCOPED_TRACE("stencil group");
+    const std::vector<Stencil> stencils{Stencil::depthwise(sep3()), Stencil::depthwise(sep5)};
+    auto forward = [&](std::vector<std::weak_ptr<Storage>>&) {
+      return loss_of(stencil_group(x, {w_a, w_b}, stencils));
+    };
+    const auto [rebuilt, kept] = both_paths(forward, {x, w_a, w_b, w_pa});
+    EXPECT_EQ(rebuilt.group_forwards, 1);
+    EXPECT_EQ(rebuilt.group_flops, flops_of("stencil_group_forward", [&] {
+                return stencil_group(x, {w_a}, {stencils[0]});
+              })) << "the rebuild computed more than the one member backward reads";
+  }
+  {
+    SCOPED_TRACE("depthwise group");
+    Variable y = leaf({2, 3, 6, 6}, 47);
+    auto forward = [&](std::vector<std::weak_ptr<Storage>>&) {
+      return loss_of(depthwise_group({x, y}, {w_a, w_b}, {sep3(), sep5}));
+    };
+    const auto [rebuilt, kept] = both_paths(forward, {x, y, w_a, w_b, w_pa});
+    EXPECT_EQ(rebuilt.depthwise_group_forwards, 1);
+    EXPECT_EQ(rebuilt.depthwise_group_flops, flops_of("depthwise_group_forward", [&] {
+                return depthwise_group({x}, {w_a}, {sep3()});
+              })) << "the rebuild computed more than the one member backward reads";
+  }
 }
 
 }  // namespace
