@@ -71,7 +71,8 @@ struct Table {
 Table& table() {
   static Table t = [] {
     // The searched rows in the official PRIMITIVES order (genotypes.py): the α columns.
-    Table built{{
+    Table built;
+    built.rows = {
         {"none", zero},
         {"max_pool_3x3", pool(PoolMode::max)},
         {"avg_pool_3x3", pool(PoolMode::avg)},
@@ -83,7 +84,7 @@ Table& table() {
         // Ops of the NASNet and AmoebaNet genotypes, never searched.
         {"sep_conv_7x7", sep_conv(7), /*searched=*/false},
         {"conv_7x1_1x7", conv_7x1_1x7, /*searched=*/false},
-    }};
+    };
     built.index();
     return built;
   }();

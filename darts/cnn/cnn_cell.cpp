@@ -1,6 +1,8 @@
 // The preprocessing of a CNN cell's two inputs (reference darts.md §2.2).
 #include "darts/cnn/cnn_cell.h"
 
+#include "darts/cnn/state_pipeline.h"
+
 namespace autonet::darts {
 
 CnnCell::CnnCell(ParameterStore& store, std::string name, int64_t c_pp, int64_t c_p,
@@ -19,7 +21,18 @@ CnnCell::CnnCell(ParameterStore& store, std::string name, int64_t c_pp, int64_t 
   register_child(*preprocess1_);
 }
 
-std::vector<Variable> CnnCell::preprocess(const Variable& s0, const Variable& s1) const {
+std::vector<Variable> CnnCell::preprocess(const Variable& s0, const Variable& s1,
+                                          bool grouped) const {
+  auto* p0 = dynamic_cast<ReLUConvBN*>(preprocess0_.get());
+  auto* p1 = dynamic_cast<ReLUConvBN*>(preprocess1_.get());
+  if (grouped && p0 && p1 && s0.shape() == s1.shape()) {
+    std::vector<std::vector<OpStage>> stages{p0->stages_after_relu(), p1->stages_after_relu()};
+    if (!stages[0].empty() && !stages[1].empty()) {
+      std::vector<Variable> states{relu(s0), relu(s1)};
+      run_stages(states, stages);
+      return states;
+    }
+  }
   return {preprocess0_->forward(s0), preprocess1_->forward(s1)};
 }
 

@@ -20,8 +20,11 @@ class CnnCell : public Module {
   // `context` sets the BNs' affine as for the ops: off in the search network, on when derived.
   CnnCell(ParameterStore& store, std::string name, int64_t c_pp, int64_t c_p, int64_t channels,
           bool reduction_prev, OpContext context);
-  // [preprocess0(s0), preprocess1(s1)]: the cell's first two states.
-  std::vector<Variable> preprocess(const Variable& s0, const Variable& s1) const;
+  // [preprocess0(s0), preprocess1(s1)]: the cell's first two states. `grouped`: two ReLUConvBNs
+  // on inputs of one shape run their 1×1 convs as one pointwise group and their BNs as one
+  // batch-norm group (the search network's, whose BNs are affine-free; run_stages).
+  std::vector<Variable> preprocess(const Variable& s0, const Variable& s1,
+                                   bool grouped = false) const;
 
  private:
   std::unique_ptr<Module> preprocess0_, preprocess1_;

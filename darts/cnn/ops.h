@@ -111,6 +111,9 @@ class ReLUConvBN : public Module {
   ReLUConvBN(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
              int64_t stride, int64_t pad, bool affine);
   Variable forward(const Variable& x) override;
+  // Its layers after the ReLU as stages (the 1×1 conv, the BN), when they can run in groups: a
+  // 1×1 stride-1 conv and an affine-free BN, as in the search network's preprocessing; else empty.
+  std::vector<OpStage> stages_after_relu();
 
  private:
   Conv2d conv_;

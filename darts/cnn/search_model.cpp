@@ -231,12 +231,17 @@ Variable SearchCell::sum_node(int i, size_t first, const std::vector<Variable>& 
   return node_weights.empty() ? sum_all(inputs) : mixed_sum(node_weights[i], inputs);
 }
 
+void SearchCell::set_group_state_ops(bool group) {
+  group_preprocessing_ = group;
+  for (const auto& op : ops_) op->set_group_state_ops(group);
+}
+
 Variable SearchCell::forward(const Variable& s0, const Variable& s1, MixedWeights& weights,
                              const std::vector<Variable>& node_weights) {
   AN_CHECK(node_weights.empty() || node_weights.size() == static_cast<size_t>(nodes_))
       << "cell '" << name() << "' has " << nodes_ << " nodes, got " << node_weights.size()
       << " edge-normalisation rows";
-  std::vector<Variable> states = preprocess(s0, s1);
+  std::vector<Variable> states = preprocess(s0, s1, group_preprocessing_);
   std::vector<std::vector<Variable>> staged(edges_.size());  // per edge in its input's pipeline
   open_state(states, 0, staged);
   open_state(states, 1, staged);
@@ -271,10 +276,9 @@ SearchNetwork::SearchNetwork(const SearchConfig& config, ParameterStore& weights
         weights, "cells." + std::to_string(i), config_.nodes, config_.multiplier, c_pp, c_p,
         c_curr, reduction, reduction_prev, config_.partial_channels));
     register_child(*cells_.back());
-    for (size_t e = 0; e < cells_.back()->edges().size(); ++e) {
+    cells_.back()->set_group_state_ops(config_.group_state_ops);
+    for (size_t e = 0; e < cells_.back()->edges().size(); ++e)
       cells_.back()->edge(e).set_fold_batch_norms(config_.fold_batch_norms);
-      cells_.back()->edge(e).set_group_state_ops(config_.group_state_ops);
-    }
     reduction_prev = reduction;
     c_pp = c_p;
     c_p = cells_.back()->out_channels();

@@ -54,8 +54,9 @@ struct SearchConfig {
   // The candidates of all edges leaving one state run layer by layer, each layer one group op
   // (darts/cnn/state_pipeline.h: the first stencils on the state, then the 1×1 convs, middle BNs
   // and second depthwise convs of the sep/dil convs; a PC-DARTS edge groups its own, on its
-  // channel part). false: each op runs its own layers, the reference the grouped step is tested
-  // against (equal up to rounding).
+  // channel part); a cell's two ReLUConvBN preprocessings on inputs of one shape run as one
+  // pointwise and one batch-norm group. false: each op runs its own layers, the reference the
+  // grouped step is tested against (equal up to rounding).
   bool group_state_ops = true;
   void validate() const;        // throws naming the bad field
 };
@@ -127,6 +128,8 @@ class SearchCell : public CnnCell {
   const std::vector<CellEdge>& edges() const { return edges_; }
   MixedOp& edge(size_t e) const { return *ops_.at(e); }
   int64_t out_channels() const { return multiplier_ * channels_; }
+  // SearchConfig::group_state_ops for the cell's preprocessing and every edge.
+  void set_group_state_ops(bool group);
 
  private:
   // Runs the pipeline of states[state] for the edges leaving it that join one, into staged[e] of
@@ -143,6 +146,7 @@ class SearchCell : public CnnCell {
   int nodes_, multiplier_;
   int64_t channels_;
   bool reduction_;
+  bool group_preprocessing_ = true;
   std::vector<CellEdge> edges_;
   std::vector<std::unique_ptr<MixedOp>> ops_;
 };

@@ -86,22 +86,26 @@ std::vector<Variable> run_state_pipeline(const Variable& x,
   });
 
   std::vector<std::vector<OpStage>> stages;
+  for (StartsWithStencil* op : ops) stages.push_back(op->later_stages());
+  run_stages(values, stages);
+  return values;
+}
+
+void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpStage>>& stages) {
+  AN_CHECK(values.size() == stages.size())
+      << "run_stages: " << values.size() << " inputs for " << stages.size() << " members";
   size_t depth = 0;
-  for (StartsWithStencil* op : ops) {
-    stages.push_back(op->later_stages());
-    depth = std::max(depth, stages.back().size());
-  }
+  for (const std::vector<OpStage>& member : stages) depth = std::max(depth, member.size());
   // Layer by layer; within a layer, the members of one kind form a group.
   for (size_t d = 0; d < depth; ++d)
     for (Kind kind : {Kind::pointwise, Kind::batch_norm, Kind::depthwise}) {
       std::vector<size_t> members;
-      for (size_t k = 0; k < ops.size(); ++k)
+      for (size_t k = 0; k < stages.size(); ++k)
         if (d < stages[k].size() && stages[k][d].kind == kind) members.push_back(k);
       in_chunks(members, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {
         run_layer(kind, chunk, stages, d, values);
       });
     }
-  return values;
 }
 
 }  // namespace autonet::darts

@@ -47,6 +47,25 @@ int64_t calls(const std::map<std::string, OpTotals>& ops, const std::string& op)
   return ops.count(op) ? ops.at(op).calls : int64_t(0);
 }
 
+// Cells whose two preprocessings are ReLUConvBNs on inputs of one shape (SearchCell's grouped
+// preprocessing): not after a reduction (then s0 goes through a FactorizedReduce), and s0 and s1
+// of equal channels — every cell but the second, whose s0 is the stem's 3C channels against s1's
+// 4C, and but those after a reduction.
+int64_t grouped_preprocessings(const SearchConfig& c) {
+  int64_t count = 0;
+  int64_t c_pp = c.stem_multiplier * c.channels, c_p = c_pp, c_curr = c.channels;
+  bool reduction_prev = false;
+  for (int64_t i = 0; i < c.layers; ++i) {
+    const bool reduction = is_reduction_cell(i, c.layers);
+    if (reduction) c_curr *= 2;
+    if (!reduction_prev && c_pp == c_p) ++count;
+    reduction_prev = reduction;
+    c_pp = c_p;
+    c_p = c.multiplier * c_curr;
+  }
+  return count;
+}
+
 // Per cell and pass: `stencil_groups` stencil groups and `pipelines` state pipelines; the
 // pipelines' ops launch at least `fewer` times less than the ops alone.
 void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stencil_groups,
@@ -66,10 +85,14 @@ void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stenci
   const int64_t cell_passes = calls(grouped_ops, "bn_mixed_sum_forward") / sums_per_cell;
   const int64_t mixed_ops = cell_passes * edges;
   // One op per layer and pipeline: stencils, the 1×1 convs twice (sep and dil convs' first, the
-  // sep convs' last), the sep convs' middle BNs, their second depthwise convs.
+  // sep convs' last), the sep convs' middle BNs, their second depthwise convs; and one 1×1 conv
+  // and one BN group for each cell's two ReLUConvBN preprocessings whose inputs share a shape.
+  const int64_t preprocess_groups = grouped_preprocessings(config) * cell_passes / config.layers;
   EXPECT_EQ(calls(grouped_ops, "stencil_group_forward"), cell_passes * stencil_groups);
-  EXPECT_EQ(calls(grouped_ops, "pointwise_group_forward"), cell_passes * pipelines * 2);
-  EXPECT_EQ(calls(grouped_ops, "batch_norm_group_forward"), cell_passes * pipelines);
+  EXPECT_EQ(calls(grouped_ops, "pointwise_group_forward"),
+            cell_passes * pipelines * 2 + preprocess_groups);
+  EXPECT_EQ(calls(grouped_ops, "batch_norm_group_forward"),
+            cell_passes * pipelines + preprocess_groups);
   EXPECT_EQ(calls(grouped_ops, "depthwise_group_forward"), cell_passes * pipelines);
   // What the groups replace: per edge 6 depthwise convs, 2 pools, 6 1×1 convs and 2 BNs alone.
   EXPECT_EQ(calls(alone_ops, "stencil_group_forward"), 0);
@@ -77,9 +100,9 @@ void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stenci
             calls(grouped_ops, "depthwise_conv2d_forward"));
   EXPECT_EQ(calls(alone_ops, "pool2d_forward") - 2 * mixed_ops,  // PC-DARTS's bypass pools stay
             calls(grouped_ops, "pool2d_forward"));
-  EXPECT_EQ(calls(alone_ops, "conv2d_forward") - 6 * mixed_ops,  // preprocessing convs stay
-            calls(grouped_ops, "conv2d_forward"));
-  EXPECT_EQ(calls(alone_ops, "batch_norm_forward") - 2 * mixed_ops,
+  EXPECT_EQ(calls(alone_ops, "conv2d_forward") - 6 * mixed_ops - 2 * preprocess_groups,
+            calls(grouped_ops, "conv2d_forward"));  // the stem's and the other cells' stay
+  EXPECT_EQ(calls(alone_ops, "batch_norm_forward") - 2 * mixed_ops - 2 * preprocess_groups,
             calls(grouped_ops, "batch_norm_forward"));
   const Split g = split_launches(grouped_profile), a = split_launches(alone_profile);
   EXPECT_LT(g.pipeline * fewer, a.pipeline) << g.pipeline << " against " << a.pipeline;
