@@ -69,7 +69,8 @@ template <class Config>
 struct RunCommand {
   RunCommand(CLI::App* cmd, std::string kind, const Config& defaults,
              darts::Scope scope = darts::Scope::any)
-      : run{std::move(kind)}, config(cmd, defaults, scope) {
+      : config(cmd, defaults, scope) {
+    run.kind = std::move(kind);
     add_run_flags(cmd, run);
   }
   // What every run command does, with its three hooks: with --resume, the run's stored config

@@ -447,8 +447,9 @@ void expect_float32_cpu_within_sum_bounds(const OpCase& c) {
   }
   ASSERT_EQ(terms.size(), actual.size()) << c.name << ": one SumTerms per compared tensor";
   for (size_t k = 0; k < actual.size(); ++k) {
-    if (!terms[k].count.empty())
+    if (!terms[k].count.empty()) {
       ASSERT_EQ(terms[k].count.size(), static_cast<size_t>(expected[k].numel())) << c.name;
+    }
     expect_within_sum_bounds(actual[k], expected[k], terms[k], {c.atol, c.rtol, c.spread},
                              c.name + " float32 CPU, compared tensor " + std::to_string(k));
   }

@@ -107,7 +107,9 @@ void expect_planted_op_leads(const std::vector<double>& mean) {
   EXPECT_EQ(test::top_op(mean), kRelu) << describe(mean);
   EXPECT_GT(mean[kRelu], 0.25) << describe(mean);
   for (int64_t k = 1; k < static_cast<int64_t>(mean.size()); ++k) {
-    if (k != kRelu) EXPECT_GT(mean[kRelu] - mean[k], 0.05) << describe(mean);
+    if (k != kRelu) {
+      EXPECT_GT(mean[kRelu] - mean[k], 0.05) << describe(mean);
+    }
   }
 }
 
