@@ -99,7 +99,7 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
 }
 
 std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
-                                      const std::vector<Variable>& ws) {
+                                      const std::vector<Variable>& ws, bool relu_input) {
   AN_CHECK(!xs.empty() && xs.size() == ws.size())
       << "pointwise_group: " << xs.size() << " inputs and " << ws.size()
       << " weights (one per member, at least one)";
@@ -110,9 +110,10 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
   }
   const Shape out = conv2d_out_shape(xs[0].shape(), ws[0].shape(), Conv2dParams{});
   for (size_t k = 0; k < xs.size(); ++k) ys.push_back(empty_as(out, xv[0]));
-  pointwise_group_forward(xv, wv, ys);
-  // As conv2d: each x serves only its weight gradient, so a cheap producer's output is rebuilt
-  // for it rather than kept, and not even rebuilt when that weight needs no gradient.
+  pointwise_group_forward(xv, wv, ys, relu_input);
+  // As conv2d: each x serves only its weight gradient (and, under a folded ReLU, relu'(x) for
+  // dx), so a cheap producer's output is rebuilt for it rather than kept, and not even rebuilt
+  // when neither needs it.
   std::vector<SavedValue> saved_xs;
   for (const Variable& x : xs) saved_xs.emplace_back(x);
   std::vector<Variable> inputs = xs;
@@ -132,14 +133,15 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
                             ? accumulate_target(*in[k_count + k], TensorSpec::of(wv[k]))
                             : Tensor());
           const SavedValue& x = saved_xs[k];
-          // Without dw the kernel reads x's shape only: an unfilled stand-in serves a rebuilt x.
-          xs_now.push_back(dws[k].defined() || x.kept() ? x.get() : empty_of(x.spec()));
           dx_targets.emplace_back(dys[k].defined() ? *in[k] : no_gradient, x.spec(),
                                   /*can_accumulate=*/true);
           dxs.push_back(dx_targets[k].tensor);
+          // Without dw (and relu') the kernel reads x's shape only: an unfilled stand-in serves.
+          const bool reads_x = dws[k].defined() || (relu_input && dxs[k].defined());
+          xs_now.push_back(reads_x || x.kept() ? x.get() : empty_of(x.spec()));
           modes.push_back(dx_targets[k].mode);
         }
-        pointwise_group_backward(xs_now, wv, dys, dxs, dws, modes);
+        pointwise_group_backward(xs_now, wv, dys, dxs, dws, modes, relu_input);
         for (GradTarget& dx : dx_targets) dx.finish();
       });
 }

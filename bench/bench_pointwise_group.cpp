@@ -45,7 +45,7 @@ void BM_PointwiseGroupForward(benchmark::State& state) {
   GroupSetup s = make_group(state, device);
   const bool grouped = state.range(6) == 1;
   run_timed(state, device, [&] {
-    if (grouped) return pointwise_group_forward(s.xs, s.ws, s.ys);
+    if (grouped) return pointwise_group_forward(s.xs, s.ws, s.ys, false);
     for (size_t k = 0; k < s.xs.size(); ++k)
       conv2d_forward(s.xs[k], s.ws[k], Tensor(), s.ys[k], Conv2dParams{});
   }, bytes_of_all({&s.xs, &s.ws, &s.ys}), 2.0 * s.macs);
@@ -59,7 +59,7 @@ void BM_PointwiseGroupBackward(benchmark::State& state) {
   const bool grouped = state.range(6) == 1;
   Tensor no_bias;
   run_timed(state, device, [&] {
-    if (grouped) return pointwise_group_backward(s.xs, s.ws, s.dys, s.dxs, s.dws, s.modes);
+    if (grouped) return pointwise_group_backward(s.xs, s.ws, s.dys, s.dxs, s.dws, s.modes, false);
     for (size_t k = 0; k < s.xs.size(); ++k)
       conv2d_backward(s.xs[k], s.ws[k], s.dys[k], s.dxs[k], s.dws[k], no_bias, Conv2dParams{});
   }, bytes_of_all({&s.xs, &s.ws, &s.dys, &s.dxs, &s.dws, &s.dws}), 4.0 * s.macs);

@@ -65,7 +65,7 @@ int64_t gemm_flops(const Tensor& x, const Tensor& w) {
 }  // namespace
 
 void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
-                             std::vector<Tensor>& ys) {
+                             std::vector<Tensor>& ys, bool relu_input) {
   const char* what = "pointwise_group_forward";
   const Shape out = check_members(xs, ws, what);
   AN_CHECK(ys.size() == xs.size()) << what << ": " << ys.size() << " outputs for " << xs.size()
@@ -73,7 +73,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
   for (size_t k = 0; k < ys.size(); ++k)
     check_matches(ys[k], xs[0], out, member_name(what, k, "y").c_str());
   check_no_overlaps({&xs, &ws}, ys, what, "y");
-  // One batched GEMM kernel for the whole group.
+  // One batched GEMM kernel for the whole group (a folded ReLU costs nothing: x is read anyway).
   count_op(what, [&] {
     if (shape_numel(out) == 0) return OpCost{};
     int64_t flops = 0;
@@ -85,13 +85,14 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     }
     return launch(read, written, flops);
   });
-  AN_ON_DEVICE(xs[0].device(), cpu::pointwise_group_forward(xs, ws, ys),
-               cuda::pointwise_group_forward(xs, ws, ys));
+  AN_ON_DEVICE(xs[0].device(), cpu::pointwise_group_forward(xs, ws, ys, relu_input),
+               cuda::pointwise_group_forward(xs, ws, ys, relu_input));
 }
 
 void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
                               const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
-                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes) {
+                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes,
+                              bool relu_input) {
   const char* what = "pointwise_group_backward";
   const Shape out = check_members(xs, ws, what);
   const size_t k_count = xs.size();
@@ -108,8 +109,8 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   }
   check_no_overlaps({&xs, &ws, &dys}, dxs, what, "dx");
   check_no_overlaps({&xs, &ws, &dys, &dxs}, dws, what, "dweight");
-  // The CUDA twin: one kernel for every dx (a member without dy zero-fills a written dx), one
-  // for every dw (a thread block cluster per member and dw tile sums the batch and adds into dw).
+  // The CUDA twin: one kernel for every dx (a member without dy zero-fills a written dx; with
+  // relu_input it also reads x for relu'), one for every dw (a thread block cluster per member and dw tile sums the batch and adds into dw).
   count_op(what, [&] {
     OpCost cost;
     const int64_t n = xs[0].numel();
@@ -119,7 +120,8 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       const bool accumulate = dx_modes[k] == GradMode::Accumulate;
       if (dxs[k].defined() && (dys[k].defined() || !accumulate)) {
         dx_read += (dys[k].defined() ? bytes_of(dys[k], ws[k]) : 0) +
-                   (accumulate ? bytes_of(dxs[k]) : 0);
+                   (accumulate ? bytes_of(dxs[k]) : 0) +
+                   (relu_input && dys[k].defined() ? bytes_of(xs[k]) : 0);  // relu'(x)
         dx_written += bytes_of(dxs[k]);
         if (dys[k].defined()) dx_flops += gemm_flops(xs[k], ws[k]);
       }
@@ -134,8 +136,9 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       cost += launch(dw_read, dw_written, dw_flops);
     return cost;
   });
-  AN_ON_DEVICE(xs[0].device(), cpu::pointwise_group_backward(xs, ws, dys, dxs, dws, dx_modes),
-               cuda::pointwise_group_backward(xs, ws, dys, dxs, dws, dx_modes));
+  AN_ON_DEVICE(
+      xs[0].device(), cpu::pointwise_group_backward(xs, ws, dys, dxs, dws, dx_modes, relu_input),
+      cuda::pointwise_group_backward(xs, ws, dys, dxs, dws, dx_modes, relu_input));
 }
 
 }  // namespace autonet

@@ -8,6 +8,11 @@
 // Member k's results and rounding are those of conv2d on its own (kernels/conv2d.h, the
 // pointwise path): y_k = conv2d(x_k, w_k), dw_k += its weight gradient, and dx_k written or
 // added per its GradMode; an added dx_k is old + (conv2d's dx) once rounded.
+//
+// `relu_input` folds a ReLU before every member's convolution into the loads (a search cell's
+// ReLU → 1×1 conv → BN preprocessing): y_k = w_k · relu(x_k), dw_k from relu(x_k), and dx_k the
+// gradient through the ReLU, (w_kᵀ · dy_k)·relu'(x_k) as relu's own backward forms it
+// (elementwise_math.h), so the group equals relu then conv2d bit for bit on the CPU.
 #pragma once
 #include <vector>
 
@@ -20,13 +25,14 @@ AN_KERNEL_ENTRIES(
 // xs[k] [N, C, H, W], ws[k] [Co, C, 1, 1], ys[k] [N, Co, H, W]: one shape each for all k;
 // 1 ≤ K ≤ kMaxGroupMembers.
 void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
-                             std::vector<Tensor>& ys);
+                             std::vector<Tensor>& ys, bool relu_input);
 // dxs[k] written or added per dx_modes[k] (undefined: skipped); dws[k] accumulate (undefined:
 // skipped); dys[k] undefined: member k receives no gradient (its dx, if defined and Write, is
 // zero-filled; nothing added in Accumulate).
 void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
                               const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
-                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes);
+                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes,
+                              bool relu_input);
 )
 
 }  // namespace autonet

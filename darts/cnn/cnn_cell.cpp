@@ -26,9 +26,9 @@ std::vector<Variable> CnnCell::preprocess(const Variable& s0, const Variable& s1
   auto* p0 = dynamic_cast<ReLUConvBN*>(preprocess0_.get());
   auto* p1 = dynamic_cast<ReLUConvBN*>(preprocess1_.get());
   if (grouped && p0 && p1 && s0.shape() == s1.shape()) {
-    std::vector<std::vector<OpStage>> stages{p0->stages_after_relu(), p1->stages_after_relu()};
+    std::vector<std::vector<OpStage>> stages{p0->stages(), p1->stages()};
     if (!stages[0].empty() && !stages[1].empty()) {
-      std::vector<Variable> states{relu(s0), relu(s1)};
+      std::vector<Variable> states{s0, s1};
       run_stages(states, stages);
       return states;
     }

@@ -44,13 +44,13 @@ ReLUConvBN::ReLUConvBN(ParameterStore& store, std::string name, int64_t c_in, in
 
 Variable ReLUConvBN::forward(const Variable& x) { return bn_.forward(conv_.forward(relu(x))); }
 
-std::vector<OpStage> ReLUConvBN::stages_after_relu() {
+std::vector<OpStage> ReLUConvBN::stages() {
   const Conv2dParams& p = conv_.params;
   const bool pointwise = conv_.weight.size(2) == 1 && conv_.weight.size(3) == 1 &&
                          p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0 &&
                          !conv_.bias.defined();
   if (!pointwise || bn_.weight.defined()) return {};
-  return {OpStage::pointwise_conv(conv_), OpStage::batch_norm(bn_)};
+  return {OpStage::pointwise_conv(conv_, /*relu_input=*/true), OpStage::batch_norm(bn_)};
 }
 
 FactorizedReduce::FactorizedReduce(ParameterStore& store, std::string name, int64_t c_in,

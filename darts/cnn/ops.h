@@ -52,8 +52,9 @@ struct OpStage {
   Variable weight;                  // pointwise [C_out, C, 1, 1], depthwise [C, 1, R, S]
   DepthwiseConv2dParams depthwise;  // Kind::depthwise
   BatchNorm2d* norm = nullptr;      // Kind::batch_norm
-  static OpStage pointwise_conv(const Conv2d& conv) {
-    return {Kind::pointwise, conv.weight, {}, nullptr};
+  bool relu_input = false;          // Kind::pointwise: a ReLU before the conv, folded into it
+  static OpStage pointwise_conv(const Conv2d& conv, bool relu_input = false) {
+    return {Kind::pointwise, conv.weight, {}, nullptr, relu_input};
   }
   static OpStage batch_norm(BatchNorm2d& bn) { return {Kind::batch_norm, {}, {}, &bn}; }
   static OpStage depthwise_conv(const DepthwiseConv2d& conv) {
@@ -111,9 +112,10 @@ class ReLUConvBN : public Module {
   ReLUConvBN(ParameterStore& store, std::string name, int64_t c_in, int64_t c_out, int64_t kernel,
              int64_t stride, int64_t pad, bool affine);
   Variable forward(const Variable& x) override;
-  // Its layers after the ReLU as stages (the 1×1 conv, the BN), when they can run in groups: a
-  // 1×1 stride-1 conv and an affine-free BN, as in the search network's preprocessing; else empty.
-  std::vector<OpStage> stages_after_relu();
+  // Its layers as stages (the 1×1 conv with the ReLU folded in, the BN), when they can run in
+  // groups: a 1×1 stride-1 conv and an affine-free BN, as in the search network's preprocessing;
+  // else empty.
+  std::vector<OpStage> stages();
 
  private:
   Conv2d conv_;

@@ -58,7 +58,9 @@ void run_layer(Kind kind, const std::vector<size_t>& members,
   }
   std::vector<Variable> ys;
   switch (kind) {
-    case Kind::pointwise: ys = pointwise_group(xs, weights); break;
+    case Kind::pointwise:
+      ys = pointwise_group(xs, weights, stages[members[0]][depth].relu_input);
+      break;
     case Kind::depthwise: ys = depthwise_group(xs, weights, params); break;
     case Kind::batch_norm:
       ys = batch_norm_group(xs, running_means, running_vars, shared_norm_params(norms));
@@ -99,12 +101,17 @@ void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpS
   // Layer by layer; within a layer, the members of one kind form a group.
   for (size_t d = 0; d < depth; ++d)
     for (Kind kind : {Kind::pointwise, Kind::batch_norm, Kind::depthwise}) {
-      std::vector<size_t> members;
-      for (size_t k = 0; k < stages.size(); ++k)
-        if (d < stages[k].size() && stages[k][d].kind == kind) members.push_back(k);
-      in_chunks(members, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {
-        run_layer(kind, chunk, stages, d, values);
-      });
+      // A group folds a ReLU into all its 1×1 convs or into none.
+      for (bool relu_input : {false, true}) {
+        std::vector<size_t> members;
+        for (size_t k = 0; k < stages.size(); ++k)
+          if (d < stages[k].size() && stages[k][d].kind == kind &&
+              stages[k][d].relu_input == relu_input)
+            members.push_back(k);
+        in_chunks(members, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {
+          run_layer(kind, chunk, stages, d, values);
+        });
+      }
     }
 }
 

@@ -8,6 +8,8 @@
 //             dw tile): its blocks split the batch, each sums its samples' products in its tile,
 //             and block 0 adds the blocks' tiles, ranks in order, into dw_k (cluster_sums.cuh,
 //             as the depthwise weight gradients do). No partial buffer, no second kernel.
+// relu_input: forward and dw stage relu(x) (the ReLU applied as x's tile is loaded), and the dx
+// epilogue multiplies by relu'(x), read at the element it writes (elementwise_math.h).
 // Forward and dx run batched over (member, sample) by the grid's z. Every output element is one
 // thread's running sum over the inner dimension in order (dw: then the cluster's blocks in rank
 // order): no atomics, so results are bit-reproducible run to run.
@@ -15,6 +17,7 @@
 #include <climits>
 
 #include "kernels/cuda/cluster_sums.cuh"
+#include "kernels/elementwise_math.h"
 #include "kernels/pointwise_group.h"
 #include "runtime/cuda_context.h"
 
@@ -43,7 +46,8 @@ struct Job {
   const T* a;
   const T* b;
   T* c;
-  bool accumulate;  // C += A · B instead of C = A · B
+  bool accumulate;        // C += A · B instead of C = A · B
+  const T* relu_x = nullptr;  // dx through a folded ReLU: the product times relu'(x), x laid out as C
 };
 
 // A group's GEMMs, all of one size: per job and sample, C [rows, cols] (row-major, rows `cols`
@@ -53,6 +57,7 @@ struct Batch {
   int count = 0;
   int64_t samples = 0, rows = 0, cols = 0, inner = 0;
   Strides a{}, b{};
+  bool relu_b = false;  // B is x under a folded ReLU: staged as relu(x)
   int64_t c_sample = 0;
   Job<T> job[kMaxGroupMembers];
 };
@@ -63,12 +68,14 @@ struct Batch {
 // when k_stride is 1, else along i. The row padding (+1) keeps the k-major stores conflict-free.
 template <int kWidth, class T>
 __device__ void stage(const T* p, int64_t i_stride, int64_t k_stride, int64_t extent,
-                      int64_t inner, int64_t i0, int64_t k0, T (&tile)[kTileK][kWidth + 1]) {
+                      int64_t inner, int64_t i0, int64_t k0, bool relu,
+                      T (&tile)[kTileK][kWidth + 1]) {
   for (int e = threadIdx.x; e < kWidth * kTileK; e += kThreads) {
     const int kk = k_stride == 1 ? e % kTileK : e / kWidth;
     const int ii = k_stride == 1 ? e / kTileK : e % kWidth;
     const int64_t i = i0 + ii, k = k0 + kk;
-    tile[kk][ii] = i < extent && k < inner ? p[i * i_stride + k * k_stride] : T(0);
+    const T v = i < extent && k < inner ? p[i * i_stride + k * k_stride] : T(0);
+    tile[kk][ii] = relu ? unary_value(UnaryOp::relu, v) : v;
   }
 }
 
@@ -82,8 +89,9 @@ __device__ void accumulate_tile(const T* a, const T* b, const Batch<T>& batch, i
                                 T (&a_tile)[kTileK][kRows + 1], T (&b_tile)[kTileK][kCols + 1]) {
   const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
   for (int64_t k0 = 0; k0 < batch.inner; k0 += kTileK) {
-    stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, a_tile);
-    stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, b_tile);
+    stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, false, a_tile);
+    stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, batch.relu_b,
+                 b_tile);
     __syncthreads();
     for (int kk = 0; kk < kTileK; ++kk) {
       T av[kRows / kSide], bv[kCols / kSide];
@@ -115,14 +123,18 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
       accumulate_tile<kRows, kCols>(job.a + s * batch.a.sample, job.b + s * batch.b.sample, batch,
                                     m0, n0, acc, a_tile, b_tile);
     T* c = job.c + s * batch.c_sample;
+    const T* relu_x = job.relu_x ? job.relu_x + s * batch.c_sample : nullptr;
     for (int i = 0; i < kMicroRows; ++i) {
       const int64_t m = m0 + ty + kSide * i;
       if (m >= batch.rows) continue;
       for (int j = 0; j < kMicroCols; ++j) {
         const int64_t n = n0 + tx + kSide * j;
         if (n >= batch.cols) continue;
-        T& out = c[m * batch.cols + n];
-        out = job.accumulate ? out + acc[i][j] : acc[i][j];
+        const int64_t e = m * batch.cols + n;
+        // Through a folded ReLU as relu's backward forms it: the product times relu'(x).
+        const T v = relu_x ? acc[i][j] * unary_derivative(UnaryOp::relu, relu_x[e], T(0))
+                           : acc[i][j];
+        c[e] = job.accumulate ? c[e] + v : v;
       }
     }
   }
@@ -237,7 +249,7 @@ Dims dims_of(const Tensor& x, const Tensor& w) {
 }  // namespace
 
 void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
-                             std::vector<Tensor>& ys) {
+                             std::vector<Tensor>& ys, bool relu_input) {
   if (ys[0].numel() == 0) return;
   const Dims d = dims_of(xs[0], ws[0]);
   cudaStream_t s = stream(xs[0].device());
@@ -249,6 +261,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     batch.inner = d.C;
     batch.a = {d.C, 1, 0};
     batch.b = {d.P, 1, d.C * d.P};
+    batch.relu_b = relu_input;
     batch.c_sample = d.Co * d.P;
     for (size_t k = 0; k < xs.size(); ++k)
       batch.job[batch.count++] = {ws[k].data<scalar_t>(), xs[k].data<scalar_t>(),
@@ -259,7 +272,8 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
 
 void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
                               const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
-                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes) {
+                              std::vector<Tensor>& dws, const std::vector<GradMode>& dx_modes,
+                              bool relu_input) {
   const Dims d = dims_of(xs[0], ws[0]);
   cudaStream_t s = stream(xs[0].device());
   dispatch_float(xs[0].dtype(), "pointwise_group_backward", [&]<class scalar_t>() {
@@ -276,7 +290,7 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       if (!dxs[k].defined() || (accumulate && !dys[k].defined())) continue;
       const scalar_t* dy = data_or_null<scalar_t>(dys[k]);
       dx.job[dx.count++] = {dy ? ws[k].data<scalar_t>() : nullptr, dy, dxs[k].data<scalar_t>(),
-                            accumulate};
+                            accumulate, relu_input ? xs[k].data<scalar_t>() : nullptr};
     }
     if (dx.count > 0 && xs[0].numel() > 0) launch_batched_gemm(dx, s);
 
@@ -287,6 +301,7 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     dw.inner = d.P;
     dw.a = {d.P, 1, d.Co * d.P};
     dw.b = {1, d.P, d.C * d.P};
+    dw.relu_b = relu_input;
     for (size_t k = 0; k < xs.size(); ++k)
       if (dws[k].defined() && dys[k].defined())
         dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(),

@@ -24,7 +24,8 @@ std::vector<Member> repeat(const Member& m, size_t count) { return std::vector<M
 // Inputs [x_0 … x_{K−1}, w_0 … w_{K−1}]; outputs [y_k]. A member without a gradient has a
 // non-differentiable output (the runner passes no dy for it).
 OpCase group_case(const std::string& variant, const std::vector<Member>& members,
-                  const Shape& x_shape, int64_t out_channels, int fd_samples = 24) {
+                  const Shape& x_shape, int64_t out_channels, int fd_samples = 24,
+                  bool relu_input = false) {
   const size_t k_count = members.size();
   OpCase c;
   c.name = "pointwise_group/" + variant + "_K" + std::to_string(k_count) + "/" +
@@ -49,11 +50,11 @@ OpCase group_case(const std::string& variant, const std::vector<Member>& members
   std::vector<GradMode> modes;
   for (const Member& m : members) modes.push_back(m.dx_mode);
   c.forward = [=](const Tensors& in, Tensors& outs) {
-    pointwise_group_forward(part(in, 0), part(in, k_count), outs);
+    pointwise_group_forward(part(in, 0), part(in, k_count), outs, relu_input);
   };
   c.backward = [=](const Tensors& in, const Tensors&, const Tensors& dout, Tensors& din) {
     Tensors dxs = part(din, 0), dws = part(din, k_count);
-    pointwise_group_backward(part(in, 0), part(in, k_count), dout, dxs, dws, modes);
+    pointwise_group_backward(part(in, 0), part(in, k_count), dout, dxs, dws, modes, relu_input);
   };
   // As conv2d's 1×1 rows: each element one float32 sum of products (y over C, dx over Co, dw
   // over N·H·W), ordered differently by the CUDA tiles and OpenBLAS.
@@ -94,6 +95,15 @@ std::vector<OpCase> pointwise_group_cases() {
   OpCase state = group_case("darts", mixed, darts[2], darts[2][1]);
   state.check_finite_differences = false;
   rows.push_back(std::move(state));
+  // A folded ReLU (relu_input): a written and an added dx on primes, a member without gradient,
+  // and a search cell's two preprocessings at the DARTS shapes, to a quarter of the channels as
+  // the cell's 4C → C.
+  rows.push_back(group_case("pair_relu", {kWrite, kAdd, kWriteUnused}, {3, 5, 7, 9}, 11, 24, true));
+  for (size_t i = 0; i < darts.size(); ++i) {
+    OpCase c = group_case("darts_relu", {kAdd, kAdd}, darts[i], darts[i][1] / 4, 2, true);
+    c.check_finite_differences = i == 2;
+    rows.push_back(std::move(c));
+  }
   return rows;
 }
 
@@ -101,9 +111,11 @@ std::vector<OpCase> pointwise_group_cases() {
 // On the CPU each member's forward, dx (written, added, zero-filled, untouched or not wanted) and
 // dw equal conv2d's on that member bit for bit, in both dtypes; an added dx is old + conv2d's dx
 // once rounded.
+// With relu_input, it equals relu then conv2d, and dx relu's backward of conv2d's dx.
 TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
+  for (bool relu : {false, true})
   for (DType dtype : {DType::f32, DType::f64}) {
-    SCOPED_TRACE(std::string(dtype_name(dtype)));
+    SCOPED_TRACE(std::string(dtype_name(dtype)) + (relu ? " relu_input" : ""));
     const Shape xs_shape{3, 8, 6, 5}, ws_shape{7, 8, 1, 1}, out{3, 7, 6, 5};
     const std::vector<GradMode> modes{GradMode::Write, GradMode::Accumulate, GradMode::Write,
                                       GradMode::Accumulate, GradMode::Accumulate, GradMode::Write};
@@ -124,23 +136,30 @@ TEST(PointwiseGroup, EqualsConv2dMemberByMemberBitForBit) {
     dws[4] = ref_dws[4] = Tensor();  // a weight that needs no gradient
     dxs[5] = ref_dxs[5] = Tensor();  // an input that needs none
 
-    pointwise_group_forward(xs, ws, ys);
-    pointwise_group_backward(xs, ws, dys, dxs, dws, modes);
+    pointwise_group_forward(xs, ws, ys, relu);
+    pointwise_group_backward(xs, ws, dys, dxs, dws, modes, relu);
 
     for (size_t k = 0; k < k_count; ++k) {
       const std::string m = "member " + std::to_string(k);
+      Tensor xr = xs[k];  // the convolution's input
+      if (relu) {
+        xr = Tensor::empty(xs_shape, dtype);
+        unary_forward(UnaryOp::relu, xs[k], xr);
+      }
       Tensor y = Tensor::empty(out, dtype);
-      conv2d_forward(xs[k], ws[k], Tensor(), y, Conv2dParams{});
+      conv2d_forward(xr, ws[k], Tensor(), y, Conv2dParams{});
       expect_same_bits(ys[k], y, m + " y");
       Tensor none;
       if (!dxs[k].defined()) {
-        if (dws[k].defined()) conv2d_backward(xs[k], ws[k], dys[k], none, ref_dws[k], none, {});
+        if (dws[k].defined()) conv2d_backward(xr, ws[k], dys[k], none, ref_dws[k], none, {});
       } else if (!dys[k].defined()) {
         if (modes[k] == GradMode::Write) ref_dxs[k].fill_(0.0);
       } else {
         Tensor dx = Tensor::empty(xs_shape, dtype);
-        conv2d_backward(xs[k], ws[k], dys[k], dx, ref_dws[k], none, Conv2dParams{});
-        if (modes[k] == GradMode::Write)
+        conv2d_backward(xr, ws[k], dys[k], dx, ref_dws[k], none, Conv2dParams{});
+        if (relu)
+          unary_backward(UnaryOp::relu, xs[k], xs[k], dx, ref_dxs[k], modes[k]);
+        else if (modes[k] == GradMode::Write)
           ref_dxs[k] = dx;
         else
           axpby(1.0, dx, 1.0, ref_dxs[k]);
@@ -160,45 +179,45 @@ TEST(PointwiseGroup, ErrorsNameTheMember) {
     return out;
   };
   std::vector<Tensor> y3 = ys(3);
-  EXPECT_NO_THROW(pointwise_group_forward({x, x.clone(), x.clone()}, {w, w, w}, y3));
+  EXPECT_NO_THROW(pointwise_group_forward({x, x.clone(), x.clone()}, {w, w, w}, y3, false));
   const Tensor x_wrong = Tensor::zeros({2, 4, 3, 2});
-  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x_wrong}, {w, w, w}, y3); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x_wrong}, {w, w, w}, y3, false); })
                 .find("member 2 x"), std::string::npos);
   const Tensor w_wrong = Tensor::zeros({5, 3, 1, 1});
-  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w_wrong, w}, y3); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w_wrong, w}, y3, false); })
                 .find("member 1 weight"), std::string::npos);
   const Tensor w3x3 = Tensor::zeros({5, 4, 3, 3});
-  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x}, {w3x3}, y3); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x}, {w3x3}, y3, false); })
                 .find("member 0 weight"), std::string::npos);
   std::vector<Tensor> y_wrong = {y3[0], Tensor::zeros({2, 5, 3, 3}, DType::f64), y3[2]};
-  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_wrong); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_wrong, false); })
                 .find("member 1 y"), std::string::npos);
   std::vector<Tensor> y_alias = {y3[0], y3[0], y3[2]};
-  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_alias); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_forward({x, x, x}, {w, w, w}, y_alias, false); })
                 .find("member 1 y"), std::string::npos);
-  EXPECT_THROW(pointwise_group_forward({x, x}, {w, w, w}, y3), Error);  // weight count
+  EXPECT_THROW(pointwise_group_forward({x, x}, {w, w, w}, y3, false), Error);  // weight count
   std::vector<Tensor> none;
-  EXPECT_THROW(pointwise_group_forward({}, {}, none), Error);  // no members
+  EXPECT_THROW(pointwise_group_forward({}, {}, none, false), Error);  // no members
   std::vector<Tensor> y25 = ys(kMaxGroupMembers + 1);
   EXPECT_THROW(pointwise_group_forward(std::vector<Tensor>(kMaxGroupMembers + 1, x),
-                                       std::vector<Tensor>(kMaxGroupMembers + 1, w), y25),
+                                       std::vector<Tensor>(kMaxGroupMembers + 1, w), y25, false),
                Error);
 
   const std::vector<GradMode> modes(2, GradMode::Write);
   std::vector<Tensor> dxs = {Tensor::zeros(x.shape()), Tensor::zeros(x.shape())};
   std::vector<Tensor> dws = {Tensor::zeros(w.shape()), Tensor::zeros(w.shape())};
   const std::vector<Tensor> dys = ys(2);
-  EXPECT_NO_THROW(pointwise_group_backward({x, x}, {w, w}, dys, dxs, dws, modes));
+  EXPECT_NO_THROW(pointwise_group_backward({x, x}, {w, w}, dys, dxs, dws, modes, false));
   const std::vector<Tensor> dy_wrong = {dys[0], Tensor::zeros({2, 5, 3, 2})};
-  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dy_wrong, dxs, dws, modes); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dy_wrong, dxs, dws, modes, false); })
                 .find("member 1 dy"), std::string::npos);
   std::vector<Tensor> dx_wrong = {Tensor::zeros({2, 4, 3, 2}), dxs[1]};
-  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dx_wrong, dws, modes); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dx_wrong, dws, modes, false); })
                 .find("member 0 dx"), std::string::npos);
   std::vector<Tensor> dw_shared = {dws[0], dws[0]};  // one gradient for two members
-  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dxs, dw_shared, modes); })
+  EXPECT_NE(error_message_of([&] { pointwise_group_backward({x, x}, {w, w}, dys, dxs, dw_shared, modes, false); })
                 .find("member 1 dweight"), std::string::npos);
-  EXPECT_THROW(pointwise_group_backward({x, x}, {w, w}, dys, dxs, dws, {GradMode::Write}), Error);
+  EXPECT_THROW(pointwise_group_backward({x, x}, {w, w}, dys, dxs, dws, {GradMode::Write}, false), Error);
 }
 
 }  // namespace autonet::test

@@ -246,7 +246,7 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
   OpProfile profile;
   {
     OpProfileScope scope(profile);
-    pointwise_group_forward(xs, ws, ys);
+    pointwise_group_forward(xs, ws, ys, false);
   }
   const OpTotals fwd = only(profile, "pointwise_group_forward");
   EXPECT_EQ(fwd.cost.launches, 1);
@@ -259,7 +259,7 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
   const std::vector<GradMode> modes{GradMode::Accumulate, GradMode::Write, GradMode::Write};
   {
     OpProfileScope scope(profile);
-    pointwise_group_backward(xs, ws, dys, dxs, dws, modes);
+    pointwise_group_backward(xs, ws, dys, dxs, dws, modes, false);
   }
   const OpTotals bwd = only(profile, "pointwise_group_backward");
   EXPECT_EQ(bwd.cost.launches, 2);
@@ -271,7 +271,7 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
   std::vector<Tensor> no_dws(k_count);
   {
     OpProfileScope scope(profile);
-    pointwise_group_backward(xs, ws, dys, dxs, no_dws, modes);
+    pointwise_group_backward(xs, ws, dys, dxs, no_dws, modes, false);
   }
   EXPECT_EQ(only(profile, "pointwise_group_backward").cost.launches, 1);
 }

@@ -1,12 +1,13 @@
 // Search and training runs must learn, and each step must read its own half of the data.
 //  - On a tiny real subset (Fashion-MNIST, 10 balanced classes) the held-out cross-entropy must
-//    end below 0.8·ln 10 ≈ 1.84. Predictions unrelated to the labels cannot beat the label
+//    end below 0.8·ln 10 ≈ 1.84 (a search: the median of three seeds). Predictions unrelated to the labels cannot beat the label
 //    entropy, ln 10 ≈ 2.30 (an untrained network is at or above it), so only weights trained on
 //    the images pass. Measured (2 cores): search 1.6, training 1.6.
 //  - A search whose weight half and α half have disjoint label sets: the weights must learn the
 //    weight half's labels and never predict the α half's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "darts/tasks/search_trainer.h"
@@ -29,18 +30,36 @@ nlohmann::json last_epoch(const std::filesystem::path& run) {
   return last;
 }
 
+// The held-out loss of 128 images through batch-8 BN statistics swings with float32 rounding: a
+// search's α and weights part ways chaotically, and over seeds 1–6 the last epoch's loss was
+// 1.45–1.61, or 1.52–2.25 for the same steps with the preprocessing's ReLU folded into its 1×1
+// convs (equal up to rounding; GroupedStateOps compares them). So three seeds run and their
+// median must end below the bound: one run that wandered off fails nothing, a network that does
+// not learn fails all three.
 TEST(RunsLearn, SearchOnAFashionMnistSubsetEndsBelowTheUntrainedLoss) {
   AN_SKIP_WITHOUT_FASHION_MNIST();
-  test::TempDir tmp("search-learns");
-  SearchRunConfig c = test::tiny_search_run();
-  c.subset = 256;  // 128 images train w, 128 train α and are evaluated
-  c.epochs = 4;
-  c.batch_size = 8;
-  c.learning_rate = 0.05;
-  run_search(c, data::open_image_dataset("fashion-mnist"), tmp / "run", RunOptions::quiet());
-  const nlohmann::json last = last_epoch(tmp / "run");
-  EXPECT_LT(last["train_loss"].get<double>(), kLearnedLossBound) << last.dump();
-  EXPECT_LT(last["valid_loss"].get<double>(), kLearnedLossBound) << last.dump();
+  std::vector<double> train_losses, valid_losses;
+  std::string records;
+  for (int64_t seed : {1, 2, 3}) {
+    test::TempDir tmp("search-learns");
+    SearchRunConfig c = test::tiny_search_run();
+    c.subset = 256;  // 128 images train w, 128 train α and are evaluated
+    c.epochs = 4;
+    c.batch_size = 8;
+    c.learning_rate = 0.05;
+    c.seed = seed;
+    run_search(c, data::open_image_dataset("fashion-mnist"), tmp / "run", RunOptions::quiet());
+    const nlohmann::json last = last_epoch(tmp / "run");
+    train_losses.push_back(last["train_loss"].get<double>());
+    valid_losses.push_back(last["valid_loss"].get<double>());
+    records += "\nseed " + std::to_string(seed) + ": " + last.dump();
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  EXPECT_LT(median(train_losses), kLearnedLossBound) << records;
+  EXPECT_LT(median(valid_losses), kLearnedLossBound) << records;
 }
 
 TEST(RunsLearn, TrainingAGenotypeOnAFashionMnistSubsetEndsBelowTheUntrainedLoss) {
