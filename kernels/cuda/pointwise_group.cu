@@ -46,8 +46,9 @@ struct Job {
   const T* a;
   const T* b;
   T* c;
-  bool accumulate;        // C += A · B instead of C = A · B
-  const T* relu_x = nullptr;  // dx through a folded ReLU: the product times relu'(x), x laid out as C
+  bool accumulate;  // C += A · B instead of C = A · B
+  // dx through a folded ReLU: each product times relu'(x), x laid out as C (null: none).
+  const T* relu_x = nullptr;
 };
 
 // A group's GEMMs, all of one size: per job and sample, C [rows, cols] (row-major, rows `cols`
