@@ -23,17 +23,29 @@ CnnCell::CnnCell(ParameterStore& store, std::string name, int64_t c_pp, int64_t 
 
 std::vector<Variable> CnnCell::preprocess(const Variable& s0, const Variable& s1,
                                           bool grouped) const {
-  auto* p0 = dynamic_cast<ReLUConvBN*>(preprocess0_.get());
-  auto* p1 = dynamic_cast<ReLUConvBN*>(preprocess1_.get());
-  if (grouped && p0 && p1 && s0.shape() == s1.shape()) {
-    std::vector<std::vector<OpStage>> stages{p0->stages(), p1->stages()};
-    if (!stages[0].empty() && !stages[1].empty()) {
-      std::vector<Variable> states{s0, s1};
-      run_stages(states, stages);
-      return states;
-    }
+  if (!grouped) return {preprocess0_->forward(s0), preprocess1_->forward(s1)};
+  // Each ReLUConvBN whose layers run as stages does so, the two as one group where their inputs
+  // share a shape; a FactorizedReduce runs as itself.
+  const std::vector<Module*> modules{preprocess0_.get(), preprocess1_.get()};
+  std::vector<Variable> states{s0, s1};
+  std::vector<std::vector<OpStage>> stages(2);
+  for (size_t k = 0; k < 2; ++k)
+    if (auto* relu_conv_bn = dynamic_cast<ReLUConvBN*>(modules[k]))
+      stages[k] = relu_conv_bn->stages();
+  if (!stages[0].empty() && !stages[1].empty() && s0.shape() == s1.shape()) {
+    run_stages(states, stages);
+    return states;
   }
-  return {preprocess0_->forward(s0), preprocess1_->forward(s1)};
+  for (size_t k = 0; k < 2; ++k) {
+    if (stages[k].empty()) {
+      states[k] = modules[k]->forward(states[k]);
+      continue;
+    }
+    std::vector<Variable> alone{states[k]};
+    run_stages(alone, {stages[k]});
+    states[k] = alone[0];
+  }
+  return states;
 }
 
 }  // namespace autonet::darts

@@ -47,23 +47,28 @@ int64_t calls(const std::map<std::string, OpTotals>& ops, const std::string& op)
   return ops.count(op) ? ops.at(op).calls : int64_t(0);
 }
 
-// Cells whose two preprocessings are ReLUConvBNs on inputs of one shape (SearchCell's grouped
-// preprocessing): not after a reduction (then s0 goes through a FactorizedReduce), and s0 and s1
-// of equal channels — every cell but the second, whose s0 is the stem's 3C channels against s1's
-// 4C, and but those after a reduction.
-int64_t grouped_preprocessings(const SearchConfig& c) {
-  int64_t count = 0;
+// A network's ReLUConvBN preprocessings (each cell's two, but one after a reduction, whose s0
+// goes through a FactorizedReduce) and the groups they run as: one for a cell's two when s0 and
+// s1 have equal channels (every cell but the second, whose s0 has the stem's 3C channels against
+// s1's 4C), else one each.
+struct Preprocessings {
+  int64_t relu_conv_bns = 0, groups = 0;
+};
+Preprocessings preprocessings_of(const SearchConfig& c) {
+  Preprocessings p;
   int64_t c_pp = c.stem_multiplier * c.channels, c_p = c_pp, c_curr = c.channels;
   bool reduction_prev = false;
   for (int64_t i = 0; i < c.layers; ++i) {
     const bool reduction = is_reduction_cell(i, c.layers);
     if (reduction) c_curr *= 2;
-    if (!reduction_prev && c_pp == c_p) ++count;
+    const int64_t here = reduction_prev ? 1 : 2;
+    p.relu_conv_bns += here;
+    p.groups += !reduction_prev && c_pp == c_p ? 1 : here;
     reduction_prev = reduction;
     c_pp = c_p;
     c_p = c.multiplier * c_curr;
   }
-  return count;
+  return p;
 }
 
 // Per cell and pass: `stencil_groups` stencil groups and `pipelines` state pipelines; the
@@ -86,8 +91,11 @@ void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stenci
   const int64_t mixed_ops = cell_passes * edges;
   // One op per layer and pipeline: stencils, the 1×1 convs twice (sep and dil convs' first, the
   // sep convs' last), the sep convs' middle BNs, their second depthwise convs; and one 1×1 conv
-  // and one BN group for each cell's two ReLUConvBN preprocessings whose inputs share a shape.
-  const int64_t preprocess_groups = grouped_preprocessings(config) * cell_passes / config.layers;
+  // and one BN group per preprocessing group.
+  const Preprocessings per_pass = preprocessings_of(config);
+  const int64_t network_passes = cell_passes / config.layers;
+  const int64_t preprocess_groups = per_pass.groups * network_passes;
+  const int64_t relu_conv_bns = per_pass.relu_conv_bns * network_passes;
   EXPECT_EQ(calls(grouped_ops, "stencil_group_forward"), cell_passes * stencil_groups);
   EXPECT_EQ(calls(grouped_ops, "pointwise_group_forward"),
             cell_passes * pipelines * 2 + preprocess_groups);
@@ -100,14 +108,14 @@ void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stenci
             calls(grouped_ops, "depthwise_conv2d_forward"));
   EXPECT_EQ(calls(alone_ops, "pool2d_forward") - 2 * mixed_ops,  // PC-DARTS's bypass pools stay
             calls(grouped_ops, "pool2d_forward"));
-  EXPECT_EQ(calls(alone_ops, "conv2d_forward") - 6 * mixed_ops - 2 * preprocess_groups,
-            calls(grouped_ops, "conv2d_forward"));  // the stem's and the other cells' stay
-  EXPECT_EQ(calls(alone_ops, "batch_norm_forward") - 2 * mixed_ops - 2 * preprocess_groups,
+  EXPECT_EQ(calls(alone_ops, "conv2d_forward") - 6 * mixed_ops - relu_conv_bns,
+            calls(grouped_ops, "conv2d_forward"));  // the stem's stays
+  EXPECT_EQ(calls(alone_ops, "batch_norm_forward") - 2 * mixed_ops - relu_conv_bns,
             calls(grouped_ops, "batch_norm_forward"));
   const Split g = split_launches(grouped_profile), a = split_launches(alone_profile);
   EXPECT_LT(g.pipeline * fewer, a.pipeline) << g.pipeline << " against " << a.pipeline;
-  // Nothing else changed but the grouped preprocessings' ReLUs, folded into their 1×1 convs (two
-  // relus fewer per group forward, and their backward where one ran), and the first cell's: both
+  // Nothing else changed but the preprocessings' ReLUs, folded into their 1×1 convs (one relu
+  // fewer per ReLUConvBN forward, and its backward where one ran), and the first cell's: both
   // its preprocessings read the stem's output, so one of their two dx lands apart and is added
   // (an axpby per backward).
   const auto launches = [](const std::map<std::string, OpTotals>& ops) {
@@ -115,7 +123,7 @@ void expect_grouped_matches_ungrouped(const SearchConfig& config, int64_t stenci
            launches_of(ops, "axpby");
   };
   EXPECT_EQ(calls(alone_ops, "unary_forward") - calls(grouped_ops, "unary_forward"),
-            2 * preprocess_groups);
+            relu_conv_bns);
   EXPECT_EQ(a.rest - g.rest, launches(alone_ops) - launches(grouped_ops));
 }
 
