@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """scripts/gpu-check keeps within its time budget (AUTONET_GPU_SECONDS): on a made-up build whose
 test binaries are shell scripts, a part still running at the deadline is stopped and recorded as
-such, a part that would start after it is recorded as NOT RUN, and every row reaches
-$OUT/summary.txt."""
+such, a part that would start after it is recorded as NOT RUN, every row reaches
+$OUT/summary.txt, and the status tells them apart (1: a part failed, 3: a part did not run)."""
 import os
 import subprocess
 import tempfile
@@ -58,13 +58,18 @@ class BudgetTest(unittest.TestCase):
         write(os.path.join(self.build, "tests", "test_slow"), SLOW)
         write(os.path.join(self.build, "tests", "test_zz_after"), FAST)
         status, seconds, rows = run_check(self.build, self.out, 12)
-        self.assertNotEqual(status, 0)
+        self.assertEqual(status, 1)  # a part failed
         self.assertLess(seconds, 30, "the slow test ran past the deadline")
         self.assertEqual(rows["test_kernels"][0], "PASS")  # first: the kernels' parity rows
         self.assertEqual(rows["test_slow"][0], "FAIL")
         self.assertIn("deadline", rows["test_slow"][1])
         self.assertEqual(rows["test_zz_after"][0], "NOT", rows)  # "NOT RUN ..."
         self.assertIn("AUTONET_GPU_SECONDS", rows["test_zz_after"][1])
+
+    def test_a_budget_too_short_for_anything_runs_nothing_and_says_so(self):
+        status, _, rows = run_check(self.build, self.out, 5)
+        self.assertEqual(status, 3)  # nothing failed, something did not run
+        self.assertEqual(rows["test_kernels"][0], "NOT", rows)
 
 
 if __name__ == "__main__":
