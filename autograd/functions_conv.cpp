@@ -30,6 +30,26 @@ Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
   });
 }
 
+namespace {
+// The entries of `all` whose `wanted` is true, in order: a group's members rebuilt together.
+template <class T>
+std::vector<T> picked(const std::vector<T>& all, const std::vector<bool>& wanted) {
+  std::vector<T> some;
+  for (size_t k = 0; k < all.size(); ++k)
+    if (wanted[k]) some.push_back(all[k]);
+  return some;
+}
+
+// One new tensor of `shape` like `like` where wanted, undefined elsewhere.
+std::vector<Tensor> outputs_for(const std::vector<bool>& wanted, const Shape& shape,
+                                const Tensor& like) {
+  std::vector<Tensor> ys(wanted.size());
+  for (size_t k = 0; k < ys.size(); ++k)
+    if (wanted[k]) ys[k] = empty_as(shape, like);
+  return ys;
+}
+}  // namespace
+
 Variable depthwise_conv2d(const Variable& x, const Variable& weight,
                           const DepthwiseConv2dParams& p) {
   Tensor y = empty_as(depthwise_conv2d_out_shape(x.shape(), weight.shape(), p), x.value());
@@ -72,16 +92,8 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
   // all in one launch when the first is asked for: the wanted members as a smaller group.
   std::vector<GroupRecipe> recipes = rebuild_together(
       stencils.size(), [xv, wv, stencils, out](const std::vector<bool>& wanted) {
-        std::vector<Tensor> again(stencils.size()), some_ys, some_ws;
-        std::vector<Stencil> some;
-        for (size_t k = 0; k < stencils.size(); ++k) {
-          if (!wanted[k]) continue;
-          again[k] = empty_as(out, xv);
-          some_ys.push_back(again[k]);
-          some_ws.push_back(wv[k]);
-          some.push_back(stencils[k]);
-        }
-        stencil_group_forward(xv, some_ws, some_ys, some);
+        std::vector<Tensor> again = outputs_for(wanted, out, xv), some_ys = picked(again, wanted);
+        stencil_group_forward(xv, picked(wv, wanted), some_ys, picked(stencils, wanted));
         return again;
       });
   return make_results("stencil_group", std::move(ys), inputs,
@@ -181,17 +193,9 @@ std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
   const Shape out = depthwise_group_out_shape(x_shapes, w_shapes, params);
   // Members `wanted` as one group (the others' outputs undefined).
   auto run = [xv, wv, params, out](const std::vector<bool>& wanted) {
-    std::vector<Tensor> ys(params.size()), some_xs, some_ws, some_ys;
-    std::vector<DepthwiseConv2dParams> some;
-    for (size_t k = 0; k < params.size(); ++k) {
-      if (!wanted[k]) continue;
-      ys[k] = empty_as(out, xv[k]);
-      some_xs.push_back(xv[k]);
-      some_ws.push_back(wv[k]);
-      some_ys.push_back(ys[k]);
-      some.push_back(params[k]);
-    }
-    depthwise_group_forward(some_xs, some_ws, some_ys, some);
+    std::vector<Tensor> ys = outputs_for(wanted, out, xv[0]), some_ys = picked(ys, wanted);
+    depthwise_group_forward(picked(xv, wanted), picked(wv, wanted), some_ys,
+                            picked(params, wanted));
     return ys;
   };
   std::vector<Tensor> ys = run(std::vector<bool>(k_count, true));

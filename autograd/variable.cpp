@@ -235,8 +235,9 @@ SavedValue::SavedValue(const Variable& v) : spec_(TensorSpec::of(v.value())) {
   if (v.impl_->recompute && !t_keep_values) {
     recompute_ = v.impl_->recompute;
     if (v.impl_->claim) claim_ = v.impl_->claim();
-  } else
+  } else {
     value_ = v.value();
+  }
 }
 
 Tensor SavedValue::get() const {

@@ -110,7 +110,8 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   check_no_overlaps({&xs, &ws, &dys}, dxs, what, "dx");
   check_no_overlaps({&xs, &ws, &dys, &dxs}, dws, what, "dweight");
   // The CUDA twin: one kernel for every dx (a member without dy zero-fills a written dx; with
-  // relu_input it also reads x for relu'), one for every dw (a thread block cluster per member and dw tile sums the batch and adds into dw).
+  // relu_input it also reads x for relu'), one for every dw (a thread block cluster per member
+  // and dw tile sums the batch and adds into dw).
   count_op(what, [&] {
     OpCost cost;
     const int64_t n = xs[0].numel();

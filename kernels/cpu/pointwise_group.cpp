@@ -46,8 +46,9 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     // The convolution's dx into a scratch tensor, then through the ReLU into dx.
     Tensor g = dxs[k].defined() ? Tensor::empty(xs[k].shape(), xs[k].dtype(), xs[k].device())
                                 : Tensor();
-    cpu::conv2d_backward(input_of(xs[k], true), ws[k], dys[k], g, dws[k], no_bias, Conv2dParams{},
-                         GradMode::Write);
+    // Only dw reads the convolution's input: relu(x) is formed for it alone.
+    const Tensor x = dws[k].defined() ? input_of(xs[k], true) : xs[k];
+    cpu::conv2d_backward(x, ws[k], dys[k], g, dws[k], no_bias, Conv2dParams{}, GradMode::Write);
     if (dxs[k].defined())  // relu's backward (relu' reads x only)
       cpu::unary_backward(UnaryOp::relu, xs[k], xs[k], g, dxs[k], dx_modes[k]);
   }
