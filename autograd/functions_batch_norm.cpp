@@ -75,7 +75,8 @@ std::vector<Variable> batch_norm_group(const std::vector<Variable>& xs,
                         batch_norm_group_backward(ys, save_means, save_invstds, dys, dxs,
                                                   backward_params);
                         for (GradTarget& t : targets) t.finish();
-                      });
+                      },
+                      {}, member_inputs(xs.size(), 1));
 }
 
 }  // namespace autonet

@@ -107,7 +107,7 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
                         stencil_group_backward(xv, wv, dys, dx.tensor, dws, stencils, dx.mode);
                         dx.finish();
                       },
-                      std::move(recipes));
+                      std::move(recipes), member_inputs(stencils.size(), 1, /*shared=*/1));
 }
 
 std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
@@ -155,7 +155,8 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
         }
         pointwise_group_backward(xs_now, wv, dys, dxs, dws, modes, relu_input);
         for (GradTarget& dx : dx_targets) dx.finish();
-      });
+      },
+      {}, member_inputs(xs.size(), 2));
 }
 
 Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable& w2) {
@@ -234,7 +235,7 @@ std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
         for (GradTarget& dx : dx_targets) dx.finish();
         for (size_t k : shared_filters) accumulate_grad(*in[k_count + k], dws[k]);
       },
-      std::move(recipes));
+      std::move(recipes), member_inputs(k_count, 2));
 }
 
 }  // namespace autonet

@@ -138,11 +138,29 @@ void attach_recompute(Variable& out, Recompute recompute, Claim claim) {
 // The op's node hangs off a hidden slot that only its outputs' nodes feed. Each output's node
 // sets its dL/d(output) aside (no kernel) and marks the hidden slot as having a gradient; the
 // op's node, upstream of every output, runs after all of them, once, with all of them.
+InputsOf member_inputs(size_t members, size_t kinds, size_t shared) {
+  InputsOf inputs(members);
+  for (size_t k = 0; k < members; ++k) {
+    for (size_t i = 0; i < shared; ++i) inputs[k].push_back(i);
+    for (size_t kind = 0; kind < kinds; ++kind) inputs[k].push_back(shared + kind * members + k);
+  }
+  return inputs;
+}
+
 std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
                                    const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
-                                   std::vector<GroupRecipe> recipes) {
+                                   std::vector<GroupRecipe> recipes, InputsOf depends_on) {
   AN_CHECK(recipes.empty() || recipes.size() == values.size())
       << op << ": " << recipes.size() << " recipes for " << values.size() << " outputs";
+  AN_CHECK(depends_on.empty() || depends_on.size() == values.size())
+      << op << ": the inputs of " << depends_on.size() << " outputs given for " << values.size();
+  // Whether output k needs a gradient: some input it is computed from does.
+  const auto output_needs_grad = [&](size_t k) {
+    if (depends_on.empty()) return true;
+    std::vector<Variable> its_inputs;
+    for (size_t i : depends_on[k]) its_inputs.push_back(inputs.at(i));
+    return needs_grad(its_inputs);
+  };
   auto attach = [&](Variable& out, size_t k) {
     if (!recipes.empty() && recipes[k].rebuild && grad_enabled())
       attach_recompute(out, std::move(recipes[k].rebuild), std::move(recipes[k].claim));
@@ -169,6 +187,11 @@ std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
                                    fn(grads, in);
                                  }).slot().producer;
   for (size_t k = 0; k < values.size(); ++k) {
+    if (!output_needs_grad(k)) {  // a constant, as when no input needs a gradient
+      outs.emplace_back(std::move(values[k]));
+      attach(outs.back(), k);
+      continue;
+    }
     auto node = std::make_shared<Node>();
     node->op = op;
     node->inputs = {hidden};

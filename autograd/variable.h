@@ -185,9 +185,17 @@ class KeepValuesGuard : public ScopedThreadFlag {
 using MultiBackwardFn =
     std::function<void(const std::vector<Tensor>& grad_outputs, const SlotList& in)>;
 // `recipes` (empty, or one per output, from rebuild_together) are attached as make_result's is.
+// `depends_on` (empty, or one list per output): the inputs each output is computed from, by index;
+// an output none of whose inputs needs a gradient needs none either, and gets none (a group op's
+// members are separate ops: one member on a constant input is not swept for another's sake).
+using InputsOf = std::vector<std::vector<size_t>>;
 std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
                                    const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
-                                   std::vector<GroupRecipe> recipes = {});
+                                   std::vector<GroupRecipe> recipes = {}, InputsOf depends_on = {});
+// For a group op of K members whose inputs are listed per kind (K inputs, then K weights, ...):
+// output k depends on inputs k, K + k, 2K + k, ... (`kinds` lists in all), and on each of the
+// `shared` inputs given first (a stencil group's one x).
+InputsOf member_inputs(size_t members, size_t kinds, size_t shared = 0);
 
 // The recipes of a multi-output op whose kernel rebuilds several outputs in one launch: the first
 // output asked for runs `rebuild(wanted)` once, wanted[k] true for itself and for every output

@@ -24,27 +24,27 @@ CnnCell::CnnCell(ParameterStore& store, std::string name, int64_t c_pp, int64_t 
 std::vector<Variable> CnnCell::preprocess(const Variable& s0, const Variable& s1,
                                           bool grouped) const {
   if (!grouped) return {preprocess0_->forward(s0), preprocess1_->forward(s1)};
-  // Each ReLUConvBN whose layers run as stages does so, the two as one group where their inputs
-  // share a shape; a FactorizedReduce runs as itself.
+  // Each preprocessing whose layers run as stages does so, layer by layer with the other's where
+  // their values share a shape (run_stages): the two 1×1 convs as one group when their inputs
+  // agree, the two BNs as one group whenever (their outputs always agree).
   const std::vector<Module*> modules{preprocess0_.get(), preprocess1_.get()};
-  std::vector<Variable> states{s0, s1};
-  std::vector<std::vector<OpStage>> stages(2);
-  for (size_t k = 0; k < 2; ++k)
-    if (auto* relu_conv_bn = dynamic_cast<ReLUConvBN*>(modules[k]))
-      stages[k] = relu_conv_bn->stages();
-  if (!stages[0].empty() && !stages[1].empty() && s0.shape() == s1.shape()) {
-    run_stages(states, stages);
-    return states;
-  }
+  std::vector<Variable> states{s0, s1}, staged;
+  std::vector<std::vector<OpStage>> stages;
+  std::vector<size_t> staged_index;
   for (size_t k = 0; k < 2; ++k) {
-    if (stages[k].empty()) {
+    std::vector<OpStage> own;
+    if (auto* relu_conv_bn = dynamic_cast<ReLUConvBN*>(modules[k])) own = relu_conv_bn->stages();
+    if (auto* reduce = dynamic_cast<FactorizedReduce*>(modules[k])) own = reduce->stages();
+    if (own.empty()) {
       states[k] = modules[k]->forward(states[k]);
       continue;
     }
-    std::vector<Variable> alone{states[k]};
-    run_stages(alone, {stages[k]});
-    states[k] = alone[0];
+    staged.push_back(states[k]);
+    stages.push_back(std::move(own));
+    staged_index.push_back(k);
   }
+  run_stages(staged, stages);
+  for (size_t i = 0; i < staged.size(); ++i) states[staged_index[i]] = staged[i];
   return states;
 }
 

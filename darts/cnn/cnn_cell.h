@@ -20,10 +20,10 @@ class CnnCell : public Module {
   // `context` sets the BNs' affine as for the ops: off in the search network, on when derived.
   CnnCell(ParameterStore& store, std::string name, int64_t c_pp, int64_t c_p, int64_t channels,
           bool reduction_prev, OpContext context);
-  // [preprocess0(s0), preprocess1(s1)]: the cell's first two states. `grouped`: a ReLUConvBN runs
-  // its ReLU and 1×1 conv as a pointwise group (the ReLU folded in) and its BN as a batch-norm
-  // group (the search network's, whose BNs are affine-free; run_stages), the two ReLUConvBNs as
-  // one group each where their inputs share a shape.
+  // [preprocess0(s0), preprocess1(s1)]: the cell's first two states. `grouped` (the search
+  // network's, whose BNs are affine-free): a ReLUConvBN runs its ReLU and 1×1 conv as a pointwise
+  // group (the ReLU folded in), a FactorizedReduce its convs as one op, and the two preprocessings'
+  // BNs run as one batch-norm group, their 1×1 convs as one where their inputs share a shape.
   std::vector<Variable> preprocess(const Variable& s0, const Variable& s1,
                                    bool grouped = false) const;
 

@@ -66,6 +66,12 @@ FactorizedReduce::FactorizedReduce(ParameterStore& store, std::string name, int6
   register_child(bn_);
 }
 
+std::vector<OpStage> FactorizedReduce::stages() {
+  if (bn_.weight.defined()) return {};
+  return {OpStage::by_itself([this](const Variable& x) { return forward_to_batch_norm(x); }),
+          OpStage::batch_norm(bn_)};
+}
+
 Variable FactorizedReduce::forward_to_batch_norm(const Variable& x) {
   AN_CHECK(x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0)
       << "FactorizedReduce '" << name() << "' needs even H and W (its two halves must agree), got "

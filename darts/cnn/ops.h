@@ -8,6 +8,7 @@
 // (relu_input); the ReLU still owns its index in the names, as in the official Sequentials.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,18 +48,23 @@ class EndsInBatchNorm {
 // One layer of a candidate op after its first stencil: what the search cell runs as one group op
 // across the candidates of a state (darts/cnn/state_pipeline.h).
 struct OpStage {
-  enum class Kind { pointwise, batch_norm, depthwise };
+  // `alone`: a layer with no group op of its kind, run by itself between grouped ones.
+  enum class Kind { pointwise, batch_norm, depthwise, alone };
   Kind kind = Kind::pointwise;
   Variable weight;                  // pointwise [C_out, C, 1, 1], depthwise [C, 1, R, S]
   DepthwiseConv2dParams depthwise;  // Kind::depthwise
   BatchNorm2d* norm = nullptr;      // Kind::batch_norm
   bool relu_input = false;          // Kind::pointwise: a ReLU before the conv, folded into it
+  std::function<Variable(const Variable&)> run;  // Kind::alone
   static OpStage pointwise_conv(const Conv2d& conv, bool relu_input = false) {
-    return {Kind::pointwise, conv.weight, {}, nullptr, relu_input};
+    return {Kind::pointwise, conv.weight, {}, nullptr, relu_input, {}};
   }
-  static OpStage batch_norm(BatchNorm2d& bn) { return {Kind::batch_norm, {}, {}, &bn}; }
+  static OpStage batch_norm(BatchNorm2d& bn) { return {Kind::batch_norm, {}, {}, &bn, false, {}}; }
   static OpStage depthwise_conv(const DepthwiseConv2d& conv) {
-    return {Kind::depthwise, conv.weight, conv.params, nullptr};
+    return {Kind::depthwise, conv.weight, conv.params, nullptr, false, {}};
+  }
+  static OpStage by_itself(std::function<Variable(const Variable&)> run) {
+    return {Kind::alone, {}, {}, nullptr, false, std::move(run)};
   }
 };
 
@@ -132,6 +138,8 @@ class FactorizedReduce : public Module, public EndsInBatchNorm {
   Variable forward(const Variable& x) override { return bn_.forward(forward_to_batch_norm(x)); }
   Variable forward_to_batch_norm(const Variable& x) override;
   BatchNorm2d& last_batch_norm() override { return bn_; }
+  // As ReLUConvBN::stages: the op up to its BN by itself, then the BN, when the BN is affine-free.
+  std::vector<OpStage> stages();
 
  private:
   Conv2d conv_1_, conv_2_;

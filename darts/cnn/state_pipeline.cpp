@@ -21,6 +21,23 @@ void in_chunks(const std::vector<size_t>& members, size_t limit, Run run) {
   }
 }
 
+// `members` split by the shape of their values, in order of first appearance, each part in
+// member order: a group's members share one input shape.
+std::vector<std::vector<size_t>> by_shape(const std::vector<size_t>& members,
+                                          const std::vector<Variable>& values) {
+  std::vector<std::vector<size_t>> parts;
+  for (size_t k : members) {
+    auto same = std::find_if(parts.begin(), parts.end(), [&](const std::vector<size_t>& part) {
+      return values[part[0]].shape() == values[k].shape();
+    });
+    if (same == parts.end())
+      parts.push_back({k});
+    else
+      same->push_back(k);
+  }
+  return parts;
+}
+
 // The batch-norm group's parameters: the members' BNs must agree on mode, momentum and eps and be
 // affine-free, as the search network's are.
 BatchNormParams shared_norm_params(const std::vector<BatchNorm2d*>& norms) {
@@ -65,6 +82,7 @@ void run_layer(Kind kind, const std::vector<size_t>& members,
     case Kind::batch_norm:
       ys = batch_norm_group(xs, running_means, running_vars, shared_norm_params(norms));
       break;
+    case Kind::alone: AN_CHECK(false) << "run_layer: a stage run alone forms no group"; break;
   }
   for (size_t i = 0; i < members.size(); ++i) values[members[i]] = ys[i];
 }
@@ -98,9 +116,15 @@ void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpS
       << "run_stages: " << values.size() << " inputs for " << stages.size() << " members";
   size_t depth = 0;
   for (const std::vector<OpStage>& member : stages) depth = std::max(depth, member.size());
-  // Layer by layer; within a layer, the members of one kind form a group.
+  // Layer by layer; within a layer, the members of one kind and one input shape form a group.
   for (size_t d = 0; d < depth; ++d)
-    for (Kind kind : {Kind::pointwise, Kind::batch_norm, Kind::depthwise}) {
+    for (Kind kind : {Kind::pointwise, Kind::batch_norm, Kind::depthwise, Kind::alone}) {
+      if (kind == Kind::alone) {
+        for (size_t k = 0; k < stages.size(); ++k)
+          if (d < stages[k].size() && stages[k][d].kind == kind)
+            values[k] = stages[k][d].run(values[k]);
+        continue;
+      }
       // A group folds a ReLU into all its 1×1 convs or into none.
       for (bool relu_input : {false, true}) {
         std::vector<size_t> members;
@@ -108,9 +132,10 @@ void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpS
           if (d < stages[k].size() && stages[k][d].kind == kind &&
               stages[k][d].relu_input == relu_input)
             members.push_back(k);
-        in_chunks(members, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {
-          run_layer(kind, chunk, stages, d, values);
-        });
+        for (const std::vector<size_t>& same_shape : by_shape(members, values))
+          in_chunks(same_shape, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {
+            run_layer(kind, chunk, stages, d, values);
+          });
       }
     }
 }

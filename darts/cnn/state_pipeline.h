@@ -20,7 +20,7 @@ std::vector<Variable> run_state_pipeline(const Variable& x,
                                          const std::vector<StartsWithStencil*>& ops);
 
 // values[k] ← member k's stages run on values[k] in order, layer by layer, the members of one kind
-// in a layer one group op (a group's members share one input shape, as pointwise_group asks).
+// and one input shape in a layer one group op (as the group kernels ask).
 void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpStage>>& stages);
 
 }  // namespace autonet::darts

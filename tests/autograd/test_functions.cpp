@@ -164,6 +164,54 @@ TEST(Functions, DepthwiseGroupOutputsCarryTheirOwnGradients) {
   EXPECT_EQ(profile.by_op().at("depthwise_group_backward").calls, 1);
 }
 
+// A group op's members are separate ops: a member on constants gives a constant output, so a
+// sweep through the other members' outputs does no work for it (the group's backward costs what
+// the needed member alone costs).
+TEST(Functions, AGroupMemberOnConstantsGetsNoGradient) {
+  const auto constant = [](Shape shape, uint64_t seed) {
+    Variable v = leaf(std::move(shape), seed);
+    v.set_requires_grad(false);
+    return v;
+  };
+  const auto backward_flops = [](const std::vector<Variable>& ys, const char* op) {
+    OpProfile profile;
+    OpProfileScope scope(profile);
+    Variable total = sum(ys[0]);
+    for (size_t k = 1; k < ys.size(); ++k) total = add(total, sum(ys[k]));
+    backward(total);
+    return profile.by_op().at(op).cost.flops;
+  };
+  Variable x = leaf({2, 3, 4, 5}, 40), w = leaf({4, 3, 1, 1}, 41);
+  Variable cx = constant({2, 3, 4, 5}, 42), cw = constant({4, 3, 1, 1}, 43);
+  std::vector<Variable> y = pointwise_group({cx, x}, {cw, w});
+  EXPECT_FALSE(y[0].requires_grad());
+  EXPECT_TRUE(y[1].requires_grad());
+  EXPECT_EQ(backward_flops(y, "pointwise_group_backward"),
+            backward_flops(pointwise_group({x}, {w}), "pointwise_group_backward"));
+
+  BatchNormParams train;
+  y = batch_norm_group({cx, x}, {}, {}, train);
+  EXPECT_FALSE(y[0].requires_grad());
+  EXPECT_EQ(backward_flops(y, "batch_norm_group_backward"),
+            backward_flops(batch_norm_group({x}, {}, {}, train), "batch_norm_group_backward"));
+
+  DepthwiseConv2dParams sep3;
+  sep3.pad_h = sep3.pad_w = 1;
+  Variable dw = leaf({3, 1, 3, 3}, 44), cdw = constant({3, 1, 3, 3}, 45);
+  y = depthwise_group({cx, x}, {cdw, dw}, {sep3, sep3});
+  EXPECT_FALSE(y[0].requires_grad());
+  EXPECT_EQ(backward_flops(y, "depthwise_group_backward"),
+            backward_flops(depthwise_group({x}, {dw}, {sep3}), "depthwise_group_backward"));
+
+  // A stencil group's members share x: on a constant x, a pool's output is constant, a
+  // depthwise conv's with a filter that learns is not.
+  Pool2dParams max;
+  max.pad_h = max.pad_w = 1;
+  y = stencil_group(cx, {Variable(), dw}, {Stencil::pooling(max), Stencil::depthwise(sep3)});
+  EXPECT_FALSE(y[0].requires_grad());
+  EXPECT_TRUE(y[1].requires_grad());
+}
+
 TEST(Functions, BatchNormTrainingAndEval) {
   Variable x = leaf({4, 3, 3, 2}, 14, -2.0, 3.0);
   Variable w = leaf({3}, 15, 0.5, 1.5), b = leaf({3}, 16);
