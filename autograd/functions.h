@@ -80,6 +80,16 @@ Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable
 std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
                                       const std::vector<Variable>& ws,
                                       const std::vector<DepthwiseConv2dParams>& params);
+// Affine-free batch norms feeding depthwise convs, one of each per member, in one op: output k is
+// depthwise_group's member k on batch_norm_group's output k (running statistics as there), but
+// the normalised values are never written: the convs read x̂ as they load x
+// (kernels/depthwise_group.h's norms). A DARTS sep conv's middle BN and second depthwise conv.
+std::vector<Variable> batch_norm_depthwise_group(const std::vector<Variable>& xs,
+                                                 std::vector<Tensor> running_means,
+                                                 std::vector<Tensor> running_vars,
+                                                 const BatchNormParams& bn,
+                                                 const std::vector<Variable>& ws,
+                                                 const std::vector<DepthwiseConv2dParams>& params);
 
 // ---- normalisation
 // x [N, C, H, W] or [N, C]. weight/bias [C] or undefined (affine = false). running_mean/var [C]
@@ -115,6 +125,9 @@ Variable embedding(const Variable& weight, const Tensor& ids);  // [V, D], ids i
 // p = 0 returns x itself. The mask comes from `key` (same on CPU and GPU, recomputed in backward).
 Variable dropout(const Variable& x, double p, const PhiloxKey& key, int64_t mask_period = 0);
 Variable concat(const std::vector<Variable>& xs, int64_t axis);
+// xs of one shape S stacked along a new leading axis: [J, S...] (concat of the xs viewed as
+// [1, S...], each x's gradient added in place where it has one: the recurrent cell's node inputs).
+Variable stack(const std::vector<Variable>& xs);
 Variable slice2d(const Variable& x, const Slice2dParams& p);
 // PC-DARTS's merge: channel_shuffle(concat(head, tail on channels), groups) (kernels/channel_shuffle.h).
 Variable channel_shuffle(const Variable& head, const Variable& tail, int64_t groups);

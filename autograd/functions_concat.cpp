@@ -5,36 +5,67 @@
 namespace autonet {
 using namespace detail;
 
+namespace {
+// t as the part it is in a concatenation: itself, or viewed as `shape` (a stacked [1, S...]).
+Tensor as_part(const Tensor& t, const Shape& shape) {
+  return !t.defined() || t.shape() == shape ? t : t.view(shape);
+}
+
+// concat's node: y = concat(values) along axis a, each input's gradient its part of dy, added in
+// place into a gradient already there (concat_backward's Accumulate). `part_shapes`: the shape
+// each part has in the concatenation (the input's own, or a view of it, as stack's [1, S...]).
+Variable concat_node(const char* op, const std::vector<Variable>& xs,
+                     const std::vector<Shape>& part_shapes, int64_t a) {
+  std::vector<Tensor> parts;
+  std::vector<TensorSpec> specs;
+  Shape out_shape = part_shapes[0];
+  out_shape[a] = 0;
+  for (size_t k = 0; k < xs.size(); ++k) {
+    parts.push_back(as_part(xs[k].value(), part_shapes[k]));
+    specs.push_back(TensorSpec::of(xs[k].value()));
+    out_shape[a] += part_shapes[k][a];
+  }
+  Tensor y = empty_as(out_shape, parts[0]);
+  concat_forward(parts, a, y);
+  return make_result(op, y, xs, [specs, part_shapes, a](const Tensor& dy, const SlotList& in) {
+    std::vector<GradTarget> targets;
+    targets.reserve(in.size());
+    std::vector<Tensor> dxs;
+    std::vector<GradMode> modes;
+    for (size_t k = 0; k < in.size(); ++k) {
+      targets.emplace_back(*in[k], specs[k], /*can_accumulate=*/true);
+      dxs.push_back(as_part(targets.back().tensor, part_shapes[k]));
+      modes.push_back(targets.back().mode);
+    }
+    concat_backward(dy, a, dxs, modes);
+    for (GradTarget& t : targets) t.finish();
+  });
+}
+}  // namespace
+
 Variable concat(const std::vector<Variable>& xs, int64_t axis) {
   AN_CHECK(!xs.empty()) << "concat of no inputs";
   const int64_t dims = xs[0].dim();
   const int64_t a = axis < 0 ? axis + dims : axis;
   AN_CHECK(a >= 0 && a < dims) << "concat axis " << axis << " out of range for "
                                << xs[0].value().describe();
-  std::vector<Tensor> values;
-  std::vector<TensorSpec> specs;
-  Shape out_shape = xs[0].shape();
-  out_shape[a] = 0;
+  std::vector<Shape> shapes;
   for (const Variable& x : xs) {
     AN_CHECK(x.dim() == dims) << "concat: " << x.value().describe() << " and "
                               << xs[0].value().describe() << " differ in rank";
-    values.push_back(x.value());
-    specs.push_back(TensorSpec::of(x.value()));
-    out_shape[a] += x.size(a);
+    shapes.push_back(x.shape());
   }
-  Tensor y = empty_as(out_shape, values[0]);
-  concat_forward(values, a, y);
-  return make_result("concat", y, xs, [specs, a](const Tensor& dy, const SlotList& in) {
-    std::vector<GradTarget> targets;
-    targets.reserve(in.size());
-    std::vector<Tensor> dxs;
-    for (size_t i = 0; i < in.size(); ++i) {
-      targets.emplace_back(*in[i], specs[i]);
-      dxs.push_back(targets.back().tensor);
-    }
-    concat_backward(dy, a, dxs);
-    for (GradTarget& t : targets) t.finish();
-  });
+  return concat_node("concat", xs, shapes, a);
+}
+
+Variable stack(const std::vector<Variable>& xs) {
+  AN_CHECK(!xs.empty()) << "stack of no inputs";
+  Shape part{1};
+  part.insert(part.end(), xs[0].shape().begin(), xs[0].shape().end());
+  for (const Variable& x : xs)
+    AN_CHECK(x.shape() == xs[0].shape()) << "stack: " << x.value().describe() << " and "
+                                          << xs[0].value().describe() << " differ in shape";
+  return concat_node("stack", xs, std::vector<Shape>(xs.size(), part), 0);
 }
 
 Variable slice2d(const Variable& x, const Slice2dParams& p) {

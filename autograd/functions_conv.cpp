@@ -176,27 +176,39 @@ Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable
   return make_result("factorized_reduce", y, {x, w1, w2}, backward_fn);
 }
 
-std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
-                                      const std::vector<Variable>& ws,
-                                      const std::vector<DepthwiseConv2dParams>& params) {
+namespace {
+// The batch norms a depthwise group reads through (batch_norm_depthwise_group): the statistics
+// they normalised with, and their parameters for backward.
+struct FoldedNorms {
+  std::vector<Tensor> means, invstds;
+  BatchNormParams params;
+};
+
+// depthwise_group's node, the members reading x̂ of `folded`'s BNs where given (null: x itself).
+std::vector<Variable> depthwise_group_node(const std::vector<Variable>& xs,
+                                           const std::vector<Variable>& ws,
+                                           const std::vector<DepthwiseConv2dParams>& params,
+                                           std::shared_ptr<const FoldedNorms> folded) {
   AN_CHECK(xs.size() == params.size() && ws.size() == params.size())
       << "depthwise_group: " << xs.size() << " inputs and " << ws.size() << " filters for "
       << params.size() << " members";
   const size_t k_count = params.size();
   std::vector<Tensor> xv, wv;
   std::vector<Shape> x_shapes, w_shapes;
+  std::vector<InputNorm> norms;
   for (size_t k = 0; k < k_count; ++k) {
     xv.push_back(xs[k].value());
     wv.push_back(ws[k].value());
     x_shapes.push_back(xv[k].shape());
     w_shapes.push_back(wv[k].shape());
+    if (folded) norms.push_back({folded->means[k], folded->invstds[k]});
   }
   const Shape out = depthwise_group_out_shape(x_shapes, w_shapes, params);
   // Members `wanted` as one group (the others' outputs undefined).
-  auto run = [xv, wv, params, out](const std::vector<bool>& wanted) {
+  auto run = [xv, wv, params, norms, out](const std::vector<bool>& wanted) {
     std::vector<Tensor> ys = outputs_for(wanted, out, xv[0]), some_ys = picked(ys, wanted);
     depthwise_group_forward(picked(xv, wanted), picked(wv, wanted), some_ys,
-                            picked(params, wanted));
+                            picked(params, wanted), norms.empty() ? norms : picked(norms, wanted));
     return ys;
   };
   std::vector<Tensor> ys = run(std::vector<bool>(k_count, true));
@@ -214,8 +226,11 @@ std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
         std::vector<GradMode> dx_modes;
         std::vector<size_t> shared_filters;  // members whose filter an earlier member also uses
         for (size_t k = 0; k < k_count; ++k) {
-          dx_targets.emplace_back(*in[k], TensorSpec::of(xv[k]), /*can_accumulate=*/true);
-          dxs.push_back(dx_targets[k].tensor);
+          // Through folded BNs the group's dx is the gradient at x̂, which their backward takes
+          // on to x: written here, landed there (batch_norm_group_backward only writes).
+          dx_targets.emplace_back(*in[k], TensorSpec::of(xv[k]), /*can_accumulate=*/!folded);
+          dxs.push_back(dx_targets[k].tensor.defined() && folded ? empty_like(xv[k])
+                                                                 : dx_targets[k].tensor);
           dx_modes.push_back(dx_targets[k].mode);
           GradSlot& w_slot = *in[k_count + k];
           const bool shared = std::any_of(in.begin() + k_count, in.begin() + k_count + k,
@@ -231,11 +246,50 @@ std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
             dws.emplace_back();
           }
         }
-        depthwise_group_backward(xv, wv, dys, dxs, dws, params, dx_modes);
+        depthwise_group_backward(xv, wv, dys, dxs, dws, params, dx_modes, norms);
+        if (folded) {
+          std::vector<Tensor> bn_dxs;
+          for (GradTarget& dx : dx_targets) bn_dxs.push_back(dx.tensor);
+          batch_norm_group_backward(xv, folded->means, folded->invstds, dxs, bn_dxs,
+                                    folded->params);
+        }
         for (GradTarget& dx : dx_targets) dx.finish();
         for (size_t k : shared_filters) accumulate_grad(*in[k_count + k], dws[k]);
       },
       std::move(recipes), member_inputs(k_count, 2));
+}
+}  // namespace
+
+std::vector<Variable> depthwise_group(const std::vector<Variable>& xs,
+                                      const std::vector<Variable>& ws,
+                                      const std::vector<DepthwiseConv2dParams>& params) {
+  return depthwise_group_node(xs, ws, params, nullptr);
+}
+
+std::vector<Variable> batch_norm_depthwise_group(const std::vector<Variable>& xs,
+                                                 std::vector<Tensor> running_means,
+                                                 std::vector<Tensor> running_vars,
+                                                 const BatchNormParams& bn,
+                                                 const std::vector<Variable>& ws,
+                                                 const std::vector<DepthwiseConv2dParams>& params) {
+  AN_CHECK(!xs.empty() && xs[0].dim() == 4)
+      << "batch_norm_depthwise_group expects [N, C, H, W] members, got "
+      << (xs.empty() ? std::string("none") : xs[0].value().describe());
+  if (running_means.empty() && running_vars.empty())  // untracked throughout
+    running_means.resize(xs.size()), running_vars.resize(xs.size());
+  auto folded = std::make_shared<FoldedNorms>();
+  std::vector<Tensor> x_values, no_outputs(xs.size());
+  for (const Variable& x : xs) {
+    x_values.push_back(x.value());
+    folded->means.push_back(empty_as({x.size(1)}, x.value()));
+    folded->invstds.push_back(empty_as({x.size(1)}, x.value()));
+  }
+  // The BNs' statistics only: the convs normalise as they read.
+  batch_norm_group_forward(x_values, running_means, running_vars, no_outputs, folded->means,
+                           folded->invstds, bn);
+  folded->params = bn;
+  folded->params.backward_from_output = false;  // backward is given x, not x̂
+  return depthwise_group_node(xs, ws, params, folded);
 }
 
 }  // namespace autonet

@@ -67,25 +67,26 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
   }
   AN_CHECK(ys.size() == xs.size())
       << what << ": " << ys.size() << " outputs for " << xs.size() << " members";
-  for (size_t k = 0; k < ys.size(); ++k) {
-    const std::string name = member_name(what, k, "y");
-    check_defined(ys[k], name.c_str());
-    check_matches(ys[k], xs[0], xs[0].shape(), name.c_str());
-  }
+  for (size_t k = 0; k < ys.size(); ++k)  // undefined: statistics only
+    check_matches_if_defined(ys[k], xs[0], xs[0].shape(), member_name(what, k, "y").c_str());
   check_channel_vectors(save_means, xs, what, "save_mean", false);
   check_channel_vectors(save_invstds, xs, what, "save_invstd", false);
   AN_CHECK(!p.training || xs[0].numel() / xs[0].size(1) > 1)
       << what << ": training needs more than one value per channel, got " << xs[0].describe();
   // The statistics kernel (training: a block per member and channel, the running statistics
-  // updated by it too; eval: the running statistics' invstd), then the normalize kernel.
+  // updated by it too; eval: the running statistics' invstd), then the normalize kernel for the
+  // members with an output.
   count_op("batch_norm_group_forward", [&] {
     const int64_t n = xs[0].numel() * std::ssize(xs);
     const int64_t saved = bytes_of_all(save_means) + bytes_of_all(save_invstds);
     const int64_t running = bytes_of_all(running_means) + bytes_of_all(running_vars);
     const OpCost stats = p.training ? launch(bytes_of_all(xs) + running, saved + running, 4 * n)
                                     : launch(running, saved);
-    if (n == 0) return stats;
-    return stats + launch(bytes_of_all(xs) + saved, bytes_of_all(ys), 4 * n);
+    const auto normalized = [&](size_t k) { return ys[k].defined(); };
+    const int64_t written = bytes_of_picked(ys, normalized);
+    if (written == 0) return stats;
+    return stats + launch(bytes_of_picked(xs, normalized) + saved, written,
+                          4 * written / dtype_size(xs[0].dtype()));
   });
   AN_ON_DEVICE(xs[0].device(),
                cpu::batch_norm_group_forward(xs, running_means, running_vars, ys, save_means,

@@ -18,7 +18,9 @@
 namespace autonet {
 
 AN_KERNEL_ENTRIES(
-// xs: K inputs of one shape (1 ≤ K ≤ kMaxGroupMembers); ys[k] like xs[k]. running_means[k] /
+// xs: K inputs of one shape (1 ≤ K ≤ kMaxGroupMembers); ys[k] like xs[k], or undefined: member
+// k's statistics only, for a consumer that normalises as it reads (depthwise_group's norms;
+// no y at all: no normalize kernel). running_means[k] /
 // running_vars[k] [C]: member k's running statistics, updated in training (both undefined:
 // untracked; eval needs them). save_means[k] / save_invstds[k] [C]: the statistics member k
 // normalised with, which backward reads.

@@ -150,7 +150,7 @@ struct BnDims {
 
 // The CPU twins' forward of channel c: its statistics into save_mean[c] / save_invstd[c] (running
 // ones updated in training when tracked), then y = x̂·w + b over the channel (weight, bias [C] or
-// null: affine-free).
+// null: affine-free; y null: the statistics only).
 template <class T>
 void bn_forward_channel(const T* x, const BnDims& d, int64_t c, const BatchNormParams& p,
                         const T* weight, const T* bias, T* running_mean, T* running_var, T* y,
@@ -159,6 +159,7 @@ void bn_forward_channel(const T* x, const BnDims& d, int64_t c, const BatchNormP
   bn_channel_stats(x, d.N, d.C, d.S, c, p, running_mean, running_var, mean, invstd);
   save_mean[c] = mean;
   save_invstd[c] = invstd;
+  if (!y) return;
   const T w = weight ? weight[c] : T(1), b = bias ? bias[c] : T(0);
   for (int64_t n = 0; n < d.N; ++n)
     for (int64_t s = 0; s < d.S; ++s) {

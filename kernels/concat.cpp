@@ -80,11 +80,28 @@ void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y) {
   AN_ON_DEVICE(y.device(), cpu::concat_forward(xs, k, y), cuda::concat_forward(xs, k, y));
 }
 
-void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs) {
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs,
+                     const std::vector<GradMode>& dx_modes) {
   const char* what = "concat_backward";
   const int64_t k = check_parts(dy, dxs, axis, /*max_undefined=*/1, what);
-  count_op(what, [&] { return concat_cost(dy, dxs, k); });
-  AN_ON_DEVICE(dy.device(), cpu::concat_backward(dy, k, dxs), cuda::concat_backward(dy, k, dxs));
+  AN_CHECK(dx_modes.empty() || dx_modes.size() == dxs.size())
+      << what << ": " << dx_modes.size() << " dx modes for " << dxs.size() << " parts";
+  int64_t added = 0;
+  for (size_t i = 0; i < dxs.size(); ++i) {
+    if (!dxs[i].defined()) continue;
+    for (size_t j = i + 1; j < dxs.size(); ++j)
+      AN_CHECK(!dxs[j].defined() || !overlaps(dxs[i], dxs[j]))
+          << what << ": parts " << i << " and " << j << " write into the same memory";
+    AN_CHECK(!overlaps(dxs[i], dy)) << what << ": part " << i << " overlaps dy";
+    if (!dx_modes.empty() && dx_modes[i] == GradMode::Accumulate) added += bytes_of(dxs[i]);
+  }
+  count_op(what, [&] {  // an added part is read too
+    OpCost cost = concat_cost(dy, dxs, k);
+    cost.bytes_read += added;
+    return cost;
+  });
+  AN_ON_DEVICE(dy.device(), cpu::concat_backward(dy, k, dxs, dx_modes),
+               cuda::concat_backward(dy, k, dxs, dx_modes));
 }
 
 void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p) {

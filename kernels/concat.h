@@ -17,9 +17,12 @@ struct Slice2dParams {
 AN_KERNEL_ENTRIES(
 // y = concat(xs) along axis; all xs agree on every other dimension.
 void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y);
-// dxs[k] written with its part of dy. At most one entry may be undefined (skipped): its extent
-// along the axis is what the defined entries leave over.
-void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs);
+// dxs[k] written with its part of dy, or that added into it where dx_modes[k] is Accumulate (old +
+// it, rounded as writing it and adding it with axpby; dx_modes empty: all written). At most one
+// entry may be undefined (skipped): its extent along the axis is what the defined entries leave
+// over. The dxs share no memory (an added part would be added twice).
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs,
+                     const std::vector<GradMode>& dx_modes = {});
 // x [N, C, H, W] → y [N, C, out_h, out_w]; every read index must lie inside x.
 void slice2d_forward(const Tensor& x, Tensor& y, const Slice2dParams& p);
 // dx written: dy scattered back, zero elsewhere; or, when dx_mode is Accumulate, that added

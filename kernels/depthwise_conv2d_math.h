@@ -1,5 +1,6 @@
 // Geometry of depthwise_conv2d, shared by the CPU loops and the CUDA kernels.
 #pragma once
+#include "kernels/batch_norm_math.h"  // bn_xhat
 #include "kernels/depthwise_conv2d.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
 
@@ -20,11 +21,22 @@ inline DepthwiseGeometry depthwise_geometry(const Shape& x, const Shape& w, cons
           static_cast<int>(p.pad_w),    static_cast<int>(p.dilation), p.relu_input};
 }
 
-// The input value tap (r, s) of output (oh, ow) reads: zero in the padding, ReLU'd when folded.
+// An affine-free batch norm folded in front of a plane's convolution (depthwise_group's norms):
+// the conv reads x̂ = (x − mean)·invstd, as the BN would have written it (off: x itself).
 template <class T>
-AN_HOST_DEVICE T depthwise_input(const T* plane, const DepthwiseGeometry& g, int ih, int iw) {
+struct PlaneNorm {
+  bool on = false;
+  T mean = T(0), invstd = T(1);
+  AN_HOST_DEVICE T operator()(T x) const { return on ? bn_xhat(x, mean, invstd) : x; }
+};
+
+// The input value tap (r, s) of output (oh, ow) reads: zero in the padding, normalised and
+// ReLU'd when those are folded.
+template <class T>
+AN_HOST_DEVICE T depthwise_input(const T* plane, const DepthwiseGeometry& g, int ih, int iw,
+                                 PlaneNorm<T> norm = {}) {
   if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return T(0);
-  const T v = plane[ih * g.W + iw];
+  const T v = norm(plane[ih * g.W + iw]);
   return g.relu_input && !(v > T(0)) ? T(0) : v;
 }
 

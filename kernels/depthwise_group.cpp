@@ -48,6 +48,35 @@ Shape member_out_shape(const Shape& x, const Shape& w, const DepthwiseConv2dPara
   }
 }
 
+// norms: none, or one per member, each undefined or mean and invstd [C] like x.
+void check_norms(const std::vector<InputNorm>& norms, const std::vector<Tensor>& xs,
+                 const char* what) {
+  if (norms.empty()) return;
+  AN_CHECK(norms.size() == xs.size())
+      << what << ": " << norms.size() << " input norms for " << xs.size()
+      << " members (none, or one per member, undefined where a member has none)";
+  for (size_t k = 0; k < norms.size(); ++k) {
+    if (!norms[k].mean.defined() && !norms[k].invstd.defined()) continue;
+    const std::string mean = member_name(what, k, "norm mean");
+    const std::string invstd = member_name(what, k, "norm invstd");
+    check_defined(norms[k].mean, mean.c_str());
+    check_defined(norms[k].invstd, invstd.c_str());
+    check_matches(norms[k].mean, xs[0], {xs[0].size(1)}, mean.c_str());
+    check_matches(norms[k].invstd, xs[0], {xs[0].size(1)}, invstd.c_str());
+  }
+}
+
+// Bytes of the members' statistics a kernel reads.
+int64_t norm_bytes(const std::vector<InputNorm>& norms) {
+  int64_t bytes = 0;
+  for (const InputNorm& n : norms)
+    if (n.defined()) bytes += bytes_of(n.mean, n.invstd);
+  return bytes;
+}
+bool normalized(const std::vector<InputNorm>& norms, size_t k) {
+  return !norms.empty() && norms[k].defined();
+}
+
 // The tensors a kernel writes must not share bytes: the members run side by side.
 void check_separate(const std::vector<Tensor>& ts, const char* what, const char* tensor) {
   for (size_t a = 0; a < ts.size(); ++a)
@@ -78,37 +107,42 @@ Shape depthwise_group_out_shape(const std::vector<Shape>& xs, const std::vector<
 
 void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
                              std::vector<Tensor>& ys,
-                             const std::vector<DepthwiseConv2dParams>& params) {
+                             const std::vector<DepthwiseConv2dParams>& params,
+                             const std::vector<InputNorm>& norms) {
   const char* what = "depthwise_group_forward";
   const Shape out = check_group(xs, ws, params, what);
+  check_norms(norms, xs, what);
   AN_CHECK(ys.size() == params.size())
       << what << ": " << ys.size() << " outputs for " << params.size() << " members";
   for (size_t k = 0; k < ys.size(); ++k)
     check_matches(ys[k], xs[0], out, member_name(what, k, "y").c_str());
   check_separate(ys, what, "y");
-  // One kernel: each member's x and filter read, its output written.
+  // One kernel: each member's x (normalised as it is read) and filter read, its output written.
   count_op(what, [&] {
     const int64_t n = shape_numel(out);
     if (n == 0) return OpCost{};
-    int64_t read = 0, written = 0, flops = 0;
+    int64_t read = norm_bytes(norms), written = 0, flops = 0;
     for (size_t k = 0; k < params.size(); ++k) {
       read += bytes_of(xs[k], ws[k]);
       written += bytes_of(ys[k]);
-      flops += 2 * ws[k].size(2) * ws[k].size(3) * n;
+      const int64_t taps = ws[k].size(2) * ws[k].size(3);
+      flops += (normalized(norms, k) ? 4 : 2) * taps * n;
     }
     return launch(read, written, flops);
   });
-  AN_ON_DEVICE(xs[0].device(), cpu::depthwise_group_forward(xs, ws, ys, params),
-               cuda::depthwise_group_forward(xs, ws, ys, params));
+  AN_ON_DEVICE(xs[0].device(), cpu::depthwise_group_forward(xs, ws, ys, params, norms),
+               cuda::depthwise_group_forward(xs, ws, ys, params, norms));
 }
 
 void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
                               const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
                               std::vector<Tensor>& dws,
                               const std::vector<DepthwiseConv2dParams>& params,
-                              const std::vector<GradMode>& dx_modes) {
+                              const std::vector<GradMode>& dx_modes,
+                              const std::vector<InputNorm>& norms) {
   const char* what = "depthwise_group_backward";
   const Shape out = check_group(xs, ws, params, what);
+  check_norms(norms, xs, what);
   const size_t k_count = params.size();
   AN_CHECK(dys.size() == k_count && dxs.size() == k_count && dws.size() == k_count &&
            dx_modes.size() == k_count)
@@ -133,16 +167,18 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       const bool accumulate = dx_modes[k] == GradMode::Accumulate;
       if (dxs[k].defined() && dys[k].defined()) {
         dx_read += bytes_of(dys[k], ws[k]) + (params[k].relu_input ? bytes_of(xs[k]) : 0) +
-                   (accumulate ? bytes_of(dxs[k]) : 0);
+                   (accumulate ? bytes_of(dxs[k]) : 0) +
+                   (normalized(norms, k) ? bytes_of(norms[k].mean, norms[k].invstd) : 0);
         dx_written += bytes_of(dxs[k]);
         dx_flops += 2 * taps * n;
       } else if (dxs[k].defined() && !accumulate) {
         dx_written += bytes_of(dxs[k]);  // no gradient: zeros
       }
       if (dws[k].defined() && dys[k].defined()) {
-        dw_read += bytes_of(xs[k], dys[k], dws[k]);
+        dw_read += bytes_of(xs[k], dys[k], dws[k]) +
+                   (normalized(norms, k) ? bytes_of(norms[k].mean, norms[k].invstd) : 0);
         dw_written += bytes_of(dws[k]);
-        dw_flops += 2 * taps * n;
+        dw_flops += (normalized(norms, k) ? 4 : 2) * taps * n;
       }
     }
     OpCost cost;
@@ -151,8 +187,8 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     return cost;
   });
   AN_ON_DEVICE(xs[0].device(),
-               cpu::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes),
-               cuda::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes));
+               cpu::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes, norms),
+               cuda::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes, norms));
 }
 
 }  // namespace autonet

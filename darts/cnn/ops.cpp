@@ -99,7 +99,8 @@ Variable SepConv::forward_to_batch_norm(const Variable& x) {
 }
 
 std::vector<OpStage> SepConv::later_stages() {
-  return {OpStage::pointwise_conv(pw1_), OpStage::batch_norm(bn1_), OpStage::depthwise_conv(dw2_),
+  // The middle BN is folded into the second depthwise conv: its output is never written.
+  return {OpStage::pointwise_conv(pw1_), OpStage::depthwise_conv(dw2_, &bn1_),
           OpStage::pointwise_conv(pw2_)};
 }
 

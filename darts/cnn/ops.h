@@ -53,18 +53,23 @@ struct OpStage {
   Kind kind = Kind::pointwise;
   Variable weight;                  // pointwise [C_out, C, 1, 1], depthwise [C, 1, R, S]
   DepthwiseConv2dParams depthwise;  // Kind::depthwise
-  BatchNorm2d* norm = nullptr;      // Kind::batch_norm
+  // Kind::batch_norm: the BN; Kind::depthwise: an affine-free BN before the conv, folded into it.
+  BatchNorm2d* norm = nullptr;
   bool relu_input = false;          // Kind::pointwise: a ReLU before the conv, folded into it
   std::function<Variable(const Variable&)> run;  // Kind::alone
   static OpStage pointwise_conv(const Conv2d& conv, bool relu_input = false) {
     return {Kind::pointwise, conv.weight, {}, nullptr, relu_input, {}};
   }
   static OpStage batch_norm(BatchNorm2d& bn) { return {Kind::batch_norm, {}, {}, &bn, false, {}}; }
-  static OpStage depthwise_conv(const DepthwiseConv2d& conv) {
-    return {Kind::depthwise, conv.weight, conv.params, nullptr, false, {}};
+  static OpStage depthwise_conv(const DepthwiseConv2d& conv, BatchNorm2d* norm_before = nullptr) {
+    return {Kind::depthwise, conv.weight, conv.params, norm_before, false, {}};
   }
   static OpStage by_itself(std::function<Variable(const Variable&)> run) {
     return {Kind::alone, {}, {}, nullptr, false, std::move(run)};
+  }
+  // Whether the layer before is folded into this one's loads (a group folds into all or none).
+  bool folds_input() const {
+    return kind == Kind::pointwise ? relu_input : kind == Kind::depthwise && norm != nullptr;
   }
 };
 

@@ -78,7 +78,11 @@ void run_layer(Kind kind, const std::vector<size_t>& members,
     case Kind::pointwise:
       ys = pointwise_group(xs, weights, stages[members[0]][depth].relu_input);
       break;
-    case Kind::depthwise: ys = depthwise_group(xs, weights, params); break;
+    case Kind::depthwise:
+      ys = norms.empty() ? depthwise_group(xs, weights, params)
+                         : batch_norm_depthwise_group(xs, running_means, running_vars,
+                                                      shared_norm_params(norms), weights, params);
+      break;
     case Kind::batch_norm:
       ys = batch_norm_group(xs, running_means, running_vars, shared_norm_params(norms));
       break;
@@ -125,12 +129,12 @@ void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpS
             values[k] = stages[k][d].run(values[k]);
         continue;
       }
-      // A group folds a ReLU into all its 1×1 convs or into none.
-      for (bool relu_input : {false, true}) {
+      // A group folds the layer before into all its members or into none.
+      for (bool folded : {false, true}) {
         std::vector<size_t> members;
         for (size_t k = 0; k < stages.size(); ++k)
           if (d < stages[k].size() && stages[k][d].kind == kind &&
-              stages[k][d].relu_input == relu_input)
+              stages[k][d].folds_input() == folded)
             members.push_back(k);
         for (const std::vector<size_t>& same_shape : by_shape(members, values))
           in_chunks(same_shape, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {

@@ -1,9 +1,10 @@
 // The candidate ops of the edges leaving one state of a search cell, run layer by layer with each
 // layer one group op across them: the first stencils (the depthwise convs opening the sep/dil
 // convs, the pools) as a stencil group on the state, then every sep/dil conv's first 1×1 conv as
-// one pointwise group, the sep convs' middle BNs as one batch-norm group, their second depthwise
-// convs as one depthwise group and their last 1×1 convs as one more pointwise group. Six launches
-// forward carry what took ~40 per edge when each op ran alone (kernels/*_group.h).
+// one pointwise group, the sep convs' middle BNs and second depthwise convs as one op (the BNs'
+// statistics, then the depthwise convs normalising as they read: batch_norm_depthwise_group) and
+// their last 1×1 convs as one more pointwise group. Five launches forward carry what took ~40 per
+// edge when each op ran alone (kernels/*_group.h).
 //
 // Each group member computes exactly what its op's own layer computes, so the outputs are the
 // ops' own up to rounding (the groups' twins round as the single ops do).

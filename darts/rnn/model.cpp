@@ -44,14 +44,12 @@ namespace {
 
 constexpr uint32_t kDropoutStreamBase = 0x524e4e00;  // "RNN\0": apart from other modules' streams
 
-// states [B, H] each → [J, B, H].
-Variable stack(const std::vector<Variable>& states, int64_t begin, int64_t end) {
-  std::vector<Variable> rows;
-  for (int64_t j = begin; j < end; ++j) {
-    const Variable& s = states[j];
-    rows.push_back(view(s, {1, s.size(0), s.size(1)}));
-  }
-  return rows.size() == 1 ? rows[0] : concat(rows, 0);
+// states[begin, end), [B, H] each → [J, B, H]: each state's gradient from the stack is added in
+// place (a state feeds the stacks of every later node).
+Variable stack_states(const std::vector<Variable>& states, int64_t begin, int64_t end) {
+  const std::vector<Variable> rows(states.begin() + begin, states.begin() + end);
+  if (rows.size() == 1) return view(rows[0], {1, rows[0].size(0), rows[0].size(1)});
+  return stack(rows);
 }
 
 Variable dropout_if(bool training, const Variable& x, double p, const PhiloxKey& key,
@@ -173,7 +171,7 @@ Variable RnnModel::cell_step(const Variable& xw, const Variable& h, const Philox
     if (search_) {
       // Node i+1 reads s_0..s_i through the one W_{i+1}: a single [J·B, H]·[H, 2H] GEMM.
       const int64_t j = i + 1;
-      const Variable prev = stack(states, 0, j);  // [J, B, H]
+      const Variable prev = stack_states(states, 0, j);  // [J, B, H]
       const Variable prev_m = masked ? dropout(prev, config_.dropouth, *h_mask, period) : prev;
       const Variable ch = view(matmul(view(prev_m, {j * b, nh}), ws_[i]), {j, b, 2 * nh});
       s = bn_->forward(rnn_mix(ch, prev, mix_weights[i]));
@@ -191,7 +189,7 @@ Variable RnnModel::cell_step(const Variable& xw, const Variable& h, const Philox
   } else {
     for (int c : genotype_.concat) concat_states.push_back(states.at(c));
   }
-  return mean(stack(concat_states, 0, static_cast<int64_t>(concat_states.size())), 0);
+  return mean(stack_states(concat_states, 0, static_cast<int64_t>(concat_states.size())), 0);
 }
 
 RnnForward RnnModel::run(const Tensor& input, const Tensor& hidden) {
@@ -247,7 +245,7 @@ RnnForward RnnModel::run(const Tensor& input, const Tensor& hidden) {
   }
 
   RnnForward f;
-  f.raw_output = stack(outputs, 0, t_len);  // [T, B, H]
+  f.raw_output = stack_states(outputs, 0, t_len);  // [T, B, H]
   f.output = dropout_if(train, f.raw_output, config_.dropout, key(RnnDropout::output, b * nh),
                         b * nh);
   f.logits = linear(view(f.output, {t_len * b, nh}), encoder_, decoder_bias_);

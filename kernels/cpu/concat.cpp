@@ -21,6 +21,18 @@ void copy_part(T* part, T* y, const ConcatGeometry& g, size_t k, bool to_y) {
       std::memcpy(part + o * block, window, block * sizeof(T));
   }
 }
+
+// part k += its window of y (old + it, once rounded, as axpby adds).
+template <class T>
+void add_part(T* part, const T* y, const ConcatGeometry& g, size_t k) {
+  const int64_t block = g.axis_sizes[k] * g.inner;
+#pragma omp parallel for if (g.outer * block > 65536)
+  for (int64_t o = 0; o < g.outer; ++o) {
+    const T* window = y + (o * g.total_axis + g.axis_offsets[k]) * g.inner;
+    T* dst = part + o * block;
+    for (int64_t i = 0; i < block; ++i) dst[i] += window[i];
+  }
+}
 }  // namespace
 
 void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y) {
@@ -31,12 +43,17 @@ void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y) {
   });
 }
 
-void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs) {
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs,
+                     const std::vector<GradMode>& dx_modes) {
   const ConcatGeometry g = concat_geometry(dy.shape(), dxs, axis);
   dispatch_float(dy.dtype(), "concat_backward", [&]<class scalar_t>() {
-    for (size_t k = 0; k < dxs.size(); ++k)
-      if (dxs[k].defined())
+    for (size_t k = 0; k < dxs.size(); ++k) {
+      if (!dxs[k].defined()) continue;
+      if (!dx_modes.empty() && dx_modes[k] == GradMode::Accumulate)
+        add_part(dxs[k].data<scalar_t>(), dy.data<scalar_t>(), g, k);
+      else
         copy_part(dxs[k].data<scalar_t>(), dy.data<scalar_t>(), g, k, /*to_y=*/false);
+    }
   });
 }
 

@@ -3,7 +3,8 @@
 // device-side table). Two launches each way for the whole group:
 //  - forward: a block per (member, channel) forms the statistics in one pass
 //    (batch_norm_reduce.cuh) and updates the running ones (eval: a thread per (member, channel)
-//    reads them instead); then one elementwise kernel, blockIdx.y the member, normalises;
+//    reads them instead); then one elementwise kernel, blockIdx.y the member, normalises (none
+//    when no member wants its output: the statistics alone);
 //  - backward: a block per (member, channel) forms Σdy and Σdy·x̂ into the means dx needs
 //    (training only), then one elementwise kernel writes every wanted dx.
 // Deterministic: block reductions in a fixed order, no atomics.
@@ -49,13 +50,14 @@ __global__ void eval_stats_kernel(Members<T> m, uint32_t channels, double eps) {
   m.invstd[k][c] = T(bn_invstd(m.running_var[k][c], eps));
 }
 
-// blockIdx.y = member k: y_k = x̂_k.
+// blockIdx.y = member k: y_k = x̂_k (no y: the member's statistics were all it wanted).
 template <class T>
 __global__ void normalize_kernel(Members<T> m, uint32_t C, uint32_t S, uint32_t n) {
   const uint32_t k = blockIdx.y;
   const T* __restrict__ x = m.x[k];
   const T *__restrict__ mean = m.mean[k], *__restrict__ invstd = m.invstd[k];
   T* y = m.y[k];
+  if (!y) return;
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
     const uint32_t c = (i / S) % C;
     y[i] = bn_output(x[i], mean[c], invstd[c], T(1), T(0));
@@ -123,8 +125,10 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
   cudaStream_t s = stream(xs[0].device());
   dispatch_float(xs[0].dtype(), "batch_norm_group_forward", [&]<class T>() {
     Members<T> m = members_of<T>(xs, save_means, save_invstds);
+    bool any_y = false;
     for (uint32_t k = 0; k < k_count; ++k) {
-      m.y[k] = ys[k].data<T>();
+      m.y[k] = data_or_null<T>(ys[k]);
+      any_y = any_y || ys[k].defined();
       m.running_mean[k] = data_or_null<T>(running_means[k]);
       m.running_var[k] = data_or_null<T>(running_vars[k]);
     }
@@ -135,7 +139,7 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
     }
     AN_CUDA_CHECK_LAUNCH();
     const uint32_t n = static_cast<uint32_t>(xs[0].numel());
-    if (n == 0) return;
+    if (n == 0 || !any_y) return;
     normalize_kernel<<<dim3(grid_for(n), k_count), 256, 0, s>>>(m, l.C, l.S, n);
     AN_CUDA_CHECK_LAUNCH();
   });

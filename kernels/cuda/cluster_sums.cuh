@@ -65,7 +65,7 @@ __device__ void add_cluster_sums(T* sums, int count, T* dst) {
 template <int kThreads, int TAPS, int KS, class T>
 __device__ void depthwise_weight_grad_in_cluster(const T* __restrict__ x, const T* __restrict__ dy,
                                                  const DepthwiseGeometry& g, int c, int64_t N,
-                                                 T* sums, T* dw_c) {
+                                                 T* sums, T* dw_c, PlaneNorm<T> norm = {}) {
   namespace cg = cooperative_groups;
   const int chunks = static_cast<int>(cg::this_cluster().num_blocks());
   const int chunk = static_cast<int>(cg::this_cluster().block_rank());
@@ -90,7 +90,7 @@ __device__ void depthwise_weight_grad_in_cluster(const T* __restrict__ x, const 
         if (tap >= RS) break;
         const int r = tap / S, s = tap - r * S;
         acc[k] += grad * depthwise_input(xp, g, oh * g.stride - g.pad_h + r * g.dilation,
-                                         ow * g.stride - g.pad_w + s * g.dilation);
+                                         ow * g.stride - g.pad_w + s * g.dilation, norm);
       }
     }
     block_sums<kThreads>(acc, RS - tap0, sums + tap0);

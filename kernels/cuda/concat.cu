@@ -16,6 +16,7 @@ struct PartBatch {
   int64_t size[kMaxParts];
   int64_t y_offset[kMaxParts];
   int64_t stacked[kMaxParts];
+  bool add[kMaxParts];  // split: add the window into the part instead of writing it
   int count = 0;
   int64_t stacked_total = 0;
 };
@@ -35,14 +36,18 @@ __global__ void concat_kernel(PartBatch<T> batch, T* y, int64_t outer, int64_t t
     const int64_t y_index = (o * total_axis + batch.y_offset[k] + local) * inner + i;
     if (kToY)
       y[y_index] = batch.ptr[k][part_index];
+    else if (batch.add[k])
+      batch.ptr[k][part_index] += y[y_index];
     else
       batch.ptr[k][part_index] = y[y_index];
   }
 }
 
-// Launches one kernel per kMaxParts non-empty parts (undefined parts skipped).
+// Launches one kernel per kMaxParts non-empty parts (undefined parts skipped); a split adds into
+// the parts whose mode is Accumulate.
 template <class T, bool kToY>
-void move_parts(const std::vector<Tensor>& parts, T* y, const ConcatGeometry& g, cudaStream_t s) {
+void move_parts(const std::vector<Tensor>& parts, T* y, const ConcatGeometry& g, cudaStream_t s,
+                const std::vector<GradMode>& modes = {}) {
   PartBatch<T> batch;
   auto flush = [&] {
     if (batch.count == 0) return;
@@ -59,6 +64,7 @@ void move_parts(const std::vector<Tensor>& parts, T* y, const ConcatGeometry& g,
     batch.size[batch.count] = g.axis_sizes[k];
     batch.y_offset[batch.count] = g.axis_offsets[k];
     batch.stacked[batch.count] = batch.stacked_total;
+    batch.add[batch.count] = !modes.empty() && modes[k] == GradMode::Accumulate;
     batch.stacked_total += g.axis_sizes[k];
     if (++batch.count == kMaxParts) flush();
   }
@@ -103,11 +109,12 @@ void concat_forward(const std::vector<Tensor>& xs, int64_t axis, Tensor& y) {
   });
 }
 
-void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs) {
+void concat_backward(const Tensor& dy, int64_t axis, std::vector<Tensor>& dxs,
+                     const std::vector<GradMode>& dx_modes) {
   const ConcatGeometry g = concat_geometry(dy.shape(), dxs, axis);
   cudaStream_t s = stream(dy.device());
   dispatch_float(dy.dtype(), "concat_backward", [&]<class scalar_t>() {
-    move_parts<scalar_t, false>(dxs, dy.data<scalar_t>(), g, s);
+    move_parts<scalar_t, false>(dxs, dy.data<scalar_t>(), g, s, dx_modes);
   });
 }
 

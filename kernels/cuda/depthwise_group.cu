@@ -8,6 +8,8 @@
 //  - dw: a thread block cluster per (member, channel), as depthwise_conv2d's weight kernel:
 //    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
 //    distributed shared memory. No atomics, no partial buffer.
+// A member with a folded BN reads x̂ = (x − mean)·invstd of its channel wherever the plain member
+// reads x (PlaneNorm, depthwise_conv2d_math.h), and its dx is the gradient at x̂.
 #include <algorithm>
 
 #include "kernels/cuda/cluster_sums.cuh"
@@ -28,6 +30,12 @@ struct Member {
   const T* dy;  // backward: its output gradient, null when it received none
   T* out;       // backward: dx (dx kernel) or dw (dw kernel)
   bool accumulate;  // dx kernel: add into dx
+  const T* mean;    // the folded BN's statistics [C] (null: none)
+  const T* invstd;
+  // Channel c's folded BN, as the taps read it.
+  __device__ PlaneNorm<T> norm(int c) const {
+    return mean ? PlaneNorm<T>{true, mean[c], invstd[c]} : PlaneNorm<T>{};
+  }
 };
 
 // The members a pass works on, in order.
@@ -55,7 +63,7 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Members<T> group, int
     const DepthwiseGeometry& g = m.g;
     const Position o = position_of(at, g.C, g.Ho, g.Wo);
     m.y[at] = depthwise_output(g, m.w + int64_t(o.c) * g.R * g.S, m.x + o.plane * g.H * g.W,
-                               o.row, o.col);
+                               o.row, o.col, m.norm(o.c));
   });
 }
 
@@ -72,7 +80,7 @@ __global__ void __launch_bounds__(kThreads) input_grad_kernel(Members<T> group, 
     const Position p = position_of(at, g.C, g.H, g.W);
     const T grad = depthwise_input_grad(g, m.w + int64_t(p.c) * g.R * g.S,
                                         m.x + p.plane * g.H * g.W, m.dy + p.plane * g.Ho * g.Wo,
-                                        p.row, p.col);
+                                        p.row, p.col, m.norm(p.c));
     m.out[at] = m.accumulate ? m.out[at] + grad : grad;
   });
 }
@@ -88,17 +96,23 @@ __global__ void __launch_bounds__(kThreads)
   const int j = pair / C, c = pair - j * C;
   const Member<T>& m = group.m[j];
   depthwise_weight_grad_in_cluster<kThreads, kTapsPerPass, 0>(
-      m.x, m.dy, m.g, c, N, reinterpret_cast<T*>(shared_raw), m.out + int64_t(c) * m.g.R * m.g.S);
+      m.x, m.dy, m.g, c, N, reinterpret_cast<T*>(shared_raw), m.out + int64_t(c) * m.g.R * m.g.S,
+      m.norm(c));
 }
 
 // Member k's geometry and inputs; `out` is the common output shape.
 template <class T>
 Member<T> member(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
-                 const std::vector<DepthwiseConv2dParams>& params, const Shape& out, size_t k) {
+                 const std::vector<DepthwiseConv2dParams>& params,
+                 const std::vector<InputNorm>& norms, const Shape& out, size_t k) {
   Member<T> m{};
   m.g = depthwise_geometry(xs[k].shape(), ws[k].shape(), out, params[k]);
   m.x = xs[k].data<T>();
   m.w = ws[k].data<T>();
+  if (!norms.empty() && norms[k].defined()) {
+    m.mean = norms[k].mean.data<T>();
+    m.invstd = norms[k].invstd.data<T>();
+  }
   return m;
 }
 
@@ -106,7 +120,8 @@ Member<T> member(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
 
 void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
                              std::vector<Tensor>& ys,
-                             const std::vector<DepthwiseConv2dParams>& params) {
+                             const std::vector<DepthwiseConv2dParams>& params,
+                             const std::vector<InputNorm>& norms) {
   const int64_t n = ys[0].numel();
   if (n == 0) return;
   const Shape& out = ys[0].shape();
@@ -115,7 +130,7 @@ void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     Members<scalar_t> group{};
     for (size_t k = 0; k < params.size(); ++k) {
       Member<scalar_t>& m = group.m[group.count++];
-      m = member<scalar_t>(xs, ws, params, out, k);
+      m = member<scalar_t>(xs, ws, params, norms, out, k);
       m.y = ys[k].data<scalar_t>();
     }
     forward_kernel<<<grid_for(group.count * n, kThreads), kThreads, 0, s>>>(group, n);
@@ -127,7 +142,8 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
                               const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
                               std::vector<Tensor>& dws,
                               const std::vector<DepthwiseConv2dParams>& params,
-                              const std::vector<GradMode>& dx_modes) {
+                              const std::vector<GradMode>& dx_modes,
+                              const std::vector<InputNorm>& norms) {
   std::vector<Shape> x_shapes, w_shapes;
   for (size_t k = 0; k < params.size(); ++k) {
     x_shapes.push_back(xs[k].shape());
@@ -145,7 +161,7 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       const bool accumulate = dx_modes[k] == GradMode::Accumulate;
       if (!dxs[k].defined() || (accumulate && !dys[k].defined())) continue;
       Member<scalar_t>& m = dx_group.m[dx_group.count++];
-      m = member<scalar_t>(xs, ws, params, out, k);
+      m = member<scalar_t>(xs, ws, params, norms, out, k);
       m.dy = dy_of(k);
       m.out = dxs[k].data<scalar_t>();
       m.accumulate = accumulate;
@@ -162,7 +178,7 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     for (size_t k = 0; k < params.size(); ++k) {
       if (!dws[k].defined() || !dys[k].defined()) continue;
       Member<scalar_t>& m = dw_group.m[dw_group.count++];
-      m = member<scalar_t>(xs, ws, params, out, k);
+      m = member<scalar_t>(xs, ws, params, norms, out, k);
       m.dy = dy_of(k);
       m.out = dws[k].data<scalar_t>();
       max_taps = std::max(max_taps, m.g.R * m.g.S);

@@ -12,25 +12,26 @@ constexpr int kThreads = 256;
 constexpr int kWeightGradCluster = 8;  // blocks per (member, channel): the portable cluster size
 constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
 
-// y at (oh, ow) of the plane xp, filter wp [R·S] (its channel's).
+// y at (oh, ow) of the plane xp, filter wp [R·S] (its channel's); `norm`: the plane's folded BN.
 template <class T>
 __device__ T depthwise_output(const DepthwiseGeometry& g, const T* wp, const T* __restrict__ xp,
-                              int oh, int ow) {
+                              int oh, int ow, PlaneNorm<T> norm = {}) {
   const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
   T acc = 0;
   for (int r = 0; r < g.R; ++r)
     for (int s = 0; s < g.S; ++s)
-      acc += wp[r * g.S + s] * depthwise_input(xp, g, ih0 + r * g.dilation, iw0 + s * g.dilation);
+      acc += wp[r * g.S + s] *
+             depthwise_input(xp, g, ih0 + r * g.dilation, iw0 + s * g.dilation, norm);
   return acc;
 }
 
 // dx at (ih, iw) of the plane xp: Σ w[r, s]·dy over the outputs whose tap (r, s) read it, with dyp
-// the plane's output gradient [Ho·Wo].
+// the plane's output gradient [Ho·Wo]. With a folded BN (`norm`), the gradient at x̂.
 template <class T>
 __device__ T depthwise_input_grad(const DepthwiseGeometry& g, const T* wp, const T* __restrict__ xp,
-                                  const T* dyp, int ih, int iw) {
+                                  const T* dyp, int ih, int iw, PlaneNorm<T> norm = {}) {
   // The folded ReLU passes no gradient where the input was clamped.
-  if (g.relu_input && !(xp[ih * g.W + iw] > T(0))) return T(0);
+  if (g.relu_input && !(norm(xp[ih * g.W + iw]) > T(0))) return T(0);
   T acc = 0;
   for (int r = 0; r < g.R; ++r) {
     const int th = ih + g.pad_h - r * g.dilation;  // = oh·stride for the output reading (ih, iw)

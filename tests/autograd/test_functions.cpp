@@ -164,6 +164,56 @@ TEST(Functions, DepthwiseGroupOutputsCarryTheirOwnGradients) {
   EXPECT_EQ(profile.by_op().at("depthwise_group_backward").calls, 1);
 }
 
+// Batch norms folded into the depthwise convs after them: the same values, gradients and running
+// statistics as batch_norm_group then depthwise_group, bit for bit on the CPU, and float64 finite
+// differences through the BNs' statistics; forward the BNs' statistics and one conv launch.
+TEST(Functions, BatchNormDepthwiseGroupEqualsTheTwoGroups) {
+  Variable a = leaf({3, 2, 5, 4}, 50, -1.0, 2.0), b = leaf({3, 2, 5, 4}, 51);
+  Variable w3 = leaf({2, 1, 3, 3}, 52), w5 = leaf({2, 1, 5, 5}, 53);
+  DepthwiseConv2dParams sep3, sep5;
+  sep3.pad_h = sep3.pad_w = 1;
+  sep5.pad_h = sep5.pad_w = 2;
+  sep3.relu_input = sep5.relu_input = true;
+  BatchNormParams train;
+  train.momentum = 0.25;
+  const auto stats = [] {
+    return std::vector<Tensor>{Tensor::zeros({2}, DType::f64), Tensor::zeros({2}, DType::f64)};
+  };
+  std::vector<Tensor> folded_means = stats(), folded_vars = stats();
+  std::vector<Tensor> alone_means = stats(), alone_vars = stats();
+  const auto folded = [&] {
+    return batch_norm_depthwise_group({a, b}, folded_means, folded_vars, train, {w3, w5},
+                                      {sep3, sep5});
+  };
+  const auto alone = [&] {
+    return depthwise_group(batch_norm_group({a, b}, alone_means, alone_vars, train), {w3, w5},
+                           {sep3, sep5});
+  };
+  const auto loss = [](const std::vector<Variable>& y) { return sum(add(y[0], scale(y[1], 2.0))); };
+  std::vector<std::vector<double>> runs[2];
+  for (int run = 0; run < 2; ++run) {
+    for (Variable* v : {&a, &b, &w3, &w5}) v->clear_grad();
+    const std::vector<Variable> y = run == 0 ? folded() : alone();
+    backward(loss(y));
+    for (const Variable& v : {y[0], y[1]}) runs[run].push_back(v.value().to_vector<double>());
+    for (const Variable* v : {&a, &b, &w3, &w5}) runs[run].push_back(v->grad().to_vector<double>());
+  }
+  for (size_t i = 0; i < runs[0].size(); ++i) EXPECT_EQ(runs[0][i], runs[1][i]) << "tensor " << i;
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(folded_means[k].to_vector<double>(), alone_means[k].to_vector<double>());
+    EXPECT_EQ(folded_vars[k].to_vector<double>(), alone_vars[k].to_vector<double>());
+  }
+  expect_gradients_match([&] { return loss(folded()); }, {a, b, w3, w5}, 1e-5, 40);
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    folded();
+  }
+  const auto ops = profile.by_op();
+  EXPECT_EQ(ops.at("batch_norm_group_forward").cost.launches, 1);  // statistics only
+  EXPECT_EQ(ops.at("depthwise_group_forward").cost.launches, 1);
+}
+
 // A group op's members are separate ops: a member on constants gives a constant output, so a
 // sweep through the other members' outputs does no work for it (the group's backward costs what
 // the needed member alone costs).

@@ -192,6 +192,38 @@ TEST(BatchNormGroup, EqualsTheSingleOpMemberByMemberExactly) {
       }
 }
 
+// Members without an output (a consumer normalises as it reads) get the statistics, saved and
+// running, that the full forward gives them, bit for bit; the others their outputs as before.
+TEST(BatchNormGroup, MembersWithoutOutputGetTheirStatisticsOnly) {
+  const Shape shape{4, 3, 5, 6};
+  std::vector<Tensor> xs, rm, rv, ys, means, invstds;
+  for (int k = 0; k < 3; ++k) {
+    xs.push_back(random(shape, DType::f32, 80 + k));
+    rm.push_back(random({3}, DType::f32, 83 + k));
+    rv.push_back(random({3}, DType::f32, 86 + k, 0.5, 2.0));
+    ys.push_back(Tensor::empty(shape));
+    means.push_back(Tensor::empty({3}));
+    invstds.push_back(Tensor::empty({3}));
+  }
+  std::vector<Tensor> rm2, rv2, means2, invstds2, ys2{Tensor(), Tensor::empty(shape), Tensor()};
+  for (int k = 0; k < 3; ++k) {
+    rm2.push_back(rm[k].clone());
+    rv2.push_back(rv[k].clone());
+    means2.push_back(Tensor::empty({3}));
+    invstds2.push_back(Tensor::empty({3}));
+  }
+  batch_norm_group_forward(xs, rm, rv, ys, means, invstds, {});
+  batch_norm_group_forward(xs, rm2, rv2, ys2, means2, invstds2, {});
+  for (int k = 0; k < 3; ++k) {
+    const std::string at = " of member " + std::to_string(k);
+    expect_same(means2[k], means[k], "save_mean" + at);
+    expect_same(invstds2[k], invstds[k], "save_invstd" + at);
+    expect_same(rm2[k], rm[k], "running_mean" + at);
+    expect_same(rv2[k], rv[k], "running_var" + at);
+  }
+  expect_same(ys2[1], ys[1], "y of member 1");
+}
+
 // Errors name the member and the tensor.
 TEST(BatchNormGroup, RejectsBadArgumentsNamingTheMember) {
   const Shape s{2, 3, 4, 4};

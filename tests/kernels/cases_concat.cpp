@@ -8,7 +8,9 @@
 namespace autonet::test {
 
 namespace {
-OpCase concat_case(const std::vector<Shape>& parts, int64_t axis, int fd_samples = 24) {
+// modes: how backward treats each part's dx (empty: all written).
+OpCase concat_case(const std::vector<Shape>& parts, int64_t axis, int fd_samples = 24,
+                   const std::vector<GradMode>& modes = {}) {
   OpCase c;
   c.name = std::string("concat/axis") + std::to_string(axis) + "/";
   Shape y_shape = parts[0];
@@ -18,12 +20,16 @@ OpCase concat_case(const std::vector<Shape>& parts, int64_t axis, int fd_samples
     if (i > 0) c.name += "+";
     c.name += shape_str(parts[i]);
     c.inputs.push_back({std::string("x") + std::to_string(i), parts[i]});
+    if (!modes.empty()) c.inputs.back().grad_mode = modes[i];
     y_shape[k] += parts[i][k];
   }
+  bool added = false;
+  for (GradMode m : modes) added = added || m == GradMode::Accumulate;
+  if (added) c.name += "/dx_added";
   c.outputs = {{"y", y_shape}};
   c.forward = [axis](const Tensors& in, Tensors& out) { concat_forward(in, axis, out[0]); };
-  c.backward = [axis](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
-    concat_backward(dout[0], axis, din);
+  c.backward = [axis, modes](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
+    concat_backward(dout[0], axis, din, modes);
   };
   expect_pure_copies(c);
   c.fd_samples = fd_samples;
@@ -74,6 +80,13 @@ std::vector<OpCase> concat_cases() {
   rows.push_back(concat_case({{2, 3}, {2, 0}, {2, 4}}, 1));       // an empty part
   // Nine parts: more than one launch's worth on CUDA.
   rows.push_back(concat_case(std::vector<Shape>(9, Shape{2, 3, 4}), 1));
+  // Parts added into gradients already there: the recurrent cell's states, stacked on a new
+  // leading axis for each later node (autograd stack), some written, some added; nine parts.
+  const GradMode W = GradMode::Write, A = GradMode::Accumulate;
+  rows.push_back(concat_case({{1, 4, 6}, {1, 4, 6}, {1, 4, 6}}, 0, 24, {A, W, A}));
+  rows.push_back(concat_case(std::vector<Shape>(9, Shape{1, 3, 5}), 0, 24,
+                             {A, A, W, A, W, W, A, A, A}));
+  rows.push_back(concat_case({{2, 3, 5, 7}, {2, 1, 5, 7}}, 1, 24, {W, A}));
   rows.push_back(slice2d_case(node, odd_pixels(32, 32), 8));
   rows.push_back(slice2d_case({2, 3, 7, 7}, odd_pixels(7, 7)));
   Slice2dParams uneven;
@@ -94,6 +107,19 @@ TEST(Slice2d, AccumulatedDxIsWrittenDxAddedWithAxpbyExactly) {
     fill_uniform(dy, -1.0, 1.0, 1);
     expect_added_dx_is_written_dx_plus_axpby(
         x, dtype, [&](Tensor& dx, GradMode mode) { slice2d_backward(dy, dx, p, mode); });
+  }
+}
+
+// Added into a gradient already there: the written part added with axpby, bit for bit.
+TEST(Concat, AddedPartIsWrittenPartAddedWithAxpbyExactly) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Tensor dy = Tensor::empty({3, 4, 5}, dtype);
+    fill_uniform(dy, -1.0, 1.0, 2);
+    expect_added_dx_is_written_dx_plus_axpby({1, 4, 5}, dtype, [&](Tensor& dx, GradMode mode) {
+      Tensor first = Tensor::empty({2, 4, 5}, dtype);
+      std::vector<Tensor> dxs{first, dx};
+      concat_backward(dy, 0, dxs, {GradMode::Write, mode});
+    });
   }
 }
 
@@ -157,6 +183,20 @@ TEST(Concat, RejectsBadArguments) {
   EXPECT_THROW(concat_backward(y, 1, too_long), Error);
   std::vector<Tensor> wrong = {Tensor::empty({2, 3}), Tensor::empty({3, 4})};
   EXPECT_THROW(concat_backward(y, 1, wrong), Error);
+  // Modes: one per part; parts that share memory or overlap dy would add twice or read what
+  // they write.
+  std::vector<Tensor> parts = {Tensor::empty({2, 3}), Tensor::empty({2, 4})};
+  EXPECT_THROW(concat_backward(y, 1, parts, {GradMode::Accumulate}), Error);
+  EXPECT_NO_THROW(concat_backward(y, 1, parts, {GradMode::Write, GradMode::Accumulate}));
+  Tensor both = Tensor::empty({14});
+  std::vector<Tensor> shared = {both.slice(0, 0, 6).view({2, 3}), both.slice(0, 6, 14).view({2, 4})};
+  EXPECT_NO_THROW(concat_backward(y, 1, shared));  // neighbours, not overlapping
+  shared[1] = both.slice(0, 4, 12).view({2, 4});
+  EXPECT_NE(error_message_of([&] { concat_backward(y, 1, shared); }).find("same memory"),
+            std::string::npos);
+  std::vector<Tensor> into_dy = {y.view({14}).slice(0, 0, 6).view({2, 3}), Tensor()};
+  EXPECT_NE(error_message_of([&] { concat_backward(y, 1, into_dy); }).find("overlaps dy"),
+            std::string::npos);
 
   Tensor x = Tensor::empty({2, 3, 7, 7}), s = Tensor::empty({2, 3, 3, 3});
   Slice2dParams p;

@@ -2,6 +2,7 @@
 // member's own op (depthwise_conv2d), and the errors that name a member.
 #include <gtest/gtest.h>
 
+#include "kernels/batch_norm_group.h"
 #include "kernels/depthwise_group.h"
 #include "tests/kernels/group_checks.h"
 #include "tests/kernels/op_case.h"
@@ -104,6 +105,56 @@ OpCase group_case(const std::vector<Member>& members, const Shape& x_shape, int6
   c.fd_samples = fd_samples;
   return c;
 }
+// Members behind affine-free training batch norms, as a sep conv's middle BN and second
+// depthwise conv run (autograd batch_norm_depthwise_group): the BNs' statistics only
+// (batch_norm_group_forward without outputs), then the group normalising as it reads; backward the
+// group's gradient at x̂, taken on to x by batch_norm_group_backward. Inputs [x_k…, w_k…];
+// outputs [y_k…, mean_k…, invstd_k…]. dx is written (the BN's backward only writes).
+OpCase bn_group_case(const std::vector<Member>& members, const Shape& x_shape, int fd_samples) {
+  const size_t k_count = members.size();
+  OpCase c = group_case(members, x_shape, 1, {}, fd_samples);
+  c.name.replace(c.name.find('/') + 1, 0, "bn_");
+  for (size_t k = 0; k < k_count; ++k)  // x̂ crosses the ReLU's kink wherever it likes
+    c.inputs[k].fill = Fill::uniform, c.inputs[k].low = -1.0, c.inputs[k].high = 1.0;
+  for (const char* stat : {"mean", "invstd"})
+    for (size_t k = 0; k < k_count; ++k) {
+      OutputSpec o{std::string(stat) + std::to_string(k), {x_shape[1]}};
+      o.differentiable = false;
+      c.outputs.push_back(o);
+    }
+  std::vector<DepthwiseConv2dParams> params;
+  for (const Member& m : members) params.push_back(params_of(m, 1));
+  BatchNormParams bn;  // training, untracked
+  auto part = [k_count](const Tensors& t, size_t first) {
+    return std::vector<Tensor>(t.begin() + first, t.begin() + first + k_count);
+  };
+  auto norms_of = [=](const Tensors& outs) {
+    std::vector<InputNorm> norms;
+    for (size_t k = 0; k < k_count; ++k) norms.push_back({outs[k_count + k], outs[2 * k_count + k]});
+    return norms;
+  };
+  c.forward = [=](const Tensors& in, Tensors& outs) {
+    std::vector<Tensor> none(k_count), unused(k_count), no_ys(k_count);
+    std::vector<Tensor> means = part(outs, k_count), invstds = part(outs, 2 * k_count);
+    batch_norm_group_forward(part(in, 0), none, unused, no_ys, means, invstds, bn);
+    std::vector<Tensor> ys = part(outs, 0);
+    depthwise_group_forward(part(in, 0), part(in, k_count), ys, params, norms_of(outs));
+  };
+  c.backward = [=](const Tensors& in, const Tensors& outs, const Tensors& dout, Tensors& din) {
+    const std::vector<Tensor> xs = part(in, 0);
+    std::vector<Tensor> at_xhat, dxs = part(din, 0), dws = part(din, k_count);
+    for (const Tensor& x : xs) at_xhat.push_back(Tensor::empty(x.shape(), x.dtype(), x.device()));
+    depthwise_group_backward(xs, part(in, k_count), part(dout, 0), at_xhat, dws, params,
+                             std::vector<GradMode>(k_count, GradMode::Write), norms_of(outs));
+    batch_norm_group_backward(xs, part(outs, k_count), part(outs, 2 * k_count), at_xhat, dxs, bn);
+  };
+  c.set_tolerance(1e-4, 1e-4,
+                  "per-channel statistics over N·H·W in double vs the GPU's block order, then "
+                  "float32 taps and the BN backward's two channel sums");
+  c.exact_on_integers = false;  // x̂ = (x − mean)·invstd is no small integer
+  c.fd_tol = 1e-5;
+  return c;
+}
 }  // namespace
 
 std::vector<OpCase> depthwise_group_cases() {
@@ -136,6 +187,11 @@ std::vector<OpCase> depthwise_group_cases() {
   rows.push_back(std::move(large));
   rows.push_back(group_case(darts_state(1), s16, 1, {{A}}, 2));
   rows.push_back(group_case(darts_state(2), s8, 1, {{W, A}}, 2));
+  // Behind batch norms folded into the loads: a sep conv's middle BN and second depthwise conv,
+  // one member, a state's worth with a conv without ReLU among them, and a DARTS shape.
+  rows.push_back(bn_group_case({kSep3}, {3, 2, 5, 4}, 24));
+  rows.push_back(bn_group_case({kSep3, kSep5, kLinear3, kDil3}, {2, 3, 7, 6}, 12));
+  rows.push_back(bn_group_case(darts_state(2), s8, 2));
   return rows;
 }
 
@@ -184,6 +240,54 @@ TEST(DepthwiseGroup, EqualsEachMembersOwnOpExactly) {
       if (dxs[k].defined()) expect_same_bits(dxs[k], ref_dxs[k], name + " dx");
       expect_same_bits(dws[k], ref_dws[k], name + " dw");
     }
+  }
+}
+
+// A member with a folded BN equals the plain member run on the BN's output (batch_norm_group's
+// y = x̂), bit for bit on the CPU: its output, its dw, and its dx, which is the gradient at x̂.
+TEST(DepthwiseGroup, AFoldedBatchNormEqualsTheBatchNormsOutputExactly) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Shape shape{3, 2, 6, 5};
+    const std::vector<Member> members{kSep3, kLinear3, kSep5};
+    const size_t k_count = members.size();
+    std::vector<DepthwiseConv2dParams> params;
+    std::vector<Tensor> xs, ws, dys, xhats, means, invstds, none(k_count), unused(k_count);
+    for (size_t k = 0; k < k_count; ++k) {
+      params.push_back(params_of(members[k], 1));
+      xs.push_back(random_tensor(shape, dtype, 50 + k));
+      ws.push_back(random_tensor({2, 1, members[k].kernel, members[k].kernel}, dtype, 60 + k));
+      dys.push_back(random_tensor(shape, dtype, 70 + k));
+      xhats.push_back(Tensor::empty(shape, dtype));
+      means.push_back(Tensor::empty({2}, dtype));
+      invstds.push_back(Tensor::empty({2}, dtype));
+    }
+    batch_norm_group_forward(xs, none, unused, xhats, means, invstds, BatchNormParams{});
+    std::vector<InputNorm> norms;
+    for (size_t k = 0; k < k_count; ++k) norms.push_back({means[k], invstds[k]});
+    norms[1] = {};  // a member without one reads x itself
+    std::vector<Tensor> inputs = xhats;
+    inputs[1] = xs[1];
+
+    auto run = [&](const std::vector<Tensor>& read, const std::vector<InputNorm>& with) {
+      std::vector<Tensor> ys, dxs, dws;
+      for (size_t k = 0; k < k_count; ++k) {
+        ys.push_back(Tensor::empty(shape, dtype));
+        dxs.push_back(Tensor::empty(shape, dtype));
+        dws.push_back(Tensor::zeros(ws[k].shape(), dtype));
+      }
+      depthwise_group_forward(read, ws, ys, params, with);
+      depthwise_group_backward(read, ws, dys, dxs, dws, params,
+                               std::vector<GradMode>(k_count, GradMode::Write), with);
+      ys.insert(ys.end(), dxs.begin(), dxs.end());
+      ys.insert(ys.end(), dws.begin(), dws.end());
+      return ys;
+    };
+    const std::vector<Tensor> folded = run(xs, norms), written = run(inputs, {});
+    for (size_t i = 0; i < folded.size(); ++i)
+      expect_same_bits(folded[i], written[i],
+                       std::string(i < k_count ? "y" : i < 2 * k_count ? "dx" : "dw") + " of member " +
+                           std::to_string(i % k_count));
   }
 }
 
@@ -276,6 +380,22 @@ TEST(DepthwiseGroup, RejectsBadArgumentsNamingTheMember) {
   EXPECT_NE(backward_error({ys[0], ys[1]}, {dx0, dx0}, {dw3, dw5}).find("members 0 and 1 write dx"),
             std::string::npos);
   EXPECT_NE(backward_error({ys[0]}, {dx0, dx1}, {dw3, dw5}), ok);
+
+  // A folded BN's statistics: one per member or none, [C] like x, naming the member.
+  const Tensor c3 = Tensor::zeros({3}), c2 = Tensor::zeros({2});
+  auto norms_error = [&](const std::vector<InputNorm>& norms) -> std::string {
+    try {
+      std::vector<Tensor> outs{ys[0], ys[1]};
+      depthwise_group_forward({x, x}, {w3, w5}, outs, {sep3, sep5}, norms);
+    } catch (const Error& e) {
+      return e.message();
+    }
+    return "no error";
+  };
+  EXPECT_EQ(norms_error({{c3, c3}, {}}), ok);
+  EXPECT_NE(norms_error({{c3, c3}}).find("1 input norms for 2 members"), std::string::npos);
+  EXPECT_NE(norms_error({{}, {c3, c2}}).find("member 1 norm invstd"), std::string::npos);
+  EXPECT_NE(norms_error({{c3, Tensor()}, {}}).find("member 0 norm invstd"), std::string::npos);
 }
 
 }  // namespace autonet::test

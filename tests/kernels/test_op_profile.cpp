@@ -183,6 +183,27 @@ TEST(OpProfile, BatchNormGroupIsTwoLaunchesEachWayForAllMembers) {
     batch_norm_group_backward(ys, means, invstds, ys, no_dxs, from_output);
   }
   EXPECT_EQ(only(profile, "batch_norm_group_backward").cost.launches, 0);
+  // Statistics only (no outputs, for a consumer that normalises as it reads): one launch, each x
+  // read once (all three members tracked since the eval pass); with one output, the normalize
+  // launch reads and writes that member alone.
+  profile.clear();
+  std::vector<Tensor> no_ys(k_count), one_y{Tensor(), ys[1], Tensor()};
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_forward(xs, rm, rv, no_ys, means, invstds, {});
+  }
+  const OpTotals stats = only(profile, "batch_norm_group_forward");
+  EXPECT_EQ(stats.cost.launches, 1);
+  EXPECT_EQ(stats.cost.bytes_read, 4 * 3 * n + 3 * 2 * channel);
+  EXPECT_EQ(stats.cost.bytes_written, 3 * 2 * channel + 3 * 2 * channel);
+  profile.clear();
+  {
+    OpProfileScope scope(profile);
+    batch_norm_group_forward(xs, rm, rv, one_y, means, invstds, {});
+  }
+  const OpTotals one = only(profile, "batch_norm_group_forward");
+  EXPECT_EQ(one.cost.launches, 2);
+  EXPECT_EQ(one.cost.bytes_written, 3 * 2 * channel + 3 * 2 * channel + 4 * n);
 }
 
 TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
@@ -371,6 +392,19 @@ TEST(OpProfile, DepthwiseGroupIsOneLaunchForwardAndOneEachForDxAndDw) {
   EXPECT_EQ(zeros.cost.launches, 1);
   EXPECT_EQ(zeros.cost.bytes_read, 0);
   EXPECT_EQ(zeros.cost.bytes_written, 4 * 2 * n);
+  // Members behind folded BNs read their statistics too and normalise every tap they load (two
+  // more FLOPs a tap); still one launch forward.
+  profile.clear();
+  const Tensor stat = filled({3});
+  const std::vector<InputNorm> norms{{stat, stat}, {}, {stat, stat}};
+  {
+    OpProfileScope scope(profile);
+    depthwise_group_forward(xs, ws, ys, params, norms);
+  }
+  const OpTotals normalized = only(profile, "depthwise_group_forward");
+  EXPECT_EQ(normalized.cost.launches, 1);
+  EXPECT_EQ(normalized.cost.bytes_read, 4 * 3 * n + w_bytes + 2 * 2 * 4 * 3);
+  EXPECT_EQ(normalized.cost.flops, (4 * 9 + 2 * 25 + 4 * 9) * n);
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {
