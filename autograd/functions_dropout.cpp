@@ -15,7 +15,8 @@ Variable dropout(const Variable& x, double p, const PhiloxKey& key, int64_t mask
   dropout_forward(x.value(), y, params);
   const TensorSpec spec = TensorSpec::of(y);
   return make_result("dropout", y, {x}, [=](const Tensor& dy, const SlotList& in) {
-    write_grad(*in[0], spec, [&](Tensor& dx) { dropout_backward(dy, dx, params); });
+    mode_grad(*in[0], spec,
+              [&](Tensor& dx, GradMode mode) { dropout_backward(dy, dx, params, mode); });
   });
 }
 

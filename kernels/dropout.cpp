@@ -32,10 +32,16 @@ void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p) {
   AN_ON_DEVICE(x.device(), cpu::dropout_forward(x, y, p), cuda::dropout_forward(x, y, p));
 }
 
-void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p) {
+void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p, GradMode dx_mode) {
   check_dropout(dy, dx, p, "dropout_backward");
-  count_op("dropout_backward", [&] { return dropout_cost(dy, dx); });
-  AN_ON_DEVICE(dy.device(), cpu::dropout_backward(dy, dx, p), cuda::dropout_backward(dy, dx, p));
+  AN_CHECK(!overlaps(dx, dy)) << "dropout_backward: dx " << dx.describe() << " overlaps dy";
+  count_op("dropout_backward", [&] {  // an added dx is read too
+    OpCost cost = dropout_cost(dy, dx);
+    if (dx_mode == GradMode::Accumulate && dx.numel() > 0) cost.bytes_read += bytes_of(dx);
+    return cost;
+  });
+  AN_ON_DEVICE(dy.device(), cpu::dropout_backward(dy, dx, p, dx_mode),
+               cuda::dropout_backward(dy, dx, p, dx_mode));
 }
 
 }  // namespace autonet

@@ -20,8 +20,10 @@ struct DropoutParams {
 
 AN_KERNEL_ENTRIES(
 void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p);
-// dx written: dy · mask / (1 − p).
-void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p);
+// dx written: dy · mask / (1 − p); or, when dx_mode is Accumulate, that added into dx (old + it,
+// rounded as writing it and adding it with axpby).
+void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p,
+                      GradMode dx_mode = GradMode::Write);
 )
 
 }  // namespace autonet

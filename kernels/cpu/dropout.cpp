@@ -1,19 +1,37 @@
 // CPU reference of the dropout family: the mask is redrawn from the key in both directions.
+#include <algorithm>
+#include <vector>
+
 #include "kernels/dropout_math.h"
 
 namespace autonet::cpu {
 
 namespace {
-// out = in · mask / (1 − p); used by forward (x → y) and backward (dy → dx) alike.
-void apply_mask(const Tensor& in, Tensor& out, const DropoutParams& p, const char* what) {
+constexpr int64_t kChunk = 4096;  // elements an added chunk is formed in before it is added
+
+// out = in · mask / (1 − p), or that added into out; used by forward (x → y) and backward
+// (dy → dx) alike. An added chunk is formed apart, then added: old + it rounded once, as axpby
+// adds a written dx (no multiply-add can fuse the product with old).
+void apply_mask(const Tensor& in, Tensor& out, const DropoutParams& p, const char* what,
+                bool add = false) {
   dispatch_float(in.dtype(), what, [&]<class scalar_t>() {
     const scalar_t* pin = in.data<scalar_t>();
     scalar_t* pout = out.data<scalar_t>();
     const scalar_t scale = dropout_scale<scalar_t>(p.p);
     const int64_t n = in.numel();
-#pragma omp parallel for if (n > 16384)
-    for (int64_t i = 0; i < n; ++i)
-      pout[i] = dropout_keep(p.key, p.mask_period, p.p, i) ? pin[i] * scale : scalar_t(0);
+#pragma omp parallel if (n > 16384)
+    {
+      std::vector<scalar_t> formed(add ? kChunk : 0);
+#pragma omp for
+      for (int64_t begin = 0; begin < n; begin += kChunk) {
+        const int64_t end = std::min(begin + kChunk, n);
+        scalar_t* dst = add ? formed.data() - begin : pout;
+        for (int64_t i = begin; i < end; ++i)
+          dst[i] = dropout_keep(p.key, p.mask_period, p.p, i) ? pin[i] * scale : scalar_t(0);
+        if (add)
+          for (int64_t i = begin; i < end; ++i) pout[i] += formed[i - begin];
+      }
+    }
   });
 }
 }  // namespace
@@ -22,8 +40,8 @@ void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p) {
   apply_mask(x, y, p, "dropout_forward");
 }
 
-void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p) {
-  apply_mask(dy, dx, p, "dropout_backward");
+void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p, GradMode dx_mode) {
+  apply_mask(dy, dx, p, "dropout_backward", dx_mode == GradMode::Accumulate);
 }
 
 }  // namespace autonet::cpu

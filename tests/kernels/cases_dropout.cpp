@@ -2,26 +2,28 @@
 #include <gtest/gtest.h>
 
 #include "kernels/dropout.h"
+#include "tests/kernels/accumulate_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
 
 namespace {
+// dx written, or added per dx_mode (the recurrent cell's states already hold a gradient).
 OpCase dropout_case(const Shape& shape, double p, int64_t mask_period, uint64_t seed,
-                    int fd_samples = 24) {
+                    int fd_samples = 24, GradMode dx_mode = GradMode::Write) {
   OpCase c;
   c.name = "dropout/p" + std::to_string(p) + "/period" + std::to_string(mask_period) + "/" +
-           shape_str(shape);
+           shape_str(shape) + (dx_mode == GradMode::Accumulate ? "/dx_added" : "");
   c.inputs = {{"x", shape}};
+  c.inputs[0].grad_mode = dx_mode;
   c.outputs = {{"y", shape}};
   DropoutParams params;
   params.p = p;
   params.key = PhiloxKey{seed, 3, 17};
   params.mask_period = mask_period;
   c.forward = [params](const Tensors& in, Tensors& out) { dropout_forward(in[0], out[0], params); };
-  c.backward = [params](const Tensors&, const Tensors&, const Tensors& dout, Tensors& din) {
-    dropout_backward(dout[0], din[0], params);
-  };
+  c.backward = [params, dx_mode](const Tensors&, const Tensors&, const Tensors& dout,
+                                 Tensors& din) { dropout_backward(dout[0], din[0], params, dx_mode); };
   c.set_tolerance(0, 0, "the same Philox decisions and one multiplication by the same float scale");
   c.exact_on_integers = true;
   c.stochastic = true;
@@ -39,6 +41,9 @@ std::vector<OpCase> dropout_cases() {
   // DARTS RNN (PTB): [T 35, B 64, D 300] with locked dropout on the inputs.
   rows.push_back(dropout_case({35, 64, 300}, 0.2, 64 * 300, 5, 4));
   rows.push_back(dropout_case(darts_image_shapes()[0], 0.2, 0, 6, 4));  // few probes: 4M elements
+  // Added into a gradient already there: a recurrent node's stacked states ([J, B, H], locked).
+  rows.push_back(dropout_case({3, 4, 17}, 0.25, 4 * 17, 7, 24, GradMode::Accumulate));
+  rows.push_back(dropout_case({5000}, 0.5, 0, 8, 24, GradMode::Accumulate));  // past one chunk
   return rows;
 }
 
@@ -69,6 +74,20 @@ TEST(Dropout, HandComputedValues) {
   dropout_backward(dy, dx, params);
   const std::vector<double> g = dx.to_vector<double>();
   for (int64_t i = 0; i < 64; ++i) EXPECT_EQ(g[i], v[i] * 3.0) << i;
+}
+
+// Added into a gradient already there: the written dx added with axpby, bit for bit.
+TEST(Dropout, AccumulatedDxIsWrittenDxAddedWithAxpbyExactly) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    DropoutParams params;
+    params.p = 0.3;
+    params.key = PhiloxKey{5, 1, 2};
+    Tensor dy = Tensor::empty({3, 4, 700}, dtype);  // 8,400 elements: three chunks
+    fill_uniform(dy, -1.0, 1.0, 4);
+    expect_added_dx_is_written_dx_plus_axpby({3, 4, 700}, dtype, [&](Tensor& dx, GradMode mode) {
+      dropout_backward(dy, dx, params, mode);
+    });
+  }
 }
 
 TEST(Dropout, KeepsAboutOneMinusP) {
