@@ -135,9 +135,6 @@ void attach_recompute(Variable& out, Recompute recompute, Claim claim) {
   out.impl_->claim = std::move(claim);
 }
 
-// The op's node hangs off a hidden slot that only its outputs' nodes feed. Each output's node
-// sets its dL/d(output) aside (no kernel) and marks the hidden slot as having a gradient; the
-// op's node, upstream of every output, runs after all of them, once, with all of them.
 InputsOf member_inputs(size_t members, size_t kinds, size_t shared) {
   InputsOf inputs(members);
   for (size_t k = 0; k < members; ++k) {
@@ -147,6 +144,9 @@ InputsOf member_inputs(size_t members, size_t kinds, size_t shared) {
   return inputs;
 }
 
+// The op's node hangs off a hidden slot that only its outputs' nodes feed. Each output's node
+// sets its dL/d(output) aside (no kernel) and marks the hidden slot as having a gradient; the
+// op's node, upstream of every output, runs after all of them, once, with all of them.
 std::vector<Variable> make_results(const char* op, std::vector<Tensor> values,
                                    const std::vector<Variable>& inputs, MultiBackwardFn backward_fn,
                                    std::vector<GroupRecipe> recipes, InputsOf depends_on) {

@@ -65,7 +65,8 @@ BENCHMARK(BM_DepthwiseForward)->Apply(darts_depthwise);
 BENCHMARK(BM_DepthwiseBackward)->Apply(darts_depthwise);
 
 // The group (kernels/depthwise_group.h) against the single ops it replaces. Args: device, N, C,
-// H, W, members K, grouped (1: one group call; 0: K depthwise_conv2d calls). Members alternate
+// H, W, members K, grouped (1: one group call; 2: one group call reading through folded batch
+// norms, as the sep convs' middle BN runs; 0: K depthwise_conv2d calls). Members alternate
 // sep_conv 3×3 and 5×5 second depthwise convs (stride 1, folded ReLU), each on its own x: K = 8
 // is a DARTS state with four edges leaving it. Bytes as the single rows count them, per member.
 struct GroupProblem {
@@ -73,6 +74,7 @@ struct GroupProblem {
   std::vector<Tensor> xs, ws, ys, dys, dxs, dws;
   std::vector<DepthwiseConv2dParams> params;
   std::vector<GradMode> modes;
+  std::vector<InputNorm> norms;  // grouped = 2 only
   double bytes_forward = 0, bytes_backward = 0, flops = 0;
 };
 
@@ -92,6 +94,12 @@ bool make_group_problem(benchmark::State& state, GroupProblem* pr) {
     pr->dys.push_back(random_tensor(x_shape, pr->device, 70 + k));
     pr->dxs.push_back(Tensor::empty(x_shape, DType::f32, pr->device));
     pr->dws.push_back(Tensor::zeros(pr->ws.back().shape(), DType::f32, pr->device));
+    if (state.range(6) == 2) {  // the statistics of a BN the group reads through
+      Tensor invstd = Tensor::empty({x_shape[1]});
+      fill_uniform(invstd, 1.0, 2.0, 130 + k);
+      pr->norms.push_back(
+          {random_tensor({x_shape[1]}, pr->device, 100 + k), invstd.to(pr->device)});
+    }
     const double x = double(pr->xs.back().nbytes()), w = double(pr->ws.back().nbytes());
     pr->bytes_forward += 2 * x + w;      // x, w, y
     pr->bytes_backward += 3 * x + 3 * w;  // x, dy, dx; w, dw read and written
@@ -105,7 +113,7 @@ void BM_DepthwiseGroupForward(benchmark::State& state) {
   if (!make_group_problem(state, &pr)) return;
   const bool grouped = state.range(6) != 0;
   run_timed(state, pr.device, [&] {
-    if (grouped) return depthwise_group_forward(pr.xs, pr.ws, pr.ys, pr.params);
+    if (grouped) return depthwise_group_forward(pr.xs, pr.ws, pr.ys, pr.params, pr.norms);
     for (size_t k = 0; k < pr.params.size(); ++k)
       depthwise_conv2d_forward(pr.xs[k], pr.ws[k], pr.ys[k], pr.params[k]);
   }, pr.bytes_forward, pr.flops);
@@ -117,17 +125,19 @@ void BM_DepthwiseGroupBackward(benchmark::State& state) {
   const bool grouped = state.range(6) != 0;
   run_timed(state, pr.device, [&] {
     if (grouped)
-      return depthwise_group_backward(pr.xs, pr.ws, pr.dys, pr.dxs, pr.dws, pr.params, pr.modes);
+      return depthwise_group_backward(pr.xs, pr.ws, pr.dys, pr.dxs, pr.dws, pr.params, pr.modes,
+                                      pr.norms);
     for (size_t k = 0; k < pr.params.size(); ++k)
       depthwise_conv2d_backward(pr.xs[k], pr.ws[k], pr.dys[k], pr.dxs[k], pr.dws[k], pr.params[k]);
   }, pr.bytes_backward, 2.0 * pr.flops);
 }
 
-// A DARTS state's 8 second depthwise convs on every activation shape, grouped and one by one.
+// A DARTS state's 8 second depthwise convs on every activation shape, one by one, grouped, and
+// grouped behind their folded middle BNs.
 void darts_depthwise_group(benchmark::internal::Benchmark* b) {
   std::vector<BenchRow> rows;
   for (const BenchRow& shape : kDartsActivations)
-    for (int64_t grouped : {0, 1}) {
+    for (int64_t grouped : {0, 1, 2}) {
       BenchRow row = shape;
       row.insert(row.end(), {8, grouped});
       rows.push_back(row);

@@ -189,7 +189,8 @@ TEST(Concat, RejectsBadArguments) {
   EXPECT_THROW(concat_backward(y, 1, parts, {GradMode::Accumulate}), Error);
   EXPECT_NO_THROW(concat_backward(y, 1, parts, {GradMode::Write, GradMode::Accumulate}));
   Tensor both = Tensor::empty({14});
-  std::vector<Tensor> shared = {both.slice(0, 0, 6).view({2, 3}), both.slice(0, 6, 14).view({2, 4})};
+  std::vector<Tensor> shared = {both.slice(0, 0, 6).view({2, 3}),
+                                both.slice(0, 6, 14).view({2, 4})};
   EXPECT_NO_THROW(concat_backward(y, 1, shared));  // neighbours, not overlapping
   shared[1] = both.slice(0, 4, 12).view({2, 4});
   EXPECT_NE(error_message_of([&] { concat_backward(y, 1, shared); }).find("same memory"),

@@ -130,7 +130,8 @@ OpCase bn_group_case(const std::vector<Member>& members, const Shape& x_shape, i
   };
   auto norms_of = [=](const Tensors& outs) {
     std::vector<InputNorm> norms;
-    for (size_t k = 0; k < k_count; ++k) norms.push_back({outs[k_count + k], outs[2 * k_count + k]});
+    for (size_t k = 0; k < k_count; ++k)
+      norms.push_back({outs[k_count + k], outs[2 * k_count + k]});
     return norms;
   };
   c.forward = [=](const Tensors& in, Tensors& outs) {
@@ -284,10 +285,11 @@ TEST(DepthwiseGroup, AFoldedBatchNormEqualsTheBatchNormsOutputExactly) {
       return ys;
     };
     const std::vector<Tensor> folded = run(xs, norms), written = run(inputs, {});
-    for (size_t i = 0; i < folded.size(); ++i)
+    for (size_t i = 0; i < folded.size(); ++i) {
+      const char* what = i < k_count ? "y" : i < 2 * k_count ? "dx" : "dw";
       expect_same_bits(folded[i], written[i],
-                       std::string(i < k_count ? "y" : i < 2 * k_count ? "dx" : "dw") + " of member " +
-                           std::to_string(i % k_count));
+                       std::string(what) + " of member " + std::to_string(i % k_count));
+    }
   }
 }
 

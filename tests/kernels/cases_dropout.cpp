@@ -23,7 +23,9 @@ OpCase dropout_case(const Shape& shape, double p, int64_t mask_period, uint64_t 
   params.mask_period = mask_period;
   c.forward = [params](const Tensors& in, Tensors& out) { dropout_forward(in[0], out[0], params); };
   c.backward = [params, dx_mode](const Tensors&, const Tensors&, const Tensors& dout,
-                                 Tensors& din) { dropout_backward(dout[0], din[0], params, dx_mode); };
+                                 Tensors& din) {
+    dropout_backward(dout[0], din[0], params, dx_mode);
+  };
   c.set_tolerance(0, 0, "the same Philox decisions and one multiplication by the same float scale");
   c.exact_on_integers = true;
   c.stochastic = true;
