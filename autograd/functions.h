@@ -68,8 +68,11 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
 // (stride 1, no padding, no bias); every xs[k] of one shape, every ws[k] [Co, C, 1, 1] of one.
 // The members' weights must be distinct variables (their gradients accumulate in one kernel).
 // relu_input: output k is conv2d(relu(xs[k]), ws[k]), the ReLU folded into the kernels.
+// moments_wanted[k] (empty: none): output k carries its channel moments (Variable::
+// channel_moments), formed as it is written, for the batch norm that reads it.
 std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
-                                      const std::vector<Variable>& ws, bool relu_input = false);
+                                      const std::vector<Variable>& ws, bool relu_input = false,
+                                      const std::vector<bool>& moments_wanted = {});
 // DARTS' FactorizedReduce up to its BN in one op (kernels/factorized_reduce.h): relu(x) through
 // w1 on the (even, even) pixels and w2 on the (odd, odd) ones, concatenated on channels; x
 // [N, C, H, W] with H and W even, w1 and w2 [Co/2, C, 1, 1], distinct variables (their gradients

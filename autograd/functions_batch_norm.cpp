@@ -45,15 +45,16 @@ std::vector<Variable> batch_norm_group(const std::vector<Variable>& xs,
   const int64_t channels = xs[0].size(1);
   if (running_means.empty() && running_vars.empty())  // untracked throughout
     running_means.resize(xs.size()), running_vars.resize(xs.size());
-  std::vector<Tensor> x_values, ys, save_means, save_invstds;
+  std::vector<Tensor> x_values, ys, save_means, save_invstds, moments;
   for (const Variable& x : xs) {
     x_values.push_back(x.value());
+    moments.push_back(x.channel_moments());  // the producer's, where it formed them
     ys.push_back(empty_like(x.value()));
     save_means.push_back(empty_as({channels}, x.value()));
     save_invstds.push_back(empty_as({channels}, x.value()));
   }
   batch_norm_group_forward(x_values, running_means, running_vars, ys, save_means, save_invstds,
-                           p);
+                           p, moments);
   // As batch_norm without affine parameters: backward reads x̂ from the outputs (which the next
   // ops keep anyway), so the inputs are not kept alive for it.
   BatchNormParams backward_params = p;

@@ -111,7 +111,8 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
 }
 
 std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
-                                      const std::vector<Variable>& ws, bool relu_input) {
+                                      const std::vector<Variable>& ws, bool relu_input,
+                                      const std::vector<bool>& moments_wanted) {
   AN_CHECK(!xs.empty() && xs.size() == ws.size())
       << "pointwise_group: " << xs.size() << " inputs and " << ws.size()
       << " weights (one per member, at least one)";
@@ -122,7 +123,11 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
   }
   const Shape out = conv2d_out_shape(xs[0].shape(), ws[0].shape(), Conv2dParams{});
   for (size_t k = 0; k < xs.size(); ++k) ys.push_back(empty_as(out, xv[0]));
-  pointwise_group_forward(xv, wv, ys, relu_input);
+  std::vector<Tensor> moments(moments_wanted.size());
+  for (size_t k = 0; k < moments.size(); ++k)
+    if (moments_wanted[k])
+      moments[k] = Tensor::empty({moment_parts(out), out[1], 3}, DType::f64, xv[0].device());
+  pointwise_group_forward(xv, wv, ys, relu_input, moments);
   // As conv2d: each x serves only its weight gradient (and, under a folded ReLU, relu'(x) for
   // dx), so a cheap producer's output is rebuilt for it rather than kept, and not even rebuilt
   // when neither needs it.
@@ -130,7 +135,7 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
   for (const Variable& x : xs) saved_xs.emplace_back(x);
   std::vector<Variable> inputs = xs;
   inputs.insert(inputs.end(), ws.begin(), ws.end());
-  return make_results(
+  std::vector<Variable> outs = make_results(
       "pointwise_group", std::move(ys), inputs,
       [=](const std::vector<Tensor>& dys, const SlotList& in) {
         const size_t k_count = wv.size();
@@ -157,6 +162,8 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
         for (GradTarget& dx : dx_targets) dx.finish();
       },
       {}, member_inputs(xs.size(), 2));
+  for (size_t k = 0; k < moments.size(); ++k) outs[k].set_channel_moments(moments[k]);
+  return outs;
 }
 
 Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable& w2) {
@@ -278,15 +285,17 @@ std::vector<Variable> batch_norm_depthwise_group(const std::vector<Variable>& xs
   if (running_means.empty() && running_vars.empty())  // untracked throughout
     running_means.resize(xs.size()), running_vars.resize(xs.size());
   auto folded = std::make_shared<FoldedNorms>();
-  std::vector<Tensor> x_values, no_outputs(xs.size());
+  std::vector<Tensor> x_values, no_outputs(xs.size()), moments;
   for (const Variable& x : xs) {
     x_values.push_back(x.value());
+    moments.push_back(x.channel_moments());
     folded->means.push_back(empty_as({x.size(1)}, x.value()));
     folded->invstds.push_back(empty_as({x.size(1)}, x.value()));
   }
-  // The BNs' statistics only: the convs normalise as they read.
+  // The BNs' statistics only (from the inputs' moments where their producer formed them): the
+  // convs normalise as they read.
   batch_norm_group_forward(x_values, running_means, running_vars, no_outputs, folded->means,
-                           folded->invstds, bn);
+                           folded->invstds, bn, moments);
   folded->params = bn;
   folded->params.backward_from_output = false;  // backward is given x, not x̂
   return depthwise_group_node(xs, ws, params, folded);

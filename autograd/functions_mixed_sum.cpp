@@ -49,9 +49,12 @@ Variable bn_mixed_sum(const Variable& weights, const std::vector<Variable>& xs,
                       std::vector<Tensor> running_means, std::vector<Tensor> running_vars,
                       const BnMixedSumParams& p) {
   AN_CHECK(!xs.empty()) << "bn_mixed_sum of no candidates";
-  std::vector<Tensor> x_values;
+  std::vector<Tensor> x_values, moments;  // moments: the producers', where they formed them
   x_values.reserve(xs.size());
-  for (const Variable& x : xs) x_values.push_back(x.value());
+  for (const Variable& x : xs) {
+    x_values.push_back(x.value());
+    moments.push_back(x.channel_moments());
+  }
   const Tensor& first = x_values[0];
   AN_CHECK(first.dim() == 4) << "bn_mixed_sum expects [N, C, H, W] candidates, got "
                              << first.describe();
@@ -59,7 +62,7 @@ Variable bn_mixed_sum(const Variable& weights, const std::vector<Variable>& xs,
   Tensor out = empty_like(first);
   Tensor save_mean = empty_as(saved_shape, first), save_invstd = empty_as(saved_shape, first);
   bn_mixed_sum_forward(weights.value(), x_values, running_means, running_vars, out, save_mean,
-                       save_invstd, p);
+                       save_invstd, p, moments);
 
   // Backward reads every candidate: a normalised one for its x̂, each for dw = <dout, v_k>.
   // Cheap candidates (the pools) are rebuilt then rather than kept.

@@ -94,6 +94,12 @@ class Variable {
   Variable detach() const { return Variable(value()); }
   bool same(const Variable& other) const { return impl_ == other.impl_; }
 
+  // The value's per-channel moment parts (kernels/channel_moments.h) when its producer formed
+  // them on the way out, else undefined: a batch norm reading this variable takes its statistics
+  // from them instead of reading the value again.
+  const Tensor& channel_moments() const { return impl_->moments; }
+  void set_channel_moments(Tensor moments) { impl_->moments = std::move(moments); }
+
   const Shape& shape() const { return value().shape(); }
   int64_t size(int64_t d) const { return value().size(d); }
   int64_t dim() const { return value().dim(); }
@@ -111,6 +117,7 @@ class Variable {
     std::shared_ptr<GradSlot> slot;
     std::shared_ptr<const Recompute> recompute;  // set by a cheap producer (make_result)
     Claim claim;                                 // set with a group's recipe (make_results)
+    Tensor moments;                              // channel_moments()
   };
   std::shared_ptr<Impl> impl_;
 };

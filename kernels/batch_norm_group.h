@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/batch_norm.h"
+#include "kernels/channel_moments.h"
 #include "kernels/dispatch.h"
 #include "kernels/group_limits.h"
 
@@ -20,14 +21,16 @@ namespace autonet {
 AN_KERNEL_ENTRIES(
 // xs: K inputs of one shape (1 ≤ K ≤ kMaxGroupMembers); ys[k] like xs[k], or undefined: member
 // k's statistics only, for a consumer that normalises as it reads (depthwise_group's norms;
-// no y at all: no normalize kernel). running_means[k] /
-// running_vars[k] [C]: member k's running statistics, updated in training (both undefined:
-// untracked; eval needs them). save_means[k] / save_invstds[k] [C]: the statistics member k
-// normalised with, which backward reads.
+// no y at all: no normalize kernel). running_means[k] / running_vars[k] [C]: member k's running
+// statistics, updated in training (both undefined: untracked; eval needs them). save_means[k] /
+// save_invstds[k] [C]: the statistics member k normalised with, which backward reads.
+// moments: empty, or per member xs[k]'s moment parts (kernels/channel_moments.h, as its producer
+// formed them; undefined: none): training merges them for the batch statistics instead of
+// reading x (the same statistics up to rounding in double).
 void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>& running_means,
                               std::vector<Tensor>& running_vars, std::vector<Tensor>& ys,
                               std::vector<Tensor>& save_means, std::vector<Tensor>& save_invstds,
-                              const BatchNormParams& p);
+                              const BatchNormParams& p, const std::vector<Tensor>& moments = {});
 // dxs[k] written (undefined: member k skipped, and its dys[k] may be undefined too). With
 // p.backward_from_output, xs holds the forward's outputs.
 void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& save_means,

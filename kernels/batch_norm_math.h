@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/batch_norm.h"
+#include "kernels/channel_moments.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
 
 namespace autonet {
@@ -75,6 +76,15 @@ struct ShiftedMoments {
     return v > 0 ? v : 0;
   }
 };
+
+// Merged moment parts (kernels/channel_moments.h) as shifted sums around their mean: Σd = 0 and
+// Σd² = M2, which bn_finish_batch_stats turns into the batch statistics as it does a pass's.
+AN_HOST_DEVICE ShiftedMoments shifted_moments(const MomentsPart& m) {
+  ShiftedMoments s;
+  s.shift = m.mean;
+  s.squares = m.m2;
+  return s;
+}
 
 // The CPU twins' blocks: channel c of x viewed as [N, C, S], a plane of S values at a time.
 template <class T>
@@ -148,6 +158,19 @@ struct BnDims {
   int64_t at(int64_t n, int64_t c, int64_t s) const { return (n * C + c) * S + s; }
 };
 
+// y = x̂·w + b over channel c (weight, bias [C] or null: affine-free; y null: nothing to write).
+template <class T>
+void bn_normalize_channel(const T* x, const BnDims& d, int64_t c, T mean, T invstd,
+                          const T* weight, const T* bias, T* y) {
+  if (!y) return;
+  const T w = weight ? weight[c] : T(1), b = bias ? bias[c] : T(0);
+  for (int64_t n = 0; n < d.N; ++n)
+    for (int64_t s = 0; s < d.S; ++s) {
+      const int64_t i = d.at(n, c, s);
+      y[i] = bn_output(x[i], mean, invstd, w, b);
+    }
+}
+
 // The CPU twins' forward of channel c: its statistics into save_mean[c] / save_invstd[c] (running
 // ones updated in training when tracked), then y = x̂·w + b over the channel (weight, bias [C] or
 // null: affine-free; y null: the statistics only).
@@ -159,13 +182,7 @@ void bn_forward_channel(const T* x, const BnDims& d, int64_t c, const BatchNormP
   bn_channel_stats(x, d.N, d.C, d.S, c, p, running_mean, running_var, mean, invstd);
   save_mean[c] = mean;
   save_invstd[c] = invstd;
-  if (!y) return;
-  const T w = weight ? weight[c] : T(1), b = bias ? bias[c] : T(0);
-  for (int64_t n = 0; n < d.N; ++n)
-    for (int64_t s = 0; s < d.S; ++s) {
-      const int64_t i = d.at(n, c, s);
-      y[i] = bn_output(x[i], mean, invstd, w, b);
-    }
+  bn_normalize_channel(x, d, c, mean, invstd, weight, bias, y);
 }
 
 // The CPU twins' backward of channel c: Σdy and Σdy·x̂ in one pass (added into dbias[c] /

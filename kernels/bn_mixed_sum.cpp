@@ -40,7 +40,7 @@ void check_gradients_separate(const std::vector<Tensor>& dxs, const std::vector<
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
                           std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
                           Tensor& out, Tensor& save_mean, Tensor& save_invstd,
-                          const BnMixedSumParams& p) {
+                          const BnMixedSumParams& p, const std::vector<Tensor>& moments) {
   const char* what = "bn_mixed_sum_forward";
   check_candidates(weights, xs, p, what);
   const int64_t k_count = static_cast<int64_t>(xs.size()), channels = xs[0].size(1);
@@ -66,23 +66,35 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
   check_matches(out, xs[0], xs[0].shape(), what);
   check_matches(save_mean, xs[0], {k_count, channels}, what);
   check_matches(save_invstd, xs[0], {k_count, channels}, what);
-  // The statistics kernel (a block per candidate and channel), then the kernel that normalises
-  // and sums.
+  AN_CHECK(moments.empty() || moments.size() == xs.size())
+      << what << ": " << moments.size() << " moment tensors for " << k_count
+      << " candidates (none, or one per candidate, undefined where none)";
+  const auto has_moments = [&](size_t k) { return k < moments.size() && moments[k].defined(); };
+  for (size_t k = 0; k < moments.size(); ++k)
+    if (has_moments(k))
+      check_moments(moments[k], xs[k], std::string(what) + ": candidate " + std::to_string(k) +
+                                           " moments");
+  // The statistics kernel (a block per candidate and channel; a candidate with moment parts
+  // merges them, ~10 FLOPs a part, instead of reading x_k), then the kernel that normalises and
+  // sums.
   count_op(what, [&] {
     const int64_t n = out.numel(), saved = bytes_of(save_mean, save_invstd);
-    const auto normalized = [&](size_t k) { return bool(p.normalize[k]); };
-    const int64_t stats_read = p.bn.training ? bytes_of_picked(xs, normalized) : 0;
-    const OpCost stats = launch(stats_read + running, saved + running,
-                                p.bn.training ? 4 * stats_read / dtype_size(out.dtype()) : 0);
+    int64_t stats_read = 0, stats_flops = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      if (!p.bn.training || !p.normalize[k]) continue;
+      stats_read += has_moments(k) ? bytes_of(moments[k]) : bytes_of(xs[k]);
+      stats_flops += has_moments(k) ? 10 * moments[k].numel() / 3 : 4 * xs[k].numel();
+    }
+    const OpCost stats = launch(stats_read + running, saved + running, stats_flops);
     if (n == 0) return stats;
     return stats + launch(bytes_of_all(xs) + saved + bytes_of(weights), bytes_of(out),
                           3 * n * k_count);
   });
   AN_ON_DEVICE(weights.device(),
                cpu::bn_mixed_sum_forward(weights, xs, running_means, running_vars, out, save_mean,
-                                         save_invstd, p),
+                                         save_invstd, p, moments),
                cuda::bn_mixed_sum_forward(weights, xs, running_means, running_vars, out,
-                                          save_mean, save_invstd, p));
+                                          save_mean, save_invstd, p, moments));
 }
 
 void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/batch_norm.h"
+#include "kernels/channel_moments.h"
 #include "kernels/dispatch.h"
 #include "kernels/mixed_sum.h"  // check_mixed_inputs
 
@@ -37,11 +38,13 @@ AN_KERNEL_ENTRIES(
 // x_0. running_means[k] / running_vars[k] [C]: candidate k's BN running statistics, updated in
 // training (both undefined: untracked, or not normalised; eval needs them for every normalised
 // candidate). save_mean / save_invstd [K, C]: the statistics each BN normalised with (0 and 1 in a
-// row of a candidate not normalised), which backward reads.
+// row of a candidate not normalised), which backward reads. moments: empty, or per candidate
+// its moment parts as its producer formed them (kernels/channel_moments.h; undefined: none): a
+// normalised candidate's training statistics then merge them instead of reading x_k.
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
                           std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
                           Tensor& out, Tensor& save_mean, Tensor& save_invstd,
-                          const BnMixedSumParams& p);
+                          const BnMixedSumParams& p, const std::vector<Tensor>& moments = {});
 // dxs[k] written or added per dx_modes[k] (undefined: skipped; defined ones share no memory with
 // each other or the inputs); dweights [K] accumulates (undefined: skipped).
 void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,

@@ -65,7 +65,8 @@ int64_t gemm_flops(const Tensor& x, const Tensor& w) {
 }  // namespace
 
 void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
-                             std::vector<Tensor>& ys, bool relu_input) {
+                             std::vector<Tensor>& ys, bool relu_input,
+                             const std::vector<Tensor>& moments) {
   const char* what = "pointwise_group_forward";
   const Shape out = check_members(xs, ws, what);
   AN_CHECK(ys.size() == xs.size()) << what << ": " << ys.size() << " outputs for " << xs.size()
@@ -73,7 +74,13 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
   for (size_t k = 0; k < ys.size(); ++k)
     check_matches(ys[k], xs[0], out, member_name(what, k, "y").c_str());
   check_no_overlaps({&xs, &ws}, ys, what, "y");
-  // One batched GEMM kernel for the whole group (a folded ReLU costs nothing: x is read anyway).
+  AN_CHECK(moments.empty() || moments.size() == xs.size())
+      << what << ": " << moments.size() << " moment tensors for " << xs.size()
+      << " members (none, or one per member, undefined where not wanted)";
+  for (size_t k = 0; k < moments.size(); ++k)
+    if (moments[k].defined()) check_moments(moments[k], ys[k], member_name(what, k, "moments"));
+  // One batched GEMM kernel for the whole group (a folded ReLU costs nothing: x is read anyway;
+  // the moments are summed from the tile in registers, 4 FLOPs a value).
   count_op(what, [&] {
     if (shape_numel(out) == 0) return OpCost{};
     int64_t flops = 0;
@@ -82,11 +89,15 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     for (size_t k = 0; k < xs.size(); ++k) {
       read += bytes_of(xs[k], ws[k]);
       written += bytes_of(ys[k]);
+      if (k < moments.size() && moments[k].defined()) {
+        written += bytes_of(moments[k]);
+        flops += 4 * ys[k].numel();
+      }
     }
     return launch(read, written, flops);
   });
-  AN_ON_DEVICE(xs[0].device(), cpu::pointwise_group_forward(xs, ws, ys, relu_input),
-               cuda::pointwise_group_forward(xs, ws, ys, relu_input));
+  AN_ON_DEVICE(xs[0].device(), cpu::pointwise_group_forward(xs, ws, ys, relu_input, moments),
+               cuda::pointwise_group_forward(xs, ws, ys, relu_input, moments));
 }
 
 void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,

@@ -13,9 +13,14 @@
 // ReLU → 1×1 conv → BN preprocessing): y_k = w_k · relu(x_k), dw_k from relu(x_k), and dx_k the
 // gradient through the ReLU, (w_kᵀ · dy_k)·relu'(x_k) as relu's own backward forms it
 // (elementwise_math.h), so the group equals relu then conv2d bit for bit on the CPU.
+//
+// `moments` asks forward for each output's per-channel moments in parts (kernels/channel_moments.h),
+// formed from the values as they are written: the batch norm after a 1×1 conv (every one in a
+// DARTS search cell) then needs no pass over its input for its statistics.
 #pragma once
 #include <vector>
 
+#include "kernels/channel_moments.h"
 #include "kernels/dispatch.h"
 #include "kernels/group_limits.h"
 
@@ -23,9 +28,11 @@ namespace autonet {
 
 AN_KERNEL_ENTRIES(
 // xs[k] [N, C, H, W], ws[k] [Co, C, 1, 1], ys[k] [N, Co, H, W]: one shape each for all k;
-// 1 ≤ K ≤ kMaxGroupMembers.
+// 1 ≤ K ≤ kMaxGroupMembers. moments: empty, or per member float64 [moment_parts(y), Co, 3] that
+// forward fills with y_k's moment parts (undefined: none for that member).
 void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
-                             std::vector<Tensor>& ys, bool relu_input);
+                             std::vector<Tensor>& ys, bool relu_input,
+                             const std::vector<Tensor>& moments = {});
 // dxs[k] written or added per dx_modes[k] (undefined: skipped); dws[k] accumulate (undefined:
 // skipped); dys[k] undefined: member k receives no gradient (its dx, if defined and Write, is
 // zero-filled; nothing added in Accumulate).

@@ -71,6 +71,11 @@ struct OpStage {
   bool folds_input() const {
     return kind == Kind::pointwise ? relu_input : kind == Kind::depthwise && norm != nullptr;
   }
+  // Whether this layer starts with a batch norm of its input (which the layer before can serve
+  // with channel moments formed on the way out).
+  bool normalizes_input() const {
+    return kind == Kind::batch_norm || (kind == Kind::depthwise && norm != nullptr);
+  }
 };
 
 // A candidate op whose first layer is a stencil on its input (a depthwise conv, its ReLU folded

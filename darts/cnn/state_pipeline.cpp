@@ -56,7 +56,7 @@ BatchNormParams shared_norm_params(const std::vector<BatchNorm2d*>& norms) {
 
 // values[k] ← layer `depth` of member k, for the members given, as one group op of `kind`.
 void run_layer(Kind kind, const std::vector<size_t>& members,
-               const std::vector<std::vector<OpStage>>& stages, size_t depth,
+               const std::vector<std::vector<OpStage>>& stages, size_t depth, bool closing_norms,
                std::vector<Variable>& values) {
   std::vector<Variable> xs, weights;
   std::vector<DepthwiseConv2dParams> params;
@@ -75,9 +75,16 @@ void run_layer(Kind kind, const std::vector<size_t>& members,
   }
   std::vector<Variable> ys;
   switch (kind) {
-    case Kind::pointwise:
-      ys = pointwise_group(xs, weights, stages[members[0]][depth].relu_input);
+    case Kind::pointwise: {
+      // A 1×1 conv whose output a batch norm reads next forms that BN's channel moments.
+      std::vector<bool> moments_wanted;
+      for (size_t k : members)
+        moments_wanted.push_back(depth + 1 < stages[k].size()
+                                     ? stages[k][depth + 1].normalizes_input()
+                                     : closing_norms);
+      ys = pointwise_group(xs, weights, stages[members[0]][depth].relu_input, moments_wanted);
       break;
+    }
     case Kind::depthwise:
       ys = norms.empty() ? depthwise_group(xs, weights, params)
                          : batch_norm_depthwise_group(xs, running_means, running_vars,
@@ -111,11 +118,12 @@ std::vector<Variable> run_state_pipeline(const Variable& x,
 
   std::vector<std::vector<OpStage>> stages;
   for (StartsWithStencil* op : ops) stages.push_back(op->later_stages());
-  run_stages(values, stages);
+  run_stages(values, stages, /*closing_norms=*/true);  // each op's closing BN follows
   return values;
 }
 
-void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpStage>>& stages) {
+void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpStage>>& stages,
+                bool closing_norms) {
   AN_CHECK(values.size() == stages.size())
       << "run_stages: " << values.size() << " inputs for " << stages.size() << " members";
   size_t depth = 0;
@@ -138,7 +146,7 @@ void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpS
             members.push_back(k);
         for (const std::vector<size_t>& same_shape : by_shape(members, values))
           in_chunks(same_shape, kMaxGroupMembers, [&](const std::vector<size_t>& chunk) {
-            run_layer(kind, chunk, stages, d, values);
+            run_layer(kind, chunk, stages, d, closing_norms, values);
           });
       }
     }

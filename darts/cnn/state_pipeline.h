@@ -21,7 +21,10 @@ std::vector<Variable> run_state_pipeline(const Variable& x,
                                          const std::vector<StartsWithStencil*>& ops);
 
 // values[k] ← member k's stages run on values[k] in order, layer by layer, the members of one kind
-// and one input shape in a layer one group op (as the group kernels ask).
-void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpStage>>& stages);
+// and one input shape in a layer one group op (as the group kernels ask). A 1×1 conv whose output
+// a batch norm reads next — the next stage, or with `closing_norms` the members' own closing BNs
+// after their last stage — forms that BN's channel moments on the way out.
+void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpStage>>& stages,
+                bool closing_norms = false);
 
 }  // namespace autonet::darts

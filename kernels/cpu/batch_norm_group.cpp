@@ -18,7 +18,7 @@ std::vector<Ptr> data_of(const std::vector<Tensor>& ts) {
 void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>& running_means,
                               std::vector<Tensor>& running_vars, std::vector<Tensor>& ys,
                               std::vector<Tensor>& save_means, std::vector<Tensor>& save_invstds,
-                              const BatchNormParams& p) {
+                              const BatchNormParams& p, const std::vector<Tensor>& moments) {
   dispatch_float(xs[0].dtype(), "batch_norm_group_forward", [&]<class T>() {
     const BnDims d(xs[0]);
     const int64_t k_count = std::ssize(xs);
@@ -28,7 +28,16 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
 #pragma omp parallel for if (k_count * d.N * d.C * d.S > 65536)
     for (int64_t kc = 0; kc < k_count * d.C; ++kc) {
       const int64_t k = kc / d.C, c = kc % d.C;
-      bn_forward_channel<T>(x[k], d, c, p, nullptr, nullptr, rm[k], rv[k], y[k], sm[k], si[k]);
+      if (!p.training || k >= std::ssize(moments) || !moments[k].defined()) {
+        bn_forward_channel<T>(x[k], d, c, p, nullptr, nullptr, rm[k], rv[k], y[k], sm[k], si[k]);
+        continue;
+      }
+      // The batch statistics from the producer's moment parts, merged in part order.
+      const MomentsPart total =
+          merged_moments(moments[k].data<double>(), moments[k].size(0), d.C, c);
+      bn_finish_batch_stats(shifted_moments(total), total.count, p, sm[k][c], si[k][c],
+                            rm[k] ? rm[k] + c : nullptr, rv[k] ? rv[k] + c : nullptr);
+      bn_normalize_channel<T>(x[k], d, c, sm[k][c], si[k][c], nullptr, nullptr, y[k]);
     }
   });
 }

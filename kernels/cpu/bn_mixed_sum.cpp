@@ -28,7 +28,7 @@ std::vector<const T*> data_of(const std::vector<Tensor>& xs) {
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
                           std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
                           Tensor& out, Tensor& save_mean, Tensor& save_invstd,
-                          const BnMixedSumParams& p) {
+                          const BnMixedSumParams& p, const std::vector<Tensor>& moments) {
   dispatch_float(weights.dtype(), "bn_mixed_sum_forward", [&]<class T>() {
     const Dims d(xs[0]);
     const int64_t k_count = std::ssize(xs);
@@ -42,8 +42,19 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
         psm[kc] = T(0), psi[kc] = T(1);
         continue;
       }
-      bn_channel_stats(px[k], d.N, d.C, d.S, c, p.bn, data_or_null<T>(running_means[k]),
-                       data_or_null<T>(running_vars[k]), psm[kc], psi[kc]);
+      T *running_mean = data_or_null<T>(running_means[k]),
+        *running_var = data_or_null<T>(running_vars[k]);
+      if (p.bn.training && k < std::ssize(moments) && moments[k].defined()) {
+        // The batch statistics from the producer's moment parts, merged in part order.
+        const MomentsPart total =
+            merged_moments(moments[k].data<double>(), moments[k].size(0), d.C, c);
+        bn_finish_batch_stats(shifted_moments(total), total.count, p.bn, psm[kc], psi[kc],
+                              running_mean ? running_mean + c : nullptr,
+                              running_var ? running_var + c : nullptr);
+        continue;
+      }
+      bn_channel_stats(px[k], d.N, d.C, d.S, c, p.bn, running_mean, running_var, psm[kc],
+                       psi[kc]);
     }
     T* po = out.data<T>();
 #pragma omp parallel for if (k_count * out.numel() > 65536)

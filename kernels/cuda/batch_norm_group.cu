@@ -24,16 +24,21 @@ struct Members {
   T* invstd[kMaxGroupMembers];  // save_invstd [C]
   const T* dy[kMaxGroupMembers];
   T* dx[kMaxGroupMembers];  // null: no gradient wanted
+  const double* moments[kMaxGroupMembers];  // forward: x's moment parts (null: read x)
+  int64_t parts;
   int count;
 };
 
 // Block k·C + c: member k's batch statistics of channel c, running statistics updated when
 // tracked.
+// A member with moment parts merges them instead (the same statistics up to rounding in double).
 template <class T>
 __global__ void __launch_bounds__(kChannelThreads)
     stats_kernel(Members<T> m, ChannelLayout l, BatchNormParams p) {
   const uint32_t k = blockIdx.x / l.C, c = blockIdx.x % l.C;
-  const ShiftedMoments moments = block_channel_moments(m.x[k], l, c);
+  const ShiftedMoments moments =  // m.moments[k] is uniform across the block
+      m.moments[k] ? shifted_moments(block_merged_moments(m.moments[k], m.parts, l.C, c))
+                   : block_channel_moments(m.x[k], l, c);
   if (threadIdx.x != 0) return;
   bn_finish_batch_stats(moments, double(l.M), p, m.mean[k][c], m.invstd[k][c],
                         m.running_mean[k] ? m.running_mean[k] + c : nullptr,
@@ -119,7 +124,7 @@ Members<T> members_of(const std::vector<Tensor>& xs, const std::vector<Tensor>& 
 void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>& running_means,
                               std::vector<Tensor>& running_vars, std::vector<Tensor>& ys,
                               std::vector<Tensor>& save_means, std::vector<Tensor>& save_invstds,
-                              const BatchNormParams& p) {
+                              const BatchNormParams& p, const std::vector<Tensor>& moments) {
   const ChannelLayout l = channel_layout(xs[0], "batch_norm_group_forward");
   const uint32_t k_count = static_cast<uint32_t>(xs.size());
   cudaStream_t s = stream(xs[0].device());
@@ -131,6 +136,10 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
       any_y = any_y || ys[k].defined();
       m.running_mean[k] = data_or_null<T>(running_means[k]);
       m.running_var[k] = data_or_null<T>(running_vars[k]);
+      if (k < moments.size() && moments[k].defined()) {
+        m.moments[k] = moments[k].data<double>();
+        m.parts = moments[k].size(0);
+      }
     }
     if (p.training) {
       stats_kernel<<<k_count * l.C, kChannelThreads, 0, s>>>(m, l, p);

@@ -5,6 +5,7 @@
 #include <cub/cub.cuh>
 
 #include "kernels/batch_norm_math.h"
+#include "kernels/channel_moments.h"
 #include "runtime/cuda_context.h"
 
 namespace autonet::cuda {
@@ -50,6 +51,30 @@ __device__ ShiftedMoments block_channel_moments(const T* __restrict__ x, Channel
   for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) moments.add(double(x[l.index(c, j)]));
   block_sum(moments.sum, moments.squares);
   return moments;
+}
+
+// Channel c's moments from its parts [P, C, 3] (kernels/channel_moments.h), valid in thread 0:
+// each thread merges parts tid, tid + blockDim.x, ... in order, then the block's partial results
+// merge pairwise in a fixed tree (deterministic). Its shared scratch is static: once per kernel.
+__device__ inline MomentsPart block_merged_moments(const double* __restrict__ parts, int64_t P,
+                                                   uint32_t C, uint32_t c) {
+  __shared__ double merged[kChannelThreads][3];  // a MomentsPart each (no constructor in shared)
+  const auto at = [&](uint32_t t) { return MomentsPart{merged[t][0], merged[t][1], merged[t][2]}; };
+  const auto store = [&](const MomentsPart& v) {
+    merged[threadIdx.x][0] = v.count, merged[threadIdx.x][1] = v.mean, merged[threadIdx.x][2] = v.m2;
+  };
+  MomentsPart mine;
+  for (int64_t p = threadIdx.x; p < P; p += blockDim.x) {
+    const double* part = parts + (p * C + c) * 3;
+    mine = merge_moments(mine, {part[0], part[1], part[2]});
+  }
+  store(mine);
+  __syncthreads();
+  for (uint32_t stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) store(merge_moments(at(threadIdx.x), at(threadIdx.x + stride)));
+    __syncthreads();
+  }
+  return at(0);
 }
 
 // Σg and Σg·x̂ over channel c, valid in thread 0; x̂ from what backward keeps (bn_saved_xhat).

@@ -20,6 +20,8 @@ struct Candidates {
   bool accumulate[kMaxFoldedCandidates];  // dx[k] += the gradient (else dx[k] = it)
   bool normalize[kMaxFoldedCandidates];
   bool summed[kMaxFoldedCandidates];      // backward: Σdout, Σdout·v_k wanted
+  const double* moments[kMaxFoldedCandidates];  // forward: x's moment parts (null: read x)
+  int64_t parts;
   int count;
 };
 
@@ -42,7 +44,9 @@ __global__ void __launch_bounds__(kChannelThreads)
     }
     return;
   }
-  const ShiftedMoments moments = block_channel_moments(cand.x[k], l, c);
+  const ShiftedMoments moments =  // the producer's moment parts where given (uniform per block)
+      cand.moments[k] ? shifted_moments(block_merged_moments(cand.moments[k], cand.parts, l.C, c))
+                      : block_channel_moments(cand.x[k], l, c);
   if (threadIdx.x != 0) return;
   bn_finish_batch_stats(moments, double(l.M), p, save_mean[blockIdx.x], save_invstd[blockIdx.x],
                         running_mean ? running_mean + c : nullptr,
@@ -117,7 +121,7 @@ __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
 void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
                           std::vector<Tensor>& running_means, std::vector<Tensor>& running_vars,
                           Tensor& out, Tensor& save_mean, Tensor& save_invstd,
-                          const BnMixedSumParams& p) {
+                          const BnMixedSumParams& p, const std::vector<Tensor>& moments) {
   const ChannelLayout l = channel_layout(xs[0], "bn_mixed_sum_forward");
   const int k_count = static_cast<int>(xs.size());
   cudaStream_t s = stream(weights.device());
@@ -129,6 +133,10 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
       cand.running_mean[k] = data_or_null<T>(running_means[k]);
       cand.running_var[k] = data_or_null<T>(running_vars[k]);
       cand.normalize[k] = p.normalize[k];
+      if (k < std::ssize(moments) && moments[k].defined()) {
+        cand.moments[k] = moments[k].data<double>();
+        cand.parts = moments[k].size(0);
+      }
     }
     T *psm = save_mean.data<T>(), *psi = save_invstd.data<T>();
     stats_kernel<<<k_count * l.C, kChannelThreads, 0, s>>>(cand, l, p.bn, psm, psi);

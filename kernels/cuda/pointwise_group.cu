@@ -10,6 +10,9 @@
 //             as the depthwise weight gradients do). No partial buffer, no second kernel.
 // relu_input: forward and dw stage relu(x) (the ReLU applied as x's tile is loaded), and the dx
 // epilogue multiplies by relu'(x), read at the element it writes (elementwise_math.h).
+// moments: the forward epilogue also forms each output row's moments over the tile's columns, a
+// part of kernels/channel_moments.h (a tile's columns are one kMomentRun run of a sample's
+// pixels): the 16 threads sharing a row sum it by warp shuffles, mean first, then M2 around it.
 // Forward and dx run batched over (member, sample) by the grid's z. Every output element is one
 // thread's running sum over the inner dimension in order (dw: then the cluster's blocks in rank
 // order): no atomics, so results are bit-reproducible run to run.
@@ -49,6 +52,7 @@ struct Job {
   bool accumulate;  // C += A · B instead of C = A · B
   // dx through a folded ReLU: each product times relu'(x), x laid out as C (null: none).
   const T* relu_x = nullptr;
+  double* moments = nullptr;  // forward: C's moment parts [samples · runs, rows, 3] (null: none)
 };
 
 // A group's GEMMs, all of one size: per job and sample, C [rows, cols] (row-major, rows `cols`
@@ -60,6 +64,7 @@ struct Batch {
   Strides a{}, b{};
   bool relu_b = false;  // B is x under a folded ReLU: staged as relu(x)
   int64_t c_sample = 0;
+  int64_t runs = 0;     // moment parts per sample: column tiles of kMomentRun
   Job<T> job[kMaxGroupMembers];
 };
 
@@ -105,6 +110,42 @@ __device__ void accumulate_tile(const T* a, const T* b, const Batch<T>& batch, i
   }
 }
 
+static_assert(kMaxTile == kMomentRun, "a column tile of the forward GEMM is one moment run");
+
+// Sums v over the 16 threads of the block that share threadIdx.x / kSide (one half-warp).
+__device__ inline double row_sum(double v) {
+  for (int offset = kSide / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(0xffffffff, v, offset, kSide);
+  return v;
+}
+
+// The moment part of each of this thread's tile rows over the tile's columns, into parts
+// [part, rows, 3] at `part` (run blockIdx.x of its sample); every thread of the block calls it.
+template <int kRows, int kCols, class T>
+__device__ void write_row_moments(const T (&acc)[kRows / kSide][kCols / kSide], int64_t m0,
+                                  int64_t n0, int64_t rows, int64_t cols, int64_t part,
+                                  double* parts) {
+  const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
+  for (int i = 0; i < kRows / kSide; ++i) {
+    double sum = 0, count = 0;
+    for (int j = 0; j < kCols / kSide; ++j)
+      if (n0 + tx + kSide * j < cols) sum += double(acc[i][j]), count += 1;
+    sum = row_sum(sum), count = row_sum(count);
+    const double mean = count > 0 ? sum / count : 0;
+    double m2 = 0;
+    for (int j = 0; j < kCols / kSide; ++j) {
+      const double d = double(acc[i][j]) - mean;
+      if (n0 + tx + kSide * j < cols) m2 += d * d;
+    }
+    m2 = row_sum(m2);
+    const int64_t m = m0 + ty + kSide * i;
+    if (tx == 0 && m < rows) {
+      double* out = parts + (part * rows + m) * 3;
+      out[0] = count, out[1] = mean, out[2] = m2;
+    }
+  }
+}
+
 // Block (x, y) computes the C tile at rows y·kRows, columns x·kCols of every (job, sample) z
 // assigned to it.
 template <class T, int kRows, int kCols>
@@ -138,6 +179,9 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
         c[e] = job.accumulate ? c[e] + v : v;
       }
     }
+    if (job.moments)  // uniform across the block: the shuffles inside see every thread
+      write_row_moments<kRows, kCols>(acc, m0, n0, batch.rows, batch.cols,
+                                      s * batch.runs + blockIdx.x, job.moments);
   }
 }
 
@@ -250,7 +294,8 @@ Dims dims_of(const Tensor& x, const Tensor& w) {
 }  // namespace
 
 void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
-                             std::vector<Tensor>& ys, bool relu_input) {
+                             std::vector<Tensor>& ys, bool relu_input,
+                             const std::vector<Tensor>& moments) {
   if (ys[0].numel() == 0) return;
   const Dims d = dims_of(xs[0], ws[0]);
   cudaStream_t s = stream(xs[0].device());
@@ -264,9 +309,12 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     batch.b = {d.P, 1, d.C * d.P};
     batch.relu_b = relu_input;
     batch.c_sample = d.Co * d.P;
-    for (size_t k = 0; k < xs.size(); ++k)
-      batch.job[batch.count++] = {ws[k].data<scalar_t>(), xs[k].data<scalar_t>(),
-                                  ys[k].data<scalar_t>(), false};
+    batch.runs = (d.P + kMomentRun - 1) / kMomentRun;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      Job<scalar_t>& job = batch.job[batch.count++];
+      job = {ws[k].data<scalar_t>(), xs[k].data<scalar_t>(), ys[k].data<scalar_t>(), false};
+      if (k < moments.size() && moments[k].defined()) job.moments = moments[k].data<double>();
+    }
     launch_batched_gemm(batch, s);
   });
 }

@@ -1,0 +1,84 @@
+// A tensor's per-channel moments in parts, as the kernel that writes the tensor can form them on
+// the way out, so a batch norm after it finds its statistics without reading the tensor again.
+//
+// x [N, C, H, W] is cut into runs of kMomentRun pixels of one sample's plane (the last run of a
+// plane may be shorter); part p = n·runs + r (runs = ⌈H·W / kMomentRun⌉) of channel c holds the
+// count, mean and M2 = Σ(x − mean)² of run r of plane (n, c), in double. Parts are stored as a
+// float64 tensor [P, C, 3]. Merged pairwise (Chan, Golub and LeVeque's update) they give the
+// channel's mean and M2; each part's M2 is formed around its own mean, so nothing cancels as
+// Σx² − (Σx)²/m would far from zero.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "runtime/error.h"
+#include "runtime/philox.h"  // AN_HOST_DEVICE
+#include "runtime/tensor.h"
+
+namespace autonet {
+
+constexpr int64_t kMomentRun = 64;
+
+struct MomentsPart {
+  double count = 0, mean = 0, m2 = 0;
+};
+
+// a and b together (either may be empty).
+AN_HOST_DEVICE MomentsPart merge_moments(const MomentsPart& a, const MomentsPart& b) {
+  if (a.count == 0) return b;
+  if (b.count == 0) return a;
+  const double count = a.count + b.count, delta = b.mean - a.mean;
+  return {count, a.mean + delta * (b.count / count),
+          a.m2 + b.m2 + delta * delta * (a.count * b.count / count)};
+}
+
+// The parts of an [N, C, H, W] tensor's channels: N·⌈H·W / kMomentRun⌉.
+inline int64_t moment_parts(const Shape& x) {
+  return x[0] * ((x[2] * x[3] + kMomentRun - 1) / kMomentRun);
+}
+
+// `moments` is float64 [moment_parts(x), C, 3], contiguous, on x's device; `what` names the op
+// and the member in the error.
+inline void check_moments(const Tensor& moments, const Tensor& x, const std::string& what) {
+  check_defined(moments, what.c_str());
+  check_contiguous(moments, what.c_str());
+  const Shape want{moment_parts(x.shape()), x.size(1), 3};
+  AN_CHECK(moments.dtype() == DType::f64 && moments.device() == x.device() &&
+           moments.shape() == want)
+      << what << ": moment parts must be float64 " << shape_str(want) << " on "
+      << x.device().str() << " for " << x.describe() << ", got " << moments.describe();
+}
+
+// The CPU twins: the parts of y [N, C, S] (S = H·W) into parts [P, C, 3], each run's mean first,
+// then its M2 around it.
+template <class T>
+void form_moment_parts(const T* y, int64_t N, int64_t C, int64_t S, double* parts) {
+  const int64_t runs = (S + kMomentRun - 1) / kMomentRun;
+#pragma omp parallel for if (N * C * S > 65536)
+  for (int64_t plane = 0; plane < N * C; ++plane) {
+    const int64_t n = plane / C, c = plane % C;
+    const T* p = y + plane * S;
+    for (int64_t r = 0; r < runs; ++r) {
+      const int64_t begin = r * kMomentRun, end = begin + kMomentRun < S ? begin + kMomentRun : S;
+      double sum = 0;
+      for (int64_t s = begin; s < end; ++s) sum += double(p[s]);
+      const double count = double(end - begin), mean = sum / count;
+      double m2 = 0;
+      for (int64_t s = begin; s < end; ++s) m2 += (double(p[s]) - mean) * (double(p[s]) - mean);
+      double* part = parts + ((n * runs + r) * C + c) * 3;
+      part[0] = count, part[1] = mean, part[2] = m2;
+    }
+  }
+}
+
+// Channel c's moments from its parts, merged in part order.
+inline MomentsPart merged_moments(const double* parts, int64_t P, int64_t C, int64_t c) {
+  MomentsPart total;
+  for (int64_t p = 0; p < P; ++p) {
+    const double* part = parts + (p * C + c) * 3;
+    total = merge_moments(total, {part[0], part[1], part[2]});
+  }
+  return total;
+}
+
+}  // namespace autonet
