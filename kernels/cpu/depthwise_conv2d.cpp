@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/depthwise_conv2d_normalized.h"
 #include "kernels/depthwise_conv2d_math.h"
 
 namespace autonet::cpu {
@@ -27,14 +28,15 @@ struct FramedPlane {
   int width = 0;
 
   // Copies the h × w block at `src` (rows `src_stride` apart) with `top`/`left` rows/columns of
-  // zeros before it and enough after it to make the frame height × width; relu folds the ReLU in.
+  // zeros before it and enough after it to make the frame height × width; norm and relu fold a
+  // batch norm and the ReLU in, in that order.
   void fill(const T* src, int src_stride, int h, int w, int top, int left, int height,
-            int frame_width, bool relu) {
+            int frame_width, bool relu, PlaneNorm<T> norm = {}) {
     width = frame_width;
     data.assign(static_cast<size_t>(height) * width, T(0));
     for (int i = 0; i < h; ++i) {
       T* row = data.data() + static_cast<size_t>(i + top) * width + left;
-      for (int j = 0; j < w; ++j) row[j] = folded_relu(src[i * src_stride + j], relu);
+      for (int j = 0; j < w; ++j) row[j] = folded_relu(norm(src[i * src_stride + j]), relu);
     }
   }
   const T* row(int i) const { return data.data() + static_cast<size_t>(i) * width; }
@@ -128,9 +130,17 @@ int input_frame_width(const DepthwiseGeometry& g) {
   return std::max(g.pad_w + g.W, (g.Wo - 1) * g.stride + (g.S - 1) * g.dilation + 1);
 }
 template <class T>
-void frame_input(FramedPlane<T>& f, const T* xp, const DepthwiseGeometry& g) {
+void frame_input(FramedPlane<T>& f, const T* xp, const DepthwiseGeometry& g, PlaneNorm<T> norm) {
   f.fill(xp, g.W, g.H, g.W, g.pad_h, g.pad_w, input_frame_height(g), input_frame_width(g),
-         g.relu_input);
+         g.relu_input, norm);
+}
+
+// Plane `plane`'s folded batch norm: channel plane % C's statistics (none without them).
+template <class T>
+PlaneNorm<T> plane_norm(const Tensor& mean, const Tensor& invstd, int64_t plane, int C) {
+  if (!mean.defined()) return {};
+  const int64_t c = plane % C;
+  return {true, mean.data<T>()[c], invstd.data<T>()[c]};
 }
 
 }  // namespace
@@ -138,6 +148,12 @@ void frame_input(FramedPlane<T>& f, const T* xp, const DepthwiseGeometry& g) {
 // y[n,c,oh,ow] = Σ_{r,s} w[c,r,s] · relu?(x[n,c, oh·stride − pad_h + r·dil, ow·stride − pad_w + s·dil])
 void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
                               const DepthwiseConv2dParams& p) {
+  depthwise_conv2d_forward_normalized(x, w, y, p, Tensor(), Tensor());
+}
+
+void depthwise_conv2d_forward_normalized(const Tensor& x, const Tensor& w, Tensor& y,
+                                         const DepthwiseConv2dParams& p, const Tensor& mean,
+                                         const Tensor& invstd) {
   const DepthwiseGeometry g = depthwise_geometry(x.shape(), w.shape(), y.shape(), p);
   const int64_t planes = x.size(0) * x.size(1);
   dispatch_float(x.dtype(), "depthwise_conv2d_forward", [&]<class scalar_t>() {
@@ -150,7 +166,8 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
         FramedPlane<scalar_t> framed;  // x with the zero padding, per thread
 #pragma omp for
         for (int64_t plane = 0; plane < planes; ++plane) {
-          frame_input(framed, px + plane * g.H * g.W, g);
+          frame_input(framed, px + plane * g.H * g.W, g,
+                      plane_norm<scalar_t>(mean, invstd, plane, g.C));
           correlate<KR, KS, KSTRIDE>(framed, pw + (plane % g.C) * g.R * g.S, g.R, g.S, g.stride,
                                      g.dilation, py + plane * g.Ho * g.Wo, g.Ho, g.Wo);
         }
@@ -164,6 +181,13 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
 // plane's sum apart and then adds it: dx + (the same sum), as the CUDA twin rounds it.
 void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx,
                                Tensor& dw, const DepthwiseConv2dParams& p, GradMode dx_mode) {
+  depthwise_conv2d_backward_normalized(x, w, dy, dx, dw, p, dx_mode, Tensor(), Tensor());
+}
+
+void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, const Tensor& dy,
+                                          Tensor& dx, Tensor& dw, const DepthwiseConv2dParams& p,
+                                          GradMode dx_mode, const Tensor& mean,
+                                          const Tensor& invstd) {
   const DepthwiseGeometry g = depthwise_geometry(x.shape(), w.shape(), dy.shape(), p);
   const int64_t N = x.size(0), planes = N * g.C;
   const int taps = g.R * g.S;
@@ -187,6 +211,7 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
           const scalar_t* xp = px + plane * g.H * g.W;
           const scalar_t* wc = pw + (plane % g.C) * taps;
           const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
+          const PlaneNorm<scalar_t> norm = plane_norm<scalar_t>(mean, invstd, plane, g.C);
           if (pdx) {
             scalar_t* dx_plane = pdx + plane * g.H * g.W;
             scalar_t* dxp = accumulate ? plane_dx.data() : dx_plane;
@@ -224,15 +249,15 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
                 for (int j = 0; j < g.W; ++j)
                   dxp[i * g.W + j] = acc[static_cast<size_t>(i + g.pad_h) * frame_w + j + g.pad_w];
             }
-            // Through the folded ReLU: no gradient where the input was clamped.
+            // Through the folded ReLU: no gradient where the (normalised) input was clamped.
             if (g.relu_input)
               for (int i = 0; i < g.H * g.W; ++i)
-                if (!(xp[i] > scalar_t(0))) dxp[i] = scalar_t(0);
+                if (!(norm(xp[i]) > scalar_t(0))) dxp[i] = scalar_t(0);
             if (accumulate)
               for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
           }
           if (!plane_dw.empty()) {
-            frame_input(framed_x, xp, g);
+            frame_input(framed_x, xp, g, norm);
             weight_sums<KR, KS, KSTRIDE>(framed_x, dyp, g.R, g.S, g.stride, g.dilation, g.Ho,
                                          g.Wo, plane_dw.data() + plane * taps);
           }
