@@ -38,17 +38,23 @@ double bytes_of_all(const std::vector<std::vector<Tensor>*>& lists) {
   return bytes;
 }
 
-// range(6): 1 = the group, 0 = one conv2d per member.
+// range(6): 1 = the group, 2 = the group forming its outputs' channel moments (what the batch
+// norm after it reads instead of the output), 0 = one conv2d per member.
 void BM_PointwiseGroupForward(benchmark::State& state) {
   Device device;
   if (!pick_device(state, state.range(0), &device)) return;
   GroupSetup s = make_group(state, device);
-  const bool grouped = state.range(6) == 1;
+  const bool grouped = state.range(6) != 0;
+  std::vector<Tensor> moments;
+  if (state.range(6) == 2)
+    for (const Tensor& y : s.ys)
+      moments.push_back(
+          Tensor::empty({moment_parts(y.shape()), y.size(1), 3}, DType::f64, device));
   run_timed(state, device, [&] {
-    if (grouped) return pointwise_group_forward(s.xs, s.ws, s.ys, false);
+    if (grouped) return pointwise_group_forward(s.xs, s.ws, s.ys, false, moments);
     for (size_t k = 0; k < s.xs.size(); ++k)
       conv2d_forward(s.xs[k], s.ws[k], Tensor(), s.ys[k], Conv2dParams{});
-  }, bytes_of_all({&s.xs, &s.ws, &s.ys}), 2.0 * s.macs);
+  }, bytes_of_all({&s.xs, &s.ws, &s.ys, &moments}), 2.0 * s.macs);
 }
 
 // dx and dw of every member.
@@ -65,10 +71,11 @@ void BM_PointwiseGroupBackward(benchmark::State& state) {
   }, bytes_of_all({&s.xs, &s.ws, &s.dys, &s.dxs, &s.dws, &s.dws}), 4.0 * s.macs);
 }
 
-// The DARTS activations with a state's 16 members, grouped and one conv2d each.
-void darts_groups(benchmark::internal::Benchmark* b) {
+// The DARTS activations with a state's 16 members, grouped and one conv2d each (forward also
+// grouped with moments).
+void darts_groups(benchmark::internal::Benchmark* b, std::vector<int64_t> modes) {
   std::vector<BenchRow> rows;
-  for (int64_t grouped : {1, 0})
+  for (int64_t grouped : modes)
     for (BenchRow row : kDartsActivations) {
       row.push_back(16);
       row.push_back(grouped);
@@ -77,8 +84,8 @@ void darts_groups(benchmark::internal::Benchmark* b) {
   device_rows(b, {"N", "C", "H", "W", "K", "grouped"}, rows);
 }
 
-BENCHMARK(BM_PointwiseGroupForward)->Apply(darts_groups);
-BENCHMARK(BM_PointwiseGroupBackward)->Apply(darts_groups);
+BENCHMARK(BM_PointwiseGroupForward)->Apply([](auto* b) { darts_groups(b, {1, 2, 0}); });
+BENCHMARK(BM_PointwiseGroupBackward)->Apply([](auto* b) { darts_groups(b, {1, 0}); });
 
 }  // namespace
 }  // namespace autonet::bench

@@ -5,8 +5,8 @@
 // plane may be shorter); part p = n·runs + r (runs = ⌈H·W / kMomentRun⌉) of channel c holds the
 // count, mean and M2 = Σ(x − mean)² of run r of plane (n, c), in double. Parts are stored as a
 // float64 tensor [P, C, 3]. Merged pairwise (Chan, Golub and LeVeque's update) they give the
-// channel's mean and M2; each part's M2 is formed around its own mean, so nothing cancels as
-// Σx² − (Σx)²/m would far from zero.
+// channel's mean and M2; each part's M2 is formed around a value of its own run (its mean, or
+// its first value), so nothing cancels as Σx² − (Σx)²/m would far from zero.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -49,8 +49,9 @@ inline void check_moments(const Tensor& moments, const Tensor& x, const std::str
       << x.device().str() << " for " << x.describe() << ", got " << moments.describe();
 }
 
-// The CPU twins: the parts of y [N, C, S] (S = H·W) into parts [P, C, 3], each run's mean first,
-// then its M2 around it.
+// The CPU twins: the parts of y [N, C, S] (S = H·W) into parts [P, C, 3], each run in one pass
+// of sums shifted by its first value (as batch_norm_math.h's ShiftedMoments: a value of the run
+// lies about a standard deviation from its mean, so Σd² − (Σd)²/n cancels little).
 template <class T>
 void form_moment_parts(const T* y, int64_t N, int64_t C, int64_t S, double* parts) {
   const int64_t runs = (S + kMomentRun - 1) / kMomentRun;
@@ -60,13 +61,16 @@ void form_moment_parts(const T* y, int64_t N, int64_t C, int64_t S, double* part
     const T* p = y + plane * S;
     for (int64_t r = 0; r < runs; ++r) {
       const int64_t begin = r * kMomentRun, end = begin + kMomentRun < S ? begin + kMomentRun : S;
-      double sum = 0;
-      for (int64_t s = begin; s < end; ++s) sum += double(p[s]);
-      const double count = double(end - begin), mean = sum / count;
-      double m2 = 0;
-      for (int64_t s = begin; s < end; ++s) m2 += (double(p[s]) - mean) * (double(p[s]) - mean);
+      const double shift = double(p[begin]), count = double(end - begin);
+      double sum = 0, squares = 0;
+      for (int64_t s = begin; s < end; ++s) {
+        const double d = double(p[s]) - shift;
+        sum += d;
+        squares += d * d;
+      }
+      const double m2 = squares - sum * sum / count;
       double* part = parts + ((n * runs + r) * C + c) * 3;
-      part[0] = count, part[1] = mean, part[2] = m2;
+      part[0] = count, part[1] = shift + sum / count, part[2] = m2 > 0 ? m2 : 0;
     }
   }
 }
