@@ -131,7 +131,7 @@ void MixedOp::append_staged_ops(std::vector<StartsWithStencil*>& ops) const {
 Variable MixedOp::forward(const Variable& x, const Variable& weights) {
   std::vector<StartsWithStencil*> staged_ops;
   append_staged_ops(staged_ops);
-  return forward_from_staged(x, weights, run_state_pipeline(x, staged_ops));
+  return forward_from_staged(x, weights, run_state_pipeline(x, staged_ops, training()));
 }
 
 Variable MixedOp::forward_from_staged(const Variable& x, const Variable& weights,
@@ -199,7 +199,7 @@ void SearchCell::open_state(const std::vector<Variable>& states, size_t state,
     edge_ops.emplace_back(e, ops.size() - before);
   }
   if (ops.empty()) return;
-  const std::vector<Variable> outputs = run_state_pipeline(states[state], ops);
+  const std::vector<Variable> outputs = run_state_pipeline(states[state], ops, training());
   auto next = outputs.begin();
   for (auto [e, count] : edge_ops) {
     staged[e].assign(next, next + static_cast<std::ptrdiff_t>(count));

@@ -76,12 +76,15 @@ void run_layer(Kind kind, const std::vector<size_t>& members,
   std::vector<Variable> ys;
   switch (kind) {
     case Kind::pointwise: {
-      // A 1×1 conv whose output a batch norm reads next forms that BN's channel moments.
+      // A 1×1 conv whose output a training batch norm reads next forms that BN's channel
+      // moments (an evaluating BN reads its running statistics instead).
       std::vector<bool> moments_wanted;
-      for (size_t k : members)
-        moments_wanted.push_back(depth + 1 < stages[k].size()
-                                     ? stages[k][depth + 1].normalizes_input()
-                                     : closing_norms);
+      for (size_t k : members) {
+        const bool last = depth + 1 == stages[k].size();
+        const OpStage* next = last ? nullptr : &stages[k][depth + 1];
+        moments_wanted.push_back(last ? closing_norms
+                                      : next->normalizes_input() && next->norm->training());
+      }
       ys = pointwise_group(xs, weights, stages[members[0]][depth].relu_input, moments_wanted);
       break;
     }
@@ -101,7 +104,8 @@ void run_layer(Kind kind, const std::vector<size_t>& members,
 }  // namespace
 
 std::vector<Variable> run_state_pipeline(const Variable& x,
-                                         const std::vector<StartsWithStencil*>& ops) {
+                                         const std::vector<StartsWithStencil*>& ops,
+                                         bool training) {
   std::vector<size_t> all(ops.size());
   for (size_t k = 0; k < ops.size(); ++k) all[k] = k;
   std::vector<Variable> values(ops.size());
@@ -118,7 +122,7 @@ std::vector<Variable> run_state_pipeline(const Variable& x,
 
   std::vector<std::vector<OpStage>> stages;
   for (StartsWithStencil* op : ops) stages.push_back(op->later_stages());
-  run_stages(values, stages, /*closing_norms=*/true);  // each op's closing BN follows
+  run_stages(values, stages, /*closing_norms=*/training);  // each op's closing BN follows
   return values;
 }
 

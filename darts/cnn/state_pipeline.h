@@ -17,13 +17,16 @@ namespace autonet::darts {
 
 // outputs[k]: ops[k] on x up to its closing batch norm (EndsInBatchNorm::forward_to_batch_norm).
 // A layer with more members than a group holds (kMaxStencils, kMaxGroupMembers) runs as several.
+// `training`: the closing batch norms normalise with batch statistics, which an op's last 1×1
+// conv then forms as channel moments on the way out (run_stages).
 std::vector<Variable> run_state_pipeline(const Variable& x,
-                                         const std::vector<StartsWithStencil*>& ops);
+                                         const std::vector<StartsWithStencil*>& ops,
+                                         bool training);
 
 // values[k] ← member k's stages run on values[k] in order, layer by layer, the members of one kind
 // and one input shape in a layer one group op (as the group kernels ask). A 1×1 conv whose output
-// a batch norm reads next — the next stage, or with `closing_norms` the members' own closing BNs
-// after their last stage — forms that BN's channel moments on the way out.
+// a training batch norm reads next — the next stage's, or with `closing_norms` the members' own
+// closing BNs after their last stage — forms that BN's channel moments on the way out.
 void run_stages(std::vector<Variable>& values, const std::vector<std::vector<OpStage>>& stages,
                 bool closing_norms = false);
 

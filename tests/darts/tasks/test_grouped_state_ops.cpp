@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "darts/cnn/state_pipeline.h"
+#include "kernels/channel_moments.h"
 #include "tests/darts/matching_search_steps.h"
 
 namespace autonet::darts {
@@ -147,6 +149,36 @@ TEST(GroupedStateOps, WideCellsCutAStatesStencilsIntoSeveralGroups) {
   SearchConfig c = TinySearcher::config();
   c.nodes = c.multiplier = 5;  // states 0 and 1 feed 5 edges: 30 stencils, two groups each
   expect_grouped_matches_ungrouped(c, 8, 6, 4);
+}
+
+// A 1×1 conv read next by a training batch norm forms that BN's channel moments, written beside
+// its output (so the BN merges them instead of reading the output); before an evaluating BN,
+// which normalises with its running statistics, it forms none.
+TEST(GroupedStateOps, OnlyATrainingBatchNormGetsChannelMoments) {
+  ParameterStore store;
+  ReLUConvBN preprocess(store, "preprocess", 6, 4, 1, 1, 0, /*affine=*/false);
+  Tensor input = Tensor::empty({2, 6, 8, 8});
+  fill_uniform(input, -1.0, 1.0, 5);
+  const int64_t y_bytes = 2 * 4 * 8 * 8 * 4, x_bytes = 2 * 6 * 8 * 8 * 4;
+  const int64_t moment_bytes = moment_parts({2, 4, 8, 8}) * 4 * 3 * 8;
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "train" : "eval");
+    preprocess.train(training);
+    OpProfile profile;
+    {
+      OpProfileScope scope(profile);
+      std::vector<Variable> values{Variable(input)};
+      run_stages(values, {preprocess.stages()});
+    }
+    const auto ops = profile.by_op();
+    EXPECT_EQ(ops.at("pointwise_group_forward").cost.bytes_written,
+              y_bytes + (training ? moment_bytes : 0));
+    // Training: the statistics kernel reads the moments, the normalize kernel y; evaluating, y.
+    const int64_t stats = 2 * 4 * 4;  // running (or saved) mean and var: [4] each
+    EXPECT_EQ(ops.at("batch_norm_group_forward").cost.bytes_read,
+              (training ? moment_bytes : 0) + stats + y_bytes + stats);
+    EXPECT_EQ(ops.at("pointwise_group_forward").cost.bytes_read, x_bytes + 4 * 6 * 4);
+  }
 }
 
 }  // namespace
