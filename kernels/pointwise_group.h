@@ -14,9 +14,10 @@
 // gradient through the ReLU, (w_kᵀ · dy_k)·relu'(x_k) as relu's own backward forms it
 // (elementwise_math.h), so the group equals relu then conv2d bit for bit on the CPU.
 //
-// `moments` asks forward for each output's per-channel moments in parts (kernels/channel_moments.h),
-// formed from the values as they are written: the batch norm after a 1×1 conv (every one in a
-// DARTS search cell) then needs no pass over its input for its statistics.
+// `moments` asks forward for each output's per-channel moments in parts
+// (kernels/channel_moments.h), formed from the values as they are written: the batch norm after
+// a 1×1 conv (every one in a DARTS search cell) then needs no pass over its input for its
+// statistics.
 #pragma once
 #include <vector>
 

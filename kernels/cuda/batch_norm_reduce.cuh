@@ -61,7 +61,8 @@ __device__ inline MomentsPart block_merged_moments(const double* __restrict__ pa
   __shared__ double merged[kChannelThreads][3];  // a MomentsPart each (no constructor in shared)
   const auto at = [&](uint32_t t) { return MomentsPart{merged[t][0], merged[t][1], merged[t][2]}; };
   const auto store = [&](const MomentsPart& v) {
-    merged[threadIdx.x][0] = v.count, merged[threadIdx.x][1] = v.mean, merged[threadIdx.x][2] = v.m2;
+    double* mine = merged[threadIdx.x];
+    mine[0] = v.count, mine[1] = v.mean, mine[2] = v.m2;
   };
   MomentsPart mine;
   for (int64_t p = threadIdx.x; p < P; p += blockDim.x) {
