@@ -73,28 +73,18 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
   check_channel_vectors(save_invstds, xs, what, "save_invstd", false);
   AN_CHECK(!p.training || xs[0].numel() / xs[0].size(1) > 1)
       << what << ": training needs more than one value per channel, got " << xs[0].describe();
-  AN_CHECK(moments.empty() || moments.size() == xs.size())
-      << what << ": " << moments.size() << " moment tensors for " << xs.size()
-      << " members (none, or one per member, undefined where none)";
-  const auto has_moments = [&](size_t k) { return k < moments.size() && moments[k].defined(); };
-  for (size_t k = 0; k < moments.size(); ++k) {
-    if (!has_moments(k)) continue;
-    AN_CHECK(xs[0].dim() == 4) << member_name(what, k, "moments") << ": moment parts are of "
-                               << "[N, C, H, W] inputs, got " << xs[0].describe();
-    check_moments(moments[k], xs[k], member_name(what, k, "moments"));
-  }
+  AN_CHECK(moments.empty() || xs[0].dim() == 4)
+      << what << ": moment parts are of [N, C, H, W] inputs, got " << xs[0].describe();
+  check_moment_list(moments, xs, what);
   // The statistics kernel (training: a block per member and channel, the running statistics
   // updated by it too; eval: the running statistics' invstd), then the normalize kernel for the
   // members with an output.
   count_op("batch_norm_group_forward", [&] {
     const int64_t saved = bytes_of_all(save_means) + bytes_of_all(save_invstds);
     const int64_t running = bytes_of_all(running_means) + bytes_of_all(running_vars);
-    // A member with moment parts reads them instead of x (merging a part: ~10 FLOPs).
     int64_t stats_read = 0, stats_flops = 0;
-    for (size_t k = 0; k < xs.size(); ++k) {
-      stats_read += has_moments(k) ? bytes_of(moments[k]) : bytes_of(xs[k]);
-      stats_flops += has_moments(k) ? 10 * moments[k].numel() / 3 : 4 * xs[k].numel();
-    }
+    for (size_t k = 0; k < xs.size(); ++k)
+      add_statistics_reads(xs[k], moments, k, stats_read, stats_flops);
     const OpCost stats = p.training ? launch(stats_read + running, saved + running, stats_flops)
                                     : launch(running, saved);
     const auto normalized = [&](size_t k) { return ys[k].defined(); };

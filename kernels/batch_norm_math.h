@@ -116,15 +116,30 @@ AN_HOST_DEVICE void bn_finish_batch_stats(const ShiftedMoments& moments, double 
   }
 }
 
+// A tensor's moment parts as the CPU twins read them (kernels/channel_moments.h; data null: none,
+// the statistics come from a pass over the tensor).
+struct MomentParts {
+  const double* data = nullptr;
+  int64_t count = 0;  // parts per channel
+};
+inline MomentParts moment_parts_of(const std::vector<Tensor>& moments, size_t k) {
+  return has_moments(moments, k) ? MomentParts{moments[k].data<double>(), moments[k].size(0)}
+                                 : MomentParts{};
+}
+
 // The CPU twins' statistics of channel c (x viewed as [N, C, S]; running_* [C] or null): the
-// batch's in training (running ones updated when tracked), the running ones in eval.
+// batch's in training (running ones updated when tracked; merged from `parts` where given), the
+// running ones in eval.
 template <class T>
 void bn_channel_stats(const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
                       const BatchNormParams& p, T* running_mean, T* running_var, T& mean,
-                      T& invstd) {
+                      T& invstd, const MomentParts& parts = {}) {
   if (p.training) {
-    bn_finish_batch_stats(channel_moments(x, N, C, S, c), static_cast<double>(N * S), p, mean,
-                          invstd, running_mean ? running_mean + c : nullptr,
+    const ShiftedMoments moments =
+        parts.data ? shifted_moments(merged_moments(parts.data, parts.count, C, c))
+                   : channel_moments(x, N, C, S, c);
+    bn_finish_batch_stats(moments, static_cast<double>(N * S), p, mean, invstd,
+                          running_mean ? running_mean + c : nullptr,
                           running_var ? running_var + c : nullptr);
   } else {
     mean = running_mean[c];
@@ -177,9 +192,9 @@ void bn_normalize_channel(const T* x, const BnDims& d, int64_t c, T mean, T invs
 template <class T>
 void bn_forward_channel(const T* x, const BnDims& d, int64_t c, const BatchNormParams& p,
                         const T* weight, const T* bias, T* running_mean, T* running_var, T* y,
-                        T* save_mean, T* save_invstd) {
+                        T* save_mean, T* save_invstd, const MomentParts& parts = {}) {
   T mean, invstd;
-  bn_channel_stats(x, d.N, d.C, d.S, c, p, running_mean, running_var, mean, invstd);
+  bn_channel_stats(x, d.N, d.C, d.S, c, p, running_mean, running_var, mean, invstd, parts);
   save_mean[c] = mean;
   save_invstd[c] = invstd;
   bn_normalize_channel(x, d, c, mean, invstd, weight, bias, y);

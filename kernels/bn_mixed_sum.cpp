@@ -66,25 +66,16 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
   check_matches(out, xs[0], xs[0].shape(), what);
   check_matches(save_mean, xs[0], {k_count, channels}, what);
   check_matches(save_invstd, xs[0], {k_count, channels}, what);
-  AN_CHECK(moments.empty() || moments.size() == xs.size())
-      << what << ": " << moments.size() << " moment tensors for " << k_count
-      << " candidates (none, or one per candidate, undefined where none)";
-  const auto has_moments = [&](size_t k) { return k < moments.size() && moments[k].defined(); };
-  for (size_t k = 0; k < moments.size(); ++k)
-    if (has_moments(k))
-      check_moments(moments[k], xs[k], std::string(what) + ": candidate " + std::to_string(k) +
-                                           " moments");
+  check_moment_list(moments, xs, what, "candidate");
   // The statistics kernel (a block per candidate and channel; a candidate with moment parts
   // merges them, ~10 FLOPs a part, instead of reading x_k), then the kernel that normalises and
   // sums.
   count_op(what, [&] {
     const int64_t n = out.numel(), saved = bytes_of(save_mean, save_invstd);
     int64_t stats_read = 0, stats_flops = 0;
-    for (size_t k = 0; k < xs.size(); ++k) {
-      if (!p.bn.training || !p.normalize[k]) continue;
-      stats_read += has_moments(k) ? bytes_of(moments[k]) : bytes_of(xs[k]);
-      stats_flops += has_moments(k) ? 10 * moments[k].numel() / 3 : 4 * xs[k].numel();
-    }
+    for (size_t k = 0; k < xs.size(); ++k)
+      if (p.bn.training && p.normalize[k])
+        add_statistics_reads(xs[k], moments, k, stats_read, stats_flops);
     const OpCost stats = launch(stats_read + running, saved + running, stats_flops);
     if (n == 0) return stats;
     return stats + launch(bytes_of_all(xs) + saved + bytes_of(weights), bytes_of(out),

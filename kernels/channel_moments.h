@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/error.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
@@ -37,6 +38,11 @@ inline int64_t moment_parts(const Shape& x) {
   return x[0] * ((x[2] * x[3] + kMomentRun - 1) / kMomentRun);
 }
 
+// Whether member k of a moment list (empty, or one tensor per member) has its parts.
+inline bool has_moments(const std::vector<Tensor>& moments, size_t k) {
+  return k < moments.size() && moments[k].defined();
+}
+
 // `moments` is float64 [moment_parts(x), C, 3], contiguous, on x's device; `what` names the op
 // and the member in the error.
 inline void check_moments(const Tensor& moments, const Tensor& x, const std::string& what) {
@@ -47,6 +53,32 @@ inline void check_moments(const Tensor& moments, const Tensor& x, const std::str
            moments.shape() == want)
       << what << ": moment parts must be float64 " << shape_str(want) << " on "
       << x.device().str() << " for " << x.describe() << ", got " << moments.describe();
+}
+
+// A moment list for the tensors `of` (K members): empty, or K entries, each undefined or
+// check_moments of its member; errors name "<what>: <member> k moments".
+inline void check_moment_list(const std::vector<Tensor>& moments, const std::vector<Tensor>& of,
+                              const char* what, const char* member = "member") {
+  AN_CHECK(moments.empty() || moments.size() == of.size())
+      << what << ": " << moments.size() << " moment tensors for " << of.size() << " " << member
+      << "s (none, or one per " << member << ", undefined where none)";
+  for (size_t k = 0; k < moments.size(); ++k)
+    if (moments[k].defined())
+      check_moments(moments[k], of[k],
+                    std::string(what) + ": " + member + " " + std::to_string(k) + " moments");
+}
+
+// What a batch norm's statistics read of one input: the input itself (4 FLOPs a value), or its
+// moment parts where its producer formed them (~10 FLOPs a part merged). Adds to read and flops.
+inline void add_statistics_reads(const Tensor& x, const std::vector<Tensor>& moments, size_t k,
+                                 int64_t& read, int64_t& flops) {
+  if (has_moments(moments, k)) {
+    read += static_cast<int64_t>(moments[k].nbytes());
+    flops += 10 * moments[k].numel() / 3;
+  } else {
+    read += static_cast<int64_t>(x.nbytes());
+    flops += 4 * x.numel();
+  }
 }
 
 // The CPU twins: the parts of y [N, C, S] (S = H·W) into parts [P, C, 3], each run in one pass

@@ -74,11 +74,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
   for (size_t k = 0; k < ys.size(); ++k)
     check_matches(ys[k], xs[0], out, member_name(what, k, "y").c_str());
   check_no_overlaps({&xs, &ws}, ys, what, "y");
-  AN_CHECK(moments.empty() || moments.size() == xs.size())
-      << what << ": " << moments.size() << " moment tensors for " << xs.size()
-      << " members (none, or one per member, undefined where not wanted)";
-  for (size_t k = 0; k < moments.size(); ++k)
-    if (moments[k].defined()) check_moments(moments[k], ys[k], member_name(what, k, "moments"));
+  check_moment_list(moments, ys, what);
   // One batched GEMM kernel for the whole group (a folded ReLU costs nothing: x is read anyway;
   // the moments are summed from the tile in registers, 4 FLOPs a value).
   count_op(what, [&] {
@@ -89,7 +85,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     for (size_t k = 0; k < xs.size(); ++k) {
       read += bytes_of(xs[k], ws[k]);
       written += bytes_of(ys[k]);
-      if (k < moments.size() && moments[k].defined()) {
+      if (has_moments(moments, k)) {
         written += bytes_of(moments[k]);
         flops += 4 * ys[k].numel();
       }

@@ -28,16 +28,8 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
 #pragma omp parallel for if (k_count * d.N * d.C * d.S > 65536)
     for (int64_t kc = 0; kc < k_count * d.C; ++kc) {
       const int64_t k = kc / d.C, c = kc % d.C;
-      if (!p.training || k >= std::ssize(moments) || !moments[k].defined()) {
-        bn_forward_channel<T>(x[k], d, c, p, nullptr, nullptr, rm[k], rv[k], y[k], sm[k], si[k]);
-        continue;
-      }
-      // The batch statistics from the producer's moment parts, merged in part order.
-      const MomentsPart total =
-          merged_moments(moments[k].data<double>(), moments[k].size(0), d.C, c);
-      bn_finish_batch_stats(shifted_moments(total), total.count, p, sm[k][c], si[k][c],
-                            rm[k] ? rm[k] + c : nullptr, rv[k] ? rv[k] + c : nullptr);
-      bn_normalize_channel<T>(x[k], d, c, sm[k][c], si[k][c], nullptr, nullptr, y[k]);
+      bn_forward_channel<T>(x[k], d, c, p, nullptr, nullptr, rm[k], rv[k], y[k], sm[k], si[k],
+                            moment_parts_of(moments, size_t(k)));
     }
   });
 }

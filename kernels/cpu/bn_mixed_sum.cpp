@@ -42,19 +42,9 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
         psm[kc] = T(0), psi[kc] = T(1);
         continue;
       }
-      T *running_mean = data_or_null<T>(running_means[k]),
-        *running_var = data_or_null<T>(running_vars[k]);
-      if (p.bn.training && k < std::ssize(moments) && moments[k].defined()) {
-        // The batch statistics from the producer's moment parts, merged in part order.
-        const MomentsPart total =
-            merged_moments(moments[k].data<double>(), moments[k].size(0), d.C, c);
-        bn_finish_batch_stats(shifted_moments(total), total.count, p.bn, psm[kc], psi[kc],
-                              running_mean ? running_mean + c : nullptr,
-                              running_var ? running_var + c : nullptr);
-        continue;
-      }
-      bn_channel_stats(px[k], d.N, d.C, d.S, c, p.bn, running_mean, running_var, psm[kc],
-                       psi[kc]);
+      bn_channel_stats(px[k], d.N, d.C, d.S, c, p.bn, data_or_null<T>(running_means[k]),
+                       data_or_null<T>(running_vars[k]), psm[kc], psi[kc],
+                       moment_parts_of(moments, size_t(k)));
     }
     T* po = out.data<T>();
 #pragma omp parallel for if (k_count * out.numel() > 65536)

@@ -36,9 +36,7 @@ template <class T>
 __global__ void __launch_bounds__(kChannelThreads)
     stats_kernel(Members<T> m, ChannelLayout l, BatchNormParams p) {
   const uint32_t k = blockIdx.x / l.C, c = blockIdx.x % l.C;
-  const ShiftedMoments moments =  // m.moments[k] is uniform across the block
-      m.moments[k] ? shifted_moments(block_merged_moments(m.moments[k], m.parts, l.C, c))
-                   : block_channel_moments(m.x[k], l, c);
+  const ShiftedMoments moments = block_batch_moments(m.x[k], m.moments[k], m.parts, l, c);
   if (threadIdx.x != 0) return;
   bn_finish_batch_stats(moments, double(l.M), p, m.mean[k][c], m.invstd[k][c],
                         m.running_mean[k] ? m.running_mean[k] + c : nullptr,
@@ -136,7 +134,7 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
       any_y = any_y || ys[k].defined();
       m.running_mean[k] = data_or_null<T>(running_means[k]);
       m.running_var[k] = data_or_null<T>(running_vars[k]);
-      if (k < moments.size() && moments[k].defined()) {
+      if (has_moments(moments, k)) {
         m.moments[k] = moments[k].data<double>();
         m.parts = moments[k].size(0);
       }

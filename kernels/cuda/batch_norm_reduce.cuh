@@ -78,6 +78,15 @@ __device__ inline MomentsPart block_merged_moments(const double* __restrict__ pa
   return at(0);
 }
 
+// Channel c's batch moments, valid in thread 0: merged from x's moment parts [P, C, 3] where its
+// producer formed them (parts non-null, uniform across the block), else a pass over x.
+template <class T>
+__device__ ShiftedMoments block_batch_moments(const T* __restrict__ x, const double* parts,
+                                              int64_t P, ChannelLayout l, uint32_t c) {
+  return parts ? shifted_moments(block_merged_moments(parts, P, l.C, c))
+               : block_channel_moments(x, l, c);
+}
+
 // Σg and Σg·x̂ over channel c, valid in thread 0; x̂ from what backward keeps (bn_saved_xhat).
 template <class T>
 __device__ void block_channel_grad_sums(const T* __restrict__ saved, const T* __restrict__ g,

@@ -44,9 +44,8 @@ __global__ void __launch_bounds__(kChannelThreads)
     }
     return;
   }
-  const ShiftedMoments moments =  // the producer's moment parts where given (uniform per block)
-      cand.moments[k] ? shifted_moments(block_merged_moments(cand.moments[k], cand.parts, l.C, c))
-                      : block_channel_moments(cand.x[k], l, c);
+  const ShiftedMoments moments =
+      block_batch_moments(cand.x[k], cand.moments[k], cand.parts, l, c);
   if (threadIdx.x != 0) return;
   bn_finish_batch_stats(moments, double(l.M), p, save_mean[blockIdx.x], save_invstd[blockIdx.x],
                         running_mean ? running_mean + c : nullptr,
@@ -133,7 +132,7 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
       cand.running_mean[k] = data_or_null<T>(running_means[k]);
       cand.running_var[k] = data_or_null<T>(running_vars[k]);
       cand.normalize[k] = p.normalize[k];
-      if (k < std::ssize(moments) && moments[k].defined()) {
+      if (has_moments(moments, size_t(k))) {
         cand.moments[k] = moments[k].data<double>();
         cand.parts = moments[k].size(0);
       }
