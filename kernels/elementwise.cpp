@@ -56,13 +56,22 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) 
   AN_ON_DEVICE(a.device(), cpu::binary_forward(op, a, b, out), cuda::binary_forward(op, a, b, out));
 }
 
-void axpby(double alpha, const Tensor& x, double beta, Tensor& y) {
-  check_pair(x, y, "axpby");
-  count_op("axpby", [&] {  // beta = 0 reads no y
+void axpby(double alpha, const Tensor& x, double beta, Tensor& y, const Tensor& alpha_scale) {
+  const char* what = "axpby";
+  check_pair(x, y, what);
+  if (alpha_scale.defined()) {
+    check_contiguous(alpha_scale, what);
+    check_same_device(x, alpha_scale, what);
+    AN_CHECK(alpha_scale.dtype() == DType::f64 && alpha_scale.numel() == 1)
+        << what << ": alpha_scale must be one float64 value, got " << alpha_scale.describe();
+  }
+  count_op(what, [&] {  // beta = 0 reads no y
     if (x.numel() == 0) return OpCost{};
-    return launch(bytes_of(x) + (beta != 0 ? bytes_of(y) : 0), bytes_of(y), 3 * x.numel());
+    return launch(bytes_of(x, alpha_scale) + (beta != 0 ? bytes_of(y) : 0), bytes_of(y),
+                  3 * x.numel());
   });
-  AN_ON_DEVICE(x.device(), cpu::axpby(alpha, x, beta, y), cuda::axpby(alpha, x, beta, y));
+  AN_ON_DEVICE(x.device(), cpu::axpby(alpha, x, beta, y, alpha_scale),
+               cuda::axpby(alpha, x, beta, y, alpha_scale));
 }
 
 void fill(Tensor& y, double value) {

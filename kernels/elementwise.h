@@ -21,8 +21,12 @@ void unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& 
                     GradMode mode = GradMode::Write);
 // out = a (+|-|*) b.
 void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out);
-// y = alpha * x + beta * y (beta = 0 ignores what y held, NaN included).
-void axpby(double alpha, const Tensor& x, double beta, Tensor& y);
+// y = alpha * x + beta * y (beta = 0 ignores what y held, NaN included). With `alpha_scale` (a
+// [1] float64 tensor on the device) alpha is multiplied by its value, read there by the kernel:
+// a coefficient computed on the device (a step size, a norm) needs no host sync, and the result is
+// bit for bit that of axpby(alpha · value, ...).
+void axpby(double alpha, const Tensor& x, double beta, Tensor& y,
+           const Tensor& alpha_scale = Tensor());
 // y = value, on any device, without a host round trip.
 void fill(Tensor& y, double value);
 )

@@ -114,6 +114,23 @@ void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tens
                cuda::scale_to_max_norm(grad, sum_sq, max_norm, norm));
 }
 
+void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales) {
+  const char* what = "central_difference_scales";
+  AN_CHECK(std::isfinite(step) && step > 0)
+      << what << ": step must be positive and finite, got " << step;
+  check_same_device(sum_sq, scales, what);
+  for (const Tensor* t : {&sum_sq, static_cast<const Tensor*>(&scales)}) {
+    check_contiguous(*t, what);
+    AN_CHECK(t->dtype() == DType::f64) << what << ": sum_sq and scales must be float64, got "
+                                       << t->describe();
+  }
+  check_shape(sum_sq, {1}, what);
+  check_shape(scales, {3}, what);
+  count_op(what, [&] { return launch(bytes_of(sum_sq), bytes_of(scales), 4); });
+  AN_ON_DEVICE(sum_sq.device(), cpu::central_difference_scales(sum_sq, step, scales),
+               cuda::central_difference_scales(sum_sq, step, scales));
+}
+
 Tensor clip_grad_norm_async(Tensor& grad, double max_norm) {
   AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
       << "clip_grad_norm: max_norm must be positive and finite, got " << max_norm;

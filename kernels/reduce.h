@@ -24,6 +24,11 @@ void sum_of_squares(const Tensor& x, Tensor& out, GradMode mode = GradMode::Writ
 // < 1 (a NaN factor leaves grad as is), reading Σx² (a [1] float64 tensor) on the device; norm [1]
 // float64 is written with sqrt(sum_sq[0]).
 void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm);
+// The scalars of a central difference along v (points w ± R·v with R·‖v‖ = step > 0) from Σv², a
+// [1] float64 tensor, on the device: scales [3] float64 = {‖v‖, R, 1 / (2R)}. With ‖v‖ = 0 (no
+// direction) R and 1/(2R) are 0: both points are w and their difference counts nothing. A
+// non-finite ‖v‖ gives non-finite scales: the caller checks ‖v‖ when it reads it.
+void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales);
 )
 
 // Built on the entries above (no twins of their own).

@@ -29,6 +29,17 @@ AN_HOST_DEVICE double clip_factor(double sum_sq, double max_norm) {
   return max_norm / (sqrt(sum_sq) + 1e-6);
 }
 
+// central_difference_scales' three values (reduce.h) from Σv².
+struct CentralDifference {
+  double norm, radius, inverse_width;  // ‖v‖, R = step / ‖v‖, 1 / (2R)
+};
+AN_HOST_DEVICE CentralDifference central_difference(double sum_sq, double step) {
+  const double norm = sqrt(sum_sq);
+  if (norm == 0) return {0, 0, 0};
+  const double radius = step / norm;
+  return {norm, radius, 1.0 / (2.0 * radius)};
+}
+
 // Index along the axis of the first maximum of x[o, :, i] (strictly greater replaces).
 template <class T>
 AN_HOST_DEVICE int64_t first_argmax(const T* x, int64_t axis, int64_t inner) {

@@ -1,6 +1,7 @@
 #include "runtime/cuda_graph.h"
 
 #include "runtime/error.h"
+#include "runtime/host_sync_guard.h"
 #if AUTONET_WITH_CUDA
 #include "runtime/cuda_context.h"
 #endif
@@ -34,6 +35,7 @@ void CudaGraph::capture(const std::function<void()>& work) {
   cuda_begin_pool(device_.index, pool_);
   cudaGraph_t graph = nullptr;
   try {
+    NoHostSyncScope recording("a CUDA Graph capture");
     work();
   } catch (...) {
     cuda_end_pool(device_.index);

@@ -3,7 +3,8 @@
 // launch) exceeds their GPU time; a replay launches them all with one call.
 //
 // What captured code must respect (the capture records launches, it runs nothing):
-//  - no host synchronisation: no item(), no copies to the host, no synchronize();
+//  - no host synchronisation: no item(), no copies to the host, no synchronize() (a capture runs
+//    under a NoHostSyncScope, runtime/host_sync_guard.h, which names the call that would wait);
 //  - the same launches every time: host control flow may not depend on tensor values;
 //  - inputs are read from tensors that outlive the graph and are refilled between replays, and
 //    scalars passed to kernels (learning rates, step counts) are frozen at capture;

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "runtime/error.h"
+#include "runtime/host_sync_guard.h"
 #if AUTONET_WITH_CUDA
 #include "runtime/cuda_context.h"
 #endif
@@ -49,6 +50,7 @@ bool cuda_available(std::string* why_not) {
 }
 
 void synchronize(Device device) {
+  check_no_host_sync("synchronize");
   if (device.is_cuda()) AN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(device)));
 }
 
@@ -130,6 +132,7 @@ bool cuda_available(std::string* why_not) {
 std::vector<CudaDeviceInfo> cuda_devices() { return {}; }
 CudaVersions cuda_versions() { return {}; }
 void synchronize(Device device) {
+  check_no_host_sync("synchronize");
   AN_CHECK(device.is_cpu()) << "autonet was built without CUDA; cannot use " << device.str();
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "runtime/allocator.h"
+#include "runtime/host_sync_guard.h"
 #include "runtime/memory_census.h"
 #include "runtime/op_profile.h"
 #include "runtime/philox.h"
@@ -148,6 +149,7 @@ template <class T>
 Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
   AN_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape))
       << values.size() << " values do not fill shape " << autonet::shape_str(shape);
+  check_no_host_sync("Tensor::from_vector");
   Tensor t = empty(shape, dtype_of<T>(), device);
   copy_bytes(t.raw_data(), device, values.data(), Device::cpu(), values.size() * sizeof(T));
   return t;
@@ -256,6 +258,7 @@ void dispatch_any(DType t, Fn fn) {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype_) return *this;
+  check_no_host_sync("Tensor::to(dtype)");  // converted on the host
   const Tensor host = to(Device::cpu()).contiguous();
   Tensor out = empty(shape_, target, Device::cpu());
   dispatch_any(dtype_, [&](auto src_tag) {
@@ -274,6 +277,7 @@ void Tensor::copy_from(const Tensor& src) {
                                  << shape_str();
   AN_CHECK(dtype_ == src.dtype_) << "copy_from: dtype " << dtype_name(src.dtype_) << " into "
                                  << dtype_name(dtype_) << " (use to(dtype) first)";
+  if (device() != src.device()) check_no_host_sync("Tensor::copy_from between devices");
   if (is_contiguous() && src.is_contiguous()) {
     if (device() == src.device() && nbytes() > 0) {
       const int64_t bytes = static_cast<int64_t>(nbytes());
@@ -284,6 +288,7 @@ void Tensor::copy_from(const Tensor& src) {
   }
   // Strided copies go through host memory: a slow path kept off hot loops (kernels/ has concat and
   // slice kernels for those).
+  check_no_host_sync("Tensor::copy_from of a strided view");
   const size_t esize = dtype_size(dtype_);
   std::vector<char> src_host(src.storage_->bytes());
   copy_bytes(src_host.data(), Device::cpu(), src.storage_->data(), src.device(),
@@ -302,6 +307,7 @@ void Tensor::copy_from(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
   AN_CHECK(defined()) << "fill_ of an undefined tensor";
+  check_no_host_sync("Tensor::fill_ (kernels' fill() stays on the device)");
   // On the host in place; for a device, filled on the host and transferred (kernels' fill() stays
   // on the device).
   const bool direct = device().is_cpu() && is_contiguous();
@@ -317,6 +323,7 @@ Tensor& Tensor::fill_(double value) {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  check_no_host_sync("Tensor::to_vector");
   const Tensor host = to(Device::cpu()).contiguous();
   const T* p = host.data<T>();
   return std::vector<T>(p, p + numel());
@@ -324,6 +331,7 @@ std::vector<T> Tensor::to_vector() const {
 
 double Tensor::item() const {
   AN_CHECK(numel() == 1) << "item() of " << describe() << ": needs exactly one element";
+  check_no_host_sync("Tensor::item");
   double result = 0;
   const Tensor host = to(Device::cpu()).contiguous();
   dispatch_any(dtype_, [&](auto tag) {
@@ -426,6 +434,7 @@ void fill_host(Tensor& t, Gen gen) {
     scalar_t* p = host.data<scalar_t>();
     for (int64_t i = 0; i < host.numel(); ++i) p[i] = static_cast<scalar_t>(gen(i));
   });
+  check_no_host_sync("fill_random (filled on the host)");
   t.copy_from(host);
 }
 }  // namespace

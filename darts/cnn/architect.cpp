@@ -16,29 +16,30 @@ void restore_buffers(const ParameterStore& store, const Tensor& copy) {
   store.buffers().copy_from(copy);
 }
 
-Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, const Tensor& v,
-                             double step, const Tensor& w_saved,
-                             const std::function<void()>& forward_backward) {
+HessianVectorProduct finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas,
+                                           const Tensor& v, double step, const Tensor& w_saved,
+                                           const std::function<void()>& forward_backward) {
   AN_CHECK(step > 0) << "finite_difference_hvp: step must be positive, got " << step;
   Tensor a_grad = alphas.grads();
-  Tensor hvp = Tensor::zeros(a_grad.shape(), a_grad.dtype(), a_grad.device());
-  const double v_norm = global_norm({v});
-  AN_CHECK(std::isfinite(v_norm))
-      << "architect: the validation gradient at w′ is not finite (‖v‖ = " << v_norm << ")";
-  if (v_norm == 0) return hvp;
-  const double r = step / v_norm;
+  // {‖v‖, R, 1/(2R)} on the device, each axpby reading its coefficient there.
+  Tensor sum_sq = Tensor::empty({1}, DType::f64, v.device());
+  sum_of_squares(v, sum_sq);
+  Tensor scales = Tensor::empty({3}, DType::f64, v.device());
+  central_difference_scales(sum_sq, step, scales);
+  const Tensor radius = scales.slice(0, 1, 2), inverse_width = scales.slice(0, 2, 3);
   Tensor w = weights.weights();
   ParameterGradScope no_weight_grads(weights, false);
-  axpby(r, v, 1.0, w);  // w⁺
+  axpby(1.0, v, 1.0, w, radius);  // w⁺
   alphas.zero_grad();
   forward_backward();
-  axpby(1.0, a_grad, 0.0, hvp);  // g⁺
-  axpby(-2.0 * r, v, 1.0, w);    // w⁻
+  Tensor difference = a_grad.clone();  // g⁺
+  axpby(-2.0, v, 1.0, w, radius);      // w⁻
   alphas.zero_grad();
   forward_backward();
   w.copy_from(w_saved);
-  axpby(-1.0 / (2.0 * r), a_grad, 1.0 / (2.0 * r), hvp);  // (g⁺ − g⁻) / (2R)
-  return hvp;
+  axpby(-1.0, a_grad, 1.0, difference);                      // g⁺ − g⁻, as the official code
+  axpby(1.0, difference, 0.0, difference, inverse_width);    // / (2R)
+  return {difference, scales.slice(0, 0, 1)};
 }
 
 void apply_virtual_step(const Sgd& sgd, const Tensor& g, Tensor& w) {
@@ -93,23 +94,24 @@ Tensor Architect::loss_and_backward(const Tensor& images, const Tensor& labels) 
   return loss.value();
 }
 
-Tensor Architect::compute_gradient(const Tensor& train_images, const Tensor& train_labels,
-                                   const Tensor& valid_images, const Tensor& valid_labels) {
+ArchStepValues Architect::compute_gradient(const Tensor& train_images, const Tensor& train_labels,
+                                           const Tensor& valid_images,
+                                           const Tensor& valid_labels) {
   AN_CHECK(net_.training()) << "architect: the network must be in training mode (§3.3)";
   return config_.unrolled
              ? second_order(train_images, train_labels, valid_images, valid_labels)
              : first_order(valid_images, valid_labels);
 }
 
-Tensor Architect::first_order(const Tensor& valid_images, const Tensor& valid_labels) {
+ArchStepValues Architect::first_order(const Tensor& valid_images, const Tensor& valid_labels) {
   ParameterStore& alphas = net_.alpha_store();
   alphas.zero_grad();
   ParameterGradScope no_weight_grads(net_.weight_store(), false);
-  return loss_and_backward(valid_images, valid_labels);
+  return {loss_and_backward(valid_images, valid_labels), Tensor()};
 }
 
-Tensor Architect::second_order(const Tensor& train_images, const Tensor& train_labels,
-                               const Tensor& valid_images, const Tensor& valid_labels) {
+ArchStepValues Architect::second_order(const Tensor& train_images, const Tensor& train_labels,
+                                       const Tensor& valid_images, const Tensor& valid_labels) {
   ParameterStore& weights = net_.weight_store();
   ParameterStore& alphas = net_.alpha_store();
   Tensor w = weights.weights();  // views of the flat buffers, updated in place
@@ -143,13 +145,13 @@ Tensor Architect::second_order(const Tensor& train_images, const Tensor& train_l
 
   // 5. H·v by central differences of ∇α L_train at w ± R·v, R = 0.01 / ‖v‖.
   w.copy_from(w_saved);
-  const Tensor hvp =
+  const HessianVectorProduct hvp =
       finite_difference_hvp(weights, alphas, v, config_.hessian_step, w_saved,
                             [&] { loss_and_backward(train_images, train_labels); });
   // 6. α.grad = dα − ξ·H·v.
   a_grad.copy_from(d_alpha);
-  axpby(-xi, hvp, 1.0, a_grad);
-  return valid_loss;
+  axpby(-xi, hvp.product, 1.0, a_grad);
+  return {valid_loss, hvp.direction_norm};
 }
 
 }  // namespace autonet::darts

@@ -55,15 +55,28 @@ Tensor snapshot_buffers(const ParameterStore& store);
 void restore_buffers(const ParameterStore& store, const Tensor& copy);
 
 // The finite-difference Hessian-vector product of §3.5 step 5 (and §7.8 step 4):
-//   R = step / ‖v‖₂,  returns (∇α L(w + R·v) − ∇α L(w − R·v)) / (2R) ≈ ∇²_{α,w} L · v
+//   R = step / ‖v‖₂,  product = (∇α L(w + R·v) − ∇α L(w − R·v)) / (2R) ≈ ∇²_{α,w} L · v
 // where `forward_backward` runs one forward and backward of L (it is called twice; the weights'
 // gradients are off meanwhile and α's are zeroed before each call). w must equal `w_saved` (the
 // caller's copy) on entry and is restored from it exactly (where the official code computes
-// w⁻ + R·v). A zero v (a dead network) has no Hessian term: the result is zeros. Throws when ‖v‖
-// is not finite.
-Tensor finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas, const Tensor& v,
-                             double step, const Tensor& w_saved,
-                             const std::function<void()>& forward_backward);
+// w⁻ + R·v). R stays on the device (central_difference_scales, kernels/reduce.h): nothing waits
+// for the host, so the pass can be captured (runtime/cuda_graph.h). A zero v (a dead network) has
+// no Hessian term: the product is zeros. A non-finite ‖v‖ spoils the product: the caller checks
+// `direction_norm` when it reads its values.
+struct HessianVectorProduct {
+  Tensor product;         // α's shape
+  Tensor direction_norm;  // [1] float64 on the device: ‖v‖₂
+};
+HessianVectorProduct finite_difference_hvp(ParameterStore& weights, ParameterStore& alphas,
+                                           const Tensor& v, double step, const Tensor& w_saved,
+                                           const std::function<void()>& forward_backward);
+
+// What an α step leaves on the device, read and checked with the step's one host sync
+// (search_step.h) — or never, in a benchmark.
+struct ArchStepValues {
+  Tensor valid_loss;      // [1]: L_val(w, α), or L_val(w′, α) when unrolled
+  Tensor direction_norm;  // [1] float64, second order only: ‖v‖ of the Hessian term
+};
 
 class Architect {
  public:
@@ -71,13 +84,13 @@ class Architect {
   // weight decay enter the virtual step.
   Architect(SearchNetwork& net, const Sgd& weight_optimizer, const ArchitectConfig& config);
 
-  // Leaves the α gradient in the α store's grads (zeroed first) and returns the validation loss
-  // it came from (L_val(w, α), or L_val(w′, α) when unrolled) as a [1] tensor on the device, read
-  // when the caller wants it. Batches: images [N, C, H, W] and i64 labels [N] on the network's
-  // device. w and the BN statistics of the w′ pass are restored. First order synchronises nothing
-  // with the host (capturable, runtime/cuda_graph.h); second order reads ‖v‖ once.
-  Tensor compute_gradient(const Tensor& train_images, const Tensor& train_labels,
-                          const Tensor& valid_images, const Tensor& valid_labels);
+  // Leaves the α gradient in the α store's grads (zeroed first) and returns the values to check
+  // (ArchStepValues), still on the device. Batches: images [N, C, H, W] and i64 labels [N] on the
+  // network's device. w and the BN statistics of the w′ pass are restored. Neither order waits
+  // for the host (capturable, runtime/cuda_graph.h); second order freezes ξ (the weight
+  // optimizer's lr) and its momentum buffer's presence into what it launches.
+  ArchStepValues compute_gradient(const Tensor& train_images, const Tensor& train_labels,
+                                  const Tensor& valid_images, const Tensor& valid_labels);
   // The Adam step on α from the gradient in the α store.
   void apply_gradient() { optimizer_->step(); }
 
@@ -85,9 +98,9 @@ class Architect {
   const ArchitectConfig& config() const { return config_; }
 
  private:
-  Tensor first_order(const Tensor& valid_images, const Tensor& valid_labels);
-  Tensor second_order(const Tensor& train_images, const Tensor& train_labels,
-                      const Tensor& valid_images, const Tensor& valid_labels);
+  ArchStepValues first_order(const Tensor& valid_images, const Tensor& valid_labels);
+  ArchStepValues second_order(const Tensor& train_images, const Tensor& train_labels,
+                              const Tensor& valid_images, const Tensor& valid_labels);
   // Forward + backward of the cross-entropy on one batch; returns the loss, still on the device.
   Tensor loss_and_backward(const Tensor& images, const Tensor& labels);
 

@@ -1,6 +1,8 @@
 // The α step of recurrent DARTS (reference darts.md §7.8).
 #include "darts/rnn/architect.h"
 
+#include <cmath>
+
 #include "autograd/functions.h"
 #include "darts/cnn/architect.h"
 #include "kernels/elementwise.h"
@@ -86,16 +88,19 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
     restore_buffers(weights, bn_saved);
     d_alpha = alphas_.grads().clone();
     v = g.clone();
-    clip_grad_norm(v, config_.grad_clip);
+    const double v_norm = clip_grad_norm(v, config_.grad_clip);
+    AN_CHECK(std::isfinite(v_norm))
+        << "rnn architect: the validation gradient at w′ is not finite (‖v‖ = " << v_norm << ")";
   }
   const auto after_valid = model_.rng_offsets();
 
   // 4. H·v at w (train state, the masks of step 1), R = 0.01 / ‖v‖.
   w.copy_from(w_saved);
-  const Tensor hvp = finite_difference_hvp(weights, alphas_, v, config_.hessian_step, w_saved, [&] {
-    model_.set_rng_offsets(train_masks);
-    nll_and_backward(train);
-  });
+  const Tensor hvp =
+      finite_difference_hvp(weights, alphas_, v, config_.hessian_step, w_saved, [&] {
+        model_.set_rng_offsets(train_masks);
+        nll_and_backward(train);
+      }).product;
   model_.set_rng_offsets(after_valid);
 
   // 5. α.grad = dα − η·c·H·v.

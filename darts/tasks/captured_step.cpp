@@ -7,8 +7,6 @@ namespace autonet::darts {
 CapturedSearchStep::CapturedSearchStep(SearchNetwork& net, Architect& architect,
                                        Sgd& weight_optimizer, double grad_clip)
     : net_(net), architect_(architect), weight_optimizer_(weight_optimizer), grad_clip_(grad_clip) {
-  AN_CHECK(!architect.config().unrolled)
-      << "captured search step: second order reads ‖v‖ on the host and cannot be captured";
   AN_CHECK(net.weight_store().weights().device().is_cuda())
       << "captured search step: the network must be on a CUDA device, it is on "
       << net.weight_store().weights().device().str();
@@ -21,6 +19,12 @@ bool fits(const Tensor& input, const Tensor& batch) {
   return !input.defined() || input.shape() == batch.shape();
 }
 
+// A graph input shaped like `batch`, made once: both passes read the train batch in second order,
+// so whichever is captured first makes it and the other reads the same memory.
+void make_input(Tensor& input, const Tensor& batch) {
+  if (!input.defined()) input = Tensor::empty(batch.shape(), batch.dtype(), batch.device());
+}
+
 }  // namespace
 
 std::shared_ptr<CudaGraphPool> CapturedSearchStep::shared_pool() const {
@@ -31,23 +35,33 @@ std::shared_ptr<CudaGraphPool> CapturedSearchStep::shared_pool() const {
 
 void CapturedSearchStep::capture_weight_pass(const Tensor& train_images,
                                              const Tensor& train_labels) {
-  // The graph's inputs: filled before every replay.
-  train_images_ = Tensor::empty(train_images.shape(), train_images.dtype(), train_images.device());
-  train_labels_ = Tensor::empty(train_labels.shape(), train_labels.dtype(), train_labels.device());
+  make_input(train_images_, train_images);  // filled before every replay
+  make_input(train_labels_, train_labels);
   weight_graph_ = std::make_unique<CudaGraph>(train_images.device(), shared_pool());
   weight_graph_->capture([&] { weight_pass_ = weight_pass(net_, train_images_, train_labels_); });
 }
 
-void CapturedSearchStep::capture_alpha_pass(const Tensor& valid_images,
+void CapturedSearchStep::capture_alpha_pass(const Tensor& train_images,
+                                            const Tensor& train_labels,
+                                            const Tensor& valid_images,
                                             const Tensor& valid_labels) {
-  valid_images_ = Tensor::empty(valid_images.shape(), valid_images.dtype(), valid_images.device());
-  valid_labels_ = Tensor::empty(valid_labels.shape(), valid_labels.dtype(), valid_labels.device());
-  alpha_graph_ = std::make_unique<CudaGraph>(valid_images.device(), shared_pool());
-  // First order reads the validation batch only; its train arguments are not used.
+  make_input(train_images_, train_images);  // read by second order only
+  make_input(train_labels_, train_labels);
+  make_input(valid_images_, valid_images);
+  make_input(valid_labels_, valid_labels);
+  if (!alpha_graph_) alpha_graph_ = std::make_unique<CudaGraph>(valid_images.device(), shared_pool());
+  captured_lr_ = weight_optimizer_.lr();
+  captured_momentum_ = weight_optimizer_.has_momentum_buffer();
   alpha_graph_->capture([&] {
-    alpha_loss_ =
-        architect_.compute_gradient(valid_images_, valid_labels_, valid_images_, valid_labels_);
+    arch_values_ =
+        architect_.compute_gradient(train_images_, train_labels_, valid_images_, valid_labels_);
   });
+}
+
+bool CapturedSearchStep::alpha_graph_is_stale() const {
+  return architect_.config().unrolled &&
+         (captured_lr_ != weight_optimizer_.lr() ||
+          captured_momentum_ != weight_optimizer_.has_momentum_buffer());
 }
 
 size_t CapturedSearchStep::graph_pool_bytes() const {
@@ -63,7 +77,8 @@ SearchStepResult CapturedSearchStep::step(const Tensor& train_images, const Tens
     return search_step(net_, architect_, weight_optimizer_, train_images, train_labels,
                        valid_images, valid_labels, grad_clip_, where);
   }
-  if (!alpha_graph_) capture_alpha_pass(valid_images, valid_labels);
+  if (!alpha_graph_ || alpha_graph_is_stale())
+    capture_alpha_pass(train_images, train_labels, valid_images, valid_labels);
   if (!weight_graph_) capture_weight_pass(train_images, train_labels);
   train_images_.copy_from(train_images);
   train_labels_.copy_from(train_labels);
@@ -72,7 +87,7 @@ SearchStepResult CapturedSearchStep::step(const Tensor& train_images, const Tens
   alpha_graph_->replay();
   architect_.apply_gradient();
   weight_graph_->replay();
-  return finish_weight_step(net_, weight_optimizer_, weight_pass_, alpha_loss_, train_labels_,
+  return finish_weight_step(net_, weight_optimizer_, weight_pass_, arch_values_, train_labels_,
                             grad_clip_, where);
 }
 
@@ -88,8 +103,8 @@ SearchStepResult CapturedSearchStep::frozen_step(const Tensor& train_images,
   train_images_.copy_from(train_images);
   train_labels_.copy_from(train_labels);
   weight_graph_->replay();
-  return finish_weight_step(net_, weight_optimizer_, weight_pass_, Tensor(), train_labels_,
-                            grad_clip_, where);
+  return finish_weight_step(net_, weight_optimizer_, weight_pass_, {}, train_labels_, grad_clip_,
+                            where);
 }
 
 }  // namespace autonet::darts

@@ -1,4 +1,4 @@
-// The first-order search step replayed from CUDA Graphs (runtime/cuda_graph.h).
+// The search step replayed from CUDA Graphs (runtime/cuda_graph.h), first or second order.
 //
 // search_step launches ~17,000 small kernels at the default config, and on a GPU the host's cost
 // per op (tape, dispatch, launch) is larger than the kernels' own time. Here the two passes that
@@ -10,6 +10,11 @@
 //
 // The first step runs eagerly (it warms cuBLAS and the allocator); the second captures. A batch
 // of another shape than the captured one (the short last batch of an epoch) runs eagerly.
+//
+// Second order: the α pass (w′'s training pass, the validation pass at w′, the two passes at
+// w ± R·v, R on the device) reads both batches, and freezes ξ — the weights' learning rate — and
+// whether SGD has a momentum buffer into its launches (Architect::compute_gradient): its graph is
+// captured again when either changes, once an epoch under the cosine schedule.
 //
 // PC-DARTS: β lives in the architecture store beside α, so the α pass computes its gradient and
 // Adam steps it with α's. Its warm-up epochs with α and β frozen (frozen_step) replay the weight
@@ -27,7 +32,7 @@ namespace autonet::darts {
 
 class CapturedSearchStep {
  public:
-  // First order only (second order reads ‖v‖ on the host); the network lives on a CUDA device.
+  // The network lives on a CUDA device.
   CapturedSearchStep(SearchNetwork& net, Architect& architect, Sgd& weight_optimizer,
                      double grad_clip);
   // Same contract as search_step.
@@ -46,8 +51,11 @@ class CapturedSearchStep {
   // Each pass is captured on its first use after the warm-up, the two sharing one pool (they
   // never overlap, so their temporaries may share memory).
   void capture_weight_pass(const Tensor& train_images, const Tensor& train_labels);
-  void capture_alpha_pass(const Tensor& valid_images, const Tensor& valid_labels);
+  void capture_alpha_pass(const Tensor& train_images, const Tensor& train_labels,
+                          const Tensor& valid_images, const Tensor& valid_labels);
   std::shared_ptr<CudaGraphPool> shared_pool() const;
+  // Whether the α graph froze another ξ or momentum state than the weight optimizer's now.
+  bool alpha_graph_is_stale() const;
 
   SearchNetwork& net_;
   Architect& architect_;
@@ -57,8 +65,10 @@ class CapturedSearchStep {
   bool weight_warmed_up_ = false;  // an eager step with the weight pass has run
   // The graphs read these and write those; inputs are refilled before every replay.
   Tensor train_images_, train_labels_, valid_images_, valid_labels_;
-  Tensor alpha_loss_;
+  ArchStepValues arch_values_;
   WeightPass weight_pass_;
+  double captured_lr_ = 0;            // ξ frozen into the α graph (second order)
+  bool captured_momentum_ = false;    // whether SGD's momentum buffer entered it
   std::unique_ptr<CudaGraph> alpha_graph_, weight_graph_;
 };
 

@@ -48,9 +48,9 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
       {"Run", image_run_fields<C>("seed of weights, α, data order and augmentation")},
       {"GPU",
        {F{"cuda_graph", &C::cuda_graph,
-          "on a GPU, replay the first-order step's two passes from CUDA graphs (same values bit "
-          "for bit, 2.7x the images/s on an H200); --no-cuda-graph for eager steps; ignored on "
-          "CPU and with --unrolled"}
+          "on a GPU, replay the search step's two passes from CUDA graphs, first or second order "
+          "(same values bit for bit; first order 2.7x the images/s on an H200); --no-cuda-graph "
+          "for eager steps; ignored on CPU"}
             .fixed()}},
   },
   // The official PC-DARTS CIFAR search (train_search.py of yuhuixu1993/PC-DARTS, checked field by

@@ -21,7 +21,7 @@ WeightPass weight_pass(SearchNetwork& net, const Tensor& train_images, const Ten
 }
 
 SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
-                                    const WeightPass& pass, const Tensor& alpha_loss,
+                                    const WeightPass& pass, const ArchStepValues& arch,
                                     const Tensor& train_labels, double grad_clip,
                                     const std::string& where) {
   Tensor grads = net.weight_store().grads();
@@ -29,8 +29,11 @@ SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
   weight_optimizer.step();
   // The step's one host sync: every value is read after all its work is queued. A non-finite
   // value stops the run before anything is checkpointed (the weights in memory are then spoilt).
-  if (alpha_loss.defined())
-    run::check_finite(alpha_loss.item(), "validation loss of the α step", where);
+  if (arch.valid_loss.defined())
+    run::check_finite(arch.valid_loss.item(), "validation loss of the α step", where);
+  if (arch.direction_norm.defined())
+    run::check_finite(arch.direction_norm.item(),
+                      "norm of the validation gradient at w′ (the Hessian term's direction)", where);
   SearchStepResult result;
   result.loss = pass.loss.item();
   run::check_finite(result.loss, "training loss", where);
@@ -43,7 +46,7 @@ SearchStepResult frozen_arch_step(SearchNetwork& net, Sgd& weight_optimizer,
                                   const Tensor& train_images, const Tensor& train_labels,
                                   double grad_clip, const std::string& where) {
   const WeightPass pass = weight_pass(net, train_images, train_labels);
-  return finish_weight_step(net, weight_optimizer, pass, Tensor(), train_labels, grad_clip, where);
+  return finish_weight_step(net, weight_optimizer, pass, {}, train_labels, grad_clip, where);
 }
 
 SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weight_optimizer,
@@ -51,13 +54,12 @@ SearchStepResult search_step(SearchNetwork& net, Architect& architect, Sgd& weig
                              const Tensor& valid_images, const Tensor& valid_labels,
                              double grad_clip, const std::string& where) {
   // 1. α step on the validation batch (§3.4/§3.5).
-  const Tensor alpha_loss =
+  const ArchStepValues arch =
       architect.compute_gradient(train_images, train_labels, valid_images, valid_labels);
   architect.apply_gradient();
   // 2. Weight step with the updated α.
   const WeightPass pass = weight_pass(net, train_images, train_labels);
-  return finish_weight_step(net, weight_optimizer, pass, alpha_loss, train_labels, grad_clip,
-                            where);
+  return finish_weight_step(net, weight_optimizer, pass, arch, train_labels, grad_clip, where);
 }
 
 }  // namespace autonet::darts

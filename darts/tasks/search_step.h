@@ -5,11 +5,11 @@
 #include <string>
 
 #include "autograd/optimizer.h"
+#include "darts/cnn/architect.h"
 #include "runtime/tensor.h"
 
 namespace autonet::darts {
 
-class Architect;
 class SearchNetwork;
 
 // One search step (§3.3): the α step on the validation batch, then the weight step on the train
@@ -37,10 +37,11 @@ struct WeightPass {
   Tensor loss, logits;
 };
 WeightPass weight_pass(SearchNetwork& net, const Tensor& train_images, const Tensor& train_labels);
-// Clip (on the device), SGD step, then the step's one host sync: reads and checks the losses
-// and the gradient norm, counts correct predictions.
+// Clip (on the device), SGD step, then the step's one host sync: reads and checks the losses,
+// the gradient norm and what the α step left (`arch`: empty when α is frozen), counts correct
+// predictions.
 SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
-                                    const WeightPass& pass, const Tensor& alpha_loss,
+                                    const WeightPass& pass, const ArchStepValues& arch,
                                     const Tensor& train_labels, double grad_clip,
                                     const std::string& where);
 

@@ -68,7 +68,7 @@ class SearchTask : public run::Task {
     alphas_.to(device_);
     sgd_ = weight_sgd(weights_, config);
     architect_ = std::make_unique<Architect>(net_, *sgd_, architect_config(config));
-    if (config.cuda_graph && device_.is_cuda() && !config.unrolled)
+    if (config.cuda_graph && device_.is_cuda())
       captured_step_ =
           std::make_unique<CapturedSearchStep>(net_, *architect_, *sgd_, config.grad_clip);
 
@@ -214,7 +214,7 @@ class SearchTask : public run::Task {
   CosineAnnealingLr schedule_;
   std::unique_ptr<Sgd> sgd_;
   std::unique_ptr<Architect> architect_;
-  std::unique_ptr<CapturedSearchStep> captured_step_;  // --cuda-graph on a GPU, first order
+  std::unique_ptr<CapturedSearchStep> captured_step_;  // --cuda-graph on a GPU
   data::LoaderConfig train_loader_, eval_loader_;
   // The α batches: reshuffled passes over the α half, resumable at (pass, batch).
   std::optional<data::BatchStream> valid_stream_;

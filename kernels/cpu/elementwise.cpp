@@ -39,7 +39,8 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) 
   });
 }
 
-void axpby(double alpha, const Tensor& x, double beta, Tensor& y) {
+void axpby(double alpha, const Tensor& x, double beta, Tensor& y, const Tensor& alpha_scale) {
+  if (alpha_scale.defined()) alpha *= alpha_scale.data<double>()[0];
   dispatch_float(x.dtype(), "axpby", [&]<class scalar_t>() {
     const scalar_t* px = x.data<scalar_t>();
     scalar_t* py = y.data<scalar_t>();

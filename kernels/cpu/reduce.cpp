@@ -88,4 +88,10 @@ void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tens
   });
 }
 
+void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales) {
+  const CentralDifference d = central_difference(sum_sq.data<double>()[0], step);
+  double* out = scales.data<double>();
+  out[0] = d.norm, out[1] = d.radius, out[2] = d.inverse_width;
+}
+
 }  // namespace autonet::cpu

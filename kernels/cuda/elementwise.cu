@@ -29,11 +29,15 @@ __global__ void binary_forward_kernel(BinaryOp op, const T* a, const T* b, T* ou
     out[i] = binary_value(op, a[i], b[i]);
 }
 
+// alpha_scale: null, or a device value alpha is multiplied by (in double, then rounded to T as
+// the host's axpby(alpha · value) would).
 template <class T>
-__global__ void axpby_kernel(T alpha, const T* x, T beta, T* y, int64_t n) {
+__global__ void axpby_kernel(double alpha, const double* alpha_scale, const T* x, T beta, T* y,
+                             int64_t n) {
+  const T a = static_cast<T>(alpha_scale ? alpha * *alpha_scale : alpha);
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = beta == T(0) ? alpha * x[i] : alpha * x[i] + beta * y[i];
+    y[i] = beta == T(0) ? a * x[i] : a * x[i] + beta * y[i];
 }
 
 template <class T>
@@ -79,12 +83,13 @@ void binary_forward(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) 
   AN_CUDA_CHECK_LAUNCH();
 }
 
-void axpby(double alpha, const Tensor& x, double beta, Tensor& y) {
+void axpby(double alpha, const Tensor& x, double beta, Tensor& y, const Tensor& alpha_scale) {
   const int64_t n = x.numel();
   if (n == 0) return;
   cudaStream_t s = stream(x.device());
+  const double* scale = alpha_scale.defined() ? alpha_scale.data<double>() : nullptr;
   dispatch_float(x.dtype(), "axpby", [&]<class scalar_t>() {
-    axpby_kernel<<<grid_for(n), 256, 0, s>>>(static_cast<scalar_t>(alpha), x.data<scalar_t>(),
+    axpby_kernel<<<grid_for(n), 256, 0, s>>>(alpha, scale, x.data<scalar_t>(),
                                               static_cast<scalar_t>(beta), y.data<scalar_t>(), n);
   });
   AN_CUDA_CHECK_LAUNCH();

@@ -115,6 +115,13 @@ __global__ void scale_to_max_norm_kernel(T* grad, int64_t n, const double* sum_s
     grad[i] *= f;
 }
 
+// One thread: three scalars from Σv² (reduce_math.h), with no host round trip.
+__global__ void central_difference_scales_kernel(const double* sum_sq, double step,
+                                                 double* scales) {
+  const CentralDifference d = central_difference(*sum_sq, step);
+  scales[0] = d.norm, scales[1] = d.radius, scales[2] = d.inverse_width;
+}
+
 }  // namespace
 
 void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
@@ -176,6 +183,12 @@ void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tens
     scale_to_max_norm_kernel<<<grid_for(n), kBlock, 0, s>>>(
         grad.data<scalar_t>(), n, sum_sq.data<double>(), max_norm, norm.data<double>());
   });
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales) {
+  central_difference_scales_kernel<<<1, 1, 0, stream(sum_sq.device())>>>(
+      sum_sq.data<double>(), step, scales.data<double>());
   AN_CUDA_CHECK_LAUNCH();
 }
 

@@ -62,6 +62,18 @@ OpCase axpby_case(double alpha, double beta, const Shape& shape) {
   c.exact_on_integers = true;
   return c;
 }
+
+// alpha scaled by a float64 value on the device (made on the inputs' device, like a norm would be).
+OpCase scaled_axpby_case(double alpha, double value, double beta, const Shape& shape) {
+  OpCase c = axpby_case(alpha * value, beta, shape);
+  c.name = "elementwise/axpby/device_scale/" + shape_str(shape);
+  c.forward = [alpha, value, beta](const Tensors& in, Tensors& out) {
+    const Tensor scale = Tensor::full({1}, value, DType::f64, in[0].device());
+    out[0].copy_from(in[1]);
+    axpby(alpha, in[0], beta, out[0], scale);
+  };
+  return c;
+}
 }  // namespace
 
 std::vector<OpCase> elementwise_cases() {
@@ -78,6 +90,7 @@ std::vector<OpCase> elementwise_cases() {
   }
   rows.push_back(binary_case(BinaryOp::mul, "mul", darts_image_shapes()[2]));
   rows.push_back(axpby_case(0.5, -2.0, {257}));
+  rows.push_back(scaled_axpby_case(-2.0, 0.25, 1.0, {257}));  // exact: w − 2R·v with R = 1/4
   return rows;
 }
 
@@ -100,6 +113,24 @@ TEST(Elementwise, HandComputedValues) {
   EXPECT_EQ(out.to_vector<float>(), (std::vector<float>{4, 10, 18}));
   axpby(2.0, a, 3.0, out);
   EXPECT_EQ(out.to_vector<float>(), (std::vector<float>{14, 34, 60}));
+  // alpha times a device value: 2 · 1.5 = 3.
+  Tensor scales = Tensor::from_vector<double>({7.0, 1.5}, {2});
+  axpby(2.0, a, 1.0, out, scales.slice(0, 1, 2));
+  EXPECT_EQ(out.to_vector<float>(), (std::vector<float>{17, 40, 69}));
+}
+
+// A scaled alpha rounds as the host product would: bit for bit axpby(alpha · value).
+TEST(Elementwise, AxpbyWithADeviceScaleIsAxpbyOfTheProduct) {
+  for (DType dtype : {DType::f32, DType::f64}) {
+    Tensor x = Tensor::empty({1000}, dtype), y0 = Tensor::empty({1000}, dtype);
+    fill_uniform(x, -1.0, 1.0, 3);
+    fill_uniform(y0, -1.0, 1.0, 4);
+    const double alpha = -2.0, value = 0.01 / 3.7;
+    Tensor scaled = y0.clone(), product = y0.clone();
+    axpby(alpha, x, 0.3, scaled, Tensor::from_vector<double>({value}, {1}));
+    axpby(alpha * value, x, 0.3, product);
+    EXPECT_EQ(scaled.to(DType::f64).to_vector<double>(), product.to(DType::f64).to_vector<double>());
+  }
 }
 
 TEST(Elementwise, RejectsBadArguments) {
@@ -111,6 +142,9 @@ TEST(Elementwise, RejectsBadArguments) {
   EXPECT_THROW(unary_forward(UnaryOp::relu, a, d), Error);
   Tensor strided = Tensor::empty({6}).slice(0, 0, 6, 2);
   EXPECT_THROW(unary_forward(UnaryOp::relu, strided, out), Error);
+  Tensor f32_scale = Tensor::empty({1}), two_scales = Tensor::empty({2}, DType::f64);
+  EXPECT_THROW(axpby(1.0, a, 1.0, out, f32_scale), Error);   // not float64
+  EXPECT_THROW(axpby(1.0, a, 1.0, out, two_scales), Error);  // not one value
 }
 
 }  // namespace autonet::test

@@ -76,6 +76,23 @@ OpCase clip_case(const Shape& shape, double max_norm) {
   c.set_tolerance(1e-6, 1e-6, "the norm's double sum in a different order, then one float scaling");
   return c;
 }
+// {‖x‖, R, 1/(2R)} of a central difference along x, from Σx² on the device. No gradient: a parity
+// row, written into the case's dtype.
+OpCase central_difference_case(const Shape& shape, double step) {
+  OpCase c;
+  c.name = "reduce/central_difference_scales/" + shape_str(shape);
+  c.inputs = {{"v", shape}};
+  c.outputs = {{"scales", {3}}};
+  c.forward = [step](const Tensors& in, Tensors& out) {
+    Tensor sum_sq = Tensor::empty({1}, DType::f64, in[0].device());
+    sum_of_squares(in[0], sum_sq);
+    Tensor scales = Tensor::empty({3}, DType::f64, in[0].device());
+    central_difference_scales(sum_sq, step, scales);
+    out[0].copy_from(scales.to(Device::cpu()).to(out[0].dtype()).to(out[0].device()));
+  };
+  c.set_tolerance(1e-6, 1e-6, "Σv² in double in a different order, then one sqrt and division");
+  return c;
+}
 }  // namespace
 
 std::vector<OpCase> reduce_cases() {
@@ -96,6 +113,7 @@ std::vector<OpCase> reduce_cases() {
   rows.push_back(global_norm_case({17}, {3, 5, 7}));
   rows.push_back(clip_case({10, 10}, 0.25));   // norm ≈ 5.8: scaled down
   rows.push_back(clip_case({10, 10}, 1000.0)); // below the limit: untouched
+  rows.push_back(central_difference_case({3, 5, 7}, 0.01));
   return rows;
 }
 
@@ -168,6 +186,23 @@ TEST(Reduce, SumOfSquaresGlobalNormAndClip) {
   EXPECT_EQ(m.to_vector<float>(), (std::vector<float>{3 * half, 4 * half}));
   EXPECT_TRUE(std::isnan(norm.item()));
   EXPECT_EQ(clip_grad_norm_async(m, 100.0).item(), std::sqrt(double(3 * half) * (3 * half) + double(4 * half) * (4 * half)));
+}
+
+TEST(Reduce, CentralDifferenceScales) {
+  Tensor sum_sq = Tensor::from_vector<double>({25}, {1}), scales = Tensor::empty({3}, DType::f64);
+  central_difference_scales(sum_sq, 0.01, scales);  // ‖v‖ = 5, R = 0.002, 1/(2R) = 250
+  EXPECT_EQ(scales.to_vector<double>(), (std::vector<double>{5, 0.01 / 5, 1 / (2 * (0.01 / 5))}));
+  sum_sq.fill_(0);  // no direction: both points are w, the difference counts nothing
+  central_difference_scales(sum_sq, 0.01, scales);
+  EXPECT_EQ(scales.to_vector<double>(), (std::vector<double>{0, 0, 0}));
+  sum_sq.fill_(std::nan(""));  // the caller's check sees ‖v‖
+  central_difference_scales(sum_sq, 0.01, scales);
+  for (double s : scales.to_vector<double>()) EXPECT_TRUE(std::isnan(s));
+  Tensor f32_scales = Tensor::empty({3}), two = Tensor::empty({2}, DType::f64);
+  EXPECT_THROW(central_difference_scales(sum_sq, 0.0, scales), Error);        // step not positive
+  EXPECT_THROW(central_difference_scales(sum_sq, 0.01, f32_scales), Error);   // not float64
+  EXPECT_THROW(central_difference_scales(sum_sq, 0.01, two), Error);          // not [3]
+  EXPECT_THROW(central_difference_scales(scales, 0.01, scales), Error);       // sum_sq not [1]
 }
 
 // Fixed-order block reductions: the same input gives the same bits every time, and the f64 total
