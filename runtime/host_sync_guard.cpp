@@ -15,8 +15,8 @@ NoHostSyncScope::~NoHostSyncScope() { scope_what = previous_; }
 void check_no_host_sync(const char* call) {
   AN_CHECK(scope_what == nullptr)
       << call << " inside " << scope_what
-      << ": it waits for the device from the host, which recorded work cannot do (keep the "
-         "value on the device, or read it after the recorded work)";
+      << ": it makes the host wait for the device (keep the value on the device, or read it "
+         "after this work)";
 }
 
 }  // namespace autonet

@@ -140,15 +140,19 @@ Variable RnnModel::embed(const Tensor& input) {
   Variable emb = view(embedding(encoder_, input), {t * b, d});
   if (training() && config_.dropoute > 0) {
     const int64_t v = config_.vocabulary;
-    Tensor ones = Tensor::full({v, 1}, 1.0, weights_.dtype(), weights_.device());
+    // Ones filled on the device: a host fill would make every step wait for the GPU.
+    auto ones = [&](const Shape& shape) {
+      Tensor t = Tensor::empty(shape, weights_.dtype(), weights_.device());
+      fill(t, 1.0);
+      return t;
+    };
     Tensor row_mask = Tensor::empty({v, 1}, weights_.dtype(), weights_.device());
     DropoutParams p;
     p.p = config_.dropoute;
     p.key = generators_[static_cast<int>(RnnDropout::embedding)].next(v);
-    dropout_forward(ones, row_mask, p);
+    dropout_forward(ones({v, 1}), row_mask, p);
     const Variable token_mask = view(embedding(Variable(row_mask), input), {t * b, 1});
-    const Variable spread = matmul(token_mask, Variable(Tensor::full({1, d}, 1.0, weights_.dtype(),
-                                                                     weights_.device())));
+    const Variable spread = matmul(token_mask, Variable(ones({1, d})));
     emb = mul(emb, spread);
   }
   return view(emb, {t, b, d});

@@ -9,6 +9,7 @@
 #include "darts/primitives.h"
 #include "darts/rnn/model.h"
 #include "kernels/dropout.h"
+#include "runtime/host_sync_guard.h"
 #include "tests/autograd/gradcheck.h"
 
 namespace autonet::darts {
@@ -352,6 +353,25 @@ TEST(RnnModel, GradientsMatchFiniteDifferences) {
     for (const auto& [name, v] : weights.named_parameters()) probes.push_back(v);
     if (search) probes.push_back(model->alpha());
     test::expect_gradients_match(loss, probes, 1e-6, 12);
+  }
+}
+
+// An eager recurrent step keeps the GPU busy only if its passes never wait for the host
+// (runtime/host_sync_guard.h): forward with every dropout on, the loss and backward, search and
+// derived. (Failed with the embedding dropout's all-ones tensors filled on the host.)
+TEST(RnnModel, PassesWaitForNothingOnTheHost) {
+  for (bool search : {true, false}) {
+    ParameterStore weights(1, DType::f64), alphas(2, DType::f64);
+    std::unique_ptr<RnnModel> model =
+        search ? std::make_unique<RnnModel>(tiny_config(), weights, alphas)
+               : std::make_unique<RnnModel>(tiny_config(), weights,
+                                            published_rnn_genotype("DARTS_V1"));
+    const TinyBatch batch = tiny_batch(3, 3, 7, 3);
+    const Tensor targets = Tensor::from_vector<int64_t>({1, 2, 3, 4, 5, 6, 0, 1, 2}, {9});
+    NoHostSyncScope eager_step("an eager recurrent step");
+    EXPECT_NO_THROW(backward(rnn_loss(model->run(batch.input, batch.hidden_tensor), targets, 2.0,
+                                      1.0).total))
+        << (search ? "search" : "derived");
   }
 }
 
