@@ -1,7 +1,6 @@
 // The α step (reference darts.md §3.4, §3.5).
 #include "darts/cnn/architect.h"
 
-#include <cmath>
 #include <vector>
 
 #include "autograd/functions.h"
@@ -37,8 +36,8 @@ HessianVectorProduct finite_difference_hvp(ParameterStore& weights, ParameterSto
   alphas.zero_grad();
   forward_backward();
   w.copy_from(w_saved);
-  axpby(-1.0, a_grad, 1.0, difference);                      // g⁺ − g⁻, as the official code
-  axpby(1.0, difference, 0.0, difference, inverse_width);    // / (2R)
+  axpby(-1.0, a_grad, 1.0, difference);                    // g⁺ − g⁻, as the official code
+  axpby(1.0, difference, 0.0, difference, inverse_width);  // / (2R)
   return {difference, scales.slice(0, 0, 1)};
 }
 

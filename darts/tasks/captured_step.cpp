@@ -49,7 +49,8 @@ void CapturedSearchStep::capture_alpha_pass(const Tensor& train_images,
   make_input(train_labels_, train_labels);
   make_input(valid_images_, valid_images);
   make_input(valid_labels_, valid_labels);
-  if (!alpha_graph_) alpha_graph_ = std::make_unique<CudaGraph>(valid_images.device(), shared_pool());
+  if (!alpha_graph_)
+    alpha_graph_ = std::make_unique<CudaGraph>(valid_images.device(), shared_pool());
   captured_lr_ = weight_optimizer_.lr();
   captured_momentum_ = weight_optimizer_.has_momentum_buffer();
   alpha_graph_->capture([&] {

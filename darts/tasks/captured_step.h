@@ -67,8 +67,8 @@ class CapturedSearchStep {
   Tensor train_images_, train_labels_, valid_images_, valid_labels_;
   ArchStepValues arch_values_;
   WeightPass weight_pass_;
-  double captured_lr_ = 0;            // ξ frozen into the α graph (second order)
-  bool captured_momentum_ = false;    // whether SGD's momentum buffer entered it
+  double captured_lr_ = 0;          // ξ frozen into the α graph (second order)
+  bool captured_momentum_ = false;  // whether SGD's momentum buffer entered it
   std::unique_ptr<CudaGraph> alpha_graph_, weight_graph_;
 };
 

@@ -33,7 +33,8 @@ SearchStepResult finish_weight_step(SearchNetwork& net, Sgd& weight_optimizer,
     run::check_finite(arch.valid_loss.item(), "validation loss of the α step", where);
   if (arch.direction_norm.defined())
     run::check_finite(arch.direction_norm.item(),
-                      "norm of the validation gradient at w′ (the Hessian term's direction)", where);
+                      "norm of the validation gradient at w′ (the Hessian term's direction)",
+                      where);
   SearchStepResult result;
   result.loss = pass.loss.item();
   run::check_finite(result.loss, "training loss", where);

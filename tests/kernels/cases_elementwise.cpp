@@ -129,7 +129,8 @@ TEST(Elementwise, AxpbyWithADeviceScaleIsAxpbyOfTheProduct) {
     Tensor scaled = y0.clone(), product = y0.clone();
     axpby(alpha, x, 0.3, scaled, Tensor::from_vector<double>({value}, {1}));
     axpby(alpha * value, x, 0.3, product);
-    EXPECT_EQ(scaled.to(DType::f64).to_vector<double>(), product.to(DType::f64).to_vector<double>());
+    EXPECT_EQ(scaled.to(DType::f64).to_vector<double>(),
+              product.to(DType::f64).to_vector<double>());
   }
 }
 
