@@ -131,6 +131,22 @@ void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales
                cuda::central_difference_scales(sum_sq, step, scales));
 }
 
+void clip_coefficient(const Tensor& norm, double max_norm, Tensor& coefficient) {
+  const char* what = "clip_coefficient";
+  AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
+      << what << ": max_norm must be positive and finite, got " << max_norm;
+  check_same_device(norm, coefficient, what);
+  for (const Tensor* t : {&norm, static_cast<const Tensor*>(&coefficient)}) {
+    check_contiguous(*t, what);
+    check_shape(*t, {1}, what);
+    AN_CHECK(t->dtype() == DType::f64) << what << ": norm and coefficient must be float64, got "
+                                       << t->describe();
+  }
+  count_op(what, [&] { return launch(bytes_of(norm), bytes_of(coefficient), 2); });
+  AN_ON_DEVICE(norm.device(), cpu::clip_coefficient(norm, max_norm, coefficient),
+               cuda::clip_coefficient(norm, max_norm, coefficient));
+}
+
 Tensor clip_grad_norm_async(Tensor& grad, double max_norm) {
   AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
       << "clip_grad_norm: max_norm must be positive and finite, got " << max_norm;

@@ -29,6 +29,10 @@ void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tens
 // direction) R and 1/(2R) are 0: both points are w and their difference counts nothing. A
 // non-finite ‖v‖ gives non-finite scales: the caller checks ‖v‖ when it reads it.
 void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales);
+// clip_grad_norm_'s coefficient max_norm / (norm + 1e-6), unclamped, from a norm [1] float64 on
+// the device (clip_grad_norm_async's) into coefficient [1] float64 there: a step scaled by it
+// (axpby's alpha_scale) needs no host sync.
+void clip_coefficient(const Tensor& norm, double max_norm, Tensor& coefficient);
 )
 
 // Built on the entries above (no twins of their own).

@@ -29,6 +29,11 @@ AN_HOST_DEVICE double clip_factor(double sum_sq, double max_norm) {
   return max_norm / (sqrt(sum_sq) + 1e-6);
 }
 
+// clip_coefficient's value (reduce.h) from the norm.
+AN_HOST_DEVICE double clip_coefficient_of(double norm, double max_norm) {
+  return max_norm / (norm + 1e-6);
+}
+
 // central_difference_scales' three values (reduce.h) from Σv².
 struct CentralDifference {
   double norm, radius, inverse_width;  // ‖v‖, R = step / ‖v‖, 1 / (2R)

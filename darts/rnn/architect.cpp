@@ -1,8 +1,6 @@
 // The α step of recurrent DARTS (reference darts.md §7.8).
 #include "darts/rnn/architect.h"
 
-#include <cmath>
-
 #include "autograd/functions.h"
 #include "darts/cnn/architect.h"
 #include "kernels/elementwise.h"
@@ -27,13 +25,12 @@ RnnArchitect::RnnArchitect(RnnModel& model, ParameterStore& alphas,
   optimizer_ = std::make_unique<Adam>(alphas.weights(), alphas.grads(), adam);
 }
 
-double RnnArchitect::nll_and_backward(const RnnSegment& segment, Tensor* hidden_out) {
+Tensor RnnArchitect::nll_and_backward(const RnnSegment& segment, Tensor* hidden_out) {
   const RnnForward f = model_.run(segment.input, segment.hidden);
   const Variable nll = cross_entropy(f.logits, segment.target);
-  const double value = nll.value().item();
   backward(nll);
   if (hidden_out) *hidden_out = f.hidden;
-  return value;
+  return nll.value();
 }
 
 RnnArchStep RnnArchitect::compute_gradient(const Sgd& sgd, const RnnSegment& train,
@@ -72,8 +69,8 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
     ParameterGradScope no_alpha_grads(alphas_, false);
     nll_and_backward(train);
   }
-  const double g_norm = clip_grad_norm(g, config_.grad_clip);
-  s.clip_coef = config_.grad_clip / (g_norm + 1e-6);
+  s.clip_coef = Tensor::empty({1}, DType::f64, g.device());
+  clip_coefficient(clip_grad_norm_async(g, config_.grad_clip), config_.grad_clip, s.clip_coef);
 
   // 2. w′ = w − η·(g + λ·w): SGD without momentum, so the buffer term of the CNN's step is absent.
   apply_virtual_step(sgd, g, w);
@@ -88,9 +85,7 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
     restore_buffers(weights, bn_saved);
     d_alpha = alphas_.grads().clone();
     v = g.clone();
-    const double v_norm = clip_grad_norm(v, config_.grad_clip);
-    AN_CHECK(std::isfinite(v_norm))
-        << "rnn architect: the validation gradient at w′ is not finite (‖v‖ = " << v_norm << ")";
+    s.direction_norm = clip_grad_norm_async(v, config_.grad_clip);
   }
   const auto after_valid = model_.rng_offsets();
 
@@ -106,7 +101,7 @@ RnnArchStep RnnArchitect::second_order(const Sgd& sgd, const RnnSegment& train,
   // 5. α.grad = dα − η·c·H·v.
   Tensor a_grad = alphas_.grads();
   a_grad.copy_from(d_alpha);
-  axpby(-sgd.lr() * s.clip_coef, hvp, 1.0, a_grad);
+  axpby(-sgd.lr(), hvp, 1.0, a_grad, s.clip_coef);
   return s;
 }
 

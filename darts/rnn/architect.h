@@ -44,10 +44,12 @@ struct RnnSegment {
   Tensor input, target, hidden;
 };
 
+// What an α step leaves on the device, read and checked with the step's one host sync.
 struct RnnArchStep {
-  double valid_loss = 0;  // NLL_val(w, α), or NLL_val(w′, α) when unrolled
+  Tensor valid_loss;      // [1]: NLL_val(w, α), or NLL_val(w′, α) when unrolled
   Tensor hidden_valid;    // the validation stream's next state (detached)
-  double clip_coef = 1;   // c of the second order (1 in first order)
+  Tensor clip_coef;       // [1] float64, second order: c (undefined in first order)
+  Tensor direction_norm;  // [1] float64, second order: ‖v‖ before its clip
 };
 
 class RnnArchitect {
@@ -57,7 +59,8 @@ class RnnArchitect {
 
   // Leaves the α gradient in the α store's grads (zeroed first). `sgd` is the weights' optimizer:
   // its lr is η and its weight decay λ (second order only). The network must be in training
-  // mode; w is restored exactly, and so are the BN statistics of the w′ pass.
+  // mode; w is restored exactly, and so are the BN statistics of the w′ pass. Nothing waits for
+  // the host: c, R and ‖v‖ stay on the device.
   RnnArchStep compute_gradient(const Sgd& sgd, const RnnSegment& train, const RnnSegment& valid);
   // compute_gradient, then the Adam step on α.
   RnnArchStep step(const Sgd& sgd, const RnnSegment& train, const RnnSegment& valid);
@@ -68,8 +71,9 @@ class RnnArchitect {
  private:
   RnnArchStep first_order(const RnnSegment& valid);
   RnnArchStep second_order(const Sgd& sgd, const RnnSegment& train, const RnnSegment& valid);
-  // Forward + backward of the NLL of one segment; returns the loss (one host sync) and the state.
-  double nll_and_backward(const RnnSegment& segment, Tensor* hidden_out = nullptr);
+  // Forward + backward of the NLL of one segment; returns the loss [1], still on the device, and
+  // the state.
+  Tensor nll_and_backward(const RnnSegment& segment, Tensor* hidden_out = nullptr);
 
   RnnModel& model_;
   ParameterStore& alphas_;

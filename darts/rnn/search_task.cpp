@@ -102,11 +102,21 @@ class RnnSearchTask final : public RnnTask {
     const data::TextBatch v = data::get_batch(search_data_, row % (search_rows - 1), config_.bptt);
     const RnnSegment valid{v.input.contiguous().to(device_), v.target.contiguous().to(device_),
                            hidden_valid_};
-    const RnnArchStep a = architect_->step(dynamic_cast<const Sgd&>(*optimizer_), train, valid);
-    run::check_finite(a.valid_loss, "validation loss of the α step", where);
-    arch_loss_sum_ += a.valid_loss;
+    arch_step_ = architect_->step(dynamic_cast<const Sgd&>(*optimizer_), train, valid);
+    hidden_valid_ = arch_step_.hidden_valid;
+  }
+
+  // The α step's values, read with the weight step's (the step's one host sync), first.
+  void check_weight_step(double nll, double grad_norm, const std::string& where) override {
+    const double valid_loss = arch_step_.valid_loss.item();
+    run::check_finite(valid_loss, "validation loss of the α step", where);
+    if (arch_step_.direction_norm.defined())
+      run::check_finite(arch_step_.direction_norm.item(),
+                        "norm of the validation gradient at w′ (the Hessian term's direction)",
+                        where);
+    arch_loss_sum_ += valid_loss;
     ++arch_steps_;
-    hidden_valid_ = a.hidden_valid;
+    RnnTask::check_weight_step(nll, grad_norm, where);
   }
 
   ParameterStore* alpha_store() override { return &alphas_; }
@@ -123,6 +133,7 @@ class RnnSearchTask final : public RnnTask {
   std::unique_ptr<RnnArchitect> architect_;
   Tensor search_data_;   // the validation split, [rows, batch_size]
   Tensor hidden_valid_;  // the α stream's state within an epoch
+  RnnArchStep arch_step_;  // this step's α step, checked after its weight step
   double arch_loss_sum_ = 0;  // the epoch's α-step validation losses
   int64_t arch_steps_ = 0;
 };

@@ -232,9 +232,9 @@ int64_t RnnTask::draw_sequence_length() {
   return sequence_length(base, key);
 }
 
-void RnnTask::check_weight_step(const RnnWeightStep& step, const std::string& where) {
-  run::check_finite(step.nll, "training loss", where);
-  run::check_finite(step.grad_norm, "weights' gradient norm", where);
+void RnnTask::check_weight_step(double nll, double grad_norm, const std::string& where) {
+  run::check_finite(nll, "training loss", where);
+  run::check_finite(grad_norm, "weights' gradient norm", where);
 }
 
 double RnnTask::train_epoch(run::Engine& engine) {
@@ -260,10 +260,12 @@ double RnnTask::train_epoch(run::Engine& engine) {
     }
     const RnnWeightStep ws = rnn_weight_step(*model_, alpha_store(), *optimizer_, segment,
                                              config_.ar_alpha, config_.tar_beta, config_.grad_clip);
-    check_weight_step(ws, where);
+    // The step's one host sync: its values are read once all its work is queued.
+    const double nll = ws.nll.item(), grad_norm = ws.grad_norm.item();
+    check_weight_step(nll, grad_norm, where);
     hidden = ws.hidden;
     const int64_t n = t.target.numel();
-    loss_sum += ws.nll * static_cast<double>(n);
+    loss_sum += nll * static_cast<double>(n);
     tokens += n;
     engine.count_step();
     i += seq_len;

@@ -66,8 +66,9 @@ class RnnTask : public run::Task {
   }
   // The α store whose gradient the weight step leaves alone (search); none otherwise.
   virtual ParameterStore* alpha_store() { return nullptr; }
-  // Throws when a weight step's loss or gradient norm is not finite.
-  virtual void check_weight_step(const RnnWeightStep& step, const std::string& where);
+  // Throws when a weight step's loss or gradient norm (read after the whole step: its one host
+  // sync) is not finite.
+  virtual void check_weight_step(double nll, double grad_norm, const std::string& where);
   // The epoch's validation loss; keeps the best checkpoint (validate_and_keep_best).
   struct Validation {
     double loss = 0;

@@ -47,12 +47,11 @@ class RnnTrainTask final : public RnnTask {
   }
 
   // A non-finite loss rolls back to the best checkpoint (train.py) instead of stopping.
-  void check_weight_step(const RnnWeightStep& step, const std::string& where) override {
-    if (!std::isfinite(step.nll))
-      throw run::Diverged{fmt::format("the training loss became {} {}", step.nll, where)};
-    if (!std::isfinite(step.grad_norm))
-      throw run::Diverged{
-          fmt::format("the weights' gradient norm became {} {}", step.grad_norm, where)};
+  void check_weight_step(double nll, double grad_norm, const std::string& where) override {
+    if (!std::isfinite(nll))
+      throw run::Diverged{fmt::format("the training loss became {} {}", nll, where)};
+    if (!std::isfinite(grad_norm))
+      throw run::Diverged{fmt::format("the weights' gradient norm became {} {}", grad_norm, where)};
   }
 
   Validation validate(run::Engine& engine) override {

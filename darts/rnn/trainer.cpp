@@ -119,14 +119,10 @@ RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer
   weights.zero_grad();
   const RnnForward f = model.run(segment.input, segment.hidden);
   const RnnLoss loss = rnn_loss(f, segment.target, ar_alpha, tar_beta);
-  RnnWeightStep s;
-  s.nll = loss.nll.value().item();
-  s.hidden = f.hidden;
-  if (!std::isfinite(s.nll)) return s;
   backward(loss.total);
   Tensor grads = weights.grads();
-  s.grad_norm = clip_grad_norm(grads, grad_clip);
-  if (std::isfinite(s.grad_norm)) optimizer.step();
+  const RnnWeightStep s{loss.nll.value(), clip_grad_norm_async(grads, grad_clip), f.hidden};
+  optimizer.step();
   return s;
 }
 

@@ -89,11 +89,12 @@ RnnRunConfig rnn_train_defaults();
 
 // One weight step (§7.6 step 6, §7.7): NLL + AR/TAR of `segment` from its hidden state, backward
 // (α's gradient off when `alphas` is given), the global clip, the optimizer's step at its current
-// lr. A non-finite loss or gradient norm is returned without stepping (the caller decides).
+// lr — all queued, nothing read back. The caller reads nll and grad_norm with the step's one host
+// sync and stops or rolls back on a non-finite one (that step has spoilt the weights in memory).
 struct RnnWeightStep {
-  double nll = 0;
-  double grad_norm = std::nan("");  // before clipping; NaN when the loss was not finite
-  Tensor hidden;                    // [B, nhid] the segment's last state, detached
+  Tensor nll;        // [1] on the device
+  Tensor grad_norm;  // [1] float64 on the device, before clipping
+  Tensor hidden;     // [B, nhid] the segment's last state, detached
 };
 RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
                               const RnnSegment& segment, double ar_alpha, double tar_beta,

@@ -94,4 +94,8 @@ void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales
   out[0] = d.norm, out[1] = d.radius, out[2] = d.inverse_width;
 }
 
+void clip_coefficient(const Tensor& norm, double max_norm, Tensor& coefficient) {
+  coefficient.data<double>()[0] = clip_coefficient_of(norm.data<double>()[0], max_norm);
+}
+
 }  // namespace autonet::cpu

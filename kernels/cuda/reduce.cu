@@ -122,6 +122,10 @@ __global__ void central_difference_scales_kernel(const double* sum_sq, double st
   scales[0] = d.norm, scales[1] = d.radius, scales[2] = d.inverse_width;
 }
 
+__global__ void clip_coefficient_kernel(const double* norm, double max_norm, double* coefficient) {
+  *coefficient = clip_coefficient_of(*norm, max_norm);
+}
+
 }  // namespace
 
 void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
@@ -189,6 +193,12 @@ void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tens
 void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales) {
   central_difference_scales_kernel<<<1, 1, 0, stream(sum_sq.device())>>>(
       sum_sq.data<double>(), step, scales.data<double>());
+  AN_CUDA_CHECK_LAUNCH();
+}
+
+void clip_coefficient(const Tensor& norm, double max_norm, Tensor& coefficient) {
+  clip_coefficient_kernel<<<1, 1, 0, stream(norm.device())>>>(norm.data<double>(), max_norm,
+                                                              coefficient.data<double>());
   AN_CUDA_CHECK_LAUNCH();
 }
 

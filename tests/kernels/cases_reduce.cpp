@@ -93,6 +93,22 @@ OpCase central_difference_case(const Shape& shape, double step) {
   c.set_tolerance(1e-6, 1e-6, "Σv² in double in a different order, then one sqrt and division");
   return c;
 }
+// max_norm / (‖g‖ + 1e-6) from clip_grad_norm_async's norm, on the device. A parity row.
+OpCase clip_coefficient_case(const Shape& shape, double max_norm) {
+  OpCase c;
+  c.name = "reduce/clip_coefficient/" + shape_str(shape);
+  c.inputs = {{"g", shape}};
+  c.outputs = {{"coefficient", {1}}};
+  c.forward = [max_norm](const Tensors& in, Tensors& out) {
+    Tensor g = in[0].clone();
+    const Tensor norm = clip_grad_norm_async(g, max_norm);
+    Tensor coefficient = Tensor::empty({1}, DType::f64, in[0].device());
+    clip_coefficient(norm, max_norm, coefficient);
+    out[0].copy_from(coefficient.to(Device::cpu()).to(out[0].dtype()).to(out[0].device()));
+  };
+  c.set_tolerance(1e-6, 1e-6, "the norm's double sum in a different order, then one division");
+  return c;
+}
 }  // namespace
 
 std::vector<OpCase> reduce_cases() {
@@ -114,6 +130,7 @@ std::vector<OpCase> reduce_cases() {
   rows.push_back(clip_case({10, 10}, 0.25));   // norm ≈ 5.8: scaled down
   rows.push_back(clip_case({10, 10}, 1000.0)); // below the limit: untouched
   rows.push_back(central_difference_case({3, 5, 7}, 0.01));
+  rows.push_back(clip_coefficient_case({10, 10}, 0.25));
   return rows;
 }
 
@@ -203,6 +220,18 @@ TEST(Reduce, CentralDifferenceScales) {
   EXPECT_THROW(central_difference_scales(sum_sq, 0.01, f32_scales), Error);   // not float64
   EXPECT_THROW(central_difference_scales(sum_sq, 0.01, two), Error);          // not [3]
   EXPECT_THROW(central_difference_scales(scales, 0.01, scales), Error);       // sum_sq not [1]
+}
+
+TEST(Reduce, ClipCoefficient) {
+  Tensor norm = Tensor::from_vector<double>({4}, {1}), coefficient = Tensor::empty({1}, DType::f64);
+  clip_coefficient(norm, 0.25, coefficient);  // as the host computes it: unclamped
+  EXPECT_EQ(coefficient.item(), 0.25 / (4 + 1e-6));
+  clip_coefficient(norm, 100.0, coefficient);
+  EXPECT_EQ(coefficient.item(), 100.0 / (4 + 1e-6));
+  Tensor f32 = Tensor::empty({1}), two = Tensor::empty({2}, DType::f64);
+  EXPECT_THROW(clip_coefficient(norm, 0.0, coefficient), Error);  // max_norm not positive
+  EXPECT_THROW(clip_coefficient(norm, 1.0, f32), Error);          // not float64
+  EXPECT_THROW(clip_coefficient(two, 1.0, coefficient), Error);   // norm not [1]
 }
 
 // Fixed-order block reductions: the same input gives the same bits every time, and the f64 total

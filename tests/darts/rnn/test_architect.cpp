@@ -14,8 +14,10 @@
 #include "autograd/functions.h"
 #include "darts/cnn/architect.h"
 #include "darts/rnn/architect.h"
+#include "darts/rnn/trainer.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
+#include "runtime/host_sync_guard.h"
 #include "runtime/philox.h"
 #include "tests/darts/central_differences.h"
 
@@ -174,7 +176,7 @@ SecondOrderCase second_order_case(double clip_factor, uint64_t valid_seed = 58) 
 
   t.model.set_rng_offsets(masks);
   Unrolled u(t, sgd, config.grad_clip);
-  EXPECT_NEAR(step.clip_coef, u.c, 1e-12 * u.c);
+  EXPECT_NEAR(step.clip_coef.item(), u.c, 1e-12 * u.c);
   out.c = u.c;
   Tensor hidden;
   out.without_hessian = u.d_alpha(&out.s, &hidden);
@@ -270,7 +272,33 @@ TEST(RnnArchitect, FirstOrderIsTheValidationGradient) {
   backward(nll);
   EXPECT_EQ(got, host(t.alphas.grads()));
   EXPECT_EQ(host(step.hidden_valid), host(hidden));
-  EXPECT_EQ(step.valid_loss, nll.value().item());
+  EXPECT_EQ(step.valid_loss.item(), nll.value().item());
+  EXPECT_FALSE(step.clip_coef.defined());
+  EXPECT_FALSE(step.direction_norm.defined());
+}
+
+// A recurrent search step waits for the host once, after all of it is queued
+// (runtime/host_sync_guard.h): the α step of either order (c, R and ‖v‖ on the device) and the
+// weight step. (Failed with the losses and clip norms read mid-step: "Tensor::item inside ...".)
+TEST(RnnArchitect, AStepWaitsForNothingOnTheHost) {
+  for (bool unrolled : {false, true}) {
+    TinyRnn t;
+    Sgd sgd(t.weights.weights(), t.weights.grads(), search_sgd());
+    RnnArchitectConfig config;
+    config.unrolled = unrolled;
+    RnnArchitect arch(t.model, t.alphas, config);
+    RnnArchStep a;
+    RnnWeightStep w;
+    {
+      NoHostSyncScope step("a recurrent search step");
+      EXPECT_NO_THROW(a = arch.step(sgd, t.train, t.valid)) << "unrolled " << unrolled;
+      EXPECT_NO_THROW(w = rnn_weight_step(t.model, &t.alphas, sgd, t.train, 0.0, 1e-3, 0.25));
+    }
+    EXPECT_TRUE(std::isfinite(a.valid_loss.item()));
+    EXPECT_TRUE(std::isfinite(w.nll.item()));
+    EXPECT_TRUE(std::isfinite(w.grad_norm.item()));
+    if (unrolled) EXPECT_GT(a.direction_norm.item(), 0.0);
+  }
 }
 
 TEST(RnnArchitect, RejectsADerivedModel) {
