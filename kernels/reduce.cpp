@@ -20,6 +20,24 @@ int64_t check_reduction(ReduceOp op, const Tensor& x, int64_t axis, const char* 
       << what << ": mean/max over an empty axis " << k << " of " << x.describe();
   return k;
 }
+
+// A limit or step the norm entries take: positive and finite.
+void check_positive(double value, const char* name, const char* what) {
+  AN_CHECK(std::isfinite(value) && value > 0)
+      << what << ": " << name << " must be positive and finite, got " << value;
+}
+
+// Device-side scalars of the norm entries: contiguous float64 of `shape` on `on`'s device.
+void check_scalars(const std::vector<const Tensor*>& ts, const Shape& shape, const Tensor& on,
+                   const char* what) {
+  for (const Tensor* t : ts) {
+    check_same_device(on, *t, what);
+    check_contiguous(*t, what);
+    check_shape(*t, shape, what);
+    AN_CHECK(t->dtype() == DType::f64) << what << ": expects float64 scalars, got "
+                                       << t->describe();
+  }
+}
 }  // namespace
 
 Shape reduce_out_shape(const Shape& x, int64_t axis) {
@@ -93,18 +111,10 @@ double global_norm(const std::vector<Tensor>& xs) {
 
 void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tensor& norm) {
   const char* what = "scale_to_max_norm";
-  AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
-      << what << ": max_norm must be positive and finite, got " << max_norm;
+  check_positive(max_norm, "max_norm", what);
   check_contiguous(grad, what);
   check_float(grad, what);
-  check_same_device(grad, sum_sq, what);
-  check_same_device(grad, norm, what);
-  for (const Tensor* t : {&sum_sq, static_cast<const Tensor*>(&norm)}) {
-    check_contiguous(*t, what);
-    check_shape(*t, {1}, what);
-    AN_CHECK(t->dtype() == DType::f64) << what << ": sum_sq and norm must be float64, got "
-                                       << t->describe();
-  }
+  check_scalars({&sum_sq, &norm}, {1}, grad, what);
   AN_CHECK(norm.raw_data() != sum_sq.raw_data()) << what << ": norm must not alias sum_sq";
   // Counted as if it clips: below max_norm the kernel leaves grad untouched (known on the device).
   count_op(what, [&] {
@@ -116,16 +126,9 @@ void scale_to_max_norm(Tensor& grad, const Tensor& sum_sq, double max_norm, Tens
 
 void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales) {
   const char* what = "central_difference_scales";
-  AN_CHECK(std::isfinite(step) && step > 0)
-      << what << ": step must be positive and finite, got " << step;
-  check_same_device(sum_sq, scales, what);
-  for (const Tensor* t : {&sum_sq, static_cast<const Tensor*>(&scales)}) {
-    check_contiguous(*t, what);
-    AN_CHECK(t->dtype() == DType::f64) << what << ": sum_sq and scales must be float64, got "
-                                       << t->describe();
-  }
-  check_shape(sum_sq, {1}, what);
-  check_shape(scales, {3}, what);
+  check_positive(step, "step", what);
+  check_scalars({&sum_sq}, {1}, sum_sq, what);
+  check_scalars({&scales}, {3}, sum_sq, what);
   count_op(what, [&] { return launch(bytes_of(sum_sq), bytes_of(scales), 4); });
   AN_ON_DEVICE(sum_sq.device(), cpu::central_difference_scales(sum_sq, step, scales),
                cuda::central_difference_scales(sum_sq, step, scales));
@@ -133,23 +136,15 @@ void central_difference_scales(const Tensor& sum_sq, double step, Tensor& scales
 
 void clip_coefficient(const Tensor& norm, double max_norm, Tensor& coefficient) {
   const char* what = "clip_coefficient";
-  AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
-      << what << ": max_norm must be positive and finite, got " << max_norm;
-  check_same_device(norm, coefficient, what);
-  for (const Tensor* t : {&norm, static_cast<const Tensor*>(&coefficient)}) {
-    check_contiguous(*t, what);
-    check_shape(*t, {1}, what);
-    AN_CHECK(t->dtype() == DType::f64) << what << ": norm and coefficient must be float64, got "
-                                       << t->describe();
-  }
+  check_positive(max_norm, "max_norm", what);
+  check_scalars({&norm, &coefficient}, {1}, norm, what);
   count_op(what, [&] { return launch(bytes_of(norm), bytes_of(coefficient), 2); });
   AN_ON_DEVICE(norm.device(), cpu::clip_coefficient(norm, max_norm, coefficient),
                cuda::clip_coefficient(norm, max_norm, coefficient));
 }
 
 Tensor clip_grad_norm_async(Tensor& grad, double max_norm) {
-  AN_CHECK(std::isfinite(max_norm) && max_norm > 0)
-      << "clip_grad_norm: max_norm must be positive and finite, got " << max_norm;
+  check_positive(max_norm, "max_norm", "clip_grad_norm");
   check_contiguous(grad, "clip_grad_norm");
   check_float(grad, "clip_grad_norm");
   Tensor sum_sq = Tensor::empty({1}, DType::f64, grad.device());

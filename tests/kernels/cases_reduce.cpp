@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <string>
 
 #include "kernels/reduce.h"
 #include "tests/kernels/op_case.h"
@@ -76,38 +78,46 @@ OpCase clip_case(const Shape& shape, double max_norm) {
   c.set_tolerance(1e-6, 1e-6, "the norm's double sum in a different order, then one float scaling");
   return c;
 }
-// {‖x‖, R, 1/(2R)} of a central difference along x, from Σx² on the device. No gradient: a parity
-// row, written into the case's dtype.
-OpCase central_difference_case(const Shape& shape, double step) {
+// A parity row (no gradient) of an entry that turns x into float64 scalars on the device:
+// `scalars(x)` returns them, the row writes them in its dtype.
+OpCase device_scalars_case(const std::string& name, const Shape& shape, int64_t count,
+                           std::function<Tensor(const Tensor&)> scalars, const char* why) {
   OpCase c;
-  c.name = "reduce/central_difference_scales/" + shape_str(shape);
-  c.inputs = {{"v", shape}};
-  c.outputs = {{"scales", {3}}};
-  c.forward = [step](const Tensors& in, Tensors& out) {
-    Tensor sum_sq = Tensor::empty({1}, DType::f64, in[0].device());
-    sum_of_squares(in[0], sum_sq);
-    Tensor scales = Tensor::empty({3}, DType::f64, in[0].device());
-    central_difference_scales(sum_sq, step, scales);
-    out[0].copy_from(scales.to(Device::cpu()).to(out[0].dtype()).to(out[0].device()));
+  c.name = "reduce/" + name + "/" + shape_str(shape);
+  c.inputs = {{"x", shape}};
+  c.outputs = {{name, {count}}};
+  c.forward = [scalars](const Tensors& in, Tensors& out) {
+    out[0].copy_from(scalars(in[0]).to(Device::cpu()).to(out[0].dtype()).to(out[0].device()));
   };
-  c.set_tolerance(1e-6, 1e-6, "Σv² in double in a different order, then one sqrt and division");
+  c.set_tolerance(1e-6, 1e-6, why);
   return c;
 }
-// max_norm / (‖g‖ + 1e-6) from clip_grad_norm_async's norm, on the device. A parity row.
+
+// {‖x‖, R, 1/(2R)} of a central difference along x, from Σx² on the device.
+OpCase central_difference_case(const Shape& shape, double step) {
+  return device_scalars_case(
+      "central_difference_scales", shape, 3,
+      [step](const Tensor& x) {
+        Tensor sum_sq = Tensor::empty({1}, DType::f64, x.device());
+        sum_of_squares(x, sum_sq);
+        Tensor scales = Tensor::empty({3}, DType::f64, x.device());
+        central_difference_scales(sum_sq, step, scales);
+        return scales;
+      },
+      "Σx² in double in a different order, then one sqrt and division");
+}
+
+// max_norm / (‖x‖ + 1e-6) from clip_grad_norm_async's norm, on the device.
 OpCase clip_coefficient_case(const Shape& shape, double max_norm) {
-  OpCase c;
-  c.name = "reduce/clip_coefficient/" + shape_str(shape);
-  c.inputs = {{"g", shape}};
-  c.outputs = {{"coefficient", {1}}};
-  c.forward = [max_norm](const Tensors& in, Tensors& out) {
-    Tensor g = in[0].clone();
-    const Tensor norm = clip_grad_norm_async(g, max_norm);
-    Tensor coefficient = Tensor::empty({1}, DType::f64, in[0].device());
-    clip_coefficient(norm, max_norm, coefficient);
-    out[0].copy_from(coefficient.to(Device::cpu()).to(out[0].dtype()).to(out[0].device()));
-  };
-  c.set_tolerance(1e-6, 1e-6, "the norm's double sum in a different order, then one division");
-  return c;
+  return device_scalars_case(
+      "clip_coefficient", shape, 1,
+      [max_norm](const Tensor& x) {
+        Tensor g = x.clone();
+        Tensor coefficient = Tensor::empty({1}, DType::f64, x.device());
+        clip_coefficient(clip_grad_norm_async(g, max_norm), max_norm, coefficient);
+        return coefficient;
+      },
+      "the norm's double sum in a different order, then one division");
 }
 }  // namespace
 

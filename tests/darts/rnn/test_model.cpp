@@ -331,13 +331,16 @@ TEST(RnnModel, LockedMasksAreReusedAcrossTimeAndRedrawnPerCall) {
             second.raw_output.value().select(0, 5).contiguous().to_vector<double>());
 }
 
+// The tiny search model, or the derived DARTS_V1 cell (α's store left empty).
+std::unique_ptr<RnnModel> tiny_model(bool search, ParameterStore& weights, ParameterStore& alphas) {
+  if (search) return std::make_unique<RnnModel>(tiny_config(), weights, alphas);
+  return std::make_unique<RnnModel>(tiny_config(), weights, published_rnn_genotype("DARTS_V1"));
+}
+
 TEST(RnnModel, GradientsMatchFiniteDifferences) {
   for (bool search : {true, false}) {
     ParameterStore weights(1, DType::f64), alphas(2, DType::f64);
-    std::unique_ptr<RnnModel> model =
-        search ? std::make_unique<RnnModel>(tiny_config(), weights, alphas)
-               : std::make_unique<RnnModel>(tiny_config(), weights,
-                                            published_rnn_genotype("DARTS_V1"));
+    std::unique_ptr<RnnModel> model = tiny_model(search, weights, alphas);
     widen(weights);
     if (search) fill_uniform(model->alpha().value(), -1, 1, 9);
     const TinyBatch batch = tiny_batch(3, 3, 7, 3);
@@ -362,10 +365,7 @@ TEST(RnnModel, GradientsMatchFiniteDifferences) {
 TEST(RnnModel, PassesWaitForNothingOnTheHost) {
   for (bool search : {true, false}) {
     ParameterStore weights(1, DType::f64), alphas(2, DType::f64);
-    std::unique_ptr<RnnModel> model =
-        search ? std::make_unique<RnnModel>(tiny_config(), weights, alphas)
-               : std::make_unique<RnnModel>(tiny_config(), weights,
-                                            published_rnn_genotype("DARTS_V1"));
+    std::unique_ptr<RnnModel> model = tiny_model(search, weights, alphas);
     const TinyBatch batch = tiny_batch(3, 3, 7, 3);
     const Tensor targets = Tensor::from_vector<int64_t>({1, 2, 3, 4, 5, 6, 0, 1, 2}, {9});
     NoHostSyncScope eager_step("an eager recurrent step");
