@@ -7,14 +7,17 @@
 // bench/peers/rnn_search_step.py must match).
 //
 //   build/bench/bench_rnn_search_step --benchmark_filter='dev:0'   # CPU: small rows only
-// Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = reference, 1 = small).
+// Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = reference, 1 = small),
+// graph (1: the step replayed from CUDA graphs, darts/rnn/captured_step.h; CUDA only).
 #include <benchmark/benchmark.h>
 
+#include <memory>
 #include <vector>
 
 #include "autograd/optimizer.h"
 #include "bench/bench_util.h"
 #include "darts/rnn/architect.h"
+#include "darts/rnn/captured_step.h"
 #include "darts/rnn/model.h"
 #include "darts/rnn/trainer.h"
 
@@ -49,7 +52,10 @@ void BM_RnnSearchStep(benchmark::State& state) {
   if (!pick_device(state, state.range(0), &device)) return;
   const bool unrolled = state.range(1) == 2;
   const RnnStepShape& shape = kShapes[state.range(2)];
-  const std::string title = std::string(shape.name) + (unrolled ? " second order" : " first order");
+  const bool graph = state.range(3) == 1;
+  const std::string title = std::string(shape.name) +
+                            (unrolled ? " second order" : " first order") +
+                            (graph ? ", CUDA graphs" : "");
   state.SetLabel(title);
 
   ParameterStore weights(3), alphas(4);
@@ -70,32 +76,46 @@ void BM_RnnSearchStep(benchmark::State& state) {
 
   darts::RnnSegment train = window(shape, 1, device), valid = window(shape, 2, device);
   train.hidden = valid.hidden = model.initial_hidden(shape.batch);
+  std::unique_ptr<darts::CapturedRnnSearchStep> captured;
+  if (graph) captured = std::make_unique<darts::CapturedRnnSearchStep>(model, alphas, architect,
+                                                                       0.0, 1e-3, 0.25);
   auto step = [&] {
+    if (captured) {
+      const darts::CapturedRnnSearchStep::Result r = captured->step(sgd, train, valid);
+      valid.hidden = r.arch.hidden_valid;
+      train.hidden = r.weight.hidden;
+      return;
+    }
     const darts::RnnArchStep a = architect.step(sgd, train, valid);
     const darts::RnnWeightStep w =
         darts::rnn_weight_step(model, &alphas, sgd, train, 0.0, 1e-3, 0.25);
     valid.hidden = a.hidden_valid;
     train.hidden = w.hidden;
   };
-  run_steps(state, title, device, step, "tokens/s",
-            static_cast<double>(shape.bptt * shape.batch));
+  // With graphs the warm-up is the eager first step and the capture.
+  run_steps(state, title, device, step, "tokens/s", static_cast<double>(shape.bptt * shape.batch),
+            graph ? 2 : 1, [&] { return captured ? captured->graph_pool_bytes() : size_t{0}; });
   state.counters["params"] = static_cast<double>(model.parameter_count());  // the peers check it
 }
 
 // CPU: the small config only (the reference one takes minutes per step on 2 cores).
 BENCHMARK(BM_RnnSearchStep)
-    ->ArgNames({"dev", "order", "config"})
-    ->Args({0, 1, 1})
-    ->Args({0, 2, 1})
+    ->ArgNames({"dev", "order", "config", "graph"})
+    ->Args({0, 1, 1, 0})
+    ->Args({0, 2, 1, 0})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
 BENCHMARK(BM_RnnSearchStep)
-    ->ArgNames({"dev", "order", "config"})
-    ->Args({1, 1, 0})
-    ->Args({1, 2, 0})
-    ->Args({1, 1, 1})
-    ->Args({1, 2, 1})
+    ->ArgNames({"dev", "order", "config", "graph"})
+    ->Args({1, 1, 0, 0})
+    ->Args({1, 1, 0, 1})
+    ->Args({1, 2, 0, 0})
+    ->Args({1, 2, 0, 1})
+    ->Args({1, 1, 1, 0})
+    ->Args({1, 1, 1, 1})
+    ->Args({1, 2, 1, 0})
+    ->Args({1, 2, 1, 1})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(10);

@@ -41,15 +41,24 @@ AN_HOST_DEVICE Philox4 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_
 
 // Where a random number comes from: the run's seed, a named stream (dropout of layer 3, cutout,
 // ...) and an offset that advances with each use. Element i of a draw uses counter offset + i/4.
+// offset_base (null: none) points to a further offset in the memory of the device that draws,
+// read when the draw runs: a key recorded into a CUDA graph then draws new numbers at every
+// replay, the caller moving *offset_base on between replays (PhiloxGenerator::anchor).
 struct PhiloxKey {
   uint64_t seed = 0;
   uint32_t stream = 0;
   uint64_t offset = 0;  // in blocks of 4 words
+  const uint64_t* offset_base = nullptr;
+
+  // The counter block of element `index`.
+  AN_HOST_DEVICE uint64_t block(uint64_t index) const {
+    return offset + (offset_base ? *offset_base : 0) + index / 4;
+  }
 };
 
 // Uniform in [0, 1) with 24 random bits: exactly representable in float and double alike.
 AN_HOST_DEVICE float philox_uniform(const PhiloxKey& key, uint64_t index) {
-  const uint64_t block = key.offset + index / 4;
+  const uint64_t block = key.block(index);
   const Philox4 r = philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
                                key.stream, 0u, static_cast<uint32_t>(key.seed),
                                static_cast<uint32_t>(key.seed >> 32));
@@ -58,7 +67,7 @@ AN_HOST_DEVICE float philox_uniform(const PhiloxKey& key, uint64_t index) {
 
 // A 32-bit random word, for integer draws (crop offsets, flips).
 AN_HOST_DEVICE uint32_t philox_bits(const PhiloxKey& key, uint64_t index) {
-  const uint64_t block = key.offset + index / 4;
+  const uint64_t block = key.block(index);
   const Philox4 r = philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
                                key.stream, 1u, static_cast<uint32_t>(key.seed),
                                static_cast<uint32_t>(key.seed >> 32));
@@ -70,7 +79,7 @@ class PhiloxGenerator {
  public:
   PhiloxGenerator(uint64_t seed = 0, uint32_t stream = 0) : seed_(seed), stream_(stream) {}
   PhiloxKey next(uint64_t count) {
-    PhiloxKey key{seed_, stream_, offset_};
+    PhiloxKey key{seed_, stream_, offset_ - anchor_, base_};
     offset_ += (count + 3) / 4;
     return key;
   }
@@ -79,10 +88,26 @@ class PhiloxGenerator {
   uint64_t offset() const { return offset_; }
   void set_offset(uint64_t offset) { offset_ = offset; }
 
+  // From now on keys are relative to the current offset and read the rest from *base when they
+  // draw: work recorded into a graph now draws at *base + (what it would have drawn at, less the
+  // anchor). With *base = the offset at the start of each replay, a replay draws exactly what the
+  // recorded work run eagerly at that offset would. The offset still advances as keys are handed
+  // out (offset() is the generator's state, as ever); unanchor() returns to plain keys.
+  void anchor(const uint64_t* base) {
+    anchor_ = offset_;
+    base_ = base;
+  }
+  void unanchor() {
+    anchor_ = 0;
+    base_ = nullptr;
+  }
+
  private:
   uint64_t seed_;
   uint32_t stream_;
   uint64_t offset_ = 0;
+  uint64_t anchor_ = 0;            // subtracted from the keys' offsets while anchored
+  const uint64_t* base_ = nullptr;  // added back when they draw
 };
 
 }  // namespace autonet

@@ -108,6 +108,14 @@ void RnnModel::set_rng_offsets(const std::array<uint64_t, kRnnDropouts>& offsets
   for (int d = 0; d < kRnnDropouts; ++d) generators_[d].set_offset(offsets[d]);
 }
 
+void RnnModel::anchor_rng(const uint64_t* bases) {
+  for (int d = 0; d < kRnnDropouts; ++d) generators_[d].anchor(bases + d);
+}
+
+void RnnModel::unanchor_rng() {
+  for (PhiloxGenerator& g : generators_) g.unanchor();
+}
+
 PhiloxKey RnnModel::peek_key(RnnDropout which) const {
   PhiloxGenerator copy = generators_[static_cast<int>(which)];
   return copy.next(1);

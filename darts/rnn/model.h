@@ -90,6 +90,11 @@ class RnnModel : public Module {
   void set_rng_offsets(const std::array<uint64_t, kRnnDropouts>& offsets);
   // The key the next draw of `which` will use (tests rebuild the masks from it).
   PhiloxKey peek_key(RnnDropout which) const;
+  // Anchors every dropout generator at its offset now (PhiloxGenerator::anchor), generator d
+  // reading the rest of its offset from bases[d] when a draw runs: `bases` is device memory of
+  // kRnnDropouts offsets on the model's device (a graph's, darts/rnn/captured_step.h).
+  void anchor_rng(const uint64_t* bases);
+  void unanchor_rng();
 
   // Pieces exposed for tests.
   const Variable& encoder_weight() const { return encoder_; }

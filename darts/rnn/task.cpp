@@ -232,6 +232,11 @@ int64_t RnnTask::draw_sequence_length() {
   return sequence_length(base, key);
 }
 
+RnnWeightStep RnnTask::weight_step(const RnnSegment& train) {
+  return rnn_weight_step(*model_, alpha_store(), *optimizer_, train, config_.ar_alpha,
+                         config_.tar_beta, config_.grad_clip);
+}
+
 void RnnTask::check_weight_step(double nll, double grad_norm, const std::string& where) {
   run::check_finite(nll, "training loss", where);
   run::check_finite(grad_norm, "weights' gradient norm", where);
@@ -258,8 +263,7 @@ double RnnTask::train_epoch(run::Engine& engine) {
       Tensor first = weights_.weights().slice(0, 0, 1);
       fill(first, std::nan(""));
     }
-    const RnnWeightStep ws = rnn_weight_step(*model_, alpha_store(), *optimizer_, segment,
-                                             config_.ar_alpha, config_.tar_beta, config_.grad_clip);
+    const RnnWeightStep ws = weight_step(segment);
     // The step's one host sync: its values are read once all its work is queued.
     const double nll = ws.nll.item(), grad_norm = ws.grad_norm.item();
     check_weight_step(nll, grad_norm, where);

@@ -66,6 +66,8 @@ class RnnTask : public run::Task {
   }
   // The α store whose gradient the weight step leaves alone (search); none otherwise.
   virtual ParameterStore* alpha_store() { return nullptr; }
+  // The weight step on `train` (rnn_weight_step, eager); its values stay on the device.
+  virtual RnnWeightStep weight_step(const RnnSegment& train);
   // Throws when a weight step's loss or gradient norm (read after the whole step: its one host
   // sync) is not finite.
   virtual void check_weight_step(double nll, double grad_norm, const std::string& where);

@@ -86,6 +86,12 @@ const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
             .fixed(),
         F{"max_steps", &C::max_steps, "cap on the steps of an epoch (0: all)", non_negative()}
             .fixed()}},
+      {"GPU",
+       {F{"cuda_graph", &C::cuda_graph,
+          "on a GPU, replay the search step's two passes from CUDA graphs, a pair per sequence "
+          "length (same values bit for bit); --no-cuda-graph for eager steps; ignored on CPU"}
+            .only(Scope::search)
+            .fixed()}},
   },
   // rnn-train's WikiText-2 sizes (the reference README's WT2 command, paper appendix A.2);
   // everything else as PTB. rnn-search has none: the paper searches on PTB only.
@@ -110,20 +116,30 @@ RnnRunConfig rnn_train_defaults() {
   return c;
 }
 
-RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
-                              const RnnSegment& segment, double ar_alpha, double tar_beta,
-                              double grad_clip) {
+RnnWeightPass rnn_weight_pass(RnnModel& model, ParameterStore* alphas, const RnnSegment& segment,
+                              double ar_alpha, double tar_beta) {
   std::optional<ParameterGradScope> no_alpha_grads;
   if (alphas) no_alpha_grads.emplace(*alphas, false);
-  ParameterStore& weights = model.weight_store();
-  weights.zero_grad();
+  model.weight_store().zero_grad();
   const RnnForward f = model.run(segment.input, segment.hidden);
   const RnnLoss loss = rnn_loss(f, segment.target, ar_alpha, tar_beta);
   backward(loss.total);
-  Tensor grads = weights.grads();
-  const RnnWeightStep s{loss.nll.value(), clip_grad_norm_async(grads, grad_clip), f.hidden};
+  return {loss.nll.value(), f.hidden};
+}
+
+RnnWeightStep finish_rnn_weight_step(RnnModel& model, Optimizer& optimizer,
+                                     const RnnWeightPass& pass, double grad_clip) {
+  Tensor grads = model.weight_store().grads();
+  const RnnWeightStep s{pass.nll, clip_grad_norm_async(grads, grad_clip), pass.hidden};
   optimizer.step();
   return s;
+}
+
+RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
+                              const RnnSegment& segment, double ar_alpha, double tar_beta,
+                              double grad_clip) {
+  const RnnWeightPass pass = rnn_weight_pass(model, alphas, segment, ar_alpha, tar_beta);
+  return finish_rnn_weight_step(model, optimizer, pass, grad_clip);
 }
 
 bool asgd_switch_due(const std::vector<double>& history, double current, int64_t nonmono) {

@@ -76,6 +76,7 @@ struct RnnRunConfig {
   std::string device = "auto";
   int64_t log_every = 50;       // a step summary every N steps (0: none)
   int64_t max_steps = 0;        // cap on the steps of an epoch (0: the whole train split)
+  bool cuda_graph = true;       // search on a GPU: replay the step's passes from CUDA graphs
 
   static const ConfigTable<RnnRunConfig>& table();
   void validate(bool search) const;
@@ -99,6 +100,16 @@ struct RnnWeightStep {
 RnnWeightStep rnn_weight_step(RnnModel& model, ParameterStore* alphas, Optimizer& optimizer,
                               const RnnSegment& segment, double ar_alpha, double tar_beta,
                               double grad_clip);
+// Its two halves, apart for the graph-replayed step (darts/rnn/captured_step.h): the pass (zero
+// the weights' gradients, forward, loss, backward; capturable), then the clip and the
+// optimizer's step (eager, so the optimizer's state needs no re-capture).
+struct RnnWeightPass {
+  Tensor nll, hidden;
+};
+RnnWeightPass rnn_weight_pass(RnnModel& model, ParameterStore* alphas, const RnnSegment& segment,
+                              double ar_alpha, double tar_beta);
+RnnWeightStep finish_rnn_weight_step(RnnModel& model, Optimizer& optimizer,
+                                     const RnnWeightPass& pass, double grad_clip);
 
 // train.py's non-monotone trigger of the switch to averaged SGD (§7.7): more than `nonmono`
 // validation losses of plain-SGD epochs are recorded in `history` and `current` is worse than the

@@ -34,6 +34,31 @@ TEST(Philox, GeneratorHandsOutDisjointRanges) {
   EXPECT_NEAR(mean / 40000, 0.5, 0.01);
 }
 
+// A key recorded into a graph draws at offset + *offset_base, read when it draws: with the base
+// at the generator's offset when the recorded work starts, it draws what a plain key would.
+TEST(Philox, AnchoredKeysDrawWhatPlainKeysDrawAtTheBase) {
+  PhiloxGenerator plain(42, 3), anchored(42, 3);
+  plain.set_offset(100);
+  anchored.set_offset(100);
+  uint64_t base = 0;
+  anchored.anchor(&base);
+  const PhiloxKey a = anchored.next(10), b = anchored.next(5);
+  EXPECT_EQ(a.offset, 0u);  // relative to the anchor
+  EXPECT_EQ(b.offset, 3u);
+  EXPECT_EQ(anchored.offset(), 105u);  // the generator's state advances as ever
+  for (uint64_t start : {100u, 105u, 7000u}) {  // one "replay" per start offset
+    base = start;
+    plain.set_offset(start);
+    const PhiloxKey pa = plain.next(10), pb = plain.next(5);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(philox_bits(a, i), philox_bits(pa, i)) << start;
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(philox_uniform(b, i), philox_uniform(pb, i)) << start;
+  }
+  anchored.unanchor();
+  const PhiloxKey c = anchored.next(1);
+  EXPECT_EQ(c.offset, 105u);
+  EXPECT_EQ(c.offset_base, nullptr);
+}
+
 TEST(Tensor, ShapesStridesAndViews) {
   Tensor t = Tensor::zeros({2, 3, 4});
   EXPECT_EQ(t.numel(), 24);

@@ -58,7 +58,7 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "eval_batch_size", "test_batch_size", "bptt", "learning_rate",
                                    "weight_decay", "grad_clip", "ar_alpha", "tar_beta", "nonmono",
                                    "unrolled", "arch_learning_rate", "arch_weight_decay", "seed",
-                                   "device", "log_every", "max_steps"}));
+                                   "device", "log_every", "max_steps", "cuda_graph"}));
 }
 
 TEST(ConfigTable, ValuesRoundTripAndAbsentKeysKeepTheBase) {

@@ -1,0 +1,117 @@
+#include "darts/rnn/captured_step.h"
+
+#include <vector>
+
+#include "runtime/error.h"
+
+namespace autonet::darts {
+
+namespace {
+
+// Graph inputs shaped like `s` (made once per length).
+RnnSegment inputs_like(const RnnSegment& s) {
+  auto like = [](const Tensor& t) { return Tensor::empty(t.shape(), t.dtype(), t.device()); };
+  return {like(s.input), like(s.target), like(s.hidden)};
+}
+
+void refill(RnnSegment& inputs, const RnnSegment& s) {
+  inputs.input.copy_from(s.input);
+  inputs.target.copy_from(s.target);
+  inputs.hidden.copy_from(s.hidden);
+}
+
+}  // namespace
+
+CapturedRnnSearchStep::CapturedRnnSearchStep(RnnModel& model, ParameterStore& alphas,
+                                             RnnArchitect& architect, double ar_alpha,
+                                             double tar_beta, double grad_clip)
+    : model_(model),
+      alphas_(alphas),
+      architect_(architect),
+      ar_alpha_(ar_alpha),
+      tar_beta_(tar_beta),
+      grad_clip_(grad_clip) {
+  const Device device = model.weight_store().weights().device();
+  AN_CHECK(device.is_cuda())
+      << "captured recurrent search step: the model must be on a CUDA device, it is on "
+      << device.str();
+}
+
+size_t CapturedRnnSearchStep::captured_lengths() const {
+  size_t n = 0;
+  for (const auto& [length, g] : by_length_) n += g.alpha.graph && g.weight.graph ? 1 : 0;
+  return n;
+}
+
+size_t CapturedRnnSearchStep::graph_pool_bytes() const {
+  const std::shared_ptr<CudaGraphPool> pool = shared_pool();
+  return pool ? cuda_graph_pool_bytes(pool) : 0;
+}
+
+std::shared_ptr<CudaGraphPool> CapturedRnnSearchStep::shared_pool() const {
+  // Every pass of every length runs alone: their temporaries may share one pool.
+  for (const auto& [length, g] : by_length_)
+    for (const Pass* p : {&g.alpha, &g.weight})
+      if (p->graph) return p->graph->pool();
+  return nullptr;  // the first graph makes it
+}
+
+void CapturedRnnSearchStep::capture(Pass& pass, const std::function<void()>& work) {
+  const Device device = model_.weight_store().weights().device();
+  if (!pass.bases.defined()) pass.bases = Tensor::empty({kRnnDropouts}, DType::i64, device);
+  if (!pass.graph) pass.graph = std::make_unique<CudaGraph>(device, shared_pool());
+  const Offsets start = model_.rng_offsets();
+  model_.anchor_rng(reinterpret_cast<const uint64_t*>(pass.bases.data<int64_t>()));
+  try {
+    pass.graph->capture(work);
+  } catch (...) {
+    model_.unanchor_rng();
+    model_.set_rng_offsets(start);
+    throw;
+  }
+  model_.unanchor_rng();
+  const Offsets end = model_.rng_offsets();
+  for (int d = 0; d < kRnnDropouts; ++d) pass.advance[d] = end[d] - start[d];
+  model_.set_rng_offsets(start);  // the capture ran nothing, so it drew nothing
+}
+
+void CapturedRnnSearchStep::replay(Pass& pass) {
+  Offsets offsets = model_.rng_offsets();
+  pass.bases.copy_from(
+      Tensor::from_vector(std::vector<int64_t>(offsets.begin(), offsets.end()), {kRnnDropouts}));
+  pass.graph->replay();
+  for (int d = 0; d < kRnnDropouts; ++d) offsets[d] += pass.advance[d];
+  model_.set_rng_offsets(offsets);
+}
+
+void CapturedRnnSearchStep::capture_passes(Graphs& g, const Sgd& sgd, const RnnSegment& train,
+                                           const RnnSegment& valid) {
+  if (!g.train.input.defined()) {
+    g.train = inputs_like(train);
+    g.valid = inputs_like(valid);
+  }
+  if (!g.alpha.graph || g.alpha_lr != sgd.lr()) {
+    g.alpha_lr = sgd.lr();
+    capture(g.alpha, [&] { g.arch = architect_.compute_gradient(sgd, g.train, g.valid); });
+  }
+  if (!g.weight.graph)
+    capture(g.weight,
+            [&] { g.pass = rnn_weight_pass(model_, &alphas_, g.train, ar_alpha_, tar_beta_); });
+}
+
+CapturedRnnSearchStep::Result CapturedRnnSearchStep::step(Sgd& sgd, const RnnSegment& train,
+                                                          const RnnSegment& valid) {
+  Graphs& g = by_length_[{train.input.size(0), valid.input.size(0)}];
+  if (++g.steps == 1)  // a length's first step runs eagerly
+    return {architect_.step(sgd, train, valid),
+            rnn_weight_step(model_, &alphas_, sgd, train, ar_alpha_, tar_beta_, grad_clip_)};
+  capture_passes(g, sgd, train, valid);
+  refill(g.train, train);
+  refill(g.valid, valid);
+  replay(g.alpha);
+  architect_.optimizer().step();
+  replay(g.weight);
+  return {g.arch, finish_rnn_weight_step(model_, sgd, g.pass, grad_clip_)};
+}
+
+}  // namespace autonet::darts
