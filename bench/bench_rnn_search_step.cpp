@@ -76,12 +76,12 @@ void BM_RnnSearchStep(benchmark::State& state) {
 
   darts::RnnSegment train = window(shape, 1, device), valid = window(shape, 2, device);
   train.hidden = valid.hidden = model.initial_hidden(shape.batch);
-  std::unique_ptr<darts::CapturedRnnSearchStep> captured;
-  if (graph) captured = std::make_unique<darts::CapturedRnnSearchStep>(model, alphas, architect,
-                                                                       0.0, 1e-3, 0.25);
+  std::unique_ptr<darts::CapturedRnnStep> captured;
+  if (graph)
+    captured = std::make_unique<darts::CapturedRnnStep>(model, &alphas, &architect, 0.0, 1e-3, 0.25);
   auto step = [&] {
     if (captured) {
-      const darts::CapturedRnnSearchStep::Result r = captured->step(sgd, train, valid);
+      const darts::CapturedRnnStep::Result r = captured->step(sgd, train, &valid);
       valid.hidden = r.arch.hidden_valid;
       train.hidden = r.weight.hidden;
       return;

@@ -22,9 +22,9 @@ void refill(RnnSegment& inputs, const RnnSegment& s) {
 
 }  // namespace
 
-CapturedRnnSearchStep::CapturedRnnSearchStep(RnnModel& model, ParameterStore& alphas,
-                                             RnnArchitect& architect, double ar_alpha,
-                                             double tar_beta, double grad_clip)
+CapturedRnnStep::CapturedRnnStep(RnnModel& model, ParameterStore* alphas,
+                                 RnnArchitect* architect, double ar_alpha, double tar_beta,
+                                 double grad_clip)
     : model_(model),
       alphas_(alphas),
       architect_(architect),
@@ -33,22 +33,23 @@ CapturedRnnSearchStep::CapturedRnnSearchStep(RnnModel& model, ParameterStore& al
       grad_clip_(grad_clip) {
   const Device device = model.weight_store().weights().device();
   AN_CHECK(device.is_cuda())
-      << "captured recurrent search step: the model must be on a CUDA device, it is on "
-      << device.str();
+      << "captured recurrent step: the model must be on a CUDA device, it is on " << device.str();
+  AN_CHECK((alphas == nullptr) == (architect == nullptr))
+      << "captured recurrent step: a search needs its α store and architect, a training neither";
 }
 
-size_t CapturedRnnSearchStep::captured_lengths() const {
+size_t CapturedRnnStep::captured_lengths() const {
   size_t n = 0;
-  for (const auto& [length, g] : by_length_) n += g.alpha.graph && g.weight.graph ? 1 : 0;
+  for (const auto& [length, g] : by_length_) n += g.weight.graph ? 1 : 0;
   return n;
 }
 
-size_t CapturedRnnSearchStep::graph_pool_bytes() const {
+size_t CapturedRnnStep::graph_pool_bytes() const {
   const std::shared_ptr<CudaGraphPool> pool = shared_pool();
   return pool ? cuda_graph_pool_bytes(pool) : 0;
 }
 
-std::shared_ptr<CudaGraphPool> CapturedRnnSearchStep::shared_pool() const {
+std::shared_ptr<CudaGraphPool> CapturedRnnStep::shared_pool() const {
   // Every pass of every length runs alone: their temporaries may share one pool.
   for (const auto& [length, g] : by_length_)
     for (const Pass* p : {&g.alpha, &g.weight})
@@ -56,7 +57,7 @@ std::shared_ptr<CudaGraphPool> CapturedRnnSearchStep::shared_pool() const {
   return nullptr;  // the first graph makes it
 }
 
-void CapturedRnnSearchStep::capture(Pass& pass, const std::function<void()>& work) {
+void CapturedRnnStep::capture(Pass& pass, const std::function<void()>& work) {
   const Device device = model_.weight_store().weights().device();
   if (!pass.bases.defined()) pass.bases = Tensor::empty({kRnnDropouts}, DType::i64, device);
   if (!pass.graph) pass.graph = std::make_unique<CudaGraph>(device, shared_pool());
@@ -75,7 +76,7 @@ void CapturedRnnSearchStep::capture(Pass& pass, const std::function<void()>& wor
   model_.set_rng_offsets(start);  // the capture ran nothing, so it drew nothing
 }
 
-void CapturedRnnSearchStep::replay(Pass& pass) {
+void CapturedRnnStep::replay(Pass& pass) {
   Offsets offsets = model_.rng_offsets();
   pass.bases.copy_from(
       Tensor::from_vector(std::vector<int64_t>(offsets.begin(), offsets.end()), {kRnnDropouts}));
@@ -84,34 +85,42 @@ void CapturedRnnSearchStep::replay(Pass& pass) {
   model_.set_rng_offsets(offsets);
 }
 
-void CapturedRnnSearchStep::capture_passes(Graphs& g, const Sgd& sgd, const RnnSegment& train,
-                                           const RnnSegment& valid) {
+void CapturedRnnStep::capture_passes(Graphs& g, const Optimizer& optimizer,
+                                     const RnnSegment& train, const RnnSegment* valid) {
   if (!g.train.input.defined()) {
     g.train = inputs_like(train);
-    g.valid = inputs_like(valid);
+    if (valid) g.valid = inputs_like(*valid);
   }
-  if (!g.alpha.graph || g.alpha_lr != sgd.lr()) {
-    g.alpha_lr = sgd.lr();
-    capture(g.alpha, [&] { g.arch = architect_.compute_gradient(sgd, g.train, g.valid); });
+  if (architect_ && (!g.alpha.graph || g.alpha_lr != optimizer.lr())) {
+    g.alpha_lr = optimizer.lr();
+    const Sgd& sgd = dynamic_cast<const Sgd&>(optimizer);
+    capture(g.alpha, [&] { g.arch = architect_->compute_gradient(sgd, g.train, g.valid); });
   }
   if (!g.weight.graph)
     capture(g.weight,
-            [&] { g.pass = rnn_weight_pass(model_, &alphas_, g.train, ar_alpha_, tar_beta_); });
+            [&] { g.pass = rnn_weight_pass(model_, alphas_, g.train, ar_alpha_, tar_beta_); });
 }
 
-CapturedRnnSearchStep::Result CapturedRnnSearchStep::step(Sgd& sgd, const RnnSegment& train,
-                                                          const RnnSegment& valid) {
-  Graphs& g = by_length_[{train.input.size(0), valid.input.size(0)}];
-  if (++g.steps == 1)  // a length's first step runs eagerly
-    return {architect_.step(sgd, train, valid),
-            rnn_weight_step(model_, &alphas_, sgd, train, ar_alpha_, tar_beta_, grad_clip_)};
-  capture_passes(g, sgd, train, valid);
+CapturedRnnStep::Result CapturedRnnStep::step(Optimizer& optimizer, const RnnSegment& train,
+                                              const RnnSegment* valid) {
+  AN_CHECK((valid != nullptr) == (architect_ != nullptr))
+      << "captured recurrent step: a search step takes a validation window, a training step none";
+  Graphs& g = by_length_[{train.input.size(0), valid ? valid->input.size(0) : 0}];
+  if (++g.steps == 1) {  // a length's first step runs eagerly
+    Result r;
+    if (architect_) r.arch = architect_->step(dynamic_cast<const Sgd&>(optimizer), train, *valid);
+    r.weight = rnn_weight_step(model_, alphas_, optimizer, train, ar_alpha_, tar_beta_, grad_clip_);
+    return r;
+  }
+  capture_passes(g, optimizer, train, valid);
   refill(g.train, train);
-  refill(g.valid, valid);
-  replay(g.alpha);
-  architect_.optimizer().step();
+  if (architect_) {
+    refill(g.valid, *valid);
+    replay(g.alpha);
+    architect_->optimizer().step();
+  }
   replay(g.weight);
-  return {g.arch, finish_rnn_weight_step(model_, sgd, g.pass, grad_clip_)};
+  return {g.arch, finish_rnn_weight_step(model_, optimizer, g.pass, grad_clip_)};
 }
 
 }  // namespace autonet::darts

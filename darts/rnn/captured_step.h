@@ -1,12 +1,13 @@
-// The recurrent search step (an α step, then a weight step) replayed from CUDA Graphs
-// (runtime/cuda_graph.h), first or second order.
+// The recurrent step replayed from CUDA Graphs (runtime/cuda_graph.h): a search step (an α step,
+// first or second order, then a weight step) or a training step (the weight step alone).
 //
 // An eager recurrent step launches thousands of small kernels (several per time step and node in
 // every forward and backward), and on a GPU the host's cost per launch exceeds the kernels' own.
 // Here the α pass (RnnArchitect::compute_gradient) and the weight pass (rnn_weight_pass) are
-// captured and replayed; Adam on α, the clip and the weights' SGD step stay eager, so the
-// optimizers' state needs no re-capture. The kernels, their order and so every value are those of
-// the eager step: a replayed step is bit-identical to it (tests/darts/rnn/test_captured_step.cpp).
+// captured and replayed; Adam on α, the clip and the weights' optimizer step (SGD, or averaged
+// SGD in training) stay eager, so the optimizers' state, their switch and the lr need no
+// re-capture. The kernels, their order and so every value are those of the eager step: a
+// replayed step is bit-identical to it (tests/darts/rnn/test_captured_step.cpp).
 //
 // What changes between replays, and how it reaches the graphs:
 //  - the segments: copied into the graphs' input tensors (tokens, targets, both hidden states);
@@ -14,9 +15,10 @@
 //    (RnnModel::anchor_rng), so each draw adds an offset read from the pass's device tensor,
 //    written before every replay with the generators' offsets then; afterwards the generators
 //    advance by what the capture drew, as an eager pass advances them;
-//  - the sequence length: a pair of graphs per (train, validation) length — the search draws
-//    int(bptt) or int(bptt / 2) — each captured on the second step of its length (the first runs
-//    eagerly and warms cuBLAS and the allocator);
+//  - the sequence length: graphs per (train, validation) length — the search draws int(bptt) or
+//    int(bptt / 2), a training run lengths around bptt from a normal distribution — each
+//    captured on the second step of its length (the first runs eagerly and warms cuBLAS and the
+//    allocator); all of them share one pool, as they never run at the same time;
 //  - second order freezes η, the weights' lr (scaled by the length), into its α graph: captured
 //    again if it changes.
 #pragma once
@@ -33,20 +35,22 @@
 
 namespace autonet::darts {
 
-class CapturedRnnSearchStep {
+class CapturedRnnStep {
  public:
-  // The model lives on a CUDA device; `alphas` holds its α.
-  CapturedRnnSearchStep(RnnModel& model, ParameterStore& alphas, RnnArchitect& architect,
-                        double ar_alpha, double tar_beta, double grad_clip);
+  // The model lives on a CUDA device. A search: `alphas` holds its α, `architect` steps it; a
+  // training run: both null.
+  CapturedRnnStep(RnnModel& model, ParameterStore* alphas, RnnArchitect* architect,
+                  double ar_alpha, double tar_beta, double grad_clip);
 
   struct Result {
-    RnnArchStep arch;
+    RnnArchStep arch;  // a search's α step (empty in training)
     RnnWeightStep weight;
   };
-  // RnnArchitect::step on (train, valid), then rnn_weight_step on train with `sgd`, the weights'
-  // optimizer (a resumed run makes a new one): the same values, left on the device (the graphs'
-  // outputs are rewritten by the next replay of their length).
-  Result step(Sgd& sgd, const RnnSegment& train, const RnnSegment& valid);
+  // A search: RnnArchitect::step on (train, *valid), then rnn_weight_step on train with
+  // `optimizer` (its SGD: a resumed run makes a new one). Training (valid null): the weight step
+  // alone. The same values, left on the device (the graphs' outputs are rewritten by the next
+  // replay of their length).
+  Result step(Optimizer& optimizer, const RnnSegment& train, const RnnSegment* valid);
   // Lengths whose two passes are captured.
   size_t captured_lengths() const;
   // Device memory the graphs keep for their temporaries (0 before the first capture).
@@ -72,13 +76,13 @@ class CapturedRnnSearchStep {
 
   void capture(Pass& pass, const std::function<void()>& work);
   void replay(Pass& pass);
-  void capture_passes(Graphs& g, const Sgd& sgd, const RnnSegment& train,
-                      const RnnSegment& valid);
+  void capture_passes(Graphs& g, const Optimizer& optimizer, const RnnSegment& train,
+                      const RnnSegment* valid);
   std::shared_ptr<CudaGraphPool> shared_pool() const;
 
   RnnModel& model_;
-  ParameterStore& alphas_;
-  RnnArchitect& architect_;
+  ParameterStore* alphas_;
+  RnnArchitect* architect_;
   double ar_alpha_, tar_beta_, grad_clip_;
   std::map<std::pair<int64_t, int64_t>, Graphs> by_length_;  // (train, validation) length
 };

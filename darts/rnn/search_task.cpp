@@ -6,7 +6,6 @@
 
 #include "autograd/checkpoint.h"
 #include "darts/rnn/architect.h"
-#include "darts/rnn/captured_step.h"
 #include "darts/rnn/task.h"
 #include "run/common.h"
 
@@ -52,10 +51,7 @@ class RnnSearchTask final : public RnnTask {
     arch.weight_decay = config.arch_weight_decay;
     arch.grad_clip = config.grad_clip;
     architect_ = std::make_unique<RnnArchitect>(*model_, alphas_, arch);
-    if (config.cuda_graph && device_.is_cuda())
-      captured_ = std::make_unique<CapturedRnnSearchStep>(*model_, alphas_, *architect_,
-                                                          config.ar_alpha, config.tar_beta,
-                                                          config.grad_clip);
+    replay_steps(&alphas_, architect_.get());
   }
 
   std::vector<NamedTensor> state_tensors() const override {
@@ -105,16 +101,16 @@ class RnnSearchTask final : public RnnTask {
                           const std::string& where) override {
     const int64_t search_rows = search_data_.size(0);
     const data::TextBatch v = data::get_batch(search_data_, row % (search_rows - 1), config_.bptt);
-    valid_ = {v.input.contiguous().to(device_), v.target.contiguous().to(device_), hidden_valid_};
-    if (captured_) return;  // the captured step runs the α step with the weight step
-    arch_step_ = architect_->step(dynamic_cast<const Sgd&>(*optimizer_), train, valid_);
+    valid_window_ = {v.input.contiguous().to(device_), v.target.contiguous().to(device_),
+                     hidden_valid_};
+    if (captured_) return;  // the replayed step runs the α step with the weight step
+    arch_step_ = architect_->step(dynamic_cast<const Sgd&>(*optimizer_), train, valid_window_);
     hidden_valid_ = arch_step_.hidden_valid;
   }
 
   RnnWeightStep weight_step(const RnnSegment& train) override {
     if (!captured_) return RnnTask::weight_step(train);
-    const CapturedRnnSearchStep::Result r =
-        captured_->step(dynamic_cast<Sgd&>(*optimizer_), train, valid_);
+    const CapturedRnnStep::Result r = captured_->step(*optimizer_, train, &valid_window_);
     arch_step_ = r.arch;
     hidden_valid_ = r.arch.hidden_valid;
     return r.weight;
@@ -148,8 +144,7 @@ class RnnSearchTask final : public RnnTask {
   Tensor search_data_;   // the validation split, [rows, batch_size]
   Tensor hidden_valid_;  // the α stream's state within an epoch
   RnnArchStep arch_step_;  // this step's α step, checked after its weight step
-  RnnSegment valid_;       // this step's validation window
-  std::unique_ptr<CapturedRnnSearchStep> captured_;  // --cuda-graph on a GPU
+  RnnSegment valid_window_;  // this step's validation window
   double arch_loss_sum_ = 0;  // the epoch's α-step validation losses
   int64_t arch_steps_ = 0;
 };

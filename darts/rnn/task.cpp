@@ -232,7 +232,14 @@ int64_t RnnTask::draw_sequence_length() {
   return sequence_length(base, key);
 }
 
+void RnnTask::replay_steps(ParameterStore* alphas, RnnArchitect* architect) {
+  if (config_.cuda_graph && device_.is_cuda())
+    captured_ = std::make_unique<CapturedRnnStep>(*model_, alphas, architect, config_.ar_alpha,
+                                                  config_.tar_beta, config_.grad_clip);
+}
+
 RnnWeightStep RnnTask::weight_step(const RnnSegment& train) {
+  if (captured_) return captured_->step(*optimizer_, train, nullptr).weight;
   return rnn_weight_step(*model_, alpha_store(), *optimizer_, train, config_.ar_alpha,
                          config_.tar_beta, config_.grad_clip);
 }

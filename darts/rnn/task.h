@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autograd/optimizer.h"
+#include "darts/rnn/captured_step.h"
 #include "darts/rnn/model.h"
 #include "darts/rnn/trainer.h"
 #include "datasets/text_corpus.h"
@@ -54,6 +55,9 @@ class RnnTask : public run::Task {
   RnnTask(const RnnRunConfig& config, const data::TextCorpus& corpus, Device device, Names names);
   // Called by the subclass's constructor once it has built the model on weights_.
   void set_model(std::unique_ptr<RnnModel> model);
+  // Called last by the subclass's constructor: with --cuda-graph on a GPU, the steps are replayed
+  // from CUDA graphs (a search's α store and architect, or none for a training run).
+  void replay_steps(ParameterStore* alphas, RnnArchitect* architect);
   RnnConfig model_config() const;
 
   // The method's hooks.
@@ -66,7 +70,7 @@ class RnnTask : public run::Task {
   }
   // The α store whose gradient the weight step leaves alone (search); none otherwise.
   virtual ParameterStore* alpha_store() { return nullptr; }
-  // The weight step on `train` (rnn_weight_step, eager); its values stay on the device.
+  // The weight step on `train` (rnn_weight_step, or replayed); its values stay on the device.
   virtual RnnWeightStep weight_step(const RnnSegment& train);
   // Throws when a weight step's loss or gradient norm (read after the whole step: its one host
   // sync) is not finite.
@@ -95,6 +99,7 @@ class RnnTask : public run::Task {
   ParameterStore weights_;
   std::unique_ptr<RnnModel> model_;
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<CapturedRnnStep> captured_;  // --cuda-graph on a GPU
   Tensor train_, valid_;  // batchified: [rows, batch_size], [rows, eval_batch_size]
   run::Best best_{1e300, -1, /*higher_is_better=*/false};  // validation loss
   std::vector<double> valid_history_;  // train.py's best_val_loss list (SGD epochs only)

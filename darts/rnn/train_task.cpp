@@ -21,6 +21,7 @@ class RnnTrainTask final : public RnnTask {
                              config.test_batch_size, 2, "test", "--test-batch-size");
     set_model(std::make_unique<RnnModel>(model_config(), weights_,
                                          load_rnn_genotype(config.genotype)));
+    replay_steps(nullptr, nullptr);
   }
 
   // train.py's final evaluation: the test perplexity (test/test_batch_size) of the best

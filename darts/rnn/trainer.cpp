@@ -88,9 +88,9 @@ const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
             .fixed()}},
       {"GPU",
        {F{"cuda_graph", &C::cuda_graph,
-          "on a GPU, replay the search step's two passes from CUDA graphs, a pair per sequence "
-          "length (same values bit for bit); --no-cuda-graph for eager steps; ignored on CPU"}
-            .only(Scope::search)
+          "on a GPU, replay each step's passes from CUDA graphs, captured per sequence length on "
+          "its second step (same values bit for bit); --no-cuda-graph for eager steps; ignored "
+          "on CPU"}
             .fixed()}},
   },
   // rnn-train's WikiText-2 sizes (the reference README's WT2 command, paper appendix A.2);

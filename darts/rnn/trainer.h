@@ -76,7 +76,7 @@ struct RnnRunConfig {
   std::string device = "auto";
   int64_t log_every = 50;       // a step summary every N steps (0: none)
   int64_t max_steps = 0;        // cap on the steps of an epoch (0: the whole train split)
-  bool cuda_graph = true;       // search on a GPU: replay the step's passes from CUDA graphs
+  bool cuda_graph = true;       // on a GPU: replay the steps' passes from CUDA graphs
 
   static const ConfigTable<RnnRunConfig>& table();
   void validate(bool search) const;
