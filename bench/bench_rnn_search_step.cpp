@@ -78,7 +78,8 @@ void BM_RnnSearchStep(benchmark::State& state) {
   train.hidden = valid.hidden = model.initial_hidden(shape.batch);
   std::unique_ptr<darts::CapturedRnnStep> captured;
   if (graph)
-    captured = std::make_unique<darts::CapturedRnnStep>(model, &alphas, &architect, 0.0, 1e-3, 0.25);
+    captured =
+        std::make_unique<darts::CapturedRnnStep>(model, &alphas, &architect, 0.0, 1e-3, 0.25);
   auto step = [&] {
     if (captured) {
       const darts::CapturedRnnStep::Result r = captured->step(sgd, train, &valid);
