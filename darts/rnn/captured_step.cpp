@@ -59,7 +59,6 @@ std::shared_ptr<CudaGraphPool> CapturedRnnStep::shared_pool() const {
 
 void CapturedRnnStep::capture(Pass& pass, const std::function<void()>& work) {
   const Device device = model_.weight_store().weights().device();
-  if (!pass.bases.defined()) pass.bases = Tensor::empty({kRnnDropouts}, DType::i64, device);
   if (!pass.graph) pass.graph = std::make_unique<CudaGraph>(device, shared_pool());
   const Offsets start = model_.rng_offsets();
   model_.anchor_rng(reinterpret_cast<const uint64_t*>(pass.bases.data<int64_t>()));
@@ -76,13 +75,24 @@ void CapturedRnnStep::capture(Pass& pass, const std::function<void()>& work) {
   model_.set_rng_offsets(start);  // the capture ran nothing, so it drew nothing
 }
 
-void CapturedRnnStep::replay(Pass& pass) {
-  Offsets offsets = model_.rng_offsets();
-  pass.bases.copy_from(
-      Tensor::from_vector(std::vector<int64_t>(offsets.begin(), offsets.end()), {kRnnDropouts}));
-  pass.graph->replay();
-  for (int d = 0; d < kRnnDropouts; ++d) offsets[d] += pass.advance[d];
-  model_.set_rng_offsets(offsets);
+void CapturedRnnStep::replay(Graphs& g) {
+  // The α pass starts at the generators' offsets now, the weight pass where the α pass leaves
+  // them (the α pass's advance is zero in training, where it is not captured).
+  const Offsets start = model_.rng_offsets();
+  std::vector<int64_t> bases(2 * kRnnDropouts);
+  for (int d = 0; d < kRnnDropouts; ++d) {
+    bases[d] = static_cast<int64_t>(start[d]);
+    bases[kRnnDropouts + d] = static_cast<int64_t>(start[d] + g.alpha.advance[d]);
+  }
+  g.bases.copy_from(Tensor::from_vector(bases, {2, kRnnDropouts}));
+  Offsets end = start;
+  for (int d = 0; d < kRnnDropouts; ++d) end[d] += g.alpha.advance[d] + g.weight.advance[d];
+  if (architect_) {
+    g.alpha.graph->replay();
+    architect_->optimizer().step();
+  }
+  g.weight.graph->replay();
+  model_.set_rng_offsets(end);
 }
 
 void CapturedRnnStep::capture_passes(Graphs& g, const Optimizer& optimizer,
@@ -90,6 +100,9 @@ void CapturedRnnStep::capture_passes(Graphs& g, const Optimizer& optimizer,
   if (!g.train.input.defined()) {
     g.train = inputs_like(train);
     if (valid) g.valid = inputs_like(*valid);
+    g.bases = Tensor::empty({2, kRnnDropouts}, DType::i64, train.input.device());
+    g.alpha.bases = g.bases.select(0, 0);
+    g.weight.bases = g.bases.select(0, 1);
   }
   if (architect_ && (!g.alpha.graph || g.alpha_lr != optimizer.lr())) {
     g.alpha_lr = optimizer.lr();
@@ -114,12 +127,8 @@ CapturedRnnStep::Result CapturedRnnStep::step(Optimizer& optimizer, const RnnSeg
   }
   capture_passes(g, optimizer, train, valid);
   refill(g.train, train);
-  if (architect_) {
-    refill(g.valid, *valid);
-    replay(g.alpha);
-    architect_->optimizer().step();
-  }
-  replay(g.weight);
+  if (architect_) refill(g.valid, *valid);
+  replay(g);
   return {g.arch, finish_rnn_weight_step(model_, optimizer, g.pass, grad_clip_)};
 }
 

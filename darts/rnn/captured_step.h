@@ -62,12 +62,13 @@ class CapturedRnnStep {
   struct Pass {
     std::unique_ptr<CudaGraph> graph;
     Tensor bases;     // [kRnnDropouts] the generators' offsets at the start of each replay
-    Offsets advance;  // what one run of the pass moves the generators on by
+    Offsets advance{};  // what one run of the pass moves the generators on by
   };
   // A length's graphs, their inputs (refilled before every replay) and outputs.
   struct Graphs {
     int steps = 0;  // steps of this length so far
     RnnSegment train, valid;
+    Tensor bases;  // [2, kRnnDropouts]: both passes' offsets, written once a step
     Pass alpha, weight;
     double alpha_lr = 0;  // η frozen into the α graph
     RnnArchStep arch;
@@ -75,7 +76,8 @@ class CapturedRnnStep {
   };
 
   void capture(Pass& pass, const std::function<void()>& work);
-  void replay(Pass& pass);
+  // Writes both passes' start offsets (one upload a step), then replays them in order.
+  void replay(Graphs& g);
   void capture_passes(Graphs& g, const Optimizer& optimizer, const RnnSegment& train,
                       const RnnSegment* valid);
   std::shared_ptr<CudaGraphPool> shared_pool() const;
