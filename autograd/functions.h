@@ -61,9 +61,11 @@ Variable avg_pool2d(const Variable& x, int64_t kernel, int64_t stride, int64_t p
                     bool count_include_pad = false);
 Variable global_avg_pool(const Variable& x);  // [N, C, H, W] → [N, C]
 // Several depthwise convs and pools of one x in one op (kernels/stencil_group.h): output k is
-// stencil k of x; weights[k] its filter [C, 1, R, S] (undefined for a pool).
+// stencil k of x; weights[k] its filter [C, 1, R, S] (undefined for a pool). moments_wanted[k]
+// (empty: none): output k carries its channel moments, as pointwise_group's below.
 std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variable>& weights,
-                                    const std::vector<Stencil>& stencils);
+                                    const std::vector<Stencil>& stencils,
+                                    const std::vector<bool>& moments_wanted = {});
 // Several 1×1 convolutions in one op (kernels/pointwise_group.h): output k is conv2d(xs[k], ws[k])
 // (stride 1, no padding, no bias); every xs[k] of one shape, every ws[k] [Co, C, 1, 1] of one.
 // The members' weights must be distinct variables (their gradients accumulate in one kernel).

@@ -48,6 +48,20 @@ std::vector<Tensor> outputs_for(const std::vector<bool>& wanted, const Shape& sh
     if (wanted[k]) ys[k] = empty_as(shape, like);
   return ys;
 }
+
+// Parts (kernels/channel_moments.h) of `columns` for a tensor like `like`.
+Tensor parts_for(const Tensor& like, int64_t columns) {
+  return Tensor::empty({moment_parts(like.shape()), like.size(1), columns}, DType::f64,
+                       like.device());
+}
+
+// Moment parts for outputs like `like` where wanted.
+std::vector<Tensor> moments_for(const std::vector<bool>& wanted, const Tensor& like) {
+  std::vector<Tensor> moments(wanted.size());
+  for (size_t k = 0; k < moments.size(); ++k)
+    if (wanted[k]) moments[k] = parts_for(like, kMomentColumns);
+  return moments;
+}
 }  // namespace
 
 Variable depthwise_conv2d(const Variable& x, const Variable& weight,
@@ -74,7 +88,8 @@ Variable depthwise_conv2d(const Variable& x, const Variable& weight,
 }
 
 std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variable>& weights,
-                                    const std::vector<Stencil>& stencils) {
+                                    const std::vector<Stencil>& stencils,
+                                    const std::vector<bool>& moments_wanted) {
   std::vector<Tensor> wv;
   std::vector<Shape> w_shapes;
   for (const Variable& w : weights) {
@@ -84,7 +99,8 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
   const Shape out = stencil_group_out_shape(x.shape(), w_shapes, stencils);
   std::vector<Tensor> ys;
   for (size_t k = 0; k < stencils.size(); ++k) ys.push_back(empty_as(out, x.value()));
-  stencil_group_forward(x.value(), wv, ys, stencils);
+  const std::vector<Tensor> moments = moments_for(moments_wanted, ys[0]);
+  stencil_group_forward(x.value(), wv, ys, stencils, moments);
   std::vector<Variable> inputs{x};
   inputs.insert(inputs.end(), weights.begin(), weights.end());
   const Tensor xv = x.value();
@@ -96,18 +112,20 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
         stencil_group_forward(xv, picked(wv, wanted), some_ys, picked(stencils, wanted));
         return again;
       });
-  return make_results("stencil_group", std::move(ys), inputs,
-                      [=](const std::vector<Tensor>& dys, const SlotList& in) {
-                        std::vector<Tensor> dws;
-                        for (size_t k = 0; k < wv.size(); ++k)
-                          dws.push_back(wv[k].defined()
-                                            ? accumulate_target(*in[1 + k], TensorSpec::of(wv[k]))
-                                            : Tensor());
-                        GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
-                        stencil_group_backward(xv, wv, dys, dx.tensor, dws, stencils, dx.mode);
-                        dx.finish();
-                      },
-                      std::move(recipes), member_inputs(stencils.size(), 1, /*shared=*/1));
+  std::vector<Variable> outs = make_results(
+      "stencil_group", std::move(ys), inputs,
+      [=](const std::vector<Tensor>& dys, const SlotList& in) {
+        std::vector<Tensor> dws;
+        for (size_t k = 0; k < wv.size(); ++k)
+          dws.push_back(wv[k].defined() ? accumulate_target(*in[1 + k], TensorSpec::of(wv[k]))
+                                        : Tensor());
+        GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
+        stencil_group_backward(xv, wv, dys, dx.tensor, dws, stencils, dx.mode);
+        dx.finish();
+      },
+      std::move(recipes), member_inputs(stencils.size(), 1, /*shared=*/1));
+  for (size_t k = 0; k < moments.size(); ++k) outs[k].set_channel_moments(moments[k]);
+  return outs;
 }
 
 std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
@@ -123,10 +141,7 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
   }
   const Shape out = conv2d_out_shape(xs[0].shape(), ws[0].shape(), Conv2dParams{});
   for (size_t k = 0; k < xs.size(); ++k) ys.push_back(empty_as(out, xv[0]));
-  std::vector<Tensor> moments(moments_wanted.size());
-  for (size_t k = 0; k < moments.size(); ++k)
-    if (moments_wanted[k])
-      moments[k] = Tensor::empty({moment_parts(out), out[1], 3}, DType::f64, xv[0].device());
+  const std::vector<Tensor> moments = moments_for(moments_wanted, ys[0]);
   pointwise_group_forward(xv, wv, ys, relu_input, moments);
   // As conv2d: each x serves only its weight gradient (and, under a folded ReLU, relu'(x) for
   // dx), so a cheap producer's output is rebuilt for it rather than kept, and not even rebuilt
@@ -253,12 +268,18 @@ std::vector<Variable> depthwise_group_node(const std::vector<Variable>& xs,
             dws.emplace_back();
           }
         }
-        depthwise_group_backward(xv, wv, dys, dxs, dws, params, dx_modes, norms);
+        // A training BN's sums (Σg, Σg·x̂ of the gradient at x̂) formed as that gradient is
+        // written, so its backward reads neither it nor x for them.
+        std::vector<Tensor> grad_sums;
+        if (folded && folded->params.training)
+          for (size_t k = 0; k < k_count; ++k)
+            grad_sums.push_back(dxs[k].defined() ? parts_for(xv[k], kGradSumColumns) : Tensor());
+        depthwise_group_backward(xv, wv, dys, dxs, dws, params, dx_modes, norms, grad_sums);
         if (folded) {
           std::vector<Tensor> bn_dxs;
           for (GradTarget& dx : dx_targets) bn_dxs.push_back(dx.tensor);
           batch_norm_group_backward(xv, folded->means, folded->invstds, dxs, bn_dxs,
-                                    folded->params);
+                                    folded->params, grad_sums);
         }
         for (GradTarget& dx : dx_targets) dx.finish();
         for (size_t k : shared_filters) accumulate_grad(*in[k_count + k], dws[k]);

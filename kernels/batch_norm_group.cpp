@@ -103,7 +103,7 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
 void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& save_means,
                                const std::vector<Tensor>& save_invstds,
                                const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
-                               const BatchNormParams& p) {
+                               const BatchNormParams& p, const std::vector<Tensor>& grad_sums) {
   const char* what = "batch_norm_group_backward";
   check_members(xs, p, what);
   check_channel_vectors(save_means, xs, what, "save_mean", false);
@@ -118,9 +118,11 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
     check_matches_if_defined(dys[k], xs[0], xs[0].shape(), dy_name.c_str());
     check_matches_if_defined(dxs[k], xs[0], xs[0].shape(), dx_name.c_str());
   }
-  // Training: one kernel forms Σdy and Σdy·x̂ of every wanted member and channel (a block each)
-  // into the means [K, 2, C] that dx reads; then one dx kernel for every wanted member. Eval: the
-  // dx kernel alone, which reads neither x nor the means.
+  check_part_list(grad_sums, xs, kGradSumColumns, what, "member", "gradient sums");
+  // Training: one kernel forms Σdy and Σdy·x̂ of every wanted member and channel (a block each;
+  // from the member's gradient-sum parts where given) into the means [K, 2, C] that dx reads;
+  // then one dx kernel for every wanted member. Eval: the dx kernel alone, which reads neither x
+  // nor the means.
   count_op(what, [&] {
     const auto wanted = [&](size_t k) { return dxs[k].defined(); };
     const int64_t wanted_count =
@@ -134,12 +136,21 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
     if (!p.training)  // dx = dy·invstd
       return launch(dys_read + bytes_of_picked(save_invstds, wanted), bytes_of_all(dxs), 6 * n);
     const int64_t xs_read = bytes_of_picked(xs, wanted);
-    return launch(xs_read + dys_read + saved, means, 5 * n) +
+    int64_t sums_read = saved, sums_flops = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      if (!wanted(k)) continue;
+      const bool from_parts = has_parts(grad_sums, k);
+      sums_read += from_parts ? bytes_of(grad_sums[k]) : bytes_of(xs[k], dys[k]);
+      sums_flops += from_parts ? grad_sums[k].numel() : 5 * xs[k].numel();
+    }
+    return launch(sums_read, means, sums_flops) +
            launch(xs_read + dys_read + saved + means, bytes_of_all(dxs), 6 * n);
   });
   AN_ON_DEVICE(xs[0].device(),
-               cpu::batch_norm_group_backward(xs, save_means, save_invstds, dys, dxs, p),
-               cuda::batch_norm_group_backward(xs, save_means, save_invstds, dys, dxs, p));
+               cpu::batch_norm_group_backward(xs, save_means, save_invstds, dys, dxs, p,
+                                              grad_sums),
+               cuda::batch_norm_group_backward(xs, save_means, save_invstds, dys, dxs, p,
+                                               grad_sums));
 }
 
 }  // namespace autonet

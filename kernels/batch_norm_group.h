@@ -32,11 +32,15 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
                               std::vector<Tensor>& save_means, std::vector<Tensor>& save_invstds,
                               const BatchNormParams& p, const std::vector<Tensor>& moments = {});
 // dxs[k] written (undefined: member k skipped, and its dys[k] may be undefined too). With
-// p.backward_from_output, xs holds the forward's outputs.
+// p.backward_from_output, xs holds the forward's outputs. grad_sums: empty, or per member the
+// gradient-sum parts of dys[k] against x̂ (kernels/channel_moments.h, as the kernel writing dys[k]
+// formed them; undefined: none): training adds them for Σdy and Σdy·x̂ instead of reading dy and
+// x (the same sums, bit for bit on the CPU).
 void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& save_means,
                                const std::vector<Tensor>& save_invstds,
                                const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
-                               const BatchNormParams& p);
+                               const BatchNormParams& p,
+                               const std::vector<Tensor>& grad_sums = {});
 )
 
 }  // namespace autonet

@@ -1,8 +1,10 @@
 // Scalar formulas of batch normalisation, shared by the CPU loops and the CUDA kernels so the two
 // twins round the same way.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/batch_norm.h"
 #include "kernels/channel_moments.h"
@@ -147,22 +149,74 @@ void bn_channel_stats(const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
   }
 }
 
-// The CPU twins' Σg and Σg·x̂ over channel c, in double (x̂ from what backward keeps).
+// Σg and Σg·x̂ over positions [begin, end) of one plane (saved and g at the plane), in double.
+template <class T>
+AN_HOST_DEVICE void bn_run_grad_sums(const T* saved, const T* g, int64_t begin, int64_t end,
+                                     T mean, T invstd, bool saved_is_xhat, double& sum_g,
+                                     double& sum_g_xhat) {
+  sum_g = 0, sum_g_xhat = 0;
+  for (int64_t s = begin; s < end; ++s) {
+    sum_g += g[s];
+    sum_g_xhat += static_cast<double>(g[s]) * bn_saved_xhat(saved[s], mean, invstd, saved_is_xhat);
+  }
+}
+
+// A channel's gradient sums in parts (kernels/channel_moments.h) as the CPU twins read them
+// (data null: none, the sums come from a pass over g and x).
+struct GradSumParts {
+  const double* data = nullptr;
+  int64_t count = 0;  // parts per channel
+};
+inline GradSumParts grad_sum_parts_of(const std::vector<Tensor>& parts, size_t k) {
+  return has_parts(parts, k) ? GradSumParts{parts[k].data<double>(), parts[k].size(0)}
+                             : GradSumParts{};
+}
+
+// The CPU twins' Σg and Σg·x̂ over channel c, in double (x̂ from what backward keeps): a run of
+// kMomentRun positions of one sample at a time, the runs added in order, so that sums merged from
+// the parts of a producer (`parts`, formed by bn_run_grad_sums over the same runs) are these sums
+// bit for bit.
 template <class T>
 void bn_channel_grad_sums(const T* saved, const T* g, int64_t N, int64_t C, int64_t S, int64_t c,
-                          T mean, T invstd, bool saved_is_xhat, double& sum_g,
-                          double& sum_g_xhat) {
+                          T mean, T invstd, bool saved_is_xhat, double& sum_g, double& sum_g_xhat,
+                          const GradSumParts& parts = {}) {
   sum_g = 0, sum_g_xhat = 0;
+  if (parts.data) {
+    for (int64_t p = 0; p < parts.count; ++p) {
+      sum_g += parts.data[(p * C + c) * 2];
+      sum_g_xhat += parts.data[(p * C + c) * 2 + 1];
+    }
+    return;
+  }
   for (int64_t n = 0; n < N; ++n) {
     const int64_t at = (n * C + c) * S;
-    for (int64_t s = 0; s < S; ++s) {
-      sum_g += g[at + s];
-      sum_g_xhat += static_cast<double>(g[at + s]) *
-                    bn_saved_xhat(saved[at + s], mean, invstd, saved_is_xhat);
+    for (int64_t begin = 0; begin < S; begin += kMomentRun) {
+      double run_g, run_g_xhat;
+      bn_run_grad_sums(saved + at, g + at, begin, std::min(begin + kMomentRun, S), mean, invstd,
+                       saved_is_xhat, run_g, run_g_xhat);
+      sum_g += run_g;
+      sum_g_xhat += run_g_xhat;
     }
   }
 }
 
+// The CPU twins' gradient-sum parts [P, C, 2] of g against x (x̂ = (x − mean[c])·invstd[c]), x
+// and g viewed as [N, C, S]: what bn_channel_grad_sums would sum over each run.
+template <class T>
+void form_grad_sum_parts(const T* x, const T* g, int64_t N, int64_t C, int64_t S, const T* mean,
+                         const T* invstd, double* parts) {
+  const int64_t runs = (S + kMomentRun - 1) / kMomentRun;
+#pragma omp parallel for if (N * C * S > 65536)
+  for (int64_t plane = 0; plane < N * C; ++plane) {
+    const int64_t n = plane / C, c = plane % C;
+    for (int64_t r = 0; r < runs; ++r) {
+      double* part = parts + ((n * runs + r) * C + c) * 2;
+      bn_run_grad_sums(x + plane * S, g + plane * S, r * kMomentRun,
+                       std::min((r + 1) * kMomentRun, S), mean[c], invstd[c], false, part[0],
+                       part[1]);
+    }
+  }
+}
 // The CPU twins' view of x as [N, C, S] with S = H·W (1 for [N, C]): channel c's elements are
 // x[(n·C + c)·S + s].
 struct BnDims {
@@ -206,12 +260,13 @@ void bn_forward_channel(const T* x, const BnDims& d, int64_t c, const BatchNormP
 template <class T>
 void bn_backward_channel(const T* saved, const T* dy, const BnDims& d, int64_t c,
                          const BatchNormParams& p, const T* weight, const T* save_mean,
-                         const T* save_invstd, T* dx, T* dweight, T* dbias) {
+                         const T* save_invstd, T* dx, T* dweight, T* dbias,
+                         const GradSumParts& parts = {}) {
   const T mean = save_mean[c], invstd = save_invstd[c];
   const bool from_output = p.backward_from_output;
   double sum_dy, sum_dy_xhat;
   bn_channel_grad_sums(saved, dy, d.N, d.C, d.S, c, mean, invstd, from_output, sum_dy,
-                       sum_dy_xhat);
+                       sum_dy_xhat, parts);
   if (dbias) dbias[c] += static_cast<T>(sum_dy);
   if (dweight) dweight[c] += static_cast<T>(sum_dy_xhat);
   if (!dx) return;

@@ -7,6 +7,12 @@
 // float64 tensor [P, C, 3]. Merged pairwise (Chan, Golub and LeVeque's update) they give the
 // channel's mean and M2; each part's M2 is formed around a value of its own run (its mean, or
 // its first value), so nothing cancels as Σx² − (Σx)²/m would far from zero.
+//
+// Backward has the same shape of problem: a batch norm's gradient needs Σg and Σg·x̂ per channel
+// (g its output gradient). A kernel that writes g can sum them per run on the way out, as
+// gradient-sum parts [P, C, 2] in double; the batch norm adds them in part order instead of
+// reading g and x again (batch_norm_math.h's bn_channel_grad_sums sums a pass over the same runs,
+// so both ways agree bit for bit on the CPU).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -38,34 +44,46 @@ inline int64_t moment_parts(const Shape& x) {
   return x[0] * ((x[2] * x[3] + kMomentRun - 1) / kMomentRun);
 }
 
-// Whether member k of a moment list (empty, or one tensor per member) has its parts.
+// Whether member k of a parts list (empty, or one tensor per member) has its parts.
+inline bool has_parts(const std::vector<Tensor>& parts, size_t k) {
+  return k < parts.size() && parts[k].defined();
+}
 inline bool has_moments(const std::vector<Tensor>& moments, size_t k) {
-  return k < moments.size() && moments[k].defined();
+  return has_parts(moments, k);
 }
 
-// `moments` is float64 [moment_parts(x), C, 3], contiguous, on x's device; `what` names the op
-// and the member in the error.
-inline void check_moments(const Tensor& moments, const Tensor& x, const std::string& what) {
-  check_defined(moments, what.c_str());
-  check_contiguous(moments, what.c_str());
-  const Shape want{moment_parts(x.shape()), x.size(1), 3};
-  AN_CHECK(moments.dtype() == DType::f64 && moments.device() == x.device() &&
-           moments.shape() == want)
-      << what << ": moment parts must be float64 " << shape_str(want) << " on "
-      << x.device().str() << " for " << x.describe() << ", got " << moments.describe();
+// Columns of a part: a moment part's count, mean and M2; a gradient-sum part's Σg and Σg·x̂.
+constexpr int64_t kMomentColumns = 3, kGradSumColumns = 2;
+
+// `parts` is float64 [moment_parts(x), C, columns], contiguous, on x's device; `what` names the
+// op and the member in the error.
+inline void check_parts(const Tensor& parts, const Tensor& x, int64_t columns,
+                        const std::string& what) {
+  check_defined(parts, what.c_str());
+  check_contiguous(parts, what.c_str());
+  const Shape want{moment_parts(x.shape()), x.size(1), columns};
+  AN_CHECK(parts.dtype() == DType::f64 && parts.device() == x.device() && parts.shape() == want)
+      << what << ": parts must be float64 " << shape_str(want) << " on " << x.device().str()
+      << " for " << x.describe() << ", got " << parts.describe();
 }
 
-// A moment list for the tensors `of` (K members): empty, or K entries, each undefined or
-// check_moments of its member; errors name "<what>: <member> k moments".
+// A parts list for the tensors `of` (K members): empty, or K entries, each undefined or
+// check_parts of its member; errors name "<what>: <member> k <kind>" (kind: "moments" or
+// "gradient sums").
+inline void check_part_list(const std::vector<Tensor>& parts, const std::vector<Tensor>& of,
+                            int64_t columns, const char* what, const char* member,
+                            const char* kind) {
+  AN_CHECK(parts.empty() || parts.size() == of.size())
+      << what << ": " << parts.size() << " tensors of " << kind << " for " << of.size() << " "
+      << member << "s (none, or one per " << member << ", undefined where none)";
+  for (size_t k = 0; k < parts.size(); ++k)
+    if (parts[k].defined())
+      check_parts(parts[k], of[k], columns,
+                  std::string(what) + ": " + member + " " + std::to_string(k) + " " + kind);
+}
 inline void check_moment_list(const std::vector<Tensor>& moments, const std::vector<Tensor>& of,
                               const char* what, const char* member = "member") {
-  AN_CHECK(moments.empty() || moments.size() == of.size())
-      << what << ": " << moments.size() << " moment tensors for " << of.size() << " " << member
-      << "s (none, or one per " << member << ", undefined where none)";
-  for (size_t k = 0; k < moments.size(); ++k)
-    if (moments[k].defined())
-      check_moments(moments[k], of[k],
-                    std::string(what) + ": " + member + " " + std::to_string(k) + " moments");
+  check_part_list(moments, of, kMomentColumns, what, member, "moments");
 }
 
 // What a batch norm's statistics read of one input: the input itself (4 FLOPs a value), or its
@@ -105,6 +123,14 @@ void form_moment_parts(const T* y, int64_t N, int64_t C, int64_t S, double* part
       part[0] = count, part[1] = shift + sum / count, part[2] = m2 > 0 ? m2 : 0;
     }
   }
+}
+
+// The CPU twins' entry: y's parts into `parts` (as check_moments), formed from the finished y.
+inline void form_moment_parts_of(const Tensor& y, const Tensor& parts, const char* what) {
+  dispatch_float(y.dtype(), what, [&]<class T>() {
+    form_moment_parts(y.data<T>(), y.size(0), y.size(1), y.size(2) * y.size(3),
+                      parts.data<double>());
+  });
 }
 
 // Channel c's moments from its parts, merged in part order.

@@ -139,7 +139,8 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
                               std::vector<Tensor>& dws,
                               const std::vector<DepthwiseConv2dParams>& params,
                               const std::vector<GradMode>& dx_modes,
-                              const std::vector<InputNorm>& norms) {
+                              const std::vector<InputNorm>& norms,
+                              const std::vector<Tensor>& grad_sums) {
   const char* what = "depthwise_group_backward";
   const Shape out = check_group(xs, ws, params, what);
   check_norms(norms, xs, what);
@@ -156,8 +157,15 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   }
   check_separate(dxs, what, "dx");
   check_separate(dws, what, "dw");
-  // One dx kernel for every member's dx (zero-filled when written without a dy); one kernel for
-  // every wanted dw (a cluster per member and channel).
+  check_part_list(grad_sums, xs, kGradSumColumns, what, "member", "gradient sums");
+  for (size_t k = 0; k < grad_sums.size(); ++k)
+    AN_CHECK(!grad_sums[k].defined() ||
+             (normalized(norms, k) && dxs[k].defined() && dx_modes[k] == GradMode::Write))
+        << member_name(what, k, "gradient sums")
+        << " need a folded batch norm and a written dx (the gradient at its x̂)";
+  // One dx kernel for every member's dx (zero-filled when written without a dy), summing the
+  // gradient sums from the values it writes (x̂ from x, which a folded ReLU reads anyway); one
+  // kernel for every wanted dw (a cluster per member and channel).
   count_op(what, [&] {
     const int64_t n = shape_numel(out);
     int64_t dx_read = 0, dx_written = 0, dx_flops = 0;
@@ -165,14 +173,20 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     for (size_t k = 0; k < k_count; ++k) {
       const int64_t taps = ws[k].size(2) * ws[k].size(3);
       const bool accumulate = dx_modes[k] == GradMode::Accumulate;
+      const bool sums = has_parts(grad_sums, k);
       if (dxs[k].defined() && dys[k].defined()) {
-        dx_read += bytes_of(dys[k], ws[k]) + (params[k].relu_input ? bytes_of(xs[k]) : 0) +
+        dx_read += bytes_of(dys[k], ws[k]) +
+                   (params[k].relu_input || sums ? bytes_of(xs[k]) : 0) +
                    (accumulate ? bytes_of(dxs[k]) : 0) +
                    (normalized(norms, k) ? bytes_of(norms[k].mean, norms[k].invstd) : 0);
         dx_written += bytes_of(dxs[k]);
         dx_flops += 2 * taps * n;
       } else if (dxs[k].defined() && !accumulate) {
         dx_written += bytes_of(dxs[k]);  // no gradient: zeros
+      }
+      if (sums) {
+        dx_written += bytes_of(grad_sums[k]);
+        dx_flops += 5 * xs[k].numel();
       }
       if (dws[k].defined() && dys[k].defined()) {
         dw_read += bytes_of(xs[k], dys[k], dws[k]) +
@@ -187,8 +201,10 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     return cost;
   });
   AN_ON_DEVICE(xs[0].device(),
-               cpu::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes, norms),
-               cuda::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes, norms));
+               cpu::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes, norms,
+                                             grad_sums),
+               cuda::depthwise_group_backward(xs, ws, dys, dxs, dws, params, dx_modes, norms,
+                                              grad_sums));
 }
 
 }  // namespace autonet

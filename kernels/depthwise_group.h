@@ -15,10 +15,13 @@
 // statistics its BN normalised with (batch_norm_group_forward's save_means / save_invstds, which
 // can form them without writing x̂). Its dx is then the gradient at x̂, what the BN's backward
 // takes on to x (batch_norm_group_backward, given x). On the CPU the member equals the BN's
-// output run through the plain member bit for bit.
+// output run through the plain member bit for bit. Backward can also sum, as it writes that
+// gradient g, the BN backward's Σg and Σg·x̂ in parts (`grad_sums`, kernels/channel_moments.h):
+// the BN then reads neither g nor x for them.
 #pragma once
 #include <vector>
 
+#include "kernels/channel_moments.h"
 #include "kernels/depthwise_conv2d.h"
 #include "kernels/dispatch.h"
 #include "kernels/group_limits.h"
@@ -44,12 +47,16 @@ void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
                              const std::vector<InputNorm>& norms = {});
 // dxs[k] written or added per dx_modes[k] (undefined: skipped); dws[k] accumulate (undefined:
 // skipped); dys[k] undefined: member k receives no gradient (dx zero-filled if Write).
+// grad_sums: empty, or per member float64 [moment_parts(x), C, 2] (undefined: none) that
+// backward fills with the gradient-sum parts of dx_k against its folded BN's x̂ (a member with a
+// norm and a written dx).
 void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& ws,
                               const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
                               std::vector<Tensor>& dws,
                               const std::vector<DepthwiseConv2dParams>& params,
                               const std::vector<GradMode>& dx_modes,
-                              const std::vector<InputNorm>& norms = {});
+                              const std::vector<InputNorm>& norms = {},
+                              const std::vector<Tensor>& grad_sums = {});
 )
 
 }  // namespace autonet

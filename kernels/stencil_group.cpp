@@ -61,13 +61,16 @@ Shape stencil_group_out_shape(const Shape& x, const std::vector<Shape>& weights,
 }
 
 void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
-                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils) {
+                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils,
+                           const std::vector<Tensor>& moments) {
   const char* what = "stencil_group_forward";
   const Shape out = check_group(x, weights, stencils, what);
   AN_CHECK(ys.size() == stencils.size())
       << what << ": " << ys.size() << " outputs for " << stencils.size() << " stencils";
   for (const Tensor& y : ys) check_matches(y, x, out, what);
-  // One kernel: x (and the filters) read once, every output written.
+  check_moment_list(moments, ys, what, "stencil");
+  // One kernel: x (and the filters) read once, every output written (the moments summed from
+  // the values in registers, 4 FLOPs a value).
   count_op(what, [&] {
     const int64_t n = shape_numel(out);
     if (n == 0) return OpCost{};
@@ -77,11 +80,15 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
       written += bytes_of(ys[k]);
       flops += is_pool(stencils[k]) ? stencils[k].pool.kernel_h * stencils[k].pool.kernel_w * n
                                     : 2 * weights[k].size(2) * weights[k].size(3) * n;
+      if (has_moments(moments, k)) {
+        written += bytes_of(moments[k]);
+        flops += 4 * n;
+      }
     }
     return launch(read, written, flops);
   });
-  AN_ON_DEVICE(x.device(), cpu::stencil_group_forward(x, weights, ys, stencils),
-               cuda::stencil_group_forward(x, weights, ys, stencils));
+  AN_ON_DEVICE(x.device(), cpu::stencil_group_forward(x, weights, ys, stencils, moments),
+               cuda::stencil_group_forward(x, weights, ys, stencils, moments));
 }
 
 void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,

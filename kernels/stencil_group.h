@@ -11,9 +11,14 @@
 // where dx_k is stencil k's input gradient from dys[k] (through its folded ReLU). An undefined
 // dys[k] (an output nobody used) contributes nothing. Accumulating adds the sum once, so it
 // rounds exactly like the sum written apart and then added (autograd's reference path).
+//
+// `moments` asks forward for outputs' per-channel moments in parts (kernels/channel_moments.h),
+// formed from the values as they are written: a search edge's pools feed their closing batch
+// norm straight away, which then needs no pass over them for its statistics.
 #pragma once
 #include <vector>
 
+#include "kernels/channel_moments.h"
 #include "kernels/depthwise_conv2d.h"
 #include "kernels/dispatch.h"
 #include "kernels/pool2d.h"
@@ -39,9 +44,11 @@ Shape stencil_group_out_shape(const Shape& x, const std::vector<Shape>& weights,
 
 AN_KERNEL_ENTRIES(
 // x [N, C, H, W]; weights[k] stencil k's filter (undefined for a pool); ys[k] its output, all of
-// stencil_group_out_shape. 1 ≤ K ≤ kMaxStencils.
+// stencil_group_out_shape. 1 ≤ K ≤ kMaxStencils. moments: empty, or per stencil float64
+// [moment_parts(y), C, 3] that forward fills with y_k's moment parts (undefined: none for it).
 void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
-                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils);
+                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils,
+                           const std::vector<Tensor>& moments = {});
 // dx written, or added into when dx_mode is Accumulate (undefined: skipped); dweights[k]
 // accumulates (undefined: skipped; always undefined for a pool); dys[k] undefined: stencil k
 // receives no gradient. Max pools re-find their arg-max in x.

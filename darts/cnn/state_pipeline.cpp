@@ -108,20 +108,22 @@ std::vector<Variable> run_state_pipeline(const Variable& x,
                                          bool training) {
   std::vector<size_t> all(ops.size());
   for (size_t k = 0; k < ops.size(); ++k) all[k] = k;
+  std::vector<std::vector<OpStage>> stages;
+  for (StartsWithStencil* op : ops) stages.push_back(op->later_stages());
   std::vector<Variable> values(ops.size());
   in_chunks(all, kMaxStencils, [&](const std::vector<size_t>& chunk) {
     std::vector<Stencil> stencils;
     std::vector<Variable> weights;
+    std::vector<bool> moments_wanted;  // a stencil read next by a training closing BN (the pools)
     for (size_t k : chunk) {
       stencils.push_back(ops[k]->first_stencil());
       weights.push_back(ops[k]->first_stencil_weight());
+      moments_wanted.push_back(stages[k].empty() && training);
     }
-    const std::vector<Variable> firsts = stencil_group(x, weights, stencils);
+    const std::vector<Variable> firsts = stencil_group(x, weights, stencils, moments_wanted);
     for (size_t i = 0; i < chunk.size(); ++i) values[chunk[i]] = firsts[i];
   });
 
-  std::vector<std::vector<OpStage>> stages;
-  for (StartsWithStencil* op : ops) stages.push_back(op->later_stages());
   run_stages(values, stages, /*closing_norms=*/training);  // each op's closing BN follows
   return values;
 }

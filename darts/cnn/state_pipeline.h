@@ -17,8 +17,9 @@ namespace autonet::darts {
 
 // outputs[k]: ops[k] on x up to its closing batch norm (EndsInBatchNorm::forward_to_batch_norm).
 // A layer with more members than a group holds (kMaxStencils, kMaxGroupMembers) runs as several.
-// `training`: the closing batch norms normalise with batch statistics, which an op's last 1×1
-// conv then forms as channel moments on the way out (run_stages).
+// `training`: the closing batch norms normalise with batch statistics, which an op's last layer
+// then forms as channel moments on the way out (a pool's stencil, or the last 1×1 conv in
+// run_stages).
 std::vector<Variable> run_state_pipeline(const Variable& x,
                                          const std::vector<StartsWithStencil*>& ops,
                                          bool training);

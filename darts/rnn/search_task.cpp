@@ -97,8 +97,7 @@ class RnnSearchTask final : public RnnTask {
 
   // The α step (§7.8) on the validation window tied to this train position, from the α
   // stream's hidden state; the second order also reads the train segment and state.
-  void before_weight_step(const RnnSegment& train, int64_t row,
-                          const std::string& where) override {
+  void before_weight_step(const RnnSegment& train, int64_t row, const std::string&) override {
     const int64_t search_rows = search_data_.size(0);
     const data::TextBatch v = data::get_batch(search_data_, row % (search_rows - 1), config_.bptt);
     valid_window_ = {v.input.contiguous().to(device_), v.target.contiguous().to(device_),

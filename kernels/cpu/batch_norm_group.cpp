@@ -37,7 +37,7 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
 void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& save_means,
                                const std::vector<Tensor>& save_invstds,
                                const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
-                               const BatchNormParams& p) {
+                               const BatchNormParams& p, const std::vector<Tensor>& grad_sums) {
   dispatch_float(xs[0].dtype(), "batch_norm_group_backward", [&]<class T>() {
     const BnDims d(xs[0]);
     const int64_t k_count = std::ssize(xs);
@@ -48,7 +48,8 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
     for (int64_t kc = 0; kc < k_count * d.C; ++kc) {
       const int64_t k = kc / d.C, c = kc % d.C;
       if (!dx[k]) continue;  // no gradient wanted: nothing to sum either (no affine parameters)
-      bn_backward_channel<T>(x[k], dy[k], d, c, p, nullptr, sm[k], si[k], dx[k], nullptr, nullptr);
+      bn_backward_channel<T>(x[k], dy[k], d, c, p, nullptr, sm[k], si[k], dx[k], nullptr, nullptr,
+                             grad_sum_parts_of(grad_sums, size_t(k)));
     }
   });
 }

@@ -26,12 +26,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
                              const std::vector<Tensor>& moments) {
   for (size_t k = 0; k < xs.size(); ++k) {
     cpu::conv2d_forward(input_of(xs[k], relu_input), ws[k], Tensor(), ys[k], Conv2dParams{});
-    if (!has_moments(moments, k)) continue;
-    const Tensor& y = ys[k];
-    dispatch_float(y.dtype(), "pointwise_group_forward", [&]<class T>() {
-      form_moment_parts(y.data<T>(), y.size(0), y.size(1), y.size(2) * y.size(3),
-                        moments[k].data<double>());
-    });
+    if (has_moments(moments, k)) form_moment_parts_of(ys[k], moments[k], "pointwise_group_forward");
   }
 }
 

@@ -2,7 +2,8 @@
 // vectorised, parallel over planes), in stencil order. On a CPU a launch costs nothing, so the
 // group gains nothing from one pass; what it must keep is the result and the rounding of the
 // CUDA twin's pass: the contributions summed in stencil order, dx_0 + dx_1 + …, each added once
-// rounded (the accumulating kernels below), and that sum added to an existing dx once.
+// rounded (the accumulating kernels below), and that sum added to an existing dx once. Moment
+// parts are formed from each finished output (channel_moments.h's CPU twin).
 #include "kernels/stencil_group.h"
 
 namespace autonet::cpu {
@@ -12,12 +13,14 @@ bool is_pool(const Stencil& s) { return s.kind == Stencil::Kind::pool; }
 }  // namespace
 
 void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
-                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils) {
+                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils,
+                           const std::vector<Tensor>& moments) {
   for (size_t k = 0; k < stencils.size(); ++k) {
     if (is_pool(stencils[k]))
       cpu::pool2d_forward(x, ys[k], stencils[k].pool);
     else
       cpu::depthwise_conv2d_forward(x, weights[k], ys[k], stencils[k].conv);
+    if (has_moments(moments, k)) form_moment_parts_of(ys[k], moments[k], "stencil_group_forward");
   }
 }
 

@@ -6,7 +6,8 @@
 //    reads them instead); then one elementwise kernel, blockIdx.y the member, normalises (none
 //    when no member wants its output: the statistics alone);
 //  - backward: a block per (member, channel) forms Σdy and Σdy·x̂ into the means dx needs
-//    (training only), then one elementwise kernel writes every wanted dx.
+//    (training only; from the member's gradient-sum parts where given), then one elementwise
+//    kernel writes every wanted dx.
 // Deterministic: block reductions in a fixed order, no atomics.
 #include "kernels/batch_norm_group.h"
 #include "kernels/cuda/batch_norm_reduce.cuh"
@@ -24,8 +25,9 @@ struct Members {
   T* invstd[kMaxGroupMembers];  // save_invstd [C]
   const T* dy[kMaxGroupMembers];
   T* dx[kMaxGroupMembers];  // null: no gradient wanted
-  const double* moments[kMaxGroupMembers];  // forward: x's moment parts (null: read x)
-  int64_t parts;
+  const double* moments[kMaxGroupMembers];    // forward: x's moment parts (null: read x)
+  const double* grad_sums[kMaxGroupMembers];  // backward: dy's gradient-sum parts (null: read)
+  int64_t parts;  // parts per channel of either
   int count;
 };
 
@@ -76,7 +78,7 @@ __global__ void __launch_bounds__(kChannelThreads)
   if (!m.dx[k]) return;
   double sum_dy, sum_dy_xhat;
   block_channel_grad_sums(m.x[k], m.dy[k], m.mean[k][c], m.invstd[k][c], from_output, l, c, sum_dy,
-                          sum_dy_xhat);
+                          sum_dy_xhat, m.grad_sums[k], m.parts);
   if (threadIdx.x != 0) return;
   T* member_means = means + int64_t(k) * 2 * l.C;
   member_means[c] = T(sum_dy / l.M);
@@ -155,7 +157,7 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
 void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<Tensor>& save_means,
                                const std::vector<Tensor>& save_invstds,
                                const std::vector<Tensor>& dys, std::vector<Tensor>& dxs,
-                               const BatchNormParams& p) {
+                               const BatchNormParams& p, const std::vector<Tensor>& grad_sums) {
   const ChannelLayout l = channel_layout(xs[0], "batch_norm_group_backward");
   const uint32_t k_count = static_cast<uint32_t>(xs.size());
   const uint32_t n = static_cast<uint32_t>(xs[0].numel());
@@ -168,6 +170,10 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
     for (uint32_t k = 0; k < k_count; ++k) {
       m.dy[k] = data_or_null<T>(dys[k]);
       m.dx[k] = data_or_null<T>(dxs[k]);
+      if (has_parts(grad_sums, k)) {
+        m.grad_sums[k] = grad_sums[k].data<double>();
+        m.parts = grad_sums[k].size(0);
+      }
     }
     // means [K, 2, C]: mean(dy), mean(dy·x̂) per member and channel (training).
     Tensor means;

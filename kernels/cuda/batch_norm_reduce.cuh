@@ -88,16 +88,27 @@ __device__ ShiftedMoments block_batch_moments(const T* __restrict__ x, const dou
 }
 
 // Σg and Σg·x̂ over channel c, valid in thread 0; x̂ from what backward keeps (bn_saved_xhat).
+// With gradient-sum parts [P, C, 2] (kernels/channel_moments.h; non-null uniform across the
+// block) their sums instead: each thread adds parts tid, tid + blockDim.x, ..., then the block.
 template <class T>
 __device__ void block_channel_grad_sums(const T* __restrict__ saved, const T* __restrict__ g,
                                         T mean, T invstd, bool saved_is_xhat, ChannelLayout l,
-                                        uint32_t c, double& sum_g, double& sum_g_xhat) {
+                                        uint32_t c, double& sum_g, double& sum_g_xhat,
+                                        const double* __restrict__ parts = nullptr,
+                                        int64_t P = 0) {
   sum_g = 0, sum_g_xhat = 0;
-  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
-    const int64_t i = l.index(c, j);
-    const double gi = g[i];
-    sum_g += gi;
-    sum_g_xhat += gi * double(bn_saved_xhat(saved[i], mean, invstd, saved_is_xhat));
+  if (parts) {
+    for (int64_t p = threadIdx.x; p < P; p += blockDim.x) {
+      sum_g += parts[(p * l.C + c) * 2];
+      sum_g_xhat += parts[(p * l.C + c) * 2 + 1];
+    }
+  } else {
+    for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
+      const int64_t i = l.index(c, j);
+      const double gi = g[i];
+      sum_g += gi;
+      sum_g_xhat += gi * double(bn_saved_xhat(saved[i], mean, invstd, saved_is_xhat));
+    }
   }
   block_sum(sum_g, sum_g_xhat);
 }

@@ -2,9 +2,10 @@
 // kernel parameters (no device-side table), so a group is one launch per pass, a flattened grid
 // whose index picks the member (member-major, so a warp reads and writes one member's planes):
 //  - forward: a thread per (member, output position) computes that member's value there;
-//  - dx: a thread per (member, input element) gathers the member's gradient there, summed as the
-//    stencil group's conv members sum it (depthwise_taps.cuh), then writes it or adds it once;
-//    a member written without a dy gets zeros;
+//  - dx: a warp per (member, run of 64 input elements) gathers the member's gradient at each,
+//    summed as the stencil group's conv members sum it (depthwise_taps.cuh), then writes it or
+//    adds it once (a member written without a dy gets zeros), and sums a folded BN's gradient
+//    sums over the run where they are asked for;
 //  - dw: a thread block cluster per (member, channel), as depthwise_conv2d's weight kernel:
 //    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
 //    distributed shared memory. No atomics, no partial buffer.
@@ -14,6 +15,7 @@
 
 #include "kernels/cuda/cluster_sums.cuh"
 #include "kernels/cuda/depthwise_taps.cuh"
+#include "kernels/cuda/warp_runs.cuh"
 #include "kernels/depthwise_group.h"
 #include "runtime/cuda_context.h"
 
@@ -29,8 +31,9 @@ struct Member {
   T* y;         // forward output
   const T* dy;  // backward: its output gradient, null when it received none
   T* out;       // backward: dx (dx kernel) or dw (dw kernel)
-  bool accumulate;  // dx kernel: add into dx
-  const T* mean;    // the folded BN's statistics [C] (null: none)
+  bool accumulate;     // dx kernel: add into dx
+  double* grad_sums;   // dx kernel: the folded BN's gradient-sum parts [P, C, 2] (null: none)
+  const T* mean;       // the folded BN's statistics [C] (null: none)
   const T* invstd;
   // Channel c's folded BN, as the taps read it.
   __device__ PlaneNorm<T> norm(int c) const {
@@ -67,21 +70,39 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Members<T> group, int
   });
 }
 
-// group: the members whose dx is touched (dy null: written zeros).
+// group: the members whose dx is touched (dy null: written zeros). A warp per (member, run of an
+// input plane) (warp_runs.cuh), member-major; a member with gradient sums sums Σg and Σg·x̂ over
+// its run from the values it writes, x̂ from x as its folded BN forms it.
 template <class T>
-__global__ void __launch_bounds__(kThreads) input_grad_kernel(Members<T> group, int64_t n_in) {
-  for_each_member_element(group.count, n_in, [&](int k, int64_t at) {
+__global__ void __launch_bounds__(kThreads)
+    input_grad_kernel(Members<T> group, int64_t units_per_member) {
+  const int lane = threadIdx.x % kWarp;
+  for_each_warp_unit(group.count * units_per_member, [&](int64_t unit) {
+    const int k = static_cast<int>(unit / units_per_member);
     const Member<T>& m = group.m[k];
-    if (!m.dy) {
-      m.out[at] = T(0);
-      return;
-    }
     const DepthwiseGeometry& g = m.g;
-    const Position p = position_of(at, g.C, g.H, g.W);
-    const T grad = depthwise_input_grad(g, m.w + int64_t(p.c) * g.R * g.S,
-                                        m.x + p.plane * g.H * g.W, m.dy + p.plane * g.Ho * g.Wo,
-                                        p.row, p.col, m.norm(p.c));
-    m.out[at] = m.accumulate ? m.out[at] + grad : grad;
+    const RunUnit u = run_unit(unit - k * units_per_member, g.H * g.W);
+    const int c = static_cast<int>(u.plane % g.C);
+    const T* xp = m.x + u.plane * g.H * g.W;
+    T* dx = m.out + u.plane * g.H * g.W;
+    double sum_g = 0, sum_g_xhat = 0;
+    for (int half = 0; half < 2; ++half) {
+      if (!u.holds(lane, half)) continue;
+      const int at = u.position(lane, half);
+      const T grad = m.dy ? depthwise_input_grad(g, m.w + int64_t(c) * g.R * g.S, xp,
+                                                 m.dy + u.plane * g.Ho * g.Wo, at / g.W, at % g.W,
+                                                 m.norm(c))
+                          : T(0);
+      dx[at] = m.accumulate ? dx[at] + grad : grad;
+      if (!m.grad_sums) continue;  // x is read here only when a folded ReLU has not read it
+      sum_g += double(grad);
+      sum_g_xhat += double(grad) * double(m.norm(c)(xp[at]));
+    }
+    if (!m.grad_sums) return;  // uniform across the warp
+    sum_g = warp_sum(sum_g), sum_g_xhat = warp_sum(sum_g_xhat);
+    if (lane != 0) return;
+    double* part = m.grad_sums + u.part_row(g.C) * kGradSumColumns;
+    part[0] = sum_g, part[1] = sum_g_xhat;
   });
 }
 
@@ -143,7 +164,8 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
                               std::vector<Tensor>& dws,
                               const std::vector<DepthwiseConv2dParams>& params,
                               const std::vector<GradMode>& dx_modes,
-                              const std::vector<InputNorm>& norms) {
+                              const std::vector<InputNorm>& norms,
+                              const std::vector<Tensor>& grad_sums) {
   std::vector<Shape> x_shapes, w_shapes;
   for (size_t k = 0; k < params.size(); ++k) {
     x_shapes.push_back(xs[k].shape());
@@ -165,10 +187,12 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       m.dy = dy_of(k);
       m.out = dxs[k].data<scalar_t>();
       m.accumulate = accumulate;
+      m.grad_sums = has_parts(grad_sums, k) ? grad_sums[k].data<double>() : nullptr;
     }
     if (dx_group.count > 0 && n_in > 0) {
-      input_grad_kernel<<<grid_for(dx_group.count * n_in, kThreads), kThreads, 0, s>>>(dx_group,
-                                                                                      n_in);
+      const int64_t units = C * moment_parts(xs[0].shape());  // (plane, run) pairs per member
+      input_grad_kernel<<<grid_for(dx_group.count * units * kWarp, kThreads), kThreads, 0, s>>>(
+          dx_group, units);
       AN_CUDA_CHECK_LAUNCH();
     }
 

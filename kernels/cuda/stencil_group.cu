@@ -1,7 +1,9 @@
 // CUDA twin of the stencil group. The stencils' geometry and pointers travel by value in the
 // kernel parameters (no device-side table), so a group is one launch per pass:
-//  - forward: a thread per output position computes every stencil's value there, reading x
-//    through the cache (the six DARTS stencils of a position read overlapping windows of x);
+//  - forward: a warp per moment run (kMomentRun output positions of one plane, two per lane)
+//    computes every stencil's values there, reading x through the cache (the six DARTS stencils
+//    of a position read overlapping windows of x), and sums a stencil's moment part over the
+//    warp where it is asked for;
 //  - dx: a thread per input element gathers each stencil's contribution in stencil order, each
 //    summed as the stencil's own kernel sums it (depthwise_conv2d.cu, pool2d.cu), into
 //    dx_0 + dx_1 + …, then writes it or adds it to dx once, as the CPU twin rounds it;
@@ -12,6 +14,7 @@
 
 #include "kernels/cuda/cluster_sums.cuh"
 #include "kernels/cuda/depthwise_taps.cuh"
+#include "kernels/cuda/warp_runs.cuh"
 #include "kernels/depthwise_conv2d_math.h"
 #include "kernels/pool2d_math.h"
 #include "kernels/stencil_group.h"
@@ -26,9 +29,10 @@ struct Member {
   bool is_pool;
   DepthwiseGeometry conv;
   PoolGeometry pool;
-  const T* w;  // depthwise filter [C, R, S]; null for a pool
-  T* y;        // forward output
-  const T* dy;  // backward: its output gradient, null when it received none
+  const T* w;       // depthwise filter [C, R, S]; null for a pool
+  T* y;             // forward output
+  double* moments;  // forward: y's moment parts [P, C, 3] (channel_moments.h), null when none
+  const T* dy;      // backward: its output gradient, null when it received none
 };
 
 template <class T>
@@ -82,17 +86,29 @@ __device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, in
                               iw);
 }
 
+// A warp per moment run (warp_runs.cuh): unit = (plane, run) of the output.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     forward_kernel(const T* __restrict__ x, Group<T> group, int C, int H, int W, int Ho, int Wo,
-                   int64_t n_out) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_out;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    const Position o = position_of(i, C, Ho, Wo);
-    const T* xp = x + o.plane * H * W;
-    for (int k = 0; k < group.count; ++k)
-      group.m[k].y[i] = stencil_value(group.m[k], xp, o.c, o.row, o.col);
-  }
+                   int64_t units) {
+  const int S = Ho * Wo, lane = threadIdx.x % kWarp;
+  for_each_warp_unit(units, [&](int64_t unit) {
+    const RunUnit u = run_unit(unit, S);
+    const int c = static_cast<int>(u.plane % C);
+    const T* xp = x + u.plane * H * W;
+    for (int k = 0; k < group.count; ++k) {
+      const Member<T>& m = group.m[k];
+      T v[2] = {T(0), T(0)};
+      for (int half = 0; half < 2; ++half) {
+        if (!u.holds(lane, half)) continue;
+        const int at = u.position(lane, half);
+        v[half] = stencil_value(m, xp, c, at / Wo, at % Wo);
+        m.y[u.plane * S + at] = v[half];
+      }
+      if (m.moments)  // uniform across the warp
+        write_run_moments(u, v, m.moments + u.part_row(C) * kMomentColumns);
+    }
+  });
 }
 
 template <class T>
@@ -156,17 +172,21 @@ Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
 }  // namespace
 
 void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
-                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils) {
-  const int64_t n = ys[0].numel();
-  if (n == 0) return;
+                           std::vector<Tensor>& ys, const std::vector<Stencil>& stencils,
+                           const std::vector<Tensor>& moments) {
+  if (ys[0].numel() == 0) return;
   const Shape& out = ys[0].shape();
+  const int64_t units = out[1] * moment_parts(out);  // (plane, run) pairs
   cudaStream_t s = stream(x.device());
   dispatch_float(x.dtype(), "stencil_group_forward", [&]<class scalar_t>() {
     Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
-    for (size_t k = 0; k < ys.size(); ++k) group.m[k].y = ys[k].data<scalar_t>();
-    forward_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(
+    for (size_t k = 0; k < ys.size(); ++k) {
+      group.m[k].y = ys[k].data<scalar_t>();
+      group.m[k].moments = has_moments(moments, k) ? moments[k].data<double>() : nullptr;
+    }
+    forward_kernel<<<grid_for(units * kWarp, kThreads), kThreads, 0, s>>>(
         x.data<scalar_t>(), group, static_cast<int>(x.size(1)), static_cast<int>(x.size(2)),
-        static_cast<int>(x.size(3)), static_cast<int>(out[2]), static_cast<int>(out[3]), n);
+        static_cast<int>(x.size(3)), static_cast<int>(out[2]), static_cast<int>(out[3]), units);
   });
   AN_CUDA_CHECK_LAUNCH();
 }

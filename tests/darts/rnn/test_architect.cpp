@@ -297,7 +297,9 @@ TEST(RnnArchitect, AStepWaitsForNothingOnTheHost) {
     EXPECT_TRUE(std::isfinite(a.valid_loss.item()));
     EXPECT_TRUE(std::isfinite(w.nll.item()));
     EXPECT_TRUE(std::isfinite(w.grad_norm.item()));
-    if (unrolled) EXPECT_GT(a.direction_norm.item(), 0.0);
+    if (unrolled) {
+      EXPECT_GT(a.direction_norm.item(), 0.0);
+    }
   }
 }
 

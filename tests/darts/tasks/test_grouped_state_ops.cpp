@@ -181,5 +181,30 @@ TEST(GroupedStateOps, OnlyATrainingBatchNormGetsChannelMoments) {
   }
 }
 
+// A pool's stencil is read next by its closing batch norm: in training it forms that BN's moments
+// in the stencil group (a sep/dil conv's come from its last 1×1 conv), in evaluation none.
+TEST(GroupedStateOps, APoolsClosingBatchNormGetsItsMomentsFromTheStencilGroup) {
+  ParameterStore store;
+  PoolBN max_pool(store, "max", PoolMode::max, 4, 1, /*affine=*/false);
+  PoolBN avg_pool(store, "avg", PoolMode::avg, 4, 1, /*affine=*/false);
+  DilConv dil(store, "dil", 4, 4, 3, 1, 2, 2, /*affine=*/false);
+  Tensor input = Tensor::empty({2, 4, 8, 8});
+  fill_uniform(input, -1.0, 1.0, 6);
+  const int64_t y_bytes = 2 * 4 * 8 * 8 * 4;
+  const int64_t moment_bytes = moment_parts({2, 4, 8, 8}) * 4 * 3 * 8;
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "train" : "eval");
+    OpProfile profile;
+    std::vector<Variable> outputs;
+    {
+      OpProfileScope scope(profile);
+      outputs = run_state_pipeline(Variable(input), {&max_pool, &avg_pool, &dil}, training);
+    }
+    for (const Variable& y : outputs) EXPECT_EQ(y.channel_moments().defined(), training);
+    EXPECT_EQ(profile.by_op().at("stencil_group_forward").cost.bytes_written,
+              3 * y_bytes + (training ? 2 * moment_bytes : 0));
+  }
+}
+
 }  // namespace
 }  // namespace autonet::darts
