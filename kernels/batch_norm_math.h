@@ -118,15 +118,14 @@ AN_HOST_DEVICE void bn_finish_batch_stats(const ShiftedMoments& moments, double 
   }
 }
 
-// A tensor's moment parts as the CPU twins read them (kernels/channel_moments.h; data null: none,
-// the statistics come from a pass over the tensor).
-struct MomentParts {
+// A member's parts (kernels/channel_moments.h: moment parts, or gradient-sum parts) as the CPU
+// twins read them; data null: none, the sums come from a pass over the tensors.
+struct PartsView {
   const double* data = nullptr;
   int64_t count = 0;  // parts per channel
 };
-inline MomentParts moment_parts_of(const std::vector<Tensor>& moments, size_t k) {
-  return has_moments(moments, k) ? MomentParts{moments[k].data<double>(), moments[k].size(0)}
-                                 : MomentParts{};
+inline PartsView parts_of(const std::vector<Tensor>& parts, size_t k) {
+  return has_parts(parts, k) ? PartsView{parts[k].data<double>(), parts[k].size(0)} : PartsView{};
 }
 
 // The CPU twins' statistics of channel c (x viewed as [N, C, S]; running_* [C] or null): the
@@ -135,7 +134,7 @@ inline MomentParts moment_parts_of(const std::vector<Tensor>& moments, size_t k)
 template <class T>
 void bn_channel_stats(const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
                       const BatchNormParams& p, T* running_mean, T* running_var, T& mean,
-                      T& invstd, const MomentParts& parts = {}) {
+                      T& invstd, const PartsView& parts = {}) {
   if (p.training) {
     const ShiftedMoments moments =
         parts.data ? shifted_moments(merged_moments(parts.data, parts.count, C, c))
@@ -161,17 +160,6 @@ AN_HOST_DEVICE void bn_run_grad_sums(const T* saved, const T* g, int64_t begin, 
   }
 }
 
-// A channel's gradient sums in parts (kernels/channel_moments.h) as the CPU twins read them
-// (data null: none, the sums come from a pass over g and x).
-struct GradSumParts {
-  const double* data = nullptr;
-  int64_t count = 0;  // parts per channel
-};
-inline GradSumParts grad_sum_parts_of(const std::vector<Tensor>& parts, size_t k) {
-  return has_parts(parts, k) ? GradSumParts{parts[k].data<double>(), parts[k].size(0)}
-                             : GradSumParts{};
-}
-
 // The CPU twins' Σg and Σg·x̂ over channel c, in double (x̂ from what backward keeps): a run of
 // kMomentRun positions of one sample at a time, the runs added in order, so that sums merged from
 // the parts of a producer (`parts`, formed by bn_run_grad_sums over the same runs) are these sums
@@ -179,7 +167,7 @@ inline GradSumParts grad_sum_parts_of(const std::vector<Tensor>& parts, size_t k
 template <class T>
 void bn_channel_grad_sums(const T* saved, const T* g, int64_t N, int64_t C, int64_t S, int64_t c,
                           T mean, T invstd, bool saved_is_xhat, double& sum_g, double& sum_g_xhat,
-                          const GradSumParts& parts = {}) {
+                          const PartsView& parts = {}) {
   sum_g = 0, sum_g_xhat = 0;
   if (parts.data) {
     for (int64_t p = 0; p < parts.count; ++p) {
@@ -246,7 +234,7 @@ void bn_normalize_channel(const T* x, const BnDims& d, int64_t c, T mean, T invs
 template <class T>
 void bn_forward_channel(const T* x, const BnDims& d, int64_t c, const BatchNormParams& p,
                         const T* weight, const T* bias, T* running_mean, T* running_var, T* y,
-                        T* save_mean, T* save_invstd, const MomentParts& parts = {}) {
+                        T* save_mean, T* save_invstd, const PartsView& parts = {}) {
   T mean, invstd;
   bn_channel_stats(x, d.N, d.C, d.S, c, p, running_mean, running_var, mean, invstd, parts);
   save_mean[c] = mean;
@@ -261,7 +249,7 @@ template <class T>
 void bn_backward_channel(const T* saved, const T* dy, const BnDims& d, int64_t c,
                          const BatchNormParams& p, const T* weight, const T* save_mean,
                          const T* save_invstd, T* dx, T* dweight, T* dbias,
-                         const GradSumParts& parts = {}) {
+                         const PartsView& parts = {}) {
   const T mean = save_mean[c], invstd = save_invstd[c];
   const bool from_output = p.backward_from_output;
   double sum_dy, sum_dy_xhat;

@@ -48,9 +48,6 @@ inline int64_t moment_parts(const Shape& x) {
 inline bool has_parts(const std::vector<Tensor>& parts, size_t k) {
   return k < parts.size() && parts[k].defined();
 }
-inline bool has_moments(const std::vector<Tensor>& moments, size_t k) {
-  return has_parts(moments, k);
-}
 
 // Columns of a part: a moment part's count, mean and M2; a gradient-sum part's Σg and Σg·x̂.
 constexpr int64_t kMomentColumns = 3, kGradSumColumns = 2;
@@ -90,7 +87,7 @@ inline void check_moment_list(const std::vector<Tensor>& moments, const std::vec
 // moment parts where its producer formed them (~10 FLOPs a part merged). Adds to read and flops.
 inline void add_statistics_reads(const Tensor& x, const std::vector<Tensor>& moments, size_t k,
                                  int64_t& read, int64_t& flops) {
-  if (has_moments(moments, k)) {
+  if (has_parts(moments, k)) {
     read += static_cast<int64_t>(moments[k].nbytes());
     flops += 10 * moments[k].numel() / 3;
   } else {

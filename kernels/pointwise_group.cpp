@@ -85,7 +85,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     for (size_t k = 0; k < xs.size(); ++k) {
       read += bytes_of(xs[k], ws[k]);
       written += bytes_of(ys[k]);
-      if (has_moments(moments, k)) {
+      if (has_parts(moments, k)) {
         written += bytes_of(moments[k]);
         flops += 4 * ys[k].numel();
       }

@@ -80,7 +80,7 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
       written += bytes_of(ys[k]);
       flops += is_pool(stencils[k]) ? stencils[k].pool.kernel_h * stencils[k].pool.kernel_w * n
                                     : 2 * weights[k].size(2) * weights[k].size(3) * n;
-      if (has_moments(moments, k)) {
+      if (has_parts(moments, k)) {
         written += bytes_of(moments[k]);
         flops += 4 * n;
       }

@@ -29,7 +29,7 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
     for (int64_t kc = 0; kc < k_count * d.C; ++kc) {
       const int64_t k = kc / d.C, c = kc % d.C;
       bn_forward_channel<T>(x[k], d, c, p, nullptr, nullptr, rm[k], rv[k], y[k], sm[k], si[k],
-                            moment_parts_of(moments, size_t(k)));
+                            parts_of(moments, size_t(k)));
     }
   });
 }
@@ -49,7 +49,7 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
       const int64_t k = kc / d.C, c = kc % d.C;
       if (!dx[k]) continue;  // no gradient wanted: nothing to sum either (no affine parameters)
       bn_backward_channel<T>(x[k], dy[k], d, c, p, nullptr, sm[k], si[k], dx[k], nullptr, nullptr,
-                             grad_sum_parts_of(grad_sums, size_t(k)));
+                             parts_of(grad_sums, size_t(k)));
     }
   });
 }

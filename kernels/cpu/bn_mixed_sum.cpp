@@ -44,7 +44,7 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
       }
       bn_channel_stats(px[k], d.N, d.C, d.S, c, p.bn, data_or_null<T>(running_means[k]),
                        data_or_null<T>(running_vars[k]), psm[kc], psi[kc],
-                       moment_parts_of(moments, size_t(k)));
+                       parts_of(moments, size_t(k)));
     }
     T* po = out.data<T>();
 #pragma omp parallel for if (k_count * out.numel() > 65536)

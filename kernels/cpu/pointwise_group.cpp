@@ -26,7 +26,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
                              const std::vector<Tensor>& moments) {
   for (size_t k = 0; k < xs.size(); ++k) {
     cpu::conv2d_forward(input_of(xs[k], relu_input), ws[k], Tensor(), ys[k], Conv2dParams{});
-    if (has_moments(moments, k)) form_moment_parts_of(ys[k], moments[k], "pointwise_group_forward");
+    if (has_parts(moments, k)) form_moment_parts_of(ys[k], moments[k], "pointwise_group_forward");
   }
 }
 

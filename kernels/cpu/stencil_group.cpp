@@ -20,7 +20,7 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
       cpu::pool2d_forward(x, ys[k], stencils[k].pool);
     else
       cpu::depthwise_conv2d_forward(x, weights[k], ys[k], stencils[k].conv);
-    if (has_moments(moments, k)) form_moment_parts_of(ys[k], moments[k], "stencil_group_forward");
+    if (has_parts(moments, k)) form_moment_parts_of(ys[k], moments[k], "stencil_group_forward");
   }
 }
 

@@ -136,7 +136,7 @@ void batch_norm_group_forward(const std::vector<Tensor>& xs, std::vector<Tensor>
       any_y = any_y || ys[k].defined();
       m.running_mean[k] = data_or_null<T>(running_means[k]);
       m.running_var[k] = data_or_null<T>(running_vars[k]);
-      if (has_moments(moments, k)) {
+      if (has_parts(moments, k)) {
         m.moments[k] = moments[k].data<double>();
         m.parts = moments[k].size(0);
       }

@@ -132,7 +132,7 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
       cand.running_mean[k] = data_or_null<T>(running_means[k]);
       cand.running_var[k] = data_or_null<T>(running_vars[k]);
       cand.normalize[k] = p.normalize[k];
-      if (has_moments(moments, size_t(k))) {
+      if (has_parts(moments, size_t(k))) {
         cand.moments[k] = moments[k].data<double>();
         cand.parts = moments[k].size(0);
       }

@@ -313,7 +313,7 @@ void pointwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
     for (size_t k = 0; k < xs.size(); ++k) {
       Job<scalar_t>& job = batch.job[batch.count++];
       job = {ws[k].data<scalar_t>(), xs[k].data<scalar_t>(), ys[k].data<scalar_t>(), false};
-      if (has_moments(moments, k)) job.moments = moments[k].data<double>();
+      if (has_parts(moments, k)) job.moments = moments[k].data<double>();
     }
     launch_batched_gemm(batch, s);
   });

@@ -182,7 +182,7 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
     Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
     for (size_t k = 0; k < ys.size(); ++k) {
       group.m[k].y = ys[k].data<scalar_t>();
-      group.m[k].moments = has_moments(moments, k) ? moments[k].data<double>() : nullptr;
+      group.m[k].moments = has_parts(moments, k) ? moments[k].data<double>() : nullptr;
     }
     forward_kernel<<<grid_for(units * kWarp, kThreads), kThreads, 0, s>>>(
         x.data<scalar_t>(), group, static_cast<int>(x.size(1)), static_cast<int>(x.size(2)),
