@@ -205,6 +205,7 @@ void form_grad_sum_parts(const T* x, const T* g, int64_t N, int64_t C, int64_t S
     }
   }
 }
+
 // The CPU twins' view of x as [N, C, S] with S = H·W (1 for [N, C]): channel c's elements are
 // x[(n·C + c)·S + s].
 struct BnDims {

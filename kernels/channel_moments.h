@@ -122,7 +122,7 @@ void form_moment_parts(const T* y, int64_t N, int64_t C, int64_t S, double* part
   }
 }
 
-// The CPU twins' entry: y's parts into `parts` (as check_moments), formed from the finished y.
+// The CPU twins' entry: y's moment parts into `parts` ([P, C, 3]), formed from the finished y.
 inline void form_moment_parts_of(const Tensor& y, const Tensor& parts, const char* what) {
   dispatch_float(y.dtype(), what, [&]<class T>() {
     form_moment_parts(y.data<T>(), y.size(0), y.size(1), y.size(2) * y.size(3),
