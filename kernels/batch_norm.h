@@ -21,6 +21,16 @@ struct BatchNormParams {
 // eps > 0 and momentum in [0, 1], else an error naming `what` (shared by the BN families' entries).
 void check_batch_norm_params(const BatchNormParams& p, const char* what);
 
+// Channels of at most this many values (N·H·W; the recurrent cells' [batch, nhid] BNs) run each
+// pass as one launch on a GPU: a block per channel forms the statistics (or the gradient sums)
+// and then writes the channel's outputs (or dx), its reads of the channel cached. Wider channels
+// keep a statistics kernel and an elementwise kernel, which fills the card.
+constexpr int64_t kOneLaunchChannelValues = 2048;
+inline bool batch_norm_in_one_launch(const Tensor& x) {
+  const int64_t per_channel = x.numel() / x.size(1);
+  return per_channel > 0 && per_channel <= kOneLaunchChannelValues;
+}
+
 AN_KERNEL_ENTRIES(
 // y = (x − mean)·invstd·weight + bias per channel. Writes save_mean/save_invstd [C] (the batch's
 // in training, the running ones in eval) for backward. In training, updates running_mean/var [C]

@@ -4,6 +4,9 @@
 // (batch_norm_reduce.cuh), then its thread 0 writes the saved statistics and updates the running
 // ones. An elementwise kernel then normalises. Backward likewise: a block per channel forms Σdy
 // and Σdy·x̂ (and accumulates dweight/dbias), then an elementwise kernel forms dx. No atomics.
+// Narrow channels (batch_norm_in_one_launch: the recurrent cells' BNs) run each pass as one
+// kernel: the channel's block goes on from its statistics or sums to the channel's outputs or
+// dx, the same formulas on the same values, so the results are the two kernels' bit for bit.
 #include <algorithm>
 
 #include "kernels/cuda/batch_norm_reduce.cuh"
@@ -77,6 +80,65 @@ __global__ void input_grad_kernel(const T* __restrict__ x, const T* __restrict__
   }
 }
 
+// Block c, forward in one launch: channel c's statistics (as stats_kernel, or the running ones
+// in eval), then its outputs (as normalize_kernel).
+template <class T>
+__global__ void __launch_bounds__(kChannelThreads)
+    channel_forward_kernel(const T* __restrict__ x, ChannelLayout l, BatchNormParams p,
+                           const T* __restrict__ weight, const T* __restrict__ bias, T* save_mean,
+                           T* save_invstd, T* running_mean, T* running_var, T* y) {
+  const uint32_t c = blockIdx.x;
+  if (p.training) {
+    const ShiftedMoments moments = block_channel_moments(x, l, c);
+    if (threadIdx.x == 0)
+      bn_finish_batch_stats(moments, double(l.M), p, save_mean[c], save_invstd[c],
+                            running_mean ? running_mean + c : nullptr,
+                            running_var ? running_var + c : nullptr);
+  } else if (threadIdx.x == 0) {
+    save_mean[c] = running_mean[c];
+    save_invstd[c] = T(bn_invstd(running_var[c], p.eps));
+  }
+  __syncthreads();  // thread 0's statistics, written to global memory, seen by the whole block
+  const T mean = save_mean[c], invstd = save_invstd[c];
+  const T w = weight ? weight[c] : T(1), b = bias ? bias[c] : T(0);
+  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
+    const int64_t i = l.index(c, j);
+    y[i] = bn_output(x[i], mean, invstd, w, b);
+  }
+}
+
+// Block c, backward in one launch: channel c's sums where wanted (as grad_sums_kernel, the means
+// kept in shared memory), then its dx where wanted (as input_grad_kernel).
+template <class T>
+__global__ void __launch_bounds__(kChannelThreads)
+    channel_backward_kernel(const T* __restrict__ x, const T* __restrict__ dy,
+                            const T* __restrict__ mean, const T* __restrict__ invstd,
+                            const T* __restrict__ weight, ChannelLayout l, bool sums,
+                            bool training, bool from_output, T* dweight, T* dbias, T* dx) {
+  const uint32_t c = blockIdx.x;
+  __shared__ T means[2];  // mean(dy), mean(dy·x̂)
+  if (sums) {
+    double sum_dy, sum_dy_xhat;
+    block_channel_grad_sums(x, dy, mean[c], invstd[c], from_output, l, c, sum_dy, sum_dy_xhat);
+    if (threadIdx.x == 0) {
+      if (dbias) dbias[c] += T(sum_dy);
+      if (dweight) dweight[c] += T(sum_dy_xhat);
+      means[0] = T(sum_dy / l.M);
+      means[1] = T(sum_dy_xhat / l.M);
+    }
+  }
+  __syncthreads();
+  if (!dx) return;
+  const T w = weight ? weight[c] : T(1);
+  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
+    const int64_t i = l.index(c, j);
+    dx[i] = training ? bn_input_grad_train(dy[i], bn_saved_xhat(x[i], mean[c], invstd[c],
+                                                                from_output),
+                                           invstd[c], w, means[0], means[1])
+                     : bn_input_grad_eval(dy[i], invstd[c], w);
+  }
+}
+
 unsigned channel_grid(uint32_t channels) { return (channels + 127) / 128; }
 
 }  // namespace
@@ -88,6 +150,13 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
   cudaStream_t s = stream(x.device());
   dispatch_float(x.dtype(), "batch_norm_forward", [&]<class T>() {
     T *psm = save_mean.data<T>(), *psi = save_invstd.data<T>();
+    if (batch_norm_in_one_launch(x)) {
+      channel_forward_kernel<<<l.C, kChannelThreads, 0, s>>>(
+          x.data<T>(), l, p, data_or_null<T>(weight), data_or_null<T>(bias), psm, psi,
+          data_or_null<T>(running_mean), data_or_null<T>(running_var), y.data<T>());
+      AN_CUDA_CHECK_LAUNCH();
+      return;
+    }
     if (p.training) {
       stats_kernel<<<l.C, kChannelThreads, 0, s>>>(x.data<T>(), l, p, psm, psi,
                                                     data_or_null<T>(running_mean),
@@ -116,6 +185,15 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
   cudaStream_t s = stream(x.device());
   dispatch_float(x.dtype(), "batch_norm_backward", [&]<class T>() {
     const T *pm = save_mean.data<T>(), *pi = save_invstd.data<T>();
+    if (batch_norm_in_one_launch(x)) {
+      if (!need_sums && !dx.defined()) return;
+      channel_backward_kernel<<<l.C, kChannelThreads, 0, s>>>(
+          x.data<T>(), dy.data<T>(), pm, pi, data_or_null<T>(weight), l, need_sums, p.training,
+          p.backward_from_output, data_or_null<T>(dweight), data_or_null<T>(dbias),
+          data_or_null<T>(dx));
+      AN_CUDA_CHECK_LAUNCH();
+      return;
+    }
     // means [2, C]: mean(dy), mean(dy·x̂) per channel (read by dx in training).
     Tensor means;
     const T *mean_dy = nullptr, *mean_dy_xhat = nullptr;

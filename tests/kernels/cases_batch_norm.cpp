@@ -105,6 +105,10 @@ std::vector<OpCase> batch_norm_cases() {
   rows.push_back(batch_norm_case(train_untracked, {3, 4, 5, 5}));
   rows.push_back(batch_norm_case(train_momentum, {4, 2, 3, 3}));
   rows.push_back(batch_norm_case(train_affine, {13, 17}));  // primes, 1d
+  // The recurrent search cell's BNs ([batch, nhid], one launch each way on a GPU), and a channel
+  // of one value more than one launch takes (batch_norm_in_one_launch).
+  rows.push_back(batch_norm_case({true, false, true, 0.1, true}, {256, 300}, 4));
+  rows.push_back(batch_norm_case(train_affine, {kOneLaunchChannelValues + 1, 3}, 4));
   // DARTS: every search-network BN is affine = False; the stem's is affine.
   for (const Shape& s : darts_image_shapes()) rows.push_back(batch_norm_case(train_plain, s, 4));
   rows.push_back(batch_norm_case(train_affine, darts_image_shapes()[0], 2));

@@ -107,22 +107,36 @@ TEST(OpProfile, PointwiseConvIsOneBatchedGemm) {
   EXPECT_EQ(profile.by_op().at("conv2d_forward").cost.launches, 3);
 }
 
-TEST(OpProfile, BatchNormIsOneStatisticsKernelAndOneElementwiseKernelEachWay) {
-  const Tensor x = filled({4, 3, 5, 5});
-  Tensor y = filled(x.shape()), dx = filled(x.shape()), mean = filled({3}), invstd = filled({3});
-  Tensor running_mean = filled({3}), running_var = filled({3}), none;
-  OpProfile profile;
-  {
-    OpProfileScope scope(profile);
-    batch_norm_forward(x, none, none, running_mean, running_var, y, mean, invstd, {});
-    batch_norm_backward(x, none, mean, invstd, y, dx, none, none, {});
+// A channel wider than kOneLaunchChannelValues: one statistics kernel and one elementwise
+// kernel each way; a narrow one (the recurrent cells' [batch, nhid] BNs): one kernel each way,
+// reading x (and dy) once.
+TEST(OpProfile, BatchNormIsTwoKernelsEachWayOrOneForNarrowChannels) {
+  for (const Shape& shape : {Shape{4, 3, 32, 32}, Shape{4, 3, 5, 5}, Shape{256, 300}}) {
+    SCOPED_TRACE(shape_str(shape));
+    const int64_t channels = shape[1];
+    const Tensor x = filled(shape);
+    Tensor y = filled(shape), dx = filled(shape), mean = filled({channels});
+    Tensor invstd = filled({channels}), running_mean = filled({channels});
+    Tensor running_var = filled({channels}), none;
+    OpProfile profile;
+    {
+      OpProfileScope scope(profile);
+      batch_norm_forward(x, none, none, running_mean, running_var, y, mean, invstd, {});
+      batch_norm_backward(x, none, mean, invstd, y, dx, none, none, {});
+    }
+    const auto ops = profile.by_op();
+    const bool wide = shape == Shape{4, 3, 32, 32};
+    EXPECT_EQ(batch_norm_in_one_launch(x), !wide);
+    const int64_t n = x.numel(), channel = 4 * channels, launches = wide ? 2 : 1;
+    EXPECT_EQ(ops.at("batch_norm_forward").cost.launches, launches);  // (statistics,) normalize
+    // x twice (statistics, normalize) or once, the running statistics read once.
+    EXPECT_EQ(ops.at("batch_norm_forward").cost.bytes_read,
+              launches * 4 * n + 2 * channel + (wide ? 2 * channel : 0));
+    EXPECT_EQ(ops.at("batch_norm_backward").cost.launches, launches);  // (Σdy and Σdy·x̂,) dx
+    // x and dy twice or once; the saved statistics once, or again with the means for dx.
+    EXPECT_EQ(ops.at("batch_norm_backward").cost.bytes_read,
+              launches * 2 * 4 * n + (wide ? 6 : 2) * channel);
   }
-  const auto ops = profile.by_op();
-  const int64_t n = x.numel(), channel = 4 * 3;
-  EXPECT_EQ(ops.at("batch_norm_forward").cost.launches, 2);  // statistics, normalize
-  // x twice (statistics, normalize), the running statistics read and written once.
-  EXPECT_EQ(ops.at("batch_norm_forward").cost.bytes_read, 2 * 4 * n + 2 * channel + 2 * channel);
-  EXPECT_EQ(ops.at("batch_norm_backward").cost.launches, 2);  // Σdy and Σdy·x̂, then dx
 }
 
 TEST(OpProfile, BatchNormGroupIsTwoLaunchesEachWayForAllMembers) {
