@@ -183,8 +183,13 @@ Variable RnnModel::cell_step(const Variable& xw, const Variable& h, const Philox
     if (search_) {
       // Node i+1 reads s_0..s_i through the one W_{i+1}: a single [J·B, H]·[H, 2H] GEMM.
       const int64_t j = i + 1;
-      const Variable prev = stack_states(states, 0, j);  // [J, B, H]
-      const Variable prev_m = masked ? dropout(prev, config_.dropouth, *h_mask, period) : prev;
+      // [J, B, H], and under the locked dropout in the same op when masked.
+      std::vector<Variable> stacks;
+      if (masked && config_.dropouth > 0)
+        stacks = stack_dropout(std::vector<Variable>(states.begin(), states.begin() + j),
+                               config_.dropouth, *h_mask, period);
+      const Variable prev = stacks.empty() ? stack_states(states, 0, j) : stacks[0];
+      const Variable prev_m = stacks.empty() ? prev : stacks[1];
       const Variable ch = view(matmul(view(prev_m, {j * b, nh}), ws_[i]), {j, b, 2 * nh});
       s = bn_->forward(rnn_mix(ch, prev, mix_weights[i]));
     } else {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/concat.h"
 #include "kernels/dropout_math.h"
 
 namespace autonet::cpu {
@@ -42,6 +43,29 @@ void dropout_forward(const Tensor& x, Tensor& y, const DropoutParams& p) {
 
 void dropout_backward(const Tensor& dy, Tensor& dx, const DropoutParams& p, GradMode dx_mode) {
   apply_mask(dy, dx, p, "dropout_backward", dx_mode == GradMode::Accumulate);
+}
+
+// The stack and its dropped copy by the concat and dropout twins, in the order the two ops run.
+void stack_dropout_forward(const std::vector<Tensor>& xs, Tensor& y, Tensor& y_dropped,
+                           const DropoutParams& p) {
+  cpu::concat_forward(xs, 0, y);
+  apply_mask(y, y_dropped, p, "stack_dropout_forward");
+}
+
+// dy + dropout_backward(dy_dropped) formed as autograd adds the two (the dropped term added into
+// the stack's gradient), then split by concat_backward.
+void stack_dropout_backward(const Tensor& dy, const Tensor& dy_dropped, std::vector<Tensor>& dxs,
+                            const std::vector<GradMode>& dx_modes, const DropoutParams& p) {
+  Tensor sum = dy_dropped.defined() ? Tensor::empty(dy_dropped.shape(), dy_dropped.dtype())
+                                    : dy;
+  if (dy_dropped.defined()) {
+    if (dy.defined())  // a copy inside the twin, not an op of its own (the CUDA twin has none)
+      dispatch_float(dy.dtype(), "stack_dropout_backward", [&]<class scalar_t>() {
+        std::copy_n(dy.data<scalar_t>(), dy.numel(), sum.data<scalar_t>());
+      });
+    apply_mask(dy_dropped, sum, p, "stack_dropout_backward", dy.defined());
+  }
+  cpu::concat_backward(sum, 0, dxs, dx_modes);
 }
 
 }  // namespace autonet::cpu

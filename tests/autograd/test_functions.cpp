@@ -214,6 +214,46 @@ TEST(Functions, BatchNormDepthwiseGroupEqualsTheTwoGroups) {
   EXPECT_EQ(ops.at("depthwise_group_forward").cost.launches, 1);
 }
 
+// A recurrent search node's stack and its locked-dropout copy as one op equal stack then dropout:
+// values and gradients bit for bit, with a state that already holds a gradient (it feeds a later
+// stack too) and one that does not; and its gradients by finite differences.
+TEST(Functions, StackDropoutIsStackThenDropout) {
+  Variable a = leaf({4, 6}, 60), b = leaf({4, 6}, 61), c = leaf({4, 6}, 62);
+  const Variable wy = leaf({3, 4, 6}, 63, -1.0, 1.0, false);
+  const Variable wd = leaf({3, 4, 6}, 64, -1.0, 1.0, false);
+  const PhiloxKey key{7, 1, 2};
+  const auto loss = [&](bool fused) {
+    std::vector<Variable> stacks;
+    if (fused) {
+      stacks = stack_dropout({a, b, c}, 0.3, key, 24);
+    } else {
+      const Variable y = stack({a, b, c});
+      stacks = {y, dropout(y, 0.3, key, 24)};
+    }
+    // a also feeds a later node (its gradient is there when the stack's arrives).
+    return add(add(sum(mul(stacks[0], wy)), sum(mul(stacks[1], wd))), sum(scale(a, 0.5)));
+  };
+  std::vector<std::vector<double>> runs[2];
+  for (int run = 0; run < 2; ++run) {
+    for (Variable* v : {&a, &b, &c}) v->clear_grad();
+    const Variable l = loss(run == 0);
+    backward(l);
+    runs[run].push_back(l.value().to_vector<double>());
+    for (const Variable* v : {&a, &b, &c}) runs[run].push_back(v->grad().to_vector<double>());
+  }
+  for (size_t i = 0; i < runs[0].size(); ++i) EXPECT_EQ(runs[0][i], runs[1][i]) << "tensor " << i;
+  expect_gradients_match([&] { return loss(true); }, {a, b, c}, 1e-6, 24);
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    backward(loss(true));
+  }
+  const auto ops = profile.by_op();
+  EXPECT_EQ(ops.at("stack_dropout_forward").cost.launches, 1);
+  EXPECT_EQ(ops.at("stack_dropout_backward").cost.launches, 1);
+  EXPECT_EQ(ops.count("concat_forward") + ops.count("dropout_forward"), 0u);
+}
+
 // A group op's members are separate ops: a member on constants gives a constant output, so a
 // sweep through the other members' outputs does no work for it (the group's backward costs what
 // the needed member alone costs).

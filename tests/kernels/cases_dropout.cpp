@@ -1,6 +1,9 @@
 // Rows and hand-computed checks for kernels/dropout.h.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "kernels/dropout.h"
 #include "tests/kernels/accumulate_checks.h"
 #include "tests/kernels/op_case.h"
@@ -32,6 +35,37 @@ OpCase dropout_case(const Shape& shape, double p, int64_t mask_period, uint64_t 
   c.fd_samples = fd_samples;
   return c;
 }
+// A recurrent search node's predecessors: J parts [1, B, H], their stack and its locked-dropout
+// copy; the parts' gradients written, or (`added`) added into gradients already there.
+OpCase stack_dropout_case(int64_t parts, int64_t batch, int64_t hidden, double p, uint64_t seed,
+                          bool added = false) {
+  OpCase c;
+  c.name = "dropout/stack/p" + std::to_string(p) + "/" +
+           shape_str({parts, batch, hidden}) + (added ? "/dx_added" : "");
+  std::vector<GradMode> modes;
+  for (int64_t j = 0; j < parts; ++j) {
+    c.inputs.push_back({"x" + std::to_string(j), {1, batch, hidden}});
+    // Added: every other part (a state that already holds a gradient from a later node).
+    c.inputs.back().grad_mode = added && j % 2 == 0 ? GradMode::Accumulate : GradMode::Write;
+    modes.push_back(c.inputs.back().grad_mode);
+  }
+  c.outputs = {{"y", {parts, batch, hidden}}, {"y_dropped", {parts, batch, hidden}}};
+  DropoutParams params;
+  params.p = p;
+  params.key = PhiloxKey{seed, 5, 23};
+  params.mask_period = batch * hidden;  // locked: one mask for every state
+  c.forward = [params](const Tensors& in, Tensors& out) {
+    stack_dropout_forward(in, out[0], out[1], params);
+  };
+  c.backward = [params, modes](const Tensors&, const Tensors&, const Tensors& dout,
+                               Tensors& din) {
+    stack_dropout_backward(dout[0], dout[1], din, modes, params);
+  };
+  c.set_tolerance(0, 0, "the same Philox decisions, products and sums, each rounded once");
+  c.exact_on_integers = true;
+  c.stochastic = true;
+  return c;
+}
 }  // namespace
 
 std::vector<OpCase> dropout_cases() {
@@ -46,6 +80,12 @@ std::vector<OpCase> dropout_cases() {
   // Added into a gradient already there: a recurrent node's stacked states ([J, B, H], locked).
   rows.push_back(dropout_case({3, 4, 17}, 0.25, 4 * 17, 7, 24, GradMode::Accumulate));
   rows.push_back(dropout_case({5000}, 0.5, 0, 8, 24, GradMode::Accumulate));  // past one chunk
+  // A recurrent search node's stack and its dropped copy in one op: one part, several, DARTS's
+  // last node (8 predecessors, batch 64, nhid 300), and gradients added into some parts.
+  rows.push_back(stack_dropout_case(1, 3, 5, 0.25, 9));
+  rows.push_back(stack_dropout_case(4, 3, 17, 0.25, 10));
+  rows.push_back(stack_dropout_case(8, 64, 300, 0.25, 11));
+  rows.push_back(stack_dropout_case(5, 4, 7, 0.5, 12, /*added=*/true));
   return rows;
 }
 
