@@ -113,6 +113,8 @@ class BatchNorm : public Module {
   BatchNorm(ParameterStore& store, std::string name, int64_t channels, bool affine,
             int64_t input_dim, double momentum, double eps);
   Variable forward(const Variable& x) override;
+  // Its mode, momentum and eps as the kernels take them (for ops that fold this BN in).
+  BatchNormParams params() const;
   Variable weight, bias;             // [C] or undefined
   Variable running_mean, running_var;  // buffers [C]
   double momentum, eps;

@@ -17,11 +17,15 @@ BatchNorm::BatchNorm(ParameterStore& store, std::string name, int64_t channels, 
 Variable BatchNorm::forward(const Variable& x) {
   AN_CHECK(x.dim() == input_dim_) << "'" << name() << "' expects a " << input_dim_
                                   << "-D input, got " << x.value().describe();
+  return batch_norm(x, weight, bias, running_mean.value(), running_var.value(), params());
+}
+
+BatchNormParams BatchNorm::params() const {
   BatchNormParams p;
   p.training = training();
   p.momentum = momentum;
   p.eps = eps;
-  return batch_norm(x, weight, bias, running_mean.value(), running_var.value(), p);
+  return p;
 }
 
 }  // namespace autonet

@@ -119,4 +119,44 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
                cuda::rnn_mix_backward(ch, s, w, dout, dch, ds, dw));
 }
 
+void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p) {
+  const char* what = "rnn_mix_batch_norm_forward";
+  const Shape state = check_mix_inputs(ch, s, w, what);
+  check_tensor(y, ch, {state[1], state[2]}, what);
+  check_batch_norm_params(p, what);
+  for (const Tensor* stat : {&save_mean, &save_invstd})
+    check_tensor(*stat, ch, {state[2]}, what);
+  AN_CHECK(running_mean.defined() == running_var.defined() &&
+           (p.training || running_mean.defined()))
+      << what << ": running_mean and running_var are tracked together, and eval needs them";
+  if (running_mean.defined()) {
+    check_tensor(running_mean, ch, {state[2]}, what);
+    check_tensor(running_var, ch, {state[2]}, what);
+  }
+  AN_CHECK(!p.training || state[1] > 1)
+      << what << ": training needs more than one value per channel, got a batch of " << state[1];
+  // Narrow channels: one kernel reads ch, s and w and writes y and the statistics; else the mix
+  // kernel and then batch norm's two.
+  count_op(what, [&] {
+    if (y.numel() == 0) return OpCost{};
+    const int64_t n = y.numel(), stats = bytes_of(save_mean, save_invstd);
+    const int64_t running = bytes_of(running_mean, running_var);
+    const int64_t written = bytes_of(y) + stats + (p.training ? running : 0);
+    const int64_t flops = 32 * s.numel() + (p.training ? 8 : 4) * n;
+    if (batch_norm_in_one_launch(y))
+      return launch(bytes_of(ch, s, w) + running, written, flops);
+    return launch(bytes_of(ch, s, w), bytes_of(y), 32 * s.numel()) +
+           launch((p.training ? bytes_of(y) : 0) + running, stats + (p.training ? running : 0),
+                  p.training ? 4 * n : 0) +
+           launch(bytes_of(y) + stats, bytes_of(y), 4 * n);
+  });
+  AN_ON_DEVICE(ch.device(),
+               cpu::rnn_mix_batch_norm_forward(ch, s, w, running_mean, running_var, y, save_mean,
+                                               save_invstd, p),
+               cuda::rnn_mix_batch_norm_forward(ch, s, w, running_mean, running_var, y,
+                                                save_mean, save_invstd, p));
+}
+
 }  // namespace autonet

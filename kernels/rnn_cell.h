@@ -17,6 +17,7 @@
 #pragma once
 #include <string>
 
+#include "kernels/batch_norm.h"
 #include "kernels/dispatch.h"
 #include "runtime/tensor.h"
 
@@ -41,6 +42,14 @@ void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor&
 // dch [J, B, 2H], ds [J, B, H] written; dw [J, 4] += Σ_{b,h} dout · u (summed in a fixed order).
 void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
                       Tensor& dch, Tensor& ds, Tensor& dw);
+// Search node and the cell's affine-free batch norm after it in one forward: y =
+// batch_norm_forward(rnn_mix_forward(ch, s, w)), running_mean / running_var, save_mean /
+// save_invstd [H] as batch_norm_forward's. On a GPU one launch where the BN's channels are
+// narrow (batch_norm_in_one_launch: a block per unit h mixes its column into shared memory, then
+// normalises it), the mix's output never written. Backward is the two ops' own.
+void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p);
 )
 
 }  // namespace autonet

@@ -191,7 +191,9 @@ Variable RnnModel::cell_step(const Variable& xw, const Variable& h, const Philox
       const Variable prev = stacks.empty() ? stack_states(states, 0, j) : stacks[0];
       const Variable prev_m = stacks.empty() ? prev : stacks[1];
       const Variable ch = view(matmul(view(prev_m, {j * b, nh}), ws_[i]), {j, b, 2 * nh});
-      s = bn_->forward(rnn_mix(ch, prev, mix_weights[i]));
+      // The mix and the cell's (affine-free) BN as one node: one launch forward on a GPU.
+      s = rnn_mix_batch_norm(ch, prev, mix_weights[i], bn_->running_mean.value(),
+                             bn_->running_var.value(), bn_->params());
     } else {
       const auto& [act_name, pred] = genotype_.recurrent[i];
       const Variable& prev = states.at(pred);

@@ -100,4 +100,14 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
   });
 }
 
+// The mix into a column buffer, then batch norm's twin on it: the two ops' results bit for bit.
+void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p) {
+  Tensor mixed = Tensor::empty(y.shape(), y.dtype());
+  cpu::rnn_mix_forward(ch, s, w, mixed);
+  cpu::batch_norm_forward(mixed, Tensor(), Tensor(), running_mean, running_var, y, save_mean,
+                          save_invstd, p);
+}
+
 }  // namespace autonet::cpu

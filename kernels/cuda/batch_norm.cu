@@ -88,17 +88,7 @@ __global__ void __launch_bounds__(kChannelThreads)
                            const T* __restrict__ weight, const T* __restrict__ bias, T* save_mean,
                            T* save_invstd, T* running_mean, T* running_var, T* y) {
   const uint32_t c = blockIdx.x;
-  if (p.training) {
-    const ShiftedMoments moments = block_channel_moments(x, l, c);
-    if (threadIdx.x == 0)
-      bn_finish_batch_stats(moments, double(l.M), p, save_mean[c], save_invstd[c],
-                            running_mean ? running_mean + c : nullptr,
-                            running_var ? running_var + c : nullptr);
-  } else if (threadIdx.x == 0) {
-    save_mean[c] = running_mean[c];
-    save_invstd[c] = T(bn_invstd(running_var[c], p.eps));
-  }
-  __syncthreads();  // thread 0's statistics, written to global memory, seen by the whole block
+  block_channel_statistics(x, l, c, c, p, save_mean, save_invstd, running_mean, running_var);
   const T mean = save_mean[c], invstd = save_invstd[c];
   const T w = weight ? weight[c] : T(1), b = bias ? bias[c] : T(0);
   for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {

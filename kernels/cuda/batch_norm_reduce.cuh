@@ -87,6 +87,27 @@ __device__ ShiftedMoments block_batch_moments(const T* __restrict__ x, const dou
                : block_channel_moments(x, l, c);
 }
 
+// A one-launch batch norm's statistics: channel `at` of x (layout l)'s batch statistics in
+// training (the running ones updated when tracked), the running ones in eval, written by thread 0
+// to save_mean[c] / save_invstd[c]. Every thread of the block calls it; on return all of them see
+// the statistics.
+template <class T>
+__device__ void block_channel_statistics(const T* __restrict__ x, ChannelLayout l, uint32_t at,
+                                         uint32_t c, const BatchNormParams& p, T* save_mean,
+                                         T* save_invstd, T* running_mean, T* running_var) {
+  if (p.training) {
+    const ShiftedMoments moments = block_channel_moments(x, l, at);
+    if (threadIdx.x == 0)
+      bn_finish_batch_stats(moments, double(l.M), p, save_mean[c], save_invstd[c],
+                            running_mean ? running_mean + c : nullptr,
+                            running_var ? running_var + c : nullptr);
+  } else if (threadIdx.x == 0) {
+    save_mean[c] = running_mean[c];
+    save_invstd[c] = T(bn_invstd(running_var[c], p.eps));
+  }
+  __syncthreads();  // thread 0's statistics, written to global memory, seen by the whole block
+}
+
 // Σg and Σg·x̂ over channel c, valid in thread 0; x̂ from what backward keeps (bn_saved_xhat).
 // With gradient-sum parts [P, C, 2] (kernels/channel_moments.h; non-null uniform across the
 // block) their sums instead: each thread adds parts tid, tid + blockDim.x, ..., then the block.

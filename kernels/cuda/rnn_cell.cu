@@ -5,6 +5,7 @@
 // (deterministic, no float atomics).
 #include <algorithm>
 
+#include "kernels/cuda/batch_norm_reduce.cuh"
 #include "kernels/cuda/block_partials.cuh"
 #include "kernels/rnn_cell.h"
 #include "kernels/rnn_cell_math.h"
@@ -99,7 +100,59 @@ __global__ void __launch_bounds__(kThreads)
     write_block_partials<kThreads>(dot, kRnnActivations, partials, j * kRnnActivations);
 }
 
+// Block h: unit h's mix over the batch into shared memory (as mix_forward_kernel forms it), then
+// its batch norm there (as batch_norm.cu's one-launch kernel: statistics, then outputs).
+template <class T>
+__global__ void __launch_bounds__(kChannelThreads)
+    mix_batch_norm_kernel(const T* __restrict__ ch, const T* __restrict__ s,
+                          const T* __restrict__ w, int64_t preds, int64_t batch, int64_t hidden,
+                          BatchNormParams p, T* running_mean, T* running_var, T* save_mean,
+                          T* save_invstd, T* y) {
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  T* mixed = reinterpret_cast<T*>(shared_raw);  // [batch]: the mix's column h
+  const int64_t h = blockIdx.x, n = batch * hidden;
+  for (int64_t b = threadIdx.x; b < batch; b += blockDim.x) {
+    T acc = 0;
+    for (int64_t j = 0; j < preds; ++j) {
+      const int64_t c_at = (j * batch + b) * 2 * hidden + h;
+      acc += rnn_mix_value(w + j * kRnnActivations, ch[c_at], ch[c_at + hidden],
+                           s[j * n + b * hidden + h]);
+    }
+    mixed[b] = acc;
+  }
+  __syncthreads();
+  const ChannelLayout column{1, 1, static_cast<uint32_t>(batch)};  // mixed[j], j < batch
+  block_channel_statistics(mixed, column, 0, static_cast<uint32_t>(h), p, save_mean, save_invstd,
+                           running_mean, running_var);
+  const T mean = save_mean[h], invstd = save_invstd[h];
+  for (int64_t b = threadIdx.x; b < batch; b += blockDim.x)
+    y[b * hidden + h] = bn_output(mixed[b], mean, invstd, T(1), T(0));
+}
+
 }  // namespace
+
+void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                Tensor& running_mean, Tensor& running_var, Tensor& y,
+                                Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p) {
+  if (y.numel() == 0) return;
+  if (!batch_norm_in_one_launch(y)) {  // wide channels: the two ops' kernels
+    Tensor mixed = Tensor::empty(y.shape(), y.dtype(), y.device());
+    cuda::rnn_mix_forward(ch, s, w, mixed);
+    cuda::batch_norm_forward(mixed, Tensor(), Tensor(), running_mean, running_var, y, save_mean,
+                             save_invstd, p);
+    return;
+  }
+  cudaStream_t st = stream(ch.device());
+  dispatch_float(ch.dtype(), "rnn_mix_batch_norm_forward", [&]<class scalar_t>() {
+    const int64_t batch = s.size(1), hidden = s.size(2);
+    mix_batch_norm_kernel<<<static_cast<unsigned>(hidden), kChannelThreads,
+                            batch * sizeof(scalar_t), st>>>(
+        ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), s.size(0), batch, hidden, p,
+        data_or_null<scalar_t>(running_mean), data_or_null<scalar_t>(running_var),
+        save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), y.data<scalar_t>());
+  });
+  AN_CUDA_CHECK_LAUNCH();
+}
 
 void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
   const int64_t n = out.numel();

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include <unistd.h>
 
 #include "apps/commands.h"
 #include "darts/rnn/trainer.h"
@@ -65,11 +66,14 @@ json printed_config(std::vector<std::string> args) {
   return o.error.empty() ? json::parse(o.out) : json();
 }
 
-// A config file in a fresh temporary folder.
+// A config file in a fresh temporary folder, named by process and count: ctest runs each test in
+// a process of its own, side by side, so a name from the test's random seed (0 in every one) let
+// two tests write and delete each other's file.
 class ConfigFile {
  public:
   explicit ConfigFile(const std::string& text) {
-    dir_ = fs::temp_directory_path() / ("autonet-apps-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" + std::to_string(counter_++));
+    dir_ = fs::temp_directory_path() /
+           ("autonet-apps-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
     fs::create_directories(dir_);
     std::ofstream(path()) << text;
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "autograd/functions.h"
+#include "autograd/functions_rnn_cell.h"
 #include "gradcheck.h"
 #include "runtime/op_profile.h"
 
@@ -212,6 +213,37 @@ TEST(Functions, BatchNormDepthwiseGroupEqualsTheTwoGroups) {
   const auto ops = profile.by_op();
   EXPECT_EQ(ops.at("batch_norm_group_forward").cost.launches, 1);  // statistics only
   EXPECT_EQ(ops.at("depthwise_group_forward").cost.launches, 1);
+}
+
+// The recurrent search node and the cell's batch norm after it as one node equal the mix node
+// then the BN node: values, gradients and running statistics bit for bit, in training and eval.
+TEST(Functions, RnnMixBatchNormIsMixThenBatchNorm) {
+  Variable ch = leaf({3, 5, 8}, 70), s = leaf({3, 5, 4}, 71), w = leaf({3, 4}, 72, 0.0, 1.0);
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "train" : "eval");
+    BatchNormParams p;
+    p.training = training;
+    p.momentum = 0.2;
+    std::vector<std::vector<double>> runs[2];
+    for (int run = 0; run < 2; ++run) {
+      for (Variable* v : {&ch, &s, &w}) v->clear_grad();
+      Tensor running_mean = Tensor::full({4}, 0.25, DType::f64);
+      Tensor running_var = Tensor::full({4}, 1.5, DType::f64);
+      const Variable y = run == 0 ? rnn_mix_batch_norm(ch, s, w, running_mean, running_var, p)
+                                  : batch_norm(rnn_mix(ch, s, w), Variable(), Variable(),
+                                               running_mean, running_var, p);
+      backward(sum(mul(y, y)));
+      runs[run].push_back(y.value().to_vector<double>());
+      for (const Variable* v : {&ch, &s, &w}) runs[run].push_back(v->grad().to_vector<double>());
+      runs[run].push_back(running_mean.to_vector<double>());
+      runs[run].push_back(running_var.to_vector<double>());
+    }
+    for (size_t i = 0; i < runs[0].size(); ++i) EXPECT_EQ(runs[0][i], runs[1][i]) << "tensor " << i;
+  }
+  BatchNormParams untracked;
+  expect_gradients_match(
+      [&] { return rnn_mix_batch_norm(ch, s, w, Tensor(), Tensor(), untracked); }, {ch, s, w},
+      1e-6, 24);
 }
 
 // A recurrent search node's stack and its locked-dropout copy as one op equal stack then dropout:

@@ -87,6 +87,31 @@ OpCase mix_case(int64_t preds, int64_t batch, int64_t hidden, int fd_samples = 2
   c.fd_samples = fd_samples;
   return c;
 }
+// The search node with the cell's batch norm after it (training, running statistics
+// untracked): inputs as mix_case's; outputs [y, save_mean, save_invstd]; backward the two ops'
+// own, as autograd runs them (the BN's from its output, then the mix's).
+OpCase mix_batch_norm_case(int64_t preds, int64_t batch, int64_t hidden, int fd_samples = 24) {
+  OpCase c = mix_case(preds, batch, hidden, fd_samples);
+  c.name = "rnn_mix/batch_norm/" + shape_str({preds, batch, hidden});
+  c.outputs = {{"y", {batch, hidden}}, {"save_mean", {hidden}}, {"save_invstd", {hidden}}};
+  c.outputs[1].differentiable = c.outputs[2].differentiable = false;
+  c.forward = [](const Tensors& in, Tensors& out) {
+    Tensor untracked_mean, untracked_var;
+    rnn_mix_batch_norm_forward(in[0], in[1], in[2], untracked_mean, untracked_var, out[0],
+                               out[1], out[2], BatchNormParams{});
+  };
+  c.backward = [](const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din) {
+    BatchNormParams from_output;
+    from_output.backward_from_output = true;
+    Tensor dmix = Tensor::empty(out[0].shape(), out[0].dtype(), out[0].device()), none;
+    batch_norm_backward(out[0], none, out[1], out[2], dout[0], dmix, none, none, from_output);
+    rnn_mix_backward(in[0], in[1], in[2], dmix, din[0], din[1], din[2]);
+  };
+  c.sum_terms = nullptr;
+  c.set_tolerance(2e-4, 2e-4, "the mix's sums (exp/tanh an ulp apart between libm and CUDA) "
+                  "divided by the batch's spread; dw sums B·H terms");
+  return c;
+}
 }  // namespace
 
 std::vector<OpCase> rnn_cell_cases() {
@@ -107,6 +132,9 @@ std::vector<OpCase> rnn_cell_cases() {
   // DARTS: node 8 of the search cell reads 8 predecessors at batch 256, nhid 300; node 1 reads one.
   rows.push_back(mix_case(1, 256, 300, 8));
   rows.push_back(mix_case(8, 256, 300, 4));
+  // The node and its batch norm in one forward: small, and the last node at batch 64 × nhid 300.
+  rows.push_back(mix_batch_norm_case(2, 5, 7));
+  rows.push_back(mix_batch_norm_case(8, 64, 300, 4));
   return rows;
 }
 
