@@ -42,18 +42,17 @@ Variable rnn_mix_batch_norm(const Variable& ch, const Variable& s, const Variabl
   Tensor save_mean = empty_as({s.size(2)}, y), save_invstd = empty_as({s.size(2)}, y);
   rnn_mix_batch_norm_forward(ch.value(), s.value(), w.value(), running_mean, running_var, y,
                              save_mean, save_invstd, p);
-  // As the two nodes: the BN's backward from its output (affine-free), then the mix's.
+  // Backward as the two nodes': the BN's from its output (affine-free), then the mix's.
   BatchNormParams from_output = p;
   from_output.backward_from_output = true;
   const Tensor ch_value = ch.value(), s_value = s.value(), w_value = w.value();
   return make_result(
       "rnn_mix_batch_norm", y, {ch, s, w}, [=](const Tensor& dy, const SlotList& in) {
-        Tensor dmix = empty_like(y), none;
-        batch_norm_backward(y, none, save_mean, save_invstd, dy, dmix, none, none, from_output);
         GradTarget dch(*in[0], TensorSpec::of(ch_value));
         GradTarget ds(*in[1], TensorSpec::of(s_value));
         Tensor dw = accumulate_target(*in[2], TensorSpec::of(w_value));
-        rnn_mix_backward(ch_value, s_value, w_value, dmix, dch.tensor, ds.tensor, dw);
+        rnn_mix_batch_norm_backward(ch_value, s_value, w_value, y, save_mean, save_invstd,
+                                    dy.contiguous(), dch.tensor, ds.tensor, dw, from_output);
         dch.finish();
         ds.finish();
       });

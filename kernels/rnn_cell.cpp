@@ -145,7 +145,7 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
     const int64_t running = bytes_of(running_mean, running_var);
     const int64_t written = bytes_of(y) + stats + (p.training ? running : 0);
     const int64_t flops = 32 * s.numel() + (p.training ? 8 : 4) * n;
-    if (batch_norm_in_one_launch(y))
+    if (rnn_mix_batch_norm_fused(s, false))
       return launch(bytes_of(ch, s, w) + running, written, flops);
     return launch(bytes_of(ch, s, w), bytes_of(y), 32 * s.numel()) +
            launch((p.training ? bytes_of(y) : 0) + running, stats + (p.training ? running : 0),
@@ -157,6 +157,41 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
                                                save_invstd, p),
                cuda::rnn_mix_batch_norm_forward(ch, s, w, running_mean, running_var, y,
                                                 save_mean, save_invstd, p));
+}
+
+void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                 const Tensor& y, const Tensor& save_mean,
+                                 const Tensor& save_invstd, const Tensor& dy, Tensor& dch,
+                                 Tensor& ds, Tensor& dw, const BatchNormParams& p) {
+  const char* what = "rnn_mix_batch_norm_backward";
+  const Shape state = check_mix_inputs(ch, s, w, what);
+  for (const Tensor* t : {&y, &dy}) check_tensor(*t, ch, {state[1], state[2]}, what);
+  for (const Tensor* t : {&save_mean, &save_invstd}) check_tensor(*t, ch, {state[2]}, what);
+  if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
+  if (ds.defined()) check_tensor(ds, ch, state, what);
+  if (dw.defined()) check_tensor(dw, ch, w.shape(), what);
+  AN_CHECK(p.backward_from_output) << what << ": the BN's backward is given its output y";
+  // Fused: one kernel reads y, dy, the statistics, ch, s and w and writes dch and ds (and the
+  // blocks' α sums), one more adds those into dw. Else the BN's sums and dx kernels (the mix's
+  // dout written and read), then the mix's.
+  count_op(what, [&] {
+    if (dy.numel() == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return OpCost{};
+    const int64_t n = dy.numel(), stats = bytes_of(save_mean, save_invstd);
+    OpCost mix = launch(bytes_of(ch, s, w, dy), bytes_of(dch, ds), 48 * s.numel());
+    if (dw.defined()) mix += launch(bytes_of(dw), bytes_of(dw));
+    if (rnn_mix_batch_norm_fused(s, true)) {
+      mix.bytes_read += bytes_of(y) + stats;
+      mix.flops += 11 * n;
+      return mix;
+    }
+    const OpCost dx = launch(bytes_of(y, dy) + 2 * stats, bytes_of(dy), 6 * n);
+    return (p.training ? launch(bytes_of(y, dy) + stats, stats, 5 * n) + dx : dx) + mix;
+  });
+  AN_ON_DEVICE(ch.device(),
+               cpu::rnn_mix_batch_norm_backward(ch, s, w, y, save_mean, save_invstd, dy, dch, ds,
+                                                dw, p),
+               cuda::rnn_mix_batch_norm_backward(ch, s, w, y, save_mean, save_invstd, dy, dch,
+                                                 ds, dw, p));
 }
 
 }  // namespace autonet

@@ -50,6 +50,22 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
 void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor& w,
                                 Tensor& running_mean, Tensor& running_var, Tensor& y,
                                 Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p);
+// Its backward: batch_norm_backward from the output y (the BN's dx, the mix's dout), then
+// rnn_mix_backward; dch, ds written, dw accumulates. On a GPU, narrow channels and at most
+// kMaxFusedMixPreds predecessors: one kernel (a block per hidden unit: the BN's sums over the
+// batch, then the mix's gradients of its column), plus the one adding the blocks' α sums into dw.
+void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                 const Tensor& y, const Tensor& save_mean,
+                                 const Tensor& save_invstd, const Tensor& dy, Tensor& dch,
+                                 Tensor& ds, Tensor& dw, const BatchNormParams& p);
 )
+
+// The predecessors a fused mix backward keeps α sums for in registers (a DARTS cell's 8 nodes).
+constexpr int64_t kMaxFusedMixPreds = 8;
+// Whether rnn_mix_batch_norm's passes run as one kernel on a GPU (else the two ops' kernels).
+inline bool rnn_mix_batch_norm_fused(const Tensor& s, bool backward) {
+  return s.size(1) > 0 && s.size(1) <= kOneLaunchChannelValues &&
+         (!backward || s.size(0) <= kMaxFusedMixPreds);
+}
 
 }  // namespace autonet

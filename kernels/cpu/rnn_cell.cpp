@@ -110,4 +110,14 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
                           save_invstd, p);
 }
 
+// The BN's backward into a column buffer, then the mix's: the two ops' results bit for bit.
+void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                 const Tensor& y, const Tensor& save_mean,
+                                 const Tensor& save_invstd, const Tensor& dy, Tensor& dch,
+                                 Tensor& ds, Tensor& dw, const BatchNormParams& p) {
+  Tensor dmix = Tensor::empty(y.shape(), y.dtype()), none;
+  cpu::batch_norm_backward(y, none, save_mean, save_invstd, dy, dmix, none, none, p);
+  cpu::rnn_mix_backward(ch, s, w, dmix, dch, ds, dw);
+}
+
 }  // namespace autonet::cpu

@@ -129,13 +129,96 @@ __global__ void __launch_bounds__(kChannelThreads)
     y[b * hidden + h] = bn_output(mixed[b], mean, invstd, T(1), T(0));
 }
 
+// Block h: unit h's BN backward sums over the batch (from its output y, as batch_norm.cu's
+// one-launch kernel), then for each row b the mix's dout = the BN's dx there (as its formula)
+// and the mix's gradients of every predecessor j at (b, h) (as mix_backward_kernel); where dw is
+// wanted, the block's Σ dout·u per (j, k) into partials[(j·4 + k)·hidden + h].
+template <class T>
+__global__ void __launch_bounds__(kChannelThreads)
+    mix_batch_norm_backward_kernel(const T* __restrict__ ch, const T* __restrict__ s,
+                                   const T* __restrict__ w, const T* __restrict__ y,
+                                   const T* __restrict__ mean, const T* __restrict__ invstd,
+                                   const T* __restrict__ dy, int64_t preds, int64_t batch,
+                                   int64_t hidden, bool training, T* dch, T* ds, T* partials) {
+  const int64_t h = blockIdx.x, n = batch * hidden;
+  const ChannelLayout columns{static_cast<uint32_t>(hidden), 1, static_cast<uint32_t>(batch)};
+  __shared__ T means[2];  // mean(dy), mean(dy·x̂): training only
+  if (training) {  // uniform across the grid
+    double sum_dy, sum_dy_xhat;
+    block_channel_grad_sums(y, dy, mean[h], invstd[h], true, columns, static_cast<uint32_t>(h),
+                            sum_dy, sum_dy_xhat);
+    if (threadIdx.x == 0) {
+      means[0] = T(sum_dy / batch);
+      means[1] = T(sum_dy_xhat / batch);
+    }
+  }
+  __syncthreads();
+  T dot[kMaxFusedMixPreds * kRnnActivations];
+#pragma unroll
+  for (int r = 0; r < kMaxFusedMixPreds * kRnnActivations; ++r) dot[r] = 0;
+  for (int64_t b = threadIdx.x; b < batch; b += blockDim.x) {
+    const int64_t i = b * hidden + h;
+    const T g = training ? bn_input_grad_train(dy[i], y[i], invstd[h], T(1), means[0], means[1])
+                         : bn_input_grad_eval(dy[i], invstd[h], T(1));
+    for (int64_t j = 0; j < preds; ++j) {
+      const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = j * n + i;
+      T dc, dh, dsv, u[kRnnActivations];
+      rnn_mix_grad(w + j * kRnnActivations, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv,
+                   u);
+      if (dch) {
+        dch[c_at] = dc;
+        dch[c_at + hidden] = dh;
+      }
+      if (ds) ds[s_at] = dsv;
+#pragma unroll
+      for (int k = 0; k < kRnnActivations; ++k) dot[j * kRnnActivations + k] += g * u[k];
+    }
+  }
+  if (partials)  // uniform across the grid
+    write_block_partials<kChannelThreads>(dot, static_cast<int>(preds * kRnnActivations),
+                                          partials, 0);
+}
+
 }  // namespace
+
+void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor& w,
+                                 const Tensor& y, const Tensor& save_mean,
+                                 const Tensor& save_invstd, const Tensor& dy, Tensor& dch,
+                                 Tensor& ds, Tensor& dw, const BatchNormParams& p) {
+  if (dy.numel() == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return;
+  if (!rnn_mix_batch_norm_fused(s, true)) {  // the two ops' kernels
+    Tensor dmix = Tensor::empty(y.shape(), y.dtype(), y.device()), none;
+    cuda::batch_norm_backward(y, none, save_mean, save_invstd, dy, dmix, none, none, p);
+    cuda::rnn_mix_backward(ch, s, w, dmix, dch, ds, dw);
+    return;
+  }
+  const int64_t preds = s.size(0), batch = s.size(1), hidden = s.size(2);
+  cudaStream_t st = stream(ch.device());
+  dispatch_float(ch.dtype(), "rnn_mix_batch_norm_backward", [&]<class scalar_t>() {
+    // partials [J·4, hidden]: each unit's block's share of dw, added in a fixed order below.
+    Tensor partials;
+    if (dw.defined())
+      partials = Tensor::empty({preds * kRnnActivations, hidden}, ch.dtype(), ch.device());
+    scalar_t* pp = partials.defined() ? partials.data<scalar_t>() : nullptr;
+    mix_batch_norm_backward_kernel<<<static_cast<unsigned>(hidden), kChannelThreads, 0, st>>>(
+        ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), y.data<scalar_t>(),
+        save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), dy.data<scalar_t>(), preds,
+        batch, hidden, p.training, dch.defined() ? dch.data<scalar_t>() : nullptr,
+        ds.defined() ? ds.data<scalar_t>() : nullptr, pp);
+    AN_CUDA_CHECK_LAUNCH();
+    if (!pp) return;
+    add_partials_kernel<kThreads>
+        <<<static_cast<unsigned>(preds * kRnnActivations), kThreads, 0, st>>>(
+            pp, static_cast<int>(hidden), dw.data<scalar_t>());
+    AN_CUDA_CHECK_LAUNCH();
+  });
+}
 
 void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor& w,
                                 Tensor& running_mean, Tensor& running_var, Tensor& y,
                                 Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p) {
   if (y.numel() == 0) return;
-  if (!batch_norm_in_one_launch(y)) {  // wide channels: the two ops' kernels
+  if (!rnn_mix_batch_norm_fused(s, false)) {  // wide channels: the two ops' kernels
     Tensor mixed = Tensor::empty(y.shape(), y.dtype(), y.device());
     cuda::rnn_mix_forward(ch, s, w, mixed);
     cuda::batch_norm_forward(mixed, Tensor(), Tensor(), running_mean, running_var, y, save_mean,

@@ -88,8 +88,8 @@ OpCase mix_case(int64_t preds, int64_t batch, int64_t hidden, int fd_samples = 2
   return c;
 }
 // The search node with the cell's batch norm after it (training, running statistics
-// untracked): inputs as mix_case's; outputs [y, save_mean, save_invstd]; backward the two ops'
-// own, as autograd runs them (the BN's from its output, then the mix's).
+// untracked): inputs as mix_case's; outputs [y, save_mean, save_invstd]; backward its own entry
+// (the BN's from its output, then the mix's, in one kernel on a GPU).
 OpCase mix_batch_norm_case(int64_t preds, int64_t batch, int64_t hidden, int fd_samples = 24) {
   OpCase c = mix_case(preds, batch, hidden, fd_samples);
   c.name = "rnn_mix/batch_norm/" + shape_str({preds, batch, hidden});
@@ -103,9 +103,8 @@ OpCase mix_batch_norm_case(int64_t preds, int64_t batch, int64_t hidden, int fd_
   c.backward = [](const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din) {
     BatchNormParams from_output;
     from_output.backward_from_output = true;
-    Tensor dmix = Tensor::empty(out[0].shape(), out[0].dtype(), out[0].device()), none;
-    batch_norm_backward(out[0], none, out[1], out[2], dout[0], dmix, none, none, from_output);
-    rnn_mix_backward(in[0], in[1], in[2], dmix, din[0], din[1], din[2]);
+    rnn_mix_batch_norm_backward(in[0], in[1], in[2], out[0], out[1], out[2], dout[0], din[0],
+                                din[1], din[2], from_output);
   };
   c.sum_terms = nullptr;
   c.set_tolerance(2e-4, 2e-4, "the mix's sums (exp/tanh an ulp apart between libm and CUDA) "
