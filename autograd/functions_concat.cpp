@@ -6,10 +6,6 @@ namespace autonet {
 using namespace detail;
 
 namespace {
-// t as the part it is in a concatenation: itself, or viewed as `shape` (a stacked [1, S...]).
-Tensor as_part(const Tensor& t, const Shape& shape) {
-  return !t.defined() || t.shape() == shape ? t : t.view(shape);
-}
 
 // concat's node: y = concat(values) along axis a, each input's gradient its part of dy, added in
 // place into a gradient already there (concat_backward's Accumulate). `part_shapes`: the shape
@@ -28,17 +24,10 @@ Variable concat_node(const char* op, const std::vector<Variable>& xs,
   Tensor y = empty_as(out_shape, parts[0]);
   concat_forward(parts, a, y);
   return make_result(op, y, xs, [specs, part_shapes, a](const Tensor& dy, const SlotList& in) {
-    std::vector<GradTarget> targets;
-    targets.reserve(in.size());
-    std::vector<Tensor> dxs;
-    std::vector<GradMode> modes;
-    for (size_t k = 0; k < in.size(); ++k) {
-      targets.emplace_back(*in[k], specs[k], /*can_accumulate=*/true);
-      dxs.push_back(as_part(targets.back().tensor, part_shapes[k]));
-      modes.push_back(targets.back().mode);
-    }
-    concat_backward(dy, a, dxs, modes);
-    for (GradTarget& t : targets) t.finish();
+    parts_grad(in, specs, part_shapes,
+               [&](std::vector<Tensor>& dxs, const std::vector<GradMode>& modes) {
+                 concat_backward(dy, a, dxs, modes);
+               });
   });
 }
 }  // namespace

@@ -33,7 +33,7 @@ std::vector<Variable> stack_dropout(const std::vector<Variable>& xs, double p,
   for (const Variable& x : xs) {
     AN_CHECK(x.shape() == xs[0].shape()) << "stack_dropout: " << x.value().describe() << " and "
                                           << xs[0].value().describe() << " differ in shape";
-    parts.push_back(x.value().view(part));
+    parts.push_back(as_part(x.value(), part));
   }
   DropoutParams params;
   params.p = p;
@@ -41,22 +41,15 @@ std::vector<Variable> stack_dropout(const std::vector<Variable>& xs, double p,
   params.mask_period = mask_period;
   Tensor y = empty_as(out, parts[0]), y_dropped = empty_as(out, parts[0]);
   stack_dropout_forward(parts, y, y_dropped, params);
-  const TensorSpec spec = TensorSpec::of(xs[0].value());
+  const std::vector<TensorSpec> specs(xs.size(), TensorSpec::of(xs[0].value()));
+  const std::vector<Shape> part_shapes(xs.size(), part);
   return make_results(
       "stack_dropout", {y, y_dropped}, xs,
-      [spec, part, params](const std::vector<Tensor>& dys, const SlotList& in) {
-        std::vector<GradTarget> targets;
-        targets.reserve(in.size());
-        std::vector<Tensor> dxs;
-        std::vector<GradMode> modes;
-        for (const auto& slot : in) {
-          targets.emplace_back(*slot, spec, /*can_accumulate=*/true);
-          const Tensor& dx = targets.back().tensor;
-          dxs.push_back(dx.defined() ? dx.view(part) : dx);
-          modes.push_back(targets.back().mode);
-        }
-        stack_dropout_backward(dys[0], dys[1], dxs, modes, params);
-        for (GradTarget& t : targets) t.finish();
+      [specs, part_shapes, params](const std::vector<Tensor>& dys, const SlotList& in) {
+        parts_grad(in, specs, part_shapes,
+                   [&](std::vector<Tensor>& dxs, const std::vector<GradMode>& modes) {
+                     stack_dropout_backward(dys[0], dys[1], dxs, modes, params);
+                   });
       });
 }
 

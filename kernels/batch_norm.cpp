@@ -46,6 +46,48 @@ void check_batch_norm_params(const BatchNormParams& p, const char* what) {
       << what << ": momentum must be in [0, 1], got " << p.momentum;
 }
 
+// Training: one statistics kernel (a block per channel, the running statistics updated by it
+// too); eval: the running statistics' invstd. Then the normalize kernel. Narrow channels: one
+// kernel doing both (batch_norm_in_one_launch).
+OpCost batch_norm_forward_cost(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& running_mean, const Tensor& running_var,
+                               const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
+                               const BatchNormParams& p) {
+  const int64_t n = x.numel(), channel = bytes_of(save_mean, save_invstd);
+  const int64_t running = bytes_of(running_mean, running_var);
+  const int64_t stats_written = channel + (p.training ? running : 0);
+  const int64_t stats_flops = p.training ? 4 * n : 0;
+  if (batch_norm_in_one_launch(x))  // x read once, the statistics kept in the block
+    return launch(bytes_of(x, weight, bias) + running, stats_written + bytes_of(y),
+                  stats_flops + 4 * n);
+  const OpCost stats =
+      launch((p.training ? bytes_of(x) : 0) + running, stats_written, stats_flops);
+  if (n == 0) return stats;
+  return stats + launch(bytes_of(x, weight, bias) + channel, bytes_of(y), 4 * n);
+}
+
+// One kernel forms Σdy and Σdy·x̂ per channel (a block each; into dweight/dbias too, and the
+// means [2, C] that dx reads), then the dx kernel. Narrow channels: one kernel doing both, the
+// means kept in the block (batch_norm_in_one_launch).
+OpCost batch_norm_backward_cost(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
+                                const Tensor& save_invstd, const Tensor& dy, const Tensor& dx,
+                                const Tensor& dweight, const Tensor& dbias,
+                                const BatchNormParams& p) {
+  const int64_t n = x.numel(), channel = bytes_of(save_mean, save_invstd);
+  const bool sums = dweight.defined() || dbias.defined() || (dx.defined() && p.training);
+  if (n == 0 || (!sums && !dx.defined())) return OpCost{};
+  if (batch_norm_in_one_launch(x))  // x and dy read once, the means kept in the block
+    return launch(bytes_of(x, dy, weight, dweight, dbias) + channel,
+                  bytes_of(dweight, dbias, dx),
+                  (sums ? 5 * n : 0) + (dx.defined() ? 6 * n : 0));
+  OpCost cost;
+  if (sums)
+    cost = launch(bytes_of(x, dy, dweight, dbias) + channel, bytes_of(dweight, dbias) + channel,
+                  5 * n);
+  if (dx.defined()) cost += launch(bytes_of(x, dy, weight) + 2 * channel, bytes_of(dx), 6 * n);
+  return cost;
+}
+
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
                         Tensor& save_invstd, const BatchNormParams& p) {
@@ -64,21 +106,9 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
   const int64_t per_channel = x.numel() / x.size(1);
   AN_CHECK(!p.training || per_channel > 1)
       << what << ": training needs more than one value per channel, got " << x.describe();
-  // Training: one statistics kernel (a block per channel, the running statistics updated by it
-  // too); eval: the running statistics' invstd. Then the normalize kernel. Narrow channels: one
-  // kernel doing both (batch_norm_in_one_launch).
   count_op("batch_norm_forward", [&] {
-    const int64_t n = x.numel(), channel = bytes_of(save_mean, save_invstd);
-    const int64_t running = bytes_of(running_mean, running_var);
-    const int64_t stats_written = channel + (p.training ? running : 0);
-    const int64_t stats_flops = p.training ? 4 * n : 0;
-    if (batch_norm_in_one_launch(x))  // x read once, the statistics kept in the block
-      return launch(bytes_of(x, weight, bias) + running, stats_written + bytes_of(y),
-                    stats_flops + 4 * n);
-    const OpCost stats =
-        launch((p.training ? bytes_of(x) : 0) + running, stats_written, stats_flops);
-    if (n == 0) return stats;
-    return stats + launch(bytes_of(x, weight, bias) + channel, bytes_of(y), 4 * n);
+    return batch_norm_forward_cost(x, weight, bias, running_mean, running_var, y, save_mean,
+                                   save_invstd, p);
   });
   AN_ON_DEVICE(x.device(),
                cpu::batch_norm_forward(x, weight, bias, running_mean, running_var, y, save_mean,
@@ -104,23 +134,8 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
       << what << ": backward_from_output needs an affine-free BN (its output is x̂ only then)";
   check_channel_vector(dweight, x, what, "dweight", false);
   check_channel_vector(dbias, x, what, "dbias", false);
-  // One kernel forms Σdy and Σdy·x̂ per channel (a block each; into dweight/dbias too, and the
-  // means [2, C] that dx reads), then the dx kernel. Narrow channels: one kernel doing both, the
-  // means kept in the block (batch_norm_in_one_launch).
   count_op("batch_norm_backward", [&] {
-    const int64_t n = x.numel(), channel = bytes_of(save_mean, save_invstd);
-    const bool sums = dweight.defined() || dbias.defined() || (dx.defined() && p.training);
-    if (n == 0 || (!sums && !dx.defined())) return OpCost{};
-    if (batch_norm_in_one_launch(x))  // x and dy read once, the means kept in the block
-      return launch(bytes_of(x, dy, weight, dweight, dbias) + channel,
-                    bytes_of(dweight, dbias, dx),
-                    (sums ? 5 * n : 0) + (dx.defined() ? 6 * n : 0));
-    OpCost cost;
-    if (sums)
-      cost = launch(bytes_of(x, dy, dweight, dbias) + channel, bytes_of(dweight, dbias) + channel,
-                    5 * n);
-    if (dx.defined()) cost += launch(bytes_of(x, dy, weight) + 2 * channel, bytes_of(dx), 6 * n);
-    return cost;
+    return batch_norm_backward_cost(x, weight, save_mean, save_invstd, dy, dx, dweight, dbias, p);
   });
   AN_ON_DEVICE(
       x.device(),

@@ -4,6 +4,7 @@
 // affine = false: weight and bias are undefined tensors (DARTS' search-network BNs).
 #pragma once
 #include "kernels/dispatch.h"
+#include "runtime/op_profile.h"
 #include "runtime/tensor.h"
 
 namespace autonet {
@@ -20,6 +21,17 @@ struct BatchNormParams {
 
 // eps > 0 and momentum in [0, 1], else an error naming `what` (shared by the BN families' entries).
 void check_batch_norm_params(const BatchNormParams& p, const char* what);
+
+// What batch_norm_forward / batch_norm_backward launch and move on these arguments (the step
+// profile's counts, runtime/op_profile.h), for ops that run them inside their own.
+OpCost batch_norm_forward_cost(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               const Tensor& running_mean, const Tensor& running_var,
+                               const Tensor& y, const Tensor& save_mean, const Tensor& save_invstd,
+                               const BatchNormParams& p);
+OpCost batch_norm_backward_cost(const Tensor& x, const Tensor& weight, const Tensor& save_mean,
+                                const Tensor& save_invstd, const Tensor& dy, const Tensor& dx,
+                                const Tensor& dweight, const Tensor& dbias,
+                                const BatchNormParams& p);
 
 // Channels of at most this many values (N·H·W; the recurrent cells' [batch, nhid] BNs) run each
 // pass as one launch on a GPU: a block per channel forms the statistics (or the gradient sums)

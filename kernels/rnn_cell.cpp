@@ -88,14 +88,29 @@ void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, con
                cuda::rnn_node_backward(ch, s, act, dout, dch, ds));
 }
 
+namespace {
+// The mix kernel: 4 activations per predecessor and element.
+OpCost mix_forward_cost(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& out) {
+  if (out.numel() == 0) return OpCost{};
+  return launch(bytes_of(ch, s, w), bytes_of(out), 32 * s.numel());
+}
+
+// The mix's backward kernel writes dch, ds and per-block partial dots; a second kernel adds them
+// into dw.
+OpCost mix_backward_cost(const Tensor& ch, const Tensor& s, const Tensor& w, const Tensor& dout,
+                         const Tensor& dch, const Tensor& ds, const Tensor& dw) {
+  if (dout.numel() == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return OpCost{};
+  OpCost cost = launch(bytes_of(ch, s, w, dout), bytes_of(dch, ds), 48 * s.numel());
+  if (dw.defined()) cost += launch(bytes_of(dw), bytes_of(dw));
+  return cost;
+}
+}  // namespace
+
 void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor& out) {
   const char* what = "rnn_mix_forward";
   const Shape state = check_mix_inputs(ch, s, w, what);
   check_tensor(out, ch, {state[1], state[2]}, what);
-  count_op("rnn_mix_forward", [&] {  // 4 activations per predecessor
-    if (out.numel() == 0) return OpCost{};
-    return launch(bytes_of(ch, s, w), bytes_of(out), 32 * s.numel());
-  });
+  count_op("rnn_mix_forward", [&] { return mix_forward_cost(ch, s, w, out); });
   AN_ON_DEVICE(ch.device(), cpu::rnn_mix_forward(ch, s, w, out),
                cuda::rnn_mix_forward(ch, s, w, out));
 }
@@ -108,13 +123,7 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
   if (dch.defined()) check_tensor(dch, ch, ch.shape(), what);
   if (ds.defined()) check_tensor(ds, ch, state, what);
   if (dw.defined()) check_tensor(dw, ch, w.shape(), what);
-  // The mix kernel writes dch, ds and per-block partial dots; a second kernel adds them into dw.
-  count_op("rnn_mix_backward", [&] {
-    if (dout.numel() == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return OpCost{};
-    OpCost cost = launch(bytes_of(ch, s, w, dout), bytes_of(dch, ds), 48 * s.numel());
-    if (dw.defined()) cost += launch(bytes_of(dw), bytes_of(dw));
-    return cost;
-  });
+  count_op("rnn_mix_backward", [&] { return mix_backward_cost(ch, s, w, dout, dch, ds, dw); });
   AN_ON_DEVICE(ch.device(), cpu::rnn_mix_backward(ch, s, w, dout, dch, ds, dw),
                cuda::rnn_mix_backward(ch, s, w, dout, dch, ds, dw));
 }
@@ -141,16 +150,15 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
   // kernel and then batch norm's two.
   count_op(what, [&] {
     if (y.numel() == 0) return OpCost{};
-    const int64_t n = y.numel(), stats = bytes_of(save_mean, save_invstd);
-    const int64_t running = bytes_of(running_mean, running_var);
-    const int64_t written = bytes_of(y) + stats + (p.training ? running : 0);
-    const int64_t flops = 32 * s.numel() + (p.training ? 8 : 4) * n;
-    if (rnn_mix_batch_norm_fused(s, false))
-      return launch(bytes_of(ch, s, w) + running, written, flops);
-    return launch(bytes_of(ch, s, w), bytes_of(y), 32 * s.numel()) +
-           launch((p.training ? bytes_of(y) : 0) + running, stats + (p.training ? running : 0),
-                  p.training ? 4 * n : 0) +
-           launch(bytes_of(y) + stats, bytes_of(y), 4 * n);
+    if (!rnn_mix_batch_norm_fused(s, false))
+      return mix_forward_cost(ch, s, w, y) +
+             batch_norm_forward_cost(y, Tensor(), Tensor(), running_mean, running_var, y,
+                                     save_mean, save_invstd, p);
+    const int64_t n = y.numel(), running = bytes_of(running_mean, running_var);
+    const int64_t written =
+        bytes_of(y, save_mean, save_invstd) + (p.training ? running : 0);
+    return launch(bytes_of(ch, s, w) + running, written,
+                  32 * s.numel() + (p.training ? 8 : 4) * n);
   });
   AN_ON_DEVICE(ch.device(),
                cpu::rnn_mix_batch_norm_forward(ch, s, w, running_mean, running_var, y, save_mean,
@@ -175,17 +183,15 @@ void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor
   // blocks' α sums), one more adds those into dw. Else the BN's sums and dx kernels (the mix's
   // dout written and read), then the mix's.
   count_op(what, [&] {
-    if (dy.numel() == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return OpCost{};
-    const int64_t n = dy.numel(), stats = bytes_of(save_mean, save_invstd);
-    OpCost mix = launch(bytes_of(ch, s, w, dy), bytes_of(dch, ds), 48 * s.numel());
-    if (dw.defined()) mix += launch(bytes_of(dw), bytes_of(dw));
-    if (rnn_mix_batch_norm_fused(s, true)) {
-      mix.bytes_read += bytes_of(y) + stats;
-      mix.flops += 11 * n;
-      return mix;
-    }
-    const OpCost dx = launch(bytes_of(y, dy) + 2 * stats, bytes_of(dy), 6 * n);
-    return (p.training ? launch(bytes_of(y, dy) + stats, stats, 5 * n) + dx : dx) + mix;
+    OpCost mix = mix_backward_cost(ch, s, w, dy, dch, ds, dw);
+    if (mix.launches == 0) return mix;
+    if (!rnn_mix_batch_norm_fused(s, true))  // the BN's dx (the mix's dout) shaped as dy
+      return batch_norm_backward_cost(y, Tensor(), save_mean, save_invstd, dy, dy, Tensor(),
+                                      Tensor(), p) +
+             mix;
+    mix.bytes_read += bytes_of(y, save_mean, save_invstd);
+    mix.flops += 11 * dy.numel();
+    return mix;
   });
   AN_ON_DEVICE(ch.device(),
                cpu::rnn_mix_batch_norm_backward(ch, s, w, y, save_mean, save_invstd, dy, dch, ds,

@@ -184,12 +184,15 @@ Variable RnnModel::cell_step(const Variable& xw, const Variable& h, const Philox
       // Node i+1 reads s_0..s_i through the one W_{i+1}: a single [J·B, H]·[H, 2H] GEMM.
       const int64_t j = i + 1;
       // [J, B, H], and under the locked dropout in the same op when masked.
-      std::vector<Variable> stacks;
-      if (masked && config_.dropouth > 0)
-        stacks = stack_dropout(std::vector<Variable>(states.begin(), states.begin() + j),
-                               config_.dropouth, *h_mask, period);
-      const Variable prev = stacks.empty() ? stack_states(states, 0, j) : stacks[0];
-      const Variable prev_m = stacks.empty() ? prev : stacks[1];
+      Variable prev, prev_m;
+      if (masked && config_.dropouth > 0) {
+        const std::vector<Variable> both = stack_dropout(
+            std::vector<Variable>(states.begin(), states.begin() + j), config_.dropouth, *h_mask,
+            period);
+        prev = both[0], prev_m = both[1];
+      } else {
+        prev = prev_m = stack_states(states, 0, j);
+      }
       const Variable ch = view(matmul(view(prev_m, {j * b, nh}), ws_[i]), {j, b, 2 * nh});
       // The mix and the cell's (affine-free) BN as one node: one launch forward on a GPU.
       s = rnn_mix_batch_norm(ch, prev, mix_weights[i], bn_->running_mean.value(),

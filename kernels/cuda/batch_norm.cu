@@ -107,17 +107,8 @@ __global__ void __launch_bounds__(kChannelThreads)
                             bool training, bool from_output, T* dweight, T* dbias, T* dx) {
   const uint32_t c = blockIdx.x;
   __shared__ T means[2];  // mean(dy), mean(dy·x̂)
-  if (sums) {
-    double sum_dy, sum_dy_xhat;
-    block_channel_grad_sums(x, dy, mean[c], invstd[c], from_output, l, c, sum_dy, sum_dy_xhat);
-    if (threadIdx.x == 0) {
-      if (dbias) dbias[c] += T(sum_dy);
-      if (dweight) dweight[c] += T(sum_dy_xhat);
-      means[0] = T(sum_dy / l.M);
-      means[1] = T(sum_dy_xhat / l.M);
-    }
-  }
-  __syncthreads();
+  if (sums)  // uniform across the grid
+    block_channel_grad_means(x, dy, mean[c], invstd[c], from_output, l, c, means, dweight, dbias);
   if (!dx) return;
   const T w = weight ? weight[c] : T(1);
   for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {

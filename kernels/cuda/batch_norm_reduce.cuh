@@ -134,4 +134,23 @@ __device__ void block_channel_grad_sums(const T* __restrict__ saved, const T* __
   block_sum(sum_g, sum_g_xhat);
 }
 
+// A one-launch batch norm backward's means: channel c's Σg and Σg·x̂ (block_channel_grad_sums),
+// added into dbias[c] / dweight[c] where given, as means[0] = mean(g), means[1] = mean(g·x̂) in
+// the block's shared memory. Every thread of the block calls it; on return all of them see them.
+template <class T>
+__device__ void block_channel_grad_means(const T* __restrict__ saved, const T* __restrict__ g,
+                                         T mean, T invstd, bool saved_is_xhat, ChannelLayout l,
+                                         uint32_t c, T* means, T* dweight = nullptr,
+                                         T* dbias = nullptr) {
+  double sum_g, sum_g_xhat;
+  block_channel_grad_sums(saved, g, mean, invstd, saved_is_xhat, l, c, sum_g, sum_g_xhat);
+  if (threadIdx.x == 0) {
+    if (dbias) dbias[c] += T(sum_g);
+    if (dweight) dweight[c] += T(sum_g_xhat);
+    means[0] = T(sum_g / l.M);
+    means[1] = T(sum_g_xhat / l.M);
+  }
+  __syncthreads();
+}
+
 }  // namespace autonet::cuda

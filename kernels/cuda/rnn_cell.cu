@@ -143,16 +143,9 @@ __global__ void __launch_bounds__(kChannelThreads)
   const int64_t h = blockIdx.x, n = batch * hidden;
   const ChannelLayout columns{static_cast<uint32_t>(hidden), 1, static_cast<uint32_t>(batch)};
   __shared__ T means[2];  // mean(dy), mean(dy·x̂): training only
-  if (training) {  // uniform across the grid
-    double sum_dy, sum_dy_xhat;
-    block_channel_grad_sums(y, dy, mean[h], invstd[h], true, columns, static_cast<uint32_t>(h),
-                            sum_dy, sum_dy_xhat);
-    if (threadIdx.x == 0) {
-      means[0] = T(sum_dy / batch);
-      means[1] = T(sum_dy_xhat / batch);
-    }
-  }
-  __syncthreads();
+  if (training)  // uniform across the grid
+    block_channel_grad_means(y, dy, mean[h], invstd[h], true, columns, static_cast<uint32_t>(h),
+                             means);
   T dot[kMaxFusedMixPreds * kRnnActivations];
 #pragma unroll
   for (int r = 0; r < kMaxFusedMixPreds * kRnnActivations; ++r) dot[r] = 0;
