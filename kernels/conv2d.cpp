@@ -29,7 +29,7 @@ OpCost conv2d_forward_cost(const Tensor& x, const Tensor& w, const Tensor& bias,
   if (y.numel() == 0) return {};
   const int64_t flops = 2 * g.K * g.rows() * g.N * g.pixels();
   if (g.pointwise()) {
-    OpCost cost = launch(bytes_of(x, w), bytes_of(y), flops);
+    OpCost cost = library_call(bytes_of(x, w), bytes_of(y), flops);
     if (bias.defined()) cost += launch(bytes_of(bias, y), bytes_of(y), y.numel());
     return cost;
   }
@@ -40,7 +40,8 @@ OpCost conv2d_forward_cost(const Tensor& x, const Tensor& w, const Tensor& bias,
     const int64_t batch = std::min(chunk, g.N - n0), width = batch * g.pixels();
     const int64_t x_part = batch * g.C * g.H * g.W * esize, col = g.rows() * width * esize;
     const int64_t out = g.K * width * esize;
-    cost += launch(x_part, col) + launch(g.K * g.rows() * esize + col, out, 2 * g.K * g.rows() * width) +
+    cost += launch(x_part, col) +
+            library_call(g.K * g.rows() * esize + col, out, 2 * g.K * g.rows() * width) +
             launch(out + bytes_of(bias), out);
   }
   return cost;
@@ -60,9 +61,10 @@ OpCost conv2d_backward_cost(const Tensor& x, const Tensor& w, const Tensor& dy, 
   if (g.pointwise()) {
     const int64_t flops = 2 * g.K * g.C * g.N * g.pixels(), partial = g.N * bytes_of(w);
     if (dx.defined())
-      cost += launch(bytes_of(dy, w) + (accumulate ? bytes_of(dx) : 0), bytes_of(dx), flops);
+      cost += library_call(bytes_of(dy, w) + (accumulate ? bytes_of(dx) : 0), bytes_of(dx), flops);
     if (dw.defined())
-      cost += launch(bytes_of(dy, x), partial, flops) + launch(partial + bytes_of(dw), bytes_of(dw));
+      cost += library_call(bytes_of(dy, x), partial, flops) +
+              launch(partial + bytes_of(dw), bytes_of(dw));
     return cost;
   }
   const int64_t chunk = conv2d_chunk_samples(g), weights = g.K * g.rows() * esize;
@@ -71,10 +73,11 @@ OpCost conv2d_backward_cost(const Tensor& x, const Tensor& w, const Tensor& dy, 
     const int64_t x_part = batch * g.C * g.H * g.W * esize, col = g.rows() * width * esize;
     const int64_t dyc = g.K * width * esize, gemm_flops = 2 * g.K * g.rows() * width;
     cost += launch(dyc, dyc);
-    if (dw.defined()) cost += launch(x_part, col) + launch(dyc + col + weights, weights, gemm_flops);
+    if (dw.defined())
+      cost += launch(x_part, col) + library_call(dyc + col + weights, weights, gemm_flops);
     if (dx.defined())
-      cost +=
-          launch(weights + dyc, col, gemm_flops) + launch(col + (accumulate ? x_part : 0), x_part);
+      cost += library_call(weights + dyc, col, gemm_flops) +
+              launch(col + (accumulate ? x_part : 0), x_part);
   }
   return cost;
 }

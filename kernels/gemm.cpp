@@ -36,12 +36,12 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   AN_CHECK(!overlaps(c, a) && !overlaps(c, b))  // BLAS forbids C aliasing A or B
       << "gemm: c " << c.describe() << " overlaps an input (a " << a.describe() << ", b "
       << b.describe() << ")";
-  // One cuBLAS call (an empty inner dimension: one kernel scaling C by beta).
+  // One cuBLAS call (an empty inner dimension: one kernel of ours scaling C by beta).
   count_op("gemm", [&] {
     if (m == 0 || n == 0) return OpCost{};
     const int64_t c_read = p.beta != 0 ? bytes_of(c) : 0;
     if (k == 0) return launch(c_read, bytes_of(c));
-    return launch(bytes_of(a, b) + c_read, bytes_of(c), 2 * m * n * k);
+    return library_call(bytes_of(a, b) + c_read, bytes_of(c), 2 * m * n * k);
   });
   AN_ON_DEVICE(a.device(), cpu::gemm(a, b, c, p), cuda::gemm(a, b, c, p));
 }

@@ -33,6 +33,13 @@ inline OpCost launch(int64_t read, int64_t written, int64_t flops = 0) {
   return {1, read, written, flops};
 }
 
+// One cuBLAS call, counted as one launch (OpCost::library_calls).
+inline OpCost library_call(int64_t read, int64_t written, int64_t flops = 0) {
+  OpCost cost = launch(read, written, flops);
+  cost.library_calls = 1;
+  return cost;
+}
+
 inline OpCost operator+(OpCost a, const OpCost& b) { return a += b; }
 
 }  // namespace autonet

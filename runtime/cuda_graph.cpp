@@ -1,5 +1,8 @@
 #include "runtime/cuda_graph.h"
 
+#include <string>
+#include <vector>
+
 #include "runtime/error.h"
 #include "runtime/host_sync_guard.h"
 #if AUTONET_WITH_CUDA
@@ -59,6 +62,33 @@ size_t CudaGraph::node_count() const {
   return nodes;
 }
 
+std::map<std::string, int64_t> CudaGraph::node_kinds() const {
+  std::map<std::string, int64_t> kinds;
+  size_t count = node_count();
+  if (count == 0) return kinds;
+  std::vector<cudaGraphNode_t> nodes(count);
+  AN_CUDA_CHECK(cudaGraphGetNodes(static_cast<cudaGraph_t>(graph_), nodes.data(), &count));
+  for (cudaGraphNode_t node : nodes) {
+    cudaGraphNodeType type;
+    AN_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
+    std::string kind = "node type " + std::to_string(static_cast<int>(type));
+    if (type == cudaGraphNodeTypeKernel) {
+      cudaKernelNodeParams params{};
+      const char* name = nullptr;
+      const bool named = cudaGraphKernelNodeGetParams(node, &params) == cudaSuccess &&
+                         cudaFuncGetName(&name, params.func) == cudaSuccess && name;
+      kind = named ? name : "kernel";
+      cudaGetLastError();  // an unnamed kernel's lookup error is not the caller's
+    } else if (type == cudaGraphNodeTypeMemset) {
+      kind = "memset";
+    } else if (type == cudaGraphNodeTypeMemcpy) {
+      kind = "memcpy";
+    }
+    ++kinds[kind];
+  }
+  return kinds;
+}
+
 void CudaGraph::replay() {
   AN_CHECK(exec_) << "CudaGraph::replay before capture";
   AN_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), cuda::stream(device_)));
@@ -74,6 +104,7 @@ void CudaGraph::reset() {}
 void CudaGraph::capture(const std::function<void()>&) {}
 void CudaGraph::replay() {}
 size_t CudaGraph::node_count() const { return 0; }
+std::map<std::string, int64_t> CudaGraph::node_kinds() const { return {}; }
 
 #endif
 

@@ -13,7 +13,9 @@
 // so a replay never writes into memory that was handed out after the capture.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "runtime/allocator.h"
 #include "runtime/device.h"
@@ -36,6 +38,10 @@ class CudaGraph {
   bool captured() const { return exec_ != nullptr; }
   // Nodes of the captured graph (kernels, memsets, copies): what the step profile calls launches.
   size_t node_count() const;
+  // The captured nodes by kind: a kernel's name where the runtime knows its function (cuBLAS's own
+  // kernels it may not: "kernel"), else the node's type ("memset", "memcpy", ...). What tells a
+  // launch the step profile did not count from one it did.
+  std::map<std::string, int64_t> node_kinds() const;
   const std::shared_ptr<CudaGraphPool>& pool() const { return pool_; }
 
  private:

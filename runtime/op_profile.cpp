@@ -9,6 +9,7 @@ OpCost& OpCost::operator+=(const OpCost& other) {
   bytes_read += other.bytes_read;
   bytes_written += other.bytes_written;
   flops += other.flops;
+  library_calls += other.library_calls;
   return *this;
 }
 

@@ -20,6 +20,9 @@ struct OpCost {
   int64_t launches = 0;
   int64_t bytes_read = 0, bytes_written = 0;
   int64_t flops = 0;
+  // Of the launches, calls into cuBLAS: each counts one launch, though cuBLAS may run a call as
+  // two kernels (a split-K product, then its reduction), its own choice at run time.
+  int64_t library_calls = 0;
 
   OpCost& operator+=(const OpCost& other);
   int64_t bytes() const { return bytes_read + bytes_written; }

@@ -63,6 +63,7 @@ inline std::vector<double> sum_bounds(const std::vector<double>& expected, const
 // Elements in no group (the flat buffer's padding) get the floor alone.
 struct Group {
   int64_t begin, end;  // [begin, end) of the flat vector
+  std::string name = {};  // for failure messages
 };
 
 inline std::vector<double> measured_bounds(const std::vector<double>& expected,

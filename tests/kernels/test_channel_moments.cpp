@@ -4,11 +4,13 @@
 // batch norm folded into it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "kernels/batch_norm_group.h"
+#include "kernels/batch_norm_math.h"
 #include "kernels/bn_mixed_sum.h"
 #include "kernels/depthwise_group.h"
 #include "kernels/pointwise_group.h"
@@ -358,9 +360,11 @@ TEST(ChannelMoments, WrongPartsAreErrorsNamingTheMember) {
             std::string::npos);
 }
 
-// On a GPU: the 1×1 group's epilogue forms the CPU twin's parts (counts exactly, means and M2 to
-// double rounding of another summation order), and the batch-norm group's statistics from them
-// match the CPU's.
+// On a GPU: the 1×1 group's epilogue forms the parts of what it writes (counts exactly, means
+// and M2 to double rounding of another summation order: the CPU twin's parts of the GPU's y; y
+// itself differs from the CPU's by float32 roundings, which move a run's mean by up to a few ulps
+// of its values, far more than the mean's own rounding), and the batch-norm group's statistics
+// from them match the CPU's.
 TEST(ChannelMoments, CudaPartsAndStatisticsMatchTheCpus) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << why;
@@ -371,11 +375,13 @@ TEST(ChannelMoments, CudaPartsAndStatisticsMatchTheCpus) {
     const Tensor x = random_tensor(shape, DType::f32, 9);
     const Tensor w = random_tensor({shape[1] == 24 ? 70 : 16, shape[1], 1, 1}, DType::f32, 10);
     const Produced cpu = produce({x}, {w}, Device::cpu()), cuda = produce({x}, {w}, gpu);
-    const std::vector<double> a = cpu.moments[0].to_vector<double>();
+    const Tensor of_gpu_y = Tensor::empty(cpu.moments[0].shape(), DType::f64);
+    form_moment_parts_of(cuda.ys[0].to(Device::cpu()), of_gpu_y, "test");
+    const std::vector<double> a = of_gpu_y.to_vector<double>();
     const std::vector<double> b = cuda.moments[0].to(Device::cpu()).to_vector<double>();
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i)
-      EXPECT_NEAR(a[i], b[i], i % 3 == 0 ? 0.0 : 1e-6 * (1e-3 + std::abs(a[i]))) << i;
+      EXPECT_NEAR(a[i], b[i], i % 3 == 0 ? 0.0 : 1e-9 * (1e-3 + std::abs(a[i]))) << i;
     std::vector<Tensor> stats;
     for (const Produced* p : {&cpu, &cuda}) {
       const Device d = p->ys[0].device();
@@ -422,8 +428,10 @@ TEST(ChannelMoments, CudaStencilPartsMatchTheCpus) {
   }
 }
 
-// On a GPU: the depthwise group's dx warps form the CPU twin's gradient sums (to double rounding
-// of another summation order), and the BN group's dx from them matches the CPU's.
+// On a GPU: the depthwise group's dx warps form the gradient sums of what they write (the CPU
+// twin's parts of the GPU's g, to double rounding of another summation order, and x̂ to a float32
+// rounding: g itself differs from the CPU's by float32 roundings, which move a run's Σg by up to
+// a few ulps of Σ|g|), and the BN group's dx from them matches the CPU's.
 TEST(ChannelMoments, CudaGradientSumsMatchTheCpus) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << why;
@@ -432,10 +440,36 @@ TEST(ChannelMoments, CudaGradientSumsMatchTheCpus) {
   const FoldedBackward::Result cuda = cuda_case.backward({true, true});
   for (size_t k = 0; k < 2; ++k) {
     SCOPED_TRACE("member " + std::to_string(k));
-    const std::vector<double> a = cpu.sums[k].to_vector<double>();
+    const Tensor x = cuda_case.xs[k].to(Device::cpu()), g = cuda.gs[k].to(Device::cpu());
+    const Tensor mean = cuda_case.means[k].to(Device::cpu());
+    const Tensor invstd = cuda_case.invstds[k].to(Device::cpu());
+    const int64_t N = x.size(0), C = x.size(1), S = x.size(2) * x.size(3);
+    const Tensor of_gpu_g = Tensor::empty(cpu.sums[k].shape(), DType::f64);
+    form_grad_sum_parts(x.data<float>(), g.data<float>(), N, C, S, mean.data<float>(),
+                        invstd.data<float>(), of_gpu_g.data<double>());
+    const std::vector<double> a = of_gpu_g.to_vector<double>();
     const std::vector<double> b = cuda.sums[k].to(Device::cpu()).to_vector<double>();
     ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * (1e-3 + std::abs(a[i])));
+    // Each part's Σ|g| and Σ|g|·(|x| + |mean|)·invstd: the scales of its two sums' roundings.
+    const std::vector<float> xs = x.to_vector<float>(), gs = g.to_vector<float>();
+    const std::vector<float> means = mean.to_vector<float>();
+    const std::vector<float> invstds = invstd.to_vector<float>();
+    const int64_t runs = (S + kMomentRun - 1) / kMomentRun;
+    for (int64_t plane = 0; plane < N * C; ++plane) {
+      const int64_t n = plane / C, c = plane % C;
+      for (int64_t r = 0; r < runs; ++r) {
+        double g_scale = 0, g_xhat_scale = 0;
+        const int64_t begin = plane * S + r * kMomentRun;
+        const int64_t end = plane * S + std::min(S, (r + 1) * kMomentRun);
+        for (int64_t at = begin; at < end; ++at) {
+          g_scale += std::abs(gs[at]);
+          g_xhat_scale += std::abs(gs[at]) * (std::abs(xs[at]) + std::abs(means[c])) * invstds[c];
+        }
+        const size_t i = static_cast<size_t>(((n * runs + r) * C + c) * 2);
+        EXPECT_NEAR(a[i], b[i], 1e-12 * (1 + g_scale)) << i;
+        EXPECT_NEAR(a[i + 1], b[i + 1], 1e-12 + 2.4e-7 * g_xhat_scale) << i + 1;
+      }
+    }
     for (const auto& [on_cpu, on_gpu] :
          {std::pair{cpu.gs[k], cuda.gs[k]}, std::pair{cpu.dxs[k], cuda.dxs[k]}}) {
       const std::vector<float> cv = on_cpu.to_vector<float>();

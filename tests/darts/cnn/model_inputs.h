@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,39 @@ inline Tensor labels(std::vector<int64_t> values) {
 inline std::vector<test::Group> parameter_groups(const ParameterStore& store) {
   std::vector<test::Group> groups;
   for (const ParameterStore::Entry& e : store.entries())
-    if (e.offset >= 0) groups.push_back({e.offset, e.offset + e.var.numel()});
+    if (e.offset >= 0) groups.push_back({e.offset, e.offset + e.var.numel(), e.name});
   return groups;
+}
+
+// " (name)" of the group holding element i, for failure messages.
+inline std::string group_of(const std::vector<test::Group>& groups, int64_t i) {
+  for (const test::Group& g : groups)
+    if (i >= g.begin && i < g.end) return " (" + g.name + ")";
+  return "";
+}
+
+// For each group holding a mismatch: the RMS distance of the CUDA and of the CPU run from the
+// float64 reference, which says whether the GPU rounds like the CPU (a ratio near 1) or worse.
+inline std::string rms_distances(const std::vector<double>& cuda, const std::vector<double>& cpu,
+                                 const std::vector<double>& reference,
+                                 const std::vector<test::Group>& groups,
+                                 const std::vector<test::Mismatch>& bad) {
+  std::ostringstream out;
+  for (const test::Group& g : groups) {
+    const bool holds = std::any_of(bad.begin(), bad.end(), [&](const test::Mismatch& m) {
+      return m.index >= g.begin && m.index < g.end;
+    });
+    if (!holds) continue;
+    double on_gpu = 0, on_cpu = 0;
+    for (int64_t i = g.begin; i < g.end; ++i) {
+      on_gpu += std::pow(cuda[i] - reference[i], 2);
+      on_cpu += std::pow(cpu[i] - reference[i], 2);
+    }
+    const double n = static_cast<double>(g.end - g.begin);
+    out << "\n  " << g.name << ": RMS distance from float64 cuda " << std::sqrt(on_gpu / n)
+        << ", cpu " << std::sqrt(on_cpu / n);
+  }
+  return out.str();
 }
 
 // CUDA against the float32 CPU run, each element within its own measured bound
@@ -73,10 +105,12 @@ inline void expect_within_measured_bounds(const std::vector<double>& cuda,
   const std::vector<double> bounds = test::measured_bounds(cpu, reference, groups, 8, 1e-7 * largest);
   const std::vector<test::Mismatch> bad = test::outside_bounds(cuda, cpu, bounds);
   for (size_t k = 0; k < bad.size() && k < 5; ++k)
-    ADD_FAILURE() << what << " [" << bad[k].index << "]: cuda " << bad[k].actual << ", cpu "
-                  << bad[k].expected << ", its bound " << bad[k].bound;
+    ADD_FAILURE() << what << " [" << bad[k].index << "]" << group_of(groups, bad[k].index)
+                  << ": cuda " << bad[k].actual << ", cpu " << bad[k].expected << ", float64 "
+                  << reference[bad[k].index] << ", its bound " << bad[k].bound;
   EXPECT_TRUE(bad.empty()) << what << ": " << bad.size() << " of " << cpu.size()
-                           << " elements outside their own bounds";
+                           << " elements outside their own bounds"
+                           << rms_distances(cuda, cpu, reference, groups, bad);
 }
 
 }  // namespace autonet::darts
