@@ -117,8 +117,9 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   check_no_overlaps({&xs, &ws, &dys}, dxs, what, "dx");
   check_no_overlaps({&xs, &ws, &dys, &dxs}, dws, what, "dweight");
   // The CUDA twin: one kernel for every dx (a member without dy zero-fills a written dx; with
-  // relu_input it also reads x for relu'), one for every dw (a thread block cluster per member
-  // and dw tile sums the batch and adds into dw).
+  // relu_input it also reads x for relu'), one for every dw (blocks per member and dw tile sum
+  // slices of the batch's pixels, clusters of them add their tiles) and, where a tile has more
+  // than one cluster (pointwise_weight_grad_split), one adding the clusters' partial tiles.
   count_op(what, [&] {
     OpCost cost;
     const int64_t n = xs[0].numel();
@@ -140,8 +141,18 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       }
     }
     if (dx_written > 0 && n > 0) cost += launch(dx_read, dx_written, dx_flops);
-    if (dw_written > 0 && shape_numel(out) > 0)  // else dw += 0: nothing to launch
-      cost += launch(dw_read, dw_written, dw_flops);
+    if (dw_written > 0 && shape_numel(out) > 0) {  // else dw += 0: nothing to launch
+      const PointwiseWeightGradSplit split =
+          pointwise_weight_grad_split(xs[0].size(0), xs[0].size(2) * xs[0].size(3));
+      if (split.clusters == 1) {
+        cost += launch(dw_read, dw_written, dw_flops);
+      } else {  // partial tiles [members, clusters, Co, C], then their sum into dw
+        const int64_t partials = split.clusters * dw_written;
+        const int64_t weights = dw_written / int64_t(dtype_size(xs[0].dtype()));
+        cost += launch(dw_read - dw_written, partials, dw_flops) +
+                launch(partials + dw_written, dw_written, split.clusters * weights);
+      }
+    }
     return cost;
   });
   AN_ON_DEVICE(

@@ -19,13 +19,37 @@
 // a 1×1 conv (every one in a DARTS search cell) then needs no pass over its input for its
 // statistics.
 #pragma once
+#include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "kernels/channel_moments.h"
 #include "kernels/dispatch.h"
 #include "kernels/group_limits.h"
+#include "runtime/philox.h"  // AN_HOST_DEVICE
 
 namespace autonet {
+
+// How the CUDA twin splits a member's weight-gradient sum over samples × pixels: into `slices()`
+// blocks per dw tile, each summing a run of (sample, slice of kPointwiseDwSlice pixels) units,
+// `ranks` blocks to a thread block cluster (added through distributed shared memory) and
+// `clusters` clusters per tile; with more than one, a second kernel adds the clusters' partial
+// tiles in order. Enough blocks to fill the GPU at the DARTS shapes (a sum of 65,536 products per
+// weight at batch 64, 32×32), few enough that each sums a few thousand. Shapes alone decide it,
+// so a CPU build counts what a GPU launches.
+constexpr int64_t kPointwiseDwSlice = 512;      // pixels per unit of a block's share
+constexpr int64_t kPointwiseDwMaxSlices = 64;   // blocks per dw tile
+constexpr int64_t kPointwiseDwCluster = 8;      // blocks per cluster: the portable cluster size
+struct PointwiseWeightGradSplit {
+  int64_t units, ranks, clusters;
+  AN_HOST_DEVICE int64_t slices() const { return ranks * clusters; }
+};
+inline PointwiseWeightGradSplit pointwise_weight_grad_split(int64_t samples, int64_t pixels) {
+  const int64_t units = samples * ((pixels + kPointwiseDwSlice - 1) / kPointwiseDwSlice);
+  const int64_t slices = std::clamp<int64_t>(units, 1, kPointwiseDwMaxSlices);
+  const int64_t ranks = std::min(slices, kPointwiseDwCluster);
+  return {units, ranks, (slices + ranks - 1) / ranks};
+}
 
 AN_KERNEL_ENTRIES(
 // xs[k] [N, C, H, W], ws[k] [Co, C, 1, 1], ys[k] [N, Co, H, W]: one shape each for all k;

@@ -4,10 +4,12 @@
 //  - forward: y_k[n] [Co, P] = w_k [Co, C] · x_k[n] [C, P]   (P = H·W: NCHW read as it is);
 //  - dx:      dx_k[n] [C, P] = w_kᵀ · dy_k[n], written or added per member (old + sum, once
 //             rounded, as the CPU twin adds conv2d's dx); no dy: a written dx is zero-filled;
-//  - dw:      dw_k [Co, C] += Σ_n dy_k[n] · x_k[n]ᵀ, a thread block cluster (sm_90) per (member,
-//             dw tile): its blocks split the batch, each sums its samples' products in its tile,
-//             and block 0 adds the blocks' tiles, ranks in order, into dw_k (cluster_sums.cuh,
-//             as the depthwise weight gradients do). No partial buffer, no second kernel.
+//  - dw:      dw_k [Co, C] += Σ_n dy_k[n] · x_k[n]ᵀ, blocks per (member, dw tile) splitting the
+//             samples × pixels (pointwise_weight_grad_split: up to 64 blocks, each a run of
+//             (sample, 512-pixel slice) units, staged 64 deep), in thread block clusters (sm_90)
+//             whose block 0 adds the blocks' tiles, ranks in order (cluster_sums.cuh, as the
+//             depthwise weight gradients do); with more than one cluster per tile, into partial
+//             tiles that a second kernel adds in cluster order. No atomics.
 // relu_input: forward and dw stage relu(x) (the ReLU applied as x's tile is loaded), and the dx
 // epilogue multiplies by relu'(x), read at the element it writes (elementwise_math.h).
 // moments: the forward epilogue also forms each output row's moments over the tile's columns, a
@@ -15,7 +17,7 @@
 // pixels): the 16 threads sharing a row sum it by warp shuffles, mean first, then M2 around it.
 // Forward and dx run batched over (member, sample) by the grid's z. Every output element is one
 // thread's running sum over the inner dimension in order (dw: then the cluster's blocks in rank
-// order): no atomics, so results are bit-reproducible run to run.
+// order, then the clusters in order): no atomics, so results are bit-reproducible run to run.
 #include <algorithm>
 #include <climits>
 
@@ -34,7 +36,6 @@ constexpr int kTileK = 16;               // inner-dimension slice staged in shar
 constexpr int kSide = 16;                // threads per block side: 16 × 16
 constexpr int kThreads = kSide * kSide;  // each computes a (kRows / 16) × (kCols / 16) micro-tile
 constexpr int64_t kMaxGridZ = 65535;
-constexpr int kWeightGradCluster = 8;    // blocks per (member, dw tile): the portable cluster size
 
 // How a GEMM reads an operand: element (i, j) at p[i·row + j·col], so wᵀ (for dx) and xᵀ (for dw)
 // are read in place; `sample` is the distance between samples' matrices (0: one shared matrix).
@@ -68,38 +69,39 @@ struct Batch {
   Job<T> job[kMaxGroupMembers];
 };
 
-// Stages a kWidth-wide, kTileK-deep slice of an operand as tile[k][i], zero outside the matrix:
-// element (i, k) for i in [i0, i0 + kWidth), k in [k0, k0 + kTileK) is p[i·i_stride + k·k_stride]
-// (A's rows are i, B's columns are i). Consecutive threads read consecutive addresses: along k
-// when k_stride is 1, else along i. The row padding (+1) keeps the k-major stores conflict-free.
-template <int kWidth, class T>
+// Stages a kWidth-wide, kDepth-deep slice of an operand as tile[k][i], zero outside the matrix:
+// element (i, k) for i in [i0, i0 + kWidth), k in [k0, k0 + kDepth) is p[i·i_stride + k·k_stride]
+// (A's rows are i, B's columns are i), k below k_end. Consecutive threads read consecutive
+// addresses: along k when k_stride is 1, else along i. The row padding (+1) keeps the k-major
+// stores conflict-free.
+template <int kWidth, int kDepth, class T>
 __device__ void stage(const T* p, int64_t i_stride, int64_t k_stride, int64_t extent,
-                      int64_t inner, int64_t i0, int64_t k0, bool relu,
-                      T (&tile)[kTileK][kWidth + 1]) {
-  for (int e = threadIdx.x; e < kWidth * kTileK; e += kThreads) {
-    const int kk = k_stride == 1 ? e % kTileK : e / kWidth;
-    const int ii = k_stride == 1 ? e / kTileK : e % kWidth;
+                      int64_t k_end, int64_t i0, int64_t k0, bool relu,
+                      T (&tile)[kDepth][kWidth + 1]) {
+  for (int e = threadIdx.x; e < kWidth * kDepth; e += kThreads) {
+    const int kk = k_stride == 1 ? e % kDepth : e / kWidth;
+    const int ii = k_stride == 1 ? e / kDepth : e % kWidth;
     const int64_t i = i0 + ii, k = k0 + kk;
-    const T v = i < extent && k < inner ? p[i * i_stride + k * k_stride] : T(0);
+    const T v = i < extent && k < k_end ? p[i * i_stride + k * k_stride] : T(0);
     tile[kk][ii] = relu ? unary_value(UnaryOp::relu, v) : v;
   }
 }
 
-// acc += this block's C tile of A · B for one (job, sample): rows m0 + ty + kSide·i, columns
-// n0 + tx + kSide·j of thread (tx, ty), each summing the inner dimension in order (the zero padding
-// of the last slice adds exact zeros). Every thread of the block calls it; it ends on a barrier,
-// so the tiles are free again on return.
-template <int kRows, int kCols, class T>
+// acc += this block's C tile of A · B over the inner range [k_begin, k_end) for one (job, sample):
+// rows m0 + ty + kSide·i, columns n0 + tx + kSide·j of thread (tx, ty), each summing the range
+// in order, kDepth at a time (the zero padding of the last slice adds exact zeros). Every thread
+// of the block calls it; it ends on a barrier, so the tiles are free again on return.
+template <int kRows, int kCols, int kDepth, class T>
 __device__ void accumulate_tile(const T* a, const T* b, const Batch<T>& batch, int64_t m0,
-                                int64_t n0, T (&acc)[kRows / kSide][kCols / kSide],
-                                T (&a_tile)[kTileK][kRows + 1], T (&b_tile)[kTileK][kCols + 1]) {
+                                int64_t n0, int64_t k_begin, int64_t k_end,
+                                T (&acc)[kRows / kSide][kCols / kSide],
+                                T (&a_tile)[kDepth][kRows + 1], T (&b_tile)[kDepth][kCols + 1]) {
   const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
-  for (int64_t k0 = 0; k0 < batch.inner; k0 += kTileK) {
-    stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, batch.inner, m0, k0, false, a_tile);
-    stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, batch.inner, n0, k0, batch.relu_b,
-                 b_tile);
+  for (int64_t k0 = k_begin; k0 < k_end; k0 += kDepth) {
+    stage<kRows>(a, batch.a.row, batch.a.col, batch.rows, k_end, m0, k0, false, a_tile);
+    stage<kCols>(b, batch.b.col, batch.b.row, batch.cols, k_end, n0, k0, batch.relu_b, b_tile);
     __syncthreads();
-    for (int kk = 0; kk < kTileK; ++kk) {
+    for (int kk = 0; kk < kDepth; ++kk) {
       T av[kRows / kSide], bv[kCols / kSide];
       for (int i = 0; i < kRows / kSide; ++i) av[i] = a_tile[kk][ty + kSide * i];
       for (int j = 0; j < kCols / kSide; ++j) bv[j] = b_tile[kk][tx + kSide * j];
@@ -162,8 +164,9 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
     for (int i = 0; i < kMicroRows; ++i)
       for (int j = 0; j < kMicroCols; ++j) acc[i][j] = T(0);
     if (job.a)  // uniform across the block: the barriers inside are reached by every thread
-      accumulate_tile<kRows, kCols>(job.a + s * batch.a.sample, job.b + s * batch.b.sample, batch,
-                                    m0, n0, acc, a_tile, b_tile);
+      accumulate_tile<kRows, kCols, kTileK>(job.a + s * batch.a.sample,
+                                            job.b + s * batch.b.sample, batch, m0, n0, 0,
+                                            batch.inner, acc, a_tile, b_tile);
     T* c = job.c + s * batch.c_sample;
     const T* relu_x = job.relu_x ? job.relu_x + s * batch.c_sample : nullptr;
     for (int i = 0; i < kMicroRows; ++i) {
@@ -185,47 +188,80 @@ __global__ void __launch_bounds__(kThreads) batched_gemm_kernel(Batch<T> batch) 
   }
 }
 
-// A weight-gradient block's shared memory: the staging tiles while it sums its samples, then its
-// C tile for the cluster's block 0 to read (one after the other, so they share the bytes: a 64×64
-// double tile beside the staging tiles would pass the 48 KiB of static shared memory).
+// The weight gradient's staging depth: 64 products per barrier pair in float, 32 in double (the
+// two staging tiles of a 64 × 64 C tile then fill 33 KiB either way).
+template <class T>
+constexpr int kDwDepth = 256 / static_cast<int>(sizeof(T));
+
+// A weight-gradient block's shared memory: the staging tiles while it sums its share, then its
+// C tile for the cluster's block 0 to read (one after the other, so they share the bytes).
 template <class T, int kRows, int kCols>
 union WeightGradShared {
   struct {
-    T a[kTileK][kRows + 1];
-    T b[kTileK][kCols + 1];
+    T a[kDwDepth<T>][kRows + 1];
+    T b[kDwDepth<T>][kCols + 1];
   } staged;
   T sums[kRows * kCols];
 };
 
-// Every job's C += Σ_samples A · B (the weight gradients): a cluster of blocks per (job, C tile),
-// 1-D grid, job-major then row tile then column tile; cluster rank r sums samples
-// [S·r/R, S·(r+1)/R) of R ranks. Block 0 adds the R tiles, ranks in order, into C.
+// Every job's C += Σ_samples A · B (the weight gradients), split as pointwise_weight_grad_split
+// says: a 1-D grid, job-major then row tile, column tile, cluster; cluster g's rank r is slice
+// q = g·ranks + r of the units (sample, kPointwiseDwSlice pixels), summing units
+// [U·q/Q, U·(q+1)/Q) in order. Block 0 of each cluster adds its ranks' tiles in order into C, or
+// with more than one cluster writes them to `partial` [job, cluster, rows, cols].
 template <class T, int kRows, int kCols>
-__global__ void __launch_bounds__(kThreads) weight_grad_kernel(Batch<T> batch) {
+__global__ void __launch_bounds__(kThreads)
+    weight_grad_kernel(Batch<T> batch, PointwiseWeightGradSplit split, T* partial) {
   constexpr int kMicroRows = kRows / kSide, kMicroCols = kCols / kSide;
   __shared__ WeightGradShared<T, kRows, kCols> shared;
-  cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
-  const int64_t ranks = cluster.num_blocks(), rank = cluster.block_rank();
+  const int64_t ranks = cooperative_groups::this_cluster().num_blocks();
+  const int64_t rank = cooperative_groups::this_cluster().block_rank();
   const int64_t row_tiles = (batch.rows + kRows - 1) / kRows;
   const int64_t col_tiles = (batch.cols + kCols - 1) / kCols;
-  const int64_t tile = blockIdx.x / ranks;
-  const Job<T>& job = batch.job[tile / (row_tiles * col_tiles)];
+  const int64_t cluster = blockIdx.x / ranks, g = cluster % split.clusters;
+  const int64_t tile = cluster / split.clusters, job_index = tile / (row_tiles * col_tiles);
+  const Job<T>& job = batch.job[job_index];
   const int64_t m0 = tile / col_tiles % row_tiles * kRows, n0 = tile % col_tiles * kCols;
   T acc[kMicroRows][kMicroCols];
   for (int i = 0; i < kMicroRows; ++i)
     for (int j = 0; j < kMicroCols; ++j) acc[i][j] = T(0);
-  for (int64_t s = batch.samples * rank / ranks; s < batch.samples * (rank + 1) / ranks; ++s)
-    accumulate_tile<kRows, kCols>(job.a + s * batch.a.sample, job.b + s * batch.b.sample, batch,
-                                  m0, n0, acc, shared.staged.a, shared.staged.b);
-  // accumulate_tile ended on a barrier: the staging tiles are done with.
+  const int64_t per_sample = (batch.inner + kPointwiseDwSlice - 1) / kPointwiseDwSlice;
+  const int64_t q = g * ranks + rank, slices = split.slices();
+  for (int64_t u = split.units * q / slices; u < split.units * (q + 1) / slices; ++u) {
+    const int64_t s = u / per_sample, k0 = u % per_sample * kPointwiseDwSlice;
+    accumulate_tile<kRows, kCols, kDwDepth<T>>(
+        job.a + s * batch.a.sample, job.b + s * batch.b.sample, batch, m0, n0, k0,
+        std::min(k0 + kPointwiseDwSlice, batch.inner), acc, shared.staged.a, shared.staged.b);
+  }
+  // accumulate_tile ended on a barrier (or never staged): the staging tiles are done with.
   const int tx = threadIdx.x % kSide, ty = threadIdx.x / kSide;
   for (int i = 0; i < kMicroRows; ++i)
     for (int j = 0; j < kMicroCols; ++j)
       shared.sums[(ty + kSide * i) * kCols + tx + kSide * j] = acc[i][j];
+  const int64_t size = batch.rows * batch.cols;
+  T* out = partial ? partial + (job_index * split.clusters + g) * size : nullptr;
   for_each_cluster_sum(shared.sums, kRows * kCols, [&](int e, T sum) {
     const int64_t m = m0 + e / kCols, n = n0 + e % kCols;
-    if (m < batch.rows && n < batch.cols) job.c[m * batch.cols + n] += sum;
+    if (m >= batch.rows || n >= batch.cols) return;
+    if (out)
+      out[m * batch.cols + n] = sum;
+    else
+      job.c[m * batch.cols + n] += sum;
   });
+}
+
+// C[e] += Σ_g partial[job, g, e], clusters in order: a thread per (job, element).
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    add_partials_kernel(Batch<T> batch, int64_t clusters, const T* __restrict__ partial) {
+  const int64_t size = batch.rows * batch.cols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < batch.count * size;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t job = i / size, e = i % size;
+    T sum = 0;
+    for (int64_t g = 0; g < clusters; ++g) sum += partial[(job * clusters + g) * size + e];
+    batch.job[job].c[e] += sum;
+  }
 }
 
 template <class T, int kRows, int kCols>
@@ -268,19 +304,30 @@ void launch_batched_gemm(const Batch<T>& batch, cudaStream_t s) {
             [&]<int kRows, int kCols>() { launch_tiled<T, kRows, kCols>(batch, s); });
 }
 
-// One cluster launch for every job's C += Σ_samples A · B, its tile sized to the GEMM.
+// One cluster launch for every job's C += Σ_samples A · B, its tile sized to the GEMM; with more
+// than one cluster per tile, their partial tiles and a launch adding them.
 template <class T>
-void launch_weight_grads(const Batch<T>& batch, cudaStream_t s) {
+void launch_weight_grads(const Batch<T>& batch, const Device& device, cudaStream_t s) {
+  const PointwiseWeightGradSplit split = pointwise_weight_grad_split(batch.samples, batch.inner);
+  Tensor partial;
+  if (split.clusters > 1)
+    partial = Tensor::empty(Shape{batch.count * split.clusters * batch.rows * batch.cols},
+                            dtype_of<T>(), device);
+  T* partials = partial.defined() ? partial.data<T>() : nullptr;
   with_tile(batch.rows, batch.cols, [&]<int kRows, int kCols>() {
     const int64_t tiles = batch.count * ((batch.rows + kRows - 1) / kRows) *
                           ((batch.cols + kCols - 1) / kCols);
-    const int64_t ranks = std::clamp<int64_t>(batch.samples, 1, kWeightGradCluster);
-    AN_CHECK(tiles * ranks <= INT_MAX)
+    AN_CHECK(tiles * split.slices() <= INT_MAX)
         << "pointwise_group: a " << batch.rows << "×" << batch.cols
         << " weight gradient has too many tiles for the grid";
-    launch_in_clusters(weight_grad_kernel<T, kRows, kCols>, static_cast<unsigned>(tiles * ranks),
-                       kThreads, static_cast<unsigned>(ranks), 0, s, batch);
+    launch_in_clusters(weight_grad_kernel<T, kRows, kCols>,
+                       static_cast<unsigned>(tiles * split.slices()), kThreads,
+                       static_cast<unsigned>(split.ranks), 0, s, batch, split, partials);
   });
+  if (!partials) return;
+  add_partials_kernel<T><<<grid_for(batch.count * batch.rows * batch.cols, kThreads), kThreads, 0,
+                           s>>>(batch, split.clusters, partials);
+  AN_CUDA_CHECK_LAUNCH();
 }
 
 // The members' GEMM sizes: N samples, C input and Co output channels, P pixels.
@@ -355,7 +402,8 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       if (dws[k].defined() && dys[k].defined())
         dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(),
                               dws[k].data<scalar_t>(), true};
-    if (dw.count > 0 && d.N * d.Co * d.C * d.P > 0) launch_weight_grads(dw, s);  // else dw += 0
+    if (dw.count > 0 && d.N * d.Co * d.C * d.P > 0)  // else dw += 0
+      launch_weight_grads(dw, xs[0].device(), s);
   });
 }
 

@@ -42,6 +42,7 @@ TEST(OpProfile, GemmIsOneCallOfTwoMnkFlops) {
   const OpTotals t = only(profile, "gemm");
   EXPECT_EQ(t.calls, 2);
   EXPECT_EQ(t.cost.launches, 2);
+  EXPECT_EQ(t.cost.library_calls, 2);  // cuBLAS's: one kernel each, or two if it splits K
   EXPECT_EQ(t.cost.flops, 2 * 2 * m * n * k);
   EXPECT_EQ(t.cost.bytes_read, 4 * (2 * (m * k + k * n) + m * n));
   EXPECT_EQ(t.cost.bytes_written, 4 * 2 * m * n);
@@ -94,6 +95,8 @@ TEST(OpProfile, PointwiseConvIsOneBatchedGemm) {
   EXPECT_EQ(ops.at("conv2d_forward").cost.flops, 2 * 8 * 6 * 4 * 25);
   EXPECT_EQ(ops.at("conv2d_forward").cost.bytes(), 4 * (x.numel() + w.numel() + y.numel()));
   EXPECT_EQ(ops.at("conv2d_backward").cost.launches, 3);  // dx GEMM, dw partials GEMM, their sum
+  EXPECT_EQ(ops.at("conv2d_forward").cost.library_calls, 1);
+  EXPECT_EQ(ops.at("conv2d_backward").cost.library_calls, 2);
   EXPECT_EQ(ops.at("conv2d_backward").cost.flops, 2 * 2 * 8 * 6 * 4 * 25);
   // A strided 1×1 (FactorizedReduce) goes through im2col: col, GEMM, back to NCHW.
   Conv2dParams stride2;
@@ -105,6 +108,7 @@ TEST(OpProfile, PointwiseConvIsOneBatchedGemm) {
     conv2d_forward(x, w, Tensor(), half, stride2);
   }
   EXPECT_EQ(profile.by_op().at("conv2d_forward").cost.launches, 3);
+  EXPECT_EQ(profile.by_op().at("conv2d_forward").cost.library_calls, 1);  // the GEMM
 }
 
 // A channel wider than kOneLaunchChannelValues: one statistics kernel and one elementwise
@@ -309,6 +313,36 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
     pointwise_group_backward(xs, ws, dys, dxs, no_dws, modes, false);
   }
   EXPECT_EQ(only(profile, "pointwise_group_backward").cost.launches, 1);
+}
+
+// The weight gradient's sum over samples × pixels is split into up to 64 blocks per dw tile, 8 to
+// a cluster; past one cluster a tile's clusters write partial tiles and one more launch adds them.
+TEST(OpProfile, PointwiseGroupWeightGradientAddsPartialTilesPastOneCluster) {
+  const PointwiseWeightGradSplit darts = pointwise_weight_grad_split(64, 32 * 32);
+  EXPECT_EQ(darts.units, 64 * 2);  // (sample, 512-pixel slice) units
+  EXPECT_EQ(darts.ranks, 8);
+  EXPECT_EQ(darts.clusters, 8);
+  const PointwiseWeightGradSplit two = pointwise_weight_grad_split(2, 20);
+  EXPECT_EQ(two.ranks, 2);
+  EXPECT_EQ(two.clusters, 1);
+  const PointwiseWeightGradSplit nine = pointwise_weight_grad_split(9, 25);
+  EXPECT_EQ(nine.ranks, 8);
+  EXPECT_EQ(nine.clusters, 2);  // 16 blocks for 9 units: some sum none
+  // Nine samples: two clusters per tile, so dw's partial tiles [2 members, 2, 6, 3] and their sum.
+  const int64_t N = 9, C = 3, Co = 6;
+  const std::vector<Tensor> xs(2, filled({N, C, 5, 5})), ws(2, filled({Co, C, 1, 1}));
+  const std::vector<Tensor> dys(2, filled({N, Co, 5, 5}));
+  std::vector<Tensor> no_dxs(2), dws{filled({Co, C, 1, 1}), filled({Co, C, 1, 1})};
+  OpProfile profile;
+  {
+    OpProfileScope scope(profile);
+    pointwise_group_backward(xs, ws, dys, no_dxs, dws, {GradMode::Write, GradMode::Write}, false);
+  }
+  const OpTotals bwd = only(profile, "pointwise_group_backward");
+  const int64_t w_bytes = 4 * Co * C, partials = 2 * 2 * w_bytes;
+  EXPECT_EQ(bwd.cost.launches, 2);
+  EXPECT_EQ(bwd.cost.bytes_read, 2 * 4 * (N * Co * 25 + N * C * 25) + partials + 2 * w_bytes);
+  EXPECT_EQ(bwd.cost.bytes_written, partials + 2 * w_bytes);
 }
 
 TEST(OpProfile, FactorizedReduceIsOneLaunchForwardAndOneEachForDxAndDw) {
