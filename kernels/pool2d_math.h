@@ -2,6 +2,7 @@
 // clip windows, count divisors and pick the arg-max the same way.
 #pragma once
 #include "kernels/pool2d.h"
+#include "kernels/stride_math.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
 
 namespace autonet {
@@ -68,8 +69,8 @@ AN_HOST_DEVICE int pool_argmax(const T* plane, const PoolGeometry& g, const Pool
 AN_HOST_DEVICE void pool_outputs_covering(int i, int k, int s, int p, int n_out, int& o0, int& o1) {
   // o·s − p ≤ i ≤ o·s − p + k − 1  ⇔  (i + p − k + 1)/s ≤ o ≤ (i + p)/s
   const int lo = i + p - k + 1;
-  o0 = lo <= 0 ? 0 : (lo + s - 1) / s;
-  o1 = (i + p) / s + 1;
+  o0 = lo <= 0 ? 0 : divide_by_stride(lo + s - 1, s);
+  o1 = divide_by_stride(i + p, s) + 1;
   if (o1 > n_out) o1 = n_out;
 }
 

@@ -62,6 +62,9 @@ __device__ void add_cluster_sums(T* sums, int count, T* dst) {
 // whose output gradient is dy: the cluster's blocks split the batch by rank, each sums
 // dy·input over its samples, TAPS taps at a time (KS > 0: the filter's width fixed at compile
 // time), into `sums` [R·S] (shared memory); block 0 adds the cluster's sums into dw_c [R·S].
+// The taps divide by nothing (a division by a runtime int is ~20 instructions, and a 5×5 filter
+// makes 25 taps an element): their (r, s) and the element's (sample, position) advance by adds;
+// an element divides once, for its row.
 template <int kThreads, int TAPS, int KS, class T>
 __device__ void depthwise_weight_grad_in_cluster(const T* __restrict__ x, const T* __restrict__ dy,
                                                  const DepthwiseGeometry& g, int c, int64_t N,
@@ -72,25 +75,29 @@ __device__ void depthwise_weight_grad_in_cluster(const T* __restrict__ x, const 
   const int S = KS > 0 ? KS : g.S, RS = KS > 0 ? KS * KS : g.R * g.S;
   const int64_t n0 = N * chunk / chunks, n1 = N * (chunk + 1) / chunks;
   const int plane_out = g.Ho * g.Wo;
-  const int64_t count = (n1 - n0) * plane_out;
   for (int tap0 = 0; tap0 < RS; tap0 += TAPS) {
     T acc[TAPS];
 #pragma unroll
     for (int k = 0; k < TAPS; ++k) acc[k] = 0;
-    for (int64_t e = threadIdx.x; e < count; e += blockDim.x) {
-      const int64_t n = n0 + e / plane_out;
-      const int at = static_cast<int>(e % plane_out);
+    const int r0 = tap0 / S, s0 = tap0 - r0 * S;
+    // This thread's elements e = threadIdx.x + j·blockDim.x of the chunk, as (sample n, position
+    // at), at < plane_out.
+    int64_t n = plane_out > 0 ? n0 + threadIdx.x / plane_out : n1;
+    int at = plane_out > 0 ? static_cast<int>(threadIdx.x % plane_out) : 0;
+    for (; n < n1; at += blockDim.x) {
+      while (at >= plane_out) at -= plane_out, ++n;
+      if (n >= n1) break;
       const int oh = at / g.Wo, ow = at - oh * g.Wo;
       const int64_t plane = n * g.C + c;
       const T grad = dy[plane * plane_out + at];
       const T* xp = x + plane * g.H * g.W;
+      const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
+      int r = r0, s = s0;
 #pragma unroll
       for (int k = 0; k < TAPS; ++k) {
-        const int tap = tap0 + k;
-        if (tap >= RS) break;
-        const int r = tap / S, s = tap - r * S;
-        acc[k] += grad * depthwise_input(xp, g, oh * g.stride - g.pad_h + r * g.dilation,
-                                         ow * g.stride - g.pad_w + s * g.dilation, norm);
+        if (tap0 + k >= RS) break;
+        acc[k] += grad * depthwise_input(xp, g, ih0 + r * g.dilation, iw0 + s * g.dilation, norm);
+        if (++s == S) s = 0, ++r;
       }
     }
     block_sums<kThreads>(acc, RS - tap0, sums + tap0);

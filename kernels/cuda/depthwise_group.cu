@@ -54,7 +54,9 @@ template <class F>
 __device__ void for_each_member_element(int count, int64_t n, F&& f) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count * n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int k = static_cast<int>(i / n);
+    // The member by a 32-bit division where the range allows (position_of says why).
+    const int k = count * n <= INT_MAX ? static_cast<int>(i) / static_cast<int>(n)
+                                       : static_cast<int>(i / n);
     f(k, i - k * n);
   }
 }

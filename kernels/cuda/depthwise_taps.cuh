@@ -3,7 +3,10 @@
 // own inputs): the output value at (oh, ow), and the input gradient at (ih, iw) gathered from
 // every output that read it. Both sum their taps in (r, s) order.
 #pragma once
+#include <climits>
+
 #include "kernels/depthwise_conv2d_math.h"
+#include "kernels/stride_math.h"
 
 namespace autonet::cuda {
 
@@ -34,25 +37,32 @@ __device__ T depthwise_input_grad(const DepthwiseGeometry& g, const T* wp, const
   if (g.relu_input && !(norm(xp[ih * g.W + iw]) > T(0))) return T(0);
   T acc = 0;
   for (int r = 0; r < g.R; ++r) {
-    const int th = ih + g.pad_h - r * g.dilation;  // = oh·stride for the output reading (ih, iw)
-    if (th < 0 || th % g.stride != 0 || th / g.stride >= g.Ho) continue;
+    // ih + pad_h − r·dilation = oh·stride for the output row oh whose tap r reads row ih.
+    const int oh = exact_stride_quotient(ih + g.pad_h - r * g.dilation, g.stride);
+    if (oh < 0 || oh >= g.Ho) continue;
     for (int s = 0; s < g.S; ++s) {
-      const int tw = iw + g.pad_w - s * g.dilation;
-      if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.Wo) continue;
-      acc += wp[r * g.S + s] * dyp[(th / g.stride) * g.Wo + tw / g.stride];
+      const int ow = exact_stride_quotient(iw + g.pad_w - s * g.dilation, g.stride);
+      if (ow < 0 || ow >= g.Wo) continue;
+      acc += wp[r * g.S + s] * dyp[oh * g.Wo + ow];
     }
   }
   return acc;
 }
 
 // Element i of an [N, C, height, width] tensor: its (n, c) plane, channel, row and column (the
-// group kernels run a thread per element).
+// group kernels run a thread per element). In 32-bit arithmetic where i fits: a 64-bit division
+// is a subroutine of ~70 instructions, more than a 3×3 tap loop costs.
 struct Position {
   int64_t plane;
   int c, row, col;
 };
 __device__ inline Position position_of(int64_t i, int C, int height, int width) {
-  const int64_t plane_size = int64_t(height) * width;
+  const int plane_size = height * width;  // one plane's coordinates fit in int
+  if (i <= INT_MAX) {
+    const int plane = static_cast<int>(i) / plane_size;
+    const int at = static_cast<int>(i) - plane * plane_size;
+    return {plane, plane % C, at / width, at % width};
+  }
   const int64_t plane = i / plane_size;
   const int at = static_cast<int>(i - plane * plane_size);
   return {plane, static_cast<int>(plane % C), at / width, at % width};

@@ -96,14 +96,18 @@ __global__ void __launch_bounds__(kThreads)
     const RunUnit u = run_unit(unit, S);
     const int c = static_cast<int>(u.plane % C);
     const T* xp = x + u.plane * H * W;
+    int at[2], oh[2], ow[2];  // the lane's two positions, found once for every stencil
+    for (int half = 0; half < 2; ++half) {
+      at[half] = u.position(lane, half);
+      oh[half] = at[half] / Wo, ow[half] = at[half] - oh[half] * Wo;
+    }
     for (int k = 0; k < group.count; ++k) {
       const Member<T>& m = group.m[k];
       T v[2] = {T(0), T(0)};
       for (int half = 0; half < 2; ++half) {
         if (!u.holds(lane, half)) continue;
-        const int at = u.position(lane, half);
-        v[half] = stencil_value(m, xp, c, at / Wo, at % Wo);
-        m.y[u.plane * S + at] = v[half];
+        v[half] = stencil_value(m, xp, c, oh[half], ow[half]);
+        m.y[u.plane * S + at[half]] = v[half];
       }
       if (m.moments)  // uniform across the warp
         write_run_moments(u, v, m.moments + u.part_row(C) * kMomentColumns);
