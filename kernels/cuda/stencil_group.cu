@@ -7,6 +7,8 @@
 //  - dx: a thread per input element gathers each stencil's contribution in stencil order, each
 //    summed as the stencil's own kernel sums it (depthwise_conv2d.cu, pool2d.cu), into
 //    dx_0 + dx_1 + …, then writes it or adds it to dx once, as the CPU twin rounds it;
+//  - pools with the same windows (the edges leaving one state pool it alike: `same_as`) have
+//    their values (forward) and arg-max hits (dx) found once and reused, the same numbers;
 //  - dw: a thread block cluster per (stencil, channel), as depthwise_conv2d's weight kernel:
 //    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
 //    distributed shared memory. No atomics, no partial buffer.
@@ -29,6 +31,9 @@ struct Member {
   bool is_pool;
   DepthwiseGeometry conv;
   PoolGeometry pool;
+  // A pool's first member with the same windows (itself if none earlier): the edges leaving one
+  // state pool it alike, so their values and arg-maxes are found once (same values, same order).
+  int same_as;
   const T* w;       // depthwise filter [C, R, S]; null for a pool
   T* y;             // forward output
   double* moments;  // forward: y's moment parts [P, C, 3] (channel_moments.h), null when none
@@ -58,24 +63,47 @@ __device__ T stencil_value(const Member<T>& m, const T* __restrict__ xp, int c, 
   return depthwise_output(g, m.w + int64_t(c) * g.R * g.S, xp, oh, ow);
 }
 
-// Stencil m's contribution to dx at input (ih, iw) = plane offset `at` of plane `plane`.
-template <class T>
-__device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, int64_t plane, int c,
-                                int ih, int iw) {
-  if (m.is_pool) {
-    const PoolGeometry& g = m.pool;
-    int oh0, oh1, ow0, ow1;
+// The max pool's covering windows of input (ih, iw), in (oh, ow) order, as bits: set where the
+// window's arg-max is (ih, iw). At most 32 windows (pool_hits_fit).
+struct Covering {
+  int oh0, oh1, ow0, ow1;
+  __device__ Covering(const PoolGeometry& g, int ih, int iw) {
     pool_outputs_covering(ih, g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
     pool_outputs_covering(iw, g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+  }
+  __device__ bool fits_bits() const { return (oh1 - oh0) * (ow1 - ow0) <= 32; }
+};
+template <class T>
+__device__ uint32_t max_pool_hits(const PoolGeometry& g, const T* __restrict__ xp,
+                                  const Covering& w, int at) {
+  uint32_t hits = 0;
+  int bit = 0;
+  for (int oh = w.oh0; oh < w.oh1; ++oh)
+    for (int ow = w.ow0; ow < w.ow1; ++ow, ++bit)
+      if (pool_argmax(xp, g, pool_window(g, oh, ow)) == at) hits |= 1u << bit;
+  return hits;
+}
+
+// Stencil m's contribution to dx at input (ih, iw) = plane offset `at` of plane `plane`. A max
+// pool's arg-max hits come in `hits` where the caller found them (`found`), else are found here.
+template <class T>
+__device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, int64_t plane, int c,
+                                int ih, int iw, bool found = false, uint32_t hits = 0) {
+  if (m.is_pool) {
+    const PoolGeometry& g = m.pool;
+    const Covering w(g, ih, iw);
     const T* dyp = m.dy + plane * g.Ho * g.Wo;
     const int at = ih * g.W + iw;
     T sum = 0;
-    for (int oh = oh0; oh < oh1; ++oh)
-      for (int ow = ow0; ow < ow1; ++ow) {
-        const PoolWindow win = pool_window(g, oh, ow);
+    int bit = 0;
+    for (int oh = w.oh0; oh < w.oh1; ++oh)
+      for (int ow = w.ow0; ow < w.ow1; ++ow, ++bit) {
         if (g.is_max) {
-          if (pool_argmax(xp, g, win) == at) sum += dyp[oh * g.Wo + ow];
+          const bool hit = found ? (hits >> bit) & 1u
+                                 : pool_argmax(xp, g, pool_window(g, oh, ow)) == at;
+          if (hit) sum += dyp[oh * g.Wo + ow];
         } else {
+          const PoolWindow win = pool_window(g, oh, ow);
           sum += dyp[oh * g.Wo + ow] / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
         }
       }
@@ -97,17 +125,30 @@ __global__ void __launch_bounds__(kThreads)
     const int c = static_cast<int>(u.plane % C);
     const T* xp = x + u.plane * H * W;
     int at[2], oh[2], ow[2];  // the lane's two positions, found once for every stencil
+#pragma unroll
     for (int half = 0; half < 2; ++half) {
       at[half] = u.position(lane, half);
       oh[half] = at[half] / Wo, ow[half] = at[half] - oh[half] * Wo;
     }
+    // The last max and average pools' values and whose windows they were (same_as).
+    T max_values[2] = {T(0), T(0)}, avg_values[2] = {T(0), T(0)};
+    int max_of = -1, avg_of = -1;
     for (int k = 0; k < group.count; ++k) {
       const Member<T>& m = group.m[k];
+      const bool is_max = m.is_pool && m.pool.is_max;
+      const bool known = m.is_pool && (is_max ? max_of : avg_of) == m.same_as;
       T v[2] = {T(0), T(0)};
+#pragma unroll
       for (int half = 0; half < 2; ++half) {
         if (!u.holds(lane, half)) continue;
-        v[half] = stencil_value(m, xp, c, oh[half], ow[half]);
+        v[half] = known ? (is_max ? max_values[half] : avg_values[half])
+                        : stencil_value(m, xp, c, oh[half], ow[half]);
         m.y[u.plane * S + at[half]] = v[half];
+      }
+      if (m.is_pool && !known && is_max) {
+        max_of = m.same_as, max_values[0] = v[0], max_values[1] = v[1];
+      } else if (m.is_pool && !known) {
+        avg_of = m.same_as, avg_values[0] = v[0], avg_values[1] = v[1];
       }
       if (m.moments)  // uniform across the warp
         write_run_moments(u, v, m.moments + u.part_row(C) * kMomentColumns);
@@ -124,8 +165,21 @@ __global__ void __launch_bounds__(kThreads)
     const Position p = position_of(i, C, H, W);
     const T* xp = x + p.plane * H * W;
     T sum = 0;
-    for (int k = 0; k < group.count; ++k)
-      if (group.m[k].dy) sum += stencil_input_grad(group.m[k], xp, p.plane, p.c, p.row, p.col);
+    uint32_t hits = 0;  // the arg-max hits of max-pool member hits_of's windows
+    int hits_of = -1;
+    for (int k = 0; k < group.count; ++k) {
+      const Member<T>& m = group.m[k];
+      if (!m.dy) continue;
+      if (m.is_pool && m.pool.is_max && Covering(m.pool, p.row, p.col).fits_bits()) {
+        if (hits_of != m.same_as) {
+          hits = max_pool_hits(m.pool, xp, Covering(m.pool, p.row, p.col), p.row * W + p.col);
+          hits_of = m.same_as;
+        }
+        sum += stencil_input_grad(m, xp, p.plane, p.c, p.row, p.col, true, hits);
+      } else {
+        sum += stencil_input_grad(m, xp, p.plane, p.c, p.row, p.col);
+      }
+    }
     dx[i] = accumulate ? dx[i] + sum : sum;
   }
 }
@@ -154,6 +208,13 @@ __global__ void __launch_bounds__(kThreads)
       x, m.dy, g, c, N, reinterpret_cast<T*>(shared_raw), grads.dw[j] + int64_t(c) * g.R * g.S);
 }
 
+// Whether two pools read the same windows the same way (then their values and arg-maxes agree).
+bool same_windows(const PoolGeometry& a, const PoolGeometry& b) {
+  return a.kh == b.kh && a.kw == b.kw && a.sh == b.sh && a.sw == b.sw && a.ph == b.ph &&
+         a.pw == b.pw && a.H == b.H && a.W == b.W && a.Ho == b.Ho && a.Wo == b.Wo &&
+         a.is_max == b.is_max && a.count_include_pad == b.count_include_pad;
+}
+
 // The group's members for the kernels; `out` is the common output shape.
 template <class T>
 Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
@@ -165,6 +226,12 @@ Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
     m.is_pool = stencils[k].kind == Stencil::Kind::pool;
     if (m.is_pool) {
       m.pool = pool_geometry(stencils[k].pool, x.shape(), out);
+      m.same_as = static_cast<int>(k);
+      for (size_t j = 0; j < k; ++j)
+        if (group.m[j].is_pool && same_windows(group.m[j].pool, m.pool)) {
+          m.same_as = static_cast<int>(j);
+          break;
+        }
     } else {
       m.conv = depthwise_geometry(x.shape(), weights[k].shape(), out, stencils[k].conv);
       m.w = weights[k].data<T>();

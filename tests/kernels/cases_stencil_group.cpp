@@ -122,6 +122,9 @@ std::vector<OpCase> stencil_group_cases() {
   for (size_t edge = 0; edge < kMaxStencils / darts_edge().size(); ++edge)
     state.insert(state.end(), darts_edge().begin(), darts_edge().end());
   rows.push_back(group_case(state, {2, 2, 6, 5}, 2, 6, GradMode::Accumulate));
+  // At stride 1 too: every input under nine windows of each pool, whose values and arg-maxes the
+  // CUDA twin finds once for the four edges' pools alike.
+  rows.push_back(group_case(state, {2, 2, 7, 6}, 1, 6));
   // The DARTS shapes: CUDA parity on all; finite differences on the two smaller ones (a probe at
   // 64×16×32×32 costs two forwards of six stencils over 1M elements: seconds on the CPU).
   const Shape s32 = darts_image_shapes()[0], s16 = darts_image_shapes()[1], s8 = darts_image_shapes()[2];
