@@ -146,8 +146,9 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
   }
   AN_CHECK(!p.training || state[1] > 1)
       << what << ": training needs more than one value per channel, got a batch of " << state[1];
-  // Narrow channels: one kernel reads ch, s and w and writes y and the statistics; else the mix
-  // kernel and then batch norm's two.
+  // Narrow channels: one kernel reads ch, s and w, writes the mix into y, reads it back (twice
+  // in training: statistics, then outputs) and writes y and the statistics; else the mix kernel
+  // and then batch norm's two.
   count_op(what, [&] {
     if (y.numel() == 0) return OpCost{};
     if (!rnn_mix_batch_norm_fused(s, false))
@@ -156,8 +157,8 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
                                      save_mean, save_invstd, p);
     const int64_t n = y.numel(), running = bytes_of(running_mean, running_var);
     const int64_t written =
-        bytes_of(y, save_mean, save_invstd) + (p.training ? running : 0);
-    return launch(bytes_of(ch, s, w) + running, written,
+        2 * bytes_of(y) + bytes_of(save_mean, save_invstd) + (p.training ? running : 0);
+    return launch(bytes_of(ch, s, w) + running + (p.training ? 2 : 1) * bytes_of(y), written,
                   32 * s.numel() + (p.training ? 8 : 4) * n);
   });
   AN_ON_DEVICE(ch.device(),

@@ -45,15 +45,16 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
 // Search node and the cell's affine-free batch norm after it in one forward: y =
 // batch_norm_forward(rnn_mix_forward(ch, s, w)), running_mean / running_var, save_mean /
 // save_invstd [H] as batch_norm_forward's. On a GPU one launch where the BN's channels are
-// narrow (batch_norm_in_one_launch: a block per unit h mixes its column into shared memory, then
-// normalises it), the mix's output never written. Backward is the two ops' own.
+// narrow (batch_norm_in_one_launch: a block per 8 consecutive units, a thread per (row group,
+// unit) so that a warp reads whole sectors, writes their mix into y and normalises it there).
 void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor& w,
                                 Tensor& running_mean, Tensor& running_var, Tensor& y,
                                 Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p);
 // Its backward: batch_norm_backward from the output y (the BN's dx, the mix's dout), then
 // rnn_mix_backward; dch, ds written, dw accumulates. On a GPU, narrow channels and at most
-// kMaxFusedMixPreds predecessors: one kernel (a block per hidden unit: the BN's sums over the
-// batch, then the mix's gradients of its column), plus the one adding the blocks' α sums into dw.
+// kMaxFusedMixPreds predecessors: one kernel (a block per 8 hidden units: the BN's sums over the
+// batch, then the mix's gradients of their columns), plus the one adding the blocks' α sums
+// into dw.
 void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor& w,
                                  const Tensor& y, const Tensor& save_mean,
                                  const Tensor& save_invstd, const Tensor& dy, Tensor& dch,

@@ -5,7 +5,7 @@
 // (deterministic, no float atomics).
 #include <algorithm>
 
-#include "kernels/cuda/batch_norm_reduce.cuh"
+#include "kernels/batch_norm_math.h"
 #include "kernels/cuda/block_partials.cuh"
 #include "kernels/rnn_cell.h"
 #include "kernels/rnn_cell_math.h"
@@ -100,61 +100,124 @@ __global__ void __launch_bounds__(kThreads)
     write_block_partials<kThreads>(dot, kRnnActivations, partials, j * kRnnActivations);
 }
 
-// Block h: unit h's mix over the batch into shared memory (as mix_forward_kernel forms it), then
-// its batch norm there (as batch_norm.cu's one-launch kernel: statistics, then outputs).
+// The fused mix + batch norm kernels' blocks: kTileUnits consecutive hidden units each, a thread
+// per (row group, unit), so a warp reads 4 rows × 8 consecutive units, four whole 32-byte sectors
+// (a block per unit read one value per sector: an eighth of what it fetched).
+constexpr int kTileUnits = 8;
+constexpr int kRowGroups = kThreads / kTileUnits;
+
+struct TileThread {
+  int u, r;   // unit within the tile, row group: rows r, r + kRowGroups, ...
+  int64_t h;  // hidden unit
+  bool valid;
+  __device__ explicit TileThread(int64_t hidden)
+      : u(threadIdx.x % kTileUnits),
+        r(threadIdx.x / kTileUnits),
+        h(int64_t(blockIdx.x) * kTileUnits + threadIdx.x % kTileUnits),
+        valid(h < hidden) {}
+};
+
+// a and b summed over the threads of this thread's unit (its row groups in order); every thread of
+// the block calls it and gets its unit's totals.
+__device__ void unit_sums(double& a, double& b) {
+  __shared__ double parts[2][kRowGroups][kTileUnits];
+  __shared__ double totals[2][kTileUnits];
+  const int u = threadIdx.x % kTileUnits, r = threadIdx.x / kTileUnits;
+  parts[0][r][u] = a, parts[1][r][u] = b;
+  __syncthreads();
+  if (r == 0) {
+    double sum_a = 0, sum_b = 0;
+    for (int q = 0; q < kRowGroups; ++q) sum_a += parts[0][q][u], sum_b += parts[1][q][u];
+    totals[0][u] = sum_a, totals[1][u] = sum_b;
+  }
+  __syncthreads();
+  a = totals[0][u], b = totals[1][u];
+}
+
+// Block t: units [8t, 8t + 8)'s mix over the batch (as mix_forward_kernel forms it), written to y
+// and read back by the thread that wrote it, then their batch norm (as batch_norm.cu's one-launch
+// kernel: statistics in double around the first row's value, then outputs).
 template <class T>
-__global__ void __launch_bounds__(kChannelThreads)
+__global__ void __launch_bounds__(kThreads)
     mix_batch_norm_kernel(const T* __restrict__ ch, const T* __restrict__ s,
                           const T* __restrict__ w, int64_t preds, int64_t batch, int64_t hidden,
                           BatchNormParams p, T* running_mean, T* running_var, T* save_mean,
                           T* save_invstd, T* y) {
-  extern __shared__ __align__(16) unsigned char shared_raw[];
-  T* mixed = reinterpret_cast<T*>(shared_raw);  // [batch]: the mix's column h
-  const int64_t h = blockIdx.x, n = batch * hidden;
-  for (int64_t b = threadIdx.x; b < batch; b += blockDim.x) {
+  const TileThread t(hidden);
+  const int64_t n = batch * hidden;
+  for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups) {
     T acc = 0;
     for (int64_t j = 0; j < preds; ++j) {
-      const int64_t c_at = (j * batch + b) * 2 * hidden + h;
+      const int64_t c_at = (j * batch + b) * 2 * hidden + t.h;
       acc += rnn_mix_value(w + j * kRnnActivations, ch[c_at], ch[c_at + hidden],
-                           s[j * n + b * hidden + h]);
+                           s[j * n + b * hidden + t.h]);
     }
-    mixed[b] = acc;
+    y[b * hidden + t.h] = acc;
+  }
+  __shared__ T mean[kTileUnits], invstd[kTileUnits];
+  if (p.training) {  // uniform across the grid
+    __shared__ double shift[kTileUnits];
+    if (t.r == 0 && t.valid) shift[t.u] = double(y[t.h]);  // its own row 0
+    __syncthreads();
+    ShiftedMoments moments;
+    moments.shift = t.valid ? shift[t.u] : 0.0;
+    for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups)
+      moments.add(double(y[b * hidden + t.h]));
+    unit_sums(moments.sum, moments.squares);
+    if (t.r == 0 && t.valid) {
+      bn_finish_batch_stats(moments, double(batch), p, save_mean[t.h], save_invstd[t.h],
+                            running_mean ? running_mean + t.h : nullptr,
+                            running_var ? running_var + t.h : nullptr);
+      mean[t.u] = save_mean[t.h], invstd[t.u] = save_invstd[t.h];
+    }
+  } else if (t.r == 0 && t.valid) {
+    save_mean[t.h] = running_mean[t.h];
+    save_invstd[t.h] = T(bn_invstd(running_var[t.h], p.eps));
+    mean[t.u] = save_mean[t.h], invstd[t.u] = save_invstd[t.h];
   }
   __syncthreads();
-  const ChannelLayout column{1, 1, static_cast<uint32_t>(batch)};  // mixed[j], j < batch
-  block_channel_statistics(mixed, column, 0, static_cast<uint32_t>(h), p, save_mean, save_invstd,
-                           running_mean, running_var);
-  const T mean = save_mean[h], invstd = save_invstd[h];
-  for (int64_t b = threadIdx.x; b < batch; b += blockDim.x)
-    y[b * hidden + h] = bn_output(mixed[b], mean, invstd, T(1), T(0));
+  for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups) {
+    const int64_t i = b * hidden + t.h;
+    y[i] = bn_output(y[i], mean[t.u], invstd[t.u], T(1), T(0));
+  }
 }
 
-// Block h: unit h's BN backward sums over the batch (from its output y, as batch_norm.cu's
-// one-launch kernel), then for each row b the mix's dout = the BN's dx there (as its formula)
-// and the mix's gradients of every predecessor j at (b, h) (as mix_backward_kernel); where dw is
-// wanted, the block's Σ dout·u per (j, k) into partials[(j·4 + k)·hidden + h].
+// Block t: its units' BN backward sums over the batch (from the output y, as batch_norm.cu's
+// one-launch kernel), then for each row b the mix's dout = the BN's dx there (as its formula) and
+// the mix's gradients of every predecessor j at (b, h) (as mix_backward_kernel); where dw is
+// wanted, the block's Σ dout·u per (j, k) into partials[(j·4 + k)·gridDim.x + blockIdx.x].
 template <class T>
-__global__ void __launch_bounds__(kChannelThreads)
+__global__ void __launch_bounds__(kThreads)
     mix_batch_norm_backward_kernel(const T* __restrict__ ch, const T* __restrict__ s,
                                    const T* __restrict__ w, const T* __restrict__ y,
                                    const T* __restrict__ mean, const T* __restrict__ invstd,
                                    const T* __restrict__ dy, int64_t preds, int64_t batch,
                                    int64_t hidden, bool training, T* dch, T* ds, T* partials) {
-  const int64_t h = blockIdx.x, n = batch * hidden;
-  const ChannelLayout columns{static_cast<uint32_t>(hidden), 1, static_cast<uint32_t>(batch)};
-  __shared__ T means[2];  // mean(dy), mean(dy·x̂): training only
-  if (training)  // uniform across the grid
-    block_channel_grad_means(y, dy, mean[h], invstd[h], true, columns, static_cast<uint32_t>(h),
-                             means);
+  const TileThread t(hidden);
+  const int64_t n = batch * hidden;
+  __shared__ T means[2][kTileUnits];  // mean(dy), mean(dy·x̂) per unit: training only
+  if (training) {  // uniform across the grid
+    double sum_g = 0, sum_g_xhat = 0;
+    for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups) {
+      const int64_t i = b * hidden + t.h;
+      const double g = dy[i];
+      sum_g += g;
+      sum_g_xhat += g * double(y[i]);  // x̂ is the output (backward_from_output)
+    }
+    unit_sums(sum_g, sum_g_xhat);
+    if (t.r == 0) means[0][t.u] = T(sum_g / batch), means[1][t.u] = T(sum_g_xhat / batch);
+    __syncthreads();
+  }
   T dot[kMaxFusedMixPreds * kRnnActivations];
 #pragma unroll
   for (int r = 0; r < kMaxFusedMixPreds * kRnnActivations; ++r) dot[r] = 0;
-  for (int64_t b = threadIdx.x; b < batch; b += blockDim.x) {
-    const int64_t i = b * hidden + h;
-    const T g = training ? bn_input_grad_train(dy[i], y[i], invstd[h], T(1), means[0], means[1])
-                         : bn_input_grad_eval(dy[i], invstd[h], T(1));
+  for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups) {
+    const int64_t i = b * hidden + t.h;
+    const T g = training ? bn_input_grad_train(dy[i], y[i], invstd[t.h], T(1), means[0][t.u],
+                                               means[1][t.u])
+                         : bn_input_grad_eval(dy[i], invstd[t.h], T(1));
     for (int64_t j = 0; j < preds; ++j) {
-      const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = j * n + i;
+      const int64_t c_at = (j * batch + b) * 2 * hidden + t.h, s_at = j * n + i;
       T dc, dh, dsv, u[kRnnActivations];
       rnn_mix_grad(w + j * kRnnActivations, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv,
                    u);
@@ -168,8 +231,12 @@ __global__ void __launch_bounds__(kChannelThreads)
     }
   }
   if (partials)  // uniform across the grid
-    write_block_partials<kChannelThreads>(dot, static_cast<int>(preds * kRnnActivations),
-                                          partials, 0);
+    write_block_partials<kThreads>(dot, static_cast<int>(preds * kRnnActivations), partials, 0);
+}
+
+// Blocks of the fused kernels for `hidden` units.
+unsigned tile_blocks(int64_t hidden) {
+  return static_cast<unsigned>((hidden + kTileUnits - 1) / kTileUnits);
 }
 
 }  // namespace
@@ -188,12 +255,13 @@ void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor
   const int64_t preds = s.size(0), batch = s.size(1), hidden = s.size(2);
   cudaStream_t st = stream(ch.device());
   dispatch_float(ch.dtype(), "rnn_mix_batch_norm_backward", [&]<class scalar_t>() {
-    // partials [J·4, hidden]: each unit's block's share of dw, added in a fixed order below.
+    // partials [J·4, blocks]: each block's share of dw, added in a fixed order below.
+    const unsigned blocks = tile_blocks(hidden);
     Tensor partials;
     if (dw.defined())
-      partials = Tensor::empty({preds * kRnnActivations, hidden}, ch.dtype(), ch.device());
+      partials = Tensor::empty({preds * kRnnActivations, int64_t(blocks)}, ch.dtype(), ch.device());
     scalar_t* pp = partials.defined() ? partials.data<scalar_t>() : nullptr;
-    mix_batch_norm_backward_kernel<<<static_cast<unsigned>(hidden), kChannelThreads, 0, st>>>(
+    mix_batch_norm_backward_kernel<<<blocks, kThreads, 0, st>>>(
         ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), y.data<scalar_t>(),
         save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), dy.data<scalar_t>(), preds,
         batch, hidden, p.training, dch.defined() ? dch.data<scalar_t>() : nullptr,
@@ -202,7 +270,7 @@ void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor
     if (!pp) return;
     add_partials_kernel<kThreads>
         <<<static_cast<unsigned>(preds * kRnnActivations), kThreads, 0, st>>>(
-            pp, static_cast<int>(hidden), dw.data<scalar_t>());
+            pp, static_cast<int>(blocks), dw.data<scalar_t>());
     AN_CUDA_CHECK_LAUNCH();
   });
 }
@@ -221,8 +289,7 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
   cudaStream_t st = stream(ch.device());
   dispatch_float(ch.dtype(), "rnn_mix_batch_norm_forward", [&]<class scalar_t>() {
     const int64_t batch = s.size(1), hidden = s.size(2);
-    mix_batch_norm_kernel<<<static_cast<unsigned>(hidden), kChannelThreads,
-                            batch * sizeof(scalar_t), st>>>(
+    mix_batch_norm_kernel<<<tile_blocks(hidden), kThreads, 0, st>>>(
         ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), s.size(0), batch, hidden, p,
         data_or_null<scalar_t>(running_mean), data_or_null<scalar_t>(running_var),
         save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), y.data<scalar_t>());
