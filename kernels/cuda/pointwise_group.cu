@@ -253,7 +253,7 @@ __global__ void __launch_bounds__(kThreads)
 // C[e] += Σ_g partial[job, g, e], clusters in order: a thread per (job, element).
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    add_partials_kernel(Batch<T> batch, int64_t clusters, const T* __restrict__ partial) {
+    add_partial_tiles_kernel(Batch<T> batch, int64_t clusters, const T* __restrict__ partial) {
   const int64_t size = batch.rows * batch.cols;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < batch.count * size;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -325,8 +325,8 @@ void launch_weight_grads(const Batch<T>& batch, const Device& device, cudaStream
                        static_cast<unsigned>(split.ranks), 0, s, batch, split, partials);
   });
   if (!partials) return;
-  add_partials_kernel<T><<<grid_for(batch.count * batch.rows * batch.cols, kThreads), kThreads, 0,
-                           s>>>(batch, split.clusters, partials);
+  const unsigned grid = grid_for(batch.count * batch.rows * batch.cols, kThreads);
+  add_partial_tiles_kernel<T><<<grid, kThreads, 0, s>>>(batch, split.clusters, partials);
   AN_CUDA_CHECK_LAUNCH();
 }
 
