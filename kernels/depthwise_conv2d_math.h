@@ -30,14 +30,27 @@ struct PlaneNorm {
   AN_HOST_DEVICE T operator()(T x) const { return on ? bn_xhat(x, mean, invstd) : x; }
 };
 
-// The input value tap (r, s) of output (oh, ow) reads: zero in the padding, normalised and
-// ReLU'd when those are folded.
+// What a tap makes of an input value x inside the plane: normalised and ReLU'd when those are
+// folded.
+template <class T>
+AN_HOST_DEVICE T depthwise_value(T x, const DepthwiseGeometry& g, PlaneNorm<T> norm = {}) {
+  const T v = norm(x);
+  return g.relu_input && !(v > T(0)) ? T(0) : v;
+}
+
+// The input value tap (r, s) of output (oh, ow) reads: zero in the padding, else depthwise_value.
 template <class T>
 AN_HOST_DEVICE T depthwise_input(const T* plane, const DepthwiseGeometry& g, int ih, int iw,
                                  PlaneNorm<T> norm = {}) {
   if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return T(0);
-  const T v = norm(plane[ih * g.W + iw]);
-  return g.relu_input && !(v > T(0)) ? T(0) : v;
+  return depthwise_value(plane[ih * g.W + iw], g, norm);
+}
+
+// Whether every tap of the window whose top-left tap is (ih0, iw0) lies inside the plane (most
+// windows): then the taps need no bounds checks.
+AN_HOST_DEVICE bool depthwise_window_inside(const DepthwiseGeometry& g, int ih0, int iw0) {
+  return ih0 >= 0 && iw0 >= 0 && ih0 + (g.R - 1) * g.dilation < g.H &&
+         iw0 + (g.S - 1) * g.dilation < g.W;
 }
 
 }  // namespace autonet
