@@ -108,9 +108,9 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
   read.insert(read.end(), {weights, save_mean, save_invstd, dout});
   if (dweights.defined()) read.push_back(dweights);
   check_gradients_separate(dxs, read, what);
-  // The sums kernel (a block per candidate and channel: Σdout and Σdout·v_k) where dw or a
-  // training BN gradient needs them, then the kernel writing (or adding into) the dx_k and
-  // folding dw.
+  // The sums kernel (a block per candidate and channel: Σdout and Σdout·v_k, and their means)
+  // where dw or a training BN gradient needs them, then the kernel writing (or adding into) the
+  // dx_k and folding dw.
   count_op(what, [&] {
     const int64_t n = dout.numel(), saved = bytes_of(save_mean, save_invstd);
     if (n == 0) return OpCost{};
@@ -127,13 +127,14 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
       if (dx_modes[k] == GradMode::Accumulate) accumulated += bytes_of(dxs[k]);
     }
     const int64_t sums = 2 * channels * summed_count * int64_t(sizeof(double));  // [2, K, C]
+    const int64_t means = 2 * channels * summed_count * int64_t(dtype_size(dout.dtype()));
     OpCost cost;
     if (summed_count > 0)
-      cost = launch(bytes_of(dout) + bytes_of_picked(xs, summed) + saved, sums,
+      cost = launch(bytes_of(dout) + bytes_of_picked(xs, summed) + saved, sums + means,
                     4 * n * summed_count);
     if (written > 0 || dweights.defined())
       cost += launch(bytes_of(dout, weights, dweights) + bytes_of_picked(xs, centred) + saved +
-                         sums + accumulated,
+                         sums + means + accumulated,
                      written + bytes_of(dweights), 6 * n * std::ssize(dxs));
     return cost;
   });

@@ -67,11 +67,13 @@ __global__ void apply_kernel(Candidates<T> cand, const T* __restrict__ w,
   }
 }
 
-// Block k·C + c: Σdout and Σdout·v_k over channel c into sums [2, K, C] (when wanted).
+// Block k·C + c: Σdout and Σdout·v_k over channel c into sums [2, K, C] (when wanted), and their
+// means over the channel's values into means [2, K, C] (what dx reads: each found once here, not
+// divided again for every element).
 template <class T>
 __global__ void __launch_bounds__(kChannelThreads)
     grad_sums_kernel(Candidates<T> cand, const T* __restrict__ dout, const T* __restrict__ mean,
-                     const T* __restrict__ invstd, ChannelLayout l, double* sums) {
+                     const T* __restrict__ invstd, ChannelLayout l, double* sums, T* means) {
   const uint32_t k = blockIdx.x / l.C, c = blockIdx.x % l.C;
   if (!cand.summed[k]) return;
   double sum_g, sum_gv;
@@ -80,6 +82,8 @@ __global__ void __launch_bounds__(kChannelThreads)
   if (threadIdx.x != 0) return;
   sums[blockIdx.x] = sum_g;
   sums[gridDim.x + blockIdx.x] = sum_gv;
+  means[blockIdx.x] = T(sum_g / l.M);
+  means[gridDim.x + blockIdx.x] = T(sum_gv / l.M);
 }
 
 // Every dx_k, written or added; block 0's first K threads also add dw[k] += Σ_c Σdout·v_k (sums
@@ -88,7 +92,8 @@ template <class T>
 __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
                                   const T* __restrict__ dout, const T* __restrict__ mean,
                                   const T* __restrict__ invstd, const double* __restrict__ sums,
-                                  ChannelLayout l, uint32_t n, bool training, T* dweights) {
+                                  const T* __restrict__ means, ChannelLayout l, uint32_t n,
+                                  bool training, T* dweights) {
   const uint32_t kc_count = uint32_t(cand.count) * l.C;
   if (dweights && blockIdx.x == 0 && threadIdx.x < cand.count) {
     double dot = 0;
@@ -105,8 +110,7 @@ __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
       T dx;
       if (training && cand.normalize[k]) {
         const T v = bn_xhat(cand.x[k][i], mean[kc], invstd[kc]);
-        dx = bn_input_grad_train(g, v, invstd[kc], w[k], T(sums[kc] / l.M),
-                                 T(sums[kc_count + kc] / l.M));
+        dx = bn_input_grad_train(g, v, invstd[kc], w[k], means[kc], means[kc_count + kc]);
       } else {
         dx = bn_input_grad_eval(g, invstd[kc], w[k]);
       }
@@ -172,19 +176,20 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
       any_dx = any_dx || dxs[k].defined();
     }
     const T *pm = save_mean.data<T>(), *pi = save_invstd.data<T>();
-    // sums [2, K, C] in double: Σdout, then Σdout·v_k.
-    Tensor sums;
+    // sums [2, K, C] in double: Σdout, then Σdout·v_k; means [2, K, C]: theirs over a channel.
+    Tensor sums, means;
     if (any_summed) {
       sums = Tensor::empty({2, int64_t(k_count) * l.C}, DType::f64, weights.device());
-      grad_sums_kernel<<<k_count * l.C, kChannelThreads, 0, s>>>(cand, dout.data<T>(), pm, pi, l,
-                                                                 sums.data<double>());
+      means = Tensor::empty({2, int64_t(k_count) * l.C}, weights.dtype(), weights.device());
+      grad_sums_kernel<<<k_count * l.C, kChannelThreads, 0, s>>>(
+          cand, dout.data<T>(), pm, pi, l, sums.data<double>(), means.data<T>());
       AN_CUDA_CHECK_LAUNCH();
     }
     if (!any_dx && !dweights.defined()) return;
     input_grad_kernel<<<any_dx ? grid_for(n) : 1, 256, 0, s>>>(
         cand, weights.data<T>(), dout.data<T>(), pm, pi,
-        sums.defined() ? sums.data<double>() : nullptr, l, any_dx ? n : 0, p.bn.training,
-        data_or_null<T>(dweights));
+        sums.defined() ? sums.data<double>() : nullptr, means.defined() ? means.data<T>() : nullptr,
+        l, any_dx ? n : 0, p.bn.training, data_or_null<T>(dweights));
     AN_CUDA_CHECK_LAUNCH();
   });
 }
