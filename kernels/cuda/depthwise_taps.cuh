@@ -1,7 +1,8 @@
 // One depthwise convolution at one position, a thread's whole share of work in the group kernels
 // (stencil_group.cu: the convs among a shared input's stencils; depthwise_group.cu: convs of their
 // own inputs): the output value at (oh, ow), and the input gradient at (ih, iw) gathered from
-// every output that read it. Both sum their taps in (r, s) order.
+// every output that read it. Both sum their taps in (r, s) order. Host and device code: a CPU test
+// (DepthwiseTaps.*) runs them against the CPU twin of depthwise_conv2d.
 #pragma once
 #include <climits>
 
@@ -17,8 +18,9 @@ constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 fil
 
 // y at (oh, ow) of the plane xp, filter wp [R·S] (its channel's); `norm`: the plane's folded BN.
 template <class T>
-__device__ T depthwise_output(const DepthwiseGeometry& g, const T* wp, const T* __restrict__ xp,
-                              int oh, int ow, PlaneNorm<T> norm = {}) {
+AN_HOST_DEVICE T depthwise_output(const DepthwiseGeometry& g, const T* wp,
+                                  const T* __restrict__ xp, int oh, int ow,
+                                  PlaneNorm<T> norm = {}) {
   const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
   T acc = 0;
   if (depthwise_window_inside(g, ih0, iw0)) {  // the same products in the same order, unchecked
@@ -38,8 +40,9 @@ __device__ T depthwise_output(const DepthwiseGeometry& g, const T* wp, const T* 
 // dx at (ih, iw) of the plane xp: Σ w[r, s]·dy over the outputs whose tap (r, s) read it, with dyp
 // the plane's output gradient [Ho·Wo]. With a folded BN (`norm`), the gradient at x̂.
 template <class T>
-__device__ T depthwise_input_grad(const DepthwiseGeometry& g, const T* wp, const T* __restrict__ xp,
-                                  const T* dyp, int ih, int iw, PlaneNorm<T> norm = {}) {
+AN_HOST_DEVICE T depthwise_input_grad(const DepthwiseGeometry& g, const T* wp,
+                                      const T* __restrict__ xp, const T* dyp, int ih, int iw,
+                                      PlaneNorm<T> norm = {}) {
   // The folded ReLU passes no gradient where the input was clamped.
   if (g.relu_input && !(norm(xp[ih * g.W + iw]) > T(0))) return T(0);
   T acc = 0;
@@ -72,7 +75,7 @@ struct Position {
   int64_t plane;
   int c, row, col;
 };
-__device__ inline Position position_of(int64_t i, int C, int height, int width) {
+AN_HOST_DEVICE Position position_of(int64_t i, int C, int height, int width) {
   const int plane_size = height * width;  // one plane's coordinates fit in int
   if (i <= INT_MAX) {
     const int plane = static_cast<int>(i) / plane_size;

@@ -1,0 +1,69 @@
+// The CUDA group kernels' per-position depthwise arithmetic (kernels/cuda/depthwise_taps.cuh,
+// host and device code) run on the host against the CPU twin of depthwise_conv2d: every output
+// and every input gradient, at the DARTS filters' geometries (3×3 and 5×5, dilated, stride 1 and
+// 2, with and without the folded ReLU), on planes with interior and border positions, so both
+// the unchecked interior taps and the checked border ones are compared.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/depthwise_taps.cuh"
+#include "kernels/depthwise_conv2d.h"
+#include "tests/kernels/group_checks.h"
+
+namespace autonet::test {
+namespace {
+
+struct TapCase {
+  int64_t size, stride, pad, dilation;
+  bool relu;
+};
+
+std::string describe(const TapCase& t) {
+  return std::to_string(t.size) + "x" + std::to_string(t.size) + " stride " +
+         std::to_string(t.stride) + " pad " + std::to_string(t.pad) + " dilation " +
+         std::to_string(t.dilation) + (t.relu ? " relu" : "");
+}
+
+TEST(DepthwiseTaps, MatchTheCpuTwinOutputsAndInputGradients) {
+  const std::vector<TapCase> cases{{3, 1, 1, 1, false}, {5, 1, 2, 1, true}, {3, 1, 2, 2, false},
+                                   {5, 1, 4, 2, true},  {3, 2, 1, 1, false}, {5, 2, 2, 1, true},
+                                   {7, 1, 3, 1, false}};
+  for (const TapCase& t : cases) {
+    SCOPED_TRACE(describe(t));
+    const DepthwiseConv2dParams p{t.stride, t.pad, t.pad, t.dilation, t.relu};
+    const Tensor x = random_tensor({2, 3, 11, 9}, DType::f32, 40);
+    const Tensor w = random_tensor({3, 1, t.size, t.size}, DType::f32, 41);
+    const Shape out = depthwise_conv2d_out_shape(x.shape(), w.shape(), p);
+    Tensor y = Tensor::empty(out), dx = Tensor::empty(x.shape()), no_dw;
+    const Tensor dy = random_tensor(out, DType::f32, 42);
+    depthwise_conv2d_forward(x, w, y, p);
+    depthwise_conv2d_backward(x, w, dy, dx, no_dw, p);
+    const DepthwiseGeometry g = depthwise_geometry(x.shape(), w.shape(), out, p);
+    const float *px = x.data<float>(), *pw = w.data<float>(), *pdy = dy.data<float>();
+    for (int64_t plane = 0; plane < 2 * 3; ++plane) {
+      const int c = static_cast<int>(plane % 3);
+      const float* wp = pw + c * g.R * g.S;
+      const float* xp = px + plane * g.H * g.W;
+      for (int oh = 0; oh < g.Ho; ++oh)
+        for (int ow = 0; ow < g.Wo; ++ow) {
+          const float expected = y.data<float>()[(plane * g.Ho + oh) * g.Wo + ow];
+          ASSERT_NEAR(cuda::depthwise_output(g, wp, xp, oh, ow), expected,
+                      1e-5f * (1 + std::abs(expected)))
+              << "output (" << oh << ", " << ow << ") of plane " << plane;
+        }
+      for (int ih = 0; ih < g.H; ++ih)
+        for (int iw = 0; iw < g.W; ++iw) {
+          const float expected = dx.data<float>()[(plane * g.H + ih) * g.W + iw];
+          ASSERT_NEAR(cuda::depthwise_input_grad(g, wp, xp, pdy + plane * g.Ho * g.Wo, ih, iw),
+                      expected, 1e-5f * (1 + std::abs(expected)))
+              << "input (" << ih << ", " << iw << ") of plane " << plane;
+        }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace autonet::test
