@@ -80,16 +80,10 @@ __device__ void depthwise_weight_grad_in_cluster(const T* __restrict__ x, const 
 #pragma unroll
     for (int k = 0; k < TAPS; ++k) acc[k] = 0;
     const int r0 = tap0 / S, s0 = tap0 - r0 * S;
-    // This thread's elements e = threadIdx.x + j·blockDim.x of the chunk, as (sample n, position
-    // at), at < plane_out.
-    int64_t n = plane_out > 0 ? n0 + threadIdx.x / plane_out : n1;
-    int at = plane_out > 0 ? static_cast<int>(threadIdx.x % plane_out) : 0;
-    for (; n < n1; at += blockDim.x) {
-      while (at >= plane_out) at -= plane_out, ++n;
-      if (n >= n1) break;
-      const int oh = at / g.Wo, ow = at - oh * g.Wo;
-      const int64_t plane = n * g.C + c;
-      const T grad = dy[plane * plane_out + at];
+    for (PlaneWalk e(n0, n1, plane_out, threadIdx.x, blockDim.x); e.valid(); e.next()) {
+      const int oh = e.at / g.Wo, ow = e.at - oh * g.Wo;
+      const int64_t plane = e.n * g.C + c;
+      const T grad = dy[plane * plane_out + e.at];
       const T* xp = x + plane * g.H * g.W;
       const int ih0 = oh * g.stride - g.pad_h, iw0 = ow * g.stride - g.pad_w;
       int r = r0, s = s0;

@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(kThreads)
 // rank = chunk of the batch; each block sums dy·input over its chunk, kTapsPerPass taps at a
 // time, into its shared memory; block 0 adds the cluster's sums, ranks in order, into dw_j[c].
 template <class T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, kWeightGradMinBlocks)
     weight_grad_kernel(Members<T> group, int C, int64_t N) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   const int pair = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());

@@ -15,6 +15,10 @@ namespace autonet::cuda {
 constexpr int kThreads = 256;
 constexpr int kWeightGradCluster = 8;  // blocks per (member, channel): the portable cluster size
 constexpr int kTapsPerPass = 25;       // dw accumulators per thread: a 5×5 filter in one pass
+// Blocks of the dw kernels an SM keeps resident: their sums wait on loads, so occupancy comes
+// first (at most 85 registers a thread, which they fit unspilled; unbounded, the depthwise
+// group's unrolled taps took 107, two blocks an SM).
+constexpr int kWeightGradMinBlocks = 3;
 
 // y at (oh, ow) of the plane xp, filter wp [R·S] (its channel's); `norm`: the plane's folded BN.
 template <class T>

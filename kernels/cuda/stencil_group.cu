@@ -196,7 +196,7 @@ struct WeightGrads {
 // block sums dy·input over its chunk, kTapsPerPass taps at a time, into block_sums[R·S] in its
 // shared memory; block 0 then adds the cluster's sums, ranks in order, into dw_j[c].
 template <class T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, kWeightGradMinBlocks)
     weight_grad_kernel(const T* __restrict__ x, Group<T> group, WeightGrads<T> grads, int C,
                        int64_t N) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
