@@ -118,6 +118,20 @@ AN_HOST_DEVICE void bn_finish_batch_stats(const ShiftedMoments& moments, double 
   }
 }
 
+// A channel's statistics for a pass: in training the batch's, from its moments over m values (the
+// running ones updated when tracked: running_* point at the channel's, or are null), in eval the
+// running ones (moments unused).
+template <class T>
+AN_HOST_DEVICE void bn_pass_stats(const ShiftedMoments& moments, double m, const BatchNormParams& p,
+                                  T* running_mean, T* running_var, T& mean, T& invstd) {
+  if (p.training) {
+    bn_finish_batch_stats(moments, m, p, mean, invstd, running_mean, running_var);
+    return;
+  }
+  mean = *running_mean;
+  invstd = static_cast<T>(bn_invstd(*running_var, p.eps));
+}
+
 // A member's parts (kernels/channel_moments.h: moment parts, or gradient-sum parts) as the CPU
 // twins read them; data null: none, the sums come from a pass over the tensors.
 struct PartsView {
@@ -135,17 +149,12 @@ template <class T>
 void bn_channel_stats(const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
                       const BatchNormParams& p, T* running_mean, T* running_var, T& mean,
                       T& invstd, const PartsView& parts = {}) {
-  if (p.training) {
-    const ShiftedMoments moments =
-        parts.data ? shifted_moments(merged_moments(parts.data, parts.count, C, c))
-                   : channel_moments(x, N, C, S, c);
-    bn_finish_batch_stats(moments, static_cast<double>(N * S), p, mean, invstd,
-                          running_mean ? running_mean + c : nullptr,
-                          running_var ? running_var + c : nullptr);
-  } else {
-    mean = running_mean[c];
-    invstd = static_cast<T>(bn_invstd(running_var[c], p.eps));
-  }
+  ShiftedMoments moments;
+  if (p.training)
+    moments = parts.data ? shifted_moments(merged_moments(parts.data, parts.count, C, c))
+                         : channel_moments(x, N, C, S, c);
+  bn_pass_stats(moments, static_cast<double>(N * S), p, running_mean ? running_mean + c : nullptr,
+                running_var ? running_var + c : nullptr, mean, invstd);
 }
 
 // Σg and Σg·x̂ over positions [begin, end) of one plane (saved and g at the plane), in double.

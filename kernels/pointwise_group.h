@@ -41,14 +41,14 @@ constexpr int64_t kPointwiseDwSlice = 512;      // pixels per unit of a block's 
 constexpr int64_t kPointwiseDwMaxSlices = 64;   // blocks per dw tile
 constexpr int64_t kPointwiseDwCluster = 8;      // blocks per cluster: the portable cluster size
 struct PointwiseWeightGradSplit {
-  int64_t units, ranks, clusters;
+  int64_t per_sample, units, ranks, clusters;  // units: samples × per_sample slices of pixels
   AN_HOST_DEVICE int64_t slices() const { return ranks * clusters; }
 };
 inline PointwiseWeightGradSplit pointwise_weight_grad_split(int64_t samples, int64_t pixels) {
-  const int64_t units = samples * ((pixels + kPointwiseDwSlice - 1) / kPointwiseDwSlice);
-  const int64_t slices = std::clamp<int64_t>(units, 1, kPointwiseDwMaxSlices);
+  const int64_t per_sample = (pixels + kPointwiseDwSlice - 1) / kPointwiseDwSlice;
+  const int64_t slices = std::clamp<int64_t>(samples * per_sample, 1, kPointwiseDwMaxSlices);
   const int64_t ranks = std::min(slices, kPointwiseDwCluster);
-  return {units, ranks, (slices + ranks - 1) / ranks};
+  return {per_sample, samples * per_sample, ranks, (slices + ranks - 1) / ranks};
 }
 
 AN_KERNEL_ENTRIES(

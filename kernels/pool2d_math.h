@@ -12,6 +12,8 @@ struct PoolGeometry {
   int kh, kw, sh, sw, ph, pw;
   int H, W, Ho, Wo;
   bool is_max, count_include_pad;
+  // Equal geometries read the same windows the same way: their values and arg-maxes agree.
+  bool operator==(const PoolGeometry&) const = default;
 };
 
 inline PoolGeometry pool_geometry(const Pool2dParams& p, const Shape& x, const Shape& y) {

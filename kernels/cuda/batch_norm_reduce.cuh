@@ -95,16 +95,11 @@ template <class T>
 __device__ void block_channel_statistics(const T* __restrict__ x, ChannelLayout l, uint32_t at,
                                          uint32_t c, const BatchNormParams& p, T* save_mean,
                                          T* save_invstd, T* running_mean, T* running_var) {
-  if (p.training) {
-    const ShiftedMoments moments = block_channel_moments(x, l, at);
-    if (threadIdx.x == 0)
-      bn_finish_batch_stats(moments, double(l.M), p, save_mean[c], save_invstd[c],
-                            running_mean ? running_mean + c : nullptr,
-                            running_var ? running_var + c : nullptr);
-  } else if (threadIdx.x == 0) {
-    save_mean[c] = running_mean[c];
-    save_invstd[c] = T(bn_invstd(running_var[c], p.eps));
-  }
+  ShiftedMoments moments;
+  if (p.training) moments = block_channel_moments(x, l, at);  // uniform across the grid
+  if (threadIdx.x == 0)
+    bn_pass_stats(moments, double(l.M), p, running_mean ? running_mean + c : nullptr,
+                  running_var ? running_var + c : nullptr, save_mean[c], save_invstd[c]);
   __syncthreads();  // thread 0's statistics, written to global memory, seen by the whole block
 }
 

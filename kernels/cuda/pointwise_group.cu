@@ -225,10 +225,9 @@ __global__ void __launch_bounds__(kThreads)
   T acc[kMicroRows][kMicroCols];
   for (int i = 0; i < kMicroRows; ++i)
     for (int j = 0; j < kMicroCols; ++j) acc[i][j] = T(0);
-  const int64_t per_sample = (batch.inner + kPointwiseDwSlice - 1) / kPointwiseDwSlice;
   const int64_t q = g * ranks + rank, slices = split.slices();
   for (int64_t u = split.units * q / slices; u < split.units * (q + 1) / slices; ++u) {
-    const int64_t s = u / per_sample, k0 = u % per_sample * kPointwiseDwSlice;
+    const int64_t s = u / split.per_sample, k0 = u % split.per_sample * kPointwiseDwSlice;
     accumulate_tile<kRows, kCols, kDwDepth<T>>(
         job.a + s * batch.a.sample, job.b + s * batch.b.sample, batch, m0, n0, k0,
         std::min(k0 + kPointwiseDwSlice, batch.inner), acc, shared.staged.a, shared.staged.b);

@@ -155,24 +155,19 @@ __global__ void __launch_bounds__(kThreads)
     y[b * hidden + t.h] = acc;
   }
   __shared__ T mean[kTileUnits], invstd[kTileUnits];
+  ShiftedMoments moments;
   if (p.training) {  // uniform across the grid
     __shared__ double shift[kTileUnits];
     if (t.r == 0 && t.valid) shift[t.u] = double(y[t.h]);  // its own row 0
     __syncthreads();
-    ShiftedMoments moments;
     moments.shift = t.valid ? shift[t.u] : 0.0;
     for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups)
       moments.add(double(y[b * hidden + t.h]));
     unit_sums(moments.sum, moments.squares);
-    if (t.r == 0 && t.valid) {
-      bn_finish_batch_stats(moments, double(batch), p, save_mean[t.h], save_invstd[t.h],
-                            running_mean ? running_mean + t.h : nullptr,
-                            running_var ? running_var + t.h : nullptr);
-      mean[t.u] = save_mean[t.h], invstd[t.u] = save_invstd[t.h];
-    }
-  } else if (t.r == 0 && t.valid) {
-    save_mean[t.h] = running_mean[t.h];
-    save_invstd[t.h] = T(bn_invstd(running_var[t.h], p.eps));
+  }
+  if (t.r == 0 && t.valid) {
+    bn_pass_stats(moments, double(batch), p, running_mean ? running_mean + t.h : nullptr,
+                  running_var ? running_var + t.h : nullptr, save_mean[t.h], save_invstd[t.h]);
     mean[t.u] = save_mean[t.h], invstd[t.u] = save_invstd[t.h];
   }
   __syncthreads();

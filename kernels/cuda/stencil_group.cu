@@ -63,8 +63,7 @@ __device__ T stencil_value(const Member<T>& m, const T* __restrict__ xp, int c, 
   return depthwise_output(g, m.w + int64_t(c) * g.R * g.S, xp, oh, ow);
 }
 
-// The max pool's covering windows of input (ih, iw), in (oh, ow) order, as bits: set where the
-// window's arg-max is (ih, iw). At most 32 windows (pool_hits_fit).
+// The pool windows covering input (ih, iw): outputs [oh0, oh1) × [ow0, ow1).
 struct Covering {
   int oh0, oh1, ow0, ow1;
   __device__ Covering(const PoolGeometry& g, int ih, int iw) {
@@ -73,6 +72,8 @@ struct Covering {
   }
   __device__ bool fits_bits() const { return (oh1 - oh0) * (ow1 - ow0) <= 32; }
 };
+// A max pool's covering windows, in (oh, ow) order, as bits: set where the window's arg-max is
+// input `at` (at most 32 windows: Covering::fits_bits).
 template <class T>
 __device__ uint32_t max_pool_hits(const PoolGeometry& g, const T* __restrict__ xp,
                                   const Covering& w, int at) {
@@ -170,15 +171,14 @@ __global__ void __launch_bounds__(kThreads)
     for (int k = 0; k < group.count; ++k) {
       const Member<T>& m = group.m[k];
       if (!m.dy) continue;
-      if (m.is_pool && m.pool.is_max && Covering(m.pool, p.row, p.col).fits_bits()) {
-        if (hits_of != m.same_as) {
-          hits = max_pool_hits(m.pool, xp, Covering(m.pool, p.row, p.col), p.row * W + p.col);
-          hits_of = m.same_as;
-        }
-        sum += stencil_input_grad(m, xp, p.plane, p.c, p.row, p.col, true, hits);
-      } else {
-        sum += stencil_input_grad(m, xp, p.plane, p.c, p.row, p.col);
+      const bool max_pool = m.is_pool && m.pool.is_max;
+      if (max_pool && hits_of != m.same_as) {
+        const Covering w(m.pool, p.row, p.col);
+        if (w.fits_bits()) hits = max_pool_hits(m.pool, xp, w, p.row * W + p.col);
+        hits_of = w.fits_bits() ? m.same_as : -1;
       }
+      const bool found = max_pool && hits_of >= 0;
+      sum += stencil_input_grad(m, xp, p.plane, p.c, p.row, p.col, found, hits);
     }
     dx[i] = accumulate ? dx[i] + sum : sum;
   }
@@ -208,13 +208,6 @@ __global__ void __launch_bounds__(kThreads, kWeightGradMinBlocks)
       x, m.dy, g, c, N, reinterpret_cast<T*>(shared_raw), grads.dw[j] + int64_t(c) * g.R * g.S);
 }
 
-// Whether two pools read the same windows the same way (then their values and arg-maxes agree).
-bool same_windows(const PoolGeometry& a, const PoolGeometry& b) {
-  return a.kh == b.kh && a.kw == b.kw && a.sh == b.sh && a.sw == b.sw && a.ph == b.ph &&
-         a.pw == b.pw && a.H == b.H && a.W == b.W && a.Ho == b.Ho && a.Wo == b.Wo &&
-         a.is_max == b.is_max && a.count_include_pad == b.count_include_pad;
-}
-
 // The group's members for the kernels; `out` is the common output shape.
 template <class T>
 Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
@@ -228,7 +221,7 @@ Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
       m.pool = pool_geometry(stencils[k].pool, x.shape(), out);
       m.same_as = static_cast<int>(k);
       for (size_t j = 0; j < k; ++j)
-        if (group.m[j].is_pool && same_windows(group.m[j].pool, m.pool)) {
+        if (group.m[j].is_pool && group.m[j].pool == m.pool) {
           m.same_as = static_cast<int>(j);
           break;
         }
