@@ -6,8 +6,10 @@
 
 #if defined(__CUDACC__)
 #define AN_HOST_DEVICE __host__ __device__ __forceinline__
+#define AN_UNROLL _Pragma("unroll")  // host and device code: unrolled on the device
 #else
 #define AN_HOST_DEVICE inline
+#define AN_UNROLL
 #endif
 
 namespace autonet {

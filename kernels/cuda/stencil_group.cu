@@ -1,12 +1,15 @@
 // CUDA twin of the stencil group. The stencils' geometry and pointers travel by value in the
 // kernel parameters (no device-side table), so a group is one launch per pass:
-//  - forward: a warp per moment run (kMomentRun output positions of one plane, two per lane)
-//    computes every stencil's values there, reading x through the cache (the six DARTS stencils
-//    of a position read overlapping windows of x), and sums a stencil's moment part over the
-//    warp where it is asked for;
-//  - dx: a thread per input element gathers each stencil's contribution in stencil order, each
-//    summed as the stencil's own kernel sums it (depthwise_conv2d.cu, pool2d.cu), into
-//    dx_0 + dx_1 + …, then writes it or adds it to dx once, as the CPU twin rounds it;
+//  - forward: a block stages the region of x its outputs read in shared memory once and computes
+//    every stencil's outputs there (stencil_tile.cuh), keeping them in shared memory for a
+//    warp per moment run to sum the parts a stencil is asked for; where the members' strides
+//    differ or the region would not fit (very wide planes), a warp per moment run (kMomentRun
+//    output positions of one plane, two per lane) reads x through the cache instead;
+//  - dx: a block stages, stencil by stencil, the region of dy its inputs gather from and adds
+//    each stencil's contribution, summed as the stencil's own kernel sums it (depthwise_conv2d.cu,
+//    pool2d.cu), into dx_0 + dx_1 + … (stencil_tile_grad.cuh), then writes it or adds it to dx
+//    once, as the CPU twin rounds it; where strides differ or the region would not fit, a thread
+//    per input element gathers the same sums through the cache;
 //  - pools with the same windows (the edges leaving one state pool it alike: `same_as`) have
 //    their values (forward) and arg-max hits (dx) found once and reused, the same numbers;
 //  - dw: a thread block cluster per (stencil, channel), as depthwise_conv2d's weight kernel:
@@ -16,6 +19,8 @@
 
 #include "kernels/cuda/cluster_sums.cuh"
 #include "kernels/cuda/depthwise_taps.cuh"
+#include "kernels/cuda/stencil_tile.cuh"
+#include "kernels/cuda/stencil_tile_grad.cuh"
 #include "kernels/cuda/warp_runs.cuh"
 #include "kernels/depthwise_conv2d_math.h"
 #include "kernels/pool2d_math.h"
@@ -24,27 +29,6 @@
 
 namespace autonet::cuda {
 namespace {
-
-// One stencil as the kernels see it: its geometry (only the one of its kind is read) and data.
-template <class T>
-struct Member {
-  bool is_pool;
-  DepthwiseGeometry conv;
-  PoolGeometry pool;
-  // A pool's first member with the same windows (itself if none earlier): the edges leaving one
-  // state pool it alike, so their values and arg-maxes are found once (same values, same order).
-  int same_as;
-  const T* w;       // depthwise filter [C, R, S]; null for a pool
-  T* y;             // forward output
-  double* moments;  // forward: y's moment parts [P, C, 3] (channel_moments.h), null when none
-  const T* dy;      // backward: its output gradient, null when it received none
-};
-
-template <class T>
-struct Group {
-  int count;
-  Member<T> m[kMaxStencils];
-};
 
 // Stencil m's value at output (oh, ow) of plane xp (channel c); sums in the order of the
 // stencil's own forward kernel.
@@ -100,8 +84,8 @@ __device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, in
     for (int oh = w.oh0; oh < w.oh1; ++oh)
       for (int ow = w.ow0; ow < w.ow1; ++ow, ++bit) {
         if (g.is_max) {
-          const bool hit = found ? (hits >> bit) & 1u
-                                 : pool_argmax(xp, g, pool_window(g, oh, ow)) == at;
+          const bool hit =
+              found ? (hits >> bit) & 1u : pool_argmax(xp, g, pool_window(g, oh, ow)) == at;
           if (hit) sum += dyp[oh * g.Wo + ow];
         } else {
           const PoolWindow win = pool_window(g, oh, ow);
@@ -157,6 +141,60 @@ __global__ void __launch_bounds__(kThreads)
   });
 }
 
+// The moment parts of member outputs kept in shared memory ([planes, runs·kMomentRun] of the
+// block's positions): a warp per (plane, run) of the block, as forward_kernel forms them.
+template <class T>
+__device__ void write_block_run_moments(const StencilTiling& t, const TileBlock& b, const T* kept,
+                                        double* moments) {
+  const int lane = threadIdx.x % kWarp, warps = blockDim.x / kWarp;
+  const int runs = (b.q1 - b.q0 + static_cast<int>(kMomentRun) - 1) / static_cast<int>(kMomentRun);
+  const int first_run = b.q0 / static_cast<int>(kMomentRun);
+  for (int unit = threadIdx.x / kWarp; unit < t.planes * runs; unit += warps) {
+    const int pl = unit / runs;
+    const int64_t plane = b.plane0 + pl;
+    if (plane >= t.plane_count) break;  // later units are past the last plane too
+    const RunUnit u = run_unit(plane * t.runs_per_plane + first_run + unit % runs, t.Ho * t.Wo);
+    const T* values = kept + pl * t.runs * kMomentRun + (u.begin - b.q0);
+    T v[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+      v[half] = u.holds(lane, half) ? values[lane + kWarp * half] : T(0);
+    write_run_moments(u, v, moments + u.part_row(t.C) * kMomentColumns);
+  }
+}
+
+// The tiled forward (stencil_tile.cuh): stage the block's region of x, then each member's
+// outputs from it, written to y (and kept for its moment parts where it forms them).
+template <class T>
+__global__ void __launch_bounds__(kThreads, kTileMinBlocks)
+    tiled_forward_kernel(const T* __restrict__ x, Group<T> group, StencilTiling t) {
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  T* region = reinterpret_cast<T*>(shared_raw);  // [planes, region_h, region_w]
+  T* kept = region + t.planes * t.region();      // [planes, runs·kMomentRun] when kept
+  const TileBlock b = tile_block(t, blockIdx.x);
+#pragma unroll 4
+  for (int e = threadIdx.x; e < t.planes * t.region(); e += blockDim.x)
+    region[e] = staged_value(x, t, b, e);
+  __syncthreads();
+  const TileOutputs o = tile_outputs(t, b, threadIdx.x);
+  const int64_t plane = b.plane0 + o.pl;
+  const int c = static_cast<int>(plane % t.C), S = t.Ho * t.Wo;
+  const T* plane_region = region + o.pl * t.region();
+  T* plane_kept = kept + o.pl * t.runs * kMomentRun;
+  for (int k = 0; k < group.count; ++k) {
+    const Member<T>& m = group.m[k];
+    tile_member_outputs(m, plane_region, t, b, o, c, [&](int j, T v) {
+      m.y[plane * S + o.q[j]] = v;
+      if (m.moments) plane_kept[o.q[j] - b.q0] = v;
+    });
+    if (m.moments) {  // the same for the whole block
+      __syncthreads();
+      write_block_run_moments(t, b, kept, m.moments);
+      __syncthreads();
+    }
+  }
+}
+
 template <class T>
 __global__ void __launch_bounds__(kThreads)
     input_grad_kernel(const T* __restrict__ x, Group<T> group, T* dx, int C, int H, int W,
@@ -181,6 +219,53 @@ __global__ void __launch_bounds__(kThreads)
       sum += stencil_input_grad(m, xp, p.plane, p.c, p.row, p.col, found, hits);
     }
     dx[i] = accumulate ? dx[i] + sum : sum;
+  }
+}
+
+// The tiled input gradient (stencil_tile_grad.cuh): stage the block's region of the dy of a batch
+// of stencils (and a max pool's arg-max table, once per distinct windows), then add their
+// contributions to the thread's inputs in stencil order; dx written or added once at the end.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    tiled_input_grad_kernel(const T* __restrict__ x, Group<T> group, T* dx, StencilGradTiling t,
+                            bool accumulate) {
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  const int cells = t.cells();
+  T* grad = reinterpret_cast<T*>(shared_raw);                     // [batch, planes, dy_h, dy_w]
+  int* arg_max = reinterpret_cast<int*>(grad + t.batch * cells);  // [planes, dy_h, dy_w]
+  const GradBlock b = grad_block(t, blockIdx.x);
+  const TileInputs o = tile_inputs(t, b, threadIdx.x);
+  const int64_t plane = b.plane0 + o.pl;
+  const int c = static_cast<int>(plane % t.C);
+  T xv[kMaxTileOutputs], sum[kMaxTileOutputs];
+#pragma unroll
+  for (int j = 0; j < kMaxTileOutputs; ++j) {
+    sum[j] = T(0);
+    xv[j] = j < o.count ? x[plane * t.H * t.W + o.q[j]] : T(0);
+  }
+  int batch[kMaxStencils], n, table_of = -1;  // table_of: the max pool the arg-maxes are of
+  bool refill;
+  for (int k = 0; k < group.count;) {  // the same batches for the whole block
+    k = next_grad_batch(group, k, t, batch, n, table_of, refill);
+    if (n == 0) break;
+    __syncthreads();  // the previous batch's reads of the staged cells are done
+    if (refill)
+      for (int e = threadIdx.x; e < cells; e += blockDim.x)
+        arg_max[e] = staged_arg_max(group.m[table_of].pool, x, t, b, e);
+    for (int i = 0; i < n; ++i)
+#pragma unroll 4
+      for (int e = threadIdx.x; e < cells; e += blockDim.x)
+        grad[i * cells + e] = staged_grad(group.m[batch[i]], t, b, e);
+    __syncthreads();
+    for (int i = 0; i < n; ++i)
+      tile_member_grads(group.m[batch[i]], grad + i * cells + o.pl * t.region(),
+                        arg_max + o.pl * t.region(), t, b, o, c, xv, sum);
+  }
+#pragma unroll
+  for (int j = 0; j < kMaxTileOutputs; ++j) {
+    if (j >= o.count) continue;
+    T& d = dx[plane * t.H * t.W + o.q[j]];
+    d = accumulate ? d + sum[j] : sum[j];
   }
 }
 
@@ -240,7 +325,7 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
                            const std::vector<Tensor>& moments) {
   if (ys[0].numel() == 0) return;
   const Shape& out = ys[0].shape();
-  const int64_t units = out[1] * moment_parts(out);  // (plane, run) pairs
+  const int64_t units = out[1] * moment_parts(out);  // (plane, run) pairs of the gather kernel
   cudaStream_t s = stream(x.device());
   dispatch_float(x.dtype(), "stencil_group_forward", [&]<class scalar_t>() {
     Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
@@ -248,9 +333,20 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
       group.m[k].y = ys[k].data<scalar_t>();
       group.m[k].moments = has_parts(moments, k) ? moments[k].data<double>() : nullptr;
     }
-    forward_kernel<<<grid_for(units * kWarp, kThreads), kThreads, 0, s>>>(
-        x.data<scalar_t>(), group, static_cast<int>(x.size(1)), static_cast<int>(x.size(2)),
-        static_cast<int>(x.size(3)), static_cast<int>(out[2]), static_cast<int>(out[3]), units);
+    const int C = static_cast<int>(x.size(1)), H = static_cast<int>(x.size(2)),
+              W = static_cast<int>(x.size(3)), Ho = static_cast<int>(out[2]),
+              Wo = static_cast<int>(out[3]);
+    StencilTiling t;
+    if (make_stencil_tiling(group, x.size(0) * C, C, H, W, Ho, Wo, t)) {
+      AN_CHECK(t.blocks() <= 0x7fffffff)
+          << "stencil_group_forward: too many blocks (" << t.blocks() << ")";
+      tiled_forward_kernel<<<static_cast<unsigned>(t.blocks()), kThreads,
+                             t.shared_elements() * sizeof(scalar_t), s>>>(x.data<scalar_t>(), group,
+                                                                          t);
+    } else {
+      forward_kernel<<<grid_for(units * kWarp, kThreads), kThreads, 0, s>>>(
+          x.data<scalar_t>(), group, C, H, W, Ho, Wo, units);
+    }
   });
   AN_CUDA_CHECK_LAUNCH();
 }
@@ -259,11 +355,14 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
                             const std::vector<Tensor>& dys, Tensor& dx,
                             std::vector<Tensor>& dweights, const std::vector<Stencil>& stencils,
                             GradMode dx_mode) {
-  const Shape out = stencil_group_out_shape(x.shape(), [&] {
-    std::vector<Shape> shapes;
-    for (const Tensor& w : weights) shapes.push_back(w.defined() ? w.shape() : Shape{});
-    return shapes;
-  }(), stencils);
+  const Shape out = stencil_group_out_shape(
+      x.shape(),
+      [&] {
+        std::vector<Shape> shapes;
+        for (const Tensor& w : weights) shapes.push_back(w.defined() ? w.shape() : Shape{});
+        return shapes;
+      }(),
+      stencils);
   const int64_t N = x.size(0);
   const int C = static_cast<int>(x.size(1));
   cudaStream_t s = stream(x.device());
@@ -273,10 +372,21 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
       group.m[k].dy = dys[k].defined() ? dys[k].data<scalar_t>() : nullptr;
 
     if (dx.defined() && dx.numel() > 0) {
-      const int64_t n_in = dx.numel();
-      input_grad_kernel<<<grid_for(n_in, kThreads), kThreads, 0, s>>>(
-          x.data<scalar_t>(), group, dx.data<scalar_t>(), C, static_cast<int>(x.size(2)),
-          static_cast<int>(x.size(3)), n_in, dx_mode == GradMode::Accumulate);
+      const int H = static_cast<int>(x.size(2)), W = static_cast<int>(x.size(3));
+      const bool accumulate = dx_mode == GradMode::Accumulate;
+      StencilGradTiling t;
+      if (make_stencil_grad_tiling(group, N * C, C, H, W, static_cast<int>(out[2]),
+                                   static_cast<int>(out[3]), t)) {
+        AN_CHECK(t.blocks() <= 0x7fffffff)
+            << "stencil_group_backward: too many blocks (" << t.blocks() << ")";
+        tiled_input_grad_kernel<<<static_cast<unsigned>(t.blocks()), kThreads,
+                                  t.shared_bytes(sizeof(scalar_t)), s>>>(
+            x.data<scalar_t>(), group, dx.data<scalar_t>(), t, accumulate);
+      } else {
+        const int64_t n_in = dx.numel();
+        input_grad_kernel<<<grid_for(n_in, kThreads), kThreads, 0, s>>>(
+            x.data<scalar_t>(), group, dx.data<scalar_t>(), C, H, W, n_in, accumulate);
+      }
       AN_CUDA_CHECK_LAUNCH();
     }
 

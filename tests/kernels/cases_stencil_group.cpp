@@ -11,12 +11,13 @@ namespace autonet::test {
 
 namespace {
 // One member of a row: a depthwise conv with a (kernel, pad, dilation) and the folded ReLU, or a
-// 3×3 pool with padding 1 (DARTS' pools).
+// 3×3 pool with padding 1 (DARTS' pools); at the row's stride unless it has its own.
 struct Member {
   const char* name;
   Stencil::Kind kind;
   int64_t kernel = 3, pad = 1, dilation = 1;
   PoolMode mode = PoolMode::max;
+  int64_t stride = 0;
 };
 constexpr Member kSep3{"sep3", Stencil::Kind::depthwise, 3, 1, 1};
 constexpr Member kSep5{"sep5", Stencil::Kind::depthwise, 5, 2, 1};
@@ -25,6 +26,10 @@ constexpr Member kDil5{"dil5", Stencil::Kind::depthwise, 5, 4, 2};
 constexpr Member kMax{"max", Stencil::Kind::pool, 3, 1, 1, PoolMode::max};
 constexpr Member kAvg{"avg", Stencil::Kind::pool, 3, 1, 1, PoolMode::avg};
 constexpr Member k7x7{"k7x7", Stencil::Kind::depthwise, 7, 3, 1};  // 49 taps: dw in two passes
+// A 5×5 filter without padding at stride 1 and a max pool at stride 2: the same output size from
+// windows that move differently, which the tiled forward leaves to the gather kernel.
+constexpr Member kValid5s1{"valid5s1", Stencil::Kind::depthwise, 5, 0, 1, PoolMode::max, 1};
+constexpr Member kMaxS2{"max_s2", Stencil::Kind::pool, 3, 1, 1, PoolMode::max, 2};
 
 // A DARTS search edge's first stages, in primitive order.
 const std::vector<Member>& darts_edge() {
@@ -32,7 +37,8 @@ const std::vector<Member>& darts_edge() {
   return members;
 }
 
-Stencil stencil_of(const Member& m, int64_t stride) {
+Stencil stencil_of(const Member& m, int64_t row_stride) {
+  const int64_t stride = m.stride > 0 ? m.stride : row_stride;
   if (m.kind == Stencil::Kind::pool) {
     Pool2dParams p;
     p.mode = m.mode;
@@ -117,6 +123,10 @@ std::vector<OpCase> stencil_group_cases() {
   rows.push_back(group_case({kAvg}, {2, 1, 4, 6}, 2));
   rows.push_back(group_case({k7x7, kMax, kSep3}, {3, 2, 13, 11}, 1));
   rows.push_back(group_case({kSep5, kMax}, {1, 1, 1, 1}, 1));  // a single pixel
+  // Forwards of the gather kernel: members of two strides, and a plane too wide for a staged
+  // region in shared memory.
+  rows.push_back(group_case({kValid5s1, kMaxS2}, {2, 2, 9, 9}, 1));
+  rows.push_back(group_case({kSep3, kMax}, {1, 1, 3, 6000}, 1));
   // A full group: the edges leaving a DARTS state (4 edges: kMaxStencils members).
   std::vector<Member> state;
   for (size_t edge = 0; edge < kMaxStencils / darts_edge().size(); ++edge)

@@ -1,0 +1,315 @@
+// The stencil group's input gradient on staged tiles (stencil_group.cu), the forward's
+// counterpart (stencil_tile.cuh): a block owns a tile of dx (runs of input positions of one or
+// more planes); for each stencil with a gradient it stages the region of dy that the tile's
+// inputs gather from in shared memory (an average pool's already divided by each window's
+// divisor), then every thread adds the stencil's contribution to its inputs' sums from there,
+// a DARTS filter's taps unrolled with its weights in registers. A max pool's arg-max of every
+// window the tile meets is found once per block into a table, not once per covering input.
+//
+// Each contribution is the gather kernel's sum (depthwise_input_grad: taps in (r, s) order; a
+// pool's covering windows in (oh, ow) order), and the contributions add in stencil order: the
+// same numbers. A tap or window outside the output adds w·0 or nothing where the gather
+// skipped it, which leaves a sum that started at +0 unchanged.
+//
+// Host and device code: a CPU test (StencilTile.*) runs the blocks on the host.
+#pragma once
+#include "kernels/cuda/stencil_tile.cuh"
+
+namespace autonet::cuda {
+
+// floor(t / stride) for any t (the gradient's first output rows lie above the plane).
+AN_HOST_DEVICE int floor_divide_by_stride(int t, int stride) {
+  if (stride == 1) return t;
+  if (stride == 2) return t >> 1;  // an arithmetic shift floors negatives too
+  return t >= 0 ? t / stride : -((-t + stride - 1) / stride);
+}
+
+// How the tiled input gradient cuts dx [N·C planes, H, W]: a block takes `chunk` positions of
+// `planes` consecutive planes, `plane_threads` threads a plane, a thread the positions lt,
+// lt + plane_threads, … of its plane's share. Output o of a member receives from input i when
+// o·stride + first ≤ i ≤ o·stride + last for one of its taps or its window, so input rows
+// [ih_a, ih_b] gather from output rows [⌊(ih_a − last_h)/stride⌋, ⌊(ih_b − first_h)/stride⌋],
+// the union over members; the block stages those rows of dy and output columns
+// [col0, col0 + dy_w) (zeros outside the output).
+struct StencilGradTiling {
+  int planes, chunk, plane_threads, per_thread;
+  int stride;
+  int first_h, last_h, first_w, last_w;  // the members' widest window offsets (as the forward's)
+  int dy_h, dy_w, col0;                  // staged dy rows (most a block needs) and columns
+  bool arg_max;                          // a max pool has a gradient: an arg-max table too
+  // Stencils whose dy a block stages at once: their loads wait on memory together, not one
+  // stencil after another (as many as fit, at most every stencil with a gradient).
+  int batch;
+  int H, W, Ho, Wo, C;
+  int64_t plane_count;
+  int chunks;  // blocks across one plane
+  AN_HOST_DEVICE int region() const { return dy_h * dy_w; }
+  AN_HOST_DEVICE int cells() const { return planes * region(); }  // one stencil's staged dy
+  int64_t blocks() const { return (plane_count + planes - 1) / planes * chunks; }
+  size_t shared_bytes(size_t elem) const {
+    return size_t(cells()) * (batch * elem + (arg_max ? sizeof(int) : 0));
+  }
+};
+
+// The tiling of a group's input gradient, or false where the tiled kernel cannot take it (as
+// make_stencil_tiling). Only members with a gradient (dy) count.
+template <class T>
+bool make_stencil_grad_tiling(const Group<T>& group, int64_t plane_count, int C, int H, int W,
+                              int Ho, int Wo, StencilGradTiling& t) {
+  t = {};
+  t.H = H, t.W = W, t.Ho = Ho, t.Wo = Wo, t.C = C, t.plane_count = plane_count;
+  int with_dy = 0;
+  for (int k = 0; k < group.count; ++k) {
+    const Member<T>& m = group.m[k];
+    if (!m.dy) continue;
+    const bool any = with_dy++ > 0;
+    int stride, first_h, last_h, first_w, last_w;
+    if (m.is_pool) {
+      const PoolGeometry& g = m.pool;
+      if (g.sh != g.sw) return false;
+      stride = g.sh, first_h = -g.ph, last_h = g.kh - 1 - g.ph, first_w = -g.pw,
+      last_w = g.kw - 1 - g.pw;
+      t.arg_max = t.arg_max || g.is_max;
+    } else {
+      const DepthwiseGeometry& g = m.conv;
+      stride = g.stride, first_h = -g.pad_h, last_h = (g.R - 1) * g.dilation - g.pad_h,
+      first_w = -g.pad_w, last_w = (g.S - 1) * g.dilation - g.pad_w;
+    }
+    if (any && stride != t.stride) return false;
+    t.stride = stride;
+    if (!any || first_h < t.first_h) t.first_h = first_h;
+    if (!any || first_w < t.first_w) t.first_w = first_w;
+    if (!any || last_h > t.last_h) t.last_h = last_h;
+    if (!any || last_w > t.last_w) t.last_w = last_w;
+  }
+  if (with_dy == 0) return false;
+  const int s = t.stride, positions = H * W;
+  t.col0 = floor_divide_by_stride(-t.last_w, s);
+  t.dy_w = floor_divide_by_stride(W - 1 - t.first_w, s) - t.col0 + 1;
+  for (t.chunk = std::min(positions, kMaxTileOutputs * kThreads); t.chunk >= 1; t.chunk /= 2) {
+    t.plane_threads = std::min(kThreads, (t.chunk + 63) / 64 * 32);  // two positions a lane or more
+    t.per_thread = (t.chunk + t.plane_threads - 1) / t.plane_threads;
+    t.planes = kThreads / t.plane_threads;
+    // A block's inputs span at most this many rows (a partial row at either end), whose
+    // outputs span at most (rows − 1 + last − first)/stride + 2 rows.
+    const int rows = std::min(H, (t.chunk + W - 1) / W + 1);
+    t.dy_h = (rows - 1 + t.last_h - t.first_h) / s + 2;
+    t.batch = 1;
+    if (t.per_thread <= kMaxTileOutputs && t.shared_bytes(sizeof(T)) <= kTileSharedBytes) break;
+  }
+  if (t.chunk < 1) return false;
+  t.chunks = (positions + t.chunk - 1) / t.chunk;
+  while (t.batch < with_dy && t.batch < kMaxStencils) {
+    ++t.batch;
+    if (t.shared_bytes(sizeof(T)) > kTileSharedBytes) {
+      --t.batch;
+      break;
+    }
+  }
+  return true;
+}
+
+// Block `block`'s share: planes [plane0, plane0 + planes), input positions [p0, p1) of each, and
+// the output row of its staged region's first row.
+struct GradBlock {
+  int64_t plane0;
+  int p0, p1, row0;
+};
+AN_HOST_DEVICE GradBlock grad_block(const StencilGradTiling& t, int64_t block) {
+  const int64_t plane_group = block / t.chunks;
+  const int chunk = static_cast<int>(block - plane_group * t.chunks);
+  GradBlock b;
+  b.plane0 = plane_group * t.planes;
+  b.p0 = chunk * t.chunk;
+  b.p1 = b.p0 + t.chunk < t.H * t.W ? b.p0 + t.chunk : t.H * t.W;
+  b.row0 = floor_divide_by_stride(b.p0 / t.W - t.last_h, t.stride);
+  return b;
+}
+
+// Output (oh, ow) of the block's staged region at offset e of plane pl's part, whether it is an
+// output at all.
+struct StagedOutput {
+  int pl, oh, ow;
+  bool inside;
+};
+AN_HOST_DEVICE StagedOutput staged_output(const StencilGradTiling& t, const GradBlock& b, int e) {
+  StagedOutput s;
+  s.pl = e / t.region();
+  const int at = e - s.pl * t.region(), i = at / t.dy_w;
+  s.oh = b.row0 + i, s.ow = t.col0 + (at - i * t.dy_w);
+  s.inside =
+      b.plane0 + s.pl < t.plane_count && s.oh >= 0 && s.oh < t.Ho && s.ow >= 0 && s.ow < t.Wo;
+  return s;
+}
+
+// Member m's staged value at region offset e: its dy there (an average pool's divided by the
+// window's divisor, as the gather divides each term), zero outside the output.
+template <class T>
+AN_HOST_DEVICE T staged_grad(const Member<T>& m, const StencilGradTiling& t, const GradBlock& b,
+                             int e) {
+  const StagedOutput s = staged_output(t, b, e);
+  if (!s.inside) return T(0);
+  const T g = read_only(m.dy + ((b.plane0 + s.pl) * t.Ho + s.oh) * t.Wo + s.ow);
+  if (!m.is_pool || m.pool.is_max) return g;
+  const PoolWindow win = pool_window(m.pool, s.oh, s.ow);
+  return g / static_cast<T>(pool_avg_divisor(m.pool, s.oh, s.ow, win));
+}
+
+// The plane index of the arg-max of max pool g's window at region offset e (−1 outside the
+// output): pool_argmax, as the gather finds it.
+template <class T>
+AN_HOST_DEVICE int staged_arg_max(const PoolGeometry& g, const T* __restrict__ x,
+                                  const StencilGradTiling& t, const GradBlock& b, int e) {
+  const StagedOutput s = staged_output(t, b, e);
+  if (!s.inside) return -1;
+  return pool_argmax(x + (b.plane0 + s.pl) * t.H * t.W, g, pool_window(g, s.oh, s.ow));
+}
+
+// A thread's inputs: plane pl of the block, positions q[j] for j < count and their (ih, iw).
+struct TileInputs {
+  int pl, count;
+  int q[kMaxTileOutputs], ih[kMaxTileOutputs], iw[kMaxTileOutputs];
+};
+AN_HOST_DEVICE TileInputs tile_inputs(const StencilGradTiling& t, const GradBlock& b, int tid) {
+  TileInputs o;
+  o.pl = tid / t.plane_threads;
+  o.count = 0;
+  const int first = b.p0 + tid - o.pl * t.plane_threads;
+  const bool plane_inside = o.pl < t.planes && b.plane0 + o.pl < t.plane_count;
+  AN_UNROLL
+  for (int j = 0; j < kMaxTileOutputs; ++j) {
+    const int q = first + j * t.plane_threads;
+    o.q[j] = q, o.ih[j] = q / t.W, o.iw[j] = q - o.ih[j] * t.W;
+    if (plane_inside && j < t.per_thread && q < b.p1) o.count = j + 1;
+  }
+  return o;
+}
+
+// The next batch of stencils to stage, from member `k` on: up to t.batch members with a gradient,
+// written to batch[0, n); ends before a max pool whose windows differ from those of the arg-max
+// table a member of the batch already reads. table_of: the max pool (same_as) whose arg-maxes the
+// table holds, updated; refill: whether the batch must find them first. Returns the member to
+// start the next batch from.
+template <class T>
+AN_HOST_DEVICE int next_grad_batch(const Group<T>& group, int k, const StencilGradTiling& t,
+                                   int (&batch)[kMaxStencils], int& n, int& table_of,
+                                   bool& refill) {
+  n = 0;
+  refill = false;
+  bool reads_table = false;
+  for (; k < group.count && n < t.batch; ++k) {
+    const Member<T>& m = group.m[k];
+    if (!m.dy) continue;
+    if (m.is_pool && m.pool.is_max) {
+      if (table_of != m.same_as) {
+        if (reads_table) break;
+        table_of = m.same_as;
+        refill = true;
+      }
+      reads_table = true;
+    }
+    batch[n++] = k;
+  }
+  return k;
+}
+
+// The staged dy a tap reads: output index o·stride = t (t = i + pad − r·dilation) if stride
+// divides t, else none (the tap reads no output: zero). STRIDE > 0: the stride fixed at compile
+// time (the DARTS strides 1 and 2).
+template <int STRIDE, class T>
+AN_HOST_DEVICE T tap_grad(const T* grad, int th, int tw, const StencilGradTiling& t,
+                          const GradBlock& b) {
+  const int stride = STRIDE > 0 ? STRIDE : t.stride;
+  if (stride == 1) return grad[(th - b.row0) * t.dy_w + tw - t.col0];
+  if (stride == 2) {
+    if ((th | tw) & 1) return T(0);
+    return grad[((th >> 1) - b.row0) * t.dy_w + (tw >> 1) - t.col0];
+  }
+  if (th % stride != 0 || tw % stride != 0) return T(0);
+  return grad[(floor_divide_by_stride(th, stride) - b.row0) * t.dy_w +
+              floor_divide_by_stride(tw, stride) - t.col0];
+}
+
+// A depthwise member's contributions to the thread's inputs: Σ w[r, s]·dy over its taps in
+// (r, s) order from the staged dy `grad`, zero where the folded ReLU clamped x (xv: x at the
+// inputs). R = 0: the filter's size and dilation read at run time.
+template <int R, int S, int D, int STRIDE, class T>
+AN_HOST_DEVICE void tile_depthwise_grad(const Member<T>& m, const T* grad,
+                                        const StencilGradTiling& t, const GradBlock& b,
+                                        const TileInputs& o, int c, const T (&xv)[kMaxTileOutputs],
+                                        T (&sum)[kMaxTileOutputs]) {
+  const DepthwiseGeometry& g = m.conv;
+  const int rows = R > 0 ? R : g.R, cols = R > 0 ? S : g.S, dilation = R > 0 ? D : g.dilation;
+  constexpr int kTaps = R > 0 ? R * S : 1;
+  T w[kTaps];  // the fixed sizes' weights, in registers
+  AN_UNROLL
+  for (int k = 0; k < kTaps; ++k) w[k] = R > 0 ? m.w[c * kTaps + k] : T(0);
+  const T* wp = m.w + c * rows * cols;
+  AN_UNROLL
+  for (int j = 0; j < kMaxTileOutputs; ++j) {
+    if (j >= o.count) continue;
+    T acc = 0;
+    if (!g.relu_input || xv[j] > T(0)) {
+      AN_UNROLL
+      for (int r = 0; r < rows; ++r) AN_UNROLL
+      for (int s = 0; s < cols; ++s)
+        acc += (R > 0 ? w[r * cols + s] : wp[r * cols + s]) *
+               tap_grad<STRIDE>(grad, o.ih[j] + g.pad_h - r * dilation,
+                                o.iw[j] + g.pad_w - s * dilation, t, b);
+    }
+    sum[j] += acc;
+  }
+}
+
+// The same at the group's stride: 1 and 2 fixed at compile time.
+template <int R, int S, int D, class T>
+AN_HOST_DEVICE void tile_depthwise_grad_at_stride(const Member<T>& m, const T* grad,
+                                                  const StencilGradTiling& t, const GradBlock& b,
+                                                  const TileInputs& o, int c,
+                                                  const T (&xv)[kMaxTileOutputs],
+                                                  T (&sum)[kMaxTileOutputs]) {
+  if (t.stride == 1) return tile_depthwise_grad<R, S, D, 1>(m, grad, t, b, o, c, xv, sum);
+  if (t.stride == 2) return tile_depthwise_grad<R, S, D, 2>(m, grad, t, b, o, c, xv, sum);
+  tile_depthwise_grad<R, S, D, 0>(m, grad, t, b, o, c, xv, sum);
+}
+
+// Member m's contributions to the thread's inputs, added to sum[j] (arg_max: the staged arg-max
+// table of m's windows when m is a max pool).
+template <class T>
+AN_HOST_DEVICE void tile_member_grads(const Member<T>& m, const T* grad, const int* arg_max,
+                                      const StencilGradTiling& t, const GradBlock& b,
+                                      const TileInputs& o, int c, const T (&xv)[kMaxTileOutputs],
+                                      T (&sum)[kMaxTileOutputs]) {
+  if (m.is_pool) {
+    const PoolGeometry& g = m.pool;
+    AN_UNROLL
+    for (int j = 0; j < kMaxTileOutputs; ++j) {
+      if (j >= o.count) continue;
+      int oh0, oh1, ow0, ow1;
+      pool_outputs_covering(o.ih[j], g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
+      pool_outputs_covering(o.iw[j], g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+      const int self = o.q[j];
+      T acc = 0;
+      for (int oh = oh0; oh < oh1; ++oh)
+        for (int ow = ow0; ow < ow1; ++ow) {
+          const int at = (oh - b.row0) * t.dy_w + ow - t.col0;
+          if (!g.is_max || arg_max[at] == self) acc += grad[at];
+        }
+      sum[j] += acc;
+    }
+    return;
+  }
+  const DepthwiseGeometry& g = m.conv;
+  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
+  if (square3 && g.dilation == 1)
+    return tile_depthwise_grad_at_stride<3, 3, 1>(m, grad, t, b, o, c, xv, sum);
+  if (square5 && g.dilation == 1)
+    return tile_depthwise_grad_at_stride<5, 5, 1>(m, grad, t, b, o, c, xv, sum);
+  if (square3 && g.dilation == 2)
+    return tile_depthwise_grad_at_stride<3, 3, 2>(m, grad, t, b, o, c, xv, sum);
+  if (square5 && g.dilation == 2)
+    return tile_depthwise_grad_at_stride<5, 5, 2>(m, grad, t, b, o, c, xv, sum);
+  tile_depthwise_grad<0, 0, 0, 0>(m, grad, t, b, o, c, xv, sum);
+}
+
+}  // namespace autonet::cuda
