@@ -1,11 +1,14 @@
 // CUDA twin of the depthwise group. The members' geometry and pointers travel by value in the
 // kernel parameters (no device-side table), so a group is one launch per pass, a flattened grid
 // whose index picks the member (member-major, so a warp reads and writes one member's planes):
-//  - forward: a thread per (member, output position) computes that member's value there;
-//  - dx: a warp per (member, run of 64 input elements) gathers the member's gradient at each,
-//    summed as the stencil group's conv members sum it (depthwise_taps.cuh), then writes it or
-//    adds it once (a member written without a dy gets zeros), and sums a folded BN's gradient
-//    sums over the run where they are asked for;
+//  - forward: a block per (member, tile) stages the member's region of x as its taps read it
+//    and computes the tile's outputs from shared memory (depthwise_group_tile.cuh);
+//  - dx: a block per (member, tile) stages the member's region of dy and forms each input's
+//    gradient, summed as the stencil group's conv members sum it (depthwise_taps.cuh), then
+//    writes it or adds it once (a member written without a dy gets zeros), and sums a folded
+//    BN's gradient sums per run of 64 inputs (a warp each) where they are asked for;
+//  - members of different strides, or planes too wide for a staged region, take gathers through
+//    the cache instead: a thread per output forward, a warp per run of inputs for dx;
 //  - dw: a thread block cluster per (member, channel), as depthwise_conv2d's weight kernel:
 //    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
 //    distributed shared memory. No atomics, no partial buffer.
@@ -14,6 +17,7 @@
 #include <algorithm>
 
 #include "kernels/cuda/cluster_sums.cuh"
+#include "kernels/cuda/depthwise_group_tile.cuh"
 #include "kernels/cuda/depthwise_taps.cuh"
 #include "kernels/cuda/warp_runs.cuh"
 #include "kernels/depthwise_group.h"
@@ -27,13 +31,13 @@ template <class T>
 struct Member {
   DepthwiseGeometry g;
   const T* x;
-  const T* w;   // filter [C, R, S]
-  T* y;         // forward output
-  const T* dy;  // backward: its output gradient, null when it received none
-  T* out;       // backward: dx (dx kernel) or dw (dw kernel)
-  bool accumulate;     // dx kernel: add into dx
-  double* grad_sums;   // dx kernel: the folded BN's gradient-sum parts [P, C, 2] (null: none)
-  const T* mean;       // the folded BN's statistics [C] (null: none)
+  const T* w;         // filter [C, R, S]
+  T* y;               // forward output
+  const T* dy;        // backward: its output gradient, null when it received none
+  T* out;             // backward: dx (dx kernel) or dw (dw kernel)
+  bool accumulate;    // dx kernel: add into dx
+  double* grad_sums;  // dx kernel: the folded BN's gradient-sum parts [P, C, 2] (null: none)
+  const T* mean;      // the folded BN's statistics [C] (null: none)
   const T* invstd;
   // Channel c's folded BN, as the taps read it.
   __device__ PlaneNorm<T> norm(int c) const {
@@ -55,8 +59,8 @@ __device__ void for_each_member_element(int count, int64_t n, F&& f) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < count * n;
        i += int64_t(gridDim.x) * blockDim.x) {
     // The member by a 32-bit division where the range allows (position_of says why).
-    const int k = count * n <= INT_MAX ? static_cast<int>(i) / static_cast<int>(n)
-                                       : static_cast<int>(i / n);
+    const int k =
+        count * n <= INT_MAX ? static_cast<int>(i) / static_cast<int>(n) : static_cast<int>(i / n);
     f(k, i - k * n);
   }
 }
@@ -67,8 +71,8 @@ __global__ void __launch_bounds__(kThreads) forward_kernel(Members<T> group, int
     const Member<T>& m = group.m[k];
     const DepthwiseGeometry& g = m.g;
     const Position o = position_of(at, g.C, g.Ho, g.Wo);
-    m.y[at] = depthwise_output(g, m.w + int64_t(o.c) * g.R * g.S, m.x + o.plane * g.H * g.W,
-                               o.row, o.col, m.norm(o.c));
+    m.y[at] = depthwise_output(g, m.w + int64_t(o.c) * g.R * g.S, m.x + o.plane * g.H * g.W, o.row,
+                               o.col, m.norm(o.c));
   });
 }
 
@@ -91,10 +95,10 @@ __global__ void __launch_bounds__(kThreads)
     for (int half = 0; half < 2; ++half) {
       if (!u.holds(lane, half)) continue;
       const int at = u.position(lane, half);
-      const T grad = m.dy ? depthwise_input_grad(g, m.w + int64_t(c) * g.R * g.S, xp,
-                                                 m.dy + u.plane * g.Ho * g.Wo, at / g.W, at % g.W,
-                                                 m.norm(c))
-                          : T(0);
+      const T grad =
+          m.dy ? depthwise_input_grad(g, m.w + int64_t(c) * g.R * g.S, xp,
+                                      m.dy + u.plane * g.Ho * g.Wo, at / g.W, at % g.W, m.norm(c))
+               : T(0);
       dx[at] = m.accumulate ? dx[at] + grad : grad;
       if (!m.grad_sums) continue;  // x is read here only when a folded ReLU has not read it
       sum_g += double(grad);
@@ -106,6 +110,108 @@ __global__ void __launch_bounds__(kThreads)
     double* part = m.grad_sums + u.part_row(g.C) * kGradSumColumns;
     part[0] = sum_g, part[1] = sum_g_xhat;
   });
+}
+
+// The tiled forward (depthwise_group_tile.cuh): blocks member-major, t.blocks() a member; a
+// block stages its member's region of x as the taps read it, then computes its outputs there.
+template <class T>
+__global__ void __launch_bounds__(kThreads, kTileMinBlocks)
+    tiled_forward_kernel(Members<T> group, StencilTiling t) {
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  T* region = reinterpret_cast<T*>(shared_raw);  // [planes, region_h, region_w]
+  const int64_t tiles = t.blocks();
+  const int k = static_cast<int>(blockIdx.x / tiles);
+  const Member<T>& m = group.m[k];
+  const DepthwiseGeometry& g = m.g;
+  const TileBlock b = tile_block(t, blockIdx.x - k * tiles);
+#pragma unroll 4
+  for (int e = threadIdx.x; e < t.planes * t.region(); e += blockDim.x)
+    region[e] = staged_tap_input(m.x, g, m.mean, m.invstd, t, b, e);
+  __syncthreads();
+  const TileOutputs o = tile_outputs(t, b, threadIdx.x);
+  const int64_t plane = b.plane0 + o.pl;
+  const int c = static_cast<int>(plane % t.C);
+  T* y = m.y + plane * t.Ho * t.Wo;
+  tile_depthwise_any(g, m.w + int64_t(c) * g.R * g.S, false, region + o.pl * t.region(), t, o,
+                     [&](int j, T v) { y[o.q[j]] = v; });
+}
+
+// The tiled dx: blocks member-major; a block stages its member's region of dy, then each
+// thread's inputs' gradients (at x̂; zero where the folded ReLU clamped), written or added. A
+// member with gradient sums keeps the block's gradients in shared memory, and a warp per run of
+// the block sums Σg and Σg·x̂ from them as input_grad_kernel does.
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    tiled_input_grad_kernel(Members<T> group, StencilGradTiling t) {
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  T* grad = reinterpret_cast<T*>(shared_raw);  // [planes, dy_h, dy_w]
+  T* kept = grad + t.cells();                  // [planes, chunk] when keeps_inputs
+  const int64_t tiles = t.blocks();
+  const int k = static_cast<int>(blockIdx.x / tiles);
+  const Member<T>& m = group.m[k];
+  const DepthwiseGeometry& g = m.g;
+  const GradBlock b = grad_block(t, blockIdx.x - k * tiles);
+  if (m.dy) {  // the same for the whole block
+#pragma unroll 4
+    for (int e = threadIdx.x; e < t.cells(); e += blockDim.x)
+      grad[e] = staged_output_grad(m.dy, t, b, e);
+    __syncthreads();
+  }
+  const TileInputs o = tile_inputs(t, b, threadIdx.x);
+  const int64_t plane = b.plane0 + o.pl;
+  const int c = static_cast<int>(plane % t.C);
+  const PlaneNorm<T> norm = m.norm(c);
+  const T* xp = m.x + plane * t.H * t.W;
+  T xv[kMaxTileOutputs], sum[kMaxTileOutputs];
+#pragma unroll
+  for (int j = 0; j < kMaxTileOutputs; ++j) {
+    sum[j] = T(0);
+    xv[j] = j < o.count ? norm(xp[o.q[j]]) : T(0);
+  }
+  if (m.dy)
+    tile_depthwise_grad_any(g, m.w + int64_t(c) * g.R * g.S, grad + o.pl * t.region(), t, b, o, xv,
+                            sum);
+  T* dx = m.out + plane * t.H * t.W;
+#pragma unroll
+  for (int j = 0; j < kMaxTileOutputs; ++j) {
+    if (j >= o.count) continue;
+    dx[o.q[j]] = m.accumulate ? dx[o.q[j]] + sum[j] : sum[j];
+    if (m.grad_sums) kept[o.pl * t.chunk + o.q[j] - b.p0] = sum[j];
+  }
+  if (!m.grad_sums) return;  // the same for the whole block
+  __syncthreads();
+  const int lane = threadIdx.x % kWarp, runs = (b.p1 - b.p0 + kWarp * 2 - 1) / (kWarp * 2);
+  for (int unit = threadIdx.x / kWarp; unit < t.planes * runs; unit += blockDim.x / kWarp) {
+    const int pl = unit / runs;
+    const int64_t run_plane = b.plane0 + pl;
+    if (run_plane >= t.plane_count) break;  // later units are past the last plane too
+    const int runs_per_plane = (t.H * t.W + kWarp * 2 - 1) / (kWarp * 2);
+    const RunUnit u =
+        run_unit(run_plane * runs_per_plane + b.p0 / (kWarp * 2) + unit % runs, t.H * t.W);
+    const int rc = static_cast<int>(run_plane % t.C);
+    const PlaneNorm<T> run_norm = m.norm(rc);
+    const T* run_x = m.x + run_plane * t.H * t.W;
+    double sum_g = 0, sum_g_xhat = 0;
+    for (int half = 0; half < 2; ++half) {
+      if (!u.holds(lane, half)) continue;
+      const int at = u.position(lane, half);
+      const T gv = kept[pl * t.chunk + at - b.p0];
+      sum_g += double(gv);
+      sum_g_xhat += double(gv) * double(run_norm(run_x[at]));
+    }
+    sum_g = warp_sum(sum_g), sum_g_xhat = warp_sum(sum_g_xhat);
+    if (lane != 0) continue;
+    double* part = m.grad_sums + u.part_row(t.C) * kGradSumColumns;
+    part[0] = sum_g, part[1] = sum_g_xhat;
+  }
+}
+
+// The members' common reach, or false where their strides differ.
+template <class T>
+bool group_reach(const Members<T>& group, WindowReach& reach) {
+  for (int k = 0; k < group.count; ++k)
+    if (!widen_reach(reach, reach_of(group.m[k].g), k == 0)) return false;
+  return true;
 }
 
 // group: the members whose dw is wanted. A cluster of blocks per (member j, channel c), cluster
@@ -156,7 +262,21 @@ void depthwise_group_forward(const std::vector<Tensor>& xs, const std::vector<Te
       m = member<scalar_t>(xs, ws, params, norms, out, k);
       m.y = ys[k].data<scalar_t>();
     }
-    forward_kernel<<<grid_for(group.count * n, kThreads), kThreads, 0, s>>>(group, n);
+    WindowReach reach{};
+    StencilTiling t;
+    const Shape& x = xs[0].shape();
+    if (group_reach(group, reach) &&
+        plan_output_tiles(reach, x[0] * x[1], static_cast<int>(x[1]), static_cast<int>(x[2]),
+                          static_cast<int>(x[3]), static_cast<int>(out[2]),
+                          static_cast<int>(out[3]), false, sizeof(scalar_t), t)) {
+      const int64_t blocks = group.count * t.blocks();
+      AN_CHECK(blocks <= 0x7fffffff)
+          << "depthwise_group_forward: too many blocks (" << blocks << ")";
+      tiled_forward_kernel<<<static_cast<unsigned>(blocks), kThreads,
+                             t.shared_elements() * sizeof(scalar_t), s>>>(group, t);
+    } else {
+      forward_kernel<<<grid_for(group.count * n, kThreads), kThreads, 0, s>>>(group, n);
+    }
   });
   AN_CUDA_CHECK_LAUNCH();
 }
@@ -192,9 +312,25 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       m.grad_sums = has_parts(grad_sums, k) ? grad_sums[k].data<double>() : nullptr;
     }
     if (dx_group.count > 0 && n_in > 0) {
-      const int64_t units = C * moment_parts(xs[0].shape());  // (plane, run) pairs per member
-      input_grad_kernel<<<grid_for(dx_group.count * units * kWarp, kThreads), kThreads, 0, s>>>(
-          dx_group, units);
+      bool sums = false;
+      for (int k = 0; k < dx_group.count; ++k) sums = sums || dx_group.m[k].grad_sums;
+      WindowReach reach{};
+      StencilGradTiling t;
+      const Shape& x = xs[0].shape();
+      if (group_reach(dx_group, reach) &&
+          plan_input_tiles(reach, N * C, C, static_cast<int>(x[2]), static_cast<int>(x[3]),
+                           static_cast<int>(out[2]), static_cast<int>(out[3]), 1, false, sums,
+                           sizeof(scalar_t), t)) {
+        const int64_t blocks = dx_group.count * t.blocks();
+        AN_CHECK(blocks <= 0x7fffffff)
+            << "depthwise_group_backward: too many blocks (" << blocks << ")";
+        tiled_input_grad_kernel<<<static_cast<unsigned>(blocks), kThreads,
+                                  t.shared_bytes(sizeof(scalar_t)), s>>>(dx_group, t);
+      } else {
+        const int64_t units = C * moment_parts(xs[0].shape());  // (plane, run) pairs per member
+        input_grad_kernel<<<grid_for(dx_group.count * units * kWarp, kThreads), kThreads, 0, s>>>(
+            dx_group, units);
+      }
       AN_CUDA_CHECK_LAUNCH();
     }
 

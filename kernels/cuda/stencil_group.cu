@@ -33,7 +33,7 @@ namespace {
 // Stencil m's value at output (oh, ow) of plane xp (channel c); sums in the order of the
 // stencil's own forward kernel.
 template <class T>
-__device__ T stencil_value(const Member<T>& m, const T* __restrict__ xp, int c, int oh, int ow) {
+__device__ T stencil_value(const StencilMember<T>& m, const T* __restrict__ xp, int c, int oh, int ow) {
   if (m.is_pool) {
     const PoolGeometry& g = m.pool;
     const PoolWindow win = pool_window(g, oh, ow);
@@ -72,7 +72,7 @@ __device__ uint32_t max_pool_hits(const PoolGeometry& g, const T* __restrict__ x
 // Stencil m's contribution to dx at input (ih, iw) = plane offset `at` of plane `plane`. A max
 // pool's arg-max hits come in `hits` where the caller found them (`found`), else are found here.
 template <class T>
-__device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, int64_t plane, int c,
+__device__ T stencil_input_grad(const StencilMember<T>& m, const T* __restrict__ xp, int64_t plane, int c,
                                 int ih, int iw, bool found = false, uint32_t hits = 0) {
   if (m.is_pool) {
     const PoolGeometry& g = m.pool;
@@ -102,7 +102,7 @@ __device__ T stencil_input_grad(const Member<T>& m, const T* __restrict__ xp, in
 // A warp per moment run (warp_runs.cuh): unit = (plane, run) of the output.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    forward_kernel(const T* __restrict__ x, Group<T> group, int C, int H, int W, int Ho, int Wo,
+    forward_kernel(const T* __restrict__ x, StencilMembers<T> group, int C, int H, int W, int Ho, int Wo,
                    int64_t units) {
   const int S = Ho * Wo, lane = threadIdx.x % kWarp;
   for_each_warp_unit(units, [&](int64_t unit) {
@@ -119,7 +119,7 @@ __global__ void __launch_bounds__(kThreads)
     T max_values[2] = {T(0), T(0)}, avg_values[2] = {T(0), T(0)};
     int max_of = -1, avg_of = -1;
     for (int k = 0; k < group.count; ++k) {
-      const Member<T>& m = group.m[k];
+      const StencilMember<T>& m = group.m[k];
       const bool is_max = m.is_pool && m.pool.is_max;
       const bool known = m.is_pool && (is_max ? max_of : avg_of) == m.same_as;
       T v[2] = {T(0), T(0)};
@@ -167,7 +167,7 @@ __device__ void write_block_run_moments(const StencilTiling& t, const TileBlock&
 // outputs from it, written to y (and kept for its moment parts where it forms them).
 template <class T>
 __global__ void __launch_bounds__(kThreads, kTileMinBlocks)
-    tiled_forward_kernel(const T* __restrict__ x, Group<T> group, StencilTiling t) {
+    tiled_forward_kernel(const T* __restrict__ x, StencilMembers<T> group, StencilTiling t) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   T* region = reinterpret_cast<T*>(shared_raw);  // [planes, region_h, region_w]
   T* kept = region + t.planes * t.region();      // [planes, runs·kMomentRun] when kept
@@ -182,7 +182,7 @@ __global__ void __launch_bounds__(kThreads, kTileMinBlocks)
   const T* plane_region = region + o.pl * t.region();
   T* plane_kept = kept + o.pl * t.runs * kMomentRun;
   for (int k = 0; k < group.count; ++k) {
-    const Member<T>& m = group.m[k];
+    const StencilMember<T>& m = group.m[k];
     tile_member_outputs(m, plane_region, t, b, o, c, [&](int j, T v) {
       m.y[plane * S + o.q[j]] = v;
       if (m.moments) plane_kept[o.q[j] - b.q0] = v;
@@ -197,7 +197,7 @@ __global__ void __launch_bounds__(kThreads, kTileMinBlocks)
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    input_grad_kernel(const T* __restrict__ x, Group<T> group, T* dx, int C, int H, int W,
+    input_grad_kernel(const T* __restrict__ x, StencilMembers<T> group, T* dx, int C, int H, int W,
                       int64_t n_in, bool accumulate) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_in;
        i += int64_t(gridDim.x) * blockDim.x) {
@@ -207,7 +207,7 @@ __global__ void __launch_bounds__(kThreads)
     uint32_t hits = 0;  // the arg-max hits of max-pool member hits_of's windows
     int hits_of = -1;
     for (int k = 0; k < group.count; ++k) {
-      const Member<T>& m = group.m[k];
+      const StencilMember<T>& m = group.m[k];
       if (!m.dy) continue;
       const bool max_pool = m.is_pool && m.pool.is_max;
       if (max_pool && hits_of != m.same_as) {
@@ -227,7 +227,7 @@ __global__ void __launch_bounds__(kThreads)
 // contributions to the thread's inputs in stencil order; dx written or added once at the end.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    tiled_input_grad_kernel(const T* __restrict__ x, Group<T> group, T* dx, StencilGradTiling t,
+    tiled_input_grad_kernel(const T* __restrict__ x, StencilMembers<T> group, T* dx, StencilGradTiling t,
                             bool accumulate) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   const int cells = t.cells();
@@ -282,12 +282,12 @@ struct WeightGrads {
 // shared memory; block 0 then adds the cluster's sums, ranks in order, into dw_j[c].
 template <class T>
 __global__ void __launch_bounds__(kThreads, kWeightGradMinBlocks)
-    weight_grad_kernel(const T* __restrict__ x, Group<T> group, WeightGrads<T> grads, int C,
+    weight_grad_kernel(const T* __restrict__ x, StencilMembers<T> group, WeightGrads<T> grads, int C,
                        int64_t N) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   const int pair = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
   const int j = pair / C, c = pair - j * C;
-  const Member<T>& m = group.m[grads.member[j]];
+  const StencilMember<T>& m = group.m[grads.member[j]];
   const DepthwiseGeometry& g = m.conv;
   depthwise_weight_grad_in_cluster<kThreads, kTapsPerPass, 0>(
       x, m.dy, g, c, N, reinterpret_cast<T*>(shared_raw), grads.dw[j] + int64_t(c) * g.R * g.S);
@@ -295,12 +295,12 @@ __global__ void __launch_bounds__(kThreads, kWeightGradMinBlocks)
 
 // The group's members for the kernels; `out` is the common output shape.
 template <class T>
-Group<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
+StencilMembers<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
                     const std::vector<Stencil>& stencils, const Shape& out) {
-  Group<T> group{};
+  StencilMembers<T> group{};
   group.count = static_cast<int>(stencils.size());
   for (size_t k = 0; k < stencils.size(); ++k) {
-    Member<T>& m = group.m[k];
+    StencilMember<T>& m = group.m[k];
     m.is_pool = stencils[k].kind == Stencil::Kind::pool;
     if (m.is_pool) {
       m.pool = pool_geometry(stencils[k].pool, x.shape(), out);
@@ -328,7 +328,7 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
   const int64_t units = out[1] * moment_parts(out);  // (plane, run) pairs of the gather kernel
   cudaStream_t s = stream(x.device());
   dispatch_float(x.dtype(), "stencil_group_forward", [&]<class scalar_t>() {
-    Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
+    StencilMembers<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
     for (size_t k = 0; k < ys.size(); ++k) {
       group.m[k].y = ys[k].data<scalar_t>();
       group.m[k].moments = has_parts(moments, k) ? moments[k].data<double>() : nullptr;
@@ -367,7 +367,7 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
   const int C = static_cast<int>(x.size(1));
   cudaStream_t s = stream(x.device());
   dispatch_float(x.dtype(), "stencil_group_backward", [&]<class scalar_t>() {
-    Group<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
+    StencilMembers<scalar_t> group = make_group<scalar_t>(x, weights, stencils, out);
     for (size_t k = 0; k < dys.size(); ++k)
       group.m[k].dy = dys[k].defined() ? dys[k].data<scalar_t>() : nullptr;
 

@@ -23,7 +23,7 @@ namespace autonet::cuda {
 
 // One stencil as the kernels see it: its geometry (only the one of its kind is read) and data.
 template <class T>
-struct Member {
+struct StencilMember {
   bool is_pool;
   DepthwiseGeometry conv;
   PoolGeometry pool;
@@ -37,9 +37,9 @@ struct Member {
 };
 
 template <class T>
-struct Group {
+struct StencilMembers {
   int count;
-  Member<T> m[kMaxStencils];
+  StencilMember<T> m[kMaxStencils];
 };
 
 constexpr int kMaxTileOutputs = 4;              // outputs per thread: a 32×32 plane per block
@@ -76,46 +76,55 @@ struct StencilTiling {
   int runs_per_plane, chunks;  // chunks: blocks across one plane's runs
   bool keeps_outputs;          // a member forms moment parts from outputs kept in shared memory
   AN_HOST_DEVICE int region() const { return region_h * region_w; }
-  int64_t blocks() const { return (plane_count + planes - 1) / planes * chunks; }
+  AN_HOST_DEVICE int64_t blocks() const { return (plane_count + planes - 1) / planes * chunks; }
   size_t shared_elements() const {
     return size_t(planes) * (region() + (keeps_outputs ? runs * kMomentRun : 0));
   }
 };
 
-// The tiling of a group's forward, or false where the tiled kernel cannot take it: members of
-// different strides (their windows would not move together), or a staged region past the shared
-// memory limit (very wide planes). Then the gather kernel runs.
+// How far a stencil's windows reach: output o reads inputs o·stride + [first, last] on each
+// axis. A stride of 0 marks windows that move differently along the two axes.
+struct WindowReach {
+  int stride, first_h, last_h, first_w, last_w;
+};
+AN_HOST_DEVICE WindowReach reach_of(const DepthwiseGeometry& g) {
+  return {g.stride, -g.pad_h, (g.R - 1) * g.dilation - g.pad_h, -g.pad_w,
+          (g.S - 1) * g.dilation - g.pad_w};
+}
+AN_HOST_DEVICE WindowReach reach_of(const PoolGeometry& g) {
+  return {g.sh == g.sw ? g.sh : 0, -g.ph, g.kh - 1 - g.ph, -g.pw, g.kw - 1 - g.pw};
+}
 template <class T>
-bool make_stencil_tiling(const Group<T>& group, int64_t plane_count, int C, int H, int W, int Ho,
-                         int Wo, StencilTiling& t) {
+WindowReach reach_of(const StencilMember<T>& m) {
+  return m.is_pool ? reach_of(m.pool) : reach_of(m.conv);
+}
+
+// Widens `all` (first: not yet set) to cover r; false where their strides differ (the tiles
+// would not move with both).
+inline bool widen_reach(WindowReach& all, const WindowReach& r, bool first) {
+  if (r.stride == 0 || (!first && r.stride != all.stride)) return false;
+  if (first) {
+    all = r;
+    return true;
+  }
+  all.first_h = std::min(all.first_h, r.first_h), all.last_h = std::max(all.last_h, r.last_h);
+  all.first_w = std::min(all.first_w, r.first_w), all.last_w = std::max(all.last_w, r.last_w);
+  return true;
+}
+
+// The output tiling for stencils of reach `reach` (the union of theirs), or false where the
+// staged region would pass the shared memory limit (very wide planes). keeps_outputs: a block
+// keeps its outputs in shared memory too.
+inline bool plan_output_tiles(const WindowReach& reach, int64_t plane_count, int C, int H, int W,
+                              int Ho, int Wo, bool keeps_outputs, size_t elem_bytes,
+                              StencilTiling& t) {
   t = {};
   t.H = H, t.W = W, t.Ho = Ho, t.Wo = Wo, t.C = C, t.plane_count = plane_count;
-  int hi_h = 0, hi_w = 0;
-  for (int k = 0; k < group.count; ++k) {
-    const Member<T>& m = group.m[k];
-    // Member k's window for output (oh, ow): rows oh·stride + [first_h, last_h], likewise columns.
-    int stride, first_h, last_h, first_w, last_w;
-    if (m.is_pool) {
-      const PoolGeometry& g = m.pool;
-      if (g.sh != g.sw) return false;
-      stride = g.sh, first_h = -g.ph, last_h = g.kh - 1 - g.ph, first_w = -g.pw,
-      last_w = g.kw - 1 - g.pw;
-    } else {
-      const DepthwiseGeometry& g = m.conv;
-      stride = g.stride, first_h = -g.pad_h, last_h = (g.R - 1) * g.dilation - g.pad_h,
-      first_w = -g.pad_w, last_w = (g.S - 1) * g.dilation - g.pad_w;
-    }
-    if (k > 0 && stride != t.stride) return false;
-    t.stride = stride;
-    t.keeps_outputs = t.keeps_outputs || m.moments != nullptr;
-    if (k == 0 || first_h < t.lo_h) t.lo_h = first_h;
-    if (k == 0 || first_w < t.lo_w) t.lo_w = first_w;
-    if (k == 0 || last_h > hi_h) hi_h = last_h;
-    if (k == 0 || last_w > hi_w) hi_w = last_w;
-  }
+  t.stride = reach.stride, t.lo_h = reach.first_h, t.lo_w = reach.first_w;
+  t.keeps_outputs = keeps_outputs;
   const int positions = Ho * Wo, run = static_cast<int>(kMomentRun);
   t.runs_per_plane = (positions + run - 1) / run;
-  t.region_w = (Wo - 1) * t.stride + hi_w - t.lo_w + 1;
+  t.region_w = (Wo - 1) * t.stride + reach.last_w - t.lo_w + 1;
   for (t.runs = std::min(t.runs_per_plane, kMaxTileOutputs * kThreads / run); t.runs >= 1;
        t.runs /= 2) {
     t.plane_threads = std::min(kThreads, 32 * t.runs);  // whole warps, two outputs a lane or more
@@ -123,13 +132,27 @@ bool make_stencil_tiling(const Group<T>& group, int64_t plane_count, int C, int 
     t.planes = kThreads / t.plane_threads;
     // A block's outputs span at most this many rows (a partial row at either end).
     const int rows = std::min(Ho, (t.runs * run + Wo - 1) / Wo + 1);
-    t.region_h = (rows - 1) * t.stride + hi_h - t.lo_h + 1;
-    if (t.per_thread <= kMaxTileOutputs && t.shared_elements() * sizeof(T) <= kTileSharedBytes)
+    t.region_h = (rows - 1) * t.stride + reach.last_h - t.lo_h + 1;
+    if (t.per_thread <= kMaxTileOutputs && t.shared_elements() * elem_bytes <= kTileSharedBytes)
       break;
   }
   if (t.runs < 1) return false;
   t.chunks = (t.runs_per_plane + t.runs - 1) / t.runs;
   return true;
+}
+
+// The tiling of a stencil group's forward, or false where the tiled kernel cannot take it:
+// members of different strides, or a region too large. Then the gather kernel runs.
+template <class T>
+bool make_stencil_tiling(const StencilMembers<T>& group, int64_t plane_count, int C, int H, int W, int Ho,
+                         int Wo, StencilTiling& t) {
+  WindowReach reach{};
+  bool keeps_outputs = false;
+  for (int k = 0; k < group.count; ++k) {
+    if (!widen_reach(reach, reach_of(group.m[k]), k == 0)) return false;
+    keeps_outputs = keeps_outputs || group.m[k].moments != nullptr;
+  }
+  return plan_output_tiles(reach, plane_count, C, H, W, Ho, Wo, keeps_outputs, sizeof(T), t);
 }
 
 // Block `block`'s share: planes [plane0, plane0 + planes), positions [q0, q1) of each, whose
@@ -151,17 +174,29 @@ AN_HOST_DEVICE TileBlock tile_block(const StencilTiling& t, int64_t block) {
   return b;
 }
 
-// Element e of the block's staged region [planes, region_h, region_w]: x, or zero outside the
-// image and past the last plane.
+// Element e of the block's staged region [planes, region_h, region_w]: its plane and input
+// coordinates, and whether it lies in the image (not in the padding, not past the last plane).
+struct StagedCell {
+  int64_t plane;
+  int ih, iw;
+  bool inside;
+};
+AN_HOST_DEVICE StagedCell staged_cell(const StencilTiling& t, const TileBlock& b, int e) {
+  const int pl = e / t.region(), at = e - pl * t.region();
+  const int i = at / t.region_w;
+  StagedCell cell{b.plane0 + pl, b.row0 + i, t.lo_w + (at - i * t.region_w), false};
+  cell.inside = cell.plane < t.plane_count && cell.ih >= 0 && cell.ih < t.H && cell.iw >= 0 &&
+                cell.iw < t.W;
+  return cell;
+}
+
+// The staged value of element e: x, zero outside.
 template <class T>
 AN_HOST_DEVICE T staged_value(const T* __restrict__ x, const StencilTiling& t, const TileBlock& b,
                               int e) {
-  const int pl = e / t.region(), at = e - pl * t.region();
-  const int i = at / t.region_w, j = at - i * t.region_w;
-  const int64_t plane = b.plane0 + pl;
-  const int ih = b.row0 + i, iw = t.lo_w + j;
-  if (plane >= t.plane_count || ih < 0 || ih >= t.H || iw < 0 || iw >= t.W) return T(0);
-  return read_only(x + (plane * t.H + ih) * t.W + iw);
+  const StagedCell cell = staged_cell(t, b, e);
+  if (!cell.inside) return T(0);
+  return read_only(x + (cell.plane * t.H + cell.ih) * t.W + cell.iw);
 }
 
 // A thread's outputs: plane pl of the block, positions q[j] for j < count, each output's
@@ -234,24 +269,44 @@ AN_HOST_DEVICE T tile_pool(const PoolGeometry& g, const T* region, const Stencil
   return sum / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
 }
 
-// A depthwise member's outputs at the thread's positions, its R·S weights for channel c loaded
-// once (registers when the size is fixed); emit(j, value) takes output j.
+// A depthwise filter's outputs at the thread's positions (geometry g, channel filter wc [R·S]),
+// its weights loaded once (registers when the size is fixed); relu: the taps clamp what they
+// read (a folded ReLU not yet applied to the region). emit(j, value) takes output j.
 template <int R, int S, int D, class T, class Emit>
-AN_HOST_DEVICE void tile_depthwise(const Member<T>& m, const T* region, const StencilTiling& t,
-                                   const TileOutputs& o, int c, Emit&& emit) {
+AN_HOST_DEVICE void tile_depthwise(const DepthwiseGeometry& g, const T* wc, bool relu,
+                                   const T* region, const StencilTiling& t, const TileOutputs& o,
+                                   Emit&& emit) {
   T w[R * S];
   AN_UNROLL
-  for (int k = 0; k < R * S; ++k) w[k] = m.w[c * R * S + k];
-  const int offset = -m.conv.pad_h * t.region_w - m.conv.pad_w;
+  for (int k = 0; k < R * S; ++k) w[k] = wc[k];
+  const int offset = -g.pad_h * t.region_w - g.pad_w;
   AN_UNROLL
   for (int j = 0; j < kMaxTileOutputs; ++j)
-    if (j < o.count)
-      emit(j, tile_taps<R, S, D>(region + o.at[j] + offset, t.region_w, w, m.conv.relu_input));
+    if (j < o.count) emit(j, tile_taps<R, S, D>(region + o.at[j] + offset, t.region_w, w, relu));
+}
+
+// The same for any filter: the DARTS filters (sep_conv 3×3, 5×5; dil_conv 3×3, 5×5) with their
+// taps unrolled, others read at run time.
+template <class T, class Emit>
+AN_HOST_DEVICE void tile_depthwise_any(const DepthwiseGeometry& g, const T* wc, bool relu,
+                                       const T* region, const StencilTiling& t,
+                                       const TileOutputs& o, Emit&& emit) {
+  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
+  if (square3 && g.dilation == 1) return tile_depthwise<3, 3, 1>(g, wc, relu, region, t, o, emit);
+  if (square5 && g.dilation == 1) return tile_depthwise<5, 5, 1>(g, wc, relu, region, t, o, emit);
+  if (square3 && g.dilation == 2) return tile_depthwise<3, 3, 2>(g, wc, relu, region, t, o, emit);
+  if (square5 && g.dilation == 2) return tile_depthwise<5, 5, 2>(g, wc, relu, region, t, o, emit);
+  DepthwiseGeometry clamp = g;  // tile_taps' run-time form clamps by the geometry's flag
+  clamp.relu_input = relu;
+  const int offset = -g.pad_h * t.region_w - g.pad_w;
+  AN_UNROLL
+  for (int j = 0; j < kMaxTileOutputs; ++j)
+    if (j < o.count) emit(j, tile_taps(clamp, region + o.at[j] + offset, t.region_w, wc));
 }
 
 // Member m's outputs at the thread's positions of plane region `region` (channel c): emit(j, v).
 template <class T, class Emit>
-AN_HOST_DEVICE void tile_member_outputs(const Member<T>& m, const T* region, const StencilTiling& t,
+AN_HOST_DEVICE void tile_member_outputs(const StencilMember<T>& m, const T* region, const StencilTiling& t,
                                         const TileBlock& b, const TileOutputs& o, int c,
                                         Emit&& emit) {
   if (m.is_pool) {
@@ -260,18 +315,7 @@ AN_HOST_DEVICE void tile_member_outputs(const Member<T>& m, const T* region, con
       if (j < o.count) emit(j, tile_pool(m.pool, region, t, b, o.oh[j], o.ow[j]));
     return;
   }
-  const DepthwiseGeometry& g = m.conv;
-  // The DARTS filters (sep_conv 3×3, 5×5; dil_conv 3×3, 5×5) with their taps unrolled.
-  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
-  if (square3 && g.dilation == 1) return tile_depthwise<3, 3, 1>(m, region, t, o, c, emit);
-  if (square5 && g.dilation == 1) return tile_depthwise<5, 5, 1>(m, region, t, o, c, emit);
-  if (square3 && g.dilation == 2) return tile_depthwise<3, 3, 2>(m, region, t, o, c, emit);
-  if (square5 && g.dilation == 2) return tile_depthwise<5, 5, 2>(m, region, t, o, c, emit);
-  const int offset = -g.pad_h * t.region_w - g.pad_w;
-  AN_UNROLL
-  for (int j = 0; j < kMaxTileOutputs; ++j)
-    if (j < o.count)
-      emit(j, tile_taps(g, region + o.at[j] + offset, t.region_w, m.w + c * g.R * g.S));
+  tile_depthwise_any(m.conv, m.w + c * m.conv.R * m.conv.S, m.conv.relu_input, region, t, o, emit);
 }
 
 }  // namespace autonet::cuda

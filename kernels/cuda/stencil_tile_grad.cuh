@@ -40,49 +40,30 @@ struct StencilGradTiling {
   // Stencils whose dy a block stages at once: their loads wait on memory together, not one
   // stencil after another (as many as fit, at most every stencil with a gradient).
   int batch;
+  bool keeps_inputs;  // a block keeps its inputs' gradients in shared memory (for run sums)
   int H, W, Ho, Wo, C;
   int64_t plane_count;
   int chunks;  // blocks across one plane
   AN_HOST_DEVICE int region() const { return dy_h * dy_w; }
   AN_HOST_DEVICE int cells() const { return planes * region(); }  // one stencil's staged dy
-  int64_t blocks() const { return (plane_count + planes - 1) / planes * chunks; }
+  AN_HOST_DEVICE int64_t blocks() const { return (plane_count + planes - 1) / planes * chunks; }
   size_t shared_bytes(size_t elem) const {
-    return size_t(cells()) * (batch * elem + (arg_max ? sizeof(int) : 0));
+    return size_t(cells()) * (batch * elem + (arg_max ? sizeof(int) : 0)) +
+           (keeps_inputs ? size_t(planes) * chunk * elem : 0);
   }
 };
 
-// The tiling of a group's input gradient, or false where the tiled kernel cannot take it (as
-// make_stencil_tiling). Only members with a gradient (dy) count.
-template <class T>
-bool make_stencil_grad_tiling(const Group<T>& group, int64_t plane_count, int C, int H, int W,
-                              int Ho, int Wo, StencilGradTiling& t) {
+// The input-gradient tiling for stencils of reach `reach` (the union of theirs), staging up to
+// `most` of them at once; false where one stencil's region would pass the shared memory limit,
+// or (keeps_inputs: runs of kMomentRun inputs summed per block) a block's share would cut a run.
+inline bool plan_input_tiles(const WindowReach& reach, int64_t plane_count, int C, int H, int W,
+                             int Ho, int Wo, int most, bool arg_max, bool keeps_inputs,
+                             size_t elem_bytes, StencilGradTiling& t) {
   t = {};
   t.H = H, t.W = W, t.Ho = Ho, t.Wo = Wo, t.C = C, t.plane_count = plane_count;
-  int with_dy = 0;
-  for (int k = 0; k < group.count; ++k) {
-    const Member<T>& m = group.m[k];
-    if (!m.dy) continue;
-    const bool any = with_dy++ > 0;
-    int stride, first_h, last_h, first_w, last_w;
-    if (m.is_pool) {
-      const PoolGeometry& g = m.pool;
-      if (g.sh != g.sw) return false;
-      stride = g.sh, first_h = -g.ph, last_h = g.kh - 1 - g.ph, first_w = -g.pw,
-      last_w = g.kw - 1 - g.pw;
-      t.arg_max = t.arg_max || g.is_max;
-    } else {
-      const DepthwiseGeometry& g = m.conv;
-      stride = g.stride, first_h = -g.pad_h, last_h = (g.R - 1) * g.dilation - g.pad_h,
-      first_w = -g.pad_w, last_w = (g.S - 1) * g.dilation - g.pad_w;
-    }
-    if (any && stride != t.stride) return false;
-    t.stride = stride;
-    if (!any || first_h < t.first_h) t.first_h = first_h;
-    if (!any || first_w < t.first_w) t.first_w = first_w;
-    if (!any || last_h > t.last_h) t.last_h = last_h;
-    if (!any || last_w > t.last_w) t.last_w = last_w;
-  }
-  if (with_dy == 0) return false;
+  t.stride = reach.stride, t.first_h = reach.first_h, t.last_h = reach.last_h;
+  t.first_w = reach.first_w, t.last_w = reach.last_w;
+  t.arg_max = arg_max, t.keeps_inputs = keeps_inputs;
   const int s = t.stride, positions = H * W;
   t.col0 = floor_divide_by_stride(-t.last_w, s);
   t.dy_w = floor_divide_by_stride(W - 1 - t.first_w, s) - t.col0 + 1;
@@ -95,18 +76,38 @@ bool make_stencil_grad_tiling(const Group<T>& group, int64_t plane_count, int C,
     const int rows = std::min(H, (t.chunk + W - 1) / W + 1);
     t.dy_h = (rows - 1 + t.last_h - t.first_h) / s + 2;
     t.batch = 1;
-    if (t.per_thread <= kMaxTileOutputs && t.shared_bytes(sizeof(T)) <= kTileSharedBytes) break;
+    if (t.per_thread <= kMaxTileOutputs && t.shared_bytes(elem_bytes) <= kTileSharedBytes) break;
   }
   if (t.chunk < 1) return false;
+  if (keeps_inputs && t.chunk < positions && t.chunk % kMomentRun != 0) return false;
   t.chunks = (positions + t.chunk - 1) / t.chunk;
-  while (t.batch < with_dy && t.batch < kMaxStencils) {
+  while (t.batch < most && t.batch < kMaxStencils) {
     ++t.batch;
-    if (t.shared_bytes(sizeof(T)) > kTileSharedBytes) {
+    if (t.shared_bytes(elem_bytes) > kTileSharedBytes) {
       --t.batch;
       break;
     }
   }
   return true;
+}
+
+// The tiling of a stencil group's input gradient, or false where the tiled kernel cannot take
+// it (as make_stencil_tiling). Only members with a gradient (dy) count.
+template <class T>
+bool make_stencil_grad_tiling(const StencilMembers<T>& group, int64_t plane_count, int C, int H, int W,
+                              int Ho, int Wo, StencilGradTiling& t) {
+  WindowReach reach{};
+  int with_dy = 0;
+  bool arg_max = false;
+  for (int k = 0; k < group.count; ++k) {
+    const StencilMember<T>& m = group.m[k];
+    if (!m.dy) continue;
+    if (!widen_reach(reach, reach_of(m), with_dy++ == 0)) return false;
+    arg_max = arg_max || (m.is_pool && m.pool.is_max);
+  }
+  if (with_dy == 0) return false;
+  return plan_input_tiles(reach, plane_count, C, H, W, Ho, Wo, with_dy, arg_max, false, sizeof(T),
+                          t);
 }
 
 // Block `block`'s share: planes [plane0, plane0 + planes), input positions [p0, p1) of each, and
@@ -145,7 +146,7 @@ AN_HOST_DEVICE StagedOutput staged_output(const StencilGradTiling& t, const Grad
 // Member m's staged value at region offset e: its dy there (an average pool's divided by the
 // window's divisor, as the gather divides each term), zero outside the output.
 template <class T>
-AN_HOST_DEVICE T staged_grad(const Member<T>& m, const StencilGradTiling& t, const GradBlock& b,
+AN_HOST_DEVICE T staged_grad(const StencilMember<T>& m, const StencilGradTiling& t, const GradBlock& b,
                              int e) {
   const StagedOutput s = staged_output(t, b, e);
   if (!s.inside) return T(0);
@@ -191,14 +192,14 @@ AN_HOST_DEVICE TileInputs tile_inputs(const StencilGradTiling& t, const GradBloc
 // table holds, updated; refill: whether the batch must find them first. Returns the member to
 // start the next batch from.
 template <class T>
-AN_HOST_DEVICE int next_grad_batch(const Group<T>& group, int k, const StencilGradTiling& t,
+AN_HOST_DEVICE int next_grad_batch(const StencilMembers<T>& group, int k, const StencilGradTiling& t,
                                    int (&batch)[kMaxStencils], int& n, int& table_of,
                                    bool& refill) {
   n = 0;
   refill = false;
   bool reads_table = false;
   for (; k < group.count && n < t.batch; ++k) {
-    const Member<T>& m = group.m[k];
+    const StencilMember<T>& m = group.m[k];
     if (!m.dy) continue;
     if (m.is_pool && m.pool.is_max) {
       if (table_of != m.same_as) {
@@ -230,21 +231,20 @@ AN_HOST_DEVICE T tap_grad(const T* grad, int th, int tw, const StencilGradTiling
               floor_divide_by_stride(tw, stride) - t.col0];
 }
 
-// A depthwise member's contributions to the thread's inputs: Σ w[r, s]·dy over its taps in
-// (r, s) order from the staged dy `grad`, zero where the folded ReLU clamped x (xv: x at the
-// inputs). R = 0: the filter's size and dilation read at run time.
+// A depthwise filter's contributions to the thread's inputs (geometry g, channel filter wc
+// [R·S]): Σ w[r, s]·dy over its taps in (r, s) order from the staged dy `grad`, zero where the
+// folded ReLU clamped the input (xv: the inputs as the taps read them). R = 0: the filter's size
+// and dilation read at run time.
 template <int R, int S, int D, int STRIDE, class T>
-AN_HOST_DEVICE void tile_depthwise_grad(const Member<T>& m, const T* grad,
+AN_HOST_DEVICE void tile_depthwise_grad(const DepthwiseGeometry& g, const T* wc, const T* grad,
                                         const StencilGradTiling& t, const GradBlock& b,
-                                        const TileInputs& o, int c, const T (&xv)[kMaxTileOutputs],
+                                        const TileInputs& o, const T (&xv)[kMaxTileOutputs],
                                         T (&sum)[kMaxTileOutputs]) {
-  const DepthwiseGeometry& g = m.conv;
   const int rows = R > 0 ? R : g.R, cols = R > 0 ? S : g.S, dilation = R > 0 ? D : g.dilation;
   constexpr int kTaps = R > 0 ? R * S : 1;
   T w[kTaps];  // the fixed sizes' weights, in registers
   AN_UNROLL
-  for (int k = 0; k < kTaps; ++k) w[k] = R > 0 ? m.w[c * kTaps + k] : T(0);
-  const T* wp = m.w + c * rows * cols;
+  for (int k = 0; k < kTaps; ++k) w[k] = R > 0 ? wc[k] : T(0);
   AN_UNROLL
   for (int j = 0; j < kMaxTileOutputs; ++j) {
     if (j >= o.count) continue;
@@ -253,7 +253,7 @@ AN_HOST_DEVICE void tile_depthwise_grad(const Member<T>& m, const T* grad,
       AN_UNROLL
       for (int r = 0; r < rows; ++r) AN_UNROLL
       for (int s = 0; s < cols; ++s)
-        acc += (R > 0 ? w[r * cols + s] : wp[r * cols + s]) *
+        acc += (R > 0 ? w[r * cols + s] : wc[r * cols + s]) *
                tap_grad<STRIDE>(grad, o.ih[j] + g.pad_h - r * dilation,
                                 o.iw[j] + g.pad_w - s * dilation, t, b);
     }
@@ -261,22 +261,39 @@ AN_HOST_DEVICE void tile_depthwise_grad(const Member<T>& m, const T* grad,
   }
 }
 
-// The same at the group's stride: 1 and 2 fixed at compile time.
+// The same for any filter and stride: the DARTS filters and strides 1 and 2 fixed at compile
+// time, others read at run time.
 template <int R, int S, int D, class T>
-AN_HOST_DEVICE void tile_depthwise_grad_at_stride(const Member<T>& m, const T* grad,
-                                                  const StencilGradTiling& t, const GradBlock& b,
-                                                  const TileInputs& o, int c,
+AN_HOST_DEVICE void tile_depthwise_grad_at_stride(const DepthwiseGeometry& g, const T* wc,
+                                                  const T* grad, const StencilGradTiling& t,
+                                                  const GradBlock& b, const TileInputs& o,
                                                   const T (&xv)[kMaxTileOutputs],
                                                   T (&sum)[kMaxTileOutputs]) {
-  if (t.stride == 1) return tile_depthwise_grad<R, S, D, 1>(m, grad, t, b, o, c, xv, sum);
-  if (t.stride == 2) return tile_depthwise_grad<R, S, D, 2>(m, grad, t, b, o, c, xv, sum);
-  tile_depthwise_grad<R, S, D, 0>(m, grad, t, b, o, c, xv, sum);
+  if (t.stride == 1) return tile_depthwise_grad<R, S, D, 1>(g, wc, grad, t, b, o, xv, sum);
+  if (t.stride == 2) return tile_depthwise_grad<R, S, D, 2>(g, wc, grad, t, b, o, xv, sum);
+  tile_depthwise_grad<R, S, D, 0>(g, wc, grad, t, b, o, xv, sum);
+}
+template <class T>
+AN_HOST_DEVICE void tile_depthwise_grad_any(const DepthwiseGeometry& g, const T* wc, const T* grad,
+                                            const StencilGradTiling& t, const GradBlock& b,
+                                            const TileInputs& o, const T (&xv)[kMaxTileOutputs],
+                                            T (&sum)[kMaxTileOutputs]) {
+  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
+  if (square3 && g.dilation == 1)
+    return tile_depthwise_grad_at_stride<3, 3, 1>(g, wc, grad, t, b, o, xv, sum);
+  if (square5 && g.dilation == 1)
+    return tile_depthwise_grad_at_stride<5, 5, 1>(g, wc, grad, t, b, o, xv, sum);
+  if (square3 && g.dilation == 2)
+    return tile_depthwise_grad_at_stride<3, 3, 2>(g, wc, grad, t, b, o, xv, sum);
+  if (square5 && g.dilation == 2)
+    return tile_depthwise_grad_at_stride<5, 5, 2>(g, wc, grad, t, b, o, xv, sum);
+  tile_depthwise_grad<0, 0, 0, 0>(g, wc, grad, t, b, o, xv, sum);
 }
 
 // Member m's contributions to the thread's inputs, added to sum[j] (arg_max: the staged arg-max
 // table of m's windows when m is a max pool).
 template <class T>
-AN_HOST_DEVICE void tile_member_grads(const Member<T>& m, const T* grad, const int* arg_max,
+AN_HOST_DEVICE void tile_member_grads(const StencilMember<T>& m, const T* grad, const int* arg_max,
                                       const StencilGradTiling& t, const GradBlock& b,
                                       const TileInputs& o, int c, const T (&xv)[kMaxTileOutputs],
                                       T (&sum)[kMaxTileOutputs]) {
@@ -299,17 +316,7 @@ AN_HOST_DEVICE void tile_member_grads(const Member<T>& m, const T* grad, const i
     }
     return;
   }
-  const DepthwiseGeometry& g = m.conv;
-  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
-  if (square3 && g.dilation == 1)
-    return tile_depthwise_grad_at_stride<3, 3, 1>(m, grad, t, b, o, c, xv, sum);
-  if (square5 && g.dilation == 1)
-    return tile_depthwise_grad_at_stride<5, 5, 1>(m, grad, t, b, o, c, xv, sum);
-  if (square3 && g.dilation == 2)
-    return tile_depthwise_grad_at_stride<3, 3, 2>(m, grad, t, b, o, c, xv, sum);
-  if (square5 && g.dilation == 2)
-    return tile_depthwise_grad_at_stride<5, 5, 2>(m, grad, t, b, o, c, xv, sum);
-  tile_depthwise_grad<0, 0, 0, 0>(m, grad, t, b, o, c, xv, sum);
+  tile_depthwise_grad_any(m.conv, m.w + c * m.conv.R * m.conv.S, grad, t, b, o, xv, sum);
 }
 
 }  // namespace autonet::cuda

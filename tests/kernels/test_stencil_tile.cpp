@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/depthwise_group_tile.cuh"
 #include "kernels/cuda/stencil_tile.cuh"
 #include "kernels/cuda/stencil_tile_grad.cuh"
 #include "kernels/stencil_group.h"
@@ -62,7 +63,7 @@ struct HostGroup {
   Tensor x;
   std::vector<Tensor> weights, ys;
   std::vector<Stencil> stencils;
-  cuda::Group<float> group{};
+  cuda::StencilMembers<float> group{};
   Shape out;
 };
 
@@ -82,7 +83,7 @@ HostGroup host_group(const std::vector<Spec>& specs, const Shape& xs, int64_t st
   for (size_t k = 0; k < specs.size(); ++k) {
     h.ys.push_back(Tensor::empty(h.out));
     h.ys.back().fill_(std::nan(""));  // an output never written stays NaN
-    cuda::Member<float>& m = h.group.m[k];
+    cuda::StencilMember<float>& m = h.group.m[k];
     m.is_pool = specs[k].pool;
     if (m.is_pool) {
       m.pool = pool_geometry(h.stencils[k].pool, xs, h.out);
@@ -118,7 +119,7 @@ cuda::StencilTiling run_tiled_forward(HostGroup& h) {
       const cuda::TileOutputs o = cuda::tile_outputs(t, b, tid);
       const int64_t plane = b.plane0 + o.pl;
       for (int k = 0; k < h.group.count; ++k) {
-        const cuda::Member<float>& m = h.group.m[k];
+        const cuda::StencilMember<float>& m = h.group.m[k];
         const float* plane_region = region.data() + o.pl * t.region();
         cuda::tile_member_outputs(m, plane_region, t, b, o, static_cast<int>(plane % C),
                                   [&](int j, float v) {
@@ -139,7 +140,7 @@ void expect_windows_inside_region(const HostGroup& h, const cuda::StencilTiling&
     const cuda::TileBlock b = cuda::tile_block(t, block);
     const int oh_b = (b.q1 - 1) / t.Wo;
     for (int k = 0; k < h.group.count; ++k) {
-      const cuda::Member<float>& m = h.group.m[k];
+      const cuda::StencilMember<float>& m = h.group.m[k];
       const int first = m.is_pool ? -m.pool.ph : -m.conv.pad_h;
       const int last =
           m.is_pool ? m.pool.kh - 1 - m.pool.ph : (m.conv.R - 1) * m.conv.dilation - m.conv.pad_h;
@@ -186,7 +187,7 @@ TEST(StencilTile, ForwardMatchesTheCpuTwinAndTheGatherArithmetic) {
     const int C = static_cast<int>(tc.x[1]);
     for (size_t k = 0; k < tc.specs.size(); ++k) {
       const float *got = h.ys[k].data<float>(), *cpu = want[k].data<float>();
-      const cuda::Member<float>& m = h.group.m[k];
+      const cuda::StencilMember<float>& m = h.group.m[k];
       for (int64_t i = 0; i < h.ys[k].numel(); ++i) {
         ASSERT_NEAR(got[i], cpu[i], 1e-5f * (1 + std::abs(cpu[i])))
             << "member " << k << " at " << i;
@@ -312,7 +313,7 @@ TEST(StencilTile, InputGradientMatchesTheCpuTwinAndTheGatherArithmetic) {
     }
     // Each depthwise stencil alone: the gather kernel's sum (depthwise_input_grad), bit for bit.
     for (int k = 0; k < h.group.count; ++k) {
-      const cuda::Member<float>& m = h.group.m[k];
+      const cuda::StencilMember<float>& m = h.group.m[k];
       if (m.is_pool || !m.dy) continue;
       HostGroup one = h;
       one.group.count = 1;
@@ -329,6 +330,90 @@ TEST(StencilTile, InputGradientMatchesTheCpuTwinAndTheGatherArithmetic) {
               << "member " << k << ", plane " << plane << ", input " << at;
         }
     }
+  }
+}
+
+// One depthwise-group member on tiles, forward and dx, through a folded BN (per-channel mean and
+// invstd) and ReLU: every output and input gradient bit for bit against the per-position
+// gathers it replaces (depthwise_output, depthwise_input_grad with the same PlaneNorm).
+TEST(StencilTile, DepthwiseGroupMemberMatchesTheGatherArithmetic) {
+  struct Case {
+    int64_t kernel, pad, dilation, stride;
+    Shape x;
+  };
+  const std::vector<Case> cases{{3, 1, 1, 1, {2, 3, 32, 32}}, {5, 2, 1, 1, {2, 3, 16, 16}},
+                                {3, 2, 2, 1, {3, 5, 8, 8}},   {5, 4, 2, 2, {2, 2, 9, 7}},
+                                {5, 2, 1, 2, {2, 3, 32, 32}}, {7, 3, 1, 1, {1, 2, 13, 11}}};
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(std::to_string(tc.kernel) + "x" + std::to_string(tc.kernel) + " dilation " +
+                 std::to_string(tc.dilation) + " stride " + std::to_string(tc.stride) + " on " +
+                 shape_str(tc.x));
+    const int64_t C = tc.x[1];
+    const DepthwiseConv2dParams p{tc.stride, tc.pad, tc.pad, tc.dilation, true};
+    const Tensor x = random_tensor(tc.x, DType::f32, 3);
+    const Tensor w = random_tensor({C, 1, tc.kernel, tc.kernel}, DType::f32, 4);
+    const Tensor mean = random_tensor({C}, DType::f32, 5);
+    Tensor invstd = random_tensor({C}, DType::f32, 6);
+    for (int64_t c = 0; c < C; ++c) invstd.data<float>()[c] = 1.5f + invstd.data<float>()[c];
+    const Shape out = depthwise_conv2d_out_shape(x.shape(), w.shape(), p);
+    const Tensor dy = random_tensor(out, DType::f32, 8);
+    const DepthwiseGeometry g = depthwise_geometry(x.shape(), w.shape(), out, p);
+    const float *px = x.data<float>(), *pw = w.data<float>(), *pdy = dy.data<float>();
+    const float *pm = mean.data<float>(), *pi = invstd.data<float>();
+    const int64_t planes = tc.x[0] * C;
+    auto filter = [&](int64_t plane) { return pw + (plane % C) * g.R * g.S; };
+    auto norm = [&](int64_t plane) {
+      return cuda::channel_norm(pm, pi, static_cast<int>(plane % C));
+    };
+
+    cuda::StencilTiling t;
+    ASSERT_TRUE(cuda::plan_output_tiles(cuda::reach_of(g), planes, g.C, g.H, g.W, g.Ho, g.Wo, false,
+                                        sizeof(float), t));
+    std::vector<float> region(static_cast<size_t>(t.planes) * t.region());
+    int outputs = 0;
+    for (int64_t block = 0; block < t.blocks(); ++block) {
+      const cuda::TileBlock b = cuda::tile_block(t, block);
+      for (int e = 0; e < t.planes * t.region(); ++e)
+        region[e] = cuda::staged_tap_input(px, g, pm, pi, t, b, e);
+      for (int tid = 0; tid < cuda::kThreads; ++tid) {
+        const cuda::TileOutputs o = cuda::tile_outputs(t, b, tid);
+        const int64_t plane = b.plane0 + o.pl;
+        cuda::tile_depthwise_any(
+            g, filter(plane), false, region.data() + o.pl * t.region(), t, o, [&](int j, float v) {
+              ++outputs;
+              ASSERT_EQ(v, cuda::depthwise_output(g, filter(plane), px + plane * g.H * g.W, o.oh[j],
+                                                  o.ow[j], norm(plane)))
+                  << "plane " << plane << ", output " << o.q[j];
+            });
+      }
+    }
+    EXPECT_EQ(outputs, shape_numel(out));
+
+    cuda::StencilGradTiling gt;
+    ASSERT_TRUE(cuda::plan_input_tiles(cuda::reach_of(g), planes, g.C, g.H, g.W, g.Ho, g.Wo, 1,
+                                       false, true, sizeof(float), gt));
+    std::vector<float> grad(gt.cells());
+    int inputs = 0;
+    for (int64_t block = 0; block < gt.blocks(); ++block) {
+      const cuda::GradBlock b = cuda::grad_block(gt, block);
+      for (int e = 0; e < gt.cells(); ++e) grad[e] = cuda::staged_output_grad(pdy, gt, b, e);
+      for (int tid = 0; tid < cuda::kThreads; ++tid) {
+        const cuda::TileInputs o = cuda::tile_inputs(gt, b, tid);
+        const int64_t plane = b.plane0 + o.pl;
+        float xv[cuda::kMaxTileOutputs] = {}, sum[cuda::kMaxTileOutputs] = {};
+        for (int j = 0; j < o.count; ++j) xv[j] = norm(plane)(px[plane * g.H * g.W + o.q[j]]);
+        cuda::tile_depthwise_grad_any(g, filter(plane), grad.data() + o.pl * gt.region(), gt, b, o,
+                                      xv, sum);
+        for (int j = 0; j < o.count; ++j, ++inputs)
+          ASSERT_EQ(sum[j], cuda::depthwise_input_grad(g, filter(plane), px + plane * g.H * g.W,
+                                                       pdy + plane * g.Ho * g.Wo, o.ih[j], o.iw[j],
+                                                       norm(plane)))
+              << "plane " << plane << ", input " << o.q[j];
+      }
+      // Blocks keep whole runs of inputs for the gradient sums (or a whole plane).
+      EXPECT_TRUE(b.p0 % kMomentRun == 0);
+    }
+    EXPECT_EQ(inputs, x.numel());
   }
 }
 
