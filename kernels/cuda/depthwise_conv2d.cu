@@ -21,15 +21,15 @@ namespace autonet::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kOutputsPerBlock = 512;       // two results per thread
+constexpr int kOutputsPerBlock = 512;          // two results per thread
 constexpr size_t kMaxSharedBytes = 48 * 1024;  // the default per-block limit, no opt-in needed
-constexpr int kWeightGradCluster = 8;       // blocks per channel for dw: the portable cluster size
+constexpr int kWeightGradCluster = 8;  // blocks per channel for dw: the portable cluster size
 
 // How a result of height×width per plane is cut into blocks, and the source region per tile.
 struct Tiling {
-  int th, tw;          // result tile
-  int planes;          // consecutive (n, c) planes per block
-  int sh, sw;          // source region staged in shared memory
+  int th, tw;  // result tile
+  int planes;  // consecutive (n, c) planes per block
+  int sh, sw;  // source region staged in shared memory
   int tiles_h, tiles_w;
   int64_t plane_groups;
   size_t shared_bytes;
@@ -69,7 +69,9 @@ Tiling choose_tiling(int height, int width, int64_t planes, int taps, size_t ele
   return t;
 }
 
-AN_HOST_DEVICE int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+AN_HOST_DEVICE int floor_div(int a, int b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
 
 // Block index → (first plane, tile row, tile column).
 struct TileOrigin {
@@ -131,7 +133,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int r = 0; r < R; ++r)
 #pragma unroll
-      for (int s = 0; s < S; ++s) acc += wp[r * S + s] * src[r * g.dilation * t.sw + s * g.dilation];
+      for (int s = 0; s < S; ++s)
+        acc += wp[r * S + s] * src[r * g.dilation * t.sw + s * g.dilation];
     y[(plane * g.Ho + oh) * g.Wo + ow] = acc;
   }
 }
@@ -206,11 +209,11 @@ __global__ void __launch_bounds__(kThreads)
 template <class T, int K>
 __global__ void __launch_bounds__(kThreads)
     depthwise_weight_kernel(const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dw,
-                            DepthwiseGeometry g, int64_t N) {
+                            DepthwiseGeometry g, int64_t N, PlaneStaging staging) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   const int c = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
   depthwise_weight_grad_in_cluster<kThreads, (K > 0 ? K * K : 1), K>(
-      x, dy, g, c, N, reinterpret_cast<T*>(shared_raw), dw + int64_t(c) * g.R * g.S);
+      x, dy, g, c, N, reinterpret_cast<T*>(shared_raw), dw + int64_t(c) * g.R * g.S, {}, staging);
 }
 
 // Calls f(std::integral_constant<int, K>) with K = the square kernel size if it is 3 or 5, else 0.
@@ -284,11 +287,15 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
     const int RS = g.R * g.S;
     const int chunks = static_cast<int>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
     dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
+      size_t shared_bytes = RS * sizeof(scalar_t);
+      const PlaneStaging staging =
+          plane_staging(RS, staged_plane_rows(g) * staged_plane_cols(g), g.Ho * g.Wo, kThreads,
+                        sizeof(scalar_t), shared_bytes);
       with_kernel_size(g, [&](auto k) {
         launch_in_clusters(depthwise_weight_kernel<scalar_t, decltype(k)::value>,
                            static_cast<unsigned>(g.C * chunks), kThreads,
-                           static_cast<unsigned>(chunks), RS * sizeof(scalar_t), s,
-                           x.data<scalar_t>(), dy.data<scalar_t>(), dw.data<scalar_t>(), g, N);
+                           static_cast<unsigned>(chunks), shared_bytes, s, x.data<scalar_t>(),
+                           dy.data<scalar_t>(), dw.data<scalar_t>(), g, N, staging);
       });
     });
   }

@@ -10,8 +10,9 @@
 //  - members of different strides, or planes too wide for a staged region, take gathers through
 //    the cache instead: a thread per output forward, a warp per run of inputs for dx;
 //  - dw: a thread block cluster per (member, channel), as depthwise_conv2d's weight kernel:
-//    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
-//    distributed shared memory. No atomics, no partial buffer.
+//    blocks reduce chunks of the batch from the sample planes they stage in shared memory,
+//    block 0 adds their sums in rank order through distributed shared memory. No atomics, no
+//    partial buffer.
 // A member with a folded BN reads x̂ = (x − mean)·invstd of its channel wherever the plain member
 // reads x (PlaneNorm, depthwise_conv2d_math.h), and its dx is the gradient at x̂.
 #include <algorithm>
@@ -219,14 +220,14 @@ bool group_reach(const Members<T>& group, WindowReach& reach) {
 // time, into its shared memory; block 0 adds the cluster's sums, ranks in order, into dw_j[c].
 template <class T>
 __global__ void __launch_bounds__(kThreads, kWeightGradMinBlocks)
-    weight_grad_kernel(Members<T> group, int C, int64_t N) {
+    weight_grad_kernel(Members<T> group, int C, int64_t N, PlaneStaging staging) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   const int pair = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
   const int j = pair / C, c = pair - j * C;
   const Member<T>& m = group.m[j];
   depthwise_weight_grad_in_cluster<kThreads, kTapsPerPass, 0>(
       m.x, m.dy, m.g, c, N, reinterpret_cast<T*>(shared_raw), m.out + int64_t(c) * m.g.R * m.g.S,
-      m.norm(c));
+      m.norm(c), staging);
 }
 
 // Member k's geometry and inputs; `out` is the common output shape.
@@ -336,7 +337,7 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
 
     // dw: every member with a dw and a dy.
     Members<scalar_t> dw_group{};
-    int max_taps = 0;
+    int max_taps = 0, max_cells = 0;
     for (size_t k = 0; k < params.size(); ++k) {
       if (!dws[k].defined() || !dys[k].defined()) continue;
       Member<scalar_t>& m = dw_group.m[dw_group.count++];
@@ -344,11 +345,16 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       m.dy = dy_of(k);
       m.out = dws[k].data<scalar_t>();
       max_taps = std::max(max_taps, m.g.R * m.g.S);
+      max_cells = std::max(max_cells, staged_plane_rows(m.g) * staged_plane_cols(m.g));
     }
     if (dw_group.count == 0 || n_out == 0) return;
     const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    size_t shared_bytes = max_taps * sizeof(scalar_t);
+    const PlaneStaging staging =
+        plane_staging(max_taps, max_cells, static_cast<int>(out[2] * out[3]), kThreads,
+                      sizeof(scalar_t), shared_bytes);
     launch_in_clusters(weight_grad_kernel<scalar_t>, dw_group.count * C * chunks, kThreads, chunks,
-                       max_taps * sizeof(scalar_t), s, dw_group, C, N);
+                       shared_bytes, s, dw_group, C, N, staging);
   });
 }
 

@@ -13,8 +13,9 @@
 //  - pools with the same windows (the edges leaving one state pool it alike: `same_as`) have
 //    their values (forward) and arg-max hits (dx) found once and reused, the same numbers;
 //  - dw: a thread block cluster per (stencil, channel), as depthwise_conv2d's weight kernel:
-//    blocks reduce chunks of the batch, block 0 adds their sums in rank order through
-//    distributed shared memory. No atomics, no partial buffer.
+//    blocks reduce chunks of the batch, reading the sample planes they stage in shared memory,
+//    and block 0 adds their sums in rank order through distributed shared memory. No atomics,
+//    no partial buffer.
 #include <algorithm>
 
 #include "kernels/cuda/cluster_sums.cuh"
@@ -33,7 +34,8 @@ namespace {
 // Stencil m's value at output (oh, ow) of plane xp (channel c); sums in the order of the
 // stencil's own forward kernel.
 template <class T>
-__device__ T stencil_value(const StencilMember<T>& m, const T* __restrict__ xp, int c, int oh, int ow) {
+__device__ T stencil_value(const StencilMember<T>& m, const T* __restrict__ xp, int c, int oh,
+                           int ow) {
   if (m.is_pool) {
     const PoolGeometry& g = m.pool;
     const PoolWindow win = pool_window(g, oh, ow);
@@ -72,8 +74,8 @@ __device__ uint32_t max_pool_hits(const PoolGeometry& g, const T* __restrict__ x
 // Stencil m's contribution to dx at input (ih, iw) = plane offset `at` of plane `plane`. A max
 // pool's arg-max hits come in `hits` where the caller found them (`found`), else are found here.
 template <class T>
-__device__ T stencil_input_grad(const StencilMember<T>& m, const T* __restrict__ xp, int64_t plane, int c,
-                                int ih, int iw, bool found = false, uint32_t hits = 0) {
+__device__ T stencil_input_grad(const StencilMember<T>& m, const T* __restrict__ xp, int64_t plane,
+                                int c, int ih, int iw, bool found = false, uint32_t hits = 0) {
   if (m.is_pool) {
     const PoolGeometry& g = m.pool;
     const Covering w(g, ih, iw);
@@ -102,8 +104,8 @@ __device__ T stencil_input_grad(const StencilMember<T>& m, const T* __restrict__
 // A warp per moment run (warp_runs.cuh): unit = (plane, run) of the output.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    forward_kernel(const T* __restrict__ x, StencilMembers<T> group, int C, int H, int W, int Ho, int Wo,
-                   int64_t units) {
+    forward_kernel(const T* __restrict__ x, StencilMembers<T> group, int C, int H, int W, int Ho,
+                   int Wo, int64_t units) {
   const int S = Ho * Wo, lane = threadIdx.x % kWarp;
   for_each_warp_unit(units, [&](int64_t unit) {
     const RunUnit u = run_unit(unit, S);
@@ -227,8 +229,8 @@ __global__ void __launch_bounds__(kThreads)
 // contributions to the thread's inputs in stencil order; dx written or added once at the end.
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    tiled_input_grad_kernel(const T* __restrict__ x, StencilMembers<T> group, T* dx, StencilGradTiling t,
-                            bool accumulate) {
+    tiled_input_grad_kernel(const T* __restrict__ x, StencilMembers<T> group, T* dx,
+                            StencilGradTiling t, bool accumulate) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   const int cells = t.cells();
   T* grad = reinterpret_cast<T*>(shared_raw);                     // [batch, planes, dy_h, dy_w]
@@ -282,21 +284,22 @@ struct WeightGrads {
 // shared memory; block 0 then adds the cluster's sums, ranks in order, into dw_j[c].
 template <class T>
 __global__ void __launch_bounds__(kThreads, kWeightGradMinBlocks)
-    weight_grad_kernel(const T* __restrict__ x, StencilMembers<T> group, WeightGrads<T> grads, int C,
-                       int64_t N) {
+    weight_grad_kernel(const T* __restrict__ x, StencilMembers<T> group, WeightGrads<T> grads,
+                       int C, int64_t N, PlaneStaging staging) {
   extern __shared__ __align__(16) unsigned char shared_raw[];
   const int pair = blockIdx.x / static_cast<int>(cooperative_groups::this_cluster().num_blocks());
   const int j = pair / C, c = pair - j * C;
   const StencilMember<T>& m = group.m[grads.member[j]];
   const DepthwiseGeometry& g = m.conv;
   depthwise_weight_grad_in_cluster<kThreads, kTapsPerPass, 0>(
-      x, m.dy, g, c, N, reinterpret_cast<T*>(shared_raw), grads.dw[j] + int64_t(c) * g.R * g.S);
+      x, m.dy, g, c, N, reinterpret_cast<T*>(shared_raw), grads.dw[j] + int64_t(c) * g.R * g.S, {},
+      staging);
 }
 
 // The group's members for the kernels; `out` is the common output shape.
 template <class T>
 StencilMembers<T> make_group(const Tensor& x, const std::vector<Tensor>& weights,
-                    const std::vector<Stencil>& stencils, const Shape& out) {
+                             const std::vector<Stencil>& stencils, const Shape& out) {
   StencilMembers<T> group{};
   group.count = static_cast<int>(stencils.size());
   for (size_t k = 0; k < stencils.size(); ++k) {
@@ -391,17 +394,23 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
     }
 
     WeightGrads<scalar_t> grads{};
-    int max_taps = 0;
+    int max_taps = 0, max_cells = 0;
     for (size_t k = 0; k < dweights.size(); ++k) {
       if (!dweights[k].defined() || !dys[k].defined()) continue;
       grads.member[grads.count] = static_cast<int>(k);
       grads.dw[grads.count++] = dweights[k].data<scalar_t>();
-      max_taps = std::max(max_taps, group.m[k].conv.R * group.m[k].conv.S);
+      const DepthwiseGeometry& g = group.m[k].conv;
+      max_taps = std::max(max_taps, g.R * g.S);
+      max_cells = std::max(max_cells, staged_plane_rows(g) * staged_plane_cols(g));
     }
     if (grads.count == 0 || shape_numel(out) == 0) return;
     const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    size_t shared_bytes = max_taps * sizeof(scalar_t);
+    const PlaneStaging staging =
+        plane_staging(max_taps, max_cells, static_cast<int>(out[2] * out[3]), kThreads,
+                      sizeof(scalar_t), shared_bytes);
     launch_in_clusters(weight_grad_kernel<scalar_t>, grads.count * C * chunks, kThreads, chunks,
-                       max_taps * sizeof(scalar_t), s, x.data<scalar_t>(), group, grads, C, N);
+                       shared_bytes, s, x.data<scalar_t>(), group, grads, C, N, staging);
   });
 }
 

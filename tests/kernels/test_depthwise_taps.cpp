@@ -5,12 +5,14 @@
 // the unchecked interior taps and the checked border ones are compared.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "kernels/cuda/depthwise_taps.cuh"
+#include "kernels/cuda/plane_staging.cuh"
 #include "kernels/depthwise_conv2d.h"
 #include "tests/kernels/group_checks.h"
 
@@ -29,7 +31,7 @@ std::string describe(const TapCase& t) {
 }
 
 TEST(DepthwiseTaps, MatchTheCpuTwinOutputsAndInputGradients) {
-  const std::vector<TapCase> cases{{3, 1, 1, 1, false}, {5, 1, 2, 1, true}, {3, 1, 2, 2, false},
+  const std::vector<TapCase> cases{{3, 1, 1, 1, false}, {5, 1, 2, 1, true},  {3, 1, 2, 2, false},
                                    {5, 1, 4, 2, true},  {3, 2, 1, 1, false}, {5, 2, 2, 1, true},
                                    {7, 1, 3, 1, false}};
   for (const TapCase& t : cases) {
@@ -86,5 +88,56 @@ TEST(DepthwiseTaps, PlaneWalkVisitsTheStridedElementsInOrder) {
   EXPECT_EQ(count, 0);
 }
 
+// The weight gradient's staged plane (kernels/cuda/plane_staging.cuh) holds at each tap's cell
+// what depthwise_input reads there, through a folded BN and ReLU, at the DARTS geometries.
+TEST(DepthwiseTaps, StagedPlaneHoldsWhatEachTapReads) {
+  const std::vector<TapCase> cases{{3, 1, 1, 1, true}, {5, 1, 2, 1, true}, {3, 1, 2, 2, false},
+                                   {5, 1, 4, 2, true}, {3, 2, 1, 1, true}, {5, 2, 2, 1, false},
+                                   {7, 1, 3, 1, true}};
+  for (const TapCase& t : cases) {
+    SCOPED_TRACE(describe(t));
+    const DepthwiseConv2dParams p{t.stride, t.pad, t.pad, t.dilation, t.relu};
+    const Tensor x = random_tensor({1, 1, 11, 9}, DType::f32, 50);
+    const Shape w{1, 1, t.size, t.size};
+    const DepthwiseGeometry g =
+        depthwise_geometry(x.shape(), w, depthwise_conv2d_out_shape(x.shape(), w, p), p);
+    const PlaneNorm<float> norm{true, 0.25f, 1.5f};
+    const int rows = cuda::staged_plane_rows(g), cols = cuda::staged_plane_cols(g);
+    std::vector<float> plane(rows * cols);
+    for (int at = 0; at < rows * cols; ++at)
+      plane[at] = cuda::staged_plane_value(x.data<float>(), g, at, norm);
+    for (int oh = 0; oh < g.Ho; ++oh)
+      for (int ow = 0; ow < g.Wo; ++ow)
+        for (int r = 0; r < g.R; ++r)
+          for (int s = 0; s < g.S; ++s) {
+            const int h = oh * g.stride + r * g.dilation, c = ow * g.stride + s * g.dilation;
+            ASSERT_LT(h, rows);
+            ASSERT_LT(c, cols);
+            ASSERT_EQ(plane[h * cols + c],
+                      depthwise_input(x.data<float>(), g, h - g.pad_h, c - g.pad_w, norm))
+                << "output (" << oh << ", " << ow << ") tap (" << r << ", " << s << ")";
+          }
+  }
+}
+
+// A round of `threads` consecutive (sample, position) elements never meets more planes than the
+// staging has room for.
+TEST(DepthwiseTaps, StagingRoomCoversEveryRound) {
+  for (int plane_out : {1, 5, 49, 64, 100, 256, 1024, 1300})
+    for (int64_t samples : {1, 3, 8, 9}) {
+      size_t bytes = 0;
+      const cuda::PlaneStaging st = cuda::plane_staging(25, 1, plane_out, 256, 4, bytes);
+      ASSERT_GT(st.planes, 0);
+      const int64_t count = samples * plane_out;
+      for (int64_t round = 0; round < count; round += 256) {
+        const int64_t first = round / plane_out;
+        const int64_t last = std::min<int64_t>(round + 255, count - 1) / plane_out;
+        EXPECT_LE(last - first + 1, st.planes) << plane_out << " outputs a plane, round " << round;
+      }
+    }
+  size_t bytes = 25 * 4;  // a plane too large for the room: no staging, nothing added
+  EXPECT_EQ(cuda::plane_staging(25, 20000, 1024, 256, 4, bytes).planes, 0);
+  EXPECT_EQ(bytes, 25u * 4);
+}
 }  // namespace
 }  // namespace autonet::test
