@@ -2,7 +2,8 @@
 // kernel parameters (no device-side table), so a group is one launch per pass:
 //  - forward: a block stages the region of x its outputs read in shared memory once and computes
 //    every stencil's outputs there (stencil_tile.cuh), keeping them in shared memory for a
-//    warp per moment run to sum the parts a stencil is asked for; where the members' strides
+//    warp per moment run to sum the parts a stencil is asked for (pools of the same windows
+//    computed once, `same_as`); where the members' strides
 //    differ or the region would not fit (very wide planes), a warp per moment run (kMomentRun
 //    output positions of one plane, two per lane) reads x through the cache instead;
 //  - dx: a block stages, stencil by stencil, the region of dy its inputs gather from and adds
@@ -183,9 +184,10 @@ __global__ void __launch_bounds__(kThreads, kTileMinBlocks)
   const int c = static_cast<int>(plane % t.C), S = t.Ho * t.Wo;
   const T* plane_region = region + o.pl * t.region();
   T* plane_kept = kept + o.pl * t.runs * kMomentRun;
+  PoolMemo<T> memo;
   for (int k = 0; k < group.count; ++k) {
     const StencilMember<T>& m = group.m[k];
-    tile_member_outputs(m, plane_region, t, b, o, c, [&](int j, T v) {
+    tile_member_outputs(m, plane_region, t, b, o, c, memo, [&](int j, T v) {
       m.y[plane * S + o.q[j]] = v;
       if (m.moments) plane_kept[o.q[j] - b.q0] = v;
     });

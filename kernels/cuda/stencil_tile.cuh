@@ -144,8 +144,8 @@ inline bool plan_output_tiles(const WindowReach& reach, int64_t plane_count, int
 // The tiling of a stencil group's forward, or false where the tiled kernel cannot take it:
 // members of different strides, or a region too large. Then the gather kernel runs.
 template <class T>
-bool make_stencil_tiling(const StencilMembers<T>& group, int64_t plane_count, int C, int H, int W, int Ho,
-                         int Wo, StencilTiling& t) {
+bool make_stencil_tiling(const StencilMembers<T>& group, int64_t plane_count, int C, int H, int W,
+                         int Ho, int Wo, StencilTiling& t) {
   WindowReach reach{};
   bool keeps_outputs = false;
   for (int k = 0; k < group.count; ++k) {
@@ -185,8 +185,8 @@ AN_HOST_DEVICE StagedCell staged_cell(const StencilTiling& t, const TileBlock& b
   const int pl = e / t.region(), at = e - pl * t.region();
   const int i = at / t.region_w;
   StagedCell cell{b.plane0 + pl, b.row0 + i, t.lo_w + (at - i * t.region_w), false};
-  cell.inside = cell.plane < t.plane_count && cell.ih >= 0 && cell.ih < t.H && cell.iw >= 0 &&
-                cell.iw < t.W;
+  cell.inside =
+      cell.plane < t.plane_count && cell.ih >= 0 && cell.ih < t.H && cell.iw >= 0 && cell.iw < t.W;
   return cell;
 }
 
@@ -304,15 +304,36 @@ AN_HOST_DEVICE void tile_depthwise_any(const DepthwiseGeometry& g, const T* wc, 
     if (j < o.count) emit(j, tile_taps(clamp, region + o.at[j] + offset, t.region_w, wc));
 }
 
+// The last max and average pools' values at a thread's positions, and whose windows they were
+// (same_as): the edges leaving one state pool it alike, so each kind is computed once.
+template <class T>
+struct PoolMemo {
+  T max_values[kMaxTileOutputs], avg_values[kMaxTileOutputs];
+  int max_of = -1, avg_of = -1;
+};
+
 // Member m's outputs at the thread's positions of plane region `region` (channel c): emit(j, v).
+// A pool whose windows the memo holds takes its values (the same numbers, found once).
 template <class T, class Emit>
-AN_HOST_DEVICE void tile_member_outputs(const StencilMember<T>& m, const T* region, const StencilTiling& t,
-                                        const TileBlock& b, const TileOutputs& o, int c,
+AN_HOST_DEVICE void tile_member_outputs(const StencilMember<T>& m, const T* region,
+                                        const StencilTiling& t, const TileBlock& b,
+                                        const TileOutputs& o, int c, PoolMemo<T>& memo,
                                         Emit&& emit) {
   if (m.is_pool) {
-    AN_UNROLL
-    for (int j = 0; j < kMaxTileOutputs; ++j)
-      if (j < o.count) emit(j, tile_pool(m.pool, region, t, b, o.oh[j], o.ow[j]));
+    auto pool = [&](T(&values)[kMaxTileOutputs], int& of) {
+      const bool known = of == m.same_as;
+      AN_UNROLL
+      for (int j = 0; j < kMaxTileOutputs; ++j) {
+        if (j >= o.count) continue;
+        if (!known) values[j] = tile_pool(m.pool, region, t, b, o.oh[j], o.ow[j]);
+        emit(j, values[j]);
+      }
+      of = m.same_as;
+    };
+    if (m.pool.is_max)
+      pool(memo.max_values, memo.max_of);
+    else
+      pool(memo.avg_values, memo.avg_of);
     return;
   }
   tile_depthwise_any(m.conv, m.w + c * m.conv.R * m.conv.S, m.conv.relu_input, region, t, o, emit);

@@ -118,10 +118,11 @@ cuda::StencilTiling run_tiled_forward(HostGroup& h) {
     for (int tid = 0; tid < cuda::kThreads; ++tid) {
       const cuda::TileOutputs o = cuda::tile_outputs(t, b, tid);
       const int64_t plane = b.plane0 + o.pl;
+      cuda::PoolMemo<float> memo;
       for (int k = 0; k < h.group.count; ++k) {
         const cuda::StencilMember<float>& m = h.group.m[k];
         const float* plane_region = region.data() + o.pl * t.region();
-        cuda::tile_member_outputs(m, plane_region, t, b, o, static_cast<int>(plane % C),
+        cuda::tile_member_outputs(m, plane_region, t, b, o, static_cast<int>(plane % C), memo,
                                   [&](int j, float v) {
                                     float& y = m.y[plane * h.out[2] * h.out[3] + o.q[j]];
                                     EXPECT_TRUE(std::isnan(y)) << "output " << o.q[j] << " twice";
@@ -163,8 +164,19 @@ struct TileCase {
   const char* what;
 };
 
+// One DARTS edge and two more max pools: windows of another size, then the first size again
+// (whose values the memo no longer holds).
+std::vector<Spec> two_max_sizes() {
+  const std::vector<Spec> state = darts_state();
+  std::vector<Spec> specs(state.begin(), state.begin() + 6);
+  specs.push_back({true, 5, 2, 1});
+  specs.push_back({true, 3, 1, 1});
+  return specs;
+}
+
 TEST(StencilTile, ForwardMatchesTheCpuTwinAndTheGatherArithmetic) {
   const std::vector<TileCase> cases{
+      {two_max_sizes(), {2, 2, 11, 10}, 1, "max pools of two window sizes"},
       {darts_state(), {2, 3, 32, 32}, 1, "a DARTS state at 32×32: a plane a block"},
       {darts_state(), {2, 3, 32, 32}, 2, "reduction: 16×16 outputs, two planes a block"},
       {darts_state(), {3, 5, 8, 8}, 1, "8×8: eight planes a block"},
@@ -276,10 +288,7 @@ void give_output_grads(HostGroup& h, std::vector<Tensor>& dys, const std::vector
 }
 
 TEST(StencilTile, InputGradientMatchesTheCpuTwinAndTheGatherArithmetic) {
-  const std::vector<Spec> state = darts_state();
-  std::vector<Spec> two_max(state.begin(), state.begin() + 6);  // one edge
-  two_max.push_back({true, 5, 2, 1});  // other windows: a second arg-max table
-  two_max.push_back({true, 3, 1, 1});  // the first windows again
+  const std::vector<Spec> two_max = two_max_sizes();  // arg-max tables of two window sizes
   const std::vector<TileCase> cases{
       {darts_state(), {2, 3, 32, 32}, 1, "a DARTS state at 32×32"},
       {darts_state(), {2, 3, 32, 32}, 2, "reduction: 32×32 inputs of 16×16 outputs"},
