@@ -129,11 +129,11 @@ __global__ void __launch_bounds__(kThreads, kTileMinBlocks)
   for (int e = threadIdx.x; e < t.planes * t.region(); e += blockDim.x)
     region[e] = staged_tap_input(m.x, g, m.mean, m.invstd, t, b, e);
   __syncthreads();
-  const TileOutputs o = tile_outputs(t, b, threadIdx.x);
+  const ThreadPositions o = tile_outputs(t, b, threadIdx.x);
   const int64_t plane = b.plane0 + o.pl;
   const int c = static_cast<int>(plane % t.C);
   T* y = m.y + plane * t.Ho * t.Wo;
-  tile_depthwise_any(g, m.w + int64_t(c) * g.R * g.S, false, region + o.pl * t.region(), t, o,
+  tile_depthwise_any(g, m.w + int64_t(c) * g.R * g.S, false, region + o.pl * t.region(), t, b, o,
                      [&](int j, T v) { y[o.q[j]] = v; });
 }
 
@@ -158,7 +158,7 @@ __global__ void __launch_bounds__(kThreads)
       grad[e] = staged_output_grad(m.dy, t, b, e);
     __syncthreads();
   }
-  const TileInputs o = tile_inputs(t, b, threadIdx.x);
+  const ThreadPositions o = tile_inputs(t, b, threadIdx.x);
   const int64_t plane = b.plane0 + o.pl;
   const int c = static_cast<int>(plane % t.C);
   const PlaneNorm<T> norm = m.norm(c);

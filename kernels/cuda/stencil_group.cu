@@ -179,7 +179,7 @@ __global__ void __launch_bounds__(kThreads, kTileMinBlocks)
   for (int e = threadIdx.x; e < t.planes * t.region(); e += blockDim.x)
     region[e] = staged_value(x, t, b, e);
   __syncthreads();
-  const TileOutputs o = tile_outputs(t, b, threadIdx.x);
+  const ThreadPositions o = tile_outputs(t, b, threadIdx.x);
   const int64_t plane = b.plane0 + o.pl;
   const int c = static_cast<int>(plane % t.C), S = t.Ho * t.Wo;
   const T* plane_region = region + o.pl * t.region();
@@ -238,7 +238,7 @@ __global__ void __launch_bounds__(kThreads)
   T* grad = reinterpret_cast<T*>(shared_raw);                     // [batch, planes, dy_h, dy_w]
   int* arg_max = reinterpret_cast<int*>(grad + t.batch * cells);  // [planes, dy_h, dy_w]
   const GradBlock b = grad_block(t, blockIdx.x);
-  const TileInputs o = tile_inputs(t, b, threadIdx.x);
+  const ThreadPositions o = tile_inputs(t, b, threadIdx.x);
   const int64_t plane = b.plane0 + o.pl;
   const int c = static_cast<int>(plane % t.C);
   T xv[kMaxTileOutputs], sum[kMaxTileOutputs];

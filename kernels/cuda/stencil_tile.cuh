@@ -199,29 +199,43 @@ AN_HOST_DEVICE T staged_value(const T* __restrict__ x, const StencilTiling& t, c
   return read_only(x + (cell.plane * t.H + cell.ih) * t.W + cell.iw);
 }
 
-// A thread's outputs: plane pl of the block, positions q[j] for j < count, each output's
-// (oh, ow) and the region offset of (oh·stride, ow·stride). Loops over j run to
-// kMaxTileOutputs, unrolled, so the arrays stay in registers.
-struct TileOutputs {
+// A thread's positions in a tiled block (outputs forward, inputs for dx): plane pl of the
+// block, plane positions q[j] for j < count, and their rows and columns. The block's `planes`
+// planes from plane0 on have `plane_threads` threads each; a thread takes positions
+// begin + lt, begin + lt + plane_threads, … below end (at most per_thread). Loops over j run
+// to kMaxTileOutputs, unrolled, so the arrays stay in registers.
+struct ThreadPositions {
   int pl, count;
-  int q[kMaxTileOutputs], oh[kMaxTileOutputs], ow[kMaxTileOutputs], at[kMaxTileOutputs];
+  int q[kMaxTileOutputs], row[kMaxTileOutputs], col[kMaxTileOutputs];
 };
-AN_HOST_DEVICE TileOutputs tile_outputs(const StencilTiling& t, const TileBlock& b, int tid) {
-  TileOutputs o;
-  o.pl = tid / t.plane_threads;
+AN_HOST_DEVICE ThreadPositions thread_positions(int tid, int planes, int plane_threads,
+                                                int per_thread, int64_t plane0, int64_t plane_count,
+                                                int begin, int end, int width) {
+  ThreadPositions o;
+  o.pl = tid / plane_threads;
   o.count = 0;
-  const int first = b.q0 + tid - o.pl * t.plane_threads;
+  const int first = begin + tid - o.pl * plane_threads;
   // Threads past the block's planes (plane_threads need not divide kThreads) take nothing.
-  const bool plane_inside = o.pl < t.planes && b.plane0 + o.pl < t.plane_count;
+  const bool plane_inside = o.pl < planes && plane0 + o.pl < plane_count;
   AN_UNROLL
   for (int j = 0; j < kMaxTileOutputs; ++j) {
-    const int q = first + j * t.plane_threads;
-    const int oh = q / t.Wo, ow = q - oh * t.Wo;
-    o.q[j] = q, o.oh[j] = oh, o.ow[j] = ow;
-    o.at[j] = (oh * t.stride - b.row0) * t.region_w + ow * t.stride - t.lo_w;
-    if (plane_inside && j < t.per_thread && q < b.q1) o.count = j + 1;
+    const int q = first + j * plane_threads;
+    o.q[j] = q, o.row[j] = q / width, o.col[j] = q - o.row[j] * width;
+    if (plane_inside && j < per_thread && q < end) o.count = j + 1;
   }
   return o;
+}
+
+// Thread tid's outputs in forward block b.
+AN_HOST_DEVICE ThreadPositions tile_outputs(const StencilTiling& t, const TileBlock& b, int tid) {
+  return thread_positions(tid, t.planes, t.plane_threads, t.per_thread, b.plane0, t.plane_count,
+                          b.q0, b.q1, t.Wo);
+}
+
+// The region offset of output j's origin (oh·stride, ow·stride).
+AN_HOST_DEVICE int tile_origin(const StencilTiling& t, const TileBlock& b, const ThreadPositions& o,
+                               int j) {
+  return (o.row[j] * t.stride - b.row0) * t.region_w + o.col[j] * t.stride - t.lo_w;
 }
 
 // A depthwise output from the region: taps in (r, s) order from `first` (tap (0, 0)), rows
@@ -274,34 +288,40 @@ AN_HOST_DEVICE T tile_pool(const PoolGeometry& g, const T* region, const Stencil
 // read (a folded ReLU not yet applied to the region). emit(j, value) takes output j.
 template <int R, int S, int D, class T, class Emit>
 AN_HOST_DEVICE void tile_depthwise(const DepthwiseGeometry& g, const T* wc, bool relu,
-                                   const T* region, const StencilTiling& t, const TileOutputs& o,
-                                   Emit&& emit) {
+                                   const T* region, const StencilTiling& t, const TileBlock& b,
+                                   const ThreadPositions& o, Emit&& emit) {
   T w[R * S];
   AN_UNROLL
   for (int k = 0; k < R * S; ++k) w[k] = wc[k];
   const int offset = -g.pad_h * t.region_w - g.pad_w;
   AN_UNROLL
   for (int j = 0; j < kMaxTileOutputs; ++j)
-    if (j < o.count) emit(j, tile_taps<R, S, D>(region + o.at[j] + offset, t.region_w, w, relu));
+    if (j < o.count)
+      emit(j, tile_taps<R, S, D>(region + tile_origin(t, b, o, j) + offset, t.region_w, w, relu));
 }
 
 // The same for any filter: the DARTS filters (sep_conv 3×3, 5×5; dil_conv 3×3, 5×5) with their
 // taps unrolled, others read at run time.
 template <class T, class Emit>
 AN_HOST_DEVICE void tile_depthwise_any(const DepthwiseGeometry& g, const T* wc, bool relu,
-                                       const T* region, const StencilTiling& t,
-                                       const TileOutputs& o, Emit&& emit) {
+                                       const T* region, const StencilTiling& t, const TileBlock& b,
+                                       const ThreadPositions& o, Emit&& emit) {
   const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
-  if (square3 && g.dilation == 1) return tile_depthwise<3, 3, 1>(g, wc, relu, region, t, o, emit);
-  if (square5 && g.dilation == 1) return tile_depthwise<5, 5, 1>(g, wc, relu, region, t, o, emit);
-  if (square3 && g.dilation == 2) return tile_depthwise<3, 3, 2>(g, wc, relu, region, t, o, emit);
-  if (square5 && g.dilation == 2) return tile_depthwise<5, 5, 2>(g, wc, relu, region, t, o, emit);
+  if (square3 && g.dilation == 1)
+    return tile_depthwise<3, 3, 1>(g, wc, relu, region, t, b, o, emit);
+  if (square5 && g.dilation == 1)
+    return tile_depthwise<5, 5, 1>(g, wc, relu, region, t, b, o, emit);
+  if (square3 && g.dilation == 2)
+    return tile_depthwise<3, 3, 2>(g, wc, relu, region, t, b, o, emit);
+  if (square5 && g.dilation == 2)
+    return tile_depthwise<5, 5, 2>(g, wc, relu, region, t, b, o, emit);
   DepthwiseGeometry clamp = g;  // tile_taps' run-time form clamps by the geometry's flag
   clamp.relu_input = relu;
   const int offset = -g.pad_h * t.region_w - g.pad_w;
   AN_UNROLL
   for (int j = 0; j < kMaxTileOutputs; ++j)
-    if (j < o.count) emit(j, tile_taps(clamp, region + o.at[j] + offset, t.region_w, wc));
+    if (j < o.count)
+      emit(j, tile_taps(clamp, region + tile_origin(t, b, o, j) + offset, t.region_w, wc));
 }
 
 // The last max and average pools' values at a thread's positions, and whose windows they were
@@ -317,7 +337,7 @@ struct PoolMemo {
 template <class T, class Emit>
 AN_HOST_DEVICE void tile_member_outputs(const StencilMember<T>& m, const T* region,
                                         const StencilTiling& t, const TileBlock& b,
-                                        const TileOutputs& o, int c, PoolMemo<T>& memo,
+                                        const ThreadPositions& o, int c, PoolMemo<T>& memo,
                                         Emit&& emit) {
   if (m.is_pool) {
     auto pool = [&](T(&values)[kMaxTileOutputs], int& of) {
@@ -325,7 +345,7 @@ AN_HOST_DEVICE void tile_member_outputs(const StencilMember<T>& m, const T* regi
       AN_UNROLL
       for (int j = 0; j < kMaxTileOutputs; ++j) {
         if (j >= o.count) continue;
-        if (!known) values[j] = tile_pool(m.pool, region, t, b, o.oh[j], o.ow[j]);
+        if (!known) values[j] = tile_pool(m.pool, region, t, b, o.row[j], o.col[j]);
         emit(j, values[j]);
       }
       of = m.same_as;
@@ -336,7 +356,8 @@ AN_HOST_DEVICE void tile_member_outputs(const StencilMember<T>& m, const T* regi
       pool(memo.avg_values, memo.avg_of);
     return;
   }
-  tile_depthwise_any(m.conv, m.w + c * m.conv.R * m.conv.S, m.conv.relu_input, region, t, o, emit);
+  tile_depthwise_any(m.conv, m.w + c * m.conv.R * m.conv.S, m.conv.relu_input, region, t, b, o,
+                     emit);
 }
 
 }  // namespace autonet::cuda

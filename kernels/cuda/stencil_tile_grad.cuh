@@ -94,8 +94,8 @@ inline bool plan_input_tiles(const WindowReach& reach, int64_t plane_count, int 
 // The tiling of a stencil group's input gradient, or false where the tiled kernel cannot take
 // it (as make_stencil_tiling). Only members with a gradient (dy) count.
 template <class T>
-bool make_stencil_grad_tiling(const StencilMembers<T>& group, int64_t plane_count, int C, int H, int W,
-                              int Ho, int Wo, StencilGradTiling& t) {
+bool make_stencil_grad_tiling(const StencilMembers<T>& group, int64_t plane_count, int C, int H,
+                              int W, int Ho, int Wo, StencilGradTiling& t) {
   WindowReach reach{};
   int with_dy = 0;
   bool arg_max = false;
@@ -146,8 +146,8 @@ AN_HOST_DEVICE StagedOutput staged_output(const StencilGradTiling& t, const Grad
 // Member m's staged value at region offset e: its dy there (an average pool's divided by the
 // window's divisor, as the gather divides each term), zero outside the output.
 template <class T>
-AN_HOST_DEVICE T staged_grad(const StencilMember<T>& m, const StencilGradTiling& t, const GradBlock& b,
-                             int e) {
+AN_HOST_DEVICE T staged_grad(const StencilMember<T>& m, const StencilGradTiling& t,
+                             const GradBlock& b, int e) {
   const StagedOutput s = staged_output(t, b, e);
   if (!s.inside) return T(0);
   const T g = read_only(m.dy + ((b.plane0 + s.pl) * t.Ho + s.oh) * t.Wo + s.ow);
@@ -166,24 +166,11 @@ AN_HOST_DEVICE int staged_arg_max(const PoolGeometry& g, const T* __restrict__ x
   return pool_argmax(x + (b.plane0 + s.pl) * t.H * t.W, g, pool_window(g, s.oh, s.ow));
 }
 
-// A thread's inputs: plane pl of the block, positions q[j] for j < count and their (ih, iw).
-struct TileInputs {
-  int pl, count;
-  int q[kMaxTileOutputs], ih[kMaxTileOutputs], iw[kMaxTileOutputs];
-};
-AN_HOST_DEVICE TileInputs tile_inputs(const StencilGradTiling& t, const GradBlock& b, int tid) {
-  TileInputs o;
-  o.pl = tid / t.plane_threads;
-  o.count = 0;
-  const int first = b.p0 + tid - o.pl * t.plane_threads;
-  const bool plane_inside = o.pl < t.planes && b.plane0 + o.pl < t.plane_count;
-  AN_UNROLL
-  for (int j = 0; j < kMaxTileOutputs; ++j) {
-    const int q = first + j * t.plane_threads;
-    o.q[j] = q, o.ih[j] = q / t.W, o.iw[j] = q - o.ih[j] * t.W;
-    if (plane_inside && j < t.per_thread && q < b.p1) o.count = j + 1;
-  }
-  return o;
+// Thread tid's inputs in dx block b.
+AN_HOST_DEVICE ThreadPositions tile_inputs(const StencilGradTiling& t, const GradBlock& b,
+                                           int tid) {
+  return thread_positions(tid, t.planes, t.plane_threads, t.per_thread, b.plane0, t.plane_count,
+                          b.p0, b.p1, t.W);
 }
 
 // The next batch of stencils to stage, from member `k` on: up to t.batch members with a gradient,
@@ -192,9 +179,9 @@ AN_HOST_DEVICE TileInputs tile_inputs(const StencilGradTiling& t, const GradBloc
 // table holds, updated; refill: whether the batch must find them first. Returns the member to
 // start the next batch from.
 template <class T>
-AN_HOST_DEVICE int next_grad_batch(const StencilMembers<T>& group, int k, const StencilGradTiling& t,
-                                   int (&batch)[kMaxStencils], int& n, int& table_of,
-                                   bool& refill) {
+AN_HOST_DEVICE int next_grad_batch(const StencilMembers<T>& group, int k,
+                                   const StencilGradTiling& t, int (&batch)[kMaxStencils], int& n,
+                                   int& table_of, bool& refill) {
   n = 0;
   refill = false;
   bool reads_table = false;
@@ -238,7 +225,7 @@ AN_HOST_DEVICE T tap_grad(const T* grad, int th, int tw, const StencilGradTiling
 template <int R, int S, int D, int STRIDE, class T>
 AN_HOST_DEVICE void tile_depthwise_grad(const DepthwiseGeometry& g, const T* wc, const T* grad,
                                         const StencilGradTiling& t, const GradBlock& b,
-                                        const TileInputs& o, const T (&xv)[kMaxTileOutputs],
+                                        const ThreadPositions& o, const T (&xv)[kMaxTileOutputs],
                                         T (&sum)[kMaxTileOutputs]) {
   const int rows = R > 0 ? R : g.R, cols = R > 0 ? S : g.S, dilation = R > 0 ? D : g.dilation;
   constexpr int kTaps = R > 0 ? R * S : 1;
@@ -254,8 +241,8 @@ AN_HOST_DEVICE void tile_depthwise_grad(const DepthwiseGeometry& g, const T* wc,
       for (int r = 0; r < rows; ++r) AN_UNROLL
       for (int s = 0; s < cols; ++s)
         acc += (R > 0 ? w[r * cols + s] : wc[r * cols + s]) *
-               tap_grad<STRIDE>(grad, o.ih[j] + g.pad_h - r * dilation,
-                                o.iw[j] + g.pad_w - s * dilation, t, b);
+               tap_grad<STRIDE>(grad, o.row[j] + g.pad_h - r * dilation,
+                                o.col[j] + g.pad_w - s * dilation, t, b);
     }
     sum[j] += acc;
   }
@@ -266,7 +253,7 @@ AN_HOST_DEVICE void tile_depthwise_grad(const DepthwiseGeometry& g, const T* wc,
 template <int R, int S, int D, class T>
 AN_HOST_DEVICE void tile_depthwise_grad_at_stride(const DepthwiseGeometry& g, const T* wc,
                                                   const T* grad, const StencilGradTiling& t,
-                                                  const GradBlock& b, const TileInputs& o,
+                                                  const GradBlock& b, const ThreadPositions& o,
                                                   const T (&xv)[kMaxTileOutputs],
                                                   T (&sum)[kMaxTileOutputs]) {
   if (t.stride == 1) return tile_depthwise_grad<R, S, D, 1>(g, wc, grad, t, b, o, xv, sum);
@@ -276,7 +263,8 @@ AN_HOST_DEVICE void tile_depthwise_grad_at_stride(const DepthwiseGeometry& g, co
 template <class T>
 AN_HOST_DEVICE void tile_depthwise_grad_any(const DepthwiseGeometry& g, const T* wc, const T* grad,
                                             const StencilGradTiling& t, const GradBlock& b,
-                                            const TileInputs& o, const T (&xv)[kMaxTileOutputs],
+                                            const ThreadPositions& o,
+                                            const T (&xv)[kMaxTileOutputs],
                                             T (&sum)[kMaxTileOutputs]) {
   const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
   if (square3 && g.dilation == 1)
@@ -295,16 +283,16 @@ AN_HOST_DEVICE void tile_depthwise_grad_any(const DepthwiseGeometry& g, const T*
 template <class T>
 AN_HOST_DEVICE void tile_member_grads(const StencilMember<T>& m, const T* grad, const int* arg_max,
                                       const StencilGradTiling& t, const GradBlock& b,
-                                      const TileInputs& o, int c, const T (&xv)[kMaxTileOutputs],
-                                      T (&sum)[kMaxTileOutputs]) {
+                                      const ThreadPositions& o, int c,
+                                      const T (&xv)[kMaxTileOutputs], T (&sum)[kMaxTileOutputs]) {
   if (m.is_pool) {
     const PoolGeometry& g = m.pool;
     AN_UNROLL
     for (int j = 0; j < kMaxTileOutputs; ++j) {
       if (j >= o.count) continue;
       int oh0, oh1, ow0, ow1;
-      pool_outputs_covering(o.ih[j], g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
-      pool_outputs_covering(o.iw[j], g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+      pool_outputs_covering(o.row[j], g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
+      pool_outputs_covering(o.col[j], g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
       const int self = o.q[j];
       T acc = 0;
       for (int oh = oh0; oh < oh1; ++oh)

@@ -116,7 +116,7 @@ cuda::StencilTiling run_tiled_forward(HostGroup& h) {
     for (int e = 0; e < t.planes * t.region(); ++e)
       region[e] = cuda::staged_value(h.x.data<float>(), t, b, e);
     for (int tid = 0; tid < cuda::kThreads; ++tid) {
-      const cuda::TileOutputs o = cuda::tile_outputs(t, b, tid);
+      const cuda::ThreadPositions o = cuda::tile_outputs(t, b, tid);
       const int64_t plane = b.plane0 + o.pl;
       cuda::PoolMemo<float> memo;
       for (int k = 0; k < h.group.count; ++k) {
@@ -233,13 +233,13 @@ Tensor run_tiled_input_grad(const HostGroup& h, int batch = 0) {
   const float* px = h.x.data<float>();
   for (int64_t block = 0; block < t.blocks(); ++block) {
     const cuda::GradBlock b = cuda::grad_block(t, block);
-    std::vector<cuda::TileInputs> threads;
+    std::vector<cuda::ThreadPositions> threads;
     std::vector<std::vector<float>> sums, xvs;
     for (int tid = 0; tid < cuda::kThreads; ++tid) {
       threads.push_back(cuda::tile_inputs(t, b, tid));
       sums.emplace_back(cuda::kMaxTileOutputs, 0.0f);
       xvs.emplace_back(cuda::kMaxTileOutputs, 0.0f);
-      const cuda::TileInputs& o = threads.back();
+      const cuda::ThreadPositions& o = threads.back();
       for (int j = 0; j < o.count; ++j) xvs.back()[j] = px[(b.plane0 + o.pl) * t.H * t.W + o.q[j]];
     }
     int batch_members[kMaxStencils], n, table_of = -1;
@@ -254,7 +254,7 @@ Tensor run_tiled_input_grad(const HostGroup& h, int batch = 0) {
         for (int e = 0; e < cells; ++e)
           grad[i * cells + e] = cuda::staged_grad(h.group.m[batch_members[i]], t, b, e);
       for (int tid = 0; tid < cuda::kThreads; ++tid) {
-        const cuda::TileInputs& o = threads[tid];
+        const cuda::ThreadPositions& o = threads[tid];
         float xv[cuda::kMaxTileOutputs], sum[cuda::kMaxTileOutputs];
         std::copy(xvs[tid].begin(), xvs[tid].end(), xv);
         std::copy(sums[tid].begin(), sums[tid].end(), sum);
@@ -267,7 +267,7 @@ Tensor run_tiled_input_grad(const HostGroup& h, int batch = 0) {
       }
     }
     for (int tid = 0; tid < cuda::kThreads; ++tid) {
-      const cuda::TileInputs& o = threads[tid];
+      const cuda::ThreadPositions& o = threads[tid];
       for (int j = 0; j < o.count; ++j) {
         float& d = dx.data<float>()[(b.plane0 + o.pl) * t.H * t.W + o.q[j]];
         EXPECT_TRUE(std::isnan(d)) << "input " << o.q[j] << " twice";
@@ -385,13 +385,14 @@ TEST(StencilTile, DepthwiseGroupMemberMatchesTheGatherArithmetic) {
       for (int e = 0; e < t.planes * t.region(); ++e)
         region[e] = cuda::staged_tap_input(px, g, pm, pi, t, b, e);
       for (int tid = 0; tid < cuda::kThreads; ++tid) {
-        const cuda::TileOutputs o = cuda::tile_outputs(t, b, tid);
+        const cuda::ThreadPositions o = cuda::tile_outputs(t, b, tid);
         const int64_t plane = b.plane0 + o.pl;
         cuda::tile_depthwise_any(
-            g, filter(plane), false, region.data() + o.pl * t.region(), t, o, [&](int j, float v) {
+            g, filter(plane), false, region.data() + o.pl * t.region(), t, b, o,
+            [&](int j, float v) {
               ++outputs;
-              ASSERT_EQ(v, cuda::depthwise_output(g, filter(plane), px + plane * g.H * g.W, o.oh[j],
-                                                  o.ow[j], norm(plane)))
+              ASSERT_EQ(v, cuda::depthwise_output(g, filter(plane), px + plane * g.H * g.W,
+                                                  o.row[j], o.col[j], norm(plane)))
                   << "plane " << plane << ", output " << o.q[j];
             });
       }
@@ -407,7 +408,7 @@ TEST(StencilTile, DepthwiseGroupMemberMatchesTheGatherArithmetic) {
       const cuda::GradBlock b = cuda::grad_block(gt, block);
       for (int e = 0; e < gt.cells(); ++e) grad[e] = cuda::staged_output_grad(pdy, gt, b, e);
       for (int tid = 0; tid < cuda::kThreads; ++tid) {
-        const cuda::TileInputs o = cuda::tile_inputs(gt, b, tid);
+        const cuda::ThreadPositions o = cuda::tile_inputs(gt, b, tid);
         const int64_t plane = b.plane0 + o.pl;
         float xv[cuda::kMaxTileOutputs] = {}, sum[cuda::kMaxTileOutputs] = {};
         for (int j = 0; j < o.count; ++j) xv[j] = norm(plane)(px[plane * g.H * g.W + o.q[j]]);
@@ -415,8 +416,8 @@ TEST(StencilTile, DepthwiseGroupMemberMatchesTheGatherArithmetic) {
                                       xv, sum);
         for (int j = 0; j < o.count; ++j, ++inputs)
           ASSERT_EQ(sum[j], cuda::depthwise_input_grad(g, filter(plane), px + plane * g.H * g.W,
-                                                       pdy + plane * g.Ho * g.Wo, o.ih[j], o.iw[j],
-                                                       norm(plane)))
+                                                       pdy + plane * g.Ho * g.Wo, o.row[j],
+                                                       o.col[j], norm(plane)))
               << "plane " << plane << ", input " << o.q[j];
       }
       // Blocks keep whole runs of inputs for the gradient sums (or a whole plane).
