@@ -300,28 +300,43 @@ AN_HOST_DEVICE void tile_depthwise(const DepthwiseGeometry& g, const T* wc, bool
       emit(j, tile_taps<R, S, D>(region + tile_origin(t, b, o, j) + offset, t.region_w, w, relu));
 }
 
-// The same for any filter: the DARTS filters (sep_conv 3×3, 5×5; dil_conv 3×3, 5×5) with their
-// taps unrolled, others read at run time.
+// A filter's size and dilation fixed at compile time (R = 0: read at run time).
+template <int R_, int S_, int D_>
+struct FilterShape {
+  static constexpr int R = R_, S = S_, D = D_;
+};
+
+// Calls f(FilterShape<R, S, D>{}) with the DARTS filters fixed at compile time (sep_conv 3×3,
+// 5×5; dil_conv 3×3, 5×5: their taps unrolled), f(FilterShape<0, 0, 0>{}) for any other.
+template <class F>
+AN_HOST_DEVICE void with_darts_filter(const DepthwiseGeometry& g, F&& f) {
+  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
+  if (square3 && g.dilation == 1) return f(FilterShape<3, 3, 1>{});
+  if (square5 && g.dilation == 1) return f(FilterShape<5, 5, 1>{});
+  if (square3 && g.dilation == 2) return f(FilterShape<3, 3, 2>{});
+  if (square5 && g.dilation == 2) return f(FilterShape<5, 5, 2>{});
+  f(FilterShape<0, 0, 0>{});
+}
+
+// The same for any filter.
 template <class T, class Emit>
 AN_HOST_DEVICE void tile_depthwise_any(const DepthwiseGeometry& g, const T* wc, bool relu,
                                        const T* region, const StencilTiling& t, const TileBlock& b,
                                        const ThreadPositions& o, Emit&& emit) {
-  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
-  if (square3 && g.dilation == 1)
-    return tile_depthwise<3, 3, 1>(g, wc, relu, region, t, b, o, emit);
-  if (square5 && g.dilation == 1)
-    return tile_depthwise<5, 5, 1>(g, wc, relu, region, t, b, o, emit);
-  if (square3 && g.dilation == 2)
-    return tile_depthwise<3, 3, 2>(g, wc, relu, region, t, b, o, emit);
-  if (square5 && g.dilation == 2)
-    return tile_depthwise<5, 5, 2>(g, wc, relu, region, t, b, o, emit);
-  DepthwiseGeometry clamp = g;  // tile_taps' run-time form clamps by the geometry's flag
-  clamp.relu_input = relu;
-  const int offset = -g.pad_h * t.region_w - g.pad_w;
-  AN_UNROLL
-  for (int j = 0; j < kMaxTileOutputs; ++j)
-    if (j < o.count)
-      emit(j, tile_taps(clamp, region + tile_origin(t, b, o, j) + offset, t.region_w, wc));
+  with_darts_filter(g, [&](auto shape) {
+    using Filter = decltype(shape);
+    if constexpr (Filter::R > 0) {
+      tile_depthwise<Filter::R, Filter::S, Filter::D>(g, wc, relu, region, t, b, o, emit);
+    } else {
+      DepthwiseGeometry clamp = g;  // tile_taps' run-time form clamps by the geometry's flag
+      clamp.relu_input = relu;
+      const int offset = -g.pad_h * t.region_w - g.pad_w;
+      AN_UNROLL
+      for (int j = 0; j < kMaxTileOutputs; ++j)
+        if (j < o.count)
+          emit(j, tile_taps(clamp, region + tile_origin(t, b, o, j) + offset, t.region_w, wc));
+    }
+  });
 }
 
 // The last max and average pools' values at a thread's positions, and whose windows they were

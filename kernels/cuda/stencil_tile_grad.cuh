@@ -248,8 +248,8 @@ AN_HOST_DEVICE void tile_depthwise_grad(const DepthwiseGeometry& g, const T* wc,
   }
 }
 
-// The same for any filter and stride: the DARTS filters and strides 1 and 2 fixed at compile
-// time, others read at run time.
+// The same at the group's stride (1 and 2 fixed at compile time), and for any filter
+// (with_darts_filter).
 template <int R, int S, int D, class T>
 AN_HOST_DEVICE void tile_depthwise_grad_at_stride(const DepthwiseGeometry& g, const T* wc,
                                                   const T* grad, const StencilGradTiling& t,
@@ -266,16 +266,10 @@ AN_HOST_DEVICE void tile_depthwise_grad_any(const DepthwiseGeometry& g, const T*
                                             const ThreadPositions& o,
                                             const T (&xv)[kMaxTileOutputs],
                                             T (&sum)[kMaxTileOutputs]) {
-  const bool square3 = g.R == 3 && g.S == 3, square5 = g.R == 5 && g.S == 5;
-  if (square3 && g.dilation == 1)
-    return tile_depthwise_grad_at_stride<3, 3, 1>(g, wc, grad, t, b, o, xv, sum);
-  if (square5 && g.dilation == 1)
-    return tile_depthwise_grad_at_stride<5, 5, 1>(g, wc, grad, t, b, o, xv, sum);
-  if (square3 && g.dilation == 2)
-    return tile_depthwise_grad_at_stride<3, 3, 2>(g, wc, grad, t, b, o, xv, sum);
-  if (square5 && g.dilation == 2)
-    return tile_depthwise_grad_at_stride<5, 5, 2>(g, wc, grad, t, b, o, xv, sum);
-  tile_depthwise_grad<0, 0, 0, 0>(g, wc, grad, t, b, o, xv, sum);
+  with_darts_filter(g, [&](auto shape) {
+    using Filter = decltype(shape);
+    tile_depthwise_grad_at_stride<Filter::R, Filter::S, Filter::D>(g, wc, grad, t, b, o, xv, sum);
+  });
 }
 
 // Member m's contributions to the thread's inputs, added to sum[j] (arg_max: the staged arg-max
