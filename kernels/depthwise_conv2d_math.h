@@ -2,6 +2,7 @@
 #pragma once
 #include "kernels/batch_norm_math.h"  // bn_xhat
 #include "kernels/depthwise_conv2d.h"
+#include "kernels/plane_walk.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
 
 namespace autonet {
@@ -52,24 +53,5 @@ AN_HOST_DEVICE bool depthwise_window_inside(const DepthwiseGeometry& g, int ih0,
   return ih0 >= 0 && iw0 >= 0 && ih0 + (g.R - 1) * g.dilation < g.H &&
          iw0 + (g.S - 1) * g.dilation < g.W;
 }
-
-// Thread `tid` of `threads`' share of a chunk of samples [n0, n1) of planes of `plane` values:
-// elements e = tid, tid + threads, ... < (n1 − n0)·plane as (sample n, position at), advanced by
-// adds (a division per element would cost more than a 3×3 filter's taps).
-struct PlaneWalk {
-  int64_t n, n1;
-  int at, plane, step;
-  AN_HOST_DEVICE PlaneWalk(int64_t n0, int64_t n1_, int plane_, int tid, int threads)
-      : n(plane_ > 0 ? n0 + tid / plane_ : n1_),
-        n1(n1_),
-        at(plane_ > 0 ? tid % plane_ : 0),
-        plane(plane_),
-        step(threads) {}
-  AN_HOST_DEVICE bool valid() const { return n < n1; }
-  AN_HOST_DEVICE void next() {
-    at += step;
-    while (at >= plane) at -= plane, ++n;
-  }
-};
 
 }  // namespace autonet

@@ -91,8 +91,8 @@ __global__ void __launch_bounds__(kChannelThreads)
   block_channel_statistics(x, l, c, c, p, save_mean, save_invstd, running_mean, running_var);
   const T mean = save_mean[c], invstd = save_invstd[c];
   const T w = weight ? weight[c] : T(1), b = bias ? bias[c] : T(0);
-  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
-    const int64_t i = l.index(c, j);
+  for (PlaneWalk e = l.walk(); e.valid(); e.next()) {
+    const int64_t i = l.index(c, e.n, e.at);
     y[i] = bn_output(x[i], mean, invstd, w, b);
   }
 }
@@ -111,8 +111,8 @@ __global__ void __launch_bounds__(kChannelThreads)
     block_channel_grad_means(x, dy, mean[c], invstd[c], from_output, l, c, means, dweight, dbias);
   if (!dx) return;
   const T w = weight ? weight[c] : T(1);
-  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
-    const int64_t i = l.index(c, j);
+  for (PlaneWalk e = l.walk(); e.valid(); e.next()) {
+    const int64_t i = l.index(c, e.n, e.at);
     dx[i] = training ? bn_input_grad_train(dy[i], bn_saved_xhat(x[i], mean[c], invstd[c],
                                                                 from_output),
                                            invstd[c], w, means[0], means[1])

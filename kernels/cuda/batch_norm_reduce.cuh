@@ -6,6 +6,7 @@
 
 #include "kernels/batch_norm_math.h"
 #include "kernels/channel_moments.h"
+#include "kernels/plane_walk.h"
 #include "runtime/cuda_context.h"
 
 namespace autonet::cuda {
@@ -19,6 +20,13 @@ struct ChannelLayout {
   __device__ int64_t index(uint32_t c, uint32_t j) const {
     const uint32_t n = j / S, s = j - n * S;
     return (int64_t(n) * C + c) * S + s;
+  }
+  // The value of channel c at sample n, position s.
+  __device__ int64_t index(uint32_t c, int64_t n, int s) const { return (n * C + c) * S + s; }
+  // This thread's values of a channel in a block-stride loop (j = tid, tid + blockDim.x, …), the
+  // same order as j, without a division each.
+  __device__ PlaneWalk walk() const {
+    return PlaneWalk(0, S > 0 ? M / S : 0, static_cast<int>(S), threadIdx.x, blockDim.x);
   }
 };
 
@@ -48,7 +56,7 @@ __device__ ShiftedMoments block_channel_moments(const T* __restrict__ x, Channel
                                                 uint32_t c) {
   ShiftedMoments moments;
   moments.shift = double(x[l.index(c, 0)]);
-  for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) moments.add(double(x[l.index(c, j)]));
+  for (PlaneWalk e = l.walk(); e.valid(); e.next()) moments.add(double(x[l.index(c, e.n, e.at)]));
   block_sum(moments.sum, moments.squares);
   return moments;
 }
@@ -119,8 +127,8 @@ __device__ void block_channel_grad_sums(const T* __restrict__ saved, const T* __
       sum_g_xhat += parts[(p * l.C + c) * 2 + 1];
     }
   } else {
-    for (uint32_t j = threadIdx.x; j < l.M; j += blockDim.x) {
-      const int64_t i = l.index(c, j);
+    for (PlaneWalk e = l.walk(); e.valid(); e.next()) {
+      const int64_t i = l.index(c, e.n, e.at);
       const double gi = g[i];
       sum_g += gi;
       sum_g_xhat += gi * double(bn_saved_xhat(saved[i], mean, invstd, saved_is_xhat));
