@@ -41,8 +41,11 @@ __global__ void normalize_kernel(const T* __restrict__ x, const T* __restrict__ 
                                  const T* __restrict__ invstd, const T* __restrict__ weight,
                                  const T* __restrict__ bias, uint32_t C, uint32_t S, uint32_t n,
                                  T* y) {
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const uint32_t c = (i / S) % C;
+  const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x, step = gridDim.x * blockDim.x;
+  if (first >= n) return;
+  ChannelWalk channel(first, step, C, S);  // c = (i / S) % C by adds
+  for (uint32_t i = first; i < n; i += step, channel.next()) {
+    const uint32_t c = channel.c;
     y[i] = bn_output(x[i], mean[c], invstd[c], weight ? weight[c] : T(1), bias ? bias[c] : T(0));
   }
 }
@@ -71,8 +74,11 @@ __global__ void input_grad_kernel(const T* __restrict__ x, const T* __restrict__
                                   const T* __restrict__ weight, const T* __restrict__ mean_dy,
                                   const T* __restrict__ mean_dy_xhat, uint32_t C, uint32_t S,
                                   uint32_t n, bool from_output, T* dx) {
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const uint32_t c = (i / S) % C;
+  const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x, step = gridDim.x * blockDim.x;
+  if (first >= n) return;
+  ChannelWalk channel(first, step, C, S);  // c = (i / S) % C by adds
+  for (uint32_t i = first; i < n; i += step, channel.next()) {
+    const uint32_t c = channel.c;
     const T w = weight ? weight[c] : T(1);
     dx[i] = mean_dy ? bn_input_grad_train(dy[i], bn_saved_xhat(x[i], mean[c], invstd[c], from_output),
                                           invstd[c], w, mean_dy[c], mean_dy_xhat[c])

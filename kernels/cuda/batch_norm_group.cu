@@ -63,8 +63,11 @@ __global__ void normalize_kernel(Members<T> m, uint32_t C, uint32_t S, uint32_t 
   const T *__restrict__ mean = m.mean[k], *__restrict__ invstd = m.invstd[k];
   T* y = m.y[k];
   if (!y) return;
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const uint32_t c = (i / S) % C;
+  const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x, step = gridDim.x * blockDim.x;
+  if (first >= n) return;
+  ChannelWalk channel(first, step, C, S);  // c = (i / S) % C by adds
+  for (uint32_t i = first; i < n; i += step, channel.next()) {
+    const uint32_t c = channel.c;
     y[i] = bn_output(x[i], mean[c], invstd[c], T(1), T(0));
   }
 }
@@ -96,8 +99,11 @@ __global__ void input_grad_kernel(Members<T> m, const T* __restrict__ means, uin
   const T *__restrict__ x = m.x[k], *__restrict__ dy = m.dy[k];
   const T *__restrict__ mean = m.mean[k], *__restrict__ invstd = m.invstd[k];
   const T* mean_dy = means ? means + int64_t(k) * 2 * C : nullptr;
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const uint32_t c = (i / S) % C;
+  const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x, step = gridDim.x * blockDim.x;
+  if (first >= n) return;
+  ChannelWalk channel(first, step, C, S);  // c = (i / S) % C by adds
+  for (uint32_t i = first; i < n; i += step, channel.next()) {
+    const uint32_t c = channel.c;
     dx[i] = mean_dy
                 ? bn_input_grad_train(dy[i], bn_saved_xhat(x[i], mean[c], invstd[c], from_output),
                                       invstd[c], T(1), mean_dy[c], mean_dy[C + c])

@@ -57,8 +57,11 @@ template <class T>
 __global__ void apply_kernel(Candidates<T> cand, const T* __restrict__ w,
                              const T* __restrict__ mean, const T* __restrict__ invstd,
                              ChannelLayout l, uint32_t n, T* out) {
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const uint32_t c = (i / l.S) % l.C;
+  const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x, step = gridDim.x * blockDim.x;
+  if (first >= n) return;
+  ChannelWalk channel(first, step, l.C, l.S);  // c = (i / S) % C by adds
+  for (uint32_t i = first; i < n; i += step, channel.next()) {
+    const uint32_t c = channel.c;
     T acc = 0;
 #pragma unroll
     for (int k = 0; k < kMaxFoldedCandidates; ++k)
@@ -100,8 +103,11 @@ __global__ void input_grad_kernel(Candidates<T> cand, const T* __restrict__ w,
     for (uint32_t c = 0; c < l.C; ++c) dot += sums[kc_count + threadIdx.x * l.C + c];
     dweights[threadIdx.x] += T(dot);
   }
-  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-    const uint32_t c = (i / l.S) % l.C;
+  const uint32_t first = blockIdx.x * blockDim.x + threadIdx.x, step = gridDim.x * blockDim.x;
+  if (first >= n) return;
+  ChannelWalk channel(first, step, l.C, l.S);  // c = (i / S) % C by adds
+  for (uint32_t i = first; i < n; i += step, channel.next()) {
+    const uint32_t c = channel.c;
     const T g = dout[i];
 #pragma unroll
     for (int k = 0; k < kMaxFoldedCandidates; ++k) {

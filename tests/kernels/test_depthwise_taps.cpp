@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "kernels/cuda/depthwise_taps.cuh"
@@ -66,26 +65,6 @@ TEST(DepthwiseTaps, MatchTheCpuTwinOutputsAndInputGradients) {
         }
     }
   }
-}
-
-// The depthwise weight gradient's walk over a chunk of samples (depthwise_conv2d_math.h) visits
-// what a grid-stride loop with a division per element visits, in the same order.
-TEST(DepthwiseTaps, PlaneWalkVisitsTheStridedElementsInOrder) {
-  for (int plane : {1, 5, 64, 300, 1024})
-    for (int threads : {1, 7, 256})
-      for (const auto& [n0, n1] : std::vector<std::pair<int64_t, int64_t>>{{0, 1}, {3, 11}, {2, 2}})
-        for (int tid = 0; tid < threads; ++tid) {
-          std::vector<std::pair<int64_t, int>> walked, expected;
-          for (PlaneWalk e(n0, n1, plane, tid, threads); e.valid(); e.next())
-            walked.emplace_back(e.n, e.at);
-          for (int64_t e = tid; e < (n1 - n0) * plane; e += threads)
-            expected.emplace_back(n0 + e / plane, static_cast<int>(e % plane));
-          ASSERT_EQ(walked, expected) << "plane " << plane << ", " << threads << " threads, tid "
-                                      << tid << ", samples [" << n0 << ", " << n1 << ")";
-        }
-  int count = 0;  // an empty plane visits nothing (and ends)
-  for (PlaneWalk e(0, 4, 0, 0, 256); e.valid(); e.next()) ++count;
-  EXPECT_EQ(count, 0);
 }
 
 // The weight gradient's staged plane (kernels/cuda/plane_staging.cuh) holds at each tap's cell
