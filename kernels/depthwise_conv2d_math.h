@@ -31,12 +31,17 @@ struct PlaneNorm {
   AN_HOST_DEVICE T operator()(T x) const { return on ? bn_xhat(x, mean, invstd) : x; }
 };
 
+// A value through a folded ReLU (on: folded; NaN is clamped like any value not above zero).
+template <class T>
+AN_HOST_DEVICE T folded_relu(T v, bool on) {
+  return on && !(v > T(0)) ? T(0) : v;
+}
+
 // What a tap makes of an input value x inside the plane: normalised and ReLU'd when those are
 // folded.
 template <class T>
 AN_HOST_DEVICE T depthwise_value(T x, const DepthwiseGeometry& g, PlaneNorm<T> norm = {}) {
-  const T v = norm(x);
-  return g.relu_input && !(v > T(0)) ? T(0) : v;
+  return folded_relu(norm(x), g.relu_input);
 }
 
 // The input value tap (r, s) of output (oh, ow) reads: zero in the padding, else depthwise_value.

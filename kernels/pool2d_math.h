@@ -76,4 +76,13 @@ AN_HOST_DEVICE void pool_outputs_covering(int i, int k, int s, int p, int n_out,
   if (o1 > n_out) o1 = n_out;
 }
 
+// The pool windows covering input (ih, iw): outputs [oh0, oh1) × [ow0, ow1).
+struct PoolCovering {
+  int oh0, oh1, ow0, ow1;
+  AN_HOST_DEVICE PoolCovering(const PoolGeometry& g, int ih, int iw) {
+    pool_outputs_covering(ih, g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
+    pool_outputs_covering(iw, g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+  }
+};
+
 }  // namespace autonet

@@ -181,30 +181,24 @@ __global__ void __launch_bounds__(kThreads)
   }
   if (!m.grad_sums) return;  // the same for the whole block
   __syncthreads();
-  const int lane = threadIdx.x % kWarp, runs = (b.p1 - b.p0 + kWarp * 2 - 1) / (kWarp * 2);
-  for (int unit = threadIdx.x / kWarp; unit < t.planes * runs; unit += blockDim.x / kWarp) {
-    const int pl = unit / runs;
-    const int64_t run_plane = b.plane0 + pl;
-    if (run_plane >= t.plane_count) break;  // later units are past the last plane too
-    const int runs_per_plane = (t.H * t.W + kWarp * 2 - 1) / (kWarp * 2);
-    const RunUnit u =
-        run_unit(run_plane * runs_per_plane + b.p0 / (kWarp * 2) + unit % runs, t.H * t.W);
-    const int rc = static_cast<int>(run_plane % t.C);
-    const PlaneNorm<T> run_norm = m.norm(rc);
-    const T* run_x = m.x + run_plane * t.H * t.W;
-    double sum_g = 0, sum_g_xhat = 0;
-    for (int half = 0; half < 2; ++half) {
-      if (!u.holds(lane, half)) continue;
-      const int at = u.position(lane, half);
-      const T gv = kept[pl * t.chunk + at - b.p0];
-      sum_g += double(gv);
-      sum_g_xhat += double(gv) * double(run_norm(run_x[at]));
-    }
-    sum_g = warp_sum(sum_g), sum_g_xhat = warp_sum(sum_g_xhat);
-    if (lane != 0) continue;
-    double* part = m.grad_sums + u.part_row(t.C) * kGradSumColumns;
-    part[0] = sum_g, part[1] = sum_g_xhat;
-  }
+  const int lane = threadIdx.x % kWarp;
+  for_each_block_run(b.plane0, t.planes, t.plane_count, b.p0, b.p1, t.H * t.W,
+                     [&](const RunUnit& u, int pl) {
+                       const PlaneNorm<T> run_norm = m.norm(static_cast<int>(u.plane % t.C));
+                       const T* run_x = m.x + u.plane * t.H * t.W;
+                       double sum_g = 0, sum_g_xhat = 0;
+                       for (int half = 0; half < 2; ++half) {
+                         if (!u.holds(lane, half)) continue;
+                         const int at = u.position(lane, half);
+                         const T gv = kept[pl * t.chunk + at - b.p0];
+                         sum_g += double(gv);
+                         sum_g_xhat += double(gv) * double(run_norm(run_x[at]));
+                       }
+                       sum_g = warp_sum(sum_g), sum_g_xhat = warp_sum(sum_g_xhat);
+                       if (lane != 0) return;
+                       double* part = m.grad_sums + u.part_row(t.C) * kGradSumColumns;
+                       part[0] = sum_g, part[1] = sum_g_xhat;
+                     });
 }
 
 // The members' common reach, or false where their strides differ.

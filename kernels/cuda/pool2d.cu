@@ -46,14 +46,12 @@ __global__ void pool2d_backward_kernel(const T* __restrict__ x, const T* __restr
     const int64_t plane = i / plane_in;
     const int at = static_cast<int>(i - plane * plane_in);
     const int h = at / g.W, w = at - h * g.W;
-    int oh0, oh1, ow0, ow1;
-    pool_outputs_covering(h, g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
-    pool_outputs_covering(w, g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+    const PoolCovering covering(g, h, w);
     const T* xp = x + plane * plane_in;
     const T* dyp = dy + plane * plane_out;
     T sum = 0;
-    for (int oh = oh0; oh < oh1; ++oh)
-      for (int ow = ow0; ow < ow1; ++ow) {
+    for (int oh = covering.oh0; oh < covering.oh1; ++oh)
+      for (int ow = covering.ow0; ow < covering.ow1; ++ow) {
         const int o = oh * g.Wo + ow;
         const PoolWindow win = pool_window(g, oh, ow);
         if (g.is_max) {

@@ -50,20 +50,16 @@ __device__ T stencil_value(const StencilMember<T>& m, const T* __restrict__ xp, 
   return depthwise_output(g, m.w + int64_t(c) * g.R * g.S, xp, oh, ow);
 }
 
-// The pool windows covering input (ih, iw): outputs [oh0, oh1) × [ow0, ow1).
-struct Covering {
-  int oh0, oh1, ow0, ow1;
-  __device__ Covering(const PoolGeometry& g, int ih, int iw) {
-    pool_outputs_covering(ih, g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
-    pool_outputs_covering(iw, g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
-  }
-  __device__ bool fits_bits() const { return (oh1 - oh0) * (ow1 - ow0) <= 32; }
-};
+// Whether a max pool's covering windows fit the hits' bits.
+__device__ bool fits_bits(const PoolCovering& w) {
+  return (w.oh1 - w.oh0) * (w.ow1 - w.ow0) <= 32;
+}
+
 // A max pool's covering windows, in (oh, ow) order, as bits: set where the window's arg-max is
-// input `at` (at most 32 windows: Covering::fits_bits).
+// input `at` (at most 32 windows: fits_bits).
 template <class T>
 __device__ uint32_t max_pool_hits(const PoolGeometry& g, const T* __restrict__ xp,
-                                  const Covering& w, int at) {
+                                  const PoolCovering& w, int at) {
   uint32_t hits = 0;
   int bit = 0;
   for (int oh = w.oh0; oh < w.oh1; ++oh)
@@ -79,7 +75,7 @@ __device__ T stencil_input_grad(const StencilMember<T>& m, const T* __restrict__
                                 int c, int ih, int iw, bool found = false, uint32_t hits = 0) {
   if (m.is_pool) {
     const PoolGeometry& g = m.pool;
-    const Covering w(g, ih, iw);
+    const PoolCovering w(g, ih, iw);
     const T* dyp = m.dy + plane * g.Ho * g.Wo;
     const int at = ih * g.W + iw;
     T sum = 0;
@@ -149,21 +145,15 @@ __global__ void __launch_bounds__(kThreads)
 template <class T>
 __device__ void write_block_run_moments(const StencilTiling& t, const TileBlock& b, const T* kept,
                                         double* moments) {
-  const int lane = threadIdx.x % kWarp, warps = blockDim.x / kWarp;
-  const int runs = (b.q1 - b.q0 + static_cast<int>(kMomentRun) - 1) / static_cast<int>(kMomentRun);
-  const int first_run = b.q0 / static_cast<int>(kMomentRun);
-  for (int unit = threadIdx.x / kWarp; unit < t.planes * runs; unit += warps) {
-    const int pl = unit / runs;
-    const int64_t plane = b.plane0 + pl;
-    if (plane >= t.plane_count) break;  // later units are past the last plane too
-    const RunUnit u = run_unit(plane * t.runs_per_plane + first_run + unit % runs, t.Ho * t.Wo);
-    const T* values = kept + pl * t.runs * kMomentRun + (u.begin - b.q0);
-    T v[2];
-#pragma unroll
-    for (int half = 0; half < 2; ++half)
-      v[half] = u.holds(lane, half) ? values[lane + kWarp * half] : T(0);
-    write_run_moments(u, v, moments + u.part_row(t.C) * kMomentColumns);
-  }
+  const int lane = threadIdx.x % kWarp;
+  for_each_block_run(b.plane0, t.planes, t.plane_count, b.q0, b.q1, t.Ho * t.Wo,
+                     [&](const RunUnit& u, int pl) {
+                       const T* values = kept + pl * t.runs * kMomentRun + (u.begin - b.q0);
+                       T v[2];
+                       for (int half = 0; half < 2; ++half)
+                         v[half] = u.holds(lane, half) ? values[lane + kWarp * half] : T(0);
+                       write_run_moments(u, v, moments + u.part_row(t.C) * kMomentColumns);
+                     });
 }
 
 // The tiled forward (stencil_tile.cuh): stage the block's region of x, then each member's
@@ -215,9 +205,9 @@ __global__ void __launch_bounds__(kThreads)
       if (!m.dy) continue;
       const bool max_pool = m.is_pool && m.pool.is_max;
       if (max_pool && hits_of != m.same_as) {
-        const Covering w(m.pool, p.row, p.col);
-        if (w.fits_bits()) hits = max_pool_hits(m.pool, xp, w, p.row * W + p.col);
-        hits_of = w.fits_bits() ? m.same_as : -1;
+        const PoolCovering w(m.pool, p.row, p.col);
+        if (fits_bits(w)) hits = max_pool_hits(m.pool, xp, w, p.row * W + p.col);
+        hits_of = fits_bits(w) ? m.same_as : -1;
       }
       const bool found = max_pool && hits_of >= 0;
       sum += stencil_input_grad(m, xp, p.plane, p.c, p.row, p.col, found, hits);

@@ -239,26 +239,18 @@ AN_HOST_DEVICE int tile_origin(const StencilTiling& t, const TileBlock& b, const
 }
 
 // A depthwise output from the region: taps in (r, s) order from `first` (tap (0, 0)), rows
-// `pitch` apart, as depthwise_output sums them (padding staged as zeros adds w·0 there too).
+// `pitch` apart, as depthwise_output sums them (padding staged as zeros adds w·0 there too);
+// relu: the taps clamp what they read (a folded ReLU not yet applied to the region). R = 0: the
+// filter's size and dilation read from g at run time, else fixed and unrolled.
 template <int R, int S, int D, class T>
-AN_HOST_DEVICE T tile_taps(const T* first, int pitch, const T* w, bool relu) {
+AN_HOST_DEVICE T tile_taps(const DepthwiseGeometry& g, const T* first, int pitch, const T* w,
+                           bool relu) {
+  const int rows = R > 0 ? R : g.R, cols = R > 0 ? S : g.S, dilation = R > 0 ? D : g.dilation;
   T acc = 0;
   AN_UNROLL
-  for (int r = 0; r < R; ++r) AN_UNROLL
-  for (int s = 0; s < S; ++s) {
-    const T v = first[r * D * pitch + s * D];
-    acc += w[r * S + s] * (relu && !(v > T(0)) ? T(0) : v);
-  }
-  return acc;
-}
-
-// Filters of any size: the same sum with the geometry read at run time.
-template <class T>
-AN_HOST_DEVICE T tile_taps(const DepthwiseGeometry& g, const T* first, int pitch, const T* w) {
-  T acc = 0;
-  for (int r = 0; r < g.R; ++r)
-    for (int s = 0; s < g.S; ++s)
-      acc += w[r * g.S + s] * depthwise_value(first[r * g.dilation * pitch + s * g.dilation], g);
+  for (int r = 0; r < rows; ++r) AN_UNROLL
+  for (int s = 0; s < cols; ++s)
+    acc += w[r * cols + s] * folded_relu(first[r * dilation * pitch + s * dilation], relu);
   return acc;
 }
 
@@ -284,20 +276,22 @@ AN_HOST_DEVICE T tile_pool(const PoolGeometry& g, const T* region, const Stencil
 }
 
 // A depthwise filter's outputs at the thread's positions (geometry g, channel filter wc [R·S]),
-// its weights loaded once (registers when the size is fixed); relu: the taps clamp what they
-// read (a folded ReLU not yet applied to the region). emit(j, value) takes output j.
+// its weights loaded once into registers when the size is fixed (R > 0); relu as tile_taps.
+// emit(j, value) takes output j.
 template <int R, int S, int D, class T, class Emit>
 AN_HOST_DEVICE void tile_depthwise(const DepthwiseGeometry& g, const T* wc, bool relu,
                                    const T* region, const StencilTiling& t, const TileBlock& b,
                                    const ThreadPositions& o, Emit&& emit) {
-  T w[R * S];
+  constexpr int kTaps = R > 0 ? R * S : 1;
+  T w[kTaps];
   AN_UNROLL
-  for (int k = 0; k < R * S; ++k) w[k] = wc[k];
+  for (int k = 0; k < kTaps; ++k) w[k] = R > 0 ? wc[k] : T(0);
   const int offset = -g.pad_h * t.region_w - g.pad_w;
   AN_UNROLL
   for (int j = 0; j < kMaxTileOutputs; ++j)
     if (j < o.count)
-      emit(j, tile_taps<R, S, D>(region + tile_origin(t, b, o, j) + offset, t.region_w, w, relu));
+      emit(j, tile_taps<R, S, D>(g, region + tile_origin(t, b, o, j) + offset, t.region_w,
+                                 R > 0 ? w : wc, relu));
 }
 
 // A filter's size and dilation fixed at compile time (R = 0: read at run time).
@@ -318,24 +312,14 @@ AN_HOST_DEVICE void with_darts_filter(const DepthwiseGeometry& g, F&& f) {
   f(FilterShape<0, 0, 0>{});
 }
 
-// The same for any filter.
+// The same for any filter (with_darts_filter).
 template <class T, class Emit>
 AN_HOST_DEVICE void tile_depthwise_any(const DepthwiseGeometry& g, const T* wc, bool relu,
                                        const T* region, const StencilTiling& t, const TileBlock& b,
                                        const ThreadPositions& o, Emit&& emit) {
   with_darts_filter(g, [&](auto shape) {
     using Filter = decltype(shape);
-    if constexpr (Filter::R > 0) {
-      tile_depthwise<Filter::R, Filter::S, Filter::D>(g, wc, relu, region, t, b, o, emit);
-    } else {
-      DepthwiseGeometry clamp = g;  // tile_taps' run-time form clamps by the geometry's flag
-      clamp.relu_input = relu;
-      const int offset = -g.pad_h * t.region_w - g.pad_w;
-      AN_UNROLL
-      for (int j = 0; j < kMaxTileOutputs; ++j)
-        if (j < o.count)
-          emit(j, tile_taps(clamp, region + tile_origin(t, b, o, j) + offset, t.region_w, wc));
-    }
+    tile_depthwise<Filter::R, Filter::S, Filter::D>(g, wc, relu, region, t, b, o, emit);
   });
 }
 

@@ -17,13 +17,6 @@
 
 namespace autonet::cuda {
 
-// floor(t / stride) for any t (the gradient's first output rows lie above the plane).
-AN_HOST_DEVICE int floor_divide_by_stride(int t, int stride) {
-  if (stride == 1) return t;
-  if (stride == 2) return t >> 1;  // an arithmetic shift floors negatives too
-  return t >= 0 ? t / stride : -((-t + stride - 1) / stride);
-}
-
 // How the tiled input gradient cuts dx [N·C planes, H, W]: a block takes `chunk` positions of
 // `planes` consecutive planes, `plane_threads` threads a plane, a thread the positions lt,
 // lt + plane_threads, … of its plane's share. Output o of a member receives from input i when
@@ -284,13 +277,11 @@ AN_HOST_DEVICE void tile_member_grads(const StencilMember<T>& m, const T* grad, 
     AN_UNROLL
     for (int j = 0; j < kMaxTileOutputs; ++j) {
       if (j >= o.count) continue;
-      int oh0, oh1, ow0, ow1;
-      pool_outputs_covering(o.row[j], g.kh, g.sh, g.ph, g.Ho, oh0, oh1);
-      pool_outputs_covering(o.col[j], g.kw, g.sw, g.pw, g.Wo, ow0, ow1);
+      const PoolCovering w(g, o.row[j], o.col[j]);
       const int self = o.q[j];
       T acc = 0;
-      for (int oh = oh0; oh < oh1; ++oh)
-        for (int ow = ow0; ow < ow1; ++ow) {
+      for (int oh = w.oh0; oh < w.oh1; ++oh)
+        for (int ow = w.ow0; ow < w.ow1; ++ow) {
           const int at = (oh - b.row0) * t.dy_w + ow - t.col0;
           if (!g.is_max || arg_max[at] == self) acc += grad[at];
         }

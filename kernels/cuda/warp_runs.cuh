@@ -46,6 +46,23 @@ __device__ inline RunUnit run_unit(int64_t unit, int plane_size) {
   return {plane, run, runs, begin, min(kRun, plane_size - begin)};
 }
 
+// Calls f(u, pl) for every run of positions [begin, end) (begin a multiple of kMomentRun) of the
+// block's `planes` planes from plane0 on, those below plane_count, a warp per run: the tiled
+// kernels (stencil_tile.cuh) sum the runs of values they keep in shared memory this way. All
+// lanes of a warp see the same runs.
+template <class F>
+__device__ void for_each_block_run(int64_t plane0, int planes, int64_t plane_count, int begin,
+                                   int end, int plane_size, F&& f) {
+  constexpr int kRun = static_cast<int>(kMomentRun);
+  const int runs = (end - begin + kRun - 1) / kRun, runs_per_plane = (plane_size + kRun - 1) / kRun;
+  for (int unit = threadIdx.x / kWarp; unit < planes * runs; unit += blockDim.x / kWarp) {
+    const int pl = unit / runs;
+    const int64_t plane = plane0 + pl;
+    if (plane >= plane_count) break;  // later units are past the last plane too
+    f(run_unit(plane * runs_per_plane + begin / kRun + unit % runs, plane_size), pl);
+  }
+}
+
 // The warp's total of v, in every lane.
 __device__ inline double warp_total(double v) { return __shfl_sync(0xffffffffu, warp_sum(v), 0); }
 
