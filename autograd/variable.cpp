@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "kernels/elementwise.h"
+#include "runtime/side_stream.h"
 
 namespace autonet {
 
@@ -313,6 +314,9 @@ void backward(const Variable& root, const Tensor& grad_root, bool retain_graph) 
   }
 
   const std::vector<GradSlot*> order = topological_order(root_slot);
+  // Weight gradients may run on the side stream beside the sweep; joined when the sweep ends
+  // (runtime/side_stream.h), so every gradient is complete for whoever reads it next.
+  SideStreamScope side_streams(root.device());
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     GradSlot* slot = *it;
     Node* node = slot->producer.get();

@@ -11,7 +11,9 @@
 //   build/bench/bench_search_step --benchmark_filter=reduced
 // Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = default, 1 = reduced,
 // 2 = pc-darts, 3 = pc-darts-256), graph (1: the step replayed from CUDA graphs,
-// darts/tasks/captured_step.h; CUDA only).
+// darts/tasks/captured_step.h; CUDA only). BM_SearchStepOneStream (CUDA, first order, default
+// and reduced): the same step with every kernel on the compute stream, where BM_SearchStep runs
+// the weight gradients beside the input gradients on a side stream (runtime/side_stream.h).
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -22,6 +24,7 @@
 #include "darts/cnn/search_model.h"
 #include "darts/tasks/captured_step.h"
 #include "darts/tasks/search_trainer.h"
+#include "runtime/side_stream.h"
 
 namespace autonet::bench {
 namespace {
@@ -91,6 +94,11 @@ void BM_SearchStep(benchmark::State& state) {
   state.counters["params"] = static_cast<double>(net.parameter_count());  // the peers check it
 }
 
+void BM_SearchStepOneStream(benchmark::State& state) {
+  SideStreamsSwitch one_stream(false);
+  BM_SearchStep(state);
+}
+
 void rows_on(benchmark::internal::Benchmark* b, int64_t dev) {
   b->ArgNames({"dev", "order", "config", "graph"});
   for (int64_t config : {0, 1, 2, 3}) {
@@ -111,6 +119,12 @@ BENCHMARK(BM_SearchStep)
     ->Iterations(1);
 BENCHMARK(BM_SearchStep)
     ->Apply([](benchmark::internal::Benchmark* b) { rows_on(b, 1); })
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(20);
+BENCHMARK(BM_SearchStepOneStream)
+    ->ArgNames({"dev", "order", "config", "graph"})
+    ->ArgsProduct({{1}, {1}, {0, 1}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(20);

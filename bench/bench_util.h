@@ -203,6 +203,9 @@ inline void report_step_profile(benchmark::State& state, const std::string& titl
       1e3 * (total.cost.launches * kGraphLaunchSeconds + total.cost.bytes() / kStepBandwidth);
   state.counters["pred_H200_ms_at_60pct_bw"] =
       1e3 * (total.cost.launches * kGraphLaunchSeconds + total.cost.bytes() / kTargetBandwidth);
+  // Of them, the side stream's (weight gradients beside the input gradients on a GPU).
+  state.counters["side_launches"] = static_cast<double>(total.cost.side_launches);
+  state.counters["side_MB"] = total.cost.side_bytes / 1e6;
   if (profile.transfers() > 0) state.counters["transfers"] = static_cast<double>(profile.transfers());
   if (!print_profile_table()) return;
   auto ops = profile.by_op();
@@ -210,14 +213,16 @@ inline void report_step_profile(benchmark::State& state, const std::string& titl
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a.second.cost.launches > b.second.cost.launches;
   });
-  std::printf("\nstep profile: %s\n%-28s %8s %9s %10s %9s\n", title.c_str(), "op", "calls",
-              "launches", "MB moved", "GFLOP");
-  for (const auto& [op, t] : rows)
-    std::printf("%-28s %8lld %9lld %10.1f %9.3f\n", op.c_str(), static_cast<long long>(t.calls),
-                static_cast<long long>(t.cost.launches), t.cost.bytes() / 1e6, t.cost.flops / 1e9);
-  std::printf("%-28s %8lld %9lld %10.1f %9.3f\n\n", "total", static_cast<long long>(total.calls),
-              static_cast<long long>(total.cost.launches), total.cost.bytes() / 1e6,
-              total.cost.flops / 1e9);
+  std::printf("\nstep profile: %s\n%-28s %8s %9s %10s %9s %6s %8s\n", title.c_str(), "op",
+              "calls", "launches", "MB moved", "GFLOP", "side", "side MB");
+  auto print_row = [](const char* op, const OpTotals& t, const char* end) {
+    std::printf("%-28s %8lld %9lld %10.1f %9.3f %6lld %8.1f%s", op,
+                static_cast<long long>(t.calls), static_cast<long long>(t.cost.launches),
+                t.cost.bytes() / 1e6, t.cost.flops / 1e9,
+                static_cast<long long>(t.cost.side_launches), t.cost.side_bytes / 1e6, end);
+  };
+  for (const auto& [op, t] : rows) print_row(op.c_str(), t, "\n");
+  print_row("total", total, "\n\n");
 }
 
 // main() of the step benchmarks: Google Benchmark's, plus --profile_table.

@@ -83,8 +83,9 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
       << what << ": dx " << dx.describe() << " overlaps a weight gradient";
   AN_CHECK(!dw1.defined() || !dw2.defined() || !overlaps(dw1, dw2))
       << what << ": dw2 " << dw2.describe() << " overlaps dw1";
-  // The CUDA twin: one kernel for dx (every pixel of x, 0 off the two phases), one for dw1 and
-  // dw2 together (a thread block cluster per weight row sums the batch, no float atomics).
+  // The CUDA twin: one kernel for dx (every pixel of x, 0 off the two phases), on the side stream
+  // one for dw1 and dw2 together (a thread block cluster per weight row sums the batch, no float
+  // atomics).
   count_op(what, [&] {
     OpCost cost;
     const bool accumulate = dx_mode == GradMode::Accumulate;
@@ -93,8 +94,8 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
                      gemm_flops(x, out));
     const int64_t weights = (dw1.defined() ? 1 : 0) + (dw2.defined() ? 1 : 0);
     if (weights > 0 && shape_numel(out) > 0 && x.size(1) > 0)  // else dw += 0: nothing to launch
-      cost += launch(bytes_of(x, dw1, dw2) + bytes_of(dy) * weights / 2, bytes_of(dw1, dw2),
-                     gemm_flops(x, out) * weights / 2);
+      cost += side_launch(bytes_of(x, dw1, dw2) + bytes_of(dy) * weights / 2, bytes_of(dw1, dw2),
+                          gemm_flops(x, out) * weights / 2);
     return cost;
   });
   AN_ON_DEVICE(x.device(), cpu::factorized_reduce_backward(x, w1, w2, dy, dx, dw1, dw2, dx_mode),

@@ -40,6 +40,14 @@ inline OpCost library_call(int64_t read, int64_t written, int64_t flops = 0) {
   return cost;
 }
 
+// One kernel on the side stream (runtime/side_stream.h), as `launch` and counted as side work.
+inline OpCost side_launch(int64_t read, int64_t written, int64_t flops = 0) {
+  OpCost cost = launch(read, written, flops);
+  cost.side_launches = 1;
+  cost.side_bytes = read + written;
+  return cost;
+}
+
 inline OpCost operator+(OpCost a, const OpCost& b) { return a += b; }
 
 }  // namespace autonet

@@ -117,7 +117,7 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   check_no_overlaps({&xs, &ws, &dys}, dxs, what, "dx");
   check_no_overlaps({&xs, &ws, &dys, &dxs}, dws, what, "dweight");
   // The CUDA twin: one kernel for every dx (a member without dy zero-fills a written dx; with
-  // relu_input it also reads x for relu'), one for every dw (blocks per member and dw tile sum
+  // relu_input it also reads x for relu'), on the side stream one for every dw (blocks per member and dw tile sum
   // slices of the batch's pixels, clusters of them add their tiles) and, where a tile has more
   // than one cluster (pointwise_weight_grad_split), one adding the clusters' partial tiles.
   count_op(what, [&] {
@@ -145,12 +145,12 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       const PointwiseWeightGradSplit split =
           pointwise_weight_grad_split(xs[0].size(0), xs[0].size(2) * xs[0].size(3));
       if (split.clusters == 1) {
-        cost += launch(dw_read, dw_written, dw_flops);
+        cost += side_launch(dw_read, dw_written, dw_flops);
       } else {  // partial tiles [members, clusters, Co, C], then their sum into dw
         const int64_t partials = split.clusters * dw_written;
         const int64_t weights = dw_written / int64_t(dtype_size(xs[0].dtype()));
-        cost += launch(dw_read - dw_written, partials, dw_flops) +
-                launch(partials + dw_written, dw_written, split.clusters * weights);
+        cost += side_launch(dw_read - dw_written, partials, dw_flops) +
+                side_launch(partials + dw_written, dw_written, split.clusters * weights);
       }
     }
     return cost;

@@ -103,6 +103,8 @@ struct DeviceCache {
   std::multimap<size_t, void*> free_blocks;          // size -> block, exact rounded size
   std::unordered_map<void*, LiveBlock> live_blocks;  // block -> size and owner
   std::shared_ptr<CudaGraphPool> capturing;          // the pool of the capture under way
+  bool deferring = false;                            // side work outstanding: hold releases
+  std::vector<void*> deferred;                       // live blocks released while deferring
   MemoryStats stats;
 };
 
@@ -202,10 +204,10 @@ void* cuda_allocate(size_t bytes, int device) {
   return ptr;
 }
 
-void cuda_release(void* ptr, int device) noexcept {
-  if (!ptr) return;
-  std::lock_guard lock(cuda_mutex);
-  DeviceCache& cache = caches[device];
+namespace {
+
+// Gives a live block back: to its graph pool, held back by the capture under way, or to the cache.
+void release_now(DeviceCache& cache, void* ptr) {
   auto it = cache.live_blocks.find(ptr);
   if (it == cache.live_blocks.end()) return;
   const LiveBlock block = it->second;
@@ -218,6 +220,32 @@ void cuda_release(void* ptr, int device) noexcept {
   } else {
     cache.free_blocks.emplace(block.size, ptr);
   }
+}
+
+}  // namespace
+
+void cuda_release(void* ptr, int device) noexcept {
+  if (!ptr) return;
+  std::lock_guard lock(cuda_mutex);
+  DeviceCache& cache = caches[device];
+  if (cache.deferring && cache.live_blocks.count(ptr)) {
+    cache.deferred.push_back(ptr);
+    return;
+  }
+  release_now(cache, ptr);
+}
+
+void cuda_defer_releases(int device) {
+  std::lock_guard lock(cuda_mutex);
+  caches[device].deferring = true;
+}
+
+void cuda_release_deferred(int device) {
+  std::lock_guard lock(cuda_mutex);
+  DeviceCache& cache = caches[device];
+  cache.deferring = false;
+  for (void* ptr : cache.deferred) release_now(cache, ptr);
+  cache.deferred.clear();
 }
 
 MemoryStats cuda_memory_stats(int device) {
@@ -248,6 +276,8 @@ void cuda_empty_cache() {
 
 void* cuda_allocate(size_t, int) { AN_THROW() << "autonet was built without CUDA"; }
 void cuda_release(void*, int) noexcept {}
+void cuda_defer_releases(int) {}
+void cuda_release_deferred(int) {}
 MemoryStats cuda_memory_stats(int) { return {}; }
 void cuda_reset_peak(int) {}
 void cuda_empty_cache() {}

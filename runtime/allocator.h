@@ -33,6 +33,13 @@ void cuda_reset_peak(int device);
 // Returns cached, unused blocks to the driver.
 void cuda_empty_cache();
 
+// Side work (runtime/side_stream.h): from cuda_defer_releases on, blocks released on `device` are
+// held back (still counted as in use) instead of going back to the cache, where the compute
+// stream could be given them while side-stream work still reads them; cuda_release_deferred,
+// called once the compute stream has waited for the side work, releases them and stops holding.
+void cuda_defer_releases(int device);
+void cuda_release_deferred(int device);
+
 // A private pool for CUDA Graph capture (runtime/cuda_graph.h). While a capture on `device` has
 // a pool, cuda_allocate serves it from that pool (taking a block from the ordinary cache, or from
 // the driver, when the pool has none of the size), and blocks of the pool return to it when

@@ -33,6 +33,26 @@ namespace autonet::cuda {
 cudaStream_t stream(Device device);
 cublasHandle_t cublas_handle(Device device);
 
+// Where a kernel launches work that nothing reads before the enclosing SideStreamScope ends
+// (weight gradients; runtime/side_stream.h): the side stream when side_work_allowed(device), else
+// the compute stream. The constructor orders the side stream after the compute stream's work so
+// far (having made the compute stream wait for the previous side work); the destructor marks
+// where this side work ends. Launch the side work before the critical-path kernels it can run
+// beside. One SideWork at a time per device (it holds the device's side-stream lock).
+class SideWork {
+ public:
+  explicit SideWork(Device device);
+  ~SideWork();
+  SideWork(const SideWork&) = delete;
+  SideWork& operator=(const SideWork&) = delete;
+  cudaStream_t stream() const { return stream_; }
+
+ private:
+  Device device_;
+  cudaStream_t stream_ = nullptr;
+  bool forked_ = false;
+};
+
 // Grid size for a grid-stride loop over n elements.
 inline unsigned grid_for(int64_t n, int block = 256) {
   const int64_t blocks = (n + block - 1) / block;

@@ -5,6 +5,7 @@
 
 #include "runtime/error.h"
 #include "runtime/host_sync_guard.h"
+#include "runtime/side_stream.h"
 #if AUTONET_WITH_CUDA
 #include "runtime/cuda_context.h"
 #endif
@@ -40,6 +41,7 @@ void CudaGraph::capture(const std::function<void()>& work) {
   try {
     NoHostSyncScope recording("a CUDA Graph capture");
     work();
+    join_side_work(device_);  // a capture ends with every stream it forked joined
   } catch (...) {
     cuda_end_pool(device_.index);
     cudaStreamEndCapture(s, &graph);

@@ -5,6 +5,7 @@
 
 #include "runtime/error.h"
 #include "runtime/host_sync_guard.h"
+#include "runtime/side_stream.h"
 #if AUTONET_WITH_CUDA
 #include "runtime/cuda_context.h"
 #endif
@@ -51,7 +52,9 @@ bool cuda_available(std::string* why_not) {
 
 void synchronize(Device device) {
   check_no_host_sync("synchronize");
-  if (device.is_cuda()) AN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(device)));
+  if (!device.is_cuda()) return;
+  join_side_work(device);  // the compute stream then covers the side stream's work too
+  AN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(device)));
 }
 
 std::vector<CudaDeviceInfo> cuda_devices() {

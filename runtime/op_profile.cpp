@@ -10,6 +10,8 @@ OpCost& OpCost::operator+=(const OpCost& other) {
   bytes_written += other.bytes_written;
   flops += other.flops;
   library_calls += other.library_calls;
+  side_launches += other.side_launches;
+  side_bytes += other.side_bytes;
   return *this;
 }
 

@@ -23,6 +23,9 @@ struct OpCost {
   // Of the launches, calls into cuBLAS: each counts one launch, though cuBLAS may run a call as
   // two kernels (a split-K product, then its reduction), its own choice at run time.
   int64_t library_calls = 0;
+  // Of the launches and bytes, those on the side stream (runtime/side_stream.h: weight gradients
+  // beside the input gradients, off the critical path where a GPU runs the two side by side).
+  int64_t side_launches = 0, side_bytes = 0;
 
   OpCost& operator+=(const OpCost& other);
   int64_t bytes() const { return bytes_read + bytes_written; }

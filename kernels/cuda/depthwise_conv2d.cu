@@ -257,6 +257,26 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
   const int64_t N = x.size(0), planes = N * g.C;
   cudaStream_t s = stream(x.device());
 
+  if (dw.defined() && dw.numel() > 0 && dy.numel() > 0) {
+    // First, on the side stream: dx runs beside it (runtime/side_stream.h).
+    const SideWork side(x.device());
+    const int RS = g.R * g.S;
+    const int chunks = static_cast<int>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+    dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
+      size_t shared_bytes = RS * sizeof(scalar_t);
+      const PlaneStaging staging =
+          plane_staging(RS, staged_plane_rows(g) * staged_plane_cols(g), g.Ho * g.Wo, kThreads,
+                        sizeof(scalar_t), shared_bytes);
+      with_kernel_size(g, [&](auto k) {
+        launch_in_clusters(depthwise_weight_kernel<scalar_t, decltype(k)::value>,
+                           static_cast<unsigned>(g.C * chunks), kThreads,
+                           static_cast<unsigned>(chunks), shared_bytes, side.stream(),
+                           x.data<scalar_t>(), dy.data<scalar_t>(), dw.data<scalar_t>(), g, N,
+                           staging);
+      });
+    });
+  }
+
   if (dx.defined() && dx.numel() > 0) {
     const int span_h = (g.R - 1) * g.dilation, span_w = (g.S - 1) * g.dilation;
     const Tiling t = choose_tiling(
@@ -281,23 +301,6 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
       });
     });
     AN_CUDA_CHECK_LAUNCH();
-  }
-
-  if (dw.defined() && dw.numel() > 0 && dy.numel() > 0) {
-    const int RS = g.R * g.S;
-    const int chunks = static_cast<int>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
-    dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
-      size_t shared_bytes = RS * sizeof(scalar_t);
-      const PlaneStaging staging =
-          plane_staging(RS, staged_plane_rows(g) * staged_plane_cols(g), g.Ho * g.Wo, kThreads,
-                        sizeof(scalar_t), shared_bytes);
-      with_kernel_size(g, [&](auto k) {
-        launch_in_clusters(depthwise_weight_kernel<scalar_t, decltype(k)::value>,
-                           static_cast<unsigned>(g.C * chunks), kThreads,
-                           static_cast<unsigned>(chunks), shared_bytes, s, x.data<scalar_t>(),
-                           dy.data<scalar_t>(), dw.data<scalar_t>(), g, N, staging);
-      });
-    });
   }
 }
 

@@ -294,6 +294,30 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   cudaStream_t s = stream(xs[0].device());
   dispatch_float(xs[0].dtype(), "depthwise_group_backward", [&]<class scalar_t>() {
     auto dy_of = [&](size_t k) { return dys[k].defined() ? dys[k].data<scalar_t>() : nullptr; };
+    // dw: every member with a dw and a dy.
+    Members<scalar_t> dw_group{};
+    int max_taps = 0, max_cells = 0;
+    for (size_t k = 0; k < params.size(); ++k) {
+      if (!dws[k].defined() || !dys[k].defined()) continue;
+      Member<scalar_t>& m = dw_group.m[dw_group.count++];
+      m = member<scalar_t>(xs, ws, params, norms, out, k);
+      m.dy = dy_of(k);
+      m.out = dws[k].data<scalar_t>();
+      max_taps = std::max(max_taps, m.g.R * m.g.S);
+      max_cells = std::max(max_cells, staged_plane_rows(m.g) * staged_plane_cols(m.g));
+    }
+    if (dw_group.count > 0 && n_out > 0) {
+      // First, on the side stream: dx runs beside it (runtime/side_stream.h).
+      const SideWork side(xs[0].device());
+      const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+      size_t shared_bytes = max_taps * sizeof(scalar_t);
+      const PlaneStaging staging =
+          plane_staging(max_taps, max_cells, static_cast<int>(out[2] * out[3]), kThreads,
+                        sizeof(scalar_t), shared_bytes);
+      launch_in_clusters(weight_grad_kernel<scalar_t>, dw_group.count * C * chunks, kThreads,
+                         chunks, shared_bytes, side.stream(), dw_group, C, N, staging);
+    }
+
     // dx: every member whose dx changes (an accumulated dx without a dy stays as it is).
     Members<scalar_t> dx_group{};
     for (size_t k = 0; k < params.size(); ++k) {
@@ -328,27 +352,6 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       }
       AN_CUDA_CHECK_LAUNCH();
     }
-
-    // dw: every member with a dw and a dy.
-    Members<scalar_t> dw_group{};
-    int max_taps = 0, max_cells = 0;
-    for (size_t k = 0; k < params.size(); ++k) {
-      if (!dws[k].defined() || !dys[k].defined()) continue;
-      Member<scalar_t>& m = dw_group.m[dw_group.count++];
-      m = member<scalar_t>(xs, ws, params, norms, out, k);
-      m.dy = dy_of(k);
-      m.out = dws[k].data<scalar_t>();
-      max_taps = std::max(max_taps, m.g.R * m.g.S);
-      max_cells = std::max(max_cells, staged_plane_rows(m.g) * staged_plane_cols(m.g));
-    }
-    if (dw_group.count == 0 || n_out == 0) return;
-    const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
-    size_t shared_bytes = max_taps * sizeof(scalar_t);
-    const PlaneStaging staging =
-        plane_staging(max_taps, max_cells, static_cast<int>(out[2] * out[3]), kThreads,
-                      sizeof(scalar_t), shared_bytes);
-    launch_in_clusters(weight_grad_kernel<scalar_t>, dw_group.count * C * chunks, kThreads, chunks,
-                       shared_bytes, s, dw_group, C, N, staging);
   });
 }
 

@@ -136,12 +136,6 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
   const Geometry g = geometry_of(x, w1);
   cudaStream_t s = stream(x.device());
   dispatch_float(x.dtype(), "factorized_reduce_backward", [&]<class scalar_t>() {
-    if (dx.defined() && x.numel() > 0) {
-      dx_kernel<scalar_t><<<grid_for(x.numel(), kThreads), kThreads, 0, s>>>(
-          x.data<scalar_t>(), w1.data<scalar_t>(), w2.data<scalar_t>(), dy.data<scalar_t>(),
-          dx.data<scalar_t>(), g, dx_mode == GradMode::Accumulate);
-      AN_CUDA_CHECK_LAUNCH();
-    }
     WeightGrads<scalar_t> jobs;
     for (int phase = 0; phase < 2; ++phase) {
       const Tensor& dw = phase == 0 ? dw1 : dw2;
@@ -150,15 +144,25 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
       jobs.dw[jobs.count++] = dw.data<scalar_t>();
     }
     const int64_t products = g.N * g.Ho * g.Wo;
-    if (jobs.count == 0 || products == 0 || g.C == 0 || g.half == 0) return;  // else dw += 0
-    const int64_t ranks = std::clamp<int64_t>((products + kThreads - 1) / kThreads, 1,
-                                              kWeightGradCluster);
-    AN_CHECK(jobs.count * g.half * ranks <= INT_MAX)
-        << "factorized_reduce_backward: " << g.half << " weight rows are too many for the grid";
-    launch_in_clusters(weight_grad_kernel<scalar_t>,
-                       static_cast<unsigned>(jobs.count * g.half * ranks), kThreads,
-                       static_cast<unsigned>(ranks), 0, s, x.data<scalar_t>(),
-                       dy.data<scalar_t>(), jobs, g);
+    if (jobs.count > 0 && products > 0 && g.C > 0 && g.half > 0) {  // else dw += 0
+      // First, on the side stream: dx runs beside it (runtime/side_stream.h).
+      const SideWork side(x.device());
+      const int64_t ranks =
+          std::clamp<int64_t>((products + kThreads - 1) / kThreads, 1, kWeightGradCluster);
+      AN_CHECK(jobs.count * g.half * ranks <= INT_MAX)
+          << "factorized_reduce_backward: " << g.half << " weight rows are too many for the grid";
+      launch_in_clusters(weight_grad_kernel<scalar_t>,
+                         static_cast<unsigned>(jobs.count * g.half * ranks), kThreads,
+                         static_cast<unsigned>(ranks), 0, side.stream(), x.data<scalar_t>(),
+                         dy.data<scalar_t>(), jobs, g);
+    }
+
+    if (dx.defined() && x.numel() > 0) {
+      dx_kernel<scalar_t><<<grid_for(x.numel(), kThreads), kThreads, 0, s>>>(
+          x.data<scalar_t>(), w1.data<scalar_t>(), w2.data<scalar_t>(), dy.data<scalar_t>(),
+          dx.data<scalar_t>(), g, dx_mode == GradMode::Accumulate);
+      AN_CUDA_CHECK_LAUNCH();
+    }
   });
 }
 

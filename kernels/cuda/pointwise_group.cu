@@ -372,6 +372,24 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   const Dims d = dims_of(xs[0], ws[0]);
   cudaStream_t s = stream(xs[0].device());
   dispatch_float(xs[0].dtype(), "pointwise_group_backward", [&]<class scalar_t>() {
+    Batch<scalar_t> dw{};  // dw [Co, C] += Σ_n dy[n] [Co, P] · x[n]ᵀ [P, C]
+    dw.samples = d.N;
+    dw.rows = d.Co;
+    dw.cols = d.C;
+    dw.inner = d.P;
+    dw.a = {d.P, 1, d.Co * d.P};
+    dw.b = {1, d.P, d.C * d.P};
+    dw.relu_b = relu_input;
+    for (size_t k = 0; k < xs.size(); ++k)
+      if (dws[k].defined() && dys[k].defined())
+        dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(),
+                              dws[k].data<scalar_t>(), true};
+    if (dw.count > 0 && d.N * d.Co * d.C * d.P > 0) {  // else dw += 0
+      // First, on the side stream: dx runs beside it (runtime/side_stream.h).
+      const SideWork side(xs[0].device());
+      launch_weight_grads(dw, xs[0].device(), side.stream());
+    }
+
     Batch<scalar_t> dx{};  // dx [C, P] (=|+=) wᵀ [C, Co] · dy [Co, P]
     dx.samples = d.N;
     dx.rows = d.C;
@@ -388,21 +406,6 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
                             accumulate, relu_input ? xs[k].data<scalar_t>() : nullptr};
     }
     if (dx.count > 0 && xs[0].numel() > 0) launch_batched_gemm(dx, s);
-
-    Batch<scalar_t> dw{};  // dw [Co, C] += Σ_n dy[n] [Co, P] · x[n]ᵀ [P, C]
-    dw.samples = d.N;
-    dw.rows = d.Co;
-    dw.cols = d.C;
-    dw.inner = d.P;
-    dw.a = {d.P, 1, d.Co * d.P};
-    dw.b = {1, d.P, d.C * d.P};
-    dw.relu_b = relu_input;
-    for (size_t k = 0; k < xs.size(); ++k)
-      if (dws[k].defined() && dys[k].defined())
-        dw.job[dw.count++] = {dys[k].data<scalar_t>(), xs[k].data<scalar_t>(),
-                              dws[k].data<scalar_t>(), true};
-    if (dw.count > 0 && d.N * d.Co * d.C * d.P > 0)  // else dw += 0
-      launch_weight_grads(dw, xs[0].device(), s);
   });
 }
 

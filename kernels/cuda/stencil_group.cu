@@ -366,6 +366,29 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
     for (size_t k = 0; k < dys.size(); ++k)
       group.m[k].dy = dys[k].defined() ? dys[k].data<scalar_t>() : nullptr;
 
+    WeightGrads<scalar_t> grads{};
+    int max_taps = 0, max_cells = 0;
+    for (size_t k = 0; k < dweights.size(); ++k) {
+      if (!dweights[k].defined() || !dys[k].defined()) continue;
+      grads.member[grads.count] = static_cast<int>(k);
+      grads.dw[grads.count++] = dweights[k].data<scalar_t>();
+      const DepthwiseGeometry& g = group.m[k].conv;
+      max_taps = std::max(max_taps, g.R * g.S);
+      max_cells = std::max(max_cells, staged_plane_rows(g) * staged_plane_cols(g));
+    }
+    if (grads.count > 0 && shape_numel(out) > 0) {
+      // First, on the side stream: dx runs beside it (runtime/side_stream.h).
+      const SideWork side(x.device());
+      const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
+      size_t shared_bytes = max_taps * sizeof(scalar_t);
+      const PlaneStaging staging =
+          plane_staging(max_taps, max_cells, static_cast<int>(out[2] * out[3]), kThreads,
+                        sizeof(scalar_t), shared_bytes);
+      launch_in_clusters(weight_grad_kernel<scalar_t>, grads.count * C * chunks, kThreads, chunks,
+                         shared_bytes, side.stream(), x.data<scalar_t>(), group, grads, C, N,
+                         staging);
+    }
+
     if (dx.defined() && dx.numel() > 0) {
       const int H = static_cast<int>(x.size(2)), W = static_cast<int>(x.size(3));
       const bool accumulate = dx_mode == GradMode::Accumulate;
@@ -384,25 +407,6 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
       }
       AN_CUDA_CHECK_LAUNCH();
     }
-
-    WeightGrads<scalar_t> grads{};
-    int max_taps = 0, max_cells = 0;
-    for (size_t k = 0; k < dweights.size(); ++k) {
-      if (!dweights[k].defined() || !dys[k].defined()) continue;
-      grads.member[grads.count] = static_cast<int>(k);
-      grads.dw[grads.count++] = dweights[k].data<scalar_t>();
-      const DepthwiseGeometry& g = group.m[k].conv;
-      max_taps = std::max(max_taps, g.R * g.S);
-      max_cells = std::max(max_cells, staged_plane_rows(g) * staged_plane_cols(g));
-    }
-    if (grads.count == 0 || shape_numel(out) == 0) return;
-    const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
-    size_t shared_bytes = max_taps * sizeof(scalar_t);
-    const PlaneStaging staging =
-        plane_staging(max_taps, max_cells, static_cast<int>(out[2] * out[3]), kThreads,
-                      sizeof(scalar_t), shared_bytes);
-    launch_in_clusters(weight_grad_kernel<scalar_t>, grads.count * C * chunks, kThreads, chunks,
-                       shared_bytes, s, x.data<scalar_t>(), group, grads, C, N, staging);
   });
 }
 

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "runtime/philox.h"
+#include "runtime/side_stream.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -168,7 +169,11 @@ GradBuffers make_grad_buffers(const OpCase& c, DType dtype, Device device, const
 
 void run_backward(const OpCase& c, const Tensors& in, const Tensors& out, const Tensors& dout,
                   GradBuffers& b, Device device) {
-  c.backward(in, out, dout, b.din);
+  {
+    // As autograd's backward runs it: weight gradients on the side stream, joined at the end.
+    SideStreamScope side_streams(device);
+    c.backward(in, out, dout, b.din);
+  }
   synchronize(device);
   for (size_t i = 0; i < b.din.size(); ++i)
     if (b.din[i].defined())

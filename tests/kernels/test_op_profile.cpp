@@ -259,6 +259,8 @@ TEST(OpProfile, StencilGroupReadsItsInputOnceEachWay) {
   // dx: both dys, w, x (mask and arg-max), dx itself; dw: x, the conv's dy, dw.
   EXPECT_EQ(bwd.cost.bytes_read, 4 * (2 * n + w.numel() + n + n) + 4 * (n + n + w.numel()));
   EXPECT_EQ(bwd.cost.bytes_written, 4 * (n + w.numel()));
+  EXPECT_EQ(bwd.cost.side_launches, 1);  // dw, beside dx (runtime/side_stream.h)
+  EXPECT_EQ(bwd.cost.side_bytes, 4 * (n + n + 2 * w.numel()));
   profile.clear();
   std::vector<Tensor> no_dws(2);
   {
@@ -306,6 +308,8 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
                                      2 * (y_bytes + x_bytes + w_bytes));  // dw 0, 1: dys, xs, dws
   EXPECT_EQ(bwd.cost.bytes_written, 3 * x_bytes + 2 * w_bytes);
   EXPECT_EQ(bwd.cost.flops, 2 * flops + 2 * flops);
+  EXPECT_EQ(bwd.cost.side_launches, 1);  // dw, beside dx (runtime/side_stream.h)
+  EXPECT_EQ(bwd.cost.side_bytes, 2 * (y_bytes + x_bytes + w_bytes) + 2 * w_bytes);
   profile.clear();
   std::vector<Tensor> no_dws(k_count);
   {
@@ -313,6 +317,7 @@ TEST(OpProfile, PointwiseGroupIsOneGemmLaunchForwardAndTwoBackward) {
     pointwise_group_backward(xs, ws, dys, dxs, no_dws, modes, false);
   }
   EXPECT_EQ(only(profile, "pointwise_group_backward").cost.launches, 1);
+  EXPECT_EQ(only(profile, "pointwise_group_backward").cost.side_launches, 0);
 }
 
 // The weight gradient's sum over samples × pixels is split into up to 64 blocks per dw tile, 8 to
@@ -343,6 +348,8 @@ TEST(OpProfile, PointwiseGroupWeightGradientAddsPartialTilesPastOneCluster) {
   EXPECT_EQ(bwd.cost.launches, 2);
   EXPECT_EQ(bwd.cost.bytes_read, 2 * 4 * (N * Co * 25 + N * C * 25) + partials + 2 * w_bytes);
   EXPECT_EQ(bwd.cost.bytes_written, partials + 2 * w_bytes);
+  EXPECT_EQ(bwd.cost.side_launches, 2);  // both on the side stream: no dx
+  EXPECT_EQ(bwd.cost.side_bytes, bwd.cost.bytes());
 }
 
 TEST(OpProfile, FactorizedReduceIsOneLaunchForwardAndOneEachForDxAndDw) {
@@ -375,6 +382,8 @@ TEST(OpProfile, FactorizedReduceIsOneLaunchForwardAndOneEachForDxAndDw) {
                                      (x_bytes + 2 * w_bytes + y_bytes));        // dw: x, dws, dy
   EXPECT_EQ(bwd.cost.bytes_written, x_bytes + 2 * w_bytes);
   EXPECT_EQ(bwd.cost.flops, 2 * flops);
+  EXPECT_EQ(bwd.cost.side_launches, 1);
+  EXPECT_EQ(bwd.cost.side_bytes, x_bytes + 2 * w_bytes + y_bytes + 2 * w_bytes);
   profile.clear();
   Tensor none;
   {
@@ -424,6 +433,8 @@ TEST(OpProfile, DepthwiseGroupIsOneLaunchForwardAndOneEachForDxAndDw) {
   EXPECT_EQ(bwd.cost.bytes_read, (4 * (3 * n + 2 * n + n) + w_bytes) + (4 * 6 * n + w_bytes));
   EXPECT_EQ(bwd.cost.bytes_written, 4 * 3 * n + w_bytes);
   EXPECT_EQ(bwd.cost.flops, 2 * 2 * (9 + 25 + 9) * n);
+  EXPECT_EQ(bwd.cost.side_launches, 1);
+  EXPECT_EQ(bwd.cost.side_bytes, 4 * 6 * n + 2 * w_bytes);
   profile.clear();
   std::vector<Tensor> no_dws(3);
   {

@@ -17,6 +17,7 @@
 #include "kernels/reduce.h"
 #include "runtime/device.h"
 #include "runtime/host_sync_guard.h"
+#include "runtime/side_stream.h"
 #include "tests/darts/tiny_searcher.h"
 
 namespace autonet::darts {
@@ -84,9 +85,10 @@ TEST(CapturedSearchStep, ANonFiniteHessianDirectionStopsTheStep) {
 // Steps before `frozen` have α (and β) frozen: the weight pass alone. Then step frozen (eager),
 // frozen + 1 (capture + replay), replays, frozen + 4: a short batch (eager fallback), a replay.
 // The weights' lr changes before step frozen + 3 (an epoch's schedule): second order captures its
-// α pass again with the new ξ.
+// α pass again with the new ξ. `one_stream`: the eager steps run without side streams
+// (runtime/side_stream.h), the reference for the replays' weight gradients on the side stream.
 void expect_replays_match_eager_steps(const SearchConfig& network, int frozen,
-                                      const ArchitectConfig& arch = {}) {
+                                      const ArchitectConfig& arch = {}, bool one_stream = false) {
   const Device gpu = Device::cuda(0);
   Searcher eager(gpu, arch, network), graphed(gpu, arch, network);
   CapturedSearchStep captured(graphed.net, graphed.architect, graphed.sgd, 5.0);
@@ -100,9 +102,11 @@ void expect_replays_match_eager_steps(const SearchConfig& network, int frozen,
     const Tensor xv = random_images({n, 3, 8, 8}, 200 + step, gpu);
     const Tensor yt = labels_for(n, step, gpu), yv = labels_for(n, step + 3, gpu);
     const bool arch_frozen = step < frozen;
-    const SearchStepResult a =
-        arch_frozen ? frozen_arch_step(eager.net, eager.sgd, xt, yt, 5.0)
-                    : search_step(eager.net, eager.architect, eager.sgd, xt, yt, xv, yv, 5.0);
+    const SearchStepResult a = [&] {
+      SideStreamsSwitch streams(!one_stream);
+      return arch_frozen ? frozen_arch_step(eager.net, eager.sgd, xt, yt, 5.0)
+                         : search_step(eager.net, eager.architect, eager.sgd, xt, yt, xv, yv, 5.0);
+    }();
     const SearchStepResult b =
         arch_frozen ? captured.frozen_step(xt, yt) : captured.step(xt, yt, xv, yv);
     SCOPED_TRACE("step " + std::to_string(step));
@@ -125,6 +129,15 @@ TEST(CapturedSearchStep, CudaSecondOrderReplayIsBitIdenticalToEagerSteps) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << "CUDA graphs need a GPU: " << why;
   expect_replays_match_eager_steps(Searcher::config(), 0, second_order());
+}
+
+// Weight gradients beside the input gradients on a second stream, eager (the graphed network's
+// first step) and replayed, against every kernel on one stream: the same values bit for bit.
+TEST(CapturedSearchStep, CudaSideStreamStepsAreBitIdenticalToOneStreamSteps) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "side streams need a GPU: " << why;
+  expect_replays_match_eager_steps(Searcher::config(), 1, {}, true);
+  expect_replays_match_eager_steps(Searcher::config(), 0, second_order(), true);
 }
 
 // PC-DARTS: β trained by the captured α pass, and warm-up steps with α and β frozen.
