@@ -27,9 +27,10 @@ void write_grad(GradSlot& slot, const TensorSpec& spec, Kernel&& kernel) {
 // Runs a kernel that can write or accumulate (a GradMode flag, or gemm's beta): it adds straight
 // into an existing gradient, so no temporary is needed. kernel(Tensor& dx, GradMode mode).
 template <class Kernel>
-void mode_grad(GradSlot& slot, const TensorSpec& spec, Kernel&& kernel) {
+void mode_grad(GradSlot& slot, const TensorSpec& spec, Kernel&& kernel,
+               LandsOn on = LandsOn::compute_stream) {
   if (!slot.requires_grad) return;
-  GradTarget target(slot, spec, /*can_accumulate=*/true);
+  GradTarget target(slot, spec, /*can_accumulate=*/true, on);
   kernel(target.tensor, target.mode);
   target.finish();
 }

@@ -75,7 +75,7 @@ Variable depthwise_conv2d(const Variable& x, const Variable& weight,
   return make_result(
       "depthwise_conv2d", y, {x, weight},
       [=](const Tensor& dy, const SlotList& in) {
-        Tensor dw = accumulate_target(*in[1], TensorSpec::of(wv));
+        Tensor dw = accumulate_target(*in[1], TensorSpec::of(wv), LandsOn::side_stream);
         GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
         depthwise_conv2d_backward(xv, wv, dy, dx.tensor, dw, p, dx.mode);
         dx.finish();
@@ -117,7 +117,8 @@ std::vector<Variable> stencil_group(const Variable& x, const std::vector<Variabl
       [=](const std::vector<Tensor>& dys, const SlotList& in) {
         std::vector<Tensor> dws;
         for (size_t k = 0; k < wv.size(); ++k)
-          dws.push_back(wv[k].defined() ? accumulate_target(*in[1 + k], TensorSpec::of(wv[k]))
+          dws.push_back(wv[k].defined() ? accumulate_target(*in[1 + k], TensorSpec::of(wv[k]),
+                                                            LandsOn::side_stream)
                                         : Tensor());
         GradTarget dx(*in[0], TensorSpec::of(xv), /*can_accumulate=*/true);
         stencil_group_backward(xv, wv, dys, dx.tensor, dws, stencils, dx.mode);
@@ -161,9 +162,10 @@ std::vector<Variable> pointwise_group(const std::vector<Variable>& xs,
         GradSlot no_gradient;  // requires none: its target stays undefined
         for (size_t k = 0; k < k_count; ++k) {
           // A member whose output received no gradient gives its input and weight none either.
-          dws.push_back(dys[k].defined()
-                            ? accumulate_target(*in[k_count + k], TensorSpec::of(wv[k]))
-                            : Tensor());
+          dws.push_back(dys[k].defined() ? accumulate_target(*in[k_count + k],
+                                                             TensorSpec::of(wv[k]),
+                                                             LandsOn::side_stream)
+                                         : Tensor());
           const SavedValue& x = saved_xs[k];
           dx_targets.emplace_back(dys[k].defined() ? *in[k] : no_gradient, x.spec(),
                                   /*can_accumulate=*/true);
@@ -189,8 +191,8 @@ Variable factorized_reduce(const Variable& x, const Variable& w1, const Variable
   const SavedValue saved_x(x);
   const Tensor w1v = w1.value(), w2v = w2.value();
   auto backward_fn = [=](const Tensor& dy, const SlotList& in) {
-    Tensor dw1 = accumulate_target(*in[1], TensorSpec::of(w1v));
-    Tensor dw2 = accumulate_target(*in[2], TensorSpec::of(w2v));
+    Tensor dw1 = accumulate_target(*in[1], TensorSpec::of(w1v), LandsOn::side_stream);
+    Tensor dw2 = accumulate_target(*in[2], TensorSpec::of(w2v), LandsOn::side_stream);
     GradTarget dx(*in[0], saved_x.spec(), /*can_accumulate=*/true);
     factorized_reduce_backward(saved_x.get(), w1v, w2v, dy, dx.tensor, dw1, dw2, dx.mode);
     dx.finish();
@@ -260,7 +262,7 @@ std::vector<Variable> depthwise_group_node(const std::vector<Variable>& xs,
           // The group adds into every dw at once: a filter an earlier member uses too gets a
           // gradient of its own, added after.
           if (!shared) {
-            dws.push_back(accumulate_target(w_slot, TensorSpec::of(wv[k])));
+            dws.push_back(accumulate_target(w_slot, TensorSpec::of(wv[k]), LandsOn::side_stream));
           } else if (w_slot.requires_grad) {
             dws.push_back(Tensor::zeros(wv[k].shape(), wv[k].dtype(), wv[k].device()));
             shared_filters.push_back(k);

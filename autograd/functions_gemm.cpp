@@ -16,12 +16,24 @@ Variable matmul(const Variable& a, const Variable& b) {
   Tensor keep_b = a.requires_grad() ? b.value() : Tensor();
   const TensorSpec a_spec = TensorSpec::of(a.value()), b_spec = TensorSpec::of(b.value());
   return make_result("matmul", c, {a, b}, [=](const Tensor& dc, const SlotList& in) {
-    mode_grad(*in[0], a_spec, [&](Tensor& da, GradMode mode) {
-      gemm(dc, keep_b, da, {false, true, 1.0, mode == GradMode::Accumulate ? 1.0 : 0.0});
-    });
-    mode_grad(*in[1], b_spec, [&](Tensor& db, GradMode mode) {
-      gemm(keep_a, dc, db, {true, false, 1.0, mode == GradMode::Accumulate ? 1.0 : 0.0});
-    });
+    // dA = dC · Bᵀ, dB = Aᵀ · dC, each written or added (beta 1). A leaf's (a parameter's)
+    // gradient runs on the side stream, launched first so the other runs beside it
+    // (runtime/side_stream.h): the recurrent cells' weight gradients.
+    auto land = [&](GradSlot& slot, const TensorSpec& spec, const Tensor& x, const Tensor& y,
+                    bool trans_x, bool trans_y) {
+      const bool leaf = !slot.producer;
+      mode_grad(
+          slot, spec,
+          [&](Tensor& grad, GradMode mode) {
+            const double beta = mode == GradMode::Accumulate ? 1.0 : 0.0;
+            gemm(x, y, grad, {trans_x, trans_y, 1.0, beta, leaf});
+          },
+          leaf ? LandsOn::side_stream : LandsOn::compute_stream);
+    };
+    const bool b_first = !in[1]->producer && in[0]->producer;
+    if (b_first) land(*in[1], b_spec, keep_a, dc, true, false);
+    land(*in[0], a_spec, dc, keep_b, false, true);
+    if (!b_first) land(*in[1], b_spec, keep_a, dc, true, false);
   });
 }
 

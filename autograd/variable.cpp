@@ -294,6 +294,21 @@ std::vector<GradSlot*> topological_order(GradSlot* root) {
   }
   return order;  // inputs before the slots they feed; root last
 }
+
+// The compute stream is about to land or read slot's gradient: side work first.
+void settle_side_work(GradSlot& slot) {
+  if (!slot.grad_on_side_stream) return;
+  join_side_work(slot.grad.device());
+  slot.grad_on_side_stream = false;
+}
+
+// A kernel on `on` is about to add into slot's gradient, on `device`.
+void before_landing(GradSlot& slot, LandsOn on, Device device) {
+  if (on == LandsOn::compute_stream)
+    settle_side_work(slot);
+  else if (side_work_allowed(device))
+    slot.grad_on_side_stream = true;
+}
 }  // namespace
 
 void backward(const Variable& root, const Tensor& grad_root, bool retain_graph) {
@@ -322,6 +337,7 @@ void backward(const Variable& root, const Tensor& grad_root, bool retain_graph) 
     Node* node = slot->producer.get();
     if (!node) continue;  // a leaf: its gradient stays
     if (slot->grad.defined()) {
+      settle_side_work(*slot);  // a non-parameter's gradient landed on the side stream
       AN_CHECK(node->backward) << "backward() through a " << node->op
                                << " node whose graph was already freed by an earlier backward"
                                << " (pass retain_graph = true to sweep a graph twice)";
@@ -355,6 +371,7 @@ SeparateGradContributionsGuard::SeparateGradContributionsGuard()
 
 void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha) {
   if (!slot.requires_grad) return;
+  settle_side_work(slot);
   if (!slot.grad.defined()) {
     // Borrowing is safe where only the sweep reads the gradient: an intermediate slot whose
     // gradient is dropped after its node ran. Leaves and retained gradients get their own copy.
@@ -377,8 +394,10 @@ void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha) {
   axpby(alpha, g, 1.0, slot.grad);
 }
 
-GradTarget::GradTarget(GradSlot& slot, const TensorSpec& spec, bool can_accumulate) {
+GradTarget::GradTarget(GradSlot& slot, const TensorSpec& spec, bool can_accumulate, LandsOn on)
+    : on_(on) {
   if (!slot.requires_grad) return;
+  before_landing(slot, on, spec.device);
   slot_ = &slot;
   const bool in_place = can_accumulate && slot.grad.defined() && !slot.grad_is_borrowed &&
                         !slot.target_open && !t_separate_contributions;
@@ -392,7 +411,7 @@ GradTarget::GradTarget(GradSlot& slot, const TensorSpec& spec, bool can_accumula
 }
 
 GradTarget::GradTarget(GradTarget&& other) noexcept
-    : tensor(std::move(other.tensor)), mode(other.mode), slot_(other.slot_) {
+    : tensor(std::move(other.tensor)), mode(other.mode), slot_(other.slot_), on_(other.on_) {
   other.slot_ = nullptr;
 }
 
@@ -407,17 +426,22 @@ void GradTarget::finish() {
     slot.target_open = false;  // the kernel added into the gradient itself
   } else if (!slot.grad.defined()) {
     slot.grad = std::move(tensor);
-  } else if (slot.grad_is_borrowed) {
-    add_borrowed_into(slot, std::move(tensor));
   } else {
-    axpby(1.0, tensor, 1.0, slot.grad);
+    // Added apart on the compute stream: a side kernel's tensor is waited for first.
+    if (on_ == LandsOn::side_stream && side_work_allowed(tensor.device()))
+      join_side_work(tensor.device());
+    if (slot.grad_is_borrowed)
+      add_borrowed_into(slot, std::move(tensor));
+    else
+      axpby(1.0, tensor, 1.0, slot.grad);
   }
   slot_ = nullptr;
   tensor = Tensor();
 }
 
-Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec) {
+Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec, LandsOn on) {
   if (!slot.requires_grad) return Tensor();
+  before_landing(slot, on, spec.device);
   if (!slot.grad.defined()) {
     slot.grad = Tensor::empty(spec.shape, spec.dtype, spec.device);
     fill(slot.grad, 0.0);

@@ -29,6 +29,9 @@ struct GradSlot {
   // into it; the first addition makes a private copy. Only intermediate slots borrow.
   bool grad_is_borrowed = false;
   bool target_open = false;        // a GradTarget is adding into grad in place right now
+  // Side-stream work may still be adding into grad (runtime/side_stream.h): the compute stream
+  // waits for it before it lands or reads anything there.
+  bool grad_on_side_stream = false;
 };
 
 // Shape, dtype and device of a tensor: enough to allocate its gradient without keeping it alive.
@@ -229,6 +232,11 @@ void backward(const Variable& root, const Tensor& grad_root = Tensor(), bool ret
 // contribution is written to its own tensor and added with axpby: same values, bit for bit, since
 // both compute old + new once rounded.
 
+// Which stream a gradient's kernel runs on (runtime/side_stream.h). The side stream is for
+// parameters' gradients (weight gradients), which nothing reads before the sweep ends; a slot
+// landed there is marked, and a later landing or read on the compute stream waits for it first.
+enum class LandsOn { compute_stream, side_stream };
+
 // Adds alpha·g into slot's grad. A first contribution with alpha = 1 to an intermediate slot is
 // borrowed, not copied (a sum's inputs all receive the sum's dL/dy).
 void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha = 1.0);
@@ -239,7 +247,8 @@ void accumulate_grad(GradSlot& slot, const Tensor& g, double alpha = 1.0);
 // kernels that only write: they always get a tensor of their own (mode Write).
 class GradTarget {
  public:
-  GradTarget(GradSlot& slot, const TensorSpec& spec, bool can_accumulate = false);
+  GradTarget(GradSlot& slot, const TensorSpec& spec, bool can_accumulate = false,
+             LandsOn on = LandsOn::compute_stream);
   ~GradTarget();
   GradTarget(GradTarget&& other) noexcept;
   GradTarget(const GradTarget&) = delete;
@@ -252,11 +261,13 @@ class GradTarget {
 
  private:
   GradSlot* slot_ = nullptr;
+  LandsOn on_ = LandsOn::compute_stream;
 };
 
 // For kernels that ACCUMULATE (parameter gradients, an α row's dweights): the slot's grad,
 // private to it, zero-initialised if new; undefined when the slot needs no grad.
-Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec);
+Tensor accumulate_target(GradSlot& slot, const TensorSpec& spec,
+                         LandsOn on = LandsOn::compute_stream);
 
 // The reference path for tests: while alive on this thread, every contribution is written to its
 // own tensor and added with axpby, and nothing is borrowed (how gradients landed before the

@@ -9,6 +9,9 @@
 //   build/bench/bench_rnn_search_step --benchmark_filter='dev:0'   # CPU: small rows only
 // Arguments: device (0 = CPU, 1 = CUDA), order (1 or 2), config (0 = reference, 1 = small),
 // graph (1: the step replayed from CUDA graphs, darts/rnn/captured_step.h; CUDA only).
+// BM_RnnSearchStepOneStream (CUDA, first order): the same step with every kernel on the compute
+// stream, where BM_RnnSearchStep runs the cells' weight gradients on a side stream beside the
+// rest of backward (runtime/side_stream.h).
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -20,6 +23,7 @@
 #include "darts/rnn/captured_step.h"
 #include "darts/rnn/model.h"
 #include "darts/rnn/trainer.h"
+#include "runtime/side_stream.h"
 
 namespace autonet::bench {
 namespace {
@@ -99,6 +103,11 @@ void BM_RnnSearchStep(benchmark::State& state) {
   state.counters["params"] = static_cast<double>(model.parameter_count());  // the peers check it
 }
 
+void BM_RnnSearchStepOneStream(benchmark::State& state) {
+  SideStreamsSwitch one_stream(false);
+  BM_RnnSearchStep(state);
+}
+
 // CPU: the small config only (the reference one takes minutes per step on 2 cores).
 BENCHMARK(BM_RnnSearchStep)
     ->ArgNames({"dev", "order", "config", "graph"})
@@ -117,6 +126,12 @@ BENCHMARK(BM_RnnSearchStep)
     ->Args({1, 1, 1, 1})
     ->Args({1, 2, 1, 0})
     ->Args({1, 2, 1, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(10);
+BENCHMARK(BM_RnnSearchStepOneStream)
+    ->ArgNames({"dev", "order", "config", "graph"})
+    ->ArgsProduct({{1}, {1}, {0, 1}, {0, 1}})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->Iterations(10);

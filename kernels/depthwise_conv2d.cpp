@@ -74,7 +74,7 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
       cost += launch(read, bytes_of(dx), flops);
     }
     if (dw.defined() && dw.numel() > 0 && dy.numel() > 0)
-      cost += side_launch(bytes_of(x, dy, dw), bytes_of(dw), flops);
+      cost += on_side_stream(launch(bytes_of(x, dy, dw), bytes_of(dw), flops));
     return cost;
   });
   AN_ON_DEVICE(x.device(), cpu::depthwise_conv2d_backward(x, w, dy, dx, dw, p, dx_mode),

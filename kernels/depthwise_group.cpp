@@ -197,7 +197,8 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
     }
     OpCost cost;
     if (dx_written > 0) cost += launch(dx_read, dx_written, dx_flops);
-    if (dw_written > 0 && n > 0) cost += side_launch(dw_read, dw_written, dw_flops);
+    if (dw_written > 0 && n > 0)
+      cost += on_side_stream(launch(dw_read, dw_written, dw_flops));
     return cost;
   });
   AN_ON_DEVICE(xs[0].device(),

@@ -94,8 +94,8 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
                      gemm_flops(x, out));
     const int64_t weights = (dw1.defined() ? 1 : 0) + (dw2.defined() ? 1 : 0);
     if (weights > 0 && shape_numel(out) > 0 && x.size(1) > 0)  // else dw += 0: nothing to launch
-      cost += side_launch(bytes_of(x, dw1, dw2) + bytes_of(dy) * weights / 2, bytes_of(dw1, dw2),
-                          gemm_flops(x, out) * weights / 2);
+      cost += on_side_stream(launch(bytes_of(x, dw1, dw2) + bytes_of(dy) * weights / 2,
+                                    bytes_of(dw1, dw2), gemm_flops(x, out) * weights / 2));
     return cost;
   });
   AN_ON_DEVICE(x.device(), cpu::factorized_reduce_backward(x, w1, w2, dy, dx, dw1, dw2, dx_mode),

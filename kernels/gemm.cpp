@@ -40,8 +40,9 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   count_op("gemm", [&] {
     if (m == 0 || n == 0) return OpCost{};
     const int64_t c_read = p.beta != 0 ? bytes_of(c) : 0;
-    if (k == 0) return launch(c_read, bytes_of(c));
-    return library_call(bytes_of(a, b) + c_read, bytes_of(c), 2 * m * n * k);
+    const OpCost cost = k == 0 ? launch(c_read, bytes_of(c))
+                               : library_call(bytes_of(a, b) + c_read, bytes_of(c), 2 * m * n * k);
+    return p.side_stream ? on_side_stream(cost) : cost;
   });
   AN_ON_DEVICE(a.device(), cpu::gemm(a, b, c, p), cuda::gemm(a, b, c, p));
 }

@@ -13,6 +13,9 @@ struct GemmParams {
   bool trans_b = false;  // use Bᵀ
   double alpha = 1.0;
   double beta = 0.0;     // 0 ignores what C held (NaN included)
+  // A parameter's gradient, which nothing reads before backward ends: on a GPU inside backward
+  // it runs on the side stream, beside the input gradients (runtime/side_stream.h).
+  bool side_stream = false;
 };
 
 AN_KERNEL_ENTRIES(

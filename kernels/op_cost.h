@@ -40,11 +40,10 @@ inline OpCost library_call(int64_t read, int64_t written, int64_t flops = 0) {
   return cost;
 }
 
-// One kernel on the side stream (runtime/side_stream.h), as `launch` and counted as side work.
-inline OpCost side_launch(int64_t read, int64_t written, int64_t flops = 0) {
-  OpCost cost = launch(read, written, flops);
-  cost.side_launches = 1;
-  cost.side_bytes = read + written;
+// `cost` run on the side stream (runtime/side_stream.h): counted as it is, and as side work.
+inline OpCost on_side_stream(OpCost cost) {
+  cost.side_launches = cost.launches;
+  cost.side_bytes = cost.bytes();
   return cost;
 }
 

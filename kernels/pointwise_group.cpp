@@ -145,12 +145,12 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       const PointwiseWeightGradSplit split =
           pointwise_weight_grad_split(xs[0].size(0), xs[0].size(2) * xs[0].size(3));
       if (split.clusters == 1) {
-        cost += side_launch(dw_read, dw_written, dw_flops);
+        cost += on_side_stream(launch(dw_read, dw_written, dw_flops));
       } else {  // partial tiles [members, clusters, Co, C], then their sum into dw
         const int64_t partials = split.clusters * dw_written;
         const int64_t weights = dw_written / int64_t(dtype_size(xs[0].dtype()));
-        cost += side_launch(dw_read - dw_written, partials, dw_flops) +
-                side_launch(partials + dw_written, dw_written, split.clusters * weights);
+        cost += on_side_stream(launch(dw_read - dw_written, partials, dw_flops) +
+                               launch(partials + dw_written, dw_written, split.clusters * weights));
       }
     }
     return cost;

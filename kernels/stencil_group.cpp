@@ -133,7 +133,8 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
     OpCost cost;
     if (dx.defined() && dx.numel() > 0)
       cost += launch(dx_read + (reads_x ? bytes_of(x) : 0), bytes_of(dx), dx_flops);
-    if (dw_written > 0 && n > 0) cost += side_launch(dw_read + bytes_of(x), dw_written, dw_flops);
+    if (dw_written > 0 && n > 0)
+      cost += on_side_stream(launch(dw_read + bytes_of(x), dw_written, dw_flops));
     return cost;
   });
   AN_ON_DEVICE(x.device(),

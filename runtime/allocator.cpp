@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "runtime/error.h"
+#include "runtime/held_releases.h"
 #if AUTONET_WITH_CUDA
 #include "runtime/cuda_context.h"
 #endif
@@ -103,8 +104,7 @@ struct DeviceCache {
   std::multimap<size_t, void*> free_blocks;          // size -> block, exact rounded size
   std::unordered_map<void*, LiveBlock> live_blocks;  // block -> size and owner
   std::shared_ptr<CudaGraphPool> capturing;          // the pool of the capture under way
-  bool deferring = false;                            // side work outstanding: hold releases
-  std::vector<void*> deferred;                       // live blocks released while deferring
+  HeldReleases held;                                 // released while side work may read them
   MemoryStats stats;
 };
 
@@ -228,24 +228,22 @@ void cuda_release(void* ptr, int device) noexcept {
   if (!ptr) return;
   std::lock_guard lock(cuda_mutex);
   DeviceCache& cache = caches[device];
-  if (cache.deferring && cache.live_blocks.count(ptr)) {
-    cache.deferred.push_back(ptr);
+  if (cache.held.holding() && cache.live_blocks.count(ptr)) {
+    cache.held.hold(ptr);
     return;
   }
   release_now(cache, ptr);
 }
 
-void cuda_defer_releases(int device) {
+void cuda_side_launched(int device, int64_t n) {
   std::lock_guard lock(cuda_mutex);
-  caches[device].deferring = true;
+  caches[device].held.side_launched(n);
 }
 
-void cuda_release_deferred(int device) {
+void cuda_side_joined(int device, int64_t n) {
   std::lock_guard lock(cuda_mutex);
   DeviceCache& cache = caches[device];
-  cache.deferring = false;
-  for (void* ptr : cache.deferred) release_now(cache, ptr);
-  cache.deferred.clear();
+  for (void* ptr : cache.held.joined_through(n)) release_now(cache, ptr);
 }
 
 MemoryStats cuda_memory_stats(int device) {
@@ -276,8 +274,8 @@ void cuda_empty_cache() {
 
 void* cuda_allocate(size_t, int) { AN_THROW() << "autonet was built without CUDA"; }
 void cuda_release(void*, int) noexcept {}
-void cuda_defer_releases(int) {}
-void cuda_release_deferred(int) {}
+void cuda_side_launched(int, int64_t) {}
+void cuda_side_joined(int, int64_t) {}
 MemoryStats cuda_memory_stats(int) { return {}; }
 void cuda_reset_peak(int) {}
 void cuda_empty_cache() {}

@@ -33,12 +33,13 @@ void cuda_reset_peak(int device);
 // Returns cached, unused blocks to the driver.
 void cuda_empty_cache();
 
-// Side work (runtime/side_stream.h): from cuda_defer_releases on, blocks released on `device` are
-// held back (still counted as in use) instead of going back to the cache, where the compute
-// stream could be given them while side-stream work still reads them; cuda_release_deferred,
-// called once the compute stream has waited for the side work, releases them and stops holding.
-void cuda_defer_releases(int device);
-void cuda_release_deferred(int device);
+// Side work (runtime/side_stream.h), its launches numbered 1, 2, ...: after
+// cuda_side_launched(device, n) blocks released on `device` are held back (still counted as in
+// use; runtime/held_releases.h) instead of going back to the cache, where the compute stream could
+// be given them while launches up to n may still read them; cuda_side_joined(device, n), called
+// once the compute stream has waited for launch n, releases those only launches up to n could read.
+void cuda_side_launched(int device, int64_t n);
+void cuda_side_joined(int device, int64_t n);
 
 // A private pool for CUDA Graph capture (runtime/cuda_graph.h). While a capture on `device` has
 // a pool, cuda_allocate serves it from that pool (taking a block from the ordinary cache, or from

@@ -31,17 +31,20 @@ namespace autonet::cuda {
 
 // Makes `device` current and returns its compute stream (created on first use, non-blocking).
 cudaStream_t stream(Device device);
-cublasHandle_t cublas_handle(Device device);
+// The device's cuBLAS handle for work on `on`: its compute stream's (the default) or a second
+// handle, with a workspace of its own, for its side stream (runtime/side_stream.h).
+cublasHandle_t cublas_handle(Device device, cudaStream_t on = nullptr);
 
 // Where a kernel launches work that nothing reads before the enclosing SideStreamScope ends
 // (weight gradients; runtime/side_stream.h): the side stream when side_work_allowed(device), else
 // the compute stream. The constructor orders the side stream after the compute stream's work so
-// far (having made the compute stream wait for the previous side work); the destructor marks
-// where this side work ends. Launch the side work before the critical-path kernels it can run
+// far (having made the compute stream wait for the side work two launches back); the destructor
+// marks where this side work ends. Launch the side work before the critical-path kernels it can run
 // beside. One SideWork at a time per device (it holds the device's side-stream lock).
 class SideWork {
  public:
-  explicit SideWork(Device device);
+  // wanted = false: the compute stream, whatever the scope.
+  explicit SideWork(Device device, bool wanted = true);
   ~SideWork();
   SideWork(const SideWork&) = delete;
   SideWork& operator=(const SideWork&) = delete;

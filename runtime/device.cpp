@@ -87,7 +87,7 @@ namespace {
 constexpr int kMaxDevices = 16;
 std::mutex context_mutex;
 std::array<cudaStream_t, kMaxDevices> streams{};
-std::array<cublasHandle_t, kMaxDevices> handles{};
+std::array<cublasHandle_t, kMaxDevices> handles{}, side_handles{};
 
 void check_index(Device device) {
   AN_CHECK(device.is_cuda()) << "expected a CUDA device, got " << device.str();
@@ -105,13 +105,15 @@ cudaStream_t stream(Device device) {
   return s;
 }
 
-cublasHandle_t cublas_handle(Device device) {
-  cudaStream_t s = stream(device);
+cublasHandle_t cublas_handle(Device device, cudaStream_t on) {
+  const cudaStream_t compute = stream(device);
+  const bool side = on != nullptr && on != compute;
   std::lock_guard lock(context_mutex);
-  cublasHandle_t& h = handles[device.index];
+  // Two handles: each has its workspace, which two streams running at once must not share.
+  cublasHandle_t& h = (side ? side_handles : handles)[device.index];
   if (!h) {
     AN_CUBLAS_CHECK(cublasCreate(&h));
-    AN_CUBLAS_CHECK(cublasSetStream(h, s));
+    AN_CUBLAS_CHECK(cublasSetStream(h, side ? on : compute));
     // Bitwise-reproducible results: no TF32, deterministic kernels.
     AN_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
     // A workspace of our own (32 MiB, the size NVIDIA advises for Hopper): cuBLAS then never

@@ -61,23 +61,32 @@ bool side_work_allowed(Device device) {
 
 namespace {
 
-// A device's side stream and the two events that order it against the compute stream: `fork`
-// recorded on the compute stream before side work, `done` on the side stream after it.
+// How far behind a side launch the compute stream waits for it: at side launch n, for launch
+// n − kJoinLag. With a lag of 2 a weight gradient overlaps its own op's dx and the next op's
+// (with 1 only its own op's, often one short kernel); the price is the memory held back for two
+// ops' side work instead of one.
+constexpr int64_t kJoinLag = 2;
+
+// A device's side stream and the events that order it against the compute stream: `fork`
+// recorded on the compute stream before each side launch, and `done[n % kJoinLag]` on the side
+// stream after launch n (the compute stream waits for it before that slot is recorded again).
 struct SideStream {
   std::mutex mutex;
   cudaStream_t stream = nullptr;
-  cudaEvent_t fork = nullptr, done = nullptr;
-  bool outstanding = false;  // side work launched that the compute stream has not waited for
+  cudaEvent_t fork = nullptr;
+  std::array<cudaEvent_t, kJoinLag> done{};
+  int64_t launched = 0;  // side launches made (numbered from 1)
+  int64_t joined = 0;    // the last one the compute stream has waited for
 };
 std::array<SideStream, kMaxDevices> side_streams;
 
-// The compute stream waits for the side work so far, and the releases held back meanwhile
+// The compute stream waits for side launches up to n, and the releases only they could read
 // return to the cache. The caller holds side.mutex.
-void join_locked(SideStream& side, Device device) {
-  if (!side.outstanding) return;
-  AN_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(device), side.done, 0));
-  side.outstanding = false;
-  cuda_release_deferred(device.index);
+void join_through(SideStream& side, Device device, int64_t n) {
+  if (n <= side.joined) return;
+  AN_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(device), side.done[n % kJoinLag], 0));
+  side.joined = n;
+  cuda_side_joined(device.index, n);
 }
 
 }  // namespace
@@ -86,25 +95,28 @@ void join_side_work(Device device) {
   if (!device.is_cuda() || !in_range(device)) return;
   SideStream& side = side_streams[device.index];
   std::lock_guard lock(side.mutex);
-  join_locked(side, device);
+  join_through(side, device, side.launched);
 }
 
 namespace cuda {
 
-SideWork::SideWork(Device device) : device_(device), stream_(cuda::stream(device)) {
-  if (!side_work_allowed(device)) return;
+SideWork::SideWork(Device device, bool wanted) : device_(device), stream_(cuda::stream(device)) {
+  if (!wanted || !side_work_allowed(device)) return;
   SideStream& side = side_streams[device.index];
   side.mutex.lock();
   try {
     if (!side.stream) {
       AN_CUDA_CHECK(cudaStreamCreateWithFlags(&side.stream, cudaStreamNonBlocking));
       AN_CUDA_CHECK(cudaEventCreateWithFlags(&side.fork, cudaEventDisableTiming));
-      AN_CUDA_CHECK(cudaEventCreateWithFlags(&side.done, cudaEventDisableTiming));
+      for (cudaEvent_t& done : side.done)
+        AN_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
     }
-    join_locked(side, device);  // the lagged join: the previous side work
+    const int64_t n = side.launched + 1;
+    join_through(side, device, n - kJoinLag);  // frees the event slot launch n records into
     AN_CUDA_CHECK(cudaEventRecord(side.fork, stream_));
     AN_CUDA_CHECK(cudaStreamWaitEvent(side.stream, side.fork, 0));
-    cuda_defer_releases(device.index);
+    side.launched = n;
+    cuda_side_launched(device.index, n);
   } catch (...) {
     side.mutex.unlock();
     throw;
@@ -116,10 +128,8 @@ SideWork::SideWork(Device device) : device_(device), stream_(cuda::stream(device
 SideWork::~SideWork() {
   if (!forked_) return;
   SideStream& side = side_streams[device_.index];
-  // Outstanding even if the record failed: the next join then still returns the held releases
-  // (the failure itself is reported by the next checked CUDA call).
-  cudaEventRecord(side.done, side.stream);
-  side.outstanding = true;
+  // A failed record is reported by the next checked CUDA call; the join still takes place.
+  cudaEventRecord(side.done[side.launched % kJoinLag], side.stream);
   side.mutex.unlock();
 }
 

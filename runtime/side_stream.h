@@ -7,14 +7,14 @@
 // while side streams are on (the default; off, everything runs on the compute stream: the
 // reference the tests compare with). Ordering, with `cuda::SideWork` (runtime/cuda_context.h):
 //  - a side launch waits for everything launched on the compute stream before it;
-//  - the next side launch first makes the compute stream wait for the previous one (a lagged
-//    join), so side work overlaps the compute-stream work up to the next side launch;
+//  - side launch n first makes the compute stream wait for launch n − 2 (a lagged join), so side
+//    work overlaps the compute-stream work up to the side launch after next;
 //  - the scope's end joins the last one: after the scope the compute stream has waited for all
 //    of it, so every host read, copy and synchronize() sees it done.
 // Memory: the caching allocator gives a freed block out again on the compute stream at once,
 // which is safe while one stream runs everything. A block freed while side work is outstanding
-// may still be read by that work, so its release is held back until the next join
-// (cuda_defer_releases in runtime/allocator.h); it counts as in use until then.
+// may still be read by that work, so its release is held back until the compute stream has waited
+// for every side launch made before it (runtime/held_releases.h); it counts as in use until then.
 #pragma once
 #include "runtime/device.h"
 

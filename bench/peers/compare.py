@@ -8,7 +8,9 @@ steps vary more, the best and the median step of each side are compared.
   python3 bench/peers/compare.py [--device cuda|cpu] FILE.json...
 
 Each file is told apart by its content (a Google Benchmark report or a list of peer rows). A peer
-row whose parameter count differs from ours is an error: the two would not be the same network."""
+row whose parameter count differs from ours is an error: the two would not be the same network.
+Where the report also has BM_SearchStepOneStream rows (the same step with every kernel on one
+stream), a second table gives what the side stream's weight gradients gain, in the same run."""
 import argparse
 import json
 import re
@@ -18,6 +20,9 @@ import sys
 # Our benchmarks' config argument → the peers' config names.
 CONFIGS = {"BM_SearchStep": ("default", "reduced", "pc-darts", "pc-darts-256"),
            "BM_RnnSearchStep": ("reference", "small")}
+# Rows of a step with every kernel on one stream → the benchmark whose configs they use.
+ONE_STREAM = {"BM_SearchStepOneStream": "BM_SearchStep",
+              "BM_RnnSearchStepOneStream": "BM_RnnSearchStep"}
 TIME_UNITS = {"ms": 1, "us": 1e-3, "ns": 1e-6, "s": 1e3}
 
 
@@ -25,17 +30,20 @@ def fail(message):
     raise SystemExit(f"compare.py: {message}")
 
 
-def read_ours(report, path, device, ours):
-    """Adds {(config, order, graph): {"times": [ms...], "peak": MiB, "params": n}} from `report`."""
+def read_ours(report, path, device, ours, one_stream):
+    """Adds {(config, order, graph): {"times": [ms...], "peak": MiB, "params": n}} from `report`:
+    to `ours`, or to `one_stream` for the rows with every kernel on one stream."""
     dev = {"cpu": 0, "cuda": 1}[device]
     for b in report["benchmarks"]:
         m = re.match(r"(\w+)/dev:(\d)/order:(\d)/config:(\d)(?:/graph:(\d))?", b["name"])
-        if not m or m[1] not in CONFIGS or int(m[2]) != dev or b.get("run_type") == "aggregate":
+        bench = m and ONE_STREAM.get(m[1], m[1])
+        if not m or bench not in CONFIGS or int(m[2]) != dev or b.get("run_type") == "aggregate":
             continue
         if b.get("error_occurred"):
             fail(f"{path}: {b['name']} did not run: {b.get('error_message', '')}")
-        key = (CONFIGS[m[1]][int(m[4])], int(m[3]), m[5] == "1")
-        row = ours.setdefault(key, {"times": [], "peak": b.get("peak_MiB", float("nan")),
+        key = (CONFIGS[bench][int(m[4])], int(m[3]), m[5] == "1")
+        rows = one_stream if m[1] in ONE_STREAM else ours
+        row = rows.setdefault(key, {"times": [], "peak": b.get("peak_MiB", float("nan")),
                                     "params": b.get("params")})
         row["times"].append(b["real_time"] * TIME_UNITS[b["time_unit"]])
 
@@ -52,7 +60,7 @@ def read_peer(rows, path, peers, devices):
 
 
 def load(paths, device):
-    ours, peers, devices = {}, {}, set()
+    ours, peers, devices, one_stream = {}, {}, set(), {}
     for path in paths:
         try:
             with open(path) as f:
@@ -60,7 +68,7 @@ def load(paths, device):
         except (OSError, json.JSONDecodeError) as e:
             fail(f"{path}: {e}")
         if isinstance(data, dict) and "benchmarks" in data:
-            read_ours(data, path, device, ours)
+            read_ours(data, path, device, ours, one_stream)
         elif isinstance(data, list):
             read_peer(data, path, peers, devices)
         else:
@@ -72,7 +80,7 @@ def load(paths, device):
             if row["params"] is not None and p["params"] != row["params"]:
                 fail(f"{config} order {order}: PyTorch {mode} has {p['params']} parameters, ours "
                      f"{int(row['params'])}: not the same network")
-    return ours, peers
+    return ours, peers, one_stream
 
 
 def fmt(x, width, suffix=""):
@@ -111,6 +119,20 @@ def gpu_table(ours, peers, out):
         out.write(f"could not run: {line}\n")
 
 
+def side_stream_table(ours, one_stream, out):
+    """Our steps with the weight gradients on the side stream against every kernel on one."""
+    shared = sorted(set(ours) & set(one_stream))
+    if not shared:
+        return
+    out.write(f"\n{'step (ms, median)':28s} {'one stream':>10s} {'side stream':>11s} "
+              f"{'speed-up':>8s}\n")
+    for config, order, graph in shared:
+        one = statistics.median(one_stream[(config, order, graph)]["times"])
+        side = statistics.median(ours[(config, order, graph)]["times"])
+        name = f"{config} order {order} {'graph' if graph else 'eager'}"
+        out.write(f"{name:28s} {fmt(one, 10)} {fmt(side, 11)} {fmt(side and one / side, 8, 'x')}\n")
+
+
 def cpu_table(ours, peers, out):
     """Best and median step of each side, one line per PyTorch mode."""
     out.write(f"{'row':32s} {'autonet best/median ms':>23s} {'pytorch best/median ms':>23s} "
@@ -134,11 +156,12 @@ def main():
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
     parser.add_argument("files", nargs="+", metavar="FILE.json")
     args = parser.parse_args()
-    ours, peers = load(args.files, args.device)
+    ours, peers, one_stream = load(args.files, args.device)
     if not {k[:2] for k in ours} & set(peers):
         fail(f"no step appears on both sides (ours: {sorted({k[:2] for k in ours})}, "
              f"PyTorch: {sorted(peers)})")
     (cpu_table if args.device == "cpu" else gpu_table)(ours, peers, sys.stdout)
+    side_stream_table(ours, one_stream, sys.stdout)
 
 
 if __name__ == "__main__":

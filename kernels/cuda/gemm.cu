@@ -50,7 +50,8 @@ __global__ void scale_kernel(T* c, T beta, int64_t n) {
 void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   const int64_t m = c.size(0), n = c.size(1), k = p.trans_a ? a.size(0) : a.size(1);
   if (m == 0 || n == 0) return;
-  cudaStream_t s = stream(c.device());
+  const SideWork side(c.device(), p.side_stream);
+  cudaStream_t s = side.stream();
   if (k == 0) {  // an empty sum: C = beta · C, with beta = 0 ignoring what C held
     dispatch_float(c.dtype(), "gemm", [&]<class scalar_t>() {
       scale_kernel<<<grid_for(m * n), 256, 0, s>>>(c.data<scalar_t>(),
@@ -59,7 +60,7 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
     AN_CUDA_CHECK_LAUNCH();
     return;
   }
-  cublasHandle_t handle = cublas_handle(c.device());
+  cublasHandle_t handle = cublas_handle(c.device(), s);
   const cublasOperation_t op_a = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_b = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int lda = static_cast<int>(a.size(1)), ldb = static_cast<int>(b.size(1));

@@ -46,6 +46,15 @@ TEST(OpProfile, GemmIsOneCallOfTwoMnkFlops) {
   EXPECT_EQ(t.cost.flops, 2 * 2 * m * n * k);
   EXPECT_EQ(t.cost.bytes_read, 4 * (2 * (m * k + k * n) + m * n));
   EXPECT_EQ(t.cost.bytes_written, 4 * 2 * m * n);
+  EXPECT_EQ(t.cost.side_launches, 0);
+  profile.clear();
+  {
+    OpProfileScope scope(profile);
+    gemm(a, b, c, {.beta = 1.0, .side_stream = true});  // a weight gradient
+  }
+  const OpTotals side = only(profile, "gemm");
+  EXPECT_EQ(side.cost.side_launches, 1);
+  EXPECT_EQ(side.cost.side_bytes, side.cost.bytes());
 }
 
 TEST(OpProfile, MaxPoolBackwardFindsItsArgmaxInTheSameLaunch) {

@@ -15,7 +15,7 @@
 namespace autonet {
 namespace {
 
-TEST(SideStreams, SideWorkOnlyInsideABackwardScopeOnACudaDeviceWhileOn) {
+TEST(SideStreams, SideWorkOnlyInsideABackwardScopeWhileOn) {
   const Device gpu = Device::cuda(0), cpu = Device::cpu();
   EXPECT_TRUE(side_streams_enabled());   // the default
   EXPECT_FALSE(side_work_allowed(gpu));  // no scope

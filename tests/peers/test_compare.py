@@ -45,6 +45,21 @@ class CompareTest(unittest.TestCase):
                                         "1000.00", "0.40"])
         self.assertIn("could not run: default order 1 cuda-graph: RuntimeError: no", result.stdout)
 
+    def test_the_side_streams_gain_against_one_stream_rows_of_the_same_report(self):
+        step = "dev:1/order:1/config:0/graph:{}/manual_time"
+        mine = ours([("BM_SearchStep/" + step.format(0), 40.0, 500.0, 100),
+                     ("BM_SearchStep/" + step.format(1), 20.0, 400.0, 100),
+                     ("BM_SearchStepOneStream/" + step.format(1), 25.0, 400.0, 100)])
+        result = self.run_compare(mine, [peer("eager", 800.0)])
+        self.assertEqual(result.returncode, 0, result.stderr)
+        lines = result.stdout.splitlines()
+        side = next(l for l in lines if l.startswith("default order 1 graph"))
+        self.assertEqual(side.split()[4:], ["25.00", "20.00", "1.25x"])
+        self.assertFalse(any(l.startswith("default order 1 eager") for l in lines))  # no pair
+        # The one-stream rows are not ours in the peers' table: our faster step is still 20 ms.
+        table = next(l for l in lines if l.startswith("default order 1") and "graph" not in l)
+        self.assertEqual(table.split()[3:5], ["40.00", "20.00"])
+
     def test_refuses_a_peer_with_another_parameter_count(self):
         mine = ours([("BM_SearchStep/dev:1/order:1/config:0/graph:0/manual_time", 40.0, 500.0, 100)])
         result = self.run_compare(mine, [peer("eager", 800.0, params=99)])

@@ -4,6 +4,7 @@
 // keys) is checked on the CPU as well.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "darts/rnn/trainer.h"
 #include "runtime/device.h"
 #include "runtime/philox.h"
+#include "runtime/side_stream.h"
 
 namespace autonet::darts {
 namespace {
@@ -158,7 +160,9 @@ TEST(CapturedRnnStep, AnchoredPassesDrawTheEagerMasks) {
 // Eager steps and replayed ones on two copies of the search: bit-identical after every step. Two
 // sequence lengths (as the search's int(bptt) and int(bptt / 2)) with the lr scaled by the
 // length, as the search task does: each length's first step runs eagerly, its second captures.
-void expect_replays_match_eager_steps(bool unrolled) {
+// `one_stream`: the eager steps run without side streams (runtime/side_stream.h), the reference
+// for the cells' weight gradients on the side stream.
+void expect_replays_match_eager_steps(bool unrolled, bool one_stream = false) {
   const Device gpu = Device::cuda(0);
   Searcher eager(gpu, unrolled), graphed(gpu, unrolled);
   CapturedRnnStep captured(graphed.model, &graphed.alphas, &graphed.architect, 0.0, 1e-3, 0.25);
@@ -175,9 +179,12 @@ void expect_replays_match_eager_steps(bool unrolled) {
     valid.hidden = valid_e;
     train_g.hidden = hidden_g;
     valid_g_segment.hidden = valid_g;
+    std::optional<SideStreamsSwitch> streams;
+    if (one_stream) streams.emplace(false);
     const RnnArchStep a = eager.architect.step(eager.sgd, train, valid);
     const RnnWeightStep w =
         rnn_weight_step(eager.model, &eager.alphas, eager.sgd, train, 0.0, 1e-3, 0.25);
+    streams.reset();
     const CapturedRnnStep::Result r = captured.step(graphed.sgd, train_g, &valid_g_segment);
     EXPECT_EQ(host(a.valid_loss), host(r.arch.valid_loss));
     EXPECT_EQ(host(w.nll), host(r.weight.nll));
@@ -196,6 +203,15 @@ TEST(CapturedRnnStep, CudaSearchReplayIsBitIdenticalToEagerSteps) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << "CUDA graphs need a GPU: " << why;
   expect_replays_match_eager_steps(false);
+}
+
+// The cells' weight gradients beside the rest on a second stream, eager (each length's first
+// step) and replayed, against every kernel on one stream: the same values bit for bit.
+TEST(CapturedRnnStep, CudaSideStreamStepsAreBitIdenticalToOneStreamSteps) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "side streams need a GPU: " << why;
+  expect_replays_match_eager_steps(false, true);
+  expect_replays_match_eager_steps(true, true);
 }
 
 TEST(CapturedRnnStep, CudaSecondOrderSearchReplayIsBitIdenticalToEagerSteps) {
