@@ -15,7 +15,7 @@
 namespace autonet {
 namespace {
 
-TEST(SideStreams, SideWorkOnlyInsideABackwardScopeWhileOn) {
+TEST(SideStreams, SideWorkOnlyInsideABackwardScopeWhileOn) {  // not a GPU test: no device touched
   const Device gpu = Device::cuda(0), cpu = Device::cpu();
   EXPECT_TRUE(side_streams_enabled());   // the default
   EXPECT_FALSE(side_work_allowed(gpu));  // no scope
