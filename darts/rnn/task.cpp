@@ -16,6 +16,7 @@
 #include "kernels/elementwise.h"
 #include "run/common.h"
 #include "runtime/error.h"
+#include "runtime/side_stream.h"
 
 namespace autonet::darts {
 
@@ -233,6 +234,7 @@ int64_t RnnTask::draw_sequence_length() {
 }
 
 void RnnTask::replay_steps(ParameterStore* alphas, RnnArchitect* architect) {
+  set_side_streams(config_.side_stream);  // before a capture records the streams
   if (config_.cuda_graph && device_.is_cuda())
     captured_ = std::make_unique<CapturedRnnStep>(*model_, alphas, architect, config_.ar_alpha,
                                                   config_.tar_beta, config_.grad_clip);

@@ -91,6 +91,10 @@ const ConfigTable<RnnRunConfig>& RnnRunConfig::table() {
           "on a GPU, replay each step's passes from CUDA graphs, captured per sequence length on "
           "its second step (same values bit for bit); --no-cuda-graph for eager steps; ignored "
           "on CPU"}
+            .fixed(),
+        F{"side_stream", &C::side_stream,
+          "on a GPU, run backward's weight gradients on a second stream beside the rest of "
+          "backward (same values bit for bit); --no-side-stream for one stream; ignored on CPU"}
             .fixed()}},
   },
   // rnn-train's WikiText-2 sizes (the reference README's WT2 command, paper appendix A.2);

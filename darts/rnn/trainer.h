@@ -77,6 +77,7 @@ struct RnnRunConfig {
   int64_t log_every = 50;       // a step summary every N steps (0: none)
   int64_t max_steps = 0;        // cap on the steps of an epoch (0: the whole train split)
   bool cuda_graph = true;       // on a GPU: replay the steps' passes from CUDA graphs
+  bool side_stream = true;      // on a GPU: weight gradients on a second stream (side_stream.h)
 
   static const ConfigTable<RnnRunConfig>& table();
   void validate(bool search) const;

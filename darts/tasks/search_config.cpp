@@ -51,6 +51,10 @@ const ConfigTable<SearchRunConfig>& SearchRunConfig::table() {
           "on a GPU, replay the search step's two passes from CUDA graphs, first or second order "
           "(same values bit for bit; first order 2.7x the images/s on an H200); --no-cuda-graph "
           "for eager steps; ignored on CPU"}
+            .fixed(),
+        F{"side_stream", &C::side_stream,
+          "on a GPU, run backward's weight gradients on a second stream beside the input "
+          "gradients (same values bit for bit); --no-side-stream for one stream; ignored on CPU"}
             .fixed()}},
   },
   // The official PC-DARTS CIFAR search (train_search.py of yuhuixu1993/PC-DARTS, checked field by

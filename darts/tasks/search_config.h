@@ -60,6 +60,7 @@ struct SearchRunConfig {
   int64_t workers = 2;          // data loader threads per loader
   int64_t log_every = 50;       // a step summary in log.jsonl every N steps (0: none)
   bool cuda_graph = true;       // on a GPU, replay the step's two passes from CUDA graphs
+  bool side_stream = true;      // on a GPU, weight gradients on a second stream (side_stream.h)
 
   static const ConfigTable<SearchRunConfig>& table();
   // Throws naming the flag for a value out of its bounds or inconsistent with others.

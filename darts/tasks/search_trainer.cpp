@@ -24,6 +24,7 @@
 #include "run/image_epochs.h"
 #include "run/run_folder.h"
 #include "runtime/error.h"
+#include "runtime/side_stream.h"
 
 namespace autonet::darts {
 
@@ -68,6 +69,7 @@ class SearchTask : public run::Task {
     alphas_.to(device_);
     sgd_ = weight_sgd(weights_, config);
     architect_ = std::make_unique<Architect>(net_, *sgd_, architect_config(config));
+    set_side_streams(config.side_stream);  // before a capture records the streams
     if (config.cuda_graph && device_.is_cuda())
       captured_step_ =
           std::make_unique<CapturedSearchStep>(net_, *architect_, *sgd_, config.grad_clip);

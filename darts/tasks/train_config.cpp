@@ -58,6 +58,11 @@ const ConfigTable<TrainRunConfig>& TrainRunConfig::table() {
           "evaluation's loss is plain cross-entropy)",
           half_open(0, 1)}}},
       {"Run", image_run_fields<C>("seed of weights, data order, augmentation, drop path")},
+      {"GPU",
+       {F{"side_stream", &C::side_stream,
+          "on a GPU, run backward's weight gradients on a second stream beside the input "
+          "gradients (same values bit for bit); --no-side-stream for one stream; ignored on CPU"}
+            .fixed()}},
   }, {imagenet_recipe()});
   return table;
 }

@@ -63,6 +63,7 @@ struct TrainRunConfig {
   std::string device = "auto";
   int64_t workers = 2;
   int64_t log_every = 50;
+  bool side_stream = true;  // on a GPU, weight gradients on a second stream (side_stream.h)
 
   static const ConfigTable<TrainRunConfig>& table();
   void validate() const;

@@ -16,6 +16,7 @@
 #include "run/image_epochs.h"
 #include "run/run_folder.h"
 #include "runtime/error.h"
+#include "runtime/side_stream.h"
 
 namespace autonet::darts {
 
@@ -37,6 +38,7 @@ class TrainTask : public run::Task {
         net_(augment_config(config, data), genotype, weights_),
         schedule_(lr_schedule(config)) {
     check_images_fit(images_.train, data.name, net_.config());
+    set_side_streams(config.side_stream);
     weights_.to(device_);
     sgd_ = weight_sgd(weights_, config);
     train_loader_ = train_loader_config(config, data, device_);

@@ -39,7 +39,9 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "method", "partial_channels", "arch_frozen_epochs",
                                    // absent from older folders: auto, the CIFAR stem below 128
                                    // pixels (larger searches did not fit with it)
-                                   "stem"}));
+                                   "stem",
+                                   // absent from older folders: on (runtime/side_stream.h)
+                                   "side_stream"}));
   EXPECT_EQ(keys_of(TrainRunConfig{}),
             (std::set<std::string>{"genotype", "dataset", "data_dir", "subset", "test_subset",
                                    "valid_portion", "cutout", "cutout_length", "channels",
@@ -50,7 +52,9 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "skip_bad_images", "compute_mean_std", "network",
                                    // train_imagenet.py's recipe (absent from older folders)
                                    "lr_schedule", "lr_gamma", "lr_decay_period",
-                                   "label_smoothing"}));
+                                   "label_smoothing",
+                                   // absent from older folders: on (runtime/side_stream.h)
+                                   "side_stream"}));
   EXPECT_EQ(keys_of(RnnRunConfig{}),
             (std::set<std::string>{"dataset", "data_dir", "train_tokens", "valid_tokens",
                                    "emsize", "nhid", "dropout", "dropouth", "dropoutx",
@@ -58,7 +62,9 @@ TEST(ConfigTable, KeysAreThoseOfExistingRunFolders) {
                                    "eval_batch_size", "test_batch_size", "bptt", "learning_rate",
                                    "weight_decay", "grad_clip", "ar_alpha", "tar_beta", "nonmono",
                                    "unrolled", "arch_learning_rate", "arch_weight_decay", "seed",
-                                   "device", "log_every", "max_steps", "cuda_graph"}));
+                                   "device", "log_every", "max_steps", "cuda_graph",
+                                   // absent from older folders: on (runtime/side_stream.h)
+                                   "side_stream"}));
 }
 
 TEST(ConfigTable, ValuesRoundTripAndAbsentKeysKeepTheBase) {
@@ -123,7 +129,7 @@ TEST(ConfigTable, SearchableFields) {
                         "layers", "unrolled", "cutout", "train_portion"})
     EXPECT_TRUE(has(k)) << k;
   for (const char* k : {"dataset", "data_dir", "device", "seed", "workers", "log_every",
-                        "cuda_graph"})
+                        "cuda_graph", "side_stream"})
     EXPECT_FALSE(has(k)) << k;
 }
 
