@@ -41,11 +41,7 @@ inline OpCost library_call(int64_t read, int64_t written, int64_t flops = 0) {
 }
 
 // `cost` run on the side stream (runtime/side_stream.h): counted as it is, and as side work.
-inline OpCost on_side_stream(OpCost cost) {
-  cost.side_launches = cost.launches;
-  cost.side_bytes = cost.bytes();
-  return cost;
-}
+inline OpCost on_side_stream(OpCost cost) { return cost.on_side_stream(); }
 
 inline OpCost operator+(OpCost a, const OpCost& b) { return a += b; }
 

@@ -30,9 +30,15 @@
 namespace autonet::cuda {
 
 // Makes `device` current and returns its compute stream (created on first use, non-blocking).
+cudaStream_t compute_stream(Device device);
+// Makes `device` current and returns the stream this thread's kernels launch on now: the compute
+// stream, or the side stream inside an OnSideStream region (runtime/side_stream.h).
 cudaStream_t stream(Device device);
-// The device's cuBLAS handle for work on `on`: its compute stream's (the default) or a second
-// handle, with a workspace of its own, for its side stream (runtime/side_stream.h).
+// Where this thread's kernels on `device` launch from now on (nullptr: the compute stream); set
+// by OnSideStream only.
+void set_kernel_stream(Device device, cudaStream_t s);
+// The device's cuBLAS handle for work on `on` (default: stream(device)): the compute stream's, or
+// a second handle, with a workspace of its own, for the side stream (runtime/side_stream.h).
 cublasHandle_t cublas_handle(Device device, cudaStream_t on = nullptr);
 
 // Where a kernel launches work that nothing reads before the enclosing SideStreamScope ends

@@ -24,7 +24,7 @@ CudaGraph::~CudaGraph() { reset(); }
 void CudaGraph::reset() {
   if (exec_) {
     // A replay may still be running: finish it before its memory can go back to the cache.
-    cudaStreamSynchronize(cuda::stream(device_));
+    cudaStreamSynchronize(cuda::compute_stream(device_));
     cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));
   }
   if (graph_) cudaGraphDestroy(static_cast<cudaGraph_t>(graph_));
@@ -33,7 +33,7 @@ void CudaGraph::reset() {
 
 void CudaGraph::capture(const std::function<void()>& work) {
   reset();
-  cudaStream_t s = cuda::stream(device_);
+  cudaStream_t s = cuda::compute_stream(device_);
   // Relaxed: the allocator may still call cudaMalloc for a block the pool does not have yet.
   AN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
   cuda_begin_pool(device_.index, pool_);
@@ -93,7 +93,8 @@ std::map<std::string, int64_t> CudaGraph::node_kinds() const {
 
 void CudaGraph::replay() {
   AN_CHECK(exec_) << "CudaGraph::replay before capture";
-  AN_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), cuda::stream(device_)));
+  AN_CUDA_CHECK(
+      cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec_), cuda::compute_stream(device_)));
 }
 
 #else  // CPU-only build

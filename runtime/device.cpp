@@ -54,7 +54,7 @@ void synchronize(Device device) {
   check_no_host_sync("synchronize");
   if (!device.is_cuda()) return;
   join_side_work(device);  // the compute stream then covers the side stream's work too
-  AN_CUDA_CHECK(cudaStreamSynchronize(cuda::stream(device)));
+  AN_CUDA_CHECK(cudaStreamSynchronize(cuda::compute_stream(device)));
 }
 
 std::vector<CudaDeviceInfo> cuda_devices() {
@@ -96,7 +96,9 @@ void check_index(Device device) {
 }
 }  // namespace
 
-cudaStream_t stream(Device device) {
+thread_local std::array<cudaStream_t, kMaxDevices> kernel_streams{};  // null: compute stream
+
+cudaStream_t compute_stream(Device device) {
   check_index(device);
   AN_CUDA_CHECK(cudaSetDevice(device.index));
   std::lock_guard lock(context_mutex);
@@ -105,9 +107,21 @@ cudaStream_t stream(Device device) {
   return s;
 }
 
+cudaStream_t stream(Device device) {
+  const cudaStream_t compute = compute_stream(device);
+  const cudaStream_t chosen = kernel_streams[device.index];
+  return chosen ? chosen : compute;
+}
+
+void set_kernel_stream(Device device, cudaStream_t s) {
+  check_index(device);
+  kernel_streams[device.index] = s;
+}
+
 cublasHandle_t cublas_handle(Device device, cudaStream_t on) {
-  const cudaStream_t compute = stream(device);
-  const bool side = on != nullptr && on != compute;
+  const cudaStream_t compute = compute_stream(device);
+  if (!on) on = stream(device);
+  const bool side = on != compute;
   std::lock_guard lock(context_mutex);
   // Two handles: each has its workspace, which two streams running at once must not share.
   cublasHandle_t& h = (side ? side_handles : handles)[device.index];

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <string>
 
+#include "runtime/side_stream.h"
+
 namespace autonet {
 
 // What one call of a kernel entry costs.
@@ -29,6 +31,12 @@ struct OpCost {
 
   OpCost& operator+=(const OpCost& other);
   int64_t bytes() const { return bytes_read + bytes_written; }
+  // All of it on the side stream.
+  OpCost& on_side_stream() {
+    side_launches = launches;
+    side_bytes = bytes();
+    return *this;
+  }
 };
 
 struct OpTotals {
@@ -77,9 +85,13 @@ class OpProfileScope {
 };
 
 // What a kernel entry calls after validating: `cost()` runs only while a profile is active.
+// Inside an OnSideStream region all of it counts as side work (runtime/side_stream.h).
 template <class CostFn>
 void count_op(const char* op, CostFn&& cost) {
-  if (OpProfile* profile = OpProfile::active()) profile->add(op, cost());
+  if (OpProfile* profile = OpProfile::active()) {
+    OpCost c = cost();
+    profile->add(op, in_side_region() ? c.on_side_stream() : c);
+  }
 }
 
 }  // namespace autonet

@@ -39,7 +39,7 @@ DeviceTimer::~DeviceTimer() {
 void DeviceTimer::start() {
 #if AUTONET_WITH_CUDA
   if (events_) {
-    AN_CUDA_CHECK(cudaEventRecord(events_->start, cuda::stream(device_)));
+    AN_CUDA_CHECK(cudaEventRecord(events_->start, cuda::compute_stream(device_)));
     return;
   }
 #endif
@@ -49,7 +49,7 @@ void DeviceTimer::start() {
 double DeviceTimer::stop() {
 #if AUTONET_WITH_CUDA
   if (events_) {
-    AN_CUDA_CHECK(cudaEventRecord(events_->stop, cuda::stream(device_)));
+    AN_CUDA_CHECK(cudaEventRecord(events_->stop, cuda::compute_stream(device_)));
     AN_CUDA_CHECK(cudaEventSynchronize(events_->stop));
     float ms = 0;
     AN_CUDA_CHECK(cudaEventElapsedTime(&ms, events_->start, events_->stop));

@@ -16,6 +16,7 @@ namespace {
 constexpr int kMaxDevices = 16;
 std::atomic<bool> enabled{true};
 thread_local std::array<int, kMaxDevices> scope_depth{};  // per device index
+thread_local bool side_region = false;                     // inside OnSideStream, streams on
 
 bool in_range(Device device) {
   return device.index >= 0 && device.index < kMaxDevices;
@@ -52,6 +53,10 @@ SideStreamScope::~SideStreamScope() {
   }
 }
 
+bool in_side_region() {
+  return side_region;
+}
+
 bool side_work_allowed(Device device) {
   return device.is_cuda() && in_range(device) && scope_depth[device.index] > 0 &&
          side_streams_enabled();
@@ -80,28 +85,24 @@ struct SideStream {
 };
 std::array<SideStream, kMaxDevices> side_streams;
 
+// This thread's side launch under way on each device (between fork_side and end_side): kernels
+// and nested side work inside it stay on the side stream, and a join there would wait for work
+// not yet launched.
+thread_local std::array<bool, kMaxDevices> in_side_launch{};
+
 // The compute stream waits for side launches up to n, and the releases only they could read
 // return to the cache. The caller holds side.mutex.
 void join_through(SideStream& side, Device device, int64_t n) {
   if (n <= side.joined) return;
-  AN_CUDA_CHECK(cudaStreamWaitEvent(cuda::stream(device), side.done[n % kJoinLag], 0));
+  AN_CUDA_CHECK(cudaStreamWaitEvent(cuda::compute_stream(device), side.done[n % kJoinLag], 0));
   side.joined = n;
   cuda_side_joined(device.index, n);
 }
 
-}  // namespace
-
-void join_side_work(Device device) {
-  if (!device.is_cuda() || !in_range(device)) return;
-  SideStream& side = side_streams[device.index];
-  std::lock_guard lock(side.mutex);
-  join_through(side, device, side.launched);
-}
-
-namespace cuda {
-
-SideWork::SideWork(Device device, bool wanted) : device_(device), stream_(cuda::stream(device)) {
-  if (!wanted || !side_work_allowed(device)) return;
+// Starts side launch n: the compute stream waits for launch n − kJoinLag, the side stream for
+// the compute stream's work so far. Returns the side stream, holding the device's side mutex
+// until end_side.
+cudaStream_t fork_side(Device device) {
   SideStream& side = side_streams[device.index];
   side.mutex.lock();
   try {
@@ -113,7 +114,7 @@ SideWork::SideWork(Device device, bool wanted) : device_(device), stream_(cuda::
     }
     const int64_t n = side.launched + 1;
     join_through(side, device, n - kJoinLag);  // frees the event slot launch n records into
-    AN_CUDA_CHECK(cudaEventRecord(side.fork, stream_));
+    AN_CUDA_CHECK(cudaEventRecord(side.fork, cuda::compute_stream(device)));
     AN_CUDA_CHECK(cudaStreamWaitEvent(side.stream, side.fork, 0));
     side.launched = n;
     cuda_side_launched(device.index, n);
@@ -121,16 +122,56 @@ SideWork::SideWork(Device device, bool wanted) : device_(device), stream_(cuda::
     side.mutex.unlock();
     throw;
   }
-  stream_ = side.stream;
+  in_side_launch[device.index] = true;
+  return side.stream;
+}
+
+// Marks where the side launch under way ends.
+void end_side(Device device) {
+  SideStream& side = side_streams[device.index];
+  in_side_launch[device.index] = false;
+  // A failed record is reported by the next checked CUDA call; the join still takes place.
+  cudaEventRecord(side.done[side.launched % kJoinLag], side.stream);
+  side.mutex.unlock();
+}
+
+}  // namespace
+
+void join_side_work(Device device) {
+  if (!device.is_cuda() || !in_range(device)) return;
+  AN_CHECK(!in_side_launch[device.index])
+      << "a wait for side-stream work on " << device.str()
+      << " from inside side-stream work (a host read or synchronize() inside OnSideStream?)";
+  SideStream& side = side_streams[device.index];
+  std::lock_guard lock(side.mutex);
+  join_through(side, device, side.launched);
+}
+
+OnSideStream::OnSideStream(Device device) : device_(device), previous_region_(side_region) {
+  side_region = side_region || side_streams_enabled();
+  if (!side_work_allowed(device) || in_side_launch[device.index]) return;
+  cuda::set_kernel_stream(device, fork_side(device));
+  forked_ = true;
+}
+
+OnSideStream::~OnSideStream() {
+  side_region = previous_region_;
+  if (!forked_) return;
+  cuda::set_kernel_stream(device_, nullptr);
+  end_side(device_);
+}
+
+namespace cuda {
+
+SideWork::SideWork(Device device, bool wanted) : device_(device), stream_(cuda::stream(device)) {
+  // Inside a side launch already (an OnSideStream region): stream(device) is the side stream.
+  if (!wanted || !side_work_allowed(device) || in_side_launch[device.index]) return;
+  stream_ = fork_side(device);
   forked_ = true;
 }
 
 SideWork::~SideWork() {
-  if (!forked_) return;
-  SideStream& side = side_streams[device_.index];
-  // A failed record is reported by the next checked CUDA call; the join still takes place.
-  cudaEventRecord(side.done[side.launched % kJoinLag], side.stream);
-  side.mutex.unlock();
+  if (forked_) end_side(device_);
 }
 
 }  // namespace cuda
@@ -138,6 +179,12 @@ SideWork::~SideWork() {
 #else  // CPU-only build
 
 void join_side_work(Device) {}
+OnSideStream::OnSideStream(Device device) : device_(device), previous_region_(side_region) {
+  side_region = side_region || side_streams_enabled();
+}
+OnSideStream::~OnSideStream() {
+  side_region = previous_region_;
+}
 
 #endif
 

@@ -1,11 +1,14 @@
 // A second CUDA stream per device for work off the critical path. In backward, a weight gradient
 // is read by nothing until the optimizer, while every later kernel waits for the input gradients:
 // a weight-gradient kernel launched on the side stream runs beside them (a captured graph gets
-// two branches). On the CPU there is one order of work and none of this does anything.
+// two branches). In forward, a search cell's two inputs run their pipelines side by side until
+// node 0 sums them (OnSideStream). On the CPU there is one order of work and none of this does
+// anything.
 //
 // Side work is launched only inside a SideStreamScope (autograd's backward opens one), and only
 // while side streams are on (the default; off, everything runs on the compute stream: the
-// reference the tests compare with). Ordering, with `cuda::SideWork` (runtime/cuda_context.h):
+// reference the tests compare with). Ordering, for each side launch (a `cuda::SideWork` in a
+// kernel, runtime/cuda_context.h, or an OnSideStream region):
 //  - a side launch waits for everything launched on the compute stream before it;
 //  - side launch n first makes the compute stream wait for launch n − 2 (a lagged join), so side
 //    work overlaps the compute-stream work up to the side launch after next;
@@ -55,7 +58,31 @@ class SideStreamScope {
 bool side_work_allowed(Device device);
 
 // The compute stream of `device` waits for every side launch so far; releases held back return
-// to the cache. A no-op without outstanding side work (always on the CPU).
+// to the cache. A no-op without outstanding side work (always on the CPU). An error inside a
+// side launch (it would wait for work not yet launched).
 void join_side_work(Device device);
+
+// While alive, every kernel this thread launches on `device` goes to the side stream, as one side
+// launch (when side_work_allowed(device); else nothing changes): work independent of what the
+// compute stream does next, like the forward pipeline of a cell's second input beside its
+// first's. What it writes may be read on the compute stream only after a join (the enclosing
+// scope's end, or join_side_work). No host read or synchronize() inside.
+// Also, on any device while side streams are on, the step profile counts the kernel entries
+// called inside as side work (runtime/op_profile.h), as a GPU would run them.
+class OnSideStream {
+ public:
+  explicit OnSideStream(Device device);
+  ~OnSideStream();
+  OnSideStream(const OnSideStream&) = delete;
+  OnSideStream& operator=(const OnSideStream&) = delete;
+
+ private:
+  Device device_;
+  bool forked_ = false;
+  bool previous_region_;
+};
+
+// True inside an OnSideStream region while side streams are on (any device).
+bool in_side_region();
 
 }  // namespace autonet

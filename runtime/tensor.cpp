@@ -90,9 +90,11 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
     profile->add_transfer(static_cast<int64_t>(bytes));
 #if AUTONET_WITH_CUDA
   const Device on = dst_device.is_cuda() ? dst_device : src_device;
-  // A copy the host waits for waits for side work too (a weight gradient read on the host).
-  if (dst_device.is_cpu() || src_device.is_cpu()) join_side_work(on);
-  cudaStream_t stream = cuda::stream(on);
+  // A copy the host waits for waits for side work too (a weight gradient read on the host); one
+  // within the device goes where this thread's kernels go.
+  const bool host = dst_device.is_cpu() || src_device.is_cpu();
+  if (host) join_side_work(on);
+  cudaStream_t stream = host ? cuda::compute_stream(on) : cuda::stream(on);
   AN_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream));
   // Copies that touch the host are synchronous so the caller may read or free host memory.
   if (dst_device.is_cpu() || src_device.is_cpu()) AN_CUDA_CHECK(cudaStreamSynchronize(stream));

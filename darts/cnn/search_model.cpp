@@ -9,6 +9,7 @@
 #include "darts/cnn/state_pipeline.h"
 #include "darts/primitives.h"
 #include "runtime/error.h"
+#include "runtime/side_stream.h"
 
 namespace autonet::darts {
 namespace {
@@ -243,8 +244,16 @@ Variable SearchCell::forward(const Variable& s0, const Variable& s1, MixedWeight
       << " edge-normalisation rows";
   std::vector<Variable> states = preprocess(s0, s1, group_preprocessing_);
   std::vector<std::vector<Variable>> staged(edges_.size());  // per edge in its input's pipeline
-  open_state(states, 0, staged);
-  open_state(states, 1, staged);
+  {
+    // The two inputs' pipelines are independent until node 0 sums them: on a GPU the second
+    // runs on the side stream beside the first, joined at the scope's end (side_stream.h).
+    SideStreamScope side_streams(s1.device());
+    {
+      OnSideStream beside(s1.device());
+      open_state(states, 1, staged);
+    }
+    open_state(states, 0, staged);
+  }
   size_t first = 0;  // node i's edges are [first, first + 2 + i)
   for (int i = 0; i < nodes_; ++i) {
     states.push_back(sum_node(i, first, states, staged, weights, node_weights));

@@ -14,6 +14,7 @@
 #include "kernels/pool2d.h"
 #include "kernels/stencil_group.h"
 #include "runtime/op_profile.h"
+#include "runtime/side_stream.h"
 
 namespace autonet {
 namespace {
@@ -473,6 +474,28 @@ TEST(OpProfile, DepthwiseGroupIsOneLaunchForwardAndOneEachForDxAndDw) {
   EXPECT_EQ(normalized.cost.launches, 1);
   EXPECT_EQ(normalized.cost.bytes_read, 4 * 3 * n + w_bytes + 2 * 2 * 4 * 3);
   EXPECT_EQ(normalized.cost.flops, (4 * 9 + 2 * 25 + 4 * 9) * n);
+}
+
+// A search cell's second input runs its pipeline on the side stream (OnSideStream): its kernels
+// count as side work on any build while side streams are on, as a GPU runs them.
+TEST(OpProfile, KernelsInsideAnOnSideStreamRegionAreSideWork) {
+  const Tensor a = filled({4, 4}), b = filled({4, 4});
+  Tensor c = filled({4, 4});
+  for (bool on : {true, false}) {
+    SideStreamsSwitch streams(on);
+    OpProfile profile;
+    {
+      OpProfileScope scope(profile);
+      gemm(a, b, c);  // before the region
+      OnSideStream beside(Device::cpu());
+      gemm(a, b, c);
+    }
+    const OpTotals t = only(profile, "gemm");
+    EXPECT_EQ(t.cost.launches, 2);
+    EXPECT_EQ(t.cost.side_launches, on ? 1 : 0);
+    EXPECT_EQ(t.cost.side_bytes, on ? t.cost.bytes() / 2 : 0);
+  }
+  EXPECT_FALSE(in_side_region());
 }
 
 TEST(OpProfile, CountsOnlyInsideItsScopeAndThread) {
