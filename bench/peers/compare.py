@@ -120,17 +120,19 @@ def gpu_table(ours, peers, out):
 
 
 def side_stream_table(ours, one_stream, out):
-    """Our steps with the weight gradients on the side stream against every kernel on one."""
+    """Our steps with the side stream against every kernel on one: time and peak memory."""
     shared = sorted(set(ours) & set(one_stream))
     if not shared:
         return
     out.write(f"\n{'step (ms, median)':28s} {'one stream':>10s} {'side stream':>11s} "
-              f"{'speed-up':>8s}\n")
-    for config, order, graph in shared:
-        one = statistics.median(one_stream[(config, order, graph)]["times"])
-        side = statistics.median(ours[(config, order, graph)]["times"])
-        name = f"{config} order {order} {'graph' if graph else 'eager'}"
-        out.write(f"{name:28s} {fmt(one, 10)} {fmt(side, 11)} {fmt(side and one / side, 8, 'x')}\n")
+              f"{'speed-up':>8s} {'one MiB':>9s} {'side MiB':>9s}\n")
+    for key in shared:
+        one, side = one_stream[key], ours[key]
+        one_ms, side_ms = statistics.median(one["times"]), statistics.median(side["times"])
+        name = f"{key[0]} order {key[1]} {'graph' if key[2] else 'eager'}"
+        out.write(f"{name:28s} {fmt(one_ms, 10)} {fmt(side_ms, 11)} "
+                  f"{fmt(side_ms and one_ms / side_ms, 8, 'x')} {fmt(one['peak'], 9)} "
+                  f"{fmt(side['peak'], 9)}\n")
 
 
 def cpu_table(ours, peers, out):
