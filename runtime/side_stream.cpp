@@ -148,10 +148,17 @@ void join_side_work(Device device) {
 }
 
 OnSideStream::OnSideStream(Device device) : device_(device), previous_region_(side_region) {
-  side_region = side_region || side_streams_enabled();
-  if (!side_work_allowed(device) || in_side_launch[device.index]) return;
-  cuda::set_kernel_stream(device, fork_side(device));
-  forked_ = true;
+  if (side_work_allowed(device) && !in_side_launch[device.index]) {
+    const cudaStream_t side = fork_side(device);
+    try {
+      cuda::set_kernel_stream(device, side);
+    } catch (...) {
+      end_side(device);
+      throw;
+    }
+    forked_ = true;
+  }
+  side_region = side_region || side_streams_enabled();  // last: a throw above leaves it as it was
 }
 
 OnSideStream::~OnSideStream() {
