@@ -19,9 +19,8 @@ Variable matmul(const Variable& a, const Variable& b) {
     // dA = dC · Bᵀ, dB = Aᵀ · dC, each written or added (beta 1). A leaf's (a parameter's)
     // gradient runs on the side stream, launched first so the other runs beside it
     // (runtime/side_stream.h): the recurrent cells' weight gradients.
-    auto land = [&](GradSlot& slot, const TensorSpec& spec, const Tensor& x, const Tensor& y,
-                    bool trans_x, bool trans_y) {
-      const bool leaf = !slot.producer;
+    auto land = [&](GradSlot& slot, bool leaf, const TensorSpec& spec, const Tensor& x,
+                    const Tensor& y, bool trans_x, bool trans_y) {
       mode_grad(
           slot, spec,
           [&](Tensor& grad, GradMode mode) {
@@ -30,10 +29,11 @@ Variable matmul(const Variable& a, const Variable& b) {
           },
           leaf ? LandsOn::side_stream : LandsOn::compute_stream);
     };
-    const bool b_first = !in[1]->producer && in[0]->producer;
-    if (b_first) land(*in[1], b_spec, keep_a, dc, true, false);
-    land(*in[0], a_spec, dc, keep_b, false, true);
-    if (!b_first) land(*in[1], b_spec, keep_a, dc, true, false);
+    const bool a_leaf = !in[0]->producer, b_leaf = !in[1]->producer;
+    const bool b_first = b_leaf && !a_leaf;
+    if (b_first) land(*in[1], b_leaf, b_spec, keep_a, dc, true, false);
+    land(*in[0], a_leaf, a_spec, dc, keep_b, false, true);
+    if (!b_first) land(*in[1], b_leaf, b_spec, keep_a, dc, true, false);
   });
 }
 

@@ -428,8 +428,7 @@ void GradTarget::finish() {
     slot.grad = std::move(tensor);
   } else {
     // Added apart on the compute stream: a side kernel's tensor is waited for first.
-    if (on_ == LandsOn::side_stream && side_work_allowed(tensor.device()))
-      join_side_work(tensor.device());
+    if (on_ == LandsOn::side_stream) join_side_work(tensor.device());
     if (slot.grad_is_borrowed)
       add_borrowed_into(slot, std::move(tensor));
     else

@@ -84,10 +84,9 @@ CudaVersions cuda_versions() {
 
 namespace cuda {
 namespace {
-constexpr int kMaxDevices = 16;
 std::mutex context_mutex;
-std::array<cudaStream_t, kMaxDevices> streams{};
-std::array<cublasHandle_t, kMaxDevices> handles{}, side_handles{};
+std::array<cudaStream_t, kMaxCudaDevices> streams{};
+std::array<cublasHandle_t, kMaxCudaDevices> handles{}, side_handles{};
 
 void check_index(Device device) {
   AN_CHECK(device.is_cuda()) << "expected a CUDA device, got " << device.str();
@@ -96,7 +95,8 @@ void check_index(Device device) {
 }
 }  // namespace
 
-thread_local std::array<cudaStream_t, kMaxDevices> kernel_streams{};  // null: compute stream
+// Where this thread's kernels launch, per device (null: the compute stream).
+thread_local std::array<cudaStream_t, kMaxCudaDevices> kernel_streams{};
 
 cudaStream_t compute_stream(Device device) {
   check_index(device);

@@ -26,6 +26,8 @@ Device parse_device(const std::string& text);
 // True when the library was built with CUDA and a device can be used; `why_not` says otherwise.
 bool cuda_available(std::string* why_not = nullptr);
 int cuda_device_count();
+// The most CUDA devices the runtime keeps per-device state for (streams, handles, side streams).
+constexpr int kMaxCudaDevices = 16;
 constexpr bool built_with_cuda() {
 #if AUTONET_WITH_CUDA
   return true;

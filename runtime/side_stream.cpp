@@ -13,13 +13,12 @@
 namespace autonet {
 namespace {
 
-constexpr int kMaxDevices = 16;
 std::atomic<bool> enabled{true};
-thread_local std::array<int, kMaxDevices> scope_depth{};  // per device index
-thread_local bool side_region = false;                     // inside OnSideStream, streams on
+thread_local std::array<int, kMaxCudaDevices> scope_depth{};  // per device index
+thread_local bool side_region = false;  // inside OnSideStream, side streams on
 
 bool in_range(Device device) {
-  return device.index >= 0 && device.index < kMaxDevices;
+  return device.index >= 0 && device.index < kMaxCudaDevices;
 }
 
 }  // namespace
@@ -83,12 +82,12 @@ struct SideStream {
   int64_t launched = 0;  // side launches made (numbered from 1)
   int64_t joined = 0;    // the last one the compute stream has waited for
 };
-std::array<SideStream, kMaxDevices> side_streams;
+std::array<SideStream, kMaxCudaDevices> side_streams;
 
 // This thread's side launch under way on each device (between fork_side and end_side): kernels
 // and nested side work inside it stay on the side stream, and a join there would wait for work
 // not yet launched.
-thread_local std::array<bool, kMaxDevices> in_side_launch{};
+thread_local std::array<bool, kMaxCudaDevices> in_side_launch{};
 
 // The compute stream waits for side launches up to n, and the releases only they could read
 // return to the cache. The caller holds side.mutex.
