@@ -151,7 +151,7 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
   // and then batch norm's two.
   count_op(what, [&] {
     if (y.numel() == 0) return OpCost{};
-    if (!rnn_mix_batch_norm_fused(s, false))
+    if (!rnn_mix_batch_norm_fused(s))
       return mix_forward_cost(ch, s, w, y) +
              batch_norm_forward_cost(y, Tensor(), Tensor(), running_mean, running_var, y,
                                      save_mean, save_invstd, p);
@@ -180,17 +180,17 @@ void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor
   if (ds.defined()) check_tensor(ds, ch, state, what);
   if (dw.defined()) check_tensor(dw, ch, w.shape(), what);
   AN_CHECK(p.backward_from_output) << what << ": the BN's backward is given its output y";
-  // Fused: one kernel reads y, dy, the statistics, ch, s and w and writes dch and ds (and the
-  // blocks' α sums), one more adds those into dw. Else the BN's sums and dx kernels (the mix's
-  // dout written and read), then the mix's.
+  // Fused: one kernel reads y, dy, invstd, ch, s and w and writes dch and ds (and the blocks' α
+  // sums), one more adds those into dw (each predecessor's blocks read y and dy again, from L2).
+  // Else the BN's sums and dx kernels (the mix's dout written and read), then the mix's.
   count_op(what, [&] {
     OpCost mix = mix_backward_cost(ch, s, w, dy, dch, ds, dw);
     if (mix.launches == 0) return mix;
-    if (!rnn_mix_batch_norm_fused(s, true))  // the BN's dx (the mix's dout) shaped as dy
+    if (!rnn_mix_batch_norm_fused(s))  // the BN's dx (the mix's dout) shaped as dy
       return batch_norm_backward_cost(y, Tensor(), save_mean, save_invstd, dy, dy, Tensor(),
                                       Tensor(), p) +
              mix;
-    mix.bytes_read += bytes_of(y, save_mean, save_invstd);
+    mix.bytes_read += bytes_of(y, save_invstd);  // x̂ is y: the mean is not read
     mix.flops += 11 * dy.numel();
     return mix;
   });

@@ -51,22 +51,18 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
                                 Tensor& running_mean, Tensor& running_var, Tensor& y,
                                 Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p);
 // Its backward: batch_norm_backward from the output y (the BN's dx, the mix's dout), then
-// rnn_mix_backward; dch, ds written, dw accumulates. On a GPU, narrow channels and at most
-// kMaxFusedMixPreds predecessors: one kernel (a block per 8 hidden units: the BN's sums over the
-// batch, then the mix's gradients of their columns), plus the one adding the blocks' α sums
-// into dw.
+// rnn_mix_backward; dch, ds written, dw accumulates. On a GPU, narrow channels: one kernel (a
+// block per 8 hidden units and predecessor: the BN's sums over the batch, then the mix's
+// gradients of that predecessor's columns), plus the one adding the blocks' α sums into dw.
 void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor& w,
                                  const Tensor& y, const Tensor& save_mean,
                                  const Tensor& save_invstd, const Tensor& dy, Tensor& dch,
                                  Tensor& ds, Tensor& dw, const BatchNormParams& p);
 )
 
-// The predecessors a fused mix backward keeps α sums for in registers (a DARTS cell's 8 nodes).
-constexpr int64_t kMaxFusedMixPreds = 8;
-// Whether rnn_mix_batch_norm's passes run as one kernel on a GPU (else the two ops' kernels).
-inline bool rnn_mix_batch_norm_fused(const Tensor& s, bool backward) {
-  return s.size(1) > 0 && s.size(1) <= kOneLaunchChannelValues &&
-         (!backward || s.size(0) <= kMaxFusedMixPreds);
+// Whether rnn_mix_batch_norm's passes run as one kernel each on a GPU (else the two ops' kernels).
+inline bool rnn_mix_batch_norm_fused(const Tensor& s) {
+  return s.size(1) > 0 && s.size(1) <= kOneLaunchChannelValues;
 }
 
 }  // namespace autonet

@@ -102,11 +102,14 @@ __global__ void __launch_bounds__(kThreads)
 
 // The fused mix + batch norm kernels' blocks: kTileUnits consecutive hidden units each, a thread
 // per (row group, unit), so a warp reads 4 rows × 8 consecutive units, four whole 32-byte sectors
-// (a block per unit read one value per sector: an eighth of what it fetched).
+// (a block per unit read one value per sector: an eighth of what it fetched). kRowGroups row
+// groups a block: 32 (256 threads) for small batches, 128 (1,024) from batch 128 on, so that
+// the few tiles of a narrow cell (38 at 300 units) still keep the card busy.
 constexpr int kTileUnits = 8;
-constexpr int kRowGroups = kThreads / kTileUnits;
 
+template <int kRowGroups>
 struct TileThread {
+  static constexpr int kBlock = kRowGroups * kTileUnits;  // threads a block
   int u, r;   // unit within the tile, row group: rows r, r + kRowGroups, ...
   int64_t h;  // hidden unit
   bool valid;
@@ -117,8 +120,16 @@ struct TileThread {
         valid(h < hidden) {}
 };
 
+// f.template operator()<kRowGroups>() for a batch of `batch` rows.
+template <class F>
+void with_row_groups(int64_t batch, F&& f) {
+  if (batch >= 128) return f.template operator()<128>();
+  return f.template operator()<32>();
+}
+
 // a and b summed over the threads of this thread's unit (its row groups in order); every thread of
 // the block calls it and gets its unit's totals.
+template <int kRowGroups>
 __device__ void unit_sums(double& a, double& b) {
   __shared__ double parts[2][kRowGroups][kTileUnits];
   __shared__ double totals[2][kTileUnits];
@@ -137,13 +148,13 @@ __device__ void unit_sums(double& a, double& b) {
 // Block t: units [8t, 8t + 8)'s mix over the batch (as mix_forward_kernel forms it), written to y
 // and read back by the thread that wrote it, then their batch norm (as batch_norm.cu's one-launch
 // kernel: statistics in double around the first row's value, then outputs).
-template <class T>
-__global__ void __launch_bounds__(kThreads)
+template <class T, int kRowGroups>
+__global__ void __launch_bounds__(TileThread<kRowGroups>::kBlock)
     mix_batch_norm_kernel(const T* __restrict__ ch, const T* __restrict__ s,
                           const T* __restrict__ w, int64_t preds, int64_t batch, int64_t hidden,
                           BatchNormParams p, T* running_mean, T* running_var, T* save_mean,
                           T* save_invstd, T* y) {
-  const TileThread t(hidden);
+  const TileThread<kRowGroups> t(hidden);
   const int64_t n = batch * hidden;
   for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups) {
     T acc = 0;
@@ -163,7 +174,7 @@ __global__ void __launch_bounds__(kThreads)
     moments.shift = t.valid ? shift[t.u] : 0.0;
     for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups)
       moments.add(double(y[b * hidden + t.h]));
-    unit_sums(moments.sum, moments.squares);
+    unit_sums<kRowGroups>(moments.sum, moments.squares);
   }
   if (t.r == 0 && t.valid) {
     bn_pass_stats(moments, double(batch), p, running_mean ? running_mean + t.h : nullptr,
@@ -177,19 +188,22 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// Block t: its units' BN backward sums over the batch (from the output y, as batch_norm.cu's
+// Block (t, j): its units' BN backward sums over the batch (from the output y, as batch_norm.cu's
 // one-launch kernel), then for each row b the mix's dout = the BN's dx there (as its formula) and
-// the mix's gradients of every predecessor j at (b, h) (as mix_backward_kernel); where dw is
-// wanted, the block's Σ dout·u per (j, k) into partials[(j·4 + k)·gridDim.x + blockIdx.x].
-template <class T>
-__global__ void __launch_bounds__(kThreads)
+// the mix's gradients of predecessor j at (b, h) (as mix_backward_kernel); where dw is wanted, the
+// block's Σ dout·u per activation k into partials[(j·4 + k)·gridDim.x + blockIdx.x]. A block per
+// (tile, predecessor), not per tile: the sums are cheap and read again from L2 by each j's block,
+// and the mix's gradients, the bulk of the work, then fill the card (a 300-unit cell has only 38
+// tiles), while each thread keeps its four α sums in registers.
+template <class T, int kRowGroups>
+__global__ void __launch_bounds__(TileThread<kRowGroups>::kBlock)
     mix_batch_norm_backward_kernel(const T* __restrict__ ch, const T* __restrict__ s,
                                    const T* __restrict__ w, const T* __restrict__ y,
-                                   const T* __restrict__ mean, const T* __restrict__ invstd,
-                                   const T* __restrict__ dy, int64_t preds, int64_t batch,
-                                   int64_t hidden, bool training, T* dch, T* ds, T* partials) {
-  const TileThread t(hidden);
-  const int64_t n = batch * hidden;
+                                   const T* __restrict__ invstd, const T* __restrict__ dy,
+                                   int64_t batch, int64_t hidden, bool training, T* dch, T* ds,
+                                   T* partials) {
+  const TileThread<kRowGroups> t(hidden);
+  const int64_t n = batch * hidden, j = blockIdx.y;
   __shared__ T means[2][kTileUnits];  // mean(dy), mean(dy·x̂) per unit: training only
   if (training) {  // uniform across the grid
     double sum_g = 0, sum_g_xhat = 0;
@@ -199,34 +213,32 @@ __global__ void __launch_bounds__(kThreads)
       sum_g += g;
       sum_g_xhat += g * double(y[i]);  // x̂ is the output (backward_from_output)
     }
-    unit_sums(sum_g, sum_g_xhat);
+    unit_sums<kRowGroups>(sum_g, sum_g_xhat);
     if (t.r == 0) means[0][t.u] = T(sum_g / batch), means[1][t.u] = T(sum_g_xhat / batch);
     __syncthreads();
   }
-  T dot[kMaxFusedMixPreds * kRnnActivations];
+  T wj[kRnnActivations], dot[kRnnActivations];
 #pragma unroll
-  for (int r = 0; r < kMaxFusedMixPreds * kRnnActivations; ++r) dot[r] = 0;
+  for (int k = 0; k < kRnnActivations; ++k) wj[k] = w[j * kRnnActivations + k], dot[k] = 0;
   for (int64_t b = t.r; t.valid && b < batch; b += kRowGroups) {
     const int64_t i = b * hidden + t.h;
     const T g = training ? bn_input_grad_train(dy[i], y[i], invstd[t.h], T(1), means[0][t.u],
                                                means[1][t.u])
                          : bn_input_grad_eval(dy[i], invstd[t.h], T(1));
-    for (int64_t j = 0; j < preds; ++j) {
-      const int64_t c_at = (j * batch + b) * 2 * hidden + t.h, s_at = j * n + i;
-      T dc, dh, dsv, u[kRnnActivations];
-      rnn_mix_grad(w + j * kRnnActivations, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv,
-                   u);
-      if (dch) {
-        dch[c_at] = dc;
-        dch[c_at + hidden] = dh;
-      }
-      if (ds) ds[s_at] = dsv;
-#pragma unroll
-      for (int k = 0; k < kRnnActivations; ++k) dot[j * kRnnActivations + k] += g * u[k];
+    const int64_t c_at = (j * batch + b) * 2 * hidden + t.h, s_at = j * n + i;
+    T dc, dh, dsv, u[kRnnActivations];
+    rnn_mix_grad(wj, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv, u);
+    if (dch) {
+      dch[c_at] = dc;
+      dch[c_at + hidden] = dh;
     }
+    if (ds) ds[s_at] = dsv;
+#pragma unroll
+    for (int k = 0; k < kRnnActivations; ++k) dot[k] += g * u[k];
   }
   if (partials)  // uniform across the grid
-    write_block_partials<kThreads>(dot, static_cast<int>(preds * kRnnActivations), partials, 0);
+    write_block_partials<TileThread<kRowGroups>::kBlock>(dot, kRnnActivations, partials,
+                                                         j * kRnnActivations);
 }
 
 // Blocks of the fused kernels for `hidden` units.
@@ -241,7 +253,7 @@ void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor
                                  const Tensor& save_invstd, const Tensor& dy, Tensor& dch,
                                  Tensor& ds, Tensor& dw, const BatchNormParams& p) {
   if (dy.numel() == 0 || (!dch.defined() && !ds.defined() && !dw.defined())) return;
-  if (!rnn_mix_batch_norm_fused(s, true)) {  // the two ops' kernels
+  if (!rnn_mix_batch_norm_fused(s)) {  // the two ops' kernels
     Tensor dmix = Tensor::empty(y.shape(), y.dtype(), y.device()), none;
     cuda::batch_norm_backward(y, none, save_mean, save_invstd, dy, dmix, none, none, p);
     cuda::rnn_mix_backward(ch, s, w, dmix, dch, ds, dw);
@@ -256,11 +268,14 @@ void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor
     if (dw.defined())
       partials = Tensor::empty({preds * kRnnActivations, int64_t(blocks)}, ch.dtype(), ch.device());
     scalar_t* pp = partials.defined() ? partials.data<scalar_t>() : nullptr;
-    mix_batch_norm_backward_kernel<<<blocks, kThreads, 0, st>>>(
-        ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), y.data<scalar_t>(),
-        save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), dy.data<scalar_t>(), preds,
-        batch, hidden, p.training, dch.defined() ? dch.data<scalar_t>() : nullptr,
-        ds.defined() ? ds.data<scalar_t>() : nullptr, pp);
+    const dim3 grid(blocks, static_cast<unsigned>(preds));
+    with_row_groups(batch, [&]<int kRowGroups>() {
+      mix_batch_norm_backward_kernel<scalar_t, kRowGroups>
+          <<<grid, TileThread<kRowGroups>::kBlock, 0, st>>>(
+              ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), y.data<scalar_t>(),
+              save_invstd.data<scalar_t>(), dy.data<scalar_t>(), batch, hidden, p.training,
+              data_or_null<scalar_t>(dch), data_or_null<scalar_t>(ds), pp);
+    });
     AN_CUDA_CHECK_LAUNCH();
     if (!pp) return;
     add_partials_kernel<kThreads>
@@ -274,7 +289,7 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
                                 Tensor& running_mean, Tensor& running_var, Tensor& y,
                                 Tensor& save_mean, Tensor& save_invstd, const BatchNormParams& p) {
   if (y.numel() == 0) return;
-  if (!rnn_mix_batch_norm_fused(s, false)) {  // wide channels: the two ops' kernels
+  if (!rnn_mix_batch_norm_fused(s)) {  // wide channels: the two ops' kernels
     Tensor mixed = Tensor::empty(y.shape(), y.dtype(), y.device());
     cuda::rnn_mix_forward(ch, s, w, mixed);
     cuda::batch_norm_forward(mixed, Tensor(), Tensor(), running_mean, running_var, y, save_mean,
@@ -284,10 +299,14 @@ void rnn_mix_batch_norm_forward(const Tensor& ch, const Tensor& s, const Tensor&
   cudaStream_t st = stream(ch.device());
   dispatch_float(ch.dtype(), "rnn_mix_batch_norm_forward", [&]<class scalar_t>() {
     const int64_t batch = s.size(1), hidden = s.size(2);
-    mix_batch_norm_kernel<<<tile_blocks(hidden), kThreads, 0, st>>>(
-        ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), s.size(0), batch, hidden, p,
-        data_or_null<scalar_t>(running_mean), data_or_null<scalar_t>(running_var),
-        save_mean.data<scalar_t>(), save_invstd.data<scalar_t>(), y.data<scalar_t>());
+    with_row_groups(batch, [&]<int kRowGroups>() {
+      mix_batch_norm_kernel<scalar_t, kRowGroups>
+          <<<tile_blocks(hidden), TileThread<kRowGroups>::kBlock, 0, st>>>(
+              ch.data<scalar_t>(), s.data<scalar_t>(), w.data<scalar_t>(), s.size(0), batch,
+              hidden, p, data_or_null<scalar_t>(running_mean),
+              data_or_null<scalar_t>(running_var), save_mean.data<scalar_t>(),
+              save_invstd.data<scalar_t>(), y.data<scalar_t>());
+    });
   });
   AN_CUDA_CHECK_LAUNCH();
 }
