@@ -129,10 +129,6 @@ Variable nll(const Variable& log_probs, const Tensor& targets);  // → [1]
 Variable embedding(const Variable& weight, const Tensor& ids);  // [V, D], ids i64 [S...] → [S..., D]
 // p = 0 returns x itself. The mask comes from `key` (same on CPU and GPU, recomputed in backward).
 Variable dropout(const Variable& x, double p, const PhiloxKey& key, int64_t mask_period = 0);
-// {stack(xs), dropout(stack(xs), p, key, mask_period)} in one op (kernels/dropout.h): a recurrent
-// search node's predecessors, as its mix reads them and as its GEMM reads them (p > 0).
-std::vector<Variable> stack_dropout(const std::vector<Variable>& xs, double p,
-                                    const PhiloxKey& key, int64_t mask_period);
 Variable concat(const std::vector<Variable>& xs, int64_t axis);
 // xs of one shape S stacked along a new leading axis: [J, S...] (concat of the xs viewed as
 // [1, S...], each x's gradient added in place where it has one: the recurrent cell's node inputs).

@@ -9,7 +9,8 @@
 // The recurrent search cell's node reads its predecessors' states twice: stacked, and stacked
 // under the locked dropout (its GEMM's input). `stack_dropout` forms both in one pass each way,
 // exactly concat_forward then dropout_forward, and backward their gradients' sum into each state
-// (dropout_backward added into the stack's gradient, then concat_backward).
+// (dropout_backward added into the stack's gradient, then concat_backward). autograd/state_stack.h
+// writes each state's row of a step's stacks once with it, the nodes reading views of them.
 #pragma once
 #include <vector>
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "autograd/functions_rnn_cell.h"
+#include "autograd/state_stack.h"
 #include "darts/primitives.h"
 #include "kernels/dropout.h"
 #include "kernels/elementwise.h"
@@ -177,41 +178,46 @@ Variable RnnModel::cell_step(const Variable& xw, const Variable& h, const Philox
   Variable s0 = rnn_node(add(xw, matmul(hm, w0_h)), h, RnnActivation::tanh);
   if (search_) s0 = bn_->forward(s0);
 
+  if (search_) return mean(search_nodes(s0, h_mask, mix_weights), 0);
+
   std::vector<Variable> states{s0};
   for (int i = 0; i < nodes_; ++i) {
-    Variable s;
-    if (search_) {
-      // Node i+1 reads s_0..s_i through the one W_{i+1}: a single [J·B, H]·[H, 2H] GEMM.
-      const int64_t j = i + 1;
-      // [J, B, H], and under the locked dropout in the same op when masked.
-      Variable prev, prev_m;
-      if (masked && config_.dropouth > 0) {
-        const std::vector<Variable> both = stack_dropout(
-            std::vector<Variable>(states.begin(), states.begin() + j), config_.dropouth, *h_mask,
-            period);
-        prev = both[0], prev_m = both[1];
-      } else {
-        prev = prev_m = stack_states(states, 0, j);
-      }
-      const Variable ch = view(matmul(view(prev_m, {j * b, nh}), ws_[i]), {j, b, 2 * nh});
-      // The mix and the cell's (affine-free) BN as one node: one launch forward on a GPU.
-      s = rnn_mix_batch_norm(ch, prev, mix_weights[i], bn_->running_mean.value(),
-                             bn_->running_var.value(), bn_->params());
-    } else {
-      const auto& [act_name, pred] = genotype_.recurrent[i];
-      const Variable& prev = states.at(pred);
-      const Variable prev_m = masked ? dropout(prev, config_.dropouth, *h_mask, period) : prev;
-      s = rnn_node(matmul(prev_m, ws_[i]), prev, rnn_activation_from_name(act_name));
-    }
-    states.push_back(s);
+    const auto& [act_name, pred] = genotype_.recurrent[i];
+    const Variable& prev = states.at(pred);
+    const Variable prev_m = masked ? dropout(prev, config_.dropouth, *h_mask, period) : prev;
+    states.push_back(
+        rnn_node(matmul(prev_m, ws_[i]), prev, rnn_activation_from_name(act_name)));
   }
   std::vector<Variable> concat_states;
-  if (search_) {
-    concat_states.assign(states.begin() + 1, states.end());
-  } else {
-    for (int c : genotype_.concat) concat_states.push_back(states.at(c));
-  }
+  for (int c : genotype_.concat) concat_states.push_back(states.at(c));
   return mean(stack_states(concat_states, 0, static_cast<int64_t>(concat_states.size())), 0);
+}
+
+Variable RnnModel::search_nodes(const Variable& s0, const PhiloxKey* h_mask,
+                                const std::vector<Variable>& mix_weights) {
+  const int64_t b = s0.size(0), nh = config_.nhid;
+  DropoutParams locked;  // the GEMMs' inputs: the states under the locked dropout, or themselves
+  if (h_mask && config_.dropouth > 0) locked = {config_.dropouth, *h_mask, b * nh};
+  // Each state written once into its row; a node's inputs are views of the leading rows.
+  StateStack states(nodes_ + 1, s0.value(), locked);
+  states.push(s0);
+  for (int i = 0; i < nodes_; ++i) {
+    // Node i+1 reads s_0..s_i through the one W_{i+1}: a single [J·B, H]·[H, 2H] GEMM.
+    const int64_t j = i + 1;
+    Variable prev, prev_m;  // [J, B, H], and under the locked dropout when masked
+    if (locked.p > 0) {
+      const std::vector<Variable> both = states.leading_with_dropout(j);
+      prev = both[0], prev_m = both[1];
+    } else {
+      prev = prev_m = states.rows(0, j);
+    }
+    const Variable ch = view(matmul(view(prev_m, {j * b, nh}), ws_[i]), {j, b, 2 * nh});
+    // The mix and the cell's (affine-free) BN as one node: one launch forward on a GPU.
+    const Variable s = rnn_mix_batch_norm(ch, prev, mix_weights[i], bn_->running_mean.value(),
+                                          bn_->running_var.value(), bn_->params());
+    states.push(s, /*with_dropout=*/i + 1 < nodes_);  // the last state feeds no node's GEMM
+  }
+  return states.rows(1, nodes_ + 1);
 }
 
 RnnForward RnnModel::run(const Tensor& input, const Tensor& hidden) {

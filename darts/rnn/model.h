@@ -108,6 +108,9 @@ class RnnModel : public Module {
   // One time step of the cell; masks undefined in eval.
   Variable cell_step(const Variable& xw, const Variable& h, const PhiloxKey* h_mask,
                      const std::vector<Variable>& mix_weights);
+  // The search cell's nodes from s₀: their states s₁..s₈ stacked [8, B, H].
+  Variable search_nodes(const Variable& s0, const PhiloxKey* h_mask,
+                        const std::vector<Variable>& mix_weights);
 
   RnnConfig config_;
   ParameterStore& weights_;

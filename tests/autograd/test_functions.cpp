@@ -4,6 +4,7 @@
 
 #include "autograd/functions.h"
 #include "autograd/functions_rnn_cell.h"
+#include "autograd/state_stack.h"
 #include "gradcheck.h"
 #include "runtime/op_profile.h"
 
@@ -246,24 +247,33 @@ TEST(Functions, RnnMixBatchNormIsMixThenBatchNorm) {
       1e-6, 24);
 }
 
-// A recurrent search node's stack and its locked-dropout copy as one op equal stack then dropout:
-// values and gradients bit for bit, with a state that already holds a gradient (it feeds a later
-// stack too) and one that does not; and its gradients by finite differences.
-TEST(Functions, StackDropoutIsStackThenDropout) {
+// A recurrent search cell's state stack: its rows and their locked-dropout copy are stack then
+// dropout of the pushed states, and its later rows stack of theirs: values and gradients bit for
+// bit, with a state that already holds a gradient (it feeds a later node too) and one that does
+// not; gradients by finite differences; each state copied once (with its dropout copy) on push,
+// the views copying nothing.
+TEST(StateStack, RowsAreStackThenDropoutOfThePushedStates) {
   Variable a = leaf({4, 6}, 60), b = leaf({4, 6}, 61), c = leaf({4, 6}, 62);
   const Variable wy = leaf({3, 4, 6}, 63, -1.0, 1.0, false);
   const Variable wd = leaf({3, 4, 6}, 64, -1.0, 1.0, false);
-  const PhiloxKey key{7, 1, 2};
-  const auto loss = [&](bool fused) {
+  const Variable wt = leaf({2, 4, 6}, 65, -1.0, 1.0, false);
+  const DropoutParams locked{0.3, PhiloxKey{7, 1, 2}, 24};
+  const auto loss = [&](bool stacked_once) {
     std::vector<Variable> stacks;
-    if (fused) {
-      stacks = stack_dropout({a, b, c}, 0.3, key, 24);
+    Variable tail;
+    if (stacked_once) {
+      StateStack states(4, a.value(), locked);
+      for (const Variable* v : {&a, &b, &c}) states.push(*v);
+      stacks = states.leading_with_dropout(3);
+      tail = states.rows(1, 3);
     } else {
       const Variable y = stack({a, b, c});
-      stacks = {y, dropout(y, 0.3, key, 24)};
+      stacks = {y, dropout(y, locked.p, locked.key, locked.mask_period)};
+      tail = stack({b, c});
     }
     // a also feeds a later node (its gradient is there when the stack's arrives).
-    return add(add(sum(mul(stacks[0], wy)), sum(mul(stacks[1], wd))), sum(scale(a, 0.5)));
+    return add(add(add(sum(mul(stacks[0], wy)), sum(mul(stacks[1], wd))), sum(mul(tail, wt))),
+               sum(scale(a, 0.5)));
   };
   std::vector<std::vector<double>> runs[2];
   for (int run = 0; run < 2; ++run) {
@@ -281,9 +291,27 @@ TEST(Functions, StackDropoutIsStackThenDropout) {
     backward(loss(true));
   }
   const auto ops = profile.by_op();
-  EXPECT_EQ(ops.at("stack_dropout_forward").cost.launches, 1);
-  EXPECT_EQ(ops.at("stack_dropout_backward").cost.launches, 1);
+  const auto state_bytes = static_cast<int64_t>(a.value().nbytes());
+  EXPECT_EQ(ops.at("stack_dropout_forward").cost.launches, 3);  // one a push
+  EXPECT_EQ(ops.at("stack_dropout_forward").cost.bytes_written, 3 * 2 * state_bytes);
   EXPECT_EQ(ops.count("concat_forward") + ops.count("dropout_forward"), 0u);
+  EXPECT_EQ(ops.at("stack_dropout_backward").cost.launches, 1);
+  EXPECT_EQ(ops.at("concat_backward").cost.launches, 1);
+}
+
+TEST(StateStack, SaysWhatItCannotGive) {
+  const Variable a = leaf({2, 3}, 66), b = leaf({2, 3}, 67);
+  StateStack states(2, a.value(), DropoutParams{0.5, PhiloxKey{1, 2, 3}, 6});
+  states.push(a);
+  states.push(b, /*with_dropout=*/false);
+  EXPECT_THROW(states.push(a), Error);                  // full
+  EXPECT_THROW(states.leading_with_dropout(2), Error);  // b has no dropout copy
+  EXPECT_THROW(states.rows(1, 3), Error);
+  EXPECT_EQ(states.leading_with_dropout(1).size(), 2u);
+  EXPECT_THROW(StateStack(2, a.value(), DropoutParams{0.5, PhiloxKey{}, 4}), Error);  // period
+  StateStack plain(1, a.value(), DropoutParams{});
+  plain.push(a);
+  EXPECT_THROW(plain.leading_with_dropout(1), Error);  // no copies kept
 }
 
 // A group op's members are separate ops: a member on constants gives a constant output, so a
