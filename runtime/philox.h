@@ -58,13 +58,27 @@ struct PhiloxKey {
   }
 };
 
-// Uniform in [0, 1) with 24 random bits: exactly representable in float and double alike.
+// The four words behind the uniforms of counter block `block` (indices 4·(block − offset) to
+// 4·(block − offset) + 3): a caller drawing consecutive indices draws each block once.
+AN_HOST_DEVICE Philox4 philox_uniform_block(const PhiloxKey& key, uint64_t block) {
+  return philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), key.stream,
+                    0u, static_cast<uint32_t>(key.seed), static_cast<uint32_t>(key.seed >> 32));
+}
+
+// Word `lane` (0–3) of a block, chosen by selects: indexing the array by a value known only at
+// run time would put it in a GPU thread's local memory.
+AN_HOST_DEVICE uint32_t philox_word(const Philox4& r, uint64_t lane) {
+  return lane == 0 ? r.v[0] : lane == 1 ? r.v[1] : lane == 2 ? r.v[2] : r.v[3];
+}
+
+// Uniform in [0, 1) with 24 random bits of a word: exactly representable in float and double.
+AN_HOST_DEVICE float philox_word_uniform(uint32_t word) {
+  return static_cast<float>(word >> 8) * (1.0f / 16777216.0f);
+}
+
+// The uniform of element `index`: word index % 4 of its block.
 AN_HOST_DEVICE float philox_uniform(const PhiloxKey& key, uint64_t index) {
-  const uint64_t block = key.block(index);
-  const Philox4 r = philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
-                               key.stream, 0u, static_cast<uint32_t>(key.seed),
-                               static_cast<uint32_t>(key.seed >> 32));
-  return static_cast<float>(r.v[index % 4] >> 8) * (1.0f / 16777216.0f);
+  return philox_word_uniform(philox_word(philox_uniform_block(key, key.block(index)), index % 4));
 }
 
 // A 32-bit random word, for integer draws (crop offsets, flips).
@@ -73,7 +87,7 @@ AN_HOST_DEVICE uint32_t philox_bits(const PhiloxKey& key, uint64_t index) {
   const Philox4 r = philox4x32(static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
                                key.stream, 1u, static_cast<uint32_t>(key.seed),
                                static_cast<uint32_t>(key.seed >> 32));
-  return r.v[index % 4];
+  return philox_word(r, index % 4);
 }
 
 // Hands out non-overlapping PhiloxKeys for one stream: each draw of n numbers advances by ceil(n/4).

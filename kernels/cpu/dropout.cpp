@@ -27,8 +27,9 @@ void apply_mask(const Tensor& in, Tensor& out, const DropoutParams& p, const cha
       for (int64_t begin = 0; begin < n; begin += kChunk) {
         const int64_t end = std::min(begin + kChunk, n);
         scalar_t* dst = add ? formed.data() - begin : pout;
-        for (int64_t i = begin; i < end; ++i)
-          dst[i] = dropout_keep(p.key, p.mask_period, p.p, i) ? pin[i] * scale : scalar_t(0);
+        for_each_keep(p.key, p.mask_period, p.p, begin, end, [&](int64_t i, bool keep) {
+          dst[i] = keep ? pin[i] * scale : scalar_t(0);
+        });
         if (add)
           for (int64_t i = begin; i < end; ++i) pout[i] += formed[i - begin];
       }
