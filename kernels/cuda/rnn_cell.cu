@@ -66,6 +66,25 @@ __global__ void mix_forward_kernel(const T* __restrict__ ch, const T* __restrict
   }
 }
 
+// Predecessor j's gradients at (b, h) for the mix's output gradient g: dch[j], ds[j] written
+// where wanted, g·u_k added into dot[k] (the α sums), weights wj = w[j].
+template <class T>
+__device__ void mix_grad_at(const T* __restrict__ ch, const T* __restrict__ s,
+                            const T (&wj)[kRnnActivations], T g, int64_t j, int64_t b, int64_t h,
+                            int64_t batch, int64_t hidden, T* dch, T* ds,
+                            T (&dot)[kRnnActivations]) {
+  const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = (j * batch + b) * hidden + h;
+  T dc, dh, dsv, u[kRnnActivations];
+  rnn_mix_grad(wj, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv, u);
+  if (dch) {
+    dch[c_at] = dc;
+    dch[c_at + hidden] = dh;
+  }
+  if (ds) ds[s_at] = dsv;
+#pragma unroll
+  for (int k = 0; k < kRnnActivations; ++k) dot[k] += g * u[k];
+}
+
 // Predecessor j = blockIdx.y. Writes dch[j], ds[j]; when partials is non-null,
 // partials[(j·4 + k)·gridDim.x + blockIdx.x] = this block's share of Σ dout·u_k.
 template <class T>
@@ -77,24 +96,10 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t j = blockIdx.y;
   T wj[kRnnActivations], dot[kRnnActivations];
 #pragma unroll
-  for (int k = 0; k < kRnnActivations; ++k) {
-    wj[k] = w[j * kRnnActivations + k];
-    dot[k] = 0;
-  }
+  for (int k = 0; k < kRnnActivations; ++k) wj[k] = w[j * kRnnActivations + k], dot[k] = 0;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t b = i / hidden, h = i % hidden;
-    const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = j * n + i;
-    const T g = dout[i];
-    T dc, dh, dsv, u[kRnnActivations];
-    rnn_mix_grad(wj, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv, u);
-    if (dch) {
-      dch[c_at] = dc;
-      dch[c_at + hidden] = dh;
-    }
-    if (ds) ds[s_at] = dsv;
-#pragma unroll
-    for (int k = 0; k < kRnnActivations; ++k) dot[k] += g * u[k];
+    mix_grad_at(ch, s, wj, dout[i], j, i / hidden, i % hidden, batch, hidden, dch, ds, dot);
   }
   if (partials)
     write_block_partials<kThreads>(dot, kRnnActivations, partials, j * kRnnActivations);
@@ -203,7 +208,7 @@ __global__ void __launch_bounds__(TileThread<kRowGroups>::kBlock)
                                    int64_t batch, int64_t hidden, bool training, T* dch, T* ds,
                                    T* partials) {
   const TileThread<kRowGroups> t(hidden);
-  const int64_t n = batch * hidden, j = blockIdx.y;
+  const int64_t j = blockIdx.y;
   __shared__ T means[2][kTileUnits];  // mean(dy), mean(dy·x̂) per unit: training only
   if (training) {  // uniform across the grid
     double sum_g = 0, sum_g_xhat = 0;
@@ -225,16 +230,7 @@ __global__ void __launch_bounds__(TileThread<kRowGroups>::kBlock)
     const T g = training ? bn_input_grad_train(dy[i], y[i], invstd[t.h], T(1), means[0][t.u],
                                                means[1][t.u])
                          : bn_input_grad_eval(dy[i], invstd[t.h], T(1));
-    const int64_t c_at = (j * batch + b) * 2 * hidden + t.h, s_at = j * n + i;
-    T dc, dh, dsv, u[kRnnActivations];
-    rnn_mix_grad(wj, ch[c_at], ch[c_at + hidden], s[s_at], g, dc, dh, dsv, u);
-    if (dch) {
-      dch[c_at] = dc;
-      dch[c_at + hidden] = dh;
-    }
-    if (ds) ds[s_at] = dsv;
-#pragma unroll
-    for (int k = 0; k < kRnnActivations; ++k) dot[k] += g * u[k];
+    mix_grad_at(ch, s, wj, g, j, b, t.h, batch, hidden, dch, ds, dot);
   }
   if (partials)  // uniform across the grid
     write_block_partials<TileThread<kRowGroups>::kBlock>(dot, kRnnActivations, partials,
