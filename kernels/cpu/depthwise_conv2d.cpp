@@ -252,14 +252,9 @@ void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, cons
             // Through the folded ReLU: no gradient where the (normalised) input was clamped. A
             // select, not a conditional store, so the loop vectorises (the signs are random: a
             // branch mispredicts half the time).
-            if (g.relu_input) {
-              if (norm.on)
-                for (int i = 0; i < g.H * g.W; ++i)
-                  dxp[i] = norm(xp[i]) > scalar_t(0) ? dxp[i] : scalar_t(0);
-              else
-                for (int i = 0; i < g.H * g.W; ++i)
-                  dxp[i] = xp[i] > scalar_t(0) ? dxp[i] : scalar_t(0);
-            }
+            if (g.relu_input)
+              for (int i = 0; i < g.H * g.W; ++i)
+                dxp[i] = norm(xp[i]) > scalar_t(0) ? dxp[i] : scalar_t(0);
             if (accumulate)
               for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
           }
