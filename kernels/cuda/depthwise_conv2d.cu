@@ -265,8 +265,8 @@ void depthwise_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& d
     dispatch_float(x.dtype(), "depthwise_conv2d_backward", [&]<class scalar_t>() {
       size_t shared_bytes = RS * sizeof(scalar_t);
       const PlaneStaging staging =
-          plane_staging(RS, staged_plane_rows(g) * staged_plane_cols(g), g.Ho * g.Wo, kThreads,
-                        sizeof(scalar_t), shared_bytes);
+          plane_staging(RS, RS, staged_plane_rows(g) * staged_plane_cols(g), g.Ho * g.Wo,
+                        kThreads, sizeof(scalar_t), shared_bytes);
       with_kernel_size(g, [&](auto k) {
         launch_in_clusters(depthwise_weight_kernel<scalar_t, decltype(k)::value>,
                            static_cast<unsigned>(g.C * chunks), kThreads,

@@ -312,8 +312,8 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
       const unsigned chunks = static_cast<unsigned>(std::clamp<int64_t>(N, 1, kWeightGradCluster));
       size_t shared_bytes = max_taps * sizeof(scalar_t);
       const PlaneStaging staging =
-          plane_staging(max_taps, max_cells, static_cast<int>(out[2] * out[3]), kThreads,
-                        sizeof(scalar_t), shared_bytes);
+          plane_staging(max_taps, kTapsPerPass, max_cells, static_cast<int>(out[2] * out[3]),
+                        kThreads, sizeof(scalar_t), shared_bytes);
       launch_in_clusters(weight_grad_kernel<scalar_t>, dw_group.count * C * chunks, kThreads,
                          chunks, shared_bytes, side.stream(), dw_group, C, N, staging);
     }

@@ -28,16 +28,20 @@ AN_HOST_DEVICE int staged_plane_cols(const DepthwiseGeometry& g) {
 }
 
 // The staging of a weight-gradient launch whose filters have at most max_taps taps, planes of
-// at most `cells` padded values and `plane_out` outputs, in blocks of `threads`; shared_bytes
-// grows by its room. None where the room would pass the default 48 KiB a block.
-inline PlaneStaging plane_staging(int max_taps, int cells, int plane_out, int threads,
-                                  size_t elem_bytes, size_t& shared_bytes) {
+// at most `cells` padded values and `plane_out` outputs, in blocks of `threads` that sum
+// `taps_per_pass` taps a pass; shared_bytes grows by its room. None where the room would pass
+// the default 48 KiB a block: block_sums' warp sums (cluster_sums.cuh, `taps_per_pass` values a
+// warp) are static shared memory of the same block, and the launch may not ask for more dynamic
+// memory than 48 KiB less them.
+inline PlaneStaging plane_staging(int max_taps, int taps_per_pass, int cells, int plane_out,
+                                  int threads, size_t elem_bytes, size_t& shared_bytes) {
   PlaneStaging st;
   st.offset = max_taps;
   // A round of `threads` consecutive (sample, position) elements meets at most this many planes.
   st.planes = (threads - 1) / std::max(plane_out, 1) + 2;
   const size_t bytes = size_t(st.planes) * cells * elem_bytes;
-  if (shared_bytes + bytes > 48 * 1024) return PlaneStaging{};
+  const size_t warp_sums = size_t(taps_per_pass) * (threads / 32) * elem_bytes;
+  if (warp_sums + shared_bytes + bytes > 48 * 1024) return PlaneStaging{};
   shared_bytes += bytes;
   return st;
 }

@@ -101,6 +101,9 @@ std::vector<OpCase> depthwise_conv2d_cases() {
   rows.push_back(darts_case(kDil3, s16, 2, true, 6));
   rows.push_back(darts_case(kSep3, s8, 1, true, 6));
   rows.push_back(darts_case(kDil5, s8, 1, true, 6));
+  // A plane whose staged weight-gradient room and block_sums' warp sums together would pass the
+  // 48 KiB a block (5×5 at 74×74: 48,772 + 800 bytes in float): dw reads x through the cache.
+  rows.push_back(darts_case(kSep5, {2, 1, 74, 74}, 1, true, 2));
   return rows;
 }
 

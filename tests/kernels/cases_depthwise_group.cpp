@@ -182,6 +182,9 @@ std::vector<OpCase> depthwise_group_cases() {
   // The per-position gathers: members of two strides, and planes too wide for a staged region.
   rows.push_back(group_case({kValid5s1, kSep3s2}, {2, 2, 9, 9}, 1, {{W, A}}));
   rows.push_back(group_case({kSep3, kSep5}, {1, 1, 3, 6000}, 1, {{A, W}}));
+  // A plane whose staged dw room and block_sums' warp sums together would pass the 48 KiB a
+  // block (5×5 at 74×74: 48,772 + 800 bytes in float): dw reads x through the cache.
+  rows.push_back(group_case({kSep5}, {2, 1, 74, 74}, 1, {}, 2));
   // A full group (kMaxGroupMembers) of every geometry, mixed modes and an unused output.
   std::vector<Member> full;
   for (int k = 0; k < kMaxGroupMembers; ++k)

@@ -134,6 +134,8 @@ std::vector<OpCase> rnn_cell_cases() {
   // The node and its batch norm in one forward: small, and the last node at batch 64 × nhid 300.
   rows.push_back(mix_batch_norm_case(2, 5, 7));
   rows.push_back(mix_batch_norm_case(8, 64, 300, 4));
+  // The search's batch 256: on a GPU, 1,024-thread blocks (128 row groups from batch 128 on).
+  rows.push_back(mix_batch_norm_case(8, 256, 300, 4));
   // More predecessors than a DARTS cell has (a block per predecessor: no bound on them).
   rows.push_back(mix_batch_norm_case(11, 6, 9));
   return rows;

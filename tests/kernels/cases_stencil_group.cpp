@@ -127,6 +127,9 @@ std::vector<OpCase> stencil_group_cases() {
   // region in shared memory.
   rows.push_back(group_case({kValid5s1, kMaxS2}, {2, 2, 9, 9}, 1));
   rows.push_back(group_case({kSep3, kMax}, {1, 1, 3, 6000}, 1));
+  // A plane whose staged dw room and block_sums' warp sums together would pass the 48 KiB a
+  // block (dilated 5×5 at 70×70: 48,772 + 800 bytes in float): dw reads x through the cache.
+  rows.push_back(group_case({kDil5}, {2, 1, 70, 70}, 1, 2));
   // A full group: the edges leaving a DARTS state (4 edges: kMaxStencils members).
   std::vector<Member> state;
   for (size_t edge = 0; edge < kMaxStencils / darts_edge().size(); ++edge)

@@ -105,7 +105,7 @@ TEST(DepthwiseTaps, StagingRoomCoversEveryRound) {
   for (int plane_out : {1, 5, 49, 64, 100, 256, 1024, 1300})
     for (int64_t samples : {1, 3, 8, 9}) {
       size_t bytes = 0;
-      const cuda::PlaneStaging st = cuda::plane_staging(25, 1, plane_out, 256, 4, bytes);
+      const cuda::PlaneStaging st = cuda::plane_staging(25, 25, 1, plane_out, 256, 4, bytes);
       ASSERT_GT(st.planes, 0);
       const int64_t count = samples * plane_out;
       for (int64_t round = 0; round < count; round += 256) {
@@ -115,8 +115,27 @@ TEST(DepthwiseTaps, StagingRoomCoversEveryRound) {
       }
     }
   size_t bytes = 25 * 4;  // a plane too large for the room: no staging, nothing added
-  EXPECT_EQ(cuda::plane_staging(25, 20000, 1024, 256, 4, bytes).planes, 0);
+  EXPECT_EQ(cuda::plane_staging(25, 25, 20000, 1024, 256, 4, bytes).planes, 0);
   EXPECT_EQ(bytes, 25u * 4);
+}
+
+// The room a launch asks for and block_sums' static warp sums (25 taps × 8 warps) fit the
+// default 48 KiB a block together, at every plane size of a 5×5 filter in float and double: at
+// 74×74 in float the room alone (48,772 bytes) would fit, with the warp sums not.
+TEST(DepthwiseTaps, StagingLeavesRoomForTheWarpSums) {
+  for (size_t elem : {size_t{4}, size_t{8}})
+    for (int side = 1; side <= 120; ++side) {
+      const int cells = (side + 4) * (side + 4), plane_out = side * side;
+      size_t bytes = 25 * elem;
+      const cuda::PlaneStaging st = cuda::plane_staging(25, 25, cells, plane_out, 256, elem, bytes);
+      const size_t warp_sums = 25 * 8 * elem;
+      if (st.planes > 0) EXPECT_LE(bytes + warp_sums, 48u * 1024) << side << "×" << side;
+      else EXPECT_EQ(bytes, 25 * elem) << side << "×" << side;
+    }
+  size_t bytes = 25 * 4;
+  EXPECT_EQ(cuda::plane_staging(25, 25, 78 * 78, 74 * 74, 256, 4, bytes).planes, 0);
+  bytes = 25 * 4;
+  EXPECT_GT(cuda::plane_staging(25, 25, 76 * 76, 72 * 72, 256, 4, bytes).planes, 0);
 }
 }  // namespace
 }  // namespace autonet::test
