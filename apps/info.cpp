@@ -3,9 +3,24 @@
 
 #include <fmt/core.h>
 
+#include <omp.h>
+
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "runtime/device.h"
+
+namespace {
+// How idle OpenMP workers wait, as the environment says (runtime/openmp_waiting.h sets it).
+std::string openmp_waiting() {
+  std::string how;
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
+    if (const char* value = std::getenv(name))
+      how += fmt::format("{}{}={}", how.empty() ? "" : ", ", name, value);
+  return how.empty() ? "the OpenMP runtime's default" : how;
+}
+}  // namespace
 
 namespace autonet::apps {
 
@@ -15,6 +30,8 @@ void add_info_command(CLI::App& app) {
     fmt::print("autonet {}\n", AUTONET_VERSION);
     fmt::print("build:    CUDA {}\n", built_with_cuda() ? "on" : "off (AUTONET_WITH_CUDA=OFF)");
     fmt::print("cpu:      {} hardware threads\n", std::thread::hardware_concurrency());
+    fmt::print("openmp:   {} threads; idle workers wait: {}\n", omp_get_max_threads(),
+               openmp_waiting());
     if (!built_with_cuda()) return;
     const CudaVersions v = cuda_versions();
     fmt::print("cuda:     runtime {}.{}, driver {}\n", v.runtime / 1000, (v.runtime % 1000) / 10,

@@ -3,25 +3,15 @@
 // source location and the failed condition only for developers (--verbose or AUTONET_DEBUG=1).
 #include <fmt/core.h>
 
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <string>
 
 #include "apps/commands.h"
 #include "runtime/error.h"
+#include "runtime/openmp_waiting.h"
 
 namespace {
-// OpenMP workers that spin between the many small kernels of a step starve each other (and
-// OpenBLAS) on small machines: up to 100x slower steps were measured on 2 cores. libgomp reads
-// OMP_WAIT_POLICY before main runs, so when the user has not chosen, set it and start again.
-void prefer_passive_openmp_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default
-}
-
 bool debug_from_environment() {
   const char* debug = std::getenv("AUTONET_DEBUG");
   return debug != nullptr && *debug != '\0' && std::string(debug) != "0";
@@ -29,7 +19,7 @@ bool debug_from_environment() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp_waiting(argv);
+  autonet::choose_openmp_waiting(argv);
   CLI::App app{"autonet: differentiable architecture search (DARTS) on our own CUDA runtime"};
   app.require_subcommand(1);
   app.set_version_flag("--version", AUTONET_VERSION);

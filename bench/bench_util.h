@@ -15,6 +15,7 @@
 #include "runtime/allocator.h"
 #include "runtime/memory_census.h"
 #include "runtime/op_profile.h"
+#include "runtime/openmp_waiting.h"
 #include "runtime/profiling.h"
 #include "runtime/tensor.h"
 
@@ -225,8 +226,10 @@ inline void report_step_profile(benchmark::State& state, const std::string& titl
   print_row("total", total, "\n\n");
 }
 
-// main() of the step benchmarks: Google Benchmark's, plus --profile_table.
+// main() of the step benchmarks: Google Benchmark's, plus --profile_table; OpenMP waits as in
+// `autonet` (runtime/openmp_waiting.h), so the rows time the step its users run.
 inline int step_benchmark_main(int argc, char** argv) {
+  choose_openmp_waiting(argv);
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--profile_table") == 0)
