@@ -7,8 +7,7 @@
 namespace autonet {
 
 void choose_openmp_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr)
-    return;
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
   setenv("GOMP_SPINCOUNT", kOpenMpSpinCount, 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default
 }
