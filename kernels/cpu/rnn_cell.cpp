@@ -1,9 +1,22 @@
 // CPU reference of the RNN cell's node step (kernels/rnn_cell.h): plain loops over the elements,
 // the formulas in kernels/rnn_cell_math.h; the α-side reduction dw is summed in double.
+#include <algorithm>
+#include <array>
+#include <vector>
+
 #include "kernels/rnn_cell.h"
 #include "kernels/rnn_cell_math.h"
 
 namespace autonet::cpu {
+namespace {
+// An element of a node costs two or three exp/tanh (~50 ns): from this many (predecessor,
+// element) pairs on, a second thread pays for waking it. (The search's small cell, 32 × 64
+// values, read by up to 8 predecessors, ran serially below the element-wise ops' 65,536.)
+constexpr int64_t kParallelNodeWork = 4096;
+// The mix's dw sums, per predecessor, run over chunks of this many elements whose double partial
+// sums are added in chunk order: the same sums whatever the number of threads.
+constexpr int64_t kDotChunk = 512;
+}  // namespace
 
 void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
   dispatch_float(ch.dtype(), "rnn_node_forward", [&]<class scalar_t>() {
@@ -11,7 +24,7 @@ void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tens
     const scalar_t* pch = ch.data<scalar_t>();  // [B, 2H]
     const scalar_t* ps = s.data<scalar_t>();    // [B, H]
     scalar_t* po = out.data<scalar_t>();        // [B, H]
-#pragma omp parallel for if (batch * hidden > 65536)
+#pragma omp parallel for if (batch * hidden > kParallelNodeWork)
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < hidden; ++h) {
         const scalar_t* row = pch + b * 2 * hidden;
@@ -29,7 +42,7 @@ void rnn_node_backward(const Tensor& ch, const Tensor& s, RnnActivation act, con
     const scalar_t* pg = dout.data<scalar_t>();
     scalar_t* pdch = dch.defined() ? dch.data<scalar_t>() : nullptr;
     scalar_t* pds = ds.defined() ? ds.data<scalar_t>() : nullptr;
-#pragma omp parallel for if (batch * hidden > 65536)
+#pragma omp parallel for if (batch * hidden > kParallelNodeWork)
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < hidden; ++h) {
         const int64_t i = b * hidden + h, c_at = b * 2 * hidden + h;
@@ -51,7 +64,7 @@ void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor&
     const scalar_t* ps = s.data<scalar_t>();    // [J, B, H]
     const scalar_t* pw = w.data<scalar_t>();    // [J, 4]
     scalar_t* po = out.data<scalar_t>();        // [B, H]
-#pragma omp parallel for if (preds * batch * hidden > 65536)
+#pragma omp parallel for if (preds * batch * hidden > kParallelNodeWork)
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t h = 0; h < hidden; ++h) {
         scalar_t acc = 0;
@@ -77,11 +90,15 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
     scalar_t* pdch = dch.defined() ? dch.data<scalar_t>() : nullptr;
     scalar_t* pds = ds.defined() ? ds.data<scalar_t>() : nullptr;
     scalar_t* pdw = dw.defined() ? dw.data<scalar_t>() : nullptr;
-    for (int64_t j = 0; j < preds; ++j) {
+    // Σ dout · u_k over chunk c of predecessor j's elements, in double: dots[j · chunks + c].
+    const int64_t chunks = (n + kDotChunk - 1) / kDotChunk;
+    std::vector<std::array<double, kRnnActivations>> dots(preds * chunks);
+#pragma omp parallel for if (preds * n > kParallelNodeWork)
+    for (int64_t task = 0; task < preds * chunks; ++task) {
+      const int64_t j = task / chunks, c = task % chunks;
       const scalar_t* wj = pw + j * kRnnActivations;
-      double dot[kRnnActivations] = {0, 0, 0, 0};  // Σ dout · u_k for this predecessor
-#pragma omp parallel for reduction(+ : dot[:kRnnActivations]) if (n > 65536)
-      for (int64_t i = 0; i < n; ++i) {
+      std::array<double, kRnnActivations> dot{};
+      for (int64_t i = c * kDotChunk; i < std::min(n, (c + 1) * kDotChunk); ++i) {
         const int64_t b = i / hidden, h = i % hidden;
         const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = j * n + i;
         scalar_t dc, dh, dsv, u[kRnnActivations];
@@ -93,10 +110,16 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
         if (pds) pds[s_at] = dsv;
         for (int k = 0; k < kRnnActivations; ++k) dot[k] += static_cast<double>(pg[i]) * u[k];
       }
-      if (pdw)
+      dots[task] = dot;
+    }
+    if (pdw)
+      for (int64_t j = 0; j < preds; ++j) {
+        std::array<double, kRnnActivations> dot{};
+        for (int64_t c = 0; c < chunks; ++c)
+          for (int k = 0; k < kRnnActivations; ++k) dot[k] += dots[j * chunks + c][k];
         for (int k = 0; k < kRnnActivations; ++k)
           pdw[j * kRnnActivations + k] += static_cast<scalar_t>(dot[k]);
-    }
+      }
   });
 }
 
