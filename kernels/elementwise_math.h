@@ -2,18 +2,37 @@
 // twins cannot drift apart.
 #pragma once
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/elementwise.h"
+#include "kernels/vector_math.h"
 #include "runtime/philox.h"
 
 namespace autonet {
+
+// tanh and sigmoid: a float on the CPU through kernels/vector_math.h (loops that call it
+// vectorise); the device's own functions on a GPU, and libm's in double.
+template <class T>
+AN_HOST_DEVICE T tanh_value(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return tanh_f32(x);
+#endif
+  return std::tanh(x);
+}
+template <class T>
+AN_HOST_DEVICE T sigmoid_value(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return sigmoid_f32(x);
+#endif
+  return T(1) / (T(1) + std::exp(-x));
+}
 
 template <class T>
 AN_HOST_DEVICE T unary_value(UnaryOp op, T x) {
   switch (op) {
     case UnaryOp::relu: return x > T(0) ? x : T(0);
-    case UnaryOp::tanh: return std::tanh(x);
-    case UnaryOp::sigmoid: return T(1) / (T(1) + std::exp(-x));
+    case UnaryOp::tanh: return tanh_value(x);
+    case UnaryOp::sigmoid: return sigmoid_value(x);
     case UnaryOp::exp: return std::exp(x);
     case UnaryOp::log: return std::log(x);
     case UnaryOp::identity: return x;

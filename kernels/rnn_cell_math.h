@@ -45,7 +45,8 @@ template <class T>
 AN_HOST_DEVICE T rnn_mix_value(const T* w, T c_pre, T h_pre, T s) {
   const T c = unary_value(UnaryOp::sigmoid, c_pre);
   T w_sum = 0, f_sum = 0;
-  for (int k = 0; k < kRnnActivations; ++k) {
+  AN_UNROLL  // each k's activation known at compile time (the CPU loop over a row vectorises)
+      for (int k = 0; k < kRnnActivations; ++k) {
     w_sum += w[k];
     f_sum += w[k] * unary_value(rnn_unary_op(rnn_activation_at(k)), h_pre);
   }
@@ -59,7 +60,8 @@ AN_HOST_DEVICE void rnn_mix_grad(const T* w, T c_pre, T h_pre, T s, T g, T& dc_p
                                  T& ds, T* u) {
   const T c = unary_value(UnaryOp::sigmoid, c_pre);
   T w_sum = 0, f_sum = 0, df_sum = 0;
-  for (int k = 0; k < kRnnActivations; ++k) {
+  AN_UNROLL  // each k's activation known at compile time (the CPU loop over a row vectorises)
+      for (int k = 0; k < kRnnActivations; ++k) {
     const UnaryOp op = rnn_unary_op(rnn_activation_at(k));
     const T f = unary_value(op, h_pre);
     u[k] = s + c * (f - s);

@@ -13,8 +13,9 @@ namespace {
 // element) pairs on, a second thread pays for waking it. (The search's small cell, 32 × 64
 // values, read by up to 8 predecessors, ran serially below the element-wise ops' 65,536.)
 constexpr int64_t kParallelNodeWork = 4096;
-// The mix's dw sums, per predecessor, run over chunks of this many elements whose double partial
-// sums are added in chunk order: the same sums whatever the number of threads.
+// The mix's dw sums, per predecessor, run over chunks of whole rows of about this many elements
+// whose double partial sums are added in chunk order: the same sums whatever the number of
+// threads.
 constexpr int64_t kDotChunk = 512;
 }  // namespace
 
@@ -65,16 +66,19 @@ void rnn_mix_forward(const Tensor& ch, const Tensor& s, const Tensor& w, Tensor&
     const scalar_t* pw = w.data<scalar_t>();    // [J, 4]
     scalar_t* po = out.data<scalar_t>();        // [B, H]
 #pragma omp parallel for if (preds * batch * hidden > kParallelNodeWork)
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t h = 0; h < hidden; ++h) {
-        scalar_t acc = 0;
-        for (int64_t j = 0; j < preds; ++j) {
-          const scalar_t* row = pch + (j * batch + b) * 2 * hidden;
-          acc += rnn_mix_value(pw + j * kRnnActivations, row[h], row[hidden + h],
-                               ps[(j * batch + b) * hidden + h]);
-        }
-        po[b * hidden + h] = acc;
+    for (int64_t b = 0; b < batch; ++b) {
+      // Predecessor by predecessor over the row (a loop over h vectorises), each element's sum
+      // still in predecessor order.
+      scalar_t* out_row = po + b * hidden;
+      for (int64_t h = 0; h < hidden; ++h) out_row[h] = 0;
+      for (int64_t j = 0; j < preds; ++j) {
+        const scalar_t* row = pch + (j * batch + b) * 2 * hidden;
+        const scalar_t* s_row = ps + (j * batch + b) * hidden;
+        const scalar_t* wj = pw + j * kRnnActivations;
+        for (int64_t h = 0; h < hidden; ++h)
+          out_row[h] += rnn_mix_value(wj, row[h], row[hidden + h], s_row[h]);
       }
+    }
   });
 }
 
@@ -90,25 +94,48 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
     scalar_t* pdch = dch.defined() ? dch.data<scalar_t>() : nullptr;
     scalar_t* pds = ds.defined() ? ds.data<scalar_t>() : nullptr;
     scalar_t* pdw = dw.defined() ? dw.data<scalar_t>() : nullptr;
-    // Σ dout · u_k over chunk c of predecessor j's elements, in double: dots[j · chunks + c].
-    const int64_t chunks = (n + kDotChunk - 1) / kDotChunk;
+    // Σ dout · u_k over chunk c (rows_per_chunk rows) of predecessor j's elements, in double:
+    // dots[j · chunks + c].
+    const int64_t rows_per_chunk = std::max<int64_t>(1, kDotChunk / std::max<int64_t>(hidden, 1));
+    const int64_t chunks = (batch + rows_per_chunk - 1) / rows_per_chunk;
     std::vector<std::array<double, kRnnActivations>> dots(preds * chunks);
 #pragma omp parallel for if (preds * n > kParallelNodeWork)
     for (int64_t task = 0; task < preds * chunks; ++task) {
       const int64_t j = task / chunks, c = task % chunks;
       const scalar_t* wj = pw + j * kRnnActivations;
       std::array<double, kRnnActivations> dot{};
-      for (int64_t i = c * kDotChunk; i < std::min(n, (c + 1) * kDotChunk); ++i) {
-        const int64_t b = i / hidden, h = i % hidden;
-        const int64_t c_at = (j * batch + b) * 2 * hidden + h, s_at = j * n + i;
-        scalar_t dc, dh, dsv, u[kRnnActivations];
-        rnn_mix_grad(wj, pch[c_at], pch[c_at + hidden], ps[s_at], pg[i], dc, dh, dsv, u);
-        if (pdch) {
-          pdch[c_at] = dc;
-          pdch[c_at + hidden] = dh;
-        }
-        if (pds) pds[s_at] = dsv;
-        for (int k = 0; k < kRnnActivations; ++k) dot[k] += static_cast<double>(pg[i]) * u[k];
+      std::vector<scalar_t> u(kRnnActivations * hidden);  // a row's u_k, activation-major
+      for (int64_t b = c * rows_per_chunk; b < std::min(batch, (c + 1) * rows_per_chunk); ++b) {
+        const scalar_t* row = pch + (j * batch + b) * 2 * hidden;
+        const scalar_t* s_row = ps + (j * batch + b) * hidden;
+        const scalar_t* g_row = pg + b * hidden;
+        scalar_t* dch_row = pdch ? pdch + (j * batch + b) * 2 * hidden : nullptr;
+        scalar_t* ds_row = pds ? pds + (j * batch + b) * hidden : nullptr;
+        // The gradients over the row (vectorises: which of them are wanted is decided outside
+        // the loop), then dw's double sums in element order.
+        auto row_grads = [&]<bool kDch, bool kDs>() {
+          for (int64_t h = 0; h < hidden; ++h) {
+            scalar_t dc, dh, dsv, uh[kRnnActivations];
+            rnn_mix_grad(wj, row[h], row[hidden + h], s_row[h], g_row[h], dc, dh, dsv, uh);
+            if constexpr (kDch) {
+              dch_row[h] = dc;
+              dch_row[hidden + h] = dh;
+            }
+            if constexpr (kDs) ds_row[h] = dsv;
+            for (int k = 0; k < kRnnActivations; ++k) u[k * hidden + h] = uh[k];
+          }
+        };
+        if (dch_row && ds_row)
+          row_grads.template operator()<true, true>();
+        else if (dch_row)
+          row_grads.template operator()<true, false>();
+        else if (ds_row)
+          row_grads.template operator()<false, true>();
+        else
+          row_grads.template operator()<false, false>();
+        for (int64_t h = 0; h < hidden; ++h)
+          for (int k = 0; k < kRnnActivations; ++k)
+            dot[k] += static_cast<double>(g_row[h]) * u[k * hidden + h];
       }
       dots[task] = dot;
     }
