@@ -5,6 +5,14 @@
 #include "kernels/elementwise_math.h"
 #include "kernels/rnn_cell.h"
 
+// The loops over the four activations unrolled early on the host too, so that each k's
+// activation is known at compile time and the CPU loops over a row that call these vectorise.
+#if defined(__CUDACC__)
+#define AN_ACTIVATIONS_UNROLL AN_UNROLL
+#else
+#define AN_ACTIVATIONS_UNROLL _Pragma("GCC unroll 4")
+#endif
+
 namespace autonet {
 
 AN_HOST_DEVICE UnaryOp rnn_unary_op(RnnActivation act) {
@@ -45,7 +53,7 @@ template <class T>
 AN_HOST_DEVICE T rnn_mix_value(const T* w, T c_pre, T h_pre, T s) {
   const T c = unary_value(UnaryOp::sigmoid, c_pre);
   T w_sum = 0, f_sum = 0;
-  AN_UNROLL  // each k's activation known at compile time (the CPU loop over a row vectorises)
+  AN_ACTIVATIONS_UNROLL
       for (int k = 0; k < kRnnActivations; ++k) {
     w_sum += w[k];
     f_sum += w[k] * unary_value(rnn_unary_op(rnn_activation_at(k)), h_pre);
@@ -60,7 +68,7 @@ AN_HOST_DEVICE void rnn_mix_grad(const T* w, T c_pre, T h_pre, T s, T g, T& dc_p
                                  T& ds, T* u) {
   const T c = unary_value(UnaryOp::sigmoid, c_pre);
   T w_sum = 0, f_sum = 0, df_sum = 0;
-  AN_UNROLL  // each k's activation known at compile time (the CPU loop over a row vectorises)
+  AN_ACTIVATIONS_UNROLL
       for (int k = 0; k < kRnnActivations; ++k) {
     const UnaryOp op = rnn_unary_op(rnn_activation_at(k));
     const T f = unary_value(op, h_pre);

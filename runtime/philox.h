@@ -9,9 +9,7 @@
 #define AN_UNROLL _Pragma("unroll")  // host and device code: unrolled on the device
 #else
 #define AN_HOST_DEVICE inline
-// GCC unrolls the loop early: what depends on its index folds (a switch on it, say), and the loop
-// around it can vectorise.
-#define AN_UNROLL _Pragma("GCC unroll 8")
+#define AN_UNROLL
 #endif
 
 namespace autonet {
