@@ -17,6 +17,25 @@ constexpr int64_t kParallelNodeWork = 4096;
 // whose double partial sums are added in chunk order: the same sums whatever the number of
 // threads.
 constexpr int64_t kDotChunk = 512;
+
+// One row of the mix's backward for one predecessor: dc, dh (when kDch), ds (when kDs) and the
+// activations' values u_k (activation-major). A function of its own, its pointers restricted and
+// w copied in, so that the loop vectorises (in the kernel's loop GCC would need more run-time
+// overlap checks than it makes).
+template <class T, bool kDch, bool kDs>
+void mix_grad_row(const T* __restrict w, const T* __restrict c_row, const T* __restrict h_row,
+                  const T* __restrict s_row, const T* __restrict g_row, T* __restrict dc_row,
+                  T* __restrict dh_row, T* __restrict ds_row, T* __restrict u, int64_t hidden) {
+  T wl[kRnnActivations];
+  for (int k = 0; k < kRnnActivations; ++k) wl[k] = w[k];
+  for (int64_t h = 0; h < hidden; ++h) {
+    T dc, dh, ds, uh[kRnnActivations];
+    rnn_mix_grad(wl, c_row[h], h_row[h], s_row[h], g_row[h], dc, dh, ds, uh);
+    if constexpr (kDch) dc_row[h] = dc, dh_row[h] = dh;
+    if constexpr (kDs) ds_row[h] = ds;
+    for (int k = 0; k < kRnnActivations; ++k) u[k * hidden + h] = uh[k];
+  }
+}
 }  // namespace
 
 void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
@@ -111,19 +130,12 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
         const scalar_t* g_row = pg + b * hidden;
         scalar_t* dch_row = pdch ? pdch + (j * batch + b) * 2 * hidden : nullptr;
         scalar_t* ds_row = pds ? pds + (j * batch + b) * hidden : nullptr;
-        // The gradients over the row (vectorises: which of them are wanted is decided outside
-        // the loop), then dw's double sums in element order.
+        // The gradients over the row (vectorises), then dw's double sums in element order.
+        const scalar_t* h_row = row + hidden;
+        scalar_t* dh_row = dch_row ? dch_row + hidden : nullptr;
         auto row_grads = [&]<bool kDch, bool kDs>() {
-          for (int64_t h = 0; h < hidden; ++h) {
-            scalar_t dc, dh, dsv, uh[kRnnActivations];
-            rnn_mix_grad(wj, row[h], row[hidden + h], s_row[h], g_row[h], dc, dh, dsv, uh);
-            if constexpr (kDch) {
-              dch_row[h] = dc;
-              dch_row[hidden + h] = dh;
-            }
-            if constexpr (kDs) ds_row[h] = dsv;
-            for (int k = 0; k < kRnnActivations; ++k) u[k * hidden + h] = uh[k];
-          }
+          mix_grad_row<scalar_t, kDch, kDs>(wj, row, h_row, s_row, g_row, dch_row, dh_row, ds_row,
+                                            u.data(), hidden);
         };
         if (dch_row && ds_row)
           row_grads.template operator()<true, true>();
