@@ -50,11 +50,14 @@ void bn_mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& xs,
 #pragma omp parallel for if (k_count * out.numel() > 65536)
     for (int64_t plane = 0; plane < d.N * d.C; ++plane) {
       const int64_t c = plane % d.C, at = plane * d.S;
-      for (int64_t s = 0; s < d.S; ++s) {
-        T acc = 0;
-        for (int64_t k = 0; k < k_count; ++k)
-          acc += w[k] * bn_xhat(px[k][at + s], psm[k * d.C + c], psi[k * d.C + c]);
-        po[at + s] = acc;
+      // Candidate by candidate over the plane (the loop over s vectorises), each element's sum
+      // still in candidate order.
+      T* out_plane = po + at;
+      for (int64_t s = 0; s < d.S; ++s) out_plane[s] = T(0);
+      for (int64_t k = 0; k < k_count; ++k) {
+        const T wk = w[k], mean = psm[k * d.C + c], invstd = psi[k * d.C + c];
+        const T* x_plane = px[k] + at;
+        for (int64_t s = 0; s < d.S; ++s) out_plane[s] += wk * bn_xhat(x_plane[s], mean, invstd);
       }
     }
   });
