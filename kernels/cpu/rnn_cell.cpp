@@ -9,10 +9,10 @@
 
 namespace autonet::cpu {
 namespace {
-// An element of a node costs two or three exp/tanh (~50 ns): from this many (predecessor,
-// element) pairs on, a second thread pays for waking it. (The search's small cell, 32 × 64
-// values, read by up to 8 predecessors, ran serially below the element-wise ops' 65,536.)
-constexpr int64_t kParallelNodeWork = 4096;
+// An element of a node costs two or three exp/tanh: from this many (predecessor, element) pairs
+// on, a second thread pays for waking it (measured on 2 cores: 1,024 beat 2,048, 4,096 and more;
+// the search's small cell, 32 × 64 values, ran serially below the element-wise ops' 65,536).
+constexpr int64_t kParallelNodeWork = 1024;
 // The mix's dw sums, per predecessor, run over chunks of whole rows of about this many elements
 // whose double partial sums are added in chunk order: the same sums whatever the number of
 // threads.
