@@ -20,7 +20,9 @@ void apply_mask(const Tensor& in, Tensor& out, const DropoutParams& p, const cha
     scalar_t* pout = out.data<scalar_t>();
     const scalar_t scale = dropout_scale<scalar_t>(p.p);
     const int64_t n = in.numel();
-#pragma omp parallel if (n > 16384)
+    // A Philox block a quad of elements is worth a second thread from two chunks on (the small
+    // recurrent step: 111–115 → 108–109 ms against a threshold of 16,384).
+#pragma omp parallel if (n > 4096)
     {
       std::vector<scalar_t> formed(add ? kChunk : 0);
 #pragma omp for
