@@ -130,7 +130,7 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
         const scalar_t* g_row = pg + b * hidden;
         scalar_t* dch_row = pdch ? pdch + (j * batch + b) * 2 * hidden : nullptr;
         scalar_t* ds_row = pds ? pds + (j * batch + b) * hidden : nullptr;
-        // The gradients over the row (vectorises), then dw's double sums in element order.
+        // The gradients over the row (vectorises), then its share of dw's double sums.
         const scalar_t* h_row = row + hidden;
         scalar_t* dh_row = dch_row ? dch_row + hidden : nullptr;
         auto row_grads = [&]<bool kDch, bool kDs>() {
