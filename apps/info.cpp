@@ -5,22 +5,10 @@
 
 #include <omp.h>
 
-#include <cstdlib>
-#include <string>
 #include <thread>
 
 #include "runtime/device.h"
-
-namespace {
-// How idle OpenMP workers wait, as the environment says (runtime/openmp_waiting.h sets it).
-std::string openmp_waiting() {
-  std::string how;
-  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
-    if (const char* value = std::getenv(name))
-      how += fmt::format("{}{}={}", how.empty() ? "" : ", ", name, value);
-  return how.empty() ? "the OpenMP runtime's default" : how;
-}
-}  // namespace
+#include "runtime/openmp_waiting.h"
 
 namespace autonet::apps {
 

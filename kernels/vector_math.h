@@ -9,14 +9,23 @@
 
 namespace autonet {
 
+// c ? a : b by bit masks, a choice the compiler keeps branch-free. A ?: becomes a branch where an
+// arm may trap (a division) or folds to a constant (a clamp's end, which GCC's partial redundancy
+// elimination then carries into everything computed after it), and a branch keeps the loop that
+// calls these from vectorising.
+inline float select_f32(bool c, float a, float b) {
+  const uint32_t mask = 0u - static_cast<uint32_t>(c);
+  return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & mask) |
+                              (std::bit_cast<uint32_t>(b) & ~mask));
+}
+
 // e^x for x ≥ −87.3 (below: 2^−126, the smallest normal float) and x ≤ 88 (above: e^88).
 // x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by a degree-7 polynomial (Cephes' expf), 2^n written
 // into the exponent bits.
 inline float exp_f32(float x) {
-  x = x < -87.33654f ? -87.33654f : x;  // value selects, not std::min/max's references: they
-  x = x > 88.0f ? 88.0f : x;            // would keep the loop from vectorising
-  constexpr float kRound =
-      12582912.0f;  // 1.5 · 2^23: adding and taking it away rounds to an integer
+  x = select_f32(x < -87.33654f, -87.33654f, x);
+  x = select_f32(x > 88.0f, 88.0f, x);
+  constexpr float kRound = 12582912.0f;  // 1.5 · 2^23: adding it and taking it away rounds
   const float n = (x * 1.44269504088896341f + kRound) - kRound;
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;  // ln 2 in two parts
   float p = 1.9875691500e-4f;
@@ -27,14 +36,6 @@ inline float exp_f32(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   return p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-}
-
-// c ? a : b by bit masks: a branch-free choice that the compiler keeps branch-free (a ?: whose
-// arms hold a division becomes a branch, which keeps the loop from vectorising).
-inline float select_f32(bool c, float a, float b) {
-  const uint32_t mask = 0u - static_cast<uint32_t>(c);
-  return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & mask) |
-                              (std::bit_cast<uint32_t>(b) & ~mask));
 }
 
 // tanh: an odd polynomial near 0 (|x| < 0.625, where 1 − 2/(e^2|x| + 1) would cancel), else

@@ -1,6 +1,7 @@
 // How OpenMP workers wait between the parallel loops of a step, chosen once for every program
 // that runs steps (the `autonet` command line, the step benchmarks).
 #pragma once
+#include <string>
 
 namespace autonet {
 
@@ -16,5 +17,9 @@ inline constexpr const char* kOpenMpSpinCount = "10000";
 // kOpenMpSpinCount and starts the program again (libgomp reads its environment before main).
 // Call it first in main; it returns at once where the user chose, or where the restart fails.
 void choose_openmp_waiting(char** argv);
+
+// The waiting in effect, as the environment says: "GOMP_SPINCOUNT=10000",
+// "OMP_WAIT_POLICY=passive", both, or "the OpenMP runtime's default".
+std::string openmp_waiting();
 
 }  // namespace autonet

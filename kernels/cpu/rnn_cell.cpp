@@ -36,6 +36,45 @@ void mix_grad_row(const T* __restrict w, const T* __restrict c_row, const T* __r
     for (int k = 0; k < kRnnActivations; ++k) u[k * hidden + h] = uh[k];
   }
 }
+
+// Rows [b0, b1) of the mix's backward for one predecessor (its ch, s, dch and ds; dch, ds null
+// where not wanted): the gradients row by row, and Σ g·u_k over the rows in double, each row's
+// four sums in SIMD lanes (a fixed order for a given build, whatever the number of threads).
+// u: room for a row's u_k.
+template <class T>
+std::array<double, kRnnActivations> mix_grad_rows(const T* w, const T* ch, const T* s, const T* g,
+                                                  T* dch, T* ds, int64_t b0, int64_t b1,
+                                                  int64_t hidden, T* u) {
+  std::array<double, kRnnActivations> dot{};
+  for (int64_t b = b0; b < b1; ++b) {
+    const T *c_row = ch + b * 2 * hidden, *s_row = s + b * hidden, *g_row = g + b * hidden;
+    T* dc_row = dch ? dch + b * 2 * hidden : nullptr;
+    T* dh_row = dch ? dc_row + hidden : nullptr;
+    T* ds_row = ds ? ds + b * hidden : nullptr;
+    auto row_grads = [&]<bool kDch, bool kDs>() {
+      mix_grad_row<T, kDch, kDs>(w, c_row, c_row + hidden, s_row, g_row, dc_row, dh_row, ds_row, u,
+                                 hidden);
+    };
+    if (dch && ds)
+      row_grads.template operator()<true, true>();
+    else if (dch)
+      row_grads.template operator()<true, false>();
+    else if (ds)
+      row_grads.template operator()<false, true>();
+    else
+      row_grads.template operator()<false, false>();
+    const T *u0 = u, *u1 = u0 + hidden, *u2 = u1 + hidden, *u3 = u2 + hidden;
+    double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+#pragma omp simd reduction(+ : d0, d1, d2, d3)
+    for (int64_t h = 0; h < hidden; ++h) {
+      const double gh = g_row[h];
+      d0 += gh * u0[h], d1 += gh * u1[h], d2 += gh * u2[h], d3 += gh * u3[h];
+    }
+    static_assert(kRnnActivations == 4);
+    dot[0] += d0, dot[1] += d1, dot[2] += d2, dot[3] += d3;
+  }
+  return dot;
+}
 }  // namespace
 
 void rnn_node_forward(const Tensor& ch, const Tensor& s, RnnActivation act, Tensor& out) {
@@ -118,46 +157,18 @@ void rnn_mix_backward(const Tensor& ch, const Tensor& s, const Tensor& w, const 
     const int64_t rows_per_chunk = std::max<int64_t>(1, kDotChunk / std::max<int64_t>(hidden, 1));
     const int64_t chunks = (batch + rows_per_chunk - 1) / rows_per_chunk;
     std::vector<std::array<double, kRnnActivations>> dots(preds * chunks);
-#pragma omp parallel for if (preds * n > kParallelNodeWork)
-    for (int64_t task = 0; task < preds * chunks; ++task) {
-      const int64_t j = task / chunks, c = task % chunks;
-      const scalar_t* wj = pw + j * kRnnActivations;
-      std::array<double, kRnnActivations> dot{};
-      std::vector<scalar_t> u(kRnnActivations * hidden);  // a row's u_k, activation-major
-      for (int64_t b = c * rows_per_chunk; b < std::min(batch, (c + 1) * rows_per_chunk); ++b) {
-        const scalar_t* row = pch + (j * batch + b) * 2 * hidden;
-        const scalar_t* s_row = ps + (j * batch + b) * hidden;
-        const scalar_t* g_row = pg + b * hidden;
-        scalar_t* dch_row = pdch ? pdch + (j * batch + b) * 2 * hidden : nullptr;
-        scalar_t* ds_row = pds ? pds + (j * batch + b) * hidden : nullptr;
-        // The gradients over the row (vectorises), then its share of dw's double sums.
-        const scalar_t* h_row = row + hidden;
-        scalar_t* dh_row = dch_row ? dch_row + hidden : nullptr;
-        auto row_grads = [&]<bool kDch, bool kDs>() {
-          mix_grad_row<scalar_t, kDch, kDs>(wj, row, h_row, s_row, g_row, dch_row, dh_row, ds_row,
-                                            u.data(), hidden);
-        };
-        if (dch_row && ds_row)
-          row_grads.template operator()<true, true>();
-        else if (dch_row)
-          row_grads.template operator()<true, false>();
-        else if (ds_row)
-          row_grads.template operator()<false, true>();
-        else
-          row_grads.template operator()<false, false>();
-        // The row's four sums in double, in SIMD lanes (a fixed order for a given build,
-        // whatever the number of threads), then added to the chunk's.
-        const scalar_t *u0 = u.data(), *u1 = u0 + hidden, *u2 = u1 + hidden, *u3 = u2 + hidden;
-        double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-#pragma omp simd reduction(+ : d0, d1, d2, d3)
-        for (int64_t h = 0; h < hidden; ++h) {
-          const double g = g_row[h];
-          d0 += g * u0[h], d1 += g * u1[h], d2 += g * u2[h], d3 += g * u3[h];
-        }
-        static_assert(kRnnActivations == 4);
-        dot[0] += d0, dot[1] += d1, dot[2] += d2, dot[3] += d3;
+#pragma omp parallel if (preds * n > kParallelNodeWork)
+    {
+      std::vector<scalar_t> u(kRnnActivations * hidden);  // a thread's room for a row's u_k
+#pragma omp for
+      for (int64_t task = 0; task < preds * chunks; ++task) {
+        const int64_t j = task / chunks, b0 = task % chunks * rows_per_chunk;
+        const int64_t jb = j * batch;  // predecessor j's first row
+        dots[task] = mix_grad_rows(pw + j * kRnnActivations, pch + jb * 2 * hidden,
+                                   ps + jb * hidden, pg, pdch ? pdch + jb * 2 * hidden : nullptr,
+                                   pds ? pds + jb * hidden : nullptr, b0,
+                                   std::min(batch, b0 + rows_per_chunk), hidden, u.data());
       }
-      dots[task] = dot;
     }
     if (pdw)
       for (int64_t j = 0; j < preds; ++j) {
