@@ -1,13 +1,13 @@
 // CPU twin of conv2d: im2col + OpenBLAS GEMM, one sample at a time.
 //
-// Per-sample im2col bounds the workspace to one sample's col [C·R·S, Ho·Wo] (27×1024 floats for
+// Per-sample im2col bounds the workspace to one col [C·R·S, Ho·Wo] per thread (27×1024 floats for
 // the DARTS stem) whatever the batch, and each sample's GEMM writes y[n] [K, Ho·Wo] in place in
-// NCHW, so no layout shuffle is needed. OpenBLAS threads each GEMM; im2col and col2im stay
-// single-threaded on purpose: an OpenMP region between BLAS calls makes the spinning OpenMP team
-// and OpenBLAS's own spinning threads fight over the cores (measured 14× slower on 2 cores).
+// NCHW, so no layout shuffle is needed. Samples run on the OpenMP team (kernels/cpu/sample_loop.h);
+// the weight gradient is formed per sample and summed in sample order.
 #include <vector>
 
 #include "kernels/conv2d_geometry.h"
+#include "kernels/cpu/sample_loop.h"
 #include "kernels/gemm.h"
 
 namespace autonet::cpu {
@@ -71,58 +71,68 @@ void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   dispatch_float(x.dtype(), "conv2d_forward", [&]<class scalar_t>() {
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
-    Tensor col = g.pointwise() ? Tensor() : Tensor::empty({g.rows(), g.pixels()}, x.dtype());
-    for (int64_t n = 0; n < g.N; ++n) {
-      Tensor yn = y.select(0, n).view({g.K, g.pixels()});  // [K, Ho·Wo]
-      cpu::gemm(w2, sample_columns<scalar_t>(x, n, g, col), yn, {});
-      if (!bias.defined()) continue;
-      const scalar_t* pb = bias.data<scalar_t>();
-      scalar_t* py = yn.data<scalar_t>();
-      for (int64_t k = 0; k < g.K; ++k)
-        for (int64_t q = 0; q < g.pixels(); ++q) py[k * g.pixels() + q] += pb[k];
+#pragma omp parallel if (samples_in_parallel(g.N))
+    {
+      Tensor col = g.pointwise() ? Tensor() : Tensor::empty({g.rows(), g.pixels()}, x.dtype());
+#pragma omp for
+      for (int64_t n = 0; n < g.N; ++n) {
+        Tensor yn = y.select(0, n).view({g.K, g.pixels()});  // [K, Ho·Wo]
+        cpu::gemm(w2, sample_columns<scalar_t>(x, n, g, col), yn, {});
+        if (!bias.defined()) continue;
+        const scalar_t* pb = bias.data<scalar_t>();
+        scalar_t* py = yn.data<scalar_t>();
+        for (int64_t k = 0; k < g.K; ++k)
+          for (int64_t q = 0; q < g.pixels(); ++q) py[k * g.pixels() + q] += pb[k];
+      }
     }
   });
 }
 
-// An added dx is formed a sample at a time apart and then added (single-threaded, as col2im):
-// old + dx rounds once, exactly as writing dx and adding it with axpby does.
+// An added dx is formed a sample at a time apart and then added: old + dx rounds once, exactly as
+// writing dx and adding it with axpby does.
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                      Tensor& dbias, const Conv2dParams& p, GradMode dx_mode) {
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), p);
   dispatch_float(x.dtype(), "conv2d_backward", [&]<class scalar_t>() {
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
-    Tensor dw2 = dw.defined() ? dw.view({g.K, g.rows()}) : Tensor();
     const bool need_col = !g.pointwise() && (dw.defined() || dx.defined());
-    Tensor col = need_col ? Tensor::empty({g.rows(), g.pixels()}, x.dtype()) : Tensor();
-    std::vector<double> bias_sum(dbias.defined() ? g.K : 0, 0.0);
     const bool accumulate = dx.defined() && dx_mode == GradMode::Accumulate;
-    Tensor sample_dx = accumulate ? Tensor::empty({g.C, g.H, g.W}, x.dtype()) : Tensor();
-    for (int64_t n = 0; n < g.N; ++n) {
-      const Tensor dyn = dy.select(0, n).view({g.K, g.pixels()});  // [K, Ho·Wo]
-      if (dbias.defined()) {
-        const scalar_t* pdy = dyn.data<scalar_t>();
-        for (int64_t k = 0; k < g.K; ++k)
-          for (int64_t q = 0; q < g.pixels(); ++q) bias_sum[k] += pdy[k * g.pixels() + q];
-      }
-      if (dw.defined())  // dw [K, C·R·S] += dy[n] · col[n]ᵀ
-        cpu::gemm(dyn, sample_columns<scalar_t>(x, n, g, col), dw2,
-                  {.trans_b = true, .beta = 1.0});
-      if (!dx.defined()) continue;
-      Tensor dxn = accumulate ? sample_dx : dx.select(0, n);  // [C, H, W]
-      if (g.pointwise()) {           // dx[n] [C, H·W] = weightᵀ · dy[n]
-        Tensor dxn2 = dxn.view({g.C, g.H * g.W});
-        cpu::gemm(w2, dyn, dxn2, {.trans_a = true});
-      } else {  // dcol = weightᵀ · dy[n], then scattered back onto the pixels it came from
-        cpu::gemm(w2, dyn, col, {.trans_a = true});
-        col2im(col.data<scalar_t>(), g, dxn.data<scalar_t>());
-      }
-      if (accumulate) {
-        scalar_t* pd = dx.select(0, n).data<scalar_t>();
-        const scalar_t* ps = sample_dx.data<scalar_t>();
-        for (int64_t i = 0; i < sample_dx.numel(); ++i) pd[i] += ps[i];
+    const SamplePartials dw_parts(dw, g.N);
+#pragma omp parallel if (samples_in_parallel(g.N))
+    {
+      Tensor col = need_col ? Tensor::empty({g.rows(), g.pixels()}, x.dtype()) : Tensor();
+      Tensor sample_dx = accumulate ? Tensor::empty({g.C, g.H, g.W}, x.dtype()) : Tensor();
+#pragma omp for
+      for (int64_t n = 0; n < g.N; ++n) {
+        const Tensor dyn = dy.select(0, n).view({g.K, g.pixels()});  // [K, Ho·Wo]
+        if (dw_parts.defined()) {  // dw's part n [K, C·R·S] = dy[n] · col[n]ᵀ
+          Tensor part = dw_parts.part(n).view({g.K, g.rows()});
+          cpu::gemm(dyn, sample_columns<scalar_t>(x, n, g, col), part, {.trans_b = true});
+        }
+        if (!dx.defined()) continue;
+        Tensor dxn = accumulate ? sample_dx : dx.select(0, n);  // [C, H, W]
+        if (g.pointwise()) {  // dx[n] [C, H·W] = weightᵀ · dy[n]
+          Tensor dxn2 = dxn.view({g.C, g.H * g.W});
+          cpu::gemm(w2, dyn, dxn2, {.trans_a = true});
+        } else {  // dcol = weightᵀ · dy[n], then scattered back onto the pixels it came from
+          cpu::gemm(w2, dyn, col, {.trans_a = true});
+          col2im(col.data<scalar_t>(), g, dxn.data<scalar_t>());
+        }
+        if (accumulate) {
+          scalar_t* pd = dx.select(0, n).data<scalar_t>();
+          const scalar_t* ps = sample_dx.data<scalar_t>();
+          for (int64_t i = 0; i < sample_dx.numel(); ++i) pd[i] += ps[i];
+        }
       }
     }
-    if (dbias.defined()) {
+    dw_parts.add_to(dw);
+    if (dbias.defined()) {  // dbias[k] += Σ_{n,q} dy[n, k, q], in double
+      std::vector<double> bias_sum(g.K, 0.0);
+      const scalar_t* pdy = dy.data<scalar_t>();
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t k = 0; k < g.K; ++k)
+          for (int64_t q = 0; q < g.pixels(); ++q)
+            bias_sum[k] += pdy[(n * g.K + k) * g.pixels() + q];
       scalar_t* pdb = dbias.data<scalar_t>();
       for (int64_t k = 0; k < g.K; ++k) pdb[k] += static_cast<scalar_t>(bias_sum[k]);
     }

@@ -3,9 +3,10 @@
 // own OpenBLAS GEMMs: y's half = w · columns, dw += dy's half · columnsᵀ, and dx's columns
 // w_ᵀ · dy's half scattered back onto their phase through relu'(x). Same columns, same GEMM calls:
 // the values of relu → conv2d → slice2d → conv2d → concat bit for bit, without the ReLU'd copy,
-// the slice and the concat. The gathers stay single-threaded, as conv2d's im2col does (an OpenMP
-// region between OpenBLAS calls makes the two thread pools fight).
+// the slice and the concat. Samples run on the OpenMP team as conv2d's do
+// (kernels/cpu/sample_loop.h).
 #include "kernels/factorized_reduce.h"
+#include "kernels/cpu/sample_loop.h"
 #include "kernels/gemm.h"
 
 namespace autonet::cpu {
@@ -69,13 +70,17 @@ void factorized_reduce_forward(const Tensor& x, const Tensor& w1, const Tensor& 
   if (y.numel() == 0) return;
   dispatch_float(x.dtype(), "factorized_reduce_forward", [&]<class scalar_t>() {
     const Tensor ws[2] = {w1.view({g.half, g.C}), w2.view({g.half, g.C})};
-    Tensor col = Tensor::empty({g.C, g.pixels()}, x.dtype());
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t phase = 0; phase < 2; ++phase) {
-        gather_relu(x.select(0, n).data<scalar_t>(), g, phase, col.data<scalar_t>());
-        Tensor yn = half_of(y, n, phase, g);
-        cpu::gemm(ws[phase], col, yn, {});
-      }
+#pragma omp parallel if (samples_in_parallel(g.N))
+    {
+      Tensor col = Tensor::empty({g.C, g.pixels()}, x.dtype());
+#pragma omp for
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t phase = 0; phase < 2; ++phase) {
+          gather_relu(x.select(0, n).data<scalar_t>(), g, phase, col.data<scalar_t>());
+          Tensor yn = half_of(y, n, phase, g);
+          cpu::gemm(ws[phase], col, yn, {});
+        }
+    }
   });
 }
 
@@ -86,24 +91,30 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
   const bool accumulate = dx_mode == GradMode::Accumulate;
   dispatch_float(x.dtype(), "factorized_reduce_backward", [&]<class scalar_t>() {
     const Tensor ws[2] = {w1.view({g.half, g.C}), w2.view({g.half, g.C})};
-    Tensor dws[2] = {dw1.defined() ? dw1.view({g.half, g.C}) : Tensor(),
-                     dw2.defined() ? dw2.view({g.half, g.C}) : Tensor()};
-    Tensor col = Tensor::empty({g.C, g.pixels()}, x.dtype());
-    for (int64_t n = 0; n < g.N; ++n) {
-      const scalar_t* xn = x.select(0, n).data<scalar_t>();
-      for (int64_t phase = 0; phase < 2; ++phase)
-        if (dws[phase].defined()) {  // dw [Co/2, C] += dy's half · colᵀ
-          gather_relu(xn, g, phase, col.data<scalar_t>());
-          cpu::gemm(half_of(dy, n, phase, g), col, dws[phase], {.trans_b = true, .beta = 1.0});
+    const SamplePartials dw_parts[2] = {SamplePartials(dw1, g.N), SamplePartials(dw2, g.N)};
+#pragma omp parallel if (samples_in_parallel(g.N))
+    {
+      Tensor col = Tensor::empty({g.C, g.pixels()}, x.dtype());
+#pragma omp for
+      for (int64_t n = 0; n < g.N; ++n) {
+        const scalar_t* xn = x.select(0, n).data<scalar_t>();
+        for (int64_t phase = 0; phase < 2; ++phase)
+          if (dw_parts[phase].defined()) {  // dw's part n [Co/2, C] = dy's half · colᵀ
+            gather_relu(xn, g, phase, col.data<scalar_t>());
+            Tensor part = dw_parts[phase].part(n).view({g.half, g.C});
+            cpu::gemm(half_of(dy, n, phase, g), col, part, {.trans_b = true});
+          }
+        if (!dx.defined()) continue;
+        scalar_t* dxn = dx.select(0, n).data<scalar_t>();
+        if (!accumulate) zero_off_phase(g, dxn);
+        for (int64_t phase = 0; phase < 2; ++phase) {  // dcol [C, Ho·Wo] = wᵀ · dy's half
+          cpu::gemm(ws[phase], half_of(dy, n, phase, g), col, {.trans_a = true});
+          scatter_masked(col.data<scalar_t>(), xn, g, phase, accumulate, dxn);
         }
-      if (!dx.defined()) continue;
-      scalar_t* dxn = dx.select(0, n).data<scalar_t>();
-      if (!accumulate) zero_off_phase(g, dxn);
-      for (int64_t phase = 0; phase < 2; ++phase) {  // dcol [C, Ho·Wo] = wᵀ · dy's half
-        cpu::gemm(ws[phase], half_of(dy, n, phase, g), col, {.trans_a = true});
-        scatter_masked(col.data<scalar_t>(), xn, g, phase, accumulate, dxn);
       }
     }
+    dw_parts[0].add_to(dw1);
+    dw_parts[1].add_to(dw2);
   });
 }
 
