@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "runtime/device.h"
+#include "runtime/host_malloc.h"
 #include "runtime/openmp_waiting.h"
 
 namespace autonet::apps {
@@ -20,6 +21,7 @@ void add_info_command(CLI::App& app) {
     fmt::print("cpu:      {} hardware threads\n", std::thread::hardware_concurrency());
     fmt::print("openmp:   {} threads; idle workers wait: {}\n", omp_get_max_threads(),
                openmp_waiting());
+    fmt::print("memory:   freed host memory kept by the C library: {}\n", host_malloc());
     if (!built_with_cuda()) return;
     const CudaVersions v = cuda_versions();
     fmt::print("cuda:     runtime {}.{}, driver {}\n", v.runtime / 1000, (v.runtime % 1000) / 10,

@@ -9,6 +9,7 @@
 
 #include "apps/commands.h"
 #include "runtime/error.h"
+#include "runtime/host_malloc.h"
 #include "runtime/openmp_waiting.h"
 
 namespace {
@@ -20,6 +21,7 @@ bool debug_from_environment() {
 
 int main(int argc, char** argv) {
   autonet::choose_openmp_waiting(argv);
+  autonet::choose_host_malloc();
   CLI::App app{"autonet: differentiable architecture search (DARTS) on our own CUDA runtime"};
   app.require_subcommand(1);
   app.set_version_flag("--version", AUTONET_VERSION);

@@ -13,6 +13,7 @@
 
 #include "kernels/elementwise.h"
 #include "runtime/allocator.h"
+#include "runtime/host_malloc.h"
 #include "runtime/memory_census.h"
 #include "runtime/op_profile.h"
 #include "runtime/openmp_waiting.h"
@@ -227,9 +228,11 @@ inline void report_step_profile(benchmark::State& state, const std::string& titl
 }
 
 // main() of the step benchmarks: Google Benchmark's, plus --profile_table; OpenMP waits as in
-// `autonet` (runtime/openmp_waiting.h), so the rows time the step its users run.
+// `autonet` (runtime/openmp_waiting.h) and freed host memory is kept as there
+// (runtime/host_malloc.h), so the rows time the step its users run.
 inline int step_benchmark_main(int argc, char** argv) {
   choose_openmp_waiting(argv);
+  choose_host_malloc();
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--profile_table") == 0)
