@@ -78,13 +78,18 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& 
   dispatch_float(logits.dtype(), "cross_entropy_forward", [&]<class scalar_t>() {
     scalar_t* lp = log_probs.data<scalar_t>();  // [N, C]
     softmax_rows(logits.data<scalar_t>(), lp, n, classes, /*log=*/true);
-    double total = 0;
+    // Rows' losses in parallel, summed in row order. Σ_c logp[c] only counts with smoothing.
+    std::vector<double> row_loss(n);
+#pragma omp parallel for if (label_smoothing != 0 && n * classes > 65536)
     for (int64_t i = 0; i < n; ++i) {
       double sum_log_probs = 0;
-      for (int64_t c = 0; c < classes; ++c) sum_log_probs += lp[i * classes + c];
-      total += cross_entropy_row_loss(lp[i * classes + t[i]], sum_log_probs, classes,
-                                      label_smoothing);
+      if (label_smoothing != 0)
+        for (int64_t c = 0; c < classes; ++c) sum_log_probs += lp[i * classes + c];
+      row_loss[i] =
+          cross_entropy_row_loss(lp[i * classes + t[i]], sum_log_probs, classes, label_smoothing);
     }
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) total += row_loss[i];
     loss.data<scalar_t>()[0] = static_cast<scalar_t>(total / n);
   });
 }
