@@ -1,4 +1,6 @@
 // CPU reference of the pool2d family: one loop nest per output plane, windows from pool2d_math.h.
+#include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "kernels/pool2d_math.h"
@@ -7,50 +9,85 @@ namespace autonet::cpu {
 
 namespace {
 
-// Columns [q0, q1) of the outputs whose window lies wholly inside the image along one axis
-// (start o·stride − pad ≥ 0 and end o·stride − pad + k ≤ extent).
-void interior_range(int k, int stride, int pad, int extent, int n_out, int& q0, int& q1) {
-  q0 = (pad + stride - 1) / stride;
-  q1 = extent - k + pad < 0 ? 0 : (extent - k + pad) / stride + 1;
-  if (q1 > n_out) q1 = n_out;
-  if (q0 > q1) q0 = q1;
-}
+// DARTS' windows (3×3 at stride 1 or 2) work on a framed plane: the image with rows and columns of
+// a pad value around it, so every window is whole and its taps sit at fixed offsets (no clipping
+// and no branch at the borders, where 14% of a 28×28 plane's outputs are). −∞ for max pools (it
+// never wins a strict comparison) and 0 for averages (it adds nothing); the frame holds every
+// window: rows [−ph, (Ho − 1)·sh − ph + kh) of the image, and all of it.
+template <class T>
+struct PoolFrame {
+  std::vector<T> data;
+  int width = 0;
 
-// The interior fast path: DARTS' 3×3 windows at stride 1 or 2 with K and STRIDE fixed at compile
-// time, so the window scan unrolls and the loop over output columns vectorises. Windows here need
-// no clipping, so the avg divisor is K·K under both count_include_pad rules (what
-// pool_avg_divisor returns for an unclipped window), and the max scan keeps pool_argmax's rule:
-// first maximum in row-major order (a later value wins only if strictly greater).
-template <int K, int STRIDE, class T>
-void interior_row_max(const T* xp, const PoolGeometry& g, int oh, int q0, int q1, T* y_row) {
-  const T* top = xp + (oh * STRIDE - g.ph) * g.W - g.pw;
-  for (int q = q0; q < q1; ++q) {
-    const T* win = top + q * STRIDE;
-    T best = win[0];
-#pragma GCC unroll 8
-    for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-      for (int w = 0; w < K; ++w) best = win[h * g.W + w] > best ? win[h * g.W + w] : best;
-    y_row[q] = best;
+  // The frame of g's planes with every element `value`.
+  void reset(const PoolGeometry& g, T value) {
+    const int height = std::max(g.H + g.ph, (g.Ho - 1) * g.sh + g.kh);
+    width = std::max(g.W + g.pw, (g.Wo - 1) * g.sw + g.kw);
+    data.assign(static_cast<size_t>(height) * width, value);
+  }
+  // `plane` inside a frame of `pad_value`.
+  void fill(const T* plane, const PoolGeometry& g, T pad_value) {
+    reset(g, pad_value);
+    for (int i = 0; i < g.H; ++i) std::copy_n(plane + i * g.W, g.W, at(i + g.ph, g.pw));
+  }
+  T* at(int row, int col) { return data.data() + static_cast<size_t>(row) * width + col; }
+  const T* at(int row, int col) const {
+    return data.data() + static_cast<size_t>(row) * width + col;
+  }
+};
+
+// y[o, q] = op(window (o, q)'s top-left tap) for the K×K windows of a frame, op reading the taps
+// at fixed offsets. At stride 1 the frame's rows laid end to end make one run, so the loop
+// vectorises across rows (DARTS' rows are 7–28 wide); the positions after each row's outputs are
+// computed into `run` and dropped, as in the depthwise correlate.
+template <int STRIDE, class T, class Op>
+void windows_of(const PoolFrame<T>& f, int Ho, int Wo, T* y, std::vector<T>& run, Op op) {
+  const T* base = f.data.data();
+  if constexpr (STRIDE == 1) {
+    const int64_t n = static_cast<int64_t>(Ho - 1) * f.width + Wo;
+    run.resize(n);
+    for (int64_t p = 0; p < n; ++p) run[p] = op(base + p);
+    for (int o = 0; o < Ho; ++o)
+      for (int q = 0; q < Wo; ++q) y[o * Wo + q] = run[static_cast<int64_t>(o) * f.width + q];
+  } else {
+    for (int o = 0; o < Ho; ++o)
+      for (int q = 0; q < Wo; ++q) y[o * Wo + q] = op(f.at(o * STRIDE, q * STRIDE));
   }
 }
 
-template <int K, int STRIDE, class T>
-void interior_row_avg(const T* xp, const PoolGeometry& g, int oh, int q0, int q1, T* y_row) {
-  const T* top = xp + (oh * STRIDE - g.ph) * g.W - g.pw;
-  for (int q = q0; q < q1; ++q) {
-    const T* win = top + q * STRIDE;
-    T sum = 0;
+// What each output of an average pool divides by (pool_avg_divisor), once per call.
+template <class T>
+std::vector<T> avg_divisors(const PoolGeometry& g) {
+  std::vector<T> divisors(static_cast<size_t>(g.Ho) * g.Wo);
+  for (int o = 0; o < g.Ho; ++o)
+    for (int q = 0; q < g.Wo; ++q)
+      divisors[o * g.Wo + q] = static_cast<T>(pool_avg_divisor(g, o, q, pool_window(g, o, q)));
+  return divisors;
+}
+
+// A K×K window's values in row-major order: the maximum (a later value wins only if strictly
+// greater, as pool_argmax), or the sum from 0.
+template <int K, class T>
+T window_max(const T* top, int width) {
+  T best = top[0];
 #pragma GCC unroll 8
-    for (int h = 0; h < K; ++h)
+  for (int h = 0; h < K; ++h)
 #pragma GCC unroll 8
-      for (int w = 0; w < K; ++w) sum += win[h * g.W + w];
-    y_row[q] = sum / static_cast<T>(K * K);
-  }
+    for (int w = 0; w < K; ++w) best = top[h * width + w] > best ? top[h * width + w] : best;
+  return best;
+}
+template <int K, class T>
+T window_sum(const T* top, int width) {
+  T sum = 0;
+#pragma GCC unroll 8
+  for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+    for (int w = 0; w < K; ++w) sum += top[h * width + w];
+  return sum;
 }
 
 // Calls f.template operator()<K, STRIDE>() for the square 3×3 windows at stride 1 or 2 (DARTS),
-// <0, 0> (no fast path) for anything else.
+// <0, 0> (no framed path) for anything else.
 template <class F>
 void with_fixed_window(const PoolGeometry& g, F&& f) {
   const bool k3 = g.kh == 3 && g.kw == 3 && g.sh == g.sw;
@@ -59,38 +96,109 @@ void with_fixed_window(const PoolGeometry& g, F&& f) {
   return f.template operator()<0, 0>();
 }
 
+// Any other geometry: each window clipped to the image (pool_window).
+template <class T>
+void pool_plane_clipped(const T* xp, const PoolGeometry& g, T* yp) {
+  for (int oh = 0; oh < g.Ho; ++oh)
+    for (int ow = 0; ow < g.Wo; ++ow) {
+      const PoolWindow win = pool_window(g, oh, ow);
+      if (g.is_max) {
+        yp[oh * g.Wo + ow] = xp[pool_argmax(xp, g, win)];
+        continue;
+      }
+      T sum = 0;
+      for (int h = win.h0; h < win.h1; ++h)
+        for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
+      yp[oh * g.Wo + ow] = sum / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+    }
+}
+
+// dx of one plane, scattered in ascending output order (the order the CUDA twin's gather sums
+// in) into dxp (zeroed first) for any geometry.
+template <class T>
+void unpool_plane_clipped(const T* xp, const T* dyp, const PoolGeometry& g, T* dxp) {
+  std::fill_n(dxp, g.H * g.W, T(0));
+  for (int oh = 0; oh < g.Ho; ++oh)
+    for (int ow = 0; ow < g.Wo; ++ow) {
+      const PoolWindow win = pool_window(g, oh, ow);
+      const T grad = dyp[oh * g.Wo + ow];
+      if (g.is_max) {
+        dxp[pool_argmax(xp, g, win)] += grad;
+        continue;
+      }
+      const T share = grad / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+      for (int h = win.h0; h < win.h1; ++h)
+        for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
+    }
+}
+
+// The same for a K×K window at a fixed stride, on framed planes: `acc` (a frame of zeros) takes
+// the scatter, then dxp gets the image part of it. Max pools find the arg-max in x's frame (−∞),
+// starting at the window's first image element as pool_argmax does (−∞ padding never beats it);
+// averages divide by `divisors` and leave x unread.
+template <int K, int STRIDE, class T>
+void unpool_plane_framed(const PoolFrame<T>& x, const T* dyp, const PoolGeometry& g,
+                         const T* divisors, PoolFrame<T>& acc, T* dxp) {
+  acc.reset(g, T(0));
+  const int width = acc.width;
+  for (int o = 0; o < g.Ho; ++o)
+    for (int q = 0; q < g.Wo; ++q) {
+      const int top = o * STRIDE * width + q * STRIDE;
+      const T grad = dyp[o * g.Wo + q];
+      if (g.is_max) {
+        int best_at = std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw);
+        T best = x.data[best_at];
+#pragma GCC unroll 8
+        for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+          for (int w = 0; w < K; ++w) {
+            const int at = top + h * width + w;
+            if (x.data[at] > best) best = x.data[at], best_at = at;
+          }
+        acc.data[best_at] += grad;
+        continue;
+      }
+      const T share = grad / divisors[o * g.Wo + q];
+#pragma GCC unroll 8
+      for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+        for (int w = 0; w < K; ++w) acc.data[top + h * width + w] += share;
+    }
+  for (int i = 0; i < g.H; ++i) std::copy_n(acc.at(i + g.ph, g.pw), g.W, dxp + i * g.W);
+}
+
 }  // namespace
 
 void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   const PoolGeometry g = pool_geometry(p, x.shape(), y.shape());
   const int64_t planes = x.size(0) * x.size(1);
-  int r0, r1, q0, q1;  // interior output rows and columns
-  interior_range(g.kh, g.sh, g.ph, g.H, g.Ho, r0, r1);
-  interior_range(g.kw, g.sw, g.pw, g.W, g.Wo, q0, q1);
   dispatch_float(x.dtype(), "pool2d_forward", [&]<class scalar_t>() {
     const scalar_t* px = x.data<scalar_t>();  // [N·C, H, W]
     scalar_t* py = y.data<scalar_t>();        // [N·C, Ho, Wo]
+    const std::vector<scalar_t> divisors =
+        g.is_max ? std::vector<scalar_t>() : avg_divisors<scalar_t>(g);
     with_fixed_window(g, [&]<int K, int STRIDE>() {
-#pragma omp parallel for if (planes * g.Ho * g.Wo > 16384)
-      for (int64_t plane = 0; plane < planes; ++plane) {
-        const scalar_t* xp = px + plane * g.H * g.W;
-        scalar_t* yp = py + plane * g.Ho * g.Wo;
-        for (int oh = 0; oh < g.Ho; ++oh) {
-          const bool fast_row = K > 0 && oh >= r0 && oh < r1;
-          if (fast_row && g.is_max) interior_row_max<K, STRIDE>(xp, g, oh, q0, q1, yp + oh * g.Wo);
-          if (fast_row && !g.is_max) interior_row_avg<K, STRIDE>(xp, g, oh, q0, q1, yp + oh * g.Wo);
-          for (int ow = 0; ow < g.Wo; ++ow) {
-            if (fast_row && ow >= q0 && ow < q1) continue;  // done above
-            // The general case: the window clipped to the image.
-            const PoolWindow win = pool_window(g, oh, ow);
-            if (g.is_max) {
-              yp[oh * g.Wo + ow] = xp[pool_argmax(xp, g, win)];
-              continue;
-            }
-            scalar_t sum = 0;
-            for (int h = win.h0; h < win.h1; ++h)
-              for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
-            yp[oh * g.Wo + ow] = sum / static_cast<scalar_t>(pool_avg_divisor(g, oh, ow, win));
+#pragma omp parallel if (planes * g.Ho * g.Wo > 16384)
+      {
+        PoolFrame<scalar_t> frame;  // per thread
+        std::vector<scalar_t> run;
+#pragma omp for
+        for (int64_t plane = 0; plane < planes; ++plane) {
+          const scalar_t* xp = px + plane * g.H * g.W;
+          scalar_t* yp = py + plane * g.Ho * g.Wo;
+          if constexpr (K == 0) {
+            pool_plane_clipped(xp, g, yp);
+          } else if (g.is_max) {
+            frame.fill(xp, g, -std::numeric_limits<scalar_t>::infinity());
+            windows_of<STRIDE>(frame, g.Ho, g.Wo, yp, run, [w = frame.width](const scalar_t* t) {
+              return window_max<K>(t, w);
+            });
+          } else {
+            frame.fill(xp, g, scalar_t(0));
+            windows_of<STRIDE>(frame, g.Ho, g.Wo, yp, run, [w = frame.width](const scalar_t* t) {
+              return window_sum<K>(t, w);
+            });
+            for (int i = 0; i < g.Ho * g.Wo; ++i) yp[i] /= divisors[i];
           }
         }
       }
@@ -99,57 +207,36 @@ void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
 }
 
 // dx = Σ over the windows covering each input: dy (max: only at the window's arg-max; avg:
-// dy / divisor). Scattered per plane in ascending output order (the order the CUDA twin's gather
-// sums in), so planes run in parallel without races. Accumulate scatters into a scratch plane and
-// then adds it: dx + (the same sum), as the CUDA twin rounds it.
+// dy / divisor), scattered per plane in ascending output order, so planes run in parallel without
+// races. Accumulate forms the plane's sum apart and then adds it: dx + (the same sum), as the CUDA
+// twin rounds it.
 void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2dParams& p,
                      GradMode mode) {
   const PoolGeometry g = pool_geometry(p, x.shape(), dy.shape());
   const int64_t planes = x.size(0) * x.size(1);
   const bool accumulate = mode == GradMode::Accumulate;
-  int r0, r1, q0, q1;  // interior output rows and columns
-  interior_range(g.kh, g.sh, g.ph, g.H, g.Ho, r0, r1);
-  interior_range(g.kw, g.sw, g.pw, g.W, g.Wo, q0, q1);
   dispatch_float(x.dtype(), "pool2d_backward", [&]<class scalar_t>() {
     const scalar_t* px = x.data<scalar_t>();    // [N·C, H, W]
     const scalar_t* pdy = dy.data<scalar_t>();  // [N·C, Ho, Wo]
     scalar_t* pdx = dx.data<scalar_t>();        // [N·C, H, W]
+    const std::vector<scalar_t> divisors =
+        g.is_max ? std::vector<scalar_t>() : avg_divisors<scalar_t>(g);
     with_fixed_window(g, [&]<int K, int STRIDE>() {
 #pragma omp parallel if (planes * g.Ho * g.Wo > 16384)
       {
         std::vector<scalar_t> scratch(accumulate ? static_cast<size_t>(g.H) * g.W : 0);
+        PoolFrame<scalar_t> frame, acc;  // per thread
 #pragma omp for
         for (int64_t plane = 0; plane < planes; ++plane) {
           const scalar_t* xp = px + plane * g.H * g.W;
           const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
           scalar_t* dx_plane = pdx + plane * g.H * g.W;
           scalar_t* dxp = accumulate ? scratch.data() : dx_plane;
-          for (int i = 0; i < g.H * g.W; ++i) dxp[i] = scalar_t(0);
-          for (int oh = 0; oh < g.Ho; ++oh) {
-            const bool fast_row = K > 0 && oh >= r0 && oh < r1;
-            if (g.is_max) {
-              // (No fast path: the arg-max scan is branchy either way and the scatter dominates.)
-              for (int ow = 0; ow < g.Wo; ++ow)
-                dxp[pool_argmax(xp, g, pool_window(g, oh, ow))] += dyp[oh * g.Wo + ow];
-              continue;
-            }
-            for (int ow = 0; ow < g.Wo; ++ow) {
-              const PoolWindow win = pool_window(g, oh, ow);
-              const scalar_t grad = dyp[oh * g.Wo + ow];
-              const scalar_t share =
-                  grad / static_cast<scalar_t>(pool_avg_divisor(g, oh, ow, win));
-              if (fast_row && ow >= q0 && ow < q1) {
-                // Interior window: K×K taps known at compile time, no clipping.
-                scalar_t* top = dxp + win.h0 * g.W + win.w0;
-#pragma GCC unroll 8
-                for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-                  for (int w = 0; w < K; ++w) top[h * g.W + w] += share;
-                continue;
-              }
-              for (int h = win.h0; h < win.h1; ++h)
-                for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
-            }
+          if constexpr (K == 0) {
+            unpool_plane_clipped(xp, dyp, g, dxp);
+          } else {
+            if (g.is_max) frame.fill(xp, g, -std::numeric_limits<scalar_t>::infinity());
+            unpool_plane_framed<K, STRIDE>(frame, dyp, g, divisors.data(), acc, dxp);
           }
           if (accumulate)
             for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
