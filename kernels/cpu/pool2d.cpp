@@ -132,38 +132,72 @@ void unpool_plane_clipped(const T* xp, const T* dyp, const PoolGeometry& g, T* d
     }
 }
 
+// Row o's arg-maxes (positions in x's frame) into arg[q], by pool_argmax's rule: from the window's
+// first image element, a later tap wins only if strictly greater. Where that element is the
+// window's first tap (all but the first row and column at DARTS' padding of 1), the taps are
+// compared as selects and the loop vectorises across the row: on random data a branch would
+// mispredict about twice a window. The border windows start at their first image element.
+template <int K, int STRIDE, class T>
+void row_argmax(const PoolFrame<T>& x, const PoolGeometry& g, int o, int* arg) {
+  const T* v = x.data.data();
+  const int width = x.width, row = o * STRIDE * width, Wo = g.Wo;  // locals: arg may alias g
+  const int q_inside = o * STRIDE < g.ph ? Wo : std::min(Wo, (g.pw + STRIDE - 1) / STRIDE);
+  for (int q = 0; q < q_inside; ++q) {
+    const int top = row + q * STRIDE;
+    int best_at = std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw);
+    T best = v[best_at];
+#pragma GCC unroll 8
+    for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+      for (int w = 0; w < K; ++w) {
+        const int at = top + h * width + w;
+        if (v[at] > best) best = v[at], best_at = at;
+      }
+    arg[q] = best_at;
+  }
+  for (int q = q_inside; q < Wo; ++q) {
+    const int top = row + q * STRIDE;
+    T best = v[top];
+    int best_at = top;
+#pragma GCC unroll 8
+    for (int h = 0; h < K; ++h)
+#pragma GCC unroll 8
+      for (int w = 0; w < K; ++w) {
+        const int at = top + h * width + w;
+        const bool wins = v[at] > best;
+        best = wins ? v[at] : best;
+        best_at = wins ? at : best_at;
+      }
+    arg[q] = best_at;
+  }
+}
+
 // The same for a K×K window at a fixed stride, on framed planes: `acc` (a frame of zeros) takes
-// the scatter, then dxp gets the image part of it. Max pools find the arg-max in x's frame (−∞),
-// starting at the window's first image element as pool_argmax does (−∞ padding never beats it);
-// averages divide by `divisors` and leave x unread.
+// the scatter, then dxp gets the image part of it. Max pools find their arg-maxes in x's frame
+// (−∞ padding never wins) a row at a time into `arg`; averages divide by `divisors` and leave x
+// unread.
 template <int K, int STRIDE, class T>
 void unpool_plane_framed(const PoolFrame<T>& x, const T* dyp, const PoolGeometry& g,
-                         const T* divisors, PoolFrame<T>& acc, T* dxp) {
+                         const T* divisors, PoolFrame<T>& acc, std::vector<int>& arg, T* dxp) {
   acc.reset(g, T(0));
   const int width = acc.width;
-  for (int o = 0; o < g.Ho; ++o)
+  arg.resize(g.Wo);
+  for (int o = 0; o < g.Ho; ++o) {
+    const T* dy_row = dyp + o * g.Wo;
+    if (g.is_max) {
+      row_argmax<K, STRIDE>(x, g, o, arg.data());
+      for (int q = 0; q < g.Wo; ++q) acc.data[arg[q]] += dy_row[q];
+      continue;
+    }
     for (int q = 0; q < g.Wo; ++q) {
       const int top = o * STRIDE * width + q * STRIDE;
-      const T grad = dyp[o * g.Wo + q];
-      if (g.is_max) {
-        int best_at = std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw);
-        T best = x.data[best_at];
-#pragma GCC unroll 8
-        for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-          for (int w = 0; w < K; ++w) {
-            const int at = top + h * width + w;
-            if (x.data[at] > best) best = x.data[at], best_at = at;
-          }
-        acc.data[best_at] += grad;
-        continue;
-      }
-      const T share = grad / divisors[o * g.Wo + q];
+      const T share = dy_row[q] / divisors[o * g.Wo + q];
 #pragma GCC unroll 8
       for (int h = 0; h < K; ++h)
 #pragma GCC unroll 8
         for (int w = 0; w < K; ++w) acc.data[top + h * width + w] += share;
     }
+  }
   for (int i = 0; i < g.H; ++i) std::copy_n(acc.at(i + g.ph, g.pw), g.W, dxp + i * g.W);
 }
 
@@ -226,6 +260,7 @@ void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2d
       {
         std::vector<scalar_t> scratch(accumulate ? static_cast<size_t>(g.H) * g.W : 0);
         PoolFrame<scalar_t> frame, acc;  // per thread
+        std::vector<int> arg;
 #pragma omp for
         for (int64_t plane = 0; plane < planes; ++plane) {
           const scalar_t* xp = px + plane * g.H * g.W;
@@ -236,7 +271,7 @@ void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2d
             unpool_plane_clipped(xp, dyp, g, dxp);
           } else {
             if (g.is_max) frame.fill(xp, g, -std::numeric_limits<scalar_t>::infinity());
-            unpool_plane_framed<K, STRIDE>(frame, dyp, g, divisors.data(), acc, dxp);
+            unpool_plane_framed<K, STRIDE>(frame, dyp, g, divisors.data(), acc, arg, dxp);
           }
           if (accumulate)
             for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
