@@ -56,13 +56,13 @@ void correlate_run(const FramedPlane<T>& in, const T* w, int dil, T* out, int Ho
   T wk[KR * KS];
   for (int t = 0; t < KR * KS; ++t) wk[t] = w[t];
   const int64_t width = in.width, n = (Ho - 1) * width + Wo;
-  run.assign(n, T(0));
+  run.resize(n);
   T* acc = run.data();
   for (int r0 = 0; r0 < KR; r0 += kRowsPerPass) {
     const T* in_rows[kRowsPerPass];
     for (int i = 0; i < kRowsPerPass; ++i) in_rows[i] = in.row((r0 + i) * dil);
     for (int64_t p = 0; p < n; ++p) {
-      T sum = acc[p];
+      T sum = r0 == 0 ? T(0) : acc[p];  // the first pass starts the sums
 #pragma GCC unroll 8
       for (int i = 0; i < kRowsPerPass; ++i)
 #pragma GCC unroll 8
