@@ -1,4 +1,5 @@
-// CPU reference of the pool2d family: one loop nest per output plane, windows from pool2d_math.h.
+// CPU reference of the pool2d family, a plane at a time: DARTS' 3×3 windows on framed planes, any
+// other window clipped to the image (windows, divisors and arg-max rule from pool2d_math.h).
 #include <algorithm>
 #include <limits>
 #include <vector>
