@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "kernels/cpu/sample_loop.h"
 #include "runtime/device.h"
 #include "runtime/host_malloc.h"
 #include "runtime/openmp_waiting.h"
@@ -22,6 +23,7 @@ void add_info_command(CLI::App& app) {
     fmt::print("openmp:   {} threads; idle workers wait: {}\n", omp_get_max_threads(),
                openmp_waiting());
     fmt::print("memory:   freed host memory kept by the C library: {}\n", host_malloc());
+    fmt::print("blas:     {}\n", cpu::blas_description());
     if (!built_with_cuda()) return;
     const CudaVersions v = cuda_versions();
     fmt::print("cuda:     runtime {}.{}, driver {}\n", v.runtime / 1000, (v.runtime % 1000) / 10,

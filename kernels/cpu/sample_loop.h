@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
 #include "runtime/tensor.h"
 
@@ -20,6 +21,18 @@ namespace autonet::cpu {
 inline bool samples_in_parallel(int64_t samples) {
   static const bool blas_stays_on_its_thread = openblas_get_parallel() != 1;  // 1: pthreads
   return samples > 1 && blas_stays_on_its_thread;
+}
+
+// OpenBLAS as `autonet info` shows it: its own configuration string, its threading, and what
+// that means for the loops above.
+inline std::string blas_description() {
+  const int threading = openblas_get_parallel();  // 0 sequential, 1 pthreads, 2 OpenMP
+  return std::string(openblas_get_config()) + "; " +
+         (threading == 2   ? "OpenMP build"
+          : threading == 1 ? "pthread build"
+                           : "sequential build") +
+         (samples_in_parallel(2) ? ": a batch's samples run on the OpenMP threads"
+                                 : ": each GEMM threaded by OpenBLAS alone");
 }
 
 // A weight gradient summed over samples that run in parallel: sample n's GEMM writes part(n)
