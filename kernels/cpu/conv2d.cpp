@@ -97,17 +97,18 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
     const Tensor w2 = w.view({g.K, g.rows()});  // [K, C·R·S]
     const bool need_col = !g.pointwise() && (dw.defined() || dx.defined());
     const bool accumulate = dx.defined() && dx_mode == GradMode::Accumulate;
-    const SamplePartials dw_parts(dw, g.N);
-#pragma omp parallel if (samples_in_parallel(g.N))
+    SampleWeightGrad dw_sum(dw, g.N);
+#pragma omp parallel if (dw_sum.parallel())
     {
       Tensor col = need_col ? Tensor::empty({g.rows(), g.pixels()}, x.dtype()) : Tensor();
       Tensor sample_dx = accumulate ? Tensor::empty({g.C, g.H, g.W}, x.dtype()) : Tensor();
 #pragma omp for
       for (int64_t n = 0; n < g.N; ++n) {
         const Tensor dyn = dy.select(0, n).view({g.K, g.pixels()});  // [K, Ho·Wo]
-        if (dw_parts.defined()) {  // dw's part n [K, C·R·S] = dy[n] · col[n]ᵀ
-          Tensor part = dw_parts.part(n).view({g.K, g.rows()});
-          cpu::gemm(dyn, sample_columns<scalar_t>(x, n, g, col), part, {.trans_b = true});
+        if (dw_sum.defined()) {  // dw [K, C·R·S] (+)= dy[n] · col[n]ᵀ
+          Tensor target = dw_sum.target(n).view({g.K, g.rows()});
+          cpu::gemm(dyn, sample_columns<scalar_t>(x, n, g, col), target,
+                    {.trans_b = true, .beta = dw_sum.beta()});
         }
         if (!dx.defined()) continue;
         Tensor dxn = accumulate ? sample_dx : dx.select(0, n);  // [C, H, W]
@@ -125,7 +126,7 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
         }
       }
     }
-    dw_parts.add_to(dw);
+    dw_sum.finish();
     if (dbias.defined()) {  // dbias[k] += Σ_{n,q} dy[n, k, q], in double
       std::vector<double> bias_sum(g.K, 0.0);
       const scalar_t* pdy = dy.data<scalar_t>();

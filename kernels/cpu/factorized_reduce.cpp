@@ -91,18 +91,19 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
   const bool accumulate = dx_mode == GradMode::Accumulate;
   dispatch_float(x.dtype(), "factorized_reduce_backward", [&]<class scalar_t>() {
     const Tensor ws[2] = {w1.view({g.half, g.C}), w2.view({g.half, g.C})};
-    const SamplePartials dw_parts[2] = {SamplePartials(dw1, g.N), SamplePartials(dw2, g.N)};
-#pragma omp parallel if (samples_in_parallel(g.N))
+    SampleWeightGrad dw_sums[2] = {SampleWeightGrad(dw1, g.N), SampleWeightGrad(dw2, g.N)};
+#pragma omp parallel if (dw_sums[0].parallel() && dw_sums[1].parallel())
     {
       Tensor col = Tensor::empty({g.C, g.pixels()}, x.dtype());
 #pragma omp for
       for (int64_t n = 0; n < g.N; ++n) {
         const scalar_t* xn = x.select(0, n).data<scalar_t>();
         for (int64_t phase = 0; phase < 2; ++phase)
-          if (dw_parts[phase].defined()) {  // dw's part n [Co/2, C] = dy's half · colᵀ
+          if (dw_sums[phase].defined()) {  // dw [Co/2, C] (+)= dy's half · colᵀ
             gather_relu(xn, g, phase, col.data<scalar_t>());
-            Tensor part = dw_parts[phase].part(n).view({g.half, g.C});
-            cpu::gemm(half_of(dy, n, phase, g), col, part, {.trans_b = true});
+            Tensor target = dw_sums[phase].target(n).view({g.half, g.C});
+            cpu::gemm(half_of(dy, n, phase, g), col, target,
+                      {.trans_b = true, .beta = dw_sums[phase].beta()});
           }
         if (!dx.defined()) continue;
         scalar_t* dxn = dx.select(0, n).data<scalar_t>();
@@ -113,8 +114,8 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
         }
       }
     }
-    dw_parts[0].add_to(dw1);
-    dw_parts[1].add_to(dw2);
+    dw_sums[0].finish();
+    dw_sums[1].finish();
   });
 }
 

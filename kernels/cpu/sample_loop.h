@@ -35,29 +35,42 @@ inline std::string blas_description() {
                                  : ": each GEMM threaded by OpenBLAS alone");
 }
 
-// A weight gradient summed over samples that run in parallel: sample n's GEMM writes part(n)
-// (beta 0), and add_to(dw) then adds the parts onto dw in sample order, so the sum does not depend
-// on the thread count. Empty (and part() undefined) when `dw` is undefined.
-class SamplePartials {
+// A weight gradient summed over a batch's samples. Where the samples run in parallel, sample n's
+// GEMM writes a part of its own (beta 0) and finish() adds the parts onto dw in sample order, so
+// the sum does not depend on the thread count. Where the parts would take more than
+// kMaxPartBytes (convolutions far larger than DARTS': there a GEMM is big enough for OpenBLAS to
+// thread on its own), the samples run one after another and each GEMM adds onto dw itself
+// (beta 1). The choice depends on the shapes alone.
+class SampleWeightGrad {
  public:
-  SamplePartials(const Tensor& dw, int64_t samples) {
-    if (!dw.defined()) return;
+  static constexpr int64_t kMaxPartBytes = int64_t{64} << 20;
+
+  // dw: the gradient (undefined: none to form); samples: the batch size.
+  SampleWeightGrad(const Tensor& dw, int64_t samples)
+      : dw_(dw),
+        parallel_(samples_in_parallel(samples) &&
+                  (!dw.defined() || samples * static_cast<int64_t>(dw.nbytes()) <= kMaxPartBytes)) {
+    if (!dw.defined() || !parallel_) return;
     Shape shape = {samples};
     shape.insert(shape.end(), dw.shape().begin(), dw.shape().end());
     parts_ = Tensor::empty(shape, dw.dtype());
   }
-  bool defined() const { return parts_.defined(); }
-  Tensor part(int64_t n) const { return parts_.select(0, n); }
+  bool defined() const { return dw_.defined(); }
+  // Whether the batch's samples run on the OpenMP team.
+  bool parallel() const { return parallel_; }
+  // Where sample n's GEMM puts its product (shaped like dw), and with which beta.
+  Tensor target(int64_t n) const { return parallel_ ? parts_.select(0, n) : dw_; }
+  double beta() const { return parallel_ ? 0.0 : 1.0; }
 
   // dw[i] += part(0)[i] + part(1)[i] + ..., added in that order (blocks of elements in parallel,
-  // a sample at a time within a block so the adds vectorise).
-  void add_to(Tensor& dw) const {
-    if (!defined()) return;
-    dispatch_float(dw.dtype(), "SamplePartials::add_to", [&]<class scalar_t>() {
+  // a sample at a time within a block so the adds vectorise); nothing left to do without parts.
+  void finish() {
+    if (!parts_.defined()) return;
+    dispatch_float(dw_.dtype(), "SampleWeightGrad::finish", [&]<class scalar_t>() {
       constexpr int64_t kBlock = 1024;
-      const int64_t samples = parts_.size(0), size = dw.numel();
+      const int64_t samples = parts_.size(0), size = dw_.numel();
       const scalar_t* p = parts_.data<scalar_t>();
-      scalar_t* out = dw.data<scalar_t>();
+      scalar_t* out = dw_.data<scalar_t>();
 #pragma omp parallel for if (samples * size > 65536)
       for (int64_t begin = 0; begin < size; begin += kBlock) {
         const int64_t end = std::min(size, begin + kBlock);
@@ -68,7 +81,8 @@ class SamplePartials {
   }
 
  private:
-  Tensor parts_;
+  Tensor dw_, parts_;
+  bool parallel_ = false;
 };
 
 }  // namespace autonet::cpu

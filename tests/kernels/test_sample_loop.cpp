@@ -1,13 +1,17 @@
 // The CPU twins that run a batch's samples on the OpenMP team (kernels/cpu/sample_loop.h):
 // conv2d and factorized_reduce give the same bits with one thread as with several, their weight
-// gradients included (summed per sample, in sample order).
+// gradients included (summed per sample, in sample order); convolutions too large for per-sample
+// parts sum the old way.
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "kernels/cpu/sample_loop.h"
 #include "kernels/factorized_reduce.h"
 #include "tests/kernels/group_checks.h"
 
@@ -81,6 +85,31 @@ TEST(SampleLoop, FactorizedReduceGivesTheSameBitsOnAnyThreadCount) {
       expect_same_bits(many[i], one[i],
                        "output " + std::to_string(i) + ", " + std::to_string(threads) + " threads");
   }
+}
+
+// Weight gradients whose per-sample parts would pass kMaxPartBytes are summed the old way: the
+// samples one after another, each GEMM adding onto dw; the sum is still each sample's dw.
+TEST(SampleLoop, LargeWeightGradientsAddOntoTheGradientItself) {
+  const int64_t N = 32, C = 256, K = 256;  // dw: 256·256·9 floats, 2.4 MB a sample, 75 MB in all
+  EXPECT_FALSE(cpu::SampleWeightGrad(Tensor::empty({K, C, 3, 3}, DType::f32), N).parallel());
+  EXPECT_TRUE(cpu::SampleWeightGrad(Tensor::empty({16, 16, 1, 1}, DType::f32), N).parallel() ||
+              !cpu::samples_in_parallel(N));
+  const Tensor x = random_tensor({N, C, 4, 4}, DType::f32, 1);
+  const Tensor w = random_tensor({K, C, 3, 3}, DType::f32, 2);
+  const Tensor dy = random_tensor({N, K, 4, 4}, DType::f32, 3);
+  const Conv2dParams p{1, 1, 1, 1};
+  Tensor dw = Tensor::zeros(w.shape(), DType::f32), no_dx, no_bias;
+  conv2d_backward(x, w, dy, no_dx, dw, no_bias, p);
+  std::vector<double> want(w.numel(), 0.0);  // Σ_n of each sample's own dw
+  for (int64_t n = 0; n < N; ++n) {
+    Tensor dw_n = Tensor::zeros(w.shape(), DType::f32);
+    conv2d_backward(x.slice(0, n, n + 1), w, dy.slice(0, n, n + 1), no_dx, dw_n, no_bias, p);
+    for (int64_t i = 0; i < dw_n.numel(); ++i) want[i] += dw_n.data<float>()[i];
+  }
+  double worst = 0;
+  for (int64_t i = 0; i < dw.numel(); ++i)
+    worst = std::max(worst, std::abs(dw.data<float>()[i] - want[i]) / (1.0 + std::abs(want[i])));
+  EXPECT_LT(worst, 1e-5);
 }
 
 }  // namespace
