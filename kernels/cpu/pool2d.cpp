@@ -26,9 +26,9 @@ struct PoolFrame {
     width = std::max(g.W + g.pw, (g.Wo - 1) * g.sw + g.kw);
     data.assign(static_cast<size_t>(height) * width, value);
   }
-  // `plane` inside a frame of `pad_value`.
-  void fill(const T* plane, const PoolGeometry& g, T pad_value) {
-    reset(g, pad_value);
+  // `plane` inside its pool's pad value.
+  void fill(const T* plane, const PoolGeometry& g) {
+    reset(g, g.is_max ? -std::numeric_limits<T>::infinity() : T(0));
     for (int i = 0; i < g.H; ++i) std::copy_n(plane + i * g.W, g.W, at(i + g.ph, g.pw));
   }
   T* at(int row, int col) { return data.data() + static_cast<size_t>(row) * width + col; }
@@ -97,9 +97,10 @@ void with_fixed_window(const PoolGeometry& g, F&& f) {
   return f.template operator()<0, 0>();
 }
 
-// Any other geometry: each window clipped to the image (pool_window).
+// Any other geometry: each window clipped to the image (pool_window); averages divide by
+// `divisors` (avg_divisors).
 template <class T>
-void pool_plane_clipped(const T* xp, const PoolGeometry& g, T* yp) {
+void pool_plane_clipped(const T* xp, const PoolGeometry& g, const T* divisors, T* yp) {
   for (int oh = 0; oh < g.Ho; ++oh)
     for (int ow = 0; ow < g.Wo; ++ow) {
       const PoolWindow win = pool_window(g, oh, ow);
@@ -110,14 +111,15 @@ void pool_plane_clipped(const T* xp, const PoolGeometry& g, T* yp) {
       T sum = 0;
       for (int h = win.h0; h < win.h1; ++h)
         for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
-      yp[oh * g.Wo + ow] = sum / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+      yp[oh * g.Wo + ow] = sum / divisors[oh * g.Wo + ow];
     }
 }
 
 // dx of one plane, scattered in ascending output order (the order the CUDA twin's gather sums
 // in) into dxp (zeroed first) for any geometry.
 template <class T>
-void unpool_plane_clipped(const T* xp, const T* dyp, const PoolGeometry& g, T* dxp) {
+void unpool_plane_clipped(const T* xp, const T* dyp, const PoolGeometry& g, const T* divisors,
+                          T* dxp) {
   std::fill_n(dxp, g.H * g.W, T(0));
   for (int oh = 0; oh < g.Ho; ++oh)
     for (int ow = 0; ow < g.Wo; ++ow) {
@@ -127,7 +129,7 @@ void unpool_plane_clipped(const T* xp, const T* dyp, const PoolGeometry& g, T* d
         dxp[pool_argmax(xp, g, win)] += grad;
         continue;
       }
-      const T share = grad / static_cast<T>(pool_avg_divisor(g, oh, ow, win));
+      const T share = grad / divisors[oh * g.Wo + ow];
       for (int h = win.h0; h < win.h1; ++h)
         for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
     }
@@ -137,29 +139,16 @@ void unpool_plane_clipped(const T* xp, const T* dyp, const PoolGeometry& g, T* d
 // first image element, a later tap wins only if strictly greater. Where that element is the
 // window's first tap (all but the first row and column at DARTS' padding of 1), the taps are
 // compared as selects and the loop vectorises across the row: on random data a branch would
-// mispredict about twice a window. The border windows start at their first image element.
+// mispredict about twice a window. The border windows start at their first image element (their
+// own loop, which need not vectorise).
 template <int K, int STRIDE, class T>
 void row_argmax(const PoolFrame<T>& x, const PoolGeometry& g, int o, int* arg) {
   const T* v = x.data.data();
   const int width = x.width, row = o * STRIDE * width, Wo = g.Wo;  // locals: arg may alias g
-  const int q_inside = o * STRIDE < g.ph ? Wo : std::min(Wo, (g.pw + STRIDE - 1) / STRIDE);
-  for (int q = 0; q < q_inside; ++q) {
-    const int top = row + q * STRIDE;
-    int best_at = std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw);
-    T best = v[best_at];
-#pragma GCC unroll 8
-    for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-      for (int w = 0; w < K; ++w) {
-        const int at = top + h * width + w;
-        if (v[at] > best) best = v[at], best_at = at;
-      }
-    arg[q] = best_at;
-  }
-  for (int q = q_inside; q < Wo; ++q) {
-    const int top = row + q * STRIDE;
-    T best = v[top];
-    int best_at = top;
+  // The window's taps from `start`, compared as selects (a tap at or before it never wins).
+  auto argmax_from = [&](int top, int start) {
+    T best = v[start];
+    int best_at = start;
 #pragma GCC unroll 8
     for (int h = 0; h < K; ++h)
 #pragma GCC unroll 8
@@ -169,8 +158,13 @@ void row_argmax(const PoolFrame<T>& x, const PoolGeometry& g, int o, int* arg) {
         best = wins ? v[at] : best;
         best_at = wins ? at : best_at;
       }
-    arg[q] = best_at;
-  }
+    return best_at;
+  };
+  const int q_inside = o * STRIDE < g.ph ? Wo : std::min(Wo, (g.pw + STRIDE - 1) / STRIDE);
+  for (int q = 0; q < q_inside; ++q)
+    arg[q] = argmax_from(row + q * STRIDE,
+                         std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw));
+  for (int q = q_inside; q < Wo; ++q) arg[q] = argmax_from(row + q * STRIDE, row + q * STRIDE);
 }
 
 // The same for a K×K window at a fixed stride, on framed planes: `acc` (a frame of zeros) takes
@@ -222,14 +216,14 @@ void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
           const scalar_t* xp = px + plane * g.H * g.W;
           scalar_t* yp = py + plane * g.Ho * g.Wo;
           if constexpr (K == 0) {
-            pool_plane_clipped(xp, g, yp);
+            pool_plane_clipped(xp, g, divisors.data(), yp);
           } else if (g.is_max) {
-            frame.fill(xp, g, -std::numeric_limits<scalar_t>::infinity());
+            frame.fill(xp, g);
             windows_of<STRIDE>(frame, g.Ho, g.Wo, yp, run, [w = frame.width](const scalar_t* t) {
               return window_max<K>(t, w);
             });
           } else {
-            frame.fill(xp, g, scalar_t(0));
+            frame.fill(xp, g);
             windows_of<STRIDE>(frame, g.Ho, g.Wo, yp, run, [w = frame.width](const scalar_t* t) {
               return window_sum<K>(t, w);
             });
@@ -269,9 +263,9 @@ void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2d
           scalar_t* dx_plane = pdx + plane * g.H * g.W;
           scalar_t* dxp = accumulate ? scratch.data() : dx_plane;
           if constexpr (K == 0) {
-            unpool_plane_clipped(xp, dyp, g, dxp);
+            unpool_plane_clipped(xp, dyp, g, divisors.data(), dxp);
           } else {
-            if (g.is_max) frame.fill(xp, g, -std::numeric_limits<scalar_t>::infinity());
+            if (g.is_max) frame.fill(xp, g);
             unpool_plane_framed<K, STRIDE>(frame, dyp, g, divisors.data(), acc, arg, dxp);
           }
           if (accumulate)
