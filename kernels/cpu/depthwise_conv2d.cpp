@@ -42,33 +42,46 @@ struct FramedPlane {
   const T* row(int i) const { return data.data() + static_cast<size_t>(i) * width; }
 };
 
+// A fixed-size filter's taps, copied where the loops below keep them in registers, and taken a
+// few filter rows a pass (all of a 3×3, one row of a 5×5: as many as registers hold), so each pass
+// unrolls inside the loop over outputs and that loop vectorises.
+template <int KR, int KS, class T>
+struct FixedTaps {
+  static constexpr int kRowsPerPass = KR * KS <= 9 ? KR : 1;
+  T w[KR * KS];
+  explicit FixedTaps(const T* weights) {
+    for (int t = 0; t < KR * KS; ++t) w[t] = weights[t];
+  }
+  // sum + the taps of filter rows [r0, r0 + kRowsPerPass) on `rows` (their input rows) at column
+  // `at`, in (r, s) order.
+  T add_pass(T sum, const T* const* rows, int r0, int64_t at, int dil) const {
+#pragma GCC unroll 8
+    for (int i = 0; i < kRowsPerPass; ++i)
+#pragma GCC unroll 8
+      for (int s = 0; s < KS; ++s) sum += w[(r0 + i) * KS + s] * rows[i][at + s * dil];
+    return sum;
+  }
+};
+
 // Stride 1 with the filter size fixed: out[o, q] = Σ_{r,s} w[r, s] · in[o + r·dil, q + s·dil].
 // Laid end to end, the frame's rows make the plane one run, output (o, q) at run position
 // o·width + q and its taps at fixed offsets from it, so one loop over the run vectorises across
 // rows (DARTS' rows are 7–32 wide: short for vectors on their own; the forward 1.2–2× faster). The
-// width − Wo positions after each row's outputs are computed into `run` and dropped. The taps of a
-// few filter rows (all of a 3×3, one row of a 5×5: as many as registers hold) unroll inside the
-// loop, one update of the run per pass; each output sums its taps in (r, s) order.
+// width − Wo positions after each row's outputs are computed into `run` and dropped. One update of
+// the run per pass of FixedTaps; each output sums its taps in (r, s) order.
 template <int KR, int KS, class T>
 void correlate_run(const FramedPlane<T>& in, const T* w, int dil, T* out, int Ho, int Wo,
                    std::vector<T>& run) {
-  constexpr int kRowsPerPass = KR * KS <= 9 ? KR : 1;
-  T wk[KR * KS];
-  for (int t = 0; t < KR * KS; ++t) wk[t] = w[t];
+  using Taps = FixedTaps<KR, KS, T>;
+  const Taps taps(w);
   const int64_t width = in.width, n = (Ho - 1) * width + Wo;
   run.resize(n);
   T* acc = run.data();
-  for (int r0 = 0; r0 < KR; r0 += kRowsPerPass) {
-    const T* in_rows[kRowsPerPass];
-    for (int i = 0; i < kRowsPerPass; ++i) in_rows[i] = in.row((r0 + i) * dil);
-    for (int64_t p = 0; p < n; ++p) {
-      T sum = r0 == 0 ? T(0) : acc[p];  // the first pass starts the sums
-#pragma GCC unroll 8
-      for (int i = 0; i < kRowsPerPass; ++i)
-#pragma GCC unroll 8
-        for (int s = 0; s < KS; ++s) sum += wk[(r0 + i) * KS + s] * in_rows[i][p + s * dil];
-      acc[p] = sum;
-    }
+  for (int r0 = 0; r0 < KR; r0 += Taps::kRowsPerPass) {
+    const T* in_rows[Taps::kRowsPerPass];
+    for (int i = 0; i < Taps::kRowsPerPass; ++i) in_rows[i] = in.row((r0 + i) * dil);
+    for (int64_t p = 0; p < n; ++p)  // the first pass starts the sums
+      acc[p] = taps.add_pass(r0 == 0 ? T(0) : acc[p], in_rows, r0, p, dil);
   }
   for (int o = 0; o < Ho; ++o)
     for (int q = 0; q < Wo; ++q) out[o * Wo + q] = acc[o * width + q];
@@ -84,26 +97,18 @@ void correlate(const FramedPlane<T>& in, const T* w, int R_, int S_, int stride_
   const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
   if constexpr (KR > 0 && KS > 0 && KSTRIDE == 1) {
     return correlate_run<KR, KS>(in, w, dil, out, Ho, Wo, run);
-  } else if constexpr (KR > 0 && KS > 0) {
-    // Other strides row by row, the taps unrolled as in correlate_run.
-    constexpr int kRowsPerPass = KR * KS <= 9 ? KR : 1;
-    T wk[KR * KS];
-    for (int t = 0; t < KR * KS; ++t) wk[t] = w[t];
+  } else if constexpr (KR > 0 && KS > 0) {  // other strides row by row, a pass at a time
+    using Taps = FixedTaps<KR, KS, T>;
+    const Taps taps(w);
     for (int o = 0; o < Ho; ++o) {
       T* out_row = out + o * Wo;
       for (int q = 0; q < Wo; ++q) out_row[q] = T(0);
-      for (int r0 = 0; r0 < KR; r0 += kRowsPerPass) {
-        const T* in_rows[kRowsPerPass];
-        for (int i = 0; i < kRowsPerPass; ++i) in_rows[i] = in.row(o * stride + (r0 + i) * dil);
-        for (int q = 0; q < Wo; ++q) {
-          T sum = out_row[q];
-#pragma GCC unroll 8
-          for (int i = 0; i < kRowsPerPass; ++i)
-#pragma GCC unroll 8
-            for (int s = 0; s < KS; ++s)
-              sum += wk[(r0 + i) * KS + s] * in_rows[i][q * stride + s * dil];
-          out_row[q] = sum;
-        }
+      for (int r0 = 0; r0 < KR; r0 += Taps::kRowsPerPass) {
+        const T* in_rows[Taps::kRowsPerPass];
+        for (int i = 0; i < Taps::kRowsPerPass; ++i)
+          in_rows[i] = in.row(o * stride + (r0 + i) * dil);
+        for (int q = 0; q < Wo; ++q)
+          out_row[q] = taps.add_pass(out_row[q], in_rows, r0, q * stride, dil);
       }
     }
     return;
