@@ -34,6 +34,9 @@ void CudaGraph::reset() {
 void CudaGraph::capture(const std::function<void()>& work) {
   reset();
   cudaStream_t s = cuda::compute_stream(device_);
+  // Side work launched before the capture is waited for outside it: a capture may not wait for
+  // an event recorded outside it.
+  join_side_work(device_);
   // Relaxed: the allocator may still call cudaMalloc for a block the pool does not have yet.
   AN_CUDA_CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed));
   cuda_begin_pool(device_.index, pool_);
@@ -44,6 +47,13 @@ void CudaGraph::capture(const std::function<void()>& work) {
     join_side_work(device_);  // a capture ends with every stream it forked joined
   } catch (...) {
     cuda_end_pool(device_.index);
+    // The side stream rejoins the capture before it ends (a fork left unjoined would fail the
+    // end); where the capture is already invalid, its side launches are simply forgotten.
+    try {
+      join_side_work(device_);
+    } catch (...) {
+      forget_side_work(device_);
+    }
     cudaStreamEndCapture(s, &graph);
     if (graph) cudaGraphDestroy(graph);
     cudaGetLastError();

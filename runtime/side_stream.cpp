@@ -146,6 +146,15 @@ void join_side_work(Device device) {
   join_through(side, device, side.launched);
 }
 
+void forget_side_work(Device device) {
+  if (!device.is_cuda() || !in_range(device)) return;
+  SideStream& side = side_streams[device.index];
+  std::lock_guard lock(side.mutex);
+  if (side.launched <= side.joined) return;
+  side.joined = side.launched;
+  cuda_side_joined(device.index, side.launched);
+}
+
 OnSideStream::OnSideStream(Device device) : device_(device), previous_region_(side_region) {
   if (side_work_allowed(device) && !in_side_launch[device.index]) {
     const cudaStream_t side = fork_side(device);
@@ -185,6 +194,7 @@ SideWork::~SideWork() {
 #else  // CPU-only build
 
 void join_side_work(Device) {}
+void forget_side_work(Device) {}
 OnSideStream::OnSideStream(Device device) : device_(device), previous_region_(side_region) {
   side_region = side_region || side_streams_enabled();
 }

@@ -62,6 +62,12 @@ bool side_work_allowed(Device device);
 // side launch (it would wait for work not yet launched).
 void join_side_work(Device device);
 
+// After a capture that failed (runtime/cuda_graph.cpp): the side launches recorded in it will
+// never run, so they count as joined and the releases held back for them return to the cache.
+// Without this the next join would wait for an event of the discarded capture. A no-op without
+// outstanding side work (always on the CPU).
+void forget_side_work(Device device);
+
 // While alive, every kernel this thread launches on `device` goes to the side stream, as one side
 // launch (when side_work_allowed(device); else nothing changes): work independent of what the
 // compute stream does next, like the forward pipeline of a cell's second input beside its

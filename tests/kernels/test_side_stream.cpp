@@ -9,6 +9,7 @@
 
 #include "kernels/pointwise_group.h"
 #include "runtime/allocator.h"
+#include "runtime/cuda_graph.h"
 #include "runtime/side_stream.h"
 #include "runtime/tensor.h"
 
@@ -101,6 +102,42 @@ TEST(SideStreams, CudaWeightGradientsOnTheSideStreamEqualOneStreamBitForBit) {
     SideStreamScope scope(gpu);
     one.run();
     one.run();
+  }
+  EXPECT_EQ(side.dw.to(Device::cpu()).to_vector<float>(),
+            one.dw.to(Device::cpu()).to_vector<float>());
+  EXPECT_EQ(side.dx.to(Device::cpu()).to_vector<float>(),
+            one.dx.to(Device::cpu()).to_vector<float>());
+}
+
+// A capture begun while eager side work is outstanding (its scope still open) must not wait for
+// it inside the capture: capture() joins it first. A capture that then fails leaves the side
+// stream usable, and its replays and later eager passes equal one stream's.
+TEST(SideStreams, CudaCapturesJoinOutstandingSideWorkAndSurviveAFailure) {
+  std::string why;
+  if (!cuda_available(&why)) GTEST_SKIP() << "side streams need a GPU: " << why;
+  const Device gpu = Device::cuda(0);
+  PointwiseBackward side(gpu), one(gpu);
+  CudaGraph graph(gpu), failed(gpu);
+  {
+    SideStreamScope scope(gpu);
+    side.run();  // eager, not yet joined
+    graph.capture([&] {
+      SideStreamScope inner(gpu);
+      side.run();
+    });
+    EXPECT_THROW(failed.capture([&] {
+      SideStreamScope inner(gpu);
+      side.run();
+      (void)side.dw.to(Device::cpu());  // a host read: refused while capturing
+    }),
+                 Error);
+    graph.replay();
+    side.run();  // eager again, after the failed capture
+  }
+  {
+    SideStreamsSwitch off(false);
+    SideStreamScope scope(gpu);
+    for (int pass = 0; pass < 3; ++pass) one.run();
   }
   EXPECT_EQ(side.dw.to(Device::cpu()).to_vector<float>(),
             one.dw.to(Device::cpu()).to_vector<float>());
