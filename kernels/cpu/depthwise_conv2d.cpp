@@ -127,11 +127,51 @@ void correlate(const FramedPlane<T>& in, const T* w, int R_, int S_, int stride_
   }
 }
 
-// dw_tap[r, s] = Σ_{o,q} dy[o, q] · in[o·stride + r·dil, q·stride + s·dil] over one framed plane,
-// summed per row in T (vectorised as a simd reduction) and across rows in double.
+// Stride 1 with the filter size fixed: dy laid out on the frame's rows (zeros after each row's Wo
+// outputs) makes the plane one run, as in correlate_run, and tap (r, s) the run's dot product with
+// the frame at the fixed offset r·dil·width + s·dil. A pass of FixedTaps reads each dy value once
+// for all its taps, kLanes products a tap at a time in T (vectorised), every kChunk positions
+// added into the taps' double totals: each T sum has at most kChunk / kLanes terms.
+template <int KR, int KS, class T>
+void weight_sums_run(const FramedPlane<T>& in, const T* dy, int dil, int Ho, int Wo, double* dw_tap,
+                     std::vector<T>& run) {
+  using Taps = FixedTaps<KR, KS, T>;
+  constexpr int kPassTaps = Taps::kRowsPerPass * KS, kLanes = 4, kChunk = 64;
+  const int64_t width = in.width, n = (Ho - 1) * width + Wo;
+  run.assign(n, T(0));
+  for (int o = 0; o < Ho; ++o)
+    for (int q = 0; q < Wo; ++q) run[o * width + q] = dy[o * Wo + q];
+  const T* d = run.data();
+  for (int r0 = 0; r0 < KR; r0 += Taps::kRowsPerPass) {
+    const T* tap_in[kPassTaps];  // the frame shifted to each tap of the pass
+    for (int t = 0; t < kPassTaps; ++t) tap_in[t] = in.row((r0 + t / KS) * dil) + (t % KS) * dil;
+    double total[kPassTaps] = {};
+    for (int64_t p0 = 0; p0 < n; p0 += kChunk) {
+      const int64_t end = std::min(n, p0 + kChunk);
+      T lanes[kPassTaps][kLanes] = {};
+      int64_t p = p0;
+      for (; p + kLanes <= end; p += kLanes)
+#pragma GCC unroll 25
+        for (int t = 0; t < kPassTaps; ++t)
+#pragma omp simd
+          for (int l = 0; l < kLanes; ++l) lanes[t][l] += d[p + l] * tap_in[t][p + l];
+      for (; p < end; ++p)
+        for (int t = 0; t < kPassTaps; ++t) lanes[t][0] += d[p] * tap_in[t][p];
+      for (int t = 0; t < kPassTaps; ++t)
+        for (int l = 0; l < kLanes; ++l) total[t] += lanes[t][l];
+    }
+    for (int t = 0; t < kPassTaps; ++t) dw_tap[r0 * KS + t] = total[t];
+  }
+}
+
+// dw_tap[r, s] = Σ_{o,q} dy[o, q] · in[o·stride + r·dil, q·stride + s·dil] over one framed plane:
+// at stride 1 with a fixed filter as one run (above, `run` its scratch), else summed per row in T
+// (vectorised as a simd reduction) and across rows in double.
 template <int KR, int KS, int KSTRIDE, class T>
 void weight_sums(const FramedPlane<T>& in, const T* dy, int R_, int S_, int stride_, int dil,
-                 int Ho, int Wo, double* dw_tap) {
+                 int Ho, int Wo, double* dw_tap, std::vector<T>& run) {
+  if constexpr (KR > 0 && KS > 0 && KSTRIDE == 1)
+    return weight_sums_run<KR, KS>(in, dy, dil, Ho, Wo, dw_tap, run);
   const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
   for (int r = 0; r < R; ++r)
     for (int s = 0; s < S; ++s) {
@@ -299,8 +339,8 @@ void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, cons
           }
           if (!plane_dw.empty()) {
             frame_input(framed_x, xp, g, norm);
-            weight_sums<KR, KS, KSTRIDE>(framed_x, dyp, g.R, g.S, g.stride, g.dilation, g.Ho,
-                                         g.Wo, plane_dw.data() + plane * taps);
+            weight_sums<KR, KS, KSTRIDE>(framed_x, dyp, g.R, g.S, g.stride, g.dilation, g.Ho, g.Wo,
+                                         plane_dw.data() + plane * taps, run);
           }
         }
       }
