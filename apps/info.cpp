@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kernels/cpu/sample_loop.h"
+#include "runtime/cpu_isa.h"
 #include "runtime/device.h"
 #include "runtime/host_malloc.h"
 #include "runtime/openmp_waiting.h"
@@ -19,7 +20,8 @@ void add_info_command(CLI::App& app) {
   cmd->callback([] {
     fmt::print("autonet {}\n", AUTONET_VERSION);
     fmt::print("build:    CUDA {}\n", built_with_cuda() ? "on" : "off (AUTONET_WITH_CUDA=OFF)");
-    fmt::print("cpu:      {} hardware threads\n", std::thread::hardware_concurrency());
+    fmt::print("cpu:      {} hardware threads; kernels for {}\n",
+               std::thread::hardware_concurrency(), cpu_isa_description());
     fmt::print("openmp:   {} threads; idle workers wait: {}\n", omp_get_max_threads(),
                openmp_waiting());
     fmt::print("memory:   freed host memory kept by the C library: {}\n", host_malloc());

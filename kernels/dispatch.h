@@ -1,10 +1,70 @@
-// The one place a public kernel entry chooses its twin (cpu::f on the host, cuda::f on a GPU), and
-// the one place the twins' declarations are spelled.
+// The one place a public kernel entry chooses its twin (cpu::f on the host, in the instruction set
+// the process runs, cuda::f on a GPU), and the one place the twins' declarations are spelled.
 // A CPU-only build never names the cuda:: symbols, so no stubs are needed.
 #pragma once
+#include "runtime/cpu_isa.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
 #include "runtime/tensor.h"
+
+// The namespace of this translation unit's CPU twins: baseline, or in a variant's translation
+// unit (kernels/CMakeLists.txt sets AN_CPU_ISA_LEVEL) x86_64_v3 or x86_64_v4 (kernels/cpu/isa.h).
+// AN_CPU_OTHER_TWINS declares the twins in the other variants' namespaces.
+#if !defined(AN_CPU_ISA_LEVEL) || AN_CPU_ISA_LEVEL == 0
+#define AN_CPU_ISA baseline
+#define AN_CPU_OTHER_TWINS(...) \
+  namespace x86_64_v3 {         \
+  __VA_ARGS__                   \
+  }                             \
+  namespace x86_64_v4 {         \
+  __VA_ARGS__                   \
+  }
+#elif AN_CPU_ISA_LEVEL == 3
+#define AN_CPU_ISA x86_64_v3
+#define AN_CPU_OTHER_TWINS(...) \
+  namespace baseline {          \
+  __VA_ARGS__                   \
+  }                             \
+  namespace x86_64_v4 {         \
+  __VA_ARGS__                   \
+  }
+#elif AN_CPU_ISA_LEVEL == 4
+#define AN_CPU_ISA x86_64_v4
+#define AN_CPU_OTHER_TWINS(...) \
+  namespace baseline {          \
+  __VA_ARGS__                   \
+  }                             \
+  namespace x86_64_v3 {         \
+  __VA_ARGS__                   \
+  }
+#else
+#error "AN_CPU_ISA_LEVEL is 0, 3 or 4"
+#endif
+
+// A CPU twin call in the variant the process runs (runtime/cpu_isa.h): `cpu` names that variant's
+// namespace for the call (baseline: this translation unit's own, where cpu:: leads).
+#if AUTONET_CPU_VARIANTS
+#define AN_ON_CPU(cpu_call)                        \
+  do {                                             \
+    switch (::autonet::cpu_isa()) {                \
+      case ::autonet::CpuIsa::x86_64_v4: {         \
+        namespace cpu = ::autonet::cpu::x86_64_v4; \
+        cpu_call;                                  \
+        break;                                     \
+      }                                            \
+      case ::autonet::CpuIsa::x86_64_v3: {         \
+        namespace cpu = ::autonet::cpu::x86_64_v3; \
+        cpu_call;                                  \
+        break;                                     \
+      }                                            \
+      case ::autonet::CpuIsa::baseline:            \
+        cpu_call;                                  \
+        break;                                     \
+    }                                              \
+  } while (0)
+#else
+#define AN_ON_CPU(cpu_call) cpu_call
+#endif
 
 #if AUTONET_WITH_CUDA
 #define AN_ON_DEVICE(device, cpu_call, cuda_call) \
@@ -12,26 +72,35 @@
     if ((device).is_cuda()) {                     \
       cuda_call;                                  \
     } else {                                      \
-      cpu_call;                                   \
+      AN_ON_CPU(cpu_call);                        \
     }                                             \
   } while (0)
 #else
-#define AN_ON_DEVICE(device, cpu_call, cuda_call)                                          \
-  do {                                                                                     \
-    AN_CHECK(!(device).is_cuda()) << "autonet was built without CUDA; tensor is on "       \
-                                  << (device).str();                                       \
-    cpu_call;                                                                              \
+#define AN_ON_DEVICE(device, cpu_call, cuda_call)                                    \
+  do {                                                                               \
+    AN_CHECK(!(device).is_cuda()) << "autonet was built without CUDA; tensor is on " \
+                                  << (device).str();                                 \
+    AN_ON_CPU(cpu_call);                                                             \
   } while (0)
 #endif
 
+// Declares CPU twins in every variant's namespace, this translation unit's inline, so that cpu::f
+// names its own variant (a variant's twins call each other), and cpu::x86_64_v4::f names one.
+#define AN_CPU_TWINS(...)         \
+  namespace cpu {                 \
+  inline namespace AN_CPU_ISA {   \
+  __VA_ARGS__                     \
+  }                               \
+  AN_CPU_OTHER_TWINS(__VA_ARGS__) \
+  }
+
 // Declares a family's public entries and, with the same signatures, their twins: autonet::f (the
-// checked entry, kernels/F.cpp), cpu::f (kernels/cpu/F.cpp) and cuda::f (kernels/cuda/F.cu). Used
-// inside namespace autonet; comments in the list stay with the declarations they describe.
+// checked entry, kernels/F.cpp), cpu::f (kernels/cpu/F.cpp, in every CPU variant) and cuda::f
+// (kernels/cuda/F.cu). Used inside namespace autonet; comments in the list stay with the
+// declarations they describe.
 #define AN_KERNEL_ENTRIES(...) \
   __VA_ARGS__                  \
-  namespace cpu {              \
-  __VA_ARGS__                  \
-  }                            \
+  AN_CPU_TWINS(__VA_ARGS__)    \
   namespace cuda {             \
   __VA_ARGS__                  \
   }

@@ -25,12 +25,11 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p = {})
 
 // linear's bias helpers: twins only, with no checks of their own (linear_forward/backward
 // validate).
-namespace cpu {
-// y[R, M] += bias[M] on every row.
-void add_row_bias(const Tensor& bias, Tensor& y);
-// dbias[M] += Σ_r dy[r, M].
-void sum_rows_accumulate(const Tensor& dy, Tensor& dbias);
-}  // namespace cpu
+AN_CPU_TWINS(
+    // y[R, M] += bias[M] on every row.
+    void add_row_bias(const Tensor& bias, Tensor& y);
+    // dbias[M] += Σ_r dy[r, M].
+    void sum_rows_accumulate(const Tensor& dy, Tensor& dbias);)
 namespace cuda {
 void add_row_bias(const Tensor& bias, Tensor& y);
 void sum_rows_accumulate(const Tensor& dy, Tensor& dbias);

@@ -15,11 +15,11 @@ constexpr int kMaxMixedInputs = 16;
 void check_mixed_inputs(const Tensor& weights, const std::vector<Tensor>& candidates,
                         const char* what, int max_inputs = kMaxMixedInputs);
 
-namespace cpu {
-void mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& ys, Tensor& out);
-void mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& ys, const Tensor& dout,
-                        std::vector<Tensor>& dys, Tensor& dweights);
-}  // namespace cpu
+AN_CPU_TWINS(void mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& ys,
+                                    Tensor& out);
+             void mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& ys,
+                                     const Tensor& dout, std::vector<Tensor>& dys,
+                                     Tensor& dweights);)
 namespace cuda {
 void mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& ys, Tensor& out);
 void mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& ys, const Tensor& dout,

@@ -2,8 +2,9 @@
 // double, batch_norm_math.h), then the elementwise normalisation in the tensor's precision;
 // backward likewise: Σdy and Σdy·x̂ in one pass, then dx.
 #include "kernels/batch_norm_math.h"
+#include "kernels/cpu/isa.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         Tensor& running_mean, Tensor& running_var, Tensor& y, Tensor& save_mean,
@@ -36,4 +37,4 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& sa
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -3,8 +3,9 @@
 // bit; the group parallelises over all members' channels at once.
 #include "kernels/batch_norm_group.h"
 #include "kernels/batch_norm_math.h"
+#include "kernels/cpu/isa.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 template <class T, class Ptr = T*>
@@ -54,4 +55,4 @@ void batch_norm_group_backward(const std::vector<Tensor>& xs, const std::vector<
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

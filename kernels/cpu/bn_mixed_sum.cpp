@@ -6,8 +6,9 @@
 
 #include "kernels/batch_norm_math.h"
 #include "kernels/bn_mixed_sum.h"
+#include "kernels/cpu/isa.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 // Candidates [N, C, S] with S = H·W; plane (n, c) starts at (n·C + c)·S.
@@ -121,4 +122,4 @@ void bn_mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& xs,
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

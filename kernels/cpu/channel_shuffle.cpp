@@ -3,8 +3,9 @@
 
 #include "kernels/channel_shuffle.h"
 #include "kernels/channel_shuffle_math.h"
+#include "kernels/cpu/isa.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 // Copies every plane between y and its source in head/tail (to_y: forward, else backward); a
@@ -46,4 +47,4 @@ void channel_shuffle_backward(const Tensor& dy, int64_t groups, Tensor& dhead, T
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

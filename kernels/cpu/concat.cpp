@@ -3,8 +3,9 @@
 #include <vector>
 
 #include "kernels/concat_math.h"
+#include "kernels/cpu/isa.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 // Copies between part k [outer, size_k, inner] and its window of y [outer, total, inner].
@@ -97,4 +98,4 @@ void slice2d_backward(const Tensor& dy, Tensor& dx, const Slice2dParams& p, Grad
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

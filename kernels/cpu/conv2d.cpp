@@ -7,10 +7,11 @@
 #include <vector>
 
 #include "kernels/conv2d_geometry.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/sample_loop.h"
 #include "kernels/gemm.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 namespace {
 
 // col [C·R·S, Ho·Wo] of one sample x [C, H, W]: row (c, r, s), column (oh, ow) holds
@@ -140,4 +141,4 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor&
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -9,9 +9,10 @@
 #include <vector>
 
 #include "kernels/cpu/depthwise_conv2d_normalized.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/depthwise_conv2d_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 
@@ -166,7 +167,7 @@ void weight_sums_run(const FramedPlane<T>& in, const T* dy, int dil, int Ho, int
 
 // dw_tap[r, s] = Σ_{o,q} dy[o, q] · in[o·stride + r·dil, q·stride + s·dil] over one framed plane:
 // at stride 1 with a fixed filter as one run (above, `run` its scratch), else summed per row in T
-// (vectorised as a simd reduction) and across rows in double.
+// (in four fixed lanes) and across rows in double.
 template <int KR, int KS, int KSTRIDE, class T>
 void weight_sums(const FramedPlane<T>& in, const T* dy, int R_, int S_, int stride_, int dil,
                  int Ho, int Wo, double* dw_tap, std::vector<T>& run) {
@@ -179,10 +180,12 @@ void weight_sums(const FramedPlane<T>& in, const T* dy, int R_, int S_, int stri
       for (int o = 0; o < Ho; ++o) {
         const T* src = in.row(o * stride + r * dil) + s * dil;
         const T* dy_row = dy + o * Wo;
-        T row_sum = 0;
-#pragma omp simd reduction(+ : row_sum)
-        for (int q = 0; q < Wo; ++q) row_sum += dy_row[q] * src[q * stride];
-        total += row_sum;
+        T lanes[4] = {};  // fixed lanes: one order on every instruction set
+        int q = 0;
+        for (; q + 4 <= Wo; q += 4)
+          for (int l = 0; l < 4; ++l) lanes[l] += dy_row[q + l] * src[(q + l) * stride];
+        for (; q < Wo; ++q) lanes[0] += dy_row[q] * src[q * stride];
+        total += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
       }
       dw_tap[r * S + s] = total;
     }
@@ -357,4 +360,4 @@ void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, cons
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

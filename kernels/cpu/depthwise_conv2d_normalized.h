@@ -5,14 +5,15 @@
 #pragma once
 #include "kernels/depthwise_conv2d.h"
 
-namespace autonet::cpu {
+namespace autonet {
 
-void depthwise_conv2d_forward_normalized(const Tensor& x, const Tensor& w, Tensor& y,
-                                         const DepthwiseConv2dParams& p, const Tensor& mean,
-                                         const Tensor& invstd);
-void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, const Tensor& dy,
-                                          Tensor& dx, Tensor& dw, const DepthwiseConv2dParams& p,
-                                          GradMode dx_mode, const Tensor& mean,
-                                          const Tensor& invstd);
+AN_CPU_TWINS(void depthwise_conv2d_forward_normalized(const Tensor& x, const Tensor& w, Tensor& y,
+                                                      const DepthwiseConv2dParams& p,
+                                                      const Tensor& mean, const Tensor& invstd);
+             void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w,
+                                                       const Tensor& dy, Tensor& dx, Tensor& dw,
+                                                       const DepthwiseConv2dParams& p,
+                                                       GradMode dx_mode, const Tensor& mean,
+                                                       const Tensor& invstd);)
 
-}  // namespace autonet::cpu
+}  // namespace autonet

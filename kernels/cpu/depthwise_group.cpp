@@ -5,11 +5,12 @@
 // batch norm normalises each plane as it frames it (kernels/cpu/depthwise_conv2d_normalized.h):
 // the values the BN would have written (batch_norm_math.h's x̂), never written. Gradient sums are
 // summed per run from the finished dx and x, the terms and order of the BN's own pass.
+#include "kernels/depthwise_group.h"
 #include "kernels/batch_norm_math.h"
 #include "kernels/cpu/depthwise_conv2d_normalized.h"
-#include "kernels/depthwise_group.h"
+#include "kernels/cpu/isa.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 // Member k's folded batch norm, or none.
@@ -57,4 +58,4 @@ void depthwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   }
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

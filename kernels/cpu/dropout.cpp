@@ -6,9 +6,10 @@
 #include <vector>
 
 #include "kernels/concat.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/dropout_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 constexpr int64_t kChunk = 4096;  // elements an added chunk is formed in before it is added
@@ -130,4 +131,4 @@ void stack_dropout_backward(const Tensor& dy, const Tensor& dy_dropped, std::vec
   cpu::concat_backward(sum, 0, dxs, dx_modes);
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -1,7 +1,8 @@
 // CPU reference of the elementwise family: plain loops over the shared scalar formulas.
+#include "kernels/cpu/isa.h"
 #include "kernels/elementwise_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 
@@ -81,4 +82,4 @@ void fill(Tensor& y, double value) {
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -1,9 +1,10 @@
 // CPU reference of the embedding family: row copies, and a scatter-add in position order.
 #include <cstring>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/embedding.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 void check_ids(const Tensor& ids, int64_t vocabulary, const char* what) {
@@ -43,4 +44,4 @@ void embedding_backward(const Tensor& ids, const Tensor& dout, Tensor& dweight) 
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -6,10 +6,11 @@
 // the slice and the concat. Samples run on the OpenMP team as conv2d's do
 // (kernels/cpu/sample_loop.h).
 #include "kernels/factorized_reduce.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/cpu/sample_loop.h"
 #include "kernels/gemm.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 namespace {
 
 struct Geometry {
@@ -119,4 +120,4 @@ void factorized_reduce_backward(const Tensor& x, const Tensor& w1, const Tensor&
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -4,9 +4,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/gemm.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmParams& p) {
   const int64_t m = c.size(0), n = c.size(1), k = p.trans_a ? a.size(0) : a.size(1);
@@ -54,4 +55,4 @@ void sum_rows_accumulate(const Tensor& dy, Tensor& dbias) {
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

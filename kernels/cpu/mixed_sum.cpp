@@ -2,9 +2,10 @@
 // dw[k] += <dout, y_k> (summed in double).
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/mixed_sum.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 void mixed_sum_forward(const Tensor& weights, const std::vector<Tensor>& ys, Tensor& out) {
   dispatch_float(weights.dtype(), "mixed_sum_forward", [&]<class scalar_t>() {
@@ -47,4 +48,4 @@ void mixed_sum_backward(const Tensor& weights, const std::vector<Tensor>& ys, co
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

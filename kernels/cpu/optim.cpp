@@ -1,7 +1,8 @@
 // CPU reference of the optimizer family: one loop over the flat buffers per step.
+#include "kernels/cpu/isa.h"
 #include "kernels/optim_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 void sgd_step(Tensor& w, const Tensor& grad, Tensor& momentum_buf, const SgdParams& p) {
   dispatch_float(w.dtype(), "sgd_step", [&]<class scalar_t>() {
@@ -37,4 +38,4 @@ void asgd_step(Tensor& w, const Tensor& grad, Tensor& ax, const AsgdParams& p) {
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -6,9 +6,10 @@
 #include "kernels/pointwise_group.h"
 
 #include "kernels/conv2d.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/elementwise.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 // x, or relu(x) in a new tensor.
@@ -57,4 +58,4 @@ void pointwise_group_backward(const std::vector<Tensor>& xs, const std::vector<T
   }
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -4,9 +4,10 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/pool2d_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 
@@ -303,4 +304,4 @@ void global_avg_pool_backward(const Tensor& dy, Tensor& dx) {
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -2,9 +2,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/reduce_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 void reduce_forward(ReduceOp op, const Tensor& x, int64_t axis, Tensor& y) {
   const ReduceGeometry g = reduce_geometry(x.shape(), axis);
@@ -98,4 +99,4 @@ void clip_coefficient(const Tensor& norm, double max_norm, Tensor& coefficient) 
   coefficient.data<double>()[0] = clip_coefficient_of(norm.data<double>()[0], max_norm);
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -4,10 +4,11 @@
 #include <array>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/rnn_cell.h"
 #include "kernels/rnn_cell_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 namespace {
 // An element of a node costs two or three exp/tanh: from this many (predecessor, element) pairs
 // on, a second thread pays for waking it (measured on 2 cores: 1,024 beat 2,048, 4,096 and more;
@@ -39,7 +40,7 @@ void mix_grad_row(const T* __restrict w, const T* __restrict c_row, const T* __r
 
 // Rows [b0, b1) of the mix's backward for one predecessor (its ch, s, dch and ds; dch, ds null
 // where not wanted): the gradients row by row, and Σ g·u_k over the rows in double, each row's
-// four sums in SIMD lanes (a fixed order for a given build, whatever the number of threads).
+// four sums in fixed lanes (one order on every instruction set, whatever the number of threads).
 // u: room for a row's u_k.
 template <class T>
 std::array<double, kRnnActivations> mix_grad_rows(const T* w, const T* ch, const T* s, const T* g,
@@ -63,15 +64,20 @@ std::array<double, kRnnActivations> mix_grad_rows(const T* w, const T* ch, const
       row_grads.template operator()<false, true>();
     else
       row_grads.template operator()<false, false>();
-    const T *u0 = u, *u1 = u0 + hidden, *u2 = u1 + hidden, *u3 = u2 + hidden;
-    double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-#pragma omp simd reduction(+ : d0, d1, d2, d3)
-    for (int64_t h = 0; h < hidden; ++h) {
-      const double gh = g_row[h];
-      d0 += gh * u0[h], d1 += gh * u1[h], d2 += gh * u2[h], d3 += gh * u3[h];
-    }
-    static_assert(kRnnActivations == 4);
-    dot[0] += d0, dot[1] += d1, dot[2] += d2, dot[3] += d3;
+    // Each sum in kLanes fixed lanes (vectorised the same way on every instruction set), then
+    // the lanes in order.
+    constexpr int kLanes = 4;
+    double lanes[kRnnActivations][kLanes] = {};
+    int64_t h = 0;
+    for (; h + kLanes <= hidden; h += kLanes)
+      for (int k = 0; k < kRnnActivations; ++k)
+        for (int l = 0; l < kLanes; ++l)
+          lanes[k][l] += static_cast<double>(g_row[h + l]) * u[k * hidden + h + l];
+    for (; h < hidden; ++h)
+      for (int k = 0; k < kRnnActivations; ++k)
+        lanes[k][0] += static_cast<double>(g_row[h]) * u[k * hidden + h];
+    for (int k = 0; k < kRnnActivations; ++k)
+      dot[k] += (lanes[k][0] + lanes[k][1]) + (lanes[k][2] + lanes[k][3]);
   }
   return dot;
 }
@@ -201,4 +207,4 @@ void rnn_mix_batch_norm_backward(const Tensor& ch, const Tensor& s, const Tensor
   cpu::rnn_mix_backward(ch, s, w, dmix, dch, ds, dw);
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

@@ -2,9 +2,10 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "kernels/softmax_math.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 // x [rows, cols] → y along each row: softmax or log-softmax, stable (the row maximum subtracted).
@@ -135,4 +136,4 @@ void nll_backward(const Tensor& targets, const Tensor& dloss, Tensor& dlog_probs
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

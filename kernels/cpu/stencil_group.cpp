@@ -5,8 +5,9 @@
 // rounded (the accumulating kernels below), and that sum added to an existing dx once. Moment
 // parts are formed from each finished output (channel_moments.h's CPU twin).
 #include "kernels/stencil_group.h"
+#include "kernels/cpu/isa.h"
 
-namespace autonet::cpu {
+AN_CPU_KERNELS_BEGIN
 
 namespace {
 bool is_pool(const Stencil& s) { return s.kind == Stencil::Kind::pool; }
@@ -56,4 +57,4 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
   });
 }
 
-}  // namespace autonet::cpu
+AN_CPU_KERNELS_END

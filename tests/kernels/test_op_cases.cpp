@@ -6,6 +6,7 @@
 #include <limits>
 #include <numeric>
 
+#include "runtime/cpu_isa.h"
 #include "runtime/philox.h"
 #include "runtime/side_stream.h"
 #include "tests/kernels/op_case.h"
@@ -509,6 +510,62 @@ TEST(SumTerms, EachElementCountsItsOwnTerms) {
 TEST_P(OpCaseTest, CudaMatchesCpuExactlyOnSmallIntegers) {
   if (!c().exact_on_integers) GTEST_SKIP() << c().name << ": sums are not exact for this op";
   run_parity(c(), true);
+}
+
+// The CPU kernels' instruction-set variants (runtime/cpu_isa.h) compute the baseline's values bit
+// for bit: the same loops without fused multiply-adds and with sums in fixed lanes. Every variant
+// this build has and this CPU runs, forward and backward, float32 and float64.
+struct CpuRun {
+  Tensors out, din;
+};
+
+CpuRun run_on_cpu(const OpCase& c, DType dtype) {
+  const Tensors in = make_inputs(c, dtype, 11, false);
+  CpuRun r;
+  r.out = run_forward(c, in, dtype, Device::cpu());
+  if (!c.backward) return r;
+  const Tensors dout = make_output_grads(c, dtype, 12, false);
+  GradBuffers g =
+      make_grad_buffers(c, dtype, Device::cpu(), random_accumulate_start(c, dtype, 13, false));
+  run_backward(c, in, r.out, dout, g, Device::cpu());
+  r.din = g.din;
+  return r;
+}
+
+void expect_same_values(const Tensor& variant, const Tensor& baseline, const std::string& what) {
+  const std::vector<double> v = variant.to(DType::f64).to_vector<double>();
+  const std::vector<double> b = baseline.to(DType::f64).to_vector<double>();
+  ASSERT_EQ(v.size(), b.size()) << what;
+  for (size_t i = 0; i < v.size(); ++i)
+    ASSERT_EQ(v[i], b[i]) << what << ", element " << i << " of " << v.size();
+}
+
+TEST_P(OpCaseTest, EveryCpuInstructionSetGivesTheBaselinesBits) {
+  std::vector<CpuIsa> variants;
+  for (CpuIsa isa : built_cpu_isas())
+    if (isa != CpuIsa::baseline && cpu_supports(isa)) variants.push_back(isa);
+  if (variants.empty())
+    GTEST_SKIP() << "no CPU kernel variant beyond the baseline is built and runnable here";
+  for (DType dtype : {DType::f32, DType::f64}) {
+    CpuRun baseline;
+    {
+      CpuIsaSwitch to(CpuIsa::baseline);
+      baseline = run_on_cpu(c(), dtype);
+    }
+    for (CpuIsa isa : variants) {
+      CpuIsaSwitch to(isa);
+      const CpuRun variant = run_on_cpu(c(), dtype);
+      const std::string label =
+          c().name + " " + cpu_isa_name(isa) + (dtype == DType::f32 ? " float32 " : " float64 ");
+      for (size_t k = 0; k < c().outputs.size(); ++k)
+        expect_same_values(variant.out[k], baseline.out[k],
+                           label + "output '" + c().outputs[k].name + "'");
+      for (size_t i = 0; i < variant.din.size(); ++i)
+        if (variant.din[i].defined())
+          expect_same_values(variant.din[i], baseline.din[i],
+                             label + "gradient of '" + c().inputs[i].name + "'");
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, OpCaseTest, ::testing::Range<size_t>(0, cases().size()),
