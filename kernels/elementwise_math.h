@@ -10,7 +10,7 @@
 
 namespace autonet {
 
-// tanh and sigmoid: a float on the CPU through kernels/vector_math.h (loops that call it
+// exp, tanh and sigmoid: a float on the CPU through kernels/vector_math.h (loops that call it
 // vectorise); the device's own functions on a GPU, and libm's in double.
 template <class T>
 AN_HOST_DEVICE T tanh_value(T x) {
@@ -18,6 +18,13 @@ AN_HOST_DEVICE T tanh_value(T x) {
   if constexpr (std::is_same_v<T, float>) return tanh_f32(x);
 #endif
   return std::tanh(x);
+}
+template <class T>
+AN_HOST_DEVICE T exp_value(T x) {
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) return exp_f32(x);
+#endif
+  return std::exp(x);
 }
 template <class T>
 AN_HOST_DEVICE T sigmoid_value(T x) {

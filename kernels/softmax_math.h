@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/elementwise_math.h"  // exp_value
 #include "kernels/softmax.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
 
@@ -12,7 +13,7 @@ namespace autonet {
 // With m the row maximum and sum_exp = Σ_c exp(x_c − m):
 template <class T>
 AN_HOST_DEVICE T softmax_value(T x, T m, double sum_exp) {
-  return static_cast<T>(static_cast<double>(std::exp(x - m)) / sum_exp);
+  return static_cast<T>(static_cast<double>(exp_value(x - m)) / sum_exp);
 }
 template <class T>
 AN_HOST_DEVICE T log_softmax_value(T x, T m, double log_sum_exp) {
@@ -26,7 +27,7 @@ AN_HOST_DEVICE T softmax_grad(T y, T dy, double dot) {
 }
 template <class T>
 AN_HOST_DEVICE T log_softmax_grad(T y, T dy, double dot) {
-  return static_cast<T>(static_cast<double>(dy) - static_cast<double>(std::exp(y)) * dot);
+  return static_cast<T>(static_cast<double>(dy) - static_cast<double>(exp_value(y)) * dot);
 }
 
 // One row's smoothed cross-entropy: −(1−ε)·logp[t] − ε/C·Σ_c logp[c].
@@ -40,7 +41,7 @@ template <class T>
 AN_HOST_DEVICE T cross_entropy_grad(T log_prob, bool is_target, double scale, int64_t classes,
                                     double smoothing) {
   const double target = (is_target ? 1.0 - smoothing : 0.0) + smoothing / classes;
-  return static_cast<T>(scale * (static_cast<double>(std::exp(log_prob)) - target));
+  return static_cast<T>(scale * (static_cast<double>(exp_value(log_prob)) - target));
 }
 
 }  // namespace autonet

@@ -19,11 +19,12 @@ inline float select_f32(bool c, float a, float b) {
                               (std::bit_cast<uint32_t>(b) & ~mask));
 }
 
-// e^x for x ≥ −87.3 (below: 2^−126, the smallest normal float) and x ≤ 88 (above: e^88).
-// x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by a degree-7 polynomial (Cephes' expf), 2^n written
-// into the exponent bits.
+// e^x for x ≥ −87.3 (below: 0, where libm's expf gives a subnormal or 0: a softmax's far
+// logits are exactly 0) and x ≤ 88 (above: e^88). x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by a
+// degree-7 polynomial (Cephes' expf), 2^n written into the exponent bits.
 inline float exp_f32(float x) {
-  x = select_f32(x < -87.33654f, -87.33654f, x);
+  const bool underflows = x < -87.33654f;
+  x = select_f32(underflows, -87.33654f, x);
   x = select_f32(x > 88.0f, 88.0f, x);
   constexpr float kRound = 12582912.0f;  // 1.5 · 2^23: adding it and taking it away rounds
   const float n = (x * 1.44269504088896341f + kRound) - kRound;
@@ -35,7 +36,8 @@ inline float exp_f32(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  return p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  return select_f32(underflows, 0.0f,
+                    p * std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23));
 }
 
 // tanh: an odd polynomial near 0 (|x| < 0.625, where 1 − 2/(e^2|x| + 1) would cancel), else
