@@ -8,6 +8,7 @@
 #include <string>
 
 #include "apps/commands.h"
+#include "runtime/cpu_isa.h"
 #include "runtime/error.h"
 #include "runtime/host_malloc.h"
 #include "runtime/openmp_waiting.h"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   autonet::apps::add_images_command(app);
   autonet::apps::add_eval_command(app);
   try {
+    autonet::cpu_isa();  // a bad AUTONET_CPU_ISA stops every command before it starts its work
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
