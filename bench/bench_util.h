@@ -13,6 +13,7 @@
 
 #include "kernels/elementwise.h"
 #include "runtime/allocator.h"
+#include "runtime/cpu_isa.h"
 #include "runtime/host_malloc.h"
 #include "runtime/memory_census.h"
 #include "runtime/op_profile.h"
@@ -244,6 +245,13 @@ inline int step_benchmark_main(int argc, char** argv) {
   }
   int count = static_cast<int>(args.size());
   benchmark::Initialize(&count, args.data());
+  // The CPU kernels' instruction set, in the report's context (a bad AUTONET_CPU_ISA stops here).
+  try {
+    benchmark::AddCustomContext("cpu_isa", cpu_isa_name(cpu_isa()));
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", argv[0], e.message());
+    return 1;
+  }
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
