@@ -9,7 +9,8 @@
 
 // The namespace of this translation unit's CPU twins: baseline, or in a variant's translation
 // unit (kernels/CMakeLists.txt sets AN_CPU_ISA_LEVEL) x86_64_v3 or x86_64_v4 (kernels/cpu/isa.h).
-// AN_CPU_OTHER_TWINS declares the twins in the other variants' namespaces.
+// The baseline's translation units, where the checked entries choose a level (AN_ON_CPU), also
+// declare the other levels' twins (AN_CPU_OTHER_TWINS); a variant's twins call only their own.
 #if !defined(AN_CPU_ISA_LEVEL) || AN_CPU_ISA_LEVEL == 0
 #define AN_CPU_ISA baseline
 #define AN_CPU_OTHER_TWINS(...) \
@@ -21,22 +22,10 @@
   }
 #elif AN_CPU_ISA_LEVEL == 3
 #define AN_CPU_ISA x86_64_v3
-#define AN_CPU_OTHER_TWINS(...) \
-  namespace baseline {          \
-  __VA_ARGS__                   \
-  }                             \
-  namespace x86_64_v4 {         \
-  __VA_ARGS__                   \
-  }
+#define AN_CPU_OTHER_TWINS(...)
 #elif AN_CPU_ISA_LEVEL == 4
 #define AN_CPU_ISA x86_64_v4
-#define AN_CPU_OTHER_TWINS(...) \
-  namespace baseline {          \
-  __VA_ARGS__                   \
-  }                             \
-  namespace x86_64_v3 {         \
-  __VA_ARGS__                   \
-  }
+#define AN_CPU_OTHER_TWINS(...)
 #else
 #error "AN_CPU_ISA_LEVEL is 0, 3 or 4"
 #endif
@@ -84,8 +73,9 @@
   } while (0)
 #endif
 
-// Declares CPU twins in every variant's namespace, this translation unit's inline, so that cpu::f
-// names its own variant (a variant's twins call each other), and cpu::x86_64_v4::f names one.
+// Declares CPU twins in this translation unit's level's namespace, inline, so that cpu::f names
+// its own level's (a variant's twins call each other), and in the baseline's also the others'
+// (cpu::x86_64_v4::f).
 #define AN_CPU_TWINS(...)         \
   namespace cpu {                 \
   inline namespace AN_CPU_ISA {   \

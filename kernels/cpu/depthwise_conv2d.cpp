@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/depthwise_conv2d_normalized.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/lane_sum.h"
 #include "kernels/depthwise_conv2d_math.h"
 
 AN_CPU_KERNELS_BEGIN
@@ -128,21 +129,19 @@ void correlate(const FramedPlane<T>& in, const T* w, int R_, int S_, int stride_
   }
 }
 
-// Stride 1 with the filter size fixed: dy laid out on the frame's rows (zeros after each row's Wo
-// outputs) makes the plane one run, as in correlate_run, and tap (r, s) the run's dot product with
-// the frame at the fixed offset r·dil·width + s·dil. A pass of FixedTaps reads each dy value once
-// for all its taps, kLanes products a tap at a time in T (vectorised), every kChunk positions
-// added into the taps' double totals: each T sum has at most kChunk / kLanes terms.
+// Stride 1 with the filter size fixed: dy framed to the input frame's width (zeros after each
+// row's Wo outputs) makes the plane one run, as in correlate_run, and tap (r, s) the run's dot
+// product with the frame at the fixed offset r·dil·width + s·dil. A pass of FixedTaps reads each dy
+// value once for all its taps, kLanes products a tap at a time in T (vectorised), every kChunk
+// positions added into the taps' double totals: each T sum has at most kChunk / kLanes terms.
 template <int KR, int KS, class T>
 void weight_sums_run(const FramedPlane<T>& in, const T* dy, int dil, int Ho, int Wo, double* dw_tap,
-                     std::vector<T>& run) {
+                     FramedPlane<T>& dy_run) {
   using Taps = FixedTaps<KR, KS, T>;
   constexpr int kPassTaps = Taps::kRowsPerPass * KS, kLanes = 4, kChunk = 64;
   const int64_t width = in.width, n = (Ho - 1) * width + Wo;
-  run.assign(n, T(0));
-  for (int o = 0; o < Ho; ++o)
-    for (int q = 0; q < Wo; ++q) run[o * width + q] = dy[o * Wo + q];
-  const T* d = run.data();
+  dy_run.fill(dy, Wo, Ho, Wo, 0, 0, Ho, in.width, false);
+  const T* d = dy_run.data.data();
   for (int r0 = 0; r0 < KR; r0 += Taps::kRowsPerPass) {
     const T* tap_in[kPassTaps];  // the frame shifted to each tap of the pass
     for (int t = 0; t < kPassTaps; ++t) tap_in[t] = in.row((r0 + t / KS) * dil) + (t % KS) * dil;
@@ -166,13 +165,13 @@ void weight_sums_run(const FramedPlane<T>& in, const T* dy, int dil, int Ho, int
 }
 
 // dw_tap[r, s] = Σ_{o,q} dy[o, q] · in[o·stride + r·dil, q·stride + s·dil] over one framed plane:
-// at stride 1 with a fixed filter as one run (above, `run` its scratch), else summed per row in T
-// (in four fixed lanes) and across rows in double.
+// at stride 1 with a fixed filter as one run (above, `dy_run` its scratch), else summed per row
+// in T (in four fixed lanes) and across rows in double.
 template <int KR, int KS, int KSTRIDE, class T>
 void weight_sums(const FramedPlane<T>& in, const T* dy, int R_, int S_, int stride_, int dil,
-                 int Ho, int Wo, double* dw_tap, std::vector<T>& run) {
+                 int Ho, int Wo, double* dw_tap, FramedPlane<T>& dy_run) {
   if constexpr (KR > 0 && KS > 0 && KSTRIDE == 1)
-    return weight_sums_run<KR, KS>(in, dy, dil, Ho, Wo, dw_tap, run);
+    return weight_sums_run<KR, KS>(in, dy, dil, Ho, Wo, dw_tap, dy_run);
   const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
   for (int r = 0; r < R; ++r)
     for (int s = 0; s < S; ++s) {
@@ -180,12 +179,7 @@ void weight_sums(const FramedPlane<T>& in, const T* dy, int R_, int S_, int stri
       for (int o = 0; o < Ho; ++o) {
         const T* src = in.row(o * stride + r * dil) + s * dil;
         const T* dy_row = dy + o * Wo;
-        T lanes[4] = {};  // fixed lanes: one order on every instruction set
-        int q = 0;
-        for (; q + 4 <= Wo; q += 4)
-          for (int l = 0; l < 4; ++l) lanes[l] += dy_row[q + l] * src[(q + l) * stride];
-        for (; q < Wo; ++q) lanes[0] += dy_row[q] * src[q * stride];
-        total += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        total += sum_in_lanes<4, T>(Wo, [&](int64_t q) { return dy_row[q] * src[q * stride]; });
       }
       dw_tap[r * S + s] = total;
     }
@@ -343,7 +337,7 @@ void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, cons
           if (!plane_dw.empty()) {
             frame_input(framed_x, xp, g, norm);
             weight_sums<KR, KS, KSTRIDE>(framed_x, dyp, g.R, g.S, g.stride, g.dilation, g.Ho, g.Wo,
-                                         plane_dw.data() + plane * taps, run);
+                                         plane_dw.data() + plane * taps, framed_dy);
           }
         }
       }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/lane_sum.h"
 #include "kernels/rnn_cell.h"
 #include "kernels/rnn_cell_math.h"
 
@@ -64,20 +65,11 @@ std::array<double, kRnnActivations> mix_grad_rows(const T* w, const T* ch, const
       row_grads.template operator()<false, true>();
     else
       row_grads.template operator()<false, false>();
-    // Each sum in kLanes fixed lanes (vectorised the same way on every instruction set), then
-    // the lanes in order.
-    constexpr int kLanes = 4;
-    double lanes[kRnnActivations][kLanes] = {};
-    int64_t h = 0;
-    for (; h + kLanes <= hidden; h += kLanes)
-      for (int k = 0; k < kRnnActivations; ++k)
-        for (int l = 0; l < kLanes; ++l)
-          lanes[k][l] += static_cast<double>(g_row[h + l]) * u[k * hidden + h + l];
-    for (; h < hidden; ++h)
-      for (int k = 0; k < kRnnActivations; ++k)
-        lanes[k][0] += static_cast<double>(g_row[h]) * u[k * hidden + h];
-    for (int k = 0; k < kRnnActivations; ++k)
-      dot[k] += (lanes[k][0] + lanes[k][1]) + (lanes[k][2] + lanes[k][3]);
+    for (int k = 0; k < kRnnActivations; ++k) {
+      const T* u_k = u + k * hidden;
+      dot[k] += sum_in_lanes<4, double>(
+          hidden, [&](int64_t h) { return static_cast<double>(g_row[h]) * u_k[h]; });
+    }
   }
   return dot;
 }

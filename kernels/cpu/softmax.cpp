@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/lane_sum.h"
 #include "kernels/softmax_math.h"
 
 AN_CPU_KERNELS_BEGIN
@@ -17,17 +18,11 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t cols, bool log) {
     T* yr = y + r * cols;
     T m = xr[0];
     for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    // Σ exp in fixed lanes of double (the exps vectorise; one order on every instruction set).
-    constexpr int kLanes = 8;
-    double lanes[kLanes] = {};
-    int64_t c = 0;
-    for (; c + kLanes <= cols; c += kLanes)
-      for (int l = 0; l < kLanes; ++l) lanes[l] += static_cast<double>(exp_value(xr[c + l] - m));
-    for (; c < cols; ++c) lanes[0] += static_cast<double>(exp_value(xr[c] - m));
-    const double sum_exp = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-                           ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    // Σ exp in fixed lanes of double: the exps vectorise.
+    const double sum_exp = sum_in_lanes<8, double>(
+        cols, [&](int64_t c) { return static_cast<double>(exp_value(xr[c] - m)); });
     const double log_sum_exp = std::log(sum_exp);
-    for (c = 0; c < cols; ++c)
+    for (int64_t c = 0; c < cols; ++c)
       yr[c] = log ? log_softmax_value(xr[c], m, log_sum_exp) : softmax_value(xr[c], m, sum_exp);
   }
 }

@@ -56,7 +56,6 @@ TEST(DartsSearchWorkload, TinyStudyRecordsEveryEpochAndTheSupernetsValidationLos
     // The objective is the last epoch's validation cross-entropy of a 10-class problem.
     EXPECT_EQ(*t.value, t.intermediate.back().value);
     EXPECT_EQ(*t.value, t.metrics["valid_loss"].get<double>());
-    std::printf("TRIAL %d value %.5f intermediate", t.number, *t.value); for (auto& r : t.intermediate) std::printf(" %.4f", r.value); std::printf("\n");
     EXPECT_LT(*t.value, 0.9 * std::log(10.0)) << "the trial's search did not learn";
     EXPECT_GE(t.metrics["accuracy"].get<double>(), 0.0);
     EXPECT_EQ(t.metrics["epochs"], 4);

@@ -3,7 +3,8 @@
 objects: the baseline twins use no AVX register, a variant's own functions do, and every symbol
 the linker may take from any of several objects (weak and unique symbols: inline functions and
 template instantiations, a copy in every translation unit) has the same code in a variant's
-object as in the baseline object of the same file. The linker keeps one copy; were a variant's
+object as in the baseline object of the same file, or, where that object inlined it away, no
+instruction beyond the x86-64 baseline. The linker keeps one copy; were a variant's
 compiled for its level, baseline code would call AVX (or BMI) instructions on a CPU without them.
 
   test_cpu_variant_objects.py BUILD_DIR        (exit 77: objdump or nm missing)"""
@@ -38,6 +39,16 @@ def uses_avx(instructions):
     return any(AVX_REGISTER.search(i) for i in instructions)
 
 
+# Instructions beyond the x86-64 baseline: VEX/EVEX-encoded (v...), AVX-512 mask registers, BMI,
+# LZCNT/TZCNT, MOVBE, POPCNT.
+BEYOND_BASELINE = re.compile(r"^(v\w+|k\w+|andn|bextr|blsi|blsmsk|blsr|bzhi|mulx|pdep|pext|rorx|"
+                             r"sarx|shlx|shrx|lzcnt|tzcnt|movbe|popcnt)\b|%[yz]mm\d|%k[0-7]")
+
+
+def beyond_baseline(instructions):
+    return any(BEYOND_BASELINE.search(i) for i in instructions)
+
+
 def shared_symbols(obj):
     """Defined symbols the linker may take from another object: weak (W, V) and unique (u)."""
     out = subprocess.run(["nm", "--defined-only", obj], check=True, capture_output=True,
@@ -66,11 +77,15 @@ def main():
         variant_avx += sum(uses_avx(i) for i in code.values())
         own = baseline_code.get(os.path.basename(obj), {})
         for symbol in sorted(shared_symbols(obj)):
-            if re.search(r"x86_64_v\d", symbol):
-                continue  # the variant's own namespace: no other object defines it
-            if symbol in code and code[symbol] != own.get(symbol):
-                failures.append(f"{os.path.relpath(obj, dirs)}: shared symbol {symbol} differs "
-                                "from the baseline object's copy")
+            if re.search(r"x86_64_v\d", symbol) or symbol not in code:
+                continue  # the variant's own namespace (no other object defines it), or data
+            if symbol in own:  # the same file's baseline object has a copy: it must be this one
+                if code[symbol] != own[symbol]:
+                    failures.append(f"{os.path.relpath(obj, dirs)}: shared symbol {symbol} "
+                                    "differs from the baseline object's copy")
+            elif beyond_baseline(code[symbol]):  # inlined away there: it must be baseline code
+                failures.append(f"{os.path.relpath(obj, dirs)}: shared symbol {symbol} uses "
+                                "instructions beyond the x86-64 baseline")
     if variant_avx == 0:
         failures.append("no variant function uses AVX registers: the variants are baseline code")
     for f in failures:
