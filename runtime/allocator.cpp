@@ -1,8 +1,11 @@
 #include "runtime/allocator.h"
 
+#include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 #include <vector>
 
@@ -21,62 +24,142 @@ void note_alloc(MemoryStats& s, size_t bytes) {
   ++s.allocations;
 }
 
-std::mutex host_mutex;
-MemoryStats host_stats;
-std::unordered_map<void*, size_t> host_sizes;
+// The host cache: blocks freed by tensors wait in lists by block size for the next request of
+// that size. `current` and `peak` count what tensors asked for (rounded to the alignment) as
+// before the cache, so memory figures do not depend on it; `reserved` is what the C library
+// holds for us, in use or cached.
+struct HostCache {
+  std::mutex mutex;
+  MemoryStats stats;
+  size_t high_water = 0;                                       // the most bytes ever in use at once
+  size_t cached_bytes = 0;                                     // Σ block sizes in `free_blocks`
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;  // block size → blocks
+};
 
-}  // namespace
-
-void* host_allocate(size_t bytes, bool pinned) {
-  const size_t rounded = ((bytes + kHostAlignment - 1) / kHostAlignment) * kHostAlignment;
-  const size_t size = rounded == 0 ? kHostAlignment : rounded;
-  void* ptr = nullptr;
-  if (pinned) {
-#if AUTONET_WITH_CUDA
-    if (cudaHostAlloc(&ptr, size, cudaHostAllocDefault) != cudaSuccess) {
-      cudaGetLastError();  // no driver: fall back to pageable memory
-      ptr = nullptr;
-      pinned = false;
-    }
-#endif
-  }
-  if (!ptr) ptr = std::aligned_alloc(kHostAlignment, size);
-  AN_CHECK(ptr != nullptr) << "host allocation of " << size << " bytes failed";
-  std::lock_guard lock(host_mutex);
-  host_sizes[ptr] = size;
-  note_alloc(host_stats, size);
-  host_stats.reserved_bytes = host_stats.current_bytes;
-  return ptr;
+HostCache& host_cache() {
+  static HostCache* cache = new HostCache;  // never destroyed: tensors may die at exit
+  return *cache;
 }
 
-void host_release(void* ptr, bool pinned) noexcept {
-  if (!ptr) return;
-  {
-    std::lock_guard lock(host_mutex);
-    auto it = host_sizes.find(ptr);
-    if (it != host_sizes.end()) {
-      host_stats.current_bytes -= it->second;
-      host_stats.reserved_bytes = host_stats.current_bytes;
-      host_sizes.erase(it);
-    }
-  }
+size_t aligned_size(size_t bytes) {
+  const size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+  return rounded == 0 ? kHostAlignment : rounded;
+}
+
+void* pinned_or_null(size_t size) {
 #if AUTONET_WITH_CUDA
-  if (pinned && cudaFreeHost(ptr) == cudaSuccess) return;
-  cudaGetLastError();
+  void* ptr = nullptr;
+  if (cudaHostAlloc(&ptr, size, cudaHostAllocDefault) == cudaSuccess) return ptr;
+  cudaGetLastError();  // no driver: fall back to pageable memory
 #else
-  (void)pinned;
+  (void)size;
+#endif
+  return nullptr;
+}
+
+void free_pinned_or_pageable(void* ptr) {
+#if AUTONET_WITH_CUDA
+  if (cudaFreeHost(ptr) == cudaSuccess) return;
+  cudaGetLastError();
 #endif
   std::free(ptr);
 }
 
+}  // namespace
+
+size_t host_block_size(size_t bytes) {
+  const size_t size = aligned_size(bytes);
+  if (size <= kHostExactBlockLimit) return size;
+  const size_t step = std::bit_floor(size) / kHostBlockSizesPerOctave;
+  return (size + step - 1) / step * step;
+}
+
+void* host_allocate(size_t bytes, bool pinned) {
+  HostCache& cache = host_cache();
+  const size_t asked = aligned_size(bytes);
+  // Pinned blocks (rare: staging for transfers) come from the driver and go back to it.
+  const size_t block = pinned ? asked : host_block_size(bytes);
+  void* ptr = nullptr;
+  {
+    std::lock_guard lock(cache.mutex);
+    note_alloc(cache.stats, asked);
+    cache.high_water = std::max(cache.high_water, cache.stats.current_bytes);
+    if (!pinned) {
+      auto it = cache.free_blocks.find(block);
+      if (it != cache.free_blocks.end() && !it->second.empty()) {
+        ptr = it->second.back();
+        it->second.pop_back();
+        cache.cached_bytes -= block;
+        ++cache.stats.cache_hits;
+        return ptr;
+      }
+    }
+    cache.stats.reserved_bytes += block;
+  }
+  if (pinned) ptr = pinned_or_null(block);
+  if (!ptr) ptr = std::aligned_alloc(kHostAlignment, block);
+  if (!ptr) {
+    std::lock_guard lock(cache.mutex);
+    cache.stats.current_bytes -= asked;
+    cache.stats.reserved_bytes -= block;
+  }
+  AN_CHECK(ptr != nullptr) << "host allocation of " << block << " bytes failed";
+  return ptr;
+}
+
+void host_release(void* ptr, size_t bytes, bool pinned) noexcept {
+  if (!ptr) return;
+  HostCache& cache = host_cache();
+  const size_t asked = aligned_size(bytes);
+  const size_t block = pinned ? asked : host_block_size(bytes);
+  {
+    std::lock_guard lock(cache.mutex);
+    cache.stats.current_bytes -= asked;
+    // Kept while the cache holds no more than the most the process ever used at once (or the
+    // floor): a step's blocks for the next step, but no unbounded hoard of sizes seen once.
+    if (!pinned && cache.cached_bytes + block <= std::max(kHostCacheFloor, cache.high_water)) {
+      try {
+        cache.free_blocks[block].push_back(ptr);
+        cache.cached_bytes += block;
+        return;
+      } catch (const std::bad_alloc&) {
+        // no room for the list entry: give the block back below
+      }
+    }
+    cache.stats.reserved_bytes -= block;
+  }
+  if (pinned)
+    free_pinned_or_pageable(ptr);
+  else
+    std::free(ptr);
+}
+
+void host_empty_cache() {
+  HostCache& cache = host_cache();
+  std::lock_guard lock(cache.mutex);
+  for (auto& [block, list] : cache.free_blocks)
+    for (void* ptr : list) std::free(ptr);
+  cache.free_blocks.clear();
+  cache.stats.reserved_bytes -= cache.cached_bytes;
+  cache.cached_bytes = 0;
+}
+
+size_t host_cached_bytes() {
+  HostCache& cache = host_cache();
+  std::lock_guard lock(cache.mutex);
+  return cache.cached_bytes;
+}
+
 MemoryStats host_memory_stats() {
-  std::lock_guard lock(host_mutex);
-  return host_stats;
+  HostCache& cache = host_cache();
+  std::lock_guard lock(cache.mutex);
+  return cache.stats;
 }
 
 void host_reset_peak() {
-  std::lock_guard lock(host_mutex);
-  host_stats.peak_bytes = host_stats.current_bytes;
+  HostCache& cache = host_cache();
+  std::lock_guard lock(cache.mutex);
+  cache.stats.peak_bytes = cache.stats.current_bytes;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-// Memory: 64-byte aligned (optionally pinned) host blocks and a caching CUDA allocator.
+// Memory: caching allocators for 64-byte aligned host blocks and for CUDA blocks.
 //
-// DARTS steps allocate the same sizes in the same order every step, so the CUDA allocator keeps
-// freed blocks in per-(device, stream) size bins and hands them back without cudaMalloc/cudaFree:
-// no implicit device syncs inside a step, which keeps a whole step capturable by CUDA Graphs.
+// DARTS steps allocate the same sizes in the same order every step, so both allocators keep
+// freed blocks in size bins and hand them back to the next request of the size. On the GPU that
+// avoids cudaMalloc/cudaFree, whose implicit device syncs would keep a step from being captured
+// by CUDA Graphs; on the host it skips the C library's bookkeeping of the ~3,500 tensors a small
+// recurrent step frees (docs/performance.md).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -20,10 +22,25 @@ struct MemoryStats {
 
 constexpr size_t kHostAlignment = 64;
 
+// Host blocks up to kHostExactBlockLimit bytes are cached at their aligned size; larger ones at
+// one of kHostBlockSizesPerOctave sizes per power of two (at most 12.5% over what was asked), so
+// that sequences of varying length share blocks. The cache keeps a freed block while it holds
+// no more than the most bytes ever in use at once, or kHostCacheFloor: a step's blocks wait for
+// the next step, sizes seen once do not pile up. Pinned blocks are not cached.
+inline constexpr size_t kHostExactBlockLimit = 4096;
+inline constexpr size_t kHostBlockSizesPerOctave = 8;
+inline constexpr size_t kHostCacheFloor = size_t{256} << 20;
+size_t host_block_size(size_t bytes);
+
+// `bytes` of release: what was asked of allocate. Stats: current and peak count the asked bytes
+// (aligned) of live blocks, reserved the block sizes held, in use or cached.
 void* host_allocate(size_t bytes, bool pinned);
-void host_release(void* ptr, bool pinned) noexcept;
+void host_release(void* ptr, size_t bytes, bool pinned) noexcept;
 MemoryStats host_memory_stats();
 void host_reset_peak();
+// Bytes of freed blocks the cache holds; host_empty_cache gives them back to the C library.
+size_t host_cached_bytes();
+void host_empty_cache();
 
 // Sizes are rounded up to 512 bytes (small) or 2 MiB steps (large) so repeats hit the cache.
 void* cuda_allocate(size_t bytes, int device);

@@ -67,7 +67,7 @@ void Storage::label(const char* label) const {
 Storage::~Storage() {
   if (counted_) memory_census_remove(this);
   if (device_.is_cpu()) {
-    host_release(data_, pinned_);
+    host_release(data_, bytes_, pinned_);
   } else {
     cuda_release(data_, device_.index);
   }
