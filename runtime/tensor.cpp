@@ -16,6 +16,16 @@
 
 namespace autonet {
 
+void Shape::check_room(size_t count) const {
+  AN_CHECK(count <= kMaxDims) << "a shape has at most " << kMaxDims << " dimensions; "
+                              << shape_str(*this) << " would have " << count;
+}
+
+void Shape::check_index(size_t i) const {
+  AN_CHECK(i < size_) << "dimension " << i << " of shape " << shape_str(*this) << " ("
+                      << static_cast<size_t>(size_) << " dimensions)";
+}
+
 std::string shape_str(const Shape& shape) {
   std::ostringstream out;
   out << "[";

@@ -12,10 +12,10 @@
 #include "runtime/device.h"
 #include "runtime/dtype.h"
 #include "runtime/error.h"
+#include "runtime/shape.h"
 
 namespace autonet {
 
-using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& shape);
 int64_t shape_numel(const Shape& shape);
 
