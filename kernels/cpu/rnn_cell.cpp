@@ -67,8 +67,7 @@ std::array<double, kRnnActivations> mix_grad_rows(const T* w, const T* ch, const
       row_grads.template operator()<false, false>();
     for (int k = 0; k < kRnnActivations; ++k) {
       const T* u_k = u + k * hidden;
-      dot[k] += sum_in_lanes<4, double>(
-          hidden, [&](int64_t h) { return static_cast<double>(g_row[h]) * u_k[h]; });
+      dot[k] += sum_in_lanes<16, T>(hidden, [&](int64_t h) { return g_row[h] * u_k[h]; });
     }
   }
   return dot;

@@ -9,6 +9,27 @@
 AN_CPU_KERNELS_BEGIN
 
 namespace {
+// max(x[0], ..., x[n − 1]) in 16 lanes, so that it vectorises: a maximum is exact in any order.
+template <class T>
+T row_max(const T* x, int64_t n) {
+  constexpr int kLanes = 16;
+  auto larger = [](T a, T b) { return b > a ? b : a; };
+  T m = x[0];
+  if (n < kLanes) {
+    for (int64_t c = 1; c < n; ++c) m = larger(m, x[c]);
+    return m;
+  }
+  T lanes[kLanes];
+  for (int l = 0; l < kLanes; ++l) lanes[l] = x[l];
+  int64_t c = kLanes;
+  for (; c + kLanes <= n; c += kLanes)
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) lanes[l] = larger(lanes[l], x[c + l]);
+  for (; c < n; ++c) lanes[0] = larger(lanes[0], x[c]);
+  for (int l = 0; l < kLanes; ++l) m = larger(m, lanes[l]);
+  return m;
+}
+
 // x [rows, cols] → y along each row: softmax or log-softmax, stable (the row maximum subtracted).
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t rows, int64_t cols, bool log) {
@@ -16,8 +37,7 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t cols, bool log) {
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
-    T m = xr[0];
-    for (int64_t c = 1; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
+    const T m = row_max(xr, cols);
     // Σ exp in fixed lanes of double: the exps vectorise.
     const double sum_exp = sum_in_lanes<8, double>(
         cols, [&](int64_t c) { return static_cast<double>(exp_value(xr[c] - m)); });
