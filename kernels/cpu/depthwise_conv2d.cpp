@@ -36,10 +36,24 @@ struct FramedPlane {
             int frame_width, bool relu, PlaneNorm<T> norm = {}) {
     width = frame_width;
     data.assign(static_cast<size_t>(height) * width, T(0));
-    for (int i = 0; i < h; ++i) {
-      T* row = data.data() + static_cast<size_t>(i + top) * width + left;
-      for (int j = 0; j < w; ++j) row[j] = folded_relu(norm(src[i * src_stride + j]), relu);
-    }
+    // Each case a loop of its own, so that each vectorises: in one loop choosing per element,
+    // GCC does not compute a normalisation it might not need (it could raise an FP exception).
+    auto rows = [&](auto value) {
+      for (int i = 0; i < h; ++i) {
+        const T* in = src + static_cast<int64_t>(i) * src_stride;
+        T* row = data.data() + static_cast<size_t>(i + top) * width + left;
+        for (int j = 0; j < w; ++j) row[j] = value(in[j]);
+      }
+    };
+    const T mean = norm.mean, invstd = norm.invstd;
+    if (norm.on && relu)
+      rows([=](T x) { return folded_relu(bn_xhat(x, mean, invstd), true); });
+    else if (norm.on)
+      rows([=](T x) { return bn_xhat(x, mean, invstd); });
+    else if (relu)
+      rows([](T x) { return folded_relu(x, true); });
+    else
+      rows([](T x) { return x; });
   }
   const T* row(int i) const { return data.data() + static_cast<size_t>(i) * width; }
 };
