@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/batch_norm.h"
+#include "kernels/batch_norm_math.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -342,4 +343,71 @@ TEST(BatchNorm, BackwardFromTheOutputEqualsBackwardFromTheInput) {
                  Error);
   }
 }
+// The CPU twin takes a small [N, C] input row by row (kernels/cpu/batch_norm.cpp); the results
+// must be those of the per-channel loops it replaces (batch_norm_math.h), bit for bit: values,
+// statistics, running statistics, and every gradient, in each mode.
+TEST(BatchNorm, RowsOfA2dInputEqualTheChannelLoopsBitForBit) {
+  const int64_t N = 37, C = 53;
+  for (DType dtype : {DType::f32, DType::f64})
+    for (const BnVariant& v :
+         {BnVariant{}, BnVariant{true, false}, BnVariant{false, true},
+          BnVariant{true, false, true, 0.1, true}, BnVariant{true, true, false}}) {
+      const std::string what = variant_name(v) + " " + std::string(dtype_name(dtype));
+      Tensor x = Tensor::empty({N, C}, dtype), dy = Tensor::empty({N, C}, dtype);
+      fill_uniform(x, -2.0, 3.0, 5);
+      fill_uniform(dy, -1.0, 1.0, 6);
+      Tensor w, b, dw, db, rm, rv;
+      if (v.affine) {
+        w = Tensor::empty({C}, dtype), b = Tensor::empty({C}, dtype);
+        fill_uniform(w, 0.5, 1.5, 7);
+        fill_uniform(b, -0.5, 0.5, 8);
+        dw = Tensor::full({C}, 0.25, dtype), db = Tensor::full({C}, -0.25, dtype);
+      }
+      if (v.tracked) {
+        rm = Tensor::empty({C}, dtype), rv = Tensor::empty({C}, dtype);
+        fill_uniform(rm, -0.5, 0.5, 9);
+        fill_uniform(rv, 0.5, 2.0, 10);
+      }
+      BatchNormParams p;
+      p.training = v.training, p.momentum = v.momentum;
+      Tensor y = Tensor::empty({N, C}, dtype), mean = Tensor::empty({C}, dtype),
+             invstd = Tensor::empty({C}, dtype);
+      Tensor rm_ref = rm.defined() ? rm.clone() : rm, rv_ref = rv.defined() ? rv.clone() : rv;
+      Tensor dw_ref = dw.defined() ? dw.clone() : dw, db_ref = db.defined() ? db.clone() : db;
+      batch_norm_forward(x, w, b, rm, rv, y, mean, invstd, p);
+      Tensor dx = Tensor::empty({N, C}, dtype);
+      p.backward_from_output = v.from_output;
+      batch_norm_backward(v.from_output ? y : x, w, mean, invstd, dy, dx, dw, db, p);
+
+      Tensor y_ref = y.clone(), mean_ref = mean.clone(), invstd_ref = invstd.clone(),
+             dx_ref = dx.clone();
+      dispatch_float(dtype, "test", [&]<class T>() {
+        const BnDims d(x);
+        auto ptr = [](Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+        BatchNormParams forward = p;
+        forward.backward_from_output = false;
+        for (int64_t c = 0; c < C; ++c)
+          bn_forward_channel(x.data<T>(), d, c, forward, ptr(w), ptr(b), ptr(rm_ref), ptr(rv_ref),
+                             y_ref.data<T>(), mean_ref.data<T>(), invstd_ref.data<T>());
+        const T* saved = v.from_output ? y_ref.data<T>() : x.data<T>();
+        for (int64_t c = 0; c < C; ++c)
+          bn_backward_channel(saved, dy.data<T>(), d, c, p, ptr(w), mean_ref.data<T>(),
+                              invstd_ref.data<T>(), dx_ref.data<T>(), ptr(dw_ref), ptr(db_ref));
+      });
+      auto same = [&](const Tensor& a, const Tensor& b, const char* name) {
+        if (!a.defined()) return;
+        EXPECT_EQ(a.to(DType::f64).to_vector<double>(), b.to(DType::f64).to_vector<double>())
+            << name << ", " << what;
+      };
+      same(y, y_ref, "y");
+      same(mean, mean_ref, "mean");
+      same(invstd, invstd_ref, "invstd");
+      same(rm, rm_ref, "running mean");
+      same(rv, rv_ref, "running var");
+      same(dx, dx_ref, "dx");
+      same(dw, dw_ref, "dweight");
+      same(db, db_ref, "dbias");
+    }
+}
+
 }  // namespace autonet::test
