@@ -135,7 +135,20 @@ class PostgresConnection : public SqlConnection {
     }
     exec("SET client_min_messages = warning");  // no NOTICEs on stderr for IF EXISTS
   }
-  ~PostgresConnection() override { PQfinish(conn_); }
+  // The run lock is given back before the connection closes. Left to the server, it goes only as
+  // the session's process ends, after PQfinish has returned: a coordinator started right after
+  // the last worker closed could still find the study run by it (seen once in CI's
+  // `SharedStudy.WorkersAndACoordinatorExcludeEachOther`).
+  ~PostgresConnection() override {
+    if (locked_ && PQstatus(conn_) == CONNECTION_OK) {
+      if (in_transaction_) PQclear(PQexec(conn_, "ROLLBACK"));  // an aborted one refuses the unlock
+      char unlock[96];                                          // no allocation in a destructor
+      std::snprintf(unlock, sizeof unlock, "SELECT pg_advisory_unlock%s(%s)",
+                    *locked_ == RunLock::Worker ? "_shared" : "", kRunLockKey);
+      PQclear(PQexec(conn_, unlock));
+    }
+    PQfinish(conn_);
+  }
 
   std::unique_ptr<SqlQuery> prepare(const std::string& sql) override {
     return std::make_unique<PostgresQuery>(*this, conn_, sql);
