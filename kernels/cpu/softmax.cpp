@@ -14,19 +14,15 @@ template <class T>
 T row_max(const T* x, int64_t n) {
   constexpr int kLanes = 16;
   auto larger = [](T a, T b) { return b > a ? b : a; };
-  T m = x[0];
-  if (n < kLanes) {
-    for (int64_t c = 1; c < n; ++c) m = larger(m, x[c]);
-    return m;
-  }
   T lanes[kLanes];
-  for (int l = 0; l < kLanes; ++l) lanes[l] = x[l];
-  int64_t c = kLanes;
+  for (int l = 0; l < kLanes; ++l) lanes[l] = x[0];  // a NaN first value stays the maximum
+  int64_t c = 0;
   for (; c + kLanes <= n; c += kLanes)
 #pragma omp simd
     for (int l = 0; l < kLanes; ++l) lanes[l] = larger(lanes[l], x[c + l]);
   for (; c < n; ++c) lanes[0] = larger(lanes[0], x[c]);
-  for (int l = 0; l < kLanes; ++l) m = larger(m, lanes[l]);
+  T m = lanes[0];
+  for (int l = 1; l < kLanes; ++l) m = larger(m, lanes[l]);
   return m;
 }
 
