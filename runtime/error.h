@@ -6,7 +6,9 @@
 //
 // The message is written for users ("<what>: <problem>", naming the file, key or flag); the
 // source location and the failed condition are for developers: what() holds both,
-// "file:line: check failed (cond): message", message() the message alone.
+// "file:line: check failed (cond): message", message() the message alone. The constructors and
+// the throw are compiled once (error.cpp), not inline in every file that checks something: the
+// CPU kernels' instruction-set variants (kernels/cpu/isa.h) then carry no copies of their own.
 #pragma once
 #include <sstream>
 #include <stdexcept>
@@ -17,8 +19,7 @@ namespace autonet {
 class Error : public std::runtime_error {
  public:
   // `location`: "file:line: " and "check failed (cond): " when raised by AN_CHECK/AN_THROW.
-  explicit Error(const std::string& message, const std::string& location = "")
-      : std::runtime_error(location + message), message_start_(location.size()) {}
+  explicit Error(const std::string& message, const std::string& location = "");
   // The message without the location: what `autonet` shows users (what() with --verbose).
   const char* message() const noexcept { return what() + message_start_; }
 
@@ -30,17 +31,14 @@ namespace detail {
 // Collects a message with operator<< and throws from its destructor at the end of the statement.
 class ErrorBuilder {
  public:
-  ErrorBuilder(const char* file, int line, const char* condition) {
-    location_ << file << ":" << line << ": ";
-    if (condition) location_ << "check failed (" << condition << "): ";
-  }
+  ErrorBuilder(const char* file, int line, const char* condition);
   ErrorBuilder(const ErrorBuilder&) = delete;
   template <class T>
   ErrorBuilder& operator<<(const T& value) {
     message_ << value;
     return *this;
   }
-  [[noreturn]] ~ErrorBuilder() noexcept(false) { throw Error(message_.str(), location_.str()); }
+  [[noreturn]] ~ErrorBuilder() noexcept(false);
 
  private:
   std::ostringstream location_, message_;

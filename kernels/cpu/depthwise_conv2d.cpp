@@ -1,50 +1,82 @@
 // CPU reference of depthwise_conv2d: the convolution sum written out, one (n, c) plane at a time.
 //
-// Every plane is first copied into a zero-bordered buffer (ReLU applied when folded), so the tap
-// loops below read like the formula with no bounds tests, and with the kernel size and stride
-// known at compile time (DARTS: 3×3/5×5, stride 1/2) the loop over output columns vectorises.
-// Sums run in scalar_t like the CUDA twin's (≤ R·S terms per output); only dw's long sum over
-// N·Ho·Wo goes through double, per plane and then across planes.
+// Every plane is first copied into a zero-bordered buffer (ReLU and a folded batch norm applied on
+// the way), so the tap loops below read like the formula with no bounds tests. At stride k the
+// buffer is split into its k×k phases (rows ≡ a, columns ≡ b mod k), which turns every strided
+// tap into a contiguous one: the stride-2 reduction edges vectorise like the stride-1 ones. Each
+// plane is then one run (rows laid end to end) summed a few taps a pass. Sums run in scalar_t like
+// the CUDA twin's (≤ R·S terms per output); only dw's long sum over N·Ho·Wo goes through double,
+// per plane and then across planes.
 #include <algorithm>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/depthwise_conv2d_normalized.h"
 #include "kernels/cpu/isa.h"
-#include "kernels/cpu/lane_sum.h"
 #include "kernels/depthwise_conv2d_math.h"
 
 AN_CPU_KERNELS_BEGIN
 
 namespace {
 
-template <class T>
-T folded_relu(T v, bool relu) {
-  return relu && !(v > T(0)) ? T(0) : v;
+// The indices jj with k·jj + phase − offset in [0, count): the positions of phase `phase` in a
+// frame that holds `count` values from `offset` on. {first, end}.
+std::pair<int, int> phase_range(int offset, int count, int phase, int k) {
+  return {(offset - phase + k - 1) / k, std::max(0, (count + offset - phase + k - 1) / k)};
 }
 
-// A plane surrounded by a zero frame: element (i, j) of the image sits at
-// data[(i + top)·width + (j + left)], and every position in [0, height) × [0, width) is readable.
+// A plane surrounded by a zero frame, split into its stride's phases: frame element (I, J) sits in
+// phase (I mod k, J mod k) at (I / k, J / k), each phase a height × width block, so the frame
+// positions a convolution of stride k reads from one output row are adjacent. At k = 1 it is the
+// frame itself. Only the phases a dilation reaches are kept (dilation 2 at stride 2: one). The
+// layout is the same for every plane of a call: worked out once, as are the taps' offsets in it.
+struct FrameLayout {
+  int k = 1, phases = 1, height = 0, width = 0;
+  FrameLayout(int frame_height, int frame_width, int k_, int kept)
+      : k(k_), phases(kept), height((frame_height + k - 1) / k), width((frame_width + k - 1) / k) {}
+  size_t size() const { return static_cast<size_t>(phases) * phases * height * width; }
+  int64_t phase(int a, int b) const {
+    return static_cast<int64_t>(a * phases + b) * height * width;
+  }
+  // Where the tap at frame offset (dr, ds) from an output's first tap reads, for output (o, q) at
+  // run position o·width + q.
+  int64_t tap(int dr, int ds) const {
+    return phase(dr % k, ds % k) + static_cast<int64_t>(dr / k) * width + ds / k;
+  }
+};
+
 template <class T>
 struct FramedPlane {
   std::vector<T> data;
-  int width = 0;
+  std::vector<T> line;  // one frame row, at stride k > 1
 
-  // Copies the h × w block at `src` (rows `src_stride` apart) with `top`/`left` rows/columns of
-  // zeros before it and enough after it to make the frame height × width; norm and relu fold a
-  // batch norm and the ReLU in, in that order.
-  void fill(const T* src, int src_stride, int h, int w, int top, int left, int height,
-            int frame_width, bool relu, PlaneNorm<T> norm = {}) {
-    width = frame_width;
-    data.assign(static_cast<size_t>(height) * width, T(0));
-    // Each case a loop of its own, so that each vectorises: in one loop choosing per element,
-    // GCC does not compute a normalisation it might not need (it could raise an FP exception).
+  // Frames the h × w block at `src` (rows `src_stride` apart) with `top`/`left` rows/columns of
+  // zeros before it in layout `f` (K: its stride fixed at compile time, 0 at run time); norm and
+  // relu fold a batch norm and the ReLU in, in that order.
+  template <int K>
+  void fill(const FrameLayout& f, const T* src, int src_stride, int h, int w, int top, int left,
+            bool relu, PlaneNorm<T> norm = {}) {
+    data.assign(f.size(), T(0));
+    const int k = K ? K : f.k;
+    // Each image row is framed whole (contiguous: it vectorises), then dealt into its phases.
     auto rows = [&](auto value) {
+      line.assign(static_cast<size_t>(k) * f.width, T(0));
       for (int i = 0; i < h; ++i) {
+        const int I = i + top;
+        if (I % k >= f.phases) continue;
         const T* in = src + static_cast<int64_t>(i) * src_stride;
-        T* row = data.data() + static_cast<size_t>(i + top) * width + left;
-        for (int j = 0; j < w; ++j) row[j] = value(in[j]);
+        T* row = data.data() + f.phase(I % k, 0) + static_cast<int64_t>(I / k) * f.width;
+        T* framed = k == 1 ? row : line.data();
+        for (int j = 0; j < w; ++j) framed[left + j] = value(in[j]);
+        if (k == 1) continue;
+        for (int b = 0; b < f.phases; ++b, row += static_cast<int64_t>(f.height) * f.width)
+          for (int jj = 0; jj < f.width; ++jj) row[jj] = line[k * jj + b];
       }
     };
+    // Each case a loop of its own, so that each vectorises: in one loop choosing per element,
+    // GCC does not compute a normalisation it might not need (it could raise an FP exception).
     const T mean = norm.mean, invstd = norm.invstd;
     if (norm.on && relu)
       rows([=](T x) { return folded_relu(bn_xhat(x, mean, invstd), true); });
@@ -55,174 +87,207 @@ struct FramedPlane {
     else
       rows([](T x) { return x; });
   }
-  const T* row(int i) const { return data.data() + static_cast<size_t>(i) * width; }
 };
 
-// A fixed-size filter's taps, copied where the loops below keep them in registers, and taken a
-// few filter rows a pass (all of a 3×3, one row of a 5×5: as many as registers hold), so each pass
-// unrolls inside the loop over outputs and that loop vectorises.
-template <int KR, int KS, class T>
-struct FixedTaps {
-  static constexpr int kRowsPerPass = KR * KS <= 9 ? KR : 1;
-  T w[KR * KS];
-  explicit FixedTaps(const T* weights) {
-    for (int t = 0; t < KR * KS; ++t) w[t] = weights[t];
-  }
-  // sum + the taps of filter rows [r0, r0 + kRowsPerPass) on `rows` (their input rows) at column
-  // `at`, in (r, s) order.
-  T add_pass(T sum, const T* const* rows, int r0, int64_t at, int dil) const {
-#pragma GCC unroll 8
-    for (int i = 0; i < kRowsPerPass; ++i)
-#pragma GCC unroll 8
-      for (int s = 0; s < KS; ++s) sum += w[(r0 + i) * KS + s] * rows[i][at + s * dil];
-    return sum;
-  }
+// The taps of a run over a framed plane: run position p reads frame[offset[t] + p], weighted by
+// filter tap filter_tap[t].
+struct RunTaps {
+  std::vector<int64_t> offset;
+  std::vector<int> filter_tap;
+  void add(int64_t at, int tap) { offset.push_back(at), filter_tap.push_back(tap); }
+  int count() const { return static_cast<int>(offset.size()); }
 };
 
-// Stride 1 with the filter size fixed: out[o, q] = Σ_{r,s} w[r, s] · in[o + r·dil, q + s·dil].
-// Laid end to end, the frame's rows make the plane one run, output (o, q) at run position
-// o·width + q and its taps at fixed offsets from it, so one loop over the run vectorises across
-// rows (DARTS' rows are 7–32 wide: short for vectors on their own; the forward 1.2–2× faster). The
-// width − Wo positions after each row's outputs are computed into `run` and dropped. One update of
-// the run per pass of FixedTaps; each output sums its taps in (r, s) order.
-template <int KR, int KS, class T>
-void correlate_run(const FramedPlane<T>& in, const T* w, int dil, T* out, int Ho, int Wo,
-                   std::vector<T>& run) {
-  using Taps = FixedTaps<KR, KS, T>;
-  const Taps taps(w);
-  const int64_t width = in.width, n = (Ho - 1) * width + Wo;
-  run.resize(n);
-  T* acc = run.data();
-  for (int r0 = 0; r0 < KR; r0 += Taps::kRowsPerPass) {
-    const T* in_rows[Taps::kRowsPerPass];
-    for (int i = 0; i < Taps::kRowsPerPass; ++i) in_rows[i] = in.row((r0 + i) * dil);
-    for (int64_t p = 0; p < n; ++p)  // the first pass starts the sums
-      acc[p] = taps.add_pass(r0 == 0 ? T(0) : acc[p], in_rows, r0, p, dil);
-  }
-  for (int o = 0; o < Ho; ++o)
-    for (int q = 0; q < Wo; ++q) out[o * Wo + q] = acc[o * width + q];
+// Calls f.template operator()<P>() for P = count in [1, kMaxPassTaps]: a pass's taps fixed at
+// compile time, so the loop over them unrolls (its weights and pointers in registers) and the loop
+// over run positions vectorises.
+constexpr int kMaxPassTaps = 9;  // a 3×3 filter whole
+template <class F, int... Ps>
+void with_pass_size(int count, F&& f, std::integer_sequence<int, Ps...>) {
+  ((count == Ps + 1 ? (f.template operator()<Ps + 1>(), 0) : 0), ...);
 }
-
-// out[o, q] = Σ_{r,s} w[r, s] · in[o·stride + r·dil, q·stride + s·dil] for o < Ho, q < Wo: the
-// convolution on an already framed input. KR/KS/KSTRIDE > 0 fix R/S/stride at compile time so the
-// tap loops unroll and the loops over outputs vectorise (stride 1 as one run, above, with `run`
-// its scratch); 0 takes the runtime value (any other geometry). The same sum order everywhere.
-template <int KR, int KS, int KSTRIDE, class T>
-void correlate(const FramedPlane<T>& in, const T* w, int R_, int S_, int stride_, int dil, T* out,
-               int Ho, int Wo, std::vector<T>& run) {
-  const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
-  if constexpr (KR > 0 && KS > 0 && KSTRIDE == 1) {
-    return correlate_run<KR, KS>(in, w, dil, out, Ho, Wo, run);
-  } else if constexpr (KR > 0 && KS > 0) {  // other strides row by row, a pass at a time
-    using Taps = FixedTaps<KR, KS, T>;
-    const Taps taps(w);
-    for (int o = 0; o < Ho; ++o) {
-      T* out_row = out + o * Wo;
-      for (int q = 0; q < Wo; ++q) out_row[q] = T(0);
-      for (int r0 = 0; r0 < KR; r0 += Taps::kRowsPerPass) {
-        const T* in_rows[Taps::kRowsPerPass];
-        for (int i = 0; i < Taps::kRowsPerPass; ++i)
-          in_rows[i] = in.row(o * stride + (r0 + i) * dil);
-        for (int q = 0; q < Wo; ++q)
-          out_row[q] = taps.add_pass(out_row[q], in_rows, r0, q * stride, dil);
-      }
-    }
-    return;
-  }
-  for (int o = 0; o < Ho; ++o) {
-    T* out_row = out + o * Wo;
-    for (int q = 0; q < Wo; ++q) out_row[q] = T(0);
-    for (int r = 0; r < R; ++r) {
-      const T* in_row = in.row(o * stride + r * dil);
-      for (int s = 0; s < S; ++s) {
-        const T wv = w[r * S + s];
-        const T* src = in_row + s * dil;
-        for (int q = 0; q < Wo; ++q) out_row[q] += wv * src[q * stride];
-      }
-    }
-  }
-}
-
-// Stride 1 with the filter size fixed: dy framed to the input frame's width (zeros after each
-// row's Wo outputs) makes the plane one run, as in correlate_run, and tap (r, s) the run's dot
-// product with the frame at the fixed offset r·dil·width + s·dil. A pass of FixedTaps reads each dy
-// value once for all its taps, kLanes products a tap at a time in T (vectorised), every kChunk
-// positions added into the taps' double totals: each T sum has at most kChunk / kLanes terms.
-template <int KR, int KS, class T>
-void weight_sums_run(const FramedPlane<T>& in, const T* dy, int dil, int Ho, int Wo, double* dw_tap,
-                     FramedPlane<T>& dy_run) {
-  using Taps = FixedTaps<KR, KS, T>;
-  constexpr int kPassTaps = Taps::kRowsPerPass * KS, kLanes = 4, kChunk = 64;
-  const int64_t width = in.width, n = (Ho - 1) * width + Wo;
-  dy_run.fill(dy, Wo, Ho, Wo, 0, 0, Ho, in.width, false);
-  const T* d = dy_run.data.data();
-  for (int r0 = 0; r0 < KR; r0 += Taps::kRowsPerPass) {
-    const T* tap_in[kPassTaps];  // the frame shifted to each tap of the pass
-    for (int t = 0; t < kPassTaps; ++t) tap_in[t] = in.row((r0 + t / KS) * dil) + (t % KS) * dil;
-    double total[kPassTaps] = {};
-    for (int64_t p0 = 0; p0 < n; p0 += kChunk) {
-      const int64_t end = std::min(n, p0 + kChunk);
-      T lanes[kPassTaps][kLanes] = {};
-      int64_t p = p0;
-      for (; p + kLanes <= end; p += kLanes)
-#pragma GCC unroll 25
-        for (int t = 0; t < kPassTaps; ++t)
-#pragma omp simd
-          for (int l = 0; l < kLanes; ++l) lanes[t][l] += d[p + l] * tap_in[t][p + l];
-      for (; p < end; ++p)
-        for (int t = 0; t < kPassTaps; ++t) lanes[t][0] += d[p] * tap_in[t][p];
-      for (int t = 0; t < kPassTaps; ++t)
-        for (int l = 0; l < kLanes; ++l) total[t] += lanes[t][l];
-    }
-    for (int t = 0; t < kPassTaps; ++t) dw_tap[r0 * KS + t] = total[t];
-  }
-}
-
-// dw_tap[r, s] = Σ_{o,q} dy[o, q] · in[o·stride + r·dil, q·stride + s·dil] over one framed plane:
-// at stride 1 with a fixed filter as one run (above, `dy_run` its scratch), else summed per row
-// in T (in four fixed lanes) and across rows in double.
-template <int KR, int KS, int KSTRIDE, class T>
-void weight_sums(const FramedPlane<T>& in, const T* dy, int R_, int S_, int stride_, int dil,
-                 int Ho, int Wo, double* dw_tap, FramedPlane<T>& dy_run) {
-  if constexpr (KR > 0 && KS > 0 && KSTRIDE == 1)
-    return weight_sums_run<KR, KS>(in, dy, dil, Ho, Wo, dw_tap, dy_run);
-  const int R = KR ? KR : R_, S = KS ? KS : S_, stride = KSTRIDE ? KSTRIDE : stride_;
-  for (int r = 0; r < R; ++r)
-    for (int s = 0; s < S; ++s) {
-      double total = 0;
-      for (int o = 0; o < Ho; ++o) {
-        const T* src = in.row(o * stride + r * dil) + s * dil;
-        const T* dy_row = dy + o * Wo;
-        total += sum_in_lanes<4, T>(Wo, [&](int64_t q) { return dy_row[q] * src[q * stride]; });
-      }
-      dw_tap[r * S + s] = total;
-    }
-}
-
-// Calls f.template operator()<KR, KS, KSTRIDE>() with the DARTS geometries fixed at compile time
-// and <0, 0, 0> (all runtime) for every other one.
 template <class F>
-void with_fixed_geometry(int R, int S, int stride, F&& f) {
-  if (R == 3 && S == 3 && stride == 1) return f.template operator()<3, 3, 1>();
-  if (R == 3 && S == 3 && stride == 2) return f.template operator()<3, 3, 2>();
-  if (R == 5 && S == 5 && stride == 1) return f.template operator()<5, 5, 1>();
-  if (R == 5 && S == 5 && stride == 2) return f.template operator()<5, 5, 2>();
-  return f.template operator()<0, 0, 0>();
+void with_pass_size(int count, F&& f) {
+  with_pass_size(count, f, std::make_integer_sequence<int, kMaxPassTaps>());
 }
 
-// The input frame the forward and dw read: pad_h/pad_w zeros before the image and room for every
-// tap of every output after it.
-int input_frame_height(const DepthwiseGeometry& g) {
-  return std::max(g.pad_h + g.H, (g.Ho - 1) * g.stride + (g.R - 1) * g.dilation + 1);
-}
-int input_frame_width(const DepthwiseGeometry& g) {
-  return std::max(g.pad_w + g.W, (g.Wo - 1) * g.stride + (g.S - 1) * g.dilation + 1);
-}
+// acc[p] = Σ_t w[tap t] · frame[offset t + p] for p < n: the taps added in their order,
+// kMaxPassTaps a pass over the run (the first pass starts from zero, the later ones from acc).
 template <class T>
-void frame_input(FramedPlane<T>& f, const T* xp, const DepthwiseGeometry& g, PlaneNorm<T> norm) {
-  f.fill(xp, g.W, g.H, g.W, g.pad_h, g.pad_w, input_frame_height(g), input_frame_width(g),
-         g.relu_input, norm);
+void correlate_run(const T* frame, const RunTaps& taps, const T* w, int64_t n, T* acc) {
+  if (taps.count() == 0) std::fill(acc, acc + n, T(0));
+  for (int t0 = 0; t0 < taps.count(); t0 += kMaxPassTaps) {
+    with_pass_size(std::min(kMaxPassTaps, taps.count() - t0), [&]<int P>() {
+      const T* in[P];
+      T wt[P];
+      for (int t = 0; t < P; ++t)
+        in[t] = frame + taps.offset[t0 + t], wt[t] = w[taps.filter_tap[t0 + t]];
+      auto pass = [&](auto first) {
+#pragma omp simd  // acc is the run's scratch, never an input
+        for (int64_t p = 0; p < n; ++p) {
+          T sum = first ? T(0) : acc[p];
+#pragma GCC unroll 16
+          for (int t = 0; t < P; ++t) sum += wt[t] * in[t][p];
+          acc[p] = sum;
+        }
+      };
+      if (t0 == 0)
+        pass(std::true_type());
+      else
+        pass(std::false_type());
+    });
+  }
 }
+
+// total[tap t] = Σ_{p<n} d[p] · frame[offset t + p]: a pass reads each d value once for its taps,
+// kLanes products a tap at a time in T (vectorised), every kChunk positions added into the taps'
+// double totals: each T sum has at most kChunk / kLanes terms.
+template <class T>
+void dot_run(const T* d, const T* frame, const RunTaps& taps, int64_t n, double* total) {
+  constexpr int kLanes = 4, kChunk = 64;
+  for (int t0 = 0; t0 < taps.count(); t0 += kMaxPassTaps) {
+    with_pass_size(std::min(kMaxPassTaps, taps.count() - t0), [&]<int P>() {
+      const T* in[P];
+      for (int t = 0; t < P; ++t) in[t] = frame + taps.offset[t0 + t];
+      double sums[P] = {};
+      for (int64_t p0 = 0; p0 < n; p0 += kChunk) {
+        const int64_t end = std::min(n, p0 + kChunk);
+        T lanes[P][kLanes] = {};
+        int64_t p = p0;
+        for (; p + kLanes <= end; p += kLanes)
+#pragma GCC unroll 16
+          for (int t = 0; t < P; ++t)
+#pragma omp simd
+            for (int l = 0; l < kLanes; ++l) lanes[t][l] += d[p + l] * in[t][p + l];
+        for (; p < end; ++p)
+          for (int t = 0; t < P; ++t) lanes[t][0] += d[p] * in[t][p];
+        for (int t = 0; t < P; ++t)
+          for (int l = 0; l < kLanes; ++l) sums[t] += lanes[t][l];
+      }
+      for (int t = 0; t < P; ++t) total[taps.filter_tap[t0 + t]] = sums[t];
+    });
+  }
+}
+
+// Calls f.template operator()<K>() with the DARTS strides (1, 2) fixed at compile time and 0 (the
+// stride at run time) for every other one.
+template <class F>
+void with_stride(int stride, F&& f) {
+  if (stride == 1) return f.template operator()<1>();
+  if (stride == 2) return f.template operator()<2>();
+  return f.template operator()<0>();
+}
+
+// The forward's and dw's plan: the input framed with pad_h/pad_w zeros before the image and room
+// for every tap of every output after it, in its stride's phases (only those r·dil and s·dil
+// reach: all k, or phase 0 alone where k divides the dilation), and tap (r, s) of every output in
+// (r, s) order. Output (o, q) is run position o·width + q; the width − Wo positions after each
+// row's outputs are computed and dropped (DARTS' rows are 4–32 wide: short for vectors alone).
+struct InputPlan {
+  FrameLayout frame;
+  RunTaps taps;
+  int64_t n;
+  explicit InputPlan(const DepthwiseGeometry& g)
+      : frame(std::max(g.pad_h + g.H, (g.Ho - 1) * g.stride + (g.R - 1) * g.dilation + 1),
+              std::max(g.pad_w + g.W, (g.Wo - 1) * g.stride + (g.S - 1) * g.dilation + 1), g.stride,
+              g.dilation % g.stride == 0 ? 1 : g.stride),
+        n((g.Ho - 1) * static_cast<int64_t>(frame.width) + g.Wo) {
+    for (int r = 0; r < g.R; ++r)
+      for (int s = 0; s < g.S; ++s)
+        taps.add(frame.tap(r * g.dilation, s * g.dilation), r * g.S + s);
+  }
+  template <int K, class T>
+  void frame_input(FramedPlane<T>& f, const T* xp, const DepthwiseGeometry& g,
+                   PlaneNorm<T> norm) const {
+    f.template fill<K>(frame, xp, g.W, g.H, g.W, g.pad_h, g.pad_w, g.relu_input, norm);
+  }
+};
+
+// out[o, q] = Σ_{r,s} w[r, s] · frame[o·stride + r·dil, q·stride + s·dil] for o < Ho, q < Wo.
+template <class T>
+void correlate_plane(const InputPlan& plan, const FramedPlane<T>& in, const DepthwiseGeometry& g,
+                     const T* w, T* out, std::vector<T>& run) {
+  run.resize(plan.n);
+  correlate_run(in.data.data(), plan.taps, w, plan.n, run.data());
+  for (int o = 0; o < g.Ho; ++o)
+    for (int q = 0; q < g.Wo; ++q) out[o * g.Wo + q] = run[o * plan.frame.width + q];
+}
+
+// dw_tap[r, s] = Σ_{o,q} dy[o, q] · frame[o·stride + r·dil, q·stride + s·dil] over one plane: dy
+// framed to the input's phase width (zeros after each row's Wo values) is the run, and each tap
+// its dot product with the tap's phase rows.
+template <class T>
+void weight_sums(const InputPlan& plan, const FramedPlane<T>& in, const DepthwiseGeometry& g,
+                 const T* dy, double* dw_tap, FramedPlane<T>& dy_run) {
+  dy_run.template fill<1>(FrameLayout(g.Ho, plan.frame.width, 1, 1), dy, g.Wo, g.Ho, g.Wo, 0, 0,
+                          false);
+  dot_run(dy_run.data.data(), in.data.data(), plan.taps, plan.n, dw_tap);
+}
+
+// dx[i, j] = Σ of w·dy over the (output, tap) pairs that read frame position (i + pad_h, j +
+// pad_w), gathered one phase of the frame at a time: phase (a, b) position (I, J) is read by the
+// taps with r·dil ≡ a and s·dil ≡ b (mod k), tap (r, s) from output (I − r·dil / k, J − s·dil / k).
+// So each phase is a correlation of dy, framed by (R−1)·dil / k rows and (S−1)·dil / k columns of
+// zeros before it, with those taps in (R−1, S−1) … (0, 0) order (at stride 1: the flipped filter).
+// Rows and columns that only ever meet padding are cropped from the frame.
+struct InputGradientPlan {
+  struct Phase {
+    int a, b, i0, i1, j0, j1;  // the phase, and its positions [i0, i1) × [j0, j1) in the image
+    RunTaps taps;
+    int64_t n;
+  };
+  FrameLayout frame{0, 0, 1, 1};
+  int top = 0, left = 0, crop_t = 0, crop_l = 0, rows = 0, cols = 0;  // where dy goes in it
+  std::vector<Phase> phases;
+
+  explicit InputGradientPlan(const DepthwiseGeometry& g) {
+    const int k = g.stride;
+    const int U = (g.R - 1) * g.dilation / k, V = (g.S - 1) * g.dilation / k;
+    // Phase positions of image rows start at pad_h / k at the earliest (the phase of k − 1) and
+    // end before ⌈(pad_h + H) / k⌉; the frame keeps what their taps reach.
+    const int first_row = g.pad_h / k, first_col = g.pad_w / k;
+    frame = FrameLayout((g.pad_h + g.H + k - 1) / k - first_row + U,
+                        (g.pad_w + g.W + k - 1) / k - first_col + V, 1, 1);
+    top = U - first_row, left = V - first_col;  // dy (0, 0)'s frame position
+    crop_t = std::max(0, -top), crop_l = std::max(0, -left);
+    top = std::max(0, top), left = std::max(0, left);
+    rows = std::min(g.Ho - crop_t, frame.height - top);
+    cols = std::min(g.Wo - crop_l, frame.width - left);
+    for (int a = 0; a < k; ++a)
+      for (int b = 0; b < k; ++b) {
+        Phase ph{a, b, 0, 0, 0, 0, {}, 0};
+        std::tie(ph.i0, ph.i1) = phase_range(g.pad_h, g.H, a, k);
+        std::tie(ph.j0, ph.j1) = phase_range(g.pad_w, g.W, b, k);
+        if (ph.i0 >= ph.i1 || ph.j0 >= ph.j1) continue;
+        for (int r = g.R - 1; r >= 0; --r)
+          for (int s = g.S - 1; s >= 0; --s) {
+            const int dr = r * g.dilation, ds = s * g.dilation;
+            if (dr % k == a && ds % k == b)
+              ph.taps.add(frame.tap(ph.i0 - first_row + U - dr / k, ph.j0 - first_col + V - ds / k),
+                          r * g.S + s);
+          }
+        ph.n = (ph.i1 - ph.i0 - 1) * static_cast<int64_t>(frame.width) + (ph.j1 - ph.j0);
+        phases.push_back(std::move(ph));
+      }
+  }
+
+  template <int K, class T>
+  void run(const T* dy, const T* w, const DepthwiseGeometry& g, T* dx, FramedPlane<T>& dy_frame,
+           std::vector<T>& acc) const {
+    const int k = K ? K : g.stride;
+    dy_frame.template fill<1>(frame, dy + crop_t * g.Wo + crop_l, g.Wo, rows, cols, top, left,
+                              false);
+    for (const Phase& ph : phases) {
+      acc.resize(ph.n);
+      correlate_run(dy_frame.data.data(), ph.taps, w, ph.n, acc.data());
+      for (int I = ph.i0; I < ph.i1; ++I) {
+        T* dx_row = dx + static_cast<int64_t>(k * I + ph.a - g.pad_h) * g.W + ph.b - g.pad_w;
+        const T* src = acc.data() + static_cast<int64_t>(I - ph.i0) * frame.width - ph.j0;
+        for (int J = ph.j0; J < ph.j1; ++J) dx_row[k * J] = src[J];
+      }
+    }
+  }
+};
 
 // Plane `plane`'s folded batch norm: channel plane % C's statistics (none without them).
 template <class T>
@@ -249,17 +314,18 @@ void depthwise_conv2d_forward_normalized(const Tensor& x, const Tensor& w, Tenso
     const scalar_t* px = x.data<scalar_t>();  // [N·C, H, W]
     const scalar_t* pw = w.data<scalar_t>();  // [C, R, S]
     scalar_t* py = y.data<scalar_t>();        // [N·C, Ho, Wo]
-    with_fixed_geometry(g.R, g.S, g.stride, [&]<int KR, int KS, int KSTRIDE>() {
+    const InputPlan plan(g);
+    with_stride(g.stride, [&]<int K>() {
 #pragma omp parallel if (planes * g.Ho * g.Wo > 8192)
       {
         FramedPlane<scalar_t> framed;  // x with the zero padding, per thread
-        std::vector<scalar_t> run;     // correlate's scratch
+        std::vector<scalar_t> run;
 #pragma omp for
         for (int64_t plane = 0; plane < planes; ++plane) {
-          frame_input(framed, px + plane * g.H * g.W, g,
-                      plane_norm<scalar_t>(mean, invstd, plane, g.C));
-          correlate<KR, KS, KSTRIDE>(framed, pw + (plane % g.C) * g.R * g.S, g.R, g.S, g.stride,
-                                     g.dilation, py + plane * g.Ho * g.Wo, g.Ho, g.Wo, run);
+          plan.frame_input<K>(framed, px + plane * g.H * g.W, g,
+                              plane_norm<scalar_t>(mean, invstd, plane, g.C));
+          correlate_plane(plan, framed, g, pw + (plane % g.C) * g.R * g.S, py + plane * g.Ho * g.Wo,
+                          run);
         }
       }
     });
@@ -290,55 +356,23 @@ void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, cons
     const scalar_t* pw = w.data<scalar_t>();    // [C, R, S]
     const scalar_t* pdy = dy.data<scalar_t>();  // [N·C, Ho, Wo]
     scalar_t* pdx = dx.defined() ? dx.data<scalar_t>() : nullptr;  // [N·C, H, W]
-    with_fixed_geometry(g.R, g.S, g.stride, [&]<int KR, int KS, int KSTRIDE>() {
+    const InputPlan plan(g);
+    const InputGradientPlan dx_plan(g);
+    with_stride(g.stride, [&]<int K>() {
 #pragma omp parallel if (planes * g.Ho * g.Wo > 8192)
       {
         FramedPlane<scalar_t> framed_x, framed_dy;
-        std::vector<scalar_t> flipped(taps), acc, run;
+        std::vector<scalar_t> run;
         std::vector<scalar_t> plane_dx(accumulate ? static_cast<size_t>(g.H) * g.W : 0);
 #pragma omp for
         for (int64_t plane = 0; plane < planes; ++plane) {
           const scalar_t* xp = px + plane * g.H * g.W;
-          const scalar_t* wc = pw + (plane % g.C) * taps;
           const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
           const PlaneNorm<scalar_t> norm = plane_norm<scalar_t>(mean, invstd, plane, g.C);
           if (pdx) {
             scalar_t* dx_plane = pdx + plane * g.H * g.W;
             scalar_t* dxp = accumulate ? plane_dx.data() : dx_plane;
-            if (KSTRIDE == 1) {
-              // Stride 1: the scatter is itself a convolution, of dy framed by (R−1)·dil − pad
-              // rows/columns with the flipped filter: dx[i, j] = Σ_{r,s} w[R−1−r, S−1−s] ·
-              // dy[i + r·dil − ((R−1)·dil − pad_h), ...]. A gather, so it vectorises like the
-              // forward. (Padding wider than the filter reach never touches dx: crop it.)
-              const int top = (g.R - 1) * g.dilation - g.pad_h, left = (g.S - 1) * g.dilation - g.pad_w;
-              const int crop_t = std::max(0, -top), crop_l = std::max(0, -left);
-              const int rows = std::max(0, std::min(g.Ho - crop_t, g.H + g.pad_h - crop_t));
-              const int cols = std::max(0, std::min(g.Wo - crop_l, g.W + g.pad_w - crop_l));
-              framed_dy.fill(dyp + crop_t * g.Wo + crop_l, g.Wo, rows, cols, std::max(0, top),
-                             std::max(0, left), g.H + (g.R - 1) * g.dilation,
-                             g.W + (g.S - 1) * g.dilation, false);
-              for (int t = 0; t < taps; ++t) flipped[t] = wc[taps - 1 - t];
-              correlate<KR, KS, 1>(framed_dy, flipped.data(), g.R, g.S, 1, g.dilation, dxp, g.H,
-                                   g.W, run);
-            } else {
-              // Other strides: scatter w·dy into a frame shaped like forward's input frame (so no
-              // tap needs a bounds test), then crop the padding away.
-              const int frame_w = input_frame_width(g);
-              acc.assign(static_cast<size_t>(input_frame_height(g)) * frame_w, scalar_t(0));
-              const int stride = KSTRIDE ? KSTRIDE : g.stride, R = KR ? KR : g.R, S = KS ? KS : g.S;
-              for (int o = 0; o < g.Ho; ++o)
-                for (int r = 0; r < R; ++r) {
-                  scalar_t* acc_row = acc.data() + static_cast<size_t>(o * stride + r * g.dilation) * frame_w;
-                  for (int s = 0; s < S; ++s) {
-                    const scalar_t wv = wc[r * S + s];
-                    scalar_t* dst = acc_row + s * g.dilation;
-                    for (int q = 0; q < g.Wo; ++q) dst[q * stride] += wv * dyp[o * g.Wo + q];
-                  }
-                }
-              for (int i = 0; i < g.H; ++i)
-                for (int j = 0; j < g.W; ++j)
-                  dxp[i * g.W + j] = acc[static_cast<size_t>(i + g.pad_h) * frame_w + j + g.pad_w];
-            }
+            dx_plan.run<K>(dyp, pw + (plane % g.C) * taps, g, dxp, framed_dy, run);
             // Through the folded ReLU: no gradient where the (normalised) input was clamped. A
             // select, not a conditional store, so the loop vectorises (the signs are random: a
             // branch mispredicts half the time).
@@ -349,9 +383,8 @@ void depthwise_conv2d_backward_normalized(const Tensor& x, const Tensor& w, cons
               for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
           }
           if (!plane_dw.empty()) {
-            frame_input(framed_x, xp, g, norm);
-            weight_sums<KR, KS, KSTRIDE>(framed_x, dyp, g.R, g.S, g.stride, g.dilation, g.Ho, g.Wo,
-                                         plane_dw.data() + plane * taps, framed_dy);
+            plan.frame_input<K>(framed_x, xp, g, norm);
+            weight_sums(plan, framed_x, g, dyp, plane_dw.data() + plane * taps, framed_dy);
           }
         }
       }
