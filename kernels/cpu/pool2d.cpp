@@ -161,15 +161,87 @@ void row_argmax(const PoolFrame<T>& x, const PoolGeometry& g, int o, int* arg) {
       }
     return best_at;
   };
-  const int q_inside = o * STRIDE < g.ph ? Wo : std::min(Wo, (g.pw + STRIDE - 1) / STRIDE);
-  for (int q = 0; q < q_inside; ++q)
-    arg[q] = argmax_from(row + q * STRIDE,
-                         std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw));
-  for (int q = q_inside; q < Wo; ++q) arg[q] = argmax_from(row + q * STRIDE, row + q * STRIDE);
+  const int q_border = o * STRIDE < g.ph ? Wo : std::min(Wo, (g.pw + STRIDE - 1) / STRIDE);
+  auto border_windows = [&] {
+    for (int q = 0; q < q_border; ++q)
+      arg[q] = argmax_from(row + q * STRIDE,
+                           std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw));
+  };
+  if constexpr (STRIDE == 1) {
+    // Every window from its first tap, then the border ones again: the loop over the whole row
+    // vectorises with no scalar remainder (which, its selects turned into branches, took longer
+    // than the vector part).
+    for (int q = 0; q < Wo; ++q) arg[q] = argmax_from(row + q, row + q);
+    border_windows();
+  } else {  // strided taps: the inner windows' loop is scalar anyway
+    border_windows();
+    for (int q = q_border; q < Wo; ++q) arg[q] = argmax_from(row + q * STRIDE, row + q * STRIDE);
+  }
 }
 
-// The same for a K×K window at a fixed stride, on framed planes: `acc` (a frame of zeros) takes
-// the scatter, then dxp gets the image part of it. Max pools find their arg-maxes in x's frame
+// An average pool's dx at stride 1, gathered: each input adds the shares (dy / divisor) of the
+// K×K windows covering it in ascending output order, the order the scatter below adds them in (so
+// the same bits). The shares framed with K − 1 rows and columns of zeros before them make that a
+// correlation with a window of ones, and the image's rows one run, as in windows_of.
+template <int K, class T>
+void unpool_avg_run(const T* dyp, const PoolGeometry& g, const T* divisors, PoolFrame<T>& shares,
+                    std::vector<T>& run, T* dxp) {
+  // Input (i, j) sits at frame (i + ph, j + pw); the windows covering it have o in
+  // [i + ph − K + 1, i + ph], their shares at rows [i + ph, i + ph + K − 1] of this frame.
+  const int height = std::max(g.H + g.ph, g.Ho) + K - 1;
+  const int width = shares.width = std::max(g.W + g.pw, g.Wo) + K - 1;
+  shares.data.assign(static_cast<size_t>(height) * width, T(0));
+  for (int o = 0; o < g.Ho; ++o)
+    for (int q = 0; q < g.Wo; ++q)
+      *shares.at(o + K - 1, q + K - 1) = dyp[o * g.Wo + q] / divisors[o * g.Wo + q];
+  const T* first = shares.at(g.ph, g.pw);  // input (0, 0)'s first window
+  const int64_t n = static_cast<int64_t>(g.H - 1) * width + g.W;
+  run.resize(n);
+  for (int64_t p = 0; p < n; ++p) run[p] = window_sum<K>(first + p, width);
+  for (int i = 0; i < g.H; ++i)
+    for (int j = 0; j < g.W; ++j) dxp[i * g.W + j] = run[static_cast<int64_t>(i) * width + j];
+}
+
+// A max pool's dx at stride 1, gathered the same way: each input adds the dy of the windows
+// covering it whose arg-max it is, in ascending output order. Arg-maxes (x frame positions) and dy
+// are laid out at x's frame width with K − 1 rows and columns before them, so window (o, q)
+// covering x frame position p = I·width + J sits at p + dr·width + ds (o = I − K + 1 + dr, q = J −
+// K + 1 + ds). Where no window is, the arg-max is −1 and matches no position (a column past the
+// frame's last reads the next row's first K − 1 entries: none).
+template <int K, class T>
+void unpool_max_run(const PoolFrame<T>& x, const T* dyp, const PoolGeometry& g,
+                    std::vector<int>& arg, PoolFrame<T>& dy_at, std::vector<T>& run, T* dxp) {
+  const int width = dy_at.width = x.width;
+  const size_t size = static_cast<size_t>(std::max(g.H + g.ph, g.Ho) + K - 1) * width + K;
+  arg.assign(size, -1);
+  dy_at.data.assign(size, T(0));
+  for (int o = 0; o < g.Ho; ++o) {
+    const size_t row = static_cast<size_t>(o + K - 1) * width + K - 1;
+    row_argmax<K, 1>(x, g, o, arg.data() + row);
+    std::copy_n(dyp + o * g.Wo, g.Wo, dy_at.data.data() + row);
+  }
+  const int first = g.ph * width + g.pw;  // input (0, 0)'s frame position
+  const int64_t n = static_cast<int64_t>(g.H - 1) * width + g.W;
+  run.resize(n);
+  const int* a = arg.data() + first;
+  const T* d = dy_at.data.data() + first;
+  for (int p = 0; p < n; ++p) {
+    T sum = 0;
+#pragma GCC unroll 8
+    for (int dr = 0; dr < K; ++dr)
+#pragma GCC unroll 8
+      for (int ds = 0; ds < K; ++ds) {
+        const int at = p + dr * width + ds;
+        sum += a[at] == first + p ? d[at] : T(0);
+      }
+    run[p] = sum;
+  }
+  for (int i = 0; i < g.H; ++i)
+    for (int j = 0; j < g.W; ++j) dxp[i * g.W + j] = run[static_cast<int64_t>(i) * width + j];
+}
+
+// dx for a K×K window at stride 2, on framed planes: `acc` (a frame of zeros) takes the scatter,
+// then dxp gets the image part of it. Max pools find their arg-maxes in x's frame
 // (−∞ padding never wins) a row at a time into `arg`; averages divide by `divisors` and leave x
 // unread.
 template <int K, int STRIDE, class T>
@@ -257,6 +329,7 @@ void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2d
         std::vector<scalar_t> scratch(accumulate ? static_cast<size_t>(g.H) * g.W : 0);
         PoolFrame<scalar_t> frame, acc;  // per thread
         std::vector<int> arg;
+        std::vector<scalar_t> run;
 #pragma omp for
         for (int64_t plane = 0; plane < planes; ++plane) {
           const scalar_t* xp = px + plane * g.H * g.W;
@@ -265,6 +338,11 @@ void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2d
           scalar_t* dxp = accumulate ? scratch.data() : dx_plane;
           if constexpr (K == 0) {
             unpool_plane_clipped(xp, dyp, g, divisors.data(), dxp);
+          } else if (STRIDE == 1 && g.is_max) {
+            frame.fill(xp, g);
+            unpool_max_run<K>(frame, dyp, g, arg, acc, run, dxp);
+          } else if (STRIDE == 1) {
+            unpool_avg_run<K>(dyp, g, divisors.data(), acc, run, dxp);
           } else {
             if (g.is_max) frame.fill(xp, g);
             unpool_plane_framed<K, STRIDE>(frame, dyp, g, divisors.data(), acc, arg, dxp);

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "kernels/pool2d.h"
+#include "kernels/pool2d_math.h"
+#include "tests/kernels/group_checks.h"
 #include "tests/kernels/op_case.h"
 
 namespace autonet::test {
@@ -107,6 +110,52 @@ std::vector<OpCase> pool2d_cases() {
   for (const Shape& s : {one, odd, prime}) rows.push_back(global_avg_pool_case(s));
   rows.push_back(global_avg_pool_case({64, 256, 8, 8}, 6));
   return rows;
+}
+
+// dx as the scatter in ascending output order that the CPU kernel's gathers and the CUDA twin sum
+// in (pool2d_math.h's windows, divisors and arg-max rule), float32.
+Tensor scatter_in_output_order(const Tensor& x, const Tensor& dy, const Pool2dParams& p) {
+  const PoolGeometry g = pool_geometry(p, x.shape(), dy.shape());
+  Tensor dx = Tensor::zeros(x.shape(), DType::f32);
+  for (int64_t plane = 0; plane < x.size(0) * x.size(1); ++plane) {
+    const float* xp = x.data<float>() + plane * g.H * g.W;
+    const float* dyp = dy.data<float>() + plane * g.Ho * g.Wo;
+    float* dxp = dx.data<float>() + plane * g.H * g.W;
+    for (int o = 0; o < g.Ho; ++o)
+      for (int q = 0; q < g.Wo; ++q) {
+        const PoolWindow win = pool_window(g, o, q);
+        const float grad = dyp[o * g.Wo + q];
+        if (g.is_max) {
+          dxp[pool_argmax(xp, g, win)] += grad;
+          continue;
+        }
+        const float share = grad / static_cast<float>(pool_avg_divisor(g, o, q, win));
+        for (int h = win.h0; h < win.h1; ++h)
+          for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
+      }
+  }
+  return dx;
+}
+
+// The DARTS pools' backward (3×3, pad 1: framed planes; at stride 1 each input gathers what its
+// windows send it) holds the bits of the plain scatter, on random values with ties (max pools'
+// first-maximum rule) and on planes from 1×1 up to the DARTS sizes.
+TEST(Pool2d, DartsBackwardEqualsTheScatterInOutputOrderBitForBit) {
+  for (PoolMode mode : {PoolMode::max, PoolMode::avg})
+    for (int64_t stride : {1, 2})
+      for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{2, 3, 7, 5}, Shape{1, 2, 5, 9},
+                                 Shape{4, 8, 32, 32}, Shape{4, 8, 16, 16}, Shape{4, 8, 8, 8}}) {
+        const Pool2dParams p = pool_params(mode, 3, stride, 1);
+        SCOPED_TRACE(shape_str(shape) + (mode == PoolMode::max ? " max" : " avg") + " stride " +
+                     std::to_string(stride));
+        Tensor x = random_tensor(shape, DType::f32, 7);
+        float* xv = x.data<float>();
+        for (int64_t i = 0; i < x.numel(); ++i) xv[i] = std::round(xv[i] * 2);  // ties
+        const Tensor dy = random_tensor(pool2d_out_shape(shape, p), DType::f32, 8);
+        Tensor dx = Tensor::empty(shape, DType::f32);
+        pool2d_backward(x, dy, dx, p);
+        expect_same_bits(dx, scatter_in_output_order(x, dy, p), "pool2d_backward");
+      }
 }
 
 TEST(Pool2d, HandComputedMax) {
