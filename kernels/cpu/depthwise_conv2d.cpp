@@ -27,6 +27,27 @@ std::pair<int, int> phase_range(int offset, int count, int phase, int k) {
   return {(offset - phase + k - 1) / k, std::max(0, (count + offset - phase + k - 1) / k)};
 }
 
+// Copies `rows` rows of `cols` values, src rows `src_stride` apart, to dst rows `dst_stride` apart,
+// in whole chunks of kCopyChunk (one vector move each: DARTS' rows of 7–28 values are too short
+// for the vectoriser's loop, which left them to scalar remainders). Where dst's rows are
+// contiguous and at least a chunk long, the chunk past a row's end lands on the next row's first
+// values, written again right after, so the rows go in order; the last row is copied exactly.
+// src must be readable kCopyChunk values past its last row.
+constexpr int kCopyChunk = 8;
+template <class T>
+void copy_rows(const T* src, int64_t src_stride, T* dst, int64_t dst_stride, int rows, int cols) {
+  if (dst_stride != cols || cols < kCopyChunk) {
+    for (int i = 0; i < rows; ++i) std::copy_n(src + i * src_stride, cols, dst + i * dst_stride);
+    return;
+  }
+  for (int i = 0; i + 1 < rows; ++i)
+    for (int j0 = 0; j0 < cols; j0 += kCopyChunk)
+#pragma GCC unroll 8
+      for (int l = 0; l < kCopyChunk; ++l)
+        dst[i * dst_stride + j0 + l] = src[i * src_stride + j0 + l];
+  if (rows > 0) std::copy_n(src + (rows - 1) * src_stride, cols, dst + (rows - 1) * dst_stride);
+}
+
 // A plane surrounded by a zero frame, split into its stride's phases: frame element (I, J) sits in
 // phase (I mod k, J mod k) at (I / k, J / k), each phase a height × width block, so the frame
 // positions a convolution of stride k reads from one output row are adjacent. At k = 1 it is the
@@ -58,7 +79,7 @@ struct FramedPlane {
   template <int K>
   void fill(const FrameLayout& f, const T* src, int src_stride, int h, int w, int top, int left,
             bool relu, PlaneNorm<T> norm = {}) {
-    data.assign(f.size(), T(0));
+    data.assign(f.size() + kCopyChunk, T(0));  // slack for whole chunks (below)
     const int k = K ? K : f.k;
     // Each image row is framed whole (contiguous: it vectorises), then dealt into its phases.
     auto rows = [&](auto value) {
@@ -69,6 +90,16 @@ struct FramedPlane {
         const T* in = src + static_cast<int64_t>(i) * src_stride;
         T* row = data.data() + f.phase(I % k, 0) + static_cast<int64_t>(I / k) * f.width;
         T* framed = k == 1 ? row : line.data();
+        if (k == 1 && w >= kCopyChunk && i + 1 < h) {
+          // In whole chunks, as copy_rows: the chunk past the row's end lands on the zeros after it
+          // and on the next row's start (written next); the zeros are written again.
+          for (int j0 = 0; j0 < w; j0 += kCopyChunk)
+#pragma GCC unroll 8
+            for (int l = 0; l < kCopyChunk; ++l) framed[left + j0 + l] = value(in[j0 + l]);
+#pragma GCC unroll 8
+          for (int l = 0; l < kCopyChunk; ++l) framed[left + w + l] = T(0);
+          continue;
+        }
         for (int j = 0; j < w; ++j) framed[left + j] = value(in[j]);
         if (k == 1) continue;
         for (int b = 0; b < f.phases; ++b, row += static_cast<int64_t>(f.height) * f.width)
@@ -207,10 +238,9 @@ struct InputPlan {
 template <class T>
 void correlate_plane(const InputPlan& plan, const FramedPlane<T>& in, const DepthwiseGeometry& g,
                      const T* w, T* out, std::vector<T>& run) {
-  run.resize(plan.n);
+  run.resize(plan.n + kCopyChunk);
   correlate_run(in.data.data(), plan.taps, w, plan.n, run.data());
-  for (int o = 0; o < g.Ho; ++o)
-    for (int q = 0; q < g.Wo; ++q) out[o * g.Wo + q] = run[o * plan.frame.width + q];
+  copy_rows(run.data(), plan.frame.width, out, g.Wo, g.Ho, g.Wo);
 }
 
 // dw_tap[r, s] = Σ_{o,q} dy[o, q] · frame[o·stride + r·dil, q·stride + s·dil] over one plane: dy
@@ -278,8 +308,13 @@ struct InputGradientPlan {
     dy_frame.template fill<1>(frame, dy + crop_t * g.Wo + crop_l, g.Wo, rows, cols, top, left,
                               false);
     for (const Phase& ph : phases) {
-      acc.resize(ph.n);
+      acc.resize(ph.n + kCopyChunk);
       correlate_run(dy_frame.data.data(), ph.taps, w, ph.n, acc.data());
+      if (k == 1) {
+        copy_rows(acc.data(), frame.width, dx + (ph.i0 - g.pad_h) * g.W + ph.j0 - g.pad_w, g.W,
+                  ph.i1 - ph.i0, ph.j1 - ph.j0);
+        continue;
+      }
       for (int I = ph.i0; I < ph.i1; ++I) {
         T* dx_row = dx + static_cast<int64_t>(k * I + ph.a - g.pad_h) * g.W + ph.b - g.pad_w;
         const T* src = acc.data() + static_cast<int64_t>(I - ph.i0) * frame.width - ph.j0;
