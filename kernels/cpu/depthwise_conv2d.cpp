@@ -15,6 +15,7 @@
 
 #include "kernels/cpu/depthwise_conv2d_normalized.h"
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/row_copy.h"
 #include "kernels/depthwise_conv2d_math.h"
 
 AN_CPU_KERNELS_BEGIN
@@ -25,27 +26,6 @@ namespace {
 // frame that holds `count` values from `offset` on. {first, end}.
 std::pair<int, int> phase_range(int offset, int count, int phase, int k) {
   return {(offset - phase + k - 1) / k, std::max(0, (count + offset - phase + k - 1) / k)};
-}
-
-// Copies `rows` rows of `cols` values, src rows `src_stride` apart, to dst rows `dst_stride` apart,
-// in whole chunks of kCopyChunk (one vector move each: DARTS' rows of 7–28 values are too short
-// for the vectoriser's loop, which left them to scalar remainders). Where dst's rows are
-// contiguous and at least a chunk long, the chunk past a row's end lands on the next row's first
-// values, written again right after, so the rows go in order; the last row is copied exactly.
-// src must be readable kCopyChunk values past its last row.
-constexpr int kCopyChunk = 8;
-template <class T>
-void copy_rows(const T* src, int64_t src_stride, T* dst, int64_t dst_stride, int rows, int cols) {
-  if (dst_stride != cols || cols < kCopyChunk) {
-    for (int i = 0; i < rows; ++i) std::copy_n(src + i * src_stride, cols, dst + i * dst_stride);
-    return;
-  }
-  for (int i = 0; i + 1 < rows; ++i)
-    for (int j0 = 0; j0 < cols; j0 += kCopyChunk)
-#pragma GCC unroll 8
-      for (int l = 0; l < kCopyChunk; ++l)
-        dst[i * dst_stride + j0 + l] = src[i * src_stride + j0 + l];
-  if (rows > 0) std::copy_n(src + (rows - 1) * src_stride, cols, dst + (rows - 1) * dst_stride);
 }
 
 // A plane surrounded by a zero frame, split into its stride's phases: frame element (I, J) sits in
@@ -79,29 +59,23 @@ struct FramedPlane {
   template <int K>
   void fill(const FrameLayout& f, const T* src, int src_stride, int h, int w, int top, int left,
             bool relu, PlaneNorm<T> norm = {}) {
-    data.assign(f.size() + kCopyChunk, T(0));  // slack for whole chunks (below)
+    data.assign(f.size() + kCopyChunk, T(0));  // room for copy_rows' whole chunks
     const int k = K ? K : f.k;
-    // Each image row is framed whole (contiguous: it vectorises), then dealt into its phases.
+    // At stride 1 the image's rows go straight into the frame; at k > 1 each image row is framed
+    // whole (contiguous: it vectorises), then dealt into its phases.
     auto rows = [&](auto value) {
+      if (k == 1) {
+        T* first = data.data() + static_cast<int64_t>(top) * f.width + left;
+        copy_rows(src, src_stride, first, f.width, h, w, T(0), value);
+        return;
+      }
       line.assign(static_cast<size_t>(k) * f.width, T(0));
       for (int i = 0; i < h; ++i) {
         const int I = i + top;
         if (I % k >= f.phases) continue;
         const T* in = src + static_cast<int64_t>(i) * src_stride;
+        for (int j = 0; j < w; ++j) line[left + j] = value(in[j]);
         T* row = data.data() + f.phase(I % k, 0) + static_cast<int64_t>(I / k) * f.width;
-        T* framed = k == 1 ? row : line.data();
-        if (k == 1 && w >= kCopyChunk && i + 1 < h) {
-          // In whole chunks, as copy_rows: the chunk past the row's end lands on the zeros after it
-          // and on the next row's start (written next); the zeros are written again.
-          for (int j0 = 0; j0 < w; j0 += kCopyChunk)
-#pragma GCC unroll 8
-            for (int l = 0; l < kCopyChunk; ++l) framed[left + j0 + l] = value(in[j0 + l]);
-#pragma GCC unroll 8
-          for (int l = 0; l < kCopyChunk; ++l) framed[left + w + l] = T(0);
-          continue;
-        }
-        for (int j = 0; j < w; ++j) framed[left + j] = value(in[j]);
-        if (k == 1) continue;
         for (int b = 0; b < f.phases; ++b, row += static_cast<int64_t>(f.height) * f.width)
           for (int jj = 0; jj < f.width; ++jj) row[jj] = line[k * jj + b];
       }

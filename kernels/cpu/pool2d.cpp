@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
+#include "kernels/cpu/row_copy.h"
 #include "kernels/pool2d_math.h"
 
 AN_CPU_KERNELS_BEGIN
@@ -25,12 +26,13 @@ struct PoolFrame {
   void reset(const PoolGeometry& g, T value) {
     const int height = std::max(g.H + g.ph, (g.Ho - 1) * g.sh + g.kh);
     width = std::max(g.W + g.pw, (g.Wo - 1) * g.sw + g.kw);
-    data.assign(static_cast<size_t>(height) * width, value);
+    data.assign(static_cast<size_t>(height) * width + kCopyChunk, value);  // copy_rows' room
   }
   // `plane` inside its pool's pad value.
   void fill(const T* plane, const PoolGeometry& g) {
-    reset(g, g.is_max ? -std::numeric_limits<T>::infinity() : T(0));
-    for (int i = 0; i < g.H; ++i) std::copy_n(plane + i * g.W, g.W, at(i + g.ph, g.pw));
+    const T pad = g.is_max ? -std::numeric_limits<T>::infinity() : T(0);
+    reset(g, pad);
+    copy_rows(plane, g.W, at(g.ph, g.pw), width, g.H, g.W, pad, [](T v) { return v; });
   }
   T* at(int row, int col) { return data.data() + static_cast<size_t>(row) * width + col; }
   const T* at(int row, int col) const {
@@ -47,10 +49,9 @@ void windows_of(const PoolFrame<T>& f, int Ho, int Wo, T* y, std::vector<T>& run
   const T* base = f.data.data();
   if constexpr (STRIDE == 1) {
     const int64_t n = static_cast<int64_t>(Ho - 1) * f.width + Wo;
-    run.resize(n);
+    run.resize(n + kCopyChunk);
     for (int64_t p = 0; p < n; ++p) run[p] = op(base + p);
-    for (int o = 0; o < Ho; ++o)
-      for (int q = 0; q < Wo; ++q) y[o * Wo + q] = run[static_cast<int64_t>(o) * f.width + q];
+    copy_rows(run.data(), f.width, y, Wo, Ho, Wo);
   } else {
     for (int o = 0; o < Ho; ++o)
       for (int q = 0; q < Wo; ++q) y[o * Wo + q] = op(f.at(o * STRIDE, q * STRIDE));
@@ -196,10 +197,9 @@ void unpool_avg_run(const T* dyp, const PoolGeometry& g, const T* divisors, Pool
       *shares.at(o + K - 1, q + K - 1) = dyp[o * g.Wo + q] / divisors[o * g.Wo + q];
   const T* first = shares.at(g.ph, g.pw);  // input (0, 0)'s first window
   const int64_t n = static_cast<int64_t>(g.H - 1) * width + g.W;
-  run.resize(n);
+  run.resize(n + kCopyChunk);
   for (int64_t p = 0; p < n; ++p) run[p] = window_sum<K>(first + p, width);
-  for (int i = 0; i < g.H; ++i)
-    for (int j = 0; j < g.W; ++j) dxp[i * g.W + j] = run[static_cast<int64_t>(i) * width + j];
+  copy_rows(run.data(), width, dxp, g.W, g.H, g.W);
 }
 
 // A max pool's dx at stride 1, gathered the same way: each input adds the dy of the windows
@@ -222,7 +222,7 @@ void unpool_max_run(const PoolFrame<T>& x, const T* dyp, const PoolGeometry& g,
   }
   const int first = g.ph * width + g.pw;  // input (0, 0)'s frame position
   const int64_t n = static_cast<int64_t>(g.H - 1) * width + g.W;
-  run.resize(n);
+  run.resize(n + kCopyChunk);
   const int* a = arg.data() + first;
   const T* d = dy_at.data.data() + first;
   for (int p = 0; p < n; ++p) {
@@ -236,8 +236,7 @@ void unpool_max_run(const PoolFrame<T>& x, const T* dyp, const PoolGeometry& g,
       }
     run[p] = sum;
   }
-  for (int i = 0; i < g.H; ++i)
-    for (int j = 0; j < g.W; ++j) dxp[i * g.W + j] = run[static_cast<int64_t>(i) * width + j];
+  copy_rows(run.data(), width, dxp, g.W, g.H, g.W);
 }
 
 // dx for a K×K window at stride 2, on framed planes: `acc` (a frame of zeros) takes the scatter,
@@ -266,7 +265,7 @@ void unpool_plane_framed(const PoolFrame<T>& x, const T* dyp, const PoolGeometry
         for (int w = 0; w < K; ++w) acc.data[top + h * width + w] += share;
     }
   }
-  for (int i = 0; i < g.H; ++i) std::copy_n(acc.at(i + g.ph, g.pw), g.W, dxp + i * g.W);
+  copy_rows(acc.at(g.ph, g.pw), width, dxp, g.W, g.H, g.W);
 }
 
 }  // namespace
