@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -167,6 +168,55 @@ inline bool& print_memory_table() {
   return on;
 }
 
+// --time_table (the step benchmarks' own flag): after a CPU row's timed steps, time a few more
+// op by op (a timed step profile, runtime/op_profile.h) and print where the step's time goes.
+inline bool& print_time_table() {
+  static bool on = false;
+  return on;
+}
+
+// Where a CPU step's wall time goes, per kernel entry (its twin's own time, entries inside it
+// apart), over `steps` steps after the row's timed ones: calls, ms and share of the step, and the
+// rate the entry's counted bytes and FLOPs (runtime/op_profile.h) were moved at. What is left of
+// the step is outside the kernels: autograd, allocation, the optimizers' bookkeeping.
+inline void report_time_table(const std::string& title, const std::function<void()>& step,
+                              int steps = 3) {
+  OpProfile profile(/*timed=*/true);
+  double step_seconds = 0;
+  {
+    OpProfileScope scope(profile);
+    for (int i = 0; i < steps; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      step();
+      step_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  }
+  step_seconds /= steps;
+  auto ops = profile.by_op();
+  std::vector<std::pair<std::string, OpTotals>> rows(ops.begin(), ops.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
+  std::printf(
+      "\nstep time by op (CPU twins, mean of %d steps): %s\n%-28s %7s %9s %6s %9s %7s %8s\n", steps,
+      title.c_str(), "op", "calls", "ms", "share", "MB moved", "GB/s", "GFLOP/s");
+  auto print_row = [&](const char* op, double calls, double seconds, double bytes, double flops) {
+    std::printf("%-28s %7.0f %9.2f %5.1f%% %9.1f %7.2f %8.2f\n", op, calls, 1e3 * seconds,
+                100.0 * seconds / step_seconds, bytes / 1e6,
+                seconds > 0 ? bytes / seconds / 1e9 : 0.0,
+                seconds > 0 ? flops / seconds / 1e9 : 0.0);
+  };
+  for (const auto& [op, t] : rows)
+    print_row(op.c_str(), double(t.calls) / steps, t.seconds / steps,
+              double(t.cost.bytes()) / steps, double(t.cost.flops) / steps);
+  const OpTotals total = profile.total();
+  print_row("all kernel entries", double(total.calls) / steps, total.seconds / steps,
+            double(total.cost.bytes()) / steps, double(total.cost.flops) / steps);
+  print_row("outside the kernels", 0, step_seconds - total.seconds / steps, 0, 0);
+  print_row("step (wall clock)", 0, step_seconds, 0, 0);
+  std::printf("\n");
+}
+
 // The census of the timed steps: the bytes live at their peak by label, then the rest of the
 // allocator's peak (what existed before: weights, gradients, optimizer state, the batches).
 inline void report_memory_census(const std::string& title, size_t allocator_peak) {
@@ -178,7 +228,8 @@ inline void report_memory_census(const std::string& title, size_t allocator_peak
                 row.bytes / 1048576.0);
   std::printf("%-28s %8s %10.1f\n", "(allocated before the step)", "",
               (allocator_peak - std::min(allocator_peak, census.peak_bytes)) / 1048576.0);
-  std::printf("%-28s %8s %10.1f\n\n", "total (the allocator's peak)", "", allocator_peak / 1048576.0);
+  std::printf("%-28s %8s %10.1f\n\n", "total (the allocator's peak)", "",
+              allocator_peak / 1048576.0);
 }
 
 // The model that turns a step profile into an H200 time for a step replayed from CUDA graphs:
@@ -194,8 +245,8 @@ constexpr double kTargetBandwidth = 0.6 * 4.3e12;
 
 // The step profile (runtime/op_profile.h) of one step as the row's counters: launches, MB_moved
 // (bytes read + written), GFLOP, the predicted H200 time with graphs (pred_H200_ms, and at the
-// bandwidth target: pred_H200_ms_at_60pct_bw) and host↔device transfers (GPU rows). Exact on any build: a CPU row counts what the CUDA twins
-// launch.
+// bandwidth target: pred_H200_ms_at_60pct_bw) and host↔device transfers (GPU rows). Exact on any
+// build: a CPU row counts what the CUDA twins launch.
 inline void report_step_profile(benchmark::State& state, const std::string& title,
                                 const OpProfile& profile) {
   const OpTotals total = profile.total();
@@ -209,26 +260,27 @@ inline void report_step_profile(benchmark::State& state, const std::string& titl
   // Of them, the side stream's (weight gradients beside the input gradients on a GPU).
   state.counters["side_launches"] = static_cast<double>(total.cost.side_launches);
   state.counters["side_MB"] = total.cost.side_bytes / 1e6;
-  if (profile.transfers() > 0) state.counters["transfers"] = static_cast<double>(profile.transfers());
+  if (profile.transfers() > 0)
+    state.counters["transfers"] = static_cast<double>(profile.transfers());
   if (!print_profile_table()) return;
   auto ops = profile.by_op();
   std::vector<std::pair<std::string, OpTotals>> rows(ops.begin(), ops.end());
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
     return a.second.cost.launches > b.second.cost.launches;
   });
-  std::printf("\nstep profile: %s\n%-28s %8s %9s %10s %9s %6s %8s\n", title.c_str(), "op",
-              "calls", "launches", "MB moved", "GFLOP", "side", "side MB");
+  std::printf("\nstep profile: %s\n%-28s %8s %9s %10s %9s %6s %8s\n", title.c_str(), "op", "calls",
+              "launches", "MB moved", "GFLOP", "side", "side MB");
   auto print_row = [](const char* op, const OpTotals& t, const char* end) {
-    std::printf("%-28s %8lld %9lld %10.1f %9.3f %6lld %8.1f%s", op,
-                static_cast<long long>(t.calls), static_cast<long long>(t.cost.launches),
-                t.cost.bytes() / 1e6, t.cost.flops / 1e9,
+    std::printf("%-28s %8lld %9lld %10.1f %9.3f %6lld %8.1f%s", op, static_cast<long long>(t.calls),
+                static_cast<long long>(t.cost.launches), t.cost.bytes() / 1e6, t.cost.flops / 1e9,
                 static_cast<long long>(t.cost.side_launches), t.cost.side_bytes / 1e6, end);
   };
   for (const auto& [op, t] : rows) print_row(op.c_str(), t, "\n");
   print_row("total", total, "\n\n");
 }
 
-// main() of the step benchmarks: Google Benchmark's, plus --profile_table; OpenMP waits as in
+// main() of the step benchmarks: Google Benchmark's, plus --profile_table, --memory_table and
+// --time_table; OpenMP waits as in
 // `autonet` (runtime/openmp_waiting.h) and freed host memory is kept as there
 // (runtime/host_malloc.h), so the rows time the step its users run.
 inline int step_benchmark_main(int argc, char** argv) {
@@ -240,6 +292,8 @@ inline int step_benchmark_main(int argc, char** argv) {
       print_profile_table() = true;
     else if (std::strcmp(argv[i], "--memory_table") == 0)
       print_memory_table() = true;
+    else if (std::strcmp(argv[i], "--time_table") == 0)
+      print_time_table() = true;
     else
       args.push_back(argv[i]);
   }
@@ -298,6 +352,7 @@ inline void run_steps(benchmark::State& state, const std::string& title, Device 
   const size_t extra = extra_bytes ? extra_bytes() : 0;
   state.counters["peak_MiB"] = (memory.peak_bytes + extra) / 1048576.0;
   if (print_memory_table()) report_memory_census(title, memory.peak_bytes);
+  if (print_time_table() && !device.is_cuda()) report_time_table(title, step);
 }
 
 }  // namespace autonet::bench

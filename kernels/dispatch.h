@@ -5,6 +5,7 @@
 #include "runtime/cpu_isa.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
+#include "runtime/op_profile.h"
 #include "runtime/tensor.h"
 
 // The namespace of this translation unit's CPU twins: baseline, or in a variant's translation
@@ -31,10 +32,12 @@
 #endif
 
 // A CPU twin call in the variant the process runs (runtime/cpu_isa.h): `cpu` names that variant's
-// namespace for the call (baseline: this translation unit's own, where cpu:: leads).
+// namespace for the call (baseline: this translation unit's own, where cpu:: leads). Timed for a
+// timed step profile (runtime/op_profile.h).
 #if AUTONET_CPU_VARIANTS
 #define AN_ON_CPU(cpu_call)                        \
   do {                                             \
+    const ::autonet::TwinTimer an_twin_timer;      \
     switch (::autonet::cpu_isa()) {                \
       case ::autonet::CpuIsa::x86_64_v4: {         \
         namespace cpu = ::autonet::cpu::x86_64_v4; \
@@ -52,7 +55,11 @@
     }                                              \
   } while (0)
 #else
-#define AN_ON_CPU(cpu_call) cpu_call
+#define AN_ON_CPU(cpu_call)                   \
+  do {                                        \
+    const ::autonet::TwinTimer an_twin_timer; \
+    cpu_call;                                 \
+  } while (0)
 #endif
 
 #if AUTONET_WITH_CUDA

@@ -3,6 +3,8 @@
 namespace autonet {
 
 thread_local OpProfile* OpProfile::active_ = nullptr;
+thread_local const char* OpProfile::entry_ = nullptr;
+thread_local TwinTimer* TwinTimer::innermost_ = nullptr;
 
 OpCost& OpCost::operator+=(const OpCost& other) {
   launches += other.launches;
@@ -22,6 +24,11 @@ void OpProfile::add(const std::string& op, const OpCost& cost) {
   totals.cost += cost;
 }
 
+void OpProfile::add_time(const std::string& op, double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ops_[op].seconds += seconds;
+}
+
 void OpProfile::add_transfer(int64_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++transfers_;
@@ -39,6 +46,7 @@ OpTotals OpProfile::total() const {
   for (const auto& [op, totals] : ops_) {
     sum.calls += totals.calls;
     sum.cost += totals.cost;
+    sum.seconds += totals.seconds;
   }
   return sum;
 }

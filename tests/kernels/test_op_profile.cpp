@@ -2,6 +2,7 @@
 // and FLOPs for ops whose CUDA twins are known launch by launch, scopes, and threads.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "kernels/batch_norm.h"
@@ -532,6 +533,46 @@ TEST(OpProfile, DeviceCopiesCountAsLaunchesAndFillsDoNot) {
   EXPECT_EQ(t.cost.launches, 1);
   EXPECT_EQ(t.cost.bytes(), 2 * 40);
   EXPECT_EQ(profile.transfers(), 0);  // a CPU build has no host↔device copies
+}
+
+// A timed profile gives each entry its twin's own time: a twin timed inside another's counts
+// apart, and the outer one keeps only the rest. Sleeps give the lower bounds; the wall clock
+// around it all bounds the sum (an inner time counted twice would pass it).
+TEST(OpProfile, ATimedProfileGivesEachEntryItsOwnTwinTime) {
+  using std::chrono::milliseconds;
+  const Tensor a = filled({64, 64});
+  Tensor c = filled({64, 64});
+  OpProfile untimed;
+  {
+    OpProfileScope scope(untimed);
+    gemm(a, a, c);
+  }
+  EXPECT_EQ(only(untimed, "gemm").seconds, 0.0);
+
+  OpProfile profile(/*timed=*/true);
+  const auto start = std::chrono::steady_clock::now();
+  {
+    OpProfileScope scope(profile);
+    count_op("outer", [] { return OpCost{}; });
+    const TwinTimer outer;
+    std::this_thread::sleep_for(milliseconds(20));
+    gemm(a, a, c);  // an entry inside the outer twin: timed as gemm
+    {
+      const TwinTimer uncounted;  // no entry counted itself since the last twin began
+      std::this_thread::sleep_for(milliseconds(30));
+    }
+  }
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto ops = profile.by_op();
+  ASSERT_EQ(ops.size(), 3u);
+  const double outer = ops.at("outer").seconds, inner = ops.at("(uncounted)").seconds;
+  EXPECT_GE(outer, 0.020);
+  EXPECT_GE(inner, 0.030);
+  EXPECT_GT(ops.at("gemm").seconds, 0.0);
+  EXPECT_EQ(ops.at("gemm").calls, 1);
+  EXPECT_LE(profile.total().seconds, wall);
+  EXPECT_NEAR(profile.total().seconds, outer + inner + ops.at("gemm").seconds, 1e-12);
 }
 
 }  // namespace
