@@ -37,9 +37,13 @@ void softmax_rows(const T* x, T* y, int64_t rows, int64_t cols, bool log) {
     // Σ exp in fixed lanes of double: the exps vectorise.
     const double sum_exp = sum_in_lanes<8, double>(
         cols, [&](int64_t c) { return static_cast<double>(exp_value(xr[c] - m)); });
-    const double log_sum_exp = std::log(sum_exp);
-    for (int64_t c = 0; c < cols; ++c)
-      yr[c] = log ? log_softmax_value(xr[c], m, log_sum_exp) : softmax_value(xr[c], m, sum_exp);
+    // One loop per kind: a choice inside the loop kept it scalar.
+    if (log) {
+      const double log_sum_exp = std::log(sum_exp);
+      for (int64_t c = 0; c < cols; ++c) yr[c] = log_softmax_value(xr[c], m, log_sum_exp);
+    } else {
+      for (int64_t c = 0; c < cols; ++c) yr[c] = softmax_value(xr[c], m, sum_exp);
+    }
   }
 }
 
@@ -73,17 +77,20 @@ void softmax_backward(const Tensor& y, const Tensor& dy, Tensor& dx, bool log, G
       std::vector<scalar_t> apart(accumulate ? cols : 0);
 #pragma omp for
       for (int64_t r = 0; r < rows; ++r) {
-        const int64_t base = r * cols;
-        double dot = 0;
-        for (int64_t c = 0; c < cols; ++c)
-          dot += log ? static_cast<double>(pdy[base + c])
-                     : static_cast<double>(pdy[base + c]) * py[base + c];
-        scalar_t* out = accumulate ? apart.data() : pdx + base;
-        for (int64_t c = 0; c < cols; ++c)
-          out[c] = log ? log_softmax_grad(py[base + c], pdy[base + c], dot)
-                       : softmax_grad(py[base + c], pdy[base + c], dot);
+        const scalar_t *yr = py + r * cols, *dyr = pdy + r * cols;
+        // Σ dy (log-softmax) or Σ dy·y in fixed lanes of double, and one loop per kind: a serial
+        // sum or a choice inside the loop kept them scalar.
+        const double dot =
+            log ? sum_in_lanes<8, double>(cols, [&](int64_t c) { return double(dyr[c]); })
+                : sum_in_lanes<8, double>(cols, [&](int64_t c) { return double(dyr[c]) * yr[c]; });
+        scalar_t* dxr = pdx + r * cols;
+        scalar_t* out = accumulate ? apart.data() : dxr;
+        if (log)
+          for (int64_t c = 0; c < cols; ++c) out[c] = log_softmax_grad(yr[c], dyr[c], dot);
+        else
+          for (int64_t c = 0; c < cols; ++c) out[c] = softmax_grad(yr[c], dyr[c], dot);
         if (accumulate)
-          for (int64_t c = 0; c < cols; ++c) pdx[base + c] += out[c];
+          for (int64_t c = 0; c < cols; ++c) dxr[c] += out[c];
       }
     }
   });
@@ -101,9 +108,11 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& targets, Tensor& 
     std::vector<double> row_loss(n);
 #pragma omp parallel for if (label_smoothing != 0 && n * classes > 65536)
     for (int64_t i = 0; i < n; ++i) {
-      double sum_log_probs = 0;
-      if (label_smoothing != 0)
-        for (int64_t c = 0; c < classes; ++c) sum_log_probs += lp[i * classes + c];
+      const scalar_t* row = lp + i * classes;
+      const double sum_log_probs =  // in fixed lanes: a serial sum of doubles stays scalar
+          label_smoothing == 0
+              ? 0.0
+              : sum_in_lanes<8, double>(classes, [&](int64_t c) { return double(row[c]); });
       row_loss[i] =
           cross_entropy_row_loss(lp[i * classes + t[i]], sum_log_probs, classes, label_smoothing);
     }
