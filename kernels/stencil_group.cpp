@@ -108,6 +108,22 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
     if (dweights[k].defined()) check_matches(dweights[k], x, weights[k].shape(), name.c_str());
   }
   check_matches_if_defined(dx, x, x.shape(), "stencil_group_backward: dx");
+  // One launch forms every wanted dw while the dx kernel runs: no dw may share memory with another
+  // (both would add into it at once) or with what either kernel reads or writes.
+  for (size_t k = 0; k < k_count; ++k) {
+    if (!dweights[k].defined()) continue;
+    const std::string name = std::string(what) + ": " + stencil_name(stencils, k) + " dw";
+    for (size_t j = k + 1; j < k_count; ++j)
+      AN_CHECK(!dweights[j].defined() || !overlaps(dweights[k], dweights[j]))
+          << name << " shares memory with " << stencil_name(stencils, j)
+          << "'s: each stencil needs a weight gradient of its own";
+    AN_CHECK(!overlaps(dweights[k], x) && !(dx.defined() && overlaps(dweights[k], dx)))
+        << name << " overlaps x or dx";
+    for (size_t j = 0; j < k_count; ++j)
+      AN_CHECK(!(weights[j].defined() && overlaps(dweights[k], weights[j])) &&
+               !(dys[j].defined() && overlaps(dweights[k], dys[j])))
+          << name << " overlaps " << stencil_name(stencils, j) << "'s weight or dy";
+  }
   // The dx kernel gathers every stencil's contribution (reading x for the folded ReLUs' masks and
   // the max pools' arg-max); the weight kernel forms every wanted dw (a cluster per stencil and
   // channel).

@@ -90,18 +90,36 @@ OpCase mix_case(int64_t preds, int64_t batch, int64_t hidden, int fd_samples = 2
 // The search node with the cell's batch norm after it (training, running statistics
 // untracked): inputs as mix_case's; outputs [y, save_mean, save_invstd]; backward its own entry
 // (the BN's from its output, then the mix's, in one kernel on a GPU).
-OpCase mix_batch_norm_case(int64_t preds, int64_t batch, int64_t hidden, int fd_samples = 24) {
+// Running statistics for an eval row: fixed, different per unit, like x's device and dtype.
+Tensor running_stat(const Tensor& like, int64_t hidden, double base, double step) {
+  std::vector<double> values(static_cast<size_t>(hidden));
+  for (int64_t i = 0; i < hidden; ++i) values[i] = base + step * double(i % 7);
+  return Tensor::from_vector<double>(values, {hidden}).to(like.dtype()).to(like.device());
+}
+
+// training: the batch's statistics; else eval, normalised by running ones (the search's
+// validation pass): the BN is then an affine map of the mix.
+OpCase mix_batch_norm_case(int64_t preds, int64_t batch, int64_t hidden, int fd_samples = 24,
+                           bool training = true) {
   OpCase c = mix_case(preds, batch, hidden, fd_samples);
-  c.name = "rnn_mix/batch_norm/" + shape_str({preds, batch, hidden});
+  c.name = std::string(training ? "rnn_mix/batch_norm/" : "rnn_mix/batch_norm_eval/") +
+           shape_str({preds, batch, hidden});
   c.outputs = {{"y", {batch, hidden}}, {"save_mean", {hidden}}, {"save_invstd", {hidden}}};
   c.outputs[1].differentiable = c.outputs[2].differentiable = false;
-  c.forward = [](const Tensors& in, Tensors& out) {
-    Tensor untracked_mean, untracked_var;
-    rnn_mix_batch_norm_forward(in[0], in[1], in[2], untracked_mean, untracked_var, out[0],
-                               out[1], out[2], BatchNormParams{});
+  c.forward = [training, hidden](const Tensors& in, Tensors& out) {
+    BatchNormParams p;
+    p.training = training;
+    Tensor mean, var;  // untracked in training
+    if (!training) {
+      mean = running_stat(in[0], hidden, -0.3, 0.1);
+      var = running_stat(in[0], hidden, 0.5, 0.25);
+    }
+    rnn_mix_batch_norm_forward(in[0], in[1], in[2], mean, var, out[0], out[1], out[2], p);
   };
-  c.backward = [](const Tensors& in, const Tensors& out, const Tensors& dout, Tensors& din) {
+  c.backward = [training](const Tensors& in, const Tensors& out, const Tensors& dout,
+                          Tensors& din) {
     BatchNormParams from_output;
+    from_output.training = training;
     from_output.backward_from_output = true;
     rnn_mix_batch_norm_backward(in[0], in[1], in[2], out[0], out[1], out[2], dout[0], din[0],
                                 din[1], din[2], from_output);
@@ -138,6 +156,9 @@ std::vector<OpCase> rnn_cell_cases() {
   rows.push_back(mix_batch_norm_case(8, 256, 300, 4));
   // More predecessors than a DARTS cell has (a block per predecessor: no bound on them).
   rows.push_back(mix_batch_norm_case(11, 6, 9));
+  // Eval (the validation pass): small, and the DARTS shape of the last node.
+  rows.push_back(mix_batch_norm_case(3, 5, 7, 24, /*training=*/false));
+  rows.push_back(mix_batch_norm_case(8, 64, 300, 4, /*training=*/false));
   return rows;
 }
 

@@ -253,6 +253,15 @@ TEST(StencilGroup, RejectsBadArguments) {
   EXPECT_THROW(stencil_group_backward(x, {w3, Tensor()}, wrong, dx, dws, pair), Error);  // dy
   Tensor dx_wrong = Tensor::zeros({2, 3, 4, 4});
   EXPECT_THROW(stencil_group_backward(x, {w3, Tensor()}, ys, dx_wrong, dws, pair), Error);
+  // Two stencils' weight gradients in one tensor: the CUDA twin's clusters would race on it.
+  const std::vector<Stencil> convs{stencil_of(kSep3, 1), stencil_of(kDil3, 1)};
+  const Tensor dw_shared = Tensor::zeros({3, 1, 3, 3});
+  std::vector<Tensor> shared = {dw_shared, dw_shared};
+  EXPECT_THROW(stencil_group_backward(x, {w3, w3}, ys, dx, shared, convs), Error);
+  std::vector<Tensor> own = {Tensor::zeros({3, 1, 3, 3}), Tensor::zeros({3, 1, 3, 3})};
+  EXPECT_NO_THROW(stencil_group_backward(x, {w3, w3}, ys, dx, own, convs));
+  std::vector<Tensor> onto_weight = {Tensor(), w3};  // a dw that is a weight it reads
+  EXPECT_THROW(stencil_group_backward(x, {w3, w3}, ys, dx, onto_weight, convs), Error);
 }
 
 }  // namespace autonet::test
