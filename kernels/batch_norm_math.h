@@ -94,10 +94,9 @@ ShiftedMoments channel_moments(const T* x, int64_t N, int64_t C, int64_t S, int6
   ShiftedMoments moments;
   moments.shift = static_cast<double>(x[c * S]);
   for (int64_t n = 0; n < N; ++n) {
-    const T* plane = x + (n * C + c) * S;
     ShiftedMoments block;
     block.shift = moments.shift;
-    for (int64_t s = 0; s < S; ++s) block.add(static_cast<double>(plane[s]));
+    shifted_sums(x + (n * C + c) * S, S, block.shift, block.sum, block.squares);
     moments.merge(block);
   }
   return moments;
@@ -157,16 +156,36 @@ void bn_channel_stats(const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
                 running_var ? running_var + c : nullptr, mean, invstd);
 }
 
-// Σg and Σg·x̂ over positions [begin, end) of one plane (saved and g at the plane), in double.
+// Σg and Σg·x̂ over positions [begin, end) of one plane (saved and g at the plane), in double, in
+// channel_moments.h's kSumLanes lanes (the CPU twins'; the same bits on every instruction set).
 template <class T>
-AN_HOST_DEVICE void bn_run_grad_sums(const T* saved, const T* g, int64_t begin, int64_t end,
-                                     T mean, T invstd, bool saved_is_xhat, double& sum_g,
-                                     double& sum_g_xhat) {
-  sum_g = 0, sum_g_xhat = 0;
-  for (int64_t s = begin; s < end; ++s) {
-    sum_g += g[s];
-    sum_g_xhat += static_cast<double>(g[s]) * bn_saved_xhat(saved[s], mean, invstd, saved_is_xhat);
-  }
+void bn_run_grad_sums(const T* saved, const T* g, int64_t begin, int64_t end, T mean, T invstd,
+                      bool saved_is_xhat, double& sum_g, double& sum_g_xhat) {
+  double sg[kSumLanes] = {}, sgx[kSumLanes] = {};
+  auto add = [&](int l, int64_t s) {
+    sg[l] += g[s];
+    sgx[l] += static_cast<double>(g[s]) * bn_saved_xhat(saved[s], mean, invstd, saved_is_xhat);
+  };
+  int64_t s = begin;
+  if (saved_is_xhat)  // one loop per case: a choice inside it would keep it scalar
+    for (; s + kSumLanes <= end; s += kSumLanes)
+#pragma omp simd
+      for (int l = 0; l < kSumLanes; ++l) {
+        sg[l] += g[s + l];
+        sgx[l] += static_cast<double>(g[s + l]) * saved[s + l];
+      }
+  else
+    for (; s + kSumLanes <= end; s += kSumLanes)
+#pragma omp simd
+      for (int l = 0; l < kSumLanes; ++l) {
+        sg[l] += g[s + l];
+        sgx[l] += static_cast<double>(g[s + l]) * bn_xhat(saved[s + l], mean, invstd);
+      }
+  for (; s < end; ++s) add(0, s);
+  for (int width = kSumLanes / 2; width > 0; width /= 2)
+    for (int l = 0; l < width; ++l)
+      sg[l] = sg[2 * l] + sg[2 * l + 1], sgx[l] = sgx[2 * l] + sgx[2 * l + 1];
+  sum_g = sg[0], sum_g_xhat = sgx[0];
 }
 
 // The CPU twins' Σg and Σg·x̂ over channel c, in double (x̂ from what backward keeps): a run of

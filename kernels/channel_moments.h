@@ -96,6 +96,34 @@ inline void add_statistics_reads(const Tensor& x, const std::vector<Tensor>& mom
   }
 }
 
+// The CPU twins' lanes for sums over a run or a plane: value i goes to lane i mod kSumLanes (the
+// tail past the last whole group to lane 0), the lanes then added pairwise. The loop over a group's
+// lanes vectorises in the same order on every instruction set, so every CPU level gives the same
+// bits; a single running double sum was a chain of dependent adds (~1.8× slower).
+constexpr int kSumLanes = 8;
+
+// Σd and Σd² with d = v − shift over values[0, count), in double, in kSumLanes lanes.
+template <class T>
+void shifted_sums(const T* values, int64_t count, double shift, double& sum, double& squares) {
+  double s[kSumLanes] = {}, q[kSumLanes] = {};
+  int64_t i = 0;
+  for (; i + kSumLanes <= count; i += kSumLanes)
+#pragma omp simd
+    for (int l = 0; l < kSumLanes; ++l) {
+      const double d = double(values[i + l]) - shift;
+      s[l] += d;
+      q[l] += d * d;
+    }
+  for (; i < count; ++i) {
+    const double d = double(values[i]) - shift;
+    s[0] += d;
+    q[0] += d * d;
+  }
+  for (int width = kSumLanes / 2; width > 0; width /= 2)
+    for (int l = 0; l < width; ++l) s[l] = s[2 * l] + s[2 * l + 1], q[l] = q[2 * l] + q[2 * l + 1];
+  sum = s[0], squares = q[0];
+}
+
 // The CPU twins: the parts of y [N, C, S] (S = H·W) into parts [P, C, 3], each run in one pass
 // of sums shifted by its first value (as batch_norm_math.h's ShiftedMoments: a value of the run
 // lies about a standard deviation from its mean, so Σd² − (Σd)²/n cancels little).
@@ -109,12 +137,8 @@ void form_moment_parts(const T* y, int64_t N, int64_t C, int64_t S, double* part
     for (int64_t r = 0; r < runs; ++r) {
       const int64_t begin = r * kMomentRun, end = begin + kMomentRun < S ? begin + kMomentRun : S;
       const double shift = double(p[begin]), count = double(end - begin);
-      double sum = 0, squares = 0;
-      for (int64_t s = begin; s < end; ++s) {
-        const double d = double(p[s]) - shift;
-        sum += d;
-        squares += d * d;
-      }
+      double sum, squares;
+      shifted_sums(p + begin, end - begin, shift, sum, squares);
       const double m2 = squares - sum * sum / count;
       double* part = parts + ((n * runs + r) * C + c) * 3;
       part[0] = count, part[1] = shift + sum / count, part[2] = m2 > 0 ? m2 : 0;
