@@ -66,14 +66,16 @@ void apply_period_mask(const T* in, T* dst, T scale, const uint8_t* keep, int64_
   }
 }
 
-// out = in · mask / (1 − p), or that added into out; used by forward (x → y) and backward
-// (dy → dx) alike. An added chunk is formed apart, then added: old + it rounded once, as axpby
-// adds a written dx (no multiply-add can fuse the product with old).
+// out = in · mask / (1 − p), or that added into out (or onto `base`, which out then takes: base +
+// it); used by forward (x → y) and backward (dy → dx) alike. An added chunk is formed apart, then
+// added: old + it rounded once, as axpby adds a written dx (no multiply-add can fuse the product
+// with old).
 void apply_mask(const Tensor& in, Tensor& out, const DropoutParams& p, const char* what,
-                bool add = false) {
+                bool add = false, const Tensor& base = Tensor()) {
   dispatch_float(in.dtype(), what, [&]<class scalar_t>() {
     const scalar_t* pin = in.data<scalar_t>();
     scalar_t* pout = out.data<scalar_t>();
+    const scalar_t* pbase = base.defined() ? base.data<scalar_t>() : pout;
     const scalar_t scale = dropout_scale<scalar_t>(p.p);
     const int64_t n = in.numel();
     const uint8_t* keep = p.mask_period > 0 ? period_mask(p).data() : nullptr;
@@ -93,7 +95,7 @@ void apply_mask(const Tensor& in, Tensor& out, const DropoutParams& p, const cha
             dst[i] = kept ? pin[i] * scale : scalar_t(0);
           });
         if (add)
-          for (int64_t i = begin; i < end; ++i) pout[i] += formed[i - begin];
+          for (int64_t i = begin; i < end; ++i) pout[i] = pbase[i] + formed[i - begin];
       }
     }
   });
@@ -121,13 +123,8 @@ void stack_dropout_backward(const Tensor& dy, const Tensor& dy_dropped, std::vec
                             const std::vector<GradMode>& dx_modes, const DropoutParams& p) {
   Tensor sum = dy_dropped.defined() ? Tensor::empty(dy_dropped.shape(), dy_dropped.dtype())
                                     : dy;
-  if (dy_dropped.defined()) {
-    if (dy.defined())  // a copy inside the twin, not an op of its own (the CUDA twin has none)
-      dispatch_float(dy.dtype(), "stack_dropout_backward", [&]<class scalar_t>() {
-        std::copy_n(dy.data<scalar_t>(), dy.numel(), sum.data<scalar_t>());
-      });
-    apply_mask(dy_dropped, sum, p, "stack_dropout_backward", dy.defined());
-  }
+  if (dy_dropped.defined())  // the dropped copy's gradient through the mask, onto dy's
+    apply_mask(dy_dropped, sum, p, "stack_dropout_backward", dy.defined(), dy);
   cpu::concat_backward(sum, 0, dxs, dx_modes);
 }
 
