@@ -1,22 +1,53 @@
 // CPU twin of the stencil group: each stencil runs through its own family's CPU kernel (tiled,
-// vectorised, parallel over planes), in stencil order. On a CPU a launch costs nothing, so the
+// vectorised, parallel over planes), in stencil order; a pool with an earlier one's windows copies
+// its values. On a CPU a launch costs nothing, so the
 // group gains nothing from one pass; what it must keep is the result and the rounding of the
 // CUDA twin's pass: the contributions summed in stencil order, dx_0 + dx_1 + …, each added once
 // rounded (the accumulating kernels below), and that sum added to an existing dx once. Moment
 // parts are formed from each finished output (channel_moments.h's CPU twin).
-#include "kernels/stencil_group.h"
+#include <cstring>
+
 #include "kernels/cpu/isa.h"
+#include "kernels/pool2d_math.h"
+#include "kernels/stencil_group.h"
 
 AN_CPU_KERNELS_BEGIN
 
 namespace {
 bool is_pool(const Stencil& s) { return s.kind == Stencil::Kind::pool; }
+
+// The first stencil of the group that is a pool with stencil k's windows (k itself when none
+// before it is, or k is no pool).
+size_t first_same_pool(const Tensor& x, const Shape& out, const std::vector<Stencil>& stencils,
+                       size_t k) {
+  if (!is_pool(stencils[k])) return k;
+  const PoolGeometry g = pool_geometry(stencils[k].pool, x.shape(), out);
+  for (size_t j = 0; j < k; ++j)
+    if (is_pool(stencils[j]) && pool_geometry(stencils[j].pool, x.shape(), out) == g) return j;
+  return k;
+}
+
+// dst = src, element for element (same shape and dtype), inside the twin: not an op of its own.
+void copy_values(const Tensor& src, const Tensor& dst) {
+  std::memcpy(dst.raw_data(), src.raw_data(), src.nbytes());
+}
 }  // namespace
 
 void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
                            std::vector<Tensor>& ys, const std::vector<Stencil>& stencils,
                            const std::vector<Tensor>& moments) {
   for (size_t k = 0; k < stencils.size(); ++k) {
+    // The edges leaving one state pool it alike: a pool with the windows of an earlier one (as
+    // the CUDA twin's `same_as`) takes its values, and its moment parts where both have them.
+    const size_t same_as = first_same_pool(x, ys[k].shape(), stencils, k);
+    if (same_as < k) {
+      copy_values(ys[same_as], ys[k]);
+      if (has_parts(moments, k) && has_parts(moments, same_as))
+        copy_values(moments[same_as], moments[k]);
+      else if (has_parts(moments, k))
+        form_moment_parts_of(ys[k], moments[k], "stencil_group_forward");
+      continue;
+    }
     if (is_pool(stencils[k]))
       cpu::pool2d_forward(x, ys[k], stencils[k].pool);
     else

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kernels/channel_moments.h"
 #include "kernels/stencil_group.h"
 #include "tests/kernels/op_case.h"
 
@@ -216,6 +217,33 @@ TEST(StencilGroup, EqualsEachStencilsOwnKernel) {
     expect_near(dx, ref_dx, "dx");
     for (size_t k = 0; k < stencils.size(); ++k)
       if (dws[k].defined()) expect_near(dws[k], ref_dws[k], "dw" + std::to_string(k));
+  }
+}
+
+// The edges leaving one state pool it alike: two max and two average pools of the same windows in
+// one group give each pool's own values, and moment parts whether the earlier twin was asked for
+// them (the average pools) or not (the max pools).
+TEST(StencilGroup, RepeatedPoolsGiveTheirOwnValuesAndParts) {
+  const Shape xs{2, 3, 9, 7};
+  const Tensor x = random(xs, 5);
+  const std::vector<Stencil> stencils{stencil_of(kMax, 1), stencil_of(kAvg, 1),
+                                      stencil_of(kSep3, 1), stencil_of(kMax, 1),
+                                      stencil_of(kAvg, 1)};
+  std::vector<Tensor> weights(stencils.size()), ys, moments(stencils.size());
+  weights[2] = random({3, 1, 3, 3}, 6);
+  for (size_t k = 0; k < stencils.size(); ++k) ys.push_back(Tensor::full(xs, 7.0, DType::f64));
+  const int64_t parts = 2 * ((9 * 7 + kMomentRun - 1) / kMomentRun);
+  for (size_t k : {1, 3, 4})  // parts for the repeats, and for one of the pools they repeat
+    moments[k] = Tensor::zeros({parts, 3, 3}, DType::f64);
+  stencil_group_forward(x, weights, ys, stencils, moments);
+  for (size_t k : {0, 1, 3, 4}) {
+    Tensor y = Tensor::empty(xs, DType::f64);
+    pool2d_forward(x, y, stencils[k].pool);
+    EXPECT_EQ(ys[k].to_vector<double>(), y.to_vector<double>()) << "pool " << k;
+    if (!moments[k].defined()) continue;
+    Tensor want = Tensor::zeros({parts, 3, 3}, DType::f64);
+    form_moment_parts_of(y, want, "test");
+    EXPECT_EQ(moments[k].to_vector<double>(), want.to_vector<double>()) << "parts " << k;
   }
 }
 
