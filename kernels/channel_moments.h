@@ -124,26 +124,30 @@ void shifted_sums(const T* values, int64_t count, double shift, double& sum, dou
   sum = s[0], squares = q[0];
 }
 
-// The CPU twins: the parts of y [N, C, S] (S = H·W) into parts [P, C, 3], each run in one pass
-// of sums shifted by its first value (as batch_norm_math.h's ShiftedMoments: a value of the run
-// lies about a standard deviation from its mean, so Σd² − (Σd)²/n cancels little).
+// The CPU twins: the parts of plane `plane` = n·C + c of y [N, C, S] (S = H·W; p: the plane's
+// values) into parts [P, C, 3], each run in one pass of sums shifted by its first value (as
+// batch_norm_math.h's ShiftedMoments: a value of the run lies about a standard deviation from its
+// mean, so Σd² − (Σd)²/n cancels little).
+template <class T>
+void form_plane_moment_parts(const T* p, int64_t plane, int64_t C, int64_t S, double* parts) {
+  const int64_t runs = (S + kMomentRun - 1) / kMomentRun, n = plane / C, c = plane % C;
+  for (int64_t r = 0; r < runs; ++r) {
+    const int64_t begin = r * kMomentRun, end = begin + kMomentRun < S ? begin + kMomentRun : S;
+    const double shift = double(p[begin]), count = double(end - begin);
+    double sum, squares;
+    shifted_sums(p + begin, end - begin, shift, sum, squares);
+    const double m2 = squares - sum * sum / count;
+    double* part = parts + ((n * runs + r) * C + c) * 3;
+    part[0] = count, part[1] = shift + sum / count, part[2] = m2 > 0 ? m2 : 0;
+  }
+}
+
+// Every plane's.
 template <class T>
 void form_moment_parts(const T* y, int64_t N, int64_t C, int64_t S, double* parts) {
-  const int64_t runs = (S + kMomentRun - 1) / kMomentRun;
 #pragma omp parallel for if (N * C * S > 65536)
-  for (int64_t plane = 0; plane < N * C; ++plane) {
-    const int64_t n = plane / C, c = plane % C;
-    const T* p = y + plane * S;
-    for (int64_t r = 0; r < runs; ++r) {
-      const int64_t begin = r * kMomentRun, end = begin + kMomentRun < S ? begin + kMomentRun : S;
-      const double shift = double(p[begin]), count = double(end - begin);
-      double sum, squares;
-      shifted_sums(p + begin, end - begin, shift, sum, squares);
-      const double m2 = squares - sum * sum / count;
-      double* part = parts + ((n * runs + r) * C + c) * 3;
-      part[0] = count, part[1] = shift + sum / count, part[2] = m2 > 0 ? m2 : 0;
-    }
-  }
+  for (int64_t plane = 0; plane < N * C; ++plane)
+    form_plane_moment_parts(y + plane * S, plane, C, S, parts);
 }
 
 // The CPU twins' entry: y's moment parts into `parts` ([P, C, 3]), formed from the finished y.

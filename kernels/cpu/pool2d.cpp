@@ -1,274 +1,13 @@
 // CPU reference of the pool2d family, a plane at a time: DARTS' 3×3 windows on framed planes, any
 // other window clipped to the image (windows, divisors and arg-max rule from pool2d_math.h).
-#include <algorithm>
-#include <limits>
 #include <vector>
 
 #include "kernels/cpu/isa.h"
-#include "kernels/cpu/row_copy.h"
-#include "kernels/pool2d_math.h"
+#include "kernels/cpu/pool_planes.h"
 
 AN_CPU_KERNELS_BEGIN
 
-namespace {
-
-// DARTS' windows (3×3 at stride 1 or 2) work on a framed plane: the image with rows and columns of
-// a pad value around it, so every window is whole and its taps sit at fixed offsets (no clipping
-// and no branch at the borders, where 14% of a 28×28 plane's outputs are). −∞ for max pools (it
-// never wins a strict comparison) and 0 for averages (it adds nothing); the frame holds every
-// window: rows [−ph, (Ho − 1)·sh − ph + kh) of the image, and all of it.
-template <class T>
-struct PoolFrame {
-  std::vector<T> data;
-  int width = 0;
-
-  // The frame of g's planes with every element `value`.
-  void reset(const PoolGeometry& g, T value) {
-    const int height = std::max(g.H + g.ph, (g.Ho - 1) * g.sh + g.kh);
-    width = std::max(g.W + g.pw, (g.Wo - 1) * g.sw + g.kw);
-    data.assign(static_cast<size_t>(height) * width + kCopyChunk, value);  // copy_rows' room
-  }
-  // `plane` inside its pool's pad value.
-  void fill(const T* plane, const PoolGeometry& g) {
-    const T pad = g.is_max ? -std::numeric_limits<T>::infinity() : T(0);
-    reset(g, pad);
-    copy_rows(plane, g.W, at(g.ph, g.pw), width, g.H, g.W, pad, [](T v) { return v; });
-  }
-  T* at(int row, int col) { return data.data() + static_cast<size_t>(row) * width + col; }
-  const T* at(int row, int col) const {
-    return data.data() + static_cast<size_t>(row) * width + col;
-  }
-};
-
-// y[o, q] = op(window (o, q)'s top-left tap) for the K×K windows of a frame, op reading the taps
-// at fixed offsets. At stride 1 the frame's rows laid end to end make one run, so the loop
-// vectorises across rows (DARTS' rows are 7–28 wide); the positions after each row's outputs are
-// computed into `run` and dropped, as in the depthwise correlate.
-template <int STRIDE, class T, class Op>
-void windows_of(const PoolFrame<T>& f, int Ho, int Wo, T* y, std::vector<T>& run, Op op) {
-  const T* base = f.data.data();
-  if constexpr (STRIDE == 1) {
-    const int64_t n = static_cast<int64_t>(Ho - 1) * f.width + Wo;
-    run.resize(n + kCopyChunk);
-    for (int64_t p = 0; p < n; ++p) run[p] = op(base + p);
-    copy_rows(run.data(), f.width, y, Wo, Ho, Wo);
-  } else {
-    for (int o = 0; o < Ho; ++o)
-      for (int q = 0; q < Wo; ++q) y[o * Wo + q] = op(f.at(o * STRIDE, q * STRIDE));
-  }
-}
-
-// What each output of an average pool divides by (pool_avg_divisor), once per call.
-template <class T>
-std::vector<T> avg_divisors(const PoolGeometry& g) {
-  std::vector<T> divisors(static_cast<size_t>(g.Ho) * g.Wo);
-  for (int o = 0; o < g.Ho; ++o)
-    for (int q = 0; q < g.Wo; ++q)
-      divisors[o * g.Wo + q] = static_cast<T>(pool_avg_divisor(g, o, q, pool_window(g, o, q)));
-  return divisors;
-}
-
-// A K×K window's values in row-major order: the maximum (a later value wins only if strictly
-// greater, as pool_argmax), or the sum from 0.
-template <int K, class T>
-T window_max(const T* top, int width) {
-  T best = top[0];
-#pragma GCC unroll 8
-  for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-    for (int w = 0; w < K; ++w) best = top[h * width + w] > best ? top[h * width + w] : best;
-  return best;
-}
-template <int K, class T>
-T window_sum(const T* top, int width) {
-  T sum = 0;
-#pragma GCC unroll 8
-  for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-    for (int w = 0; w < K; ++w) sum += top[h * width + w];
-  return sum;
-}
-
-// Calls f.template operator()<K, STRIDE>() for the square 3×3 windows at stride 1 or 2 (DARTS),
-// <0, 0> (no framed path) for anything else.
-template <class F>
-void with_fixed_window(const PoolGeometry& g, F&& f) {
-  const bool k3 = g.kh == 3 && g.kw == 3 && g.sh == g.sw;
-  if (k3 && g.sh == 1) return f.template operator()<3, 1>();
-  if (k3 && g.sh == 2) return f.template operator()<3, 2>();
-  return f.template operator()<0, 0>();
-}
-
-// Any other geometry: each window clipped to the image (pool_window); averages divide by
-// `divisors` (avg_divisors).
-template <class T>
-void pool_plane_clipped(const T* xp, const PoolGeometry& g, const T* divisors, T* yp) {
-  for (int oh = 0; oh < g.Ho; ++oh)
-    for (int ow = 0; ow < g.Wo; ++ow) {
-      const PoolWindow win = pool_window(g, oh, ow);
-      if (g.is_max) {
-        yp[oh * g.Wo + ow] = xp[pool_argmax(xp, g, win)];
-        continue;
-      }
-      T sum = 0;
-      for (int h = win.h0; h < win.h1; ++h)
-        for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.W + w];
-      yp[oh * g.Wo + ow] = sum / divisors[oh * g.Wo + ow];
-    }
-}
-
-// dx of one plane, scattered in ascending output order (the order the CUDA twin's gather sums
-// in) into dxp (zeroed first) for any geometry.
-template <class T>
-void unpool_plane_clipped(const T* xp, const T* dyp, const PoolGeometry& g, const T* divisors,
-                          T* dxp) {
-  std::fill_n(dxp, g.H * g.W, T(0));
-  for (int oh = 0; oh < g.Ho; ++oh)
-    for (int ow = 0; ow < g.Wo; ++ow) {
-      const PoolWindow win = pool_window(g, oh, ow);
-      const T grad = dyp[oh * g.Wo + ow];
-      if (g.is_max) {
-        dxp[pool_argmax(xp, g, win)] += grad;
-        continue;
-      }
-      const T share = grad / divisors[oh * g.Wo + ow];
-      for (int h = win.h0; h < win.h1; ++h)
-        for (int w = win.w0; w < win.w1; ++w) dxp[h * g.W + w] += share;
-    }
-}
-
-// Row o's arg-maxes (positions in x's frame) into arg[q], by pool_argmax's rule: from the window's
-// first image element, a later tap wins only if strictly greater. Where that element is the
-// window's first tap (all but the first row and column at DARTS' padding of 1), the taps are
-// compared as selects and the loop vectorises across the row: on random data a branch would
-// mispredict about twice a window. The border windows start at their first image element (their
-// own loop, which need not vectorise).
-template <int K, int STRIDE, class T>
-void row_argmax(const PoolFrame<T>& x, const PoolGeometry& g, int o, int* arg) {
-  const T* v = x.data.data();
-  const int width = x.width, row = o * STRIDE * width, Wo = g.Wo;  // locals: arg may alias g
-  // The window's taps from `start`, compared as selects (a tap at or before it never wins).
-  auto argmax_from = [&](int top, int start) {
-    T best = v[start];
-    int best_at = start;
-#pragma GCC unroll 8
-    for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-      for (int w = 0; w < K; ++w) {
-        const int at = top + h * width + w;
-        const bool wins = v[at] > best;
-        best = wins ? v[at] : best;
-        best_at = wins ? at : best_at;
-      }
-    return best_at;
-  };
-  const int q_border = o * STRIDE < g.ph ? Wo : std::min(Wo, (g.pw + STRIDE - 1) / STRIDE);
-  auto border_windows = [&] {
-    for (int q = 0; q < q_border; ++q)
-      arg[q] = argmax_from(row + q * STRIDE,
-                           std::max(o * STRIDE, g.ph) * width + std::max(q * STRIDE, g.pw));
-  };
-  if constexpr (STRIDE == 1) {
-    // Every window from its first tap, then the border ones again: the loop over the whole row
-    // vectorises with no scalar remainder (which, its selects turned into branches, took longer
-    // than the vector part).
-    for (int q = 0; q < Wo; ++q) arg[q] = argmax_from(row + q, row + q);
-    border_windows();
-  } else {  // strided taps: the inner windows' loop is scalar anyway
-    border_windows();
-    for (int q = q_border; q < Wo; ++q) arg[q] = argmax_from(row + q * STRIDE, row + q * STRIDE);
-  }
-}
-
-// An average pool's dx at stride 1, gathered: each input adds the shares (dy / divisor) of the
-// K×K windows covering it in ascending output order, the order the scatter below adds them in (so
-// the same bits). The shares framed with K − 1 rows and columns of zeros before them make that a
-// correlation with a window of ones, and the image's rows one run, as in windows_of.
-template <int K, class T>
-void unpool_avg_run(const T* dyp, const PoolGeometry& g, const T* divisors, PoolFrame<T>& shares,
-                    std::vector<T>& run, T* dxp) {
-  // Input (i, j) sits at frame (i + ph, j + pw); the windows covering it have o in
-  // [i + ph − K + 1, i + ph], their shares at rows [i + ph, i + ph + K − 1] of this frame.
-  const int height = std::max(g.H + g.ph, g.Ho) + K - 1;
-  const int width = shares.width = std::max(g.W + g.pw, g.Wo) + K - 1;
-  shares.data.assign(static_cast<size_t>(height) * width, T(0));
-  for (int o = 0; o < g.Ho; ++o)
-    for (int q = 0; q < g.Wo; ++q)
-      *shares.at(o + K - 1, q + K - 1) = dyp[o * g.Wo + q] / divisors[o * g.Wo + q];
-  const T* first = shares.at(g.ph, g.pw);  // input (0, 0)'s first window
-  const int64_t n = static_cast<int64_t>(g.H - 1) * width + g.W;
-  run.resize(n + kCopyChunk);
-  for (int64_t p = 0; p < n; ++p) run[p] = window_sum<K>(first + p, width);
-  copy_rows(run.data(), width, dxp, g.W, g.H, g.W);
-}
-
-// A max pool's dx at stride 1, gathered the same way: each input adds the dy of the windows
-// covering it whose arg-max it is, in ascending output order. Arg-maxes (x frame positions) and dy
-// are laid out at x's frame width with K − 1 rows and columns before them, so window (o, q)
-// covering x frame position p = I·width + J sits at p + dr·width + ds (o = I − K + 1 + dr, q = J −
-// K + 1 + ds). Where no window is, the arg-max is −1 and matches no position (a column past the
-// frame's last reads the next row's first K − 1 entries: none).
-template <int K, class T>
-void unpool_max_run(const PoolFrame<T>& x, const T* dyp, const PoolGeometry& g,
-                    std::vector<int>& arg, PoolFrame<T>& dy_at, std::vector<T>& run, T* dxp) {
-  const int width = dy_at.width = x.width;
-  const size_t size = static_cast<size_t>(std::max(g.H + g.ph, g.Ho) + K - 1) * width + K;
-  arg.assign(size, -1);
-  dy_at.data.assign(size, T(0));
-  for (int o = 0; o < g.Ho; ++o) {
-    const size_t row = static_cast<size_t>(o + K - 1) * width + K - 1;
-    row_argmax<K, 1>(x, g, o, arg.data() + row);
-    std::copy_n(dyp + o * g.Wo, g.Wo, dy_at.data.data() + row);
-  }
-  const int first = g.ph * width + g.pw;  // input (0, 0)'s frame position
-  const int64_t n = static_cast<int64_t>(g.H - 1) * width + g.W;
-  run.resize(n + kCopyChunk);
-  const int* a = arg.data() + first;
-  const T* d = dy_at.data.data() + first;
-  for (int p = 0; p < n; ++p) {
-    T sum = 0;
-#pragma GCC unroll 8
-    for (int dr = 0; dr < K; ++dr)
-#pragma GCC unroll 8
-      for (int ds = 0; ds < K; ++ds) {
-        const int at = p + dr * width + ds;
-        sum += a[at] == first + p ? d[at] : T(0);
-      }
-    run[p] = sum;
-  }
-  copy_rows(run.data(), width, dxp, g.W, g.H, g.W);
-}
-
-// dx for a K×K window at stride 2, on framed planes: `acc` (a frame of zeros) takes the scatter,
-// then dxp gets the image part of it. Max pools find their arg-maxes in x's frame
-// (−∞ padding never wins) a row at a time into `arg`; averages divide by `divisors` and leave x
-// unread.
-template <int K, int STRIDE, class T>
-void unpool_plane_framed(const PoolFrame<T>& x, const T* dyp, const PoolGeometry& g,
-                         const T* divisors, PoolFrame<T>& acc, std::vector<int>& arg, T* dxp) {
-  acc.reset(g, T(0));
-  const int width = acc.width;
-  arg.resize(g.Wo);
-  for (int o = 0; o < g.Ho; ++o) {
-    const T* dy_row = dyp + o * g.Wo;
-    if (g.is_max) {
-      row_argmax<K, STRIDE>(x, g, o, arg.data());
-      for (int q = 0; q < g.Wo; ++q) acc.data[arg[q]] += dy_row[q];
-      continue;
-    }
-    for (int q = 0; q < g.Wo; ++q) {
-      const int top = o * STRIDE * width + q * STRIDE;
-      const T share = dy_row[q] / divisors[o * g.Wo + q];
-#pragma GCC unroll 8
-      for (int h = 0; h < K; ++h)
-#pragma GCC unroll 8
-        for (int w = 0; w < K; ++w) acc.data[top + h * width + w] += share;
-    }
-  }
-  copy_rows(acc.at(g.ph, g.pw), width, dxp, g.W, g.H, g.W);
-}
-
-}  // namespace
+using namespace pool_planes;
 
 void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
   const PoolGeometry g = pool_geometry(p, x.shape(), y.shape());
@@ -281,27 +20,11 @@ void pool2d_forward(const Tensor& x, Tensor& y, const Pool2dParams& p) {
     with_fixed_window(g, [&]<int K, int STRIDE>() {
 #pragma omp parallel if (planes * g.Ho * g.Wo > 16384)
       {
-        PoolFrame<scalar_t> frame;  // per thread
-        std::vector<scalar_t> run;
+        PoolScratch<scalar_t> scratch;  // per thread
 #pragma omp for
-        for (int64_t plane = 0; plane < planes; ++plane) {
-          const scalar_t* xp = px + plane * g.H * g.W;
-          scalar_t* yp = py + plane * g.Ho * g.Wo;
-          if constexpr (K == 0) {
-            pool_plane_clipped(xp, g, divisors.data(), yp);
-          } else if (g.is_max) {
-            frame.fill(xp, g);
-            windows_of<STRIDE>(frame, g.Ho, g.Wo, yp, run, [w = frame.width](const scalar_t* t) {
-              return window_max<K>(t, w);
-            });
-          } else {
-            frame.fill(xp, g);
-            windows_of<STRIDE>(frame, g.Ho, g.Wo, yp, run, [w = frame.width](const scalar_t* t) {
-              return window_sum<K>(t, w);
-            });
-            for (int i = 0; i < g.Ho * g.Wo; ++i) yp[i] /= divisors[i];
-          }
-        }
+        for (int64_t plane = 0; plane < planes; ++plane)
+          forward_plane<K, STRIDE>(g, px + plane * g.H * g.W, divisors.data(),
+                                   py + plane * g.Ho * g.Wo, scratch);
       }
     });
   });
@@ -325,30 +48,11 @@ void pool2d_backward(const Tensor& x, const Tensor& dy, Tensor& dx, const Pool2d
     with_fixed_window(g, [&]<int K, int STRIDE>() {
 #pragma omp parallel if (planes * g.Ho * g.Wo > 16384)
       {
-        std::vector<scalar_t> scratch(accumulate ? static_cast<size_t>(g.H) * g.W : 0);
-        PoolFrame<scalar_t> frame, acc;  // per thread
-        std::vector<int> arg;
-        std::vector<scalar_t> run;
+        PoolScratch<scalar_t> scratch;  // per thread
 #pragma omp for
-        for (int64_t plane = 0; plane < planes; ++plane) {
-          const scalar_t* xp = px + plane * g.H * g.W;
-          const scalar_t* dyp = pdy + plane * g.Ho * g.Wo;
-          scalar_t* dx_plane = pdx + plane * g.H * g.W;
-          scalar_t* dxp = accumulate ? scratch.data() : dx_plane;
-          if constexpr (K == 0) {
-            unpool_plane_clipped(xp, dyp, g, divisors.data(), dxp);
-          } else if (STRIDE == 1 && g.is_max) {
-            frame.fill(xp, g);
-            unpool_max_run<K>(frame, dyp, g, arg, acc, run, dxp);
-          } else if (STRIDE == 1) {
-            unpool_avg_run<K>(dyp, g, divisors.data(), acc, run, dxp);
-          } else {
-            if (g.is_max) frame.fill(xp, g);
-            unpool_plane_framed<K, STRIDE>(frame, dyp, g, divisors.data(), acc, arg, dxp);
-          }
-          if (accumulate)
-            for (int i = 0; i < g.H * g.W; ++i) dx_plane[i] += dxp[i];
-        }
+        for (int64_t plane = 0; plane < planes; ++plane)
+          backward_plane<K, STRIDE>(g, px + plane * g.H * g.W, pdy + plane * g.Ho * g.Wo,
+                                    divisors.data(), pdx + plane * g.H * g.W, accumulate, scratch);
       }
     });
   });

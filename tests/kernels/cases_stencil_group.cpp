@@ -169,7 +169,9 @@ void expect_near(const Tensor& got, const Tensor& want, const std::string& what)
 }
 }  // namespace
 
-// Forward, dx (accumulated onto a start value) and dw against each stencil's own kernel.
+// Forward, dx (accumulated onto a start value) and dw against each stencil's own kernel, for two
+// edges of one state: every stencil twice, with its own weights and gradient (the group shares
+// framed planes and max-pool arg-max tables between them).
 TEST(StencilGroup, EqualsEachStencilsOwnKernel) {
   for (int64_t stride : {1, 2}) {
     SCOPED_TRACE("stride " + std::to_string(stride));
@@ -178,19 +180,21 @@ TEST(StencilGroup, EqualsEachStencilsOwnKernel) {
     std::vector<Stencil> stencils;
     std::vector<Tensor> weights, dys, dws, ys;
     Tensor ref_dx = random(xs, 2), dx = ref_dx.clone();
-    for (const Member& m : darts_edge()) {
-      const Stencil s = stencil_of(m, stride);
-      stencils.push_back(s);
-      const bool pool = m.kind == Stencil::Kind::pool;
-      weights.push_back(pool ? Tensor() : random({3, 1, m.kernel, m.kernel}, 10 + stencils.size()));
-      dws.push_back(pool ? Tensor() : random({3, 1, m.kernel, m.kernel}, 20 + stencils.size()));
-    }
+    for (int edge = 0; edge < 2; ++edge)
+      for (const Member& m : darts_edge()) {
+        const Stencil s = stencil_of(m, stride);
+        stencils.push_back(s);
+        const bool pool = m.kind == Stencil::Kind::pool;
+        weights.push_back(pool ? Tensor()
+                               : random({3, 1, m.kernel, m.kernel}, 10 + stencils.size()));
+        dws.push_back(pool ? Tensor() : random({3, 1, m.kernel, m.kernel}, 40 + stencils.size()));
+      }
     std::vector<Shape> w_shapes;
     for (const Tensor& w : weights) w_shapes.push_back(w.defined() ? w.shape() : Shape{});
     const Shape out = stencil_group_out_shape(xs, w_shapes, stencils);
     for (size_t k = 0; k < stencils.size(); ++k) {
       ys.push_back(Tensor::empty(out, DType::f64));
-      dys.push_back(random(out, 30 + k));
+      dys.push_back(random(out, 100 + k));
     }
     dys[1] = Tensor();  // an output that received no gradient contributes nothing
     std::vector<Tensor> ref_dws;
