@@ -275,6 +275,30 @@ void unpool_plane_framed(const PoolFrame<T>& x, const T* dyp, const PoolGeometry
   copy_rows(acc.at(g.ph, g.pw), width, dxp, g.W, g.H, g.W);
 }
 
+// The windows the padding clips, by pool_argmax's rule: from the window's first image value, as
+// the clipped path, backward's arg-max and the CUDA twin take it. Over the frame they started from
+// its −∞, which gives the same value unless that first image value is NaN (no later value beats
+// it): then the window's value is that NaN.
+template <class T>
+void redo_border_maxima(const T* xp, const PoolGeometry& g, T* yp) {
+  auto clipped_row = [&](int o) { return o * g.sh < g.ph || o * g.sh - g.ph + g.kh > g.H; };
+  auto clipped_col = [&](int q) { return q * g.sw < g.pw || q * g.sw - g.pw + g.kw > g.W; };
+  auto redo = [&](int o, int q) {
+    const PoolWindow win = pool_window(g, o, q);
+    const T first = xp[win.h0 * g.W + win.w0];
+    if (first != first) yp[o * g.Wo + q] = first;
+  };
+  for (int o = 0; o < g.Ho; ++o) {
+    if (clipped_row(o)) {
+      for (int q = 0; q < g.Wo; ++q) redo(o, q);
+      continue;
+    }
+    int q = 0;
+    for (; q < g.Wo && clipped_col(q); ++q) redo(o, q);
+    for (int r = g.Wo - 1; r >= q && clipped_col(r); --r) redo(o, r);
+  }
+}
+
 // A thread's scratch for the per-plane work below, reused plane after plane.
 template <class T>
 struct PoolScratch {
@@ -294,6 +318,7 @@ void forward_plane(const PoolGeometry& g, const T* xp, const T* divisors, T* yp,
     s.frame.fill(xp, g);
     windows_of<STRIDE>(s.frame, g.Ho, g.Wo, yp, s.run,
                        [w = s.frame.width](const T* t) { return window_max<K>(t, w); });
+    redo_border_maxima(xp, g, yp);
   } else {
     s.frame.fill(xp, g);
     windows_of<STRIDE>(s.frame, g.Ho, g.Wo, yp, s.run,

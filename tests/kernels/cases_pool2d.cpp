@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kernels/pool2d.h"
 #include "kernels/pool2d_math.h"
@@ -156,6 +157,42 @@ TEST(Pool2d, DartsBackwardEqualsTheScatterInOutputOrderBitForBit) {
         pool2d_backward(x, dy, dx, p);
         expect_same_bits(dx, scatter_in_output_order(x, dy, p), "pool2d_backward");
       }
+}
+
+// A max pool's value is its window's value at pool_argmax (the first maximum from the window's
+// first image value, as backward's arg-max and the CUDA twin take it): a NaN first image value is
+// the window's value, on the border windows too (over a frame of −∞ they once passed it over).
+TEST(Pool2d, MaxPoolValueIsTheWindowsValueAtItsArgmaxEvenForNaN) {
+  for (int64_t stride : {1, 2}) {
+    SCOPED_TRACE("stride " + std::to_string(stride));
+    Tensor x = Tensor::empty({1, 2, 6, 5}, DType::f32);
+    fill_uniform(x, -1.0, 1.0, 4);
+    float* px = x.data<float>();
+    px[0] = std::numeric_limits<float>::quiet_NaN();  // plane 0's corner: border windows
+    px[30 + 2 * 5 + 2] = std::numeric_limits<float>::quiet_NaN();  // plane 1, inside
+    Pool2dParams p;
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = 1;
+    const Shape out = pool2d_out_shape(x.shape(), p);
+    Tensor y = Tensor::empty(out, DType::f32);
+    pool2d_forward(x, y, p);
+    const PoolGeometry g = pool_geometry(p, x.shape(), out);
+    const float* py = y.data<float>();
+    int nans = 0;
+    for (int plane = 0; plane < 2; ++plane)
+      for (int o = 0; o < g.Ho; ++o)
+        for (int q = 0; q < g.Wo; ++q) {
+          const float* xp = px + plane * 30;
+          const float want = xp[pool_argmax(xp, g, pool_window(g, o, q))];
+          const float got = py[(plane * g.Ho + o) * g.Wo + q];
+          nans += std::isnan(got) ? 1 : 0;
+          if (std::isnan(want))
+            EXPECT_TRUE(std::isnan(got)) << plane << " " << o << " " << q;
+          else
+            EXPECT_EQ(got, want) << plane << " " << o << " " << q;
+        }
+    EXPECT_GT(nans, 0);
+  }
 }
 
 TEST(Pool2d, HandComputedMax) {
