@@ -157,35 +157,21 @@ void bn_channel_stats(const T* x, int64_t N, int64_t C, int64_t S, int64_t c,
 }
 
 // Σg and Σg·x̂ over positions [begin, end) of one plane (saved and g at the plane), in double, in
-// channel_moments.h's kSumLanes lanes (the CPU twins'; the same bits on every instruction set).
+// channel_moments.h's kSumLanes lanes (the CPU twins'). One sum per kind of x̂: a choice inside the
+// loop would keep it scalar.
 template <class T>
 void bn_run_grad_sums(const T* saved, const T* g, int64_t begin, int64_t end, T mean, T invstd,
                       bool saved_is_xhat, double& sum_g, double& sum_g_xhat) {
-  double sg[kSumLanes] = {}, sgx[kSumLanes] = {};
-  auto add = [&](int l, int64_t s) {
-    sg[l] += g[s];
-    sgx[l] += static_cast<double>(g[s]) * bn_saved_xhat(saved[s], mean, invstd, saved_is_xhat);
+  const T *gs = g + begin, *xs = saved + begin;
+  auto sums = [&](auto xhat) {
+    cpu::sums_in_lanes<kSumLanes, double>(
+        end - begin, [&](int64_t i) { return double(gs[i]); },
+        [&](int64_t i) { return double(gs[i]) * xhat(xs[i]); }, sum_g, sum_g_xhat);
   };
-  int64_t s = begin;
-  if (saved_is_xhat)  // one loop per case: a choice inside it would keep it scalar
-    for (; s + kSumLanes <= end; s += kSumLanes)
-#pragma omp simd
-      for (int l = 0; l < kSumLanes; ++l) {
-        sg[l] += g[s + l];
-        sgx[l] += static_cast<double>(g[s + l]) * saved[s + l];
-      }
+  if (saved_is_xhat)
+    sums([](T v) { return v; });
   else
-    for (; s + kSumLanes <= end; s += kSumLanes)
-#pragma omp simd
-      for (int l = 0; l < kSumLanes; ++l) {
-        sg[l] += g[s + l];
-        sgx[l] += static_cast<double>(g[s + l]) * bn_xhat(saved[s + l], mean, invstd);
-      }
-  for (; s < end; ++s) add(0, s);
-  for (int width = kSumLanes / 2; width > 0; width /= 2)
-    for (int l = 0; l < width; ++l)
-      sg[l] = sg[2 * l] + sg[2 * l + 1], sgx[l] = sgx[2 * l] + sgx[2 * l + 1];
-  sum_g = sg[0], sum_g_xhat = sgx[0];
+    sums([&](T v) { return bn_xhat(v, mean, invstd); });
 }
 
 // The CPU twins' Σg and Σg·x̂ over channel c, in double (x̂ from what backward keeps): a run of

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/lane_sum.h"
 #include "runtime/error.h"
 #include "runtime/philox.h"  // AN_HOST_DEVICE
 #include "runtime/tensor.h"
@@ -96,32 +97,17 @@ inline void add_statistics_reads(const Tensor& x, const std::vector<Tensor>& mom
   }
 }
 
-// The CPU twins' lanes for sums over a run or a plane: value i goes to lane i mod kSumLanes (the
-// tail past the last whole group to lane 0), the lanes then added pairwise. The loop over a group's
-// lanes vectorises in the same order on every instruction set, so every CPU level gives the same
-// bits; a single running double sum was a chain of dependent adds (~1.8× slower).
+// The CPU twins' sums over a run or a plane go in kSumLanes fixed lanes (kernels/cpu/lane_sum.h:
+// the same bits on every instruction set); a single running double sum was a chain of dependent
+// adds (~1.8× slower).
 constexpr int kSumLanes = 8;
 
-// Σd and Σd² with d = v − shift over values[0, count), in double, in kSumLanes lanes.
+// Σd and Σd² with d = v − shift over values[0, count), in double.
 template <class T>
 void shifted_sums(const T* values, int64_t count, double shift, double& sum, double& squares) {
-  double s[kSumLanes] = {}, q[kSumLanes] = {};
-  int64_t i = 0;
-  for (; i + kSumLanes <= count; i += kSumLanes)
-#pragma omp simd
-    for (int l = 0; l < kSumLanes; ++l) {
-      const double d = double(values[i + l]) - shift;
-      s[l] += d;
-      q[l] += d * d;
-    }
-  for (; i < count; ++i) {
-    const double d = double(values[i]) - shift;
-    s[0] += d;
-    q[0] += d * d;
-  }
-  for (int width = kSumLanes / 2; width > 0; width /= 2)
-    for (int l = 0; l < width; ++l) s[l] = s[2 * l] + s[2 * l + 1], q[l] = q[2 * l] + q[2 * l + 1];
-  sum = s[0], squares = q[0];
+  auto d = [&](int64_t i) { return double(values[i]) - shift; };
+  cpu::sums_in_lanes<kSumLanes, double>(
+      count, d, [&](int64_t i) { return d(i) * d(i); }, sum, squares);
 }
 
 // The CPU twins: the parts of plane `plane` = n·C + c of y [N, C, S] (S = H·W; p: the plane's

@@ -308,20 +308,12 @@ struct PlaneScratch {
   std::vector<T> run, plane_dx;
 };
 
-// One plane's forward from its framed input (InputPlan::frame_input), w_c its channel's filter.
-template <class T>
-void forward_framed_plane(const InputPlan& plan, const DepthwiseGeometry& g,
-                          const FramedPlane<T>& framed_x, const T* w_c, T* yp,
-                          PlaneScratch<T>& s) {
-  correlate_plane(plan, framed_x, g, w_c, yp, s.run);
-}
-
-// One plane's forward: yp from xp (through the folded norm and ReLU).
+// One plane's forward: yp from xp (through the folded norm and ReLU), w_c its channel's filter.
 template <int K, class T>
 void forward_plane(const InputPlan& plan, const DepthwiseGeometry& g, const T* xp, const T* w_c,
                    PlaneNorm<T> norm, T* yp, PlaneScratch<T>& s) {
   plan.frame_input<K>(s.framed_x, xp, g, norm);
-  forward_framed_plane(plan, g, s.framed_x, w_c, yp, s);
+  correlate_plane(plan, s.framed_x, g, w_c, yp, s.run);
 }
 
 // One plane's input gradient: dx_plane written, or with `accumulate` the plane's dx formed apart
@@ -343,19 +335,16 @@ void input_grad_plane(const InputGradientPlan& dx_plan, const DepthwiseGeometry&
 }
 
 // One plane's backward: dx_plane (null: none wanted) as input_grad_plane; dw_taps (null: none
-// wanted) gets the plane's R·S weight-gradient sums in double, from framed_x (null: x framed here).
+// wanted) gets the plane's R·S weight-gradient sums in double.
 template <int K, class T>
 void backward_plane(const InputPlan& plan, const InputGradientPlan& dx_plan,
                     const DepthwiseGeometry& g, const T* xp, const T* dyp, const T* w_c,
                     PlaneNorm<T> norm, T* dx_plane, bool accumulate, double* dw_taps,
-                    PlaneScratch<T>& s, const FramedPlane<T>* framed_x = nullptr) {
+                    PlaneScratch<T>& s) {
   if (dx_plane) input_grad_plane<K>(dx_plan, g, xp, dyp, w_c, norm, dx_plane, accumulate, s);
   if (!dw_taps) return;
-  if (!framed_x) {
-    plan.frame_input<K>(s.framed_x, xp, g, norm);
-    framed_x = &s.framed_x;
-  }
-  weight_sums(plan, *framed_x, g, dyp, dw_taps, s.framed_dy);
+  plan.frame_input<K>(s.framed_x, xp, g, norm);
+  weight_sums(plan, s.framed_x, g, dyp, dw_taps, s.framed_dy);
 }
 
 // dw[c, tap] += Σ_n plane_dw[(n·C + c)·taps + tap]: the planes' sums added in sample order, in

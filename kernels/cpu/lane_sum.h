@@ -23,4 +23,23 @@ template <int kLanes, class Acc, class Term>
   return lanes[0];
 }
 
+// Two such sums over the same positions in one pass: a = Σ term_a(i) and b = Σ term_b(i), each in
+// kLanes lanes as sum_in_lanes adds them (the same bits as two calls). `omp simd` on the groups'
+// loop: without it GCC kept the two lane arrays in memory (~1.8× slower).
+template <int kLanes, class Acc, class TermA, class TermB>
+[[gnu::always_inline]] inline void sums_in_lanes(int64_t n, TermA term_a, TermB term_b, Acc& a,
+                                                 Acc& b) {
+  static_assert(kLanes > 0 && (kLanes & (kLanes - 1)) == 0, "a power of two: a pairwise tree");
+  Acc la[kLanes] = {}, lb[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) la[l] += term_a(i + l), lb[l] += term_b(i + l);
+  for (; i < n; ++i) la[0] += term_a(i), lb[0] += term_b(i);
+  for (int width = kLanes / 2; width > 0; width /= 2)
+    for (int l = 0; l < width; ++l)
+      la[l] = la[2 * l] + la[2 * l + 1], lb[l] = lb[2 * l] + lb[2 * l + 1];
+  a = la[0], b = lb[0];
+}
+
 }  // namespace autonet::cpu

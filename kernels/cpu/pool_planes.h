@@ -211,18 +211,26 @@ void unpool_avg_run(const T* dyp, const PoolGeometry& g, const T* divisors, Pool
 // K + 1 + ds). Where no window is, the arg-max is −1 and matches no position (a column past the
 // frame's last reads the next row's first K − 1 entries: none). The arg-max table depends on x
 // alone: pools of the same windows over one plane share it.
+struct ArgTable {
+  std::vector<int> arg;
+  int width = 0;  // x's frame width, the table's row stride
+};
+
+// Plane xp's table, x framed into `frame` on the way.
 template <int K, class T>
-void max_arg_table(const PoolFrame<T>& x, const PoolGeometry& g, std::vector<int>& arg) {
-  const int width = x.width;
-  arg.assign(static_cast<size_t>(std::max(g.H + g.ph, g.Ho) + K - 1) * width + K, -1);
+void make_arg_table(const T* xp, const PoolGeometry& g, PoolFrame<T>& frame, ArgTable& t) {
+  frame.fill(xp, g);
+  t.width = frame.width;
+  t.arg.assign(static_cast<size_t>(std::max(g.H + g.ph, g.Ho) + K - 1) * t.width + K, -1);
   for (int o = 0; o < g.Ho; ++o)
-    row_argmax<K, 1>(x, g, o, arg.data() + static_cast<size_t>(o + K - 1) * width + K - 1);
+    row_argmax<K, 1>(frame, g, o, t.arg.data() + static_cast<size_t>(o + K - 1) * t.width + K - 1);
 }
 
 template <int K, class T>
-void unpool_max_run(const std::vector<int>& arg, int width, const T* dyp, const PoolGeometry& g,
-                    PoolFrame<T>& dy_at, std::vector<T>& run, T* dxp) {
-  dy_at.width = width;
+void unpool_max_run(const ArgTable& table, const T* dyp, const PoolGeometry& g, PoolFrame<T>& dy_at,
+                    std::vector<T>& run, T* dxp) {
+  const std::vector<int>& arg = table.arg;
+  const int width = dy_at.width = table.width;
   dy_at.data.assign(arg.size(), T(0));
   for (int o = 0; o < g.Ho; ++o)
     std::copy_n(dyp + o * g.Wo, g.Wo,
@@ -304,6 +312,7 @@ template <class T>
 struct PoolScratch {
   PoolFrame<T> frame, acc;
   std::vector<int> arg;
+  ArgTable table;
   std::vector<T> run, plane_dx;
 };
 
@@ -327,7 +336,7 @@ void forward_plane(const PoolGeometry& g, const T* xp, const T* divisors, T* yp,
   }
 }
 
-// Whether a pool's plane backward gathers through an arg-max table (max_arg_table).
+// Whether a pool's plane backward gathers through an arg-max table (make_arg_table).
 template <int K, int STRIDE>
 bool uses_arg_table(const PoolGeometry& g) {
   return K != 0 && STRIDE == 1 && g.is_max;
@@ -339,18 +348,17 @@ bool uses_arg_table(const PoolGeometry& g) {
 template <int K, int STRIDE, class T>
 void backward_plane(const PoolGeometry& g, const T* xp, const T* dyp, const T* divisors,
                     T* dx_plane, bool accumulate, PoolScratch<T>& s,
-                    const std::vector<int>* table = nullptr, int table_width = 0) {
+                    const ArgTable* table = nullptr) {
   if (accumulate) s.plane_dx.resize(static_cast<size_t>(g.H) * g.W);
   T* dxp = accumulate ? s.plane_dx.data() : dx_plane;
   if constexpr (K == 0) {
     unpool_plane_clipped(xp, dyp, g, divisors, dxp);
   } else if (STRIDE == 1 && g.is_max) {
     if (!table) {
-      s.frame.fill(xp, g);
-      max_arg_table<K>(s.frame, g, s.arg);
-      table = &s.arg, table_width = s.frame.width;
+      make_arg_table<K>(xp, g, s.frame, s.table);
+      table = &s.table;
     }
-    unpool_max_run<K>(*table, table_width, dyp, g, s.acc, s.run, dxp);
+    unpool_max_run<K>(*table, dyp, g, s.acc, s.run, dxp);
   } else if (STRIDE == 1) {
     unpool_avg_run<K>(dyp, g, divisors, s.acc, s.run, dxp);
   } else {

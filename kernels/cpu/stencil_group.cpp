@@ -89,12 +89,10 @@ struct GroupScratch {
   depthwise_planes::PlaneScratch<T> conv;
   pool_planes::PoolScratch<T> pool;
   std::vector<depthwise_planes::FramedPlane<T>> frames;
-  std::vector<std::vector<int>> tables;
-  std::vector<int> table_width;
+  std::vector<pool_planes::ArgTable> tables;
   std::vector<char> made;
   std::vector<T> sum;
-  explicit GroupScratch(size_t stencils)
-      : frames(stencils), tables(stencils), table_width(stencils), made(stencils) {}
+  explicit GroupScratch(size_t stencils) : frames(stencils), tables(stencils), made(stencils) {}
 };
 
 // Plane `xp`'s frame for stencil s (made once a plane by the stencil it shares it with).
@@ -143,9 +141,8 @@ void stencil_group_forward(const Tensor& x, const std::vector<Tensor>& weights,
             });
           else
             depthwise_planes::with_stride(s.conv.stride, [&]<int K>() {
-              depthwise_planes::forward_framed_plane(*s.input, s.conv,
-                                                     shared_frame<K>(s, xp, scratch),
-                                                     s.filter(plane), yp, scratch.conv);
+              depthwise_planes::correlate_plane(*s.input, shared_frame<K>(s, xp, scratch), s.conv,
+                                                s.filter(plane), yp, scratch.conv.run);
             });
           if (has_parts(moments, k))
             form_plane_moment_parts(yp, plane, x.size(1), out_size, moments[k].data<double>());
@@ -202,16 +199,13 @@ void stencil_group_backward(const Tensor& x, const std::vector<Tensor>& weights,
                                                        sum, !first, scratch.pool);
                 return;
               }
-              std::vector<int>& table = scratch.tables[s.shares];
+              pool_planes::ArgTable& table = scratch.tables[s.shares];
               if (!scratch.made[s.shares]) {  // the arg-max table of these windows on this plane
-                scratch.pool.frame.fill(xp, s.pool_geometry);
-                pool_planes::max_arg_table<K>(scratch.pool.frame, s.pool_geometry, table);
-                scratch.table_width[s.shares] = scratch.pool.frame.width;
+                pool_planes::make_arg_table<K>(xp, s.pool_geometry, scratch.pool.frame, table);
                 scratch.made[s.shares] = 1;
               }
               pool_planes::backward_plane<K, STRIDE>(s.pool_geometry, xp, dyp, s.divisors.data(),
-                                                     sum, !first, scratch.pool, &table,
-                                                     scratch.table_width[s.shares]);
+                                                     sum, !first, scratch.pool, &table);
             });
           } else {
             double* dw_taps = plane_dw[k].empty() ? nullptr : plane_dw[k].data() + plane * s.taps;
